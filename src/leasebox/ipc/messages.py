@@ -1,0 +1,429 @@
+"""The one contract between leasebox's processes, like dhcpleased.h.
+
+Every message is one SOCK_SEQPACKET datagram: a 4-byte header (version, type, payload
+length) and a payload whose layout is fixed per type, with an exact length or explicit
+bounds. Each type may travel in one direction only. A receiver that gets anything else —
+wrong version, unknown type, wrong direction, wrong length, a value out of range — knows the
+sender is broken or compromised: `decode` raises PeerViolation and the receiver exits.
+
+Pure: no sockets here (see channel.py), so the contract is testable on bytes alone.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+from ipaddress import IPv4Address, IPv4Network
+
+from leasebox.wire.types import Route
+
+VERSION = 1
+HEADER = struct.Struct("!BBH")  # version, type, payload length
+MAX_DATAGRAM = HEADER.size + 0xFFFF
+
+MAC_LEN = 6
+MAX_FRAME = 9216  # a jumbo Ethernet frame; io drops larger ones before they get here
+MIN_BOOTP = 240  # fixed BOOTP header + magic cookie
+MAX_BOOTP = 1472  # 1500-byte MTU less IPv4 and UDP headers
+MAX_ROUTERS = 8
+MAX_ROUTES = 64
+MAX_DNS = 8
+MAX_DOMAINS = 16
+MAX_NAME = 253
+MAX_REASON = 200
+INFINITE = 0xFFFFFFFF
+
+
+class PeerViolation(Exception):
+    """A peer broke the contract. The receiver logs this one line and exits."""
+
+
+class Peer(StrEnum):
+    IO = "io"
+    ENGINE = "engine"
+    NETCONF = "netconf"
+
+
+class MsgType(IntEnum):
+    # io -> engine
+    LINK_STATE = 1
+    FRAME = 2
+    PROBE_RESULT = 3
+    # engine -> io
+    SEND_BROADCAST = 16
+    SEND_UNICAST = 17
+    PROBE = 18
+    # engine -> netconf
+    APPLY = 32
+    REMOVE = 33
+    # netconf -> engine
+    RESULT = 48
+
+
+class ResultStatus(IntEnum):
+    OK = 0
+    REFUSED = 1  # out of policy: nothing was changed
+    FAILED = 2  # the kernel said no: whatever was added was rolled back
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    ifindex: int
+    mac: bytes
+    mtu: int
+    carrier: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    address: IPv4Address
+    conflict: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SendBroadcast:
+    source: IPv4Address  # 0.0.0.0, or the bound address when rebinding
+    payload: bytes  # a BOOTREQUEST; io checks it and frames it
+
+
+@dataclass(frozen=True, slots=True)
+class SendUnicast:
+    destination: IPv4Address  # the server, port 67, over the UDP :68 socket
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    address: IPv4Address
+
+
+@dataclass(frozen=True, slots=True)
+class Apply:
+    request_id: int
+    address: IPv4Address
+    prefixlen: int
+    lifetime: int  # seconds left on the lease; INFINITE for an infinite lease
+    mtu: int | None
+    routers: tuple[IPv4Address, ...]
+    classless_routes: tuple[Route, ...] | None  # None: option 121 absent
+    dns_servers: tuple[IPv4Address, ...]
+    domains: tuple[str, ...]  # the domain name first, then the search list
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    request_id: int
+    status: ResultStatus
+    reason: str
+
+
+Message = (
+    LinkState | Frame | ProbeResult | SendBroadcast | SendUnicast | Probe | Apply | Remove | Result
+)
+
+TYPE_OF: dict[type[Message], MsgType] = {
+    LinkState: MsgType.LINK_STATE,
+    Frame: MsgType.FRAME,
+    ProbeResult: MsgType.PROBE_RESULT,
+    SendBroadcast: MsgType.SEND_BROADCAST,
+    SendUnicast: MsgType.SEND_UNICAST,
+    Probe: MsgType.PROBE,
+    Apply: MsgType.APPLY,
+    Remove: MsgType.REMOVE,
+    Result: MsgType.RESULT,
+}
+
+# Who may send each type to whom. A type arriving on any other socket is a violation.
+DIRECTION: dict[MsgType, tuple[Peer, Peer]] = {
+    MsgType.LINK_STATE: (Peer.IO, Peer.ENGINE),
+    MsgType.FRAME: (Peer.IO, Peer.ENGINE),
+    MsgType.PROBE_RESULT: (Peer.IO, Peer.ENGINE),
+    MsgType.SEND_BROADCAST: (Peer.ENGINE, Peer.IO),
+    MsgType.SEND_UNICAST: (Peer.ENGINE, Peer.IO),
+    MsgType.PROBE: (Peer.ENGINE, Peer.IO),
+    MsgType.APPLY: (Peer.ENGINE, Peer.NETCONF),
+    MsgType.REMOVE: (Peer.ENGINE, Peer.NETCONF),
+    MsgType.RESULT: (Peer.NETCONF, Peer.ENGINE),
+}
+
+
+def i2s(value: int) -> str:
+    """Name an IPC type for a log line, even one that is not in the enum."""
+    try:
+        return MsgType(value).name
+    except ValueError:
+        return f"type {value}"
+
+
+# ---- layouts ---------------------------------------------------------------------------------
+
+_LINK = struct.Struct("!I6sIB")
+_PROBE_RESULT = struct.Struct("!4sB")
+_ADDR = struct.Struct("!4s")
+_APPLY_FIXED = struct.Struct("!I4sBIHBBBBB")  # id, addr, plen, lifetime, mtu, flags, 4 counts
+_ROUTE = struct.Struct("!B4s4s")  # prefix length, destination, gateway
+_RESULT_FIXED = struct.Struct("!IB")
+_ID = struct.Struct("!I")
+_CLASSLESS_PRESENT = 0x01
+_HOSTNAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+_PRINTABLE = frozenset(range(0x20, 0x7F))
+
+
+def _violation(what: str, why: str) -> PeerViolation:
+    return PeerViolation(f"invalid {what}: {why}")
+
+
+def _check_name(name: str, what: str) -> bytes:
+    raw = name.encode("ascii", "replace")
+    if not 1 <= len(raw) <= MAX_NAME or not set(raw) <= _HOSTNAME_CHARS:
+        raise _violation(what, "domain name outside the safe set")
+    labels = raw.rstrip(b".").split(b".")
+    if any(not 1 <= len(label) <= 63 or label.startswith(b"-") for label in labels):
+        raise _violation(what, "bad domain label")
+    return raw
+
+
+def _check_count(n: int, bound: int, what: str) -> None:
+    if n > bound:
+        raise _violation(what, f"{n} entries, at most {bound}")
+
+
+def _check_u32(value: int, what: str) -> None:
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise _violation(what, "not a 32-bit unsigned value")
+
+
+def _payload(msg: Message) -> bytes:
+    """Lay out one message. Raises PeerViolation for a value the contract does not allow,
+    so a process cannot put out what its peer would have to reject."""
+    match msg:
+        case LinkState(ifindex, mac, mtu, carrier):
+            if len(mac) != MAC_LEN or not 0 < ifindex <= 0x7FFFFFFF or not 0 < mtu <= 0xFFFFFFFF:
+                raise _violation("LINK_STATE", "bad field")
+            return _LINK.pack(ifindex, mac, mtu, int(carrier))
+        case Frame(data):
+            if not 1 <= len(data) <= MAX_FRAME:
+                raise _violation("FRAME", f"length {len(data)}")
+            return bytes(data)
+        case ProbeResult(address, conflict):
+            return _PROBE_RESULT.pack(address.packed, int(conflict))
+        case SendBroadcast(source, payload) | SendUnicast(source, payload):
+            if not MIN_BOOTP <= len(payload) <= MAX_BOOTP:
+                raise _violation("SEND", f"payload length {len(payload)}")
+            return source.packed + payload
+        case Probe(address):
+            return address.packed
+        case Apply():
+            return _apply_payload(msg)
+        case Remove(request_id):
+            _check_u32(request_id, "REMOVE")
+            return _ID.pack(request_id)
+        case Result(request_id, status, reason):
+            _check_u32(request_id, "RESULT")
+            raw = reason.encode("ascii", "replace")
+            if len(raw) > MAX_REASON or not set(raw) <= _PRINTABLE:
+                raise _violation("RESULT", "reason too long or not printable")
+            return _RESULT_FIXED.pack(request_id, ResultStatus(status)) + raw
+    raise _violation("message", f"unknown class {type(msg).__name__}")
+
+
+def _apply_payload(msg: Apply) -> bytes:
+    _check_u32(msg.request_id, "APPLY")
+    _check_u32(msg.lifetime, "APPLY lifetime")
+    if not 0 <= msg.prefixlen <= 32:
+        raise _violation("APPLY", "prefix length")
+    if msg.mtu is not None and not 68 <= msg.mtu <= 0xFFFF:
+        raise _violation("APPLY", "mtu")
+    routes = msg.classless_routes or ()
+    _check_count(len(msg.routers), MAX_ROUTERS, "APPLY routers")
+    _check_count(len(routes), MAX_ROUTES, "APPLY routes")
+    _check_count(len(msg.dns_servers), MAX_DNS, "APPLY dns")
+    _check_count(len(msg.domains), MAX_DOMAINS, "APPLY domains")
+    flags = _CLASSLESS_PRESENT if msg.classless_routes is not None else 0
+    out = [
+        _APPLY_FIXED.pack(
+            msg.request_id, msg.address.packed, msg.prefixlen, msg.lifetime, msg.mtu or 0,
+            flags, len(msg.routers), len(routes), len(msg.dns_servers), len(msg.domains),
+        )
+    ]
+    out += [r.packed for r in msg.routers]
+    out += [
+        _ROUTE.pack(r.destination.prefixlen, r.destination.network_address.packed,
+                    r.gateway.packed)
+        for r in routes
+    ]
+    out += [d.packed for d in msg.dns_servers]
+    for name in msg.domains:
+        raw = _check_name(name, "APPLY domain")
+        out.append(bytes([len(raw)]) + raw)
+    return b"".join(out)
+
+
+def encode(msg: Message) -> bytes:
+    payload = _payload(msg)
+    return HEADER.pack(VERSION, TYPE_OF[type(msg)], len(payload)) + payload
+
+
+# ---- decoding --------------------------------------------------------------------------------
+
+
+def decode(data: bytes, sender: Peer, receiver: Peer) -> Message:
+    """Check and decode one datagram that `receiver` got on its socket from `sender`."""
+    if len(data) < HEADER.size:
+        raise _violation("message", f"{len(data)} bytes, shorter than the header")
+    version, mtype, length = HEADER.unpack_from(data)
+    if version != VERSION:
+        raise _violation("message", f"version {version}")
+    if mtype not in set(MsgType):
+        raise _violation("message", f"unknown {i2s(mtype)}")
+    kind = MsgType(mtype)
+    if DIRECTION[kind] != (sender, receiver):
+        raise _violation(kind.name, f"not allowed from {sender} to {receiver}")
+    body = data[HEADER.size:]
+    if len(body) != length:
+        raise _violation(kind.name, f"header says {length} bytes, datagram has {len(body)}")
+    return _DECODERS[kind](bytes(body))
+
+
+def _exact(body: bytes, size: int, what: str) -> None:
+    if len(body) != size:
+        raise _violation(what, f"length {len(body)}, expected {size}")
+
+
+def _bool(value: int, what: str) -> bool:
+    if value not in (0, 1):
+        raise _violation(what, f"flag {value}")
+    return value == 1
+
+
+def _decode_link(body: bytes) -> Message:
+    _exact(body, _LINK.size, "LINK_STATE")
+    ifindex, mac, mtu, carrier = _LINK.unpack(body)
+    if not 0 < ifindex <= 0x7FFFFFFF or mtu == 0:
+        raise _violation("LINK_STATE", "ifindex or mtu")
+    return LinkState(ifindex, mac, mtu, _bool(carrier, "LINK_STATE"))
+
+
+def _decode_frame(body: bytes) -> Message:
+    if not 1 <= len(body) <= MAX_FRAME:
+        raise _violation("FRAME", f"length {len(body)}")
+    return Frame(body)
+
+
+def _decode_probe_result(body: bytes) -> Message:
+    _exact(body, _PROBE_RESULT.size, "PROBE_RESULT")
+    addr, conflict = _PROBE_RESULT.unpack(body)
+    return ProbeResult(IPv4Address(addr), _bool(conflict, "PROBE_RESULT"))
+
+
+def _decode_send(body: bytes, cls: type[SendBroadcast] | type[SendUnicast]) -> Message:
+    if not 4 + MIN_BOOTP <= len(body) <= 4 + MAX_BOOTP:
+        raise _violation(cls.__name__, f"length {len(body)}")
+    return cls(IPv4Address(body[:4]), body[4:])
+
+
+def _decode_probe(body: bytes) -> Message:
+    _exact(body, 4, "PROBE")
+    return Probe(IPv4Address(body))
+
+
+class _Reader:
+    """Bounded cursor over one payload: every read checks it stays inside."""
+
+    __slots__ = ("body", "pos", "what")
+
+    def __init__(self, body: bytes, what: str) -> None:
+        self.body, self.pos, self.what = body, 0, what
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.body):
+            raise _violation(self.what, "truncated")
+        chunk = self.body[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def done(self) -> None:
+        if self.pos != len(self.body):
+            raise _violation(self.what, f"{len(self.body) - self.pos} trailing bytes")
+
+
+def _decode_apply(body: bytes) -> Message:
+    r = _Reader(body, "APPLY")
+    (req, addr, plen, lifetime, mtu, flags, n_routers, n_routes, n_dns, n_domains) = (
+        _APPLY_FIXED.unpack(r.take(_APPLY_FIXED.size))
+    )
+    if plen > 32 or flags & ~_CLASSLESS_PRESENT or (mtu and mtu < 68):
+        raise _violation("APPLY", "prefix length, flags or mtu")
+    _check_count(n_routers, MAX_ROUTERS, "APPLY routers")
+    _check_count(n_routes, MAX_ROUTES, "APPLY routes")
+    _check_count(n_dns, MAX_DNS, "APPLY dns")
+    _check_count(n_domains, MAX_DOMAINS, "APPLY domains")
+    if n_routes and not flags & _CLASSLESS_PRESENT:
+        raise _violation("APPLY", "routes without the classless flag")
+    routers = tuple(IPv4Address(r.take(4)) for _ in range(n_routers))
+    routes: list[Route] = []
+    for _ in range(n_routes):
+        rplen, dest, gw = _ROUTE.unpack(r.take(_ROUTE.size))
+        try:
+            network = IPv4Network((dest, rplen))  # strict: host bits must be zero
+        except ValueError as exc:
+            raise _violation("APPLY", f"route {exc}") from None
+        routes.append(Route(network, IPv4Address(gw)))
+    dns = tuple(IPv4Address(r.take(4)) for _ in range(n_dns))
+    domains = []
+    for _ in range(n_domains):
+        raw = r.take(r.take(1)[0])
+        name = raw.decode("ascii", "replace")
+        _check_name(name, "APPLY domain")
+        domains.append(name)
+    r.done()
+    return Apply(
+        request_id=req, address=IPv4Address(addr), prefixlen=plen, lifetime=lifetime,
+        mtu=mtu or None, routers=routers,
+        classless_routes=tuple(routes) if flags & _CLASSLESS_PRESENT else None,
+        dns_servers=dns, domains=tuple(domains),
+    )
+
+
+def _decode_remove(body: bytes) -> Message:
+    _exact(body, _ID.size, "REMOVE")
+    return Remove(_ID.unpack(body)[0])
+
+
+def _decode_result(body: bytes) -> Message:
+    if not _RESULT_FIXED.size <= len(body) <= _RESULT_FIXED.size + MAX_REASON:
+        raise _violation("RESULT", f"length {len(body)}")
+    req, status = _RESULT_FIXED.unpack_from(body)
+    if status not in set(ResultStatus):
+        raise _violation("RESULT", f"status {status}")
+    reason = body[_RESULT_FIXED.size:]
+    if not set(reason) <= _PRINTABLE:
+        raise _violation("RESULT", "reason not printable")
+    return Result(req, ResultStatus(status), reason.decode("ascii"))
+
+
+_DECODERS = {
+    MsgType.LINK_STATE: _decode_link,
+    MsgType.FRAME: _decode_frame,
+    MsgType.PROBE_RESULT: _decode_probe_result,
+    MsgType.SEND_BROADCAST: lambda b: _decode_send(b, SendBroadcast),
+    MsgType.SEND_UNICAST: lambda b: _decode_send(b, SendUnicast),
+    MsgType.PROBE: _decode_probe,
+    MsgType.APPLY: _decode_apply,
+    MsgType.REMOVE: _decode_remove,
+    MsgType.RESULT: _decode_result,
+}

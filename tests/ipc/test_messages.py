@@ -1,0 +1,202 @@
+"""leasebox.ipc: every type round-trips; every way a peer can break the contract is caught."""
+
+from __future__ import annotations
+
+import struct
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leasebox import ipc
+from leasebox.ipc import messages as m
+from leasebox.wire.types import Route
+
+A = IPv4Address
+BOOTREQ = bytes([1, 1, 6, 0]) + bytes(232) + b"\x63\x82\x53\x63" + b"\x35\x01\x01\xff"
+
+SAMPLES: list[ipc.Message] = [
+    ipc.LinkState(ifindex=3, mac=b"\x02\x00\x00\x00\x00\x01", mtu=1500, carrier=True),
+    ipc.LinkState(ifindex=0x7FFFFFFF, mac=bytes(6), mtu=65536, carrier=False),
+    ipc.Frame(b"\x00" * 342),
+    ipc.Frame(b"x"),
+    ipc.Frame(b"y" * ipc.MAX_FRAME),
+    ipc.ProbeResult(A("192.0.2.10"), conflict=True),
+    ipc.SendBroadcast(A("0.0.0.0"), BOOTREQ),
+    ipc.SendUnicast(A("192.0.2.1"), BOOTREQ + bytes(1472 - len(BOOTREQ))),
+    ipc.Probe(A("192.0.2.10")),
+    ipc.Apply(request_id=7, address=A("192.0.2.57"), prefixlen=24, lifetime=3600, mtu=1400,
+              routers=(A("192.0.2.1"),), classless_routes=None, dns_servers=(A("192.0.2.53"),),
+              domains=("example.org", "corp.example.org")),
+    ipc.Apply(request_id=0xFFFFFFFF, address=A("10.0.0.2"), prefixlen=32, lifetime=ipc.INFINITE,
+              mtu=None, routers=(), classless_routes=(), dns_servers=(), domains=()),
+    ipc.Apply(request_id=1, address=A("10.0.0.2"), prefixlen=8, lifetime=0, mtu=68,
+              routers=tuple(A(f"10.0.0.{i}") for i in range(1, 9)),
+              classless_routes=tuple(Route(IPv4Network(f"198.51.{i}.0/24"), A("10.0.0.1"))
+                                     for i in range(64)),
+              dns_servers=tuple(A(f"10.0.1.{i}") for i in range(8)),
+              domains=tuple(f"d{i}.example" for i in range(16))),
+    ipc.Remove(request_id=9),
+    ipc.Result(9, ipc.ResultStatus.OK, ""),
+    ipc.Result(10, ipc.ResultStatus.REFUSED, "address 127.0.0.1 is loopback"),
+]
+
+
+def _route(msg: ipc.Message) -> tuple[ipc.Peer, ipc.Peer]:
+    return ipc.DIRECTION[m.TYPE_OF[type(msg)]]
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda s: type(s).__name__)
+def test_round_trip(msg: ipc.Message) -> None:
+    sender, receiver = _route(msg)
+    assert ipc.decode(ipc.encode(msg), sender, receiver) == msg
+
+
+def test_every_type_has_a_sample_and_a_direction() -> None:
+    assert {m.TYPE_OF[type(s)] for s in SAMPLES} == set(ipc.MsgType) == set(ipc.DIRECTION)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda s: type(s).__name__)
+def test_wrong_direction_rejected(msg: ipc.Message) -> None:
+    data = ipc.encode(msg)
+    right = _route(msg)
+    for sender in ipc.Peer:
+        for receiver in ipc.Peer:
+            if (sender, receiver) != right:
+                with pytest.raises(ipc.PeerViolation):
+                    ipc.decode(data, sender, receiver)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda s: type(s).__name__)
+def test_every_truncation_and_extension_rejected(msg: ipc.Message) -> None:
+    sender, receiver = _route(msg)
+    data = ipc.encode(msg)
+    for cut in range(len(data)):
+        with pytest.raises(ipc.PeerViolation):
+            ipc.decode(data[:cut], sender, receiver)
+    with pytest.raises(ipc.PeerViolation):
+        ipc.decode(data + b"\x00", sender, receiver)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda s: type(s).__name__)
+def test_length_field_must_match(msg: ipc.Message) -> None:
+    sender, receiver = _route(msg)
+    data = bytearray(ipc.encode(msg))
+    for delta in (-1, 1):
+        bad = bytearray(data)
+        struct.pack_into("!H", bad, 2, (len(data) - 4 + delta) & 0xFFFF)
+        with pytest.raises(ipc.PeerViolation):
+            ipc.decode(bytes(bad), sender, receiver)
+
+
+def test_unknown_type_and_version_rejected() -> None:
+    for t in (0, 4, 15, 19, 31, 34, 47, 49, 255):
+        with pytest.raises(ipc.PeerViolation, match="unknown"):
+            ipc.decode(bytes([1, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
+    data = bytearray(ipc.encode(ipc.Remove(1)))
+    data[0] = 2
+    with pytest.raises(ipc.PeerViolation, match="version"):
+        ipc.decode(bytes(data), ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+
+
+def _raw(t: ipc.MsgType, body: bytes) -> bytes:
+    return struct.pack("!BBH", 1, t, len(body)) + body
+
+
+@pytest.mark.parametrize(
+    ("mtype", "body"),
+    [
+        (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 0, bytes(6), 1500, 1)),  # ifindex 0
+        (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 2**31, bytes(6), 1500, 1)),  # ifindex < 0
+        (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 1, bytes(6), 0, 1)),  # mtu 0
+        (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 1, bytes(6), 1500, 2)),  # bool 2
+        (ipc.MsgType.PROBE_RESULT, bytes(4) + b"\x07"),
+        (ipc.MsgType.SEND_BROADCAST, bytes(4) + bytes(239)),  # payload below BOOTP size
+        (ipc.MsgType.SEND_UNICAST, bytes(4) + bytes(1473)),  # above 1472
+        (ipc.MsgType.RESULT, struct.pack("!IB", 1, 3)),  # unknown status
+        (ipc.MsgType.RESULT, struct.pack("!IB", 1, 0) + b"bad\nline"),  # control byte
+        (ipc.MsgType.RESULT, struct.pack("!IB", 1, 0) + b"x" * 201),  # reason too long
+    ],
+)
+def test_out_of_range_values_rejected(mtype: ipc.MsgType, body: bytes) -> None:
+    sender, receiver = ipc.DIRECTION[mtype]
+    with pytest.raises(ipc.PeerViolation):
+        ipc.decode(_raw(mtype, body), sender, receiver)
+
+
+def _apply(**over: object) -> bytes:
+    fields: dict[str, object] = dict(
+        req=1, addr=A("192.0.2.5").packed, plen=24, life=60, mtu=0, flags=0,
+        n_routers=0, n_routes=0, n_dns=0, n_domains=0, tail=b"",
+    )
+    fields.update(over)
+    body = struct.pack("!I4sBIHBBBBB", *(fields[k] for k in (
+        "req", "addr", "plen", "life", "mtu", "flags", "n_routers", "n_routes", "n_dns",
+        "n_domains"))) + fields["tail"]  # type: ignore[operator]
+    return _raw(ipc.MsgType.APPLY, body)
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"plen": 33},
+        {"mtu": 67},
+        {"flags": 2},
+        {"n_routers": 9, "tail": bytes(36)},
+        {"n_routes": 65, "flags": 1, "tail": bytes(9 * 65)},
+        {"n_dns": 9, "tail": bytes(36)},
+        {"n_domains": 17, "tail": b"\x01a" * 17},
+        {"n_routes": 1, "tail": bytes([24]) + bytes(8)},  # routes without the flag
+        {"n_routes": 1, "flags": 1, "tail": bytes([33]) + bytes(8)},  # prefix > 32
+        {"n_routes": 1, "flags": 1, "tail": bytes([8, 10, 0, 0, 1]) + bytes(4)},  # host bits
+        {"n_domains": 1, "tail": b"\x05a;b c"},  # unsafe name
+        {"n_domains": 1, "tail": b"\x04-bad"},  # leading hyphen
+        {"n_domains": 1, "tail": b"\x00"},  # empty name
+        {"n_domains": 1, "tail": b"\x0atoo.short"},  # length past the end
+        {"n_dns": 1, "tail": bytes(3)},  # truncated list
+    ],
+)
+def test_apply_bounds(over: dict[str, object]) -> None:
+    with pytest.raises(ipc.PeerViolation):
+        ipc.decode(_apply(**over), ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+
+
+def test_encoder_refuses_what_decoder_would_reject() -> None:
+    bad: list[ipc.Message] = [
+        ipc.LinkState(1, b"\x00" * 5, 1500, True),
+        ipc.Frame(b""),
+        ipc.Frame(b"x" * (ipc.MAX_FRAME + 1)),
+        ipc.SendBroadcast(A("0.0.0.0"), b"short"),
+        ipc.Apply(1, A("192.0.2.1"), 24, 60, None, (), None, (), ("bad name;",)),
+        ipc.Apply(1, A("192.0.2.1"), 24, 60, None, tuple([A("1.1.1.1")] * 9), None, (), ()),
+        ipc.Result(1, ipc.ResultStatus.OK, "x\n"),
+    ]
+    for msg in bad:
+        with pytest.raises(ipc.PeerViolation):
+            ipc.encode(msg)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from(list(ipc.Peer)), st.sampled_from(list(ipc.Peer)))
+def test_decode_raises_only_peer_violation(data: bytes, sender: ipc.Peer,
+                                           receiver: ipc.Peer) -> None:
+    try:
+        ipc.decode(data, sender, receiver)
+    except ipc.PeerViolation:
+        pass
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(SAMPLES), st.data())
+def test_mutations_raise_only_peer_violation(msg: ipc.Message, data: st.DataObject) -> None:
+    sender, receiver = _route(msg)
+    raw = bytearray(ipc.encode(msg))
+    i = data.draw(st.integers(0, len(raw) - 1))
+    raw[i] = data.draw(st.integers(0, 255))
+    try:
+        out = ipc.decode(bytes(raw), sender, receiver)
+    except ipc.PeerViolation:
+        return
+    # whatever decodes must re-encode to exactly the same bytes: no silent normalisation
+    assert ipc.encode(out) == bytes(raw)
