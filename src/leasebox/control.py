@@ -1,0 +1,75 @@
+"""The control protocol between leaseboxctl and the engine (its control socket).
+
+Unlike the peers, a control client is untrusted but not fatal: a malformed request gets an
+error reply and the engine goes on. One request and one reply per SOCK_SEQPACKET datagram,
+each a small JSON object with a fixed set of keys. Pure: no sockets here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+MAX_REQUEST = 512
+MAX_REPLY = 16384
+
+
+class Command(StrEnum):
+    STATUS = "status"
+    RENEW = "renew"
+    RELEASE = "release"
+    STOP = "stop"  # leave the link: release if configured, remove configuration, then idle
+
+
+class ControlError(Exception):
+    """A request (or reply) that does not follow the protocol."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    command: Command
+
+
+def encode_request(req: Request) -> bytes:
+    return json.dumps({"command": req.command.value}).encode()
+
+
+def decode_request(data: bytes) -> Request:
+    if not 0 < len(data) <= MAX_REQUEST:
+        raise ControlError(f"request of {len(data)} bytes")
+    try:
+        obj = json.loads(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise ControlError("request is not ASCII JSON") from None
+    if not isinstance(obj, dict) or set(obj) != {"command"}:
+        raise ControlError("request must be an object with exactly the key 'command'")
+    try:
+        return Request(Command(obj["command"]))
+    except (ValueError, TypeError):
+        raise ControlError(f"unknown command {str(obj['command'])[:32]!r}") from None
+
+
+def encode_reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> bytes:
+    out: dict[str, Any] = {"ok": ok}
+    if body is not None:
+        out["result"] = body
+    if error:
+        out["error"] = error
+    data = json.dumps(out, sort_keys=True).encode()
+    if len(data) > MAX_REPLY:
+        raise ControlError("reply too large")
+    return data
+
+
+def decode_reply(data: bytes) -> dict[str, Any]:
+    if not 0 < len(data) <= MAX_REPLY:
+        raise ControlError(f"reply of {len(data)} bytes")
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ControlError("reply is not JSON") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
+        raise ControlError("reply has no 'ok'")
+    return obj

@@ -1,0 +1,305 @@
+"""leasebox-engine IFACE: start-up, self-checks and the event loop.
+
+Sockets come from the service manager (LISTEN_FDS): "engine" is the listening seqpacket
+socket io connects to, "control" the control socket, and "state" (when present) the memfd
+with the live state a previous instance left in the FDSTORE. The engine opens no network
+socket; it connects to netconf's AF_UNIX socket by path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from leasebox import control, ifname, ipc, sd
+from leasebox import log as logsetup
+from leasebox.engine.types import ClientConfig
+from leasebox.enginesvc import dispatch
+from leasebox.enginesvc.livestate import FDNAME as STATE_FDNAME
+from leasebox.enginesvc.livestate import LiveState
+from leasebox.enginesvc.service import EngineService, Settings
+from leasebox.ipc import channel
+
+log = logging.getLogger("leasebox.engine")
+
+EX_USAGE = 64
+EX_CONFIG = 78
+MAX_CONTROL_CLIENTS = 8
+STOP_GRACE = 3.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="leasebox-engine", description=__doc__)
+    p.add_argument("interface")
+    p.add_argument("--state-dir", type=Path, help="default /var/lib/leasebox/IFACE")
+    p.add_argument("--runtime-dir", type=Path, default=Path("/run/leasebox"))
+    p.add_argument("--netconf-socket", help="default RUNTIME_DIR/IFACE/netconf.sock")
+    p.add_argument("--client-id", choices=("mac", "none"), default="mac")
+    p.add_argument("--hostname")
+    p.add_argument("--rapid-commit", action="store_true")
+    p.add_argument("--ipv6-only-preferred", action="store_true")
+    p.add_argument("--arp-probe", action="store_true")
+    p.add_argument("--no-release", action="store_true", help="do not send RELEASE on stop")
+    p.add_argument("--keep-configuration", action="store_true")
+    p.add_argument("--min-lease-time", type=int, default=60)
+    p.add_argument("--debug", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        iface = ifname.check(args.interface)
+    except ValueError as exc:
+        print(f"leasebox-engine: {exc}", file=sys.stderr)
+        return EX_USAGE
+    logsetup.setup("engine", iface, args.debug)
+    try:
+        return run(args, iface)
+    except ipc.PeerViolation as exc:
+        log.critical("peer violated the protocol, exiting: %s", exc)
+        return 1
+
+
+def run(args: argparse.Namespace, iface: str) -> int:
+    fds = sd.listen_fds()
+    io_listener = sd.take_socket(fds, "engine")
+    control_listener = sd.take_socket(fds, "control")
+    state_fds = fds.pop(STATE_FDNAME, [])
+    for extra in state_fds[1:]:
+        os.close(extra)
+    if io_listener is None:
+        log.error("no 'engine' socket was passed in (LISTEN_FDNAMES); nothing to listen on")
+        return EX_CONFIG
+    for name, rest in fds.items():
+        log.warning("ignoring %d unexpected inherited fd(s) named %r", len(rest), name)
+        for fd in rest:
+            os.close(fd)
+
+    state_dir = args.state_dir or Path("/var/lib/leasebox") / iface
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings = Settings(
+        interface=iface,
+        client=ClientConfig(
+            hostname=args.hostname, rapid_commit=args.rapid_commit,
+            ipv6_only_preferred=args.ipv6_only_preferred, arp_probe=args.arp_probe,
+            send_release=not args.no_release, min_lease_time=args.min_lease_time,
+        ),
+        client_id_from_mac=args.client_id == "mac",
+        state_dir=state_dir,
+        netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
+        keep_configuration=args.keep_configuration,
+    )
+    live = LiveState(state_fds[0] if state_fds else None)
+    svc = EngineService(settings, live)
+    return Loop(svc, io_listener, control_listener).run()
+
+
+class Loop:
+    def __init__(self, svc: EngineService, io_listener: socket.socket,
+                 control_listener: socket.socket | None) -> None:
+        self.svc = svc
+        self.sel = selectors.DefaultSelector()
+        self.io_listener = io_listener
+        self.control_listener = control_listener
+        self.control_clients: list[socket.socket] = []
+        self.stop_waiters: list[tuple[socket.socket, float]] = []
+        self.watchdog = sd.watchdog_interval()
+        self.watchdog_at = 0.0
+        self.terminate = False
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.registered: dict[socket.socket, Callable[[], None]] = {}
+
+    def run(self) -> int:
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.io_listener.setblocking(False)
+        if self.control_listener is not None:
+            self.control_listener.setblocking(False)
+        self.svc.connect_netconf()  # early: socket activation warms netconf up before the ACK
+        sd.notify("READY=1")
+        self.svc.update_status(force=True)
+        log.info("started; waiting for io", extra={"DHCP_STATE": "NONE"})
+        while not self.terminate:
+            self._sync_registrations()
+            events = self.sel.select(self._timeout())
+            for key, _ in events:
+                handler = self.registered.get(key.fileobj)  # type: ignore[call-overload]
+                if handler is not None:
+                    handler()
+            self._housekeeping()
+        log.info("stopping; lease and live state kept for the next start",
+                 extra=self.svc._fields(self.svc.state,
+                                        self.svc.client.lease if self.svc.client else None))
+        return 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.terminate = True
+
+    def _sync_registrations(self) -> None:
+        want: dict[socket.socket, Callable[[], None]] = {
+            self.wake_r: self._drain_wakeup,
+            self.io_listener: self._accept_io,
+        }
+        if self.svc.io is not None:
+            want[self.svc.io] = self._recv_io
+        if self.svc.netconf is not None:
+            want[self.svc.netconf] = self._recv_netconf
+        if self.control_listener is not None:
+            want[self.control_listener] = self._accept_control
+        for client in self.control_clients:
+            want[client] = self._make_control_reader(client)
+        for sock in list(self.registered):
+            if sock not in want or sock.fileno() < 0:
+                try:
+                    self.sel.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+                del self.registered[sock]
+        for sock, handler in want.items():
+            if sock not in self.registered:
+                self.sel.register(sock, selectors.EVENT_READ)
+            self.registered[sock] = handler
+
+    def _timeout(self) -> float:
+        now = self.svc.clock()
+        deadlines = [now + 60.0]
+        for d in (self.svc.timer(), self.svc.netconf_retry_at):
+            if d is not None:
+                deadlines.append(d)
+        if self.watchdog is not None:
+            deadlines.append(self.watchdog_at)
+        deadlines += [d for _, d in self.stop_waiters]
+        return max(0.0, min(deadlines) - now)
+
+    def _housekeeping(self) -> None:
+        now = self.svc.clock()
+        self.svc.on_timer(now)
+        if self.svc.netconf is None and self.svc.netconf_retry_at is not None \
+                and now >= self.svc.netconf_retry_at:
+            self.svc.connect_netconf()
+        if self.watchdog is not None and now >= self.watchdog_at:
+            sd.notify("WATCHDOG=1")
+            self.watchdog_at = now + self.watchdog
+        self.svc.update_status()
+        waiting = []
+        for sock, deadline in self.stop_waiters:
+            if not self.svc.pending or now >= deadline:
+                self._reply(sock, dispatch.engine_dispatch_control(
+                    self.svc, control.encode_request(control.Request(control.Command.STATUS))))
+            else:
+                waiting.append((sock, deadline))
+        self.stop_waiters = waiting
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self.wake_r.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+
+    # ---- io --------------------------------------------------------------------------------
+
+    def _accept_io(self) -> None:
+        try:
+            conn, _ = self.io_listener.accept()
+        except BlockingIOError:
+            return
+        if self.svc.io is not None:
+            log.info("io reconnected; dropping the old connection")
+            self.svc.drop_io()
+        conn.setblocking(True)
+        self.svc.io = conn
+        log.debug("io connected")
+
+    def _recv_io(self) -> None:
+        assert self.svc.io is not None
+        msg = channel.recv(self.svc.io, ipc.Peer.IO, ipc.Peer.ENGINE)
+        if msg is None:
+            log.info("io disconnected")
+            self.svc.drop_io()
+            return
+        dispatch.engine_dispatch_io(self.svc, msg)
+
+    # ---- netconf ---------------------------------------------------------------------------
+
+    def _recv_netconf(self) -> None:
+        assert self.svc.netconf is not None
+        try:
+            msg = channel.recv(self.svc.netconf, ipc.Peer.NETCONF, ipc.Peer.ENGINE)
+        except ConnectionResetError:
+            msg = None
+        if msg is None:
+            log.info("netconf disconnected")
+            self.svc.drop_netconf()
+            return
+        dispatch.engine_dispatch_netconf(self.svc, msg)
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def _accept_control(self) -> None:
+        assert self.control_listener is not None
+        try:
+            conn, _ = self.control_listener.accept()
+        except BlockingIOError:
+            return
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        uid = int.from_bytes(creds[4:8], sys.byteorder)
+        if uid not in (0, os.geteuid()) or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
+            self._reply(conn, control.encode_reply(False, error="permission denied"
+                                                   if uid not in (0, os.geteuid())
+                                                   else "too many clients"))
+            conn.close()
+            return
+        conn.setblocking(False)
+        self.control_clients.append(conn)
+
+    def _make_control_reader(self, conn: socket.socket) -> Callable[[], None]:
+        return lambda: self._recv_control(conn)
+
+    def _recv_control(self, conn: socket.socket) -> None:
+        try:
+            data, _, flags, _ = conn.recvmsg(control.MAX_REQUEST + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, flags = b"", 0
+        if not data:
+            self.control_clients.remove(conn)
+            conn.close()
+            return
+        if flags & socket.MSG_TRUNC:
+            self._reply(conn, control.encode_reply(False, error="request too large"))
+            return
+        reply = dispatch.engine_dispatch_control(self.svc, data)
+        try:
+            command = control.decode_request(data).command
+        except control.ControlError:
+            command = None
+        if command is control.Command.STOP and self.svc.pending:
+            # Answer once netconf has confirmed the removal, so that the caller (the
+            # launcher, or the target's stop job) knows the link is clean when it returns.
+            self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))
+            return
+        self._reply(conn, reply)
+
+    def _reply(self, conn: socket.socket, data: bytes) -> None:
+        try:
+            conn.send(data)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""Interface names as they arrive in argv (from the unit's %i): checked before any use.
+
+A name becomes part of paths (/run/leasebox/IFACE/...) and of log lines, so it must be a
+name the kernel would accept and nothing more: 1..15 bytes, no '/', no whitespace, no ':',
+not '.' or '..' (the kernel's dev_valid_name rules), limited here to a safe ASCII set.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SAFE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
+
+
+def check(name: str) -> str:
+    if not _SAFE.fullmatch(name) or name in (".", "..") or name.startswith("-"):
+        raise ValueError(f"invalid interface name {name[:32]!r}")
+    return name
