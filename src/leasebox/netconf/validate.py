@@ -1,0 +1,222 @@
+"""Turn an engine's Apply into a Plan of exact kernel changes, or refuse it.
+
+Pure: no I/O, so every rule is unit-tested on values alone. The engine is treated as
+possibly compromised: the ipc decoder already bounded the message's shape, and this module
+checks what its values mean against netconf's own policy. Everything is checked before
+anything is applied; a refusal names the first value that broke a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+from leasebox.ipc import Apply
+from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
+
+MIN_PREFIXLEN = 8
+MIN_MTU = 576  # RFC 2132 option 26's floor; anything smaller is a broken server
+MAX_ROUTES = 64
+MAX_ROUTERS = 8
+MAX_SERVERS = 8
+MAX_DOMAINS = 16
+MAX_NAME = 253
+ANY = IPv4Address(0)
+
+# Classes no lease may put on a link, as address, gateway or server.
+FORBIDDEN: tuple[tuple[IPv4Network, str], ...] = (
+    (IPv4Network("0.0.0.0/8"), "in 0.0.0.0/8 (this network)"),
+    (IPv4Network("127.0.0.0/8"), "loopback"),
+    (IPv4Network("224.0.0.0/4"), "multicast"),
+    (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
+    (IPv4Network("240.0.0.0/4"), "class E (reserved)"),
+)
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+
+
+class Refused(Exception):
+    """The request breaks policy. str() is the reason sent back to the engine and logged."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRoute:
+    destination: IPv4Network
+    gateway: IPv4Address | None  # None: a link-scope (on-link) route
+    table: int
+    metric: int
+
+    def __str__(self) -> str:
+        via = f"via {self.gateway}" if self.gateway is not None else "scope link"
+        return f"{self.destination} {via} table {self.table} metric {self.metric}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    interface: IPv4Interface
+    broadcast: IPv4Address | None  # None for /31 and /32, which have none
+    lifetime: int  # seconds; 0xFFFFFFFF (ipc.INFINITE) = forever
+    routes: tuple[PlannedRoute, ...]  # install order: link-scope routes before gateways
+    mtu: int | None  # None: leave the device's MTU as it was before us
+    dns_servers: tuple[IPv4Address, ...]
+    domains: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # values deliberately left out, for the log and the reply
+
+
+def forbidden_class(addr: IPv4Address) -> str | None:
+    for network, name in FORBIDDEN:
+        if addr in network:
+            return name
+    return None
+
+
+def _check_host(addr: IPv4Address, what: str) -> None:
+    why = forbidden_class(addr)
+    if why is not None:
+        raise Refused(f"{what} {addr} is {why}")
+
+
+def check_domain(name: str) -> str:
+    """A hostname-syntax name (RFC 1123 labels), so it is safe to write into any file."""
+    if not 1 <= len(name) <= MAX_NAME:
+        raise Refused(f"domain name of length {len(name)}")
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if not all(_LABEL.match(label) for label in labels):
+        raise Refused(f"domain {name!r} is not a valid name")
+    return name
+
+
+def _check_address(msg: Apply, policy: Policy) -> IPv4Interface:
+    _check_host(msg.address, "address")
+    if not MIN_PREFIXLEN <= msg.prefixlen <= 32:
+        raise Refused(f"prefix length /{msg.prefixlen} outside /{MIN_PREFIXLEN}../32")
+    iface = IPv4Interface((msg.address, msg.prefixlen))
+    net = iface.network
+    if net.prefixlen <= 30 and msg.address in (net.network_address, net.broadcast_address):
+        raise Refused(f"address {iface} is the network or broadcast address of its prefix")
+    if policy.allowed_addresses and not any(
+        net.subnet_of(allowed) for allowed in policy.allowed_addresses
+    ):
+        raise Refused(f"address {iface} is outside AllowedAddresses=")
+    return iface
+
+
+def _check_gateway(gw: IPv4Address, iface: IPv4Interface, onlink: list[IPv4Network]) -> None:
+    _check_host(gw, "gateway")
+    net = iface.network
+    if gw == iface.ip:
+        raise Refused(f"gateway {gw} is our own address")
+    if gw in net:
+        if net.prefixlen <= 30 and gw in (net.network_address, net.broadcast_address):
+            raise Refused(f"gateway {gw} is the network or broadcast address of {net}")
+        return
+    if not any(gw in link for link in onlink):
+        raise Refused(f"gateway {gw} is not on the link (outside {net}, no on-link route)")
+
+
+def _check_destination(dest: IPv4Network) -> None:
+    for network, name in FORBIDDEN:
+        if dest.subnet_of(network):
+            raise Refused(f"route destination {dest} is {name}")
+
+
+def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRoute]:
+    """RFC 3442: when option 121 is present (and not ignored) option 3 is not used."""
+    metric = policy.route_metric
+    wanted: list[tuple[IPv4Network, IPv4Address | None, int]] = []
+    if msg.classless_routes is not None and policy.classless_table is not None:
+        if len(msg.classless_routes) > MAX_ROUTES:
+            raise Refused(f"{len(msg.classless_routes)} classless routes, at most {MAX_ROUTES}")
+        table = policy.classless_table
+        # The server's own on-link routes make their gateways acceptable even when
+        # policy does not install those routes themselves.
+        onlink = [r.destination for r in msg.classless_routes if r.gateway == ANY]
+        seen: set[IPv4Network] = set()
+        for route in msg.classless_routes:
+            if route.destination in seen:
+                raise Refused(f"classless route {route.destination} given twice")
+            seen.add(route.destination)
+            is_default = route.destination.prefixlen == 0
+            if not (policy.use_gateway if is_default else policy.use_routes):
+                continue
+            if not is_default:
+                _check_destination(route.destination)
+            if route.gateway == ANY:
+                wanted.append((route.destination, None, table))
+            else:
+                _check_gateway(route.gateway, iface, onlink)
+                wanted.append((route.destination, route.gateway, table))
+    elif policy.use_gateway and msg.routers:
+        if len(msg.routers) > MAX_ROUTERS:
+            raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
+        gateway = msg.routers[0]  # the others are only alternatives a client may ignore
+        _check_gateway(gateway, iface, [])
+        wanted.append((IPv4Network("0.0.0.0/0"), gateway, RT_TABLE_MAIN))
+
+    # A gateway outside our subnet needs a host route to it first, or the kernel refuses
+    # the route through it (networkd does the same).
+    link_routes = [PlannedRoute(dest, None, table, metric) for dest, gw, table in wanted
+                   if gw is None]
+    gateway_routes: list[PlannedRoute] = []
+    for dest, gw, table in wanted:
+        if gw is None:
+            continue
+        if gw not in iface.network:
+            host = PlannedRoute(IPv4Network((gw, 32)), None, table, metric)
+            if host not in link_routes:
+                link_routes.append(host)
+        gateway_routes.append(PlannedRoute(dest, gw, table, metric))
+    return link_routes + gateway_routes
+
+
+def _mtu(msg: Apply, policy: Policy, max_mtu: int, notes: list[str]) -> int | None:
+    if msg.mtu is None or not policy.use_mtu:
+        return None
+    if not MIN_MTU <= msg.mtu <= max_mtu:
+        # A bad MTU is common from real servers and harmless to skip: not worth refusing
+        # the lease over, but said in the reply and the log.
+        notes.append(f"mtu {msg.mtu} ignored (outside {MIN_MTU}..{max_mtu})")
+        return None
+    return msg.mtu
+
+
+def _dns(msg: Apply, policy: Policy) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
+    servers: tuple[IPv4Address, ...] = ()
+    domains: tuple[str, ...] = ()
+    if policy.use_dns:
+        if len(msg.dns_servers) > MAX_SERVERS:
+            raise Refused(f"{len(msg.dns_servers)} DNS servers, at most {MAX_SERVERS}")
+        for server in msg.dns_servers:
+            _check_host(server, "DNS server")
+        servers = tuple(dict.fromkeys(msg.dns_servers))
+    if policy.use_domains:
+        if len(msg.domains) > MAX_DOMAINS:
+            raise Refused(f"{len(msg.domains)} search domains, at most {MAX_DOMAINS}")
+        unique: dict[str, str] = {}
+        for name in msg.domains:
+            unique.setdefault(check_domain(name).lower(), name)
+        domains = tuple(unique.values())
+    return servers, domains
+
+
+def make_plan(msg: Apply, policy: Policy, max_mtu: int) -> Plan:
+    """Check `msg` against `policy` and the device; raises Refused."""
+    iface = _check_address(msg, policy)
+    if msg.lifetime == 0:
+        raise Refused("lease lifetime is 0")
+    notes: list[str] = []
+    routes = _routes(msg, policy, iface)
+    mtu = _mtu(msg, policy, max_mtu, notes)
+    servers, domains = _dns(msg, policy)
+    net = iface.network
+    return Plan(
+        interface=iface,
+        broadcast=net.broadcast_address if net.prefixlen <= 30 else None,
+        lifetime=msg.lifetime,
+        routes=tuple(routes),
+        mtu=mtu,
+        dns_servers=servers,
+        domains=domains,
+        notes=tuple(notes),
+    )
+

@@ -1,0 +1,255 @@
+"""netconf's own checks of an Apply: every refusal class, and the plans it makes."""
+
+from __future__ import annotations
+
+import dataclasses
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+import pytest
+
+from leasebox.ipc import INFINITE, Apply
+from leasebox.netconf.policy import Policy
+from leasebox.netconf.validate import Plan, PlannedRoute, Refused, make_plan
+from leasebox.wire.types import Route
+
+A = IPv4Address
+N = IPv4Network
+
+
+def apply_msg(**kw: object) -> Apply:
+    base = Apply(
+        request_id=1, address=A("192.0.2.10"), prefixlen=24, lifetime=3600, mtu=None,
+        routers=(A("192.0.2.1"),), classless_routes=None, dns_servers=(A("192.0.2.53"),),
+        domains=("example.com",),
+    )
+    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+
+
+def plan(msg: Apply, policy: Policy | None = None, max_mtu: int = 9000) -> Plan:
+    return make_plan(msg, policy or Policy(), max_mtu)
+
+
+def refused(msg: Apply, match: str, policy: Policy | None = None) -> None:
+    with pytest.raises(Refused, match=match):
+        plan(msg, policy)
+
+
+def test_plain_lease() -> None:
+    p = plan(apply_msg())
+    assert p.interface == IPv4Interface("192.0.2.10/24")
+    assert p.broadcast == A("192.0.2.255")
+    assert p.lifetime == 3600
+    assert p.routes == (PlannedRoute(N("0.0.0.0/0"), A("192.0.2.1"), 254, 1024),)
+    assert p.dns_servers == (A("192.0.2.53"),)
+    assert p.domains == ("example.com",)
+    assert p.mtu is None
+
+
+@pytest.mark.parametrize(("address", "why"), [
+    ("127.0.0.5", "loopback"),
+    ("224.0.0.9", "multicast"),
+    ("239.255.255.250", "multicast"),
+    ("255.255.255.255", "limited broadcast"),
+    ("0.1.2.3", r"0\.0\.0\.0/8"),
+    ("0.0.0.0", r"0\.0\.0\.0/8"),
+    ("240.0.0.1", "class E"),
+    ("250.1.2.3", "class E"),
+])
+def test_forbidden_address_classes(address: str, why: str) -> None:
+    refused(apply_msg(address=A(address), routers=()), why)
+
+
+@pytest.mark.parametrize("prefixlen", [0, 1, 7])
+def test_prefix_too_short(prefixlen: int) -> None:
+    refused(apply_msg(address=A("10.0.0.10"), prefixlen=prefixlen, routers=()), "prefix length")
+
+
+@pytest.mark.parametrize("prefixlen", [8, 16, 30, 31, 32])
+def test_prefix_bounds_accepted(prefixlen: int) -> None:
+    p = plan(apply_msg(address=A("10.0.0.10"), prefixlen=prefixlen, routers=()))
+    assert p.interface.network.prefixlen == prefixlen
+    assert (p.broadcast is None) == (prefixlen >= 31)
+
+
+@pytest.mark.parametrize(("address", "prefixlen"), [
+    ("192.0.2.0", 24), ("192.0.2.255", 24), ("10.0.0.0", 8), ("192.0.2.8", 30),
+    ("192.0.2.11", 30),
+])
+def test_network_and_broadcast_address_refused(address: str, prefixlen: int) -> None:
+    refused(apply_msg(address=A(address), prefixlen=prefixlen, routers=()),
+            "network or broadcast")
+
+
+@pytest.mark.parametrize(("address", "prefixlen"), [("192.0.2.10", 31), ("192.0.2.11", 31),
+                                                    ("192.0.2.10", 32)])
+def test_31_and_32_have_no_network_or_broadcast_address(address: str, prefixlen: int) -> None:
+    plan(apply_msg(address=A(address), prefixlen=prefixlen, routers=()))
+
+
+def test_zero_lifetime_refused() -> None:
+    refused(apply_msg(lifetime=0), "lifetime")
+
+
+def test_infinite_lifetime() -> None:
+    assert plan(apply_msg(lifetime=INFINITE)).lifetime == INFINITE
+
+
+@pytest.mark.parametrize(("router", "why"), [
+    ("198.51.100.1", "not on the link"),
+    ("192.0.2.10", "our own address"),
+    ("192.0.2.0", "network or broadcast"),
+    ("192.0.2.255", "network or broadcast"),
+    ("127.0.0.1", "loopback"),
+    ("224.0.0.1", "multicast"),
+    ("0.0.0.0", r"0\.0\.0\.0/8"),
+    ("255.255.255.255", "limited broadcast"),
+])
+def test_bad_router_refused(router: str, why: str) -> None:
+    refused(apply_msg(routers=(A(router),)), why)
+
+
+def test_only_the_first_router_is_used() -> None:
+    p = plan(apply_msg(routers=(A("192.0.2.1"), A("192.0.2.2"))))
+    assert [r.gateway for r in p.routes] == [A("192.0.2.1")]
+
+
+def test_classless_routes_take_precedence_over_routers() -> None:
+    msg = apply_msg(classless_routes=(
+        Route(N("0.0.0.0/0"), A("192.0.2.254")),
+        Route(N("198.51.100.0/24"), A("192.0.2.2")),
+    ))
+    p = plan(msg)
+    assert [(str(r.destination), str(r.gateway)) for r in p.routes] == [
+        ("0.0.0.0/0", "192.0.2.254"), ("198.51.100.0/24", "192.0.2.2")]
+
+
+def test_empty_classless_list_still_suppresses_routers() -> None:
+    assert plan(apply_msg(classless_routes=())).routes == ()
+
+
+def test_classless_ignore_policy_falls_back_to_routers() -> None:
+    msg = apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A("192.0.2.2")),))
+    p = plan(msg, Policy(classless_table=None))
+    assert p.routes == (PlannedRoute(N("0.0.0.0/0"), A("192.0.2.1"), 254, 1024),)
+
+
+def test_classless_table_and_metric_from_policy() -> None:
+    msg = apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A("192.0.2.2")),))
+    p = plan(msg, Policy(classless_table=100, route_metric=50))
+    assert p.routes == (PlannedRoute(N("198.51.100.0/24"), A("192.0.2.2"), 100, 50),)
+
+
+def test_classless_onlink_route_is_link_scope_and_comes_first() -> None:
+    msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(), classless_routes=(
+        Route(N("0.0.0.0/0"), A("10.128.0.1")),
+        Route(N("10.128.0.1/32"), A("0.0.0.0")),
+    ))
+    p = plan(msg)
+    assert p.routes == (
+        PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
+        PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024),
+    )
+
+
+def test_gateway_onlink_via_wider_classless_route_gets_host_route_first() -> None:
+    msg = apply_msg(routers=(), classless_routes=(
+        Route(N("203.0.113.0/24"), A("198.51.100.1")),
+        Route(N("198.51.100.0/24"), A("0.0.0.0")),
+    ))
+    p = plan(msg)
+    assert p.routes == (
+        PlannedRoute(N("198.51.100.0/24"), None, 254, 1024),
+        PlannedRoute(N("198.51.100.1/32"), None, 254, 1024),
+        PlannedRoute(N("203.0.113.0/24"), A("198.51.100.1"), 254, 1024),
+    )
+
+
+def test_classless_gateway_off_link_refused() -> None:
+    msg = apply_msg(classless_routes=(Route(N("203.0.113.0/24"), A("198.51.100.1")),))
+    refused(msg, "not on the link")
+
+
+def test_onlink_route_counts_even_when_policy_skips_it() -> None:
+    msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(), classless_routes=(
+        Route(N("10.128.0.1/32"), A("0.0.0.0")),
+        Route(N("0.0.0.0/0"), A("10.128.0.1")),
+    ))
+    p = plan(msg, Policy(use_routes=False))
+    assert p.routes == (
+        PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
+        PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024),
+    )
+
+
+@pytest.mark.parametrize(("dest", "why"), [
+    ("127.0.0.0/8", "loopback"), ("127.1.0.0/16", "loopback"), ("224.0.0.0/4", "multicast"),
+    ("239.1.0.0/16", "multicast"), ("240.0.0.0/8", "class E"), ("0.0.0.0/8", r"0\.0\.0\.0/8"),
+])
+def test_classless_forbidden_destination(dest: str, why: str) -> None:
+    refused(apply_msg(classless_routes=(Route(N(dest), A("192.0.2.1")),)), why)
+
+
+def test_classless_duplicate_destination_refused() -> None:
+    refused(apply_msg(classless_routes=(
+        Route(N("198.51.100.0/24"), A("192.0.2.1")),
+        Route(N("198.51.100.0/24"), A("192.0.2.2")),
+    )), "twice")
+
+
+def test_use_gateway_and_use_routes() -> None:
+    msg = apply_msg(classless_routes=(
+        Route(N("0.0.0.0/0"), A("192.0.2.1")),
+        Route(N("198.51.100.0/24"), A("192.0.2.2")),
+    ))
+    assert [str(r.destination) for r in plan(msg, Policy(use_gateway=False)).routes] == [
+        "198.51.100.0/24"]
+    assert [str(r.destination) for r in plan(msg, Policy(use_routes=False)).routes] == [
+        "0.0.0.0/0"]
+    assert plan(apply_msg(), Policy(use_gateway=False)).routes == ()
+
+
+def test_route_bound() -> None:
+    routes = tuple(Route(N(f"198.51.{i}.0/24"), A("192.0.2.1")) for i in range(65))
+    refused(apply_msg(classless_routes=routes), "at most 64")
+    assert len(plan(apply_msg(classless_routes=routes[:64])).routes) == 64
+
+
+def test_server_bound_and_classes() -> None:
+    servers = tuple(A(f"192.0.2.{i}") for i in range(100, 109))
+    refused(apply_msg(dns_servers=servers), "at most 8")
+    assert len(plan(apply_msg(dns_servers=servers[:8])).dns_servers) == 8
+    refused(apply_msg(dns_servers=(A("127.0.0.53"),)), "loopback")
+    refused(apply_msg(dns_servers=(A("224.0.0.251"),)), "multicast")
+    assert plan(apply_msg(dns_servers=(A("127.0.0.53"),)), Policy(use_dns=False)).dns_servers == ()
+
+
+def test_domain_bound_and_syntax() -> None:
+    names = tuple(f"d{i}.example" for i in range(17))
+    refused(apply_msg(domains=names), "at most 16")
+    assert len(plan(apply_msg(domains=names[:16])).domains) == 16
+    for bad in ("-lead.example", "trail-.example", "a..b", "sp ace.example", "x" * 64 + ".e",
+                "semi;colon", "new\nline", "", ("a." * 127) + "ab"):
+        refused(apply_msg(domains=(bad,)), "domain")
+    assert plan(apply_msg(domains=("Example.COM", "example.com", "x.example."))).domains == (
+        "Example.COM", "x.example.")
+    assert plan(apply_msg(domains=("bad..name",)), Policy(use_domains=False)).domains == ()
+
+
+def test_allowlist() -> None:
+    policy = Policy(allowed_addresses=(N("192.0.2.0/24"), N("10.0.0.0/16")))
+    plan(apply_msg(), policy)
+    plan(apply_msg(address=A("10.0.3.4"), prefixlen=24, routers=()), policy)
+    refused(apply_msg(address=A("198.51.100.10")), "AllowedAddresses", policy)
+    # the whole subnet must be inside a range: a /8 would route more than was allowed
+    refused(apply_msg(address=A("10.0.3.4"), prefixlen=8, routers=()), "AllowedAddresses",
+            policy)
+
+
+def test_mtu_within_bounds_or_ignored_with_a_note() -> None:
+    assert plan(apply_msg(mtu=1400), max_mtu=1500).mtu == 1400
+    assert plan(apply_msg(mtu=576), max_mtu=1500).mtu == 576
+    for bad in (575, 68, 1501):
+        p = plan(apply_msg(mtu=bad), max_mtu=1500)
+        assert p.mtu is None
+        assert "ignored" in p.notes[0]
+    assert plan(apply_msg(mtu=1400), Policy(use_mtu=False)).mtu is None
