@@ -1,0 +1,76 @@
+"""Handing DNS servers and search domains on: a resolv.conf-format file per interface.
+
+Written for systems without systemd-resolved (or for whatever merges per-link files into
+/etc/resolv.conf). Only values that passed validation reach this module, and it checks them
+once more while rendering, so no name from the network can inject a line into the file.
+The write is atomic (temp file, fsync, rename, fsync of the directory): a reader sees the
+old file or the new one, never half of one, and a crash leaves no partial file in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+
+from leasebox.netconf.validate import check_domain
+
+FILENAME = "resolv.conf"
+
+
+def render(ifname: str, servers: Sequence[IPv4Address], domains: Sequence[str]) -> str:
+    if not ifname.isprintable() or any(c.isspace() for c in ifname):
+        raise ValueError(f"interface name {ifname!r} not fit for a comment")
+    lines = [f"# Written by leasebox-netconf for {ifname} from its DHCP lease. Do not edit."]
+    for server in servers:
+        if not isinstance(server, IPv4Address):
+            raise TypeError(f"not an IPv4 address: {server!r}")
+        lines.append(f"nameserver {server}")
+    if domains:
+        lines.append("search " + " ".join(check_domain(name) for name in domains))
+    return "\n".join(lines) + "\n"
+
+
+class ResolvConfFile:
+    """The file at DIRECTORY/resolv.conf that this netconf owns for its one interface."""
+
+    def __init__(self, directory: str, ifname: str) -> None:
+        self.directory = directory
+        self.ifname = ifname
+        self.path = os.path.join(directory, FILENAME)
+
+    def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None:
+        data = render(self.ifname, servers, domains).encode("ascii")
+        os.makedirs(self.directory, mode=0o755, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", dir=self.directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fchmod(handle.fileno(), 0o644)  # resolvers run as other users
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        self._sync_directory()
+
+    def remove(self) -> bool:
+        """False when there was no file."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            return False
+        self._sync_directory()
+        return True
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

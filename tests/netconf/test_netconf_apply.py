@@ -1,0 +1,227 @@
+"""Transactions against a fake kernel: renewal diffs, rollback, exact removal, MTU restore."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Sequence
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+
+import pytest
+
+from leasebox.netconf.apply import ApplyFailed, Configurator
+from leasebox.netconf.validate import Plan, PlannedRoute
+
+A = IPv4Address
+N = IPv4Network
+GW = PlannedRoute(N("0.0.0.0/0"), A("192.0.2.1"), 254, 1024)
+GW2 = PlannedRoute(N("0.0.0.0/0"), A("192.0.2.2"), 254, 1024)
+NET = PlannedRoute(N("198.51.100.0/24"), A("192.0.2.1"), 254, 1024)
+HOST = PlannedRoute(N("203.0.113.1/32"), None, 254, 1024)
+
+
+class FakeKernel:
+    def __init__(self) -> None:
+        self.mtu = 1500
+        self.addresses: dict[IPv4Interface, int] = {}
+        self.routes: list[PlannedRoute] = []
+        self.fail_on: str | None = None
+        self.lifetime_bug = False
+        self.log: list[str] = []
+
+    def _maybe_fail(self, what: str) -> None:
+        self.log.append(what)
+        if self.fail_on and what.startswith(self.fail_on):
+            raise OSError(errno.EINVAL, f"{what}: EINVAL")
+
+    def link_mtu(self) -> int:
+        return self.mtu
+
+    def set_mtu(self, mtu: int) -> None:
+        self._maybe_fail(f"mtu {mtu}")
+        self.mtu = mtu
+
+    def set_address(self, iface: IPv4Interface, broadcast: IPv4Address | None,
+                    lifetime: int) -> None:
+        self._maybe_fail(f"addr {iface}")
+        self.addresses[iface] = 0xFFFFFFFF if self.lifetime_bug else lifetime
+
+    def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:
+        got = self.addresses.get(iface)
+        return None if got is None else (got, got)
+
+    def del_address(self, iface: IPv4Interface) -> bool:
+        self._maybe_fail(f"deladdr {iface}")
+        return self.addresses.pop(iface, None) is not None
+
+    def add_route(self, route: PlannedRoute) -> bool:
+        self._maybe_fail(f"route {route.destination} {route.gateway}")
+        if route in self.routes:
+            return False
+        self.routes.append(route)
+        return True
+
+    def del_route(self, route: PlannedRoute) -> bool:
+        self._maybe_fail(f"delroute {route.destination} {route.gateway}")
+        if route not in self.routes:
+            return False
+        self.routes.remove(route)
+        return True
+
+
+class FakeResolver:
+    def __init__(self) -> None:
+        self.content: tuple[tuple[IPv4Address, ...], tuple[str, ...]] | None = None
+        self.fail = False
+
+    def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None:
+        if self.fail:
+            raise OSError(errno.ENOSPC, "no space")
+        self.content = (tuple(servers), tuple(domains))
+
+    def remove(self) -> bool:
+        had = self.content is not None
+        self.content = None
+        return had
+
+
+def make_plan(address: str = "192.0.2.10/24", routes: tuple[PlannedRoute, ...] = (GW,),
+              mtu: int | None = None, lifetime: int = 600,
+              dns: tuple[str, ...] = ("192.0.2.53",)) -> Plan:
+    iface = IPv4Interface(address)
+    return Plan(iface, iface.network.broadcast_address, lifetime, routes, mtu,
+                tuple(A(d) for d in dns), ("example.com",) if dns else ())
+
+
+@pytest.fixture
+def setup() -> tuple[FakeKernel, FakeResolver, Configurator]:
+    kernel, resolver = FakeKernel(), FakeResolver()
+    return kernel, resolver, Configurator(kernel, resolver)
+
+
+def test_apply_then_remove_restores_everything(setup: tuple[FakeKernel, FakeResolver,
+                                                            Configurator]) -> None:
+    kernel, resolver, conf = setup
+    kernel.routes.append(PlannedRoute(N("10.0.0.0/8"), A("192.0.2.9"), 254, 5))  # not ours
+    conf.apply(make_plan(routes=(HOST, NET, GW), mtu=1400))
+    assert kernel.mtu == 1400
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): 600}
+    assert kernel.routes[1:] == [HOST, NET, GW]
+    assert resolver.content is not None
+    conf.remove()
+    assert kernel.mtu == 1500
+    assert kernel.addresses == {}
+    assert kernel.routes == [PlannedRoute(N("10.0.0.0/8"), A("192.0.2.9"), 254, 5)]
+    assert resolver.content is None
+    assert conf.tracked.empty
+    # routes went in reverse order of installation
+    assert [e for e in kernel.log if e.startswith("delroute")] == [
+        "delroute 0.0.0.0/0 192.0.2.1", "delroute 198.51.100.0/24 192.0.2.1",
+        "delroute 203.0.113.1/32 None"]
+
+
+def test_renewal_changes_only_what_differs(setup: tuple[FakeKernel, FakeResolver,
+                                                        Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(routes=(NET, GW), mtu=1400))
+    kernel.log.clear()
+    conf.apply(make_plan(routes=(GW2,), lifetime=300))
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): 300}
+    assert kernel.routes == [GW2]
+    assert kernel.mtu == 1500  # the renewal has no MTU: the original is back
+    assert "deladdr 192.0.2.10/24" not in kernel.log
+    assert conf.tracked.mtu is None and conf.tracked.original_mtu is None
+
+
+def test_new_address_removes_old_first(setup: tuple[FakeKernel, FakeResolver,
+                                                    Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(mtu=1400))
+    conf.apply(make_plan(address="192.0.2.20/24", mtu=1400))
+    assert list(kernel.addresses) == [IPv4Interface("192.0.2.20/24")]
+    assert kernel.routes == [GW]
+    conf.remove()
+    assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
+
+
+@pytest.mark.parametrize("fail_on", ["addr", "route 0.0.0.0/0", "route 198.51"])
+def test_failure_rolls_back_a_fresh_apply(setup: tuple[FakeKernel, FakeResolver, Configurator],
+                                          fail_on: str) -> None:
+    kernel, resolver, conf = setup
+    kernel.fail_on = fail_on
+    with pytest.raises(ApplyFailed, match="EINVAL"):
+        conf.apply(make_plan(routes=(HOST, NET, GW), mtu=1400))
+    assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
+    assert resolver.content is None
+    assert conf.tracked.empty
+
+
+def test_dns_failure_rolls_back_routes_and_address(setup: tuple[FakeKernel, FakeResolver,
+                                                                Configurator]) -> None:
+    kernel, resolver, conf = setup
+    resolver.fail = True
+    with pytest.raises(ApplyFailed, match="no space"):
+        conf.apply(make_plan(mtu=1400))
+    assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
+
+
+def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeResolver,
+                                                              Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(routes=(GW,)))
+    kernel.fail_on = "route 198.51"
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(GW2, NET)))
+    assert kernel.routes == [GW]
+    assert list(kernel.addresses) == [IPv4Interface("192.0.2.10/24")]
+    assert conf.tracked.routes == [GW]
+
+
+def test_lifetimes_that_do_not_land_are_a_failure(setup: tuple[FakeKernel, FakeResolver,
+                                                               Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    kernel.lifetime_bug = True
+    with pytest.raises(ApplyFailed, match="lifetimes"):
+        conf.apply(make_plan())
+    assert not kernel.addresses and conf.tracked.empty
+
+
+def test_remove_leaves_an_mtu_someone_else_changed(setup: tuple[FakeKernel, FakeResolver,
+                                                                Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(mtu=1400))
+    kernel.mtu = 9000
+    conf.remove()
+    assert kernel.mtu == 9000
+
+
+def test_remove_tolerates_what_the_kernel_already_dropped(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(routes=(NET, GW)))
+    kernel.addresses.clear()  # the lifetime ran out
+    kernel.routes.clear()
+    conf.remove()
+    assert conf.tracked.empty
+
+
+def test_remove_keeps_what_it_could_not_remove(setup: tuple[FakeKernel, FakeResolver,
+                                                            Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(routes=(NET, GW)))
+    kernel.fail_on = "delroute 198.51"
+    with pytest.raises(ApplyFailed):
+        conf.remove()
+    assert conf.tracked.routes == [NET]
+    assert conf.tracked.address is None
+    kernel.fail_on = None
+    conf.remove()
+    assert conf.tracked.empty and not kernel.routes
+
+
+def test_dns_rewritten_only_on_change_and_removed_when_empty(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    _kernel, resolver, conf = setup
+    conf.apply(make_plan())
+    assert resolver.content == ((A("192.0.2.53"),), ("example.com",))
+    conf.apply(make_plan(dns=()))
+    assert resolver.content is None and conf.tracked.dns is None
