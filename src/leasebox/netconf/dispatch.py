@@ -1,0 +1,117 @@
+"""netconf's handler for what the engine sends: one Result for each Apply and Remove.
+
+The ipc decoder has already checked the message's shape; a type that is not for netconf
+is a peer violation (fatal). A value out of policy is REFUSED with nothing changed; a kernel
+error is FAILED with everything rolled back. If the link itself has gone or been replaced,
+netconf cannot do its one job: LinkGone carries the last reply and main exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from leasebox import ipc
+from leasebox.netconf.apply import ApplyFailed, Configurator
+from leasebox.netconf.policy import Policy
+from leasebox.netconf.rtnl import LinkInfo, Rtnl
+from leasebox.netconf.validate import Plan, Refused, make_plan
+
+MAX_REASON = 200  # the ipc contract's bound on Result.reason
+
+log = logging.getLogger("leasebox.netconf")
+
+
+class LinkGone(Exception):
+    """Our interface disappeared or now names another link. Fatal, after this reply."""
+
+    def __init__(self, result: ipc.Result) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+@dataclass(slots=True)
+class Netconf:
+    ifname: str
+    ifindex: int
+    policy: Policy
+    rtnl: Rtnl
+    configurator: Configurator
+
+
+def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result:
+    """A Result the contract accepts: printable ASCII, bounded (reasons quote values)."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in reason)
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 3] + "..."
+    return ipc.Result(request_id, status, text)
+
+
+def check_link(nc: Netconf, request_id: int) -> LinkInfo:
+    """Re-check before every change that IFNAME still is the link we resolved at start."""
+    try:
+        indexes = nc.rtnl.lookup(nc.ifname)
+        link = nc.rtnl.link(nc.ifindex) if indexes == [nc.ifindex] else None
+    except OSError as exc:
+        indexes, link = [], None
+        log.error("cannot read link %s: %s", nc.ifname, exc)
+    if link is None or link.name != nc.ifname:
+        raise LinkGone(result(
+            request_id, ipc.ResultStatus.FAILED,
+            f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was replaced",
+        ))
+    return link
+
+
+def _describe(plan: Plan) -> str:
+    parts = [f"address {plan.interface}", f"lifetime {plan.lifetime}"]
+    parts += [f"route {r}" for r in plan.routes]
+    if plan.mtu is not None:
+        parts.append(f"mtu {plan.mtu}")
+    if plan.dns_servers:
+        parts.append("dns " + ",".join(map(str, plan.dns_servers)))
+    if plan.domains:
+        parts.append("search " + ",".join(plan.domains))
+    return "; ".join(parts)
+
+
+def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
+    link = check_link(nc, msg.request_id)
+    try:
+        plan = make_plan(msg, nc.policy, link.max_mtu)
+    except Refused as exc:
+        log.warning("refused apply #%d: %s", msg.request_id, exc)
+        return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
+    try:
+        nc.configurator.apply(plan)
+    except ApplyFailed as exc:
+        log.error("apply #%d failed, rolled back: %s", msg.request_id, exc)
+        return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
+    log.info("applied #%d: %s", msg.request_id, _describe(plan),
+             extra={"LEASE_ADDRESS": str(plan.interface.ip)})
+    for note in plan.notes:
+        log.warning("apply #%d: %s", msg.request_id, note)
+    return result(msg.request_id, ipc.ResultStatus.OK, "; ".join(plan.notes))
+
+
+def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
+    check_link(nc, msg.request_id)
+    if nc.configurator.tracked.empty:
+        log.info("remove #%d: nothing applied", msg.request_id)
+        return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")
+    try:
+        nc.configurator.remove()
+    except ApplyFailed as exc:
+        log.error("remove #%d incomplete: %s", msg.request_id, exc)
+        return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
+    log.info("removed #%d: the link is as it was before leasebox", msg.request_id)
+    return result(msg.request_id, ipc.ResultStatus.OK, "")
+
+
+def netconf_dispatch_engine(nc: Netconf, msg: ipc.Message) -> ipc.Result:
+    match msg:
+        case ipc.Apply():
+            return _apply(nc, msg)
+        case ipc.Remove():
+            return _remove(nc, msg)
+    raise ipc.PeerViolation(f"netconf_dispatch_engine: invalid {type(msg).__name__}")

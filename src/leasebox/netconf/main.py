@@ -1,0 +1,239 @@
+"""leasebox-netconf IFACE: the only process that changes the network configuration.
+
+    leasebox-netconf IFACE [--policy-file PATH] [--runtime-dir DIR] [--debug]
+
+DNS goes to DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox).
+
+Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), one of:
+  netconf  a listening AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket=, Accept=no):
+           engines are served one connection at a time; after one closes, the next.
+  engine   an already-connected SOCK_SEQPACKET socket: when it closes, netconf exits.
+It opens its own rtnetlink socket (pyroute2, loaded only here, at start-up).
+
+Exit status: 0 on SIGTERM/SIGINT (configuration left in place: the address carries kernel
+lifetimes and the engine decides on removal) and when a connected engine closes; 1 when the
+engine broke the ipc contract or the link went away (systemd restarts us); 78 (EX_CONFIG)
+for a bad policy file or command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+from types import FrameType
+
+from leasebox import ifname as ifnames
+from leasebox import ipc, sd
+from leasebox import log as logsetup
+from leasebox.ipc import channel
+from leasebox.netconf.apply import Configurator
+from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
+from leasebox.netconf.dns import ResolvConfFile
+from leasebox.netconf.policy import PolicyError, load_policy
+
+EX_OK = 0
+EX_FATAL = 1
+EX_CONFIG = 78
+SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
+
+
+class _Stop(Exception):
+    pass
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="leasebox-netconf", description=__doc__.split("\n")[0])
+    parser.add_argument("interface")
+    parser.add_argument("--policy-file", metavar="PATH")
+    parser.add_argument("--runtime-dir", metavar="DIR", default="/run/leasebox",
+                        help="resolv.conf goes to DIR/IFACE/ (default /run/leasebox)")
+    parser.add_argument("--debug", action="store_true")
+    return parser.parse_args(argv)
+
+
+def _is_seqpacket(sock: socket.socket) -> bool:
+    return sock.family == socket.AF_UNIX and sock.type == socket.SOCK_SEQPACKET
+
+
+def _take_engine_socket(log: logsetup.Logger) -> tuple[socket.socket, bool] | None:
+    """(socket, listening) from the inherited fds, or None (logged) if they are unusable."""
+    try:
+        fds = sd.listen_fds()
+    except sd.ActivationError as exc:
+        log.error("%s", exc)
+        return None
+    listener = sd.take_socket(fds, "netconf")
+    engine = sd.take_socket(fds, "engine")
+    for name, rest in fds.items():
+        for fd in rest:  # nothing else belongs here; do not keep what we did not ask for
+            log.warning("closing unexpected inherited fd %d (%s)", fd, name)
+            os.close(fd)
+    if (listener is None) == (engine is None):
+        log.error("need exactly one inherited socket named 'netconf' (listening) or "
+                  "'engine' (connected) in LISTEN_FDNAMES")
+        return None
+    sock = listener if listener is not None else engine
+    assert sock is not None
+    listening = listener is not None
+    if not _is_seqpacket(sock) or bool(
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    ) != listening:
+        log.error("inherited socket is not a %s AF_UNIX SOCK_SEQPACKET socket",
+                  "listening" if listening else "connected")
+        return None
+    return sock, listening
+
+
+class _Loop:
+    """Waits on one socket and the signal wake-up fd, pinging the watchdog in between.
+
+    Signals only wake the loop (set_wakeup_fd); they never interrupt an apply half-way.
+    """
+
+    def __init__(self) -> None:
+        self.stop_signal: int | None = None
+        self.watchdog = sd.watchdog_interval()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_signal = signum
+
+    def wait(self, sock: socket.socket) -> None:
+        """Return when `sock` is readable; raise _Stop on SIGTERM/SIGINT."""
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                if self.stop_signal is not None:
+                    raise _Stop
+                ready = sel.select(self.watchdog)
+                if self.watchdog is not None:
+                    sd.notify("WATCHDOG=1")
+                for key, _ in ready:
+                    if key.fileobj is self._wake_r:
+                        while True:
+                            try:
+                                if not self._wake_r.recv(64):
+                                    break
+                            except BlockingIOError:
+                                break
+                    elif self.stop_signal is None:
+                        return
+
+
+def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger) -> None:
+    """Answer one engine until it closes. PeerViolation and LinkGone propagate."""
+    conn.settimeout(SEND_TIMEOUT)
+    while True:
+        loop.wait(conn)
+        try:
+            msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        except (ConnectionResetError, TimeoutError):
+            msg = None
+        if msg is None:
+            log.info("engine closed the connection")
+            return
+        try:
+            reply = netconf_dispatch_engine(nc, msg)
+        except LinkGone as gone:
+            _send(conn, gone.result, log)
+            raise
+        if not _send(conn, reply, log):
+            return
+        sd.notify(f"STATUS={_status(nc)}")
+
+
+def _send(conn: socket.socket, reply: ipc.Result, log: logsetup.Logger) -> bool:
+    try:
+        channel.send(conn, reply)
+    except OSError as exc:
+        log.warning("cannot reply to the engine (%s): dropping the connection", exc)
+        return False
+    return True
+
+
+def _status(nc: Netconf) -> str:
+    t = nc.configurator.tracked
+    if t.address is None:
+        return f"{nc.ifname}: nothing applied"
+    return f"{nc.ifname}: {t.address}, {len(t.routes)} route(s)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        ifname = ifnames.check(args.interface)
+    except ValueError as exc:
+        logsetup.setup("netconf", "?").error("%s", exc)
+        return EX_CONFIG
+    log = logsetup.setup("netconf", ifname, debug=args.debug)
+    for noisy in ("pyroute2", "asyncio"):  # --debug is for our decisions, not their internals
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        policy = load_policy(args.policy_file)
+    except PolicyError as exc:
+        log.error("%s", exc)
+        return EX_CONFIG
+    taken = _take_engine_socket(log)
+    if taken is None:
+        return EX_FATAL
+    sock, listening = taken
+
+    from leasebox.netconf.rtnl import Rtnl  # noqa: PLC0415 (pyroute2's import cost)
+
+    rtnl = Rtnl()
+    try:
+        indexes = rtnl.lookup(ifname)
+        link = rtnl.link(indexes[0]) if len(indexes) == 1 else None
+    except OSError as exc:
+        log.error("cannot read interface %s: %s", ifname, exc)
+        return EX_FATAL
+    if link is None or link.loopback:
+        log.error("interface %s %s", ifname, "is loopback" if link else "does not exist")
+        return EX_FATAL
+    runtime_dir = os.path.join(args.runtime_dir, ifname)
+    nc = Netconf(ifname, link.index, policy, rtnl,
+                 Configurator(rtnl.bind(link.index), ResolvConfFile(runtime_dir, ifname)))
+    loop = _Loop()
+    log.info("ready on %s (ifindex %d), %s", ifname, link.index,
+             "listening for the engine" if listening else "connected to the engine")
+    sd.notify("READY=1", f"STATUS={_status(nc)}")
+    try:
+        while True:
+            if listening:
+                loop.wait(sock)
+                try:
+                    conn, _ = sock.accept()
+                except (BlockingIOError, InterruptedError):
+                    continue
+            else:
+                conn = sock
+            with conn:
+                _serve(nc, conn, loop, log)
+            if not listening:
+                return EX_OK
+    except _Stop:
+        log.info("stopping on signal %d; configuration left in place", loop.stop_signal or 0)
+        return EX_OK
+    except ipc.PeerViolation as exc:
+        log.critical("engine broke the contract, exiting: %s", exc)
+        return EX_FATAL
+    except LinkGone as exc:
+        log.critical("%s: exiting", exc)
+        return EX_FATAL
+    finally:
+        rtnl.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

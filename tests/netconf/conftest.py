@@ -1,0 +1,83 @@
+"""Fixtures for netconf's namespace tests (helpers in nclab.py)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.netconf.nclab import IFACE, PEER, SRC, Netconf, ip
+
+_counter = itertools.count()
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 for network namespaces")
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    _need_root()
+    name = f"lbx-nc-{os.getpid()}-{next(_counter)}"
+    ip("netns", "add", name)
+    try:
+        ip("-n", name, "link", "add", IFACE, "type", "veth", "peer", "name", PEER)
+        ip("-n", name, "link", "set", PEER, "up")
+        ip("-n", name, "link", "set", IFACE, "up")
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10,
+                       check=False)
+
+
+@pytest.fixture
+def start_netconf(tmp_path: Path) -> Iterator[Any]:
+    started: list[Netconf] = []
+
+    def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
+              iface: str = IFACE) -> Netconf:
+        extra: list[str] = []
+        if policy is not None:
+            policy_path = tmp_path / f"policy-{len(started)}.conf"
+            policy_path.write_text(policy)
+            extra += ["--policy-file", str(policy_path)]
+        listen_path: Path | None = None
+        ours: socket.socket | None = None
+        if listening:
+            listen_path = tmp_path / f"netconf-{len(started)}.sock"
+            theirs = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            theirs.bind(str(listen_path))
+            theirs.listen(4)
+            name = "netconf"
+        else:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            name = "engine"
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}
+        env.update(PYTHONPATH=str(SRC), LISTEN_FDS="1", LISTEN_FDNAMES=name)
+        fd = theirs.fileno()
+        # bash sets LISTEN_PID to its own pid, which `exec` keeps through `ip netns exec`
+        # and into python, as systemd does for the process it starts.
+        script = f'export LISTEN_PID=$$; exec "$@" 3<&{fd} {fd}<&-'
+        argv = ["bash", "-c", script, "bash", "ip", "netns", "exec", ns, python, "-m",
+                "leasebox.netconf.main", iface, "--runtime-dir", str(tmp_path / "run"),
+                "--debug", *extra]
+        log_path = tmp_path / f"netconf-{len(started)}.log"
+        with log_path.open("w") as log:
+            proc = subprocess.Popen(argv, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, text=True)
+        theirs.close()
+        nc = Netconf(proc, ours, listen_path, log_path)
+        started.append(nc)
+        return nc
+
+    yield start
+    for nc in started:
+        nc.stop()

@@ -1,0 +1,216 @@
+"""The real netconf process against a veth link in a fresh network namespace.
+
+Checked from outside with `ip -j`: address with kernel lifetimes and broadcast, proto dhcp
+routes with the policy's metric, classless precedence, on-link gateways, MTU set and
+restored, resolv.conf written and removed; refusals and broken peers change nothing.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.netconf.nclab import IFACE, INTERPRETERS, ip, ip_json, snapshot
+
+from leasebox import ipc
+from leasebox.wire.types import Route
+
+A = IPv4Address
+N = IPv4Network
+OK, REFUSED, FAILED = ipc.ResultStatus.OK, ipc.ResultStatus.REFUSED, ipc.ResultStatus.FAILED
+pytestmark = pytest.mark.root
+
+
+def lease(request_id: int, **kw: Any) -> ipc.Apply:
+    fields: dict[str, Any] = dict(
+        request_id=request_id, address=A("192.0.2.10"), prefixlen=24, lifetime=600, mtu=1400,
+        routers=(A("192.0.2.1"),), classless_routes=None,
+        dns_servers=(A("192.0.2.53"), A("192.0.2.54")), domains=("example.com", "corp.example"),
+    )
+    fields.update(kw)
+    return ipc.Apply(**fields)
+
+
+def addresses(ns: str) -> list[dict[str, Any]]:
+    return [info for link in ip_json(ns, "-4", "addr", "show", "dev", IFACE)
+            for info in link.get("addr_info", [])]
+
+
+def routes(ns: str) -> list[dict[str, Any]]:
+    """Our routes (proto dhcp), in all tables."""
+    return [r for r in ip_json(ns, "-4", "route", "show", "table", "all")
+            if r.get("protocol") == "dhcp"]
+
+
+def mtu(ns: str) -> int:
+    return int(ip_json(ns, "link", "show", "dev", IFACE)[0]["mtu"])
+
+
+def route_set(ns: str) -> set[tuple[str, str | None, int | None, str | None, str | None]]:
+    return {(r["dst"], r.get("gateway"), r.get("metric"), r.get("table"), r.get("scope"))
+            for r in routes(ns)}
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_apply_renew_remove(netns: str, start_netconf: Any, tmp_path: Path, python: str) -> None:
+    nc = start_netconf(netns, python)
+    reply = nc.request(lease(1))
+    assert (reply.request_id, reply.status) == (1, OK), reply.reason
+
+    [addr] = addresses(netns)
+    assert (addr["local"], addr["prefixlen"], addr["broadcast"]) == ("192.0.2.10", 24,
+                                                                     "192.0.2.255")
+    assert 590 <= addr["valid_life_time"] <= 600
+    assert 590 <= addr["preferred_life_time"] <= 600
+    assert route_set(netns) == {("default", "192.0.2.1", 1024, None, None)}
+    assert mtu(netns) == 1400
+    resolv = tmp_path / "run" / IFACE / "resolv.conf"
+    assert resolv.read_text().splitlines()[1:] == [
+        "nameserver 192.0.2.53", "nameserver 192.0.2.54", "search example.com corp.example"]
+
+    # renewal: new lifetime, another router, no MTU option any more
+    reply = nc.request(lease(2, lifetime=1200, routers=(A("192.0.2.2"),), mtu=None))
+    assert reply.status == OK, reply.reason
+    [addr] = addresses(netns)
+    assert 1190 <= addr["valid_life_time"] <= 1200
+    assert route_set(netns) == {("default", "192.0.2.2", 1024, None, None)}
+    assert mtu(netns) == 1500
+
+    # an infinite lease is a permanent address
+    assert nc.request(lease(3, lifetime=ipc.INFINITE, mtu=9000)).status == OK
+    [addr] = addresses(netns)
+    assert addr["valid_life_time"] == addr["preferred_life_time"] == 0xFFFFFFFF
+    assert mtu(netns) == 9000
+
+    reply = nc.request(ipc.Remove(4))
+    assert (reply.request_id, reply.status) == (4, OK), reply.reason
+    assert addresses(netns) == []
+    assert routes(netns) == []
+    assert mtu(netns) == 1500
+    assert not resolv.exists()
+
+    nc.close_engine()  # connected mode: the engine went away, so does netconf
+    assert nc.wait() == 0
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_classless_routes_onlink_gateway_and_policy(netns: str, start_netconf: Any,
+                                                    python: str) -> None:
+    nc = start_netconf(netns, python, policy="[Network]\nRouteMetric=50\n"
+                       "ClasslessRoutes=table:100\nUseDNS=no\n")
+    # A cloud-style /32 lease: the gateway is only on the link because option 121 says so.
+    msg = lease(1, address=A("10.128.0.5"), prefixlen=32, routers=(A("192.0.2.1"),),
+                classless_routes=(Route(N("0.0.0.0/0"), A("10.128.0.1")),
+                                  Route(N("10.128.0.1/32"), A("0.0.0.0")),
+                                  Route(N("198.51.100.0/24"), A("172.16.0.1")),
+                                  Route(N("172.16.0.0/24"), A("0.0.0.0"))))
+    reply = nc.request(msg)
+    assert reply.status == OK, reply.reason
+    [addr] = addresses(netns)
+    assert (addr["local"], addr["prefixlen"]) == ("10.128.0.5", 32)
+    assert "broadcast" not in addr
+    assert route_set(netns) == {
+        ("default", "10.128.0.1", 50, "100", None),  # option 3's router was not used
+        ("10.128.0.1", None, 50, "100", "link"),
+        ("172.16.0.0/24", None, 50, "100", "link"),
+        ("172.16.0.1", None, 50, "100", "link"),  # host route to an off-subnet gateway
+        ("198.51.100.0/24", "172.16.0.1", 50, "100", None),
+    }
+    assert nc.request(ipc.Remove(2)).status == OK
+    assert routes(netns) == [] and addresses(netns) == []
+
+
+@pytest.mark.parametrize("python", INTERPRETERS[:1])
+def test_refused_apply_changes_nothing(netns: str, start_netconf: Any, tmp_path: Path,
+                                       python: str) -> None:
+    nc = start_netconf(netns, python, policy="[Network]\nAllowedAddresses=192.0.2.0/24\n")
+    before = snapshot(netns)
+    for i, bad in enumerate([
+        lease(1, address=A("127.0.0.5"), prefixlen=8, routers=()),
+        lease(2, address=A("198.51.100.10")),  # outside AllowedAddresses=
+        lease(3, routers=(A("198.51.100.1"),)),  # off-link gateway
+        lease(4, address=A("192.0.2.0")),  # the network address
+        lease(5, prefixlen=25, address=A("192.0.2.127")),  # the broadcast address
+        lease(6, dns_servers=(A("224.0.0.251"),)),
+    ], start=1):
+        reply = nc.request(bad)
+        assert (reply.request_id, reply.status) == (i, REFUSED), reply.reason
+        assert snapshot(netns) == before
+    assert not (tmp_path / "run" / IFACE / "resolv.conf").exists()
+    reply = nc.request(ipc.Remove(7))  # still serving
+    assert reply.status == OK and reply.reason == "nothing was applied"
+
+
+@pytest.mark.parametrize("raw", [
+    b"\x01\x20\x00\x03abc",  # an APPLY far too short
+    b"\x01\x30\x00\x05\x00\x00\x00\x01\x00",  # a RESULT, which only netconf may send
+    b"\x02\x21\x00\x04\x00\x00\x00\x01",  # wrong version
+    b"\x01\x21\x00\x05\x00\x00\x00\x01\x00",  # REMOVE with a trailing byte
+    b"\x01",
+])
+def test_schema_violation_exits_without_change(netns: str, start_netconf: Any,
+                                               raw: bytes) -> None:
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc.request(lease(1)).status == OK
+    before = snapshot(netns)
+    nc.send_raw(raw)
+    assert nc.wait() == 1
+    assert snapshot(netns) == before
+    assert "engine broke the contract" in nc.output()
+
+
+def test_listening_mode_sigterm_keeps_configuration(netns: str, start_netconf: Any) -> None:
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    assert nc.request(lease(1)).status == OK
+    nc.close_engine()
+    # back to accept(): a new engine connection is served, with the state kept
+    nc.connect()
+    assert nc.request(lease(2, lifetime=900)).status == OK
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+    before = snapshot(netns)
+    nc.proc.send_signal(signal.SIGTERM)
+    assert nc.wait() == 0
+    assert snapshot(netns) == before  # the address stays, with its kernel lifetime
+    assert 0 < addresses(netns)[0]["valid_life_time"] <= 900
+
+
+def test_link_replaced_is_fatal(netns: str, start_netconf: Any) -> None:
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc.request(lease(1)).status == OK
+    ip("-n", netns, "link", "del", IFACE)
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    reply = nc.request(lease(2))
+    assert reply.status == FAILED and "gone or was replaced" in reply.reason
+    assert nc.wait() == 1
+
+
+def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
+    # With the link down the kernel takes the MTU and the address but refuses a route
+    # through it (ENETUNREACH): what was already done must be undone.
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    ip("-n", netns, "link", "set", IFACE, "down")
+    before = snapshot(netns)
+    reply = nc.request(lease(1, mtu=1400))
+    assert reply.status == FAILED, reply.reason
+    assert "add route" in reply.reason
+    assert snapshot(netns) == before
+    assert mtu(netns) == 1500
+    assert "rolled back" in nc.output()
+
+
+def test_startup_errors(netns: str, start_netconf: Any) -> None:
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="nosuch0")
+    assert nc.wait() == 1
+    assert "does not exist" in nc.output()
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="lo")
+    assert nc.wait() == 1
+    assert "loopback" in nc.output()
+    started = time.monotonic()
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="bad/name")
+    assert nc.wait() == 78
+    assert time.monotonic() - started < 10
