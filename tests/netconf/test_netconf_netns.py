@@ -214,3 +214,22 @@ def test_startup_errors(netns: str, start_netconf: Any) -> None:
     nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="bad/name")
     assert nc.wait() == 78
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_restarted_netconf_removes_what_its_predecessor_added(
+        netns: str, start_netconf: Any, tmp_path: Path, python: str) -> None:
+    pristine = snapshot(netns)
+    nc = start_netconf(netns, python)
+    assert nc.request(lease(1, mtu=1400)).status == OK
+    nc.send_raw(b"\x01")  # a broken peer: netconf exits, systemd would restart it
+    assert nc.wait() == 1
+    assert mtu(netns) == 1400 and routes(netns)
+
+    again = start_netconf(netns, python)
+    reply = again.request(ipc.Remove(2))
+    assert reply.status == OK, reply.reason
+    assert snapshot(netns) == pristine  # MTU 1500 again, no address, no routes
+    assert not (tmp_path / "run" / IFACE / "resolv.conf").exists()
+    assert not (tmp_path / "run" / IFACE / "netconf.state").exists()
+    assert "resuming what an earlier netconf applied" in again.output()

@@ -15,6 +15,7 @@ from leasebox import ipc
 from leasebox.netconf.apply import ApplyFailed, Configurator
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
+from leasebox.netconf.state import StateFile
 from leasebox.netconf.validate import Plan, Refused, make_plan
 
 MAX_REASON = 200  # the ipc contract's bound on Result.reason
@@ -37,6 +38,17 @@ class Netconf:
     policy: Policy
     rtnl: Rtnl
     configurator: Configurator
+    state: StateFile | None = None
+
+    def save_state(self) -> None:
+        """After every change, successful or not: a restarted netconf must know it."""
+        if self.state is None:
+            return
+        try:
+            self.state.save(self.configurator.tracked)
+        except OSError as exc:
+            log.error("cannot save state to %s (a restart would forget it): %s",
+                      self.state.path, exc)
 
 
 def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result:
@@ -87,6 +99,8 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
     except ApplyFailed as exc:
         log.error("apply #%d failed, rolled back: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
+    finally:
+        nc.save_state()
     log.info("applied #%d: %s", msg.request_id, _describe(plan),
              extra={"LEASE_ADDRESS": str(plan.interface.ip)})
     for note in plan.notes:
@@ -104,6 +118,8 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
     except ApplyFailed as exc:
         log.error("remove #%d incomplete: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
+    finally:
+        nc.save_state()
     log.info("removed #%d: the link is as it was before leasebox", msg.request_id)
     return result(msg.request_id, ipc.ResultStatus.OK, "")
 

@@ -3,17 +3,16 @@
 Written for systems without systemd-resolved (or for whatever merges per-link files into
 /etc/resolv.conf). Only values that passed validation reach this module, and it checks them
 once more while rendering, so no name from the network can inject a line into the file.
-The write is atomic (temp file, fsync, rename, fsync of the directory): a reader sees the
-old file or the new one, never half of one, and a crash leaves no partial file in place.
+The write is atomic (see atomic.py): a reader sees the old file or the new one.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 
+from leasebox.netconf import atomic
 from leasebox.netconf.validate import check_domain
 
 FILENAME = "resolv.conf"
@@ -42,35 +41,8 @@ class ResolvConfFile:
 
     def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None:
         data = render(self.ifname, servers, domains).encode("ascii")
-        os.makedirs(self.directory, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fchmod(handle.fileno(), 0o644)  # resolvers run as other users
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        self._sync_directory()
+        atomic.write_atomic(self.directory, FILENAME, data, mode=0o644)  # resolvers read it
 
     def remove(self) -> bool:
         """False when there was no file."""
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            return False
-        self._sync_directory()
-        return True
-
-    def _sync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        return atomic.remove(self.directory, FILENAME)

@@ -2,7 +2,8 @@
 
     leasebox-netconf IFACE [--policy-file PATH] [--runtime-dir DIR] [--debug]
 
-DNS goes to DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox).
+DNS goes to DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); what netconf changed is
+kept in DIR/IFACE/netconf.state, so a restarted netconf can still remove it.
 
 Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), one of:
   netconf  a listening AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket=, Accept=no):
@@ -35,6 +36,7 @@ from leasebox.netconf.apply import Configurator
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.policy import PolicyError, load_policy
+from leasebox.netconf.state import StateError, StateFile
 
 EX_OK = 0
 EX_FATAL = 1
@@ -202,8 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         log.error("interface %s %s", ifname, "is loopback" if link else "does not exist")
         return EX_FATAL
     runtime_dir = os.path.join(args.runtime_dir, ifname)
+    state = StateFile(runtime_dir, link.index)
+    try:
+        tracked = state.load()
+    except StateError as exc:
+        log.warning("ignoring %s: %s", state.path, exc)
+        tracked = None
+    if tracked is not None and not tracked.empty:
+        log.info("resuming what an earlier netconf applied: %s, %d route(s)",
+                 tracked.address, len(tracked.routes))
     nc = Netconf(ifname, link.index, policy, rtnl,
-                 Configurator(rtnl.bind(link.index), ResolvConfFile(runtime_dir, ifname)))
+                 Configurator(rtnl.bind(link.index), ResolvConfFile(runtime_dir, ifname),
+                              tracked),
+                 state)
     loop = _Loop()
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if listening else "connected to the engine")

@@ -1,0 +1,47 @@
+"""Replacing a file so that readers see the old content or the new, never a mix.
+
+Temp file in the same directory, fsync, rename over the target, fsync the directory: after
+a crash at any point the target is whole (old or new) and no half-written file is in place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644) -> None:
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(tmp, os.path.join(directory, filename))
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    sync_directory(directory)
+
+
+def remove(directory: str, filename: str) -> bool:
+    """False when there was no file."""
+    try:
+        os.unlink(os.path.join(directory, filename))
+    except FileNotFoundError:
+        return False
+    sync_directory(directory)
+    return True
+
+
+def sync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,112 @@
+"""What netconf has changed, kept in a file so that a restarted netconf still knows.
+
+systemd restarts netconf after a broken peer or a crash while the kernel keeps the address,
+routes and MTU. Without this file the new process could not remove them on the next
+Remove, nor restore the MTU that was there before leasebox. The file lives in the runtime
+directory (tmpfs: gone at reboot, like the kernel state it describes), is written
+atomically after every change, and is read back strictly: anything unexpected, or another
+ifindex (the link was replaced), and it is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any
+
+from leasebox.netconf import atomic
+from leasebox.netconf.apply import Tracked
+from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
+
+FILENAME = "netconf.state"
+VERSION = 1
+MAX_ENTRIES = 256
+
+
+class StateError(ValueError):
+    pass
+
+
+def _u32(value: Any, what: str) -> int:
+    if type(value) is not int or not 0 <= value <= 0xFFFFFFFF:
+        raise StateError(f"{what}: {value!r}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if type(value) is not list or len(value) > MAX_ENTRIES:
+        raise StateError(f"{what}: not a short list")
+    return value
+
+
+def to_json(ifindex: int, t: Tracked) -> str:
+    return json.dumps({
+        "version": VERSION,
+        "ifindex": ifindex,
+        "address": None if t.address is None else str(t.address),
+        "routes": [[str(r.destination), None if r.gateway is None else str(r.gateway),
+                    r.table, r.metric] for r in t.routes],
+        "mtu": t.mtu,
+        "original_mtu": t.original_mtu,
+        "dns": None if t.dns is None else [[str(s) for s in t.dns[0]], list(t.dns[1])],
+    }, sort_keys=True)
+
+
+def from_json(text: str, ifindex: int) -> Tracked:
+    try:
+        data = json.loads(text)
+        if type(data) is not dict or data.get("version") != VERSION:
+            raise StateError("not a version 1 state")
+        if data.get("ifindex") != ifindex:
+            raise StateError(f"state is for ifindex {data.get('ifindex')!r}, not {ifindex}")
+        address = data["address"]
+        routes = []
+        for entry in _list(data["routes"], "routes"):
+            dest, gw, table, metric = _list(entry, "route")
+            routes.append(PlannedRoute(IPv4Network(str(dest)),
+                                       None if gw is None else IPv4Address(str(gw)),
+                                       _u32(table, "table"), _u32(metric, "metric")))
+        dns = data["dns"]
+        tracked = Tracked(
+            address=None if address is None else IPv4Interface(str(address)),
+            routes=routes,
+            mtu=None if data["mtu"] is None else _u32(data["mtu"], "mtu"),
+            original_mtu=(None if data["original_mtu"] is None
+                          else _u32(data["original_mtu"], "original_mtu")),
+            dns=None if dns is None else (
+                tuple(IPv4Address(str(s)) for s in _list(dns[0], "servers")),
+                tuple(check_domain(str(d)) for d in _list(dns[1], "domains")),
+            ),
+        )
+    except StateError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, Refused) as exc:
+        # Any shape we did not write ourselves gets one answer: not ours, ignore it.
+        raise StateError(f"{type(exc).__name__}: {exc}") from None
+    return tracked
+
+
+class StateFile:
+    def __init__(self, directory: str, ifindex: int) -> None:
+        self.directory = directory
+        self.ifindex = ifindex
+        self.path = os.path.join(directory, FILENAME)
+
+    def load(self) -> Tracked | None:
+        """The state a previous netconf left; None when there is none. Raises StateError."""
+        try:
+            with open(self.path, encoding="ascii") as handle:
+                text = handle.read(1 << 20)
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StateError(str(exc)) from None
+        return from_json(text, self.ifindex)
+
+    def save(self, tracked: Tracked) -> None:
+        if tracked.empty:
+            atomic.remove(self.directory, FILENAME)
+        else:
+            data = to_json(self.ifindex, tracked).encode("ascii")
+            atomic.write_atomic(self.directory, FILENAME, data, mode=0o600)

@@ -1,0 +1,52 @@
+"""The state file: round trip, and strict reading of anything it did not write."""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from pathlib import Path
+
+import pytest
+
+from leasebox.netconf.apply import Tracked
+from leasebox.netconf.state import StateError, StateFile, from_json, to_json
+from leasebox.netconf.validate import PlannedRoute
+
+TRACKED = Tracked(
+    address=IPv4Interface("192.0.2.10/24"),
+    routes=[PlannedRoute(IPv4Network("203.0.113.1/32"), None, 100, 50),
+            PlannedRoute(IPv4Network("0.0.0.0/0"), IPv4Address("203.0.113.1"), 100, 50)],
+    mtu=1400, original_mtu=1500,
+    dns=((IPv4Address("192.0.2.53"),), ("example.com",)),
+)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    state = StateFile(str(tmp_path / "eth0"), 7)
+    assert state.load() is None
+    state.save(TRACKED)
+    assert state.load() == TRACKED
+    assert oct(os.stat(state.path).st_mode & 0o777) == "0o600"
+    state.save(Tracked())
+    assert not os.path.exists(state.path)
+    assert from_json(to_json(7, Tracked()), 7) == Tracked()
+
+
+def test_other_ifindex_is_not_ours() -> None:
+    with pytest.raises(StateError, match="ifindex"):
+        from_json(to_json(7, TRACKED), 8)
+
+
+@pytest.mark.parametrize("change", [
+    {"version": 2}, {"address": "300.0.0.1/24"}, {"address": 5}, {"routes": [["x", None, 1, 1]]},
+    {"routes": [["0.0.0.0/0", None, -1, 1]]}, {"routes": [["0.0.0.0/0", None, 1]]},
+    {"mtu": "1400"}, {"mtu": True}, {"dns": [["192.0.2.1"], ["bad name"]]}, {"dns": "x"},
+])
+def test_strict(change: dict[str, object]) -> None:
+    data = json.loads(to_json(7, TRACKED))
+    data.update(change)
+    with pytest.raises(StateError):
+        from_json(json.dumps(data), 7)
+    with pytest.raises(StateError):
+        from_json("[1, 2", 7)
