@@ -1,0 +1,123 @@
+"""The link facts io reports (ifindex, MAC, MTU, carrier), read from rtnetlink.
+
+Only the fixed netlink header, the ifinfomsg and three attributes are read. The data comes
+from the kernel, not the network, but every length is still checked against what is left
+of the buffer: a parser that trusts lengths is one bug away from an endless loop.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+NLM_F_REQUEST = 0x01
+RTMGRP_LINK = 0x01
+IFLA_ADDRESS, IFLA_MTU, IFLA_OPERSTATE = 1, 4, 16
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
+ARPHRD_ETHER = 1
+_NLA_TYPE_MASK = 0x3FFF  # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
+
+_NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+_IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+_RTATTR = struct.Struct("=HH")  # length, type
+_U32 = struct.Struct("=I")
+_MAX_MESSAGES = 256  # per buffer: more than any recv can hold, so the loop is bounded
+
+
+class LinkParseError(Exception):
+    """The kernel sent something io cannot read (it should never happen)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFacts:
+    ifindex: int
+    arphrd: int
+    mac: bytes | None
+    mtu: int | None
+    carrier: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGone:
+    ifindex: int
+
+
+@dataclass(frozen=True, slots=True)
+class NetlinkError:
+    seq: int
+    errno: int  # positive; 0 is an acknowledgement
+
+
+@dataclass(frozen=True, slots=True)
+class Overrun:
+    """The kernel dropped events: whatever io knows about the link may be stale."""
+
+
+LinkEvent = LinkFacts | LinkGone | NetlinkError | Overrun
+
+
+def getlink_request(ifindex: int, seq: int) -> bytes:
+    """RTM_GETLINK for one interface: the kernel answers with one RTM_NEWLINK."""
+    body = _IFINFOMSG.pack(0, 0, ifindex, 0, 0)
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body
+
+
+def _align(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def parse(data: bytes) -> Iterator[LinkEvent]:
+    """The link events in one netlink datagram; other message types are skipped."""
+    pos = 0
+    for _ in range(_MAX_MESSAGES):
+        if len(data) - pos < _NLMSGHDR.size:
+            return
+        length, mtype, _flags, seq, _port = _NLMSGHDR.unpack_from(data, pos)
+        if length < _NLMSGHDR.size or length > len(data) - pos:
+            raise LinkParseError(f"netlink message length {length} at {pos} of {len(data)}")
+        body = data[pos + _NLMSGHDR.size:pos + length]
+        pos += _align(length)
+        if mtype in (RTM_NEWLINK, RTM_DELLINK):
+            yield _parse_link(mtype, body)
+        elif mtype == NLMSG_ERROR:
+            if len(body) < 4:
+                raise LinkParseError("short NLMSG_ERROR")
+            (err,) = struct.unpack_from("=i", body)
+            yield NetlinkError(seq, -err)
+        elif mtype == NLMSG_OVERRUN:
+            yield Overrun()
+    raise LinkParseError("too many netlink messages in one datagram")
+
+
+def _parse_link(mtype: int, body: bytes) -> LinkEvent:
+    if len(body) < _IFINFOMSG.size:
+        raise LinkParseError(f"ifinfomsg of {len(body)} bytes")
+    _family, arphrd, ifindex, flags, _change = _IFINFOMSG.unpack_from(body)
+    if mtype == RTM_DELLINK:
+        return LinkGone(ifindex)
+    mac: bytes | None = None
+    mtu: int | None = None
+    operstate = IF_OPER_UNKNOWN
+    pos = _IFINFOMSG.size
+    while len(body) - pos >= _RTATTR.size:
+        alen, atype = _RTATTR.unpack_from(body, pos)
+        if alen < _RTATTR.size or alen > len(body) - pos:
+            raise LinkParseError(f"attribute length {alen} at {pos} of {len(body)}")
+        value = body[pos + _RTATTR.size:pos + alen]
+        pos += _align(alen)  # always advances by at least 4: the loop ends
+        atype &= _NLA_TYPE_MASK
+        if atype == IFLA_ADDRESS:
+            mac = value
+        elif atype == IFLA_MTU and len(value) == _U32.size:
+            (mtu,) = _U32.unpack(value)
+        elif atype == IFLA_OPERSTATE and len(value) == 1:
+            operstate = value[0]
+    # Carrier as networkd sees it: administratively up, lower layer up, and not dormant or
+    # otherwise held back (UNKNOWN is what drivers without operstate support report).
+    carrier = (flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0
+               and operstate in (IF_OPER_UP, IF_OPER_UNKNOWN))
+    return LinkFacts(ifindex, arphrd, mac, mtu, carrier)

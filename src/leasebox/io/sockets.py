@@ -1,0 +1,102 @@
+"""Opening, checking and reusing io's sockets.
+
+Packet sockets are opened with protocol 0, which receives nothing, so no frame can queue on
+them before the filter is in place; the filter is attached and locked; anything queued
+anyway is drained; only then is the socket bound to the interface and its protocol. A socket
+that comes back from the service manager's FDSTORE is reused only if it is the same kind of
+socket, on the same interface, with our program locked on it.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from leasebox.io import bpf
+from leasebox.io.link import RTMGRP_LINK
+
+PACKET_OUTGOING = 4  # sll_pkttype of a frame this host sent: never forwarded
+PARKED_PROTOCOL = 0xFFFF  # see park()
+_DRAIN_LIMIT = 1024
+
+
+class SocketError(Exception):
+    """An inherited or stored socket is not what io expects."""
+
+
+def _drain(sock: socket.socket) -> None:
+    for _ in range(_DRAIN_LIMIT):
+        try:
+            sock.recv(1, socket.MSG_DONTWAIT | socket.MSG_TRUNC)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if exc.errno in (errno.ENETDOWN, errno.ENXIO):
+                continue  # a pending link error, not a frame
+            raise
+
+
+def open_packet(ifname: str, program: bytes, protocol: int) -> socket.socket:
+    """An AF_PACKET SOCK_RAW socket on `ifname` with `program` attached and locked.
+
+    With `protocol` 0 the socket is bound to the interface but receives nothing until
+    `listen(sock, ifname, protocol)` is called.
+    """
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
+    try:
+        bpf.attach_locked(sock, program)
+        _drain(sock)
+        sock.bind((ifname, protocol))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def listen(sock: socket.socket, ifname: str, protocol: int) -> None:
+    """Start receiving `protocol` on a packet socket. Needs no capability: only creating a
+    packet socket does."""
+    sock.bind((ifname, protocol))
+
+
+def park(sock: socket.socket, ifname: str) -> None:
+    """Stop receiving on a packet socket that was listening.
+
+    bind() with protocol 0 keeps the current protocol (packet_bind), so a socket cannot go
+    back to receiving nothing. It is moved to ethertype 0xFFFF instead, which IEEE reserves
+    and no stack sends; io's filters drop anything not ARP or IPv4 in any case. Whatever
+    arrived before the move is drained.
+    """
+    sock.bind((ifname, PARKED_PROTOCOL))
+    _drain(sock)
+
+
+def stored_fault(sock: socket.socket, ifindex: int, program: bytes) -> str | None:
+    """Why a packet socket from the FDSTORE cannot be reused, or None if it can."""
+    if sock.family != socket.AF_PACKET or sock.type != socket.SOCK_RAW:
+        return f"not an AF_PACKET SOCK_RAW socket ({sock.family!r}, {sock.type!r})"
+    try:
+        name = sock.getsockname()
+        current = socket.if_nametoindex(name[0]) if name[0] else 0
+    except OSError as exc:
+        return f"its interface is gone ({exc.strerror})"
+    if current != ifindex:
+        return f"bound to interface {name[0] or '(gone)'}, not ifindex {ifindex}"
+    if not bpf.is_locked(sock) or bpf.attached_program(sock) != program:
+        return "filter missing, different or not locked"
+    return None
+
+
+def check_kind(sock: socket.socket, family: int, kind: int, what: str) -> None:
+    """Refuse an inherited fd that is not the kind of socket its name says."""
+    if sock.family != family or sock.type != kind:
+        raise SocketError(f"fd named {what} is {sock.family!r}/{sock.type!r}")
+
+
+def open_rtnl() -> socket.socket:
+    """A route netlink socket subscribed to link events, as ListenNetlink=route 1 gives."""
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                         socket.NETLINK_ROUTE)
+    sock.bind((0, RTMGRP_LINK))
+    return sock

@@ -1,0 +1,139 @@
+"""Link facts from rtnetlink: hand-made messages, then real ones from a namespace."""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import time
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from leasebox.io import link
+from leasebox.io.sockets import open_rtnl
+from tests.io.iolab import MAC, Veth, in_netns, ip, needs_root
+
+
+def _attr(atype: int, value: bytes) -> bytes:
+    raw = struct.pack("=HH", 4 + len(value), atype) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def _newlink(ifindex: int, flags: int, attrs: bytes, mtype: int = link.RTM_NEWLINK,
+             arphrd: int = 1) -> bytes:
+    body = struct.pack("=BxHiII", 0, arphrd, ifindex, flags, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), mtype, 0, 0, 0) + body
+
+
+UP = link.IFF_UP | link.IFF_LOWER_UP
+ATTRS = (_attr(link.IFLA_ADDRESS, MAC) + _attr(link.IFLA_MTU, struct.pack("=I", 1500))
+         + _attr(link.IFLA_OPERSTATE, bytes([link.IF_OPER_UP])))
+
+
+def test_parse_newlink() -> None:
+    (event,) = link.parse(_newlink(7, UP, ATTRS))
+    assert event == link.LinkFacts(7, 1, MAC, 1500, carrier=True)
+
+
+@pytest.mark.parametrize(("flags", "operstate", "carrier"), [
+    (UP, link.IF_OPER_UP, True),
+    (UP, link.IF_OPER_UNKNOWN, True),
+    (link.IFF_UP, link.IF_OPER_UP, False),  # no lower layer
+    (link.IFF_LOWER_UP, link.IF_OPER_UP, False),  # administratively down
+    (UP, 5, False),  # dormant (e.g. 802.1X not done)
+    (UP, 2, False),  # down
+])
+def test_carrier(flags: int, operstate: int, carrier: bool) -> None:
+    attrs = _attr(link.IFLA_ADDRESS, MAC) + _attr(link.IFLA_OPERSTATE, bytes([operstate]))
+    (event,) = link.parse(_newlink(7, flags, attrs))
+    assert isinstance(event, link.LinkFacts)
+    assert event.carrier == carrier
+
+
+def test_parse_dellink_error_and_several_messages() -> None:
+    err = struct.pack("=IHHII", 36, link.NLMSG_ERROR, 0, 9, 0) + struct.pack("=i", -19) + bytes(16)
+    data = _newlink(3, UP, ATTRS) + _newlink(3, 0, b"", link.RTM_DELLINK) + err
+    events = list(link.parse(data))
+    assert events[1:] == [link.LinkGone(3), link.NetlinkError(9, 19)]
+
+
+@pytest.mark.parametrize("data", [
+    struct.pack("=IHHII", 8, link.RTM_NEWLINK, 0, 0, 0),  # length below the header
+    struct.pack("=IHHII", 400, link.RTM_NEWLINK, 0, 0, 0),  # longer than the buffer
+    struct.pack("=IHHII", 24, link.RTM_NEWLINK, 0, 0, 0) + bytes(8),  # short ifinfomsg
+    _newlink(1, UP, struct.pack("=HH", 2, link.IFLA_MTU)),  # attribute shorter than itself
+    _newlink(1, UP, struct.pack("=HH", 64, link.IFLA_MTU)),  # attribute past the end
+])
+def test_malformed_is_refused(data: bytes) -> None:
+    with pytest.raises(link.LinkParseError):
+        list(link.parse(data))
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_parse_or_raise_the_one_error(data: bytes) -> None:
+    try:
+        list(link.parse(data))
+    except link.LinkParseError:
+        pass
+
+
+def test_getlink_request_layout() -> None:
+    req = link.getlink_request(5, 42)
+    assert struct.unpack_from("=IHHII", req) == (32, link.RTM_GETLINK, link.NLM_F_REQUEST, 42, 0)
+    assert struct.unpack_from("=BxHiII", req, 16) == (0, 0, 5, 0, 0)
+
+
+# ---- the kernel's own messages ----------------------------------------------------------
+
+
+def _wait(sock: socket.socket, ifindex: int,
+          want: Callable[[link.LinkEvent], bool]) -> link.LinkEvent:
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if not select.select([sock], [], [], 0.1)[0]:
+            continue
+        for event in link.parse(sock.recv(65536)):
+            if getattr(event, "ifindex", None) == ifindex and want(event):
+                return event
+    pytest.fail("no such link event within 3 s")
+
+
+@needs_root
+@pytest.mark.root
+def test_real_link_events(veth: Veth) -> None:
+    rtnl = in_netns(veth.netns, open_rtnl)
+    ifindex = in_netns(veth.netns, lambda: socket.if_nametoindex(veth.io))
+    rtnl.send(link.getlink_request(ifindex, 1))
+    first = _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts))
+    assert first == link.LinkFacts(ifindex, link.ARPHRD_ETHER, MAC, 1500, carrier=True)
+
+    ip("-n", veth.netns, "link", "set", veth.peer, "down")
+    _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and not e.carrier)
+    ip("-n", veth.netns, "link", "set", veth.peer, "up")
+    _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and e.carrier)
+    ip("-n", veth.netns, "link", "set", veth.io, "mtu", "1400")
+    _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and e.mtu == 1400)
+    ip("-n", veth.netns, "link", "del", veth.peer)
+    _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkGone))
+    rtnl.close()
+
+
+@needs_root
+@pytest.mark.root
+def test_real_query_for_a_missing_interface_is_an_error(veth: Veth) -> None:
+    rtnl = in_netns(veth.netns, open_rtnl)
+    rtnl.send(link.getlink_request(0x7FFF0000, 5))
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if select.select([rtnl], [], [], 0.1)[0]:
+            errors = [e for e in link.parse(rtnl.recv(65536))
+                      if isinstance(e, link.NetlinkError)]
+            if errors:
+                assert errors == [link.NetlinkError(5, 19)]  # ENODEV
+                break
+    else:
+        pytest.fail("no answer")
+    rtnl.close()
