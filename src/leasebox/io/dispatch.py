@@ -1,0 +1,71 @@
+"""What io does with each message from the engine: check it, then say what to put out.
+
+This is the only way data from the engine reaches the wire. Each case checks the message
+completely; anything that fails is a PeerViolation (the engine is broken or compromised,
+io logs one line and exits). The result is a plain action, so the checks are testable
+without sockets; the loop performs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from leasebox import ipc
+from leasebox.io.packet import (
+    bootrequest_fault,
+    broadcast_frame,
+    destination_fault,
+    source_fault,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Put this Ethernet frame on the packet socket."""
+
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransmitUnicast:
+    """Send this BOOTREQUEST over the UDP :68 socket to destination:67."""
+
+    destination: IPv4Address
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartProbe:
+    address: IPv4Address
+
+
+IoAction = Transmit | TransmitUnicast | StartProbe
+
+
+def _fatal(kind: ipc.MsgType, why: str) -> ipc.PeerViolation:
+    return ipc.PeerViolation(f"io_dispatch_engine: invalid {kind.name}: {why}")
+
+
+def io_dispatch_engine(msg: ipc.Message, mac: bytes) -> IoAction:
+    """Check one decoded message from the engine against this interface's MAC."""
+    match msg:
+        case ipc.SendBroadcast(source, payload):
+            fault = bootrequest_fault(payload, mac) or source_fault(source)
+            if fault:
+                raise _fatal(ipc.MsgType.SEND_BROADCAST, fault)
+            return Transmit(broadcast_frame(mac, source, payload))
+        case ipc.SendUnicast(destination, payload):
+            fault = bootrequest_fault(payload, mac) or destination_fault(destination)
+            if fault:
+                raise _fatal(ipc.MsgType.SEND_UNICAST, fault)
+            return TransmitUnicast(destination, payload)
+        case ipc.Probe(address):
+            # The same rule as a unicast destination: only a host address can be leased.
+            fault = destination_fault(address)
+            if fault:
+                raise _fatal(ipc.MsgType.PROBE, fault)
+            return StartProbe(address)
+    # decode() already refuses types the engine may not send to io; this is the backstop.
+    raise ipc.PeerViolation(f"io_dispatch_engine: unexpected {type(msg).__name__}")
+

@@ -1,0 +1,357 @@
+"""io's event loop: frames in to the engine, checked requests out to the wire.
+
+One selector over the engine, packet, UDP and rtnetlink sockets (and the ARP socket while a
+probe runs); the only timers are the probe's and the watchdog's. Each wake-up reads at most
+BURST datagrams from a socket, so a flood on one cannot starve the others, and every frame
+costs one bounded recv and one send.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from leasebox import ipc, sd
+from leasebox.io import arp, bpf, link
+from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
+from leasebox.io.packet import SERVER_PORT
+from leasebox.io.sockets import PACKET_OUTGOING, listen, park
+from leasebox.ipc import channel
+from leasebox.log import Logger
+
+BURST = 64
+NETLINK_BUFFER = 65536
+LINK_QUERY_TIMEOUT = 2.0  # seconds to wait for the kernel's answer at start-up
+WARN_EVERY = 10.0  # seconds between two warnings of one kind (network-driven events)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_OSERR = 71  # EX_OSERR: a socket or capability operation failed
+EXIT_PROTOCOL = 76  # EX_PROTOCOL: the engine broke the contract
+EXIT_CONFIG = 78  # EX_CONFIG: the interface or the handed-in sockets are unusable
+
+_LINK_DOWN_ERRNOS = (errno.ENETDOWN, errno.ENXIO, errno.ENODEV)
+_ENGINE_GONE = (BrokenPipeError, ConnectionResetError)
+
+
+class Stop(Exception):
+    """Leave the loop with this exit code; `reason` is the one line logged."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class Sockets:
+    engine: socket.socket
+    packet: socket.socket
+    arp: socket.socket
+    udp: socket.socket
+    rtnl: socket.socket
+
+
+def report(stop: Stop, log: Logger) -> int:
+    """Log why io stops, at the level its exit code deserves; return the code."""
+    if stop.code == EXIT_PROTOCOL:
+        log.critical("%s", stop.reason)
+    elif stop.code == EXIT_OK:
+        log.info("%s: exiting", stop.reason)
+    else:
+        log.error("%s", stop.reason)
+    return stop.code
+
+
+def format_mac(mac: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in mac)
+
+
+class _Throttle:
+    """At most one warning per WARN_EVERY seconds per kind, with a count of the rest."""
+
+    def __init__(self, log: Logger, clock: Callable[[], float]) -> None:
+        self._log, self._clock = log, clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str) -> None:
+        now = self._clock()
+        last = self._last.get(kind)
+        if last is not None and now - last < WARN_EVERY:
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        held = self._held.pop(kind, 0)
+        self._last[kind] = now
+        self._log.warning("%s%s", message, f" ({held} more since the last warning)" if held
+                          else "")
+
+
+class IoLoop:
+    def __init__(self, ifname: str, ifindex: int, socks: Sockets, log: Logger,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ifname, self.ifindex, self.socks, self.log = ifname, ifindex, socks, log
+        self.clock = clock
+        self.throttle = _Throttle(log, clock)
+        self.link: ipc.LinkState | None = None  # what the engine was last told
+        self.probe: arp.ProbeRun | None = None
+        self.seq = 0
+        self.frame_buf = bytearray(ipc.MAX_FRAME)
+        self.netlink_buf = bytearray(NETLINK_BUFFER)
+        self.udp_buf = bytearray(1)
+        self.watchdog = sd.watchdog_interval()
+        self.next_watchdog = clock()
+        self.sel = selectors.DefaultSelector()
+        for sock in (socks.packet, socks.arp, socks.udp):
+            sock.setblocking(False)
+
+    # ---- start-up ----------------------------------------------------------------------
+
+    def query_link(self) -> None:
+        self.seq += 1
+        self.socks.rtnl.send(link.getlink_request(self.ifindex, self.seq))
+
+    def initial_link(self) -> ipc.LinkState:
+        """Ask the kernel for the link facts and tell the engine; bounded in time."""
+        self.query_link()
+        deadline = self.clock() + LINK_QUERY_TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.socks.rtnl, selectors.EVENT_READ)
+            while self.link is None:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    raise Stop(EXIT_OSERR, "no answer from rtnetlink about the interface")
+                if sel.select(remaining):
+                    self.on_rtnl(initial=True)
+        return self.link
+
+    # ---- the loop ----------------------------------------------------------------------
+
+    def run(self) -> int:
+        handlers: list[tuple[socket.socket, Callable[[], None]]] = [
+            (self.socks.engine, self.on_engine),
+            (self.socks.packet, self.on_packet),
+            (self.socks.udp, self.on_udp),
+            (self.socks.rtnl, self.on_rtnl),
+        ]
+        for sock, handler in handlers:
+            self.sel.register(sock, selectors.EVENT_READ, handler)
+        try:
+            while True:
+                self.on_timers()
+                for key, _ in self.sel.select(self.timeout()):
+                    key.data()
+        except Stop as stop:
+            return self.stop(stop)
+
+    def stop(self, stop: Stop) -> int:
+        return report(stop, self.log)
+
+    def timeout(self) -> float | None:
+        deadlines = []
+        if self.probe is not None:
+            deadlines.append(self.probe.next_deadline())
+        if self.watchdog is not None:
+            deadlines.append(self.next_watchdog)
+        if not deadlines:
+            return None
+        return max(0.0, min(deadlines) - self.clock())
+
+    def on_timers(self) -> None:
+        now = self.clock()
+        if self.watchdog is not None and now >= self.next_watchdog:
+            sd.notify("WATCHDOG=1")
+            self.next_watchdog = now + self.watchdog
+        if self.probe is not None:
+            if self.probe.due(now):
+                self.send_probe(self.probe)
+            elif self.probe.finished(now):
+                self.finish_probe(conflict=False)
+
+    # ---- engine ------------------------------------------------------------------------
+
+    def to_engine(self, msg: ipc.Message) -> None:
+        try:
+            channel.send(self.socks.engine, msg)
+        except _ENGINE_GONE:
+            raise Stop(EXIT_OK, "engine closed its socket") from None
+
+    def on_engine(self) -> None:
+        try:
+            msg = channel.recv(self.socks.engine, ipc.Peer.ENGINE, ipc.Peer.IO)
+            if msg is None:
+                raise Stop(EXIT_OK, "engine closed its socket")
+            if self.link is None:  # cannot happen: the loop starts after initial_link
+                raise Stop(EXIT_FAILURE, "engine message before the link is known")
+            action = io_dispatch_engine(msg, self.link.mac)
+        except ipc.PeerViolation as exc:
+            raise Stop(EXIT_PROTOCOL, f"engine violated the contract: {exc}") from None
+        except _ENGINE_GONE:
+            raise Stop(EXIT_OK, "engine closed its socket") from None
+        match action:
+            case Transmit(frame):
+                self.transmit(self.socks.packet, frame, "broadcast")
+            case TransmitUnicast(destination, payload):
+                try:
+                    self.socks.udp.sendto(payload, (str(destination), SERVER_PORT))
+                except OSError as exc:
+                    self.throttle.warn("unicast", f"unicast to {destination}: {exc.strerror}")
+            case StartProbe(address):
+                self.start_probe(address)
+
+    def transmit(self, sock: socket.socket, frame: bytes, what: str) -> None:
+        try:
+            sock.send(frame)
+        except OSError as exc:
+            # Link down, queue full: the engine's retransmission timers cover it.
+            self.throttle.warn(what, f"{what} not sent: {exc.strerror}")
+
+    # ---- frames ------------------------------------------------------------------------
+
+    def read_frames(self, sock: socket.socket) -> list[bytes]:
+        """Up to BURST whole frames this host did not send itself; oversized ones dropped."""
+        frames: list[bytes] = []
+        buf = self.frame_buf
+        for _ in range(BURST):
+            try:
+                n, addr = sock.recvfrom_into(buf, len(buf), socket.MSG_TRUNC)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in _LINK_DOWN_ERRNOS:
+                    continue  # the socket reports the link going down once; not a frame
+                raise Stop(EXIT_OSERR, f"packet socket: {exc.strerror}") from None
+            if n > len(buf):
+                self.throttle.warn("oversize", f"dropped a {n}-byte frame (limit {len(buf)})")
+                continue
+            if n == 0 or addr[2] == PACKET_OUTGOING:
+                continue
+            frames.append(bytes(buf[:n]))
+        return frames
+
+    def on_packet(self) -> None:
+        for frame in self.read_frames(self.socks.packet):
+            try:
+                self.socks.engine.send(ipc.encode(ipc.Frame(frame)), socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                # The engine is behind: dropping a frame costs a DHCP retransmission,
+                # blocking would stall link events and probes as well.
+                self.throttle.warn("engine-full", "engine not reading: dropped a frame")
+            except _ENGINE_GONE:
+                raise Stop(EXIT_OK, "engine closed its socket") from None
+
+    def on_udp(self) -> None:
+        # Replies to port 68 reach the packet socket as well; this socket exists so the
+        # kernel does not answer unicast replies with ICMP port unreachable. Discard.
+        for _ in range(BURST):
+            try:
+                self.socks.udp.recv_into(self.udp_buf, 1, socket.MSG_TRUNC)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # e.g. ECONNREFUSED left by an ICMP error for a unicast we sent
+
+    # ---- link --------------------------------------------------------------------------
+
+    def on_rtnl(self, initial: bool = False) -> None:
+        for _ in range(BURST):
+            try:
+                n, (port, _groups) = self.socks.rtnl.recvfrom_into(
+                    self.netlink_buf, len(self.netlink_buf), socket.MSG_TRUNC | socket.MSG_DONTWAIT
+                )
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno == errno.ENOBUFS:  # events were lost: ask again
+                    self.query_link()
+                    continue
+                raise Stop(EXIT_OSERR, f"rtnetlink: {exc.strerror}") from None
+            if port != 0:
+                continue  # not from the kernel: another process cannot speak for the link
+            if n > len(self.netlink_buf):
+                self.query_link()
+                continue
+            try:
+                events = list(link.parse(bytes(self.netlink_buf[:n])))
+            except link.LinkParseError as exc:
+                self.log.warning("unreadable rtnetlink message: %s", exc)
+                self.query_link()
+                continue
+            for event in events:
+                self.on_link_event(event, initial)
+
+    def on_link_event(self, event: link.LinkEvent, initial: bool) -> None:
+        match event:
+            case link.LinkFacts() if event.ifindex == self.ifindex:
+                self.on_link_facts(event, initial)
+            case link.LinkGone(ifindex) if ifindex == self.ifindex:
+                raise Stop(EXIT_OK, f"{self.ifname} was removed")
+            case link.NetlinkError(seq, err) if seq == self.seq and err:
+                if initial or err == errno.ENODEV:
+                    raise Stop(EXIT_CONFIG, f"cannot read link {self.ifname}: errno {err}")
+                self.log.warning("rtnetlink refused the link query: errno %d", err)
+            case link.Overrun():
+                self.query_link()
+
+    def on_link_facts(self, facts: link.LinkFacts, initial: bool) -> None:
+        mac, mtu = facts.mac, facts.mtu
+        if facts.arphrd != link.ARPHRD_ETHER or mac is None or len(mac) != 6 or not mtu:
+            if initial:
+                raise Stop(EXIT_CONFIG, f"{self.ifname} is not an Ethernet interface")
+            self.log.warning("ignored a link message without Ethernet address or MTU")
+            return
+        state = ipc.LinkState(ifindex=self.ifindex, mac=mac, mtu=mtu, carrier=facts.carrier)
+        if state == self.link:
+            return
+        self.log.info("link %s: mac %s mtu %d carrier %s", self.ifname, format_mac(mac), mtu,
+                      "up" if facts.carrier else "down")
+        self.to_engine(state)
+        self.link = state
+        sd.notify(f"STATUS=carrier {'up' if facts.carrier else 'down'}, mtu {mtu}")
+
+    # ---- ARP probe ---------------------------------------------------------------------
+
+    def start_probe(self, address: IPv4Address) -> None:
+        if self.probe is not None:
+            # The engine has moved on (a new offer after a link flap); only the newest
+            # probe is answered, and the engine ignores results it no longer waits for.
+            self.log.info("probe for %s superseded by %s", self.probe.address, address)
+        else:
+            listen(self.socks.arp, self.ifname, bpf.ETH_P_ARP)
+            self.sel.register(self.socks.arp, selectors.EVENT_READ, self.on_arp)
+        self.probe = arp.ProbeRun(address, self.clock())
+        sd.notify(f"STATUS=probing {address}")
+
+    def send_probe(self, probe: arp.ProbeRun) -> None:
+        if self.link is not None:
+            self.transmit(self.socks.arp, arp.probe_frame(self.link.mac, probe.address),
+                          "ARP probe")
+
+    def on_arp(self) -> None:
+        probe, state = self.probe, self.link
+        frames = self.read_frames(self.socks.arp)
+        if probe is None or state is None:
+            return
+        for frame in frames:
+            if arp.is_conflict(frame, state.mac, probe.address):
+                self.log.warning("%s is in use by %s", probe.address,
+                                 format_mac(frame[arp.SENDER_MAC:arp.SENDER_MAC + 6]))
+                self.finish_probe(conflict=True)
+                return
+
+    def finish_probe(self, conflict: bool) -> None:
+        probe = self.probe
+        if probe is None:
+            return
+        self.probe = None
+        self.sel.unregister(self.socks.arp)
+        park(self.socks.arp, self.ifname)
+        if not conflict:
+            self.log.info("probe for %s: no conflict", probe.address)
+        self.to_engine(ipc.ProbeResult(address=probe.address, conflict=conflict))
+        sd.notify(f"STATUS=probe for {probe.address} done")

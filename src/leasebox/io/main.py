@@ -1,0 +1,195 @@
+"""leasebox-io: the one process that touches the wire for one interface.
+
+Start-up, in the order that keeps privilege shortest: take the handed-in sockets; open (or
+take back from the FDSTORE) the two packet sockets, the only thing CAP_NET_RAW is for; hand
+them to the service manager; drop every capability and check that they are gone; then read
+the link facts, tell the engine, report ready and run the loop without any privilege.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import logging
+import os
+import signal
+import socket
+import sys
+from types import FrameType
+
+from leasebox import ifname, sd
+from leasebox import log as logsetup
+from leasebox.io import bpf, caps
+from leasebox.io.loop import (
+    EXIT_CONFIG,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_OSERR,
+    IoLoop,
+    Sockets,
+    Stop,
+    report,
+)
+from leasebox.io.sockets import (
+    SocketError,
+    check_kind,
+    listen,
+    open_packet,
+    open_rtnl,
+    park,
+    stored_fault,
+)
+from leasebox.log import Logger
+
+DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
+
+
+def _ifname(value: str) -> str:
+    try:
+        return ifname.check(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="leasebox-io", description=__doc__.split("\n")[0])
+    parser.add_argument("interface", type=_ifname)
+    parser.add_argument("--engine-socket", metavar="PATH",
+                        help="connect here when no 'engine' fd is passed (default "
+                        + DEFAULT_ENGINE_SOCKET.format(ifname="IFACE") + ")")
+    parser.add_argument("--debug", action="store_true", help="log at debug level")
+    return parser.parse_args(argv)
+
+
+def _packet_socket(fds: dict[str, list[int]], name: str, *, ifname: str, ifindex: int,
+                   program: bytes, protocol: int, log: Logger) -> tuple[socket.socket, bool]:
+    """Reuse the FDSTORE socket `name` if it is sound, else open a new one. True if new."""
+    stored = sd.take_socket(fds, name)
+    if stored is not None:
+        fault = stored_fault(stored, ifindex, program)
+        if fault is None:
+            if protocol:
+                listen(stored, ifname, protocol)
+            else:  # io may have died during a probe, with the socket listening
+                park(stored, ifname)
+            log.info("reusing the stored %s socket", name)
+            return stored, False
+        log.warning("not reusing the stored %s socket: %s", name, fault)
+        stored.close()
+    return open_packet(ifname, program, protocol), True
+
+
+def _engine_socket(fds: dict[str, list[int]], path: str) -> socket.socket:
+    sock = sd.take_socket(fds, "engine")
+    if sock is None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(path)
+        except OSError:
+            sock.close()
+            raise
+    check_kind(sock, socket.AF_UNIX, socket.SOCK_SEQPACKET, "engine")
+    return sock
+
+
+def _store_fd(fd: int, name: str) -> bool:
+    """sd.store_fd, sending the fd with sendmsg itself: Python 3.11's socket.send_fds drops
+    its address argument, so sd.store_fd fails with ENOTCONN on an unconnected socket."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return False
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    sd.notify("FDSTOREREMOVE=1", f"FDNAME={name}")  # a stale one we did not reuse
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        rights = array.array("i", [fd]).tobytes()
+        sock.sendmsg([f"FDSTORE=1\nFDNAME={name}".encode()],
+                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], 0, path)
+    return True
+
+
+def _drop_capabilities(log: Logger) -> None:
+    try:
+        caps.drop_all()
+    except OSError as exc:
+        raise Stop(EXIT_OSERR, f"cannot drop capabilities: {exc.strerror}") from None
+    try:
+        status = caps.read_status()
+    except OSError as exc:
+        log.warning("capabilities dropped; cannot check /proc/self/status: %s", exc.strerror)
+        return
+    held = caps.held_after_drop(status)
+    if held:
+        raise Stop(EXIT_OSERR, f"capabilities still held after dropping: {', '.join(held)}")
+    log.info("capabilities dropped: CapEff=%x CapPrm=%x CapAmb=%x", status.get("CapEff", 0),
+             status.get("CapPrm", 0), status.get("CapAmb", 0))
+
+
+def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise Stop(EXIT_OK, "SIGTERM")
+
+
+def run(ifname: str, engine_path: str, log: Logger) -> int:
+    try:
+        fds = sd.listen_fds()
+    except sd.ActivationError as exc:
+        raise Stop(EXIT_CONFIG, str(exc)) from None
+    try:
+        ifindex = socket.if_nametoindex(ifname)
+    except OSError:
+        raise Stop(EXIT_CONFIG, f"no interface {ifname}") from None
+    try:
+        udp = sd.take_socket(fds, "udp")
+        if udp is None:
+            raise Stop(EXIT_CONFIG, "no 'udp' socket was passed in (UDP :68 on the device)")
+        check_kind(udp, socket.AF_INET, socket.SOCK_DGRAM, "udp")
+        rtnl = sd.take_socket(fds, "rtnl") or open_rtnl()
+        check_kind(rtnl, socket.AF_NETLINK, socket.SOCK_RAW, "rtnl")
+        engine = _engine_socket(fds, engine_path)
+        packet, new_packet = _packet_socket(fds, "packet", ifname=ifname, ifindex=ifindex,
+                                            program=bpf.DHCP_PROGRAM, protocol=bpf.ETH_P_IP,
+                                            log=log)
+        # Bound with protocol 0 (receiving nothing) until a probe runs.
+        arp, new_arp = _packet_socket(fds, "arp", ifname=ifname, ifindex=ifindex,
+                                      program=bpf.ARP_PROGRAM, protocol=0, log=log)
+    except SocketError as exc:
+        raise Stop(EXIT_CONFIG, str(exc)) from None
+    except OSError as exc:
+        raise Stop(EXIT_OSERR, f"cannot set up sockets: {exc}") from None
+    for name, fds_left in fds.items():
+        for fd in fds_left:
+            log.warning("closing unexpected inherited fd %d named %s", fd, name)
+            os.close(fd)
+    for sock, name, new in ((packet, "packet", new_packet), (arp, "arp", new_arp)):
+        try:
+            if new and _store_fd(sock.fileno(), name):
+                log.info("stored the %s socket in the FDSTORE", name)
+        except OSError as exc:  # io works without it; only a restart will cost more
+            log.warning("cannot store the %s socket: %s", name, exc.strerror)
+    _drop_capabilities(log)
+    loop = IoLoop(ifname, ifindex, Sockets(engine, packet, arp, udp, rtnl), log)
+    try:
+        loop.initial_link()
+    except Stop as stop:
+        return loop.stop(stop)
+    sd.notify("READY=1")
+    return loop.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _args(argv)
+    log = logsetup.setup("io", args.interface, debug=args.debug)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    engine_path = args.engine_socket or DEFAULT_ENGINE_SOCKET.format(ifname=args.interface)
+    try:
+        return run(args.interface, engine_path, log)
+    except Stop as stop:
+        return report(stop, log)
+    except Exception as exc:  # one line, not a traceback; systemd restarts
+        log.error("unexpected error: %r", exc)
+        logging.getLogger("leasebox.io").debug("traceback", exc_info=True)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""io_dispatch_engine: what io puts out for each engine message, and what it refuses."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address
+
+import pytest
+
+from leasebox import ipc
+from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
+from leasebox.io.packet import broadcast_frame
+from tests.io.iolab import MAC, bootrequest
+
+GOOD = bytes(bootrequest())
+
+
+def test_broadcast_is_framed() -> None:
+    action = io_dispatch_engine(ipc.SendBroadcast(IPv4Address(0), GOOD), MAC)
+    assert action == Transmit(broadcast_frame(MAC, IPv4Address(0), GOOD))
+
+
+def test_unicast_goes_to_the_udp_socket() -> None:
+    msg = ipc.SendUnicast(IPv4Address("192.0.2.1"), GOOD)
+    assert io_dispatch_engine(msg, MAC) == TransmitUnicast(IPv4Address("192.0.2.1"), GOOD)
+
+
+def test_probe_starts_a_probe() -> None:
+    msg = ipc.Probe(IPv4Address("192.0.2.10"))
+    assert io_dispatch_engine(msg, MAC) == StartProbe(IPv4Address("192.0.2.10"))
+
+
+BAD_PAYLOAD = bytearray(GOOD)
+BAD_PAYLOAD[0] = 2
+
+
+@pytest.mark.parametrize("msg", [
+    ipc.SendBroadcast(IPv4Address(0), bytes(BAD_PAYLOAD)),
+    ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest(mac=bytes(6)))),
+    ipc.SendBroadcast(IPv4Address("224.0.0.1"), GOOD),
+    ipc.SendUnicast(IPv4Address("192.0.2.1"), bytes(BAD_PAYLOAD)),
+    ipc.SendUnicast(IPv4Address("255.255.255.255"), GOOD),
+    ipc.SendUnicast(IPv4Address("127.0.0.1"), GOOD),
+    ipc.Probe(IPv4Address("0.0.0.0")),
+    ipc.Probe(IPv4Address("224.0.0.251")),
+    ipc.LinkState(1, MAC, 1500, True),  # io -> engine only
+    ipc.Frame(b"x"),
+], ids=lambda m: type(m).__name__)
+def test_violations_are_fatal(msg: ipc.Message) -> None:
+    with pytest.raises(ipc.PeerViolation, match="io_dispatch_engine"):
+        io_dispatch_engine(msg, MAC)
+
+
+def test_engine_messages_round_trip_through_the_contract() -> None:
+    # What the engine sends decodes on io's side into what the dispatcher expects.
+    for msg in (ipc.SendBroadcast(IPv4Address(0), GOOD),
+                ipc.SendUnicast(IPv4Address("192.0.2.1"), GOOD),
+                ipc.Probe(IPv4Address("192.0.2.10"))):
+        decoded = ipc.decode(ipc.encode(msg), ipc.Peer.ENGINE, ipc.Peer.IO)
+        assert decoded == msg
+        io_dispatch_engine(decoded, MAC)

@@ -1,0 +1,247 @@
+"""The real leasebox-io process on a veth in a namespace; the test is its engine.
+
+spawn_io.py hands io its sockets the way systemd would (LISTEN_FDS, names), the test's
+socketpair end is the engine, a datagram socket of the test's is NOTIFY_SOCKET, and a packet
+socket on the veth's other end plays the network.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw
+
+from leasebox import ipc
+from leasebox.io import arp
+from tests.io.iolab import (
+    MAC,
+    IoRun,
+    Veth,
+    bootrequest,
+    in_netns,
+    ip,
+    needs_root,
+    peer_socket,
+    sniff,
+    start_io,
+)
+
+pytestmark = [needs_root, pytest.mark.root]
+
+EX_PROTOCOL = 76
+PROBED = IPv4Address("192.0.2.10")
+
+
+def _start(veth: Veth, tmp_path: Path, io_runs: list[IoRun],
+           fds: dict[str, int] | None = None) -> tuple[IoRun, ipc.LinkState]:
+    run = start_io(veth, tmp_path, fds)
+    io_runs.append(run)
+    first = run.recv()
+    assert isinstance(first, ipc.LinkState), run.log()
+    return run, first
+
+
+def _dhcp_reply(veth: Veth, marker: bytes) -> bytes:
+    return bytes(Ether(dst=veth.io_mac, src=veth.peer_mac) /
+                 IP(src="192.0.2.1", dst="192.0.2.77") / UDP(sport=67, dport=68) /
+                 Raw(marker + bytes(300)))
+
+
+def _is_dhcp_request(frame: bytes) -> bool:
+    return len(frame) > 42 and frame[12:14] == b"\x08\x00" and frame[23] == 17 and \
+        frame[36:38] == b"\x00\x43"
+
+
+def test_start_up(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    run, first = _start(veth, tmp_path, io_runs)
+    assert first == ipc.LinkState(ifindex=first.ifindex, mac=MAC, mtu=1500, carrier=True)
+    _, fds = run.notifications("READY=1")
+    assert set(fds) == {"packet", "arp"}
+    for fd in fds.values():
+        os.close(fd)
+    status = Path(f"/proc/{run.proc.pid}/status").read_text()
+    caps = dict(line.split(":\t") for line in status.splitlines() if line.startswith("Cap"))
+    assert int(caps["CapEff"], 16) == int(caps["CapPrm"], 16) == int(caps["CapAmb"], 16) == 0
+    assert "NoNewPrivs:\t1" in status
+    assert "capabilities dropped: CapEff=0 CapPrm=0 CapAmb=0" in run.log()
+
+
+def test_frames_both_ways(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    # Broadcast: io frames the engine's BOOTREQUEST and it reaches the network intact.
+    payload = bytes(bootrequest())
+    run.send(ipc.SendBroadcast(IPv4Address(0), payload))
+    frame = Ether(sniff(peer, _is_dhcp_request))
+    assert (frame.src, frame.dst) == (veth.io_mac, "ff:ff:ff:ff:ff:ff")
+    assert (frame[IP].src, frame[IP].dst, frame[UDP].sport) == ("0.0.0.0", "255.255.255.255", 68)
+    assert bytes(frame[UDP].payload) == payload
+    sent_ip, sent_udp = frame[IP].chksum, frame[UDP].chksum
+    del frame[IP].chksum, frame[UDP].chksum
+    fresh = Ether(bytes(frame))
+    assert (sent_ip, sent_udp) == (fresh[IP].chksum, fresh[UDP].chksum)
+
+    # Receive: a reply to port 68 is forwarded byte for byte; anything else is not.
+    peer.send(bytes(Ether(dst=veth.io_mac, src=veth.peer_mac) / IP(dst="192.0.2.77") /
+                    UDP(sport=68, dport=67) / Raw(b"NOT-FOR-IO")))
+    reply = _dhcp_reply(veth, b"REPLY-ONE")
+    peer.send(reply)
+    got = run.recv_until(lambda m: isinstance(m, ipc.Frame))
+    assert got == ipc.Frame(reply)
+
+    # Unicast goes out of the UDP :68 socket (kernel-built headers) to the server's port 67.
+    ip("-n", veth.netns, "addr", "add", "192.0.2.77/24", "dev", veth.io)
+    ip("-n", veth.netns, "neigh", "add", "192.0.2.1", "lladdr", veth.peer_mac, "dev", veth.io)
+    run.send(ipc.SendUnicast(IPv4Address("192.0.2.1"), payload))
+    frame = Ether(sniff(peer, _is_dhcp_request))
+    assert (frame.dst, frame[IP].src, frame[IP].dst) == (veth.peer_mac, "192.0.2.77",
+                                                         "192.0.2.1")
+    assert (frame[UDP].sport, frame[UDP].dport, bytes(frame[UDP].payload)) == (68, 67, payload)
+    peer.close()
+
+
+def test_oversized_frames_are_dropped(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    for dev in (veth.io, veth.peer):
+        ip("-n", veth.netns, "link", "set", dev, "mtu", "9500")
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+    big = bytes(Ether(dst=veth.io_mac, src=veth.peer_mac) / IP(dst="192.0.2.77") /
+                UDP(sport=67, dport=68) / Raw(b"BIG" + bytes(9300)))
+    peer.send(big)
+    small = _dhcp_reply(veth, b"SMALL")
+    peer.send(small)
+    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(small)
+    assert "dropped a 9345-byte frame (limit 9216)" in run.log()
+    peer.close()
+
+
+def test_link_changes_are_reported(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    run, first = _start(veth, tmp_path, io_runs)
+    ip("-n", veth.netns, "link", "set", veth.peer, "down")
+    assert run.recv_until(lambda m: isinstance(m, ipc.LinkState)) == ipc.LinkState(
+        first.ifindex, MAC, 1500, carrier=False)
+    ip("-n", veth.netns, "link", "set", veth.peer, "up")
+    ip("-n", veth.netns, "link", "set", veth.io, "mtu", "1400")
+    ip("-n", veth.netns, "link", "set", veth.io, "address", "02:00:00:00:10:03")
+    last = ipc.LinkState(first.ifindex, bytes.fromhex("020000001003"), 1400, carrier=True)
+    run.recv_until(lambda m: m == last)
+    # The check follows the link: a request for the old MAC is now a violation.
+    run.send(ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest())))
+    assert run.wait() == EX_PROTOCOL
+
+
+def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    def is_probe(frame: bytes) -> bool:
+        return frame[12:14] == b"\x08\x06" and frame == arp.probe_frame(MAC, PROBED)
+
+    # Nobody has the address: all probes go out, then "no conflict" after the window.
+    started = time.monotonic()
+    run.send(ipc.Probe(PROBED))
+    for _ in range(arp.PROBE_COUNT):
+        sniff(peer, is_probe)
+    result = run.recv_until(lambda m: isinstance(m, ipc.ProbeResult))
+    elapsed = time.monotonic() - started
+    assert result == ipc.ProbeResult(PROBED, conflict=False)
+    window = (arp.PROBE_COUNT - 1) * arp.PROBE_INTERVAL + arp.LISTEN_WINDOW
+    assert window * 0.9 <= elapsed < window + 1.0
+
+    # The owner answers the first probe: conflict, at once.
+    run.send(ipc.Probe(PROBED))
+    sniff(peer, is_probe)
+    peer.send(bytes(Ether(dst=veth.io_mac, src=veth.peer_mac) /
+                    ARP(op=2, hwsrc=veth.peer_mac, psrc=str(PROBED), hwdst=veth.io_mac,
+                        pdst="0.0.0.0")))
+    assert run.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
+        PROBED, conflict=True)
+    assert "192.0.2.10 is in use by 02:00:00:00:10:02" in run.log()
+    peer.close()
+
+
+@pytest.mark.parametrize("bad", [
+    ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest(mac=bytes.fromhex("020000001099")))),
+    ipc.SendUnicast(IPv4Address("192.0.2.1"), bytes(bootrequest())[:236] + bytes(64)),
+], ids=["wrong-chaddr", "no-cookie"])
+def test_bad_request_is_fatal(veth: Veth, tmp_path: Path, io_runs: list[IoRun],
+                              bad: ipc.Message) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+    run.send(bad)
+    assert run.wait() == EX_PROTOCOL
+    assert "engine violated the contract" in run.log()
+    with pytest.raises(AssertionError):
+        sniff(peer, _is_dhcp_request, timeout=0.3)
+    peer.close()
+
+
+def test_garbage_on_the_engine_socket_is_fatal(veth: Veth, tmp_path: Path,
+                                               io_runs: list[IoRun]) -> None:
+    run, _ = _start(veth, tmp_path, io_runs)
+    run.engine.send(b"\x01\x10\x00\x03abc")  # SEND_BROADCAST with a 3-byte payload
+    assert run.wait() == EX_PROTOCOL
+
+
+def test_engine_eof_and_sigterm_exit_zero(veth: Veth, tmp_path: Path,
+                                          io_runs: list[IoRun]) -> None:
+    (tmp_path / "a").mkdir()
+    run, _ = _start(veth, tmp_path / "a", io_runs)
+    run.engine.shutdown(socket.SHUT_RDWR)
+    assert run.wait() == 0
+    assert "engine closed its socket: exiting" in run.log()
+
+    (tmp_path / "b").mkdir()
+    run, _ = _start(veth, tmp_path / "b", io_runs)
+    run.notifications("READY=1")
+    run.proc.send_signal(signal.SIGTERM)
+    assert run.wait() == 0
+    assert "SIGTERM: exiting" in run.log()
+
+
+def test_stored_sockets_are_reused(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    (tmp_path / "a").mkdir()
+    first, _ = _start(veth, tmp_path / "a", io_runs)
+    _, stored = first.notifications("READY=1")
+    first.proc.send_signal(signal.SIGTERM)
+    assert first.wait() == 0
+
+    # Restarted with what the FDSTORE kept: io takes the same sockets back, stores nothing.
+    (tmp_path / "b").mkdir()
+    peer = peer_socket(veth)
+    second, _ = _start(veth, tmp_path / "b", io_runs, fds=stored)
+    _, new = second.notifications("READY=1")
+    assert new == {}
+    assert "reusing the stored packet socket" in second.log()
+    assert "reusing the stored arp socket" in second.log()
+    reply = _dhcp_reply(veth, b"AFTER-RESTART")
+    peer.send(reply)
+    assert second.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(reply)
+    second.send(ipc.Probe(PROBED))
+    assert second.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
+        PROBED, conflict=False)
+    for fd in stored.values():
+        os.close(fd)
+    peer.close()
+
+
+def test_unfiltered_stored_socket_is_replaced(veth: Veth, tmp_path: Path,
+                                             io_runs: list[IoRun]) -> None:
+    plain = in_netns(veth.netns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
+    plain.bind((veth.io, 0x0800))  # the right interface, but no filter: not ours
+    run, _ = _start(veth, tmp_path, io_runs, fds={"packet": plain.fileno()})
+    _, new = run.notifications("READY=1")
+    assert "packet" in new
+    assert "not reusing the stored packet socket: filter missing" in run.log()
+    for fd in new.values():
+        os.close(fd)
+    plain.close()
