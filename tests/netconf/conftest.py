@@ -42,8 +42,8 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
     started: list[Netconf] = []
 
     def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
-              iface: str = IFACE) -> Netconf:
-        extra: list[str] = []
+              iface: str = IFACE, extra_args: list[str] | None = None) -> Netconf:
+        extra: list[str] = list(extra_args or [])
         if policy is not None:
             policy_path = tmp_path / f"policy-{len(started)}.conf"
             policy_path.write_text(policy)

@@ -151,14 +151,16 @@ class Configurator:
         if wanted == new.dns:
             return
         old = new.dns
-        if wanted is not None:
-            self.resolver.write(*wanted)
-        else:
-            self.resolver.remove()
+        # The undo goes first: a write may fail half-way (resolved takes servers and
+        # domains in two calls), and then the old settings must be put back too.
         if old is not None:
             undo.append(lambda: self.resolver.write(*old))
         else:
             undo.append(self.resolver.remove)
+        if wanted is not None:
+            self.resolver.write(*wanted)
+        else:
+            self.resolver.remove()
         new.dns = wanted
 
     def _roll_back(self, undo: list[Undo]) -> None:

@@ -2,7 +2,8 @@
 
     leasebox-netconf IFACE [--policy-file PATH] [--runtime-dir DIR] [--debug]
 
-DNS goes to DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); what netconf changed is
+DNS goes to systemd-resolved over D-Bus when it runs (--dns-to=auto), else to
+DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); what netconf changed is
 kept in DIR/IFACE/netconf.state, so a restarted netconf can still remove it.
 
 Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), one of:
@@ -27,15 +28,18 @@ import signal
 import socket
 import sys
 from types import FrameType
+from typing import NoReturn
 
 from leasebox import ifname as ifnames
 from leasebox import ipc, sd
 from leasebox import log as logsetup
 from leasebox.ipc import channel
-from leasebox.netconf.apply import Configurator
+from leasebox.netconf.apply import Configurator, Resolver
+from leasebox.netconf.dbus import SYSTEM_BUS
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.policy import PolicyError, load_policy
+from leasebox.netconf.resolved import ResolvedLink, resolved_running
 from leasebox.netconf.state import StateError, StateFile
 
 EX_OK = 0
@@ -48,12 +52,21 @@ class _Stop(Exception):
     pass
 
 
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EX_CONFIG, f"{self.prog}: {message}\n")  # a unit-file mistake: EX_CONFIG
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="leasebox-netconf", description=__doc__.split("\n")[0])
+    parser = _ArgumentParser(prog="leasebox-netconf", description=__doc__.split("\n")[0])
     parser.add_argument("interface")
     parser.add_argument("--policy-file", metavar="PATH")
     parser.add_argument("--runtime-dir", metavar="DIR", default="/run/leasebox",
                         help="resolv.conf goes to DIR/IFACE/ (default /run/leasebox)")
+    parser.add_argument("--dns-to", choices=("auto", "file", "resolved"), default="auto",
+                        help="auto: systemd-resolved when it runs, else the resolv.conf file")
+    parser.add_argument("--bus-address", default=None, metavar="ADDRESS",
+                        help=f"D-Bus system bus (default $DBUS_SYSTEM_BUS_ADDRESS or {SYSTEM_BUS})")
     parser.add_argument("--debug", action="store_true")
     return parser.parse_args(argv)
 
@@ -213,10 +226,16 @@ def main(argv: list[str] | None = None) -> int:
     if tracked is not None and not tracked.empty:
         log.info("resuming what an earlier netconf applied: %s, %d route(s)",
                  tracked.address, len(tracked.routes))
+    resolver: Resolver
+    if args.dns_to == "resolved" or (args.dns_to == "auto" and resolved_running()):
+        bus = args.bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
+        resolver = ResolvedLink(link.index, bus)
+        log.info("DNS goes to systemd-resolved over %s", bus)
+    else:
+        resolver = ResolvConfFile(runtime_dir, ifname)
+        log.info("DNS goes to %s", resolver.path)
     nc = Netconf(ifname, link.index, policy, rtnl,
-                 Configurator(rtnl.bind(link.index), ResolvConfFile(runtime_dir, ifname),
-                              tracked),
-                 state)
+                 Configurator(rtnl.bind(link.index), resolver, tracked), state)
     loop = _Loop()
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if listening else "connected to the engine")
