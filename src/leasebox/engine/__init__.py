@@ -1,0 +1,12 @@
+"""leasebox.engine: the RFC 2131 client as a pure, sans-I/O state machine.
+
+The adapter (leasebox.enginesvc) feeds it events carrying `now` and carries out the actions
+it returns; see client.py for the shape, transitions.py for the rules, types.py for the
+contract, snapshot.py for restarting without a DHCP exchange.
+"""
+
+from leasebox.engine.client import Client
+from leasebox.engine.errors import LeaseError, SnapshotError, UsageError
+from leasebox.engine.lease import lease_from_ack
+
+__all__ = ["Client", "LeaseError", "SnapshotError", "UsageError", "lease_from_ack"]
