@@ -26,6 +26,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 from types import FrameType
 from typing import NoReturn
@@ -248,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                     conn, _ = sock.accept()
                 except (BlockingIOError, InterruptedError):
                     continue
+                # Who may connect is the socket's permissions' job; this says who did.
+                pid, uid, gid = struct.unpack(
+                    "3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+                log.info("engine connected (pid %d, uid %d, gid %d)", pid, uid, gid)
             else:
                 conn = sock
             with conn:
