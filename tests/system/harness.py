@@ -399,19 +399,68 @@ def cgroup_pids(top: Path) -> set[int]:
     return pids
 
 
+def _pids_in(tops: Sequence[Path]) -> set[int]:
+    pids: set[int] = set()
+    for top in tops:
+        pids |= cgroup_pids(top)
+    return pids
+
+
+def _pid_ns(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for kid in _children(todo.pop()):
+            if kid not in found:
+                found.add(kid)
+                todo.append(kid)
+    return found
+
+
 def _kill_cgroups(tops: Sequence[Path], timeout: float) -> set[int]:
     """SIGKILL every process in ``tops`` (by PID) until they are empty; return survivors."""
     deadline = time.monotonic() + timeout
     while True:
-        pids: set[int] = set()
-        for top in tops:
-            pids |= cgroup_pids(top)
+        pids = _pids_in(tops)
         if not pids or time.monotonic() > deadline:
             return pids
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.02)
+
+
+def _signal_inside_first(
+    get_pids: Callable[[], set[int]], pid_ns: str, sig: signal.Signals, wait: float
+) -> None:
+    """Signal the container-side half of nsenter'd commands and let nsenter go by itself.
+
+    ``nsenter --all`` forks: the host-side nsenter waits for its child in the container's
+    PID namespace and exits with its status. If nsenter dies first, the child is orphaned
+    to the reaper of *nsenter's* PID namespace, the host's PID 1, which on these machines
+    reaps lazily (seconds): the zombie lingers in the container and systemd-shutdown waits
+    for it. So: signal only the processes in the container's PID namespace, then wait up to
+    ``wait`` seconds for the nsenter processes to reap them and exit.
+    """
+    deadline = time.monotonic() + wait
+    signalled: set[int] = set()
+    while True:
+        pids = get_pids()
+        if not pids or time.monotonic() > deadline:
+            return
+        for pid in pids - signalled:
+            if pid_ns and _pid_ns(pid) == pid_ns:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                signalled.add(pid)
+        time.sleep(0.01)
 
 
 def _rmdir_depth_first(top: Path) -> list[str]:
@@ -456,17 +505,17 @@ class Background:
     Output goes to ``log_path``.
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], cgroups: list[Path], log_path: Path):
+    def __init__(
+        self, proc: subprocess.Popen[bytes], cgroups: list[Path], log_path: Path, pid_ns: str
+    ) -> None:
         self.proc = proc
         self.cgroups = cgroups
         self.log_path = log_path
+        self._pid_ns = pid_ns
 
     def pids(self) -> set[int]:
         """Host PIDs of the processes the command is made of (nsenter and what it started)."""
-        found: set[int] = set()
-        for cg in self.cgroups:
-            found |= cgroup_pids(cg)
-        return found
+        return _pids_in(self.cgroups)
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -475,13 +524,10 @@ class Background:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM, then SIGKILL after ``timeout``; return nsenter's exit status."""
-        for pid in self.pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while self.pids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        """SIGTERM, then SIGKILL after ``timeout``; return nsenter's exit status (which
+        is the command's, or -signal)."""
+        _signal_inside_first(self.pids, self._pid_ns, signal.SIGTERM, timeout)
+        _signal_inside_first(self.pids, self._pid_ns, signal.SIGKILL, 1.0)
         survivors = _kill_cgroups(self.cgroups, timeout)
         try:
             self.proc.wait(timeout=timeout)
@@ -542,7 +588,8 @@ class Container:
         self.cgroups = [CGROUP_ROOT / h / self.name for h in CGROUP_HIERARCHIES]
         self._exec_cgroups = [cg / "host-exec" for cg in self.cgroups]
         self._notify: socket.socket | None = None
-        self._jobs = 0
+        self._background: list[Background] = []
+        self._pid_ns = ""  # the container's PID namespace, as readlink /proc/PID/ns/pid
         self._started = 0.0
 
     @property
@@ -638,6 +685,7 @@ class Container:
         assert self.proc is not None
         for kid in _children(self.proc.pid):
             if _comm(kid) == "systemd":
+                self._pid_ns = _pid_ns(kid)
                 return kid
         return 0
 
@@ -689,6 +737,20 @@ class Container:
         started = time.monotonic()
         problems: list[str] = []
         proc, self.proc = self.proc, None
+        # First what run()/spawn() started. They must go before the container shuts down:
+        # systemd-shutdown freezes every process in its PID namespace with SIGSTOP, nsenter
+        # (waiting outside that namespace with WUNTRACED) then stops itself too, nobody ever
+        # sends it SIGCONT, its killed child stays an unreaped zombie, and shutdown waits on
+        # that zombie until nspawn is killed. And they go inside first (see
+        # _signal_inside_first) so that no zombie is left for the host's PID 1 to reap.
+        exec_cgroups = [cg for cg in self._exec_cgroups if cg.is_dir()]
+        _signal_inside_first(lambda: _pids_in(exec_cgroups), self._pid_ns, signal.SIGKILL, 1.0)
+        survivors = _kill_cgroups(exec_cgroups, timeout=5)
+        if survivors:
+            problems.append(f"host-exec processes survived SIGKILL: {sorted(survivors)}")
+        for job in self._background:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                job.proc.wait(timeout=5)
         if proc is not None and proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
@@ -758,17 +820,27 @@ class Container:
         """Run ``cmd`` inside the container (all its namespaces and its root; a clean
         environment plus ``env``) and wait for it. Do not leave background processes
         holding its stdout/stderr: :meth:`run` waits for them to close; use :meth:`spawn`."""
-        r = subprocess.run(
+        proc = subprocess.Popen(
             self._nsenter(cmd),
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
             env=self._env(env),
             preexec_fn=_join_cgroups(self._exec_cgroups),
-            check=False,
         )
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Kill the command, not nsenter (see _signal_inside_first); nsenter follows.
+            _signal_inside_first(
+                lambda: _descendants(proc.pid) | {proc.pid}, self._pid_ns, signal.SIGKILL, 1.0
+            )
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.communicate(timeout=5)  # a detached grandchild may still hold the pipes
+            raise
+        r = subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
         if check and r.returncode != 0:
             raise HarnessError(
                 f"{list(cmd)} failed with status {r.returncode} in {self.name}\n"
@@ -780,11 +852,11 @@ class Container:
         """Start ``cmd`` inside the container without waiting for it; output to a file."""
         if self.workdir is None:
             raise HarnessError("container is not running")
-        self._jobs += 1
-        cgroups = [cg / f"job-{self._jobs}" for cg in self._exec_cgroups]
+        n = len(self._background) + 1
+        cgroups = [cg / f"job-{n}" for cg in self._exec_cgroups]
         for cg in cgroups:
             cg.mkdir()
-        log_path = self.workdir / f"job-{self._jobs}.log"
+        log_path = self.workdir / f"job-{n}.log"
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
                 self._nsenter(cmd),
@@ -794,7 +866,9 @@ class Container:
                 env=self._env(env),
                 preexec_fn=_join_cgroups(cgroups),
             )
-        return Background(proc, cgroups, log_path)
+        job = Background(proc, cgroups, log_path, self._pid_ns)
+        self._background.append(job)
+        return job
 
     def systemctl(self, *args: str, check: bool = True, timeout: float = 30.0) -> str:
         return self.run(["systemctl", "--no-pager", *args], check=check, timeout=timeout).stdout

@@ -1,0 +1,56 @@
+"""Fixtures for system tests: a real systemd under systemd-nspawn (see harness.py).
+
+* ``container_tree`` (session): the cached Debian tree, built on first use (~60 s, progress
+  shown even under pytest's output capture).
+* ``container_options`` (module): keyword arguments for :class:`Container`; override it in a
+  test module, e.g. to bind the checkout in read-only::
+
+      @pytest.fixture(scope="module")
+      def container_options() -> dict[str, object]:
+          return {"binds_ro": {str(REPO): "/src/leasebox"}}
+
+* ``container`` (module): one booted container per test module, stopped (and checked to have
+  left nothing behind) after the module's last test.
+
+Tests are skipped when not running as root; anything else that goes wrong fails loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import Container, ensure_tree, host_leftovers, log_stderr
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("system tests need root (debootstrap, systemd-nspawn, cgroups)")
+
+
+@pytest.fixture(scope="session")
+def container_tree(request: pytest.FixtureRequest) -> Path:
+    _need_root()
+    capman = request.config.pluginmanager.getplugin("capturemanager")
+    if capman is None:
+        return ensure_tree()
+    with capman.global_and_fixture_disabled():  # show build progress on the terminal
+        return ensure_tree(log=log_stderr)
+
+
+@pytest.fixture(scope="module")
+def container_options() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture(scope="module")
+def container(container_tree: Path, container_options: dict[str, Any]) -> Iterator[Container]:
+    c = Container(container_tree, **container_options)
+    with c:
+        yield c
+    leftovers = host_leftovers(c.name)
+    assert not leftovers, f"container {c.name} left behind: {leftovers}"
