@@ -230,6 +230,18 @@ def test_infinite_lease_has_no_timers() -> None:
     assert h.client.snapshot()
 
 
+def test_renewing_an_infinite_lease_on_request() -> None:
+    h = bound(lease_time=0xFFFFFFFF)
+    h.handle(RenewRequested(h.now))
+    assert h.state is State.RENEWING
+    times = [h.now]
+    while h.state is State.RENEWING:
+        if sent(h.fire()):
+            times.append(h.now)
+    assert len(times) == 4 and all(g < 40 for g in gaps(times))
+    assert h.state is State.BOUND and h.client.get_timer() is None
+
+
 def test_tiny_lease_is_clamped_and_renewed_without_spinning() -> None:
     h = Harness(ClientConfig(min_lease_time=0))
     lease = h.acquire(lease_time=1, renewal_time=0, rebinding_time=0)

@@ -8,7 +8,7 @@ from leasebox.engine import steps, timing
 from leasebox.engine.checks import expect_message, expired
 from leasebox.engine.context import Context
 from leasebox.engine.errors import LeaseError
-from leasebox.engine.lease import lease_from_ack
+from leasebox.engine.lease import is_infinite, lease_from_ack
 from leasebox.engine.types import Event, LeaseEventKind, State
 from leasebox.wire.types import Message
 
@@ -33,12 +33,28 @@ def bound_renew(ctx: Context, event: Event) -> None:
 
 def renewing_timer(ctx: Context, event: Event) -> None:
     lease = steps.held(ctx)
-    if expired(ctx):
+    if is_infinite(lease):
+        _renew_infinite(ctx)
+    elif expired(ctx):
         _expire(ctx)
     elif ctx.now >= lease.t2_at:
         steps.start_rebinding(ctx)
     elif ctx.wake_at is not None and ctx.now >= ctx.wake_at:
         _retransmit(ctx, lease.t2_at)
+
+
+def _renew_infinite(ctx: Context) -> None:
+    """An infinite lease has no T2 to retransmit against and nothing to lose: a few tries
+    like any REQUEST, then back to BOUND."""
+    if ctx.wake_at is None or ctx.now < ctx.wake_at:
+        return
+    if ctx.tries >= timing.REQUEST_ATTEMPTS:
+        log.info("no answer to renewing an infinite lease; keeping it")
+        steps.resume_lease(ctx)
+        return
+    ctx.tries += 1
+    steps.send_request(ctx)
+    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, ctx.tries)
 
 
 def rebinding_timer(ctx: Context, event: Event) -> None:

@@ -7,6 +7,22 @@
 The client reads no clock, draws no randomness but from `rng`, and does no I/O. Each event
 is checked for misuse, turned into a Kind (replies are screened first), looked up in
 transitions.TABLE and handed to the handler found there.
+
+Decisions, and where each is explained:
+- BOUND is entered on ConfigApplied, not on the ACK: the ACK yields ApplyLease, and only
+  netconf's confirmation yields PersistLease, the LeaseEvent and BOUND, so the state never
+  says BOUND before the address is on the interface (steps.accept_ack, finish_bind). The
+  adapter answers every ApplyLease exactly once, in order (control._answer_is_current).
+- ConfigRefused: no DECLINE; anything of the lease on the interface is removed, the
+  address is avoided at that server for 5 minutes, INIT backs off (control.config_refused).
+- NAKs, refusals and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
+  10 s (timing.failure_backoff).
+- Initial delay before DISCOVER: 0-100 ms, not RFC 2131's 1-10 s (timing.INITIAL_DELAY_MAX).
+- INIT-REBOOT gives up after 2 REQUESTs (about 12 s): an applied lease is kept, a lease only
+  remembered from disk is dropped for a DISCOVER (reboot.py).
+- Events that do not apply in a state are ignored; misuse is a UsageError (transitions.py).
+- ReleaseRequested ends in STOPPED until RenewRequested (control.release).
+- An ACK without a subnet mask is not used (lease.py).
 """
 
 from __future__ import annotations

@@ -185,7 +185,6 @@ def _context(config: ClientConfig, rng: Random, doc: Any) -> Context:
 
     _agree(ctx.link_up and ctx.mac is None, "link up without a MAC address")
     _agree(applied and ctx.lease is None, "applied without a lease")
-    _agree(ctx.lease is not None and ctx.lease.acquired_at > ctx.now, "lease from the future")
     if applied:
         ctx.applied = ctx.confirmed = ctx.lease
     if state in _EXCHANGE_STATES:

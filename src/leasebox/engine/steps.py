@@ -12,7 +12,7 @@ from ipaddress import IPv4Address
 
 from leasebox.engine import requests, timing
 from leasebox.engine.context import Context
-from leasebox.engine.lease import clamp_note
+from leasebox.engine.lease import clamp_note, is_infinite
 from leasebox.engine.types import (
     ApplyLease,
     Lease,
@@ -117,10 +117,14 @@ def start_rebooting(ctx: Context) -> None:
 
 
 def start_renewing(ctx: Context) -> None:
+    """RENEWING, at T1 or when an operator asks (the only way an infinite lease renews)."""
     lease = held(ctx)
     begin_exchange(ctx, State.RENEWING)
     send_request(ctx)
-    ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.t2_at)
+    if is_infinite(lease):
+        ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+    else:
+        ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.t2_at)
 
 
 def start_rebinding(ctx: Context) -> None:

@@ -89,7 +89,8 @@ TABLE: Mapping[State, Mapping[Kind, Rule]] = {
     },
     S.RENEWING: {
         **_adapter_rows(S.RENEWING, can_bind=True),
-        K.TIMER: _rule(bound.renewing_timer, S.RENEWING, S.REBINDING, S.INIT),
+        K.TIMER: _rule(bound.renewing_timer, S.RENEWING, S.REBINDING, S.INIT,
+                       S.BOUND),  # BOUND: an infinite lease nobody answered for
         K.ACK: _rule(bound.renewing_ack, S.RENEWING, S.PROBING),
         K.NAK: _rule(bound.renewing_nak, S.RENEWING, S.INIT),
     },
