@@ -96,6 +96,13 @@ class Message:
     Option fields are None (or empty) when the option is absent, or when it was present but
     malformed and not needed to understand the message; such dropped option codes are listed
     in `dropped`. Options the codec does not know are kept, bounded, in `unknown`.
+
+    What decode guarantees (and encode requires) beyond the types: every str field is in its
+    safe character set (RFC 1123 names without a trailing dot; captive_portal an https URI
+    of safe characters, None for RFC 8910's "unrestricted" URN; error_message printable
+    ASCII); subnet_mask is a contiguous mask; mtu >= 68; max_message_size >= 576;
+    message_type matches op; `unknown` is sorted by code, one entry per code; `dropped` is
+    sorted. encode ignores `dropped`. See wire/options.py for the drop-or-reject policy.
     """
 
     op: Op
