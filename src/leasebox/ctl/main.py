@@ -1,0 +1,79 @@
+"""leaseboxctl entry point: argparse with one subcommand per module.
+
+Only argparse and sys are imported here; each subcommand's module is imported when it is
+chosen, so `leaseboxctl decode` never loads socket code and a later `status` never loads
+the codec it does not need. To add a subcommand: a module with `run(args) -> int`, an
+`_add_<name>` function that declares its arguments and sets `handler` to a function that
+imports that module, and an entry in _SUBCOMMANDS.
+
+Exit codes follow sysexits.h: 0 ok, 64 usage, 65 bad input data, 66 input not readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+EX_OK = 0
+EX_USAGE = 64
+PROG = "leaseboxctl"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits with EX_USAGE and one line, not 2 and the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EX_USAGE, f"{self.prog}: {message}\n")
+
+
+# argparse exports no public name for the type add_subparsers() returns.
+Subparsers = argparse._SubParsersAction
+
+
+def _run_decode(args: argparse.Namespace) -> int:
+    from leasebox.ctl import decode  # noqa: PLC0415 - imported only when chosen
+
+    return decode.run(args)
+
+
+def _add_decode(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser(
+        "decode",
+        help="decode one DHCP message (or Ethernet frame) and print it as JSON",
+        description="Decode one DHCP message with leasebox's strict codec and print it as "
+        "JSON. Malformed input exits 65 with one line on stderr. Needs no privileges.",
+    )
+    p.add_argument("file", nargs="?", default="-", metavar="FILE|-",
+                   help="input file, or - for stdin (the default)")
+    p.add_argument("--hex", action="store_true",
+                   help="input is hex text (whitespace anywhere is ignored)")
+    p.add_argument("--frame", action="store_true",
+                   help="input is a whole Ethernet II frame (IPv4/UDP to port 68)")
+    p.set_defaults(handler=_run_decode)
+
+
+# Later: status, renew, release, check-config, each a (setup, module) pair like decode.
+_SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
+    _add_decode,
+)
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(prog=PROG, description="Inspect and control leasebox, the DHCPv4 client.")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
+    for add in _SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""`leaseboxctl decode`, run as the real console entry point in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from tests.wire.wire_samples import MAC, opt, raw_ack, typical_ack
+
+from leasebox.wire import encode, encode_frame
+
+BIN = Path(sys.executable).parent / "leaseboxctl"
+COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "leasebox.ctl.main"]
+ACK = encode(typical_ack(captive_portal="https://portal.example/login",
+                         ipv6_only_preferred=1800, client_id=b"\x01" + MAC))
+FRAME = encode_frame(ACK, src_mac=bytes.fromhex("02005e100002"), dst_mac=MAC,
+                     src_ip=IPv4Address("192.0.2.1"), dst_ip=IPv4Address("192.0.2.10"),
+                     src_port=67, dst_port=68)
+KEYS = {"op", "xid", "yiaddr", "siaddr", "chaddr", "message_type", "server_id", "lease_time",
+        "renewal_time", "rebinding_time", "subnet_mask", "routers", "dns_servers",
+        "domain_name", "domain_search", "classless_static_routes", "mtu", "ntp_servers",
+        "hostname", "ipv6_only_preferred", "captive_portal", "ciaddr", "giaddr", "flags",
+        "client_id", "dropped"}
+
+
+def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*COMMAND, *args], input=stdin, capture_output=True, timeout=30,
+                          check=False)
+
+
+def decoded(*args: str, stdin: bytes = b"") -> dict[str, object]:
+    result = run("decode", *args, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == b""
+    out: dict[str, object] = json.loads(result.stdout)
+    return out
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[bytes], status: int,
+                          prefix: str) -> None:
+    assert result.returncode == status
+    assert result.stdout == b""
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(prefix), lines[0]
+    assert "Traceback" not in lines[0]
+
+
+def test_decode_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "ack.bin"
+    path.write_bytes(ACK)
+    out = decoded(str(path))
+    assert KEYS <= out.keys()
+    assert out["op"] == "BOOTREPLY"
+    assert out["message_type"] == "ACK"
+    assert out["xid"] == 0x3903F326
+    assert out["yiaddr"] == "192.0.2.10"
+    assert out["chaddr"] == "02:00:5e:10:00:01"
+    assert out["server_id"] == "192.0.2.1"
+    assert (out["lease_time"], out["renewal_time"], out["rebinding_time"]) == (
+        86400, 43200, 75600)
+    assert out["subnet_mask"] == "255.255.255.0"
+    assert out["routers"] == ["192.0.2.1"]
+    assert out["dns_servers"] == ["192.0.2.53", "198.51.100.53"]
+    assert out["domain_name"] == "example.com"
+    assert out["domain_search"] == ["example.com", "corp.example.com", "lab.corp.example.com"]
+    assert out["classless_static_routes"] == ["198.51.100.0/24 via 192.0.2.254",
+                                              "0.0.0.0/0 via 192.0.2.1"]
+    assert out["mtu"] == 1500
+    assert out["ntp_servers"] == ["192.0.2.123"]
+    assert out["hostname"] == "client-1"
+    assert out["ipv6_only_preferred"] == 1800
+    assert out["captive_portal"] == "https://portal.example/login"
+    assert out["client_id"] == "01" + MAC.hex()
+    assert out["dropped"] == []
+
+
+def test_decode_stdin() -> None:
+    assert decoded(stdin=ACK)["message_type"] == "ACK"
+    assert decoded("-", stdin=ACK)["message_type"] == "ACK"
+
+
+def test_decode_hex_with_whitespace() -> None:
+    text = ACK.hex()
+    spaced = "\n".join(" ".join(text[i : i + 2] for i in range(j, min(j + 32, len(text)), 2))
+                       for j in range(0, len(text), 32)) + "\n"
+    assert decoded("--hex", stdin=spaced.encode())["message_type"] == "ACK"
+    assert decoded("--hex", stdin=text.upper().encode())["message_type"] == "ACK"
+
+
+def test_decode_frame(tmp_path: Path) -> None:
+    path = tmp_path / "frame.bin"
+    path.write_bytes(FRAME)
+    out = decoded("--frame", str(path))
+    assert out["message_type"] == "ACK"
+    assert out["frame"] == {"src_mac": "02:00:5e:10:00:02", "dst_mac": "02:00:5e:10:00:01",
+                            "src_ip": "192.0.2.1", "dst_ip": "192.0.2.10",
+                            "src_port": 67, "dst_port": 68}
+
+
+def test_decode_frame_hex() -> None:
+    assert decoded("--frame", "--hex", stdin=FRAME.hex().encode())["yiaddr"] == "192.0.2.10"
+
+
+def test_dropped_options_and_hostile_strings_are_reported_safely() -> None:
+    data = raw_ack(opt(12, b"x;reboot\x1b[2J"), opt(1, b"\xff"), opt(200, b"\x00\x1b"))
+    result = run("decode", stdin=data)
+    assert result.returncode == 0
+    assert result.stdout.isascii() and b"\x1b" not in result.stdout
+    out = json.loads(result.stdout)
+    assert out["hostname"] is None
+    assert out["dropped"] == [1, 12]
+    assert out["unknown"] == [{"code": 200, "hex": "001b"}]
+
+
+@pytest.mark.parametrize(("args", "stdin"), [
+    ((), ACK[:239]),
+    ((), b""),
+    ((), b"\x03" + ACK[1:]),
+    ((), raw_ack(opt(6, b"", length=200), end=b"", pad_to=0)),
+    (("--frame",), ACK),
+    (("--frame",), FRAME[:-1]),
+    (("--frame",), FRAME[:24] + b"\0\0" + FRAME[26:]),
+    (("--hex",), ACK[:100].hex().encode()),
+])
+def test_malformed_input_exits_65_with_one_line(args: tuple[str, ...], stdin: bytes) -> None:
+    assert_one_line_error(run("decode", *args, stdin=stdin), 65,
+                          "leaseboxctl: malformed DHCP message: ")
+
+
+@pytest.mark.parametrize("text", [b"zz", b"abc", b"0g", "é".encode(), b"\x00\xff"])
+def test_bad_hex_exits_65_with_one_line(text: bytes) -> None:
+    assert_one_line_error(run("decode", "--hex", stdin=text), 65,
+                          "leaseboxctl: invalid hex input: ")
+
+
+def test_unreadable_file_exits_66_with_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(run("decode", str(tmp_path / "missing")), 66, "leaseboxctl: cannot read")
+    assert_one_line_error(run("decode", str(tmp_path)), 66, "leaseboxctl: cannot read")
+
+
+def test_oversized_input_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    path.write_bytes(bytes(1 << 20))
+    assert_one_line_error(run("decode", str(path)), 65, "leaseboxctl: input longer than")
+
+
+@pytest.mark.parametrize("args", [(), ("nosuch",), ("decode", "--bogus"),
+                                  ("decode", "a", "b")])
+def test_usage_errors_exit_64(args: tuple[str, ...]) -> None:
+    assert_one_line_error(run(*args), 64, "leaseboxctl")
+
+
+def test_help_works() -> None:
+    result = run("decode", "--help")
+    assert result.returncode == 0 and b"--frame" in result.stdout
+
+
+def test_main_module_imports_nothing_heavy() -> None:
+    # main.py will also serve status/renew over sockets: subcommands import their own
+    # modules, so starting the program loads neither the codec nor json.
+    code = ("import sys, leasebox.ctl.main; "
+            "print(sorted(m for m in ('leasebox.wire', 'json', 'socket') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                            timeout=30)
+    assert result.stdout.strip() == b"[]"
