@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .harness import Container, ensure_tree, host_leftovers, log_stderr
+from .harness import Container, ensure_tree, host_leftovers, log_stderr, reap_stale
 
 
 def _need_root() -> None:
@@ -35,6 +35,7 @@ def _need_root() -> None:
 @pytest.fixture(scope="session")
 def container_tree(request: pytest.FixtureRequest) -> Path:
     _need_root()
+    reap_stale()  # containers of an earlier run that was killed outright
     capman = request.config.pluginmanager.getplugin("capturemanager")
     if capman is None:
         return ensure_tree()

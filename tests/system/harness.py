@@ -23,7 +23,9 @@ Run ``python tests/system/harness.py`` to build the tree ahead of time.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -88,6 +90,7 @@ CACHE_ROOT_DEFAULT = Path("/var/cache/leasebox-test")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CGROUP_HIERARCHIES = ("systemd", "unified")  # the name=systemd v1 hierarchy and cgroup2
 NSPAWN_RUN_DIR = Path("/run/systemd/nspawn")
+REGISTRY = Path("/run/leasebox-test/containers")  # one file per running container: its owner
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NSPAWN = "/usr/bin/systemd-nspawn"
 NSENTER = "/usr/bin/nsenter"
@@ -463,18 +466,25 @@ def _signal_inside_first(
         time.sleep(0.01)
 
 
-def _rmdir_depth_first(top: Path) -> list[str]:
-    """Remove a cgroup directory tree: rmdir only (cgroupfs control files go with their dir)."""
+def _rmdir_depth_first(top: Path, timeout: float = 2.0) -> list[str]:
+    """Remove a cgroup directory tree: rmdir only (cgroupfs control files go with their dir).
+    EBUSY (a process still leaving) is retried until ``timeout``."""
     problems: list[str] = []
     if not top.is_dir():
         return problems
+    deadline = time.monotonic() + timeout
     for dirpath, _dirs, _files in os.walk(top, topdown=False):
-        try:
-            os.rmdir(dirpath)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            problems.append(f"rmdir {dirpath}: {e.strerror}")
+        while True:
+            try:
+                os.rmdir(dirpath)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                if e.errno == errno.EBUSY and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                problems.append(f"rmdir {dirpath}: {e.strerror}")
+            break
     return problems
 
 
@@ -496,6 +506,47 @@ def _join_cgroups(dirs: Sequence[Path]) -> Callable[[], None]:
 # --------------------------------------------------------------------------------------------
 # The container
 # --------------------------------------------------------------------------------------------
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot: with the PID, names one process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def reap_stale(log: Log = log_stderr) -> list[str]:
+    """Stop containers whose owning process died without stopping them (e.g. a pytest
+    killed with SIGKILL: nspawn runs in its own session and would go on forever). Kills
+    their processes by PID through their cgroups, removes the cgroups and work directories.
+    Returns the names reaped."""
+    reaped: list[str] = []
+    if not REGISTRY.is_dir():
+        return reaped
+    for entry in sorted(REGISTRY.iterdir()):
+        try:
+            owner, started, workdir = entry.read_text().split("\n")[:3]
+        except (OSError, ValueError):
+            continue
+        if owner.isdigit() and _start_time(int(owner)) == started:
+            continue  # its owner is alive: not ours to touch
+        name = entry.name
+        cgroups = [CGROUP_ROOT / h / name for h in CGROUP_HIERARCHIES]
+        survivors = _kill_cgroups([cg for cg in cgroups if cg.is_dir()], timeout=5)
+        problems = [p for cg in cgroups for p in _rmdir_depth_first(cg)]
+        if survivors or problems:
+            log(f"could not reap stale container {name}: {sorted(survivors)} {problems}")
+            continue
+        with contextlib.suppress(OSError):
+            (NSPAWN_RUN_DIR / "propagate" / name).rmdir()
+        if workdir.startswith(f"/tmp/{name}-"):
+            shutil.rmtree(workdir, ignore_errors=True)
+        entry.unlink()
+        log(f"reaped stale container {name} (owner {owner} is gone)")
+        reaped.append(name)
+    return reaped
 
 
 class Background:
@@ -591,6 +642,7 @@ class Container:
         self._background: list[Background] = []
         self._pid_ns = ""  # the container's PID namespace, as readlink /proc/PID/ns/pid
         self._started = 0.0
+        self._registered = False  # True once we own the registry entry and cgroup names
 
     @property
     def console_log(self) -> Path:
@@ -652,10 +704,15 @@ class Container:
         return argv + self.extra_nspawn_args
 
     def _spawn(self, tree: Path) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir="/tmp"))
         for cg in self.cgroups:
             if cg.exists():
                 raise HarnessError(f"cgroup {cg} already exists: machine name in use?")
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir="/tmp"))
+        REGISTRY.mkdir(parents=True, exist_ok=True)
+        (REGISTRY / self.name).write_text(
+            f"{os.getpid()}\n{_start_time(os.getpid())}\n{self.workdir}\n"
+        )
+        self._registered = True
         for cg in [*self.cgroups, *self._exec_cgroups]:
             cg.mkdir()
         argv = self._nspawn_argv(tree)
@@ -734,6 +791,8 @@ class Container:
     def stop(self) -> None:
         """Power off (SIGTERM to nspawn = SIGRTMIN+3 to systemd), wait with a bound, kill what
         is left by PID, remove the cgroups and temporary files. Idempotent."""
+        if not self._registered:  # never got as far as creating anything
+            return
         started = time.monotonic()
         problems: list[str] = []
         proc, self.proc = self.proc, None
@@ -789,10 +848,13 @@ class Container:
             )
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        (REGISTRY / self.name).unlink(missing_ok=True)
+        self._registered = False
 
     # -- driving it --------------------------------------------------------------------------
 
-    def _nsenter(self, cmd: Sequence[str]) -> list[str]:
+    def nsenter_argv(self, cmd: Sequence[str]) -> list[str]:
+        """The host command line that runs ``cmd`` inside the container."""
         if not self.pid1:
             raise HarnessError("container is not running")
         return [NSENTER, f"--target={self.pid1}", "--all", "--", *cmd]
@@ -821,7 +883,7 @@ class Container:
         environment plus ``env``) and wait for it. Do not leave background processes
         holding its stdout/stderr: :meth:`run` waits for them to close; use :meth:`spawn`."""
         proc = subprocess.Popen(
-            self._nsenter(cmd),
+            self.nsenter_argv(cmd),
             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -833,9 +895,10 @@ class Container:
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             # Kill the command, not nsenter (see _signal_inside_first); nsenter follows.
-            _signal_inside_first(
-                lambda: _descendants(proc.pid) | {proc.pid}, self._pid_ns, signal.SIGKILL, 1.0
-            )
+            def left() -> set[int]:
+                return _descendants(proc.pid) | ({proc.pid} if proc.poll() is None else set())
+
+            _signal_inside_first(left, self._pid_ns, signal.SIGKILL, 1.0)
             proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.communicate(timeout=5)  # a detached grandchild may still hold the pipes
@@ -859,7 +922,7 @@ class Container:
         log_path = self.workdir / f"job-{n}.log"
         with log_path.open("wb") as out:
             proc = subprocess.Popen(
-                self._nsenter(cmd),
+                self.nsenter_argv(cmd),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -911,7 +974,7 @@ class Container:
 
     def _run_with_stdin(self, cmd: Sequence[str], stdin: IO[bytes], timeout: float) -> None:
         r = subprocess.run(
-            self._nsenter(cmd),
+            self.nsenter_argv(cmd),
             stdin=stdin,
             capture_output=True,
             timeout=timeout,
@@ -925,7 +988,7 @@ class Container:
 
 def host_leftovers(name: str) -> list[str]:
     """What a stopped container called ``name`` still has on the host (empty when clean):
-    processes whose cgroup mentions it, cgroup directories, mounts, nspawn run files."""
+    live processes whose cgroup mentions it, cgroup directories, mounts, run files."""
     found: list[str] = []
     for h in CGROUP_HIERARCHIES:
         if (CGROUP_ROOT / h / name).exists():
@@ -934,18 +997,53 @@ def host_leftovers(name: str) -> list[str]:
     for pid_dir in Path("/proc").iterdir():
         if not pid_dir.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
-            if in_cgroup.search((pid_dir / "cgroup").read_text()):
+        with contextlib.suppress(OSError, IndexError):
+            if not in_cgroup.search((pid_dir / "cgroup").read_text()):
+                continue
+            # A zombie is dead; it is only waiting to be reaped by its parent, which for an
+            # orphan is the host's PID 1 (lazy here), and still names its removed cgroup.
+            if (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
                 found.append(f"process {pid_dir.name} ({_comm(int(pid_dir.name))})")
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/mountinfo").read_text().splitlines():
             if name in line:
                 found.append(f"mount {line}")
-    if (NSPAWN_RUN_DIR / "propagate" / name).exists():
-        found.append(f"directory {NSPAWN_RUN_DIR / 'propagate' / name}")
+    for path in (NSPAWN_RUN_DIR / "propagate" / name, REGISTRY / name):
+        if path.exists():
+            found.append(f"file {path}")
     return found
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """build: the tree; reap: stale containers; shell, or run [options] -- CMD...: in a
+    throwaway container, e.g. shell --bind-ro /work/main:/src."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    cmd = argv[argv.index("--") + 1 :] if "--" in argv else []
+    parser = argparse.ArgumentParser(prog="scripts/container", description=main.__doc__)
+    parser.add_argument("action", choices=["build", "reap", "shell", "run"])
+    parser.add_argument("--bind-ro", action="append", default=[], metavar="HOST:CONTAINER")
+    parser.add_argument("--bind", action="append", default=[], metavar="HOST:CONTAINER")
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if args.action == "build":
+        t0 = time.monotonic()
+        print(f"{ensure_tree()} ({time.monotonic() - t0:.1f}s)")
+        return 0
+    if args.action == "reap":
+        reap_stale()
+        return 0
+    binds_ro = dict(b.split(":", 1) for b in args.bind_ro)
+    binds = dict(b.split(":", 1) for b in args.bind)
+    cmd = cmd or (["bash", "-l"] if args.action == "shell" else [])
+    if not cmd:
+        parser.error("run needs a command after --")
+    with Container(binds_ro=binds_ro, binds=binds) as c:
+        # Interactive: inherits the terminal, so no timeout; the container goes when it ends.
+        return subprocess.call(
+            c.nsenter_argv(cmd),
+            env=c._env({"TERM": os.environ.get("TERM", "dumb")}),
+            preexec_fn=_join_cgroups(c._exec_cgroups),
+        )
+
+
 if __name__ == "__main__":
-    t0 = time.monotonic()
-    print(ensure_tree(), f"({time.monotonic() - t0:.1f}s)")
+    sys.exit(main())

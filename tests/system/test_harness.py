@@ -4,9 +4,10 @@ and nothing is left behind on the host afterwards."""
 
 from __future__ import annotations
 
-import os
 import re
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .harness import (
     host_leftovers,
     host_mirror,
     package_list,
+    reap_stale,
     tree_key,
 )
 
@@ -55,11 +57,12 @@ sys.exit("no OFFER")
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie is not: orphans here wait a while for the host's PID 1 to reap them)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 # -- pure helpers (no container) --------------------------------------------------------------
@@ -240,3 +243,35 @@ def test_bind_ro_and_teardown_leaves_nothing(
     assert not (tmp_path / "new").exists()
     assert not (container_tree / "etc" / "written-in-container").exists()
     c.stop()  # idempotent
+
+
+def test_containers_of_a_killed_owner_are_reaped(container_tree: Path) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(Path(__file__).parent), str(container_tree)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert owner.stdout is not None
+        name, nspawn_pid = owner.stdout.readline().split()  # bounded by the boot timeout
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(timeout=5)
+        assert _alive(int(nspawn_pid)) and host_leftovers(name)  # orphaned, still running
+        assert reap_stale(log=lambda _: None) == [name]
+        assert not _alive(int(nspawn_pid))
+        assert host_leftovers(name) == []
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(timeout=5)
+
+
+# Boots a container, reports it, and waits to be killed without stopping it.
+OWNER = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import harness
+c = harness.Container(harness.Path(sys.argv[2]), log=lambda _: None)
+c.start()
+print(c.name, c.proc.pid, flush=True)
+time.sleep(60)
+"""
