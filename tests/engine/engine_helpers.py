@@ -13,7 +13,7 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import TypeVar
 
-from leasebox.engine import Client
+from leasebox.engine import Client, lease_from_ack
 from leasebox.engine.types import (
     Action,
     ClientConfig,
@@ -141,6 +141,14 @@ class Harness:
         assert lease is not None
         assert lease.acquired_at == request_sent
         return lease
+
+
+def remembered(acquired_at: float = T0 - 600, lease_time: int = 3600) -> Lease:
+    """A lease as the adapter would load it from its lease file."""
+    stored = Message(op=Op.BOOTREPLY, xid=7, chaddr=MAC, message_type=MessageType.ACK,
+                     yiaddr=ADDRESS, server_id=SERVER, lease_time=lease_time,
+                     subnet_mask=MASK, routers=(SERVER,))
+    return lease_from_ack(stored, acquired_at, 60)
 
 
 def without_ack(lease: Lease | None) -> Lease | None:

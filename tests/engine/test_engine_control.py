@@ -15,6 +15,7 @@ from leasebox.engine.types import (
     LeaseEventKind,
     LinkDown,
     LinkUp,
+    MessageReceived,
     PersistLease,
     ReleaseRequested,
     RemoveLease,
@@ -175,3 +176,8 @@ def test_bad_mac_is_a_usage_error(mac: bytes) -> None:
 def test_non_event_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         Harness().handle("LinkUp")  # type: ignore[arg-type]
+
+
+def test_message_received_without_a_message_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        Harness().handle(MessageReceived(T0, b"\x02\x01"))  # type: ignore[arg-type]

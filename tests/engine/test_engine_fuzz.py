@@ -64,8 +64,8 @@ from tests.engine.engine_helpers import (
     OTHER_SERVER,
     SERVER,
     T0,
+    remembered,
 )
-from tests.engine.test_engine_reboot import remembered
 
 YIADDRS = [ADDRESS, ADDRESS, OTHER_ADDRESS, IPv4Address("0.0.0.0"),
            IPv4Address("255.255.255.255"), IPv4Address("192.0.2.0"), IPv4Address("127.0.0.1"),

@@ -6,11 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from leasebox.engine import lease_from_ack
 from leasebox.engine.types import (
     ApplyLease,
     ClientConfig,
-    Lease,
     LeaseEvent,
     LeaseEventKind,
     LinkDown,
@@ -22,11 +20,9 @@ from leasebox.engine.types import (
     TimerExpired,
     Transmit,
 )
-from leasebox.wire.types import ZERO, Message, MessageType, Op
+from leasebox.wire.types import ZERO, MessageType, Op
 from tests.engine.engine_helpers import (
     ADDRESS,
-    MAC,
-    MASK,
     OTHER_ADDRESS,
     OTHER_MAC,
     OTHER_SERVER,
@@ -36,15 +32,9 @@ from tests.engine.engine_helpers import (
     ack,
     nak,
     of_type,
+    remembered,
     sent,
 )
-
-
-def remembered(acquired_at: float = T0 - 600, lease_time: int = 3600) -> Lease:
-    stored = Message(op=Op.BOOTREPLY, xid=7, chaddr=MAC, message_type=MessageType.ACK,
-                     yiaddr=ADDRESS, server_id=SERVER, lease_time=lease_time,
-                     subnet_mask=MASK, routers=(SERVER,))
-    return lease_from_ack(stored, acquired_at, 60)
 
 
 def rebooting(**kw: object) -> Harness:

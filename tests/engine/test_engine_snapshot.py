@@ -32,9 +32,9 @@ from tests.engine.engine_helpers import (
     Harness,
     ack,
     offer,
+    remembered,
     without_ack,
 )
-from tests.engine.test_engine_reboot import remembered
 
 CONFIG = ClientConfig()
 

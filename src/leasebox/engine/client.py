@@ -57,7 +57,7 @@ from leasebox.engine.types import (
     StopRequested,
     TimerExpired,
 )
-from leasebox.wire.types import MessageType
+from leasebox.wire.types import Message, MessageType
 
 log = logging.getLogger("leasebox.engine")
 
@@ -151,6 +151,8 @@ class Client:
         if event.now < self._ctx.now:
             raise UsageError(f"event time {event.now} is before {self._ctx.now}: "
                              "the clock must be monotonic")
+        if isinstance(event, MessageReceived) and not isinstance(event.message, Message):
+            raise UsageError("MessageReceived needs a decoded Message")
         if isinstance(event, LinkUp) and (not isinstance(event.mac, bytes)
                                           or len(event.mac) != MAC_LENGTH):
             raise UsageError(f"LinkUp needs a {MAC_LENGTH}-octet MAC address")
