@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, AnyStr
 
 # Bump when the way the tree is built or pre-configured changes: it is part of the cache key.
 HARNESS_VERSION = "2"
@@ -891,8 +891,20 @@ class Container:
             env=self._env(env),
             preexec_fn=_join_cgroups(self._exec_cgroups),
         )
+        out, err = self._communicate(proc, input, timeout)
+        r = subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
+        if check and r.returncode != 0:
+            raise HarnessError(
+                f"{list(cmd)} failed with status {r.returncode} in {self.name}\n"
+                f"stdout: {r.stdout[-2000:]}\nstderr: {r.stderr[-2000:]}"
+            )
+        return r
+
+    def _communicate(
+        self, proc: subprocess.Popen[AnyStr], input: AnyStr | None, timeout: float
+    ) -> tuple[AnyStr, AnyStr]:
         try:
-            out, err = proc.communicate(input, timeout=timeout)
+            return proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             # Kill the command, not nsenter (see _signal_inside_first); nsenter follows.
             def left() -> set[int]:
@@ -903,13 +915,6 @@ class Container:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.communicate(timeout=5)  # a detached grandchild may still hold the pipes
             raise
-        r = subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
-        if check and r.returncode != 0:
-            raise HarnessError(
-                f"{list(cmd)} failed with status {r.returncode} in {self.name}\n"
-                f"stdout: {r.stdout[-2000:]}\nstderr: {r.stderr[-2000:]}"
-            )
-        return r
 
     def spawn(self, cmd: Sequence[str], *, env: Mapping[str, str] | None = None) -> Background:
         """Start ``cmd`` inside the container without waiting for it; output to a file."""
@@ -973,17 +978,17 @@ class Container:
             self._run_with_stdin(["sh", "-c", script, "sh", src.name, container_path], tar, timeout)
 
     def _run_with_stdin(self, cmd: Sequence[str], stdin: IO[bytes], timeout: float) -> None:
-        r = subprocess.run(
+        proc = subprocess.Popen(
             self.nsenter_argv(cmd),
             stdin=stdin,
-            capture_output=True,
-            timeout=timeout,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=self._env(None),
             preexec_fn=_join_cgroups(self._exec_cgroups),
-            check=False,
         )
-        if r.returncode != 0:
-            raise HarnessError(f"{list(cmd)} failed ({r.returncode}): {r.stderr.decode()[-2000:]}")
+        _out, err = self._communicate(proc, None, timeout)
+        if proc.returncode != 0:
+            raise HarnessError(f"{list(cmd)} failed ({proc.returncode}): {err.decode()[-2000:]}")
 
 
 def host_leftovers(name: str) -> list[str]:

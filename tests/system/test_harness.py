@@ -125,6 +125,8 @@ def test_run_returns_output_and_status(container: Container) -> None:
     assert container.run(["printenv", "FOO"], env={"FOO": "bar"}).stdout == "bar\n"
     with pytest.raises(subprocess.TimeoutExpired):
         container.run(["sleep", "5"], timeout=0.3)
+    # Killed and reaped at once: not orphaned to the host's (lazy) PID 1 as a zombie.
+    assert "sleep" not in container.run(["ps", "-e", "-o", "comm="]).stdout
     assert "Active: active" in container.systemctl("status", "systemd-journald.service")
     assert container.journalctl("-b", "-o", "cat", "-n", "5").strip()
 
