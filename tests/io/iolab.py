@@ -144,13 +144,15 @@ class IoRun:
 
 
 def start_io(v: Veth, tmp: Path, fds: dict[str, int] | None = None,
-             io_args: tuple[str, ...] = ("--debug",)) -> IoRun:
+             io_args: tuple[str, ...] = ("--debug",), env: dict[str, str] | None = None
+             ) -> IoRun:
     test_end, io_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify_path = tmp / "notify"
     notify.bind(str(notify_path))
     named = {"engine": io_end.fileno(), **(fds or {})}
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": str(notify_path)}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": str(notify_path),
+           **(env or {})}
     log_path = tmp / "io.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

@@ -14,6 +14,7 @@ from leasebox.io.packet import (
     bootrequest_fault,
     broadcast_frame,
     checksum,
+    clear_udp_checksum,
     destination_fault,
     source_fault,
 )
@@ -123,3 +124,19 @@ def test_zero_udp_checksum_is_sent_as_ffff() -> None:
     else:
         pytest.fail("no payload with a zero UDP checksum found")
     assert _scapy_checksums(frame)[3] == 0xFFFF  # scapy maps a computed 0 the same way
+
+
+def test_clear_udp_checksum() -> None:
+    frame = bytearray(broadcast_frame(MAC, IPv4Address(0), bytes(bootrequest())))
+    assert frame[40:42] != b"\0\0"
+    clear_udp_checksum(frame)
+    assert frame[40:42] == b"\0\0"
+    assert Ether(bytes(frame))[UDP].chksum == 0
+    assert Ether(bytes(frame))[IP].chksum == _scapy_checksums(bytes(frame))[1]  # IP intact
+
+
+@given(st.binary(max_size=80))
+def test_clear_udp_checksum_stays_inside_any_frame(data: bytes) -> None:
+    frame = bytearray(data)
+    clear_udp_checksum(frame)
+    assert len(frame) == len(data)

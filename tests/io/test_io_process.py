@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import ARP, Ether
+from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
 from leasebox import ipc
@@ -74,6 +74,16 @@ def test_start_up(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     assert "capabilities dropped: CapEff=0 CapPrm=0 CapAmb=0" in run.log()
 
 
+def test_watchdog_pings(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    run = start_io(veth, tmp_path, env={"WATCHDOG_USEC": "200000"})
+    io_runs.append(run)
+    run.notifications("READY=1")
+    started = time.monotonic()
+    for _ in range(3):
+        run.notifications("WATCHDOG=1", timeout=1.0)
+    assert time.monotonic() - started < 1.0  # every 0.1 s: half of WatchdogSec
+
+
 def test_frames_both_ways(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     peer = peer_socket(veth)
     run, _ = _start(veth, tmp_path, io_runs)
@@ -106,6 +116,48 @@ def test_frames_both_ways(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> N
     assert (frame.dst, frame[IP].src, frame[IP].dst) == (veth.peer_mac, "192.0.2.77",
                                                          "192.0.2.1")
     assert (frame[UDP].sport, frame[UDP].dport, bytes(frame[UDP].payload)) == (68, 67, payload)
+    peer.close()
+
+
+def test_offloaded_checksum_is_marked_absent(veth: Veth, tmp_path: Path,
+                                            io_runs: list[IoRun]) -> None:
+    # A datagram the kernel sends through a veth keeps a partial UDP checksum (offload); io
+    # learns that from PACKET_AUXDATA and hands it on with the checksum marked absent.
+    ip("-n", veth.netns, "addr", "add", "192.0.2.1/24", "dev", veth.peer)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    def server() -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, veth.peer.encode())
+        return sock
+
+    sock = in_netns(veth.netns, server)
+    payload = b"OFFLOADED" + bytes(300)
+    sock.sendto(payload, ("255.255.255.255", 68))
+    got = run.recv_until(lambda m: isinstance(m, ipc.Frame))
+    assert isinstance(got, ipc.Frame)
+    frame = Ether(got.data)
+    assert bytes(frame[UDP].payload) == payload
+    assert frame[UDP].chksum == 0
+    sock.close()
+
+
+def test_frames_for_other_links_are_dropped(veth: Veth, tmp_path: Path,
+                                        io_runs: list[IoRun]) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+    untagged = _dhcp_reply(veth, b"UNTAGGED")
+    tagged = Ether(dst=veth.io_mac, src=veth.peer_mac) / Dot1Q(vlan=5) / Ether(untagged)[IP]
+    assert bytes(tagged)[12:14] == b"\x81\x00"
+    other_mac = Ether(untagged)
+    other_mac.dst = "02:00:00:00:10:77"
+    peer.send(bytes(tagged))
+    peer.send(bytes(other_mac))
+    peer.send(untagged)
+    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(untagged)
+    with pytest.raises(TimeoutError):  # neither of the others came after it
+        run.recv_until(lambda m: isinstance(m, ipc.Frame), timeout=0.3)
     peer.close()
 
 

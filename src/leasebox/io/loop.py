@@ -19,8 +19,18 @@ from ipaddress import IPv4Address
 from leasebox import ipc, sd
 from leasebox.io import arp, bpf, link
 from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
-from leasebox.io.packet import SERVER_PORT
-from leasebox.io.sockets import PACKET_OUTGOING, listen, park
+from leasebox.io.packet import SERVER_PORT, clear_udp_checksum
+from leasebox.io.sockets import (
+    AUXDATA,
+    PACKET_AUXDATA,
+    PACKET_BROADCAST,
+    PACKET_HOST,
+    SOL_PACKET,
+    TP_STATUS_CSUMNOTREADY,
+    enable_auxdata,
+    listen,
+    park,
+)
 from leasebox.ipc import channel
 from leasebox.log import Logger
 
@@ -35,6 +45,8 @@ EXIT_OSERR = 71  # EX_OSERR: a socket or capability operation failed
 EXIT_PROTOCOL = 76  # EX_PROTOCOL: the engine broke the contract
 EXIT_CONFIG = 78  # EX_CONFIG: the interface or the handed-in sockets are unusable
 
+_AUX_SPACE = socket.CMSG_SPACE(AUXDATA.size)
+_ADDRESSED_TO_US = (PACKET_HOST, PACKET_BROADCAST)
 _LINK_DOWN_ERRNOS = (errno.ENETDOWN, errno.ENXIO, errno.ENODEV)
 _ENGINE_GONE = (BrokenPipeError, ConnectionResetError)
 
@@ -55,6 +67,15 @@ class Sockets:
     arp: socket.socket
     udp: socket.socket
     rtnl: socket.socket
+
+
+def _aux_status(ancdata: list[tuple[int, int, bytes]]) -> int:
+    """tp_status from a packet socket's ancillary data; 0 if absent."""
+    for level, kind, data in ancdata:
+        if level == SOL_PACKET and kind == PACKET_AUXDATA and len(data) >= AUXDATA.size:
+            status: int = AUXDATA.unpack_from(data)[0]
+            return status
+    return 0
 
 
 def report(stop: Stop, log: Logger) -> int:
@@ -109,6 +130,8 @@ class IoLoop:
         self.sel = selectors.DefaultSelector()
         for sock in (socks.packet, socks.arp, socks.udp):
             sock.setblocking(False)
+        for sock in (socks.packet, socks.arp):
+            enable_auxdata(sock)
 
     # ---- start-up ----------------------------------------------------------------------
 
@@ -213,13 +236,15 @@ class IoLoop:
 
     # ---- frames ------------------------------------------------------------------------
 
-    def read_frames(self, sock: socket.socket) -> list[bytes]:
-        """Up to BURST whole frames this host did not send itself; oversized ones dropped."""
+    def read_frames(self, sock: socket.socket, udp: bool) -> list[bytes]:
+        """Up to BURST whole frames addressed to this interface (to its MAC or broadcast);
+        oversized ones dropped. For `udp` frames whose checksum the kernel never computed,
+        the checksum is marked absent (see packet.clear_udp_checksum)."""
         frames: list[bytes] = []
         buf = self.frame_buf
         for _ in range(BURST):
             try:
-                n, addr = sock.recvfrom_into(buf, len(buf), socket.MSG_TRUNC)
+                n, ancdata, _, addr = sock.recvmsg_into([buf], _AUX_SPACE, socket.MSG_TRUNC)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:
@@ -229,13 +254,19 @@ class IoLoop:
             if n > len(buf):
                 self.throttle.warn("oversize", f"dropped a {n}-byte frame (limit {len(buf)})")
                 continue
-            if n == 0 or addr[2] == PACKET_OUTGOING:
+            # Not ours: frames this host sent, frames for other MACs (promiscuous mode), and
+            # frames tagged for a VLAN this host has no device for, which the kernel untags
+            # and hands to the parent device as PACKET_OTHERHOST.
+            if n == 0 or addr[2] not in _ADDRESSED_TO_US:
                 continue
-            frames.append(bytes(buf[:n]))
+            frame = bytearray(buf[:n])
+            if udp and _aux_status(ancdata) & TP_STATUS_CSUMNOTREADY:
+                clear_udp_checksum(frame)
+            frames.append(bytes(frame))
         return frames
 
     def on_packet(self) -> None:
-        for frame in self.read_frames(self.socks.packet):
+        for frame in self.read_frames(self.socks.packet, udp=True):
             try:
                 self.socks.engine.send(ipc.encode(ipc.Frame(frame)), socket.MSG_DONTWAIT)
             except BlockingIOError:
@@ -334,7 +365,7 @@ class IoLoop:
 
     def on_arp(self) -> None:
         probe, state = self.probe, self.link
-        frames = self.read_frames(self.socks.arp)
+        frames = self.read_frames(self.socks.arp, udp=False)
         if probe is None or state is None:
             return
         for frame in frames:

@@ -94,3 +94,17 @@ def broadcast_frame(mac: bytes, source: IPv4Address, payload: bytes) -> bytes:
     struct.pack_into("!H", udp, 6, udp_sum or 0xFFFF)
     eth = BROADCAST_MAC + mac + struct.pack("!H", ETH_P_IP)
     return eth + bytes(ip) + bytes(udp) + payload
+
+
+def clear_udp_checksum(frame: bytearray) -> None:
+    """Mark an IPv4/UDP frame's checksum as absent (0), for a frame whose checksum the kernel
+    says was never computed: sent from this host or through a virtual device (veth, virtio)
+    with checksum offload, where the field holds only a partial sum. The frame is exactly
+    what was sent; a wrong checksum would make the engine drop a good reply. Only the fixed
+    offsets the BPF filter already relied on are read, within the frame's length."""
+    if len(frame) < ETH_HEADER + IPV4_HEADER:
+        return
+    ihl = (frame[ETH_HEADER] & 0x0F) * 4
+    at = ETH_HEADER + ihl + 6
+    if ihl >= IPV4_HEADER and at + 2 <= len(frame):
+        frame[at:at + 2] = b"\0\0"

@@ -11,12 +11,18 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 
 from leasebox.io import bpf
 from leasebox.io.link import RTMGRP_LINK
 
-PACKET_OUTGOING = 4  # sll_pkttype of a frame this host sent: never forwarded
+PACKET_HOST, PACKET_BROADCAST = 0, 1  # sll_pkttype values of frames io takes
 PARKED_PROTOCOL = 0xFFFF  # see park()
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_CSUMNOTREADY = 0x08  # the transport checksum was never computed (offload)
+AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata: status, len, snaplen, mac,
+# net, vlan_tci, vlan_tpid
 _DRAIN_LIMIT = 1024
 
 
@@ -52,6 +58,12 @@ def open_packet(ifname: str, program: bytes, protocol: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def enable_auxdata(sock: socket.socket) -> None:
+    """Ask for struct tpacket_auxdata with every frame (checksum state, VLAN tag). Needs no
+    capability, so it is set on stored sockets as well."""
+    sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
 
 
 def listen(sock: socket.socket, ifname: str, protocol: int) -> None:
