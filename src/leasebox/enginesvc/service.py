@@ -11,8 +11,9 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
 from pathlib import Path
 
 from leasebox import ipc, sd, wire
@@ -113,8 +114,8 @@ class EngineService:
                 log.warning("MAC address changed to %s; starting over", link.mac.hex(":"))
                 self.feed(LinkDown(now))
             self.client = self._make_client(link.mac, now)
-            if link.carrier:
-                self.feed(LinkUp(now, link.mac))
+            # A restored client remembers whether its link was up; tell it how it is now.
+            self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)
             return
         if old is not None and old.carrier != link.carrier:
@@ -157,7 +158,7 @@ class EngineService:
 
     # ---- actions -------------------------------------------------------------------------
 
-    def carry_out(self, actions: list[object]) -> None:
+    def carry_out(self, actions: Sequence[object]) -> None:
         now = self.clock()
         for action in actions:
             match action:
@@ -215,7 +216,7 @@ class EngineService:
     # ---- to io ---------------------------------------------------------------------------
 
     def engine_compose_io_transmit(self, message: wire.Message,
-                                   destination: wire.IPv4Address | None) -> None:
+                                   destination: IPv4Address | None) -> None:
         payload = wire.encode(message)
         if destination is None:
             self.engine_compose_io(ipc.SendBroadcast(message.ciaddr, payload))

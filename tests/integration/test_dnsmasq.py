@@ -1,0 +1,152 @@
+"""Real exchanges between leasebox (three processes under leasebox-launch) and dnsmasq,
+across a veth pair between two network namespaces. Checked with `ip`, files and dnsmasq's
+own log and lease file."""
+
+from __future__ import annotations
+
+import time
+
+from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox, wait_for
+
+FULL_OPTIONS = (
+    "--dhcp-option=option:dns-server,192.0.2.53,192.0.2.54",
+    "--dhcp-option=option:domain-name,example.test",
+    "--dhcp-option=option:domain-search,example.test,corp.example.test",
+    "--dhcp-option=option:mtu,1400",
+    "--dhcp-option=option:classless-static-route,198.51.100.0/24,192.0.2.254,"
+    "0.0.0.0/0,192.0.2.1",
+)
+FAST_TIMERS = ("--dhcp-option=option:T1,4", "--dhcp-option=option:T2,7")
+
+
+def test_cold_lease_applies_everything(lab: Lab) -> None:
+    Dnsmasq(lab, *FULL_OPTIONS).start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    assert addr["prefixlen"] == 24
+    assert addr["local"].startswith("192.0.2.")
+    # lifetimes equal the remaining lease: dnsmasq's 2 minutes, counting down
+    assert 100 <= addr["valid_life_time"] <= 120
+    assert 100 <= addr["preferred_life_time"] <= 120
+    routes = lab.routes()
+    # option 121 wins over option 3 (RFC 3442): its default route and its /24
+    default = [r for r in routes if r["dst"] == "default"]
+    assert len(default) == 1 and default[0]["gateway"] == SERVER_IP
+    assert default[0]["protocol"] == "dhcp"
+    assert any(r["dst"] == "198.51.100.0/24" and r["gateway"] == "192.0.2.254" for r in routes)
+    assert lab.mtu() == 1400
+    resolv = wait_for("resolv.conf", lambda: _read(box.rundir / "veth0" / "resolv.conf"), 5)
+    assert "nameserver 192.0.2.53" in resolv and "nameserver 192.0.2.54" in resolv
+    assert "example.test" in resolv and "corp.example.test" in resolv
+    wait_for("the STATUS line", lambda: box.status().startswith("Bound "), 5)
+    assert f"{addr['local']}/24 via {SERVER_IP}" in box.status()
+
+
+def test_release_on_stop_removes_everything(lab: Lab) -> None:
+    dns = Dnsmasq(lab, *FULL_OPTIONS).start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    wait_for("the lease in dnsmasq's file", lambda: addr["local"] in dns.leases(), 5)
+    assert box.stop() == 0
+    assert lab.address() is None
+    assert not [r for r in lab.routes() if r.get("protocol") == "dhcp"]
+    assert lab.mtu() == 1500
+    assert not (box.rundir / "veth0" / "resolv.conf").exists()
+    wait_for("DHCPRELEASE at dnsmasq", lambda: dns.count("DHCPRELEASE") == 1, 5)
+    wait_for("the lease gone from dnsmasq's file", lambda: addr["local"] not in dns.leases(), 5)
+
+
+def test_renewal_at_t1_is_unicast(lab: Lab) -> None:
+    dns = Dnsmasq(lab, *FAST_TIMERS).start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    assert dns.count("DHCPDISCOVER") == 1
+    wait_for("a renewal", lambda: dns.count("DHCPACK") >= 2, 10)
+    # dnsmasq logs which interface and whether the request was broadcast; a renewal is
+    # unicast from the leased address to the server (RFC 2131 4.4.5)
+    assert "renewing" in box.log().lower() or "RENEWING" in box.log()
+    assert dns.count("DHCPDISCOVER") == 1
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+    assert again["valid_life_time"] >= 110  # refreshed by the renewal
+    wait_for("BOUND again", lambda: box.status().startswith("Bound "), 5)
+
+
+def test_rebinding_when_the_server_is_gone_at_t1(lab: Lab) -> None:
+    dns = Dnsmasq(lab, *FAST_TIMERS).start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    dns.stop()
+    wait_for("RENEWING", lambda: "Renewing" in box.status(), 8)
+    dns.start()  # back before T2: the unicast retransmission is not due before T2
+    wait_for("REBINDING and rebound", lambda: "Rebound" in box.log(), 10)
+    assert dns.count("DHCPDISCOVER") == 1
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+
+
+def test_nak_on_renewal_after_the_server_forgets(lab: Lab) -> None:
+    dns = Dnsmasq(lab, *FAST_TIMERS).start()
+    Leasebox(lab).start()
+    addr = lab.wait_address()
+    dns.stop()
+    dns.leasefile.unlink()
+    # the server comes back serving another range: the client's address is no longer its
+    # to give, and being authoritative it says so (DHCPNAK)
+    dns2 = Dnsmasq(lab, *FAST_TIMERS, range_="192.0.2.200,192.0.2.220")
+    dns2.logfile = lab.tmp / "dnsmasq2.log"
+    dns2.start()
+    wait_for("a DHCPNAK", lambda: dns2.count("DHCPNAK") >= 1, 12)
+    new = lab.wait_address(timeout=15, not_=addr["local"])
+    assert new["local"].startswith("192.0.2.2")
+    assert len(lab.addresses()) == 1  # the old one is gone
+
+
+def test_init_reboot_from_the_lease_file(lab: Lab) -> None:
+    dns = Dnsmasq(lab).start()
+    box = Leasebox(lab, "--no-release").start()
+    addr = lab.wait_address()
+    assert box.stop() == 0
+    assert (box.statedir / "lease").exists()
+    lab.ip(lab.client, "addr", "flush", "dev", "veth0")  # as after a reboot
+    discovers = dns.count("DHCPDISCOVER")
+    Leasebox(lab).start()
+    again = lab.wait_address()
+    assert again["local"] == addr["local"]
+    assert dns.count("DHCPDISCOVER") == discovers  # INIT-REBOOT: REQUEST only
+    assert dns.count("DHCPREQUEST") >= 2
+
+
+def test_carrier_down_up_does_a_reboot_exchange(lab: Lab) -> None:
+    dns = Dnsmasq(lab).start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    requests = dns.count("DHCPREQUEST")
+    lab.ip(lab.server, "link", "set", "veth1", "down")
+    wait_for("no carrier", lambda: "carrier" in box.status().lower(), 5)
+    time.sleep(0.2)
+    lab.ip(lab.server, "link", "set", "veth1", "up")
+    wait_for("a reboot REQUEST", lambda: dns.count("DHCPREQUEST") > requests, 10)
+    wait_for("BOUND again", lambda: box.status().startswith("Bound "), 10)
+    assert dns.count("DHCPDISCOVER") == 1
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+
+
+def test_arp_conflict_declines_and_takes_another_address(lab: Lab) -> None:
+    # dnsmasq offers .77 to our MAC first; another host (the server namespace itself) has
+    # it, so the ARP probe sees a conflict: DECLINE, and dnsmasq offers from its range.
+    lab.ip(lab.server, "addr", "add", "192.0.2.77/32", "dev", "veth1")
+    dns = Dnsmasq(lab, f"--dhcp-host={CLIENT_MAC},192.0.2.77").start()
+    box = Leasebox(lab, "--arp-probe").start()
+    addr = lab.wait_address(timeout=25)
+    assert addr["local"] != "192.0.2.77"
+    assert dns.count("DHCPDECLINE") == 1
+    assert "Declined 192.0.2.77" in box.log()
+
+
+def _read(path: object) -> str:
+    from pathlib import Path
+
+    p = Path(str(path))
+    return p.read_text() if p.exists() else ""
