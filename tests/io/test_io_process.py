@@ -191,6 +191,23 @@ def test_link_changes_are_reported(veth: Veth, tmp_path: Path, io_runs: list[IoR
     assert run.wait() == EX_PROTOCOL
 
 
+def test_started_while_the_link_is_down(veth: Veth, tmp_path: Path,
+                                       io_runs: list[IoRun]) -> None:
+    # At boot io may well start before the interface is up; frames flow once it is.
+    ip("-n", veth.netns, "link", "set", veth.io, "down")
+    peer = peer_socket(veth)
+    run, first = _start(veth, tmp_path, io_runs)
+    assert not first.carrier
+    ip("-n", veth.netns, "link", "set", veth.io, "up")
+    run.recv_until(lambda m: isinstance(m, ipc.LinkState) and m.carrier)
+    reply = _dhcp_reply(veth, b"AFTER-UP")
+    peer.send(reply)
+    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(reply)
+    run.send(ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest())))
+    sniff(peer, _is_dhcp_request)
+    peer.close()
+
+
 def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     peer = peer_socket(veth)
     run, _ = _start(veth, tmp_path, io_runs)
