@@ -8,6 +8,7 @@ behaves identically under Debian's python3-systemd and PyPI's systemd-python.
 
 from __future__ import annotations
 
+import array
 import os
 import socket
 from collections.abc import Iterable, Mapping
@@ -70,7 +71,9 @@ def notify(*lines: str, fds: Iterable[int] = ()) -> bool:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
         fd_list = list(fds)
         if fd_list:
-            socket.send_fds(sock, [data], fd_list, address=path)
+            # not socket.send_fds: it drops its address argument (CPython 3.11)
+            rights = array.array("i", fd_list).tobytes()
+            sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], 0, path)
         else:
             sock.sendto(data, path)
     return True
