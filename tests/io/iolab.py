@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import ctypes
 import os
+import queue
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -100,6 +101,22 @@ class IoRun:
     engine: socket.socket  # the test's end: the test plays the engine
     notify: socket.socket  # the test's NOTIFY_SOCKET: it plays the service manager
     log_path: Path
+    notes: queue.Queue[tuple[list[str], list[int]]] = field(default_factory=queue.Queue)
+
+    def __post_init__(self) -> None:
+        # Read NOTIFY_SOCKET all the time, as a service manager does: a datagram socket
+        # nobody reads fills up, and then io's next sd_notify blocks.
+        threading.Thread(target=self._read_notify, daemon=True).start()
+
+    def _read_notify(self) -> None:
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.notify, 4096, 8)
+            except OSError:  # closed by stop_io
+                return
+            if not data and not fds:
+                return
+            self.notes.put((data.decode().split("\n"), fds))
 
     def recv(self, timeout: float = 5.0) -> ipc.Message | None:
         self.engine.settimeout(timeout)
@@ -125,9 +142,10 @@ class IoRun:
         fds: dict[str, int] = {}
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            self.notify.settimeout(left)
-            data, got, _, _ = socket.recv_fds(self.notify, 4096, 8)
-            text = data.decode().split("\n")
+            try:
+                text, got = self.notes.get(timeout=left)
+            except queue.Empty:
+                break
             lines += text
             name = next((t.split("=", 1)[1] for t in text if t.startswith("FDNAME=")), "")
             for fd in got:
@@ -170,6 +188,7 @@ def stop_io(run: IoRun) -> None:
         run.proc.kill()  # by its own pid: the process this test started
         run.proc.wait(timeout=5)
     run.engine.close()
+    run.notify.shutdown(socket.SHUT_RDWR)  # wakes the reader thread
     run.notify.close()
 
 

@@ -235,6 +235,14 @@ def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     assert run.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
         PROBED, conflict=True)
     assert "192.0.2.10 is in use by 02:00:00:00:10:02" in run.log()
+
+    # A new probe replaces one still running: only the newest is answered.
+    run.send(ipc.Probe(IPv4Address("192.0.2.11")))
+    run.send(ipc.Probe(IPv4Address("192.0.2.12")))
+    assert run.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
+        IPv4Address("192.0.2.12"), conflict=False)
+    with pytest.raises(TimeoutError):
+        run.recv_until(lambda m: isinstance(m, ipc.ProbeResult), timeout=0.5)
     peer.close()
 
 

@@ -353,10 +353,12 @@ class IoLoop:
             # probe is answered, and the engine ignores results it no longer waits for.
             self.log.info("probe for %s superseded by %s", self.probe.address, address)
         else:
-            listen(self.socks.arp, self.ifname, bpf.ETH_P_ARP)
+            try:
+                listen(self.socks.arp, self.ifname, bpf.ETH_P_ARP)
+            except OSError as exc:
+                raise Stop(EXIT_OSERR, f"ARP socket: {exc.strerror}") from None
             self.sel.register(self.socks.arp, selectors.EVENT_READ, self.on_arp)
         self.probe = arp.ProbeRun(address, self.clock())
-        sd.notify(f"STATUS=probing {address}")
 
     def send_probe(self, probe: arp.ProbeRun) -> None:
         if self.link is not None:
@@ -381,8 +383,10 @@ class IoLoop:
             return
         self.probe = None
         self.sel.unregister(self.socks.arp)
-        park(self.socks.arp, self.ifname)
+        try:
+            park(self.socks.arp, self.ifname)
+        except OSError as exc:
+            raise Stop(EXIT_OSERR, f"ARP socket: {exc.strerror}") from None
         if not conflict:
             self.log.info("probe for %s: no conflict", probe.address)
         self.to_engine(ipc.ProbeResult(address=probe.address, conflict=conflict))
-        sd.notify(f"STATUS=probe for {probe.address} done")
