@@ -3,7 +3,8 @@
 Under systemd each record goes to journald natively, so fields such as INTERFACE=,
 DHCP_STATE=, LEASE_ADDRESS= and MESSAGE_ID= are searchable. Without a journal (tests,
 leasebox-launch) the same records go to stderr as plain lines; the fields are dropped.
-No colours and no timestamps: journald has them.
+No colours and no timestamps: journald has them. --debug turns on leasebox's own debug
+lines only; libraries (pyroute2) stay at warnings.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 
+Logger = logging.LoggerAdapter[logging.Logger]
 
-class _Fields(logging.LoggerAdapter[logging.Logger]):
-    """Attach INTERFACE= (and the process name) to every record of one process."""
+
+class _Adapter(logging.LoggerAdapter[logging.Logger]):
+    """Merge per-call `extra` fields with the adapter's own instead of replacing them."""
 
     def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
         extra = dict(self.extra or {})
@@ -26,13 +30,32 @@ class _Fields(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
-Logger = logging.LoggerAdapter[logging.Logger]
+class FieldFilter(logging.Filter):
+    """Attach INTERFACE= and any dynamic fields (e.g. the engine's DHCP_STATE=) to every
+    record, whichever module logged it, unless the record carries its own value."""
+
+    def __init__(self, interface: str) -> None:
+        super().__init__()
+        self.interface = interface
+        self.dynamic: Callable[[], dict[str, str]] = dict
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        fields = {"INTERFACE": self.interface, **self.dynamic()}
+        for key, value in fields.items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+_filter: FieldFilter | None = None
 
 
 def setup(process: str, interface: str, debug: bool = False) -> Logger:
+    global _filter  # noqa: PLW0603 (one logging setup per process, like logging's own state)
     root = logging.getLogger()
     root.handlers.clear()
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(logging.INFO)
+    logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
     handler: logging.Handler | None = None
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
         try:
@@ -44,5 +67,13 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"leasebox-{process}[{interface}]: %(message)s"))
+    _filter = FieldFilter(interface)
+    handler.addFilter(_filter)
     root.addHandler(handler)
-    return _Fields(logging.getLogger(f"leasebox.{process}"), {"INTERFACE": interface})
+    return _Adapter(logging.getLogger(f"leasebox.{process}"), {})
+
+
+def set_dynamic_fields(provider: Callable[[], dict[str, str]]) -> None:
+    """Fields computed at each record (the engine's current state and lease)."""
+    if _filter is not None:
+        _filter.dynamic = provider

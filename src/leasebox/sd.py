@@ -57,7 +57,10 @@ def take_socket(fds: dict[str, list[int]], name: str) -> socket.socket | None:
     found = fds.get(name)
     if not found:
         return None
-    return socket.socket(fileno=found.pop(0))
+    fd = found.pop(0)
+    if not found:
+        del fds[name]
+    return socket.socket(fileno=fd)
 
 
 def notify(*lines: str, fds: Iterable[int] = ()) -> bool:

@@ -207,6 +207,14 @@ class Leasebox:
         path = self.rundir / "veth0" / "engine.status"
         return path.read_text().strip() if path.exists() else ""
 
+    def wait_bound(self, timeout: float = 15.0) -> str:
+        """Wait until the engine says Bound (its STATUS= line), which is after netconf
+        confirmed the configuration and the lease file was written."""
+        result: str = wait_for("the engine to report Bound",
+                               lambda: self.status() if self.status().startswith("Bound ")
+                               else "", timeout)
+        return result
+
     def pids(self) -> dict[str, int]:
         """Pids of the three services, from the launcher's log (the latest start of each)."""
         out: dict[str, int] = {}

@@ -46,6 +46,7 @@ def test_release_on_stop_removes_everything(lab: Lab) -> None:
     dns = Dnsmasq(lab, *FULL_OPTIONS).start()
     box = Leasebox(lab).start()
     addr = lab.wait_address()
+    box.wait_bound()
     wait_for("the lease in dnsmasq's file", lambda: addr["local"] in dns.leases(), 5)
     assert box.stop() == 0
     assert lab.address() is None
@@ -106,6 +107,7 @@ def test_init_reboot_from_the_lease_file(lab: Lab) -> None:
     dns = Dnsmasq(lab).start()
     box = Leasebox(lab, "--no-release").start()
     addr = lab.wait_address()
+    box.wait_bound()
     assert box.stop() == 0
     assert (box.statedir / "lease").exists()
     lab.ip(lab.client, "addr", "flush", "dev", "veth0")  # as after a reboot

@@ -99,6 +99,7 @@ def run(args: argparse.Namespace, iface: str) -> int:
     )
     live = LiveState(state_fds[0] if state_fds else None)
     svc = EngineService(settings, live)
+    logsetup.set_dynamic_fields(svc.fields)
     return Loop(svc, io_listener, control_listener).run()
 
 
@@ -130,7 +131,7 @@ class Loop:
         self.svc.connect_netconf()  # early: socket activation warms netconf up before the ACK
         sd.notify("READY=1")
         self.svc.update_status(force=True)
-        log.info("started; waiting for io", extra={"DHCP_STATE": "NONE"})
+        log.info("started; waiting for io")
         while not self.terminate:
             self._sync_registrations()
             events = self.sel.select(self._timeout())
@@ -139,9 +140,7 @@ class Loop:
                 if handler is not None:
                     handler()
             self._housekeeping()
-        log.info("stopping; lease and live state kept for the next start",
-                 extra=self.svc._fields(self.svc.state,
-                                        self.svc.client.lease if self.svc.client else None))
+        log.info("stopping; lease and live state kept for the next start")
         return 0
 
     def _on_signal(self, signum: int, frame: object) -> None:

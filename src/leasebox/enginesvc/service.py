@@ -180,15 +180,18 @@ class EngineService:
                         "MESSAGE_ID": journal.MESSAGE_IDS[kind],
                         "LEASE_EVENT": kind.value,
                     })
-                case StateChanged(old, new, timeout):
-                    tail = f", timeout {timeout:.1f} s" if timeout is not None else ""
-                    log.debug("%s -> %s%s", old, new, tail,
-                              extra=self._fields(new, self.client.lease if self.client else None))
+                case StateChanged():
+                    # the state machine logs the transition line itself; journald gets
+                    # DHCP_STATE= on it from the field filter (see main.py)
                     self.update_status(force=True)
                 case _:
                     raise TypeError(f"unknown action {action!r}")
         if self.client is not None:
             self.live.write(self.client.snapshot())
+
+    def fields(self) -> dict[str, str]:
+        """The structured fields of the current moment, for every journal record."""
+        return self._fields(self.state, self.client.lease if self.client else None)
 
     def _fields(self, state: State | None, lease: Lease | None) -> dict[str, str]:
         fields = {"DHCP_STATE": str(state) if state else "NONE"}
