@@ -9,7 +9,6 @@ the link facts, tell the engine, report ready and run the loop without any privi
 from __future__ import annotations
 
 import argparse
-import array
 import logging
 import os
 import signal
@@ -92,22 +91,6 @@ def _engine_socket(fds: dict[str, list[int]], path: str) -> socket.socket:
     return sock
 
 
-def _store_fd(fd: int, name: str) -> bool:
-    """sd.store_fd, sending the fd with sendmsg itself: Python 3.11's socket.send_fds drops
-    its address argument, so sd.store_fd fails with ENOTCONN on an unconnected socket."""
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return False
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    sd.notify("FDSTOREREMOVE=1", f"FDNAME={name}")  # a stale one we did not reuse
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-        rights = array.array("i", [fd]).tobytes()
-        sock.sendmsg([f"FDSTORE=1\nFDNAME={name}".encode()],
-                     [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], 0, path)
-    return True
-
-
 def _drop_capabilities(log: Logger) -> None:
     try:
         caps.drop_all()
@@ -162,7 +145,7 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
             os.close(fd)
     for sock, name, new in ((packet, "packet", new_packet), (arp, "arp", new_arp)):
         try:
-            if new and _store_fd(sock.fileno(), name):
+            if new and sd.store_fd(sock.fileno(), name):
                 log.info("stored the %s socket in the FDSTORE", name)
         except OSError as exc:  # io works without it; only a restart will cost more
             log.warning("cannot store the %s socket: %s", name, exc.strerror)
