@@ -149,8 +149,8 @@ def test_oversized_input_is_refused(tmp_path: Path) -> None:
     assert_one_line_error(run("decode", str(path)), 65, "leaseboxctl: input longer than")
 
 
-@pytest.mark.parametrize("args", [(), ("nosuch",), ("decode", "--bogus"),
-                                  ("decode", "a", "b")])
+@pytest.mark.parametrize("args", [("decode", "--bogus"), ("decode", "a", "b"),
+                                  ("status", "bad/name"), ("renew",)])
 def test_usage_errors_exit_64(args: tuple[str, ...]) -> None:
     assert_one_line_error(run(*args), 64, "leaseboxctl")
 
@@ -168,3 +168,11 @@ def test_main_module_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
                             timeout=30)
     assert result.stdout.strip() == b"[]"
+
+
+@pytest.mark.parametrize("args", [(), ("nosuch0",), ("status", "nosuch0"), ("renew", "nosuch0")])
+def test_no_daemon_exits_69_with_one_line(args: tuple[str, ...], tmp_path: Path) -> None:
+    # no subcommand means status; an interface with no control socket is "not running"
+    result = run("--runtime-dir", str(tmp_path), *args)
+    assert_one_line_error(result, 69, "leaseboxctl:")
+    assert result.stdout == b""

@@ -54,14 +54,51 @@ def _add_decode(sub: Subparsers[_Parser]) -> None:
     p.set_defaults(handler=_run_decode)
 
 
-# Later: status, renew, release, check-config, each a (setup, module) pair like decode.
+def _run_status(args: argparse.Namespace) -> int:
+    from leasebox.ctl import control  # noqa: PLC0415 - imported only when chosen
+
+    return control.run_status(args)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    from leasebox.ctl import control  # noqa: PLC0415 - imported only when chosen
+
+    return control.leave_if_running(args)
+
+
+def _add_status(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser("status", help="show the lease of each interface (the default)",
+                       description="Show state, address, gateway, DNS, server and lease "
+                       "times of each interface leasebox runs on (or of those named).")
+    p.add_argument("interfaces", nargs="*", metavar="IFACE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_run_status)
+
+
+def _add_commands(sub: Subparsers[_Parser]) -> None:
+    for name, text in (
+        ("renew", "renew the lease now (RENEWING, unicast to the server)"),
+        ("release", "give the lease back (DHCPRELEASE) and remove the configuration"),
+        ("leave", "leave the link: release if SendRelease=yes, remove the configuration "
+                  "unless KeepConfiguration=yes (what stopping leasebox@IFACE.target does)"),
+    ):
+        p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("interface", metavar="IFACE")
+        p.set_defaults(handler=_run_command, command=name)
+
+
 _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
+    _add_status,
+    _add_commands,
     _add_decode,
 )
 
 
 def build_parser() -> _Parser:
     parser = _Parser(prog=PROG, description="Inspect and control leasebox, the DHCPv4 client.")
+    parser.add_argument("--runtime-dir", default="/run/leasebox", metavar="DIR",
+                        help="where the control sockets are (default /run/leasebox)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
     for add in _SUBCOMMANDS:
@@ -70,9 +107,23 @@ def build_parser() -> _Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in _COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
+        argv = _insert_default(argv)  # `leaseboxctl [IFACE...]` means status
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
+
+
+_COMMANDS = frozenset({"status", "renew", "release", "leave", "decode"})
+
+
+def _insert_default(argv: list[str]) -> list[str]:
+    """Put `status` after the global options, before the interface names."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--runtime-dir" else 1
+    return argv[:i] + ["status"] + argv[i:]
 
 
 if __name__ == "__main__":

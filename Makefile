@@ -1,0 +1,49 @@
+# leasebox: install, test, demo. `make help` lists the targets.
+PREFIX      ?= /usr
+DESTDIR     ?=
+PYTHON      ?= /usr/bin/python3
+PYLIBDIR    ?= $(PREFIX)/lib/python3/dist-packages
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+LIBDIR      ?= $(PREFIX)/lib/leasebox
+BINDIR      ?= $(PREFIX)/bin
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
+PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.enginesvc.main \
+               leasebox-netconf:leasebox.netconf.main leaseboxctl:leasebox.ctl.main
+
+.PHONY: help test demo install install-python install-data
+help:
+	@echo "make test      run the whole test suite (installs what it needs)"
+	@echo "make demo      the one-command demo under a real systemd"
+	@echo "make install   install into DESTDIR (PREFIX=$(PREFIX)): python package, programs, units, root"
+
+test:
+	./scripts/test
+
+demo:
+	./scripts/demo
+
+install: install-python install-data
+
+# The python package and the four programs. Debian's packaging installs the package
+# with dh-python instead and uses only install-data.
+install-python:
+	install -d $(DESTDIR)$(PYLIBDIR)
+	cd src && find leasebox -name '*.py' -o -name py.typed | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(PYLIBDIR)/$$f"; done
+	install -d $(DESTDIR)$(BINDIR)
+	for p in $(PROGRAMS); do \
+		name=$${p%%:*}; mod=$${p#*:}; \
+		printf '#!%s -I\nimport sys\nfrom %s import main\nsys.exit(main())\n' \
+			"$(PYTHON)" "$$mod" > "$(DESTDIR)$(BINDIR)/$$name"; \
+		chmod 0755 "$(DESTDIR)$(BINDIR)/$$name"; done
+
+# Units, the minimal root the services run in (RootDirectory=), sysusers, catalog.
+install-data:
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 units/*.service units/*.socket units/*.target $(DESTDIR)$(UNITDIR)/
+	install -d $(DESTDIR)$(LIBDIR)/root
+	for d in usr proc dev run tmp var sys; do install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
+	for l in bin lib lib64 sbin; do ln -sfn usr/$$l $(DESTDIR)$(LIBDIR)/root/$$l; done
+	install -D -m 0644 packaging/sysusers.d/leasebox.conf $(DESTDIR)$(SYSUSERSDIR)/leasebox.conf
+	install -D -m 0644 units/leasebox.catalog $(DESTDIR)$(CATALOGDIR)/leasebox.catalog
