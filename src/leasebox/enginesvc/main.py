@@ -25,7 +25,7 @@ from leasebox.enginesvc import dispatch
 from leasebox.enginesvc.livestate import FDNAME as STATE_FDNAME
 from leasebox.enginesvc.livestate import LiveState
 from leasebox.enginesvc.service import EngineService, Settings
-from leasebox.ipc import channel
+from leasebox.ipc import channel, peers
 
 log = logging.getLogger("leasebox.engine")
 
@@ -215,6 +215,12 @@ class Loop:
             conn, _ = self.io_listener.accept()
         except BlockingIOError:
             return
+        peer = peers.peer_credentials(conn)
+        if not peers.engine_admits_io(peer, os.geteuid(), os.getegid()):
+            log.warning("refused a data connection from pid %d uid %d gid %d: not io",
+                        peer.pid, peer.uid, peer.gid)
+            conn.close()
+            return
         if self.svc.io is not None:
             log.info("io reconnected; dropping the old connection")
             self.svc.drop_io()
@@ -253,8 +259,7 @@ class Loop:
             conn, _ = self.control_listener.accept()
         except BlockingIOError:
             return
-        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-        uid = int.from_bytes(creds[4:8], sys.byteorder)
+        uid = peers.peer_credentials(conn).uid
         if uid not in (0, os.geteuid()) or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
             self._reply(conn, control.encode_reply(False, error="permission denied"
                                                    if uid not in (0, os.geteuid())

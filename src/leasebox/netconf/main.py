@@ -26,7 +26,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 from types import FrameType
 from typing import NoReturn
@@ -34,7 +33,7 @@ from typing import NoReturn
 from leasebox import ifname as ifnames
 from leasebox import ipc, sd
 from leasebox import log as logsetup
-from leasebox.ipc import channel
+from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Resolver
 from leasebox.netconf.dbus import SYSTEM_BUS
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
@@ -249,10 +248,16 @@ def main(argv: list[str] | None = None) -> int:
                     conn, _ = sock.accept()
                 except (BlockingIOError, InterruptedError):
                     continue
-                # Who may connect is the socket's permissions' job; this says who did.
-                pid, uid, gid = struct.unpack(
-                    "3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
-                log.info("engine connected (pid %d, uid %d, gid %d)", pid, uid, gid)
+                # The socket file keeps other users out; this keeps out every leasebox
+                # process but engine@IFACE (see leasebox.ipc.peers).
+                peer = peers.peer_credentials(conn)
+                if not peers.netconf_admits_engine(peer, os.geteuid(), os.getegid()):
+                    log.warning("refused a connection from pid %d uid %d gid %d: not the "
+                                "engine", peer.pid, peer.uid, peer.gid)
+                    conn.close()
+                    continue
+                log.info("engine connected (pid %d, uid %d, gid %d)",
+                         peer.pid, peer.uid, peer.gid)
             else:
                 conn = sock
             with conn:
