@@ -46,10 +46,13 @@ import argparse
 import contextlib
 import ctypes
 import json
+import os
+import re
 import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -63,6 +66,8 @@ from scapy.layers.dhcp import BOOTP, DHCP
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
+
+from tests.integration.netlab import PYTHON, REPO, Lab, wait_for
 
 ETH_P_IP = 0x0800
 SOL_PACKET = 263
@@ -487,6 +492,115 @@ class Server:
                     self.handle(msg)
         self.log("EXIT signal")
         return 0
+
+
+# ---- driving it from a test (lab side) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: float  # CLOCK_MONOTONIC
+    text: str
+
+
+class FakeServer:
+    """This server in the lab's server namespace, started and stopped by PID."""
+
+    def __init__(self, lab: Lab, script: dict[str, Any], max_seconds: float = 90.0,
+                 name: str = "fakeserver") -> None:
+        self.lab = lab
+        self.script_path = lab.tmp / f"{name}.json"
+        self.logfile = lab.tmp / f"{name}.log"
+        self.outfile = lab.tmp / f"{name}.out"
+        Script.from_json(script)  # fail here, not in the other namespace
+        self.script_path.write_text(json.dumps(script, indent=1))
+        self.max_seconds = max_seconds
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> FakeServer:
+        argv = [PYTHON, "-m", "tests.integration.fakeserver", "--iface", "veth1",
+                "--script", str(self.script_path), "--log", str(self.logfile),
+                "--max-seconds", str(self.max_seconds)]
+        env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'src'}")
+        self.proc = self.lab.spawn(self.lab.server, argv, self.outfile, env=env, cwd=str(REPO))
+        wait_for("the fake server", lambda: " READY " in self.log() or self.exited(), 15)
+        if self.exited():
+            raise RuntimeError(f"fake server exited:\n{self.outfile.read_text(errors='replace')}")
+        return self
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.lab.stop(self.proc)
+            self.proc = None
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def lines(self, pattern: str = "") -> list[LogLine]:
+        """Log lines whose text (after the time stamp) matches the regex `pattern`."""
+        out = []
+        for raw in self.log().splitlines():
+            stamp, _, text = raw.partition(" ")
+            if re.search(pattern, text):
+                out.append(LogLine(float(stamp), text))
+        return out
+
+    def count(self, pattern: str) -> int:
+        return len(self.lines(pattern))
+
+    def wait(self, pattern: str, timeout: float, count: int = 1) -> list[LogLine]:
+        def enough() -> list[LogLine] | None:
+            found = self.lines(pattern)
+            return found if len(found) >= count else None
+        result: list[LogLine] = wait_for(f"{count} x {pattern!r} in the fake server's log",
+                                         enough, timeout)
+        return result
+
+
+class Monitor:
+    """Every IPv4 address and route change in the client namespace, as `ip monitor` sees
+    them: nothing that was there for a moment can be missed, as it could by polling."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.logfile = lab.tmp / "ipmonitor.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Monitor:
+        self.proc = self.lab.spawn(self.lab.client, ["ip", "-4", "-o", "monitor", "address",
+                                                     "route"], self.logfile)
+        # ready once it reports a change we make
+        probe = "127.0.0.77/8"
+
+        def seen() -> bool:
+            self.lab.ip(self.lab.client, "addr", "replace", probe, "dev", "lo")
+            return "127.0.0.77" in self.log()
+        wait_for("ip monitor", seen, 10, interval=0.1)
+        self.lab.ip(self.lab.client, "addr", "del", probe, "dev", "lo")
+        return self
+
+    def log(self) -> str:
+        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+
+    def added(self) -> list[str]:
+        return [line for line in self.log().splitlines()
+                if line and not line.startswith("Deleted") and "127.0.0.77" not in line]
+
+    def addresses(self) -> list[str]:
+        """Every address added to veth0, as ADDRESS/PREFIX, in order."""
+        return [m.group(1) for line in self.added() if (m := re.search(
+            r"^\d+: veth0\s+inet (\S+)", line))]
+
+    def routes(self) -> list[str]:
+        """Every route added, any table, as `ip` prints it."""
+        return [line.strip() for line in self.added() if not re.match(r"^\d+: ", line)]
+
+    def deleted_addresses(self) -> list[str]:
+        return [m.group(1) for line in self.log().splitlines() if (m := re.search(
+            r"^Deleted \d+: veth0\s+inet (\S+)", line))]
 
 
 def load_cases() -> dict[str, CaseFn]:

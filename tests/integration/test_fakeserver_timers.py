@@ -12,78 +12,16 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.netlab import PYTHON, REPO, SERVER_IP, Lab, Leasebox, wait_for
+from tests.integration.fakeserver import FakeServer, Monitor
+from tests.integration.netlab import PYTHON, REPO, SERVER_IP, Lab, Leasebox, sh, wait_for
 
 GOOD_ADDRESS = "192.0.2.100"
 GOOD_DNS = "192.0.2.53"
 INFINITE = 0xFFFFFFFF
-
-
-# ---- the fake server in the lab (used by test_hostile.py too) ------------------------------
-
-
-@dataclass(frozen=True)
-class LogLine:
-    time: float
-    text: str
-
-
-class FakeServer:
-    def __init__(self, lab: Lab, script: dict[str, Any], max_seconds: float = 90.0,
-                 name: str = "fakeserver") -> None:
-        self.lab = lab
-        self.script_path = lab.tmp / f"{name}.json"
-        self.logfile = lab.tmp / f"{name}.log"
-        self.script_path.write_text(json.dumps(script, indent=1))
-        self.max_seconds = max_seconds
-        self.proc: Any = None
-
-    def start(self) -> FakeServer:
-        argv = [PYTHON, "-m", "tests.integration.fakeserver", "--iface", "veth1",
-                "--script", str(self.script_path), "--log", str(self.logfile),
-                "--max-seconds", str(self.max_seconds)]
-        env = dict(os.environ, PYTHONPATH=f"{REPO}{os.pathsep}{REPO / 'src'}")
-        self.proc = self.lab.spawn(self.lab.server, argv, self.lab.tmp / "fakeserver.out",
-                                   env=env, cwd=str(REPO))
-        wait_for("the fake server", lambda: " READY " in self.log() or self._died(), 15)
-        if self._died():
-            out = (self.lab.tmp / "fakeserver.out").read_text(errors="replace")
-            raise RuntimeError(f"fake server exited:\n{out}")
-        return self
-
-    def _died(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.lab.stop(self.proc)
-            self.proc = None
-
-    def log(self) -> str:
-        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
-
-    def lines(self, pattern: str = "") -> list[LogLine]:
-        out = []
-        for raw in self.log().splitlines():
-            stamp, _, text = raw.partition(" ")
-            if re.search(pattern, text):
-                out.append(LogLine(float(stamp), text))
-        return out
-
-    def count(self, pattern: str) -> int:
-        return len(self.lines(pattern))
-
-    def wait(self, pattern: str, timeout: float, count: int = 1) -> list[LogLine]:
-        found: list[LogLine] = wait_for(f"{count} x {pattern!r} in the fake server's log",
-                                        lambda: (lambda ls: ls if len(ls) >= count else None)(
-                                            self.lines(pattern)), timeout)
-        return found
 
 
 def resolv_conf(box: Leasebox) -> str:
@@ -126,7 +64,8 @@ def collect(seconds):
             continue
         p = Ether(data)
         if p.haslayer(UDP) and p[UDP].dport == 68 and p.haslayer(BOOTP):
-            t = [o[1] for o in p[DHCP].options if o[0] == "message-type"] if p.haslayer(DHCP) else []
+            opts = p[DHCP].options if p.haslayer(DHCP) else []
+            t = [o[1] for o in opts if o[0] == "message-type"]
             out.append({"type": t[0] if t else None, "xid": p[BOOTP].xid, "dst": p[IP].dst,
                         "mac": p.dst, "yiaddr": p[BOOTP].yiaddr})
     return out
@@ -155,8 +94,6 @@ def test_fake_server_alone_with_a_scapy_client(lab: Lab) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = lab.ip(lab.client, "link", "show")  # the namespace exists
     assert "veth0" in out
-    from tests.integration.netlab import sh
-
     res = json.loads(sh(["ip", "netns", "exec", lab.client, PYTHON, "-c", PROBE, server_mac],
                         env=env, timeout=30).stdout)
     offers = [m for m in res["discover"] if m["xid"] == 1]
@@ -180,5 +117,114 @@ def test_fake_server_alone_with_a_scapy_client(lab: Lab) -> None:
 
 def test_fake_server_stops_by_itself(lab: Lab) -> None:
     server = FakeServer(lab, base_script(), max_seconds=1.0).start()
-    assert server.proc.wait(10) == 0
+    assert server.proc is not None and server.proc.wait(10) == 0
     assert "EXIT max-seconds reached" in server.log()
+
+
+# ---- timers ---------------------------------------------------------------------------------
+
+SELECTING = r"^RECV REQUEST broadcast .* state=selecting"
+RENEWING = r"^RECV REQUEST unicast .* state=renewing"
+REBINDING = r"^RECV REQUEST broadcast .* state=rebinding"
+DISCOVERING = r"^RECV DISCOVER "
+ANY_REQUEST = r"^RECV REQUEST "
+
+
+def dhcp_routes(lab: Lab) -> list[dict[str, Any]]:
+    return [r for r in lab.routes() if r.get("protocol") == "dhcp"]
+
+
+def bind(lab: Lab, script: dict[str, Any], *engine_args: str
+         ) -> tuple[FakeServer, Leasebox, Monitor, float]:
+    """Fake server, ip monitor, leasebox; returns when bound, with the time the server saw
+    the REQUEST that got the lease (where the client counts its lease from, give or take
+    the veth's microseconds)."""
+    server = FakeServer(lab, script).start()
+    monitor = Monitor(lab).start()
+    box = Leasebox(lab, *engine_args).start()
+    addr = lab.wait_address(timeout=20)
+    assert addr["local"] == GOOD_ADDRESS
+    acquired = server.lines(SELECTING)[-1].time
+    return server, box, monitor, acquired
+
+
+def no_crash(box: Leasebox) -> None:
+    log = box.log()
+    assert "Traceback" not in log, log[-3000:]
+    assert " exited with " not in log, log[-3000:]
+
+
+def test_expiry_removes_everything_when_the_server_never_returns(lab: Lab) -> None:
+    # answer the first DISCOVER and REQUEST, then nothing
+    server, box, _, acquired = bind(lab, base_script(lease_time=12, t1=4, t2=8, answer_first=2),
+                                    "--min-lease-time=5")
+    wait_for("resolv.conf", lambda: GOOD_DNS in resolv_conf(box), 5)
+    assert [r["gateway"] for r in dhcp_routes(lab) if r["dst"] == "default"] == [SERVER_IP]
+    assert lab.address() is not None and lab.address()["valid_life_time"] <= 12  # type: ignore[index]
+
+    renew = server.wait(RENEWING, 8)[0].time - acquired
+    assert 3.5 <= renew <= 5.5, f"RENEWING at {renew:.2f} s, T1 is 4 s"
+    rebind = server.wait(REBINDING, 8)[0].time - acquired
+    assert 7.5 <= rebind <= 9.5, f"REBINDING at {rebind:.2f} s, T2 is 8 s"
+    assert server.count(RENEWING) == 1  # retransmission is not due before T2 (>= 60 s)
+
+    lab.wait_no_address(timeout=8)
+    gone = time.monotonic() - acquired
+    assert 11.0 <= gone <= 13.5, f"address removed at {gone:.2f} s, the lease is 12 s"
+    wait_for("the DHCP routes to go", lambda: not dhcp_routes(lab), 3)
+    wait_for("resolv.conf to go", lambda: not (box.rundir / "veth0" / "resolv.conf").exists(), 3)
+    # and it starts over
+    again = server.wait(DISCOVERING, 8, count=2)[1].time - acquired
+    assert again >= 11.0
+    assert server.count(REBINDING) == 1
+    assert lab.address() is None
+    no_crash(box)
+
+
+@pytest.mark.parametrize("lease_time", [0, 2])
+def test_a_tiny_lease_is_raised_to_the_minimum(lab: Lab, lease_time: int) -> None:
+    # --min-lease-time=10: the lease counts as 10 s, so T1 = 5 s, and the address is not
+    # dropped after 0 or 2 s
+    server, box, monitor, acquired = bind(lab, base_script(lease_time=lease_time),
+                                          "--min-lease-time=10")
+    addr = lab.address()
+    assert addr is not None and addr["valid_life_time"] > 2
+    renew = server.wait(RENEWING, 10)[0].time - acquired
+    assert 4.5 <= renew <= 6.5, f"first renewal at {renew:.2f} s; T1 of a 10 s lease is 5 s"
+    assert server.count(ANY_REQUEST) == 2  # the first exchange and this renewal, no storm
+    wait_for("the renewal's ACK", lambda: server.count(r"^SEND ACK") == 2, 3)
+    time.sleep(0.3)
+    assert monitor.deleted_addresses() == [], "the address flapped"
+    assert lab.address() is not None
+    assert server.count(DISCOVERING) == 1
+    no_crash(box)
+
+
+def test_an_infinite_lease_is_forever(lab: Lab) -> None:
+    server, box, _, _ = bind(lab, base_script(lease_time=INFINITE))
+    addr = lab.address()
+    assert addr is not None
+    assert addr["valid_life_time"] == INFINITE and addr["preferred_life_time"] == INFINITE
+    time.sleep(3)
+    assert server.count(ANY_REQUEST) == 1
+    assert server.count(DISCOVERING) == 1
+    no_crash(box)
+
+
+@pytest.mark.parametrize(("t1", "t2"), [(9, 3), (8, 8), (4, 12)],
+                         ids=["T1>T2", "T1=T2", "T2=lease"])
+def test_broken_t1_t2_still_renew_then_rebind_before_expiry(lab: Lab, t1: int, t2: int) -> None:
+    # The server answers only the first exchange. Whatever the clamp, a sane client renews
+    # (unicast) first, rebinds (broadcast) later, and both before the lease runs out.
+    server, box, _, acquired = bind(lab, base_script(lease_time=12, t1=t1, t2=t2,
+                                                     answer_first=2), "--min-lease-time=5")
+    first = server.wait(r"^RECV REQUEST ", 13, count=2)[1]
+    assert re.search(RENEWING, first.text), f"after binding it sent: {first.text}"
+    renew = first.time - acquired
+    assert 3.5 <= renew <= 7.5, f"RENEWING at {renew:.2f} s of a 12 s lease"
+    rebind = server.wait(REBINDING, 10)[0].time - acquired
+    assert renew < rebind < 11.9, f"REBINDING at {rebind:.2f} s of a 12 s lease"
+    lab.wait_no_address(timeout=6)
+    gone = time.monotonic() - acquired
+    assert 11.0 <= gone <= 13.5, f"address removed at {gone:.2f} s, the lease is 12 s"
+    no_crash(box)
