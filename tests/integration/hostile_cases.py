@@ -23,8 +23,8 @@ import random
 import re
 import struct
 from collections.abc import Callable
-from functools import partial
 from ipaddress import IPv4Address
+from typing import Any
 
 from scapy.layers.inet import IP, fragment
 from scapy.layers.l2 import Ether
@@ -78,7 +78,10 @@ def reject(fn: Callable[[Ctx, int], list[bytes]]) -> Callable[[Ctx, int], list[b
     marker = len(REJECT) + 1
     REJECT.append(fn.__name__)
     MARKERS[marker] = fn.__name__
-    CASES[fn.__name__] = partial(fn, marker=marker)
+
+    def build(ctx: Ctx) -> list[bytes]:
+        return fn(ctx, marker)
+    CASES[fn.__name__] = build
     return fn
 
 
@@ -99,7 +102,7 @@ def explain(text: str) -> list[str]:
     found.update(int(m) for m in re.findall(r"203\.0\.113\.(\d+)", text))
     found.update(int(m) for m in re.findall(r"poison(\d+)\.invalid", text))
     for last in re.findall(r"192\.0\.2\.(\d+)", text):
-        if 150 < int(last) < 255:
+        if int(last) - 150 in MARKERS:
             found.add(int(last) - 150)
     return sorted(MARKERS.get(m, f"marker {m}") for m in found)
 
@@ -131,16 +134,16 @@ def replace(options: Options, code: int, value: bytes | None) -> Options:
     return out
 
 
-def poisoned(ctx: Ctx, marker: int, **kw: object) -> bytes:
+def poisoned(ctx: Ctx, marker: int, **kw: Any) -> bytes:
     """A marked reply frame: the right type for the request, but every value marked."""
     kw.setdefault("yiaddr", poison_address(marker))
-    return ctx.reply(poison_options(ctx, marker), **kw)  # type: ignore[arg-type]
+    return ctx.reply(poison_options(ctx, marker), **kw)
 
 
 def checksum(data: bytes) -> int:
     if len(data) % 2:
         data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
     while total >> 16:
         total = (total & 0xFFFF) + (total >> 16)
     return ~total & 0xFFFF
@@ -198,22 +201,27 @@ def overload_is_last_byte(ctx: Ctx, marker: int) -> list[bytes]:
     return [ctx.reply(body, end=False, pad=False, yiaddr=poison_address(marker))]
 
 
+def _needed_in_ack(ctx: Ctx, marker: int, code: int, value: bytes) -> list[bytes]:
+    # An ACK without a usable lease time or mask must be refused. An OFFER may be taken with
+    # the option dropped (the ACK decides), so as an OFFER it offers the good address.
+    opts = replace(poison_options(ctx, marker), code, value)
+    good = ctx.reply_type != ACK
+    return [ctx.reply(opts, yiaddr=ctx.script.address if good else poison_address(marker))]
+
+
 @reject
 def lease_time_2_bytes(ctx: Ctx, marker: int) -> list[bytes]:
-    opts = replace(poison_options(ctx, marker), OPT_LEASE, b"\x0e\x10")
-    return [ctx.reply(opts, yiaddr=poison_address(marker))]
+    return _needed_in_ack(ctx, marker, OPT_LEASE, b"\x0e\x10")
 
 
 @reject
 def subnet_mask_3_bytes(ctx: Ctx, marker: int) -> list[bytes]:
-    opts = replace(poison_options(ctx, marker), OPT_SUBNET_MASK, b"\xff\xff\xff")
-    return [ctx.reply(opts, yiaddr=poison_address(marker))]
+    return _needed_in_ack(ctx, marker, OPT_SUBNET_MASK, b"\xff\xff\xff")
 
 
 @reject
 def subnet_mask_5_bytes(ctx: Ctx, marker: int) -> list[bytes]:
-    opts = replace(poison_options(ctx, marker), OPT_SUBNET_MASK, b"\xff\xff\xff\x00\x00")
-    return [ctx.reply(opts, yiaddr=poison_address(marker))]
+    return _needed_in_ack(ctx, marker, OPT_SUBNET_MASK, b"\xff\xff\xff\x00\x00")
 
 
 @reject
@@ -285,16 +293,20 @@ def no_lease_time(ctx: Ctx, marker: int) -> list[bytes]:
                       yiaddr=poison_address(marker))]
 
 
-def _yiaddr_case(address: str) -> Callable[[Ctx, int], list[bytes]]:
+def _yiaddr_case(address: str, *, ack_only: bool) -> Callable[[Ctx, int], list[bytes]]:
     def build(ctx: Ctx, marker: int) -> list[bytes]:
+        if ack_only and ctx.reply_type != ACK:
+            return []
         return [poisoned(ctx, marker, yiaddr=address)]
     return build
 
 
-FORBIDDEN_ADDRESSES = ("127.0.0.1", "224.0.0.1", "255.255.255.255", "0.0.0.0", "192.0.2.255",
-                       "192.0.2.0", "240.0.0.1")
-for _addr in FORBIDDEN_ADDRESSES:
-    _fn = _yiaddr_case(_addr)
+FORBIDDEN_ADDRESSES = ("127.0.0.1", "224.0.0.1", "255.255.255.255", "0.0.0.0", "240.0.0.1")
+# Unusable only given the mask: an OFFER of one may be taken (the ACK is checked with its
+# mask), so these go only in ACKs.
+SUBNET_EDGES = ("192.0.2.255", "192.0.2.0")
+for _addr in FORBIDDEN_ADDRESSES + SUBNET_EDGES:
+    _fn = _yiaddr_case(_addr, ack_only=_addr in SUBNET_EDGES)
     _fn.__name__ = "yiaddr_" + _addr.replace(".", "_")
     reject(_fn)
 
@@ -404,7 +416,7 @@ def ip_first_fragment_whole_message(ctx: Ctx, marker: int) -> list[bytes]:
 @reject
 def ip_fragments(ctx: Ctx, marker: int) -> list[bytes]:
     pkt = Ether(poisoned(ctx, marker))
-    pieces = fragment(pkt[IP], fragsize=128)
+    pieces = fragment(pkt[IP], fragsize=128)  # type: ignore[no-untyped-call]
     return [bytes(Ether(src=pkt.src, dst=pkt.dst) / piece) for piece in pieces]
 
 
