@@ -56,6 +56,8 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
     root.handlers.clear()
     root.setLevel(logging.INFO)
     logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
+    # pyroute2 warns about facilities netconf does not use (tc without /proc/net/psched)
+    logging.getLogger("pyroute2").setLevel(logging.ERROR)
     handler: logging.Handler | None = None
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
         try:
@@ -66,7 +68,9 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
             handler = None
     if handler is None:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(f"leasebox-{process}[{interface}]: %(message)s"))
+        # under systemd stderr is the journal, which names the unit already
+        prefix = "" if os.environ.get("JOURNAL_STREAM") else f"leasebox-{process}[{interface}]: "
+        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
     _filter = FieldFilter(interface)
     handler.addFilter(_filter)
     root.addHandler(handler)

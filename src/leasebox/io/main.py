@@ -31,6 +31,7 @@ from leasebox.io.loop import (
 )
 from leasebox.io.sockets import (
     SocketError,
+    bind_to_device,
     check_kind,
     listen,
     open_packet,
@@ -128,6 +129,8 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         check_kind(udp, socket.AF_INET, socket.SOCK_DGRAM, "udp")
         rtnl = sd.take_socket(fds, "rtnl") or open_rtnl()
         check_kind(rtnl, socket.AF_NETLINK, socket.SOCK_RAW, "rtnl")
+        if bind_to_device(udp, ifname):
+            log.info("bound the udp :68 socket to %s", ifname)
         engine = _engine_socket(fds, engine_path)
         packet, new_packet = _packet_socket(fds, "packet", ifname=ifname, ifindex=ifindex,
                                             program=bpf.DHCP_PROGRAM, protocol=bpf.ETH_P_IP,

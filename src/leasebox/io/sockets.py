@@ -112,3 +112,24 @@ def open_rtnl() -> socket.socket:
                          socket.NETLINK_ROUTE)
     sock.bind((0, RTMGRP_LINK))
     return sock
+
+
+SO_BINDTODEVICE = 25
+
+
+def bind_to_device(sock: socket.socket, ifname: str) -> bool:
+    """Bind the inherited UDP :68 socket to our interface, unless it already is.
+
+    systemd 252 does not expand %i in a socket unit's BindToDevice=, so the port-68 socket
+    of each interface arrives unbound (systemd always sets SO_REUSEADDR, so the sockets of
+    several interfaces coexist). Bound here, while io still holds CAP_NET_RAW, the kernel
+    delivers each interface's unicast replies to that interface's socket. True if it bound.
+    """
+    current = sock.getsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, 16).rstrip(b"\0")
+    if current == ifname.encode():
+        return False
+    if current:
+        raise SocketError(f"the udp socket is bound to {current.decode(errors='replace')!r}, "
+                          f"not {ifname}")
+    sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
+    return True
