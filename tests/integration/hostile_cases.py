@@ -533,11 +533,6 @@ def classless_trailing_bytes(ctx: Ctx) -> list[bytes]:
 
 
 @tolerate
-def classless_empty(ctx: Ctx) -> list[bytes]:
-    return _with(ctx, OPT_CLASSLESS, b"")
-
-
-@tolerate
 def zero_length_options(ctx: Ctx) -> list[bytes]:
     zero = [(code, b"") for code in (OPT_HOSTNAME, OPT_CAPTIVE, OPT_MTU, OPT_T1, 28, 42, 119)]
     return [ctx.reply(zero + ctx.good_options())]
@@ -643,6 +638,13 @@ def strings_quotes_and_spaces(ctx: Ctx) -> list[bytes]:
 
 
 # ---- SPECIAL -------------------------------------------------------------------------------
+
+
+@special
+def classless_empty(ctx: Ctx) -> list[bytes]:
+    # RFC 3442 gives option 121 a minimum length of 5; leasebox reads an empty one as an
+    # empty route table (wire/routes.py), which also overrides the Router option.
+    return _with(ctx, OPT_CLASSLESS, b"")
 
 
 def _forcerenew(ctx: Ctx, *, broadcast: bool, xid: int) -> bytes:

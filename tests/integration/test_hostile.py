@@ -207,13 +207,14 @@ def test_rejected_replies_are_ignored_while_selecting_requesting_and_renewing(la
         run.assert_clean()
 
 
-@pytest.mark.parametrize("case", KNOWN_TAKEN)
-def test_reply_from_a_wrong_source_port_is_ignored(lab: Lab, case: str) -> None:
-    # The catalogue: "wrong ports: frame rejected". A reply must come from port 67.
-    script = good_script(lease_time=12, t1=2, t2=10, hostile={
-        "DISCOVER": [[case]], "REQUEST": [[case], [case]]})
-    with Run(lab, script, "--min-lease-time=5") as run:
-        run.server.wait(r"^SEND ACK ", 15, count=3)
+def test_reply_from_a_wrong_source_port_is_ignored(lab: Lab) -> None:
+    # The catalogue: "wrong ports: frame rejected". A reply must come from port 67; this
+    # one comes from 53, as an OFFER and as an ACK.
+    case = "wrong_source_port"
+    script = good_script(hostile={"DISCOVER": [[case]], "REQUEST": [[case]]})
+    with Run(lab, script) as run:
+        lab.wait_address(timeout=15)  # the good one, or the marked one when it got through
+        time.sleep(0.3)
         run.assert_clean()
 
 
@@ -242,6 +243,20 @@ def test_broken_options_one_per_renewal(lab: Lab) -> None:
         run.assert_clean()
         sent = run.server.count(r"^SEND HOSTILE ")
         assert sent == len(APPLIED) + min(len(APPLIED), len(PARSED))
+
+
+def test_an_empty_option_121_is_an_empty_route_table(lab: Lab) -> None:
+    # Pins leasebox's documented choice (wire/routes.py): present but empty is not absent,
+    # so the Router option is ignored and there is no default route. RFC 3442 says the
+    # option is at least 5 octets long; if leasebox comes to reject it instead, the route
+    # from option 3 appears and this test must change with it.
+    with Run(lab, good_script(hostile={"REQUEST": [["classless_empty"]]})) as run:
+        run.wait_acks(1, 15)
+        wait_for("Bound", lambda: run.box.status().startswith("Bound"), 5)
+        time.sleep(0.3)
+        assert [r for r in run.monitor.routes() if "proto dhcp" in r] == []
+        assert f"nameserver {GOOD_DNS}" in run.resolv.path.read_text()
+        run.assert_clean(final=False)
 
 
 def test_forcerenew_is_ignored(lab: Lab) -> None:
