@@ -1,0 +1,117 @@
+"""leasebox installed into a real-systemd container, with dnsmasq across a veth pair.
+
+`install(container)` installs leasebox the way the package does (`make install` into a
+staging tree, copied over the container's /), then runs what the package's maintainer
+scripts run: systemd-sysusers, the journal catalog update, daemon-reload.
+`LeaseLab` creates, inside the container, a network namespace `srv` with dnsmasq
+(--no-ping) on veth1 (192.0.2.1/24), joined to veth0 in the container's own namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .harness import Background, Container
+
+REPO = Path(__file__).resolve().parents[2]
+SERVER_IP = "192.0.2.1"
+IFACE = "veth0"
+
+
+def install(container: Container) -> None:
+    with tempfile.TemporaryDirectory(prefix="lbx-stage-") as stage:
+        subprocess.run(["make", "-s", "-C", str(REPO), "install", f"DESTDIR={stage}"],
+                       check=True, timeout=60, stdin=subprocess.DEVNULL)
+        container.copy_in(Path(stage), "/tmp/lbx-stage")
+    # everything the package installs is under /usr; copying the staging directory itself
+    # over / would give / the staging directory's mode (0700 from mkdtemp)
+    container.run(["cp", "-a", "/tmp/lbx-stage/usr/.", "/usr/"])
+    container.run(["rm", "-rf", "/tmp/lbx-stage"])
+    container.run(["systemd-sysusers"])
+    container.run(["journalctl", "--update-catalog"])
+    container.run(["systemctl", "daemon-reload"])
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float,
+             interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class LeaseLab:
+    def __init__(self, container: Container, *dnsmasq_options: str) -> None:
+        self.c = container
+        self.dnsmasq: Background | None = None
+        self.options = list(dnsmasq_options)
+        c = container
+        c.run(["ip", "netns", "add", "srv"])
+        c.run(["ip", "link", "add", IFACE, "type", "veth", "peer", "name", "veth1",
+               "netns", "srv"])
+        c.run(["ip", "-n", "srv", "addr", "add", f"{SERVER_IP}/24", "dev", "veth1"])
+        c.run(["ip", "-n", "srv", "link", "set", "veth1", "up"])
+        c.run(["ip", "-n", "srv", "link", "set", "lo", "up"])
+        c.run(["ip", "link", "set", IFACE, "up"])
+
+    def start_dnsmasq(self) -> None:
+        self.c.run(["rm", "-f", "/tmp/dnsmasq.log"])
+        self.dnsmasq = self.c.spawn([
+            "ip", "netns", "exec", "srv", "dnsmasq", "--keep-in-foreground", "--no-ping",
+            "--port=0", "--conf-file=/dev/null", "--interface=veth1", "--bind-interfaces",
+            "--dhcp-authoritative", "--dhcp-range=192.0.2.50,192.0.2.150,255.255.255.0,2m",
+            "--dhcp-leasefile=/tmp/dnsmasq.leases", "--log-dhcp",
+            "--log-facility=/tmp/dnsmasq.log", f"--dhcp-option=option:router,{SERVER_IP}",
+            *self.options,
+        ])
+        wait_for("dnsmasq", lambda: "DHCP, IP range" in self.dnsmasq_log(), 10)
+
+    def close(self) -> None:
+        if self.dnsmasq is not None:
+            self.dnsmasq.stop()
+        self.c.run(["systemctl", "stop", f"leasebox@{IFACE}.target"], check=False)
+        self.c.run(["ip", "link", "del", IFACE], check=False)
+        self.c.run(["ip", "netns", "del", "srv"], check=False)
+
+    def dnsmasq_log(self) -> str:
+        return self.c.run(["cat", "/tmp/dnsmasq.log"], check=False).stdout
+
+    def count(self, what: str) -> int:
+        return sum(1 for line in self.dnsmasq_log().splitlines() if f" {what}(" in line)
+
+    def address(self) -> dict[str, Any] | None:
+        out = self.c.run(["ip", "-4", "-j", "addr", "show", "dev", IFACE]).stdout
+        info = json.loads(out or "[]")
+        found = [a for a in (info[0]["addr_info"] if info else [])
+                 if a.get("scope") == "global"]
+        return found[0] if found else None
+
+    def wait_address(self, timeout: float = 15.0) -> dict[str, Any]:
+        result: dict[str, Any] = wait_for("an address on veth0", self.address, timeout,
+                                          interval=0.01)
+        return result
+
+    def status_line(self, unit: str = f"leasebox-engine@{IFACE}.service") -> str:
+        return self.c.run(["systemctl", "show", "-p", "StatusText", "--value", unit]).stdout.strip()
+
+    def wait_bound(self, timeout: float = 15.0) -> str:
+        result: str = wait_for("Bound in the STATUS line",
+                               lambda: self.status_line() if self.status_line().startswith(
+                                   "Bound ") else "", timeout)
+        return result
+
+    def main_pid(self, unit: str) -> int:
+        return int(self.c.run(["systemctl", "show", "-p", "MainPID", "--value", unit]).stdout)
+
+    def journal(self, *args: str) -> str:
+        return self.c.run(["journalctl", "--no-pager", *args], check=False).stdout

@@ -1,0 +1,123 @@
+"""leasebox under a real systemd (PID 1 in an nspawn container), installed as the package
+installs it: start, STATUS, journal, restarts and crashes while bound, stop.
+
+The claims checked here are the design's: socket activation hands the sockets, the
+FDSTORE keeps io's packet sockets and the engine's live state across restarts (so a
+restart costs no DHCP exchange), and stopping leasebox@IFACE.target leaves the link.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from .harness import Container
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, install, wait_for
+
+pytestmark = pytest.mark.system
+
+ACQUIRED = "55ef93db5b18443b94509ad61d61b8dc"
+RELEASED = "084a4a2ba8f54de49275fc45b17f08c1"
+TARGET = f"leasebox@{IFACE}.target"
+SERVICES = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")]
+
+
+@pytest.fixture(scope="module")
+def installed(container: Container) -> Container:
+    install(container)
+    return container
+
+
+@pytest.fixture
+def lab(installed: Container) -> Iterator[LeaseLab]:
+    lab = LeaseLab(installed)
+    lab.start_dnsmasq()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def exchanges(lab: LeaseLab) -> tuple[int, int]:
+    return lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")
+
+
+def test_start_gets_a_lease_with_status_and_journal(lab: LeaseLab) -> None:
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    assert addr["local"].startswith("192.0.2.") and addr["prefixlen"] == 24
+    status = lab.wait_bound()
+    assert status.startswith(f"Bound {addr['local']}/24 via {SERVER_IP}, renews in ")
+    shown = lab.c.run(["systemctl", "status", "--no-pager", SERVICES[1]], check=False).stdout
+    assert f'Status: "{status[:20]}' in shown
+    # structured journal: the event by MESSAGE_ID, with its fields
+    events = wait_for("the acquired event in the journal", lambda: (lambda text: text if
+                      "LEASE_ADDRESS" in text else "")(
+        lab.journal(f"MESSAGE_ID={ACQUIRED}", "-o", "verbose")), 5)
+    assert f"LEASE_ADDRESS={addr['local']}/24" in events
+    assert f"INTERFACE={IFACE}" in events and "DHCP_STATE=" in events
+    assert f"SERVER_ID={SERVER_IP}" in events
+    # the catalog explains it (journalctl -x)
+    assert "DHCP lease acquired on" in lab.journal(f"MESSAGE_ID={ACQUIRED}", "-x")
+    # the story reads per interface
+    story = lab.journal("-u", f"leasebox-*@{IFACE}*", "-o", "cat")
+    assert "Acquired" in story and "capabilities dropped" in story
+
+
+@pytest.mark.parametrize("name", ["io", "engine", "netconf"])
+def test_restart_while_bound_keeps_the_lease_without_an_exchange(lab: LeaseLab,
+                                                                 name: str) -> None:
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    before = exchanges(lab)
+    unit = f"leasebox-{name}@{IFACE}.service"
+    old = lab.main_pid(unit)
+    lab.c.run(["systemctl", "restart", unit])
+    wait_for(f"{unit} running again", lambda: lab.main_pid(unit) not in (0, old), 10)
+    lab.wait_bound()
+    time.sleep(0.5)  # room for an exchange that must not happen
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+    assert exchanges(lab) == before, "a restart must not cost a DHCP exchange"
+    if name == "engine":
+        assert "resumed in BOUND" in lab.journal("-u", unit, "-o", "cat")
+
+
+@pytest.mark.parametrize("name", ["io", "engine", "netconf"])
+def test_kill_9_while_bound_is_restarted_and_keeps_the_lease(lab: LeaseLab, name: str) -> None:
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    before = exchanges(lab)
+    unit = f"leasebox-{name}@{IFACE}.service"
+    old = lab.main_pid(unit)
+    lab.c.run(["kill", "-KILL", str(old)])
+    if name == "netconf":  # socket-activated: the engine reconnects, which starts it again
+        wait_for("netconf started again", lambda: lab.main_pid(unit) not in (0, old), 10)
+    else:
+        wait_for(f"{unit} restarted by systemd", lambda: lab.main_pid(unit) not in (0, old), 10)
+    lab.wait_bound()
+    time.sleep(0.5)
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+    assert exchanges(lab) == before
+
+
+def test_stop_releases_and_removes(lab: LeaseLab) -> None:
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    lab.c.run(["systemctl", "stop", TARGET])
+    # `systemctl stop` returns once the link has been left (the leave unit's ExecStop=)
+    assert lab.address() is None
+    wait_for("DHCPRELEASE at dnsmasq", lambda: lab.count("DHCPRELEASE") == 1, 5)
+    wait_for("the released event in the journal", lambda: addr["local"] in lab.journal(
+        f"MESSAGE_ID={RELEASED}", "-o", "cat"), 5)
+    routes = lab.c.run(["ip", "-4", "route", "show", "dev", IFACE, "proto", "dhcp"]).stdout
+    assert routes.strip() == ""
+    for unit in SERVICES:
+        wait_for(f"{unit} stopped", lambda u=unit: lab.c.run(  # type: ignore[misc]
+            ["systemctl", "is-active", u], check=False).stdout.strip() != "active", 10)
