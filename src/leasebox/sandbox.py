@@ -1,0 +1,162 @@
+"""Each process narrows itself once start-up is done: after that, no exec, ever.
+
+systemd's SystemCallFilter= cannot forbid execve: the service manager itself needs it to
+start the service, so it is always allowed. Nothing in leasebox execs anything, so once
+a process has what it needs it installs one more seccomp filter of its own, like OpenBSD's
+pledge without "exec": execve and execveat kill the whole process (SIGSYS), everything
+else is left to the filters systemd already installed.
+
+How, and why that way:
+- Classic BPF through prctl(PR_SET_SECCOMP), not the seccomp(2) system call: seccomp(2)
+  is not in systemd's @system-service set, so under the units calling it would get the
+  caller killed. The price is that prctl has no TSYNC: the filter covers the calling
+  thread and what it later creates, not threads that already run. So a process with
+  other threads is refused (OSError), rather than given a filter with a hole in it.
+- no_new_privs first (the kernel requires it without CAP_SYS_ADMIN; the units set it too).
+- The architecture is checked: a system call made through another ABI (i386 via int 0x80
+  on x86_64, arm32 on aarch64) has other numbers, so it is killed too, as systemd's
+  SystemCallArchitectures=native does. On x86_64 the x32 numbers of execve and execveat
+  are matched as well. On an architecture not listed here forbid_exec() does nothing and
+  returns False.
+- A filter can never be removed, and filters stack, so calling this twice just adds one
+  more identical filter.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import struct
+from dataclasses import dataclass
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6];
+_OFFSET_NR = 0
+_OFFSET_ARCH = 4
+
+# classic BPF opcodes (linux/filter.h)
+BPF_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
+BPF_JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
+BPF_RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
+
+_X32_SYSCALL_BIT = 0x40000000
+
+
+@dataclass(frozen=True, slots=True)
+class Arch:
+    name: str
+    audit_arch: int  # AUDIT_ARCH_*: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+    exec_calls: tuple[int, ...]  # execve and execveat, in every ABI under that audit arch
+
+
+ARCHES: dict[str, Arch] = {
+    "x86_64": Arch("x86_64", 0xC000003E,
+                   (59, 322, _X32_SYSCALL_BIT | 520, _X32_SYSCALL_BIT | 545)),
+    "aarch64": Arch("aarch64", 0xC00000B7, (221, 281)),
+}
+
+_INSN = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
+
+
+def native_arch() -> Arch | None:
+    """The architecture this interpreter makes system calls for, if forbid_exec knows it.
+
+    uname() names the kernel's; a 32-bit interpreter on a 64-bit kernel makes other calls,
+    hence the pointer-size check."""
+    arch = ARCHES.get(os.uname().machine)
+    if arch is None or ctypes.sizeof(ctypes.c_void_p) != 8:
+        return None
+    return arch
+
+
+def program(arch: Arch) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) instructions; jumps are relative to the next one."""
+    n = len(arch.exec_calls)
+    # layout: 0 load arch, 1 check it, 2 load nr, 3..3+n-1 one test per call, then
+    # ALLOW at 3+n and KILL at 4+n
+    kill = 4 + n
+    insns = [
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
+        (BPF_JEQ_K, 0, kill - 2, arch.audit_arch),
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_NR),
+    ]
+    for i, nr in enumerate(arch.exec_calls):
+        here = 3 + i
+        insns.append((BPF_JEQ_K, kill - here - 1, 0, nr))
+    insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
+    insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS))
+    return insns
+
+
+def program_bytes(arch: Arch) -> bytes:
+    return b"".join(_INSN.pack(*insn) for insn in program(arch))
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+# The interpreter links libc: dlopen(NULL) finds prctl without ctypes.util (which would
+# import subprocess).
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.prctl.restype = ctypes.c_int
+
+
+def _prctl(option: int, arg2: int, what: str) -> None:
+    if _libc.prctl(option, arg2, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def thread_count() -> int:
+    """Threads of this process (from /proc; 1 if /proc cannot tell)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
+def forbid_exec() -> bool:
+    """Make execve/execveat kill this process from now on, for good.
+
+    True once the filter is in place; False (and nothing changed) on an architecture this
+    module has no filter for. OSError if the process has other threads, or the kernel
+    refuses (no seccomp, or prctl filtered)."""
+    arch = native_arch()
+    if arch is None:
+        return False
+    threads = thread_count()
+    if threads != 1:
+        raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
+    code = program_bytes(arch)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = _SockFprog(len(code) // _INSN.size, ctypes.addressof(buf))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1, "no_new_privs")
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp filter: {os.strerror(err)}")
+    return True
+
+
+def no_more_exec(log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> bool:
+    """forbid_exec() for a service's start-up: one debug line when done, a warning (and
+    go on: the unit's own confinement still holds) when not. True if installed."""
+    try:
+        done = forbid_exec()
+    except OSError as exc:
+        log.warning("cannot forbid exec: %s", exc.strerror or exc)
+        return False
+    if not done:
+        log.warning("cannot forbid exec: no seccomp filter for %s", os.uname().machine)
+        return False
+    log.debug("exec is now forbidden")
+    return True
