@@ -4,7 +4,7 @@
 # python3-systemd (netconf must work with Debian's pyroute2 0.7.2 as well as PyPI's 0.9.x),
 # systemd-container + debootstrap (the real-systemd system tests).
 LEASEBOX_APT_PACKAGES=(
-    dnsmasq-base iproute2 libsystemd-dev pkg-config gcc python3-dev
+    dnsmasq-base iproute2 tcpdump libsystemd-dev pkg-config gcc python3-dev
     python3-pyroute2 python3-systemd systemd-container debootstrap
 )
 

@@ -221,5 +221,5 @@ class Leasebox:
         for line in self.log().splitlines():
             if line.startswith("leasebox-launch: started "):
                 parts = line.split()
-                out[parts[2]] = int(parts[4])
+                out[parts[2]] = int(parts[4].rstrip(")"))
         return out
