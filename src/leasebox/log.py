@@ -56,8 +56,10 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
     root.handlers.clear()
     root.setLevel(logging.INFO)
     logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
-    # pyroute2 warns about facilities netconf does not use (tc without /proc/net/psched)
+    # --debug is for leasebox's decisions, not library internals; and pyroute2 warns about
+    # facilities netconf does not use (tc, without /proc/net/psched in the minimal root)
     logging.getLogger("pyroute2").setLevel(logging.ERROR)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
     handler: logging.Handler | None = None
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
         try:

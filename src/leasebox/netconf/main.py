@@ -21,7 +21,6 @@ for a bad policy file or command line.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import selectors
 import signal
@@ -31,7 +30,7 @@ from types import FrameType
 from typing import NoReturn
 
 from leasebox import ifname as ifnames
-from leasebox import ipc, sd
+from leasebox import ipc, sandbox, sd
 from leasebox import log as logsetup
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Resolver
@@ -192,8 +191,6 @@ def main(argv: list[str] | None = None) -> int:
         logsetup.setup("netconf", "?").error("%s", exc)
         return EX_CONFIG
     log = logsetup.setup("netconf", ifname, debug=args.debug)
-    for noisy in ("pyroute2", "asyncio"):  # --debug is for our decisions, not their internals
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         policy = load_policy(args.policy_file)
     except PolicyError as exc:
@@ -237,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     nc = Netconf(ifname, link.index, policy, rtnl,
                  Configurator(rtnl.bind(link.index), resolver, tracked), state)
     loop = _Loop()
+    sandbox.no_more_exec(log)
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if listening else "connected to the engine")
     sd.notify("READY=1", f"STATUS={_status(nc)}")
