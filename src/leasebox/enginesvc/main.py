@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from leasebox import control, ifname, ipc, sd
+from leasebox import control, ifname, ipc, sandbox, sd
 from leasebox import log as logsetup
 from leasebox.engine.types import ClientConfig
 from leasebox.enginesvc import dispatch
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace, iface: str) -> int:
     live = LiveState(state_fds[0] if state_fds else None)
     svc = EngineService(settings, live)
     logsetup.set_dynamic_fields(svc.fields)
+    sandbox.no_more_exec(log)
     return Loop(svc, io_listener, control_listener).run()
 
 

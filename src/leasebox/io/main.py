@@ -16,7 +16,7 @@ import socket
 import sys
 from types import FrameType
 
-from leasebox import ifname, sd
+from leasebox import ifname, sandbox, sd
 from leasebox import log as logsetup
 from leasebox.io import bpf, caps
 from leasebox.io.loop import (
@@ -153,6 +153,7 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         except OSError as exc:  # io works without it; only a restart will cost more
             log.warning("cannot store the %s socket: %s", name, exc.strerror)
     _drop_capabilities(log)
+    sandbox.no_more_exec(log)
     loop = IoLoop(ifname, ifindex, Sockets(engine, packet, arp, udp, rtnl), log)
     try:
         loop.initial_link()
