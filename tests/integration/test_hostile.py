@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scapy.layers.dhcp import DHCP
+from scapy.layers.l2 import Ether
 
 from tests.integration import hostile_cases as hc
 from tests.integration.fakeserver import ACK, OFFER, Ctx, FakeServer, Monitor, Script
@@ -117,9 +119,13 @@ class Run:
         self.resolv.__exit__()
 
     def wait_acks(self, count: int, timeout: float) -> None:
+        """Until the server has sent `count` ACKs and the lease is applied (netconf writes
+        resolv.conf after the address)."""
         self.server.wait(r"^SEND ACK ", timeout, count=count)
         wait_for("the lease applied", lambda: (a := self.lab.address()) is not None
                  and a["local"] == GOOD_ADDRESS, 5)
+        wait_for("resolv.conf", lambda: self.resolv.versions
+                 and f"nameserver {GOOD_DNS}" in self.resolv.versions[-1], 5)
 
     def assert_no_crash(self) -> None:
         log = self.box.log()
@@ -171,6 +177,9 @@ def test_every_case_builds_frames_that_fit(reply_type: int, ciaddr: str) -> None
     for name, build in hc.CASES.items():
         frames = build(ctx)
         assert all(14 <= len(f) <= 1514 for f in frames), name
+    for name in ("forcerenew_unicast", "forcerenew_broadcast", "forcerenew_same_xid"):
+        pkt = Ether(hc.CASES[name](ctx)[0])
+        assert ("message-type", 9) in pkt[DHCP].options, name
     assert len(hc.REJECT) == len(hc.MARKERS) and len(set(hc.CASES)) == len(hc.CASES)
     assert hc.explain("nameserver 203.0.113.1") == [hc.REJECT[0]]
 
@@ -270,6 +279,8 @@ def test_forcerenew_is_ignored(lab: Lab) -> None:
         after = [line.text for line in run.server.lines(r"^RECV (REQUEST|DISCOVER) ")
                  if line.time > sent[0].time]
         assert after == [], f"FORCERENEW made the client ask: {after}"
+        # it did reach the engine (logged once a minute), so the silence is its decision
+        assert "FORCERENEW" in run.box.log()
         assert run.box.status().startswith("Bound")
         run.assert_clean()
 
@@ -282,6 +293,7 @@ def test_a_flood_of_junk_does_not_stop_the_lease(lab: Lab) -> None:
         took = time.monotonic() - started
         assert run.server.count(r"^SEND HOSTILE flood frames=5000") == 1
         assert run.server.count(r"^SEND-FAILED") == 0
+        assert "dropped" in run.box.log()  # the junk did reach the engine
         wait_for("Bound", lambda: run.box.status().startswith("Bound"), 5)
         run.assert_clean()
         # the OFFER follows 5,000 frames paced over ~2.5 s; a client that keeps up binds soon
