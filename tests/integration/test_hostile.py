@@ -105,15 +105,8 @@ class Run:
         self.resolv.__enter__()
         self.box.start()
         self.pids = wait_for("three services", lambda: (lambda p: p if len(p) == 3 else None)(
-            self.service_pids()), 10)
+            self.box.pids()), 10)
         return self
-
-    def service_pids(self) -> dict[str, int]:
-        """The latest pid of each service, from the launcher's "started NAME (pid N)" lines.
-        (Leasebox.pids() in netlab.py reads the pid as "N)" and fails on it.)"""
-        return {name: int(pid) for name, pid in
-                re.findall(r"^leasebox-launch: started (\S+) \(pid (\d+)\)", self.box.log(),
-                           re.M)}
 
     def __exit__(self, *exc: object) -> None:
         self.resolv.__exit__()
@@ -131,7 +124,7 @@ class Run:
         log = self.box.log()
         assert "Traceback" not in log, log[-4000:]
         assert " exited with " not in log, log[-4000:]
-        assert self.service_pids() == self.pids, "a service was restarted"
+        assert self.box.pids() == self.pids, "a service was restarted"
 
     def assert_clean(self, *, final: bool = True) -> None:
         """Nothing bad was ever applied, nothing crashed, and the good lease is in place."""
