@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import struct
 import subprocess
@@ -165,7 +166,7 @@ class _Uname:
 @pytest.mark.parametrize(("machine", "known"), [("x86_64", True), ("aarch64", True),
                                                 ("riscv64", False), ("armv7l", False)])
 def test_native_arch(monkeypatch: pytest.MonkeyPatch, machine: str, known: bool) -> None:
-    monkeypatch.setattr(sandbox.os, "uname", lambda: _Uname(machine))
+    monkeypatch.setattr(os, "uname", lambda: _Uname(machine))
     arch = sandbox.native_arch()
     assert (arch is not None) == known
     if arch is not None:
@@ -186,7 +187,7 @@ def run_bpf(code: bytes, nr: int, arch: int) -> int:
         elif op == sandbox.BPF_JEQ_K:
             pc += 1 + (jt if acc == k else jf)
         elif op == sandbox.BPF_RET_K:
-            return k
+            return int(k)
         else:
             raise AssertionError(f"unexpected opcode {op:#x}")
     raise AssertionError("ran off the end of the program")
