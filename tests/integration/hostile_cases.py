@@ -642,8 +642,8 @@ def strings_quotes_and_spaces(ctx: Ctx) -> list[bytes]:
 
 @special
 def classless_empty(ctx: Ctx) -> list[bytes]:
-    # RFC 3442 gives option 121 a minimum length of 5; leasebox reads an empty one as an
-    # empty route table (wire/routes.py), which also overrides the Router option.
+    # RFC 3442 gives option 121 a minimum length of 5: leasebox drops an empty one, so the
+    # reply keeps its Router option (the default route) instead of an empty route table.
     return _with(ctx, OPT_CLASSLESS, b"")
 
 

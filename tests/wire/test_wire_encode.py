@@ -68,9 +68,15 @@ def test_long_options_are_split_per_rfc_3396() -> None:
 
 
 def test_zero_values_are_present() -> None:
-    msg = typical_ack(lease_time=0, renewal_time=0, classless_routes=())
+    msg = typical_ack(lease_time=0, renewal_time=0)
     assert decode(encode(msg)) == msg
-    assert (121, b"") in walk(encode(msg))
+    assert (51, b"\0\0\0\0") in walk(encode(msg))
+
+
+def test_an_empty_route_table_cannot_be_encoded() -> None:
+    # option 121 has no empty form on the wire (RFC 3442: at least 5 octets)
+    with pytest.raises(EncodeError):
+        encode(typical_ack(classless_routes=()))
 
 
 def test_empty_lists_are_absent() -> None:

@@ -164,7 +164,15 @@ def test_a_good_frame_with_a_bad_message() -> None:
 
 
 def test_port_is_a_parameter_for_fake_servers() -> None:
-    assert decode_frame(server_frame(dst_port=67), dst_port=67).dst_port == 67
+    frame = decode_frame(server_frame(src_port=68, dst_port=67), dst_port=67)
+    assert (frame.src_port, frame.dst_port) == (68, 67)
+
+
+@pytest.mark.parametrize(("src_port", "dst_port"), [(53, 68), (68, 68), (1067, 68), (67, 67)])
+def test_wrong_source_port_is_not_a_dhcp_frame(src_port: int, dst_port: int) -> None:
+    # a reply must come from the server port (a client's request from the client port)
+    with pytest.raises(DecodeError, match="source port"):
+        decode_frame(server_frame(src_port=src_port, dst_port=dst_port), dst_port=dst_port)
 
 
 @pytest.mark.parametrize("value", ["frame", None, 7])

@@ -3,12 +3,12 @@ concatenation, unknown options, and the framing corner cases (pad, END, missing 
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
 
-from leasebox.wire import DecodeError, Message, MessageType, decode
+from leasebox.wire import DecodeError, Message, MessageType, Route, decode
 from leasebox.wire.limits import MAX_OPTION_DATA, MAX_UNKNOWN_BYTES, MAX_UNKNOWN_OPTIONS
 from tests.wire.wire_samples import SERVER, opt, raw_ack, raw_message
 
@@ -50,7 +50,8 @@ VALID: list[tuple[int, str, bytes, Any]] = [
     (108, "ipv6_only_preferred", b"\x00\x00\x07\x08", 1800),
     (114, "captive_portal", b"https://portal.example/", "https://portal.example/"),
     (119, "domain_search", b"\x07example\x03com\x00", ("example.com",)),
-    (121, "classless_routes", b"", ()),
+    (121, "classless_routes", b"\x00\xc0\x00\x02\x01", (Route(IPv4Network("0.0.0.0/0"),
+                                                           IPv4Address("192.0.2.1")),)),
 ]
 
 # code, Message field, a value the option's rules reject
@@ -82,6 +83,7 @@ INVALID: list[tuple[int, str, bytes]] = (
         (81, "client_fqdn", b"\x00\x00"),
         (114, "captive_portal", b""),
         (119, "domain_search", b""),
+        (121, "classless_routes", b""),  # RFC 3442: at least 5 octets
         (121, "classless_routes", b"\x00"),
         (121, "classless_routes", b"\x00\x01\x02\x03"),
     ]
@@ -309,4 +311,4 @@ def test_zero_length_unknown_and_flag_options() -> None:
     msg = request_with(opt(80), opt(250), opt(121))
     assert msg.rapid_commit
     assert msg.unknown == ((250, b""),)
-    assert msg.classless_routes == ()
+    assert msg.classless_routes is None and 121 in msg.dropped  # RFC 3442: at least 5 octets

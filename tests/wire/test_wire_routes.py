@@ -34,8 +34,12 @@ def test_several_routes_and_on_link() -> None:
     )
 
 
-def test_empty_is_an_empty_table() -> None:
-    assert decode_routes(b"") == ()
+def test_empty_is_malformed() -> None:
+    # RFC 3442: at least 5 octets; an empty table would override the Router option
+    with pytest.raises(BadOption):
+        decode_routes(b"")
+    with pytest.raises(ValueError):
+        encode_routes(())
 
 
 @pytest.mark.parametrize("data", [

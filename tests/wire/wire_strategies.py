@@ -66,7 +66,8 @@ def _routes(raw: bytes) -> tuple[Route, ...]:
 
 def route_tables(long: bool) -> st.SearchStrategy[tuple[Route, ...]]:
     # Over 28 routes do not fit in one option: RFC 3396 splitting.
-    return st.binary(max_size=9 * (40 if long else 10)).map(_routes)
+    # at least one route: option 121 has no empty form (RFC 3442)
+    return st.binary(min_size=9, max_size=9 * (40 if long else 10)).map(_routes)
 
 
 def _addresses(raw: bytes) -> tuple[IPv4Address, ...]:

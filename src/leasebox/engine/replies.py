@@ -7,7 +7,7 @@ a usable address. What a state accepts from which server is the handlers' busine
 
 from __future__ import annotations
 
-from leasebox.engine.addresses import usable
+from leasebox.engine.addresses import is_subnet_edge, prefixlen_from_mask, usable
 from leasebox.engine.kinds import Kind
 from leasebox.wire.types import Message, MessageType, Op
 
@@ -38,4 +38,9 @@ def screen(message: Message, xid: int | None, mac: bytes | None,
         return f"unusable server identifier {message.server_id}"
     if kind is not Kind.NAK and not usable(message.yiaddr):
         return f"unusable yiaddr {message.yiaddr}"
+    if kind is not Kind.NAK and message.subnet_mask is not None:
+        # Caught at the OFFER already, not only at the ACK: requesting it wastes an exchange.
+        prefixlen = prefixlen_from_mask(message.subnet_mask)
+        if prefixlen is not None and is_subnet_edge(message.yiaddr, prefixlen):
+            return f"yiaddr {message.yiaddr}/{prefixlen} is a network or broadcast address"
     return kind

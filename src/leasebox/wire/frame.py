@@ -124,6 +124,11 @@ def decode_frame(data: bytes, *, dst_port: int = CLIENT_PORT) -> Frame:
         raise DecodeError("UDP checksum mismatch")
     if port != dst_port:
         raise DecodeError(f"UDP destination port {port}, not {dst_port}")
+    # Servers and relay agents send from 67 to 68, clients from 68 to 67 (RFC 2131 4.1):
+    # anything else is not a DHCP reply, whatever its payload says.
+    expected_src = SERVER_PORT if dst_port == CLIENT_PORT else CLIENT_PORT
+    if src_port != expected_src:
+        raise DecodeError(f"UDP source port {src_port}, not {expected_src}")
     return Frame(
         src_mac=src_mac, dst_mac=dst_mac, src_ip=IPv4Address(src_ip),
         dst_ip=IPv4Address(dst_ip), src_port=src_port, dst_port=port,

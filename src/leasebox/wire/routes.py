@@ -3,8 +3,9 @@
 Each route is a prefix width, the significant octets of the destination, and a gateway.
 Anything off (width > 32, a destination or gateway cut short, set bits beyond the prefix)
 rejects the whole option: routes decide where traffic goes, so a partly understood route
-table is worse than none. Zero length decodes to an empty table, which the contract keeps
-apart from "absent" (RFC 3442: with option 121 present the Router option is ignored).
+table is worse than none. Zero length is malformed too (RFC 3442: the minimum length is 5):
+taken as an empty table it would, by RFC 3442's rule that a present option 121 overrides the
+Router option, let one empty option silently remove the default route.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from leasebox.wire.types import Route
 
 
 def decode_routes(data: bytes) -> tuple[Route, ...]:
+    if not data:
+        raise BadOption("empty (RFC 3442: at least 5 bytes)")
     routes: list[Route] = []
     pos, end = 0, len(data)
     while pos < end:
@@ -38,7 +41,8 @@ def decode_routes(data: bytes) -> tuple[Route, ...]:
 
 
 def encode_routes(routes: Iterable[Route]) -> bytes:
-    """Raises ValueError for anything that is not a Route of IPv4 types."""
+    """Raises ValueError for anything that is not a Route of IPv4 types, and for an empty
+    table, which option 121 cannot carry."""
     out = bytearray()
     for route in routes:
         if not isinstance(route, Route):
@@ -50,4 +54,6 @@ def encode_routes(routes: Iterable[Route]) -> bytes:
         out.append(width)
         out += destination.network_address.packed[: (width + 7) // 8]
         out += gateway.packed
+    if not out:
+        raise ValueError("option 121 needs at least one route (RFC 3442)")
     return bytes(out)
