@@ -53,7 +53,7 @@ import errno, json, os, socket, sys
 out = {}
 for path in sys.argv[1:]:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(5)
+    s.settimeout(15)  # a socket-activated netconf imports pyroute2 first: slow under load
     try:
         s.connect(path)
     except OSError as exc:
@@ -107,16 +107,22 @@ def proc_status(c: Container, pid: int) -> dict[str, str]:
 
 
 def as_user(c: Container, argv: list[str], *paths: str) -> dict[str, Any]:
-    r = c.run([*argv, "python3", "-I", "-c", CONNECT, *paths], timeout=30)
+    r = c.run([*argv, "python3", "-I", "-c", CONNECT, *paths], timeout=60)
     result: dict[str, Any] = json.loads(r.stdout)
     return result
 
 
-def journal_line(c: Container, u: str, needle: str, timeout: float = 10.0) -> str:
+def journal_line(c: Container, u: str, needle: str, timeout: float = 20.0) -> str:
     def find() -> str:
         text = c.journalctl("-u", u, "-o", "cat", check=False)
         return next((line for line in text.splitlines() if needle in line), "")
-    found: str = wait_for(f"{needle!r} in the journal of {u}", find, timeout, interval=0.05)
+    try:
+        found: str = wait_for(f"{needle!r} in the journal of {u}", find, timeout,
+                              interval=0.05)
+    except TimeoutError as exc:
+        state = c.systemctl("status", "--lines=0", u, check=False)
+        tail = c.journalctl("-n", "30", "-o", "short-monotonic", check=False)
+        raise TimeoutError(f"{exc}\n{state}\n--- journal ---\n{tail}") from None
     return found
 
 
@@ -157,7 +163,7 @@ def run_probes(c: Container) -> dict[str, dict[str, Any]]:
             line = journal_line(c, unit(role), f'"nonce": "{nonce}"', timeout=20)
             reports[role] = json.loads(line.split(" ", 1)[1])
         for role in ROLES:  # Type=exec, Restart=no: inactive once the probe has exited
-            wait_for(f"{unit(role)} to end", functools.partial(ended, c, unit(role)), 10)
+            wait_for(f"{unit(role)} to end", functools.partial(ended, c, unit(role)), 20)
         return reports
     finally:
         c.run(["rm", "-rf", *(os.path.dirname(drop_in(role)) for role in ROLES)])
@@ -192,7 +198,7 @@ def seen(container: Container) -> Iterator[Seen]:
         # 2. the running daemons, after a lease
         t = time.monotonic()
         c.systemctl("start", f"leasebox@{IFACE}.target")
-        s.bound = lab.wait_bound()
+        s.bound = lab.wait_bound(timeout=30)
         for role in ROLES:
             s.daemons[role] = proc_status(c, lab.main_pid(unit(role)))
         s.forbid_warnings = "\n".join(
@@ -220,7 +226,7 @@ def seen(container: Container) -> Iterator[Seen]:
         # 4. restored: a lease again with the real daemons
         t = time.monotonic()
         c.systemctl("start", f"leasebox@{IFACE}.target")
-        s.rebound = lab.wait_bound()
+        s.rebound = lab.wait_bound(timeout=30)
         s.seconds["rebound"] = time.monotonic() - t
         s.root_leftovers = c.run(["find", *(f"{ROOT}/{d}" for d in ("run", "tmp", "dev")),
                                   "-mindepth", "1"]).stdout.split()
