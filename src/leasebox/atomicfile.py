@@ -1,5 +1,7 @@
 """Replacing a file so that readers see the old content or the new, never a mix.
 
+Used by the engine (the lease file) and netconf (its state file, resolv.conf).
+
 Temp file in the same directory, fsync, rename over the target, fsync the directory: after
 a crash at any point the target is whole (old or new) and no half-written file is in place.
 """

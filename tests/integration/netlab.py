@@ -13,10 +13,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -30,18 +30,6 @@ def sh(argv: list[str], check: bool = True, timeout: float = 20.0,
        **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=check, timeout=timeout, text=True,
                           stdin=subprocess.DEVNULL, capture_output=True, **kw)
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float,
-             interval: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 class Lab:

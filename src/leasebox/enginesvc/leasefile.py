@@ -13,7 +13,7 @@ import os
 import struct
 from pathlib import Path
 
-from leasebox import wire
+from leasebox import atomicfile, wire
 from leasebox.engine import lease_from_ack
 from leasebox.engine.types import Lease
 
@@ -30,35 +30,15 @@ class LeaseFileError(Exception):
 
 
 def store(directory: Path, lease: Lease, acquired_wall: float) -> None:
-    """Write atomically: temporary file, fsync, rename, fsync the directory."""
+    """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
     if lease.ack is None:
         raise LeaseFileError("lease has no ACK to store")
     data = HEADER.pack(MAGIC, VERSION, int(acquired_wall * 1e9)) + wire.encode(lease.ack)
-    tmp = directory / f".{FILENAME}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, directory / FILENAME)
-    _fsync_dir(directory)
+    atomicfile.write_atomic(str(directory), FILENAME, data, mode=0o600)
 
 
 def forget(directory: Path) -> None:
-    try:
-        os.unlink(directory / FILENAME)
-    except FileNotFoundError:
-        return
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    atomicfile.remove(str(directory), FILENAME)
 
 
 def load(directory: Path, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:

@@ -15,7 +15,7 @@ import os
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from leasebox.netconf import atomic
+from leasebox import atomicfile as atomic
 from leasebox.netconf.apply import Tracked
 from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
 
