@@ -1,8 +1,9 @@
 """leasebox installed into a real-systemd container, with dnsmasq across a veth pair.
 
-`install(container)` installs leasebox the way the package does (`make install` into a
-staging tree, copied over the container's /), then runs what the package's maintainer
-scripts run: systemd-sysusers, the journal catalog update, daemon-reload.
+`install(container)` installs leasebox the way a user does: the Debian package, built by
+scripts/build-deb (cached per source tree, see debpkg.py), with `dpkg -i` in the container;
+its maintainer scripts create the leasebox group and reload systemd, and systemd's dpkg
+trigger rebuilds the journal catalog.
 `LeaseLab` creates, inside the container, a network namespace `srv` with dnsmasq
 (--no-ping) on veth1 (192.0.2.1/24), joined to veth0 in the container's own namespace.
 """
@@ -10,13 +11,13 @@ scripts run: systemd-sysusers, the journal catalog update, daemon-reload.
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import wait_for
+
+from . import debpkg
+from .debpkg import Package
 from .harness import Background, Container
 
 REPO = Path(__file__).resolve().parents[2]
@@ -24,30 +25,14 @@ SERVER_IP = "192.0.2.1"
 IFACE = "veth0"
 
 
-def install(container: Container) -> None:
-    with tempfile.TemporaryDirectory(prefix="lbx-stage-") as stage:
-        subprocess.run(["make", "-s", "-C", str(REPO), "install", f"DESTDIR={stage}"],
-                       check=True, timeout=60, stdin=subprocess.DEVNULL)
-        container.copy_in(Path(stage), "/tmp/lbx-stage")
-    # everything the package installs is under /usr; copying the staging directory itself
-    # over / would give / the staging directory's mode (0700 from mkdtemp)
-    container.run(["cp", "-a", "/tmp/lbx-stage/usr/.", "/usr/"])
-    container.run(["rm", "-rf", "/tmp/lbx-stage"])
-    container.run(["systemd-sysusers"])
-    container.run(["journalctl", "--update-catalog"])
-    container.run(["systemctl", "daemon-reload"])
-
-
-def wait_for(what: str, predicate: Callable[[], Any], timeout: float,
-             interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+def install(container: Container) -> Package:
+    pkg = debpkg.package()
+    inside = f"/tmp/{pkg.deb.name}"
+    container.copy_in(pkg.deb, inside)
+    container.run(["dpkg", "-i", inside], timeout=120,
+                  env={"DEBIAN_FRONTEND": "noninteractive"})
+    container.run(["rm", "-f", inside])
+    return pkg
 
 
 class LeaseLab:

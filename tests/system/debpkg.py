@@ -1,0 +1,100 @@
+"""The leasebox Debian package the system tests install, built once per source tree.
+
+:func:`package` runs ``scripts/build-deb`` (the documented build command, lintian included)
+and caches what it produced in ``<cache>/deb-<source hash>`` (the cache is the harness's,
+``/var/cache/leasebox-test`` by default), so test runs over an unchanged tree reuse the
+package. The hash is ``scripts/build-deb --source-hash``: the working tree's package inputs,
+committed or not. As with the container tree, the build goes to a temporary directory renamed
+into place only when complete, under an ``flock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .harness import HarnessError, Log, _flock, cache_root, log_stderr
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD_DEB = REPO / "scripts" / "build-deb"
+# The first build on a fresh machine installs debhelper, dh-python and lintian (~1 min);
+# afterwards a build takes about 10 s.
+BUILD_TIMEOUT = 900.0
+KEEP = 8  # packages of earlier source trees kept in the cache
+TMP_PREFIX = ".deb-tmp-"
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    directory: Path
+
+    @property
+    def deb(self) -> Path:
+        debs = sorted(self.directory.glob("leasebox_*_all.deb"))
+        if len(debs) != 1:
+            raise HarnessError(f"expected one leasebox .deb in {self.directory}, found {debs}")
+        return debs[0]
+
+    @property
+    def lintian(self) -> str:
+        """lintian's output at build time (--pedantic --display-info; overrides applied)."""
+        return (self.directory / "lintian.txt").read_text()
+
+
+def source_hash() -> str:
+    out = subprocess.run([str(BUILD_DEB), "--source-hash"], capture_output=True, text=True,
+                         check=True, timeout=60, stdin=subprocess.DEVNULL).stdout.strip()
+    if not out.isalnum():
+        raise HarnessError(f"scripts/build-deb --source-hash printed {out!r}")
+    return out
+
+
+def _complete(directory: Path) -> bool:
+    return directory.is_dir() and any(directory.glob("leasebox_*_all.deb")) and (
+        directory / "lintian.txt").is_file()
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Remove leftovers of interrupted builds and all but the newest KEEP packages."""
+    for stale in root.glob(f"{TMP_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    builds = sorted((d for d in root.glob("deb-*") if d.is_dir() and d != keep),
+                    key=lambda d: d.stat().st_mtime, reverse=True)
+    for old in builds[KEEP - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def package(log: Log = log_stderr) -> Package:
+    """The package for the current source tree, built if the cache does not have it."""
+    if os.geteuid() != 0:
+        raise HarnessError("building the package needs root (it may install build tools)")
+    root = cache_root()
+    built = root / f"deb-{source_hash()}"
+    if _complete(built):
+        return Package(built)
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    with _flock(root / ".deb-lock", BUILD_TIMEOUT + 60.0, log):
+        if _complete(built):  # another run built it while we waited
+            return Package(built)
+        _prune(root, built)
+        tmp = root / f"{TMP_PREFIX}{built.name}-{os.getpid()}"
+        log(f"building the package with scripts/build-deb into {built}")
+        started = time.monotonic()
+        try:
+            result = subprocess.run([str(BUILD_DEB), str(tmp)], capture_output=True,
+                                    text=True, timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
+            if result.returncode != 0:
+                raise HarnessError(f"scripts/build-deb failed ({result.returncode}):\n"
+                                   f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            shutil.rmtree(built, ignore_errors=True)  # a directory without a .deb is no build
+            os.rename(tmp, built)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(tmp)
+        log(f"package built in {time.monotonic() - started:.1f}s")
+    return Package(built)

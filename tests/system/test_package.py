@@ -1,0 +1,212 @@
+"""The Debian package, installed with dpkg into a real-systemd container: what it ships, what
+its maintainer scripts do (group, catalog, no instance enabled or started, restart on
+upgrade without a DHCP exchange, leave the link on removal), the lintian result of its
+build, and what `apt-get remove` and `purge` leave behind.
+
+The tests share one container and run in file order: the last one removes the package.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.waiting import wait_for
+
+from .debpkg import Package
+from .harness import Container
+from .leasebox_lab import IFACE, LeaseLab, install
+
+pytestmark = pytest.mark.system
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted(p.name for p in (REPO / "units").iterdir() if "@." in p.name)
+PROGRAMS = ("leasebox-io", "leasebox-engine", "leasebox-netconf", "leaseboxctl")
+ROOT = "/usr/lib/leasebox/root"
+ACQUIRED = "55ef93db5b18443b94509ad61d61b8dc"
+RELEASED = "084a4a2ba8f54de49275fc45b17f08c1"
+TARGET = f"leasebox@{IFACE}.target"
+SERVICES = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")]
+
+
+def loaded_units(c: Container) -> list[str]:
+    """Every leasebox unit systemd knows: NAME LOAD ACTIVE SUB."""
+    out = c.run(["systemctl", "list-units", "--all", "--plain", "--no-legend",
+                 "leasebox*"]).stdout
+    return [" ".join(line.split()[:4]) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def package(container: Container) -> Package:
+    return install(container)
+
+
+@pytest.fixture(scope="module")
+def files(container: Container, package: Package) -> set[str]:
+    return set(container.run(["dpkg", "-L", "leasebox"]).stdout.splitlines())
+
+
+@pytest.fixture
+def lab(container: Container, package: Package) -> Iterator[LeaseLab]:
+    lab = LeaseLab(container)
+    lab.start_dnsmasq()
+    try:
+        yield lab
+    finally:
+        lab.close()
+
+
+def test_dpkg_says_installed_with_debian_dependencies(container: Container,
+                                                      package: Package) -> None:
+    status = container.run(["dpkg", "-s", "leasebox"]).stdout
+    assert "Status: install ok installed" in status
+    depends = next(line for line in status.splitlines() if line.startswith("Depends:"))
+    # pyproject's pyroute2 and systemd-python, as Debian names them
+    assert "python3-pyroute2" in depends and "python3-systemd" in depends
+    assert "pyroute2 " not in depends.replace("python3-pyroute2", "")
+
+
+def test_file_list(files: set[str], container: Container) -> None:
+    for unit in TEMPLATES:
+        assert f"/usr/lib/systemd/system/{unit}" in files
+    for program in PROGRAMS:
+        assert f"/usr/bin/{program}" in files
+    assert "/usr/bin/leasebox-launch" not in files  # development only
+    for d in ("usr", "proc", "dev", "run", "tmp", "var", "sys"):
+        assert f"{ROOT}/{d}" in files
+    for link in ("bin", "lib", "lib64", "sbin"):
+        assert container.run(["readlink", f"{ROOT}/{link}"]).stdout.strip() == f"usr/{link}"
+    assert "/usr/lib/sysusers.d/leasebox.conf" in files
+    assert "/usr/lib/systemd/catalog/leasebox.catalog" in files
+    assert "/usr/lib/python3/dist-packages/leasebox/__init__.py" in files
+    assert "/usr/share/doc/leasebox/copyright" in files
+    for page in ("leasebox", "leaseboxctl", "leasebox-io", "leasebox-engine",
+                 "leasebox-netconf"):
+        assert f"/usr/share/man/man8/{page}.8.gz" in files
+    if (REPO / "man" / "leasebox.conf.5").exists():
+        assert "/usr/share/man/man5/leasebox.conf.5.gz" in files
+    if (REPO / "packaging" / "leasebox.conf").exists():
+        assert "/etc/leasebox/leasebox.conf" in files
+        conffiles = container.run(["dpkg-query", "-W", "-f=${Conffiles}", "leasebox"]).stdout
+        assert "/etc/leasebox/leasebox.conf" in conffiles
+
+
+def test_postinst_made_the_group_and_the_catalog_and_enabled_nothing(
+        container: Container, package: Package) -> None:
+    assert container.run(["getent", "group", "leasebox"]).stdout.startswith("leasebox:")
+    # systemd's dpkg trigger on /usr/lib/systemd/catalog ran journalctl --update-catalog
+    assert "DHCP lease acquired on" in container.run(
+        ["journalctl", "--list-catalog", ACQUIRED]).stdout
+    assert loaded_units(container) == [], "installing must start nothing"
+    wants = container.run(["find", "/etc/systemd/system", "-name", "leasebox*"]).stdout
+    assert wants.strip() == "", f"installing must enable nothing:\n{wants}"
+
+
+def test_programs_run_under_debians_python_in_the_minimal_root(container: Container,
+                                                              package: Package) -> None:
+    for program in PROGRAMS:
+        first = container.run(["head", "-n1", f"/usr/bin/{program}"]).stdout.strip()
+        assert first == "#! /usr/bin/python3 -I", f"{program}: {first}"
+    # what the services get: the minimal root, /usr read-only, a dynamic user
+    out = container.run([
+        "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr", "-pMountAPIVFS=yes",
+        "-pDynamicUser=yes", "-pNoNewPrivileges=yes",
+        "/usr/bin/python3", "-I", "-c", "import leasebox.ctl.main as m; print(m.__file__)",
+    ]).stdout.strip()
+    assert out == "/usr/lib/python3/dist-packages/leasebox/ctl/main.py"
+    help_text = container.run([
+        "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
+        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr", "-pMountAPIVFS=yes",
+        "-pDynamicUser=yes", "/usr/bin/leaseboxctl", "--help"]).stdout
+    assert "usage: leaseboxctl" in help_text
+
+
+def test_systemd_analyze_verify_is_clean_on_the_installed_instances(
+        container: Container, files: set[str]) -> None:
+    instances = [unit.replace("@.", f"@{IFACE}.") for unit in TEMPLATES]
+    # --man=no: the container has no man-db; the Documentation= pages are checked below
+    r = container.run(["systemd-analyze", "verify", "--man=no", *instances], check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", (
+        f"systemd-analyze verify {' '.join(instances)}:\n{r.stdout}{r.stderr}")
+    for unit in instances:
+        docs = container.run(["systemctl", "show", "-p", "Documentation", "--value",
+                              unit]).stdout.split()
+        for doc in docs:
+            m = re.fullmatch(r"\"?man:([\w.-]+)\((\d)\)\"?", doc)  # show quotes each
+            assert m, f"{unit}: Documentation={doc} is not a man page"
+            page, section = m.groups()
+            if page == "leasebox.conf" and not (REPO / "man" / "leasebox.conf.5").exists():
+                continue  # written with the configuration system
+            assert f"/usr/share/man/man{section}/{page}.{section}.gz" in files, (unit, page)
+
+
+def test_lintian_found_no_error(package: Package) -> None:
+    errors = [line for line in package.lintian.splitlines() if line.startswith(("E:", "W:"))]
+    assert not errors, "\n".join(errors)
+
+
+def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
+                                                               package: Package) -> None:
+    c = lab.c
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    before = lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")
+    pids = {unit: lab.main_pid(unit) for unit in SERVICES}
+    c.copy_in(package.deb, "/tmp/leasebox.deb")
+    c.run(["dpkg", "-i", "/tmp/leasebox.deb"], timeout=120,
+          env={"DEBIAN_FRONTEND": "noninteractive"})  # same version again: an upgrade
+    for unit, old in pids.items():
+        def restarted(u: str = unit, o: int = old) -> bool:
+            return lab.main_pid(u) not in (0, o)
+
+        wait_for(f"{unit} restarted", restarted, 15)
+    lab.wait_bound()
+    time.sleep(0.5)  # room for an exchange that must not happen
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+    assert (lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")) == before
+
+
+def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab) -> None:
+    c = lab.c
+    c.run(["systemctl", "enable", "--now", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    c.run(["apt-get", "remove", "-y", "leasebox"], timeout=120,
+          env={"DEBIAN_FRONTEND": "noninteractive"})
+    # prerm stopped the target: released, configuration removed, nothing left running
+    assert lab.address() is None
+    try:
+        wait_for("DHCPRELEASE at dnsmasq", lambda: lab.count("DHCPRELEASE") >= 1, 5)
+    except TimeoutError as exc:
+        story = lab.journal("-u", f"leasebox*@{IFACE}*", "-o", "cat", "-n", "40")
+        raise AssertionError(f"{exc}\n{story}\n{lab.dnsmasq_log()[-1000:]}") from None
+    assert addr["local"] in lab.journal(f"MESSAGE_ID={RELEASED}", "-o", "cat")
+    assert loaded_units(c) == [f"{TARGET} not-found inactive dead"], (
+        "after remove only the enabled target may be known, as not-found (its enable link "
+        "is the administrator's configuration, which remove keeps)")
+    files = c.run(["systemctl", "list-unit-files", "--no-legend", "leasebox*"],
+                  check=False).stdout  # status 1: no such unit file
+    assert files.strip() == "", files
+    # remove keeps the configuration: the conffile, the enable link, the lease files
+    status = c.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "leasebox"]).stdout
+    assert status.strip() == "rc"
+
+    c.run(["apt-get", "purge", "-y", "leasebox"], timeout=120,
+          env={"DEBIAN_FRONTEND": "noninteractive"})
+    left = c.run(["sh", "-c", "ls -d /etc/leasebox /var/lib/leasebox /var/lib/private/leasebox "
+                  "/run/leasebox /run/leasebox-netconf /usr/lib/leasebox 2>/dev/null; "
+                  "find /etc/systemd /usr/lib/systemd /lib/systemd -name 'leasebox*' "
+                  "! -name leasebox-test.conf; find /usr/lib/leasebox"],
+                 check=False).stdout
+    assert left.strip() == "", f"purge left:\n{left}"
+    assert loaded_units(c) == []
+    assert c.run(["dpkg-query", "-W", "leasebox"], check=False).returncode != 0
+    # what stays, as Debian leaves system groups: files may still carry the id
+    assert c.run(["getent", "group", "leasebox"], check=False).returncode == 0
