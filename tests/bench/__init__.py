@@ -1,0 +1,1 @@
+"""The benchmark suite: leasebox against its peers under a real systemd (scripts/bench)."""
