@@ -45,5 +45,8 @@ install-data:
 	install -d $(DESTDIR)$(LIBDIR)/root
 	for d in usr proc dev run tmp var sys; do install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
 	for l in bin lib lib64 sbin; do ln -sfn usr/$$l $(DESTDIR)$(LIBDIR)/root/$$l; done
+	# mount point of BindReadOnlyPaths=-/etc/leasebox (leasebox.conf), so that systemd need
+	# not create it under a /usr that may be read-only
+	install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/etc/leasebox
 	install -D -m 0644 packaging/sysusers.d/leasebox.conf $(DESTDIR)$(SYSUSERSDIR)/leasebox.conf
 	install -D -m 0644 units/leasebox.catalog $(DESTDIR)$(CATALOGDIR)/leasebox.catalog

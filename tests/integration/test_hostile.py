@@ -315,9 +315,11 @@ def test_tunnelvision_routes_are_applied_by_default(lab: Lab) -> None:
 
 
 def _policy(lab: Lab, value: str) -> tuple[str, ...]:
-    path = lab.tmp / "netconf-policy.conf"
+    root = lab.tmp / "config-root"
+    path = root / "etc" / "leasebox" / "leasebox.conf"
+    path.parent.mkdir(parents=True)
     path.write_text(f"[Network]\nClasslessRoutes={value}\n")
-    return (f"--policy-file={path}",)
+    return (f"--config-root={root}",)
 
 
 def test_tunnelvision_routes_are_ignored_with_classless_routes_ignore(lab: Lab) -> None:

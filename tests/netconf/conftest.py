@@ -44,10 +44,13 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
     def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
               iface: str = IFACE, extra_args: list[str] | None = None) -> Netconf:
         extra: list[str] = list(extra_args or [])
+        # its own configuration root, so that the host's /etc/leasebox never leaks in
+        root = tmp_path / f"root-{len(started)}"
+        conf = root / "etc" / "leasebox" / "leasebox.conf"
+        conf.parent.mkdir(parents=True)
         if policy is not None:
-            policy_path = tmp_path / f"policy-{len(started)}.conf"
-            policy_path.write_text(policy)
-            extra += ["--policy-file", str(policy_path)]
+            conf.write_text(policy)
+        extra += ["--config-root", str(root)]
         listen_path: Path | None = None
         ours: socket.socket | None = None
         if listening:

@@ -38,7 +38,10 @@ def request(rundir: Path, iface: str, command: control.Command) -> dict[str, Any
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as sock:
             sock.settimeout(TIMEOUT)
             sock.connect(str(path))
-            sock.send(control.encode_request(control.Request(command)))
+            try:
+                sock.send(control.encode_request(control.Request(command)))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # an engine that refuses us replies and closes at once: read why
             data = sock.recv(control.MAX_REPLY + 1)
     except FileNotFoundError:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "

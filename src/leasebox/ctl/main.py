@@ -6,7 +6,8 @@ the codec it does not need. To add a subcommand: a module with `run(args) -> int
 `_add_<name>` function that declares its arguments and sets `handler` to a function that
 imports that module, and an entry in _SUBCOMMANDS.
 
-Exit codes follow sysexits.h: 0 ok, 64 usage, 65 bad input data, 66 input not readable.
+Exit codes follow sysexits.h: 0 ok, 64 usage, 65 bad input data, 66 input not readable,
+78 a bad configuration (check-config).
 """
 
 from __future__ import annotations
@@ -75,6 +76,26 @@ def _add_status(sub: Subparsers[_Parser]) -> None:
     p.set_defaults(handler=_run_status)
 
 
+def _run_check_config(args: argparse.Namespace) -> int:
+    from leasebox.ctl import checkconfig  # noqa: PLC0415 - imported only when chosen
+
+    return checkconfig.run(args)
+
+
+def _add_check_config(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser(
+        "check-config", help="show the effective configuration and where each value is from",
+        description="Read leasebox.conf, its drop-ins and (for IFACE) the interface's own "
+        "files the way the services do, and print every setting with the file and line it "
+        "comes from, or 'default'. A bad configuration exits 78 with the first error.")
+    p.add_argument("interface", nargs="?", metavar="IFACE",
+                   help="include interfaces/IFACE.conf and its drop-ins")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--config-root", default="/", metavar="DIR",
+                   help="read the files under DIR instead of / (default /)")
+    p.set_defaults(handler=_run_check_config)
+
+
 def _add_commands(sub: Subparsers[_Parser]) -> None:
     for name, text in (
         ("renew", "renew the lease now (RENEWING, unicast to the server)"),
@@ -90,6 +111,7 @@ def _add_commands(sub: Subparsers[_Parser]) -> None:
 _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
     _add_status,
     _add_commands,
+    _add_check_config,
     _add_decode,
 )
 
@@ -115,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return handler(args)
 
 
-_COMMANDS = frozenset({"status", "renew", "release", "leave", "decode"})
+_COMMANDS = frozenset({"status", "renew", "release", "leave", "check-config", "decode"})
 
 
 def _insert_default(argv: list[str]) -> list[str]:

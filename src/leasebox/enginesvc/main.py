@@ -17,11 +17,16 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from leasebox import control, ifname, ipc, sandbox, sd
 from leasebox import log as logsetup
-from leasebox.engine.types import ClientConfig
+from leasebox.config import files
+from leasebox.config import settings as s
+from leasebox.config.parse import ConfigError, Override
+from leasebox.config.settings import Scope, Setting
 from leasebox.enginesvc import dispatch
+from leasebox.enginesvc.config import EngineConfig, engine_config
 from leasebox.enginesvc.livestate import FDNAME as STATE_FDNAME
 from leasebox.enginesvc.livestate import LiveState
 from leasebox.enginesvc.service import EngineService, Settings
@@ -35,22 +40,52 @@ MAX_CONTROL_CLIENTS = 8
 STOP_GRACE = 3.0
 
 
+# The development launcher's options. Each sets one setting of leasebox.conf and, when
+# given, wins over the files; the units pass none of them (leasebox.conf(5), COMMAND LINE).
+_CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
+    ("--client-id", s.CLIENT_IDENTIFIER, None),
+    ("--hostname", s.HOSTNAME, None),
+    ("--rapid-commit", s.RAPID_COMMIT, "yes"),
+    ("--ipv6-only-preferred", s.IPV6_ONLY_PREFERRED, "yes"),
+    ("--arp-probe", s.ARP_PROBE, "yes"),
+    ("--no-release", s.SEND_RELEASE, "no"),
+    ("--keep-configuration", s.KEEP_CONFIGURATION, "yes"),
+    ("--min-lease-time", s.MINIMUM_LEASE_TIME, None),
+)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="leasebox-engine", description=__doc__)
     p.add_argument("interface")
     p.add_argument("--state-dir", type=Path, help="default /var/lib/leasebox/IFACE")
     p.add_argument("--runtime-dir", type=Path, default=Path("/run/leasebox"))
     p.add_argument("--netconf-socket", help="default RUNTIME_DIR/IFACE/netconf.sock")
-    p.add_argument("--client-id", choices=("mac", "none"), default="mac")
-    p.add_argument("--hostname")
-    p.add_argument("--rapid-commit", action="store_true")
-    p.add_argument("--ipv6-only-preferred", action="store_true")
-    p.add_argument("--arp-probe", action="store_true")
-    p.add_argument("--no-release", action="store_true", help="do not send RELEASE on stop")
-    p.add_argument("--keep-configuration", action="store_true")
-    p.add_argument("--min-lease-time", type=int, default=60)
+    p.add_argument("--config-root", type=Path, default=Path("/"), metavar="DIR",
+                   help="read leasebox.conf under DIR instead of / (for tests)")
+    for option, setting, const in _CLI_SETTINGS:
+        what = f"sets {setting}, overriding the configuration files"
+        if const is None:
+            p.add_argument(option, metavar=setting.values.upper(), help=what)
+        else:
+            p.add_argument(option, action="store_const", const=const,
+                           help=f"{setting.name}={const}: {what}")
     p.add_argument("--debug", action="store_true")
     return p.parse_args(argv)
+
+
+def cli_overrides(args: argparse.Namespace) -> list[Override]:
+    out = []
+    for option, setting, _ in _CLI_SETTINGS:
+        given = getattr(args, option[2:].replace("-", "_"))
+        if given is not None:
+            out.append(Override(setting, given, option))
+    return out
+
+
+def read_config(args: argparse.Namespace, iface: str) -> EngineConfig:
+    """The engine's settings: files, then the command line. Raises ConfigError."""
+    config = files.load(args.config_root, iface, cli_overrides(args))
+    return engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,14 +96,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"leasebox-engine: {exc}", file=sys.stderr)
         return EX_USAGE
     logsetup.setup("engine", iface, args.debug)
+    # before the sockets: a bad configuration is reported as such, wherever it runs
     try:
-        return run(args, iface)
+        cfg = read_config(args, iface)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EX_CONFIG
+    try:
+        return run(args, iface, cfg)
     except ipc.PeerViolation as exc:
         log.critical("peer violated the protocol, exiting: %s", exc)
         return 1
 
 
-def run(args: argparse.Namespace, iface: str) -> int:
+def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
     fds = sd.listen_fds()
     io_listener = sd.take_socket(fds, "engine")
     control_listener = sd.take_socket(fds, "control")
@@ -83,31 +124,63 @@ def run(args: argparse.Namespace, iface: str) -> int:
         for fd in rest:
             os.close(fd)
 
+    log.info("configuration: %s", ", ".join(cfg.files) or "no files, all defaults")
     state_dir = args.state_dir or Path("/var/lib/leasebox") / iface
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings = Settings(
         interface=iface,
-        client=ClientConfig(
-            hostname=args.hostname, rapid_commit=args.rapid_commit,
-            ipv6_only_preferred=args.ipv6_only_preferred, arp_probe=args.arp_probe,
-            send_release=not args.no_release, min_lease_time=args.min_lease_time,
-        ),
-        client_id_from_mac=args.client_id == "mac",
+        client=cfg.client,
         state_dir=state_dir,
         netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
-        keep_configuration=args.keep_configuration,
+        keep_configuration=cfg.keep_configuration,
+        client_id=cfg.client_id,
+        duid=cfg.duid,
+        iaid=cfg.iaid,
     )
+    access = control_access(cfg.control_gid, control_listener)
     live = LiveState(state_fds[0] if state_fds else None)
     svc = EngineService(settings, live)
     logsetup.set_dynamic_fields(svc.fields)
     sandbox.no_more_exec(log)
-    return Loop(svc, io_listener, control_listener).run()
+    return Loop(svc, io_listener, control_listener, access).run()
+
+
+def control_access(gid: int | None, listener: socket.socket | None) -> peers.ControlAccess:
+    """How ControlGroup= can be checked from inside this process's user namespace."""
+    if gid is None:
+        return peers.ControlAccess()
+    try:
+        id_map = Path("/proc/self/gid_map").read_text()
+    except OSError:
+        id_map = f"0 0 {2**32 - 1}"  # no /proc to say otherwise: no user namespace
+    inner = peers.map_id(id_map, gid)
+    if inner is not None:
+        return peers.ControlAccess(gid=inner)
+    # PrivateUsers=yes: the group's members look like anyone unknown. Only the socket
+    # file's permissions can tell them apart, and only if they shut everyone else out.
+    mode = None
+    try:
+        path = listener.getsockname() if listener is not None else None
+        if isinstance(path, str) and path.startswith("/"):
+            mode = os.stat(path).st_mode
+    except OSError:
+        pass
+    if mode is None or mode & 0o007:
+        log.warning("ControlGroup=%d is not visible in this sandbox (PrivateUsers=) and the "
+                    "control socket file %s: only root may use leaseboxctl", gid,
+                    "cannot be checked" if mode is None else "is open to others")
+        return peers.ControlAccess()
+    log.info("ControlGroup=%d is not visible in this sandbox (PrivateUsers=); its members "
+             "are admitted by the control socket file's group", gid)
+    return peers.ControlAccess(unmapped=True)
 
 
 class Loop:
     def __init__(self, svc: EngineService, io_listener: socket.socket,
-                 control_listener: socket.socket | None) -> None:
+                 control_listener: socket.socket | None,
+                 access: peers.ControlAccess | None = None) -> None:
         self.svc = svc
+        self.access = access or peers.ControlAccess()
         self.sel = selectors.DefaultSelector()
         self.io_listener = io_listener
         self.control_listener = control_listener
@@ -260,11 +333,21 @@ class Loop:
             conn, _ = self.control_listener.accept()
         except BlockingIOError:
             return
-        uid = peers.peer_credentials(conn).uid
-        if uid not in (0, os.geteuid()) or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
-            self._reply(conn, control.encode_reply(False, error="permission denied"
-                                                   if uid not in (0, os.geteuid())
-                                                   else "too many clients"))
+        admitted = peers.engine_admits_control(peers.peer_credentials(conn),
+                                               peers.peer_groups(conn), os.geteuid(),
+                                               self.access)
+        if not admitted or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
+            self._reply(conn, control.encode_reply(
+                False, error="too many clients" if admitted else "permission denied"))
+            # Closing with the client's request unread would reset the connection, and the
+            # client would lose the reason just sent; take what has arrived first.
+            conn.setblocking(False)
+            for _ in range(4):
+                try:
+                    if not conn.recv(control.MAX_REQUEST + 1):
+                        break
+                except OSError:
+                    break
             conn.close()
             return
         conn.setblocking(False)

@@ -17,6 +17,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from leasebox import ipc, sd, wire
+from leasebox.config.values import ClientIdentifier
 from leasebox.engine import Client, SnapshotError
 from leasebox.engine.types import (
     ApplyLease,
@@ -34,7 +35,7 @@ from leasebox.engine.types import (
     TimerExpired,
     Transmit,
 )
-from leasebox.enginesvc import journal, leasefile
+from leasebox.enginesvc import clientid, journal, leasefile
 from leasebox.enginesvc.livestate import LiveState
 from leasebox.ipc import channel
 
@@ -49,10 +50,13 @@ NETCONF_RETRY = 0.5
 class Settings:
     interface: str
     client: ClientConfig
-    client_id_from_mac: bool
     state_dir: Path
     netconf_path: str
     keep_configuration: bool = False
+    # option 61 depends on the MAC address, known only once io reports the link
+    client_id: ClientIdentifier = ClientIdentifier.MAC
+    duid: bytes | None = None
+    iaid: int | None = None
 
 
 @dataclass(slots=True)
@@ -123,9 +127,9 @@ class EngineService:
             self.update_status(force=True)
 
     def _make_client(self, mac: bytes, now: float) -> Client:
-        config = self.settings.client
-        if self.settings.client_id_from_mac:
-            config = replace(config, client_id=b"\x01" + mac)
+        st = self.settings
+        config = replace(st.client, client_id=clientid.client_identifier(
+            st.client_id, mac, st.interface, st.duid, st.iaid))
         data = self.live.read()
         if data:
             try:

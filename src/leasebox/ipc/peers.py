@@ -18,6 +18,7 @@ peers apart without any name lookup (the services have no NSS in their minimal r
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from dataclasses import dataclass
@@ -43,3 +44,61 @@ def engine_admits_io(peer: Credentials, uid: int, gid: int) -> bool:
 
 def netconf_admits_engine(peer: Credentials, uid: int, gid: int) -> bool:
     return peer.uid == 0 or (peer.uid == uid and peer.gid != gid)
+
+
+# ---- the control socket (leaseboxctl) ---------------------------------------------------------
+
+SO_PEERGROUPS = getattr(socket, "SO_PEERGROUPS", 59)  # Linux 4.13; not named by Python 3.11
+OVERFLOW_ID = 65534  # how an id outside our user namespace shows (kernel overflowuid/gid)
+_GID = struct.Struct("I")
+
+
+def peer_groups(sock: socket.socket) -> tuple[int, ...]:
+    """The peer's supplementary groups (SO_PEERGROUPS), as seen in our user namespace."""
+    size = 64 * _GID.size
+    while True:
+        try:
+            raw = sock.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, size)
+        except OSError as exc:
+            if exc.errno == errno.ERANGE and size < 65536 * _GID.size:
+                size *= 16
+                continue
+            return ()
+        return tuple(g for (g,) in _GID.iter_unpack(raw[: len(raw) - len(raw) % _GID.size]))
+
+
+def map_id(id_map: str, outer: int) -> int | None:
+    """`outer` (an id of the parent namespace, e.g. a host gid) as this user namespace sees
+    it, from the text of /proc/self/gid_map; None if it is not mapped here."""
+    for line in id_map.splitlines():
+        fields = line.split()
+        if len(fields) != 3 or not all(f.isdigit() for f in fields):
+            continue
+        inside, start, count = (int(f) for f in fields)
+        if start <= outer < start + count:
+            return inside + (outer - start)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ControlAccess:
+    """Who besides root (and the engine's own user) may use the control socket.
+
+    gid: ControlGroup= as this process sees it, or None. With PrivateUsers=yes the group is
+    not mapped into the engine's user namespace and its members show up as OVERFLOW_ID;
+    then `unmapped` says to admit those, which the engine sets only when the socket file
+    gives no access to others, so that the file's group decides who they can be.
+    """
+
+    gid: int | None = None
+    unmapped: bool = False
+
+
+def engine_admits_control(peer: Credentials, groups: tuple[int, ...], uid: int,
+                          access: ControlAccess) -> bool:
+    if peer.uid in (0, uid):
+        return True
+    ids = (peer.gid, *groups)
+    if access.gid is not None and access.gid in ids:
+        return True
+    return access.unmapped and OVERFLOW_ID in ids

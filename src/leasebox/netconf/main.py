@@ -1,6 +1,9 @@
 """leasebox-netconf IFACE: the only process that changes the network configuration.
 
-    leasebox-netconf IFACE [--policy-file PATH] [--runtime-dir DIR] [--debug]
+    leasebox-netconf IFACE [--config-root ROOT] [--runtime-dir DIR] [--debug]
+
+It reads its policy ([Network] in leasebox.conf, see leasebox.config.files) itself at
+start-up, from under ROOT (default /).
 
 DNS goes to systemd-resolved over D-Bus when it runs (--dns-to=auto), else to
 DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); what netconf changed is
@@ -15,7 +18,7 @@ It opens its own rtnetlink socket (pyroute2, loaded only here, at start-up).
 Exit status: 0 on SIGTERM/SIGINT (configuration left in place: the address carries kernel
 lifetimes and the engine decides on removal) and when a connected engine closes; 1 when the
 engine broke the ipc contract or the link went away (systemd restarts us); 78 (EX_CONFIG)
-for a bad policy file or command line.
+for a bad configuration file (logged as FILE:LINE: what) or command line.
 """
 
 from __future__ import annotations
@@ -26,18 +29,22 @@ import selectors
 import signal
 import socket
 import sys
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
 from leasebox import ifname as ifnames
 from leasebox import ipc, sandbox, sd
 from leasebox import log as logsetup
+from leasebox.config import files
+from leasebox.config.parse import ConfigError
+from leasebox.config.settings import Scope
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Resolver
 from leasebox.netconf.dbus import SYSTEM_BUS
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
-from leasebox.netconf.policy import PolicyError, load_policy
+from leasebox.netconf.policy import policy_from_config
 from leasebox.netconf.resolved import ResolvedLink, resolved_running
 from leasebox.netconf.state import StateError, StateFile
 
@@ -59,7 +66,8 @@ class _ArgumentParser(argparse.ArgumentParser):
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _ArgumentParser(prog="leasebox-netconf", description=__doc__.split("\n")[0])
     parser.add_argument("interface")
-    parser.add_argument("--policy-file", metavar="PATH")
+    parser.add_argument("--config-root", metavar="DIR", default="/",
+                        help="read leasebox.conf under DIR instead of / (for tests)")
     parser.add_argument("--runtime-dir", metavar="DIR", default="/run/leasebox",
                         help="resolv.conf goes to DIR/IFACE/ (default /run/leasebox)")
     parser.add_argument("--dns-to", choices=("auto", "file", "resolved"), default="auto",
@@ -191,15 +199,17 @@ def main(argv: list[str] | None = None) -> int:
         logsetup.setup("netconf", "?").error("%s", exc)
         return EX_CONFIG
     log = logsetup.setup("netconf", ifname, debug=args.debug)
-    try:
-        policy = load_policy(args.policy_file)
-    except PolicyError as exc:
+    try:  # before the sockets: a bad configuration is reported as such, wherever it runs
+        config = files.load(Path(args.config_root), ifname)
+    except ConfigError as exc:
         log.error("%s", exc)
         return EX_CONFIG
+    policy = policy_from_config(config.view(Scope.NETCONF))
     taken = _take_engine_socket(log)
     if taken is None:
         return EX_FATAL
     sock, listening = taken
+    log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
 
     from leasebox.netconf.rtnl import Rtnl  # noqa: PLC0415 (pyroute2's import cost)
 

@@ -1,0 +1,90 @@
+"""Which configuration files there are, in which order, and reading them.
+
+Three directories, highest precedence first (all relative to a root, `/` in production and
+a temporary directory in tests):
+
+    /etc/leasebox/            the administrator's
+    /run/leasebox-conf/       runtime configuration (generated, or set for this boot)
+    /usr/lib/leasebox/conf/   the vendor's (packages)
+
+Not /run/leasebox/conf: /run/leasebox/IFACE holds each interface's sockets, and "conf" is
+a valid interface name. In those directories, read in this order (later wins):
+
+    leasebox.conf                          the first found, by precedence
+    leasebox.conf.d/*.conf                 from all three, sorted by file name
+    interfaces/IFACE.conf                  the first found, by precedence
+    interfaces/IFACE.conf.d/*.conf         from all three, sorted by file name
+
+A drop-in in a higher directory masks one of the same name in a lower directory; an empty
+file, or a symlink to /dev/null, masks without setting anything. Per-interface files live
+in interfaces/ so that an interface named "leasebox" cannot collide with leasebox.conf.
+
+The services read this at start-up from inside their sandbox, where the units bind
+/etc/leasebox and /run/leasebox-conf read-only (/usr comes with /usr).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from leasebox.config.parse import Config, ConfigError, Override, parse
+
+CONFIG_DIRS = ("etc/leasebox", "run/leasebox-conf", "usr/lib/leasebox/conf")
+MAIN = "leasebox.conf"
+INTERFACES = "interfaces"
+DROPIN_SUFFIX = ".conf"
+MAX_FILE = 1 << 20  # a configuration file is small; anything this big is a mistake
+
+
+def directories(root: Path) -> list[Path]:
+    return [root / d for d in CONFIG_DIRS]
+
+
+def config_paths(root: Path, interface: str | None) -> list[Path]:
+    """The files to read, in the order to apply them (lowest precedence first)."""
+    dirs = directories(root)
+    names = [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
+    out: list[Path] = []
+    for name in names:
+        main = next((d / name for d in dirs if os.path.lexists(d / name)), None)
+        if main is not None:
+            out.append(main)
+        dropins: dict[str, Path] = {}
+        for d in reversed(dirs):  # lowest first, so that a higher directory's file replaces
+            folder = d / f"{name}.d"
+            if not folder.is_dir():
+                continue
+            try:
+                entries = list(folder.iterdir())
+            except OSError as exc:
+                raise ConfigError(str(folder), 0,
+                                  f"cannot list: {exc.strerror or exc}") from None
+            for entry in entries:
+                if entry.name.endswith(DROPIN_SUFFIX) and not entry.name.startswith("."):
+                    dropins[entry.name] = entry
+        out += [dropins[n] for n in sorted(dropins)]
+    return out
+
+
+def read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE + 1)
+    except OSError as exc:
+        raise ConfigError(str(path), 0, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE:
+        raise ConfigError(str(path), 0, f"larger than {MAX_FILE} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), 0, f"not UTF-8 text: {exc.reason}") from None
+
+
+def load(root: Path, interface: str | None,
+         overrides: Sequence[Override] = ()) -> Config:
+    """Read and parse the configuration of `interface` (None: leasebox.conf and its
+    drop-ins only). Raises ConfigError."""
+    pairs = [(str(path), read_text(path)) for path in config_paths(root, interface)]
+    return parse(pairs, overrides)

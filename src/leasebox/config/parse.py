@@ -1,0 +1,161 @@
+"""leasebox.conf text to settings: pure, a function of (file name, text) pairs.
+
+systemd's semantics: `[Section]` headers, `Key=value` lines, `#` or `;` starting a comment
+line, no line continuations. Files are applied in the order given (files.py decides it):
+a later assignment replaces an earlier one; an empty assignment resets the setting to its
+default (for a list, to the empty list); repeated assignments of a list setting add up.
+Anything unknown, and any value its parser refuses, is a ConfigError naming file and line,
+so that a typo can neither silently widen nor narrow what leasebox does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from leasebox.config.settings import BY_KEY, SECTIONS, SETTINGS, Scope, Setting
+
+T = TypeVar("T")
+_SECTION_NAMES = frozenset(s.value for s in SECTIONS)
+
+
+class ConfigError(Exception):
+    """The configuration is wrong. str() is `FILE:LINE: what` (or `FILE: what` when the
+    whole file is at fault), for the log, leaseboxctl and exit status 78."""
+
+    def __init__(self, path: str, line: int, what: str) -> None:
+        super().__init__(f"{path}:{line}: {what}" if line else f"{path}: {what}")
+        self.path, self.line, self.what = path, line, what
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a value was assigned: a file and line, or a command-line option (line 0)."""
+
+    path: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    value: Any
+    sources: tuple[Source, ...]  # () for the default; a list gathers one per assignment
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A value from the command line, applied after every file (the CLI wins)."""
+
+    setting: Setting[Any]
+    text: str
+    origin: str  # the option, e.g. "--hostname"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    files: tuple[str, ...]  # in the order they were applied
+    assigned: Mapping[tuple[str, str], Assignment]  # only settings some file assigned
+
+    def __getitem__(self, setting: Setting[T]) -> T:
+        found = self.assigned.get(setting.key)
+        value: T = setting.default if found is None else found.value
+        return value
+
+    def sources(self, setting: Setting[Any]) -> tuple[Source, ...]:
+        found = self.assigned.get(setting.key)
+        return () if found is None else found.sources
+
+    def view(self, scope: Scope) -> View:
+        return View(self, scope)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """The part of a Config one process reads. Asking for another process's setting is a
+    bug (say, the engine reading netconf's policy), and raises KeyError."""
+
+    config: Config
+    scope: Scope
+
+    def __getitem__(self, setting: Setting[T]) -> T:
+        if setting.scope is not self.scope:
+            raise KeyError(f"{setting} is read by {setting.scope}, not by {self.scope}")
+        return self.config[setting]
+
+
+def parse(files: Iterable[tuple[str, str]], overrides: Sequence[Override] = ()) -> Config:
+    """Apply each (name, text) in order, then the overrides. Raises ConfigError."""
+    assigned: dict[tuple[str, str], Assignment] = {}
+    names = []
+    for path, text in files:
+        names.append(path)
+        _parse_file(path, text, assigned)
+    for override in overrides:
+        source = Source(f"command line ({override.origin})")
+        try:
+            _assign(override.setting, override.text, source, assigned)
+        except ValueError as exc:
+            raise ConfigError("command line", 0, f"{override.origin}: {exc}") from None
+    return Config(tuple(names), assigned)
+
+
+def defaults() -> Config:
+    return Config((), {})
+
+
+def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment]) -> None:
+    section: str | None = None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise ConfigError(path, lineno, f"bad section header {line!r}")
+            section = line[1:-1]
+            if section not in _SECTION_NAMES:
+                known = ", ".join(f"[{s}]" for s in SECTIONS)
+                raise ConfigError(path, lineno, f"unknown section [{section}] (known: {known})")
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise ConfigError(path, lineno, f"expected Key=value, not {line!r}")
+        if section is None:
+            raise ConfigError(path, lineno, f"{key}= outside a section")
+        setting = BY_KEY.get((section, key))
+        if setting is None:
+            raise ConfigError(path, lineno, f"unknown key {key}= in [{section}]{_hint(key)}")
+        try:
+            _assign(setting, value, Source(path, lineno), assigned)
+        except ValueError as exc:
+            raise ConfigError(path, lineno, f"{key}=: {exc}") from None
+
+
+def _assign(setting: Setting[Any], text: str, source: Source,
+            assigned: dict[tuple[str, str], Assignment]) -> None:
+    """Raises ValueError from the setting's parser."""
+    if not text:
+        assigned[setting.key] = Assignment(setting.default, (source,))
+        return
+    parsed = setting.parse(text)
+    earlier = assigned.get(setting.key)
+    if setting.accumulate and earlier is not None:
+        assigned[setting.key] = Assignment(earlier.value + parsed, (*earlier.sources, source))
+    else:
+        assigned[setting.key] = Assignment(parsed, (source,))
+
+
+def _hint(key: str) -> str:
+    """Point at the right section when the key exists elsewhere: a common slip."""
+    for setting in SETTINGS:
+        if setting.name == key:
+            return f" (it belongs in [{setting.section}])"
+    for setting in SETTINGS:
+        if setting.name.lower() == key.lower():
+            return f" (did you mean {setting.name}=?)"
+    return ""

@@ -1,0 +1,225 @@
+"""Every setting of leasebox.conf, in one table.
+
+The table is the single source: the parser (parse.py) knows a key only if it is here, the
+engines and netconf take their values through it, and `scripts/gen-config-docs` writes the
+man page leasebox.conf(5) and the commented-out default file from it. To add a setting:
+add one `Setting` here, use it where its `scope` says, and regenerate the docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Network
+from typing import Any, Generic, TypeVar
+
+from leasebox.config import values as v
+from leasebox.engine.types import ClientConfig
+
+T = TypeVar("T")
+
+
+class Section(StrEnum):
+    DHCPV4 = "DHCPv4"
+    NETWORK = "Network"
+    CONTROL = "Control"
+
+
+class Scope(StrEnum):
+    """The process that reads a setting. leaseboxctl check-config shows them all."""
+
+    ENGINE = "engine"
+    NETCONF = "netconf"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting(Generic[T]):
+    section: Section
+    name: str  # the INI key, without '='
+    parse: Callable[[str], T]
+    default: T
+    help: str  # plain text, one paragraph; the man page and check-config use it
+    scope: Scope
+    values: str  # how the value is spelled, for the docs: "BOOL", "main|ignore|table:N"
+    accumulate: bool = False  # a list: repeated assignments add up, an empty one resets
+    show: Callable[[T], str] = v.show  # the value as it is spelled in a file
+    default_text: str | None = None  # for the docs, when show(default) says too little
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.section.value, self.name)
+
+    def __str__(self) -> str:
+        return f"[{self.section}] {self.name}="
+
+
+_D, _N, _C = Section.DHCPV4, Section.NETWORK, Section.CONTROL
+_E, _NC = Scope.ENGINE, Scope.NETCONF
+BOOL = "BOOL"
+
+# RFC 7844 3.6: with Anonymize=yes, ask for a short, common list and nothing that singles
+# the host out: mask, router, DNS, domain name, MTU, search list, classless routes.
+ANONYMIZE_REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 119, 121)
+_BASE_REQUEST = " ".join(str(c) for c in ClientConfig().request_options)
+
+# ---- [DHCPv4]: what the engine sends and accepts -----------------------------------------------
+
+CLIENT_IDENTIFIER = Setting(
+    _D, "ClientIdentifier", v.client_identifier, v.ClientIdentifier.MAC,
+    "What option 61 carries. mac: type 1 and the interface's MAC address, the way most "
+    "clients do it. duid: RFC 4361, type 255, an IAID and a DUID (see DUID= and IAID=), "
+    "which survives a change of network card if DUID= is set. none: no client identifier; "
+    "the server then knows the client by its MAC address (chaddr) alone.",
+    _E, "mac|duid|none")
+DUID: Setting[bytes | None] = Setting(
+    _D, "DUID", v.duid, None,
+    "The DUID for ClientIdentifier=duid, as hex octets, type first: for example "
+    "00:04 followed by 16 octets for a DUID-UUID. The engine cannot read /etc/machine-id "
+    "(its root holds only /usr), so by default it uses a DUID-LL made from the interface's "
+    "own MAC address (00:03:00:01 and the MAC). To keep one identity across interfaces and "
+    "network cards, set a DUID once in leasebox.conf, for example a DUID-UUID made with "
+    "`echo 00:04:$(systemd-id128 new | sed 's/../&:/g; s/:$//')`.",
+    _E, "HEX", default_text="DUID-LL from the interface's MAC address")
+IAID: Setting[int | None] = Setting(
+    _D, "IAID", v.iaid, None,
+    "The IAID for ClientIdentifier=duid, a 32-bit number (decimal or 0x...). By default it "
+    "is derived from the interface name, so it stays the same across reboots and differs "
+    "between interfaces.",
+    _E, "NUMBER", default_text="derived from the interface name")
+SEND_HOSTNAME = Setting(
+    _D, "SendHostname", v.boolean, True,
+    "Send a host name (option 12) in DISCOVER and REQUEST, so that the server can register "
+    "it in DNS. The name is Hostname= if set, else the system's host name when that is a "
+    "valid DNS name other than localhost.",
+    _E, BOOL)
+HOSTNAME: Setting[str | None] = Setting(
+    _D, "Hostname", v.hostname, None,
+    "The host name to send instead of the system's. Letters, digits, inner hyphens and "
+    "dots (RFC 1123).",
+    _E, "NAME", default_text="the system's host name")
+VENDOR_CLASS_IDENTIFIER: Setting[str | None] = Setting(
+    _D, "VendorClassIdentifier", v.printable, None,
+    "Option 60, sent in DISCOVER and REQUEST: printable ASCII, at most 255 characters. "
+    "Not sent by default.",
+    _E, "STRING", default_text="none")
+REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
+    _D, "RequestOptions", v.option_codes, (),
+    "Option codes (1..254, space-separated) to ask for in addition to the built-in "
+    f"parameter request list ({_BASE_REQUEST}). leasebox does not act on options it does "
+    "not know; this is for servers that send an option only when asked.",
+    _E, "CODE...", accumulate=True)
+SEND_RELEASE = Setting(
+    _D, "SendRelease", v.boolean, True,
+    "When leasebox leaves the link (stopping leasebox@IFACE.target, or leaseboxctl leave), "
+    "give the lease back with DHCPRELEASE. A RELEASE always removes the configuration, "
+    "whatever KeepConfiguration= says.",
+    _E, BOOL)
+RAPID_COMMIT = Setting(
+    _D, "RapidCommit", v.boolean, False,
+    "Ask for a two-message exchange (RFC 4039, option 80): a server that agrees answers "
+    "the DISCOVER with an ACK.",
+    _E, BOOL)
+IPV6_ONLY_PREFERRED = Setting(
+    _D, "IPv6OnlyPreferred", v.boolean, False,
+    "Say that this host can do without IPv4 (RFC 8925, option 108). A server that agrees "
+    "gives no address, and leasebox waits the time the server asks for before trying "
+    "again.",
+    _E, BOOL)
+ANONYMIZE = Setting(
+    _D, "Anonymize", v.boolean, False,
+    "Follow the anonymity profile of RFC 7844: send no host name and no vendor class, ask "
+    "only for options " + " ".join(map(str, ANONYMIZE_REQUEST_OPTIONS)) + " (RequestOptions= "
+    "is ignored), and use the MAC address as client identifier (ClientIdentifier=, DUID= "
+    "and IAID= are ignored), so that a MAC address randomized per network also gives a "
+    "client identifier per network. leasebox does not randomize the MAC address itself; "
+    "that is the job of whatever brings the link up. The lease file's address is not "
+    "asked for again once the MAC address has changed.",
+    _E, BOOL)
+ARP_PROBE = Setting(
+    _D, "ARPProbe", v.boolean, False,
+    "Before using an address, check with ARP that nobody else has it (RFC 5227), and "
+    "decline it if someone does. Costs about two seconds per new lease.",
+    _E, BOOL)
+MINIMUM_LEASE_TIME = Setting(
+    _D, "MinimumLeaseTime", v.min_lease_time, 60,
+    "Leases shorter than this are treated as this long (and the journal says so), so that a "
+    "broken or hostile server cannot make the client renew in a tight loop. A time span of "
+    "at most a day: seconds, or with a unit: 90s, 5min, 2h, 1d. Below 10 s it has no "
+    "effect: no lease is ever taken as shorter than that.",
+    _E, "SECONDS")
+
+# ---- [Network]: what netconf accepts and applies -------------------------------------------------
+
+USE_DNS = Setting(
+    _N, "UseDNS", v.boolean, True,
+    "Hand the DNS servers of the lease to systemd-resolved (or to the resolv.conf-format "
+    "file /run/leasebox-netconf/IFACE/resolv.conf when resolved is not running).",
+    _NC, BOOL)
+USE_DOMAINS = Setting(
+    _N, "UseDomains", v.boolean, True,
+    "Use the domain name (option 15) and the search list (option 119) of the lease as "
+    "search domains.",
+    _NC, BOOL)
+USE_ROUTES = Setting(
+    _N, "UseRoutes", v.boolean, True,
+    "Add the classless static routes (option 121) of the lease, other than a default "
+    "route.",
+    _NC, BOOL)
+USE_GATEWAY = Setting(
+    _N, "UseGateway", v.boolean, True,
+    "Add a default route: from option 121 if the lease has one there, else via the first "
+    "router of option 3.",
+    _NC, BOOL)
+USE_MTU = Setting(
+    _N, "UseMTU", v.boolean, True,
+    "Set the interface MTU from option 26 (never above what the device supports).",
+    _NC, BOOL)
+ROUTE_METRIC = Setting(
+    _N, "RouteMetric", v.uint32, 1024,
+    "The metric (priority) of every route leasebox adds. Lower wins.",
+    _NC, "NUMBER")
+CLASSLESS_ROUTES: Setting[int | None] = Setting(
+    _N, "ClasslessRoutes", v.classless_table, v.RT_TABLE_MAIN,
+    "Where the routes of option 121 go. main: the main table, as RFC 3442 says. ignore: "
+    "treat option 121 as absent (the default route then comes from option 3). table:N: "
+    "routing table N, where they cannot take traffic from the main table unless a routing "
+    "rule sends it there. A server (or anyone who can answer DHCP on the link) can use "
+    "option 121 to pull traffic away from a VPN (TunnelVision, CVE-2024-3661); on hosts "
+    "that use a VPN, choose ignore or table:N.",
+    _NC, "main|ignore|table:N", show=v.show_classless_table)
+ALLOWED_ADDRESSES: Setting[tuple[IPv4Network, ...]] = Setting(
+    _N, "AllowedAddresses", v.networks, (),
+    "IPv4 ranges (CIDR, space-separated) the leased address and its subnet must lie in. "
+    "netconf refuses a lease outside them; the engine logs the refusal, does not ask for "
+    "that address again for a while, and starts over. Empty (the default) accepts any "
+    "address that passes the other checks.",
+    _NC, "CIDR...", accumulate=True, default_text="any address")
+KEEP_CONFIGURATION = Setting(
+    _N, "KeepConfiguration", v.boolean, False,
+    "When leasebox leaves the link without a RELEASE (SendRelease=no), leave the address, "
+    "routes and DNS in place; the address still expires with its lease lifetime in the "
+    "kernel. A RELEASE always removes them.",
+    _E, BOOL)
+
+# ---- [Control]: who may use leaseboxctl ---------------------------------------------------------
+
+CONTROL_GROUP: Setting[int | None] = Setting(
+    _C, "ControlGroup", v.gid, None,
+    "A numeric group id whose members may use leaseboxctl (status, renew, release, leave); "
+    "root always may. A number, because the engine runs without a user database; `getent "
+    "group NAME` gives it. The control socket is root's (mode 0600) as shipped, so the "
+    "group must also be given access to the socket file, with the drop-in shown under "
+    "CONTROL GROUP below.",
+    _E, "GID", default_text="root only")
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
+    REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
+    MINIMUM_LEASE_TIME,
+    USE_DNS, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, ROUTE_METRIC, CLASSLESS_ROUTES,
+    ALLOWED_ADDRESSES, KEEP_CONFIGURATION,
+    CONTROL_GROUP,
+)
+BY_KEY: dict[tuple[str, str], Setting[Any]] = {s.key: s for s in SETTINGS}
+SECTIONS: tuple[Section, ...] = tuple(Section)

@@ -1,0 +1,200 @@
+"""Value parsers for leasebox.conf: text after `Key=` in, a typed value out.
+
+Each one is total over strings: it returns a value or raises ValueError with a message that
+reads well after `FILE:LINE: Key=: `. They are strict on purpose: a value the engine would
+later fail to encode, or that would quietly widen netconf's policy, is refused here, at
+start-up, with the file and line that said it.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from ipaddress import IPv4Network
+
+from leasebox.wire.strings import hostname_problem
+
+_TRUE = frozenset({"1", "yes", "y", "true", "t", "on"})
+_FALSE = frozenset({"0", "no", "n", "false", "f", "off"})
+U32_MAX = 0xFFFFFFFF
+RT_TABLE_MAIN = 254
+# Tables a DHCP lease must not write into: unspec, the compat "default" and "local" tables.
+RESERVED_TABLES = frozenset({0, 253, 255})
+# The kernel's overflow id: what an id outside a process's user namespace looks like inside
+# it. A group with this number could never be told apart from "unknown", so it is refused.
+OVERFLOW_ID = 65534
+# RFC 8415 11.1: a DUID is a 2-octet type and at most 128 octets of identifier.
+MAX_DUID = 130
+_SECONDS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
+_SPAN_WORD = re.compile(r"([0-9]+)\s*([a-z]*)")
+_HEX_BYTES = re.compile(r"[0-9A-Fa-f]{2}(?::?[0-9A-Fa-f]{2})*")
+
+
+class ClientIdentifier(StrEnum):
+    MAC = "mac"  # option 61 = type 1 (Ethernet) + the interface's MAC address
+    DUID = "duid"  # RFC 4361: type 255 + IAID + DUID
+    NONE = "none"  # no option 61: the server keys the lease on chaddr
+
+
+def boolean(text: str) -> bool:
+    low = text.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {text!r} (yes/no, true/false, on/off, 1/0)")
+
+
+def uint32(text: str) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"not an unsigned number: {text!r}")
+    number = int(text)
+    if number > U32_MAX:
+        raise ValueError(f"out of range 0..{U32_MAX}: {text}")
+    return number
+
+
+def seconds(text: str) -> int:
+    """A time span in whole seconds: `90`, `90s`, `5min`, `2h`, `1d`, or sums: `1h 30min`."""
+    total, pos, low = 0, 0, text.lower()
+    while pos < len(low):
+        match = _SPAN_WORD.match(low, pos) if low.isascii() else None
+        if match is None or match.group(2) not in _SECONDS:
+            raise ValueError(f"not a time span: {text!r} (e.g. 60, 90s, 5min, 2h, 1d)")
+        total += int(match.group(1)) * _SECONDS[match.group(2)]
+        pos = match.end()
+        while pos < len(low) and low[pos] == " ":
+            pos += 1
+    if total > U32_MAX:
+        raise ValueError(f"longer than {U32_MAX} seconds: {text!r}")
+    return total
+
+
+MAX_MIN_LEASE = 86400
+
+
+def min_lease_time(text: str) -> int:
+    """MinimumLeaseTime=: a time span of at most a day. Raising every lease to longer than
+    that would keep an address the server has long given to someone else."""
+    value = seconds(text)
+    if value > MAX_MIN_LEASE:
+        raise ValueError(f"more than a day ({MAX_MIN_LEASE} s): {text!r}")
+    return value
+
+
+def networks(text: str) -> tuple[IPv4Network, ...]:
+    out = []
+    for word in text.split():
+        try:
+            # strict: host bits set in a range is a typo we would rather hear about
+            out.append(IPv4Network(word, strict=True))
+        except ValueError as exc:
+            raise ValueError(f"not an IPv4 range: {word!r} ({exc})") from None
+    return tuple(out)
+
+
+def classless_table(text: str) -> int | None:
+    """ClasslessRoutes=: main, ignore (None: option 121 is treated as absent) or table:N."""
+    if text == "main":
+        return RT_TABLE_MAIN
+    if text == "ignore":
+        return None
+    kind, sep, number = text.partition(":")
+    if kind == "table" and sep:
+        table = uint32(number)
+        if table in RESERVED_TABLES:
+            raise ValueError(f"table {table} is reserved")
+        return table
+    raise ValueError(f"expected main, ignore or table:N, not {text!r}")
+
+
+def show_classless_table(table: int | None) -> str:
+    if table is None:
+        return "ignore"
+    return "main" if table == RT_TABLE_MAIN else f"table:{table}"
+
+
+def option_codes(text: str) -> tuple[int, ...]:
+    """Option codes 1..254 (0 and 255 are padding and the end mark, never options)."""
+    out = []
+    for word in text.split():
+        if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= 254:
+            raise ValueError(f"not an option code 1..254: {word!r}")
+        out.append(int(word))
+    return tuple(out)
+
+
+def hostname(text: str) -> str:
+    # the codec's own rule, so that whatever is configured can always be encoded
+    problem = hostname_problem(text)
+    if problem:
+        raise ValueError(f"{text!r}: {problem}")
+    return text
+
+
+def printable(text: str) -> str:
+    """Printable ASCII, 1..255 characters: what fits one DHCP option and a log line."""
+    if not text.isascii() or not text.isprintable() or len(text) > 255:
+        raise ValueError(f"not 1..255 printable ASCII characters: {text!r}")
+    return text
+
+
+def hex_bytes(text: str) -> bytes:
+    """Octets in hex, with or without colons: `00:04:1f:...` or `00041f...`."""
+    if _HEX_BYTES.fullmatch(text) is None:
+        raise ValueError(f"not hex octets (like 00:03:00:01:...): {text!r}")
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def duid(text: str) -> bytes:
+    raw = hex_bytes(text)
+    if not 3 <= len(raw) <= MAX_DUID:
+        raise ValueError(f"a DUID is a 2-octet type and 1..128 octets, not {len(raw)} octets")
+    return raw
+
+
+def show_hex(raw: bytes) -> str:
+    return raw.hex(":")
+
+
+def iaid(text: str) -> int:
+    """A 32-bit IAID, in decimal or as 0x followed by hex digits."""
+    if text.lower().startswith("0x"):
+        digits = text[2:]
+        if not digits or len(digits) > 8 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError(f"not a 32-bit number: {text!r}")
+        return int(digits, 16)
+    return uint32(text)
+
+
+def gid(text: str) -> int:
+    """A numeric group id: the engine has no user database to look a name up in."""
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"not a numeric group id: {text!r} (use `getent group NAME` to find "
+                         "the number; the engine cannot resolve names in its sandbox)")
+    number = int(text)
+    if number >= U32_MAX or number == OVERFLOW_ID:
+        raise ValueError(f"group id {number} cannot be told apart from an unknown group")
+    return number
+
+
+def client_identifier(text: str) -> ClientIdentifier:
+    try:
+        return ClientIdentifier(text)
+    except ValueError:
+        choices = ", ".join(c.value for c in ClientIdentifier)
+        raise ValueError(f"expected one of {choices}, not {text!r}") from None
+
+
+def show(value: object) -> str:
+    """A value as it is spelled in a file (the inverse of the parsers above)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, bytes):
+        return show_hex(value)
+    if isinstance(value, tuple):
+        return " ".join(show(v) for v in value)
+    return str(value)
+

@@ -1,0 +1,95 @@
+"""leaseboxctl check-config [IFACE]: the effective configuration, and where each value is from.
+
+Reads the files the way the services do (leasebox.config.files), so what it prints is what
+leasebox-engine and leasebox-netconf for IFACE would run with (without IFACE: leasebox.conf
+and its drop-ins only). Text output is a `Key=value` line per setting, in the files' own
+spelling, followed by `# PROCESS: SOURCE` (the process that reads it; FILE:LINE, several
+for a list, or "default"). leasebox.conf has no trailing comments, so take those off before
+pasting a line into a file.
+
+Exit codes: 0 the configuration is good; 64 a bad interface name; 78 (EX_CONFIG) it is not,
+with the first error (FILE:LINE: what) on stderr, as the services would log it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from leasebox import ifname
+from leasebox.config import files
+from leasebox.config.parse import Config, ConfigError
+from leasebox.config.settings import SECTIONS, SETTINGS, Setting
+
+EX_USAGE = 64
+EX_CONFIG = 78
+_COMMENT_COLUMN = 38  # then two spaces, also after a longer value
+
+
+def _source(config: Config, setting: Setting[Any]) -> str:
+    sources = config.sources(setting)
+    if sources:
+        return ", ".join(str(s) for s in sources)
+    return "default" if setting.default_text is None else f"default ({setting.default_text})"
+
+
+def _items(setting: Setting[Any], value: Any) -> Any:
+    """The value as JSON: the file spelling, a list of spellings for list settings, null
+    for a setting that is unset by default (e.g. Hostname=)."""
+    if value is None:
+        return None
+    if setting.accumulate:
+        return [setting.show((item,)) for item in value]
+    return setting.show(value)
+
+
+def format_text(config: Config, interface: str | None) -> str:
+    what = f"for {interface}" if interface else "for every interface (no IFACE given)"
+    lines = [f"# Effective leasebox configuration {what}."]
+    if config.files:
+        lines.append("# Files, in the order read (later ones win):")
+        lines += [f"#   {path}" for path in config.files]
+    else:
+        lines.append("# No configuration files: everything is at its default.")
+    for section in SECTIONS:
+        lines += ["", f"[{section}]"]
+        for setting in SETTINGS:
+            if setting.section is not section:
+                continue
+            assignment = f"{setting.name}={setting.show(config[setting])}"
+            comment = f"# {setting.scope}: {_source(config, setting)}"
+            lines.append(f"{assignment:<{_COMMENT_COLUMN}}  {comment}")
+    return "\n".join(lines)
+
+
+def format_json(config: Config, interface: str | None) -> str:
+    settings = [{
+        "section": setting.section.value,
+        "name": setting.name,
+        "value": _items(setting, config[setting]),
+        "scope": setting.scope.value,
+        "sources": [str(s) for s in config.sources(setting)],
+        "default": not config.sources(setting),
+    } for setting in SETTINGS]
+    body = {"interface": interface, "files": list(config.files), "settings": settings}
+    return json.dumps(body, indent=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    interface = None
+    if args.interface is not None:
+        try:
+            interface = ifname.check(args.interface)
+        except ValueError as exc:
+            print(f"leaseboxctl: {exc}", file=sys.stderr)
+            return EX_USAGE
+    try:
+        config = files.load(Path(args.config_root), interface)
+    except ConfigError as exc:
+        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    print(format_json(config, interface) if args.json else format_text(config, interface))
+    return 0

@@ -1,0 +1,99 @@
+"""`leaseboxctl check-config [IFACE]`: the effective configuration with every value's source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from leasebox.config import settings as s
+from leasebox.config.files import load
+from leasebox.config.parse import parse
+from tests.config.confroot import ETC, RUN, USR, put, run_module
+
+CTL = "leasebox.ctl.main"
+
+
+def check(root: Path, *args: str) -> tuple[int, str, str]:
+    proc = run_module(CTL, "check-config", f"--config-root={root}", *args)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def line_of(out: str, key: str) -> str:
+    (line,) = [x for x in out.splitlines() if x.startswith(f"{key}=")]
+    return line
+
+
+def test_text_shows_values_and_sources(tmp_path: Path) -> None:
+    main = put(tmp_path, USR, "leasebox.conf", "[Network]\nRouteMetric=50\n")
+    dropin = put(tmp_path, RUN, "leasebox.conf.d/10-dns.conf", "[Network]\nUseDNS=no\n")
+    iface = put(tmp_path, ETC, "interfaces/eth0.conf",
+                "# eth0\n[Network]\nAllowedAddresses=10.0.0.0/8\nAllowedAddresses=192.0.2.0/24\n")
+    code, out, err = check(tmp_path, "eth0")
+    assert code == 0, err
+    assert out.index(str(main)) < out.index(str(dropin)) < out.index(str(iface))
+    assert line_of(out, "RouteMetric").split() == ["RouteMetric=50", "#", "netconf:",
+                                                   f"{main}:2"]
+    assert line_of(out, "UseDNS").endswith(f"# netconf: {dropin}:2")
+    assert line_of(out, "AllowedAddresses").startswith("AllowedAddresses=10.0.0.0/8 192.0.2.0/24")
+    assert line_of(out, "AllowedAddresses").endswith(f"{iface}:3, {iface}:4")
+    assert line_of(out, "ClientIdentifier").endswith("# engine: default")
+    assert line_of(out, "DUID").endswith("# engine: default (DUID-LL from the interface's "
+                                         "MAC address)")
+    # without IFACE: the interface's own files are not read
+    code, out, _ = check(tmp_path)
+    assert code == 0 and str(iface) not in out
+    assert line_of(out, "AllowedAddresses").split("#")[0].strip() == "AllowedAddresses="
+
+
+def test_text_output_spells_values_as_files_do(tmp_path: Path) -> None:
+    put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nDUID=00:04:" + ":".join(["ab"] * 16)
+        + "\nRequestOptions=100 101\nMinimumLeaseTime=2min\n[Network]\nClasslessRoutes=table:9\n"
+        "[Control]\nControlGroup=1001\n")
+    code, out, _ = check(tmp_path)
+    assert code == 0
+    # without the trailing "# process: source" comments it is a configuration file
+    text = "\n".join(line.rpartition("  # ")[0].rstrip() if "  # " in line else line
+                     for line in out.splitlines())
+    again = parse([("check-config", text)])
+    original = load(tmp_path, None)
+    for setting in s.SETTINGS:
+        assert again[setting] == original[setting], setting.name
+
+
+def test_json(tmp_path: Path) -> None:
+    conf = put(tmp_path, ETC, "leasebox.conf",
+               "[Network]\nAllowedAddresses=10.0.0.0/8 192.0.2.0/24\nUseMTU=no\n")
+    code, out, _ = check(tmp_path, "--json", "eth0")
+    assert code == 0
+    body = json.loads(out)
+    assert body["interface"] == "eth0" and body["files"] == [str(conf)]
+    by_name = {x["name"]: x for x in body["settings"]}
+    assert set(by_name) == {x.name for x in s.SETTINGS}
+    assert by_name["AllowedAddresses"] == {
+        "section": "Network", "name": "AllowedAddresses", "scope": "netconf",
+        "value": ["10.0.0.0/8", "192.0.2.0/24"], "sources": [f"{conf}:2"], "default": False}
+    assert by_name["UseMTU"]["value"] == "no"
+    assert by_name["Hostname"]["value"] is None and by_name["Hostname"]["default"] is True
+    assert by_name["ClasslessRoutes"]["value"] == "main"
+
+
+def test_bad_configuration_exits_78_with_the_first_error(tmp_path: Path) -> None:
+    put(tmp_path, ETC, "leasebox.conf", "[Network]\nUseDNS=no\n")
+    bad = put(tmp_path, ETC, "interfaces/eth0.conf", "[Network]\nRouteMetric=lots\n")
+    put(tmp_path, ETC, "interfaces/eth0.conf.d/x.conf", "[Nope]\n")
+    code, out, err = check(tmp_path, "eth0")
+    assert (code, out) == (78, "")
+    assert err.strip() == f"leaseboxctl: {bad}:2: RouteMetric=: not an unsigned number: 'lots'"
+    code, _, _ = check(tmp_path, "--json", "eth0")
+    assert code == 78
+    assert check(tmp_path)[0] == 0  # eth0's files are not read without IFACE
+
+
+def test_bad_interface_name_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = check(tmp_path, "../etc")
+    assert code == 64 and "invalid interface name" in err
+
+
+def test_no_files(tmp_path: Path) -> None:
+    code, out, _ = check(tmp_path)
+    assert code == 0 and "No configuration files" in out

@@ -1,0 +1,115 @@
+"""The engine's part: ClientConfig from the files, Anonymize=, option 61, CLI overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from leasebox.config.parse import parse
+from leasebox.config.settings import ANONYMIZE_REQUEST_OPTIONS, Scope
+from leasebox.config.values import ClientIdentifier
+from leasebox.engine.types import ClientConfig
+from leasebox.enginesvc import clientid
+from leasebox.enginesvc.config import EngineConfig, engine_config, usable_hostname
+from leasebox.enginesvc.main import parse_args, read_config
+from tests.config.confroot import ETC, put
+
+MAC = bytes.fromhex("02005e100001")
+
+
+def cfg(text: str, system_hostname: str | None = "box") -> EngineConfig:
+    return engine_config(parse([("t", text)]).view(Scope.ENGINE), system_hostname)
+
+
+def test_defaults() -> None:
+    c = cfg("")
+    assert c.client == ClientConfig(hostname="box")
+    assert (c.client_id, c.duid, c.iaid) == (ClientIdentifier.MAC, None, None)
+    assert c.keep_configuration is False and c.control_gid is None
+
+
+def test_every_engine_setting_reaches_the_engine() -> None:
+    c = cfg("""[DHCPv4]
+ClientIdentifier=duid
+DUID=00:04:00:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f
+IAID=7
+SendHostname=yes
+Hostname=named.example
+VendorClassIdentifier=leasebox
+RequestOptions=100 1 100
+SendRelease=no
+RapidCommit=yes
+IPv6OnlyPreferred=yes
+ARPProbe=yes
+MinimumLeaseTime=5min
+[Network]
+KeepConfiguration=yes
+[Control]
+ControlGroup=1001
+""")
+    base = ClientConfig().request_options
+    assert c.client == ClientConfig(
+        hostname="named.example", vendor_class_id=b"leasebox", request_options=base + (100,),
+        rapid_commit=True, ipv6_only_preferred=True, arp_probe=True, send_release=False,
+        min_lease_time=300)
+    assert c.client_id is ClientIdentifier.DUID and c.iaid == 7
+    assert c.duid is not None and c.duid[:2] == b"\x00\x04"
+    assert c.keep_configuration is True and c.control_gid == 1001
+
+
+@pytest.mark.parametrize(("system", "sent"), [
+    ("box", "box"), ("box.example.", "box.example"), (None, None), ("localhost", None),
+    ("localhost.localdomain", None), ("under_score", None), ("-x", None),
+])
+def test_system_hostname(system: str | None, sent: str | None) -> None:
+    assert usable_hostname(system) == sent
+    assert cfg("", system).client.hostname == sent
+
+
+def test_send_hostname_no_sends_none_even_if_set() -> None:
+    assert cfg("[DHCPv4]\nSendHostname=no\nHostname=x\n").client.hostname is None
+
+
+def test_anonymize_overrides_what_identifies_the_host() -> None:
+    c = cfg("[DHCPv4]\nAnonymize=yes\nClientIdentifier=duid\nDUID=00:03:00:01:02:00:5e:00:00:01\n"
+            "Hostname=named\nVendorClassIdentifier=v\nRequestOptions=100\nRapidCommit=yes\n")
+    assert c.client.hostname is None and c.client.vendor_class_id is None
+    assert c.client.request_options == ANONYMIZE_REQUEST_OPTIONS
+    assert c.client_id is ClientIdentifier.MAC
+    assert c.client.rapid_commit is True  # not an identifier: kept
+
+
+def test_client_identifier_mac_and_none() -> None:
+    assert clientid.client_identifier(ClientIdentifier.MAC, MAC, "eth0") == b"\x01" + MAC
+    assert clientid.client_identifier(ClientIdentifier.NONE, MAC, "eth0") is None
+
+
+def test_client_identifier_duid_defaults_work_without_the_host() -> None:
+    cid = clientid.client_identifier(ClientIdentifier.DUID, MAC, "eth0")
+    assert cid is not None and cid[0] == 255
+    iaid, duid = cid[1:5], cid[5:]
+    assert duid == b"\x00\x03\x00\x01" + MAC  # DUID-LL, Ethernet
+    assert iaid == clientid.default_iaid("eth0").to_bytes(4, "big")
+    # stable for a name, different between interfaces
+    assert clientid.default_iaid("eth0") == clientid.default_iaid("eth0")
+    assert clientid.default_iaid("eth0") != clientid.default_iaid("eth1")
+
+
+def test_client_identifier_duid_configured() -> None:
+    duid = bytes.fromhex("0004") + bytes(16)
+    cid = clientid.client_identifier(ClientIdentifier.DUID, MAC, "eth0", duid, 0x01020304)
+    assert cid == b"\xff\x01\x02\x03\x04" + duid
+
+
+def test_command_line_overrides_files(tmp_path: Path) -> None:
+    put(tmp_path, ETC, "leasebox.conf",
+        "[DHCPv4]\nMinimumLeaseTime=30\nSendRelease=yes\nRapidCommit=no\nHostname=file\n")
+    args = parse_args(["veth0", f"--config-root={tmp_path}", "--min-lease-time=5",
+                       "--no-release", "--rapid-commit", "--client-id=none"])
+    c = read_config(args, "veth0")
+    assert c.client.min_lease_time == 5 and c.client.send_release is False
+    assert c.client.rapid_commit is True and c.client_id is ClientIdentifier.NONE
+    assert c.client.hostname == "file"  # not given on the command line: the file's
+    plain = read_config(parse_args(["veth0", f"--config-root={tmp_path}"]), "veth0")
+    assert plain.client.min_lease_time == 30 and plain.client.send_release is True

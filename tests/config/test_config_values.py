@@ -1,0 +1,120 @@
+"""Every setting's parser, with good and bad values, through the parser as a file would."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Any
+
+import pytest
+
+from leasebox.config import settings as s
+from leasebox.config.parse import ConfigError, parse
+from leasebox.config.values import ClientIdentifier
+
+BOOL_GOOD = [("yes", True), ("no", False), ("TRUE", True), ("off", False), ("1", True),
+             ("0", False), ("On", True), ("n", False)]
+BOOL_BAD = [("maybe", "not a boolean"), ("2", "not a boolean"), ("yes please", "not a boolean")]
+
+# name -> (good: [(text, value)], bad: [(text, part of the message)])
+CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
+    "ClientIdentifier": (
+        [("mac", ClientIdentifier.MAC), ("duid", ClientIdentifier.DUID),
+         ("none", ClientIdentifier.NONE)],
+        [("MAC", "expected one of mac, duid, none"), ("duid-only", "expected one of")]),
+    "DUID": (
+        [("00:04:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10",
+          bytes.fromhex("0004") + bytes(range(1, 17))),
+         ("000300010200" + "5e100001", bytes.fromhex("0003000102005e100001")),
+         ("00:02:01", b"\x00\x02\x01")],
+        [("00:03", "not 2"), ("zz:00:01", "not hex octets"), ("0:3:0:1", "not hex octets"),
+         ("00:03:" + ":".join(["aa"] * 129), "not 131 octets"),
+         ("00:03::01", "not hex octets")]),
+    "IAID": (
+        [("0", 0), ("4294967295", 0xFFFFFFFF), ("0x0a0B0c0D", 0x0A0B0C0D)],
+        [("4294967296", "out of range"), ("0x", "not a 32-bit number"),
+         ("0x123456789", "not a 32-bit number"), ("-1", "not an unsigned number")]),
+    "SendHostname": (BOOL_GOOD, BOOL_BAD),
+    "Hostname": (
+        [("host", "host"), ("a-b.example.test", "a-b.example.test"), ("x" * 63, "x" * 63)],
+        [("-host", "not an RFC 1123 name"), ("host_1", "not an RFC 1123 name"),
+         ("a b", "not an RFC 1123 name"), ("x" * 64, "not an RFC 1123 name"),
+         ("h\u00f6st", "not an RFC 1123 name"), ("$(reboot)", "not an RFC 1123 name")]),
+    "VendorClassIdentifier": (
+        [("leasebox 0.1", "leasebox 0.1"), ("MSFT 5.0", "MSFT 5.0"), ("x" * 255, "x" * 255)],
+        [("x" * 256, "printable ASCII"), ("caf\u00e9", "printable ASCII"),
+         ("tab\there", "printable ASCII")]),
+    "RequestOptions": (
+        [("100", (100,)), ("1 254  42", (1, 254, 42))],
+        [("0", "not an option code 1..254"), ("255", "not an option code"),
+         ("1,2", "not an option code"), ("x", "not an option code")]),
+    "SendRelease": (BOOL_GOOD, BOOL_BAD),
+    "RapidCommit": (BOOL_GOOD, BOOL_BAD),
+    "IPv6OnlyPreferred": (BOOL_GOOD, BOOL_BAD),
+    "Anonymize": (BOOL_GOOD, BOOL_BAD),
+    "ARPProbe": (BOOL_GOOD, BOOL_BAD),
+    "MinimumLeaseTime": (
+        [("0", 0), ("90", 90), ("90s", 90), ("5min", 300), ("2h", 7200), ("1d", 86400),
+         ("1h 30min", 5400), ("1h30min", 5400), ("5 min", 300), ("10 sec", 10)],
+        [("soon", "not a time span"), ("5 weeks", "not a time span"), ("-5", "not a time"),
+         ("1.5h", "not a time span"), ("2d", "more than a day"), ("\u0665", "not a time")]),
+    "UseDNS": (BOOL_GOOD, BOOL_BAD),
+    "UseDomains": (BOOL_GOOD, BOOL_BAD),
+    "UseRoutes": (BOOL_GOOD, BOOL_BAD),
+    "UseGateway": (BOOL_GOOD, BOOL_BAD),
+    "UseMTU": (BOOL_GOOD, BOOL_BAD),
+    "RouteMetric": (
+        [("0", 0), ("2048", 2048), ("4294967295", 0xFFFFFFFF)],
+        [("-1", "not an unsigned number"), ("4294967296", "out of range"),
+         ("1e3", "not an unsigned number"), ("\u0661", "not an unsigned number")]),
+    "ClasslessRoutes": (
+        [("main", 254), ("ignore", None), ("table:100", 100), ("table:4294967295", 0xFFFFFFFF)],
+        [("table:0", "reserved"), ("table:253", "reserved"), ("table:255", "reserved"),
+         ("table:x", "not an unsigned number"), ("table", "main, ignore or table:N"),
+         ("Main", "main, ignore or table:N"), ("254", "main, ignore or table:N")]),
+    "AllowedAddresses": (
+        [("192.0.2.0/24", (IPv4Network("192.0.2.0/24"),)),
+         ("10.0.0.0/8 198.51.100.7", (IPv4Network("10.0.0.0/8"),
+                                      IPv4Network("198.51.100.7/32")))],
+        [("192.0.2.1/24", "host bits"), ("2001:db8::/32", "not an IPv4 range"),
+         ("192.0.2.0/33", "not an IPv4 range"), ("any", "not an IPv4 range")]),
+    "KeepConfiguration": (BOOL_GOOD, BOOL_BAD),
+    "ControlGroup": (
+        [("0", 0), ("1001", 1001), ("4294967294", 4294967294)],
+        [("netadmin", "not a numeric group id"), ("65534", "cannot be told apart"),
+         ("4294967295", "cannot be told apart"), ("-1", "not a numeric group id")]),
+}
+
+
+def test_every_setting_has_cases() -> None:
+    assert set(CASES) == {setting.name for setting in s.SETTINGS}
+
+
+def _assign(setting: s.Setting[Any], text: str) -> Any:
+    return parse([("t.conf", f"[{setting.section}]\n{setting.name}={text}\n")])[setting]
+
+
+GOOD = [(x, text, value) for x in s.SETTINGS for text, value in CASES[x.name][0]]
+BAD = [(x, text, what) for x in s.SETTINGS for text, what in CASES[x.name][1]]
+
+
+@pytest.mark.parametrize(("setting", "text", "value"), GOOD,
+                         ids=[f"{x.name}={t}"[:40] for x, t, _ in GOOD])
+def test_good_values(setting: s.Setting[Any], text: str, value: Any) -> None:
+    assert _assign(setting, text) == value
+    # show() spells the value so that it parses back to the same value
+    assert _assign(setting, setting.show(value)) == value
+
+
+@pytest.mark.parametrize(("setting", "text", "what"), BAD,
+                         ids=[f"{x.name}={t}"[:40] for x, t, _ in BAD])
+def test_bad_values(setting: s.Setting[Any], text: str, what: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _assign(setting, text)
+    assert str(info.value).startswith(f"t.conf:2: {setting.name}=: ")
+    assert what in str(info.value)
+
+
+@pytest.mark.parametrize("setting", s.SETTINGS, ids=[x.name for x in s.SETTINGS])
+def test_the_default_spelled_out_is_the_default(setting: s.Setting[Any]) -> None:
+    text = setting.show(setting.default)
+    assert (_assign(setting, text) if text else setting.default) == setting.default

@@ -1,0 +1,112 @@
+"""leasebox.conf under a real systemd: the confined services read /etc/leasebox and
+/run/leasebox-conf (bound into their minimal root by the units), and a bad file stops them
+with exit status 78 and FILE:LINE in the journal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from tests.waiting import wait_for
+
+from .harness import Container
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, install
+
+pytestmark = pytest.mark.system
+
+TARGET = f"leasebox@{IFACE}.target"
+ENGINE = f"leasebox-engine@{IFACE}.service"
+NETCONF = f"leasebox-netconf@{IFACE}.service"
+IFACE_CONF = f"/etc/leasebox/interfaces/{IFACE}.conf"
+RUN_DROPIN = "/run/leasebox-conf/leasebox.conf.d/50-test.conf"
+BAD_DROPIN = "/etc/leasebox/leasebox.conf.d/99-bad.conf"
+
+
+@pytest.fixture(scope="module")
+def installed(container: Container) -> Container:
+    install(container)
+    return container
+
+
+@pytest.fixture
+def lab(installed: Container) -> Iterator[LeaseLab]:
+    lab = LeaseLab(installed)
+    lab.start_dnsmasq()
+    try:
+        yield lab
+    finally:
+        lab.close()
+        installed.run(["rm", "-rf", "/etc/leasebox/interfaces", "/etc/leasebox/leasebox.conf.d",
+                       "/run/leasebox-conf"])
+        installed.run(["systemctl", "reset-failed"], check=False)
+
+
+def test_confined_services_read_etc_and_run(lab: LeaseLab) -> None:
+    c = lab.c
+    c.write_file(IFACE_CONF, "[Network]\nRouteMetric=2048\n[DHCPv4]\nHostname=from-etc\n")
+    c.write_file(RUN_DROPIN, "[Network]\nUseDomains=no\n[DHCPv4]\nRequestOptions=100\n")
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    default = json.loads(c.run(["ip", "-4", "-j", "route", "show", "default"]).stdout)
+    assert [(r.get("gateway"), r.get("metric")) for r in default] == [(SERVER_IP, 2048)]
+    leases = c.run(["cat", "/tmp/dnsmasq.leases"]).stdout
+    assert any(addr["local"] in line and " from-etc " in line for line in leases.splitlines())
+    assert "100:" in lab.dnsmasq_log() or " 100" in lab.dnsmasq_log()  # asked for option 100
+    read = f"/etc/leasebox/leasebox.conf, {RUN_DROPIN}, {IFACE_CONF}"
+    for unit in (ENGINE, NETCONF):
+        assert f"configuration: {read}" in lab.journal("-u", unit, "-o", "cat"), unit
+    shown = c.run(["leaseboxctl", "check-config", IFACE]).stdout
+    assert any(line.startswith("RouteMetric=2048 ") and f"{IFACE_CONF}:2" in line
+               for line in shown.splitlines())
+
+
+def test_bad_configuration_stops_the_service_with_78(lab: LeaseLab) -> None:
+    c = lab.c
+    c.write_file(BAD_DROPIN, "[Network]\nUseGatway=no\n")
+    c.run(["systemctl", "start", TARGET], check=False)
+    wait_for("the engine to exit 78", lambda: c.run(
+        ["systemctl", "show", "-p", "ExecMainStatus", "--value", ENGINE]).stdout.strip() == "78",
+        15)
+    assert f"{BAD_DROPIN}:2: unknown key UseGatway= in [Network]" in lab.journal(
+        "-u", ENGINE, "-o", "cat")
+    assert lab.address() is None
+    check = c.run(["leaseboxctl", "check-config"], check=False)
+    assert check.returncode == 78 and f"{BAD_DROPIN}:2:" in check.stderr
+
+
+CONTROL_DROPIN = "/etc/systemd/system/leasebox-control@.socket.d/group.conf"
+
+
+def test_control_group_under_private_users(lab: LeaseLab) -> None:
+    """The engine runs with PrivateUsers=yes, where ControlGroup= cannot be seen: members
+    are admitted on the strength of the socket file's group (leasebox.conf(5))."""
+    c = lab.c
+    c.run(["groupadd", "-g", "4242", "lbxctl"])
+    c.run(["useradd", "-u", "54321", "-G", "lbxctl", "-M", "member"])
+    c.run(["useradd", "-u", "54322", "-M", "stranger"])
+    try:
+        c.write_file("/etc/leasebox/leasebox.conf.d/50-control.conf",
+                     "[Control]\nControlGroup=4242\n")
+        c.write_file(CONTROL_DROPIN, "[Socket]\nSocketGroup=lbxctl\nSocketMode=0660\n")
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_bound()
+        member = c.run(["runuser", "-u", "member", "--", "leaseboxctl", "status", IFACE],
+                       check=False)
+        assert member.returncode == 0, member.stderr
+        assert "State: BOUND" in member.stdout
+        stranger = c.run(["runuser", "-u", "stranger", "--", "leaseboxctl", "status", IFACE],
+                         check=False)
+        assert stranger.returncode == 77 and "permission denied" in stranger.stderr
+        assert "ControlGroup=4242 is not visible in this sandbox" in lab.journal(
+            "-u", ENGINE, "-o", "cat")
+    finally:
+        c.run(["systemctl", "stop", TARGET], check=False)
+        c.run(["rm", "-rf", "/etc/systemd/system/leasebox-control@.socket.d"])
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["userdel", "member"], check=False)
+        c.run(["userdel", "stranger"], check=False)
+        c.run(["groupdel", "lbxctl"], check=False)
