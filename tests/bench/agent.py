@@ -401,7 +401,10 @@ def _match_pids(pattern: str) -> set[int]:
 def _proc_sample(pid: int) -> dict[str, Any] | None:
     base = Path(f"/proc/{pid}")
     try:
-        sample: dict[str, Any] = {"pid": pid, "comm": (base / "comm").read_text().strip()}
+        argv = (base / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        sample: dict[str, Any] = {"pid": pid, "comm": (base / "comm").read_text().strip(),
+                                  "cmd": " ".join(a.decode(errors="replace")
+                                                  for a in argv)[:200]}
         for line in (base / "smaps_rollup").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in ("Rss", "Pss"):
