@@ -1,0 +1,232 @@
+"""leasebox-only figures: junk-frame throughput, a lease under a junk flood, N interfaces
+at once, and where start-up time goes (python -X importtime of each program).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from tests.bench.bench_clients import Leasebox
+from tests.bench.bench_lab import IFACE, BenchLab, iface, peer
+from tests.bench.bench_measure import ms, start_once, stop_once, summary
+
+DROP_LOG_INTERVAL = 10.0  # the engine logs "dropped N malformed frame(s)" at most this often
+DROPPED = re.compile(r"^dropped (\d+) malformed frame")
+IO_BEHIND = re.compile(r"^engine not reading: dropped a frame(?: \((\d+) more)?")
+ENGINE = f"leasebox-engine@{IFACE}.service"
+IO = f"leasebox-io@{IFACE}.service"
+
+
+# ---- junk throughput ---------------------------------------------------------------------
+
+
+def _drop_lines(lab: BenchLab, cursor: str) -> list[tuple[float, int]]:
+    out = []
+    for e in lab.journal_after(cursor, [ENGINE]):
+        m = DROPPED.match(e["msg"])
+        if m:
+            out.append((e["t"], int(m.group(1))))
+    return out
+
+
+def _probe(lab: BenchLab, mac: str, cursor: str, timeout: float) -> tuple[float, int]:
+    """Send one junk frame and wait for the engine's next drop line: (its time, its N)."""
+    deadline = time.monotonic() + timeout
+    lab.flood("--dev", peer(0), "--dst-mac", mac, "--count", "1")
+    while True:
+        lines = _drop_lines(lab, cursor)
+        if lines:
+            return lines[-1]
+        if time.monotonic() > deadline:
+            raise RuntimeError("the engine logged no drop line for a junk frame")
+        time.sleep(0.1)
+
+
+def _cpu(lab: BenchLab, unit: str) -> float:
+    procs = lab.agent("procs", "--unit", unit)
+    return sum(p["cpu_ticks"] for p in procs["procs"]) / procs["ticks_per_s"]
+
+
+def junk_throughput(lab: BenchLab, reps: int, seconds: float, rate: float) -> dict[str, Any]:
+    """Frames per second io forwards and the engine refuses, while bound.
+
+    The engine counts refused frames and logs the count at most every 10 s. So: one probe
+    frame (its line resets the count), the flood for ``seconds`` (< 10 s: no line falls
+    inside), then, once 10 s have passed since the probe's line, one more probe: its line
+    says how many frames the engine refused since, the flood and that probe."""
+    lb = Leasebox(lab)
+    start_once(lab, lb, cold=True)
+    mac = lab.mac()
+    runs = []
+    try:
+        cursor = lab.journal_cursor()
+        t_line, _ = _probe(lab, mac, cursor, DROP_LOG_INTERVAL + 5)
+        for rep in range(reps):
+            lab.log(f"junk flood {rep + 1}/{reps}: {rate:.0f} frames/s offered for {seconds} s")
+            cpu0 = {u: _cpu(lab, u) for u in (IO, ENGINE)}
+            io_cursor = lab.journal_cursor()
+            sent = lab.flood("--dev", peer(0), "--dst-mac", mac, "--kind", "junk68",
+                             "--rate", str(rate), "--seconds", str(seconds),
+                             timeout=seconds + 30)
+            cpu1 = {u: _cpu(lab, u) for u in (IO, ENGINE)}
+            wait = t_line + DROP_LOG_INTERVAL + 0.3 - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            cursor = lab.journal_cursor()
+            t_line, n = _probe(lab, mac, cursor, DROP_LOG_INTERVAL + 5)
+            refused = n - 1
+            io_behind = 0
+            for e in lab.journal_after(io_cursor, [IO]):
+                m = IO_BEHIND.match(e["msg"])
+                if m:
+                    io_behind += 1 + int(m.group(1) or 0)
+            runs.append({
+                "offered": sent["sent"], "seconds": sent["seconds"],
+                "offered_per_s": sent["sent"] / sent["seconds"],
+                "refused_by_engine": refused,
+                "refused_per_s": refused / sent["seconds"],
+                "io_dropped_engine_behind_logged": io_behind,
+                "lost_before_engine": sent["sent"] - refused,
+                "cpu_s": {"io": cpu1[IO] - cpu0[IO], "engine": cpu1[ENGINE] - cpu0[ENGINE]},
+                "engine_frames_per_cpu_s": (refused / (cpu1[ENGINE] - cpu0[ENGINE])
+                                            if cpu1[ENGINE] > cpu0[ENGINE] else None),
+            })
+        bound = lab.systemctl("show", "-p", "StatusText", "--value", ENGINE).strip()
+    finally:
+        stop_once(lab, lb)
+        lb.clean()
+    return {"runs": runs, "offered_rate": rate, "seconds": seconds,
+            "refused_per_s": summary([r["refused_per_s"] for r in runs]),
+            "engine_frames_per_cpu_s": summary([r["engine_frames_per_cpu_s"] for r in runs]),
+            "status_after": bound}
+
+
+def lease_under_flood(lab: BenchLab, reps: int, rate: float) -> dict[str, Any]:
+    """A cold start of leasebox while the link carries ``rate`` junk frames per second
+    (half UDP to :68 that io passes on, half that io's kernel filter drops)."""
+    lb = Leasebox(lab)
+    mac = lab.mac()
+    runs = []
+    for rep in range(reps):
+        lab.log(f"cold start under a {rate:.0f} frames/s flood {rep + 1}/{reps}")
+        job = lab.flood_background("--dev", peer(0), "--dst-mac", mac, "--kind", "mixed",
+                                   "--rate", str(rate), "--seconds", "12")
+        try:
+            time.sleep(0.5)
+            run = start_once(lab, lb, cold=True, timeout=10.0)
+        except Exception as exc:  # noqa: BLE001
+            run = {"error": str(exc)[-300:], "address_ms": None}
+        finally:
+            job.stop()
+            stop_once(lab, lb)
+        runs.append(run)
+    return {"rate": rate, "runs": runs,
+            "address_ms": summary([r["address_ms"] for r in runs]),
+            "within_2s": all(r["address_ms"] is not None and r["address_ms"] < 2000
+                             for r in runs)}
+
+
+# ---- N interfaces ------------------------------------------------------------------------
+
+
+def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
+    """`systemctl start leasebox@veth0.target ... leasebox@veth{N-1}.target` in one
+    command; time until every interface has its address, then the memory of all 3N
+    processes."""
+    lb = Leasebox(lab)
+    results = []
+    for n in counts:
+        lab.log(f"scale: {n} interface(s) started together")
+        lab.set_links(n)
+        names = [iface(k) for k in range(n)]
+        targets = [f"leasebox@{x}.target" for x in names]
+        lb.clean()
+        lab.flush(names)
+        entry: dict[str, Any] = {"interfaces": n}
+        try:
+            args = [a for x in names for a in ("--iface", x)]
+            r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
+                          "systemctl", "start", *targets, timeout=150)
+            t0 = r["t0"]
+            leased = [ms(r["addr_at"].get(x), t0) for x in names]
+            entry.update({
+                "all_leased_ms": None if r["timeout"] else max(v for v in leased if v),
+                "leased_ms": summary(leased),
+                "systemctl_returned_ms": ms(r["cmd_exit"], t0), "rc": r["rc"],
+                "missing": [x for x in names if x not in r["addr_at"]],
+            })
+            time.sleep(2.0)
+            units = [f"leasebox-{p}@{x}.service" for x in names
+                     for p in ("io", "engine", "netconf")]
+            procs = lab.agent("procs", *[a for u in units for a in ("--unit", u)],
+                              timeout=120)["procs"]
+            pss = sum(p.get("pss_kb", 0) for p in procs)
+            entry.update({
+                "processes": len(procs),
+                "pss_kib": pss, "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
+                "pss_kib_per_interface": pss / n,
+            })
+        except Exception as exc:  # noqa: BLE001
+            entry["error"] = str(exc)[-500:]
+        finally:
+            lab.systemctl("stop", *targets, timeout=180, check=False)
+            lab.flush(names)
+            lb.clean()
+        results.append(entry)
+    lab.set_links(1)
+    return results
+
+
+# ---- profile -----------------------------------------------------------------------------
+
+
+IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
+
+
+def importtime(lab: BenchLab, top: int = 12) -> dict[str, Any]:
+    """One cold start with each program run as `python3 -I -X importtime PROGRAM ...` (a
+    drop-in on each template): what each process imports, and what that costs."""
+    lb = Leasebox(lab)
+    parts = ("io", "engine", "netconf")
+    for part in parts:
+        unit = f"leasebox-{part}@.service"
+        cmd = lab.exec_start(unit)
+        lab.dropin(unit, "bench-importtime",
+                   f"[Service]\nExecStart=\nExecStart=/usr/bin/python3 -I -X importtime {cmd}\n")
+    lab.systemctl("daemon-reload")
+    cursor = lab.journal_cursor()
+    out: dict[str, Any] = {}
+    try:
+        run = start_once(lab, lb, cold=True)
+        out["address_ms"] = run["address_ms"]
+        time.sleep(0.5)
+        entries = lab.journal_after(cursor, [f"leasebox-{p}@{IFACE}.service" for p in parts])
+        for part in parts:
+            imports = []
+            for e in entries:
+                if f"leasebox-{part}@" not in e["unit"]:
+                    continue
+                m = IMPORT_LINE.match(e["msg"])
+                if m:
+                    imports.append({"self_us": int(m.group(1)), "cum_us": int(m.group(2)),
+                                    "depth": len(m.group(3)) // 2, "module": m.group(4)})
+            roots = [i for i in imports if i["depth"] == 0]
+            leasebox_roots = [i for i in roots if i["module"].startswith("leasebox")]
+            out[part] = {
+                "modules": len(imports),
+                "total_ms": sum(i["cum_us"] for i in roots) / 1000.0,
+                "leasebox_main_ms": (max(i["cum_us"] for i in leasebox_roots) / 1000.0
+                                     if leasebox_roots else None),
+                "top": sorted((i for i in imports if i["depth"] <= 2),
+                              key=lambda i: -i["cum_us"])[:top],
+                "top_self": sorted(imports, key=lambda i: -i["self_us"])[:top],
+            }
+    finally:
+        stop_once(lab, lb)
+        lb.clean()
+        for part in parts:
+            lab.dropin(f"leasebox-{part}@.service", "bench-importtime", None)
+        lab.systemctl("daemon-reload")
+    return out

@@ -1,0 +1,367 @@
+"""Turn the raw results into figures, ratios within the run, and a Markdown report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from tests.bench.bench_measure import summary
+
+MIB = 1024.0
+
+
+def fmt(v: float | None, digits: int = 0) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.{digits}f}"
+
+
+def span(s: dict[str, Any], digits: int = 0) -> str:
+    """'median (min-max, n)' of a summary."""
+    if not s or s.get("median") is None:
+        return "—"
+    text = f"**{fmt(s['median'], digits)}** ({fmt(s['min'], digits)}-{fmt(s['max'], digits)}"
+    text += f", n={s['n']}"
+    if s.get("missing"):
+        text += f", {s['missing']} failed"
+    return text + ")"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per client: the summaries the tables show."""
+    out: dict[str, dict[str, Any]] = {}
+    cold = results.get("cold", {})
+    reboot = results.get("reboot", {}).get("runs", {})
+    running = results.get("running", {})
+    for key in results["clients"]:
+        f: dict[str, Any] = {}
+        runs = cold.get("runs", {}).get(key, [])
+        f["cold"] = summary([r.get("address_ms") for r in runs])
+        f["cold_first"] = dict(Counter(r.get("first_message") for r in runs if "error" not in r))
+        f["released"] = cold.get("released_on_stop", {}).get(key)
+        if key in reboot:
+            rr = reboot[key]
+            f["reboot"] = summary([r.get("address_ms") for r in rr])
+            f["reboot_first"] = dict(Counter(r.get("first_message") for r in rr
+                                             if "error" not in r))
+        entry = running.get(key, {})
+        flaps = [x for x in entry.get("flaps", []) if "error" not in x]
+        if flaps:
+            f["flap_address"] = summary([x["address_ms"] for x in flaps])
+            f["flap_ack"] = summary([x["ack_ms"] for x in flaps])
+            f["flap_request"] = summary([x["request_ms"] for x in flaps])
+            f["flap_kept"] = sum(1 for x in flaps if x["address_kept"])
+            f["flap_n"] = len(flaps)
+            f["flap_silent"] = sum(1 for x in flaps if x["first_message"] is None)
+        f["flap_note"] = entry.get("flap_note")
+        res = entry.get("resources")
+        if res:
+            f["rss_mib"] = res["rss_kib"] / MIB
+            f["pss_mib"] = res["pss_kib"] / MIB
+            f["processes"] = res["processes"]
+            f["wakeups_per_min"] = res["wakeups_per_min"]
+            f["cpu_ms_per_min"] = res["cpu_ms_per_min"]
+        if entry.get("error"):
+            f["error"] = entry["error"]
+        out[key] = f
+    return out
+
+
+def ratios(figs: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | None]]:
+    """leasebox / peer, from medians of this run."""
+    lb = figs.get("leasebox", {})
+    out: dict[str, dict[str, float | None]] = {}
+
+    def med(f: dict[str, Any], k: str) -> float | None:
+        v = f.get(k)
+        return v.get("median") if isinstance(v, dict) else v
+
+    for key, f in figs.items():
+        if key == "leasebox":
+            continue
+        out[key] = {
+            "cold": ratio(med(lb, "cold"), med(f, "cold")),
+            "reboot": ratio(med(lb, "reboot"), med(f, "reboot")),
+            "carrier_up_to_address": ratio(med(lb, "flap_address"), med(f, "flap_address")),
+            "carrier_up_to_ack": ratio(med(lb, "flap_ack"), med(f, "flap_ack")),
+            "pss": ratio(lb.get("pss_mib"), f.get("pss_mib")),
+            "rss": ratio(lb.get("rss_mib"), f.get("rss_mib")),
+            "wakeups": ratio(lb.get("wakeups_per_min"), f.get("wakeups_per_min")),
+        }
+    return out
+
+
+def targets(results: dict[str, Any], figs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    lb = figs.get("leasebox", {})
+    nd = figs.get("networkd", {})
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, measured: str, met: bool | None) -> None:
+        rows.append({"target": name, "measured": measured, "met": met})
+
+    a, b = lb.get("cold", {}).get("median"), nd.get("cold", {}).get("median")
+    row("cold start no slower than systemd-networkd",
+        f"{fmt(a)} ms vs {fmt(b)} ms (x{fmt(ratio(a, b), 2)})",
+        None if a is None or b is None else a <= b)
+    addr = lb.get("flap_address", {}).get("median")
+    ack = lb.get("flap_ack", {}).get("median")
+    kept = f"address kept in {lb.get('flap_kept', 0)}/{lb.get('flap_n', 0)} flaps"
+    row("carrier up → address < 10 ms (address present)",
+        f"{fmt(addr, 1)} ms ({kept})", None if addr is None else addr < 10)
+    row("carrier up → address < 10 ms (usable = lease re-confirmed, ACK)",
+        f"{fmt(ack, 1)} ms", None if ack is None else ack < 10)
+    single = lb.get("pss_mib")
+    row("steady PSS per interface < 12 MiB (1 interface, 3 processes)",
+        f"{fmt(single, 1)} MiB", None if single is None else single < 12)
+    scale = results.get("leasebox", {}).get("scale") or []
+    biggest = max((s for s in scale if s.get("pss_kib_per_interface")),
+                  key=lambda s: s["interfaces"], default=None)
+    if biggest:
+        per = biggest["pss_kib_per_interface"] / MIB
+        row(f"steady PSS per interface < 12 MiB ({biggest['interfaces']} interfaces)",
+            f"{fmt(per, 1)} MiB", per < 12)
+    junk = results.get("leasebox", {}).get("junk", {})
+    jr = junk.get("refused_per_s", {}).get("median")
+    row("junk throughput ≥ 50,000 frames/s",
+        f"{fmt(jr)} frames/s refused ({fmt(junk.get('offered_rate'))} offered)",
+        None if jr is None else jr >= 50000)
+    flood = results.get("leasebox", {}).get("flood_lease", {})
+    if flood:
+        fm = flood.get("address_ms", {}).get("max")
+        row(f"fresh lease within 2 s under {fmt(flood.get('rate'))} junk frames/s",
+            f"{fmt(fm)} ms (worst of {flood.get('address_ms', {}).get('n', 0)})",
+            flood.get("within_2s"))
+    s64 = next((s for s in scale if s["interfaces"] == 64), None)
+    if s64:
+        t = s64.get("all_leased_ms")
+        row("64 interfaces leased within 10 s", f"{fmt(t)} ms",
+            None if t is None else t < 10000)
+    return rows
+
+
+def _yes(v: bool | None) -> str:
+    return "—" if v is None else ("yes" if v else "no")
+
+
+def _firsts(c: dict[str, int] | None) -> str:
+    if not c:
+        return "—"
+    return ", ".join(f"{k or 'nothing'}x{n}" for k, n in sorted(c.items(), key=str))
+
+
+def _timeline_table(title: str, timeline: dict[str, dict[str, Any]], ref: str) -> list[str]:
+    rows = sorted(((k, v) for k, v in timeline.items() if v.get("median") is not None),
+                  key=lambda kv: kv[1]["median"])
+    lines = [f"#### {title}", "", f"| event | ms after {ref}: median (min-max) |", "|---|---|"]
+    lines += [f"| {k} | {span(v, 1)} |" for k, v in rows]
+    return lines + [""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    clients = results["clients"]
+    figs = results["figures"]
+    rat = results["ratios"]
+    cfg = results["config"]
+    L: list[str] = []
+    L += [f"# leasebox benchmark — {meta['started']}", ""]
+    L += [f"Command: `{cfg['command']}`  ", f"Runtime: {fmt(results.get('runtime_s'))} s"
+          + (" (quick mode)" if cfg["quick"] else ""), ""]
+    m = meta["machine"]
+    L += ["## Machine and versions", "",
+          f"- machine: {m['nproc']} CPUs ({m['cpu']}), {fmt(m['mem_mib'])} MiB, kernel "
+          f"{m['kernel']}; shared and noisy: compare ratios within this run",
+          f"- leasebox {meta['leasebox']}, container {meta['python']}, {meta['systemd']}",
+          f"- server: dnsmasq {meta['packages'].get('dnsmasq-base', '?')} on a bridge in its "
+          "own network namespace (plus an always-up port, so the bridge never loses its "
+          "carrier), one veth pair per client interface: "
+          f"`{meta.get('server', '?')}`", ""]
+    L += ["| client | package version | started with | stopped with |", "|---|---|---|---|"]
+    for c in clients.values():
+        L.append(f"| {c['label']} | {c['package']} {c['version']} | {c['started']} | "
+                 f"{c['stopped']} |")
+    notes = [f"- {c['label']}: {n}" for c in clients.values() for n in c["notes"]]
+    if notes:
+        L += ["", "Notes:", *notes]
+    L += [""]
+    L += ["## Side by side", "",
+          f"Times in ms, **median** (min-max, n). Cold start: state removed, address flushed, "
+          f"start command → global IPv4 address on veth0 (rtnetlink event), "
+          f"{cfg['reps']} runs round-robin. Reboot: the same with the remembered lease kept "
+          f"(INIT-REBOOT). Carrier up: client bound, veth peer down {cfg['settle']} s, up; "
+          "'address' = address present again (0 if it never left), 'ACK' = lease "
+          "re-confirmed (ACK seen on veth0). Memory 2 s after bound, summed over the "
+          f"client's processes (smaps_rollup). Wake-ups: voluntary + involuntary context "
+          f"switches of all its threads over {fmt(cfg['window'])} s while bound, scaled to a "
+          "minute.", ""]
+    L += ["| client | cold start | first msg | reboot start | first msg | carrier up → "
+          "address | carrier up → ACK | RSS MiB | PSS MiB | procs | wake-ups/min | "
+          "RELEASE on stop |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key, f in figs.items():
+        flap_a = span(f.get("flap_address", {}), 1)
+        flap_k = span(f.get("flap_ack", {}), 1)
+        if f.get("flap_n"):
+            flap_a += f" kept {f['flap_kept']}/{f['flap_n']}"
+            if f.get("flap_silent"):
+                flap_k = f"none: sent nothing in {f['flap_silent']}/{f['flap_n']} flaps"
+        L.append(
+            f"| {clients[key]['label']} | {span(f['cold'])} | {_firsts(f.get('cold_first'))} "
+            f"| {span(f.get('reboot', {})) if 'reboot' in f else 'n/a'} | "
+            f"{_firsts(f.get('reboot_first'))} | {flap_a} | {flap_k} | "
+            f"{fmt(f.get('rss_mib'), 1)} | {fmt(f.get('pss_mib'), 1)} | "
+            f"{fmt(f.get('processes'))} | {fmt(f.get('wakeups_per_min'), 1)} | "
+            f"{_yes(f.get('released'))} |")
+    L += ["", "### leasebox / peer (ratios of medians, this run)", "",
+          "| peer | cold | reboot | carrier up → address | carrier up → ACK | PSS | RSS | "
+          "wake-ups |", "|---|---|---|---|---|---|---|---|"]
+    for key, r in rat.items():
+        L.append(f"| {clients[key]['label']} | " + " | ".join(
+            fmt(r[k], 2) for k in ("cold", "reboot", "carrier_up_to_address",
+                                   "carrier_up_to_ack", "pss", "rss", "wakeups")) + " |")
+    L += ["", "## Targets (shown, not asserted)", "", "| target | measured | met |",
+          "|---|---|---|"]
+    for t in results["targets"]:
+        L.append(f"| {t['target']} | {t['measured']} | {_yes(t['met'])} |")
+    L += [""]
+    lb = results.get("leasebox", {})
+    junk = lb.get("junk")
+    per = results.get("running", {}).get("leasebox", {}).get("resources", {})
+    if junk or lb.get("flood_lease") or lb.get("scale") or per.get("per_process"):
+        L += ["## leasebox only", ""]
+    if junk:
+        L += ["### Junk frames while bound", "",
+              f"Flood of UDP-to-68 frames the codec refuses (short messages, no magic "
+              f"cookie, bad op, options running past the end, bad IP/UDP checksums), "
+              f"{fmt(junk['offered_rate'])} frames/s offered for {junk['seconds']} s from "
+              "the server side of veth0, by one Python process on the same 2 cores. "
+              "'refused' is counted by the engine (its rate-limited 'dropped N malformed "
+              "frame(s)' line); the rest was dropped by io when the engine's socket was "
+              "full, or by the kernel when io's was.", "",
+              "| run | offered/s | refused by engine/s | lost before the engine | io CPU s | "
+              "engine CPU s | engine frames per CPU-second |", "|---|---|---|---|---|---|---|"]
+        for i, r in enumerate(junk["runs"], 1):
+            L.append(f"| {i} | {fmt(r['offered_per_s'])} | {fmt(r['refused_per_s'])} | "
+                     f"{fmt(r['lost_before_engine'])} | {fmt(r['cpu_s']['io'], 2)} | "
+                     f"{fmt(r['cpu_s']['engine'], 2)} | {fmt(r['engine_frames_per_cpu_s'])} |")
+        L += ["", f"Median refused/s: {span(junk['refused_per_s'])}; still "
+              f"`{junk.get('status_after', '')}` afterwards.", ""]
+    flood = lb.get("flood_lease")
+    if flood:
+        L += [f"### Fresh lease under {fmt(flood['rate'])} junk frames/s", "",
+              "Half UDP-to-68 junk io passes to the engine, half frames io's kernel filter "
+              "drops (ARP, UDP to 53/67, TCP, later fragments, IPv6). Cold start → address: "
+              f"{span(flood['address_ms'])} ms; all within 2 s: {_yes(flood['within_2s'])}.",
+              ""]
+    if per.get("per_process"):
+        L += ["### Memory per process (1 interface, 2 s after bound)", "",
+              "| process | RSS MiB | PSS MiB |", "|---|---|---|"]
+        for proc in per["per_process"]:
+            name = next((w.rsplit("/", 1)[-1] for w in proc.get("cmd", "").split()
+                         if "leasebox-" in w), proc["comm"])
+            L.append(f"| {name} | {fmt(proc.get('rss_kb', 0) / MIB, 1)} | "
+                     f"{fmt(proc.get('pss_kb', 0) / MIB, 1)} |")
+        L += [""]
+    scale = lb.get("scale")
+    if scale:
+        L += ["### N interfaces started together", "",
+              "`systemctl start leasebox@veth0.target … leasebox@vethN-1.target` (one "
+              "command), cold; one dnsmasq behind a bridge.", "",
+              "| N | all leased, ms | median interface, ms | systemctl returned, ms | "
+              "processes | total PSS MiB | PSS per interface MiB | total RSS MiB |",
+              "|---|---|---|---|---|---|---|---|"]
+        for s in scale:
+            if "error" in s:
+                L.append(f"| {s['interfaces']} | failed: {s['error'][:120]} |||||||")
+                continue
+            L.append(f"| {s['interfaces']} | {fmt(s.get('all_leased_ms'))} | "
+                     f"{fmt(s['leased_ms'].get('median'))} | "
+                     f"{fmt(s.get('systemctl_returned_ms'))} | {fmt(s.get('processes'))} | "
+                     f"{fmt(s.get('pss_kib', 0) / MIB, 1)} | "
+                     f"{fmt(s.get('pss_kib_per_interface', 0) / MIB, 1)} | "
+                     f"{fmt(s.get('rss_kib', 0) / MIB, 1)} |")
+        L += [""]
+    prof = results.get("profile", {})
+    if prof:
+        L += ["## Profile: where leasebox's time goes", ""]
+        if prof.get("phases"):
+            L += ["### Cold start, by phase (medians)", "", "| phase | ms |", "|---|---|"]
+            L += [f"| {k} | {fmt(v, 1)} |" for k, v in prof["phases"].items()]
+            L += [""]
+        if prof.get("cold"):
+            L += ["The engine logs no line per DHCP message at its default level: DISCOVER, "
+                  "OFFER, REQUEST and ACK are the kernel's timestamps of the frames on veth0 "
+                  "(a packet socket in the container); process start and READY=1 are "
+                  "systemd's ExecMainStartTimestampMonotonic and ActiveEnterTimestampMonotonic;"
+                  " the rest are journal lines (__MONOTONIC_TIMESTAMP). The raw journal of the "
+                  "last cold start is in leasebox-cold-start.journal.", ""]
+            L += _timeline_table("Cold start timeline (journal, unit timestamps, wire)",
+                                 prof["cold"], "`systemctl start`")
+        if prof.get("flap"):
+            L += _timeline_table("Carrier up timeline", prof["flap"], "carrier up")
+        it = lb.get("importtime")
+        if it:
+            L += ["### python3 -X importtime, per program (one cold start under it)", ""]
+            for part in ("io", "engine", "netconf"):
+                p = it.get(part)
+                if not p:
+                    continue
+                L += [f"**{part}**: {p['modules']} modules, {fmt(p['total_ms'], 1)} ms of "
+                      "imports in total", "",
+                      "| largest imports (depth <= 2), cumulative ms | largest self times, ms |",
+                      "|---|---|"]
+                for a, b in zip(p["top"][:8], p["top_self"][:8], strict=False):
+                    L.append(f"| {'. ' * a['depth']}{a['module']} {fmt(a['cum_us'] / 1000, 1)} "
+                             f"| {b['module']} {fmt(b['self_us'] / 1000, 1)} |")
+                L += [""]
+    return "\n".join(L) + "\n"
+
+
+def profile(results: dict[str, Any]) -> dict[str, Any]:
+    """Medians of leasebox's cold-start and carrier-up timelines, and the phases."""
+    out: dict[str, Any] = {}
+    cold_runs = results.get("cold", {}).get("runs", {}).get("leasebox", [])
+    out["cold"] = _merge([r.get("timeline_ms") for r in cold_runs])
+    flaps = results.get("running", {}).get("leasebox", {}).get("flaps", [])
+    out["flap"] = _merge([f.get("timeline_ms") for f in flaps])
+    c = {k: v.get("median") for k, v in out["cold"].items()}
+
+    def d(a: str, b: str) -> float | None:
+        x, y = c.get(a), c.get(b)
+        return None if x is None or y is None else y - x
+
+    out["phases"] = {
+        "systemctl start → first process exec (systemd: sockets, units)":
+            min((v for k, v in c.items() if k.endswith("process started (exec)") and v),
+                default=None),
+        "io: exec → READY=1 (interpreter, imports, sockets)":
+            d("io: process started (exec)", "io: ready (READY=1)"),
+        "engine: exec → READY=1 (interpreter, imports)":
+            d("engine: process started (exec)", "engine: ready (READY=1)"),
+        "engine READY=1 → DISCOVER sent (random initial delay of 0-100 ms, RFC 2131 4.4.1)":
+            d("engine: ready (READY=1)", "wire: DISCOVER sent"),
+        "DISCOVER sent → ACK received (the exchange, dnsmasq included)":
+            d("wire: DISCOVER sent", "wire: ACK received"),
+        "netconf: exec → ready (interpreter, pyroute2)":
+            d("netconf: process started (exec)", "netconf: ready (pyroute2 loaded)"),
+        "ACK received → address on the link (waiting for netconf, then netlink)":
+            d("wire: ACK received", "address on the link (netlink)"),
+        "total: systemctl start → address": c.get("address on the link (netlink)"),
+    }
+    return out
+
+
+def _merge(lines: Sequence[dict[str, float | None] | None]) -> dict[str, dict[str, Any]]:
+    keys: list[str] = []
+    for line in lines:
+        for k in line or {}:
+            if k not in keys:
+                keys.append(k)
+    return {k: summary([(line or {}).get(k) for line in lines if line]) for k in keys}
