@@ -121,3 +121,33 @@ def test_stop_releases_and_removes(lab: LeaseLab) -> None:
     for unit in SERVICES:
         wait_for(f"{unit} stopped", lambda u=unit: lab.c.run(  # type: ignore[misc]
             ["systemctl", "is-active", u], check=False).stdout.strip() != "active", 10)
+
+
+def test_idle_netconf_exits_and_is_started_again_by_its_socket(lab: LeaseLab) -> None:
+    unit = f"leasebox-netconf@{IFACE}.service"
+    lab.c.write_file(f"/run/systemd/system/{unit}.d/idle.conf", (
+        "[Service]\nExecStart=\nExecStart=/usr/bin/leasebox-netconf %i --runtime-dir "
+        "/run/leasebox-netconf --exit-idle-time 1\n"))
+    lab.c.run(["systemctl", "daemon-reload"])
+    try:
+        lab.c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+        wait_for("netconf to exit when idle", lambda: lab.c.run(
+            ["systemctl", "is-active", unit], check=False).stdout.strip() == "inactive", 10)
+        assert lab.c.run(["systemctl", "is-active", f"leasebox-netconf@{IFACE}.socket"]
+                         ).stdout.strip() == "active"
+        requests = lab.count("DHCPREQUEST")
+        lab.c.run(["leaseboxctl", "renew", IFACE])
+        # the renewal's new lifetime needs netconf: the engine connects, systemd starts it
+        wait_for("the renewal at dnsmasq", lambda: lab.count("DHCPREQUEST") > requests, 10)
+        wait_for("Renewed in the journal", lambda: "Renewed" in lab.journal(
+            "-u", f"leasebox-engine@{IFACE}.service", "-o", "cat"), 10)
+        lab.wait_bound()
+        again = lab.address()
+        assert again is not None and again["local"] == addr["local"]
+        log = lab.journal("-u", unit, "-o", "cat")
+        assert "no request for 1 s" in log and log.count("ready on") >= 2
+    finally:
+        lab.c.run(["rm", "-rf", f"/run/systemd/system/{unit}.d"])
+        lab.c.run(["systemctl", "daemon-reload"])

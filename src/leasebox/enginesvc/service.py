@@ -320,8 +320,10 @@ class EngineService:
             self.netconf.close()
             self.netconf = None
             self.on_netconf_change()
-        # Whatever is pending is sent again on the next connection.
-        self.netconf_retry_at = self.clock() + NETCONF_RETRY
+        # Whatever is pending is sent again on the next connection. With nothing pending,
+        # reconnect only when there is something to send: netconf may have exited idle,
+        # and connecting would start it again for nothing.
+        self.netconf_retry_at = self.clock() + NETCONF_RETRY if self.pending else None
 
     # ---- status ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -74,6 +75,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="auto: systemd-resolved when it runs, else the resolv.conf file")
     parser.add_argument("--bus-address", default=None, metavar="ADDRESS",
                         help=f"D-Bus system bus (default $DBUS_SYSTEM_BUS_ADDRESS or {SYSTEM_BUS})")
+    parser.add_argument("--exit-idle-time", type=float, default=0.0, metavar="SECONDS",
+                        help="with a listening socket: exit after SECONDS without a request "
+                        "(socket activation starts netconf again); 0 (default): never")
     parser.add_argument("--debug", action="store_true")
     return parser.parse_args(argv)
 
@@ -130,15 +134,23 @@ class _Loop:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
 
-    def wait(self, sock: socket.socket) -> None:
-        """Return when `sock` is readable; raise _Stop on SIGTERM/SIGINT."""
+    def wait(self, sock: socket.socket, idle: float = 0.0) -> bool:
+        """True when `sock` is readable; False after `idle` seconds (if non-zero) without;
+        raise _Stop on SIGTERM/SIGINT."""
+        deadline = time.monotonic() + idle if idle > 0 else None
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
             sel.register(self._wake_r, selectors.EVENT_READ)
             while True:
                 if self.stop_signal is not None:
                     raise _Stop
-                ready = sel.select(self.watchdog)
+                timeout = self.watchdog
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    timeout = left if timeout is None else min(timeout, left)
+                ready = sel.select(timeout)
                 if self.watchdog is not None:
                     sd.notify("WATCHDOG=1")
                 for key, _ in ready:
@@ -150,28 +162,31 @@ class _Loop:
                             except BlockingIOError:
                                 break
                     elif self.stop_signal is None:
-                        return
+                        return True
 
 
-def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger) -> None:
-    """Answer one engine until it closes. PeerViolation and LinkGone propagate."""
+def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
+           idle: float = 0.0) -> bool:
+    """Answer one engine until it closes (False) or, with `idle`, until it has asked
+    nothing for that long (True). PeerViolation and LinkGone propagate."""
     conn.settimeout(SEND_TIMEOUT)
     while True:
-        loop.wait(conn)
+        if not loop.wait(conn, idle):
+            return True
         try:
             msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
         except (ConnectionResetError, TimeoutError):
             msg = None
         if msg is None:
             log.info("engine closed the connection")
-            return
+            return False
         try:
             reply = netconf_dispatch_engine(nc, msg)
         except LinkGone as gone:
             _send(conn, gone.result, log)
             raise
         if not _send(conn, reply, log):
-            return
+            return False
         sd.notify(f"STATUS={_status(nc)}")
 
 
@@ -248,10 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if listening else "connected to the engine")
     sd.notify("READY=1", f"STATUS={_status(nc)}")
+    # Idle exit only where something starts netconf again: a listening socket from socket
+    # activation. Each request is answered before the next wait, so an idle netconf has
+    # nothing half-done; what it applied is in its state file for the next start.
+    idle = args.exit_idle_time if listening else 0.0
     try:
         while True:
             if listening:
-                loop.wait(sock)
+                if not loop.wait(sock, idle):
+                    return _idle_exit(idle, log)
                 try:
                     conn, _ = sock.accept()
                 except (BlockingIOError, InterruptedError):
@@ -269,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 conn = sock
             with conn:
-                _serve(nc, conn, loop, log)
+                if _serve(nc, conn, loop, log, idle):
+                    return _idle_exit(idle, log)
             if not listening:
                 return EX_OK
     except _Stop:
@@ -283,6 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         return EX_FATAL
     finally:
         rtnl.close()
+
+
+def _idle_exit(idle: float, log: logsetup.Logger) -> int:
+    log.info("no request for %g s: exiting until the engine needs netconf again", idle)
+    sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
+    return EX_OK
 
 
 if __name__ == "__main__":
