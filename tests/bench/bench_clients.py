@@ -118,22 +118,19 @@ class Leasebox(Client):
     def status_unit(self) -> str | None:
         return f"leasebox-engine@{IFACE}.service"
 
+    NO_RELEASE = f"/run/leasebox-conf/interfaces/{IFACE}.conf.d/50-bench-no-release.conf"
+
     def reboot_begin(self) -> None:
-        # Stopping the target leaves the link and, as shipped, releases the lease (and
-        # forgets it). The engine's --no-release keeps it in the lease file instead, for
-        # the next start's INIT-REBOOT: added to the installed ExecStart= by a drop-in.
-        unit = "leasebox-engine@.service"
-        cmd = self.lab.exec_start(unit)
-        self.lab.dropin(unit, "bench-no-release",
-                        f"[Service]\nExecStart=\nExecStart={cmd} --no-release\n")
-        self.lab.systemctl("daemon-reload")
-        self.notes.append(f"reboot series: drop-in ExecStart={cmd} --no-release, then "
-                          f"systemctl stop {self.TARGET} (removes the address, keeps "
-                          "/var/lib/leasebox/veth0/lease)")
+        # Stopping the target leaves the link and, as shipped (SendRelease=yes), releases
+        # the lease and forgets it. With SendRelease=no the lease file stays for the next
+        # start's INIT-REBOOT: set the way leasebox.conf(5) says, as runtime configuration.
+        self.lab.c.write_file(self.NO_RELEASE, "[DHCPv4]\nSendRelease=no\n")
+        self.notes.append(f"reboot series: SendRelease=no in {self.NO_RELEASE}; "
+                          f"systemctl stop {self.TARGET} then removes the address and keeps "
+                          "the lease file (/var/lib/leasebox/veth0/lease)")
 
     def reboot_end(self) -> None:
-        self.lab.dropin("leasebox-engine@.service", "bench-no-release", None)
-        self.lab.systemctl("daemon-reload")
+        self.lab.c.run(["rm", "-f", self.NO_RELEASE])
 
 
 class Networkd(Client):

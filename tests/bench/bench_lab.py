@@ -174,11 +174,21 @@ class BenchLab:
                 return line[len("-- cursor: "):]
         return ""
 
-    def journal_text(self, cursor: str, contains: str) -> str:
-        """`journalctl -o short-monotonic` after ``cursor``, the lines containing a word."""
+    def journal_text(self, cursor: str, contains: str, since: float = 0.0) -> str:
+        """`journalctl -o short-monotonic` after ``cursor``: the lines containing a word,
+        stamped ``since`` (monotonic s) or later (journald may write late lines of what
+        happened before the cursor was taken)."""
         out = self.c.run(["journalctl", "--no-pager", "-o", "short-monotonic",
                           f"--after-cursor={cursor}"], check=False, timeout=60).stdout
-        return "".join(f"{ln}\n" for ln in out.splitlines() if contains in ln)
+        keep = []
+        for ln in out.splitlines():
+            stamp = ln[1:ln.find("]")] if ln.startswith("[") else ""
+            try:
+                if contains in ln and float(stamp) >= since:
+                    keep.append(ln + "\n")
+            except ValueError:
+                continue
+        return "".join(keep)
 
     def journal_after(self, cursor: str, units: Sequence[str]) -> list[dict[str, Any]]:
         """Messages logged after ``cursor`` by the processes of ``units`` (glob patterns

@@ -171,7 +171,13 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001
             entry["error"] = str(exc)[-500:]
         finally:
+            t = time.monotonic()
             lab.systemctl("stop", *targets, timeout=180, check=False)
+            entry["stop_ms"] = (time.monotonic() - t) * 1000.0
+            left = lab.systemctl("list-units", "--plain", "--no-legend", "--state=active",
+                                 "leasebox*", check=False).split()
+            if any(w.startswith("leasebox") for w in left):
+                entry["left_active"] = [w for w in left if w.startswith("leasebox")][:10]
             lab.flush(names)
             lb.clean()
         results.append(entry)

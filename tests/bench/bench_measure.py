@@ -98,6 +98,7 @@ def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = Fal
     if profile and isinstance(client, Leasebox):
         out["timeline_ms"] = leasebox_timeline(lab, cursor, t0, r)
         out["journal_cursor"] = cursor
+        out["t0"] = t0
     return out
 
 

@@ -118,7 +118,8 @@ def container_facts(c: Container) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
     tree = ensure_tree(extra_packages=PEER_PACKAGES, log=log)
-    with Container(tree, log=log) as c:
+    # stop_timeout: powering off after 192 services have come and gone takes a while
+    with Container(tree, log=log, stop_timeout=60.0) as c:
         log("installing leasebox into the container")
         install(c)
         results["meta"].update(container_facts(c))
@@ -143,10 +144,11 @@ def measure(args: argparse.Namespace, lab: BenchLab, results: dict[str, Any]) ->
     if "cold" not in skip:
         results["cold"] = bench_measure.cold_series(lab, clients, args.reps)
         runs = results["cold"]["runs"].get("leasebox", [])
-        cursor = next((r["journal_cursor"] for r in reversed(runs) if "journal_cursor" in r),
-                      "")
-        if cursor:  # the last cold start of leasebox, as journalctl shows it
-            results["cold_journal"] = lab.journal_text(cursor, "leasebox")
+        last = next((r for r in reversed(runs) if "journal_cursor" in r), None)
+        if last:  # the last cold start of leasebox, as journalctl shows it
+            results["cold_journal"] = (
+                f"# systemctl start leasebox@veth0.target at [{last['t0']:.6f}]\n"
+                + lab.journal_text(last["journal_cursor"], "leasebox", last["t0"] - 0.001))
     if "running" not in skip:
         results["running"] = bench_measure.running_series(lab, clients, args.reps,
                                                           args.window, args.settle)
