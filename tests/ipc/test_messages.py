@@ -23,6 +23,8 @@ SAMPLES: list[ipc.Message] = [
     ipc.Frame(b"x"),
     ipc.Frame(b"y" * ipc.MAX_FRAME),
     ipc.ProbeResult(A("192.0.2.10"), conflict=True),
+    ipc.TxDone(sent=True),
+    ipc.TxDone(sent=False),
     ipc.SendBroadcast(A("0.0.0.0"), BOOTREQ),
     ipc.SendUnicast(A("192.0.2.1"), BOOTREQ + bytes(1472 - len(BOOTREQ))),
     ipc.Probe(A("192.0.2.10")),
@@ -91,7 +93,7 @@ def test_length_field_must_match(msg: ipc.Message) -> None:
 
 
 def test_unknown_type_and_version_rejected() -> None:
-    for t in (0, 4, 15, 19, 31, 34, 47, 49, 255):
+    for t in (0, 5, 15, 19, 31, 34, 47, 49, 255):
         with pytest.raises(ipc.PeerViolation, match="unknown"):
             ipc.decode(bytes([1, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
     data = bytearray(ipc.encode(ipc.Remove(1)))
@@ -112,6 +114,8 @@ def _raw(t: ipc.MsgType, body: bytes) -> bytes:
         (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 1, bytes(6), 0, 1)),  # mtu 0
         (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 1, bytes(6), 1500, 2)),  # bool 2
         (ipc.MsgType.PROBE_RESULT, bytes(4) + b"\x07"),
+        (ipc.MsgType.TX_DONE, b"\x02"),  # not a bool
+        (ipc.MsgType.TX_DONE, b""),
         (ipc.MsgType.SEND_BROADCAST, bytes(4) + bytes(239)),  # payload below BOOTP size
         (ipc.MsgType.SEND_UNICAST, bytes(4) + bytes(1473)),  # above 1472
         (ipc.MsgType.RESULT, struct.pack("!IB", 1, 3)),  # unknown status

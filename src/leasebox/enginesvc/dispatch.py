@@ -42,6 +42,10 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
             svc.feed(MessageReceived(svc.clock(), message))
         case ipc.ProbeResult(address, conflict):
             svc.feed(ProbeResult(svc.clock(), address, conflict))
+        case ipc.TxDone(sent):
+            if not sent:
+                log.debug("io could not transmit one message")
+            svc.tx_done()
         case _:  # decode() checked the direction; this is unreachable by contract
             raise ipc.PeerViolation(f"io: unexpected {type(msg).__name__}")
 

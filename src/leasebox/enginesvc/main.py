@@ -248,7 +248,7 @@ class Loop:
     def _timeout(self) -> float:
         now = self.svc.clock()
         deadlines = [now + 60.0]
-        for d in (self.svc.timer(), self.svc.netconf_retry_at):
+        for d in (self.svc.timer(), self.svc.netconf_retry_at, self.svc.held_deadline()):
             if d is not None:
                 deadlines.append(d)
         if self.watchdog is not None:
@@ -259,6 +259,7 @@ class Loop:
     def _housekeeping(self) -> None:
         now = self.svc.clock()
         self.svc.on_timer(now)
+        self.svc.release_held(now)
         if self.svc.netconf is None and self.svc.netconf_retry_at is not None \
                 and now >= self.svc.netconf_retry_at:
             self.svc.connect_netconf()

@@ -44,6 +44,7 @@ log = logging.getLogger("leasebox.engine")
 DROP_LOG_INTERVAL = 10.0
 STATUS_REFRESH = 60.0
 NETCONF_RETRY = 0.5
+TX_WAIT = 1.0  # longest a Remove waits for io to confirm the transmissions before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,11 @@ class EngineService:
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
         self.pending: dict[int, _Pending] = {}
+        # Transmissions io has not confirmed yet (TxDone), and Removes held until it has:
+        # a RELEASE is sent from the leased address, so netconf must not remove the address
+        # before io has handed the RELEASE to the kernel.
+        self.tx_outstanding = 0
+        self.held: dict[int, float] = {}  # request id -> latest time to send anyway
         self.next_request = 1
         self.applied: Lease | None = None  # what netconf confirmed, to re-send after its restart
         self.last_error = ""
@@ -239,12 +245,34 @@ class EngineService:
         except OSError as exc:
             log.warning("io connection lost while sending: %s", exc)
             self.drop_io()
+            return
+        if isinstance(msg, ipc.SendBroadcast | ipc.SendUnicast):
+            self.tx_outstanding += 1
+
+    def tx_done(self) -> None:
+        """io confirmed one transmission; send what was waiting for all of them."""
+        self.tx_outstanding = max(0, self.tx_outstanding - 1)
+        if self.tx_outstanding == 0:
+            self.release_held(self.clock(), everything=True)
+
+    def release_held(self, now: float, everything: bool = False) -> None:
+        for rid, deadline in sorted(self.held.items()):
+            if everything or now >= deadline:
+                del self.held[rid]
+                pending = self.pending.get(rid)
+                if pending is not None and pending.msg is not None:
+                    self.send_netconf(pending.msg)
+
+    def held_deadline(self) -> float | None:
+        return min(self.held.values(), default=None)
 
     def drop_io(self) -> None:
         if self.io is not None:
             self.io.close()
             self.io = None
             self.on_io_change()
+        self.tx_outstanding = 0  # no confirmation will come from this connection
+        self.release_held(self.clock(), everything=True)
 
     # ---- to netconf ----------------------------------------------------------------------
 
@@ -274,8 +302,14 @@ class EngineService:
         of Apply and Remove is idempotent)."""
         pending.msg = msg
         self.pending[msg.request_id] = pending
+        if isinstance(msg, ipc.Remove) and self.tx_outstanding:
+            self.held[msg.request_id] = self.clock() + TX_WAIT
+            return
+        self.send_netconf(msg)
+
+    def send_netconf(self, msg: ipc.Apply | ipc.Remove) -> None:
         if self.netconf is None:
-            self.connect_netconf()
+            self.connect_netconf()  # sends everything pending and not held
             return
         try:
             channel.send(self.netconf, msg)
@@ -303,7 +337,7 @@ class EngineService:
         if self.pending:
             for rid in sorted(self.pending):
                 msg = self.pending[rid].msg
-                if msg is not None:
+                if msg is not None and rid not in self.held:
                     try:
                         channel.send(sock, msg)
                     except OSError as exc:

@@ -218,21 +218,26 @@ class IoLoop:
             raise Stop(EXIT_OK, "engine closed its socket") from None
         match action:
             case Transmit(frame):
-                self.transmit(self.socks.packet, frame, "broadcast")
+                self.to_engine(ipc.TxDone(self.transmit(self.socks.packet, frame, "broadcast")))
             case TransmitUnicast(destination, payload):
                 try:
                     self.socks.udp.sendto(payload, (str(destination), SERVER_PORT))
                 except OSError as exc:
                     self.throttle.warn("unicast", f"unicast to {destination}: {exc.strerror}")
+                    self.to_engine(ipc.TxDone(sent=False))
+                else:
+                    self.to_engine(ipc.TxDone(sent=True))
             case StartProbe(address):
                 self.start_probe(address)
 
-    def transmit(self, sock: socket.socket, frame: bytes, what: str) -> None:
+    def transmit(self, sock: socket.socket, frame: bytes, what: str) -> bool:
         try:
             sock.send(frame)
         except OSError as exc:
             # Link down, queue full: the engine's retransmission timers cover it.
             self.throttle.warn(what, f"{what} not sent: {exc.strerror}")
+            return False
+        return True
 
     # ---- frames ------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from leasebox.ipc.messages import (
     ResultStatus,
     SendBroadcast,
     SendUnicast,
+    TxDone,
     decode,
     encode,
     i2s,
@@ -30,6 +31,6 @@ from leasebox.ipc.messages import (
 __all__ = [
     "DIRECTION", "INFINITE", "MAX_DNS", "MAX_DOMAINS", "MAX_FRAME", "MAX_ROUTERS", "MAX_ROUTES",
     "Apply", "Frame", "LinkState", "Message", "MsgType", "Peer", "PeerViolation", "Probe",
-    "ProbeResult", "Remove", "Result", "ResultStatus", "SendBroadcast", "SendUnicast", "decode",
-    "encode", "i2s",
+    "ProbeResult", "Remove", "Result", "ResultStatus", "SendBroadcast", "SendUnicast", "TxDone",
+    "decode", "encode", "i2s",
 ]

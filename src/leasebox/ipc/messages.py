@@ -50,6 +50,7 @@ class MsgType(IntEnum):
     LINK_STATE = 1
     FRAME = 2
     PROBE_RESULT = 3
+    TX_DONE = 4
     # engine -> io
     SEND_BROADCAST = 16
     SEND_UNICAST = 17
@@ -87,6 +88,15 @@ class Frame:
 class ProbeResult:
     address: IPv4Address
     conflict: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TxDone:
+    """io has handed one SendBroadcast/SendUnicast to the kernel (or failed to). It lets
+    the engine order what must follow a transmission, e.g. removing the address only after
+    the RELEASE sent from it has left."""
+
+    sent: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,13 +142,15 @@ class Result:
 
 
 Message = (
-    LinkState | Frame | ProbeResult | SendBroadcast | SendUnicast | Probe | Apply | Remove | Result
+    LinkState | Frame | ProbeResult | TxDone | SendBroadcast | SendUnicast | Probe | Apply
+    | Remove | Result
 )
 
 TYPE_OF: dict[type[Message], MsgType] = {
     LinkState: MsgType.LINK_STATE,
     Frame: MsgType.FRAME,
     ProbeResult: MsgType.PROBE_RESULT,
+    TxDone: MsgType.TX_DONE,
     SendBroadcast: MsgType.SEND_BROADCAST,
     SendUnicast: MsgType.SEND_UNICAST,
     Probe: MsgType.PROBE,
@@ -152,6 +164,7 @@ DIRECTION: dict[MsgType, tuple[Peer, Peer]] = {
     MsgType.LINK_STATE: (Peer.IO, Peer.ENGINE),
     MsgType.FRAME: (Peer.IO, Peer.ENGINE),
     MsgType.PROBE_RESULT: (Peer.IO, Peer.ENGINE),
+    MsgType.TX_DONE: (Peer.IO, Peer.ENGINE),
     MsgType.SEND_BROADCAST: (Peer.ENGINE, Peer.IO),
     MsgType.SEND_UNICAST: (Peer.ENGINE, Peer.IO),
     MsgType.PROBE: (Peer.ENGINE, Peer.IO),
@@ -221,6 +234,8 @@ def _payload(msg: Message) -> bytes:
             return bytes(data)
         case ProbeResult(address, conflict):
             return _PROBE_RESULT.pack(address.packed, int(conflict))
+        case TxDone(sent):
+            return bytes([int(sent)])
         case SendBroadcast(source, payload) | SendUnicast(source, payload):
             if not MIN_BOOTP <= len(payload) <= MAX_BOOTP:
                 raise _violation("SEND", f"payload length {len(payload)}")
@@ -330,6 +345,11 @@ def _decode_probe_result(body: bytes) -> Message:
     return ProbeResult(IPv4Address(addr), _bool(conflict, "PROBE_RESULT"))
 
 
+def _decode_tx_done(body: bytes) -> Message:
+    _exact(body, 1, "TX_DONE")
+    return TxDone(_bool(body[0], "TX_DONE"))
+
+
 def _decode_send(body: bytes, cls: type[SendBroadcast] | type[SendUnicast]) -> Message:
     if not 4 + MIN_BOOTP <= len(body) <= 4 + MAX_BOOTP:
         raise _violation(cls.__name__, f"length {len(body)}")
@@ -420,6 +440,7 @@ _DECODERS = {
     MsgType.LINK_STATE: _decode_link,
     MsgType.FRAME: _decode_frame,
     MsgType.PROBE_RESULT: _decode_probe_result,
+    MsgType.TX_DONE: _decode_tx_done,
     MsgType.SEND_BROADCAST: lambda b: _decode_send(b, SendBroadcast),
     MsgType.SEND_UNICAST: lambda b: _decode_send(b, SendUnicast),
     MsgType.PROBE: _decode_probe,
