@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .harness import Container, ensure_tree, host_leftovers, log_stderr, reap_stale
+from .leasebox_lab import LeaseLab
 
 
 def _need_root() -> None:
@@ -55,3 +56,24 @@ def container(container_tree: Path, container_options: dict[str, Any]) -> Iterat
         yield c
     leftovers = host_leftovers(c.name)
     assert not leftovers, f"container {c.name} left behind: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def installed(container: Container) -> Container:
+    """The module's container with leasebox installed from its Debian package."""
+    from .leasebox_lab import install
+
+    install(container)
+    return container
+
+
+@pytest.fixture
+def lab(installed: Container) -> Iterator[LeaseLab]:
+    """veth0 in the container, dnsmasq behind veth1 in netns srv; torn down after the test
+    (which also stops leasebox@veth0.target)."""
+    lab = LeaseLab(installed)
+    lab.start_dnsmasq()
+    try:
+        yield lab
+    finally:
+        lab.close()

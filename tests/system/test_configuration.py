@@ -12,7 +12,7 @@ import pytest
 from tests.waiting import wait_for
 
 from .harness import Container
-from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, install
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab
 
 pytestmark = pytest.mark.system
 
@@ -24,20 +24,12 @@ RUN_DROPIN = "/run/leasebox-conf/leasebox.conf.d/50-test.conf"
 BAD_DROPIN = "/etc/leasebox/leasebox.conf.d/99-bad.conf"
 
 
-@pytest.fixture(scope="module")
-def installed(container: Container) -> Container:
-    install(container)
-    return container
-
-
 @pytest.fixture
-def lab(installed: Container) -> Iterator[LeaseLab]:
-    lab = LeaseLab(installed)
-    lab.start_dnsmasq()
+def lab(lab: LeaseLab, installed: Container) -> Iterator[LeaseLab]:
+    """conftest's lab, and afterwards no configuration left for the next test."""
     try:
         yield lab
     finally:
-        lab.close()
         installed.run(["rm", "-rf", "/etc/leasebox/interfaces", "/etc/leasebox/leasebox.conf.d",
                        "/run/leasebox-conf"])
         installed.run(["systemctl", "reset-failed"], check=False)

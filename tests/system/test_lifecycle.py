@@ -9,12 +9,10 @@ restart costs no DHCP exchange), and stopping leasebox@IFACE.target leaves the l
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
-from .harness import Container
-from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, install, wait_for
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, wait_for
 
 pytestmark = pytest.mark.system
 
@@ -22,22 +20,6 @@ ACQUIRED = "55ef93db5b18443b94509ad61d61b8dc"
 RELEASED = "084a4a2ba8f54de49275fc45b17f08c1"
 TARGET = f"leasebox@{IFACE}.target"
 SERVICES = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")]
-
-
-@pytest.fixture(scope="module")
-def installed(container: Container) -> Container:
-    install(container)
-    return container
-
-
-@pytest.fixture
-def lab(installed: Container) -> Iterator[LeaseLab]:
-    lab = LeaseLab(installed)
-    lab.start_dnsmasq()
-    try:
-        yield lab
-    finally:
-        lab.close()
 
 
 def exchanges(lab: LeaseLab) -> tuple[int, int]:
