@@ -317,7 +317,8 @@ def cmd_flap(args: argparse.Namespace) -> dict[str, Any]:
             left = end - now()
             if left <= 0:
                 return None
-            ready, _, _ = select.select([rtnl, cap], [], [], min(left, 0.02))
+            watched: list[Any] = [rtnl, cap]
+            ready, _, _ = select.select(watched, [], [], min(left, 0.02))
             if cap in ready:
                 cap.pump()
             if rtnl in ready:

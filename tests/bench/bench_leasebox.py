@@ -46,7 +46,7 @@ def _probe(lab: BenchLab, mac: str, cursor: str, timeout: float) -> tuple[float,
 
 def _cpu(lab: BenchLab, unit: str) -> float:
     procs = lab.agent("procs", "--unit", unit)
-    return sum(p["cpu_ticks"] for p in procs["procs"]) / procs["ticks_per_s"]
+    return float(sum(p["cpu_ticks"] for p in procs["procs"]) / procs["ticks_per_s"])
 
 
 def junk_throughput(lab: BenchLab, reps: int, seconds: float, rate: float) -> dict[str, Any]:
@@ -210,7 +210,7 @@ def importtime(lab: BenchLab, top: int = 12) -> dict[str, Any]:
         time.sleep(0.5)
         entries = lab.journal_after(cursor, [f"leasebox-{p}@{IFACE}.service" for p in parts])
         for part in parts:
-            imports = []
+            imports: list[dict[str, Any]] = []
             for e in entries:
                 if f"leasebox-{part}@" not in e["unit"]:
                     continue

@@ -174,6 +174,11 @@ def markdown(results: dict[str, Any]) -> str:
     L += [f"# leasebox benchmark — {meta['started']}", ""]
     L += [f"Command: `{cfg['command']}`  ", f"Runtime: {fmt(results.get('runtime_s'))} s"
           + (" (quick mode)" if cfg["quick"] else ""), ""]
+    if results.get("teardown_warning"):
+        L += [f"Note: {results['teardown_warning']} (after every figure was in; nothing was "
+              "left running)", ""]
+    if results.get("error"):
+        L += [f"**The run stopped early: {results['error']}**", ""]
     m = meta["machine"]
     L += ["## Machine and versions", "",
           f"- machine: {m['nproc']} CPUs ({m['cpu']}), {fmt(m['mem_mib'])} MiB, kernel "
@@ -197,7 +202,8 @@ def markdown(results: dict[str, Any]) -> str:
           f"{cfg['reps']} runs round-robin. Reboot: the same with the remembered lease kept "
           f"(INIT-REBOOT). Carrier up: client bound, veth peer down {cfg['settle']} s, up; "
           "'address' = address present again (0 if it never left), 'ACK' = lease "
-          "re-confirmed (ACK seen on veth0). Memory 2 s after bound, summed over the "
+          "re-confirmed (ACK seen on veth0); a client that sent nothing within 3 s of carrier "
+          "up in its first two flaps is not flapped again. Memory 2 s after bound, summed over the "
           f"client's processes (smaps_rollup). Wake-ups: voluntary + involuntary context "
           f"switches of all its threads over {fmt(cfg['window'])} s while bound, scaled to a "
           "minute.", ""]
