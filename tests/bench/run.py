@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -117,31 +118,74 @@ def container_facts(c: Container) -> dict[str, Any]:
     }
 
 
+class NotifyDrain:
+    """Read what systemd-nspawn forwards to the harness's NOTIFY_SOCKET after boot.
+
+    systemd, as the container's PID 1, sends STATUS= for every job that runs longer than
+    about 2 s ("User job ... running (2s / 1min 30s)"), and READY=1 again when they are
+    done; nspawn forwards each to its NOTIFY_SOCKET, which the harness reads only until the
+    container has booted. Once net.unix.max_dgram_qlen (10 here) datagrams wait there,
+    nspawn blocks in sendmsg() for good, never handles the SIGTERM that should power the
+    container off, and is killed a minute later. The bench has such jobs (64 interfaces
+    starting at once; a leave unit waiting for its RELEASE): read them here until the
+    harness does it itself."""
+
+    def __init__(self, c: Container) -> None:
+        self.sock = getattr(c, "_notify", None)
+        self.messages: list[str] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        assert self.sock is not None
+        while not self.done.is_set():
+            try:
+                self.sock.settimeout(0.5)
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.messages.append(data.decode(errors="replace")[:200])
+
+    def __enter__(self) -> NotifyDrain:
+        if self.sock is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+
 def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
     tree = ensure_tree(extra_packages=PEER_PACKAGES, log=log)
     c = Container(tree, log=log, stop_timeout=60.0)
     c.start()
     try:
-        log("installing leasebox into the container")
-        install(c)
-        results["meta"].update(container_facts(c))
-        results["meta"]["server"] = "ip netns exec srv " + " ".join(BenchLab.DNSMASQ_ARGV)
-        lab = BenchLab(c, log)
-        lab.setup()
-        try:
-            measure(args, lab, results)
-        finally:
-            lab.close()
+        with NotifyDrain(c) as drain:
+            log("installing leasebox into the container")
+            install(c)
+            results["meta"].update(container_facts(c))
+            results["meta"]["server"] = ("ip netns exec srv "
+                                         + " ".join(BenchLab.DNSMASQ_ARGV))
+            lab = BenchLab(c, log)
+            lab.setup()
+            try:
+                measure(args, lab, results)
+            finally:
+                lab.close()
+                results["meta"]["nspawn_notifications"] = len(drain.messages)
     finally:
         stop_container(c, results)
 
 
 def stop_container(c: Container, results: dict[str, Any]) -> None:
-    """Stop the container. Seen once in a few full runs: the container halts (its console
-    says so) but systemd-nspawn does not exit within the harness's minute; the harness
-    then kills it by PID, finds nothing left running and keeps only its own bookkeeping
-    (the registry entry and work directory) for `scripts/container reap`. The figures are
-    all in by then: note it, remove that bookkeeping of our own container, go on."""
+    """Stop the container. Should nspawn still outlive the harness's minute (see
+    NotifyDrain), the harness kills it by PID and, when nothing is left running, keeps only
+    its bookkeeping (registry entry, work directory) for `scripts/container reap`. The
+    figures are all in by then: note it, remove that bookkeeping of our own container."""
     try:
         c.stop()
     except HarnessError as exc:
