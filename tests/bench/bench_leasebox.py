@@ -5,6 +5,7 @@ at once, and where start-up time goes (python -X importtime of each program).
 from __future__ import annotations
 
 import re
+import statistics
 import time
 from typing import Any
 
@@ -191,9 +192,10 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def importtime(lab: BenchLab, top: int = 12) -> dict[str, Any]:
-    """One cold start with each program run as `python3 -I -X importtime PROGRAM ...` (a
-    drop-in on each template): what each process imports, and what that costs."""
+def importtime(lab: BenchLab, runs: int = 3, top: int = 12) -> dict[str, Any]:
+    """``runs`` cold starts with each program run as `python3 -I -X importtime PROGRAM ...`
+    (a drop-in on each template): what each process imports and what that costs, per
+    module the median over the runs (one run on this machine is too noisy to rank by)."""
     lb = Leasebox(lab)
     parts = ("io", "engine", "netconf")
     for part in parts:
@@ -202,37 +204,51 @@ def importtime(lab: BenchLab, top: int = 12) -> dict[str, Any]:
         lab.dropin(unit, "bench-importtime",
                    f"[Service]\nExecStart=\nExecStart=/usr/bin/python3 -I -X importtime {cmd}\n")
     lab.systemctl("daemon-reload")
-    cursor = lab.journal_cursor()
-    out: dict[str, Any] = {}
+    samples: dict[str, list[list[dict[str, Any]]]] = {p: [] for p in parts}
+    addresses = []
     try:
-        run = start_once(lab, lb, cold=True)
-        out["address_ms"] = run["address_ms"]
-        time.sleep(0.5)
-        entries = lab.journal_after(cursor, [f"leasebox-{p}@{IFACE}.service" for p in parts])
-        for part in parts:
-            imports: list[dict[str, Any]] = []
-            for e in entries:
-                if f"leasebox-{part}@" not in e["unit"]:
-                    continue
-                m = IMPORT_LINE.match(e["msg"])
-                if m:
-                    imports.append({"self_us": int(m.group(1)), "cum_us": int(m.group(2)),
-                                    "depth": len(m.group(3)) // 2, "module": m.group(4)})
-            roots = [i for i in imports if i["depth"] == 0]
-            leasebox_roots = [i for i in roots if i["module"].startswith("leasebox")]
-            out[part] = {
-                "modules": len(imports),
-                "total_ms": sum(i["cum_us"] for i in roots) / 1000.0,
-                "leasebox_main_ms": (max(i["cum_us"] for i in leasebox_roots) / 1000.0
-                                     if leasebox_roots else None),
-                "top": sorted((i for i in imports if i["depth"] <= 2),
-                              key=lambda i: -i["cum_us"])[:top],
-                "top_self": sorted(imports, key=lambda i: -i["self_us"])[:top],
-            }
+        for n in range(runs):
+            lab.log(f"cold start under python3 -X importtime {n + 1}/{runs}")
+            cursor = lab.journal_cursor()
+            addresses.append(start_once(lab, lb, cold=True)["address_ms"])
+            time.sleep(0.5)
+            units = [f"leasebox-{p}@{IFACE}.service" for p in parts]
+            entries = lab.journal_after(cursor, units)
+            stop_once(lab, lb)
+            for part in parts:
+                samples[part].append([
+                    {"self_us": int(m.group(1)), "cum_us": int(m.group(2)),
+                     "depth": len(m.group(3)) // 2, "module": m.group(4)}
+                    for e in entries if f"leasebox-{part}@" in e["unit"]
+                    if (m := IMPORT_LINE.match(e["msg"]))])
     finally:
         stop_once(lab, lb)
         lb.clean()
         for part in parts:
             lab.dropin(f"leasebox-{part}@.service", "bench-importtime", None)
         lab.systemctl("daemon-reload")
+    out: dict[str, Any] = {"runs": runs, "address_ms": summary(addresses)}
+    for part in parts:
+        out[part] = _import_medians(samples[part], top)
     return out
+
+
+def _import_medians(runs: list[list[dict[str, Any]]], top: int) -> dict[str, Any]:
+    """Per module, the median self and cumulative time over the runs that imported it."""
+    by_module: dict[str, list[dict[str, Any]]] = {}
+    for imports in runs:
+        for i in imports:
+            by_module.setdefault(i["module"], []).append(i)
+    merged = [{"module": name, "depth": seen[0]["depth"],
+               "self_us": statistics.median(x["self_us"] for x in seen),
+               "cum_us": statistics.median(x["cum_us"] for x in seen)}
+              for name, seen in by_module.items()]
+    totals = [sum(i["cum_us"] for i in imports if i["depth"] == 0) / 1000.0
+              for imports in runs if imports]
+    return {
+        "modules": statistics.median([len(r) for r in runs]) if runs else 0,
+        "total_ms": statistics.median(totals) if totals else None,
+        "total_ms_runs": totals,
+        "top": sorted((i for i in merged if i["depth"] <= 2), key=lambda i: -i["cum_us"])[:top],
+        "top_self": sorted(merged, key=lambda i: -i["self_us"])[:top],
+    }

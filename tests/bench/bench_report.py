@@ -314,7 +314,9 @@ def markdown(results: dict[str, Any]) -> str:
             L += _timeline_table("Carrier up timeline", prof["flap"], "carrier up")
         it = lb.get("importtime")
         if it:
-            L += ["### python3 -X importtime, per program (one cold start under it)", ""]
+            L += [f"### python3 -X importtime, per program (median of {it.get('runs', 1)} cold "
+                  "starts under it; the three start together on 2 cores, so these are "
+                  "inflated: rank by them, do not add them up)", ""]
             for part in ("io", "engine", "netconf"):
                 p = it.get(part)
                 if not p:

@@ -236,7 +236,7 @@ def measure(args: argparse.Namespace, lab: BenchLab, results: dict[str, Any]) ->
     if "scale" not in skip:
         lb["scale"] = bench_leasebox.scale(lab, args.scale)
     if "importtime" not in skip:
-        lb["importtime"] = bench_leasebox.importtime(lab)
+        lb["importtime"] = bench_leasebox.importtime(lab, runs=1 if args.quick else 3)
 
 
 def describe(cl: Client, meta: dict[str, Any]) -> dict[str, Any]:
