@@ -127,8 +127,8 @@ class NotifyDrain:
     container has booted. Once net.unix.max_dgram_qlen (10 here) datagrams wait there,
     nspawn blocks in sendmsg() for good, never handles the SIGTERM that should power the
     container off, and is killed a minute later. The bench has such jobs (64 interfaces
-    starting at once; a leave unit waiting for its RELEASE): read them here until the
-    harness does it itself."""
+    starting at once; a leave unit waiting for its RELEASE). The harness now drains the
+    socket itself after boot; this reader also keeps the messages for the report."""
 
     def __init__(self, c: Container) -> None:
         self.sock = getattr(c, "_notify", None)

@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -787,6 +788,25 @@ class Container:
             time.sleep(0.05)
         self.boot_seconds = time.monotonic() - self._started
         self.log(f"container {self.name} {state} in {self.boot_seconds:.2f}s (PID 1: {self.pid1})")
+        # Keep reading nspawn's notifications after boot: the container's systemd reports
+        # every job running longer than ~2 s, nspawn forwards each, and once
+        # net.unix.max_dgram_qlen of them wait unread nspawn blocks in sendmsg() for good
+        # and can no longer power the container off.
+        threading.Thread(target=self._drain_notify, args=(self._notify,), daemon=True,
+                         name=f"{self.name}-notify").start()
+
+    @staticmethod
+    def _drain_notify(sock: socket.socket) -> None:
+        # A timeout, not a blocking recv: close() from stop() does not wake a blocked recv,
+        # but the next round sees the socket closed (fileno -1, or EBADF) and ends.
+        sock.settimeout(0.2)
+        while sock.fileno() != -1:
+            try:
+                sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
 
     def stop(self) -> None:
         """Power off (SIGTERM to nspawn = SIGRTMIN+3 to systemd), wait with a bound, kill what
