@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
@@ -43,6 +44,10 @@ class Rtnl:
 
     def _open(self) -> Any:
         if self._ipr is None:
+            # pyroute2 0.7's package __init__ imports its interactive console, and with it
+            # readline, whose terminfo lookup calls setfsuid under Debian 13's ncurses 6.5:
+            # a syscall the unit's filter refuses. netconf has no terminal; keep it out.
+            sys.modules.setdefault("readline", None)  # type: ignore[arg-type]
             from pyroute2 import IPRoute  # noqa: PLC0415 (lazy: see the module docstring)
             from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
 
