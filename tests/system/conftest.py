@@ -1,7 +1,10 @@
 """Fixtures for system tests: a real systemd under systemd-nspawn (see harness.py).
 
-* ``container_tree`` (session): the cached Debian tree, built on first use (~60 s, progress
-  shown even under pytest's output capture).
+* ``suite`` (session, parametrized): each system test runs once per supported Debian
+  release, bookworm (Debian 12) and trixie (Debian 13). LEASEBOX_SUITES=bookworm (or a
+  comma-separated list) narrows it for a quick local loop; CI runs both.
+* ``container_tree`` (session): the cached Debian tree of that suite, built on first use
+  (~60 s, progress shown even under pytest's output capture).
 * ``container_options`` (module): keyword arguments for :class:`Container`; override it in a
   test module, e.g. to bind the checkout in read-only::
 
@@ -24,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from .harness import Container, ensure_tree, host_leftovers, log_stderr, reap_stale
+from .harness import SUITES, Container, ensure_tree, host_leftovers, log_stderr, reap_stale
 from .leasebox_lab import LeaseLab
 
 
@@ -33,15 +36,30 @@ def _need_root() -> None:
         pytest.skip("system tests need root (debootstrap, systemd-nspawn, cgroups)")
 
 
+def selected_suites() -> list[str]:
+    wanted = [s.strip() for s in os.environ.get("LEASEBOX_SUITES", "").split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(SUITES))
+    if unknown:
+        raise pytest.UsageError(f"LEASEBOX_SUITES: unknown suite(s) {unknown}; "
+                                f"supported: {', '.join(SUITES)}")
+    return wanted or list(SUITES)
+
+
+@pytest.fixture(scope="session", params=selected_suites())
+def suite(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="session")
-def container_tree(request: pytest.FixtureRequest) -> Path:
+def container_tree(request: pytest.FixtureRequest, suite: str) -> Path:
     _need_root()
     reap_stale()  # containers of an earlier run that was killed outright
     capman = request.config.pluginmanager.getplugin("capturemanager")
     if capman is None:
-        return ensure_tree()
+        return ensure_tree(suite=suite)
     with capman.global_and_fixture_disabled():  # show build progress on the terminal
-        return ensure_tree(log=log_stderr)
+        return ensure_tree(suite=suite, log=log_stderr)
 
 
 @pytest.fixture(scope="module")

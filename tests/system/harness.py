@@ -46,20 +46,26 @@ from types import TracebackType
 from typing import IO, AnyStr
 
 # Bump when the way the tree is built or pre-configured changes: it is part of the cache key.
-HARNESS_VERSION = "2"
-SUITE = "bookworm"
+HARNESS_VERSION = "5"
+# The supported Debian releases: Debian 12 (systemd 252, Python 3.11) and 13 (systemd 257,
+# Python 3.13). The first is the default for tools that boot one container.
+SUITES: tuple[str, ...] = ("bookworm", "trixie")
+SUITE = SUITES[0]
 
-# What a tree holds besides minbase. systemd-resolved is deliberately absent: in bookworm it
-# is its own package and installing it turns /etc/resolv.conf into its stub; pass
-# extra_packages=("systemd-resolved",) (or LEASEBOX_TEST_EXTRA_PACKAGES) to get it.
+# What a tree holds besides minbase: what a user's Debian machine runs besides leasebox.
+# systemd-resolved (its own package in both suites; it makes /etc/resolv.conf its stub) and
+# systemd-timesyncd run in every container, as they do on a default Debian install.
 DEFAULT_PACKAGES: tuple[str, ...] = (
     "systemd",
     "systemd-sysv",
+    "systemd-resolved",
+    "systemd-timesyncd",
     "dbus",
     "libnss-systemd",
     "python3",
     "python3-systemd",
     "python3-pyroute2",
+    "python3-jeepney",
     "dnsmasq-base",
     "iproute2",
     "iputils-ping",
@@ -76,7 +82,6 @@ MASKED_UNITS: tuple[str, ...] = (
     "getty@.service",
     "systemd-firstboot.service",
     "systemd-networkd-wait-online.service",
-    "systemd-timesyncd.service",
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
     "dpkg-db-backup.timer",
@@ -189,6 +194,11 @@ def host_mirror(suite: str = SUITE, etc_apt: Path = Path("/etc/apt")) -> str:
                 candidates += [(uri, suites) for uri in st.get("uris", "").split()]
     for uri, suites in candidates:
         if suite in suites:
+            return uri.rstrip("/")
+    # A Debian 12 host lists no trixie source: the archive that serves its own release
+    # serves the other supported one too.
+    for uri, suites in candidates:
+        if any(s in SUITES for s in suites):
             return uri.rstrip("/")
     raise HarnessError(f"no apt source for suite {suite!r} in {etc_apt}; set LEASEBOX_TEST_MIRROR")
 
@@ -308,6 +318,15 @@ def _configure_tree(root: Path, *, key: str, packages: Sequence[str], suite: str
     (etc / "systemd" / "system.conf.d").mkdir(parents=True, exist_ok=True)
     (etc / "systemd" / "system.conf.d" / "leasebox-test.conf").write_text(
         "[Manager]\nDefaultTimeoutStartSec=20s\nDefaultTimeoutStopSec=5s\n"
+    )
+    # timesyncd skips containers and machines without CAP_SYS_TIME (ConditionVirtualization=,
+    # ConditionCapability=). Here it runs as on a user's machine, minus the capability: it
+    # never sets the clock (the host's), and it needs it for nothing leasebox tests.
+    dropin = unit_dir / "systemd-timesyncd.service.d"
+    dropin.mkdir(parents=True, exist_ok=True)
+    (dropin / "in-container.conf").write_text(
+        "[Unit]\n# empty: resets every condition\nConditionVirtualization=\n"
+        "[Service]\nCapabilityBoundingSet=\nAmbientCapabilities=\n"
     )
     (etc / "systemd" / "journald.conf.d").mkdir(parents=True, exist_ok=True)
     (etc / "systemd" / "journald.conf.d" / "leasebox-test.conf").write_text(
@@ -1048,10 +1067,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("action", choices=["build", "reap", "shell", "run"])
     parser.add_argument("--bind-ro", action="append", default=[], metavar="HOST:CONTAINER")
     parser.add_argument("--bind", action="append", default=[], metavar="HOST:CONTAINER")
+    parser.add_argument("--suite", choices=SUITES, default=SUITE,
+                        help=f"the Debian release of the tree (default {SUITE})")
     args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
     if args.action == "build":
         t0 = time.monotonic()
-        print(f"{ensure_tree()} ({time.monotonic() - t0:.1f}s)")
+        print(f"{ensure_tree(suite=args.suite)} ({time.monotonic() - t0:.1f}s)")
         return 0
     if args.action == "reap":
         reap_stale()
@@ -1061,7 +1082,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = cmd or (["bash", "-l"] if args.action == "shell" else [])
     if not cmd:
         parser.error("run needs a command after --")
-    with Container(binds_ro=binds_ro, binds=binds) as c:
+    with Container(ensure_tree(suite=args.suite), binds_ro=binds_ro, binds=binds) as c:
         # Interactive: inherits the terminal, so no timeout; the container goes when it ends.
         return subprocess.call(
             c.nsenter_argv(cmd),

@@ -85,8 +85,10 @@ def test_mirror_from_deb822_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyP
         "deb [arch=amd64 signed-by=/k.gpg] http://first.example/debian bookworm main\n"
     )
     assert host_mirror("bookworm", tmp_path) == "http://first.example/debian"
+    # no trixie source on a bookworm host: the archive serving bookworm serves trixie too
+    assert host_mirror("trixie", tmp_path) == "http://first.example/debian"
     with pytest.raises(HarnessError):
-        host_mirror("trixie", tmp_path)
+        host_mirror("sid", tmp_path / "sources.list.d")
     monkeypatch.setenv("LEASEBOX_TEST_MIRROR", "http://override.example/debian/")
     assert host_mirror("trixie", tmp_path) == "http://override.example/debian"
 
@@ -94,7 +96,7 @@ def test_mirror_from_deb822_and_list(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_cache_key_follows_package_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LEASEBOX_TEST_EXTRA_PACKAGES", raising=False)
     base = package_list()
-    assert "systemd" in base and "systemd-resolved" not in base
+    assert "systemd" in base and "systemd-resolved" in base and "systemd-timesyncd" in base
     assert tree_key(base) == tree_key(tuple(reversed(base)))
     assert tree_key(package_list(["tcpdump"])) != tree_key(base)
     assert tree_key(base, "trixie") != tree_key(base)
