@@ -9,7 +9,8 @@ BINDIR      ?= $(PREFIX)/bin
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
 PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.enginesvc.main \
-               leasebox-netconf:leasebox.netconf.main leaseboxctl:leasebox.ctl.main
+               leasebox-netconf:leasebox.netconf.main leasebox-bus:leasebox.bus.main \
+               leaseboxctl:leasebox.ctl.main
 
 .PHONY: help test demo install install-python install-data
 help:

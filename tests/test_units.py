@@ -17,7 +17,8 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 UNITS = REPO / "units"
 TARGETS = {"leasebox-engine@.service": 1.0, "leasebox-io@.service": 2.0,
-           "leasebox-netconf@.service": 2.0, "leasebox-leave@.service": 2.0}
+           "leasebox-netconf@.service": 2.0, "leasebox-leave@.service": 2.0,
+           "leasebox-bus.service": 1.5}
 
 pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                 reason="needs systemd-analyze")
@@ -53,10 +54,15 @@ def test_verify_instances_clean(tmp_path: Path) -> None:
         (units / template.name).symlink_to(template)
         names.append(str(units / instance))
         (units / instance).symlink_to(template)
+    for unit in [*UNITS.glob("*.service"), *UNITS.glob("*.socket")]:
+        if "@" not in unit.name:  # the one per machine: leasebox-bus
+            (units / unit.name).symlink_to(unit)
+            names.append(str(units / unit.name))
     result = subprocess.run(["systemd-analyze", "verify", *sorted(names)], capture_output=True,
                             text=True, timeout=60, stdin=subprocess.DEVNULL,
                             env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin",
                                  "MANPATH": str(mandir), "SYSTEMD_LOG_LEVEL": "notice"})
+    assert any(n.endswith("leasebox-bus.service") for n in names)
     # The programs are not installed on the build host; everything else must be clean.
     problems = [line for line in (result.stdout + result.stderr).splitlines()
                 if line.strip() and "is not executable" not in line

@@ -5,7 +5,8 @@
 # systemd-container + debootstrap (the real-systemd system tests).
 LEASEBOX_APT_PACKAGES=(
     dnsmasq-base iproute2 tcpdump libsystemd-dev pkg-config gcc python3-dev
-    python3-pyroute2 python3-systemd systemd-container debootstrap
+    python3-pyroute2 python3-systemd python3-jeepney dbus-daemon python3-dbus python3-gi
+    systemd-container debootstrap
 )
 
 ensure_apt_packages() {

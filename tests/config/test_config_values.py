@@ -58,6 +58,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("soon", "not a time span"), ("5 weeks", "not a time span"), ("-5", "not a time"),
          ("1.5h", "not a time span"), ("2d", "more than a day"), ("\u0665", "not a time")]),
     "UseDNS": (BOOL_GOOD, BOOL_BAD),
+    "UseNTP": (BOOL_GOOD, BOOL_BAD),
     "UseDomains": (BOOL_GOOD, BOOL_BAD),
     "UseRoutes": (BOOL_GOOD, BOOL_BAD),
     "UseGateway": (BOOL_GOOD, BOOL_BAD),

@@ -38,10 +38,18 @@ SAMPLES: list[ipc.Message] = [
               classless_routes=tuple(Route(IPv4Network(f"198.51.{i}.0/24"), A("10.0.0.1"))
                                      for i in range(64)),
               dns_servers=tuple(A(f"10.0.1.{i}") for i in range(8)),
-              domains=tuple(f"d{i}.example" for i in range(16))),
+              domains=tuple(f"d{i}.example" for i in range(16)),
+              ntp_servers=tuple(A(f"10.0.2.{i}") for i in range(8))),
     ipc.Remove(request_id=9),
     ipc.Result(9, ipc.ResultStatus.OK, ""),
     ipc.Result(10, ipc.ResultStatus.REFUSED, "address 127.0.0.1 is loopback"),
+    ipc.Handoff(3, "eth0", (A("192.0.2.53"),), ("example.org",), (A("192.0.2.123"),)),
+    ipc.Handoff(0xFFFFFFFF, "a" * 15, (), (), ()),
+    ipc.Handoff(1, "veth0", tuple(A(f"10.0.1.{i}") for i in range(8)),
+                tuple(f"d{i}.example" for i in range(16)),
+                tuple(A(f"10.0.2.{i}") for i in range(8))),
+    ipc.HandoffResult(3, ipc.ResultStatus.OK, ""),
+    ipc.HandoffResult(4, ipc.ResultStatus.REFUSED, "not netconf@eth0"),
 ]
 
 
@@ -93,17 +101,17 @@ def test_length_field_must_match(msg: ipc.Message) -> None:
 
 
 def test_unknown_type_and_version_rejected() -> None:
-    for t in (0, 5, 15, 19, 31, 34, 47, 49, 255):
+    for t in (0, 5, 15, 19, 31, 34, 47, 49, 63, 65, 79, 81, 255):
         with pytest.raises(ipc.PeerViolation, match="unknown"):
-            ipc.decode(bytes([1, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
+            ipc.decode(bytes([ipc.messages.VERSION, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
     data = bytearray(ipc.encode(ipc.Remove(1)))
-    data[0] = 2
+    data[0] = ipc.messages.VERSION - 1
     with pytest.raises(ipc.PeerViolation, match="version"):
         ipc.decode(bytes(data), ipc.Peer.ENGINE, ipc.Peer.NETCONF)
 
 
 def _raw(t: ipc.MsgType, body: bytes) -> bytes:
-    return struct.pack("!BBH", 1, t, len(body)) + body
+    return struct.pack("!BBH", m.VERSION, t, len(body)) + body
 
 
 @pytest.mark.parametrize(
@@ -132,12 +140,12 @@ def test_out_of_range_values_rejected(mtype: ipc.MsgType, body: bytes) -> None:
 def _apply(**over: object) -> bytes:
     fields: dict[str, object] = dict(
         req=1, addr=A("192.0.2.5").packed, plen=24, life=60, mtu=0, flags=0,
-        n_routers=0, n_routes=0, n_dns=0, n_domains=0, tail=b"",
+        n_routers=0, n_routes=0, n_dns=0, n_ntp=0, n_domains=0, tail=b"",
     )
     fields.update(over)
-    body = struct.pack("!I4sBIHBBBBB", *(fields[k] for k in (
+    body = struct.pack("!I4sBIHBBBBBB", *(fields[k] for k in (
         "req", "addr", "plen", "life", "mtu", "flags", "n_routers", "n_routes", "n_dns",
-        "n_domains"))) + fields["tail"]  # type: ignore[operator]
+        "n_ntp", "n_domains"))) + fields["tail"]  # type: ignore[operator]
     return _raw(ipc.MsgType.APPLY, body)
 
 
@@ -150,6 +158,8 @@ def _apply(**over: object) -> bytes:
         {"n_routers": 9, "tail": bytes(36)},
         {"n_routes": 65, "flags": 1, "tail": bytes(9 * 65)},
         {"n_dns": 9, "tail": bytes(36)},
+        {"n_ntp": 9, "tail": bytes(36)},
+        {"n_ntp": 1, "tail": bytes(3)},
         {"n_domains": 17, "tail": b"\x01a" * 17},
         {"n_routes": 1, "tail": bytes([24]) + bytes(8)},  # routes without the flag
         {"n_routes": 1, "flags": 1, "tail": bytes([33]) + bytes(8)},  # prefix > 32
@@ -166,6 +176,32 @@ def test_apply_bounds(over: dict[str, object]) -> None:
         ipc.decode(_apply(**over), ipc.Peer.ENGINE, ipc.Peer.NETCONF)
 
 
+def _handoff(name: bytes = b"eth0", n_dns: int = 0, n_ntp: int = 0, n_domains: int = 0,
+             tail: bytes = b"") -> bytes:
+    body = struct.pack("!IBBBB", 1, len(name), n_dns, n_ntp, n_domains) + name + tail
+    return _raw(ipc.MsgType.HANDOFF, body)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _handoff(b""),  # no interface name
+        _handoff(b"a/b"),  # not an interface name
+        _handoff(b"a" * 16),  # too long for one
+        _handoff(b"..",),
+        _handoff(n_dns=9, tail=bytes(36)),
+        _handoff(n_ntp=9, tail=bytes(36)),
+        _handoff(n_domains=17, tail=b"\x01a" * 17),
+        _handoff(n_domains=1, tail=b"\x05a;b c"),
+        _handoff(n_ntp=1, tail=bytes(3)),
+        _handoff(tail=b"\x00"),  # trailing byte
+    ],
+)
+def test_handoff_bounds(data: bytes) -> None:
+    with pytest.raises(ipc.PeerViolation):
+        ipc.decode(data, ipc.Peer.NETCONF, ipc.Peer.BUS)
+
+
 def test_encoder_refuses_what_decoder_would_reject() -> None:
     bad: list[ipc.Message] = [
         ipc.LinkState(1, b"\x00" * 5, 1500, True),
@@ -175,6 +211,9 @@ def test_encoder_refuses_what_decoder_would_reject() -> None:
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, (), None, (), ("bad name;",)),
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, tuple([A("1.1.1.1")] * 9), None, (), ()),
         ipc.Result(1, ipc.ResultStatus.OK, "x\n"),
+        ipc.Handoff(1, "bad/name", (), (), ()),
+        ipc.Handoff(1, "eth0", (), (), tuple([A("1.1.1.1")] * 9)),
+        ipc.HandoffResult(1, ipc.ResultStatus.OK, "x" * 201),
     ]
     for msg in bad:
         with pytest.raises(ipc.PeerViolation):

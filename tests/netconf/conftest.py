@@ -44,6 +44,10 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
     def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
               iface: str = IFACE, extra_args: list[str] | None = None) -> Netconf:
         extra: list[str] = list(extra_args or [])
+        if "--dns-to" not in extra:  # not whatever this host has installed
+            extra += ["--dns-to", "file"]
+        if "--bus-socket" not in extra:
+            extra += ["--bus-socket", str(tmp_path / "no-bus.sock")]
         # its own configuration root, so that the host's /etc/leasebox never leaks in
         root = tmp_path / f"root-{len(started)}"
         conf = root / "etc" / "leasebox" / "leasebox.conf"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Sequence
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
 from leasebox.netconf.apply import ApplyFailed, Configurator
+from leasebox.netconf.handoff import NOTHING, Names
 from leasebox.netconf.validate import Plan, PlannedRoute
 
 A = IPv4Address
@@ -72,16 +72,13 @@ class FakeResolver:
     def __init__(self) -> None:
         self.content: tuple[tuple[IPv4Address, ...], tuple[str, ...]] | None = None
         self.fail = False
+        self.calls = 0
 
-    def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None:
+    def hand_off(self, new: Names, old: Names) -> None:
+        self.calls += 1
         if self.fail:
             raise OSError(errno.ENOSPC, "no space")
-        self.content = (tuple(servers), tuple(domains))
-
-    def remove(self) -> bool:
-        had = self.content is not None
-        self.content = None
-        return had
+        self.content = new.dns if new != NOTHING else None
 
 
 def make_plan(address: str = "192.0.2.10/24", routes: tuple[PlannedRoute, ...] = (GW,),
@@ -106,8 +103,10 @@ def test_apply_then_remove_restores_everything(setup: tuple[FakeKernel, FakeReso
     assert kernel.mtu == 1400
     assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): 600}
     assert kernel.routes[1:] == [HOST, NET, GW]
-    assert resolver.content is not None
+    assert resolver.content is None  # handed on after the engine has its reply ...
+    assert conf.hand_off(0.0) == "" and resolver.content is not None  # ... by the loop
     conf.remove()
+    conf.hand_off(0.0)
     assert kernel.mtu == 1500
     assert kernel.addresses == {}
     assert kernel.routes == [PlannedRoute(N("10.0.0.0/8"), A("192.0.2.9"), 254, 5)]
@@ -155,13 +154,29 @@ def test_failure_rolls_back_a_fresh_apply(setup: tuple[FakeKernel, FakeResolver,
     assert conf.tracked.empty
 
 
-def test_dns_failure_rolls_back_routes_and_address(setup: tuple[FakeKernel, FakeResolver,
-                                                                Configurator]) -> None:
+def test_dns_failure_keeps_the_address_and_retries(setup: tuple[FakeKernel, FakeResolver,
+                                                                 Configurator]) -> None:
     kernel, resolver, conf = setup
     resolver.fail = True
-    with pytest.raises(ApplyFailed, match="no space"):
-        conf.apply(make_plan(mtu=1400))
-    assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
+    conf.apply(make_plan(mtu=1400), now=100.0)
+    assert kernel.mtu == 1400 and kernel.addresses and kernel.routes == [GW]
+    assert conf.due(100.0) == 100.0
+    assert "no space" in conf.hand_off(100.0)
+    assert conf.pending() == "DNS/NTP hand-off pending ([Errno 28] no space)"
+    retries = []
+    now = 100.0
+    for _ in range(8):
+        due = conf.due(now)
+        assert due is not None
+        retries.append(due - now)
+        now = due
+        conf.hand_off(now)
+    assert retries == [1, 2, 4, 8, 16, 32, 60, 60]
+    resolver.fail = False
+    assert conf.hand_off(conf.due(now) or now) == ""
+    assert resolver.content == ((A("192.0.2.53"),), ("example.com",))
+    assert conf.due(now) is None and conf.pending() == "" and conf.tracked.wanted is None
+    assert kernel.addresses  # never touched by any of it
 
 
 def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeResolver,
@@ -222,6 +237,12 @@ def test_dns_rewritten_only_on_change_and_removed_when_empty(
         setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
     _kernel, resolver, conf = setup
     conf.apply(make_plan())
+    conf.hand_off(0.0)
     assert resolver.content == ((A("192.0.2.53"),), ("example.com",))
+    conf.apply(make_plan())  # a renewal with the same values: nothing to hand on
+    assert conf.due(1.0) is None
+    conf.hand_off(1.0)
+    assert resolver.calls == 1
     conf.apply(make_plan(dns=()))
-    assert resolver.content is None and conf.tracked.dns is None
+    conf.hand_off(2.0)
+    assert resolver.content is None and conf.tracked.dns == NOTHING

@@ -145,11 +145,15 @@ def test_refused_apply_changes_nothing(netns: str, start_netconf: Any, tmp_path:
     assert reply.status == OK and reply.reason == "nothing was applied"
 
 
+V = bytes([ipc.messages.VERSION])
+
+
 @pytest.mark.parametrize("raw", [
-    b"\x01\x20\x00\x03abc",  # an APPLY far too short
-    b"\x01\x30\x00\x05\x00\x00\x00\x01\x00",  # a RESULT, which only netconf may send
-    b"\x02\x21\x00\x04\x00\x00\x00\x01",  # wrong version
-    b"\x01\x21\x00\x05\x00\x00\x00\x01\x00",  # REMOVE with a trailing byte
+    V + b"\x20\x00\x03abc",  # an APPLY far too short
+    V + b"\x30\x00\x05\x00\x00\x00\x01\x00",  # a RESULT, which only netconf may send
+    bytes([ipc.messages.VERSION - 1]) + b"\x21\x00\x04\x00\x00\x00\x01",  # wrong version
+    V + b"\x21\x00\x05\x00\x00\x00\x01\x00",  # REMOVE with a trailing byte
+    V + b"\x40\x00\x00",  # a HANDOFF, which only netconf sends (to leasebox-bus)
     b"\x01",
 ])
 def test_schema_violation_exits_without_change(netns: str, start_netconf: Any,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from leasebox.netconf.apply import Tracked
+from leasebox.netconf.handoff import NOTHING, Names
 from leasebox.netconf.state import StateError, StateFile, from_json, to_json
 from leasebox.netconf.validate import PlannedRoute
 
@@ -18,7 +19,8 @@ TRACKED = Tracked(
     routes=[PlannedRoute(IPv4Network("203.0.113.1/32"), None, 100, 50),
             PlannedRoute(IPv4Network("0.0.0.0/0"), IPv4Address("203.0.113.1"), 100, 50)],
     mtu=1400, original_mtu=1500,
-    dns=((IPv4Address("192.0.2.53"),), ("example.com",)),
+    dns=Names((IPv4Address("192.0.2.53"),), ("example.com",), (IPv4Address("192.0.2.1"),)),
+    wanted=Names((IPv4Address("192.0.2.54"),), (), ()),
 )
 
 
@@ -33,15 +35,30 @@ def test_round_trip(tmp_path: Path) -> None:
     assert from_json(to_json(7, Tracked()), 7) == Tracked()
 
 
+def test_reads_what_the_previous_version_wrote() -> None:
+    """An upgrade restarts netconf: it must still know what the old one applied."""
+    old = json.loads(to_json(7, TRACKED))
+    old.update(version=1, dns=[["192.0.2.53"], ["example.com"]])
+    del old["wanted"]
+    got = from_json(json.dumps(old), 7)
+    assert got.dns == Names((IPv4Address("192.0.2.53"),), ("example.com",))
+    assert got.address == TRACKED.address and got.wanted is None
+    old["dns"] = None
+    assert from_json(json.dumps(old), 7).dns == NOTHING
+
+
 def test_other_ifindex_is_not_ours() -> None:
     with pytest.raises(StateError, match="ifindex"):
         from_json(to_json(7, TRACKED), 8)
 
 
 @pytest.mark.parametrize("change", [
-    {"version": 2}, {"address": "300.0.0.1/24"}, {"address": 5}, {"routes": [["x", None, 1, 1]]},
+    {"version": 3}, {"address": "300.0.0.1/24"}, {"address": 5}, {"routes": [["x", None, 1, 1]]},
     {"routes": [["0.0.0.0/0", None, -1, 1]]}, {"routes": [["0.0.0.0/0", None, 1]]},
     {"mtu": "1400"}, {"mtu": True}, {"dns": [["192.0.2.1"], ["bad name"]]}, {"dns": "x"},
+    {"dns": {"dns_servers": [], "domains": ["bad name"], "ntp_servers": []}},
+    {"wanted": {"dns_servers": ["x"], "domains": [], "ntp_servers": []}},
+    {"wanted": {"dns_servers": []}},
 ])
 def test_strict(change: dict[str, object]) -> None:
     data = json.loads(to_json(7, TRACKED))

@@ -1,8 +1,9 @@
 """The leasebox demo: a real systemd, a real DHCP server, leasebox as a user runs it.
 
-    scripts/demo        (as root on Debian 12; installs what it needs)
+    scripts/demo [--suite bookworm|trixie]   (as root on Debian 12; installs what it needs)
 
-Boots a Debian 12 container with systemd as PID 1 (built once and cached), creates a veth
+Boots a Debian 12 (default) or 13 container with systemd as PID 1, systemd-resolved and
+systemd-timesyncd (built once and cached), creates a veth
 pair with dnsmasq on the far side, installs leasebox as the package does, starts
 leasebox@veth0.target, and shows what an operator sees: `leaseboxctl status`, the journal
 story of the lease, and each service's confinement. Then it stops everything and cleans up.
@@ -10,14 +11,16 @@ story of the lease, and each service's confinement. Then it stops everything and
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import time
 
-from .harness import Container, ensure_tree
+from .harness import SUITE, SUITES, Container, ensure_tree
 from .leasebox_lab import IFACE, LeaseLab, install, wait_for
 
-UNITS = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")]
+UNITS = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")] + [
+    "leasebox-bus.service"]
 CAP_NAMES = {12: "CAP_NET_ADMIN", 13: "CAP_NET_RAW"}
 
 
@@ -62,10 +65,14 @@ def confinement_table(c: Container) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--suite", choices=SUITES, default=SUITE,
+                        help=f"the Debian release in the container (default {SUITE})")
+    args = parser.parse_args(argv)
     started = time.monotonic()
-    say("preparing the Debian 12 container tree (built once, then cached)")
-    tree = ensure_tree(log=lambda m: print(f"    {m}", flush=True))
+    say(f"preparing the Debian {args.suite} container tree (built once, then cached)")
+    tree = ensure_tree(suite=args.suite, log=lambda m: print(f"    {m}", flush=True))
     say("booting it with systemd-nspawn: systemd runs as PID 1")
     with Container(tree) as c:
         print(f"    booted in {c.boot_seconds:.2f} s", flush=True)
@@ -73,7 +80,8 @@ def main() -> int:
         install(c)
         say("creating veth0 <-> veth1 with dnsmasq serving 192.0.2.0/24 behind veth1")
         lab = LeaseLab(c, "--dhcp-option=option:dns-server,192.0.2.53",
-                       "--dhcp-option=option:domain-search,example.test")
+                       "--dhcp-option=option:domain-search,example.test",
+                       "--dhcp-option=option:ntp-server,192.0.2.1")
         lab.start_dnsmasq()
         say(f"systemctl start leasebox@{IFACE}.target")
         t0 = time.monotonic()
@@ -82,6 +90,8 @@ def main() -> int:
         print(f"    {addr['local']}/{addr['prefixlen']} on {IFACE} after "
               f"{(time.monotonic() - t0) * 1000:.0f} ms", flush=True)
         lab.wait_bound()
+        wait_for("DNS at systemd-resolved", lambda: "192.0.2.53" in c.run(
+            ["resolvectl", "dns", IFACE], check=False).stdout, 10)
         say("leaseboxctl status")
         print(c.run(["leaseboxctl", "status"]).stdout.rstrip())
         say(f"systemctl status leasebox-engine@{IFACE}  (the STATUS= line)")
@@ -92,6 +102,9 @@ def main() -> int:
         say(f"journalctl -u 'leasebox-*@{IFACE}*'  (the story of the lease)")
         print(c.run(["journalctl", "--no-pager", "-o", "short", "-u",
                      f"leasebox-*@{IFACE}*"]).stdout.rstrip())
+        say(f"resolvectl dns {IFACE}; resolvectl domain {IFACE}  (systemd-resolved has them)")
+        for what in ("dns", "domain"):
+            print("    " + c.run(["resolvectl", what, IFACE], check=False).stdout.strip())
         say("confinement of each service, as systemd runs it")
         print(confinement_table(c))
         say(f"systemctl stop leasebox@{IFACE}.target  (releases the lease, removes the address)")

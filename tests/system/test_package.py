@@ -25,7 +25,9 @@ pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(p.name for p in (REPO / "units").iterdir() if "@." in p.name)
-PROGRAMS = ("leasebox-io", "leasebox-engine", "leasebox-netconf", "leaseboxctl")
+MACHINE_UNITS = ("leasebox-bus.service", "leasebox-bus.socket")  # one per machine
+PROGRAMS = ("leasebox-io", "leasebox-engine", "leasebox-netconf", "leasebox-bus",
+            "leaseboxctl")
 ROOT = "/usr/lib/leasebox/root"
 ACQUIRED = "55ef93db5b18443b94509ad61d61b8dc"
 RELEASED = "084a4a2ba8f54de49275fc45b17f08c1"
@@ -66,13 +68,15 @@ def test_dpkg_says_installed_with_debian_dependencies(container: Container,
     status = container.run(["dpkg", "-s", "leasebox"]).stdout
     assert "Status: install ok installed" in status
     depends = next(line for line in status.splitlines() if line.startswith("Depends:"))
-    # pyproject's pyroute2 and systemd-python, as Debian names them
+    # pyproject's pyroute2, systemd-python and jeepney, as Debian names them; and the
+    # user database leasebox-bus names the dynamic users with
     assert "python3-pyroute2" in depends and "python3-systemd" in depends
+    assert "python3-jeepney" in depends and "libnss-systemd" in depends
     assert "pyroute2 " not in depends.replace("python3-pyroute2", "")
 
 
 def test_file_list(files: set[str], container: Container) -> None:
-    for unit in TEMPLATES:
+    for unit in (*TEMPLATES, *MACHINE_UNITS):
         assert f"/usr/lib/systemd/system/{unit}" in files
     for program in PROGRAMS:
         assert f"/usr/bin/{program}" in files
@@ -86,7 +90,7 @@ def test_file_list(files: set[str], container: Container) -> None:
     assert "/usr/lib/python3/dist-packages/leasebox/__init__.py" in files
     assert "/usr/share/doc/leasebox/copyright" in files
     for page in ("leasebox", "leaseboxctl", "leasebox-io", "leasebox-engine",
-                 "leasebox-netconf"):
+                 "leasebox-netconf", "leasebox-bus"):
         assert f"/usr/share/man/man8/{page}.8.gz" in files
     if (REPO / "man" / "leasebox.conf.5").exists():
         assert "/usr/share/man/man5/leasebox.conf.5.gz" in files
@@ -129,7 +133,7 @@ def test_programs_run_under_debians_python_in_the_minimal_root(container: Contai
 
 def test_systemd_analyze_verify_is_clean_on_the_installed_instances(
         container: Container, files: set[str]) -> None:
-    instances = [unit.replace("@.", f"@{IFACE}.") for unit in TEMPLATES]
+    instances = [unit.replace("@.", f"@{IFACE}.") for unit in TEMPLATES] + list(MACHINE_UNITS)
     # --man=no: the container has no man-db; the Documentation= pages are checked below
     r = container.run(["systemd-analyze", "verify", "--man=no", *instances], check=False)
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", (

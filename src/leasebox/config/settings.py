@@ -153,8 +153,15 @@ MINIMUM_LEASE_TIME = Setting(
 
 USE_DNS = Setting(
     _N, "UseDNS", v.boolean, True,
-    "Hand the DNS servers of the lease to systemd-resolved (or to the resolv.conf-format "
-    "file /run/leasebox-netconf/IFACE/resolv.conf when resolved is not running).",
+    "Hand the DNS servers of the lease to systemd-resolved (through leasebox-bus), or, when "
+    "resolved is not installed, write them to the resolv.conf-format file "
+    "/run/leasebox-netconf/IFACE/resolv.conf. A failed hand-off never costs the address: it "
+    "is retried, and leaseboxctl status shows it as pending.",
+    _NC, BOOL)
+USE_NTP = Setting(
+    _N, "UseNTP", v.boolean, True,
+    "Hand the NTP servers of the lease (option 42) to systemd-timesyncd, as its runtime "
+    "servers, while the lease lasts.",
     _NC, BOOL)
 USE_DOMAINS = Setting(
     _N, "UseDomains", v.boolean, True,
@@ -217,7 +224,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME,
-    USE_DNS, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, ROUTE_METRIC, CLASSLESS_ROUTES,
+    USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, ROUTE_METRIC,
+    CLASSLESS_ROUTES,
     ALLOWED_ADDRESSES, KEEP_CONFIGURATION,
     CONTROL_GROUP,
 )

@@ -24,6 +24,9 @@ EX_USAGE = 64
 EX_UNAVAILABLE = 69
 EX_NOPERM = 77
 TIMEOUT = 10.0
+BUS_LINKS = Path("/run/leasebox-bus/links")  # leasebox-bus's per-link files (root's)
+NETCONF_RUN = Path("/run/leasebox-netconf")  # netconf's netconf.state per interface
+MAX_FILE = 1 << 16
 
 
 class CtlError(Exception):
@@ -95,6 +98,40 @@ def _relative(seconds: float) -> str:
     return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.loads(handle.read(MAX_FILE))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return {"error": f"cannot read {path}: {exc}"}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) and value.isprintable() else "?"
+
+
+def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
+                   netconf_run: Path = NETCONF_RUN) -> dict[str, Any]:
+    """Where the lease's DNS and NTP stand: leasebox-bus's file for the link (delivered to
+    systemd-resolved and -timesyncd, or pending and why), and whatever netconf could not
+    yet hand to leasebox-bus (netconf.state's "wanted")."""
+    out: dict[str, Any] = {}
+    doc = _read_json(bus_links / f"{iface}.json")
+    if isinstance(doc, dict):
+        for key in ("resolved", "timesyncd", "error"):
+            if key in doc:
+                out[key] = _text(doc[key])
+        ntp = doc.get("ntp_servers")
+        if isinstance(ntp, list):
+            out["ntp_servers"] = [_text(a) for a in ntp]
+    state = _read_json(netconf_run / iface / "netconf.state")
+    if isinstance(state, dict) and state.get("wanted") is not None:
+        out["netconf"] = "pending: leasebox-bus has not taken the latest values yet"
+    return out
+
+
 def format_status(st: dict[str, Any], now_wall: float) -> str:
     lines = [f"● {st.get('interface')}",
              f"        State: {st.get('state') or 'starting'}"
@@ -117,6 +154,15 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
             lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
         if lease.get("mtu"):
             lines.append(f"          MTU: {lease['mtu']}")
+    handoff = st.get("handoff") or {}
+    if handoff.get("ntp_servers"):
+        lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")
+    label = "     Hand-off:"
+    for key, name in (("resolved", "systemd-resolved"), ("timesyncd", "systemd-timesyncd"),
+                      ("netconf", "netconf"), ("error", "leasebox-bus")):
+        if handoff.get(key) and handoff[key] != "not used":
+            lines.append(f"{label} {name}: {handoff[key]}")
+            label = " " * len(label)
     if st.get("last_error"):
         lines.append(f"   Last error: {st['last_error']}")
     return "\n".join(lines)
@@ -152,7 +198,9 @@ def run_status(args: argparse.Namespace) -> int:
     code = 0
     for name in names:
         try:
-            results.append(request(rundir, name, control.Command.STATUS))
+            st = request(rundir, name, control.Command.STATUS)
+            st["handoff"] = handoff_status(name)
+            results.append(st)
         except CtlError as exc:
             print(f"leaseboxctl: {exc}", file=sys.stderr)
             code = code or exc.code

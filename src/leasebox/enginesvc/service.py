@@ -293,6 +293,7 @@ class EngineService:
                               if lease.classless_routes is not None else None),
             dns_servers=lease.dns_servers[:ipc.MAX_DNS],
             domains=tuple(domains[:ipc.MAX_DOMAINS]),
+            ntp_servers=lease.ntp_servers[:ipc.MAX_NTP],
         )
         self.engine_compose_netconf(msg, _Pending(kind, lease))
 

@@ -6,10 +6,13 @@ from leasebox.ipc.messages import (
     MAX_DNS,
     MAX_DOMAINS,
     MAX_FRAME,
+    MAX_NTP,
     MAX_ROUTERS,
     MAX_ROUTES,
     Apply,
     Frame,
+    Handoff,
+    HandoffResult,
     LinkState,
     Message,
     MsgType,
@@ -29,8 +32,9 @@ from leasebox.ipc.messages import (
 )
 
 __all__ = [
-    "DIRECTION", "INFINITE", "MAX_DNS", "MAX_DOMAINS", "MAX_FRAME", "MAX_ROUTERS", "MAX_ROUTES",
-    "Apply", "Frame", "LinkState", "Message", "MsgType", "Peer", "PeerViolation", "Probe",
+    "DIRECTION", "INFINITE", "MAX_DNS", "MAX_DOMAINS", "MAX_FRAME", "MAX_NTP", "MAX_ROUTERS",
+    "MAX_ROUTES", "Apply", "Frame", "Handoff", "HandoffResult", "LinkState", "Message",
+    "MsgType", "Peer", "PeerViolation", "Probe",
     "ProbeResult", "Remove", "Result", "ResultStatus", "SendBroadcast", "SendUnicast", "TxDone",
     "decode", "encode", "i2s",
 ]

@@ -12,13 +12,15 @@ Pure: no sockets here (see channel.py), so the contract is testable on bytes alo
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
+from leasebox import ifname as ifnames
 from leasebox.wire.types import Route
 
-VERSION = 1
+VERSION = 2  # 2: APPLY carries NTP servers; HANDOFF between netconf and bus
 HEADER = struct.Struct("!BBH")  # version, type, payload length
 MAX_DATAGRAM = HEADER.size + 0xFFFF
 
@@ -29,6 +31,7 @@ MAX_BOOTP = 1472  # 1500-byte MTU less IPv4 and UDP headers
 MAX_ROUTERS = 8
 MAX_ROUTES = 64
 MAX_DNS = 8
+MAX_NTP = 8
 MAX_DOMAINS = 16
 MAX_NAME = 253
 MAX_REASON = 200
@@ -43,6 +46,7 @@ class Peer(StrEnum):
     IO = "io"
     ENGINE = "engine"
     NETCONF = "netconf"
+    BUS = "bus"  # leasebox-bus: hands DNS and NTP to systemd-resolved and -timesyncd
 
 
 class MsgType(IntEnum):
@@ -60,6 +64,10 @@ class MsgType(IntEnum):
     REMOVE = 33
     # netconf -> engine
     RESULT = 48
+    # netconf -> bus
+    HANDOFF = 64
+    # bus -> netconf
+    HANDOFF_RESULT = 80
 
 
 class ResultStatus(IntEnum):
@@ -127,6 +135,7 @@ class Apply:
     classless_routes: tuple[Route, ...] | None  # None: option 121 absent
     dns_servers: tuple[IPv4Address, ...]
     domains: tuple[str, ...]  # the domain name first, then the search list
+    ntp_servers: tuple[IPv4Address, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +150,32 @@ class Result:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """What systemd-resolved and -timesyncd should hold for one link, as netconf's policy
+    let it through. Empty lists: nothing (any earlier per-link settings are reverted).
+    DNS servers and domains go to resolved only when netconf hands DNS to resolved."""
+
+    request_id: int
+    ifname: str
+    dns_servers: tuple[IPv4Address, ...]
+    domains: tuple[str, ...]
+    ntp_servers: tuple[IPv4Address, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffResult:
+    """OK: leasebox-bus holds the settings and delivers them (now, or when the services
+    are back); REFUSED: it would not take them (a value or the sender's identity)."""
+
+    request_id: int
+    status: ResultStatus
+    reason: str
+
+
 Message = (
     LinkState | Frame | ProbeResult | TxDone | SendBroadcast | SendUnicast | Probe | Apply
-    | Remove | Result
+    | Remove | Result | Handoff | HandoffResult
 )
 
 TYPE_OF: dict[type[Message], MsgType] = {
@@ -157,6 +189,8 @@ TYPE_OF: dict[type[Message], MsgType] = {
     Apply: MsgType.APPLY,
     Remove: MsgType.REMOVE,
     Result: MsgType.RESULT,
+    Handoff: MsgType.HANDOFF,
+    HandoffResult: MsgType.HANDOFF_RESULT,
 }
 
 # Who may send each type to whom. A type arriving on any other socket is a violation.
@@ -171,6 +205,8 @@ DIRECTION: dict[MsgType, tuple[Peer, Peer]] = {
     MsgType.APPLY: (Peer.ENGINE, Peer.NETCONF),
     MsgType.REMOVE: (Peer.ENGINE, Peer.NETCONF),
     MsgType.RESULT: (Peer.NETCONF, Peer.ENGINE),
+    MsgType.HANDOFF: (Peer.NETCONF, Peer.BUS),
+    MsgType.HANDOFF_RESULT: (Peer.BUS, Peer.NETCONF),
 }
 
 
@@ -187,7 +223,8 @@ def i2s(value: int) -> str:
 _LINK = struct.Struct("!I6sIB")
 _PROBE_RESULT = struct.Struct("!4sB")
 _ADDR = struct.Struct("!4s")
-_APPLY_FIXED = struct.Struct("!I4sBIHBBBBB")  # id, addr, plen, lifetime, mtu, flags, 4 counts
+_APPLY_FIXED = struct.Struct("!I4sBIHBBBBBB")  # id, addr, plen, lifetime, mtu, flags, 5 counts
+_HANDOFF_FIXED = struct.Struct("!IBBBB")  # id, name length, counts: dns, ntp, domains
 _ROUTE = struct.Struct("!B4s4s")  # prefix length, destination, gateway
 _RESULT_FIXED = struct.Struct("!IB")
 _ID = struct.Struct("!I")
@@ -247,12 +284,15 @@ def _payload(msg: Message) -> bytes:
         case Remove(request_id):
             _check_u32(request_id, "REMOVE")
             return _ID.pack(request_id)
-        case Result(request_id, status, reason):
-            _check_u32(request_id, "RESULT")
+        case Result(request_id, status, reason) | HandoffResult(request_id, status, reason):
+            what = TYPE_OF[type(msg)].name
+            _check_u32(request_id, what)
             raw = reason.encode("ascii", "replace")
             if len(raw) > MAX_REASON or not set(raw) <= _PRINTABLE:
-                raise _violation("RESULT", "reason too long or not printable")
+                raise _violation(what, "reason too long or not printable")
             return _RESULT_FIXED.pack(request_id, ResultStatus(status)) + raw
+        case Handoff():
+            return _handoff_payload(msg)
     raise _violation("message", f"unknown class {type(msg).__name__}")
 
 
@@ -267,12 +307,14 @@ def _apply_payload(msg: Apply) -> bytes:
     _check_count(len(msg.routers), MAX_ROUTERS, "APPLY routers")
     _check_count(len(routes), MAX_ROUTES, "APPLY routes")
     _check_count(len(msg.dns_servers), MAX_DNS, "APPLY dns")
+    _check_count(len(msg.ntp_servers), MAX_NTP, "APPLY ntp")
     _check_count(len(msg.domains), MAX_DOMAINS, "APPLY domains")
     flags = _CLASSLESS_PRESENT if msg.classless_routes is not None else 0
     out = [
         _APPLY_FIXED.pack(
             msg.request_id, msg.address.packed, msg.prefixlen, msg.lifetime, msg.mtu or 0,
-            flags, len(msg.routers), len(routes), len(msg.dns_servers), len(msg.domains),
+            flags, len(msg.routers), len(routes), len(msg.dns_servers), len(msg.ntp_servers),
+            len(msg.domains),
         )
     ]
     out += [r.packed for r in msg.routers]
@@ -282,10 +324,33 @@ def _apply_payload(msg: Apply) -> bytes:
         for r in routes
     ]
     out += [d.packed for d in msg.dns_servers]
+    out += [n.packed for n in msg.ntp_servers]
     for name in msg.domains:
         raw = _check_name(name, "APPLY domain")
         out.append(bytes([len(raw)]) + raw)
     return b"".join(out)
+
+
+def _handoff_payload(msg: Handoff) -> bytes:
+    _check_u32(msg.request_id, "HANDOFF")
+    name = _check_ifname(msg.ifname)
+    _check_count(len(msg.dns_servers), MAX_DNS, "HANDOFF dns")
+    _check_count(len(msg.ntp_servers), MAX_NTP, "HANDOFF ntp")
+    _check_count(len(msg.domains), MAX_DOMAINS, "HANDOFF domains")
+    out = [_HANDOFF_FIXED.pack(msg.request_id, len(name), len(msg.dns_servers),
+                               len(msg.ntp_servers), len(msg.domains)), name]
+    out += [a.packed for a in (*msg.dns_servers, *msg.ntp_servers)]
+    for domain in msg.domains:
+        raw = _check_name(domain, "HANDOFF domain")
+        out.append(bytes([len(raw)]) + raw)
+    return b"".join(out)
+
+
+def _check_ifname(name: str) -> bytes:
+    try:
+        return ifnames.check(name).encode("ascii")
+    except ValueError:
+        raise _violation("HANDOFF", "interface name") from None
 
 
 def encode(msg: Message) -> bytes:
@@ -383,7 +448,7 @@ class _Reader:
 
 def _decode_apply(body: bytes) -> Message:
     r = _Reader(body, "APPLY")
-    (req, addr, plen, lifetime, mtu, flags, n_routers, n_routes, n_dns, n_domains) = (
+    (req, addr, plen, lifetime, mtu, flags, n_routers, n_routes, n_dns, n_ntp, n_domains) = (
         _APPLY_FIXED.unpack(r.take(_APPLY_FIXED.size))
     )
     if plen > 32 or flags & ~_CLASSLESS_PRESENT or (mtu and mtu < 68):
@@ -391,6 +456,7 @@ def _decode_apply(body: bytes) -> Message:
     _check_count(n_routers, MAX_ROUTERS, "APPLY routers")
     _check_count(n_routes, MAX_ROUTES, "APPLY routes")
     _check_count(n_dns, MAX_DNS, "APPLY dns")
+    _check_count(n_ntp, MAX_NTP, "APPLY ntp")
     _check_count(n_domains, MAX_DOMAINS, "APPLY domains")
     if n_routes and not flags & _CLASSLESS_PRESENT:
         raise _violation("APPLY", "routes without the classless flag")
@@ -404,19 +470,39 @@ def _decode_apply(body: bytes) -> Message:
             raise _violation("APPLY", f"route {exc}") from None
         routes.append(Route(network, IPv4Address(gw)))
     dns = tuple(IPv4Address(r.take(4)) for _ in range(n_dns))
-    domains = []
-    for _ in range(n_domains):
-        raw = r.take(r.take(1)[0])
-        name = raw.decode("ascii", "replace")
-        _check_name(name, "APPLY domain")
-        domains.append(name)
+    ntp = tuple(IPv4Address(r.take(4)) for _ in range(n_ntp))
+    domains = _take_domains(r, n_domains, "APPLY domain")
     r.done()
     return Apply(
         request_id=req, address=IPv4Address(addr), prefixlen=plen, lifetime=lifetime,
         mtu=mtu or None, routers=routers,
         classless_routes=tuple(routes) if flags & _CLASSLESS_PRESENT else None,
-        dns_servers=dns, domains=tuple(domains),
+        dns_servers=dns, domains=domains, ntp_servers=ntp,
     )
+
+
+def _take_domains(r: _Reader, count: int, what: str) -> tuple[str, ...]:
+    domains = []
+    for _ in range(count):
+        name = r.take(r.take(1)[0]).decode("ascii", "replace")
+        _check_name(name, what)
+        domains.append(name)
+    return tuple(domains)
+
+
+def _decode_handoff(body: bytes) -> Message:
+    r = _Reader(body, "HANDOFF")
+    req, name_len, n_dns, n_ntp, n_domains = _HANDOFF_FIXED.unpack(r.take(_HANDOFF_FIXED.size))
+    ifname = r.take(name_len).decode("ascii", "replace")
+    _check_ifname(ifname)
+    _check_count(n_dns, MAX_DNS, "HANDOFF dns")
+    _check_count(n_ntp, MAX_NTP, "HANDOFF ntp")
+    _check_count(n_domains, MAX_DOMAINS, "HANDOFF domains")
+    dns = tuple(IPv4Address(r.take(4)) for _ in range(n_dns))
+    ntp = tuple(IPv4Address(r.take(4)) for _ in range(n_ntp))
+    domains = _take_domains(r, n_domains, "HANDOFF domain")
+    r.done()
+    return Handoff(req, ifname, dns, domains, ntp)
 
 
 def _decode_remove(body: bytes) -> Message:
@@ -424,19 +510,20 @@ def _decode_remove(body: bytes) -> Message:
     return Remove(_ID.unpack(body)[0])
 
 
-def _decode_result(body: bytes) -> Message:
+def _decode_result(body: bytes, cls: type[Result] | type[HandoffResult] = Result) -> Message:
+    what = TYPE_OF[cls].name
     if not _RESULT_FIXED.size <= len(body) <= _RESULT_FIXED.size + MAX_REASON:
-        raise _violation("RESULT", f"length {len(body)}")
+        raise _violation(what, f"length {len(body)}")
     req, status = _RESULT_FIXED.unpack_from(body)
     if status not in set(ResultStatus):
-        raise _violation("RESULT", f"status {status}")
+        raise _violation(what, f"status {status}")
     reason = body[_RESULT_FIXED.size:]
     if not set(reason) <= _PRINTABLE:
-        raise _violation("RESULT", "reason not printable")
-    return Result(req, ResultStatus(status), reason.decode("ascii"))
+        raise _violation(what, "reason not printable")
+    return cls(req, ResultStatus(status), reason.decode("ascii"))
 
 
-_DECODERS = {
+_DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.LINK_STATE: _decode_link,
     MsgType.FRAME: _decode_frame,
     MsgType.PROBE_RESULT: _decode_probe_result,
@@ -447,4 +534,6 @@ _DECODERS = {
     MsgType.APPLY: _decode_apply,
     MsgType.REMOVE: _decode_remove,
     MsgType.RESULT: _decode_result,
+    MsgType.HANDOFF: _decode_handoff,
+    MsgType.HANDOFF_RESULT: lambda b: _decode_result(b, HandoffResult),
 }

@@ -1,25 +1,31 @@
 """Carrying out a Plan, remembering exactly what was changed, and undoing it.
 
 netconf removes what it added as recorded here, never what the engine describes. Applying
-is a transaction: each step that succeeds pushes its undo, and when a later step fails the
-undos run in reverse, so a failed Apply leaves the link as it was. A renewal of the same
-address only changes what differs (new lifetimes, changed routes); a different address
-removes the old configuration first.
+the kernel's part (MTU, address, routes) is a transaction: each step that succeeds pushes
+its undo, and when a later step fails the undos run in reverse, so a failed Apply leaves
+the link as it was. A renewal of the same address only changes what differs (new
+lifetimes, changed routes); a different address removes the old configuration first.
+
+DNS and NTP are handed on after the transaction and outside it: a resolver that is absent,
+restarting or refusing never costs the address. What could not be handed on stays wanted,
+and is tried again with a bounded backoff (`due`, `hand_off`) until it goes through.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Protocol
 
+from leasebox.netconf.handoff import NOTHING, Names
 from leasebox.netconf.validate import Plan, PlannedRoute
 
 INFINITE = 0xFFFFFFFF
+MAX_RETRY = 60.0  # seconds between two tries of a pending DNS/NTP hand-off, at most
 LIFETIME_SLACK = 5  # seconds the kernel's countdown may have run between set and read-back
 
 log = logging.getLogger("leasebox.netconf")
@@ -40,10 +46,9 @@ class Kernel(Protocol):
 
 
 class Resolver(Protocol):
-    """Where DNS settings go (dns.ResolvConfFile, or resolved)."""
+    """Where DNS and NTP go (handoff.ToBus, handoff.ToFileAndBus). Raises OSError."""
 
-    def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None: ...
-    def remove(self) -> bool: ...
+    def hand_off(self, new: Names, old: Names) -> None: ...
 
 
 class ApplyFailed(Exception):
@@ -58,15 +63,17 @@ class Tracked:
     routes: list[PlannedRoute] = field(default_factory=list)
     mtu: int | None = None  # the MTU we set, while we have one set
     original_mtu: int | None = None  # the MTU before ours, restored on remove
-    dns: tuple[tuple[IPv4Address, ...], tuple[str, ...]] | None = None
+    dns: Names = NOTHING  # DNS and NTP as handed on
+    wanted: Names | None = None  # what should be handed on instead, while it could not be
 
     def copy(self) -> Tracked:
-        return Tracked(self.address, list(self.routes), self.mtu, self.original_mtu, self.dns)
+        return Tracked(self.address, list(self.routes), self.mtu, self.original_mtu, self.dns,
+                       self.wanted)
 
     @property
     def empty(self) -> bool:
         return (self.address is None and not self.routes and self.mtu is None
-                and self.dns is None)
+                and self.dns == NOTHING and self.wanted is None)
 
 
 Undo = Callable[[], object]
@@ -77,11 +84,52 @@ class Configurator:
         self.kernel = kernel
         self.resolver = resolver
         self.tracked = tracked if tracked is not None else Tracked()
+        self.error = ""  # why the wanted DNS/NTP could not be handed on, the last time
+        self.next_try = 0.0
+        self.delay = 0.0
+
+    # ---- DNS and NTP, outside the transaction ---------------------------------------------
+
+    def want(self, names: Names, now: float) -> None:
+        """Hand `names` on at the next hand_off (netconf's loop calls it as soon as the
+        engine has its reply: a slow resolver must not hold up the address)."""
+        self.tracked.wanted = None if names == self.tracked.dns else names
+        self.delay = 0.0
+        self.next_try = now
+
+    def due(self, now: float) -> float | None:
+        """When the pending hand-off should be tried again (None: nothing pending)."""
+        return None if self.tracked.wanted is None else self.next_try
+
+    def hand_off(self, now: float) -> str:
+        wanted = self.tracked.wanted
+        if wanted is None:
+            self.error = ""
+            return ""
+        try:
+            self.resolver.hand_off(wanted, self.tracked.dns)
+        except OSError as exc:
+            self.error = str(exc) or type(exc).__name__
+            self.delay = min(max(1.0, self.delay * 2), MAX_RETRY)
+            self.next_try = now + self.delay
+            log.warning("DNS/NTP hand-off pending, next try in %.0f s: %s", self.delay,
+                        self.error)
+            return f"DNS/NTP hand-off pending: {self.error}"
+        if self.error:
+            log.info("DNS/NTP handed on after all")
+        self.tracked.dns, self.tracked.wanted, self.error, self.delay = wanted, None, "", 0.0
+        return ""
+
+    def pending(self) -> str:
+        if self.tracked.wanted is None:
+            return ""
+        return f"DNS/NTP hand-off pending ({self.error or 'not tried yet'})"
 
     # ---- apply ---------------------------------------------------------------------------
 
-    def apply(self, plan: Plan) -> None:
-        """Make the link match `plan`. Raises ApplyFailed after rolling back."""
+    def apply(self, plan: Plan, now: float = 0.0) -> None:
+        """Make the link match `plan`. Raises ApplyFailed after rolling back the kernel's
+        part. DNS and NTP become wanted, for hand_off."""
         if self.tracked.address is not None and self.tracked.address != plan.interface:
             log.info("address changes from %s to %s: removing the old one first",
                      self.tracked.address, plan.interface)
@@ -92,11 +140,11 @@ class Configurator:
             self._apply_mtu(plan, new, undo)
             self._apply_address(plan, new, undo)
             self._apply_routes(plan, new, undo)
-            self._apply_dns(plan, new, undo)
         except OSError as exc:
             self._roll_back(undo)
             raise ApplyFailed(str(exc)) from None
         self.tracked = new
+        self.want(Names(plan.dns_servers, plan.domains, plan.ntp_servers), now)
 
     def _apply_mtu(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
         current = self.kernel.link_mtu()
@@ -146,23 +194,6 @@ class Configurator:
             undo.append(partial(self.kernel.del_route, route))
         new.routes = list(plan.routes)  # in install order, for a later removal in reverse
 
-    def _apply_dns(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
-        wanted = (plan.dns_servers, plan.domains) if plan.dns_servers or plan.domains else None
-        if wanted == new.dns:
-            return
-        old = new.dns
-        # The undo goes first: a write may fail half-way (resolved takes servers and
-        # domains in two calls), and then the old settings must be put back too.
-        if old is not None:
-            undo.append(lambda: self.resolver.write(*old))
-        else:
-            undo.append(self.resolver.remove)
-        if wanted is not None:
-            self.resolver.write(*wanted)
-        else:
-            self.resolver.remove()
-        new.dns = wanted
-
     def _roll_back(self, undo: list[Undo]) -> None:
         for step in reversed(undo):
             try:
@@ -172,17 +203,13 @@ class Configurator:
 
     # ---- remove --------------------------------------------------------------------------
 
-    def remove(self) -> None:
+    def remove(self, now: float = 0.0) -> None:
         """Undo everything tracked. Goes on past a failing step; raises ApplyFailed at the
-        end if anything could not be removed (it stays tracked, for a later retry)."""
+        end if anything in the kernel could not be removed (it stays tracked, for a later
+        retry). DNS and NTP are taken back by the next hand_off."""
         errors: list[str] = []
         t = self.tracked
-        if t.dns is not None:
-            try:
-                self.resolver.remove()
-                t.dns = None
-            except OSError as exc:
-                errors.append(f"dns: {exc}")
+        self.want(NOTHING, now)
         for route in reversed(list(t.routes)):
             try:
                 self.kernel.del_route(route)

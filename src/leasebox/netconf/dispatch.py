@@ -9,6 +9,8 @@ netconf cannot do its one job: LinkGone carries the last reply and main exits.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from leasebox import ipc
@@ -39,6 +41,24 @@ class Netconf:
     rtnl: Rtnl
     configurator: Configurator
     state: StateFile | None = None
+    on_change: Callable[[str], object] = lambda status: None  # STATUS= for systemd
+    clock: Callable[[], float] = time.monotonic
+
+    def status(self) -> str:
+        t = self.configurator.tracked
+        text = (f"{self.ifname}: nothing applied" if t.address is None
+                else f"{self.ifname}: {t.address}, {len(t.routes)} route(s)")
+        pending = self.configurator.pending()
+        return f"{text}; {pending}" if pending else text
+
+    def retry(self, now: float) -> float | None:
+        """Hand DNS/NTP on if a retry is due; when the next one is (None: none pending)."""
+        due = self.configurator.due(now)
+        if due is not None and now >= due:
+            self.configurator.hand_off(now)
+            self.save_state()
+            self.on_change(self.status())
+        return self.configurator.due(now)
 
     def save_state(self) -> None:
         """After every change, successful or not: a restarted netconf must know it."""
@@ -95,7 +115,7 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
         log.warning("refused apply #%d: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
     try:
-        nc.configurator.apply(plan)
+        nc.configurator.apply(plan, nc.clock())
     except ApplyFailed as exc:
         log.error("apply #%d failed, rolled back: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
@@ -114,7 +134,7 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
         log.info("remove #%d: nothing applied", msg.request_id)
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")
     try:
-        nc.configurator.remove()
+        nc.configurator.remove(nc.clock())
     except ApplyFailed as exc:
         log.error("remove #%d incomplete: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))

@@ -5,8 +5,11 @@
 It reads its policy ([Network] in leasebox.conf, see leasebox.config.files) itself at
 start-up, from under ROOT (default /).
 
-DNS goes to systemd-resolved over D-Bus when it runs (--dns-to=auto), else to
-DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); what netconf changed is
+DNS goes to systemd-resolved when it is installed (--dns-to=auto), else to
+DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); NTP goes to systemd-timesyncd.
+Both through leasebox-bus (--bus-socket), because only root may tell those services
+anything. A hand-off that fails never costs the address: it is retried with a bounded
+backoff, and netconf does not exit idle while one is pending. What netconf changed is
 kept in DIR/IFACE/netconf.state, so a restarted netconf can still remove it.
 
 Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), one of:
@@ -30,6 +33,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import NoReturn
@@ -41,18 +45,19 @@ from leasebox.config import files
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
 from leasebox.ipc import channel, peers
-from leasebox.netconf.apply import Configurator, Resolver
-from leasebox.netconf.dbus import SYSTEM_BUS
+from leasebox.netconf.apply import Configurator
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
+from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
 from leasebox.netconf.policy import policy_from_config
-from leasebox.netconf.resolved import ResolvedLink, resolved_running
 from leasebox.netconf.state import StateError, StateFile
 
 EX_OK = 0
 EX_FATAL = 1
 EX_CONFIG = 78
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
+# Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
+RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
 
 
 class _Stop(Exception):
@@ -72,9 +77,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runtime-dir", metavar="DIR", default="/run/leasebox",
                         help="resolv.conf goes to DIR/IFACE/ (default /run/leasebox)")
     parser.add_argument("--dns-to", choices=("auto", "file", "resolved"), default="auto",
-                        help="auto: systemd-resolved when it runs, else the resolv.conf file")
-    parser.add_argument("--bus-address", default=None, metavar="ADDRESS",
-                        help=f"D-Bus system bus (default $DBUS_SYSTEM_BUS_ADDRESS or {SYSTEM_BUS})")
+                        help="auto: systemd-resolved when it is installed, else the "
+                        "resolv.conf file")
+    parser.add_argument("--bus-socket", default=BUS_SOCKET, metavar="PATH",
+                        help=f"leasebox-bus's socket (default {BUS_SOCKET})")
     parser.add_argument("--exit-idle-time", type=float, default=0.0, metavar="SECONDS",
                         help="with a listening socket: exit after SECONDS without a request "
                         "(socket activation starts netconf again); 0 (default): never")
@@ -134,9 +140,11 @@ class _Loop:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop_signal = signum
 
-    def wait(self, sock: socket.socket, idle: float = 0.0) -> bool:
+    def wait(self, sock: socket.socket, idle: float = 0.0,
+             tick: Callable[[float], float | None] = lambda now: None) -> bool:
         """True when `sock` is readable; False after `idle` seconds (if non-zero) without;
-        raise _Stop on SIGTERM/SIGINT."""
+        raise _Stop on SIGTERM/SIGINT. `tick(now)` does what is due and returns when it
+        next needs to run (None: nothing pending); while something is, no idle exit."""
         deadline = time.monotonic() + idle if idle > 0 else None
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
@@ -144,9 +152,16 @@ class _Loop:
             while True:
                 if self.stop_signal is not None:
                     raise _Stop
+                now = time.monotonic()
+                due = tick(now)
                 timeout = self.watchdog
+                if due is not None:
+                    left = max(0.0, due - now)
+                    timeout = left if timeout is None else min(timeout, left)
+                    if deadline is not None:
+                        deadline = max(deadline, now + idle)
                 if deadline is not None:
-                    left = deadline - time.monotonic()
+                    left = deadline - now
                     if left <= 0:
                         return False
                     timeout = left if timeout is None else min(timeout, left)
@@ -171,7 +186,7 @@ def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
     nothing for that long (True). PeerViolation and LinkGone propagate."""
     conn.settimeout(SEND_TIMEOUT)
     while True:
-        if not loop.wait(conn, idle):
+        if not loop.wait(conn, idle, nc.retry):
             return True
         try:
             msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
@@ -187,7 +202,7 @@ def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
             raise
         if not _send(conn, reply, log):
             return False
-        sd.notify(f"STATUS={_status(nc)}")
+        sd.notify(f"STATUS={nc.status()}")
 
 
 def _send(conn: socket.socket, reply: ipc.Result, log: logsetup.Logger) -> bool:
@@ -199,11 +214,6 @@ def _send(conn: socket.socket, reply: ipc.Result, log: logsetup.Logger) -> bool:
     return True
 
 
-def _status(nc: Netconf) -> str:
-    t = nc.configurator.tracked
-    if t.address is None:
-        return f"{nc.ifname}: nothing applied"
-    return f"{nc.ifname}: {t.address}, {len(t.routes)} route(s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,21 +258,22 @@ def main(argv: list[str] | None = None) -> int:
     if tracked is not None and not tracked.empty:
         log.info("resuming what an earlier netconf applied: %s, %d route(s)",
                  tracked.address, len(tracked.routes))
-    resolver: Resolver
-    if args.dns_to == "resolved" or (args.dns_to == "auto" and resolved_running()):
-        bus = args.bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
-        resolver = ResolvedLink(link.index, bus)
-        log.info("DNS goes to systemd-resolved over %s", bus)
+    resolver: ToBus | ToFileAndBus
+    bus = BusClient(ifname, args.bus_socket)
+    if args.dns_to == "resolved" or (args.dns_to == "auto"
+                                     and os.path.exists(RESOLVED_BINARY)):
+        resolver = ToBus(bus)
     else:
-        resolver = ResolvConfFile(runtime_dir, ifname)
-        log.info("DNS goes to %s", resolver.path)
+        resolver = ToFileAndBus(ResolvConfFile(runtime_dir, ifname), bus)
+    log.info("%s", resolver.describe())
     nc = Netconf(ifname, link.index, policy, rtnl,
-                 Configurator(rtnl.bind(link.index), resolver, tracked), state)
+                 Configurator(rtnl.bind(link.index), resolver, tracked), state,
+                 on_change=lambda text: sd.notify(f"STATUS={text}"))
     loop = _Loop()
     sandbox.no_more_exec(log)
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if listening else "connected to the engine")
-    sd.notify("READY=1", f"STATUS={_status(nc)}")
+    sd.notify("READY=1", f"STATUS={nc.status()}")
     # Idle exit only where something starts netconf again: a listening socket from socket
     # activation. Each request is answered before the next wait, so an idle netconf has
     # nothing half-done; what it applied is in its state file for the next start.
@@ -270,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while True:
             if listening:
-                if not loop.wait(sock, idle):
+                if not loop.wait(sock, idle, nc.retry):
                     return _idle_exit(idle, log)
                 try:
                     conn, _ = sock.accept()
@@ -296,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     except _Stop:
         log.info("stopping on signal %d; configuration left in place", loop.stop_signal or 0)
         return EX_OK
+    except BusViolation as exc:
+        log.critical("leasebox-bus broke the contract, exiting: %s", exc)
+        return EX_FATAL
     except ipc.PeerViolation as exc:
         log.critical("engine broke the contract, exiting: %s", exc)
         return EX_FATAL

@@ -23,6 +23,7 @@ class Policy:
     allowed_addresses: tuple[IPv4Network, ...] = ()  # empty: any address passing the checks
     route_metric: int = 1024
     use_dns: bool = True
+    use_ntp: bool = True
     use_domains: bool = True
     use_routes: bool = True  # option 121 routes other than a default route
     use_gateway: bool = True  # the default route (option 3, or 0.0.0.0/0 in option 121)
@@ -35,6 +36,7 @@ def policy_from_config(view: View) -> Policy:
         allowed_addresses=view[s.ALLOWED_ADDRESSES],
         route_metric=view[s.ROUTE_METRIC],
         use_dns=view[s.USE_DNS],
+        use_ntp=view[s.USE_NTP],
         use_domains=view[s.USE_DOMAINS],
         use_routes=view[s.USE_ROUTES],
         use_gateway=view[s.USE_GATEWAY],

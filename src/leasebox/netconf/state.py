@@ -17,10 +17,12 @@ from typing import Any
 
 from leasebox import atomicfile as atomic
 from leasebox.netconf.apply import Tracked
+from leasebox.netconf.handoff import NOTHING, Names
 from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
 
 FILENAME = "netconf.state"
-VERSION = 1
+VERSION = 2  # 2: DNS and NTP as handed on, and what is still to be handed on
+READABLE = (1, 2)  # a netconf restarted by an upgrade still knows what the old one applied
 MAX_ENTRIES = 256
 
 
@@ -49,15 +51,36 @@ def to_json(ifindex: int, t: Tracked) -> str:
                     r.table, r.metric] for r in t.routes],
         "mtu": t.mtu,
         "original_mtu": t.original_mtu,
-        "dns": None if t.dns is None else [[str(s) for s in t.dns[0]], list(t.dns[1])],
+        "dns": _names_doc(t.dns),
+        "wanted": None if t.wanted is None else _names_doc(t.wanted),
     }, sort_keys=True)
+
+
+def _names_doc(names: Names) -> dict[str, list[str]]:
+    return {"dns_servers": [str(a) for a in names.dns_servers], "domains": list(names.domains),
+            "ntp_servers": [str(a) for a in names.ntp_servers]}
+
+
+def _names(doc: Any) -> Names:
+    if type(doc) is not dict:
+        raise StateError("names: not an object")
+    return Names(tuple(IPv4Address(str(a)) for a in _list(doc["dns_servers"], "servers")),
+                 tuple(check_domain(str(d)) for d in _list(doc["domains"], "domains")),
+                 tuple(IPv4Address(str(a)) for a in _list(doc["ntp_servers"], "ntp")))
+
+
+def _names_v1(dns: Any) -> Names:
+    if dns is None:
+        return NOTHING
+    return Names(tuple(IPv4Address(str(s)) for s in _list(dns[0], "servers")),
+                 tuple(check_domain(str(d)) for d in _list(dns[1], "domains")))
 
 
 def from_json(text: str, ifindex: int) -> Tracked:
     try:
         data = json.loads(text)
-        if type(data) is not dict or data.get("version") != VERSION:
-            raise StateError("not a version 1 state")
+        if type(data) is not dict or data.get("version") not in READABLE:
+            raise StateError(f"not a version {VERSION} state")
         if data.get("ifindex") != ifindex:
             raise StateError(f"state is for ifindex {data.get('ifindex')!r}, not {ifindex}")
         address = data["address"]
@@ -67,17 +90,19 @@ def from_json(text: str, ifindex: int) -> Tracked:
             routes.append(PlannedRoute(IPv4Network(str(dest)),
                                        None if gw is None else IPv4Address(str(gw)),
                                        _u32(table, "table"), _u32(metric, "metric")))
-        dns = data["dns"]
+        if data["version"] == 1:
+            dns, wanted = _names_v1(data["dns"]), None
+        else:
+            dns = _names(data["dns"])
+            wanted = None if data["wanted"] is None else _names(data["wanted"])
         tracked = Tracked(
             address=None if address is None else IPv4Interface(str(address)),
             routes=routes,
             mtu=None if data["mtu"] is None else _u32(data["mtu"], "mtu"),
             original_mtu=(None if data["original_mtu"] is None
                           else _u32(data["original_mtu"], "original_mtu")),
-            dns=None if dns is None else (
-                tuple(IPv4Address(str(s)) for s in _list(dns[0], "servers")),
-                tuple(check_domain(str(d)) for d in _list(dns[1], "domains")),
-            ),
+            dns=dns,
+            wanted=wanted,
         )
     except StateError:
         raise

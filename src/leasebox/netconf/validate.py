@@ -8,10 +8,10 @@ anything is applied; a refusal names the first value that broke a rule.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
+from leasebox import domains
 from leasebox.ipc import Apply
 from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
 
@@ -21,7 +21,6 @@ MAX_ROUTES = 64
 MAX_ROUTERS = 8
 MAX_SERVERS = 8
 MAX_DOMAINS = 16
-MAX_NAME = 253
 ANY = IPv4Address(0)
 
 # Classes no lease may put on a link, as address, gateway or server.
@@ -32,7 +31,6 @@ FORBIDDEN: tuple[tuple[IPv4Network, str], ...] = (
     (IPv4Network("255.255.255.255/32"), "the limited broadcast address"),
     (IPv4Network("240.0.0.0/4"), "class E (reserved)"),
 )
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
 
 
 class Refused(Exception):
@@ -61,6 +59,7 @@ class Plan:
     dns_servers: tuple[IPv4Address, ...]
     domains: tuple[str, ...]
     notes: tuple[str, ...] = ()  # values deliberately left out, for the log and the reply
+    ntp_servers: tuple[IPv4Address, ...] = ()
 
 
 def forbidden_class(addr: IPv4Address) -> str | None:
@@ -77,13 +76,11 @@ def _check_host(addr: IPv4Address, what: str) -> None:
 
 
 def check_domain(name: str) -> str:
-    """A hostname-syntax name (RFC 1123 labels), so it is safe to write into any file."""
-    if not 1 <= len(name) <= MAX_NAME:
-        raise Refused(f"domain name of length {len(name)}")
-    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
-    if not all(_LABEL.match(label) for label in labels):
-        raise Refused(f"domain {name!r} is not a valid name")
-    return name
+    """A hostname-syntax name (leasebox.domains: the rule leasebox-bus applies too)."""
+    try:
+        return domains.check_domain(name)
+    except domains.BadDomain as exc:
+        raise Refused(str(exc)) from None
 
 
 def _check_address(msg: Apply, policy: Policy) -> IPv4Interface:
@@ -199,6 +196,16 @@ def _dns(msg: Apply, policy: Policy) -> tuple[tuple[IPv4Address, ...], tuple[str
     return servers, domains
 
 
+def _ntp(msg: Apply, policy: Policy) -> tuple[IPv4Address, ...]:
+    if not policy.use_ntp:
+        return ()
+    if len(msg.ntp_servers) > MAX_SERVERS:
+        raise Refused(f"{len(msg.ntp_servers)} NTP servers, at most {MAX_SERVERS}")
+    for server in msg.ntp_servers:
+        _check_host(server, "NTP server")
+    return tuple(dict.fromkeys(msg.ntp_servers))
+
+
 def make_plan(msg: Apply, policy: Policy, max_mtu: int) -> Plan:
     """Check `msg` against `policy` and the device; raises Refused."""
     iface = _check_address(msg, policy)
@@ -218,5 +225,6 @@ def make_plan(msg: Apply, policy: Policy, max_mtu: int) -> Plan:
         dns_servers=servers,
         domains=domains,
         notes=tuple(notes),
+        ntp_servers=_ntp(msg, policy),
     )
 

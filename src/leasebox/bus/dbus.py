@@ -1,0 +1,214 @@
+"""One blocking connection to the D-Bus system bus, with deadlines: jeepney underneath.
+
+jeepney (python3-jeepney in Debian 12 and 13) does the authentication and the marshalling
+in both directions; this module owns the socket, so that every call has one overall
+deadline (jeepney's own connection says Hello without one), a reply is taken only when it
+answers our serial *and* comes from the unique name that owns the callee, and messages that
+are neither (signals, stray replies) are set aside without counting against any limit: a
+local user who sends us signals can slow a call down to its deadline, never make it fail
+sooner.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import Any
+
+from jeepney import DBusAddress, HeaderFields, Message, MessageType, Parser, new_method_call
+from jeepney.auth import BEGIN, AuthenticationError, Authenticator
+from jeepney.bus_messages import MatchRule, message_bus
+
+SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
+CALL_TIMEOUT = 5.0
+MAX_MESSAGE = 1 << 20  # what we take from the bus in one message; our replies are tiny
+MAX_QUEUED = 256  # signals kept for the caller between two polls; older ones are dropped
+
+
+class DBusError(OSError):
+    """The bus or the callee said no, did not answer in time, or spoke nonsense."""
+
+    def __init__(self, message: str, name: str = "") -> None:
+        super().__init__(message)
+        self.name = name  # the D-Bus error name, when the callee answered with an error
+
+
+def socket_path(address: str) -> str:
+    """The path of a unix: bus address: the one transport the system bus uses."""
+    for part in address.split(";"):
+        kind, _, params = part.partition(":")
+        if kind != "unix":
+            continue
+        for param in params.split(","):
+            key, _, value = param.partition("=")
+            if key == "path" and value:
+                return value
+            if key == "abstract" and value:
+                return "\0" + value
+    raise DBusError(f"unsupported D-Bus address {address!r}")
+
+
+class Connection:
+    def __init__(self, address: str = SYSTEM_BUS, timeout: float = CALL_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        self.parser = Parser()
+        self.serial = 0
+        self.signals: deque[Message] = deque(maxlen=MAX_QUEUED)
+        self.unique_name = ""
+        deadline = time.monotonic() + timeout
+        try:
+            self._settimeout(deadline)
+            self.sock.connect(socket_path(address))
+            self._authenticate(deadline)
+            reply = self._call(message_bus.Hello(), "org.freedesktop.DBus", deadline)
+            self.unique_name = str(reply.body[0])
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    # ---- I/O -------------------------------------------------------------------------------
+
+    def _settimeout(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DBusError("D-Bus: no answer in time")
+        self.sock.settimeout(left)
+
+    def _recv(self, deadline: float) -> bytes:
+        self._settimeout(deadline)
+        try:
+            data = self.sock.recv(65536)
+        except TimeoutError:
+            raise DBusError("D-Bus: no answer in time") from None
+        if not data:
+            raise DBusError("D-Bus: the bus closed the connection")
+        return data
+
+    def _authenticate(self, deadline: float) -> None:
+        auth = Authenticator()
+        try:
+            for line in auth:
+                if line:
+                    self._settimeout(deadline)
+                    self.sock.sendall(line)
+                if not auth.authenticated and auth.error is None:
+                    auth.feed(self._recv(deadline))
+        except AuthenticationError as exc:
+            raise DBusError(f"D-Bus authentication refused: {exc}") from None
+        if not auth.authenticated:
+            raise DBusError("D-Bus authentication did not complete")
+        self._settimeout(deadline)
+        self.sock.sendall(BEGIN)  # the Authenticator leaves the last line to its caller
+
+    def _next_message(self, deadline: float | None) -> Message | None:
+        """The next message; None when `deadline` is None and none is complete yet."""
+        while True:
+            msg = self.parser.get_next_message()
+            if msg is not None:
+                return msg
+            if self.parser.bytes_desired() > MAX_MESSAGE:
+                raise DBusError("D-Bus: message too large")
+            if deadline is None:
+                return None
+            self.parser.add_data(self._recv(deadline))
+
+    def send(self, msg: Message, deadline: float) -> int:
+        self.serial += 1
+        data = msg.serialise(serial=self.serial)
+        self._settimeout(deadline)
+        self.sock.sendall(data)
+        return self.serial
+
+    def _call(self, msg: Message, owner: str, deadline: float) -> Message:
+        serial = self.send(msg, deadline)
+        while True:
+            reply = self._next_message(deadline)
+            assert reply is not None
+            fields = reply.header.fields
+            kind = reply.header.message_type
+            if (kind in (MessageType.method_return, MessageType.error)
+                    and fields.get(HeaderFields.reply_serial) == serial
+                    and fields.get(HeaderFields.sender) == owner):
+                if kind is MessageType.error:
+                    name = str(fields.get(HeaderFields.error_name, ""))
+                    text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
+                    raise DBusError(f"{name}: {text}".rstrip(": "), name)
+                return reply
+            if kind is MessageType.signal:
+                self.signals.append(reply)
+
+    # ---- calls -----------------------------------------------------------------------------
+
+    def owner(self, name: str, deadline: float | None = None) -> str | None:
+        """The unique name that owns `name` now, or None."""
+        try:
+            reply = self._call(message_bus.GetNameOwner(name), "org.freedesktop.DBus",
+                               deadline or time.monotonic() + self.timeout)
+        except DBusError as exc:
+            if exc.name == "org.freedesktop.DBus.Error.NameHasNoOwner":
+                return None
+            raise
+        return str(reply.body[0])
+
+    def call(self, address: DBusAddress, member: str, signature: str | None = None,
+             body: tuple[Any, ...] = ()) -> tuple[Any, ...]:
+        """Call `member` on the current owner of the address's bus name, within one deadline
+        for the whole exchange. Raises DBusError (the callee's error name in .name)."""
+        deadline = time.monotonic() + self.timeout
+        owner = self.owner(address.bus_name, deadline)
+        if owner is None:
+            raise DBusError(f"{address.bus_name} is not on the bus",
+                            "org.freedesktop.DBus.Error.ServiceUnknown")
+        msg = new_method_call(DBusAddress(address.object_path, owner, address.interface),
+                              member, signature, body)
+        return tuple(self._call(msg, owner, deadline).body)
+
+    def watch_owner(self, name: str) -> None:
+        """Receive NameOwnerChanged for `name` (see owner_changes)."""
+        rule = MatchRule(type="signal", sender="org.freedesktop.DBus",
+                         interface="org.freedesktop.DBus", member="NameOwnerChanged",
+                         path="/org/freedesktop/DBus")
+        rule.add_arg_condition(0, name)
+        self._call(message_bus.AddMatch(rule), "org.freedesktop.DBus",
+                   time.monotonic() + self.timeout)
+
+    def owner_changes(self) -> Iterator[tuple[str, str]]:
+        """(name, new owner) for each NameOwnerChanged received so far, reading what the
+        socket has without waiting. The sender is checked: only the bus itself says this."""
+        self.sock.setblocking(False)
+        try:
+            with suppress(BlockingIOError):
+                while True:
+                    data = self.sock.recv(65536)
+                    if not data:
+                        raise DBusError("D-Bus: the bus closed the connection")
+                    self.parser.add_data(data)
+        finally:
+            self.sock.setblocking(True)
+        while (msg := self._next_message(None)) is not None:
+            if msg.header.message_type is MessageType.signal:
+                self.signals.append(msg)
+        while self.signals:
+            msg = self.signals.popleft()
+            fields = msg.header.fields
+            if (fields.get(HeaderFields.sender) == "org.freedesktop.DBus"
+                    and fields.get(HeaderFields.member) == "NameOwnerChanged"
+                    and fields.get(HeaderFields.signature) == "sss"):
+                name, _old, new = msg.body
+                yield str(name), str(new)

@@ -1,0 +1,189 @@
+"""What leasebox-bus holds for each link, what systemd-resolved and -timesyncd have been told,
+and when to try again. Pure: time is passed in, the services are called through `Services`.
+
+- resolved keeps DNS per link, and keeps it across its own restarts (it saves what it was
+  told under /run/systemd/resolve/netif/); a link's settings are sent when they change, and
+  again after a failure.
+- timesyncd has one list of runtime NTP servers for the whole machine, forgotten when it
+  restarts: it gets the union of every link's servers, again whenever its name gets a new
+  owner on the bus.
+A failure (the service absent, refusing, slow) is retried with a bounded backoff and shown
+in the link's status; it never affects anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from ipaddress import IPv4Address
+from typing import Protocol
+
+FIRST_RETRY = 1.0
+MAX_RETRY = 60.0
+MAX_NTP_UNION = 32
+
+
+class Target(StrEnum):
+    RESOLVED = "systemd-resolved"
+    TIMESYNCD = "systemd-timesyncd"
+
+
+@dataclass(frozen=True, slots=True)
+class Want:
+    ifindex: int
+    dns_servers: tuple[IPv4Address, ...] = ()
+    domains: tuple[str, ...] = ()
+    ntp_servers: tuple[IPv4Address, ...] = ()
+
+    @property
+    def dns(self) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
+        return self.dns_servers, self.domains
+
+
+class Services(Protocol):
+    """The calls leasebox-bus makes (bus.services; tests pass a fake). Raise OSError."""
+
+    def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                 domains: Sequence[str]) -> None: ...
+    def revert_link(self, ifindex: int) -> None: ...
+    def set_ntp(self, servers: Sequence[IPv4Address]) -> None: ...
+
+
+@dataclass(slots=True)
+class Retry:
+    """One target's pending work: what went wrong last, and when to try next."""
+
+    error: str = ""
+    next_try: float = 0.0
+    delay: float = 0.0
+
+    def failed(self, now: float, error: str) -> None:
+        self.delay = FIRST_RETRY if self.delay == 0 else min(self.delay * 2, MAX_RETRY)
+        self.error = error
+        self.next_try = now + self.delay
+
+    def now_please(self, now: float) -> None:
+        """The service came (back): try at once, and start the backoff over."""
+        self.next_try = now
+        self.delay = 0.0
+
+
+@dataclass(slots=True)
+class Links:
+    services: Services
+    wants: dict[str, Want] = field(default_factory=dict)
+    # what resolved holds from us, per link: (ifindex, servers, domains)
+    resolved_has: dict[str, tuple[int, tuple[IPv4Address, ...], tuple[str, ...]]] = field(
+        default_factory=dict)
+    resolved_todo: set[str] = field(default_factory=set)
+    ntp_has: tuple[IPv4Address, ...] | None = None  # None: unknown (never told, or forgot)
+    retry: dict[Target, Retry] = field(default_factory=lambda: {t: Retry() for t in Target})
+
+    # ---- what netconf asks ----------------------------------------------------------------
+
+    def update(self, ifname: str, want: Want | None) -> None:
+        """Hold `want` for the link (None or all empty: hold nothing for it)."""
+        if want is not None and not (want.dns_servers or want.domains or want.ntp_servers):
+            want = None
+        old = self.wants.get(ifname)
+        if want is None:
+            self.wants.pop(ifname, None)
+        else:
+            self.wants[ifname] = want
+        none: tuple[tuple[IPv4Address, ...], tuple[str, ...]] = ((), ())
+        if (old.dns if old else none) != (want.dns if want else none) or (
+                old and want and old.ifindex != want.ifindex):
+            self.resolved_todo.add(ifname)
+
+    def ntp_union(self) -> tuple[IPv4Address, ...]:
+        servers: dict[IPv4Address, None] = {}
+        for name in sorted(self.wants):
+            servers.update(dict.fromkeys(self.wants[name].ntp_servers))
+        return tuple(servers)[:MAX_NTP_UNION]
+
+    # ---- what the bus tells us ------------------------------------------------------------
+
+    def owner_changed(self, target: Target, present: bool, now: float) -> None:
+        # A restarted resolved reloads what it was told, so only pending work is due; a
+        # new timesyncd knows no runtime servers. Either way, what is due goes now, not at
+        # the end of its backoff.
+        if target is Target.TIMESYNCD:
+            self.ntp_has = None
+        if present:
+            self.retry[target].now_please(now)
+        else:  # nothing to try until it is back (or the backoff says to look again)
+            self.retry[target].failed(now, f"{target} is not on the bus")
+
+    # ---- delivery -------------------------------------------------------------------------
+
+    def pending(self, target: Target) -> bool:
+        if target is Target.RESOLVED:
+            return bool(self.resolved_todo)
+        wanted = self.ntp_union()
+        return self.ntp_has != wanted and (self.ntp_has is not None or bool(wanted))
+
+    def deliver(self, now: float) -> None:
+        """Carry out what is due. Never raises: failures are kept for status and retry."""
+        for target in Target:
+            retry = self.retry[target]
+            if not self.pending(target):
+                retry.error, retry.delay = "", 0.0
+            elif now >= retry.next_try:
+                try:
+                    self._deliver(target)
+                except OSError as exc:
+                    retry.failed(now, str(exc) or type(exc).__name__)
+                else:
+                    retry.error, retry.delay = "", 0.0
+
+    def _deliver(self, target: Target) -> None:
+        if target is Target.TIMESYNCD:
+            wanted = self.ntp_union()
+            self.services.set_ntp(wanted)
+            self.ntp_has = wanted
+            return
+        for name in sorted(self.resolved_todo):
+            want = self.wants.get(name)
+            has = self.resolved_has.get(name)
+            if has is not None and (want is None or has[0] != want.ifindex):
+                self.services.revert_link(has[0])
+                del self.resolved_has[name]
+            if want is not None and (want.dns_servers or want.domains):
+                self.services.set_link(want.ifindex, want.dns_servers, want.domains)
+                self.resolved_has[name] = (want.ifindex, want.dns_servers, want.domains)
+            self.resolved_todo.discard(name)
+
+    def next_deadline(self) -> float | None:
+        times = [self.retry[t].next_try for t in Target if self.pending(t)]
+        return min(times) if times else None
+
+    # ---- status ---------------------------------------------------------------------------
+
+    def target_status(self, ifname: str, target: Target, now: float) -> str:
+        want = self.wants.get(ifname)
+        if target is Target.RESOLVED:
+            involved = ifname in self.resolved_todo or (
+                want is not None and bool(want.dns_servers or want.domains))
+            pending = ifname in self.resolved_todo
+        else:
+            involved = want is not None and bool(want.ntp_servers)
+            pending = self.pending(target)
+        if not involved:
+            return "not used"
+        if not pending:
+            return "applied"
+        retry = self.retry[target]
+        if not retry.error:
+            return "pending"
+        return f"pending: {retry.error}; next try in {max(0, retry.next_try - now):.0f} s"
+
+    def summary(self, now: float) -> str:
+        parts = []
+        for target in Target:
+            retry = self.retry[target]
+            if self.pending(target) and retry.error:
+                parts.append(f"{target} pending ({retry.error}), next try in "
+                             f"{max(0, retry.next_try - now):.0f} s")
+        links = ", ".join(sorted(self.wants)) or "none"
+        return f"links: {links}" + ("; " + "; ".join(parts) if parts else "")

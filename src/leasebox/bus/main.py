@@ -1,0 +1,294 @@
+"""leasebox-bus: hands each link's DNS to systemd-resolved and NTP to systemd-timesyncd.
+
+    leasebox-bus [--bus-address ADDRESS] [--state-dir DIR] [--exit-idle-time S] [--debug]
+
+One per machine, socket-activated by the netconf of any interface (ListenSequentialPacket=
+named "bus"). resolved and timesyncd accept these calls only from root (or through polkit),
+so this is the one leasebox process with uid 0; it has no capabilities, no network
+addresses, and nothing to do but this. It keeps what each link should have in DIR (default
+/run/leasebox-bus), delivers it, retries with a bounded backoff while a service is absent
+or refusing, and delivers again when a service gets a new owner on the bus (timesyncd
+forgets its runtime servers when it restarts). It exits after S idle seconds once it holds
+nothing.
+
+A netconf that breaks the ipc contract loses its connection (one CRIT line); the others,
+which speak for other links, are not punished for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import NoReturn
+
+from leasebox import ipc, sandbox, sd
+from leasebox import log as logsetup
+from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
+from leasebox.bus.dispatch import bus_dispatch_netconf
+from leasebox.bus.links import Links, Target
+from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
+from leasebox.bus.statefile import StateDir
+from leasebox.ipc import channel, peers
+
+EX_OK = 0
+EX_FATAL = 1
+EX_CONFIG = 78
+SEND_TIMEOUT = 5.0
+MAX_CLIENTS = 64
+TARGET_OF = {RESOLVED.bus_name: Target.RESOLVED, TIMESYNCD.bus_name: Target.TIMESYNCD}
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EX_CONFIG, f"{self.prog}: {message}\n")
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _ArgumentParser(prog="leasebox-bus", description=__doc__.split("\n")[0])
+    parser.add_argument("--bus-address", default=None, metavar="ADDRESS",
+                        help=f"D-Bus system bus (default $DBUS_SYSTEM_BUS_ADDRESS or {SYSTEM_BUS})")
+    parser.add_argument("--state-dir", default="/run/leasebox-bus", metavar="DIR")
+    parser.add_argument("--exit-idle-time", type=float, default=0.0, metavar="SECONDS",
+                        help="exit after SECONDS holding nothing and serving no one "
+                        "(socket activation starts it again); 0 (default): never")
+    parser.add_argument("--debug", action="store_true")
+    return parser.parse_args(argv)
+
+
+class Bus:
+    """The event loop: netconf connections, the bus connection, retries, status."""
+
+    def __init__(self, listener: socket.socket, links: Links, services: BusServices,
+                 state: StateDir, log: logsetup.Logger, *, idle: float) -> None:
+        self.listener = listener
+        self.links = links
+        self.services = services
+        self.state = state
+        self.log = log
+        self.idle = idle
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[socket.socket, peers.Credentials] = {}
+        self.watched: Connection | None = None
+        self.stop_signal: int | None = None
+        self.last_activity = time.monotonic()
+        self.last_status = ""
+        self.watchdog = sd.watchdog_interval()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        self.sel.register(listener, selectors.EVENT_READ, "listener")
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        services.on_connect = self._watch
+        services.on_close = lambda conn: self._unwatch()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_signal = signum
+
+    def _watch(self, conn: Connection) -> None:
+        """A new bus connection: its signals (NameOwnerChanged) wake the loop."""
+        if self.watched is not None:
+            self._unwatch()
+        self.watched = conn
+        self.sel.register(conn, selectors.EVENT_READ, "dbus")
+        now = time.monotonic()
+        for name, target in TARGET_OF.items():
+            # whatever was missed while there was no connection: assume it happened
+            self.links.owner_changed(target, conn.owner(name) is not None, now)
+
+    def _unwatch(self) -> None:
+        if self.watched is not None:
+            try:
+                self.sel.unregister(self.watched)
+            except (KeyError, ValueError):
+                pass
+            self.watched = None
+
+    # ---- clients ---------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        if len(self.clients) >= MAX_CLIENTS:
+            self.log.warning("too many connections: refusing one")
+            conn.close()
+            return
+        conn.settimeout(SEND_TIMEOUT)
+        self.clients[conn] = peers.peer_credentials(conn)
+        self.sel.register(conn, selectors.EVENT_READ, "client")
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.sel.unregister(conn)
+        del self.clients[conn]
+        conn.close()
+
+    def _serve(self, conn: socket.socket) -> None:
+        peer = self.clients[conn]
+        try:
+            msg = channel.recv(conn, ipc.Peer.NETCONF, ipc.Peer.BUS)
+        except ipc.PeerViolation as exc:
+            self.log.critical("netconf (pid %d, uid %d) broke the contract, dropping it: %s",
+                              peer.pid, peer.uid, exc)
+            self._drop(conn)
+            return
+        except OSError:
+            msg = None
+        if msg is None:
+            self._drop(conn)
+            return
+        try:
+            reply = bus_dispatch_netconf(self.links, peer, msg)
+        except ipc.PeerViolation as exc:
+            self.log.critical("netconf (pid %d) broke the contract, dropping it: %s",
+                              peer.pid, exc)
+            self._drop(conn)
+            return
+        self.links.deliver(time.monotonic())
+        self._save()
+        try:
+            channel.send(conn, reply)
+        except OSError as exc:
+            self.log.warning("cannot reply to netconf (pid %d): %s", peer.pid, exc)
+            self._drop(conn)
+
+    # ---- the loop --------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        now = time.monotonic()
+        try:
+            self.state.save(self.links, now)
+        except OSError as exc:
+            self.log.error("cannot write %s: %s", self.state.directory, exc)
+        status = self.links.summary(now)
+        for target in Target:
+            error = self.links.retry[target].error
+            if self.links.pending(target) and error and error not in self.last_status:
+                self.log.warning("%s: %s; will try again", target, error)
+        if status != self.last_status:
+            sd.notify(f"STATUS={status}")
+            self.last_status = status
+
+    def _dbus_event(self) -> None:
+        conn = self.watched
+        if conn is None:
+            return
+        now = time.monotonic()
+        try:
+            for name, owner in conn.owner_changes():
+                target = TARGET_OF.get(name)
+                if target is not None:
+                    self.log.info("%s %s", target, "is on the bus" if owner else "left the bus")
+                    self.links.owner_changed(target, bool(owner), now)
+        except (DBusError, OSError) as exc:
+            self.log.warning("lost the system bus: %s", exc)
+            self.services.close()
+            for target in Target:  # try again (reconnecting) soon, not at once
+                self.links.retry[target].failed(now, f"lost the system bus: {exc}")
+
+    def _timeout(self, now: float) -> float | None:
+        waits = [w for w in (self.watchdog,) if w is not None]
+        deadline = self.links.next_deadline()
+        if deadline is not None:
+            waits.append(max(0.0, deadline - now))
+        if self.idle > 0 and not self.links.wants and not self.clients:
+            waits.append(max(0.0, self.last_activity + self.idle - now))
+        return min(waits) if waits else None
+
+    def run(self) -> int:
+        self.links.deliver(time.monotonic())
+        self._save()
+        while True:
+            if self.stop_signal is not None:
+                self.log.info("stopping on signal %d; resolved and timesyncd keep what they "
+                              "were told", self.stop_signal)
+                return EX_OK
+            now = time.monotonic()
+            if self.links.wants or self.clients:
+                self.last_activity = now
+            elif self.idle > 0 and now - self.last_activity >= self.idle:
+                self.log.info("holding nothing for %g s: exiting until needed again",
+                              self.idle)
+                sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
+                return EX_OK
+            ready = self.sel.select(self._timeout(now))
+            if self.watchdog is not None:
+                sd.notify("WATCHDOG=1")
+            for key, _ in ready:
+                if key.data == "listener":
+                    self._accept()
+                elif key.data == "client":
+                    conn = key.fileobj
+                    assert isinstance(conn, socket.socket)
+                    self._serve(conn)
+                elif key.data == "dbus":
+                    self._dbus_event()
+                else:
+                    while True:
+                        try:
+                            if not self._wake_r.recv(64):
+                                break
+                        except BlockingIOError:
+                            break
+            self.links.deliver(time.monotonic())
+            self._save()
+
+
+def _take_listener(log: logsetup.Logger) -> socket.socket | None:
+    try:
+        fds = sd.listen_fds()
+    except sd.ActivationError as exc:
+        log.error("%s", exc)
+        return None
+    sock = sd.take_socket(fds, "bus")
+    for name, rest in fds.items():
+        for fd in rest:
+            log.warning("closing unexpected inherited fd %d (%s)", fd, name)
+            os.close(fd)
+    if sock is None or sock.family != socket.AF_UNIX or sock.type != socket.SOCK_SEQPACKET \
+            or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        log.error("need one inherited listening AF_UNIX SOCK_SEQPACKET socket named 'bus'")
+        return None
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    log = logsetup.setup("bus", "-", debug=args.debug)
+    listener = _take_listener(log)
+    if listener is None:
+        return EX_FATAL
+    state = StateDir(args.state_dir)
+    Path(args.state_dir).mkdir(mode=0o755, exist_ok=True)
+    address = args.bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
+    services = BusServices(address)
+    links = Links(services)
+    wants, errors = state.load()
+    for error in errors:
+        log.warning("ignoring %s", error)
+    for name, want in wants.items():
+        links.update(name, want)
+    if wants:
+        log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
+    sandbox.no_more_exec(log)
+    bus = Bus(listener, links, services, state, log, idle=args.exit_idle_time)
+    log.info("ready; D-Bus at %s", address)
+    sd.notify("READY=1", f"STATUS={links.summary(time.monotonic())}")
+    try:
+        return bus.run()
+    finally:
+        services.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

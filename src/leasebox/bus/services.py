@@ -1,0 +1,89 @@
+"""The calls to systemd-resolved and systemd-timesyncd (links.Services), over one bus
+connection that is opened when needed and dropped after any error, so the next attempt
+starts clean.
+
+Both services authorize these calls only for root (or through polkit, which a minimal
+Debian does not have): that is why leasebox-bus exists and runs as uid 0, with no
+capabilities. Values were validated by netconf and by the ipc decoder; the domain names are
+checked once more here, by the same validator.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Address
+
+from jeepney import DBusAddress
+
+from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
+from leasebox.domains import check_domain
+
+RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
+                       "org.freedesktop.resolve1.Manager")
+TIMESYNCD = DBusAddress("/org/freedesktop/timesync1", "org.freedesktop.timesync1",
+                        "org.freedesktop.timesync1.Manager")
+WATCHED = (RESOLVED.bus_name, TIMESYNCD.bus_name)
+
+
+class BusServices:
+    def __init__(self, address: str = SYSTEM_BUS) -> None:
+        self.address = address
+        self.conn: Connection | None = None
+        # the event loop watches the connection for signals while it is open
+        self.on_connect: Callable[[Connection], None] | None = None
+        self.on_close: Callable[[Connection], None] | None = None
+
+    def connection(self) -> Connection:
+        if self.conn is None:
+            conn = Connection(self.address)
+            try:
+                for name in WATCHED:
+                    conn.watch_owner(name)
+            except BaseException:
+                conn.close()
+                raise
+            self.conn = conn
+            if self.on_connect is not None:
+                self.on_connect(conn)
+        return self.conn
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            if self.on_close is not None:
+                self.on_close(conn)
+            conn.close()
+
+    def _call(self, address: DBusAddress, member: str, signature: str,
+              body: tuple[object, ...]) -> None:
+        try:
+            self.connection().call(address, member, signature, body)
+        except DBusError as exc:
+            if not exc.name:  # the connection itself is in doubt: start over next time
+                self.close()
+            raise
+        except OSError:
+            self.close()
+            raise
+
+    def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                 domains: Sequence[str]) -> None:
+        dns = [(socket.AF_INET, s.packed) for s in servers if isinstance(s, IPv4Address)]
+        if len(dns) != len(servers):
+            raise TypeError("DNS servers must be IPv4 addresses")
+        self._call(RESOLVED, "SetLinkDNS", "ia(iay)", (ifindex, dns))
+        # False: a search domain, not only a routing domain
+        self._call(RESOLVED, "SetLinkDomains", "ia(sb)",
+                   (ifindex, [(check_domain(d), False) for d in domains]))
+
+    def revert_link(self, ifindex: int) -> None:
+        try:
+            self._call(RESOLVED, "RevertLink", "i", (ifindex,))
+        except DBusError as exc:
+            # The link is gone (resolved forgot it with it): nothing left to revert.
+            if exc.name != "org.freedesktop.resolve1.NoSuchLink":
+                raise
+
+    def set_ntp(self, servers: Sequence[IPv4Address]) -> None:
+        self._call(TIMESYNCD, "SetRuntimeNTPServers", "as", ([str(s) for s in servers],))

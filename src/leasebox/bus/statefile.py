@@ -1,0 +1,103 @@
+"""leasebox-bus's per-link files: what it holds and how delivery stands.
+
+One JSON file per link in the runtime directory, written atomically after every change:
+a restarted leasebox-bus reads them back (strictly; a file it cannot read is reported and
+ignored) and delivers again, and `leaseboxctl status` shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from ipaddress import IPv4Address
+from typing import Any
+
+from leasebox import atomicfile as atomic
+from leasebox import ifname as ifnames
+from leasebox.bus.links import Links, Target, Want
+from leasebox.domains import BadDomain, check_domain
+
+SUFFIX = ".json"
+MAX_FILE = 1 << 16
+MAX_ITEMS = 32
+
+
+class StateError(ValueError):
+    pass
+
+
+def to_doc(links: Links, ifname: str, now: float) -> dict[str, Any]:
+    want = links.wants[ifname]
+    return {
+        "interface": ifname,
+        "ifindex": want.ifindex,
+        "dns_servers": [str(a) for a in want.dns_servers],
+        "domains": list(want.domains),
+        "ntp_servers": [str(a) for a in want.ntp_servers],
+        "resolved": links.target_status(ifname, Target.RESOLVED, now),
+        "timesyncd": links.target_status(ifname, Target.TIMESYNCD, now),
+    }
+
+
+def _addresses(value: Any) -> tuple[IPv4Address, ...]:
+    if type(value) is not list or len(value) > MAX_ITEMS:
+        raise StateError("not a short list")
+    return tuple(IPv4Address(str(v)) for v in value)
+
+
+def from_doc(text: str) -> tuple[str, Want]:
+    try:
+        doc = json.loads(text)
+        if type(doc) is not dict:
+            raise StateError("not an object")
+        ifindex = doc["ifindex"]
+        if type(ifindex) is not int or not 0 < ifindex <= 0x7FFFFFFF:
+            raise StateError(f"ifindex {ifindex!r}")
+        domains = doc["domains"]
+        if type(domains) is not list or len(domains) > MAX_ITEMS:
+            raise StateError("domains")
+        want = Want(ifindex, _addresses(doc["dns_servers"]),
+                    tuple(check_domain(str(d)) for d in domains),
+                    _addresses(doc["ntp_servers"]))
+        return ifnames.check(str(doc["interface"])), want
+    except StateError:
+        raise
+    except (KeyError, TypeError, ValueError, BadDomain) as exc:
+        raise StateError(f"{type(exc).__name__}: {exc}") from None
+
+
+class StateDir:
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def save(self, links: Links, now: float) -> None:
+        """Bring the directory in line with `links`: one file per link held, no others."""
+        for name in links.wants:
+            data = json.dumps(to_doc(links, name, now), sort_keys=True).encode()
+            atomic.write_atomic(self.directory, name + SUFFIX, data, mode=0o644)
+        for name in self.names():
+            if name not in links.wants:
+                atomic.remove(self.directory, name + SUFFIX)
+
+    def names(self) -> list[str]:
+        try:
+            entries = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        return sorted(e[: -len(SUFFIX)] for e in entries if e.endswith(SUFFIX))
+
+    def load(self) -> tuple[dict[str, Want], list[str]]:
+        """(the links held before a restart, what could not be read)."""
+        wants: dict[str, Want] = {}
+        errors: list[str] = []
+        for name in self.names():
+            path = os.path.join(self.directory, name + SUFFIX)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    ifname, want = from_doc(handle.read(MAX_FILE))
+                if ifname != name:
+                    raise StateError(f"file is for {ifname}")
+                wants[ifname] = want
+            except (OSError, UnicodeDecodeError, StateError) as exc:
+                errors.append(f"{path}: {exc}")
+        return wants, errors

@@ -1,0 +1,109 @@
+"""Where a link's DNS servers, search domains and NTP servers go from netconf.
+
+- To leasebox-bus (one request per change over its socket), which holds them for
+  systemd-resolved and systemd-timesyncd: only root may tell those services anything, and
+  netconf is not root.
+- DNS to a resolv.conf-format file instead, on a system without systemd-resolved; NTP still
+  goes to leasebox-bus (for timesyncd).
+Each sink raises OSError when it could not hand the values on; netconf keeps the address
+and tries again later (apply.Configurator). A reply that breaks the ipc contract is a
+broken peer: PeerViolation, and netconf exits.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+from leasebox import ipc
+from leasebox.ipc import channel
+from leasebox.netconf.dns import ResolvConfFile
+
+BUS_SOCKET = "/run/leasebox-bus/bus.sock"
+TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What the name and time services should hold for the link."""
+
+    dns_servers: tuple[IPv4Address, ...] = ()
+    domains: tuple[str, ...] = ()
+    ntp_servers: tuple[IPv4Address, ...] = ()
+
+    @property
+    def dns(self) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
+        return self.dns_servers, self.domains
+
+
+NOTHING = Names()
+
+
+class BusViolation(ipc.PeerViolation):
+    """leasebox-bus answered outside the contract: fatal to netconf, as from the engine."""
+
+
+class BusClient:
+    """leasebox-bus, reached over its socket (a fresh connection per request)."""
+
+    def __init__(self, ifname: str, path: str = BUS_SOCKET) -> None:
+        self.ifname = ifname
+        self.path = path
+        self.request_id = 0
+
+    def send(self, names: Names) -> None:
+        self.request_id = (self.request_id + 1) & 0xFFFFFFFF
+        msg = ipc.Handoff(self.request_id, self.ifname, names.dns_servers, names.domains,
+                          names.ntp_servers)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as s:
+            s.settimeout(TIMEOUT)
+            try:
+                s.connect(self.path)
+                channel.send(s, msg)
+                reply = channel.recv(s, ipc.Peer.BUS, ipc.Peer.NETCONF)
+            except ipc.PeerViolation as exc:
+                raise BusViolation(str(exc)) from None
+            except TimeoutError:
+                raise OSError(errno.ETIMEDOUT, "leasebox-bus did not answer in time") from None
+            except OSError as exc:
+                raise OSError(exc.errno, f"leasebox-bus: {exc.strerror or exc}") from None
+        if not isinstance(reply, ipc.HandoffResult) or reply.request_id != msg.request_id:
+            raise BusViolation(f"answered {reply!r} to #{msg.request_id}")
+        if reply.status is not ipc.ResultStatus.OK:
+            raise OSError(errno.EPERM, f"leasebox-bus refused: {reply.reason}")
+
+
+class ToBus:
+    """DNS and NTP both to leasebox-bus (systemd-resolved is installed)."""
+
+    def __init__(self, bus: BusClient) -> None:
+        self.bus = bus
+
+    def hand_off(self, new: Names, old: Names) -> None:
+        if new != old:
+            self.bus.send(new)
+
+    def describe(self) -> str:
+        return f"DNS and NTP go to systemd-resolved and -timesyncd through {self.bus.path}"
+
+
+class ToFileAndBus:
+    """DNS to a resolv.conf-format file, NTP to leasebox-bus (no systemd-resolved)."""
+
+    def __init__(self, file: ResolvConfFile, bus: BusClient) -> None:
+        self.file = file
+        self.bus = bus
+
+    def hand_off(self, new: Names, old: Names) -> None:
+        if new.dns != old.dns:
+            if new.dns_servers or new.domains:
+                self.file.write(new.dns_servers, new.domains)
+            else:
+                self.file.remove()
+        if new.ntp_servers != old.ntp_servers:
+            self.bus.send(Names(ntp_servers=new.ntp_servers))
+
+    def describe(self) -> str:
+        return f"DNS goes to {self.file.path}; NTP to systemd-timesyncd through {self.bus.path}"

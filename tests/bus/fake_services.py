@@ -1,0 +1,81 @@
+"""Stand-ins for systemd-resolved's and systemd-timesyncd's Manager methods, for
+leasebox-bus's D-Bus tests on a private bus.
+
+Run with Debian's /usr/bin/python3 (python3-dbus, python3-gi): an independent D-Bus
+implementation decodes what leasebox-bus marshals through jeepney. Each call is appended to
+a JSON-lines file. SetLinkDNS with 192.0.2.66 in it answers AccessDenied, as resolved does
+for a caller it does not authorize.
+
+    fake_services.py BUS_ADDRESS RECORD_FILE resolved|timesyncd...
+"""
+
+import json
+import socket
+import sys
+
+import dbus
+import dbus.mainloop.glib
+import dbus.service
+from gi.repository import GLib
+
+RESOLVED = "org.freedesktop.resolve1"
+TIMESYNCD = "org.freedesktop.timesync1"
+
+
+class Denied(dbus.exceptions.DBusException):
+    _dbus_error_name = "org.freedesktop.DBus.Error.AccessDenied"
+
+
+class Recorder(dbus.service.Object):
+    def __init__(self, bus, path, record):
+        super().__init__(bus, path)
+        self.record = record
+
+    def _log(self, entry):
+        with open(self.record, "a") as out:
+            out.write(json.dumps(entry) + "\n")
+
+
+class Resolved(Recorder):
+    @dbus.service.method(RESOLVED + ".Manager", in_signature="ia(iay)")
+    def SetLinkDNS(self, ifindex, addresses):
+        servers = [[int(family), socket.inet_ntoa(bytes(int(b) for b in raw))]
+                   for family, raw in addresses]
+        if any(s[1] == "192.0.2.66" for s in servers):
+            raise Denied("Access denied")
+        self._log({"call": "SetLinkDNS", "ifindex": int(ifindex), "servers": servers})
+
+    @dbus.service.method(RESOLVED + ".Manager", in_signature="ia(sb)")
+    def SetLinkDomains(self, ifindex, domains):
+        self._log({"call": "SetLinkDomains", "ifindex": int(ifindex),
+                   "domains": [[str(d), bool(r)] for d, r in domains]})
+
+    @dbus.service.method(RESOLVED + ".Manager", in_signature="i")
+    def RevertLink(self, ifindex):
+        self._log({"call": "RevertLink", "ifindex": int(ifindex)})
+
+
+class Timesyncd(Recorder):
+    @dbus.service.method(TIMESYNCD + ".Manager", in_signature="as")
+    def SetRuntimeNTPServers(self, servers):
+        self._log({"call": "SetRuntimeNTPServers", "servers": [str(s) for s in servers]})
+
+
+def main():
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    bus = dbus.bus.BusConnection(sys.argv[1])
+    keep = []
+    for which in sys.argv[3:]:
+        if which == "resolved":
+            keep += [dbus.service.BusName(RESOLVED, bus),
+                     Resolved(bus, "/org/freedesktop/resolve1", sys.argv[2])]
+        elif which == "timesyncd":
+            keep += [dbus.service.BusName(TIMESYNCD, bus),
+                     Timesyncd(bus, "/org/freedesktop/timesync1", sys.argv[2])]
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+    del keep
+
+
+if __name__ == "__main__":
+    main()

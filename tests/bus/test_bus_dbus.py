@@ -1,0 +1,286 @@
+"""leasebox-bus's D-Bus side against a real dbus-daemon and an independent decoder.
+
+A private dbus-daemon (never the system bus) and fake_services.py, which uses Debian's
+python3-dbus to decode what leasebox-bus marshals with jeepney. Skipped where those are not
+installed. A hand-written bus on a socket shows what a real one never sends: a reply with
+the right serial from the wrong sender.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jeepney import (
+    DBusAddress,
+    Endianness,
+    HeaderFields,
+    Message,
+    MessageType,
+    Parser,
+    new_signal,
+)
+from jeepney.low_level import Header
+
+from leasebox.bus.dbus import Connection, DBusError
+from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
+
+HERE = Path(__file__).resolve().parent
+DEBIAN_PYTHON = "/usr/bin/python3"
+A = IPv4Address
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>leasebox-test</type>
+  <listen>unix:path={path}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def _have_fakes() -> bool:
+    if shutil.which("dbus-daemon") is None or not os.access(DEBIAN_PYTHON, os.X_OK):
+        return False
+    probe = subprocess.run([DEBIAN_PYTHON, "-c", "import dbus, gi"], capture_output=True,
+                           timeout=30, check=False)
+    return probe.returncode == 0
+
+
+needs_fakes = pytest.mark.skipif(not _have_fakes(),
+                                 reason="needs dbus-daemon and Debian's python3-dbus")
+
+
+def wait_for(cond: Any, what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)
+
+
+class PrivateBus:
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.socket = tmp_path / "bus.sock"
+        self.address = f"unix:path={self.socket}"
+        self.record = tmp_path / "calls.jsonl"
+        config = tmp_path / "bus.conf"
+        config.write_text(BUS_CONFIG.format(path=self.socket))
+        self.daemon = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.fakes: list[subprocess.Popen[bytes]] = []
+        wait_for(self.socket.exists, "dbus-daemon did not start")
+
+    def start(self, *which: str) -> subprocess.Popen[bytes]:
+        fake = subprocess.Popen([DEBIAN_PYTHON, str(HERE / "fake_services.py"), self.address,
+                                 str(self.record), *which], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.fakes.append(fake)
+        assert fake.stdout is not None
+        assert fake.stdout.readline().strip() == b"ready"  # bounded by the fake's own start
+        return fake
+
+    @staticmethod
+    def stop(proc: subprocess.Popen[bytes]) -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def calls(self) -> list[dict[str, Any]]:
+        if not self.record.exists():
+            return []
+        return [json.loads(line) for line in self.record.read_text().splitlines()]
+
+    def close(self) -> None:
+        for proc in [*self.fakes, self.daemon]:
+            if proc.poll() is None:
+                self.stop(proc)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[PrivateBus]:
+    b = PrivateBus(tmp_path)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@needs_fakes
+def test_calls_decode_in_an_independent_implementation(bus: PrivateBus) -> None:
+    bus.start("resolved", "timesyncd")
+    services = BusServices(bus.address)
+    services.set_link(7, [A("192.0.2.53"), A("198.51.100.53")], ["example.com", "corp.example"])
+    services.set_ntp([A("192.0.2.123"), A("192.0.2.124")])
+    services.revert_link(7)
+    services.set_ntp([])
+    services.close()
+    assert bus.calls() == [
+        {"call": "SetLinkDNS", "ifindex": 7, "servers": [[2, "192.0.2.53"],
+                                                          [2, "198.51.100.53"]]},
+        {"call": "SetLinkDomains", "ifindex": 7, "domains": [["example.com", False],
+                                                              ["corp.example", False]]},
+        {"call": "SetRuntimeNTPServers", "servers": ["192.0.2.123", "192.0.2.124"]},
+        {"call": "RevertLink", "ifindex": 7},
+        {"call": "SetRuntimeNTPServers", "servers": []},
+    ]
+
+
+@needs_fakes
+def test_errors_name_the_callee_and_absence(bus: PrivateBus, tmp_path: Path) -> None:
+    bus.start("resolved")
+    services = BusServices(bus.address)
+    with pytest.raises(DBusError, match="AccessDenied: Access denied") as denied:
+        services.set_link(7, [A("192.0.2.66")], [])
+    assert denied.value.name == "org.freedesktop.DBus.Error.AccessDenied"
+    with pytest.raises(DBusError, match="timesync1 is not on the bus"):
+        services.set_ntp([A("192.0.2.1")])
+    services.close()
+    with pytest.raises(OSError):
+        BusServices(f"unix:path={tmp_path / 'nobus'}").set_ntp([])
+    with pytest.raises(DBusError, match="unsupported D-Bus address"):
+        BusServices("tcp:host=127.0.0.1,port=1").set_ntp([])
+
+
+@needs_fakes
+def test_signals_neither_fail_nor_delay_a_call(bus: PrivateBus) -> None:
+    """Any client may send us signals; they are set aside, never counted against a call."""
+    bus.start("resolved")
+    with Connection(bus.address) as ours, Connection(bus.address) as theirs:
+        noise = new_signal(DBusAddress("/x", interface="org.example.Noise"), "Noise", "s",
+                           ("x" * 100,))
+        noise.header.fields[HeaderFields.destination] = ours.unique_name
+        deadline = time.monotonic() + 5
+        for _ in range(500):
+            theirs.send(noise, deadline)
+        started = time.monotonic()
+        ours.call(RESOLVED, "RevertLink", "i", (3,))
+        assert time.monotonic() - started < 2.0
+    assert bus.calls() == [{"call": "RevertLink", "ifindex": 3}]
+
+
+@needs_fakes
+def test_owner_changes_are_seen(bus: PrivateBus) -> None:
+    with Connection(bus.address) as conn:
+        conn.watch_owner(TIMESYNCD.bus_name)
+        fake = bus.start("timesyncd")
+        seen: list[tuple[str, str]] = []
+
+        def arrived() -> bool:
+            seen.extend(conn.owner_changes())
+            return any(name == TIMESYNCD.bus_name and owner for name, owner in seen)
+
+        wait_for(arrived, "NameOwnerChanged for timesync1")
+        bus.stop(fake)
+        seen.clear()
+        wait_for(lambda: (seen.extend(conn.owner_changes()) or
+                          (TIMESYNCD.bus_name, "") in seen), "timesync1 leaving")
+
+
+# ---- a hand-written bus: what a real one would never send ---------------------------------
+
+
+def _message(kind: MessageType, fields: dict[HeaderFields, Any], signature: str,
+             body: tuple[Any, ...]) -> Message:
+    if signature:
+        fields = {**fields, HeaderFields.signature: signature}
+    return Message(Header(Endianness.little, kind, 0, 1, -1, -1, fields), body)
+
+
+def _fake_bus(listener: socket.socket, script: list[Any]) -> None:
+    """Accept one client, authenticate it, answer Hello and GetNameOwner, then send
+    `script(serial)`'s messages in reply to its next call."""
+    conn, _ = listener.accept()
+    conn.settimeout(5)
+    with conn:
+        data, said_ok = b"", False
+        while b"BEGIN\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+            if not said_ok and b"\r\n" in data:  # the AUTH line
+                conn.sendall(b"OK 0123456789abcdef0123456789abcdef\r\n")
+                said_ok = True
+        parser = Parser()
+        parser.add_data(data.split(b"BEGIN\r\n", 1)[1])  # Hello may follow in one read
+        bus_name = "org.freedesktop.DBus"
+        for reply_to in script:
+            msg = None
+            while msg is None:
+                msg = parser.get_next_message()
+                if msg is None:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    parser.add_data(chunk)
+            serial = msg.header.serial
+            for kind, sender, signature, body in reply_to:
+                fields = {HeaderFields.sender: sender or bus_name,
+                          HeaderFields.destination: ":1.1"}
+                if kind is not MessageType.signal:
+                    fields[HeaderFields.reply_serial] = serial
+                else:
+                    fields.update({HeaderFields.path: "/x", HeaderFields.interface: "a.b",
+                                   HeaderFields.member: "Noise"})
+                out = _message(kind, fields, signature, body)
+                conn.sendall(out.serialise(serial=1000 + serial))
+
+
+def test_reply_is_taken_only_from_the_owner(tmp_path: Path) -> None:
+    path = tmp_path / "fake.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    ok, sig = MessageType.method_return, MessageType.signal
+    script = [
+        [(ok, "", "s", (":1.1",))],  # Hello
+        [(ok, "", "s", (":1.9",))],  # GetNameOwner(org.freedesktop.resolve1)
+        [(ok, ":1.666", "s", ("impostor",)),  # right serial, wrong sender: not the reply
+         *[(sig, ":1.666", "", ())] * 50,
+         (ok, ":1.9", "s", ("genuine",))],
+    ]
+    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
+    thread.start()
+    try:
+        with Connection(f"unix:path={path}", timeout=5) as conn:
+            assert conn.call(RESOLVED, "RevertLink", "i", (1,)) == ("genuine",)
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_a_silent_bus_times_out(tmp_path: Path) -> None:
+    path = tmp_path / "silent.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DBusError, match="no answer in time"):
+            Connection(f"unix:path={path}", timeout=0.5)
+        assert time.monotonic() - started < 3
+    finally:
+        listener.close()

@@ -1,0 +1,131 @@
+"""leasebox-bus's bookkeeping (bus.links), driven by a fake clock and fake services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Address
+
+import pytest
+
+from leasebox.bus.links import MAX_RETRY, Links, Target, Want
+
+A = IPv4Address
+
+
+class FakeServices:
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.down: set[str] = set()
+
+    def _check(self, what: str) -> None:
+        if what in self.down:
+            raise OSError(f"{what} is not on the bus")
+
+    def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                 domains: Sequence[str]) -> None:
+        self._check("resolved")
+        self.calls.append(("set_link", ifindex, tuple(servers), tuple(domains)))
+
+    def revert_link(self, ifindex: int) -> None:
+        self._check("resolved")
+        self.calls.append(("revert_link", ifindex))
+
+    def set_ntp(self, servers: Sequence[IPv4Address]) -> None:
+        self._check("timesyncd")
+        self.calls.append(("set_ntp", tuple(servers)))
+
+
+@pytest.fixture
+def fake() -> FakeServices:
+    return FakeServices()
+
+
+def test_delivers_once_and_only_changes(fake: FakeServices) -> None:
+    links = Links(fake)
+    links.update("eth0", Want(2, (A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),)))
+    links.deliver(0.0)
+    links.deliver(1.0)
+    assert fake.calls == [("set_link", 2, (A("192.0.2.53"),), ("example.com",)),
+                          ("set_ntp", (A("192.0.2.1"),))]
+    assert links.target_status("eth0", Target.RESOLVED, 1.0) == "applied"
+    # NTP unchanged: timesyncd is not called again; DNS changed: resolved is
+    links.update("eth0", Want(2, (A("192.0.2.54"),), (), (A("192.0.2.1"),)))
+    links.deliver(2.0)
+    assert fake.calls[2:] == [("set_link", 2, (A("192.0.2.54"),), ())]
+
+
+def test_ntp_is_the_union_of_every_link(fake: FakeServices) -> None:
+    links = Links(fake)
+    links.update("eth1", Want(3, ntp_servers=(A("192.0.2.2"), A("192.0.2.1"))))
+    links.update("eth0", Want(2, ntp_servers=(A("192.0.2.1"),)))
+    links.deliver(0.0)
+    assert fake.calls == [("set_ntp", (A("192.0.2.1"), A("192.0.2.2")))]
+    links.update("eth1", None)
+    links.deliver(1.0)
+    assert fake.calls[-1] == ("set_ntp", (A("192.0.2.1"),))
+    links.update("eth0", None)
+    links.deliver(2.0)
+    assert fake.calls[-1] == ("set_ntp", ())
+    assert not links.wants and not links.pending(Target.TIMESYNCD)
+
+
+def test_removal_reverts_and_a_new_ifindex_reverts_the_old(fake: FakeServices) -> None:
+    links = Links(fake)
+    links.update("eth0", Want(2, (A("192.0.2.53"),)))
+    links.deliver(0.0)
+    links.update("eth0", Want(5, (A("192.0.2.53"),)))  # the link was re-created
+    links.deliver(1.0)
+    links.update("eth0", Want(5))  # all empty: hold nothing
+    links.deliver(2.0)
+    assert fake.calls == [("set_link", 2, (A("192.0.2.53"),), ()), ("revert_link", 2),
+                          ("set_link", 5, (A("192.0.2.53"),), ()), ("revert_link", 5)]
+    assert "eth0" not in links.wants
+
+
+def test_failures_back_off_and_a_returning_service_ends_the_wait(fake: FakeServices) -> None:
+    links = Links(fake)
+    fake.down.add("resolved")
+    links.update("eth0", Want(2, (A("192.0.2.53"),), (), (A("192.0.2.1"),)))
+    links.deliver(0.0)
+    # timesyncd took its part; resolved's waits, and its backoff doubles up to a bound
+    assert fake.calls == [("set_ntp", (A("192.0.2.1"),))]
+    assert links.target_status("eth0", Target.TIMESYNCD, 0.0) == "applied"
+    assert links.target_status("eth0", Target.RESOLVED, 0.0).startswith(
+        "pending: resolved is not on the bus; next try in 1 s")
+    now, delays = 0.0, []
+    for _ in range(10):
+        deadline = links.next_deadline()
+        assert deadline is not None
+        delays.append(deadline - now)
+        now = deadline
+        links.deliver(now)
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60] and MAX_RETRY == 60
+    fake.down.clear()
+    links.owner_changed(Target.RESOLVED, True, now + 1)
+    links.deliver(now + 1)
+    assert fake.calls[-1] == ("set_link", 2, (A("192.0.2.53"),), ())
+    assert links.next_deadline() is None
+
+
+def test_a_restarted_timesyncd_gets_the_servers_again(fake: FakeServices) -> None:
+    links = Links(fake)
+    links.update("eth0", Want(2, ntp_servers=(A("192.0.2.1"),)))
+    links.deliver(0.0)
+    links.owner_changed(Target.TIMESYNCD, False, 1.0)  # it left: nothing to try yet
+    links.deliver(1.0)
+    assert links.next_deadline() == 2.0
+    links.owner_changed(Target.TIMESYNCD, True, 1.5)
+    links.deliver(1.5)
+    assert fake.calls == [("set_ntp", (A("192.0.2.1"),))] * 2
+    # a restarted resolved keeps what it was told: nothing is resent
+    links.owner_changed(Target.RESOLVED, True, 2.0)
+    links.deliver(2.0)
+    assert len(fake.calls) == 2
+
+
+def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
+    links = Links(fake)
+    links.update("eth0", Want(2))
+    links.deliver(0.0)
+    assert fake.calls == [] and links.next_deadline() is None
+    assert links.summary(0.0) == "links: none"

@@ -1,0 +1,197 @@
+"""The services a user's machine runs beside leasebox, for real: systemd-resolved takes the
+lease's DNS servers and search domains per link, systemd-timesyncd its NTP servers, both
+through leasebox-bus; and neither being absent ever costs the address.
+
+Runs on every supported suite (see conftest.py), with resolved and timesyncd started by the
+container's systemd as on a default Debian install.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from .harness import Container
+from .leasebox_lab import IFACE, LeaseLab, wait_for
+
+pytestmark = pytest.mark.system
+
+TARGET = f"leasebox@{IFACE}.target"
+DNS = ("192.0.2.53", "192.0.2.54")
+DOMAINS = ("lab.example", "corp.example")
+NTP = "192.0.2.1"
+OPTIONS = (f"--dhcp-option=option:dns-server,{','.join(DNS)}",
+           f"--dhcp-option=option:domain-search,{','.join(DOMAINS)}",
+           f"--dhcp-option=option:ntp-server,{NTP}")
+OTHER = "vx0"  # a second link whose DNS leasebox must never touch
+OTHER_DNS = "198.51.100.9"
+
+
+@pytest.fixture
+def lab(installed: Container) -> Iterator[LeaseLab]:
+    """Like the shared lab, with DNS, search domains and NTP in the lease."""
+    lab = LeaseLab(installed, *OPTIONS)
+    lab.start_dnsmasq()
+    try:
+        yield lab
+    finally:
+        lab.close()
+        installed.run(["ip", "link", "del", OTHER], check=False)
+        installed.run(["systemctl", "start", "systemd-resolved", "systemd-timesyncd"],
+                      check=False)
+
+
+def resolvectl(c: Container, what: str, link: str = IFACE) -> list[str]:
+    """resolvectl dns|domain LINK, as a list ("Link 2 (veth0): a b" -> [a, b])."""
+    out = c.run(["resolvectl", what, link], check=False).stdout
+    return out.split(":", 1)[1].split() if ":" in out else []
+
+
+def runtime_ntp(c: Container) -> list[str]:
+    out = c.run(["busctl", "get-property", "org.freedesktop.timesync1",
+                 "/org/freedesktop/timesync1", "org.freedesktop.timesync1.Manager",
+                 "RuntimeNTPServers"], check=False).stdout
+    return re.findall(r'"([^"]*)"', out)
+
+
+def status_json(c: Container) -> dict[str, object]:
+    docs = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)
+    assert isinstance(docs, list) and len(docs) == 1
+    doc: dict[str, object] = docs[0]
+    return doc
+
+
+def second_link(c: Container) -> None:
+    c.run(["ip", "link", "add", OTHER, "type", "veth", "peer", "name", "vx1"])
+    c.run(["ip", "link", "set", OTHER, "up"])
+    c.run(["resolvectl", "dns", OTHER, OTHER_DNS])
+
+
+def test_dns_and_ntp_reach_resolved_and_timesyncd(lab: LeaseLab) -> None:
+    c = lab.c
+    for unit in ("systemd-resolved", "systemd-timesyncd", "dbus"):
+        assert c.run(["systemctl", "is-active", unit], check=False).stdout.strip() == "active"
+    second_link(c)
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    wait_for("the lease's DNS servers at resolved",
+             lambda: resolvectl(c, "dns") == list(DNS), 10)
+    assert resolvectl(c, "domain") == list(DOMAINS)
+    wait_for("the lease's NTP server at timesyncd", lambda: runtime_ntp(c) == [NTP], 10)
+    handoff = status_json(c)["handoff"]
+    assert handoff == {"resolved": "applied", "timesyncd": "applied", "ntp_servers": [NTP]}
+    text = c.run(["leaseboxctl", "status", IFACE]).stdout
+    assert "systemd-resolved: applied" in text and f"NTP: {NTP}" in text
+
+    # timesyncd forgets its runtime servers when it restarts: leasebox-bus gives them again
+    c.run(["systemctl", "restart", "systemd-timesyncd"])
+    wait_for("NTP again after timesyncd's restart", lambda: runtime_ntp(c) == [NTP], 10)
+    # resolved keeps what it was told across its own restart
+    c.run(["systemctl", "restart", "systemd-resolved"])
+    wait_for("resolved back", lambda: resolvectl(c, "dns") == list(DNS), 10)
+
+    # a new lease with other values replaces them
+    assert lab.dnsmasq is not None
+    lab.dnsmasq.stop()
+    lab.options = ["--dhcp-option=option:dns-server,192.0.2.99",
+                   "--dhcp-option=option:domain-search,new.example",
+                   "--dhcp-option=option:ntp-server,192.0.2.123"]
+    lab.start_dnsmasq()
+    c.run(["leaseboxctl", "renew", IFACE])
+    wait_for("the renewed lease's DNS at resolved",
+             lambda: resolvectl(c, "dns") == ["192.0.2.99"], 15)
+    assert resolvectl(c, "domain") == ["new.example"]
+    wait_for("the renewed lease's NTP", lambda: runtime_ntp(c) == ["192.0.2.123"], 10)
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+
+    # stopping leaves the link: DNS, domains and NTP reverted; the other link untouched
+    c.run(["systemctl", "stop", TARGET])
+    assert lab.address() is None
+    wait_for("DNS reverted", lambda: resolvectl(c, "dns") == [] and
+             resolvectl(c, "domain") == [], 10)
+    wait_for("NTP reverted", lambda: runtime_ntp(c) == [], 10)
+    assert resolvectl(c, "dns", OTHER) == [OTHER_DNS]
+
+
+def test_resolved_down_costs_nothing_and_dns_arrives_when_it_is_back(lab: LeaseLab) -> None:
+    c = lab.c
+    c.run(["systemctl", "stop", "systemd-resolved", "systemd-timesyncd"])
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()  # the address is applied and the lease kept, DNS or not
+    bus = "leasebox-bus.service"
+    wait_for("pending shown by leaseboxctl", lambda: str(
+        status_json(c)["handoff"].get("resolved", "")).startswith(  # type: ignore[attr-defined]
+        "pending: org.freedesktop.resolve1 is not on the bus"), 10)
+    shown = c.run(["systemctl", "show", "-p", "StatusText", "--value", bus]).stdout
+    assert "systemd-resolved pending" in shown and "systemd-timesyncd pending" in shown
+    log = lab.journal("-u", bus, "-o", "cat")
+    assert "systemd-resolved: org.freedesktop.resolve1 is not on the bus; will try again" in log
+    requests = lab.count("DHCPREQUEST")
+
+    c.run(["systemctl", "start", "systemd-resolved"])
+    wait_for("DNS at resolved once it is back", lambda: resolvectl(c, "dns") == list(DNS), 10)
+    assert resolvectl(c, "domain") == list(DOMAINS)
+    c.run(["systemctl", "start", "systemd-timesyncd"])
+    wait_for("NTP at timesyncd once it is back", lambda: runtime_ntp(c) == [NTP], 10)
+    wait_for("nothing pending", lambda: status_json(c)["handoff"] == {
+        "resolved": "applied", "timesyncd": "applied", "ntp_servers": [NTP]}, 10)
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
+    assert lab.count("DHCPREQUEST") == requests  # none of it cost a DHCP exchange
+
+
+IMPOSTOR = """
+import socket, sys
+from ipaddress import IPv4Address
+from leasebox import ipc
+from leasebox.ipc import channel
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+try:
+    s.connect("/run/leasebox-bus/bus.sock")
+except OSError as exc:
+    print("connect:", exc.strerror)
+    sys.exit(0)
+channel.send(s, ipc.Handoff(1, "veth0", (IPv4Address("192.0.2.66"),), (), ()))
+reply = channel.recv(s, ipc.Peer.BUS, ipc.Peer.NETCONF)
+print(reply.status.name, reply.reason)
+"""
+
+
+def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) -> None:
+    c = lab.c
+    c.run(["systemctl", "start", TARGET])
+    lab.wait_bound()
+    wait_for("DNS at resolved", lambda: resolvectl(c, "dns") == list(DNS), 10)
+    pid = lab.main_pid("leasebox-bus.service")
+    status = dict(line.split(":", 1) for line in c.read_file(f"/proc/{pid}/status").splitlines())
+    assert status["Uid"].split() == ["0"] * 4
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[cap], 16) == 0, cap
+    assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
+    script = "/usr/local/lib/leasebox-impostor.py"  # not /tmp: DynamicUser= gets its own
+    c.write_file(script, IMPOSTOR)
+
+    def attempt(*props: str) -> str:
+        argv = ["systemd-run", "--wait", "--pipe", "-q", *props, "/usr/bin/python3", script]
+        r = c.run(argv, check=False)
+        return r.stdout.strip() or r.stderr.strip()
+
+    # another local user: the socket file keeps it out
+    assert attempt("-p", "DynamicUser=yes") == "connect: Permission denied"
+    # a leasebox process that is not netconf@veth0: heard, refused
+    assert attempt("-p", "DynamicUser=yes", "-p", "SupplementaryGroups=leasebox") \
+        == "REFUSED not netconf@veth0"
+    # engine@veth0's very identity (user leasebox-veth0, its own group): refused too
+    assert attempt("-p", "DynamicUser=yes", "-p", "User=leasebox-veth0", "-p",
+                   "Group=leasebox-veth0", "-p", "SupplementaryGroups=leasebox") \
+        == "REFUSED not netconf@veth0"
+    assert resolvectl(c, "dns") == list(DNS)  # none of it reached resolved
+    assert "refused a hand-off for veth0" in lab.journal("-u", "leasebox-bus.service",
+                                                         "-o", "cat")
