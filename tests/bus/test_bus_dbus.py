@@ -34,6 +34,7 @@ from jeepney.low_level import Header
 
 from leasebox.bus.dbus import Connection, DBusError
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
+from tests.waiting import wait_for
 
 HERE = Path(__file__).resolve().parent
 DEBIAN_PYTHON = "/usr/bin/python3"
@@ -66,14 +67,6 @@ needs_fakes = pytest.mark.skipif(not _have_fakes(),
                                  reason="needs dbus-daemon and Debian's python3-dbus")
 
 
-def wait_for(cond: Any, what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.02)
-
-
 class PrivateBus:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp = tmp_path
@@ -86,7 +79,7 @@ class PrivateBus:
             ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.fakes: list[subprocess.Popen[bytes]] = []
-        wait_for(self.socket.exists, "dbus-daemon did not start")
+        wait_for("dbus-daemon to listen", self.socket.exists, 15)
 
     def start(self, *which: str) -> subprocess.Popen[bytes]:
         fake = subprocess.Popen([DEBIAN_PYTHON, str(HERE / "fake_services.py"), self.address,
@@ -192,11 +185,11 @@ def test_owner_changes_are_seen(bus: PrivateBus) -> None:
             seen.extend(conn.owner_changes())
             return any(name == TIMESYNCD.bus_name and owner for name, owner in seen)
 
-        wait_for(arrived, "NameOwnerChanged for timesync1")
+        wait_for("NameOwnerChanged for timesync1", arrived, 15)
         bus.stop(fake)
         seen.clear()
-        wait_for(lambda: (seen.extend(conn.owner_changes()) or
-                          (TIMESYNCD.bus_name, "") in seen), "timesync1 leaving")
+        wait_for("timesync1 leaving", lambda: seen.extend(conn.owner_changes()) or
+                 (TIMESYNCD.bus_name, "") in seen, 15)
 
 
 # ---- a hand-written bus: what a real one would never send ---------------------------------

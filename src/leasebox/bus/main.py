@@ -154,8 +154,8 @@ class Bus:
                               peer.pid, exc)
             self._drop(conn)
             return
-        self.links.deliver(time.monotonic())
-        self._save()
+        # The reply says "held", and goes first: delivery may wait on a slow resolver,
+        # and netconf must not wait with it (the loop delivers right after).
         try:
             channel.send(conn, reply)
         except OSError as exc:

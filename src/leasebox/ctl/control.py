@@ -155,8 +155,9 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         if lease.get("mtu"):
             lines.append(f"          MTU: {lease['mtu']}")
     handoff = st.get("handoff") or {}
-    if handoff.get("ntp_servers"):
-        lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")
+    ntp = (lease or {}).get("ntp_servers") or handoff.get("ntp_servers")
+    if ntp:
+        lines.append(f"          NTP: {' '.join(ntp)}")
     label = "     Hand-off:"
     for key, name in (("resolved", "systemd-resolved"), ("timesyncd", "systemd-timesyncd"),
                       ("netconf", "netconf"), ("error", "leasebox-bus")):

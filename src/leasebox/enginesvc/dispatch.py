@@ -115,6 +115,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
             "server_id": str(lease.server_id),
             "routers": [str(r) for r in lease.routers],
             "dns_servers": [str(d) for d in lease.dns_servers],
+            "ntp_servers": [str(n) for n in lease.ntp_servers],
             "domain_name": lease.domain_name,
             "domain_search": list(lease.domain_search),
             "classless_routes": ([str(r) for r in lease.classless_routes]

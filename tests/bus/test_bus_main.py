@@ -1,0 +1,138 @@
+"""The real leasebox-bus process, socket-activated as systemd starts it, against a private
+dbus-daemon with stand-ins for resolved and timesyncd: it holds, delivers, re-delivers to a
+timesyncd that restarts, drops a client that breaks the contract and serves the next, and
+exits when it has held nothing for its idle time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from leasebox import ipc
+from leasebox.ipc import channel
+from tests.bus.test_bus_dbus import PrivateBus, needs_fakes
+from tests.waiting import wait_for
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+A = IPv4Address
+
+pytestmark = [needs_fakes, pytest.mark.skipif(os.geteuid() != 0, reason=(
+    "leasebox-bus admits only netconf's dynamic identity or root"))]
+
+
+class BusProcess:
+    def __init__(self, tmp_path: Path, address: str, idle: float = 0.0) -> None:
+        self.path = tmp_path / "leasebox-bus.sock"
+        self.state = tmp_path / "links"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener.bind(str(self.path))
+        listener.listen(8)
+        fd = listener.fileno()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}
+        env.update(PYTHONPATH=str(SRC), LISTEN_FDS="1", LISTEN_FDNAMES="bus")
+        script = f'export LISTEN_PID=$$; exec "$@" 3<&{fd} {fd}<&-'
+        self.log = tmp_path / "bus.log"
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                ["bash", "-c", script, "bash", sys.executable, "-m", "leasebox.bus.main",
+                 "--bus-address", address, "--state-dir", str(self.state),
+                 "--exit-idle-time", str(idle), "--debug"],
+                env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+        listener.close()
+
+    def send(self, msg: ipc.Message) -> ipc.Message | None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(10)
+            s.connect(str(self.path))
+            channel.send(s, msg)
+            return channel.recv(s, ipc.Peer.BUS, ipc.Peer.NETCONF)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def bus(tmp_path: Path) -> Iterator[PrivateBus]:
+    b = PrivateBus(tmp_path)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
+                                                              tmp_path: Path) -> None:
+    bus.start("resolved")
+    timesyncd = bus.start("timesyncd")
+    proc = BusProcess(tmp_path, bus.address)
+    try:
+        reply = proc.send(ipc.Handoff(1, "lo", (A("192.0.2.53"),), ("example.com",),
+                                      (A("192.0.2.123"),)))
+        assert reply == ipc.HandoffResult(1, ipc.ResultStatus.OK, ""), proc.output()
+        calls = ["SetLinkDNS", "SetLinkDomains", "SetRuntimeNTPServers"]
+        wait_for("the calls", lambda: sorted(c["call"] for c in bus.calls()) == sorted(calls), 15)
+        wait_for("the state file", lambda: (proc.state / "lo.json").exists(), 15)
+        doc = json.loads((proc.state / "lo.json").read_text())
+        assert doc["resolved"] == "applied" and doc["timesyncd"] == "applied"
+
+        # a client that breaks the contract loses its connection; the next is served
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+            s.settimeout(10)
+            s.connect(str(proc.path))
+            s.send(b"\x02\x40\x00\x01x")
+            assert s.recv(100) == b""
+        assert "broke the contract" in proc.output()
+
+        # timesyncd restarts and forgets: it gets the servers again, unasked
+        bus.stop(timesyncd)
+        bus.start("timesyncd")
+        wait_for("NTP again", lambda: [c["call"] for c in bus.calls()].count(
+            "SetRuntimeNTPServers") == 2, 15)
+
+        reply = proc.send(ipc.Handoff(2, "lo", (), (), ()))
+        assert reply == ipc.HandoffResult(2, ipc.ResultStatus.OK, "")
+        wait_for("revert", lambda: bus.calls()[-2:] == [
+            {"call": "RevertLink", "ifindex": socket.if_nametoindex("lo")},
+            {"call": "SetRuntimeNTPServers", "servers": []}] or bus.calls()[-2:] == [
+            {"call": "SetRuntimeNTPServers", "servers": []},
+            {"call": "RevertLink", "ifindex": socket.if_nametoindex("lo")}], 15)
+        wait_for("the state file gone", lambda: not (proc.state / "lo.json").exists(), 15)
+    finally:
+        assert proc.stop() == 0, proc.output()
+
+
+def test_waits_for_resolved_and_exits_when_idle(bus: PrivateBus, tmp_path: Path) -> None:
+    proc = BusProcess(tmp_path, bus.address, idle=1.0)
+    try:
+        assert proc.send(ipc.Handoff(1, "lo", (A("192.0.2.53"),), (), ())) == \
+            ipc.HandoffResult(1, ipc.ResultStatus.OK, "")
+        wait_for("pending shown", lambda: (proc.state / "lo.json").exists() and json.loads(
+            (proc.state / "lo.json").read_text())["resolved"].startswith("pending: "), 15)
+        bus.start("resolved")  # NameOwnerChanged: delivered at once, not at the backoff
+        wait_for("delivered once resolved is there",
+                 lambda: [c["call"] for c in bus.calls()] == ["SetLinkDNS", "SetLinkDomains"],
+                 5)
+        proc.send(ipc.Handoff(2, "lo", (), (), ()))
+        assert proc.proc.wait(timeout=15) == 0
+        assert "holding nothing for 1 s" in proc.output()
+    finally:
+        proc.stop()

@@ -1,0 +1,34 @@
+"""leaseboxctl status: where the lease's DNS and NTP stand, read from leasebox-bus's file and
+netconf's state, tolerating files it cannot read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from leasebox.ctl.control import format_status, handoff_status
+
+
+def test_handoff_status_from_the_files(tmp_path: Path) -> None:
+    bus, run = tmp_path / "links", tmp_path / "netconf"
+    assert handoff_status("eth0", bus, run) == {}
+    bus.mkdir()
+    (bus / "eth0.json").write_text(json.dumps({
+        "interface": "eth0", "ifindex": 2, "dns_servers": ["192.0.2.53"], "domains": [],
+        "ntp_servers": ["192.0.2.1"], "resolved": "pending: resolve1 is not on the bus",
+        "timesyncd": "applied"}))
+    (run / "eth0").mkdir(parents=True)
+    (run / "eth0" / "netconf.state").write_text(json.dumps({"wanted": {"dns_servers": []}}))
+    got = handoff_status("eth0", bus, run)
+    assert got == {"resolved": "pending: resolve1 is not on the bus", "timesyncd": "applied",
+                   "ntp_servers": ["192.0.2.1"],
+                   "netconf": "pending: leasebox-bus has not taken the latest values yet"}
+    text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
+                          "handoff": got}, 0.0)
+    assert "     Hand-off: systemd-resolved: pending: resolve1 is not on the bus" in text
+    assert "               systemd-timesyncd: applied" in text
+    assert "          NTP: 192.0.2.1" in text
+    (bus / "eth0.json").write_text("{not json")
+    assert handoff_status("eth0", bus, run)["error"].startswith("cannot read")
+    (bus / "eth0.json").write_text(json.dumps({"resolved": "bad\nline", "ntp_servers": [1]}))
+    assert handoff_status("eth0", bus, run)["resolved"] == "?"
