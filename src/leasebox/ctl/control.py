@@ -144,6 +144,8 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
             f"      Gateway: {lease.get('gateway') or '-'}",
             f"          DNS: {' '.join(lease.get('dns_servers') or []) or '-'}",
             f"Search Domain: {' '.join(_domains(lease)) or '-'}",
+            *([f"          NTP: {' '.join(lease['ntp_servers'])}"]
+              if lease.get("ntp_servers") else []),
             f"       Server: {lease['server_id']}",
             f"     Obtained: {_when(-lease['obtained_ago'], now_wall)}",
             f"      Expires: {_when(lease.get('expires_in'), now_wall)}",
@@ -155,9 +157,8 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         if lease.get("mtu"):
             lines.append(f"          MTU: {lease['mtu']}")
     handoff = st.get("handoff") or {}
-    ntp = (lease or {}).get("ntp_servers") or handoff.get("ntp_servers")
-    if ntp:
-        lines.append(f"          NTP: {' '.join(ntp)}")
+    if not (lease or {}).get("ntp_servers") and handoff.get("ntp_servers"):
+        lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")
     label = "     Hand-off:"
     for key, name in (("resolved", "systemd-resolved"), ("timesyncd", "systemd-timesyncd"),
                       ("netconf", "netconf"), ("error", "leasebox-bus")):
