@@ -8,7 +8,7 @@ LIBDIR      ?= $(PREFIX)/lib/leasebox
 BINDIR      ?= $(PREFIX)/bin
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
-PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.enginesvc.main \
+PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.engine.main \
                leasebox-netconf:leasebox.netconf.main leasebox-bus:leasebox.bus.main \
                leaseboxctl:leasebox.ctl.main
 

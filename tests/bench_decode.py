@@ -1,4 +1,4 @@
-"""Decode rate of leasebox.wire on one core: `python tests/bench_decode.py [seconds]`.
+"""Decode rate of leasebox.core.wire on one core: `python tests/bench_decode.py [seconds]`.
 
 Not a test (pytest does not collect it). Measures a typical ACK (router, DNS, domain,
 search list, classless routes...), the same ACK inside an Ethernet frame, and a small
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from leasebox.wire import (
+from leasebox.core.wire import (
     Message,
     MessageType,
     Op,

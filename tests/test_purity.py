@@ -13,7 +13,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "leasebox"
 FORBIDDEN = {"socket", "os", "time", "random", "asyncio", "subprocess", "select", "selectors",
              "threading", "io", "pathlib", "shutil", "tempfile", "signal", "secrets", "ssl"}
-PURE_PACKAGES = ["wire", "engine"]
+PURE_PACKAGES = ["core"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""leasebox.sandbox.forbid_exec: no root needed (no_new_privs lets anyone add a filter).
+"""leasebox.runtime.sandbox.forbid_exec: no root needed (no_new_privs lets anyone add a filter).
 
 Every filter is installed in a child interpreter, never in the pytest process: a filter
 cannot be removed, and this process still has tests to run that exec things.
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from leasebox import sandbox
+from leasebox.runtime import sandbox
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -32,8 +32,7 @@ PRELUDE = textwrap.dedent("""
     import json, os, resource, sys
     sys.path.insert(0, {src!r})
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    from leasebox import sandbox
-
+    from leasebox.runtime import sandbox
     def filters():
         with open("/proc/self/status") as f:
             for line in f:

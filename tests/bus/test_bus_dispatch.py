@@ -13,6 +13,7 @@ from leasebox import ipc
 from leasebox.bus.dispatch import admits, bus_dispatch_netconf
 from leasebox.bus.links import Links, Target, Want
 from leasebox.bus.statefile import StateDir, StateError, from_doc
+from leasebox.ipc import Names
 from leasebox.ipc.peers import Credentials
 from tests.bus.test_bus_links import FakeServices
 
@@ -35,21 +36,21 @@ def test_only_netconf_of_that_link_or_root_is_admitted() -> None:
 
 def test_handoff_is_held_refused_or_forgotten() -> None:
     links = Links(FakeServices())
-    ok = ipc.Handoff(1, "eth0", (A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))
+    ok = ipc.Handoff(1, "eth0", ipc.Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),)))
     reply = bus_dispatch_netconf(links, ROOT, ok, _index)
     assert reply == ipc.HandoffResult(1, ipc.ResultStatus.OK, "")
-    assert links.wants["eth0"] == Want(2, (A("192.0.2.53"),), ("example.com",),
-                                        (A("192.0.2.1"),))
+    assert links.wants["eth0"] == Want(2, Names((A("192.0.2.53"),), ("example.com",),
+                                                (A("192.0.2.1"),)))
     # the ipc decoder lets hostname characters through; the label rules are checked here
-    bad = ipc.Handoff(2, "eth0", (), ("a..b",), ())
+    bad = ipc.Handoff(2, "eth0", ipc.Names((), ("a..b",), ()))
     assert bus_dispatch_netconf(links, ROOT, bad, _index).status is ipc.ResultStatus.REFUSED
-    gone = ipc.Handoff(3, "eth9", (A("192.0.2.53"),), (), ())
+    gone = ipc.Handoff(3, "eth9", ipc.Names((A("192.0.2.53"),), (), ()))
     reply = bus_dispatch_netconf(links, ROOT, gone, _index)
     assert reply.status is ipc.ResultStatus.REFUSED and "no interface eth9" in reply.reason
     impostor = bus_dispatch_netconf(links, NOBODY, ok, _index)
     assert impostor.status is ipc.ResultStatus.REFUSED and "not netconf@eth0" in impostor.reason
-    assert bus_dispatch_netconf(links, ROOT, ipc.Handoff(4, "eth0", (), (), ()), _index).status \
-        is ipc.ResultStatus.OK
+    nothing = ipc.Handoff(4, "eth0", ipc.Names())
+    assert bus_dispatch_netconf(links, ROOT, nothing, _index).status is ipc.ResultStatus.OK
     assert links.wants == {}
     with pytest.raises(ipc.PeerViolation):
         bus_dispatch_netconf(links, ROOT, ipc.Remove(5), _index)
@@ -59,8 +60,8 @@ def test_state_files_round_trip_and_follow_the_links(tmp_path: Path) -> None:
     fake = FakeServices()
     fake.down.add("resolved")
     links = Links(fake)
-    links.update("eth0", Want(2, (A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),)))
-    links.update("eth1", Want(3, ntp_servers=(A("192.0.2.2"),)))
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))))
+    links.update("eth1", Want(3, Names(ntp_servers=(A("192.0.2.2"),))))
     links.deliver(0.0)
     state = StateDir(str(tmp_path))
     state.save(links, 0.0)

@@ -8,6 +8,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from leasebox.bus.links import MAX_RETRY, Links, Target, Want
+from leasebox.ipc import Names
 
 A = IPv4Address
 
@@ -42,22 +43,22 @@ def fake() -> FakeServices:
 
 def test_delivers_once_and_only_changes(fake: FakeServices) -> None:
     links = Links(fake)
-    links.update("eth0", Want(2, (A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),)))
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))))
     links.deliver(0.0)
     links.deliver(1.0)
     assert fake.calls == [("set_link", 2, (A("192.0.2.53"),), ("example.com",)),
                           ("set_ntp", (A("192.0.2.1"),))]
     assert links.target_status("eth0", Target.RESOLVED, 1.0) == "applied"
     # NTP unchanged: timesyncd is not called again; DNS changed: resolved is
-    links.update("eth0", Want(2, (A("192.0.2.54"),), (), (A("192.0.2.1"),)))
+    links.update("eth0", Want(2, Names((A("192.0.2.54"),), (), (A("192.0.2.1"),))))
     links.deliver(2.0)
     assert fake.calls[2:] == [("set_link", 2, (A("192.0.2.54"),), ())]
 
 
 def test_ntp_is_the_union_of_every_link(fake: FakeServices) -> None:
     links = Links(fake)
-    links.update("eth1", Want(3, ntp_servers=(A("192.0.2.2"), A("192.0.2.1"))))
-    links.update("eth0", Want(2, ntp_servers=(A("192.0.2.1"),)))
+    links.update("eth1", Want(3, Names(ntp_servers=(A("192.0.2.2"), A("192.0.2.1")))))
+    links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
     links.deliver(0.0)
     assert fake.calls == [("set_ntp", (A("192.0.2.1"), A("192.0.2.2")))]
     links.update("eth1", None)
@@ -71,11 +72,11 @@ def test_ntp_is_the_union_of_every_link(fake: FakeServices) -> None:
 
 def test_removal_reverts_and_a_new_ifindex_reverts_the_old(fake: FakeServices) -> None:
     links = Links(fake)
-    links.update("eth0", Want(2, (A("192.0.2.53"),)))
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),))))
     links.deliver(0.0)
-    links.update("eth0", Want(5, (A("192.0.2.53"),)))  # the link was re-created
+    links.update("eth0", Want(5, Names((A("192.0.2.53"),))))  # the link was re-created
     links.deliver(1.0)
-    links.update("eth0", Want(5))  # all empty: hold nothing
+    links.update("eth0", Want(5, Names()))  # all empty: hold nothing
     links.deliver(2.0)
     assert fake.calls == [("set_link", 2, (A("192.0.2.53"),), ()), ("revert_link", 2),
                           ("set_link", 5, (A("192.0.2.53"),), ()), ("revert_link", 5)]
@@ -85,7 +86,7 @@ def test_removal_reverts_and_a_new_ifindex_reverts_the_old(fake: FakeServices) -
 def test_failures_back_off_and_a_returning_service_ends_the_wait(fake: FakeServices) -> None:
     links = Links(fake)
     fake.down.add("resolved")
-    links.update("eth0", Want(2, (A("192.0.2.53"),), (), (A("192.0.2.1"),)))
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), (), (A("192.0.2.1"),))))
     links.deliver(0.0)
     # timesyncd took its part; resolved's waits, and its backoff doubles up to a bound
     assert fake.calls == [("set_ntp", (A("192.0.2.1"),))]
@@ -109,7 +110,7 @@ def test_failures_back_off_and_a_returning_service_ends_the_wait(fake: FakeServi
 
 def test_a_restarted_timesyncd_gets_the_servers_again(fake: FakeServices) -> None:
     links = Links(fake)
-    links.update("eth0", Want(2, ntp_servers=(A("192.0.2.1"),)))
+    links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
     links.deliver(0.0)
     links.owner_changed(Target.TIMESYNCD, False, 1.0)  # it left: nothing to try yet
     links.deliver(1.0)
@@ -125,7 +126,7 @@ def test_a_restarted_timesyncd_gets_the_servers_again(fake: FakeServices) -> Non
 
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
     links = Links(fake)
-    links.update("eth0", Want(2))
+    links.update("eth0", Want(2, Names()))
     links.deliver(0.0)
     assert fake.calls == [] and links.next_deadline() is None
     assert links.summary(0.0) == "links: none"

@@ -85,8 +85,8 @@ def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
     timesyncd = bus.start("timesyncd")
     proc = BusProcess(tmp_path, bus.address)
     try:
-        reply = proc.send(ipc.Handoff(1, "lo", (A("192.0.2.53"),), ("example.com",),
-                                      (A("192.0.2.123"),)))
+        reply = proc.send(ipc.Handoff(1, "lo", ipc.Names((A("192.0.2.53"),), ("example.com",),
+                                                         (A("192.0.2.123"),))))
         assert reply == ipc.HandoffResult(1, ipc.ResultStatus.OK, ""), proc.output()
         calls = ["SetLinkDNS", "SetLinkDomains", "SetRuntimeNTPServers"]
         wait_for("the calls", lambda: sorted(c["call"] for c in bus.calls()) == sorted(calls), 15)
@@ -108,7 +108,7 @@ def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
         wait_for("NTP again", lambda: [c["call"] for c in bus.calls()].count(
             "SetRuntimeNTPServers") == 2, 15)
 
-        reply = proc.send(ipc.Handoff(2, "lo", (), (), ()))
+        reply = proc.send(ipc.Handoff(2, "lo", ipc.Names((), (), ())))
         assert reply == ipc.HandoffResult(2, ipc.ResultStatus.OK, "")
         wait_for("revert", lambda: bus.calls()[-2:] == [
             {"call": "RevertLink", "ifindex": socket.if_nametoindex("lo")},
@@ -123,7 +123,7 @@ def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
 def test_waits_for_resolved_and_exits_when_idle(bus: PrivateBus, tmp_path: Path) -> None:
     proc = BusProcess(tmp_path, bus.address, idle=1.0)
     try:
-        assert proc.send(ipc.Handoff(1, "lo", (A("192.0.2.53"),), (), ())) == \
+        assert proc.send(ipc.Handoff(1, "lo", ipc.Names((A("192.0.2.53"),), (), ()))) == \
             ipc.HandoffResult(1, ipc.ResultStatus.OK, "")
         wait_for("pending shown", lambda: (proc.state / "lo.json").exists() and json.loads(
             (proc.state / "lo.json").read_text())["resolved"].startswith("pending: "), 15)
@@ -131,7 +131,7 @@ def test_waits_for_resolved_and_exits_when_idle(bus: PrivateBus, tmp_path: Path)
         wait_for("delivered once resolved is there",
                  lambda: [c["call"] for c in bus.calls()] == ["SetLinkDNS", "SetLinkDomains"],
                  5)
-        proc.send(ipc.Handoff(2, "lo", (), (), ()))
+        proc.send(ipc.Handoff(2, "lo", ipc.Names((), (), ())))
         assert proc.proc.wait(timeout=15) == 0
         assert "holding nothing for 1 s" in proc.output()
     finally:

@@ -9,10 +9,10 @@ import pytest
 from leasebox.config.parse import parse
 from leasebox.config.settings import ANONYMIZE_REQUEST_OPTIONS, Scope
 from leasebox.config.values import ClientIdentifier
-from leasebox.engine.types import ClientConfig
-from leasebox.enginesvc import clientid
-from leasebox.enginesvc.config import EngineConfig, engine_config, usable_hostname
-from leasebox.enginesvc.main import parse_args, read_config
+from leasebox.core.machine.types import ClientConfig
+from leasebox.engine import clientid
+from leasebox.engine.config import EngineConfig, engine_config, usable_hostname
+from leasebox.engine.main import parse_args, read_config
 from tests.config.confroot import ETC, put
 
 MAC = bytes.fromhex("02005e100001")

@@ -13,7 +13,7 @@ from leasebox.config.settings import Scope
 from leasebox.netconf.policy import Policy, policy_from_config
 from tests.config.confroot import ETC, RUN, run_module
 
-SERVICES = ["leasebox.enginesvc.main", "leasebox.netconf.main"]
+SERVICES = ["leasebox.engine.main", "leasebox.netconf.main"]
 
 
 @pytest.mark.parametrize("module", SERVICES)
@@ -49,7 +49,7 @@ def test_good_config_goes_on_to_the_sockets(tmp_path: Path, module: str) -> None
 
 
 def test_engine_command_line_value_is_checked_too(tmp_path: Path) -> None:
-    proc = run_module("leasebox.enginesvc.main", "veth0", f"--config-root={tmp_path}",
+    proc = run_module("leasebox.engine.main", "veth0", f"--config-root={tmp_path}",
                       "--min-lease-time=soon")
     assert proc.returncode == 78
     assert "command line: --min-lease-time: not a time span" in proc.stderr

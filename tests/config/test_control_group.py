@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leasebox.enginesvc.main import control_access
+from leasebox.engine.main import control_access
 from leasebox.ipc import peers
 
 ENGINE_UID = 61002

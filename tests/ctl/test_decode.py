@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from tests.wire.wire_samples import MAC, opt, raw_ack, typical_ack
 
-from leasebox.wire import encode, encode_frame
+from leasebox.core.wire import encode, encode_frame
 
 BIN = Path(sys.executable).parent / "leaseboxctl"
 COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "leasebox.ctl.main"]
@@ -164,7 +164,8 @@ def test_main_module_imports_nothing_heavy() -> None:
     # main.py will also serve status/renew over sockets: subcommands import their own
     # modules, so starting the program loads neither the codec nor json.
     code = ("import sys, leasebox.ctl.main; "
-            "print(sorted(m for m in ('leasebox.wire', 'json', 'socket') if m in sys.modules))")
+            "print(sorted(m for m in ('leasebox.core.wire', 'json', 'socket') "
+            "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
                             timeout=30)
     assert result.stdout.strip() == b"[]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from leasebox.ctl.control import format_status, handoff_status
+from leasebox.ctl.commands import format_status, handoff_status
 
 
 def test_handoff_status_from_the_files(tmp_path: Path) -> None:

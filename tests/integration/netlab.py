@@ -166,19 +166,20 @@ class Leasebox:
         self.lab = lab
         self.rundir = lab.tmp / "run"
         self.statedir = lab.tmp / "state"
-        self.logfile = lab.tmp / "leasebox.log"
+        self.logfile = lab.tmp / "leasebox.runtime.log"
         self.engine_args = list(engine_args)
         self.netconf_args = list(netconf_args)
         self.python = python
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Leasebox:
-        argv = [self.python, "-m", "leasebox.launch", "veth0", "--debug",
+        argv = [self.python, "-m", "tests.launch", "veth0", "--debug",
                 "--runtime-dir", str(self.rundir), "--state-dir", str(self.statedir),
                 "--python", self.python]
         argv += [f"--engine-arg={a}" for a in self.engine_args]
         argv += [f"--netconf-arg={a}" for a in self.netconf_args]
-        env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        # the programs from src/, the launcher (a development tool) from tests/
+        env = dict(os.environ, PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}")
         self.proc = self.lab.spawn(self.lab.client, argv, self.logfile, env=env)
         return self
 

@@ -8,8 +8,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from leasebox import control
-from leasebox.enginesvc.clientid import default_iaid
+from leasebox.engine.clientid import default_iaid
+from leasebox.ipc import control
 from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox, wait_for
 
 CONTROL_GID = 4242

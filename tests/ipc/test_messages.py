@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leasebox import ipc
+from leasebox.core.values import Route
 from leasebox.ipc import messages as m
-from leasebox.wire.types import Route
 
 A = IPv4Address
 BOOTREQ = bytes([1, 1, 6, 0]) + bytes(232) + b"\x63\x82\x53\x63" + b"\x35\x01\x01\xff"
@@ -43,11 +43,11 @@ SAMPLES: list[ipc.Message] = [
     ipc.Remove(request_id=9),
     ipc.Result(9, ipc.ResultStatus.OK, ""),
     ipc.Result(10, ipc.ResultStatus.REFUSED, "address 127.0.0.1 is loopback"),
-    ipc.Handoff(3, "eth0", (A("192.0.2.53"),), ("example.org",), (A("192.0.2.123"),)),
-    ipc.Handoff(0xFFFFFFFF, "a" * 15, (), (), ()),
-    ipc.Handoff(1, "veth0", tuple(A(f"10.0.1.{i}") for i in range(8)),
-                tuple(f"d{i}.example" for i in range(16)),
-                tuple(A(f"10.0.2.{i}") for i in range(8))),
+    ipc.Handoff(3, "eth0", ipc.Names((A("192.0.2.53"),), ("example.org",), (A("192.0.2.123"),))),
+    ipc.Handoff(0xFFFFFFFF, "a" * 15, ipc.Names((), (), ())),
+    ipc.Handoff(1, "veth0", ipc.Names(tuple(A(f"10.0.1.{i}") for i in range(8)),
+                                      tuple(f"d{i}.example" for i in range(16)),
+                                      tuple(A(f"10.0.2.{i}") for i in range(8)))),
     ipc.HandoffResult(3, ipc.ResultStatus.OK, ""),
     ipc.HandoffResult(4, ipc.ResultStatus.REFUSED, "not netconf@eth0"),
 ]
@@ -211,8 +211,8 @@ def test_encoder_refuses_what_decoder_would_reject() -> None:
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, (), None, (), ("bad name;",)),
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, tuple([A("1.1.1.1")] * 9), None, (), ()),
         ipc.Result(1, ipc.ResultStatus.OK, "x\n"),
-        ipc.Handoff(1, "bad/name", (), (), ()),
-        ipc.Handoff(1, "eth0", (), (), tuple([A("1.1.1.1")] * 9)),
+        ipc.Handoff(1, "bad/name", ipc.Names((), (), ())),
+        ipc.Handoff(1, "eth0", ipc.Names((), (), tuple([A("1.1.1.1")] * 9))),
         ipc.HandoffResult(1, ipc.ResultStatus.OK, "x" * 201),
     ]
     for msg in bad:

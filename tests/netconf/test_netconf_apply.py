@@ -7,8 +7,9 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
+from leasebox.ipc import Names
 from leasebox.netconf.apply import ApplyFailed, Configurator
-from leasebox.netconf.handoff import NOTHING, Names
+from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.validate import Plan, PlannedRoute
 
 A = IPv4Address

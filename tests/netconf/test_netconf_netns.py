@@ -17,7 +17,7 @@ import pytest
 from tests.netconf.nclab import IFACE, INTERPRETERS, ip, ip_json, snapshot
 
 from leasebox import ipc
-from leasebox.wire.types import Route
+from leasebox.core.values import Route
 
 A = IPv4Address
 N = IPv4Network

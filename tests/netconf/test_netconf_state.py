@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from leasebox.ipc import Names
 from leasebox.netconf.apply import Tracked
-from leasebox.netconf.handoff import NOTHING, Names
+from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.state import StateError, StateFile, from_json, to_json
 from leasebox.netconf.validate import PlannedRoute
 

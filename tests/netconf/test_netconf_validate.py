@@ -7,10 +7,10 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
+from leasebox.core.values import Route
 from leasebox.ipc import INFINITE, Apply
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.validate import Plan, PlannedRoute, Refused, make_plan
-from leasebox.wire.types import Route
 
 A = IPv4Address
 N = IPv4Network

@@ -9,7 +9,7 @@ It closes the fds it inherits, tries things, and prints one line
 ``LEASEBOX-PROBE {json}`` to stdout (the journal). Every check records what happened
 ("ok" or the errno name) rather than asserting: the test decides what is right.
 
-Stdlib only, plus leasebox.sandbox from the installed package for the exec check. Nothing
+Stdlib only, plus leasebox.runtime.sandbox from the installed package for the exec check. Nothing
 here may call a system call the units forbid outright (setrlimit, for one: ~@resources),
 or the probe dies of SIGSYS before it reports.
 """
@@ -179,7 +179,7 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     r["exec_before"] = exec_in_child(["/bin/sh", "-c", "exit 3"])
     r["filters_before"] = int(r["status"].get("Seccomp_filters", "-1"))
     try:
-        from leasebox import sandbox  # the installed package, not the checkout
+        from leasebox.runtime import sandbox
 
         r["forbid_exec"] = sandbox.forbid_exec()
     except Exception as exc:  # noqa: BLE001 (reported)

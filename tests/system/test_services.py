@@ -158,7 +158,7 @@ try:
 except OSError as exc:
     print("connect:", exc.strerror)
     sys.exit(0)
-channel.send(s, ipc.Handoff(1, "veth0", (IPv4Address("192.0.2.66"),), (), ()))
+channel.send(s, ipc.Handoff(1, "veth0", ipc.Names((IPv4Address("192.0.2.66"),), (), ())))
 reply = channel.recv(s, ipc.Peer.BUS, ipc.Peer.NETCONF)
 print(reply.status.name, reply.reason)
 """

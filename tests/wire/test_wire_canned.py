@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from leasebox.wire import DecodeError, MessageType, Op, Route, decode, encode
+from leasebox.core.wire import DecodeError, MessageType, Op, Route, decode, encode
 from tests.wire.wire_samples import MAC, header, opt, raw_message
 
 # An ACK in the shape dnsmasq sends: BOOTREPLY, Ethernet, xid 0x3903f326, yiaddr

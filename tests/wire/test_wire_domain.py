@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from leasebox.wire.domain import _read_name, decode_search_list, encode_search_list
-from leasebox.wire.errors import BadOption
-from leasebox.wire.limits import MAX_SEARCH_NAMES
+from leasebox.core.wire.domain import _read_name, decode_search_list, encode_search_list
+from leasebox.core.wire.errors import BadOption
+from leasebox.core.wire.limits import MAX_SEARCH_NAMES
 
 
 def name(*labels: str) -> bytes:

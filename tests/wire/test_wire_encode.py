@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from leasebox.wire import (
+from leasebox.core.wire import (
     MAGIC_COOKIE,
     EncodeError,
     Message,
@@ -18,7 +18,7 @@ from leasebox.wire import (
     decode,
     encode,
 )
-from leasebox.wire.limits import MAX_OPTION_DATA, MAX_UNKNOWN_OPTIONS
+from leasebox.core.wire.limits import MAX_OPTION_DATA, MAX_UNKNOWN_OPTIONS
 from tests.wire.wire_samples import MAC, typical_ack
 
 

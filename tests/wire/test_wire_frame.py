@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from leasebox.wire import (
+from leasebox.core.wire import (
     DecodeError,
     EncodeError,
     Frame,
@@ -16,7 +16,7 @@ from leasebox.wire import (
     encode,
     encode_frame,
 )
-from leasebox.wire.frame import _checksum, _ones_sum
+from leasebox.core.wire.frame import _checksum, _ones_sum
 from tests.wire.wire_samples import MAC, SERVER, typical_ack
 
 PAYLOAD = encode(typical_ack())

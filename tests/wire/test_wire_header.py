@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leasebox.wire import DecodeError, Op, decode
-from leasebox.wire.limits import MAX_MESSAGE_SIZE
+from leasebox.core.wire import DecodeError, Op, decode
+from leasebox.core.wire.limits import MAX_MESSAGE_SIZE
 from tests.wire.wire_samples import raw_ack
 
 

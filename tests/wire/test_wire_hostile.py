@@ -11,7 +11,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from leasebox.wire import (
+from leasebox.core.wire import (
     DecodeError,
     EncodeError,
     Message,
@@ -19,12 +19,11 @@ from leasebox.wire import (
     Route,
     decode,
     decode_frame,
-    discover,
     encode,
     encode_frame,
-    request_selecting,
 )
-from leasebox.wire.limits import MAX_MESSAGE_SIZE, MAX_OPTION_DATA
+from leasebox.core.wire.limits import MAX_MESSAGE_SIZE, MAX_OPTION_DATA
+from tests.wire.builders import discover, request_selecting
 from tests.wire.wire_samples import (
     MAC,
     SERVER,

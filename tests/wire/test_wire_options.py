@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from leasebox.wire import DecodeError, Message, MessageType, Route, decode
-from leasebox.wire.limits import MAX_OPTION_DATA, MAX_UNKNOWN_BYTES, MAX_UNKNOWN_OPTIONS
+from leasebox.core.wire import DecodeError, Message, MessageType, Route, decode
+from leasebox.core.wire.limits import MAX_OPTION_DATA, MAX_UNKNOWN_BYTES, MAX_UNKNOWN_OPTIONS
 from tests.wire.wire_samples import SERVER, opt, raw_ack, raw_message
 
 REQUEST = opt(53, b"\x03")

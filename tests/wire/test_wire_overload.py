@@ -6,7 +6,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from leasebox.wire import DecodeError, decode
+from leasebox.core.wire import DecodeError, decode
 from tests.wire.wire_samples import SERVER, opt, raw_message
 
 ACK = opt(53, b"\x05") + opt(54, SERVER.packed)

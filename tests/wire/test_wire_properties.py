@@ -15,7 +15,7 @@ from ipaddress import IPv4Address
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from leasebox.wire import (
+from leasebox.core.wire import (
     DecodeError,
     Message,
     decode,
@@ -24,7 +24,7 @@ from leasebox.wire import (
     encode,
     encode_frame,
 )
-from leasebox.wire.frame import _ones_sum
+from leasebox.core.wire.frame import _ones_sum
 from tests.wire.wire_samples import ACK_REQUIRED, header, typical_ack
 from tests.wire.wire_strategies import addresses, messages
 

@@ -6,9 +6,9 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from leasebox.wire import Route
-from leasebox.wire.errors import BadOption
-from leasebox.wire.routes import decode_routes, encode_routes
+from leasebox.core.wire import Route
+from leasebox.core.wire.errors import BadOption
+from leasebox.core.wire.routes import decode_routes, encode_routes
 
 GW = bytes([192, 0, 2, 1])
 

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leasebox.wire import Message, MessageType, decode_frame_message, encode, encode_frame
-from leasebox.wire.domain import encode_search_list
-from leasebox.wire.options import SPECS
+from leasebox.core.wire import Message, MessageType, decode_frame_message, encode, encode_frame
+from leasebox.core.wire.domain import encode_search_list
+from leasebox.core.wire.options import SPECS
 from tests.wire.wire_strategies import addresses, hostnames, messages, route_tables
 
 scapy_dhcp = pytest.importorskip("scapy.layers.dhcp")

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from leasebox.wire import DecodeError, Message, decode, decode_frame, encode, encode_frame
+from leasebox.core.wire import DecodeError, Message, decode, decode_frame, encode, encode_frame
 from tests.wire.wire_samples import MAC, typical_ack
 
 ACK = typical_ack(error_message="x" * 300)  # one option long enough to be split

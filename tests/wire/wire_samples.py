@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from ipaddress import IPv4Address, IPv4Network
 
-from leasebox.wire import MAGIC_COOKIE, Message, MessageType, Op, Route
+from leasebox.core.wire import MAGIC_COOKIE, Message, MessageType, Op, Route
 
 MAC = bytes.fromhex("02005e100001")
 SERVER = IPv4Address("192.0.2.1")

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from leasebox.wire import Message, MessageType, Op, Route
-from leasebox.wire.options import NOT_UNKNOWN
+from leasebox.core.wire import Message, MessageType, Op, Route
+from leasebox.core.wire.options import NOT_UNKNOWN
 
 CLIENT_TYPES = {MessageType.DISCOVER, MessageType.REQUEST, MessageType.DECLINE,
                 MessageType.RELEASE, MessageType.INFORM}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from leasebox import ipc
 from leasebox.bus.links import Links, Want
-from leasebox.domains import BadDomain, check_domain
+from leasebox.core.names import BadDomain, check_domain
 from leasebox.ipc.peers import Credentials
 
 log = logging.getLogger("leasebox.bus")
@@ -53,12 +53,13 @@ def bus_dispatch_netconf(links: Links, peer: Credentials, msg: ipc.Message,
         log.warning("refused a hand-off for %s from uid %d gid %d: not netconf@%s",
                     msg.ifname, peer.uid, peer.gid, msg.ifname)
         return _result(msg, ipc.ResultStatus.REFUSED, f"not netconf@{msg.ifname}")
+    names = msg.names
     try:
-        for name in msg.domains:
+        for name in names.domains:
             check_domain(name)
     except BadDomain as exc:
         return _result(msg, ipc.ResultStatus.REFUSED, str(exc))
-    if not (msg.dns_servers or msg.domains or msg.ntp_servers):
+    if names.empty:
         links.update(msg.ifname, None)
         log.info("%s: nothing to hold any more", msg.ifname, extra={"INTERFACE": msg.ifname})
         return _result(msg, ipc.ResultStatus.OK)
@@ -66,8 +67,8 @@ def bus_dispatch_netconf(links: Links, peer: Credentials, msg: ipc.Message,
         index = ifindex(msg.ifname)  # never an index from the peer: the name is checked
     except OSError:
         return _result(msg, ipc.ResultStatus.REFUSED, f"no interface {msg.ifname}")
-    links.update(msg.ifname, Want(index, msg.dns_servers, msg.domains, msg.ntp_servers))
+    links.update(msg.ifname, Want(index, names))
     log.info("%s: DNS %s, search %s, NTP %s", msg.ifname,
-             " ".join(map(str, msg.dns_servers)) or "-", " ".join(msg.domains) or "-",
-             " ".join(map(str, msg.ntp_servers)) or "-", extra={"INTERFACE": msg.ifname})
+             " ".join(map(str, names.dns_servers)) or "-", " ".join(names.domains) or "-",
+             " ".join(map(str, names.ntp_servers)) or "-", extra={"INTERFACE": msg.ifname})
     return _result(msg, ipc.ResultStatus.OK)

@@ -19,6 +19,8 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from leasebox.ipc import Names
+
 FIRST_RETRY = 1.0
 MAX_RETRY = 60.0
 MAX_NTP_UNION = 32
@@ -32,13 +34,7 @@ class Target(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Want:
     ifindex: int
-    dns_servers: tuple[IPv4Address, ...] = ()
-    domains: tuple[str, ...] = ()
-    ntp_servers: tuple[IPv4Address, ...] = ()
-
-    @property
-    def dns(self) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
-        return self.dns_servers, self.domains
+    names: Names
 
 
 class Services(Protocol):
@@ -84,7 +80,7 @@ class Links:
 
     def update(self, ifname: str, want: Want | None) -> None:
         """Hold `want` for the link (None or all empty: hold nothing for it)."""
-        if want is not None and not (want.dns_servers or want.domains or want.ntp_servers):
+        if want is not None and want.names.empty:
             want = None
         old = self.wants.get(ifname)
         if want is None:
@@ -92,14 +88,14 @@ class Links:
         else:
             self.wants[ifname] = want
         none: tuple[tuple[IPv4Address, ...], tuple[str, ...]] = ((), ())
-        if (old.dns if old else none) != (want.dns if want else none) or (
+        if (old.names.dns if old else none) != (want.names.dns if want else none) or (
                 old and want and old.ifindex != want.ifindex):
             self.resolved_todo.add(ifname)
 
     def ntp_union(self) -> tuple[IPv4Address, ...]:
         servers: dict[IPv4Address, None] = {}
         for name in sorted(self.wants):
-            servers.update(dict.fromkeys(self.wants[name].ntp_servers))
+            servers.update(dict.fromkeys(self.wants[name].names.ntp_servers))
         return tuple(servers)[:MAX_NTP_UNION]
 
     # ---- what the bus tells us ------------------------------------------------------------
@@ -149,9 +145,9 @@ class Links:
             if has is not None and (want is None or has[0] != want.ifindex):
                 self.services.revert_link(has[0])
                 del self.resolved_has[name]
-            if want is not None and (want.dns_servers or want.domains):
-                self.services.set_link(want.ifindex, want.dns_servers, want.domains)
-                self.resolved_has[name] = (want.ifindex, want.dns_servers, want.domains)
+            if want is not None and (want.names.dns_servers or want.names.domains):
+                self.services.set_link(want.ifindex, *want.names.dns)
+                self.resolved_has[name] = (want.ifindex, *want.names.dns)
             self.resolved_todo.discard(name)
 
     def next_deadline(self) -> float | None:
@@ -164,10 +160,10 @@ class Links:
         want = self.wants.get(ifname)
         if target is Target.RESOLVED:
             involved = ifname in self.resolved_todo or (
-                want is not None and bool(want.dns_servers or want.domains))
+                want is not None and bool(want.names.dns_servers or want.names.domains))
             pending = ifname in self.resolved_todo
         else:
-            involved = want is not None and bool(want.ntp_servers)
+            involved = want is not None and bool(want.names.ntp_servers)
             pending = self.pending(target)
         if not involved:
             return "not used"

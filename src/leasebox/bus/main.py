@@ -20,26 +20,24 @@ from __future__ import annotations
 import argparse
 import os
 import selectors
-import signal
 import socket
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn
 
-from leasebox import ipc, sandbox, sd
-from leasebox import log as logsetup
+from leasebox import ipc
 from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
 from leasebox.bus.dispatch import bus_dispatch_netconf
 from leasebox.bus.links import Links, Target
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from leasebox.bus.statefile import StateDir
 from leasebox.ipc import channel, peers
+from leasebox.runtime import log as logsetup
+from leasebox.runtime import sandbox, sd
+from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
+from leasebox.runtime.signals import StopSignals
 
-EX_OK = 0
-EX_FATAL = 1
-EX_CONFIG = 78
 SEND_TIMEOUT = 5.0
 MAX_CLIENTS = 64
 TARGET_OF = {RESOLVED.bus_name: Target.RESOLVED, TIMESYNCD.bus_name: Target.TIMESYNCD}
@@ -76,23 +74,14 @@ class Bus:
         self.sel = selectors.DefaultSelector()
         self.clients: dict[socket.socket, peers.Credentials] = {}
         self.watched: Connection | None = None
-        self.stop_signal: int | None = None
         self.last_activity = time.monotonic()
         self.last_status = ""
         self.watchdog = sd.watchdog_interval()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+        self.signals = StopSignals()
         self.sel.register(listener, selectors.EVENT_READ, "listener")
-        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(self.signals.reader, selectors.EVENT_READ, "wake")
         services.on_connect = self._watch
         services.on_close = lambda conn: self._unwatch()
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_signal = signum
 
     def _watch(self, conn: Connection) -> None:
         """A new bus connection: its signals (NameOwnerChanged) wake the loop."""
@@ -209,9 +198,9 @@ class Bus:
         self.links.deliver(time.monotonic())
         self._save()
         while True:
-            if self.stop_signal is not None:
+            if self.signals.received is not None:
                 self.log.info("stopping on signal %d; resolved and timesyncd keep what they "
-                              "were told", self.stop_signal)
+                              "were told", self.signals.received)
                 return EX_OK
             now = time.monotonic()
             if self.links.wants or self.clients:
@@ -234,27 +223,17 @@ class Bus:
                 elif key.data == "dbus":
                     self._dbus_event()
                 else:
-                    while True:
-                        try:
-                            if not self._wake_r.recv(64):
-                                break
-                        except BlockingIOError:
-                            break
+                    self.signals.drain()
             self.links.deliver(time.monotonic())
             self._save()
 
 
 def _take_listener(log: logsetup.Logger) -> socket.socket | None:
     try:
-        fds = sd.listen_fds()
+        sock = sd.take_sockets(["bus"], log.warning).get("bus")
     except sd.ActivationError as exc:
         log.error("%s", exc)
         return None
-    sock = sd.take_socket(fds, "bus")
-    for name, rest in fds.items():
-        for fd in rest:
-            log.warning("closing unexpected inherited fd %d (%s)", fd, name)
-            os.close(fd)
     if sock is None or sock.family != socket.AF_UNIX or sock.type != socket.SOCK_SEQPACKET \
             or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
         log.error("need one inherited listening AF_UNIX SOCK_SEQPACKET socket named 'bus'")

@@ -17,7 +17,7 @@ from ipaddress import IPv4Address
 from jeepney import DBusAddress
 
 from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
-from leasebox.domains import check_domain
+from leasebox.core.names import check_domain
 
 RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
                        "org.freedesktop.resolve1.Manager")

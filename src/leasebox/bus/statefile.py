@@ -12,10 +12,11 @@ import os
 from ipaddress import IPv4Address
 from typing import Any
 
-from leasebox import atomicfile as atomic
-from leasebox import ifname as ifnames
 from leasebox.bus.links import Links, Target, Want
-from leasebox.domains import BadDomain, check_domain
+from leasebox.core.names import BadDomain, check_domain
+from leasebox.ipc import Names
+from leasebox.runtime import atomicfile as atomic
+from leasebox.runtime import ifname as ifnames
 
 SUFFIX = ".json"
 MAX_FILE = 1 << 16
@@ -31,9 +32,9 @@ def to_doc(links: Links, ifname: str, now: float) -> dict[str, Any]:
     return {
         "interface": ifname,
         "ifindex": want.ifindex,
-        "dns_servers": [str(a) for a in want.dns_servers],
-        "domains": list(want.domains),
-        "ntp_servers": [str(a) for a in want.ntp_servers],
+        "dns_servers": [str(a) for a in want.names.dns_servers],
+        "domains": list(want.names.domains),
+        "ntp_servers": [str(a) for a in want.names.ntp_servers],
         "resolved": links.target_status(ifname, Target.RESOLVED, now),
         "timesyncd": links.target_status(ifname, Target.TIMESYNCD, now),
     }
@@ -56,9 +57,9 @@ def from_doc(text: str) -> tuple[str, Want]:
         domains = doc["domains"]
         if type(domains) is not list or len(domains) > MAX_ITEMS:
             raise StateError("domains")
-        want = Want(ifindex, _addresses(doc["dns_servers"]),
-                    tuple(check_domain(str(d)) for d in domains),
-                    _addresses(doc["ntp_servers"]))
+        want = Want(ifindex, Names(_addresses(doc["dns_servers"]),
+                                   tuple(check_domain(str(d)) for d in domains),
+                                   _addresses(doc["ntp_servers"])))
         return ifnames.check(str(doc["interface"])), want
     except StateError:
         raise

@@ -15,7 +15,7 @@ from ipaddress import IPv4Network
 from typing import Any, Generic, TypeVar
 
 from leasebox.config import values as v
-from leasebox.engine.types import ClientConfig
+from leasebox.core import values
 
 T = TypeVar("T")
 
@@ -61,7 +61,7 @@ BOOL = "BOOL"
 # RFC 7844 3.6: with Anonymize=yes, ask for a short, common list and nothing that singles
 # the host out: mask, router, DNS, domain name, MTU, search list, classless routes.
 ANONYMIZE_REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 119, 121)
-_BASE_REQUEST = " ".join(str(c) for c in ClientConfig().request_options)
+_BASE_REQUEST = " ".join(str(c) for c in values.REQUEST_OPTIONS)
 
 # ---- [DHCPv4]: what the engine sends and accepts -----------------------------------------------
 

@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from ipaddress import IPv4Network
 
-from leasebox.wire.strings import hostname_problem
+from leasebox.core.names import hostname_problem
 
 _TRUE = frozenset({"1", "yes", "y", "true", "t", "on"})
 _FALSE = frozenset({"0", "no", "n", "false", "f", "off"})

@@ -19,13 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from leasebox import ifname
 from leasebox.config import files
 from leasebox.config.parse import Config, ConfigError
 from leasebox.config.settings import SECTIONS, SETTINGS, Setting
+from leasebox.runtime import ifname
+from leasebox.runtime.exits import EX_CONFIG
 
 EX_USAGE = 64
-EX_CONFIG = 78
 _COMMENT_COLUMN = 38  # then two spaces, also after a longer value
 
 

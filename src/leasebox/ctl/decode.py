@@ -15,8 +15,8 @@ import string
 import sys
 from typing import Any, BinaryIO
 
-from leasebox.wire import DecodeError, Frame, Message, decode, decode_frame_message
-from leasebox.wire.limits import MAX_MESSAGE_SIZE
+from leasebox.core.wire import DecodeError, Frame, Message, decode, decode_frame_message
+from leasebox.core.wire.limits import MAX_MESSAGE_SIZE
 
 EX_DATAERR = 65
 EX_NOINPUT = 66

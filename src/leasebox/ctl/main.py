@@ -56,15 +56,15 @@ def _add_decode(sub: Subparsers[_Parser]) -> None:
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    from leasebox.ctl import control  # noqa: PLC0415 - imported only when chosen
+    from leasebox.ctl import commands  # noqa: PLC0415 - imported only when chosen
 
-    return control.run_status(args)
+    return commands.run_status(args)
 
 
 def _run_command(args: argparse.Namespace) -> int:
-    from leasebox.ctl import control  # noqa: PLC0415 - imported only when chosen
+    from leasebox.ctl import commands  # noqa: PLC0415 - imported only when chosen
 
-    return control.leave_if_running(args)
+    return commands.leave_if_running(args)
 
 
 def _add_status(sub: Subparsers[_Parser]) -> None:

@@ -1,12 +1,6 @@
-"""leasebox.engine: the RFC 2131 client as a pure, sans-I/O state machine.
+"""The leasebox-engine process: no capabilities, no network, AF_UNIX only.
 
-The adapter (leasebox.enginesvc) feeds it events carrying `now` and carries out the actions
-it returns; see client.py for the shape, transitions.py for the rules, types.py for the
-contract, snapshot.py for restarting without a DHCP exchange.
+The only process that decodes network data. It runs the pure state machine
+(leasebox.core.machine) against a monotonic clock, asks io to transmit and netconf to apply,
+keeps the lease file and its live state (a memfd in the service manager's FDSTORE).
 """
-
-from leasebox.engine.client import Client
-from leasebox.engine.errors import LeaseError, SnapshotError, UsageError
-from leasebox.engine.lease import lease_from_ack
-
-__all__ = ["Client", "LeaseError", "SnapshotError", "UsageError", "lease_from_ack"]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from leasebox import ipc, sd
+from leasebox import ipc
 from leasebox.io import arp, bpf, link
 from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
 from leasebox.io.packet import SERVER_PORT, clear_udp_checksum
@@ -32,7 +32,9 @@ from leasebox.io.sockets import (
     park,
 )
 from leasebox.ipc import channel
-from leasebox.log import Logger
+from leasebox.runtime import sd
+from leasebox.runtime.exits import EX_CONFIG
+from leasebox.runtime.log import Logger
 
 BURST = 64
 NETLINK_BUFFER = 65536
@@ -43,7 +45,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_OSERR = 71  # EX_OSERR: a socket or capability operation failed
 EXIT_PROTOCOL = 76  # EX_PROTOCOL: the engine broke the contract
-EXIT_CONFIG = 78  # EX_CONFIG: the interface or the handed-in sockets are unusable
+EXIT_CONFIG = EX_CONFIG  # the interface or the handed-in sockets are unusable
 
 _AUX_SPACE = socket.CMSG_SPACE(AUXDATA.size)
 _ADDRESSED_TO_US = (PACKET_HOST, PACKET_BROADCAST)

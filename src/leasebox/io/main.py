@@ -16,8 +16,6 @@ import socket
 import sys
 from types import FrameType
 
-from leasebox import ifname, sandbox, sd
-from leasebox import log as logsetup
 from leasebox.io import bpf, caps
 from leasebox.io.loop import (
     EXIT_CONFIG,
@@ -39,7 +37,9 @@ from leasebox.io.sockets import (
     park,
     stored_fault,
 )
-from leasebox.log import Logger
+from leasebox.runtime import ifname, sandbox, sd
+from leasebox.runtime import log as logsetup
+from leasebox.runtime.log import Logger
 
 DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
 

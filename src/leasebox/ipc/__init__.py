@@ -1,8 +1,8 @@
 """The contract between leasebox's processes (see messages.py) and its transport."""
 
+from leasebox.core.values import INFINITE
 from leasebox.ipc.messages import (
     DIRECTION,
-    INFINITE,
     MAX_DNS,
     MAX_DOMAINS,
     MAX_FRAME,
@@ -16,6 +16,7 @@ from leasebox.ipc.messages import (
     LinkState,
     Message,
     MsgType,
+    Names,
     Peer,
     PeerViolation,
     Probe,
@@ -32,9 +33,33 @@ from leasebox.ipc.messages import (
 )
 
 __all__ = [
-    "DIRECTION", "INFINITE", "MAX_DNS", "MAX_DOMAINS", "MAX_FRAME", "MAX_NTP", "MAX_ROUTERS",
-    "MAX_ROUTES", "Apply", "Frame", "Handoff", "HandoffResult", "LinkState", "Message",
-    "MsgType", "Peer", "PeerViolation", "Probe",
-    "ProbeResult", "Remove", "Result", "ResultStatus", "SendBroadcast", "SendUnicast", "TxDone",
-    "decode", "encode", "i2s",
+    "DIRECTION",
+    "INFINITE",
+    "MAX_DNS",
+    "MAX_DOMAINS",
+    "MAX_FRAME",
+    "MAX_NTP",
+    "MAX_ROUTERS",
+    "MAX_ROUTES",
+    "Apply",
+    "Frame",
+    "Handoff",
+    "HandoffResult",
+    "LinkState",
+    "Message",
+    "MsgType",
+    "Names",
+    "Peer",
+    "PeerViolation",
+    "Probe",
+    "ProbeResult",
+    "Remove",
+    "Result",
+    "ResultStatus",
+    "SendBroadcast",
+    "SendUnicast",
+    "TxDone",
+    "decode",
+    "encode",
+    "i2s",
 ]

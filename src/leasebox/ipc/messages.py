@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
-from leasebox import ifname as ifnames
-from leasebox.wire.types import Route
+from leasebox.core import names
+from leasebox.core.values import Route
+from leasebox.runtime import ifname as ifnames
 
 VERSION = 2  # 2: APPLY carries NTP servers; HANDOFF between netconf and bus
 HEADER = struct.Struct("!BBH")  # version, type, payload length
@@ -33,9 +34,7 @@ MAX_ROUTES = 64
 MAX_DNS = 8
 MAX_NTP = 8
 MAX_DOMAINS = 16
-MAX_NAME = 253
 MAX_REASON = 200
-INFINITE = 0xFFFFFFFF
 
 
 class PeerViolation(Exception):
@@ -151,16 +150,31 @@ class Result:
 
 
 @dataclass(frozen=True, slots=True)
+class Names:
+    """What the name and time services should hold for one link."""
+
+    dns_servers: tuple[IPv4Address, ...] = ()
+    domains: tuple[str, ...] = ()
+    ntp_servers: tuple[IPv4Address, ...] = ()
+
+    @property
+    def dns(self) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
+        return self.dns_servers, self.domains
+
+    @property
+    def empty(self) -> bool:
+        return not (self.dns_servers or self.domains or self.ntp_servers)
+
+
+@dataclass(frozen=True, slots=True)
 class Handoff:
     """What systemd-resolved and -timesyncd should hold for one link, as netconf's policy
-    let it through. Empty lists: nothing (any earlier per-link settings are reverted).
+    let it through. All empty: nothing (any earlier per-link settings are reverted).
     DNS servers and domains go to resolved only when netconf hands DNS to resolved."""
 
     request_id: int
     ifname: str
-    dns_servers: tuple[IPv4Address, ...]
-    domains: tuple[str, ...]
-    ntp_servers: tuple[IPv4Address, ...]
+    names: Names
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +243,6 @@ _ROUTE = struct.Struct("!B4s4s")  # prefix length, destination, gateway
 _RESULT_FIXED = struct.Struct("!IB")
 _ID = struct.Struct("!I")
 _CLASSLESS_PRESENT = 0x01
-_HOSTNAME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
 _PRINTABLE = frozenset(range(0x20, 0x7F))
 
 
@@ -238,13 +251,10 @@ def _violation(what: str, why: str) -> PeerViolation:
 
 
 def _check_name(name: str, what: str) -> bytes:
-    raw = name.encode("ascii", "replace")
-    if not 1 <= len(raw) <= MAX_NAME or not set(raw) <= _HOSTNAME_CHARS:
-        raise _violation(what, "domain name outside the safe set")
-    labels = raw.rstrip(b".").split(b".")
-    if any(not 1 <= len(label) <= 63 or label.startswith(b"-") for label in labels):
-        raise _violation(what, "bad domain label")
-    return raw
+    problem = names.domain_problem(name)
+    if problem:
+        raise _violation(what, problem)
+    return name.encode("ascii")
 
 
 def _check_count(n: int, bound: int, what: str) -> None:
@@ -334,13 +344,14 @@ def _apply_payload(msg: Apply) -> bytes:
 def _handoff_payload(msg: Handoff) -> bytes:
     _check_u32(msg.request_id, "HANDOFF")
     name = _check_ifname(msg.ifname)
-    _check_count(len(msg.dns_servers), MAX_DNS, "HANDOFF dns")
-    _check_count(len(msg.ntp_servers), MAX_NTP, "HANDOFF ntp")
-    _check_count(len(msg.domains), MAX_DOMAINS, "HANDOFF domains")
-    out = [_HANDOFF_FIXED.pack(msg.request_id, len(name), len(msg.dns_servers),
-                               len(msg.ntp_servers), len(msg.domains)), name]
-    out += [a.packed for a in (*msg.dns_servers, *msg.ntp_servers)]
-    for domain in msg.domains:
+    n = msg.names
+    _check_count(len(n.dns_servers), MAX_DNS, "HANDOFF dns")
+    _check_count(len(n.ntp_servers), MAX_NTP, "HANDOFF ntp")
+    _check_count(len(n.domains), MAX_DOMAINS, "HANDOFF domains")
+    out = [_HANDOFF_FIXED.pack(msg.request_id, len(name), len(n.dns_servers),
+                               len(n.ntp_servers), len(n.domains)), name]
+    out += [a.packed for a in (*n.dns_servers, *n.ntp_servers)]
+    for domain in n.domains:
         raw = _check_name(domain, "HANDOFF domain")
         out.append(bytes([len(raw)]) + raw)
     return b"".join(out)
@@ -502,7 +513,7 @@ def _decode_handoff(body: bytes) -> Message:
     ntp = tuple(IPv4Address(r.take(4)) for _ in range(n_ntp))
     domains = _take_domains(r, n_domains, "HANDOFF domain")
     r.done()
-    return Handoff(req, ifname, dns, domains, ntp)
+    return Handoff(req, ifname, Names(dns, domains, ntp))
 
 
 def _decode_remove(body: bytes) -> Message:

@@ -21,10 +21,11 @@ from functools import partial
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Protocol
 
-from leasebox.netconf.handoff import NOTHING, Names
+from leasebox.core.values import INFINITE
+from leasebox.ipc import Names
+from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.validate import Plan, PlannedRoute
 
-INFINITE = 0xFFFFFFFF
 MAX_RETRY = 60.0  # seconds between two tries of a pending DNS/NTP hand-off, at most
 LIFETIME_SLACK = 5  # seconds the kernel's countdown may have run between set and read-back
 

@@ -3,7 +3,7 @@
 Written for systems without systemd-resolved (or for whatever merges per-link files into
 /etc/resolv.conf). Only values that passed validation reach this module, and it checks them
 once more while rendering, so no name from the network can inject a line into the file.
-The write is atomic (see leasebox.atomicfile): a reader sees the old file or the new one.
+The write is atomic (see leasebox.runtime.atomicfile): a reader sees the old file or the new one.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import os
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 
-from leasebox import atomicfile as atomic
 from leasebox.netconf.validate import check_domain
+from leasebox.runtime import atomicfile as atomic
 
 FILENAME = "resolv.conf"
 

@@ -14,28 +14,13 @@ from __future__ import annotations
 
 import errno
 import socket
-from dataclasses import dataclass
-from ipaddress import IPv4Address
 
 from leasebox import ipc
-from leasebox.ipc import channel
+from leasebox.ipc import Names, channel
 from leasebox.netconf.dns import ResolvConfFile
 
 BUS_SOCKET = "/run/leasebox-bus/bus.sock"
 TIMEOUT = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Names:
-    """What the name and time services should hold for the link."""
-
-    dns_servers: tuple[IPv4Address, ...] = ()
-    domains: tuple[str, ...] = ()
-    ntp_servers: tuple[IPv4Address, ...] = ()
-
-    @property
-    def dns(self) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
-        return self.dns_servers, self.domains
 
 
 NOTHING = Names()
@@ -55,8 +40,7 @@ class BusClient:
 
     def send(self, names: Names) -> None:
         self.request_id = (self.request_id + 1) & 0xFFFFFFFF
-        msg = ipc.Handoff(self.request_id, self.ifname, names.dns_servers, names.domains,
-                          names.ntp_servers)
+        msg = ipc.Handoff(self.request_id, self.ifname, names)
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as s:
             s.settimeout(TIMEOUT)
             try:

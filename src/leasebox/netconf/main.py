@@ -29,18 +29,14 @@ from __future__ import annotations
 import argparse
 import os
 import selectors
-import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import NoReturn
 
-from leasebox import ifname as ifnames
-from leasebox import ipc, sandbox, sd
-from leasebox import log as logsetup
+from leasebox import ipc
 from leasebox.config import files
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
@@ -51,10 +47,12 @@ from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
 from leasebox.netconf.policy import policy_from_config
 from leasebox.netconf.state import StateError, StateFile
+from leasebox.runtime import ifname as ifnames
+from leasebox.runtime import log as logsetup
+from leasebox.runtime import sandbox, sd
+from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
+from leasebox.runtime.signals import StopSignals
 
-EX_OK = 0
-EX_FATAL = 1
-EX_CONFIG = 78
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
@@ -95,16 +93,11 @@ def _is_seqpacket(sock: socket.socket) -> bool:
 def _take_engine_socket(log: logsetup.Logger) -> tuple[socket.socket, bool] | None:
     """(socket, listening) from the inherited fds, or None (logged) if they are unusable."""
     try:
-        fds = sd.listen_fds()
+        taken = sd.take_sockets(["netconf", "engine"], log.warning)
     except sd.ActivationError as exc:
         log.error("%s", exc)
         return None
-    listener = sd.take_socket(fds, "netconf")
-    engine = sd.take_socket(fds, "engine")
-    for name, rest in fds.items():
-        for fd in rest:  # nothing else belongs here; do not keep what we did not ask for
-            log.warning("closing unexpected inherited fd %d (%s)", fd, name)
-            os.close(fd)
+    listener, engine = taken.get("netconf"), taken.get("engine")
     if (listener is None) == (engine is None):
         log.error("need exactly one inherited socket named 'netconf' (listening) or "
                   "'engine' (connected) in LISTEN_FDNAMES")
@@ -128,17 +121,12 @@ class _Loop:
     """
 
     def __init__(self) -> None:
-        self.stop_signal: int | None = None
+        self.signals = StopSignals()
         self.watchdog = sd.watchdog_interval()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stop_signal = signum
+    @property
+    def stop_signal(self) -> int | None:
+        return self.signals.received
 
     def wait(self, sock: socket.socket, idle: float = 0.0,
              tick: Callable[[float], float | None] = lambda now: None) -> bool:
@@ -148,7 +136,7 @@ class _Loop:
         deadline = time.monotonic() + idle if idle > 0 else None
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
+            sel.register(self.signals.reader, selectors.EVENT_READ)
             while True:
                 if self.stop_signal is not None:
                     raise _Stop
@@ -169,13 +157,8 @@ class _Loop:
                 if self.watchdog is not None:
                     sd.notify("WATCHDOG=1")
                 for key, _ in ready:
-                    if key.fileobj is self._wake_r:
-                        while True:
-                            try:
-                                if not self._wake_r.recv(64):
-                                    break
-                            except BlockingIOError:
-                                break
+                    if key.fileobj is self.signals.reader:
+                        self.signals.drain()
                     elif self.stop_signal is None:
                         return True
 

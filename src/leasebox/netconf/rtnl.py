@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
+from leasebox.core.values import INFINITE
 from leasebox.netconf.validate import PlannedRoute
 
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 IFF_LOOPBACK = 0x8
-INFINITE = 0xFFFFFFFF
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 
 
@@ -175,20 +175,18 @@ class Link:
         metric is a different route and must not make ours fail, while an identical one can
         only be ours from before a restart, and is adopted.
         """
-        try:
-            self._call(f"add route {route}", "route", "append", **self._route_keys(route))
-        except OSError as exc:
-            if exc.errno == errno.EEXIST:
-                return False
-            raise
-        return True
+        return self._route_change(f"add route {route}", "append", route, errno.EEXIST)
 
     def del_route(self, route: PlannedRoute) -> bool:
         """Delete exactly this route (proto, device and gateway must match); False if gone."""
+        return self._route_change(f"delete route {route}", "del", route, errno.ESRCH)
+
+    def _route_change(self, what: str, command: str, route: PlannedRoute, moot: int) -> bool:
+        """False when the kernel answers `moot` (already there, or already gone)."""
         try:
-            self._call(f"delete route {route}", "route", "del", **self._route_keys(route))
+            self._call(what, "route", command, **self._route_keys(route))
         except OSError as exc:
-            if exc.errno == errno.ESRCH:
+            if exc.errno == moot:
                 return False
             raise
         return True

@@ -15,10 +15,11 @@ import os
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
-from leasebox import atomicfile as atomic
+from leasebox.ipc import Names
 from leasebox.netconf.apply import Tracked
-from leasebox.netconf.handoff import NOTHING, Names
+from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
+from leasebox.runtime import atomicfile as atomic
 
 FILENAME = "netconf.state"
 VERSION = 2  # 2: DNS and NTP as handed on, and what is still to be handed on

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
-from leasebox import domains
+from leasebox.core import names as domains
 from leasebox.ipc import Apply
 from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
 
@@ -76,7 +76,7 @@ def _check_host(addr: IPv4Address, what: str) -> None:
 
 
 def check_domain(name: str) -> str:
-    """A hostname-syntax name (leasebox.domains: the rule leasebox-bus applies too)."""
+    """A hostname-syntax name (leasebox.core.names: the rule leasebox-bus applies too)."""
     try:
         return domains.check_domain(name)
     except domains.BadDomain as exc:

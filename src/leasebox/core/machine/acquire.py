@@ -1,0 +1,162 @@
+"""Handlers for getting a new lease: INIT, SELECTING, REQUESTING, PROBING.
+
+Each handler takes (context, event); transitions.py says which state and event kind call it
+and which states it may leave the client in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from leasebox.core.machine import steps, timing
+from leasebox.core.machine.checks import expect_message, expired
+from leasebox.core.machine.context import Context
+from leasebox.core.machine.types import Event, LeaseEventKind, ProbeResult
+from leasebox.core.wire.types import Message
+
+log = logging.getLogger("leasebox.core.machine")
+
+
+def init_timer(ctx: Context, event: Event) -> None:
+    steps.start_selecting(ctx)
+
+
+def init_renew(ctx: Context, event: Event) -> None:
+    """An operator asked for a lease now: cut short whatever INIT was waiting for."""
+    if ctx.link_up:
+        ctx.wake_at = ctx.now
+
+
+# ---- SELECTING -----------------------------------------------------------------------
+
+
+def selecting_timer(ctx: Context, event: Event) -> None:
+    if expired(ctx):  # a rapid-commit lease ran out while netconf was applying it
+        steps.drop_lease(ctx, "expired")
+        steps.enter_init(ctx)
+    elif ctx.bind_kind is not None:
+        return
+    elif ctx.window_end is not None and ctx.now >= ctx.window_end:
+        steps.start_requesting(ctx, _choose(ctx))
+    elif ctx.wake_at is not None and ctx.now >= ctx.wake_at:
+        if ctx.tries >= timing.DISCOVER_ATTEMPTS:
+            log.info("no usable offer after %d DISCOVERs; starting again", ctx.tries)
+            steps.enter_init(ctx)
+            return
+        steps.send_again(ctx, steps.send_discover)
+
+
+def selecting_offer(ctx: Context, event: Event) -> None:
+    offer = expect_message(event)
+    if ctx.config.ipv6_only_preferred and offer.ipv6_only_preferred is not None:
+        steps.v6only_wait(ctx, offer.server_id, offer.ipv6_only_preferred)
+        return
+    if offer.server_id is not None and steps.is_avoided(ctx, offer.server_id, offer.yiaddr):
+        log.debug("offer of %s from %s ignored: recently refused or declined",
+                  offer.yiaddr, offer.server_id)
+        return
+    if ctx.config.offer_window <= 0:
+        steps.start_requesting(ctx, offer)
+        return
+    if len(ctx.offers) < timing.MAX_OFFERS:
+        ctx.offers.append(offer)
+    if ctx.window_end is None:
+        ctx.window_end = ctx.now + ctx.config.offer_window
+
+
+def _choose(ctx: Context) -> Message:
+    """The offer of the address held before if there is one, else the first."""
+    for offer in ctx.offers:
+        if offer.yiaddr == ctx.previous_address:
+            return offer
+    return ctx.offers[0]
+
+
+def selecting_ack(ctx: Context, event: Event) -> None:
+    """Rapid commit (RFC 4039): an ACK straight after DISCOVER, when asked for."""
+    ack = expect_message(event)
+    if not (ctx.config.rapid_commit and ack.rapid_commit):
+        log.debug("ACK in SELECTING without rapid commit ignored")
+        return
+    if ctx.config.ipv6_only_preferred and ack.ipv6_only_preferred is not None:
+        steps.v6only_wait(ctx, ack.server_id, ack.ipv6_only_preferred)
+        return
+    _accept(ctx, ack, ctx.started_at)
+
+
+# ---- REQUESTING ----------------------------------------------------------------------
+
+
+def requesting_timer(ctx: Context, event: Event) -> None:
+    if steps.exchange_due(ctx):
+        if ctx.tries >= timing.REQUEST_ATTEMPTS:
+            log.info("no answer to %d REQUESTs; starting again", ctx.tries)
+            steps.enter_init(ctx)
+            return
+        steps.send_again(ctx, steps.send_request)
+
+
+def _from_chosen_server(ctx: Context, message: Message) -> bool:
+    if ctx.offer is not None and message.server_id == ctx.offer.server_id:
+        return True
+    log.debug("%s from %s ignored: not the server requested", message.message_type,
+              message.server_id)
+    return False
+
+
+def requesting_ack(ctx: Context, event: Event) -> None:
+    ack = expect_message(event)
+    if _from_chosen_server(ctx, ack):
+        _accept(ctx, ack, ctx.sent_at)
+
+
+def requesting_nak(ctx: Context, event: Event) -> None:
+    nak = expect_message(event)
+    if _from_chosen_server(ctx, nak):
+        log.info("server %s NAKed %s%s", nak.server_id, ctx.offer.yiaddr if ctx.offer else "",
+                 f": {nak.error_message}" if nak.error_message else "")
+        steps.restart_after_failure(ctx)
+
+
+def _accept(ctx: Context, ack: Message, acquired_at: float) -> None:
+    lease = steps.usable_lease(ctx, ack, acquired_at)
+    if lease is None:
+        return
+    steps.accept_ack(ctx, ack, lease, LeaseEventKind.ACQUIRED)
+
+
+# ---- PROBING -------------------------------------------------------------------------
+
+
+def probing_result(ctx: Context, event: Event) -> None:
+    if not isinstance(event, ProbeResult):
+        raise TypeError(f"bug: {event!r} in probing_result")
+    candidate = ctx.candidate
+    if candidate is None or event.address != candidate.address:
+        log.debug("stale probe result for %s ignored", event.address)
+        return
+    if event.conflict:
+        steps.decline(ctx, candidate, "address in use (ARP probe)")
+    else:
+        _probed(ctx)
+
+
+def probing_timer(ctx: Context, event: Event) -> None:
+    if expired(ctx):
+        steps.drop_lease(ctx, "expired")
+        steps.enter_init(ctx)
+    elif ctx.candidate is not None and ctx.wake_at is not None and ctx.now >= ctx.wake_at:
+        log.warning("no answer to the ARP probe of %s; taking it as free",
+                    ctx.candidate.address)
+        _probed(ctx)
+
+
+def _probed(ctx: Context) -> None:
+    lease = ctx.candidate
+    if lease is None:
+        raise RuntimeError("bug: no probed lease")
+    ctx.candidate = None
+    ctx.wake_at = None
+    ctx.lease = lease
+    steps.apply(ctx, lease)
+

@@ -1,0 +1,190 @@
+"""The DHCPv4 client as a sans-I/O state machine (h11/aioquic shape).
+
+    client = Client(config, rng, remembered)
+    actions = client.handle(event)     # events carry `now`; actions say what to do
+    deadline = client.get_timer()      # absolute, on the adapter's monotonic clock
+
+The client reads no clock, draws no randomness but from `rng`, and does no I/O. Each event
+is checked for misuse, turned into a Kind (replies are screened first), looked up in
+transitions.TABLE and handed to the handler found there.
+
+Decisions, and where each is explained:
+- BOUND is entered on ConfigApplied, not on the ACK: the ACK yields ApplyLease, and only
+  netconf's confirmation yields PersistLease, the LeaseEvent and BOUND, so the state never
+  says BOUND before the address is on the interface (steps.accept_ack, finish_bind). The
+  adapter answers every ApplyLease exactly once, in order (control._answer_is_current).
+- ConfigRefused: no DECLINE; anything of the lease on the interface is removed, the
+  address is avoided at that server for 5 minutes, INIT backs off (control.config_refused).
+- NAKs, refusals and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
+  10 s (timing.failure_backoff).
+- Initial delay before DISCOVER: 0-100 ms, not RFC 2131's 1-10 s (timing.INITIAL_DELAY_MAX).
+- INIT-REBOOT gives up after 2 REQUESTs (about 12 s): an applied lease is kept, a lease only
+  remembered from disk is dropped for a DISCOVER (reboot.py).
+- Events that do not apply in a state are ignored; misuse is a UsageError (transitions.py).
+- ReleaseRequested ends in STOPPED until RenewRequested (control.release).
+- An ACK without a subnet mask is not used (lease.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from leasebox.core.machine import snapshot as snapshots
+from leasebox.core.machine.context import Context, deadline
+from leasebox.core.machine.errors import LeaseError, UsageError
+from leasebox.core.machine.kinds import Kind
+from leasebox.core.machine.lease import check_lease
+from leasebox.core.machine.replies import screen
+from leasebox.core.machine.transitions import rule_for
+from leasebox.core.machine.types import (
+    Action,
+    AddressConflict,
+    ClientConfig,
+    ConfigApplied,
+    ConfigRefused,
+    Event,
+    Lease,
+    LinkDown,
+    LinkUp,
+    MessageReceived,
+    ProbeResult,
+    Random,
+    ReleaseRequested,
+    RenewRequested,
+    State,
+    StateChanged,
+    StopRequested,
+    TimerExpired,
+)
+from leasebox.core.wire.types import Message, MessageType
+
+log = logging.getLogger("leasebox.core.machine")
+
+MAC_LENGTH = 6  # Ethernet (htype 1) is the only link type leasebox serves
+FORCERENEW_LOG_INTERVAL = 60.0
+
+_KINDS: dict[type, Kind] = {
+    LinkUp: Kind.LINK_UP,
+    LinkDown: Kind.LINK_DOWN,
+    TimerExpired: Kind.TIMER,
+    ConfigApplied: Kind.APPLIED,
+    ConfigRefused: Kind.REFUSED,
+    ProbeResult: Kind.PROBED,
+    AddressConflict: Kind.CONFLICT,
+    RenewRequested: Kind.RENEW,
+    ReleaseRequested: Kind.RELEASE,
+    StopRequested: Kind.STOP,
+}
+
+
+class Client:
+    """One interface's DHCP client. `remembered`: a lease from the lease file, verified with
+    INIT-REBOOT once the link is up (it must be one lease_from_ack made)."""
+
+    def __init__(self, config: ClientConfig, rng: Random, remembered: Lease | None = None
+                 ) -> None:
+        self._ctx = Context(config, rng)
+        if remembered is not None:
+            try:
+                check_lease(remembered)
+            except LeaseError as exc:
+                raise UsageError(f"remembered lease: {exc.reason}") from None
+            self._ctx.lease = remembered
+            self._ctx.persisted = True
+            self._ctx.previous_address = remembered.address
+            self._ctx.state = State.INIT_REBOOT
+
+    @classmethod
+    def restore(cls, config: ClientConfig, rng: Random, data: bytes) -> Client:
+        """A client that carries on from `snapshot()` data, emitting nothing: BOUND,
+        RENEWING and REBINDING resume with the same lease and deadlines. Raises
+        SnapshotError, and only that, for data that is not a valid snapshot."""
+        client = cls(config, rng)
+        client._ctx = snapshots.decode(config, rng, data)
+        return client
+
+    def snapshot(self) -> bytes:
+        """The live state, to hand to `restore` in another process (see snapshot.py)."""
+        return snapshots.encode(self._ctx)
+
+    @property
+    def state(self) -> State:
+        return self._ctx.state
+
+    @property
+    def lease(self) -> Lease | None:
+        """The lease held: in use, being verified, or kept across a link-down."""
+        return self._ctx.lease
+
+    def get_timer(self) -> float | None:
+        """When the client wants a TimerExpired (absolute monotonic seconds), or None."""
+        return deadline(self._ctx)
+
+    def handle(self, event: Event) -> list[Action]:
+        """Process one event; return what the adapter is to do, in order."""
+        ctx = self._ctx
+        self._check(event)
+        ctx.now = event.now
+        kind = self._kind(event)
+        if kind is None:
+            return []
+        rule = rule_for(ctx.state, kind)
+        if rule is None:
+            log.debug("%s ignored in %s", kind, ctx.state)
+            return []
+        old = ctx.state
+        ctx.actions = []
+        rule.handler(ctx, event)
+        if ctx.state not in rule.next_states:
+            raise RuntimeError(f"bug: {kind} took {old} to {ctx.state}, not in the table")
+        actions, ctx.actions = ctx.actions, []
+        if ctx.state is not old:
+            actions.append(self._transition(old))
+        return actions
+
+    def _check(self, event: Event) -> None:
+        if not isinstance(event, MessageReceived) and type(event) not in _KINDS:
+            raise UsageError(f"not an engine event: {event!r}")
+        if not isinstance(event.now, int | float) or not math.isfinite(event.now):
+            raise UsageError(f"event time {event.now!r} is not a finite number")
+        if event.now < self._ctx.now:
+            raise UsageError(f"event time {event.now} is before {self._ctx.now}: "
+                             "the clock must be monotonic")
+        if isinstance(event, MessageReceived) and not isinstance(event.message, Message):
+            raise UsageError("MessageReceived needs a decoded Message")
+        if isinstance(event, LinkUp) and (not isinstance(event.mac, bytes)
+                                          or len(event.mac) != MAC_LENGTH):
+            raise UsageError(f"LinkUp needs a {MAC_LENGTH}-octet MAC address")
+
+    def _kind(self, event: Event) -> Kind | None:
+        ctx = self._ctx
+        if isinstance(event, TimerExpired):
+            due = deadline(ctx)
+            return Kind.TIMER if due is not None and event.now >= due else None
+        if not isinstance(event, MessageReceived):
+            return _KINDS[type(event)]
+        message = event.message
+        if message.message_type is MessageType.FORCERENEW:
+            # Unauthenticated FORCERENEW lets anyone on the link steer the client
+            # (CVE-2020-13529); leasebox implements no RFC 6704 authentication.
+            last = ctx.forcerenew_logged_at
+            if last is None or event.now - last >= FORCERENEW_LOG_INTERVAL:
+                ctx.forcerenew_logged_at = event.now
+                log.warning("FORCERENEW from %s ignored (unauthenticated)", message.server_id)
+            return None
+        verdict = screen(message, ctx.xid, ctx.mac, ctx.config.client_id)
+        if isinstance(verdict, Kind):  # a StrEnum: test for it before str
+            return verdict
+        log.debug("reply dropped in %s: %s", ctx.state, verdict)
+        return None
+
+    def _transition(self, old: State) -> StateChanged:
+        ctx = self._ctx
+        due = deadline(ctx)
+        timeout = None if due is None else max(due - ctx.now, 0.0)
+        if timeout is None:
+            log.debug("%s -> %s, no timeout", old, ctx.state)
+        else:
+            log.debug("%s -> %s, timeout %.1f s", old, ctx.state, timeout)
+        return StateChanged(old, ctx.state, timeout)

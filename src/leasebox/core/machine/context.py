@@ -1,0 +1,87 @@
+"""Everything the client remembers between events, and the deadline that follows from it.
+
+One mutable record shared by the handlers; the Client owns it, the handlers change it.
+Field comments say what each one means, since the handlers rely on those meanings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from leasebox.core.machine.lease import is_infinite
+from leasebox.core.machine.types import (
+    Action,
+    ClientConfig,
+    Lease,
+    LeaseEventKind,
+    Random,
+    State,
+)
+from leasebox.core.wire.types import Message
+
+
+@dataclass(slots=True)
+class Context:
+    config: ClientConfig
+    rng: Random
+    state: State = State.INIT
+    now: float = 0.0  # `now` of the event being handled (of the last one, between events)
+
+    mac: bytes | None = None  # from the last LinkUp; kept while the link is down
+    link_up: bool = False
+
+    # The lease the client holds: granted by an ACK, remembered from disk, or kept across a
+    # link-down. None in INIT and SELECTING/REQUESTING before the ACK, and in PROBING.
+    lease: Lease | None = None
+    # An ACKed lease whose address is being probed (PROBING only).
+    candidate: Lease | None = None
+    # The lease of the last ApplyLease not since followed by a RemoveLease: what netconf
+    # holds, or will hold once it has worked through what it was sent.
+    applied: Lease | None = None
+    # The lease netconf last confirmed with ConfigApplied (and not since removed).
+    confirmed: Lease | None = None
+    # ApplyLease actions not yet answered. netconf answers each one once, in order, so an
+    # answer is for the newest apply only when this drops to 0; earlier answers are stale.
+    applies_pending: int = 0
+    persisted: bool = False  # the adapter's lease file holds a lease (ours or remembered)
+    # Set while waiting for the answer to the ApplyLease that completes a binding: the
+    # lease event to report when it comes (ACQUIRED, RENEWED, REBOUND), and its detail.
+    bind_kind: LeaseEventKind | None = None
+    bind_detail: str = ""
+
+    # The exchange in flight: its xid (None: no reply is awaited), when it started (for
+    # `secs`), when its current REQUEST first went out (the lease's acquired_at), and how
+    # many times the current message has been sent.
+    xid: int | None = None
+    started_at: float = 0.0
+    sent_at: float = 0.0
+    tries: int = 0
+    # The state's own timer: start of INIT or INIT-REBOOT, next retransmission, or the end
+    # of an ARP probe. Lease timers (T1, T2, expiry) come from the lease.
+    wake_at: float | None = None
+    offers: list[Message] = field(default_factory=list)  # SELECTING, offer window open
+    window_end: float | None = None  # when the offer window closes
+    offer: Message | None = None  # the OFFER being requested (REQUESTING)
+
+    previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
+    failures: int = 0  # NAKs, refusals and declines since the last binding
+    # (server, address, until): not to be requested again before `until`.
+    avoided: list[tuple[IPv4Address, IPv4Address, float]] = field(default_factory=list)
+    forcerenew_logged_at: float | None = None
+
+    actions: list[Action] = field(default_factory=list)  # output of the event being handled
+
+
+def deadline(ctx: Context) -> float | None:
+    """The next moment the client wants a TimerExpired, or None."""
+    times = [t for t in (ctx.wake_at, ctx.window_end) if t is not None]
+    lease = ctx.lease
+    if lease is not None and not is_infinite(lease) and ctx.state is not State.STOPPED:
+        if ctx.state is State.BOUND:
+            times.append(lease.t1_at)
+        elif ctx.state is State.RENEWING:
+            times.append(lease.t2_at)
+        else:
+            times.append(lease.expires_at)
+    return min(times, default=None)

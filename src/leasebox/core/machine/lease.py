@@ -1,0 +1,127 @@
+"""From an ACK to a Lease: what makes a lease usable, and its T1/T2/expiry.
+
+Rules, written down once:
+- The ACK must offer a usable address (not 0/8, loopback, multicast, class E, broadcast,
+  nor the network or broadcast address of its own subnet) and name a usable server.
+- Lease time (option 51) is required, and so is the subnet mask (option 1), which must be
+  contiguous and /1 to /32. Without a mask there is no safe guess: classful masks have been
+  obsolete since 1993 and "/24" configures a wrong on-link route as often as a right one,
+  so an ACK without one is not used (every server in common use sends it).
+- 0xffffffff is an infinite lease: no renewal, no rebinding, no expiry.
+- A finite lease shorter than `min_lease_time` (and never shorter than LEASE_TIME_FLOOR,
+  whatever the configuration says) is raised to it; the caller reports that (clamp_note).
+- T1/T2 from the server are used when 0 < T1 < T2 < lease; a missing one takes its default
+  first; anything else, and any clamped lease (the server's T1/T2 were meant for the shorter
+  lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased uses.
+- All times count from `acquired_at`, when the REQUEST that got the ACK was first sent
+  (RFC 2131 4.4.1), so the client never believes in a lease longer than the server's.
+"""
+
+from __future__ import annotations
+
+import math
+
+from leasebox.core.machine.addresses import is_subnet_edge, prefixlen_from_mask, usable
+from leasebox.core.machine.errors import LeaseError
+from leasebox.core.machine.types import Lease
+from leasebox.core.values import INFINITE
+from leasebox.core.wire.types import Message, MessageType, Op
+
+# Below this a lease cannot be renewed before it runs out (the first retransmission alone
+# waits 4 s), so even a configuration asking for less gets this.
+LEASE_TIME_FLOOR = 10
+MIN_MTU = 68
+MAX_MTU = 65535
+
+
+def lease_times(lease_time: int, renewal: int | None, rebinding: int | None,
+                min_lease_time: int) -> tuple[int, int, int]:
+    """(lease, T1, T2) in seconds after the clamps described in the module docstring."""
+    if lease_time >= INFINITE:
+        return INFINITE, INFINITE, INFINITE
+    floor = max(min_lease_time, LEASE_TIME_FLOOR)
+    clamped = lease_time < floor
+    lease = max(lease_time, floor)
+    t1 = lease // 2 if renewal is None else renewal
+    t2 = lease * 7 // 8 if rebinding is None else rebinding
+    if clamped or not 0 < t1 < t2 < lease:
+        t1, t2 = lease // 2, lease * 7 // 8
+    return lease, t1, t2
+
+
+def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lease:
+    """The Lease an ACK grants, with times counted from `acquired_at` (the adapter's
+    monotonic clock). Raises LeaseError, a ValueError, when the ACK is not a usable lease."""
+    if ack.op is not Op.BOOTREPLY or ack.message_type is not MessageType.ACK:
+        raise LeaseError("not a DHCPACK")
+    if not usable(ack.yiaddr):
+        raise LeaseError(f"unusable address {ack.yiaddr}")
+    if ack.server_id is None:
+        raise LeaseError("no server identifier")
+    if not usable(ack.server_id):
+        raise LeaseError(f"unusable server identifier {ack.server_id}")
+    if ack.lease_time is None:
+        raise LeaseError("no lease time")
+    if ack.subnet_mask is None:
+        raise LeaseError("no subnet mask")
+    prefixlen = prefixlen_from_mask(ack.subnet_mask)
+    if prefixlen is None:
+        raise LeaseError(f"invalid subnet mask {ack.subnet_mask}")
+    if is_subnet_edge(ack.yiaddr, prefixlen):
+        raise LeaseError(f"{ack.yiaddr}/{prefixlen} is a network or broadcast address")
+    if not math.isfinite(acquired_at):
+        raise LeaseError("acquisition time is not finite")
+    lease_time, t1, t2 = lease_times(ack.lease_time, ack.renewal_time, ack.rebinding_time,
+                                     min_lease_time)
+    mtu = ack.mtu if ack.mtu is not None and MIN_MTU <= ack.mtu <= MAX_MTU else None
+    return Lease(
+        address=ack.yiaddr,
+        prefixlen=prefixlen,
+        server_id=ack.server_id,
+        lease_time=lease_time,
+        renewal_time=t1,
+        rebinding_time=t2,
+        acquired_at=acquired_at,
+        # Servers do send 0.0.0.0 or 127.0.0.1 here; such entries are dropped, not obeyed.
+        routers=tuple(a for a in ack.routers if usable(a)),
+        dns_servers=tuple(a for a in ack.dns_servers if usable(a)),
+        domain_name=ack.domain_name,
+        domain_search=ack.domain_search,
+        classless_routes=ack.classless_routes,
+        mtu=mtu,
+        ntp_servers=tuple(a for a in ack.ntp_servers if usable(a)),
+        broadcast_address=ack.broadcast_address,
+        captive_portal=ack.captive_portal,
+        ack=ack,
+    )
+
+
+def clamp_note(ack: Message, lease: Lease) -> str:
+    """What the clamps changed, for the lease event and the log; "" when nothing."""
+    if ack.lease_time is not None and ack.lease_time != lease.lease_time:
+        return f"lease time {ack.lease_time} s raised to {lease.lease_time} s"
+    return ""
+
+
+def is_infinite(lease: Lease) -> bool:
+    return lease.lease_time >= INFINITE
+
+
+def check_lease(lease: Lease) -> None:
+    """Raise LeaseError unless `lease` is one lease_from_ack could have made (used for a
+    remembered lease handed to the Client and for one read back from a snapshot)."""
+    if not usable(lease.address):
+        raise LeaseError(f"unusable address {lease.address}")
+    if not usable(lease.server_id):
+        raise LeaseError(f"unusable server identifier {lease.server_id}")
+    if not 1 <= lease.prefixlen <= 32 or is_subnet_edge(lease.address, lease.prefixlen):
+        raise LeaseError(f"invalid prefix {lease.address}/{lease.prefixlen}")
+    if not math.isfinite(lease.acquired_at):
+        raise LeaseError("acquisition time is not finite")
+    if lease.lease_time == INFINITE:
+        if lease.renewal_time != INFINITE or lease.rebinding_time != INFINITE:
+            raise LeaseError("an infinite lease has no T1/T2")
+    elif not 0 < lease.renewal_time < lease.rebinding_time < lease.lease_time < INFINITE:
+        raise LeaseError("lease times are not 0 < T1 < T2 < lease")
+    if lease.mtu is not None and not MIN_MTU <= lease.mtu <= MAX_MTU:
+        raise LeaseError(f"MTU {lease.mtu} out of range")

@@ -1,0 +1,183 @@
+"""Handlers for what the adapter reports or asks, in any state: the link, netconf's
+answers, address conflicts, renew/release/stop requests.
+
+These events can race with the engine's own progress (netconf answers an apply the engine
+has since taken back; an operator's request arrives just after the state changed), so one
+that no longer applies is ignored with a debug line, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from leasebox.core.machine import requests, steps
+from leasebox.core.machine.context import Context
+from leasebox.core.machine.reboot import restart
+from leasebox.core.machine.types import (
+    AddressConflict,
+    ConfigRefused,
+    Event,
+    LeaseEvent,
+    LeaseEventKind,
+    LinkUp,
+    State,
+    StopRequested,
+)
+
+log = logging.getLogger("leasebox.core.machine")
+
+
+# ---- the link ----------------------------------------------------------------------------
+
+
+def link_down(ctx: Context, event: Event) -> None:
+    """Stop every exchange and timer but the lease's expiry. A lease in use stays applied
+    and waits in INIT-REBOOT to be verified at the next LinkUp; an unverified ACK or a
+    probe in progress is dropped."""
+    ctx.link_up = False
+    if ctx.state is State.STOPPED:
+        return
+    steps.clear_exchange(ctx)
+    if ctx.lease is not None:
+        ctx.state = State.INIT_REBOOT
+    else:
+        steps.enter_init(ctx)
+
+
+def link_up(ctx: Context, event: Event) -> None:
+    if not isinstance(event, LinkUp):
+        raise TypeError(f"bug: {event!r} in link_up")
+    if ctx.link_up and event.mac == ctx.mac:
+        log.debug("link already up")
+        return
+    if ctx.link_up:  # another MAC: whatever was in flight was for the old one
+        log.info("MAC address changed; starting over")
+        link_down(ctx, event)
+    ctx.mac = event.mac
+    ctx.link_up = True
+    if ctx.state is not State.STOPPED:
+        # A new attachment: pending waits (after a decline, IPv6-only) no longer apply.
+        restart(ctx)
+
+
+# ---- netconf's answers -----------------------------------------------------------------
+
+
+def _answer_is_current(ctx: Context) -> bool:
+    """Count one answer off; True when it answers the newest ApplyLease, still wanted."""
+    if ctx.applies_pending == 0:
+        log.debug("answer from netconf with no apply pending ignored")
+        return False
+    ctx.applies_pending -= 1
+    return ctx.applies_pending == 0 and ctx.applied is not None
+
+
+def config_applied(ctx: Context, event: Event) -> None:
+    if not _answer_is_current(ctx):
+        return
+    ctx.confirmed = ctx.applied
+    if ctx.bind_kind is not None:
+        steps.finish_bind(ctx)
+
+
+def config_refused(ctx: Context, event: Event) -> None:
+    """netconf's policy refused the lease: it is unusable. No DECLINE (the address is not
+    in use by anyone; the server did nothing wrong by its own rules), but the same address
+    from the same server is not requested again for AVOID_TIME, and INIT backs off."""
+    if not isinstance(event, ConfigRefused):
+        raise TypeError(f"bug: {event!r} in config_refused")
+    if not _answer_is_current(ctx):
+        return
+    refused = ctx.applied
+    if refused is None:
+        return
+    # netconf did not take this one; an earlier version of the lease (before a renewal)
+    # may still be on the interface, and goes too.
+    ctx.applied = ctx.confirmed
+    steps.remove(ctx)
+    steps.forget(ctx)
+    ctx.actions.append(LeaseEvent(LeaseEventKind.REFUSED, refused, event.reason))
+    steps.avoid(ctx, refused)
+    ctx.lease = None
+    ctx.previous_address = None
+    if ctx.state is State.STOPPED:
+        steps.clear_exchange(ctx)
+    else:
+        steps.restart_after_failure(ctx)
+
+
+# ---- conflicts -------------------------------------------------------------------------
+
+
+def address_conflict(ctx: Context, event: Event) -> None:
+    if not isinstance(event, AddressConflict):
+        raise TypeError(f"bug: {event!r} in address_conflict")
+    applied = ctx.applied
+    if not ctx.link_up or applied is None or event.address != applied.address:
+        log.debug("conflict for %s ignored: not our address", event.address)
+        return
+    steps.decline(ctx, ctx.lease or applied, "address in use (ARP seen)")
+
+
+# ---- operator requests -----------------------------------------------------------------
+
+
+def _holds_granted_lease(ctx: Context) -> bool:
+    """A server granted the lease held in this run (not merely remembered from disk)."""
+    return ctx.lease is not None and (ctx.state in steps.BOUND_STATES
+                                      or ctx.bind_kind is not None)
+
+
+def _send_release(ctx: Context) -> bool:
+    lease = ctx.lease
+    if lease is None or not ctx.link_up or not _holds_granted_lease(ctx):
+        return False
+    steps.send(ctx, requests.release(ctx.config, steps.new_xid(ctx), steps.mac(ctx),
+                                     lease.address, lease.server_id), lease.server_id)
+    return True
+
+
+def _stopped(ctx: Context) -> None:
+    steps.clear_exchange(ctx)
+    ctx.state = State.STOPPED
+
+
+def release(ctx: Context, event: Event) -> None:
+    """Give the lease back (RELEASE when one was granted), take it off, forget it, and stay
+    STOPPED until a RenewRequested: an operator who released does not want a link flap to
+    take a new lease behind their back."""
+    lease = ctx.lease
+    sent = _send_release(ctx)
+    steps.remove(ctx)
+    steps.forget(ctx)
+    if lease is not None:
+        detail = f"RELEASE sent to {lease.server_id}" if sent else "no RELEASE sent"
+        ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease, detail))
+    ctx.lease = None
+    ctx.previous_address = None
+    _stopped(ctx)
+
+
+def stop(ctx: Context, event: Event) -> None:
+    """The service is stopping. RELEASE only if asked and configured; without it the lease
+    stays in the lease file for the next start (INIT-REBOOT), and on the interface too when
+    keep_configuration says so."""
+    if not isinstance(event, StopRequested):
+        raise TypeError(f"bug: {event!r} in stop")
+    lease = ctx.lease
+    released = event.release and ctx.config.send_release and _send_release(ctx)
+    if released and event.keep_configuration:
+        log.warning("RELEASE sent: removing the configuration despite keep_configuration")
+    if released or not event.keep_configuration:
+        steps.remove(ctx)
+    if released and lease is not None:
+        steps.forget(ctx)
+        ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease,
+                                      f"RELEASE sent to {lease.server_id}"))
+        ctx.lease = None
+    _stopped(ctx)
+
+
+def stopped_renew(ctx: Context, event: Event) -> None:
+    """Start again after a stop or release: verify a kept lease, else DISCOVER."""
+    restart(ctx)

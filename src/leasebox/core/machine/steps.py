@@ -1,0 +1,326 @@
+"""The building blocks handlers are made of: start an exchange, send, apply, drop a lease.
+
+Each step changes the context and appends actions; none decides which state comes next on
+its own except the few whose name says so (enter_init, restart_after_failure, ...), so that
+transitions.py stays the one place where the possible next states are listed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from ipaddress import IPv4Address
+
+from leasebox.core.machine import requests, timing
+from leasebox.core.machine.checks import expired
+from leasebox.core.machine.context import Context
+from leasebox.core.machine.errors import LeaseError
+from leasebox.core.machine.lease import clamp_note, is_infinite, lease_from_ack
+from leasebox.core.machine.types import (
+    ApplyLease,
+    Lease,
+    LeaseEvent,
+    LeaseEventKind,
+    PersistLease,
+    ProbeAddress,
+    RemoveLease,
+    State,
+    Transmit,
+)
+from leasebox.core.wire.types import Message
+
+log = logging.getLogger("leasebox.core.machine")
+
+BOUND_STATES = frozenset({State.BOUND, State.RENEWING, State.REBINDING})
+
+
+def mac(ctx: Context) -> bytes:
+    if ctx.mac is None:  # every path that sends starts from a LinkUp, which sets it
+        raise RuntimeError("bug: sending before any LinkUp")
+    return ctx.mac
+
+
+def new_xid(ctx: Context) -> int:
+    return ctx.rng.getrandbits(32) & 0xFFFFFFFF
+
+
+def send(ctx: Context, message: Message, destination: IPv4Address | None = None) -> None:
+    ctx.actions.append(Transmit(message, destination))
+
+
+def secs(ctx: Context) -> float:
+    return ctx.now - ctx.started_at
+
+
+def clear_exchange(ctx: Context) -> None:
+    """Forget the exchange in flight, its timers and anything ACKed but not yet bound."""
+    ctx.xid = None
+    ctx.tries = 0
+    ctx.wake_at = None
+    ctx.window_end = None
+    ctx.offers.clear()
+    ctx.offer = None
+    ctx.candidate = None
+    ctx.bind_kind = None
+    ctx.bind_detail = ""
+
+
+def begin_exchange(ctx: Context, state: State) -> None:
+    clear_exchange(ctx)
+    ctx.state = state
+    ctx.xid = new_xid(ctx)
+    ctx.started_at = ctx.sent_at = ctx.now
+    ctx.tries = 1
+
+
+# ---- entering states -------------------------------------------------------------------
+
+
+def enter_init(ctx: Context, delay: float = 0.0) -> None:
+    """INIT, starting DISCOVER after `delay` plus the small initial delay once the link is
+    up. The caller has dropped any lease."""
+    clear_exchange(ctx)
+    ctx.state = State.INIT
+    if ctx.link_up:
+        ctx.wake_at = ctx.now + delay + timing.initial_delay(ctx.rng)
+
+
+def restart_after_failure(ctx: Context, minimum: float = 0.0) -> None:
+    """INIT after a NAK, refusal or decline, backing off when they come in a row."""
+    ctx.failures = min(ctx.failures + 1, timing.MAX_FAILURES)
+    enter_init(ctx, max(minimum, timing.failure_backoff(ctx.failures)))
+
+
+def start_selecting(ctx: Context) -> None:
+    begin_exchange(ctx, State.SELECTING)
+    send_discover(ctx)
+    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+
+
+def send_discover(ctx: Context) -> None:
+    send(ctx, requests.discover(ctx.config, _xid(ctx), mac(ctx), secs(ctx),
+                                ctx.previous_address))
+
+
+def start_requesting(ctx: Context, offer: Message) -> None:
+    """REQUEST the offered address (same xid as the DISCOVER, RFC 2131 4.4.1)."""
+    xid, started = ctx.xid, ctx.started_at
+    clear_exchange(ctx)
+    ctx.state = State.REQUESTING
+    ctx.xid, ctx.started_at, ctx.sent_at, ctx.tries = xid, started, ctx.now, 1
+    ctx.offer = offer
+    send_request(ctx)
+    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+
+
+def start_rebooting(ctx: Context) -> None:
+    begin_exchange(ctx, State.REBOOTING)
+    send_request(ctx)
+    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+
+
+def start_renewing(ctx: Context) -> None:
+    """RENEWING, at T1 or when an operator asks (the only way an infinite lease renews)."""
+    lease = held(ctx)
+    begin_exchange(ctx, State.RENEWING)
+    send_request(ctx)
+    if is_infinite(lease):
+        ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+    else:
+        ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.t2_at)
+
+
+def start_rebinding(ctx: Context) -> None:
+    lease = held(ctx)
+    begin_exchange(ctx, State.REBINDING)
+    send_request(ctx)
+    ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.expires_at)
+
+
+def send_request(ctx: Context) -> None:
+    """(Re)send the REQUEST of the current state, with the exchange's xid."""
+    xid, hw, elapsed = _xid(ctx), mac(ctx), secs(ctx)
+    match ctx.state:
+        case State.REQUESTING:
+            offer = ctx.offer
+            if offer is None or offer.server_id is None:
+                raise RuntimeError("bug: REQUESTING without an offer")
+            send(ctx, requests.request_selecting(ctx.config, xid, hw, elapsed,
+                                                 offered=offer.yiaddr,
+                                                 server_id=offer.server_id))
+        case State.REBOOTING:
+            send(ctx, requests.request_init_reboot(ctx.config, xid, hw, elapsed,
+                                                   held(ctx).address))
+        case State.RENEWING:
+            lease = held(ctx)
+            send(ctx, requests.request_renewing(ctx.config, xid, hw, elapsed, lease.address),
+                 lease.server_id)
+        case State.REBINDING:
+            send(ctx, requests.request_renewing(ctx.config, xid, hw, elapsed,
+                                                held(ctx).address))
+        case _:
+            raise RuntimeError(f"bug: no REQUEST is sent in {ctx.state}")
+
+
+def resume_lease(ctx: Context) -> None:
+    """Carry on with the applied lease where its own timers say: BOUND before T1, RENEWING
+    before T2, REBINDING after."""
+    lease = held(ctx)
+    if ctx.now >= lease.t2_at:
+        start_rebinding(ctx)
+    elif ctx.now >= lease.t1_at:
+        start_renewing(ctx)
+    else:
+        clear_exchange(ctx)
+        ctx.state = State.BOUND
+
+
+def held(ctx: Context) -> Lease:
+    if ctx.lease is None:
+        raise RuntimeError(f"bug: no lease in {ctx.state}")
+    return ctx.lease
+
+
+def _xid(ctx: Context) -> int:
+    if ctx.xid is None:
+        raise RuntimeError(f"bug: no exchange in {ctx.state}")
+    return ctx.xid
+
+
+# ---- the lease and netconf ---------------------------------------------------------------
+
+
+def apply(ctx: Context, lease: Lease) -> None:
+    ctx.actions.append(ApplyLease(lease))
+    ctx.applied = lease
+    ctx.applies_pending += 1
+
+
+def remove(ctx: Context) -> None:
+    if ctx.applied is not None:
+        ctx.actions.append(RemoveLease(ctx.applied))
+    ctx.applied = None
+    ctx.confirmed = None
+
+
+def forget(ctx: Context) -> None:
+    """Tell the adapter to delete the lease file, if it holds one."""
+    if ctx.persisted:
+        ctx.actions.append(PersistLease(None))
+        ctx.persisted = False
+
+
+def drop_lease(ctx: Context, detail: str) -> None:
+    """Lose the lease held (expiry, NAK): take it off the interface, forget it, and report
+    LOST when it was in use. The caller decides where to go next."""
+    lease = ctx.lease
+    was_applied = ctx.applied is not None
+    remove(ctx)
+    forget(ctx)
+    ctx.lease = None
+    if lease is not None:
+        ctx.previous_address = lease.address
+        if was_applied:
+            ctx.actions.append(LeaseEvent(LeaseEventKind.LOST, lease, detail))
+        else:
+            log.info("remembered lease %s dropped: %s", lease.address, detail)
+
+
+def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -> None:
+    """An ACK ended the exchange: probe the address if it is new and probing is on, else
+    apply it; BOUND follows when netconf confirms (control.config_applied)."""
+    detail = clamp_note(ack, lease)
+    if detail:
+        log.warning("server %s: %s", lease.server_id, detail)
+    clear_exchange(ctx)
+    if ctx.applied is not None and ctx.applied.address != lease.address:
+        remove(ctx)  # the server moved us: the old address goes before the new one comes
+    if ctx.applied is None:
+        kind = LeaseEventKind.ACQUIRED
+    ctx.bind_kind, ctx.bind_detail = kind, detail
+    if ctx.applied is None and ctx.config.arp_probe:
+        ctx.lease = None  # a remembered lease is superseded by this one
+        ctx.candidate = lease
+        ctx.state = State.PROBING
+        ctx.wake_at = ctx.now + timing.PROBE_TIMEOUT
+        ctx.actions.append(ProbeAddress(lease.address))
+    else:
+        ctx.lease = lease
+        apply(ctx, lease)
+
+
+def finish_bind(ctx: Context) -> None:
+    """netconf applied the lease: record it and say BOUND."""
+    lease, kind, detail = held(ctx), ctx.bind_kind, ctx.bind_detail
+    if kind is None:
+        raise RuntimeError("bug: finishing a binding that was not started")
+    ctx.actions.append(PersistLease(lease))
+    ctx.actions.append(LeaseEvent(kind, lease, detail))
+    ctx.persisted = True
+    ctx.failures = 0
+    ctx.previous_address = lease.address
+    clear_exchange(ctx)
+    ctx.state = State.BOUND
+
+
+def avoid(ctx: Context, lease: Lease) -> None:
+    ctx.avoided.append((lease.server_id, lease.address, ctx.now + timing.AVOID_TIME))
+    del ctx.avoided[:-timing.MAX_AVOIDED]
+
+
+def is_avoided(ctx: Context, server: IPv4Address, address: IPv4Address) -> bool:
+    ctx.avoided[:] = [entry for entry in ctx.avoided if entry[2] > ctx.now]
+    return any(s == server and a == address for s, a, _ in ctx.avoided)
+
+
+def decline(ctx: Context, lease: Lease, reason: str) -> None:
+    """Someone else has the address: DECLINE it (RFC 2131 3.1.5), drop it, and start
+    again no sooner than 10 s later."""
+    send(ctx, requests.decline(ctx.config, new_xid(ctx), mac(ctx), lease.address,
+                               lease.server_id))
+    remove(ctx)
+    forget(ctx)
+    ctx.actions.append(LeaseEvent(LeaseEventKind.DECLINED, lease, reason))
+    avoid(ctx, lease)
+    ctx.lease = None
+    ctx.previous_address = None
+    restart_after_failure(ctx, timing.DECLINE_WAIT)
+
+
+def v6only_wait(ctx: Context, server: IPv4Address | None, seconds: int) -> None:
+    """RFC 8925: the network prefers IPv6-only; no IPv4 for V6ONLY_WAIT (at least 300 s)
+    or until the link goes down and up again."""
+    wait = max(seconds, timing.V6ONLY_WAIT_MIN)
+    log.info("server %s prefers IPv6-only: no IPv4 address for %d s", server, wait)
+    remove(ctx)
+    forget(ctx)
+    ctx.lease = None
+    enter_init(ctx, float(wait))
+
+
+def send_again(ctx: Context, send: Callable[[Context], None]) -> None:
+    """The next try of an exchange: send, and wake after RFC 2131 4.1's backoff."""
+    ctx.tries += 1
+    send(ctx)
+    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, ctx.tries)
+
+
+def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None:
+    """The lease an ACK grants, or None (logged) when it is not one leasebox can use."""
+    try:
+        return lease_from_ack(ack, acquired_at, ctx.config.min_lease_time)
+    except LeaseError as exc:
+        log.warning("ACK from %s not usable: %s", ack.server_id, exc.reason)
+        return None
+
+
+def exchange_due(ctx: Context) -> bool:
+    """A timer in REQUESTING or REBOOTING: an expired lease is dropped (and the client
+    starts over); True when it is time for the next try, unless a bind is under way."""
+    if expired(ctx):
+        drop_lease(ctx, "expired")
+        enter_init(ctx)
+        return False
+    if ctx.bind_kind is not None:
+        return False
+    return ctx.wake_at is not None and ctx.now >= ctx.wake_at

@@ -1,0 +1,84 @@
+"""How long the client waits, and how often it tries: every number in one place.
+
+Randomness comes only from the injected Random; each function that draws says so.
+"""
+
+from __future__ import annotations
+
+from leasebox.core.machine.types import Random
+
+# RFC 2131 4.4.1 asks for a 1-10 s random wait before the first DISCOVER, so that a site
+# whose power comes back does not have every client shout at once. That costs every boot
+# and every link change up to ten seconds for an event the retransmission jitter below
+# already spreads (each retry is +-1 s random), so leasebox waits at most 100 ms: enough to
+# desynchronise machines started by the same script at the same instant, too little for a
+# person to notice.
+INITIAL_DELAY_MAX = 0.1
+
+# RFC 2131 4.1: 4 s, doubling, at most 64 s, each randomised by +-1 s.
+RETRANSMIT_BASE = 4.0
+RETRANSMIT_MAX = 64.0
+RETRANSMIT_JITTER = 1.0
+
+# How many times each message goes out before the client gives up on that exchange.
+# DISCOVER: 4+8+16+32+64+64 s, about 3 minutes, then INIT starts again with a new xid.
+DISCOVER_ATTEMPTS = 6
+# REQUEST after an OFFER: 4+8+16+32 s, then back to INIT: the server that offered is gone.
+REQUEST_ATTEMPTS = 4
+# INIT-REBOOT: 4+8 s. A server that is there answers within a second; more tries only delay
+# the fall-back (DISCOVER, or keeping an applied lease; see reboot.py).
+REBOOT_ATTEMPTS = 2
+
+# RFC 2131 4.4.5: in RENEWING/REBINDING retransmit after half the time left to T2 (resp.
+# expiry), but not sooner than 60 s.
+RENEW_RETRY_MIN = 60.0
+
+# RFC 2131 3.1.5: at least 10 s after a DECLINE before starting again.
+DECLINE_WAIT = 10.0
+
+# RFC 8925 3.4: MIN_V6ONLY_WAIT.
+V6ONLY_WAIT_MIN = 300
+
+# An ARP probe (RFC 5227) takes at most PROBE_WAIT + 2 * PROBE_MAX + ANNOUNCE_WAIT = 7 s.
+# If the adapter has not answered by this time, no conflict was seen.
+PROBE_TIMEOUT = 10.0
+
+# Consecutive failures (NAK, refused or declined lease) back off: the first restarts at once,
+# then 2, 4, 8, 16, 32 s, then 60 s until a lease is bound. That stops a NAK storm (a server
+# that offers what it then refuses) without slowing the ordinary single NAK after a move.
+FAILURE_BACKOFF_MAX = 60.0
+MAX_FAILURES = 32  # only to keep the counter bounded; the delay is capped long before
+
+# After netconf refuses a lease or the client declines one, the same address from the same
+# server is not taken again for this long (the server is likely to offer it again at once).
+AVOID_TIME = 300.0
+MAX_AVOIDED = 8
+
+# SELECTING keeps at most this many offers while the offer window is open.
+MAX_OFFERS = 16
+
+
+def initial_delay(rng: Random) -> float:
+    """Draws: the wait before the first DISCOVER of an attempt."""
+    return rng.random() * INITIAL_DELAY_MAX
+
+
+def retransmit_delay(rng: Random, attempt: int) -> float:
+    """Draws: the wait after transmission number `attempt` (1 for the first) of a DISCOVER,
+    REQUEST (selecting, init-reboot) before the next one."""
+    doublings = min(max(attempt, 1) - 1, 8)
+    base = min(RETRANSMIT_BASE * (1 << doublings), RETRANSMIT_MAX)
+    return base + (rng.random() * 2 - 1) * RETRANSMIT_JITTER
+
+
+def renew_retry_delay(now: float, until: float) -> float:
+    """The wait before retransmitting a renewing (until=T2) or rebinding (until=expiry)
+    REQUEST. The deadline itself still cuts it short."""
+    return max(RENEW_RETRY_MIN, (until - now) / 2)
+
+
+def failure_backoff(failures: int) -> float:
+    """The wait before INIT starts again after the `failures`-th failure in a row."""
+    if failures <= 1:
+        return 0.0
+    return min(float(1 << min(failures - 1, 16)), FAILURE_BACKOFF_MAX)

@@ -1,0 +1,231 @@
+"""The engine's contract with its adapter: configuration, events in, actions out, the lease.
+
+aioquic's shape: the adapter feeds events that carry `now` (monotonic seconds), asks
+`Client.get_timer()` for the next deadline, and carries out the actions it gets back. The
+engine never reads a clock, never draws randomness of its own and never touches I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Address
+from typing import Protocol
+
+from leasebox.core.values import REQUEST_OPTIONS, Route
+from leasebox.core.wire.types import Message
+
+
+class Random(Protocol):
+    """What the engine needs from a random source (random.Random fits; tests seed one)."""
+
+    def random(self) -> float: ...
+
+    def getrandbits(self, k: int, /) -> int: ...
+
+
+class State(StrEnum):
+    INIT = "INIT"
+    SELECTING = "SELECTING"
+    REQUESTING = "REQUESTING"
+    PROBING = "PROBING"  # RFC 5227 conflict check of an ACKed address, when configured
+    BOUND = "BOUND"
+    RENEWING = "RENEWING"
+    REBINDING = "REBINDING"
+    INIT_REBOOT = "INIT-REBOOT"
+    REBOOTING = "REBOOTING"
+    STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    client_id: bytes | None = None  # option 61 as sent (type byte first); None: send none
+    hostname: str | None = None  # option 12 sent in DISCOVER/REQUEST
+    vendor_class_id: bytes | None = None
+    request_options: tuple[int, ...] = REQUEST_OPTIONS
+    rapid_commit: bool = False
+    ipv6_only_preferred: bool = False
+    arp_probe: bool = False
+    send_release: bool = True
+    min_lease_time: int = 60  # shorter leases are clamped up to this (and said so)
+    offer_window: float = 0.0  # seconds to keep collecting offers after the first one
+    max_message_size: int = 1500
+
+
+# ---- events: what the adapter tells the engine ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUp:
+    now: float
+    mac: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A decoded BOOTREPLY that arrived on the link (the adapter decodes the frame)."""
+
+    now: float
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class TimerExpired:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigApplied:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRefused:
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    now: float
+    address: IPv4Address
+    conflict: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AddressConflict:
+    """Someone else uses our bound address (ARP seen after binding)."""
+
+    now: float
+    address: IPv4Address
+
+
+@dataclass(frozen=True, slots=True)
+class RenewRequested:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRequested:
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested:
+    now: float
+    release: bool  # send RELEASE if bound (and config.send_release)
+    keep_configuration: bool = False
+
+
+Event = (
+    LinkUp | LinkDown | MessageReceived | TimerExpired | ConfigApplied | ConfigRefused
+    | ProbeResult | AddressConflict | RenewRequested | ReleaseRequested | StopRequested
+)
+
+
+# ---- the lease ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """What an ACK granted, with times on the adapter's monotonic clock."""
+
+    address: IPv4Address
+    prefixlen: int
+    server_id: IPv4Address
+    lease_time: int  # seconds, after clamping
+    renewal_time: int  # T1, seconds from acquired_at
+    rebinding_time: int  # T2, seconds from acquired_at
+    acquired_at: float  # `now` when the REQUEST that got this ACK was sent
+    routers: tuple[IPv4Address, ...] = ()
+    dns_servers: tuple[IPv4Address, ...] = ()
+    domain_name: str | None = None
+    domain_search: tuple[str, ...] = ()
+    classless_routes: tuple[Route, ...] | None = None
+    mtu: int | None = None
+    ntp_servers: tuple[IPv4Address, ...] = ()
+    broadcast_address: IPv4Address | None = None
+    captive_portal: str | None = None
+    ack: Message | None = None  # the ACK itself, for the lease file
+
+    @property
+    def expires_at(self) -> float:
+        return self.acquired_at + self.lease_time
+
+    @property
+    def t1_at(self) -> float:
+        return self.acquired_at + self.renewal_time
+
+    @property
+    def t2_at(self) -> float:
+        return self.acquired_at + self.rebinding_time
+
+
+# ---- actions: what the engine asks the adapter to do ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Send this BOOTREQUEST. destination None: raw broadcast from 0.0.0.0 (or ciaddr)
+    to 255.255.255.255; an address: UDP unicast to that server from the bound address."""
+
+    message: Message
+    destination: IPv4Address | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeAddress:
+    """Check with ARP (RFC 5227) that nobody uses `address`; answer with ProbeResult."""
+
+    address: IPv4Address
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyLease:
+    lease: Lease
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveLease:
+    lease: Lease
+
+
+@dataclass(frozen=True, slots=True)
+class PersistLease:
+    lease: Lease | None  # None: forget the stored lease
+
+
+class LeaseEventKind(StrEnum):
+    ACQUIRED = "acquired"
+    RENEWED = "renewed"
+    REBOUND = "rebound"
+    LOST = "lost"  # expired, or NAKed while bound
+    DECLINED = "declined"
+    RELEASED = "released"
+    REFUSED = "refused"  # netconf refused it by policy
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseEvent:
+    """Something an operator wants in the journal, with a MESSAGE_ID of its own."""
+
+    kind: LeaseEventKind
+    lease: Lease
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    old: State
+    new: State
+    timeout: float | None  # seconds until the next timer, for the transition log line
+
+
+Action = (
+    Transmit | ProbeAddress | ApplyLease | RemoveLease | PersistLease | LeaseEvent | StateChanged
+)

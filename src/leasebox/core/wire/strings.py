@@ -1,0 +1,75 @@
+"""Safe character sets for text that comes from a DHCP server.
+
+A string that fails these checks is never passed on (the option is dropped). Nothing the
+codec returns can carry a newline, a control byte, a shell metacharacter or a leading '-'
+that a later consumer might misread as a command-line flag. The encoder applies the same
+checks, so leasebox never sends what it would refuse to read.
+"""
+
+from __future__ import annotations
+
+import re
+
+from leasebox.core.names import hostname_problem
+from leasebox.core.wire.errors import BadOption
+
+__all__ = ["decode_hostname", "decode_portal", "hostname_problem", "message_problem",
+           "portal_problem"]
+
+# RFC 8910 captive portal: an https URI. Allowed are RFC 3986 characters minus everything
+# with a meaning to shells, quoting or string escapes (space, quotes, backslash, ';', '$',
+# backtick, '<>{}|^'); a '%' must start a well-formed percent-escape.
+_URI_CHARS = r"[A-Za-z0-9._~:@!&()*+,=\[\]-]|%[0-9A-Fa-f]{2}"
+_PORTAL = re.compile(rf"https://(?:{_URI_CHARS})+(?:[/?#](?:{_URI_CHARS}|[/?#])*)?", re.ASCII)
+CAPPORT_UNRESTRICTED = "urn:ietf:params:capport:unrestricted"
+
+_PRINTABLE = re.compile(r"[\x20-\x7e]+", re.ASCII)
+
+
+def portal_problem(uri: str) -> str | None:
+    if _PORTAL.fullmatch(uri) is None:
+        return "not an https URI of safe characters"
+    return None
+
+
+def message_problem(text: str) -> str | None:
+    if _PRINTABLE.fullmatch(text) is None:
+        return "not printable ASCII"
+    return None
+
+
+def _wire_text(raw: bytes) -> str:
+    # RFC 2132 2: "the receiver of such options MUST be prepared to delete trailing nulls".
+    # latin-1 maps every byte to one character, so the checks below see every byte as it was.
+    return raw.rstrip(b"\0").decode("latin-1")
+
+
+def decode_hostname(raw: bytes) -> str:
+    """Option 12 or 15. One trailing dot (a fully qualified spelling) is accepted and removed."""
+    name = _wire_text(raw)
+    if name.endswith("."):
+        name = name[:-1]
+    problem = hostname_problem(name)
+    if problem:
+        raise BadOption(problem)
+    return name
+
+
+def decode_portal(raw: bytes) -> str | None:
+    """Option 114. None for RFC 8910's 'no captive portal' URN."""
+    uri = _wire_text(raw)
+    if uri == CAPPORT_UNRESTRICTED:
+        return None
+    problem = portal_problem(uri)
+    if problem:
+        raise BadOption(problem)
+    return uri
+
+
+def decode_message(raw: bytes) -> str:
+    """Option 56, shown to an operator: printable ASCII only."""
+    text = _wire_text(raw)
+    problem = message_problem(text)
+    if problem:
+        raise BadOption(problem)
+    return text

@@ -1,0 +1,238 @@
+"""leaseboxctl status / renew / release / leave: requests to the engine's control socket.
+
+The control socket of interface IFACE is RUNTIME_DIR/IFACE/control.sock (root only by
+default). One request, one reply, both small JSON objects (leasebox.ipc.control).
+
+Exit codes: 0 done; 1 the engine refused (e.g. renew while not bound); 64 usage (a bad
+interface name); 69 no leasebox runs for that interface; 77 permission denied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from leasebox.ipc import control
+from leasebox.runtime import ifname
+
+EX_REFUSED = 1
+EX_USAGE = 64
+EX_UNAVAILABLE = 69
+EX_NOPERM = 77
+TIMEOUT = 10.0
+BUS_LINKS = Path("/run/leasebox-bus/links")  # leasebox-bus's per-link files (root's)
+NETCONF_RUN = Path("/run/leasebox-netconf")  # netconf's netconf.state per interface
+MAX_FILE = 1 << 16
+
+
+class CtlError(Exception):
+    def __init__(self, code: int, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def request(rundir: Path, iface: str, command: control.Command) -> dict[str, Any]:
+    path = rundir / iface / "control.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as sock:
+            sock.settimeout(TIMEOUT)
+            sock.connect(str(path))
+            try:
+                sock.send(control.encode_request(control.Request(command)))
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # an engine that refuses us replies and closes at once: read why
+            data = sock.recv(control.MAX_REPLY + 1)
+    except FileNotFoundError:
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
+                       f"(no {path})") from None
+    except ConnectionRefusedError:
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface"
+                       ) from None
+    except PermissionError:
+        raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
+                       "root's; see ControlGroup= in leasebox.conf(5))") from None
+    except TimeoutError:
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer") from None
+    except OSError as exc:
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
+    try:
+        reply = control.decode_reply(data)
+    except control.ControlError as exc:
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: bad reply from the engine: {exc}") from None
+    if not reply["ok"]:
+        error = str(reply.get("error", "refused"))
+        code = EX_NOPERM if error == "permission denied" else EX_REFUSED
+        raise CtlError(code, f"{iface}: {error}")
+    result: dict[str, Any] = reply.get("result") or {}
+    return result
+
+
+def interfaces(rundir: Path) -> list[str]:
+    try:
+        return sorted(p.parent.name for p in rundir.glob("*/control.sock"))
+    except OSError:
+        return []
+
+
+def _when(seconds: float | None, now_wall: float) -> str:
+    if seconds is None:
+        return "never"
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now_wall + seconds))
+    return f"{at} ({_relative(seconds)})"
+
+
+def _relative(seconds: float) -> str:
+    s = int(abs(seconds))
+    if s < 120:
+        text = f"{s} s"
+    elif s < 7200:
+        text = f"{s // 60} min {s % 60} s"
+    elif s < 172800:
+        text = f"{s // 3600} h {s % 3600 // 60} min"
+    else:
+        text = f"{s // 86400} days {s % 86400 // 3600} h"
+    return f"in {text}" if seconds >= 0 else f"{text} ago"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.loads(handle.read(MAX_FILE))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return {"error": f"cannot read {path}: {exc}"}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) and value.isprintable() else "?"
+
+
+def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
+                   netconf_run: Path = NETCONF_RUN) -> dict[str, Any]:
+    """Where the lease's DNS and NTP stand: leasebox-bus's file for the link (delivered to
+    systemd-resolved and -timesyncd, or pending and why), and whatever netconf could not
+    yet hand to leasebox-bus (netconf.state's "wanted")."""
+    out: dict[str, Any] = {}
+    doc = _read_json(bus_links / f"{iface}.json")
+    if isinstance(doc, dict):
+        for key in ("resolved", "timesyncd", "error"):
+            if key in doc:
+                out[key] = _text(doc[key])
+        ntp = doc.get("ntp_servers")
+        if isinstance(ntp, list):
+            out["ntp_servers"] = [_text(a) for a in ntp]
+    state = _read_json(netconf_run / iface / "netconf.state")
+    if isinstance(state, dict) and state.get("wanted") is not None:
+        out["netconf"] = "pending: leasebox-bus has not taken the latest values yet"
+    return out
+
+
+def format_status(st: dict[str, Any], now_wall: float) -> str:
+    lines = [f"● {st.get('interface')}",
+             f"        State: {st.get('state') or 'starting'}"
+             + ("" if st.get("carrier") in (None, True) else " (no carrier)"),
+             f"       Status: {st.get('status')}"]
+    lease = st.get("lease")
+    if lease:
+        lines += [
+            f"      Address: {lease['address']}/{lease['prefixlen']}",
+            f"      Gateway: {lease.get('gateway') or '-'}",
+            f"          DNS: {' '.join(lease.get('dns_servers') or []) or '-'}",
+            f"Search Domain: {' '.join(_domains(lease)) or '-'}",
+            *([f"          NTP: {' '.join(lease['ntp_servers'])}"]
+              if lease.get("ntp_servers") else []),
+            f"       Server: {lease['server_id']}",
+            f"     Obtained: {_when(-lease['obtained_ago'], now_wall)}",
+            f"      Expires: {_when(lease.get('expires_in'), now_wall)}",
+            f"     Renew T1: {_when(lease.get('t1_in'), now_wall)}",
+            f"    Rebind T2: {_when(lease.get('t2_in'), now_wall)}",
+        ]
+        if lease.get("classless_routes"):
+            lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
+        if lease.get("mtu"):
+            lines.append(f"          MTU: {lease['mtu']}")
+    handoff = st.get("handoff") or {}
+    if not (lease or {}).get("ntp_servers") and handoff.get("ntp_servers"):
+        lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")
+    label = "     Hand-off:"
+    for key, name in (("resolved", "systemd-resolved"), ("timesyncd", "systemd-timesyncd"),
+                      ("netconf", "netconf"), ("error", "leasebox-bus")):
+        if handoff.get(key) and handoff[key] != "not used":
+            lines.append(f"{label} {name}: {handoff[key]}")
+            label = " " * len(label)
+    if st.get("last_error"):
+        lines.append(f"   Last error: {st['last_error']}")
+    return "\n".join(lines)
+
+
+def _domains(lease: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    names = [lease.get("domain_name")] + list(lease.get("domain_search") or [])
+    for name in names:
+        if isinstance(name, str) and name not in out:
+            out.append(name)
+    return out
+
+
+def _checked(names: list[str]) -> list[str]:
+    try:
+        return [ifname.check(n) for n in names]
+    except ValueError as exc:
+        raise CtlError(EX_USAGE, str(exc)) from None
+
+
+def run_status(args: argparse.Namespace) -> int:
+    rundir = Path(args.runtime_dir)
+    try:
+        names = _checked(args.interfaces) or interfaces(rundir)
+    except CtlError as exc:
+        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        return exc.code
+    if not names:
+        print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
+        return EX_UNAVAILABLE
+    results: list[dict[str, Any]] = []
+    code = 0
+    for name in names:
+        try:
+            st = request(rundir, name, control.Command.STATUS)
+            st["handoff"] = handoff_status(name)
+            results.append(st)
+        except CtlError as exc:
+            print(f"leaseboxctl: {exc}", file=sys.stderr)
+            code = code or exc.code
+    if args.json:
+        print(json.dumps(results, indent=2, sort_keys=True))
+    elif results:
+        now = time.time()
+        print("\n\n".join(format_status(st, now) for st in results))
+    return code
+
+
+def run_command(args: argparse.Namespace) -> int:
+    command = {"renew": control.Command.RENEW, "release": control.Command.RELEASE,
+               "leave": control.Command.STOP}[args.command]
+    try:
+        (name,) = _checked([args.interface])
+        result = request(Path(args.runtime_dir), name, command)
+    except CtlError as exc:
+        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        return exc.code
+    if not args.quiet:
+        print(f"{name}: {result.get('status')}")
+    return 0
+
+
+def leave_if_running(args: argparse.Namespace) -> int:
+    """`leave` from a unit's ExecStop=: a target whose engine already stopped is fine."""
+    code = run_command(args)
+    return 0 if code == EX_UNAVAILABLE and args.command == "leave" else code
+
+
+

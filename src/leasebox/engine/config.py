@@ -1,0 +1,74 @@
+"""The engine's part of leasebox.conf, turned into what the engine service runs with.
+
+Only [DHCPv4], KeepConfiguration= and ControlGroup= are read here (Scope.ENGINE); netconf
+reads its policy itself. Anonymize= (RFC 7844) is applied here, so the state machine sees
+only the result: no host name, no vendor class, the short request list, the MAC address as
+client identifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from leasebox.config import settings as s
+from leasebox.config.parse import View
+from leasebox.config.values import ClientIdentifier
+from leasebox.core.machine.types import ClientConfig
+from leasebox.core.wire.strings import hostname_problem
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    client: ClientConfig  # client_id is filled in per MAC address (see clientid.py)
+    client_id: ClientIdentifier
+    duid: bytes | None
+    iaid: int | None
+    keep_configuration: bool
+    control_gid: int | None
+    files: tuple[str, ...] = ()  # what it was read from, for the start-up log line
+
+
+def usable_hostname(name: str | None) -> str | None:
+    """The system's host name, if it is one worth sending."""
+    if name is None:
+        return None
+    name = name.rstrip(".")
+    if hostname_problem(name) or name.split(".")[0].lower() == "localhost":
+        return None
+    return name
+
+
+def engine_config(view: View, system_hostname: str | None,
+                  files: tuple[str, ...] = ()) -> EngineConfig:
+    anonymize = view[s.ANONYMIZE]
+    base = ClientConfig()
+    if anonymize:
+        hostname, vendor, request = None, None, s.ANONYMIZE_REQUEST_OPTIONS
+        client_id = ClientIdentifier.MAC
+    else:
+        hostname = None
+        if view[s.SEND_HOSTNAME]:
+            hostname = view[s.HOSTNAME] or usable_hostname(system_hostname)
+        vendor = view[s.VENDOR_CLASS_IDENTIFIER]
+        wanted: tuple[int, ...] = view[s.REQUEST_OPTIONS]
+        extra = tuple(c for c in dict.fromkeys(wanted) if c not in base.request_options)
+        request = base.request_options + extra
+        client_id = view[s.CLIENT_IDENTIFIER]
+    return EngineConfig(
+        client=ClientConfig(
+            hostname=hostname,
+            vendor_class_id=vendor.encode("ascii") if vendor else None,
+            request_options=request,
+            rapid_commit=view[s.RAPID_COMMIT],
+            ipv6_only_preferred=view[s.IPV6_ONLY_PREFERRED],
+            arp_probe=view[s.ARP_PROBE],
+            send_release=view[s.SEND_RELEASE],
+            min_lease_time=view[s.MINIMUM_LEASE_TIME],
+        ),
+        client_id=client_id,
+        duid=view[s.DUID],
+        iaid=view[s.IAID],
+        keep_configuration=view[s.KEEP_CONFIGURATION],
+        control_gid=view[s.CONTROL_GROUP],
+        files=files,
+    )

@@ -1,0 +1,132 @@
+"""What the engine does with each message it receives, by sender.
+
+Peers (io, netconf) that break the contract have already been stopped by ipc.decode
+(PeerViolation, fatal). A frame from the network that does not decode is dropped with a
+rate-limited warning: the network is expected to be hostile, the peers are not.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from leasebox import ipc
+from leasebox.core import wire
+from leasebox.core.machine.types import (
+    ConfigApplied,
+    ConfigRefused,
+    MessageReceived,
+    ProbeResult,
+    ReleaseRequested,
+    RenewRequested,
+    State,
+    StopRequested,
+)
+from leasebox.engine import journal
+from leasebox.engine.service import EngineService
+from leasebox.ipc import control
+
+log = logging.getLogger("leasebox.core.machine")
+
+
+def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
+    match msg:
+        case ipc.LinkState():
+            svc.link_changed(msg)
+        case ipc.Frame(data):
+            try:
+                _, message = wire.decode_frame_message(data)
+            except wire.DecodeError as exc:
+                svc.note_dropped(exc.reason)
+                return
+            if message.op is not wire.Op.BOOTREPLY:
+                return  # another client's request, seen on the shared segment
+            svc.feed(MessageReceived(svc.clock(), message))
+        case ipc.ProbeResult(address, conflict):
+            svc.feed(ProbeResult(svc.clock(), address, conflict))
+        case ipc.TxDone(sent):
+            if not sent:
+                log.debug("io could not transmit one message")
+            svc.tx_done()
+        case _:  # decode() checked the direction; this is unreachable by contract
+            raise ipc.PeerViolation(f"io: unexpected {type(msg).__name__}")
+
+
+def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
+    if not isinstance(msg, ipc.Result):
+        raise ipc.PeerViolation(f"netconf: unexpected {type(msg).__name__}")
+    pending = svc.pending.pop(msg.request_id, None)
+    if pending is None:
+        raise ipc.PeerViolation(f"netconf: result for unknown request {msg.request_id}")
+    now = svc.clock()
+    if msg.status is ipc.ResultStatus.OK:
+        if pending.kind in ("apply", "reapply"):
+            svc.applied = pending.lease
+        if pending.kind == "apply":
+            svc.feed(ConfigApplied(now))
+        return
+    svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
+    log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
+    if pending.kind == "apply":
+        svc.feed(ConfigRefused(now, msg.reason))
+
+
+def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
+    """Answer one control request. A bad request gets an error reply, nothing more."""
+    try:
+        req = control.decode_request(data)
+    except control.ControlError as exc:
+        return control.encode_reply(False, error=str(exc))
+    now = svc.clock()
+    match req.command:
+        case control.Command.STATUS:
+            return control.encode_reply(True, status(svc, now))
+        case control.Command.RENEW:
+            if svc.state is not State.BOUND:
+                return control.encode_reply(False, error=f"not bound (state {svc.state})")
+            svc.feed(RenewRequested(now))
+        case control.Command.RELEASE:
+            if svc.client is None or svc.client.lease is None:
+                return control.encode_reply(False, error="no lease to release")
+            svc.feed(ReleaseRequested(now))
+        case control.Command.STOP:
+            svc.feed(StopRequested(now, release=svc.settings.client.send_release,
+                                   keep_configuration=svc.settings.keep_configuration))
+            svc.live.clear()
+    return control.encode_reply(True, status(svc, svc.clock()))
+
+
+def status(svc: EngineService, now: float) -> dict[str, Any]:
+    lease = svc.client.lease if svc.client else None
+    out: dict[str, Any] = {
+        "interface": svc.settings.interface,
+        "state": str(svc.state) if svc.state else None,
+        "carrier": svc.link.carrier if svc.link else None,
+        "mac": svc.link.mac.hex(":") if svc.link else None,
+        "status": journal.status_line(svc.state, lease, svc.link.carrier if svc.link else False,
+                                      now),
+        "last_error": svc.last_error or None,
+        "lease": None,
+    }
+    if lease is not None:
+        infinite = lease.lease_time == 0xFFFFFFFF
+        out["lease"] = {
+            "address": str(lease.address),
+            "prefixlen": lease.prefixlen,
+            "gateway": journal.gateway(lease),
+            "server_id": str(lease.server_id),
+            "routers": [str(r) for r in lease.routers],
+            "dns_servers": [str(d) for d in lease.dns_servers],
+            "ntp_servers": [str(n) for n in lease.ntp_servers],
+            "domain_name": lease.domain_name,
+            "domain_search": list(lease.domain_search),
+            "classless_routes": ([str(r) for r in lease.classless_routes]
+                                 if lease.classless_routes is not None else None),
+            "mtu": lease.mtu,
+            "lease_time": lease.lease_time,
+            "obtained_ago": now - lease.acquired_at,
+            "expires_in": None if infinite else lease.expires_at - now,
+            "t1_in": None if infinite else lease.t1_at - now,
+            "t2_in": None if infinite else lease.t2_at - now,
+        }
+    return out

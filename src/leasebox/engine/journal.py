@@ -1,0 +1,94 @@
+"""What the engine tells the journal: lease events with MESSAGE_IDs, the STATUS= line.
+
+The MESSAGE_IDs are stable: the journald catalog (units/leasebox.catalog) explains each, and
+`journalctl MESSAGE_ID=...` finds every event of one kind.
+"""
+
+from __future__ import annotations
+
+from leasebox.core.machine.types import Lease, LeaseEventKind, State
+
+MESSAGE_IDS: dict[LeaseEventKind, str] = {
+    LeaseEventKind.ACQUIRED: "55ef93db5b18443b94509ad61d61b8dc",
+    LeaseEventKind.RENEWED: "7ac3f99f2d834a1b81283b0960a04a5f",
+    LeaseEventKind.REBOUND: "96fade9db6b9495db355b4b10b8eb16d",
+    LeaseEventKind.LOST: "2efe5a8bf5fe46aeb70abc4a35d5c55f",
+    LeaseEventKind.DECLINED: "c13b6e1cd90d4f0abb930d23746db3c9",
+    LeaseEventKind.RELEASED: "084a4a2ba8f54de49275fc45b17f08c1",
+    LeaseEventKind.REFUSED: "ef05f01effda4921b611b1fb64da3bb2",
+}
+
+_VERB = {
+    LeaseEventKind.ACQUIRED: "Acquired",
+    LeaseEventKind.RENEWED: "Renewed",
+    LeaseEventKind.REBOUND: "Rebound",
+    LeaseEventKind.LOST: "Lost",
+    LeaseEventKind.DECLINED: "Declined",
+    LeaseEventKind.RELEASED: "Released",
+    LeaseEventKind.REFUSED: "Refused by policy:",
+}
+
+
+def gateway(lease: Lease) -> str | None:
+    if lease.classless_routes:
+        for route in lease.classless_routes:
+            if route.destination.prefixlen == 0:
+                return str(route.gateway)
+        return None
+    return str(lease.routers[0]) if lease.routers else None
+
+
+def describe(lease: Lease) -> str:
+    text = f"{lease.address}/{lease.prefixlen}"
+    gw = gateway(lease)
+    return f"{text} via {gw}" if gw else text
+
+
+def duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} days"
+
+
+def event_text(kind: LeaseEventKind, lease: Lease, detail: str) -> str:
+    text = f"{_VERB[kind]} {describe(lease)} from {lease.server_id}"
+    if kind in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
+        text += f", lease {duration(lease.lease_time)}"
+    return f"{text} ({detail})" if detail else text
+
+
+def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float) -> str:
+    """The one line `systemctl status` shows, e.g. 'Bound 192.0.2.57/24 via 192.0.2.1,
+    renews in 27 min'."""
+    if state is None:
+        return "Waiting for io to report the link"
+    if not carrier and state is not State.STOPPED:
+        if lease is not None:
+            return f"No carrier; keeping {describe(lease)} until it expires"
+        return "No carrier"
+    infinite = lease is not None and lease.lease_time == 0xFFFFFFFF
+    match state:
+        case State.BOUND if lease is not None:
+            tail = "infinite lease" if infinite else f"renews in {duration(lease.t1_at - now)}"
+            return f"Bound {describe(lease)}, {tail}"
+        case State.RENEWING if lease is not None:
+            return (f"Renewing {describe(lease)} with {lease.server_id}, "
+                    f"rebinds in {duration(lease.t2_at - now)}")
+        case State.REBINDING if lease is not None:
+            return f"Rebinding {describe(lease)}, expires in {duration(lease.expires_at - now)}"
+        case State.INIT | State.SELECTING:
+            return "Looking for a DHCP server"
+        case State.REQUESTING:
+            return "Requesting an address"
+        case State.PROBING:
+            return "Checking the offered address for conflicts"
+        case State.INIT_REBOOT | State.REBOOTING:
+            return "Confirming the remembered lease"
+        case State.STOPPED:
+            return "Stopped"
+    return str(state)

@@ -1,0 +1,84 @@
+"""The lease file: what survives a reboot, read back as hostile input.
+
+Layout: an 8-byte magic, a version byte, three zero bytes, the wall-clock time the lease
+was acquired (u64 nanoseconds since the epoch), then the server's ACK exactly as the codec
+encodes it. Reading runs the ACK through the same strict decoder as a packet off the wire
+(CVE-2021-25217 was a lease-file parser that trusted its own file); a file that fails any
+check is logged by the caller and discarded.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from leasebox.core import wire
+from leasebox.core.machine import lease_from_ack
+from leasebox.core.machine.types import Lease
+from leasebox.runtime import atomicfile
+
+MAGIC = b"LBXLEASE"
+VERSION = 1
+HEADER = struct.Struct("!8sB3xQ")
+MAX_SIZE = HEADER.size + 4096
+FILENAME = "lease"
+CLOCK_SLACK = 60.0  # a lease "acquired" further than this in the future is not ours
+
+
+class LeaseFileError(Exception):
+    pass
+
+
+def store(directory: Path, lease: Lease, acquired_wall: float) -> None:
+    """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
+    if lease.ack is None:
+        raise LeaseFileError("lease has no ACK to store")
+    data = HEADER.pack(MAGIC, VERSION, int(acquired_wall * 1e9)) + wire.encode(lease.ack)
+    atomicfile.write_atomic(str(directory), FILENAME, data, mode=0o600)
+
+
+def forget(directory: Path) -> None:
+    atomicfile.remove(str(directory), FILENAME)
+
+
+def load(directory: Path, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
+    """The remembered lease, or None when there is none or it has expired.
+
+    Raises LeaseFileError for a file that is not a valid lease file.
+    """
+    try:
+        fd = os.open(directory / FILENAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LeaseFileError(f"cannot open: {exc.strerror}") from None
+    try:
+        data = os.read(fd, MAX_SIZE + 1)
+    finally:
+        os.close(fd)
+    return parse(data, now_mono=now_mono, now_wall=now_wall, min_lease_time=min_lease_time)
+
+
+def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
+    if not HEADER.size < len(data) <= MAX_SIZE:
+        raise LeaseFileError(f"size {len(data)}")
+    magic, version, acquired_ns = HEADER.unpack_from(data)
+    if magic != MAGIC or version != VERSION:
+        raise LeaseFileError("not a leasebox lease file (magic or version)")
+    age = now_wall - acquired_ns / 1e9
+    if age < -CLOCK_SLACK:
+        raise LeaseFileError("acquired in the future")
+    try:
+        ack = wire.decode(data[HEADER.size:])
+    except wire.DecodeError as exc:
+        raise LeaseFileError(f"stored ACK: {exc.reason}") from None
+    if ack.message_type is not wire.MessageType.ACK:
+        raise LeaseFileError("stored message is not an ACK")
+    try:
+        lease = lease_from_ack(ack, now_mono - max(age, 0.0), min_lease_time)
+    except ValueError as exc:
+        raise LeaseFileError(f"stored ACK: {exc}") from None
+    if lease.lease_time != 0xFFFFFFFF and lease.expires_at <= now_mono:
+        return None
+    return lease

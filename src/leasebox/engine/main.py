@@ -1,0 +1,395 @@
+"""leasebox-engine IFACE: start-up, self-checks and the event loop.
+
+Sockets come from the service manager (LISTEN_FDS): "engine" is the listening seqpacket
+socket io connects to, "control" the control socket, and "state" (when present) the memfd
+with the live state a previous instance left in the FDSTORE. The engine opens no network
+socket; it connects to netconf's AF_UNIX socket by path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from leasebox import ipc
+from leasebox.config import files
+from leasebox.config import settings as s
+from leasebox.config.parse import ConfigError, Override
+from leasebox.config.settings import Scope, Setting
+from leasebox.engine import dispatch
+from leasebox.engine.config import EngineConfig, engine_config
+from leasebox.engine.livestate import FDNAME as STATE_FDNAME
+from leasebox.engine.livestate import LiveState
+from leasebox.engine.service import EngineService, Settings
+from leasebox.ipc import channel, control, peers
+from leasebox.runtime import ifname, sandbox, sd
+from leasebox.runtime import log as logsetup
+from leasebox.runtime.exits import EX_CONFIG
+
+log = logging.getLogger("leasebox.core.machine")
+
+EX_USAGE = 64
+MAX_CONTROL_CLIENTS = 8
+STOP_GRACE = 3.0
+
+
+# The development launcher's options. Each sets one setting of leasebox.conf and, when
+# given, wins over the files; the units pass none of them (leasebox.conf(5), COMMAND LINE).
+_CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
+    ("--client-id", s.CLIENT_IDENTIFIER, None),
+    ("--hostname", s.HOSTNAME, None),
+    ("--rapid-commit", s.RAPID_COMMIT, "yes"),
+    ("--ipv6-only-preferred", s.IPV6_ONLY_PREFERRED, "yes"),
+    ("--arp-probe", s.ARP_PROBE, "yes"),
+    ("--no-release", s.SEND_RELEASE, "no"),
+    ("--keep-configuration", s.KEEP_CONFIGURATION, "yes"),
+    ("--min-lease-time", s.MINIMUM_LEASE_TIME, None),
+)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="leasebox-engine", description=__doc__)
+    p.add_argument("interface")
+    p.add_argument("--state-dir", type=Path, help="default /var/lib/leasebox/IFACE")
+    p.add_argument("--runtime-dir", type=Path, default=Path("/run/leasebox"))
+    p.add_argument("--netconf-socket", help="default RUNTIME_DIR/IFACE/netconf.sock")
+    p.add_argument("--config-root", type=Path, default=Path("/"), metavar="DIR",
+                   help="read leasebox.conf under DIR instead of / (for tests)")
+    for option, setting, const in _CLI_SETTINGS:
+        what = f"sets {setting}, overriding the configuration files"
+        if const is None:
+            p.add_argument(option, metavar=setting.values.upper(), help=what)
+        else:
+            p.add_argument(option, action="store_const", const=const,
+                           help=f"{setting.name}={const}: {what}")
+    p.add_argument("--debug", action="store_true")
+    return p.parse_args(argv)
+
+
+def cli_overrides(args: argparse.Namespace) -> list[Override]:
+    out = []
+    for option, setting, _ in _CLI_SETTINGS:
+        given = getattr(args, option[2:].replace("-", "_"))
+        if given is not None:
+            out.append(Override(setting, given, option))
+    return out
+
+
+def read_config(args: argparse.Namespace, iface: str) -> EngineConfig:
+    """The engine's settings: files, then the command line. Raises ConfigError."""
+    config = files.load(args.config_root, iface, cli_overrides(args))
+    return engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        iface = ifname.check(args.interface)
+    except ValueError as exc:
+        print(f"leasebox-engine: {exc}", file=sys.stderr)
+        return EX_USAGE
+    logsetup.setup("engine", iface, args.debug)
+    # before the sockets: a bad configuration is reported as such, wherever it runs
+    try:
+        cfg = read_config(args, iface)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EX_CONFIG
+    try:
+        return run(args, iface, cfg)
+    except ipc.PeerViolation as exc:
+        log.critical("peer violated the protocol, exiting: %s", exc)
+        return 1
+
+
+def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
+    fds = sd.listen_fds()
+    io_listener = sd.take_socket(fds, "engine")
+    control_listener = sd.take_socket(fds, "control")
+    state_fds = fds.pop(STATE_FDNAME, [])
+    for extra in state_fds[1:]:
+        os.close(extra)
+    if io_listener is None:
+        log.error("no 'engine' socket was passed in (LISTEN_FDNAMES); nothing to listen on")
+        return EX_CONFIG
+    for name, rest in fds.items():
+        log.warning("ignoring %d unexpected inherited fd(s) named %r", len(rest), name)
+        for fd in rest:
+            os.close(fd)
+
+    log.info("configuration: %s", ", ".join(cfg.files) or "no files, all defaults")
+    state_dir = args.state_dir or Path("/var/lib/leasebox") / iface
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings = Settings(
+        interface=iface,
+        client=cfg.client,
+        state_dir=state_dir,
+        netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
+        keep_configuration=cfg.keep_configuration,
+        client_id=cfg.client_id,
+        duid=cfg.duid,
+        iaid=cfg.iaid,
+    )
+    access = control_access(cfg.control_gid, control_listener)
+    live = LiveState(state_fds[0] if state_fds else None)
+    svc = EngineService(settings, live)
+    logsetup.set_dynamic_fields(svc.fields)
+    sandbox.no_more_exec(log)
+    return Loop(svc, io_listener, control_listener, access).run()
+
+
+def control_access(gid: int | None, listener: socket.socket | None) -> peers.ControlAccess:
+    """How ControlGroup= can be checked from inside this process's user namespace."""
+    if gid is None:
+        return peers.ControlAccess()
+    try:
+        id_map = Path("/proc/self/gid_map").read_text()
+    except OSError:
+        id_map = f"0 0 {2**32 - 1}"  # no /proc to say otherwise: no user namespace
+    inner = peers.map_id(id_map, gid)
+    if inner is not None:
+        return peers.ControlAccess(gid=inner)
+    # PrivateUsers=yes: the group's members look like anyone unknown. Only the socket
+    # file's permissions can tell them apart, and only if they shut everyone else out.
+    mode = None
+    try:
+        path = listener.getsockname() if listener is not None else None
+        if isinstance(path, str) and path.startswith("/"):
+            mode = os.stat(path).st_mode
+    except OSError:
+        pass
+    if mode is None or mode & 0o007:
+        log.warning("ControlGroup=%d is not visible in this sandbox (PrivateUsers=) and the "
+                    "control socket file %s: only root may use leaseboxctl", gid,
+                    "cannot be checked" if mode is None else "is open to others")
+        return peers.ControlAccess()
+    log.info("ControlGroup=%d is not visible in this sandbox (PrivateUsers=); its members "
+             "are admitted by the control socket file's group", gid)
+    return peers.ControlAccess(unmapped=True)
+
+
+class Loop:
+    def __init__(self, svc: EngineService, io_listener: socket.socket,
+                 control_listener: socket.socket | None,
+                 access: peers.ControlAccess | None = None) -> None:
+        self.svc = svc
+        self.access = access or peers.ControlAccess()
+        self.sel = selectors.DefaultSelector()
+        self.io_listener = io_listener
+        self.control_listener = control_listener
+        self.control_clients: list[socket.socket] = []
+        self.stop_waiters: list[tuple[socket.socket, float]] = []
+        self.watchdog = sd.watchdog_interval()
+        self.watchdog_at = 0.0
+        self.terminate = False
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.registered: dict[socket.socket, Callable[[], None]] = {}
+
+    def run(self) -> int:
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        signal.set_wakeup_fd(self.wake_w.fileno())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        self.io_listener.setblocking(False)
+        if self.control_listener is not None:
+            self.control_listener.setblocking(False)
+        self.svc.connect_netconf()  # early: socket activation warms netconf up before the ACK
+        sd.notify("READY=1")
+        self.svc.update_status(force=True)
+        log.info("started; waiting for io")
+        while not self.terminate:
+            self._sync_registrations()
+            events = self.sel.select(self._timeout())
+            for key, _ in events:
+                handler = self.registered.get(key.fileobj)  # type: ignore[call-overload]
+                if handler is not None:
+                    handler()
+            self._housekeeping()
+        log.info("stopping; lease and live state kept for the next start")
+        return 0
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.terminate = True
+
+    def _sync_registrations(self) -> None:
+        want: dict[socket.socket, Callable[[], None]] = {
+            self.wake_r: self._drain_wakeup,
+            self.io_listener: self._accept_io,
+        }
+        if self.svc.io is not None:
+            want[self.svc.io] = self._recv_io
+        if self.svc.netconf is not None:
+            want[self.svc.netconf] = self._recv_netconf
+        if self.control_listener is not None:
+            want[self.control_listener] = self._accept_control
+        for client in self.control_clients:
+            want[client] = self._make_control_reader(client)
+        for sock in list(self.registered):
+            if sock not in want or sock.fileno() < 0:
+                try:
+                    self.sel.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+                del self.registered[sock]
+        for sock, handler in want.items():
+            if sock not in self.registered:
+                self.sel.register(sock, selectors.EVENT_READ)
+            self.registered[sock] = handler
+
+    def _timeout(self) -> float:
+        now = self.svc.clock()
+        deadlines = [now + 60.0]
+        for d in (self.svc.timer(), self.svc.netconf_retry_at, self.svc.held_deadline()):
+            if d is not None:
+                deadlines.append(d)
+        if self.watchdog is not None:
+            deadlines.append(self.watchdog_at)
+        deadlines += [d for _, d in self.stop_waiters]
+        return max(0.0, min(deadlines) - now)
+
+    def _housekeeping(self) -> None:
+        now = self.svc.clock()
+        self.svc.on_timer(now)
+        self.svc.release_held(now)
+        if self.svc.netconf is None and self.svc.netconf_retry_at is not None \
+                and now >= self.svc.netconf_retry_at:
+            self.svc.connect_netconf()
+        if self.watchdog is not None and now >= self.watchdog_at:
+            sd.notify("WATCHDOG=1")
+            self.watchdog_at = now + self.watchdog
+        self.svc.update_status()
+        waiting = []
+        for sock, deadline in self.stop_waiters:
+            if not self.svc.pending or now >= deadline:
+                self._reply(sock, dispatch.engine_dispatch_control(
+                    self.svc, control.encode_request(control.Request(control.Command.STATUS))))
+            else:
+                waiting.append((sock, deadline))
+        self.stop_waiters = waiting
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self.wake_r.recv(64):
+                pass
+        except BlockingIOError:
+            pass
+
+    # ---- io --------------------------------------------------------------------------------
+
+    def _accept_io(self) -> None:
+        try:
+            conn, _ = self.io_listener.accept()
+        except BlockingIOError:
+            return
+        peer = peers.peer_credentials(conn)
+        if not peers.engine_admits_io(peer, os.geteuid(), os.getegid()):
+            log.warning("refused a data connection from pid %d uid %d gid %d: not io",
+                        peer.pid, peer.uid, peer.gid)
+            conn.close()
+            return
+        if self.svc.io is not None:
+            log.info("io reconnected; dropping the old connection")
+            self.svc.drop_io()
+        conn.setblocking(True)
+        self.svc.io = conn
+        log.debug("io connected")
+
+    def _recv_io(self) -> None:
+        assert self.svc.io is not None
+        msg = channel.recv(self.svc.io, ipc.Peer.IO, ipc.Peer.ENGINE)
+        if msg is None:
+            log.info("io disconnected")
+            self.svc.drop_io()
+            return
+        dispatch.engine_dispatch_io(self.svc, msg)
+
+    # ---- netconf ---------------------------------------------------------------------------
+
+    def _recv_netconf(self) -> None:
+        assert self.svc.netconf is not None
+        try:
+            msg = channel.recv(self.svc.netconf, ipc.Peer.NETCONF, ipc.Peer.ENGINE)
+        except ConnectionResetError:
+            msg = None
+        if msg is None:
+            log.info("netconf disconnected")
+            self.svc.drop_netconf()
+            return
+        dispatch.engine_dispatch_netconf(self.svc, msg)
+
+    # ---- control ---------------------------------------------------------------------------
+
+    def _accept_control(self) -> None:
+        assert self.control_listener is not None
+        try:
+            conn, _ = self.control_listener.accept()
+        except BlockingIOError:
+            return
+        admitted = peers.engine_admits_control(peers.peer_credentials(conn),
+                                               peers.peer_groups(conn), os.geteuid(),
+                                               self.access)
+        if not admitted or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
+            self._reply(conn, control.encode_reply(
+                False, error="too many clients" if admitted else "permission denied"))
+            # Closing with the client's request unread would reset the connection, and the
+            # client would lose the reason just sent; take what has arrived first.
+            conn.setblocking(False)
+            for _ in range(4):
+                try:
+                    if not conn.recv(control.MAX_REQUEST + 1):
+                        break
+                except OSError:
+                    break
+            conn.close()
+            return
+        conn.setblocking(False)
+        self.control_clients.append(conn)
+
+    def _make_control_reader(self, conn: socket.socket) -> Callable[[], None]:
+        return lambda: self._recv_control(conn)
+
+    def _recv_control(self, conn: socket.socket) -> None:
+        try:
+            data, _, flags, _ = conn.recvmsg(control.MAX_REQUEST + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            data, flags = b"", 0
+        if not data:
+            self.control_clients.remove(conn)
+            conn.close()
+            return
+        if flags & socket.MSG_TRUNC:
+            self._reply(conn, control.encode_reply(False, error="request too large"))
+            return
+        reply = dispatch.engine_dispatch_control(self.svc, data)
+        try:
+            command = control.decode_request(data).command
+        except control.ControlError:
+            command = None
+        if command is control.Command.STOP and self.svc.pending:
+            # Answer once netconf has confirmed the removal, so that the caller (the
+            # launcher, or the target's stop job) knows the link is clean when it returns.
+            self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))
+            return
+        self._reply(conn, reply)
+
+    def _reply(self, conn: socket.socket, data: bytes) -> None:
+        try:
+            conn.send(data)
+        except OSError:
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""The engine service: the state machine's adapter to its peers, files and clock.
+
+Owns the connections to io and netconf and the live state; feeds the pure Client events
+that carry `now`, and carries out the actions it returns. Handlers that receive from a
+peer live in dispatch.py; this module composes what goes out (engine_compose_*).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from leasebox import ipc
+from leasebox.config.values import ClientIdentifier
+from leasebox.core import wire
+from leasebox.core.machine import Client, SnapshotError
+from leasebox.core.machine.types import (
+    ApplyLease,
+    ClientConfig,
+    Event,
+    Lease,
+    LeaseEvent,
+    LinkDown,
+    LinkUp,
+    PersistLease,
+    ProbeAddress,
+    RemoveLease,
+    State,
+    StateChanged,
+    TimerExpired,
+    Transmit,
+)
+from leasebox.engine import clientid, journal, leasefile
+from leasebox.engine.livestate import LiveState
+from leasebox.ipc import channel
+from leasebox.runtime import sd
+
+log = logging.getLogger("leasebox.core.machine")
+
+DROP_LOG_INTERVAL = 10.0
+STATUS_REFRESH = 60.0
+NETCONF_RETRY = 0.5
+TX_WAIT = 1.0  # longest a Remove waits for io to confirm the transmissions before it
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    interface: str
+    client: ClientConfig
+    state_dir: Path
+    netconf_path: str
+    keep_configuration: bool = False
+    # option 61 depends on the MAC address, known only once io reports the link
+    client_id: ClientIdentifier = ClientIdentifier.MAC
+    duid: bytes | None = None
+    iaid: int | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str  # "apply", "reapply" or "remove"
+    lease: Lease | None
+    msg: ipc.Apply | ipc.Remove | None = None
+
+
+class EngineService:
+    def __init__(self, settings: Settings, live: LiveState,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.live = live
+        self.clock = clock
+        self.wall = wall
+        self.rng = random.SystemRandom()  # xids must not be predictable off-link
+        self.client: Client | None = None
+        self.link: ipc.LinkState | None = None
+        self.io: socket.socket | None = None
+        self.netconf: socket.socket | None = None
+        self.netconf_retry_at: float | None = None
+        self.pending: dict[int, _Pending] = {}
+        # Transmissions io has not confirmed yet (TxDone), and Removes held until it has:
+        # a RELEASE is sent from the leased address, so netconf must not remove the address
+        # before io has handed the RELEASE to the kernel.
+        self.tx_outstanding = 0
+        self.held: dict[int, float] = {}  # request id -> latest time to send anyway
+        self.next_request = 1
+        self.applied: Lease | None = None  # what netconf confirmed, to re-send after its restart
+        self.last_error = ""
+        self.dropped = 0
+        self.drop_logged_at = -DROP_LOG_INTERVAL
+        self.status_at = 0.0
+        self.on_io_change: Callable[[], None] = lambda: None
+        self.on_netconf_change: Callable[[], None] = lambda: None
+
+    # ---- the state machine ---------------------------------------------------------------
+
+    @property
+    def state(self) -> State | None:
+        return self.client.state if self.client else None
+
+    def feed(self, event: Event) -> None:
+        if self.client is None:
+            return
+        self.carry_out(self.client.handle(event))
+
+    def timer(self) -> float | None:
+        return self.client.get_timer() if self.client else None
+
+    def on_timer(self, now: float) -> None:
+        deadline = self.timer()
+        if deadline is not None and now >= deadline:
+            self.feed(TimerExpired(now))
+
+    def link_changed(self, link: ipc.LinkState) -> None:
+        """io reported the link (at connect and on every change)."""
+        old, self.link = self.link, link
+        now = self.clock()
+        if self.client is None or (old is not None and old.mac != link.mac):
+            if old is not None and old.mac != link.mac:
+                log.warning("MAC address changed to %s; starting over", link.mac.hex(":"))
+                self.feed(LinkDown(now))
+            self.client = self._make_client(link.mac, now)
+            # A restored client remembers whether its link was up; tell it how it is now.
+            self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
+            self.update_status(force=True)
+            return
+        if old is not None and old.carrier != link.carrier:
+            self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
+            self.update_status(force=True)
+
+    def _make_client(self, mac: bytes, now: float) -> Client:
+        st = self.settings
+        config = replace(st.client, client_id=clientid.client_identifier(
+            st.client_id, mac, st.interface, st.duid, st.iaid))
+        data = self.live.read()
+        if data:
+            try:
+                client = Client.restore(config, self.rng, data)
+            except SnapshotError as exc:
+                log.warning("discarding the kept live state: %s", exc)
+            else:
+                if client.state is not State.STOPPED:
+                    log.info("resumed in %s from the kept live state", client.state,
+                             extra=self._fields(client.state, client.lease))
+                    if client.lease is not None and client.state in (
+                            State.BOUND, State.RENEWING, State.REBINDING):
+                        self.applied = client.lease
+                    return client
+        remembered = None
+        try:
+            remembered = leasefile.load(self.settings.state_dir, now_mono=now,
+                                        now_wall=self.wall(),
+                                        min_lease_time=config.min_lease_time)
+        except leasefile.LeaseFileError as exc:
+            log.warning("discarding the lease file: %s", exc)
+            leasefile.forget(self.settings.state_dir)
+        if remembered is not None and remembered.ack is not None \
+                and remembered.ack.chaddr[:6] != mac:
+            log.info("remembered lease belongs to another MAC address; not using it")
+            remembered = None
+        if remembered is not None:
+            log.info("remembered lease %s", journal.describe(remembered))
+        return Client(config, self.rng, remembered)
+
+    # ---- actions -------------------------------------------------------------------------
+
+    def carry_out(self, actions: Sequence[object]) -> None:
+        now = self.clock()
+        for action in actions:
+            match action:
+                case Transmit(message, destination):
+                    self.engine_compose_io_transmit(message, destination)
+                case ProbeAddress(address):
+                    self.engine_compose_io(ipc.Probe(address))
+                case ApplyLease(lease):
+                    self.engine_compose_netconf_apply(lease, "apply", now)
+                case RemoveLease(lease):
+                    self.applied = None
+                    self.engine_compose_netconf(ipc.Remove(self._request_id()),
+                                                _Pending("remove", lease))
+                case PersistLease(lease):
+                    self._persist(lease, now)
+                case LeaseEvent(kind, lease, detail):
+                    log.info(journal.event_text(kind, lease, detail), extra={
+                        **self._fields(self.state, lease),
+                        "MESSAGE_ID": journal.MESSAGE_IDS[kind],
+                        "LEASE_EVENT": kind.value,
+                    })
+                case StateChanged():
+                    # the state machine logs the transition line itself; journald gets
+                    # DHCP_STATE= on it from the field filter (see main.py)
+                    self.update_status(force=True)
+                case _:
+                    raise TypeError(f"unknown action {action!r}")
+        if self.client is not None:
+            self.live.write(self.client.snapshot())
+
+    def fields(self) -> dict[str, str]:
+        """The structured fields of the current moment, for every journal record."""
+        return self._fields(self.state, self.client.lease if self.client else None)
+
+    def _fields(self, state: State | None, lease: Lease | None) -> dict[str, str]:
+        fields = {"DHCP_STATE": str(state) if state else "NONE"}
+        if lease is not None:
+            fields["LEASE_ADDRESS"] = f"{lease.address}/{lease.prefixlen}"
+            fields["SERVER_ID"] = str(lease.server_id)
+        return fields
+
+    def _persist(self, lease: Lease | None, now: float) -> None:
+        try:
+            if lease is None:
+                leasefile.forget(self.settings.state_dir)
+            else:
+                leasefile.store(self.settings.state_dir, lease,
+                                self.wall() - (now - lease.acquired_at))
+        except (OSError, leasefile.LeaseFileError) as exc:
+            # The lease still works without the file; only the next cold start is slower.
+            log.error("cannot write the lease file: %s", exc)
+
+    def _request_id(self) -> int:
+        rid = self.next_request
+        self.next_request = rid % 0xFFFFFFFF + 1
+        return rid
+
+    # ---- to io ---------------------------------------------------------------------------
+
+    def engine_compose_io_transmit(self, message: wire.Message,
+                                   destination: IPv4Address | None) -> None:
+        payload = wire.encode(message)
+        if destination is None:
+            self.engine_compose_io(ipc.SendBroadcast(message.ciaddr, payload))
+        else:
+            self.engine_compose_io(ipc.SendUnicast(destination, payload))
+
+    def engine_compose_io(self, msg: ipc.Message) -> None:
+        if self.io is None:
+            log.debug("io is not connected; dropping %s", type(msg).__name__)
+            return
+        try:
+            channel.send(self.io, msg)
+        except OSError as exc:
+            log.warning("io connection lost while sending: %s", exc)
+            self.drop_io()
+            return
+        if isinstance(msg, ipc.SendBroadcast | ipc.SendUnicast):
+            self.tx_outstanding += 1
+
+    def tx_done(self) -> None:
+        """io confirmed one transmission; send what was waiting for all of them."""
+        self.tx_outstanding = max(0, self.tx_outstanding - 1)
+        if self.tx_outstanding == 0:
+            self.release_held(self.clock(), everything=True)
+
+    def release_held(self, now: float, everything: bool = False) -> None:
+        for rid, deadline in sorted(self.held.items()):
+            if everything or now >= deadline:
+                del self.held[rid]
+                pending = self.pending.get(rid)
+                if pending is not None and pending.msg is not None:
+                    self.send_netconf(pending.msg)
+
+    def held_deadline(self) -> float | None:
+        return min(self.held.values(), default=None)
+
+    def drop_io(self) -> None:
+        if self.io is not None:
+            self.io.close()
+            self.io = None
+            self.on_io_change()
+        self.tx_outstanding = 0  # no confirmation will come from this connection
+        self.release_held(self.clock(), everything=True)
+
+    # ---- to netconf ----------------------------------------------------------------------
+
+    def engine_compose_netconf_apply(self, lease: Lease, kind: str, now: float) -> None:
+        if lease.lease_time == 0xFFFFFFFF:
+            lifetime = ipc.INFINITE
+        else:
+            lifetime = max(1, int(lease.expires_at - now))
+        domains: list[str] = []
+        for raw in ((lease.domain_name,) if lease.domain_name else ()) + lease.domain_search:
+            name = raw.rstrip(".")
+            if name and name not in domains:
+                domains.append(name)
+        msg = ipc.Apply(
+            request_id=self._request_id(), address=lease.address, prefixlen=lease.prefixlen,
+            lifetime=lifetime, mtu=lease.mtu, routers=lease.routers[:ipc.MAX_ROUTERS],
+            classless_routes=(lease.classless_routes[:ipc.MAX_ROUTES]
+                              if lease.classless_routes is not None else None),
+            dns_servers=lease.dns_servers[:ipc.MAX_DNS],
+            domains=tuple(domains[:ipc.MAX_DOMAINS]),
+            ntp_servers=lease.ntp_servers[:ipc.MAX_NTP],
+        )
+        self.engine_compose_netconf(msg, _Pending(kind, lease))
+
+    def engine_compose_netconf(self, msg: ipc.Apply | ipc.Remove, pending: _Pending) -> None:
+        """Send now if connected; either way the message stays pending until its Result,
+        and every pending message is sent again on a new connection (netconf's handling
+        of Apply and Remove is idempotent)."""
+        pending.msg = msg
+        self.pending[msg.request_id] = pending
+        if isinstance(msg, ipc.Remove) and self.tx_outstanding:
+            self.held[msg.request_id] = self.clock() + TX_WAIT
+            return
+        self.send_netconf(msg)
+
+    def send_netconf(self, msg: ipc.Apply | ipc.Remove) -> None:
+        if self.netconf is None:
+            self.connect_netconf()  # sends everything pending and not held
+            return
+        try:
+            channel.send(self.netconf, msg)
+        except OSError as exc:
+            log.warning("netconf connection lost while sending: %s", exc)
+            self.drop_netconf()
+
+    def connect_netconf(self) -> None:
+        """Connect (socket activation starts netconf if it is not running)."""
+        if self.netconf is not None:
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(self.settings.netconf_path)
+        except OSError as exc:
+            sock.close()
+            if self.netconf_retry_at is None:
+                log.warning("cannot reach netconf at %s: %s; retrying",
+                            self.settings.netconf_path, exc.strerror)
+            self.netconf_retry_at = self.clock() + NETCONF_RETRY
+            return
+        self.netconf = sock
+        self.netconf_retry_at = None
+        self.on_netconf_change()
+        if self.pending:
+            for rid in sorted(self.pending):
+                msg = self.pending[rid].msg
+                if msg is not None and rid not in self.held:
+                    try:
+                        channel.send(sock, msg)
+                    except OSError as exc:
+                        log.warning("netconf connection lost while sending: %s", exc)
+                        self.drop_netconf()
+                        return
+        elif self.applied is not None:
+            # A restarted netconf may have forgotten what it applied: tell it again, so
+            # that a later Remove knows what to take away and the lifetimes are current.
+            self.engine_compose_netconf_apply(self.applied, "reapply", self.clock())
+
+    def drop_netconf(self) -> None:
+        if self.netconf is not None:
+            self.netconf.close()
+            self.netconf = None
+            self.on_netconf_change()
+        # Whatever is pending is sent again on the next connection. With nothing pending,
+        # reconnect only when there is something to send: netconf may have exited idle,
+        # and connecting would start it again for nothing.
+        self.netconf_retry_at = self.clock() + NETCONF_RETRY if self.pending else None
+
+    # ---- status ----------------------------------------------------------------------------
+
+    def update_status(self, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self.status_at < STATUS_REFRESH:
+            return
+        self.status_at = now
+        carrier = self.link.carrier if self.link else False
+        lease = self.client.lease if self.client else None
+        sd.notify("STATUS=" + journal.status_line(self.state, lease, carrier, now))
+
+    def note_dropped(self, reason: str) -> None:
+        self.dropped += 1
+        now = self.clock()
+        if now - self.drop_logged_at >= DROP_LOG_INTERVAL:
+            log.warning("dropped %d malformed frame(s); last: %s", self.dropped, reason)
+            self.drop_logged_at = now
+            self.dropped = 0

@@ -1,0 +1,442 @@
+"""Getting a lease: INIT -> SELECTING -> REQUESTING (-> PROBING) -> BOUND."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address
+
+import pytest
+
+from leasebox.core.machine.types import (
+    ApplyLease,
+    ClientConfig,
+    ConfigRefused,
+    LeaseEvent,
+    LeaseEventKind,
+    LinkDown,
+    LinkUp,
+    MessageReceived,
+    PersistLease,
+    ProbeAddress,
+    ProbeResult,
+    RemoveLease,
+    State,
+    StateChanged,
+    TimerExpired,
+)
+from leasebox.core.wire.types import Message, MessageType, Op
+from tests.machine.machine_helpers import (
+    ADDRESS,
+    MAC,
+    OTHER_ADDRESS,
+    OTHER_MAC,
+    OTHER_SERVER,
+    SERVER,
+    T0,
+    Harness,
+    ack,
+    gaps,
+    nak,
+    of_type,
+    offer,
+    sent,
+)
+
+
+def test_nothing_happens_before_link_up() -> None:
+    h = Harness()
+    assert h.state is State.INIT
+    assert h.client.get_timer() is None
+    assert h.handle(TimerExpired(T0 + 100)) == []
+    assert h.client.lease is None
+
+
+def test_lease_obtained() -> None:
+    h = Harness()
+    assert h.link_up() == []  # only the initial delay starts
+    delay = h.timer() - h.now
+    assert 0 <= delay < 0.1
+    actions = h.fire()
+    [discover] = sent(actions)
+    assert discover.destination is None
+    assert discover.message.message_type is MessageType.DISCOVER
+    timeout = pytest.approx(h.timer() - h.now)
+    assert actions[-1] == StateChanged(State.INIT, State.SELECTING, timeout)
+    h.advance(0.5)
+    actions = h.deliver(offer(discover.message))
+    [request] = sent(actions)
+    assert request.message.message_type is MessageType.REQUEST
+    assert request.message.xid == discover.message.xid  # RFC 2131 4.4.1
+    assert request.message.requested_ip == ADDRESS
+    assert request.message.server_id == SERVER
+    assert h.state is State.REQUESTING
+    requested_at = h.now
+    h.advance(0.3)
+    actions = h.deliver(ack(request.message))
+    [apply] = actions
+    assert isinstance(apply, ApplyLease)
+    assert apply.lease.address == ADDRESS and apply.lease.prefixlen == 24
+    assert apply.lease.acquired_at == requested_at  # counted from the REQUEST
+    assert h.state is State.REQUESTING  # not BOUND until netconf says it is applied
+    h.advance(0.01)
+    actions = h.applied()
+    assert [type(a) for a in actions] == [PersistLease, LeaseEvent, StateChanged]
+    assert actions[0] == PersistLease(apply.lease)
+    assert actions[1] == LeaseEvent(LeaseEventKind.ACQUIRED, apply.lease, "")
+    assert h.state is State.BOUND
+    assert h.client.lease == apply.lease
+    assert h.timer() == pytest.approx(requested_at + 1800)
+
+
+def test_retransmission_schedule_within_jitter() -> None:
+    for seed in range(20):
+        h = Harness(seed=seed)
+        h.link_up()
+        h.fire()
+        times = [h.now]
+        while h.state is State.SELECTING:
+            actions = h.fire()
+            if sent(actions):
+                times.append(h.now)
+        assert len(times) == 6  # DISCOVER_ATTEMPTS
+        for gap, base in zip(gaps(times), (4, 8, 16, 32, 64), strict=True):
+            assert base - 1 <= gap <= base + 1
+        assert h.state is State.INIT  # gave up: start again with a new xid
+        h.fire()
+        assert h.state is State.SELECTING
+        assert h.last_sent().message.xid != sent(h.history)[0].message.xid
+
+
+def test_request_retransmitted_then_back_to_init() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    times = [h.now]
+    while h.state is State.REQUESTING:
+        if sent(h.fire()):
+            times.append(h.now)
+    assert len(times) == 4
+    for gap, base in zip(gaps(times), (4, 8, 16), strict=True):
+        assert base - 1 <= gap <= base + 1
+    assert all(t.message.xid == request.xid for t in sent(h.history)[1:])
+    assert h.state is State.INIT
+
+
+@pytest.mark.parametrize("change", [
+    {"xid": 12345},
+    {"chaddr": OTHER_MAC},
+    {"op": Op.BOOTREQUEST},
+    {"server_id": None},
+    {"yiaddr": IPv4Address("0.0.0.0")},
+    {"yiaddr": IPv4Address("255.255.255.255")},
+    {"yiaddr": IPv4Address("224.0.0.1")},
+    {"yiaddr": IPv4Address("127.0.0.1")},
+    {"yiaddr": IPv4Address("240.0.0.1")},
+    {"server_id": IPv4Address("0.0.0.0")},
+    {"client_id": b"\x01someoneelse"},
+    {"message_type": None},
+    {"message_type": MessageType.INFORM},
+])
+def test_foreign_or_broken_offers_ignored(change: dict[str, object]) -> None:
+    h = Harness(ClientConfig(client_id=b"\x01" + MAC))
+    h.link_up()
+    h.fire()
+    bad = replace(offer(h.last_sent().message), **change)  # type: ignore[arg-type]
+    assert h.deliver(bad) == []
+    assert h.state is State.SELECTING
+
+
+def test_reply_with_our_client_id_accepted() -> None:
+    h = Harness(ClientConfig(client_id=b"\x01" + MAC))
+    h.link_up()
+    h.fire()
+    assert h.last_sent().message.client_id == b"\x01" + MAC
+    h.deliver(offer(h.last_sent().message, client_id=b"\x01" + MAC))
+    assert h.state is State.REQUESTING
+
+
+def test_forcerenew_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness()
+    h.acquire()
+    request = h.last_sent().message
+    force = Message(op=Op.BOOTREPLY, xid=request.xid, chaddr=MAC,
+                    message_type=MessageType.FORCERENEW, server_id=SERVER)
+    with caplog.at_level("WARNING", logger="leasebox.core.machine"):
+        assert h.deliver(force) == []
+        assert h.deliver(force) == []  # logged once a minute, not once a packet
+    assert h.state is State.BOUND
+    assert len([r for r in caplog.records if "FORCERENEW" in r.message]) == 1
+
+
+def test_ack_in_requesting_from_another_server_ignored() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    assert h.deliver(ack(request, server_id=OTHER_SERVER)) == []
+    assert h.deliver(nak(request, server_id=OTHER_SERVER)) == []
+    assert h.state is State.REQUESTING
+
+
+def test_ack_without_mask_or_lease_time_ignored() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    assert h.deliver(ack(request, subnet_mask=None)) == []
+    assert h.deliver(ack(request, lease_time=None)) == []
+    assert h.deliver(ack(request, subnet_mask=IPv4Address("255.0.255.0"))) == []
+    assert h.state is State.REQUESTING
+    assert of_type(h.deliver(ack(request)), ApplyLease)
+
+
+def test_duplicate_ack_after_apply_ignored() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    h.deliver(ack(request))
+    assert h.deliver(ack(request)) == []  # the exchange is over
+    assert h.deliver(nak(request)) == []
+
+
+def test_nak_in_requesting_restarts_with_backoff() -> None:
+    h = Harness()
+    h.link_up()
+    waits = []
+    for _ in range(8):
+        h.fire()
+        assert h.state is State.SELECTING
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(nak(h.last_sent().message, error_message="wrong network"))
+        assert h.state is State.INIT
+        waits.append(h.timer() - h.now)
+    bases = [0, 2, 4, 8, 16, 32, 60, 60]
+    for wait, base in zip(waits, bases, strict=True):
+        assert base <= wait < base + 0.1
+    # A lease resets the count.
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.applied()
+    assert h.state is State.BOUND
+    assert h.client._ctx.failures == 0
+
+
+def test_offer_window_prefers_previous_address() -> None:
+    h = Harness(ClientConfig(offer_window=1.0), remembered=None)
+    h.client._ctx.previous_address = OTHER_ADDRESS
+    h.link_up()
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.requested_ip == OTHER_ADDRESS
+    h.advance(0.1)
+    assert h.deliver(offer(discover)) == []
+    h.advance(0.2)
+    assert h.deliver(offer(discover, yiaddr=OTHER_ADDRESS, server_id=OTHER_SERVER)) == []
+    assert h.state is State.SELECTING
+    assert h.timer() == pytest.approx(T0 + h.client._ctx.started_at - T0 + 0.1 + 1.0)
+    h.fire()
+    request = h.last_sent().message
+    assert h.state is State.REQUESTING
+    assert request.requested_ip == OTHER_ADDRESS and request.server_id == OTHER_SERVER
+
+
+def test_offer_window_takes_first_without_preference() -> None:
+    h = Harness(ClientConfig(offer_window=2.0))
+    h.link_up()
+    h.fire()
+    discover = h.last_sent().message
+    h.deliver(offer(discover, server_id=OTHER_SERVER, yiaddr=OTHER_ADDRESS))
+    h.deliver(offer(discover))
+    h.fire()
+    assert h.last_sent().message.server_id == OTHER_SERVER
+
+
+def test_rapid_commit() -> None:
+    h = Harness(ClientConfig(rapid_commit=True))
+    h.link_up()
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.rapid_commit
+    discovered_at = h.now
+    h.advance(0.5)
+    [apply] = h.deliver(ack(discover, rapid_commit=True))
+    assert isinstance(apply, ApplyLease)
+    assert apply.lease.acquired_at == discovered_at
+    assert h.state is State.SELECTING
+    h.applied()
+    assert h.state is State.BOUND
+    assert len(sent(h.history)) == 1  # no REQUEST at all
+
+
+def test_rapid_commit_ack_needs_option_and_config() -> None:
+    h = Harness(ClientConfig(rapid_commit=True))
+    h.link_up()
+    h.fire()
+    assert h.deliver(ack(h.last_sent().message)) == []  # no option 80 in the ACK
+    h2 = Harness()
+    h2.link_up()
+    h2.fire()
+    assert not h2.last_sent().message.rapid_commit
+    assert h2.deliver(ack(h2.last_sent().message, rapid_commit=True)) == []
+
+
+def test_ipv6_only_preferred() -> None:
+    h = Harness(ClientConfig(ipv6_only_preferred=True))
+    h.link_up()
+    h.fire()
+    discover = h.last_sent().message
+    assert 108 in discover.parameter_request_list
+    h.deliver(offer(discover, ipv6_only_preferred=30))  # below the minimum: 300 s
+    assert h.state is State.INIT
+    assert 300 <= h.timer() - h.now < 300.1
+    h.deliver(offer(discover))  # late offers are no longer wanted
+    assert h.state is State.INIT
+    h.fire()
+    assert h.state is State.SELECTING
+    discover = h.last_sent().message
+    h.deliver(offer(discover, ipv6_only_preferred=1800))
+    assert 1800 <= h.timer() - h.now < 1800.1
+
+
+def test_ipv6_only_option_ignored_unless_configured() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    assert 108 not in h.last_sent().message.parameter_request_list
+    h.deliver(offer(h.last_sent().message, ipv6_only_preferred=600))
+    assert h.state is State.REQUESTING
+
+
+def test_ipv6_only_wait_ends_at_link_change() -> None:
+    h = Harness(ClientConfig(ipv6_only_preferred=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message, ipv6_only_preferred=3600))
+    h.handle(LinkDown(h.now))
+    h.advance(5)
+    h.link_up()
+    assert h.timer() - h.now < 0.1
+
+
+def test_arp_probe_clear() -> None:
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    actions = h.deliver(ack(h.last_sent().message))
+    assert actions[0] == ProbeAddress(ADDRESS)
+    assert h.state is State.PROBING
+    assert h.client.lease is None
+    h.advance(3)
+    assert h.handle(ProbeResult(h.now, OTHER_ADDRESS, False)) == []  # not our probe
+    [apply] = h.handle(ProbeResult(h.now, ADDRESS, False))
+    assert isinstance(apply, ApplyLease)
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.ACQUIRED
+
+
+def test_arp_probe_conflict_declines_and_waits() -> None:
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.advance(2)
+    actions = h.handle(ProbeResult(h.now, ADDRESS, True))
+    [decline] = sent(actions)
+    assert decline.destination is None
+    msg = decline.message
+    assert msg.message_type is MessageType.DECLINE
+    assert msg.requested_ip == ADDRESS and msg.server_id == SERVER
+    assert not of_type(actions, RemoveLease)  # it was never applied
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.DECLINED
+    assert h.state is State.INIT
+    assert 10 <= h.timer() - h.now < 10.1
+    # The same address from the same server is not taken again right away.
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    assert h.state is State.SELECTING
+    h.deliver(offer(h.last_sent().message, yiaddr=OTHER_ADDRESS))
+    assert h.state is State.REQUESTING
+
+
+def test_arp_probe_without_answer_proceeds() -> None:
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    assert h.timer() - h.now == pytest.approx(10)
+    actions = h.fire()
+    assert of_type(actions, ApplyLease)
+
+
+def test_config_refused_goes_back_to_init() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    actions = h.handle(ConfigRefused(h.now, "address outside the allowed ranges"))
+    assert not of_type(actions, RemoveLease)  # nothing of it was applied
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.REFUSED
+    assert event.detail == "address outside the allowed ranges"
+    assert h.state is State.INIT
+    assert h.client.lease is None
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.requested_ip is None  # not asking for the refused address again
+    h.deliver(offer(discover))
+    assert h.state is State.SELECTING  # same address, same server: skipped for a while
+    h.deliver(offer(discover, server_id=OTHER_SERVER))
+    assert h.state is State.REQUESTING
+
+
+def test_refused_address_offered_again_after_avoid_time() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.handle(ConfigRefused(h.now, "policy"))
+    h.advance(301)
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    assert h.state is State.REQUESTING
+
+
+def test_lease_event_reports_clamped_lease_time(caplog: pytest.LogCaptureFixture) -> None:
+    h = Harness(ClientConfig(min_lease_time=120))
+    with caplog.at_level("WARNING", logger="leasebox.core.machine"):
+        lease = h.acquire(lease_time=30)
+    assert lease.lease_time == 120
+    [event] = of_type(h.history, LeaseEvent)
+    assert event.detail == "lease time 30 s raised to 120 s"
+    assert any("raised to 120" in r.message for r in caplog.records)
+
+
+def test_stale_config_applied_ignored() -> None:
+    h = Harness()
+    h.link_up()
+    assert h.applied() == []
+    h.acquire()
+    assert h.applied() == []
+    assert h.state is State.BOUND
+
+
+def test_replies_before_link_up_ignored() -> None:
+    h = Harness()
+    stray = Message(op=Op.BOOTREPLY, xid=1, chaddr=MAC, message_type=MessageType.OFFER,
+                    server_id=SERVER, yiaddr=ADDRESS)
+    assert h.handle(MessageReceived(h.now, stray)) == []
+    assert h.handle(LinkUp(h.now, MAC)) == []
+

@@ -1,0 +1,251 @@
+"""Keeping a lease: T1 renew (unicast), T2 rebind (broadcast), expiry, NAK, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from leasebox.core.machine.types import (
+    AddressConflict,
+    ApplyLease,
+    ClientConfig,
+    ConfigRefused,
+    LeaseEvent,
+    LeaseEventKind,
+    PersistLease,
+    RemoveLease,
+    RenewRequested,
+    State,
+    StateChanged,
+    TimerExpired,
+)
+from leasebox.core.wire.types import ZERO, MessageType
+from tests.machine.machine_helpers import (
+    ADDRESS,
+    OTHER_ADDRESS,
+    OTHER_SERVER,
+    SERVER,
+    Harness,
+    ack,
+    gaps,
+    nak,
+    of_type,
+    sent,
+)
+
+
+def bound(**ack_fields: object) -> Harness:
+    h = Harness()
+    h.acquire(**ack_fields)
+    return h
+
+
+def test_renewed_at_t1_unicast_to_server() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    actions = h.fire()
+    assert h.now == lease.t1_at
+    [renew] = sent(actions)
+    assert renew.destination == SERVER
+    msg = renew.message
+    assert msg.message_type is MessageType.REQUEST
+    assert msg.ciaddr == ADDRESS
+    assert msg.requested_ip is None and msg.server_id is None
+    assert msg.flags == 0
+    assert h.state is State.RENEWING
+    renewed_at = h.now
+    h.advance(0.2)
+    [apply] = h.deliver(ack(msg))
+    assert isinstance(apply, ApplyLease)
+    assert apply.lease.acquired_at == renewed_at
+    assert h.state is State.RENEWING
+    actions = h.applied()
+    assert of_type(actions, PersistLease) == [PersistLease(apply.lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.RENEWED
+    assert not of_type(actions, RemoveLease)
+    assert h.state is State.BOUND
+    assert h.timer() == pytest.approx(renewed_at + 1800)
+
+
+def test_renew_retransmits_at_half_the_time_to_t2() -> None:
+    h = bound(lease_time=36000)  # T1 18000, T2 31500
+    lease = h.client.lease
+    assert lease is not None
+    h.fire()
+    times = [h.now]
+    while h.state is State.RENEWING:
+        if sent(h.fire()) and h.state is State.RENEWING:
+            times.append(h.now)
+    for before, gap in zip(times, gaps(times), strict=False):
+        assert gap == pytest.approx(max(60, (lease.t2_at - before) / 2))
+    assert len(times) > 5
+    assert h.state is State.REBINDING
+    assert h.now == lease.t2_at
+
+
+def test_rebinding_at_t2_broadcast_then_rebound() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    h.fire()  # T1
+    while h.state is State.RENEWING:
+        h.fire()
+    assert h.now == lease.t2_at
+    rebind = h.last_sent()
+    assert rebind.destination is None
+    assert rebind.message.ciaddr == ADDRESS and rebind.message.server_id is None
+    # In REBINDING any server may answer.
+    h.advance(1)
+    actions = h.deliver(ack(rebind.message, server_id=OTHER_SERVER))
+    assert of_type(actions, ApplyLease)
+    actions = h.applied()
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.REBOUND
+    assert h.state is State.BOUND
+    assert h.client.lease is not None and h.client.lease.server_id == OTHER_SERVER
+
+
+def test_rebinding_retransmits_at_half_the_remaining_lease() -> None:
+    h = bound(lease_time=36000)
+    lease = h.client.lease
+    assert lease is not None
+    while h.state is not State.REBINDING:
+        h.fire()
+    times = [h.now]
+    while h.state is State.REBINDING:
+        if sent(h.fire()):
+            times.append(h.now)
+    for before, gap in zip(times, gaps(times), strict=False):
+        assert gap == pytest.approx(max(60, (lease.expires_at - before) / 2))
+
+
+def test_ack_from_another_server_ignored_in_renewing() -> None:
+    h = bound()
+    h.fire()
+    request = h.last_sent().message
+    assert h.deliver(ack(request, server_id=OTHER_SERVER)) == []
+    assert h.deliver(nak(request, server_id=OTHER_SERVER)) == []
+    assert h.state is State.RENEWING
+
+
+def test_expiry_removes_configuration_and_restarts() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    while h.state in (State.BOUND, State.RENEWING, State.REBINDING):
+        actions = h.fire()
+    assert h.now == lease.expires_at
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.LOST and event.detail == "expired"
+    assert actions[-1] == StateChanged(State.REBINDING, State.INIT, pytest.approx(
+        h.timer() - h.now))
+    assert h.state is State.INIT and h.client.lease is None
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER
+    assert discover.requested_ip == ADDRESS  # asks for the old address again
+
+
+@pytest.mark.parametrize("rebinding", [False, True])
+def test_nak_while_renewing(rebinding: bool) -> None:
+    h = bound()
+    lease = h.client.lease
+    h.fire()
+    if rebinding:
+        while h.state is State.RENEWING:
+            h.fire()
+    actions = h.deliver(nak(h.last_sent().message, error_message="lease expired"))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.LOST
+    assert event.detail == f"NAK from {SERVER}: lease expired"
+    assert h.state is State.INIT
+    assert h.timer() - h.now < 0.1  # first NAK: no backoff
+
+
+def test_renew_requested() -> None:
+    h = bound()
+    actions = h.handle(RenewRequested(h.now))
+    assert sent(actions)[0].destination == SERVER
+    assert h.state is State.RENEWING
+    assert h.handle(RenewRequested(h.now)) == []  # already renewing
+
+
+def test_server_moves_us_on_renew() -> None:
+    h = bound()
+    old = h.client.lease
+    h.fire()
+    actions = h.deliver(ack(h.last_sent().message, yiaddr=OTHER_ADDRESS))
+    assert [type(a) for a in actions] == [RemoveLease, ApplyLease]
+    assert actions[0] == RemoveLease(old)  # type: ignore[arg-type]
+    actions = h.applied()
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.ACQUIRED
+
+
+def test_address_conflict_while_bound_declines_and_waits() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert h.handle(AddressConflict(h.now, OTHER_ADDRESS)) == []
+    actions = h.handle(AddressConflict(h.now, ADDRESS))
+    [decline] = sent(actions)
+    msg = decline.message
+    assert decline.destination is None
+    assert msg.message_type is MessageType.DECLINE
+    assert msg.requested_ip == ADDRESS and msg.server_id == SERVER and msg.ciaddr == ZERO
+    assert msg.xid != sent(h.history)[0].message.xid
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.DECLINED
+    assert h.state is State.INIT
+    wait = h.timer() - h.now
+    assert 10 <= wait < 10.1
+    h.advance(9)
+    h.handle(TimerExpired(h.now))
+    assert h.state is State.INIT  # not before the 10 s
+    h.fire()
+    assert h.state is State.SELECTING
+
+
+def test_refused_renewal_drops_the_lease() -> None:
+    h = bound()
+    lease = h.client.lease
+    h.fire()
+    h.deliver(ack(h.last_sent().message, routers=(OTHER_SERVER,)))
+    actions = h.handle(ConfigRefused(h.now, "router outside policy"))
+    # The earlier version of the lease is still on the interface: it goes.
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.REFUSED
+    assert h.state is State.INIT
+
+
+def test_infinite_lease_has_no_timers() -> None:
+    h = bound(lease_time=0xFFFFFFFF)
+    lease = h.client.lease
+    assert lease is not None and lease.lease_time == 0xFFFFFFFF
+    assert h.client.get_timer() is None
+    assert h.client.snapshot()
+
+
+def test_renewing_an_infinite_lease_on_request() -> None:
+    h = bound(lease_time=0xFFFFFFFF)
+    h.handle(RenewRequested(h.now))
+    assert h.state is State.RENEWING
+    times = [h.now]
+    while h.state is State.RENEWING:
+        if sent(h.fire()):
+            times.append(h.now)
+    assert len(times) == 4 and all(g < 40 for g in gaps(times))
+    assert h.state is State.BOUND and h.client.get_timer() is None
+
+
+def test_tiny_lease_is_clamped_and_renewed_without_spinning() -> None:
+    h = Harness(ClientConfig(min_lease_time=0))
+    lease = h.acquire(lease_time=1, renewal_time=0, rebinding_time=0)
+    assert (lease.lease_time, lease.renewal_time, lease.rebinding_time) == (10, 5, 8)
+    h.fire()
+    assert h.state is State.RENEWING
+    assert h.timer() == lease.t2_at

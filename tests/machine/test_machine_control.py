@@ -1,0 +1,183 @@
+"""Operator requests (renew, release, stop), misuse by the adapter, and timers."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from leasebox.core.machine import Client, UsageError
+from leasebox.core.machine.types import (
+    ClientConfig,
+    ConfigApplied,
+    LeaseEvent,
+    LeaseEventKind,
+    LinkDown,
+    LinkUp,
+    MessageReceived,
+    PersistLease,
+    ReleaseRequested,
+    RemoveLease,
+    RenewRequested,
+    State,
+    StopRequested,
+    TimerExpired,
+)
+from leasebox.core.wire.types import MessageType
+from tests.machine.machine_helpers import (
+    ADDRESS,
+    MAC,
+    SERVER,
+    T0,
+    Harness,
+    nak,
+    of_type,
+    offer,
+    sent,
+)
+
+
+def test_release() -> None:
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(ReleaseRequested(h.now))
+    [release] = sent(actions)
+    assert release.destination == SERVER
+    msg = release.message
+    assert msg.message_type is MessageType.RELEASE
+    assert msg.ciaddr == ADDRESS and msg.server_id == SERVER and msg.requested_ip is None
+    assert msg.parameter_request_list == () and msg.hostname is None
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.RELEASED
+    assert h.state is State.STOPPED and h.client.lease is None
+    assert h.client.get_timer() is None
+    # A link flap does not take a new lease behind the operator's back...
+    h.handle(LinkDown(h.now))
+    assert h.link_up() == []
+    assert h.state is State.STOPPED
+    # ...a renew request does.
+    h.handle(RenewRequested(h.now))
+    assert h.state is State.INIT
+    h.fire()
+    assert h.state is State.SELECTING
+
+
+def test_release_while_selecting_stops_without_sending() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    actions = h.handle(ReleaseRequested(h.now))
+    assert not sent(actions) and not of_type(actions, LeaseEvent)
+    assert h.state is State.STOPPED
+
+
+def test_stop_with_release() -> None:
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(StopRequested(h.now, release=True))
+    assert sent(actions)[0].message.message_type is MessageType.RELEASE
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert h.state is State.STOPPED
+
+
+def test_stop_with_release_but_configured_not_to() -> None:
+    h = Harness(ClientConfig(send_release=False))
+    lease = h.acquire()
+    actions = h.handle(StopRequested(h.now, release=True))
+    assert not sent(actions)
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert not of_type(actions, PersistLease)  # the lease file stays for the next start
+
+
+def test_stop_without_release() -> None:
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(StopRequested(h.now, release=False))
+    assert not sent(actions)
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert not of_type(actions, PersistLease) and not of_type(actions, LeaseEvent)
+    assert h.state is State.STOPPED
+
+
+def test_stop_keeping_configuration() -> None:
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(StopRequested(h.now, release=False, keep_configuration=True))
+    assert [type(a).__name__ for a in actions] == ["StateChanged"]
+    assert h.client.lease == lease
+    # Renew after such a stop verifies the kept lease instead of taking a second one.
+    actions = h.handle(RenewRequested(h.now))
+    assert h.state is State.REBOOTING
+
+
+def test_stop_with_release_ignores_keep_configuration() -> None:
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(StopRequested(h.now, release=True, keep_configuration=True))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+
+
+def test_stopped_ignores_everything_but_renew_and_link() -> None:
+    h = Harness()
+    h.acquire()
+    h.handle(StopRequested(h.now, release=False))
+    assert h.handle(StopRequested(h.now, release=True)) == []
+    assert h.handle(ReleaseRequested(h.now)) == []
+    h.advance(10000)
+    assert h.handle(TimerExpired(h.now)) == []
+    assert h.handle(ConfigApplied(h.now)) == []
+
+
+def test_renew_in_init_cuts_the_wait_short() -> None:
+    h = Harness()
+    h.link_up()
+    for _ in range(3):  # three NAKs in a row: a 4 s backoff
+        h.fire()
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(nak(h.last_sent().message))
+    assert h.timer() - h.now >= 4
+    h.handle(RenewRequested(h.now))
+    assert h.timer() == h.now
+
+
+def test_timer_before_deadline_is_a_no_op() -> None:
+    h = Harness()
+    h.acquire()
+    due = h.timer()
+    assert h.handle(TimerExpired(due - 0.001)) == []
+    assert h.state is State.BOUND
+    assert h.timer() == due
+
+
+@pytest.mark.parametrize("now", [math.nan, math.inf, -math.inf])
+def test_non_finite_time_is_a_usage_error(now: float) -> None:
+    client = Client(ClientConfig(), random.Random(1))
+    with pytest.raises(UsageError):
+        client.handle(LinkUp(now, MAC))
+
+
+def test_time_going_backwards_is_a_usage_error() -> None:
+    h = Harness()
+    h.link_up()
+    with pytest.raises(UsageError):
+        h.handle(TimerExpired(T0 - 1))
+
+
+@pytest.mark.parametrize("mac", [b"", b"\x00" * 5, b"\x00" * 16])
+def test_bad_mac_is_a_usage_error(mac: bytes) -> None:
+    with pytest.raises(UsageError):
+        Harness().handle(LinkUp(T0, mac))
+
+
+def test_non_event_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        Harness().handle("LinkUp")  # type: ignore[arg-type]
+
+
+def test_message_received_without_a_message_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        Harness().handle(MessageReceived(T0, b"\x02\x01"))  # type: ignore[arg-type]

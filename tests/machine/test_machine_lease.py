@@ -1,0 +1,110 @@
+"""lease_from_ack: what makes an ACK a usable lease, and the T1/T2/lease clamps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from leasebox.core.machine import LeaseError, lease_from_ack
+from leasebox.core.machine.lease import lease_times
+from leasebox.core.values import Route
+from leasebox.core.wire.types import Message, MessageType, Op
+from tests.machine.machine_helpers import ADDRESS, MAC, MASK, SERVER
+
+ACK = Message(op=Op.BOOTREPLY, xid=1, chaddr=MAC, message_type=MessageType.ACK,
+              yiaddr=ADDRESS, server_id=SERVER, lease_time=3600, subnet_mask=MASK,
+              routers=(SERVER,), dns_servers=(SERVER,), domain_name="example.org",
+              classless_routes=(Route(IPv4Network("0.0.0.0/0"), SERVER),), mtu=1400)
+
+
+def test_typical_ack() -> None:
+    lease = lease_from_ack(ACK, 500.0, 60)
+    assert (lease.address, lease.prefixlen, lease.server_id) == (ADDRESS, 24, SERVER)
+    assert (lease.lease_time, lease.renewal_time, lease.rebinding_time) == (3600, 1800, 3150)
+    assert (lease.t1_at, lease.t2_at, lease.expires_at) == (2300, 3650, 4100)
+    assert lease.routers == (SERVER,) and lease.domain_name == "example.org"
+    assert lease.mtu == 1400 and lease.ack is ACK
+
+
+@pytest.mark.parametrize(("lease", "t1", "t2", "expected"), [
+    (3600, 1000, 2000, (3600, 1000, 2000)),  # the server's, when 0 < T1 < T2 < lease
+    (3600, 2000, 2000, (3600, 1800, 3150)),  # T1 >= T2
+    (3600, 3000, 1000, (3600, 1800, 3150)),
+    (3600, 1000, 3600, (3600, 1800, 3150)),  # T2 >= lease
+    (3600, 0, 1000, (3600, 1800, 3150)),  # T1 = 0
+    (3600, None, None, (3600, 1800, 3150)),
+    (3600, 600, None, (3600, 600, 3150)),  # a missing one takes its default
+    (3600, None, 3000, (3600, 1800, 3000)),
+    (3600, 3500, None, (3600, 1800, 3150)),  # ... and the pair must still make sense
+    (0, None, None, (60, 30, 52)),  # clamped to min_lease_time
+    (30, 10, 20, (60, 30, 52)),  # clamped: the server's T1/T2 were for the shorter lease
+    (59, None, None, (60, 30, 52)),
+    (60, 20, 40, (60, 20, 40)),
+    (0xFFFFFFFF, 100, 200, (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)),  # infinite
+    (0xFFFFFFFE, None, None, (0xFFFFFFFE, 0x7FFFFFFF, 0xFFFFFFFE * 7 // 8)),
+])
+def test_lease_times(lease: int, t1: int | None, t2: int | None,
+                     expected: tuple[int, int, int]) -> None:
+    assert lease_times(lease, t1, t2, 60) == expected
+    got = lease_from_ack(replace(ACK, lease_time=lease, renewal_time=t1, rebinding_time=t2),
+                         0.0, 60)
+    assert (got.lease_time, got.renewal_time, got.rebinding_time) == expected
+
+
+def test_min_lease_time_has_a_floor() -> None:
+    assert lease_times(1, None, None, 0) == (10, 5, 8)
+    assert lease_times(1, None, None, -5) == (10, 5, 8)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"message_type": MessageType.OFFER}, "not a DHCPACK"),
+    ({"op": Op.BOOTREQUEST}, "not a DHCPACK"),
+    ({"yiaddr": IPv4Address("0.0.0.0")}, "unusable address"),
+    ({"yiaddr": IPv4Address("0.1.2.3")}, "unusable address"),
+    ({"yiaddr": IPv4Address("127.0.0.2")}, "unusable address"),
+    ({"yiaddr": IPv4Address("239.1.1.1")}, "unusable address"),
+    ({"yiaddr": IPv4Address("250.1.1.1")}, "unusable address"),
+    ({"yiaddr": IPv4Address("255.255.255.255")}, "unusable address"),
+    ({"yiaddr": IPv4Address("192.0.2.0")}, "network or broadcast"),
+    ({"yiaddr": IPv4Address("192.0.2.255")}, "network or broadcast"),
+    ({"server_id": None}, "no server identifier"),
+    ({"server_id": IPv4Address("255.255.255.255")}, "unusable server"),
+    ({"lease_time": None}, "no lease time"),
+    ({"subnet_mask": None}, "no subnet mask"),
+    ({"subnet_mask": IPv4Address("0.0.0.0")}, "invalid subnet mask"),
+    ({"subnet_mask": IPv4Address("255.0.255.0")}, "invalid subnet mask"),
+    ({"subnet_mask": IPv4Address("0.255.255.255")}, "invalid subnet mask"),
+])
+def test_unusable_acks(change: dict[str, object], reason: str) -> None:
+    with pytest.raises(LeaseError, match=reason) as info:
+        lease_from_ack(replace(ACK, **change), 0.0, 60)  # type: ignore[arg-type]
+    assert isinstance(info.value, ValueError)  # the lease file loader catches ValueError
+
+
+def test_non_finite_acquisition_time() -> None:
+    with pytest.raises(LeaseError):
+        lease_from_ack(ACK, float("nan"), 60)
+
+
+@pytest.mark.parametrize(("mask", "prefixlen", "address"), [
+    ("255.255.255.255", 32, "192.0.2.0"),  # /32 and /31 have no network/broadcast address
+    ("255.255.255.254", 31, "192.0.2.1"),
+    ("255.255.255.252", 30, "192.0.2.1"),
+    ("128.0.0.0", 1, "10.0.0.1"),
+])
+def test_prefix_lengths(mask: str, prefixlen: int, address: str) -> None:
+    lease = lease_from_ack(replace(ACK, subnet_mask=IPv4Address(mask),
+                                   yiaddr=IPv4Address(address)), 0.0, 60)
+    assert lease.prefixlen == prefixlen
+
+
+def test_bogus_servers_and_mtu_dropped() -> None:
+    lease = lease_from_ack(replace(ACK, routers=(IPv4Address("0.0.0.0"), SERVER),
+                                   dns_servers=(IPv4Address("127.0.0.1"),),
+                                   ntp_servers=(IPv4Address("224.0.0.1"), SERVER), mtu=20),
+                           0.0, 60)
+    assert lease.routers == (SERVER,) and lease.dns_servers == () and lease.ntp_servers == (
+        SERVER,)
+    assert lease.mtu is None

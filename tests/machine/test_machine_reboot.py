@@ -1,0 +1,229 @@
+"""INIT-REBOOT: a remembered lease, and a lease kept across a link-down."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from leasebox.core.machine.types import (
+    ApplyLease,
+    ClientConfig,
+    LeaseEvent,
+    LeaseEventKind,
+    LinkDown,
+    LinkUp,
+    PersistLease,
+    ProbeAddress,
+    RemoveLease,
+    State,
+    TimerExpired,
+    Transmit,
+)
+from leasebox.core.wire.types import ZERO, MessageType, Op
+from tests.machine.machine_helpers import (
+    ADDRESS,
+    OTHER_ADDRESS,
+    OTHER_MAC,
+    OTHER_SERVER,
+    SERVER,
+    T0,
+    Harness,
+    ack,
+    nak,
+    of_type,
+    remembered,
+    sent,
+)
+
+
+def rebooting(**kw: object) -> Harness:
+    h = Harness(remembered=remembered(**kw))  # type: ignore[arg-type]
+    assert h.state is State.INIT_REBOOT
+    actions = h.link_up()
+    assert h.state is State.REBOOTING
+    [request] = sent(actions)
+    assert request.destination is None
+    msg = request.message
+    assert msg.message_type is MessageType.REQUEST
+    assert msg.requested_ip == ADDRESS
+    assert msg.server_id is None and msg.ciaddr == ZERO
+    assert msg.flags & 0x8000
+    return h
+
+
+def test_reboot_accepted() -> None:
+    h = rebooting()
+    h.advance(0.1)
+    [apply] = h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER))
+    assert isinstance(apply, ApplyLease)
+    assert apply.lease.acquired_at == h.now - 0.1
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.ACQUIRED
+    assert of_type(actions, PersistLease) == [PersistLease(apply.lease)]
+
+
+def test_reboot_naked() -> None:
+    h = rebooting()
+    actions = h.deliver(nak(h.last_sent().message))
+    assert not of_type(actions, RemoveLease)  # never applied in this run
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert not of_type(actions, LeaseEvent)
+    assert h.state is State.INIT and h.client.lease is None
+    h.fire()
+    assert h.last_sent().message.message_type is MessageType.DISCOVER
+
+
+def test_reboot_without_answer_falls_back_to_discover() -> None:
+    h = rebooting()
+    times = [h.now]
+    while h.state is State.REBOOTING:
+        if sent(h.fire()):
+            times.append(h.now)
+    assert len(times) == 2
+    assert 3 <= times[1] - times[0] <= 5
+    assert h.state is State.INIT
+    assert 8 - 1 <= h.now - times[1] <= 8 + 1
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER
+    assert discover.requested_ip == ADDRESS
+
+
+def test_remembered_lease_expired_before_link_up() -> None:
+    h = Harness(remembered=remembered(acquired_at=T0 - 4000))
+    actions = h.link_up()
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert not of_type(actions, RemoveLease) and not of_type(actions, LeaseEvent)
+    assert h.state is State.INIT
+
+
+def test_remembered_lease_expires_while_link_down() -> None:
+    lease = remembered()
+    h = Harness(remembered=lease)
+    assert h.timer() == lease.expires_at
+    actions = h.fire()
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert h.state is State.INIT
+    assert h.client.get_timer() is None  # link still down: nothing to do
+
+
+def test_link_down_up_reboots_and_keeps_the_lease() -> None:
+    h = Harness()
+    lease = h.acquire()
+    h.advance(100)
+    actions = h.handle(LinkDown(h.now))
+    assert actions[-1].new is State.INIT_REBOOT  # type: ignore[union-attr]
+    assert not of_type(actions, RemoveLease)
+    assert h.client.lease == lease
+    assert h.timer() == lease.expires_at  # only expiry still counts
+    h.advance(30)
+    actions = h.link_up()
+    assert h.state is State.REBOOTING
+    [request] = sent(actions)
+    assert request.message.requested_ip == ADDRESS
+    actions = h.deliver(ack(request.message))
+    [apply] = actions
+    assert isinstance(apply, ApplyLease)  # the same address: an update, no removal
+    actions = h.applied()
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.RENEWED
+    assert h.state is State.BOUND
+
+
+def test_link_flap_without_answer_keeps_the_applied_lease() -> None:
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    while h.state is State.REBOOTING:
+        actions = h.fire()
+    assert h.state is State.BOUND
+    assert not of_type(actions, RemoveLease) and not of_type(actions, ApplyLease)
+    assert h.timer() == lease.t1_at
+
+
+def test_link_flap_after_t1_resumes_renewing() -> None:
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.now = lease.t1_at + 10
+    h.link_up()
+    while h.state is State.REBOOTING:
+        h.fire()
+    assert h.state is State.RENEWING
+    assert h.last_sent().destination == SERVER
+
+
+def test_lease_expires_while_link_down() -> None:
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    actions = h.fire()
+    assert h.now == lease.expires_at
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.LOST
+    assert h.state is State.INIT
+    assert h.client.get_timer() is None
+    h.link_up()
+    h.fire()
+    assert h.state is State.SELECTING
+
+
+def test_link_down_during_exchange_stops_retransmitting() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.handle(LinkDown(h.now))
+    assert h.state is State.INIT
+    assert h.client.get_timer() is None
+    assert h.handle(TimerExpired(h.now + 100)) == []
+
+
+def test_mac_change_while_up_starts_over() -> None:
+    h = Harness()
+    h.acquire()
+    actions = h.handle(LinkUp(h.now, OTHER_MAC))
+    assert h.state is State.REBOOTING
+    assert sent(actions)[0].message.chaddr == OTHER_MAC
+
+
+def test_duplicate_link_up_ignored() -> None:
+    h = Harness()
+    h.acquire()
+    assert h.link_up() == []
+    assert h.state is State.BOUND
+
+
+def test_reboot_ack_for_another_address_with_probe() -> None:
+    h = Harness(ClientConfig(arp_probe=True), remembered=remembered())
+    h.link_up()
+    actions = h.deliver(ack(h.last_sent().message, yiaddr=OTHER_ADDRESS))
+    assert actions[0] == ProbeAddress(OTHER_ADDRESS)
+    assert h.state is State.PROBING
+
+
+def test_reboot_ipv6_only_preferred() -> None:
+    h = Harness(ClientConfig(ipv6_only_preferred=True),
+                remembered=remembered())
+    h.link_up()
+    actions = h.deliver(ack(h.last_sent().message, ipv6_only_preferred=600))
+    assert not of_type(actions, ApplyLease)
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    assert h.state is State.INIT
+    assert h.timer() - h.now == pytest.approx(600, abs=0.1)
+
+
+def test_invalid_remembered_lease_is_a_usage_error() -> None:
+    from leasebox.core.machine import UsageError
+
+    lease = remembered()
+    with pytest.raises(UsageError):
+        Harness(remembered=replace(lease, prefixlen=0))
+
+
+def test_only_requests_go_out() -> None:
+    h = rebooting()
+    assert all(isinstance(a, Transmit) and a.message.op is Op.BOOTREQUEST
+               for a in sent(h.history))
