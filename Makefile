@@ -12,11 +12,15 @@ PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.engine.main
                leasebox-netconf:leasebox.netconf.main leasebox-bus:leasebox.bus.main \
                leaseboxctl:leasebox.ctl.main
 
-.PHONY: help test demo install install-python install-data
+.PHONY: help check test demo install install-python install-data
 help:
+	@echo "make check     the fast loop: lint, types, import contracts, the pure tests (no root)"
 	@echo "make test      run the whole test suite (installs what it needs)"
 	@echo "make demo      the one-command demo under a real systemd"
 	@echo "make install   install into DESTDIR (PREFIX=$(PREFIX)): python package, programs, units, root"
+
+check:
+	./scripts/check
 
 test:
 	./scripts/test

@@ -109,7 +109,7 @@ class PrivateBus:
     def close(self) -> None:
         for proc in [*self.fakes, self.daemon]:
             if proc.poll() is None:
-                self.stop(proc)  # type: ignore[arg-type]
+                self.stop(proc)
 
 
 @pytest.fixture
@@ -188,8 +188,11 @@ def test_owner_changes_are_seen(bus: PrivateBus) -> None:
         wait_for("NameOwnerChanged for timesync1", arrived, 15)
         bus.stop(fake)
         seen.clear()
-        wait_for("timesync1 leaving", lambda: seen.extend(conn.owner_changes()) or
-                 (TIMESYNCD.bus_name, "") in seen, 15)
+        def left() -> bool:
+            seen.extend(conn.owner_changes())
+            return (TIMESYNCD.bus_name, "") in seen
+
+        wait_for("timesync1 leaving", left, 15)
 
 
 # ---- a hand-written bus: what a real one would never send ---------------------------------

@@ -25,7 +25,7 @@ from tests.waiting import wait_for
 SRC = Path(__file__).resolve().parents[2] / "src"
 A = IPv4Address
 
-pytestmark = [needs_fakes, pytest.mark.skipif(os.geteuid() != 0, reason=(
+pytestmark = [needs_fakes, pytest.mark.root, pytest.mark.skipif(os.geteuid() != 0, reason=(
     "leasebox-bus admits only netconf's dynamic identity or root"))]
 
 

@@ -67,7 +67,8 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from tests.integration.netlab import PYTHON, REPO, Lab, wait_for
+from tests.integration.netlab import PYTHON, REPO, Lab
+from tests.waiting import wait_for
 
 ETH_P_IP = 0x0800
 SOL_PACKET = 263

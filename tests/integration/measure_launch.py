@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.integration.netlab import Dnsmasq, Lab, Leasebox, wait_for
+from tests.integration.netlab import Dnsmasq, Lab, Leasebox
+from tests.waiting import wait_for
 
 _DNSMASQ_TIME = re.compile(r"^\w+ +\d+ (\d+):(\d+):(\d+) ")
 

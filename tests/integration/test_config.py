@@ -10,7 +10,8 @@ from typing import Any
 
 from leasebox.engine.clientid import default_iaid
 from leasebox.ipc import control
-from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox, wait_for
+from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox
+from tests.waiting import wait_for
 
 CONTROL_GID = 4242
 DNS_OPTIONS = ("--dhcp-option=option:dns-server,192.0.2.53",

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox, wait_for
+from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox
+from tests.waiting import wait_for
 
 FULL_OPTIONS = (
     "--dhcp-option=option:dns-server,192.0.2.53,192.0.2.54",

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.integration.fakeserver import FakeServer, Monitor
-from tests.integration.netlab import PYTHON, REPO, SERVER_IP, Lab, Leasebox, sh, wait_for
+from tests.integration.netlab import PYTHON, REPO, SERVER_IP, Lab, Leasebox, sh
+from tests.waiting import wait_for
 
 GOOD_ADDRESS = "192.0.2.100"
 GOOD_DNS = "192.0.2.53"

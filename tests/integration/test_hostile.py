@@ -22,7 +22,8 @@ from scapy.layers.l2 import Ether
 
 from tests.integration import hostile_cases as hc
 from tests.integration.fakeserver import ACK, OFFER, Ctx, FakeServer, Monitor, Script
-from tests.integration.netlab import SERVER_IP, Lab, Leasebox, wait_for
+from tests.integration.netlab import SERVER_IP, Lab, Leasebox
+from tests.waiting import wait_for
 
 GOOD_ADDRESS = "192.0.2.100"
 GOOD_DNS = "192.0.2.53"

@@ -8,6 +8,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.profiles import examples
 
 from leasebox import ipc
 from leasebox.core.values import Route
@@ -220,7 +221,7 @@ def test_encoder_refuses_what_decoder_would_reject() -> None:
             ipc.encode(msg)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.binary(max_size=600), st.sampled_from(list(ipc.Peer)), st.sampled_from(list(ipc.Peer)))
 def test_decode_raises_only_peer_violation(data: bytes, sender: ipc.Peer,
                                            receiver: ipc.Peer) -> None:
@@ -230,7 +231,7 @@ def test_decode_raises_only_peer_violation(data: bytes, sender: ipc.Peer,
         pass
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=examples(2000), deadline=None)
 @given(st.sampled_from(SAMPLES), st.data())
 def test_mutations_raise_only_peer_violation(msg: ipc.Message, data: st.DataObject) -> None:
     sender, receiver = _route(msg)

@@ -44,6 +44,7 @@ def test_netconf_admits_only_its_engine(peer: peers.Credentials, admitted: bool)
     assert peers.netconf_admits_engine(peer, *NETCONF_X) is admitted
 
 
+@pytest.mark.root
 def test_peer_credentials_of_a_real_other_user(tmp_path: object) -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root to run a client as another user")

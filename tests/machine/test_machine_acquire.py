@@ -61,7 +61,7 @@ def test_lease_obtained() -> None:
     assert discover.destination is None
     assert discover.message.message_type is MessageType.DISCOVER
     timeout = pytest.approx(h.timer() - h.now)
-    assert actions[-1] == StateChanged(State.INIT, State.SELECTING, timeout)
+    assert actions[-1] == StateChanged(State.INIT, State.SELECTING, timeout)  # type: ignore[arg-type]
     h.advance(0.5)
     actions = h.deliver(offer(discover.message))
     [request] = sent(actions)
@@ -208,7 +208,7 @@ def test_duplicate_ack_after_apply_ignored() -> None:
 def test_nak_in_requesting_restarts_with_backoff() -> None:
     h = Harness()
     h.link_up()
-    waits = []
+    waits: list[float] = []
     for _ in range(8):
         h.fire()
         assert h.state is State.SELECTING

@@ -139,7 +139,7 @@ def test_expiry_removes_configuration_and_restarts() -> None:
     assert of_type(actions, PersistLease) == [PersistLease(None)]
     [event] = of_type(actions, LeaseEvent)
     assert event.kind is LeaseEventKind.LOST and event.detail == "expired"
-    assert actions[-1] == StateChanged(State.REBINDING, State.INIT, pytest.approx(
+    assert actions[-1] == StateChanged(State.REBINDING, State.INIT, pytest.approx(  # type: ignore[arg-type]
         h.timer() - h.now))
     assert h.state is State.INIT and h.client.lease is None
     h.fire()

@@ -66,6 +66,7 @@ from tests.machine.machine_helpers import (
     T0,
     remembered,
 )
+from tests.profiles import examples
 
 YIADDRS = [ADDRESS, ADDRESS, OTHER_ADDRESS, IPv4Address("0.0.0.0"),
            IPv4Address("255.255.255.255"), IPv4Address("192.0.2.0"), IPv4Address("127.0.0.1"),
@@ -210,7 +211,7 @@ STEPS = (["advance"] * 3 + ["fire"] * 4 + ["reply"] * 6 + ["answer"] * 3
          + ["release", "stop"])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config=CONFIGS, seed=st.integers(0, 2**32), with_lease=st.booleans(), data=st.data())
 def test_random_event_sequences(config: ClientConfig, seed: int, with_lease: bool,
                                 data: st.DataObject) -> None:

@@ -35,6 +35,7 @@ from tests.machine.machine_helpers import (
     remembered,
     without_ack,
 )
+from tests.profiles import examples
 
 CONFIG = ClientConfig()
 
@@ -167,10 +168,10 @@ def test_restore_continues_like_the_original(name: str) -> None:
         return
     # The reply to the REQUEST in flight before the restart is still accepted.
     reply = ack(h.last_sent().message)
-    [left] = h.client.handle(MessageReceived(h.now, reply))
-    [right] = back.handle(MessageReceived(h.now, reply))
-    assert isinstance(left, ApplyLease) and isinstance(right, ApplyLease)
-    assert left.lease == right.lease
+    [one] = h.client.handle(MessageReceived(h.now, reply))
+    [other] = back.handle(MessageReceived(h.now, reply))
+    assert isinstance(one, ApplyLease) and isinstance(other, ApplyLease)
+    assert one.lease == other.lease
 
 
 def test_restored_init_reboot_verifies_at_once() -> None:
@@ -368,7 +369,7 @@ def test_non_bytes_rejected() -> None:
         restore("{}")  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.binary(max_size=600))
 def test_random_bytes_only_snapshot_error(data: bytes) -> None:
     try:
@@ -386,7 +387,7 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.data())
 def test_random_substitutions_only_snapshot_error(data: st.DataObject) -> None:
     doc = bound_doc()

@@ -16,8 +16,10 @@ import re
 import sys
 import time
 
+from tests.waiting import wait_for
+
 from .harness import SUITE, SUITES, Container, ensure_tree
-from .leasebox_lab import IFACE, LeaseLab, install, wait_for
+from .leasebox_lab import IFACE, LeaseLab, install
 
 UNITS = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")] + [
     "leasebox-bus.service"]

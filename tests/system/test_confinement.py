@@ -31,8 +31,10 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
+
 from .harness import Container
-from .leasebox_lab import IFACE, LeaseLab, install, wait_for
+from .leasebox_lab import IFACE, LeaseLab, install
 
 pytestmark = pytest.mark.system
 

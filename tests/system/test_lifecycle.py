@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, wait_for
+from tests.waiting import wait_for
+
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab
 
 pytestmark = pytest.mark.system
 

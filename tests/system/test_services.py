@@ -14,8 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.waiting import wait_for
+
 from .harness import Container
-from .leasebox_lab import IFACE, LeaseLab, wait_for
+from .leasebox_lab import IFACE, LeaseLab
 
 pytestmark = pytest.mark.system
 

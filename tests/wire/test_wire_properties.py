@@ -25,6 +25,7 @@ from leasebox.core.wire import (
     encode_frame,
 )
 from leasebox.core.wire.frame import _ones_sum
+from tests.profiles import examples
 from tests.wire.wire_samples import ACK_REQUIRED, header, typical_ack
 from tests.wire.wire_strategies import addresses, messages
 
@@ -44,13 +45,13 @@ def decode_or_reject(data: bytes) -> Message | None:
     return msg
 
 
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.binary(max_size=1500))
 def test_decode_arbitrary_bytes(data: bytes) -> None:
     decode_or_reject(data)
 
 
-@settings(max_examples=2000, **FAST)
+@settings(max_examples=examples(2000), **FAST)
 @given(st.sampled_from([1, 2]), st.binary(max_size=256), st.binary(max_size=600))
 def test_decode_arbitrary_options(op: int, fields: bytes, options: bytes) -> None:
     # A valid fixed header, so the bytes reach the option walker; `fields` scribbles over
@@ -60,7 +61,7 @@ def test_decode_arbitrary_options(op: int, fields: bytes, options: bytes) -> Non
     decode_or_reject(bytes(base) + options)
 
 
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.binary(max_size=400))
 def test_decode_arbitrary_options_after_a_valid_ack_prefix(options: bytes) -> None:
     decode_or_reject(header() + ACK_REQUIRED + options)
@@ -89,7 +90,7 @@ def mutate(data: bytes, mutations: list[tuple[str, int, int]]) -> bytes:
     return bytes(buf)
 
 
-@settings(max_examples=500, **FAST)
+@settings(max_examples=examples(500), **FAST)
 @given(messages(), MUTATIONS)
 def test_decode_mutated_messages(msg: Message, mutations: list[tuple[str, int, int]]) -> None:
     decode_or_reject(mutate(encode(msg), mutations))
@@ -104,7 +105,7 @@ def option_offsets(data: bytes) -> list[int]:
     return out
 
 
-@settings(max_examples=500, **FAST)
+@settings(max_examples=examples(500), **FAST)
 @given(messages(), st.data())
 def test_decode_option_length_tampering(msg: Message, data: st.DataObject) -> None:
     encoded = bytearray(encode(msg))
@@ -117,7 +118,7 @@ def test_decode_option_length_tampering(msg: Message, data: st.DataObject) -> No
     decode_or_reject(bytes(encoded))
 
 
-@settings(max_examples=800, **FAST)
+@settings(max_examples=examples(800), **FAST)
 @given(messages())
 def test_encode_decode_identity(msg: Message) -> None:
     data = encode(msg)
@@ -125,7 +126,7 @@ def test_encode_decode_identity(msg: Message) -> None:
     assert decode(data) == msg
 
 
-@settings(max_examples=500, **FAST)
+@settings(max_examples=examples(500), **FAST)
 @given(payload=st.binary(max_size=1500), src_mac=st.binary(min_size=6, max_size=6),
        dst_mac=st.binary(min_size=6, max_size=6), src_ip=addresses, dst_ip=addresses,
        ports=st.sampled_from([(67, 68), (68, 67)]),  # a reply, or a request (fake servers)
@@ -142,7 +143,7 @@ def test_frame_round_trip(*, payload: bytes, src_mac: bytes, dst_mac: bytes, src
     assert (frame.src_port, frame.dst_port, frame.payload) == (src_port, dst_port, payload)
 
 
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.binary(max_size=600), addresses, st.data())
 def test_checksums_catch_every_single_bit_error(payload: bytes, src: IPv4Address,
                                                 data: st.DataObject) -> None:
@@ -159,7 +160,7 @@ def test_checksums_catch_every_single_bit_error(payload: bytes, src: IPv4Address
     raise AssertionError(f"bit {bit} flipped and the frame still decoded")
 
 
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.binary(max_size=1600), MUTATIONS)
 def test_decode_frame_arbitrary_and_mutated(data: bytes, mutations: list[tuple[str, int, int]]
                                             ) -> None:
@@ -171,7 +172,7 @@ def test_decode_frame_arbitrary_and_mutated(data: bytes, mutations: list[tuple[s
             pass
 
 
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.binary(max_size=600))
 def test_ones_sum_matches_the_word_loop(data: bytes) -> None:
     padded = data + b"\0" * (len(data) % 2)

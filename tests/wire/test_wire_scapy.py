@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from leasebox.core.wire import Message, MessageType, decode_frame_message, encode, encode_frame
 from leasebox.core.wire.domain import encode_search_list
 from leasebox.core.wire.options import SPECS
+from tests.profiles import examples
 from tests.wire.wire_strategies import addresses, hostnames, messages, route_tables
 
 scapy_dhcp = pytest.importorskip("scapy.layers.dhcp")
@@ -101,7 +102,7 @@ def test_scapy_unsafe_strings_are_dropped() -> None:
     assert msg.dropped == (12, 15, 114)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(
     message_type=st.sampled_from(["offer", "ack", "nak"]),
     xid=st.integers(0, 2**32 - 1), yiaddr=addresses, server_id=addresses,
@@ -209,7 +210,7 @@ def scapy_keeps_raw(code: int) -> bool:
     return not hasattr(scapy_dhcp.DHCPOptions.get(code), "getfield")
 
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=examples(200), **SETTINGS)
 @given(messages(long_options=False))
 def test_our_frames_dissect_identically_in_scapy(msg: Message) -> None:
     msg = dataclasses.replace(msg, unknown=tuple(

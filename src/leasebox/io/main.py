@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import dataclass
 from types import FrameType
 
 from leasebox.io import bpf, caps
@@ -61,9 +62,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _packet_socket(fds: dict[str, list[int]], name: str, *, ifname: str, ifindex: int,
-                   program: bytes, protocol: int, log: Logger) -> tuple[socket.socket, bool]:
+@dataclass(frozen=True, slots=True)
+class _Link:
+    name: str
+    index: int
+
+
+def _packet_socket(fds: dict[str, list[int]], name: str, link: _Link, *, program: bytes,
+                   protocol: int, log: Logger) -> tuple[socket.socket, bool]:
     """Reuse the FDSTORE socket `name` if it is sound, else open a new one. True if new."""
+    ifname, ifindex = link.name, link.index
     stored = sd.take_socket(fds, name)
     if stored is not None:
         fault = stored_fault(stored, ifindex, program)
@@ -113,15 +121,11 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise Stop(EXIT_OK, "SIGTERM")
 
 
-def run(ifname: str, engine_path: str, log: Logger) -> int:
-    try:
-        fds = sd.listen_fds()
-    except sd.ActivationError as exc:
-        raise Stop(EXIT_CONFIG, str(exc)) from None
-    try:
-        ifindex = socket.if_nametoindex(ifname)
-    except OSError:
-        raise Stop(EXIT_CONFIG, f"no interface {ifname}") from None
+def _sockets(fds: dict[str, list[int]], link: _Link, engine_path: str, log: Logger
+             ) -> tuple[Sockets, dict[str, bool]]:
+    """Every socket io works with, inherited (socket activation, FDSTORE) or opened; and
+    which packet sockets are new (to be stored)."""
+    ifname = link.name
     try:
         udp = sd.take_socket(fds, "udp")
         if udp is None:
@@ -132,29 +136,41 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         if bind_to_device(udp, ifname):
             log.info("bound the udp :68 socket to %s", ifname)
         engine = _engine_socket(fds, engine_path)
-        packet, new_packet = _packet_socket(fds, "packet", ifname=ifname, ifindex=ifindex,
-                                            program=bpf.DHCP_PROGRAM, protocol=bpf.ETH_P_IP,
-                                            log=log)
+        packet, new_packet = _packet_socket(fds, "packet", link, program=bpf.DHCP_PROGRAM,
+                                            protocol=bpf.ETH_P_IP, log=log)
         # Bound with protocol 0 (receiving nothing) until a probe runs.
-        arp, new_arp = _packet_socket(fds, "arp", ifname=ifname, ifindex=ifindex,
-                                      program=bpf.ARP_PROGRAM, protocol=0, log=log)
+        arp, new_arp = _packet_socket(fds, "arp", link, program=bpf.ARP_PROGRAM, protocol=0,
+                                      log=log)
     except SocketError as exc:
         raise Stop(EXIT_CONFIG, str(exc)) from None
     except OSError as exc:
         raise Stop(EXIT_OSERR, f"cannot set up sockets: {exc}") from None
+    return Sockets(engine, packet, arp, udp, rtnl), {"packet": new_packet, "arp": new_arp}
+
+
+def run(ifname: str, engine_path: str, log: Logger) -> int:
+    try:
+        fds = sd.listen_fds()
+    except sd.ActivationError as exc:
+        raise Stop(EXIT_CONFIG, str(exc)) from None
+    try:
+        ifindex = socket.if_nametoindex(ifname)
+    except OSError:
+        raise Stop(EXIT_CONFIG, f"no interface {ifname}") from None
+    socks, new = _sockets(fds, _Link(ifname, ifindex), engine_path, log)
     for name, fds_left in fds.items():
         for fd in fds_left:
             log.warning("closing unexpected inherited fd %d named %s", fd, name)
             os.close(fd)
-    for sock, name, new in ((packet, "packet", new_packet), (arp, "arp", new_arp)):
+    for sock, name in ((socks.packet, "packet"), (socks.arp, "arp")):
         try:
-            if new and sd.store_fd(sock.fileno(), name):
+            if new[name] and sd.store_fd(sock.fileno(), name):
                 log.info("stored the %s socket in the FDSTORE", name)
         except OSError as exc:  # io works without it; only a restart will cost more
             log.warning("cannot store the %s socket: %s", name, exc.strerror)
     _drop_capabilities(log)
     sandbox.no_more_exec(log)
-    loop = IoLoop(ifname, ifindex, Sockets(engine, packet, arp, udp, rtnl), log)
+    loop = IoLoop(ifname, ifindex, socks, log)
     try:
         loop.initial_link()
     except Stop as stop:

@@ -41,11 +41,12 @@ from leasebox.config import files
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
 from leasebox.ipc import channel, peers
-from leasebox.netconf.apply import Configurator
+from leasebox.netconf.apply import Configurator, Tracked
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
 from leasebox.netconf.policy import policy_from_config
+from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
@@ -199,87 +200,81 @@ def _send(conn: socket.socket, reply: ipc.Result, log: logsetup.Logger) -> bool:
 
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
-    try:
-        ifname = ifnames.check(args.interface)
-    except ValueError as exc:
-        logsetup.setup("netconf", "?").error("%s", exc)
-        return EX_CONFIG
-    log = logsetup.setup("netconf", ifname, debug=args.debug)
-    try:  # before the sockets: a bad configuration is reported as such, wherever it runs
-        config = files.load(Path(args.config_root), ifname)
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return EX_CONFIG
-    policy = policy_from_config(config.view(Scope.NETCONF))
-    taken = _take_engine_socket(log)
-    if taken is None:
-        return EX_FATAL
-    sock, listening = taken
-    log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
+class _Fatal(Exception):
+    """Start-up cannot go on; the message is logged and netconf exits with `code`."""
 
-    from leasebox.netconf.rtnl import Rtnl  # noqa: PLC0415 (pyroute2's import cost)
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
-    rtnl = Rtnl()
+
+def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
+    rtnl = Rtnl()  # pyroute2 is loaded here, on first use (see rtnl.py)
     try:
         indexes = rtnl.lookup(ifname)
         link = rtnl.link(indexes[0]) if len(indexes) == 1 else None
     except OSError as exc:
-        log.error("cannot read interface %s: %s", ifname, exc)
-        return EX_FATAL
+        rtnl.close()
+        raise _Fatal(EX_FATAL, f"cannot read interface {ifname}: {exc}") from None
     if link is None or link.loopback:
-        log.error("interface %s %s", ifname, "is loopback" if link else "does not exist")
-        return EX_FATAL
-    runtime_dir = os.path.join(args.runtime_dir, ifname)
-    state = StateFile(runtime_dir, link.index)
+        rtnl.close()
+        raise _Fatal(EX_FATAL, f"interface {ifname} "
+                     f"{'is loopback' if link else 'does not exist'}")
+    return rtnl, link
+
+
+def _load_state(state: StateFile, log: logsetup.Logger) -> Tracked | None:
     try:
         tracked = state.load()
     except StateError as exc:
         log.warning("ignoring %s: %s", state.path, exc)
-        tracked = None
+        return None
     if tracked is not None and not tracked.empty:
         log.info("resuming what an earlier netconf applied: %s, %d route(s)",
                  tracked.address, len(tracked.routes))
-    resolver: ToBus | ToFileAndBus
+    return tracked
+
+
+def _resolver(args: argparse.Namespace, ifname: str, runtime_dir: str
+              ) -> ToBus | ToFileAndBus:
     bus = BusClient(ifname, args.bus_socket)
-    if args.dns_to == "resolved" or (args.dns_to == "auto"
-                                     and os.path.exists(RESOLVED_BINARY)):
-        resolver = ToBus(bus)
-    else:
-        resolver = ToFileAndBus(ResolvConfFile(runtime_dir, ifname), bus)
-    log.info("%s", resolver.describe())
-    nc = Netconf(ifname, link.index, policy, rtnl,
-                 Configurator(rtnl.bind(link.index), resolver, tracked), state,
-                 on_change=lambda text: sd.notify(f"STATUS={text}"))
+    if args.dns_to == "resolved" or (args.dns_to == "auto" and os.path.exists(RESOLVED_BINARY)):
+        return ToBus(bus)
+    return ToFileAndBus(ResolvConfFile(runtime_dir, ifname), bus)
+
+
+def _accept_engine(sock: socket.socket, log: logsetup.Logger) -> socket.socket | None:
+    try:
+        conn, _ = sock.accept()
+    except (BlockingIOError, InterruptedError):
+        return None
+    # The socket file keeps other users out; this keeps out every leasebox process but
+    # engine@IFACE (see leasebox.ipc.peers).
+    peer = peers.peer_credentials(conn)
+    if not peers.netconf_admits_engine(peer, os.geteuid(), os.getegid()):
+        log.warning("refused a connection from pid %d uid %d gid %d: not the engine",
+                    peer.pid, peer.uid, peer.gid)
+        conn.close()
+        return None
+    log.info("engine connected (pid %d, uid %d, gid %d)", peer.pid, peer.uid, peer.gid)
+    return conn
+
+
+def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float,
+         log: logsetup.Logger) -> int:
+    """Serve engines until idle, stopped, or (connected socket) the engine closes.
+    Idle exit only where something starts netconf again: a listening socket from socket
+    activation. Each request is answered before the next wait, so an idle netconf has
+    nothing half-done; what it applied is in its state file for the next start."""
     loop = _Loop()
-    sandbox.no_more_exec(log)
-    log.info("ready on %s (ifindex %d), %s", ifname, link.index,
-             "listening for the engine" if listening else "connected to the engine")
-    sd.notify("READY=1", f"STATUS={nc.status()}")
-    # Idle exit only where something starts netconf again: a listening socket from socket
-    # activation. Each request is answered before the next wait, so an idle netconf has
-    # nothing half-done; what it applied is in its state file for the next start.
-    idle = args.exit_idle_time if listening else 0.0
     try:
         while True:
             if listening:
                 if not loop.wait(sock, idle, nc.retry):
                     return _idle_exit(idle, log)
-                try:
-                    conn, _ = sock.accept()
-                except (BlockingIOError, InterruptedError):
+                conn = _accept_engine(sock, log)
+                if conn is None:
                     continue
-                # The socket file keeps other users out; this keeps out every leasebox
-                # process but engine@IFACE (see leasebox.ipc.peers).
-                peer = peers.peer_credentials(conn)
-                if not peers.netconf_admits_engine(peer, os.geteuid(), os.getegid()):
-                    log.warning("refused a connection from pid %d uid %d gid %d: not the "
-                                "engine", peer.pid, peer.uid, peer.gid)
-                    conn.close()
-                    continue
-                log.info("engine connected (pid %d, uid %d, gid %d)",
-                         peer.pid, peer.uid, peer.gid)
             else:
                 conn = sock
             with conn:
@@ -299,6 +294,45 @@ def main(argv: list[str] | None = None) -> int:
     except LinkGone as exc:
         log.critical("%s: exiting", exc)
         return EX_FATAL
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    try:
+        ifname = ifnames.check(args.interface)
+    except ValueError as exc:
+        logsetup.setup("netconf", "?").error("%s", exc)
+        return EX_CONFIG
+    log = logsetup.setup("netconf", ifname, debug=args.debug)
+    try:  # before the sockets: a bad configuration is reported as such, wherever it runs
+        config = files.load(Path(args.config_root), ifname)
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EX_CONFIG
+    policy = policy_from_config(config.view(Scope.NETCONF))
+    taken = _take_engine_socket(log)
+    if taken is None:
+        return EX_FATAL
+    sock, listening = taken
+    log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
+    try:
+        rtnl, link = _open_link(ifname)
+    except _Fatal as exc:
+        log.error("%s", exc)
+        return exc.code
+    try:
+        runtime_dir = os.path.join(args.runtime_dir, ifname)
+        state = StateFile(runtime_dir, link.index)
+        resolver = _resolver(args, ifname, runtime_dir)
+        log.info("%s", resolver.describe())
+        nc = Netconf(ifname, link.index, policy, rtnl,
+                     Configurator(rtnl.bind(link.index), resolver, _load_state(state, log)),
+                     state, on_change=lambda text: sd.notify(f"STATUS={text}"))
+        sandbox.no_more_exec(log)
+        log.info("ready on %s (ifindex %d), %s", ifname, link.index,
+                 "listening for the engine" if listening else "connected to the engine")
+        sd.notify("READY=1", f"STATUS={nc.status()}")
+        return _run(nc, sock, listening, args.exit_idle_time if listening else 0.0, log)
     finally:
         rtnl.close()
 
