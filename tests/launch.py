@@ -193,7 +193,7 @@ class Launcher:
         engine = next((s for s in self.services if s.name == "engine"), None)
         if engine is not None and engine.pid is not None:
             _log("asking the engine to leave the link")
-            reply = send_control(self.rundir / "control.sock", control.Command.STOP)
+            reply = send_control(self.rundir / "control.sock", control.Command.LEAVE)
             _log(f"engine: {reply}")
         for svc in reversed(self.services):  # io first, netconf last
             if svc.pid is not None:

@@ -13,6 +13,7 @@ from leasebox.core.machine.types import (
     ConfigApplied,
     LeaseEvent,
     LeaseEventKind,
+    LeaveRequested,
     LinkDown,
     LinkUp,
     MessageReceived,
@@ -21,7 +22,6 @@ from leasebox.core.machine.types import (
     RemoveLease,
     RenewRequested,
     State,
-    StopRequested,
     TimerExpired,
 )
 from leasebox.core.wire.types import MessageType
@@ -77,7 +77,7 @@ def test_release_while_selecting_stops_without_sending() -> None:
 def test_stop_with_release() -> None:
     h = Harness()
     lease = h.acquire()
-    actions = h.handle(StopRequested(h.now, release=True))
+    actions = h.handle(LeaveRequested(h.now, release=True))
     assert sent(actions)[0].message.message_type is MessageType.RELEASE
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert of_type(actions, PersistLease) == [PersistLease(None)]
@@ -87,7 +87,7 @@ def test_stop_with_release() -> None:
 def test_stop_with_release_but_configured_not_to() -> None:
     h = Harness(ClientConfig(send_release=False))
     lease = h.acquire()
-    actions = h.handle(StopRequested(h.now, release=True))
+    actions = h.handle(LeaveRequested(h.now, release=True))
     assert not sent(actions)
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert not of_type(actions, PersistLease)  # the lease file stays for the next start
@@ -96,7 +96,7 @@ def test_stop_with_release_but_configured_not_to() -> None:
 def test_stop_without_release() -> None:
     h = Harness()
     lease = h.acquire()
-    actions = h.handle(StopRequested(h.now, release=False))
+    actions = h.handle(LeaveRequested(h.now, release=False))
     assert not sent(actions)
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert not of_type(actions, PersistLease) and not of_type(actions, LeaseEvent)
@@ -106,7 +106,7 @@ def test_stop_without_release() -> None:
 def test_stop_keeping_configuration() -> None:
     h = Harness()
     lease = h.acquire()
-    actions = h.handle(StopRequested(h.now, release=False, keep_configuration=True))
+    actions = h.handle(LeaveRequested(h.now, release=False, keep_configuration=True))
     assert [type(a).__name__ for a in actions] == ["StateChanged"]
     assert h.client.lease == lease
     # Renew after such a stop verifies the kept lease instead of taking a second one.
@@ -117,15 +117,15 @@ def test_stop_keeping_configuration() -> None:
 def test_stop_with_release_ignores_keep_configuration() -> None:
     h = Harness()
     lease = h.acquire()
-    actions = h.handle(StopRequested(h.now, release=True, keep_configuration=True))
+    actions = h.handle(LeaveRequested(h.now, release=True, keep_configuration=True))
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
 
 
 def test_stopped_ignores_everything_but_renew_and_link() -> None:
     h = Harness()
     h.acquire()
-    h.handle(StopRequested(h.now, release=False))
-    assert h.handle(StopRequested(h.now, release=True)) == []
+    h.handle(LeaveRequested(h.now, release=False))
+    assert h.handle(LeaveRequested(h.now, release=True)) == []
     assert h.handle(ReleaseRequested(h.now)) == []
     h.advance(10000)
     assert h.handle(TimerExpired(h.now)) == []

@@ -40,6 +40,7 @@ from leasebox.core.machine.types import (
     Event,
     LeaseEvent,
     LeaseEventKind,
+    LeaveRequested,
     LinkDown,
     LinkUp,
     MessageReceived,
@@ -50,7 +51,6 @@ from leasebox.core.machine.types import (
     RenewRequested,
     State,
     StateChanged,
-    StopRequested,
     TimerExpired,
     Transmit,
 )
@@ -255,7 +255,7 @@ def test_random_event_sequences(config: ClientConfig, seed: int, with_lease: boo
         elif step == "release":
             world.handle(ReleaseRequested(world.now), refuse)
         elif step == "stop":
-            world.handle(StopRequested(world.now, release=data.draw(st.booleans()),
+            world.handle(LeaveRequested(world.now, release=data.draw(st.booleans()),
                                        keep_configuration=data.draw(st.booleans())), refuse)
         elif step == "restore":
             # The engine restarts: answers to applies in flight went to the old process.

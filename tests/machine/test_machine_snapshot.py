@@ -15,12 +15,12 @@ from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    LeaveRequested,
     LinkDown,
     LinkUp,
     MessageReceived,
     ProbeResult,
     State,
-    StopRequested,
     TimerExpired,
     Transmit,
 )
@@ -109,7 +109,7 @@ def at_rebooting(h: Harness) -> None:
 
 def at_stopped_kept(h: Harness) -> None:
     h.acquire()
-    h.handle(StopRequested(h.now, release=False, keep_configuration=True))
+    h.handle(LeaveRequested(h.now, release=False, keep_configuration=True))
 
 
 def at_backoff(h: Harness) -> None:

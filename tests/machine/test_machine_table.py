@@ -20,7 +20,7 @@ def test_every_state_has_rows() -> None:
 def test_every_live_state_hears_the_adapter() -> None:
     for state in set(State) - {State.STOPPED}:
         for kind in (Kind.LINK_UP, Kind.LINK_DOWN, Kind.APPLIED, Kind.REFUSED, Kind.RELEASE,
-                     Kind.STOP):
+                     Kind.LEAVE):
             assert kind in TABLE[state], (state, kind)
         # A live state either has a timer row or never sets a deadline.
         assert Kind.TIMER in TABLE[state] or state is State.STOPPED
@@ -38,7 +38,7 @@ def test_replies_are_heard_only_where_an_exchange_runs() -> None:
 
 def test_stop_and_release_always_end_in_stopped() -> None:
     for rows in TABLE.values():
-        for kind in (Kind.STOP, Kind.RELEASE):
+        for kind in (Kind.LEAVE, Kind.RELEASE):
             if kind in rows:
                 assert rows[kind].next_states == {State.STOPPED}
 

@@ -217,7 +217,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     command = {"renew": control.Command.RENEW, "release": control.Command.RELEASE,
-               "leave": control.Command.STOP}[args.command]
+               "leave": control.Command.LEAVE}[args.command]
     try:
         (name,) = _checked([args.interface])
         result = request(Path(args.runtime_dir), name, command)

@@ -15,12 +15,12 @@ from leasebox.core import wire
 from leasebox.core.machine.types import (
     ConfigApplied,
     ConfigRefused,
+    LeaveRequested,
     MessageReceived,
     ProbeResult,
     ReleaseRequested,
     RenewRequested,
     State,
-    StopRequested,
 )
 from leasebox.engine import journal
 from leasebox.engine.service import EngineService
@@ -55,13 +55,12 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
 def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if not isinstance(msg, ipc.Result):
         raise ipc.PeerViolation(f"netconf: unexpected {type(msg).__name__}")
-    pending = svc.pending.pop(msg.request_id, None)
+    ok = msg.status is ipc.ResultStatus.OK
+    pending = svc.ledger.result(msg.request_id, ok)
     if pending is None:
         raise ipc.PeerViolation(f"netconf: result for unknown request {msg.request_id}")
     now = svc.clock()
-    if msg.status is ipc.ResultStatus.OK:
-        if pending.kind in ("apply", "reapply"):
-            svc.applied = pending.lease
+    if ok:
         if pending.kind == "apply":
             svc.feed(ConfigApplied(now))
         return
@@ -89,8 +88,8 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             if svc.client is None or svc.client.lease is None:
                 return control.encode_reply(False, error="no lease to release")
             svc.feed(ReleaseRequested(now))
-        case control.Command.STOP:
-            svc.feed(StopRequested(now, release=svc.settings.client.send_release,
+        case control.Command.LEAVE:
+            svc.feed(LeaveRequested(now, release=svc.settings.client.send_release,
                                    keep_configuration=svc.settings.keep_configuration))
             svc.live.clear()
     return control.encode_reply(True, status(svc, svc.clock()))

@@ -1,8 +1,11 @@
 """The lease file: what survives a reboot, read back as hostile input.
 
-Layout: an 8-byte magic, a version byte, three zero bytes, the wall-clock time the lease
-was acquired (u64 nanoseconds since the epoch), then the server's ACK exactly as the codec
-encodes it. Reading runs the ACK through the same strict decoder as a packet off the wire
+Layout: an 8-byte magic, a version byte, a zero byte, the length of the ACK (u16; version 1,
+written before it was there, has zero), the wall-clock time the lease was acquired (u64
+nanoseconds since the epoch), then the server's ACK exactly as the codec encodes it. The
+length is what tells a cut-off file from a whole one: the codec drops a malformed option it
+does not need, so a file cut inside its options would otherwise read as a lease without
+them. Reading runs the ACK through the same strict decoder as a packet off the wire
 (CVE-2021-25217 was a lease-file parser that trusted its own file); a file that fails any
 check is logged by the caller and discarded.
 """
@@ -19,8 +22,9 @@ from leasebox.core.machine.types import Lease
 from leasebox.runtime import atomicfile
 
 MAGIC = b"LBXLEASE"
-VERSION = 1
-HEADER = struct.Struct("!8sB3xQ")
+VERSION = 2
+READABLE = (1, 2)
+HEADER = struct.Struct("!8sBxHQ")
 MAX_SIZE = HEADER.size + 4096
 FILENAME = "lease"
 CLOCK_SLACK = 60.0  # a lease "acquired" further than this in the future is not ours
@@ -34,7 +38,8 @@ def store(directory: Path, lease: Lease, acquired_wall: float) -> None:
     """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
     if lease.ack is None:
         raise LeaseFileError("lease has no ACK to store")
-    data = HEADER.pack(MAGIC, VERSION, int(acquired_wall * 1e9)) + wire.encode(lease.ack)
+    ack = wire.encode(lease.ack)
+    data = HEADER.pack(MAGIC, VERSION, len(ack), int(acquired_wall * 1e9)) + ack
     atomicfile.write_atomic(str(directory), FILENAME, data, mode=0o600)
 
 
@@ -63,9 +68,11 @@ def load(directory: Path, *, now_mono: float, now_wall: float, min_lease_time: i
 def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
     if not HEADER.size < len(data) <= MAX_SIZE:
         raise LeaseFileError(f"size {len(data)}")
-    magic, version, acquired_ns = HEADER.unpack_from(data)
-    if magic != MAGIC or version != VERSION:
+    magic, version, length, acquired_ns = HEADER.unpack_from(data)
+    if magic != MAGIC or version not in READABLE:
         raise LeaseFileError("not a leasebox lease file (magic or version)")
+    if version >= 2 and length != len(data) - HEADER.size:
+        raise LeaseFileError(f"ACK of {len(data) - HEADER.size} bytes, header says {length}")
     age = now_wall - acquired_ns / 1e9
     if age < -CLOCK_SLACK:
         raise LeaseFileError("acquired in the future")

@@ -249,7 +249,7 @@ class Loop:
     def _timeout(self) -> float:
         now = self.svc.clock()
         deadlines = [now + 60.0]
-        for d in (self.svc.timer(), self.svc.netconf_retry_at, self.svc.held_deadline()):
+        for d in (self.svc.timer(), self.svc.netconf_retry_at, self.svc.ledger.held_deadline()):
             if d is not None:
                 deadlines.append(d)
         if self.watchdog is not None:
@@ -270,7 +270,7 @@ class Loop:
         self.svc.update_status()
         waiting = []
         for sock, deadline in self.stop_waiters:
-            if not self.svc.pending or now >= deadline:
+            if not self.svc.ledger.pending or now >= deadline:
                 self._reply(sock, dispatch.engine_dispatch_control(
                     self.svc, control.encode_request(control.Request(control.Command.STATUS))))
             else:
@@ -377,7 +377,7 @@ class Loop:
             command = control.decode_request(data).command
         except control.ControlError:
             command = None
-        if command is control.Command.STOP and self.svc.pending:
+        if command is control.Command.LEAVE and self.svc.ledger.pending:
             # Answer once netconf has confirmed the removal, so that the caller (the
             # launcher, or the target's stop job) knows the link is clean when it returns.
             self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))

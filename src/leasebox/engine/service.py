@@ -37,6 +37,7 @@ from leasebox.core.machine.types import (
     Transmit,
 )
 from leasebox.engine import clientid, journal, leasefile
+from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
 from leasebox.ipc import channel
 from leasebox.runtime import sd
@@ -46,7 +47,6 @@ log = logging.getLogger("leasebox.core.machine")
 DROP_LOG_INTERVAL = 10.0
 STATUS_REFRESH = 60.0
 NETCONF_RETRY = 0.5
-TX_WAIT = 1.0  # longest a Remove waits for io to confirm the transmissions before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +60,6 @@ class Settings:
     client_id: ClientIdentifier = ClientIdentifier.MAC
     duid: bytes | None = None
     iaid: int | None = None
-
-
-@dataclass(slots=True)
-class _Pending:
-    kind: str  # "apply", "reapply" or "remove"
-    lease: Lease | None
-    msg: ipc.Apply | ipc.Remove | None = None
 
 
 class EngineService:
@@ -83,14 +76,7 @@ class EngineService:
         self.io: socket.socket | None = None
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
-        self.pending: dict[int, _Pending] = {}
-        # Transmissions io has not confirmed yet (TxDone), and Removes held until it has:
-        # a RELEASE is sent from the leased address, so netconf must not remove the address
-        # before io has handed the RELEASE to the kernel.
-        self.tx_outstanding = 0
-        self.held: dict[int, float] = {}  # request id -> latest time to send anyway
-        self.next_request = 1
-        self.applied: Lease | None = None  # what netconf confirmed, to re-send after its restart
+        self.ledger = Ledger()  # what netconf and io were asked, and what is still due
         self.last_error = ""
         self.dropped = 0
         self.drop_logged_at = -DROP_LOG_INTERVAL
@@ -150,7 +136,7 @@ class EngineService:
                              extra=self._fields(client.state, client.lease))
                     if client.lease is not None and client.state in (
                             State.BOUND, State.RENEWING, State.REBINDING):
-                        self.applied = client.lease
+                        self.ledger.applied = client.lease
                     return client
         remembered = None
         try:
@@ -179,11 +165,11 @@ class EngineService:
                 case ProbeAddress(address):
                     self.engine_compose_io(ipc.Probe(address))
                 case ApplyLease(lease):
-                    self.engine_compose_netconf_apply(lease, "apply", now)
+                    self.send_netconf(self.ledger.apply(lease, now))
                 case RemoveLease(lease):
-                    self.applied = None
-                    self.engine_compose_netconf(ipc.Remove(self._request_id()),
-                                                _Pending("remove", lease))
+                    remove = self.ledger.remove(lease, now)
+                    if remove is not None:  # else held until io confirms the RELEASE
+                        self.send_netconf(remove)
                 case PersistLease(lease):
                     self._persist(lease, now)
                 case LeaseEvent(kind, lease, detail):
@@ -223,11 +209,6 @@ class EngineService:
             # The lease still works without the file; only the next cold start is slower.
             log.error("cannot write the lease file: %s", exc)
 
-    def _request_id(self) -> int:
-        rid = self.next_request
-        self.next_request = rid % 0xFFFFFFFF + 1
-        return rid
-
     # ---- to io ---------------------------------------------------------------------------
 
     def engine_compose_io_transmit(self, message: wire.Message,
@@ -249,68 +230,30 @@ class EngineService:
             self.drop_io()
             return
         if isinstance(msg, ipc.SendBroadcast | ipc.SendUnicast):
-            self.tx_outstanding += 1
+            self.ledger.transmitted()
 
     def tx_done(self) -> None:
         """io confirmed one transmission; send what was waiting for all of them."""
-        self.tx_outstanding = max(0, self.tx_outstanding - 1)
-        if self.tx_outstanding == 0:
-            self.release_held(self.clock(), everything=True)
+        for msg in self.ledger.tx_done():
+            self.send_netconf(msg)
 
-    def release_held(self, now: float, everything: bool = False) -> None:
-        for rid, deadline in sorted(self.held.items()):
-            if everything or now >= deadline:
-                del self.held[rid]
-                pending = self.pending.get(rid)
-                if pending is not None and pending.msg is not None:
-                    self.send_netconf(pending.msg)
-
-    def held_deadline(self) -> float | None:
-        return min(self.held.values(), default=None)
+    def release_held(self, now: float) -> None:
+        for msg in self.ledger.due(now):
+            self.send_netconf(msg)
 
     def drop_io(self) -> None:
         if self.io is not None:
             self.io.close()
             self.io = None
             self.on_io_change()
-        self.tx_outstanding = 0  # no confirmation will come from this connection
-        self.release_held(self.clock(), everything=True)
+        for msg in self.ledger.io_lost():
+            self.send_netconf(msg)
 
     # ---- to netconf ----------------------------------------------------------------------
 
-    def engine_compose_netconf_apply(self, lease: Lease, kind: str, now: float) -> None:
-        if lease.lease_time == 0xFFFFFFFF:
-            lifetime = ipc.INFINITE
-        else:
-            lifetime = max(1, int(lease.expires_at - now))
-        domains: list[str] = []
-        for raw in ((lease.domain_name,) if lease.domain_name else ()) + lease.domain_search:
-            name = raw.rstrip(".")
-            if name and name not in domains:
-                domains.append(name)
-        msg = ipc.Apply(
-            request_id=self._request_id(), address=lease.address, prefixlen=lease.prefixlen,
-            lifetime=lifetime, mtu=lease.mtu, routers=lease.routers[:ipc.MAX_ROUTERS],
-            classless_routes=(lease.classless_routes[:ipc.MAX_ROUTES]
-                              if lease.classless_routes is not None else None),
-            dns_servers=lease.dns_servers[:ipc.MAX_DNS],
-            domains=tuple(domains[:ipc.MAX_DOMAINS]),
-            ntp_servers=lease.ntp_servers[:ipc.MAX_NTP],
-        )
-        self.engine_compose_netconf(msg, _Pending(kind, lease))
-
-    def engine_compose_netconf(self, msg: ipc.Apply | ipc.Remove, pending: _Pending) -> None:
-        """Send now if connected; either way the message stays pending until its Result,
-        and every pending message is sent again on a new connection (netconf's handling
-        of Apply and Remove is idempotent)."""
-        pending.msg = msg
-        self.pending[msg.request_id] = pending
-        if isinstance(msg, ipc.Remove) and self.tx_outstanding:
-            self.held[msg.request_id] = self.clock() + TX_WAIT
-            return
-        self.send_netconf(msg)
-
     def send_netconf(self, msg: ipc.Apply | ipc.Remove) -> None:
+        """Send now if connected; either way the message stays pending in the ledger until
+        its Result, and goes again on a new connection."""
         if self.netconf is None:
             self.connect_netconf()  # sends everything pending and not held
             return
@@ -337,20 +280,13 @@ class EngineService:
         self.netconf = sock
         self.netconf_retry_at = None
         self.on_netconf_change()
-        if self.pending:
-            for rid in sorted(self.pending):
-                msg = self.pending[rid].msg
-                if msg is not None and rid not in self.held:
-                    try:
-                        channel.send(sock, msg)
-                    except OSError as exc:
-                        log.warning("netconf connection lost while sending: %s", exc)
-                        self.drop_netconf()
-                        return
-        elif self.applied is not None:
-            # A restarted netconf may have forgotten what it applied: tell it again, so
-            # that a later Remove knows what to take away and the lifetimes are current.
-            self.engine_compose_netconf_apply(self.applied, "reapply", self.clock())
+        for msg in self.ledger.on_connect(self.clock()):
+            try:
+                channel.send(sock, msg)
+            except OSError as exc:
+                log.warning("netconf connection lost while sending: %s", exc)
+                self.drop_netconf()
+                return
 
     def drop_netconf(self) -> None:
         if self.netconf is not None:
@@ -360,7 +296,7 @@ class EngineService:
         # Whatever is pending is sent again on the next connection. With nothing pending,
         # reconnect only when there is something to send: netconf may have exited idle,
         # and connecting would start it again for nothing.
-        self.netconf_retry_at = self.clock() + NETCONF_RETRY if self.pending else None
+        self.netconf_retry_at = self.clock() + NETCONF_RETRY if self.ledger.pending else None
 
     # ---- status ----------------------------------------------------------------------------
 

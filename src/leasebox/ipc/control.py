@@ -20,7 +20,7 @@ class Command(StrEnum):
     STATUS = "status"
     RENEW = "renew"
     RELEASE = "release"
-    STOP = "stop"  # leave the link: release if configured, remove configuration, then idle
+    LEAVE = "leave"  # leave the link: release if configured, remove configuration, then idle
 
 
 class ControlError(Exception):

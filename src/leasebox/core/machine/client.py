@@ -45,6 +45,7 @@ from leasebox.core.machine.types import (
     ConfigRefused,
     Event,
     Lease,
+    LeaveRequested,
     LinkDown,
     LinkUp,
     MessageReceived,
@@ -54,7 +55,6 @@ from leasebox.core.machine.types import (
     RenewRequested,
     State,
     StateChanged,
-    StopRequested,
     TimerExpired,
 )
 from leasebox.core.wire.types import Message, MessageType
@@ -74,7 +74,7 @@ _KINDS: dict[type, Kind] = {
     AddressConflict: Kind.CONFLICT,
     RenewRequested: Kind.RENEW,
     ReleaseRequested: Kind.RELEASE,
-    StopRequested: Kind.STOP,
+    LeaveRequested: Kind.LEAVE,
 }
 
 

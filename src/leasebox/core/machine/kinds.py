@@ -22,4 +22,4 @@ class Kind(StrEnum):
     CONFLICT = "conflict"
     RENEW = "renew"
     RELEASE = "release"
-    STOP = "stop"
+    LEAVE = "leave"

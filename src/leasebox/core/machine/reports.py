@@ -19,9 +19,9 @@ from leasebox.core.machine.types import (
     Event,
     LeaseEvent,
     LeaseEventKind,
+    LeaveRequested,
     LinkUp,
     State,
-    StopRequested,
 )
 
 log = logging.getLogger("leasebox.core.machine")
@@ -158,11 +158,11 @@ def release(ctx: Context, event: Event) -> None:
     _stopped(ctx)
 
 
-def stop(ctx: Context, event: Event) -> None:
+def leave(ctx: Context, event: Event) -> None:
     """The service is stopping. RELEASE only if asked and configured; without it the lease
     stays in the lease file for the next start (INIT-REBOOT), and on the interface too when
     keep_configuration says so."""
-    if not isinstance(event, StopRequested):
+    if not isinstance(event, LeaveRequested):
         raise TypeError(f"bug: {event!r} in stop")
     lease = ctx.lease
     released = event.release and ctx.config.send_release and _send_release(ctx)

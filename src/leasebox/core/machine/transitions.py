@@ -55,7 +55,7 @@ def _adapter_rows(state: State, can_bind: bool) -> dict[Kind, Rule]:
         K.REFUSED: _rule(reports.config_refused, state, S.INIT),
         K.CONFLICT: _rule(reports.address_conflict, state, S.INIT),
         K.RELEASE: _rule(reports.release, S.STOPPED),
-        K.STOP: _rule(reports.stop, S.STOPPED),
+        K.LEAVE: _rule(reports.leave, S.STOPPED),
     }
 
 

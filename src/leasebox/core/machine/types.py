@@ -116,7 +116,7 @@ class ReleaseRequested:
 
 
 @dataclass(frozen=True, slots=True)
-class StopRequested:
+class LeaveRequested:
     now: float
     release: bool  # send RELEASE if bound (and config.send_release)
     keep_configuration: bool = False
@@ -124,7 +124,7 @@ class StopRequested:
 
 Event = (
     LinkUp | LinkDown | MessageReceived | TimerExpired | ConfigApplied | ConfigRefused
-    | ProbeResult | AddressConflict | RenewRequested | ReleaseRequested | StopRequested
+    | ProbeResult | AddressConflict | RenewRequested | ReleaseRequested | LeaveRequested
 )
 
 

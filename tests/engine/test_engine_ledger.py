@@ -1,0 +1,96 @@
+"""The engine's bookkeeping (engine.ledger), driven by a fake clock: pending requests,
+Removes held for io's confirmations, re-apply after a netconf restart, Lease -> Apply."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from ipaddress import IPv4Address, IPv4Network
+
+from leasebox import ipc
+from leasebox.core.values import INFINITE, Route
+from leasebox.engine.ledger import TX_WAIT, Ledger, lease_to_apply
+from tests.machine.machine_helpers import remembered
+
+A = IPv4Address
+
+
+def test_apply_is_pending_until_its_result_and_then_applied() -> None:
+    ledger, lease = Ledger(), remembered()
+    msg = ledger.apply(lease, now=1000.0)
+    assert msg.request_id == 1 and list(ledger.pending) == [1]
+    assert ledger.on_connect(1001.0) == [msg]  # a new connection carries it again
+    pending = ledger.result(1, ok=True)
+    assert pending is not None and pending.kind == "apply"
+    assert ledger.applied == lease and ledger.pending == {}
+    assert ledger.result(1, ok=True) is None  # answered twice: not ours any more
+
+
+def test_refused_apply_is_not_applied() -> None:
+    ledger = Ledger()
+    ledger.apply(remembered(), now=1000.0)
+    assert ledger.result(1, ok=False) is not None and ledger.applied is None
+
+
+def test_remove_waits_for_io_to_confirm_the_release_at_most_tx_wait() -> None:
+    ledger, lease = Ledger(), remembered()
+    ledger.result(ledger.apply(lease, 1000.0).request_id, ok=True)
+    ledger.transmitted()  # the RELEASE, handed to io
+    assert ledger.remove(lease, now=1000.0) is None  # held
+    assert ledger.applied is None and ledger.held_deadline() == 1000.0 + TX_WAIT
+    assert ledger.on_connect(1000.1) == []  # a held Remove does not go on a new connection
+    assert ledger.due(1000.5) == []
+    [remove] = ledger.due(1000.0 + TX_WAIT)  # io never confirmed: it goes anyway
+    assert isinstance(remove, ipc.Remove) and ledger.held == {}
+
+
+def test_tx_done_releases_what_was_held() -> None:
+    ledger = Ledger()
+    ledger.transmitted()
+    ledger.transmitted()
+    assert ledger.remove(None, now=5.0) is None
+    assert ledger.tx_done() == []  # one of two confirmed
+    [remove] = ledger.tx_done()
+    assert remove == ipc.Remove(1)
+    assert ledger.tx_done() == [] and ledger.tx_outstanding == 0  # never negative
+
+
+def test_losing_io_releases_everything_held() -> None:
+    ledger = Ledger()
+    ledger.transmitted()
+    ledger.remove(None, now=5.0)
+    assert ledger.io_lost() == [ipc.Remove(1)] and ledger.tx_outstanding == 0
+    assert ledger.remove(None, now=6.0) == ipc.Remove(2)  # nothing outstanding: at once
+
+
+def test_a_new_connection_with_nothing_pending_reapplies_the_lease() -> None:
+    ledger, lease = Ledger(), remembered()
+    ledger.result(ledger.apply(lease, 1000.0).request_id, ok=True)
+    [again] = ledger.on_connect(1100.0)
+    assert isinstance(again, ipc.Apply) and ledger.pending[again.request_id].kind == "reapply"
+    assert again.lifetime == lease_to_apply(lease, 0, 1100.0).lifetime  # current, not stale
+    ledger.result(again.request_id, ok=True)
+    assert ledger.applied == lease
+
+
+def test_request_ids_wrap_and_never_are_zero() -> None:
+    ledger = Ledger(next_request=0xFFFFFFFF)
+    assert ledger.remove(None, 0.0) == ipc.Remove(0xFFFFFFFF)
+    assert ledger.remove(None, 0.0) == ipc.Remove(1)
+
+
+def test_lease_to_apply() -> None:
+    lease = replace(remembered(acquired_at=1000.0, lease_time=3600), domain_name="corp.example.",
+                    domain_search=("corp.example", "b.example.", ""), mtu=1400,
+                    dns_servers=tuple(A(f"192.0.2.{i}") for i in range(20)),
+                    ntp_servers=(A("192.0.2.123"),),
+                    classless_routes=(Route(IPv4Network("198.51.100.0/24"), A("192.0.2.1")),))
+    msg = lease_to_apply(lease, 7, now=1100.0)
+    assert msg.request_id == 7 and msg.address == lease.address
+    assert msg.lifetime == 3500 and msg.mtu == 1400
+    assert msg.domains == ("corp.example", "b.example")  # trailing dots off, no repeats
+    assert len(msg.dns_servers) == ipc.MAX_DNS and msg.ntp_servers == (A("192.0.2.123"),)
+    assert msg.classless_routes == lease.classless_routes
+    assert lease_to_apply(lease, 8, now=lease.expires_at + 10).lifetime == 1  # never 0
+    forever = replace(lease, lease_time=INFINITE)
+    assert lease_to_apply(forever, 9, now=10**9).lifetime == INFINITE
+    ipc.encode(msg)  # within the contract

@@ -1,0 +1,307 @@
+"""The engine process's adapter and dispatch functions over real sockets, without root: io
+is one end of a socketpair, netconf a listening socket in a temporary directory, the clocks
+are fakes. Then the lease file and the live state, read back as the hostile input they are
+on a restart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leasebox import ipc
+from leasebox.core import wire
+from leasebox.core.machine.types import ClientConfig, State
+from leasebox.engine import dispatch, leasefile
+from leasebox.engine.livestate import LiveState
+from leasebox.engine.service import EngineService, Settings
+from leasebox.ipc import channel, control
+from tests.machine.machine_helpers import ADDRESS, MAC, OTHER_MAC, SERVER, ack, offer
+from tests.profiles import examples
+
+SERVER_MAC = bytes.fromhex("020000000099")
+WALL0 = 1_800_000_000.0
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Rig:
+    svc: EngineService
+    io: socket.socket  # our end: what the engine sends io arrives here
+    netconf: socket.socket  # listening, as netconf's socket unit would
+    clock: Clock
+    state_dir: Path
+    netconf_conn: socket.socket | None = None  # the engine's connection, once it made one
+
+    def from_engine(self) -> ipc.Message:
+        """The engine's next message to io; its timers run (on the fake clock) until then."""
+        for _ in range(10):
+            if select.select([self.io], [], [], 0)[0]:
+                break
+            deadline = self.svc.timer()
+            assert deadline is not None, "the engine has nothing to send and no timer"
+            self.clock.now = max(self.clock.now, deadline)
+            self.svc.on_timer(self.clock.now)
+        msg = channel.recv(self.io, ipc.Peer.ENGINE, ipc.Peer.IO)
+        assert msg is not None
+        return msg
+
+    def sent(self, confirm: bool = True) -> wire.Message:
+        """The next message the engine had io send; confirmed (TxDone) as io does."""
+        msg = self.from_engine()
+        assert isinstance(msg, ipc.SendBroadcast | ipc.SendUnicast), msg
+        if confirm:
+            dispatch.engine_dispatch_io(self.svc, ipc.TxDone(True))
+        return wire.decode(msg.payload)
+
+    def reply(self, message: wire.Message) -> None:
+        frame = wire.encode_frame(wire.encode(message), src_mac=SERVER_MAC, src_ip=SERVER,
+                                  src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
+        dispatch.engine_dispatch_io(self.svc, ipc.Frame(frame))
+
+    def control(self, command: control.Command) -> dict[str, object]:
+        reply = dispatch.engine_dispatch_control(
+            self.svc, control.encode_request(control.Request(command)))
+        result: dict[str, object] = control.decode_reply(reply)
+        return result
+
+
+def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None) -> Rig:
+    clock = clock or Clock()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir(exist_ok=True)
+    path = tmp_path / f"netconf-{os.urandom(4).hex()}.sock"
+    netconf = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    netconf.bind(str(path))
+    netconf.listen(4)
+    netconf.settimeout(5)
+    settings_ = Settings("eth0", ClientConfig(), state_dir, str(path))
+    svc = EngineService(settings_, LiveState(None), clock=clock,
+                        wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, True))
+    return Rig(svc, ours, netconf, clock, state_dir)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = make_rig(tmp_path)
+    yield r
+    r.io.close()
+    r.netconf.close()
+
+
+def bind(r: Rig) -> ipc.Apply:
+    discover = r.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER and discover.chaddr[:6] == MAC
+    r.reply(offer(discover))
+    request = r.sent()
+    assert request.message_type is wire.MessageType.REQUEST
+    assert request.requested_ip == ADDRESS
+    r.reply(ack(request))
+    conn, _ = r.netconf.accept()  # the engine connects to netconf with the Apply
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply) and apply.address == ADDRESS
+    assert r.svc.state is not State.BOUND  # BOUND means applied: not before netconf says so
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    assert r.svc.state is State.BOUND
+    r.netconf_conn = conn
+    return apply
+
+
+def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:
+    bind(rig)
+    reply = rig.control(control.Command.STATUS)
+    status = reply["result"]
+    assert reply["ok"] is True and isinstance(status, dict) and status["state"] == "BOUND"
+    lease = status["lease"]
+    assert isinstance(lease, dict) and lease["address"] == str(ADDRESS)
+    # the lease file holds the ACK for the next start
+    assert (rig.state_dir / leasefile.FILENAME).exists()
+
+
+def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    bind(rig)
+    with pytest.raises(ipc.PeerViolation, match="unknown request"):
+        dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(999, ipc.ResultStatus.OK, ""))
+    with pytest.raises(ipc.PeerViolation):
+        dispatch.engine_dispatch_netconf(rig.svc, ipc.TxDone(True))
+    with pytest.raises(ipc.PeerViolation):
+        dispatch.engine_dispatch_io(rig.svc, ipc.Remove(1))
+    # a malformed frame from the network is dropped with a (rate-limited) warning, no more
+    with caplog.at_level(logging.WARNING):
+        dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))
+    assert "dropped 1 malformed frame(s)" in caplog.text and rig.svc.state is State.BOUND
+    # a bad control request gets an error reply and nothing changes
+    reply = control.decode_reply(dispatch.engine_dispatch_control(rig.svc, b"{nope"))
+    assert reply["ok"] is False and rig.svc.state is State.BOUND
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+
+
+def test_leave_holds_the_remove_until_io_sent_the_release(rig: Rig) -> None:
+    bind(rig)
+    reply = rig.control(control.Command.LEAVE)
+    assert reply["ok"] is True
+    release = rig.sent(confirm=False)
+    assert release.message_type is wire.MessageType.RELEASE
+    assert rig.svc.ledger.held  # the Remove waits for io's TxDone
+    assert rig.netconf_conn is not None
+    rig.netconf_conn.setblocking(False)
+    with pytest.raises(BlockingIOError):  # nothing for netconf yet
+        rig.netconf_conn.recv(100)
+    rig.netconf_conn.settimeout(5)
+    dispatch.engine_dispatch_io(rig.svc, ipc.TxDone(True))
+    remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+
+
+def test_restart_uses_the_lease_file_for_init_reboot(tmp_path: Path) -> None:
+    first = make_rig(tmp_path)
+    bind(first)
+    again = make_rig(tmp_path, clock=Clock(first.clock.now + 60))
+    request = again.sent()
+    assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT, no DISCOVER
+    assert request.requested_ip == ADDRESS and request.server_id is None
+
+
+def test_a_lease_file_of_another_mac_is_not_used(tmp_path: Path) -> None:
+    bind(make_rig(tmp_path))
+    other = make_rig(tmp_path, mac=OTHER_MAC)
+    assert other.sent().message_type is wire.MessageType.DISCOVER
+
+
+def test_a_future_dated_lease_file_is_discarded(tmp_path: Path) -> None:
+    first = make_rig(tmp_path)
+    bind(first)
+    path = first.state_dir / leasefile.FILENAME
+    data = bytearray(path.read_bytes())
+    magic, version, length, _ = leasefile.HEADER.unpack_from(data)
+    leasefile.HEADER.pack_into(data, 0, magic, version, length, int((WALL0 + 10**6) * 1e9))
+    path.write_bytes(bytes(data))
+    again = make_rig(tmp_path, clock=Clock(first.clock.now + 60))
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    assert not path.exists()  # discarded, so it is not read again
+
+
+# ---- the lease file parser ---------------------------------------------------------------
+
+
+def stored(tmp_path: Path) -> bytes:
+    r = make_rig(tmp_path)
+    bind(r)
+    return (r.state_dir / leasefile.FILENAME).read_bytes()
+
+
+def parse(data: bytes, now: float = 1060.0) -> object:
+    return leasefile.parse(data, now_mono=now, now_wall=WALL0 + now, min_lease_time=60)
+
+
+def test_lease_file_every_truncation_is_refused(tmp_path: Path) -> None:
+    data = stored(tmp_path)
+    assert parse(data) is not None
+    for n in range(len(data)):
+        with pytest.raises(leasefile.LeaseFileError):
+            parse(data[:n])
+    with pytest.raises(leasefile.LeaseFileError):
+        parse(data + bytes(leasefile.MAX_SIZE))
+
+
+def test_lease_file_expired_is_none_and_bad_header_refused(tmp_path: Path) -> None:
+    data = stored(tmp_path)
+    assert parse(data, now=1000.0 + 3600 + 1) is None  # expired: nothing to remember
+    # version 1 (no length) is still read: a restart after an upgrade keeps its lease
+    assert parse(data[:8] + b"\x01\x00\x00\x00" + data[12:]) is not None
+    for bad in (b"XXXXXXXX" + data[8:], data[:8] + b"\x09" + data[9:]):
+        with pytest.raises(leasefile.LeaseFileError, match="magic or version"):
+            parse(bad)
+    # a stored message that decodes but is not an ACK
+    header, message = data[:leasefile.HEADER.size], wire.decode(data[leasefile.HEADER.size:])
+    nak = wire.Message(op=wire.Op.BOOTREPLY, xid=message.xid, chaddr=message.chaddr,
+                       message_type=wire.MessageType.NAK, server_id=SERVER)
+    with pytest.raises(leasefile.LeaseFileError, match="not an ACK"):
+        parse(header + wire.encode(nak))
+
+
+LEASE_FILE = bytearray()
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(st.data())
+def test_lease_file_mutations_give_a_lease_none_or_the_one_error(data: st.DataObject) -> None:
+    if not LEASE_FILE:  # one real file, built once
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            LEASE_FILE.extend(stored(Path(tmp)))
+    mutated = bytearray(LEASE_FILE)
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(mutated) - 1))
+        mutated[at] = data.draw(st.integers(0, 255))
+    try:
+        result = parse(bytes(mutated))
+    except leasefile.LeaseFileError:
+        return
+    assert result is None or result.address is not None  # type: ignore[attr-defined]
+
+
+# ---- the live state --------------------------------------------------------------------------
+
+
+def test_live_state_round_trip_and_bounds() -> None:
+    live = LiveState(None)
+    assert live.read() == b""
+    live.write(b'{"v": 1}')
+    assert live.read() == b'{"v": 1}'
+    live.write(b"x")  # a shorter snapshot leaves nothing of the longer one behind
+    assert live.read() == b"x"
+    with pytest.raises(ValueError, match="too large"):
+        live.write(b"x" * 70000)
+    live.clear()
+    assert live.read() == b""
+    again = LiveState(os.dup(live.fd))  # what a restarted engine gets from the FDSTORE
+    live.write(b"kept")
+    assert again.read() == b"kept" and again.inherited
+
+
+def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> None:
+    first = make_rig(tmp_path)
+    bind(first)
+    snapshot = first.svc.live.read()
+    assert json.loads(snapshot)  # the machine's own strict JSON
+    damaged = LiveState(None)
+    damaged.write(snapshot[: len(snapshot) // 2])
+    clock = Clock(first.clock.now + 60)
+    settings_ = Settings("eth0", ClientConfig(), first.state_dir, first.svc.settings.netconf_path)
+    svc = EngineService(settings_, damaged, clock=clock, wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
+    rig = Rig(svc, ours, first.netconf, clock, first.state_dir)
+    request = rig.sent()
+    assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
+    assert request.requested_ip == ADDRESS
+    assert struct.calcsize("!8sB3xQ") == leasefile.HEADER.size  # the same size as version 1
+    assert IPv4Address(0) == wire.ZERO
