@@ -28,6 +28,7 @@ from pathlib import Path
 
 from leasebox.ipc import control
 from leasebox.runtime import ifname
+from tests.activation import place_fds
 
 RTMGRP_LINK = 1
 SO_BINDTODEVICE = 25
@@ -97,10 +98,8 @@ class Launcher:
         pid = os.fork()
         if pid == 0:  # child: fds to 3.., LISTEN_PID = our own pid, exec
             try:
-                dups = [os.dup(fd) for fd in fds]  # above the target range first
-                for i, fd in enumerate(dups):
-                    os.dup2(fd, 3 + i, inheritable=True)
-                os.closerange(3 + len(dups), 4096)
+                place_fds(fds)
+                os.closerange(3 + len(fds), 4096)
                 env["LISTEN_PID"] = str(os.getpid())
                 signal.pthread_sigmask(signal.SIG_SETMASK, [])
                 os.execve(svc.argv[0], svc.argv, env)

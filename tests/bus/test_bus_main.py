@@ -19,6 +19,7 @@ import pytest
 
 from leasebox import ipc
 from leasebox.ipc import channel
+from tests import activation
 from tests.bus.test_bus_dbus import PrivateBus, needs_fakes
 from tests.waiting import wait_for
 
@@ -39,14 +40,13 @@ class BusProcess:
         fd = listener.fileno()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}
-        env.update(PYTHONPATH=str(SRC), LISTEN_FDS="1", LISTEN_FDNAMES="bus")
-        script = f'export LISTEN_PID=$$; exec "$@" 3<&{fd} {fd}<&-'
+        env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
         self.log = tmp_path / "bus.log"
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                ["bash", "-c", script, "bash", sys.executable, "-m", "leasebox.bus.main",
-                 "--bus-address", address, "--state-dir", str(self.state),
-                 "--exit-idle-time", str(idle), "--debug"],
+                activation.argv([("bus", fd)], [
+                    sys.executable, "-m", "leasebox.bus.main", "--bus-address", address,
+                    "--state-dir", str(self.state), "--exit-idle-time", str(idle), "--debug"]),
                 env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=out, stderr=out)
         listener.close()
 

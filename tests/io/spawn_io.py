@@ -4,16 +4,18 @@ Run as `ip netns exec NS python spawn_io.py IFACE NAME=FD ... -- IO-ARGS`. Opens
 socket units would (UDP 0.0.0.0:68 bound to IFACE, the rtnetlink link socket), adds the fds
 named on the command line (the engine's end of a socketpair, FDSTORE fds), puts them at 3..
 and execs leasebox-io with LISTEN_FDS/LISTEN_FDNAMES, LISTEN_PID being its own pid: exec
-keeps the pid, so the check io makes holds.
+keeps the pid, so the check io makes holds (tests.activation does that part).
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import socket
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: find tests
+
+from tests.activation import exec_activated
 
 SO_BINDTODEVICE = 25
 RTMGRP_LINK = 1
@@ -31,18 +33,9 @@ def main() -> None:
     rtnl.bind((0, RTMGRP_LINK))
     fds = [("udp", udp.fileno()), ("rtnl", rtnl.fileno())]
     fds += [(n, int(fd)) for n, _, fd in (item.partition("=") for item in named)]
-    # Move every fd out of the way first, so placing them at 3.. cannot clobber another.
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for _, fd in fds]
-    for i, fd in enumerate(high):
-        os.dup2(fd, 3 + i, inheritable=True)
-        os.close(fd)
-    env = dict(os.environ)
-    env.update(LISTEN_FDS=str(len(fds)), LISTEN_FDNAMES=":".join(n for n, _ in fds),
-               LISTEN_PID=str(os.getpid()))
     script = Path(sys.executable).parent / "leasebox-io"
-    if script.exists():
-        os.execve(script, [str(script), iface, *io_args], env)
-    os.execve(sys.executable, [sys.executable, "-m", "leasebox.io.main", iface, *io_args], env)
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "leasebox.io.main"]
+    exec_activated([*program, iface, *io_args], fds)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests import activation
 from tests.netconf.nclab import IFACE, PEER, SRC, Netconf, ip
 
 _counter = itertools.count()
@@ -68,14 +69,12 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
             name = "engine"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}
-        env.update(PYTHONPATH=str(SRC), LISTEN_FDS="1", LISTEN_FDNAMES=name)
+        env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
         fd = theirs.fileno()
-        # bash sets LISTEN_PID to its own pid, which `exec` keeps through `ip netns exec`
-        # and into python, as systemd does for the process it starts.
-        script = f'export LISTEN_PID=$$; exec "$@" 3<&{fd} {fd}<&-'
-        argv = ["bash", "-c", script, "bash", "ip", "netns", "exec", ns, python, "-m",
-                "leasebox.netconf.main", iface, "--runtime-dir", str(tmp_path / "run"),
-                "--debug", *extra]
+        # `ip netns exec` execs in turn, so LISTEN_PID still names netconf's python
+        argv = activation.argv([(name, fd)], [
+            "ip", "netns", "exec", ns, python, "-m", "leasebox.netconf.main", iface,
+            "--runtime-dir", str(tmp_path / "run"), "--debug", *extra])
         log_path = tmp_path / f"netconf-{len(started)}.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen(argv, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,
