@@ -192,36 +192,25 @@ Message = (
     | Remove | Result | Handoff | HandoffResult
 )
 
-TYPE_OF: dict[type[Message], MsgType] = {
-    LinkState: MsgType.LINK_STATE,
-    Frame: MsgType.FRAME,
-    ProbeResult: MsgType.PROBE_RESULT,
-    TxDone: MsgType.TX_DONE,
-    SendBroadcast: MsgType.SEND_BROADCAST,
-    SendUnicast: MsgType.SEND_UNICAST,
-    Probe: MsgType.PROBE,
-    Apply: MsgType.APPLY,
-    Remove: MsgType.REMOVE,
-    Result: MsgType.RESULT,
-    Handoff: MsgType.HANDOFF,
-    HandoffResult: MsgType.HANDOFF_RESULT,
+# Each type: its class, and who may send it to whom. A type arriving on any other socket
+# is a violation.
+_IO, _ENGINE, _NETCONF, _BUS = Peer.IO, Peer.ENGINE, Peer.NETCONF, Peer.BUS
+TYPES: dict[MsgType, tuple[type[Message], Peer, Peer]] = {
+    MsgType.LINK_STATE: (LinkState, _IO, _ENGINE),
+    MsgType.FRAME: (Frame, _IO, _ENGINE),
+    MsgType.PROBE_RESULT: (ProbeResult, _IO, _ENGINE),
+    MsgType.TX_DONE: (TxDone, _IO, _ENGINE),
+    MsgType.SEND_BROADCAST: (SendBroadcast, _ENGINE, _IO),
+    MsgType.SEND_UNICAST: (SendUnicast, _ENGINE, _IO),
+    MsgType.PROBE: (Probe, _ENGINE, _IO),
+    MsgType.APPLY: (Apply, _ENGINE, _NETCONF),
+    MsgType.REMOVE: (Remove, _ENGINE, _NETCONF),
+    MsgType.RESULT: (Result, _NETCONF, _ENGINE),
+    MsgType.HANDOFF: (Handoff, _NETCONF, _BUS),
+    MsgType.HANDOFF_RESULT: (HandoffResult, _BUS, _NETCONF),
 }
-
-# Who may send each type to whom. A type arriving on any other socket is a violation.
-DIRECTION: dict[MsgType, tuple[Peer, Peer]] = {
-    MsgType.LINK_STATE: (Peer.IO, Peer.ENGINE),
-    MsgType.FRAME: (Peer.IO, Peer.ENGINE),
-    MsgType.PROBE_RESULT: (Peer.IO, Peer.ENGINE),
-    MsgType.TX_DONE: (Peer.IO, Peer.ENGINE),
-    MsgType.SEND_BROADCAST: (Peer.ENGINE, Peer.IO),
-    MsgType.SEND_UNICAST: (Peer.ENGINE, Peer.IO),
-    MsgType.PROBE: (Peer.ENGINE, Peer.IO),
-    MsgType.APPLY: (Peer.ENGINE, Peer.NETCONF),
-    MsgType.REMOVE: (Peer.ENGINE, Peer.NETCONF),
-    MsgType.RESULT: (Peer.NETCONF, Peer.ENGINE),
-    MsgType.HANDOFF: (Peer.NETCONF, Peer.BUS),
-    MsgType.HANDOFF_RESULT: (Peer.BUS, Peer.NETCONF),
-}
+TYPE_OF: dict[type[Message], MsgType] = {cls: t for t, (cls, _, _) in TYPES.items()}
+DIRECTION: dict[MsgType, tuple[Peer, Peer]] = {t: (s, r) for t, (_, s, r) in TYPES.items()}
 
 
 def i2s(value: int) -> str:

@@ -39,11 +39,8 @@ def selecting_timer(ctx: Context, event: Event) -> None:
     elif ctx.window_end is not None and ctx.now >= ctx.window_end:
         steps.start_requesting(ctx, _choose(ctx))
     elif ctx.wake_at is not None and ctx.now >= ctx.wake_at:
-        if ctx.tries >= timing.DISCOVER_ATTEMPTS:
-            log.info("no usable offer after %d DISCOVERs; starting again", ctx.tries)
-            steps.enter_init(ctx)
-            return
-        steps.send_again(ctx, steps.send_discover)
+        steps.next_try_or_start_over(ctx, timing.DISCOVER_ATTEMPTS, steps.send_discover,
+                                     "no usable offer after %d DISCOVERs; starting again")
 
 
 def selecting_offer(ctx: Context, event: Event) -> None:
@@ -89,19 +86,13 @@ def selecting_ack(ctx: Context, event: Event) -> None:
 
 def requesting_timer(ctx: Context, event: Event) -> None:
     if steps.exchange_due(ctx):
-        if ctx.tries >= timing.REQUEST_ATTEMPTS:
-            log.info("no answer to %d REQUESTs; starting again", ctx.tries)
-            steps.enter_init(ctx)
-            return
-        steps.send_again(ctx, steps.send_request)
+        steps.next_try_or_start_over(ctx, timing.REQUEST_ATTEMPTS, steps.send_request,
+                                     "no answer to %d REQUESTs; starting again")
 
 
 def _from_chosen_server(ctx: Context, message: Message) -> bool:
-    if ctx.offer is not None and message.server_id == ctx.offer.server_id:
-        return True
-    log.debug("%s from %s ignored: not the server requested", message.message_type,
-              message.server_id)
-    return False
+    return steps.heard(message, ctx.offer is not None
+                       and message.server_id == ctx.offer.server_id, "not the server requested")
 
 
 def requesting_ack(ctx: Context, event: Event) -> None:

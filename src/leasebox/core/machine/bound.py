@@ -75,11 +75,9 @@ def _expire(ctx: Context) -> None:
 
 def _from_leasing_server(ctx: Context, message: Message) -> bool:
     """RENEWING talks to the server that granted the lease; REBINDING to any."""
-    if ctx.state is State.REBINDING or message.server_id == steps.held(ctx).server_id:
-        return True
-    log.debug("%s from %s ignored in RENEWING: not our server", message.message_type,
-              message.server_id)
-    return False
+    return steps.heard(message, ctx.state is State.REBINDING
+                       or message.server_id == steps.held(ctx).server_id,
+                       "in RENEWING, not our server")
 
 
 def renewing_ack(ctx: Context, event: Event) -> None:

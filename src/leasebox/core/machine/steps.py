@@ -314,6 +314,23 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
         return None
 
 
+def next_try_or_start_over(ctx: Context, attempts: int, send: Callable[[Context], None],
+                           gave_up: str) -> None:
+    """Send again, or after `attempts` tries log `gave_up` (with the count) and start over."""
+    if ctx.tries >= attempts:
+        log.info(gave_up, ctx.tries)
+        enter_init(ctx)
+        return
+    send_again(ctx, send)
+
+
+def heard(message: Message, accepted: bool, why_not: str) -> bool:
+    """`accepted`, with a debug line naming the message when it is not."""
+    if not accepted:
+        log.debug("%s from %s ignored: %s", message.message_type, message.server_id, why_not)
+    return accepted
+
+
 def exchange_due(ctx: Context) -> bool:
     """A timer in REQUESTING or REBOOTING: an expired lease is dropped (and the client
     starts over); True when it is time for the next try, unless a bind is under way."""
