@@ -6,7 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
+import pytest
+
 from leasebox import ipc
+from leasebox.core.machine.errors import LeaseError
+from leasebox.core.machine.lease import check_lease
 from leasebox.core.values import INFINITE, Route
 from leasebox.engine.ledger import TX_WAIT, Ledger, lease_to_apply
 from tests.machine.machine_helpers import remembered
@@ -81,7 +85,7 @@ def test_request_ids_wrap_and_never_are_zero() -> None:
 def test_lease_to_apply() -> None:
     lease = replace(remembered(acquired_at=1000.0, lease_time=3600), domain_name="corp.example.",
                     domain_search=("corp.example", "b.example.", ""), mtu=1400,
-                    dns_servers=tuple(A(f"192.0.2.{i}") for i in range(20)),
+                    dns_servers=tuple(A(f"192.0.2.{i}") for i in range(ipc.MAX_DNS)),
                     ntp_servers=(A("192.0.2.123"),),
                     classless_routes=(Route(IPv4Network("198.51.100.0/24"), A("192.0.2.1")),))
     msg = lease_to_apply(lease, 7, now=1100.0)
@@ -89,6 +93,9 @@ def test_lease_to_apply() -> None:
     assert msg.lifetime == 3500 and msg.mtu == 1400
     assert msg.domains == ("corp.example", "b.example")  # trailing dots off, no repeats
     assert len(msg.dns_servers) == ipc.MAX_DNS and msg.ntp_servers == (A("192.0.2.123"),)
+    # more than the contract carries is refused where a lease is built or restored
+    with pytest.raises(LeaseError, match="DNS servers"):
+        check_lease(replace(lease, dns_servers=tuple(A(f"198.51.100.{i}") for i in range(9))))
     assert msg.classless_routes == lease.classless_routes
     assert lease_to_apply(lease, 8, now=lease.expires_at + 10).lifetime == 1  # never 0
     forever = replace(lease, lease_time=INFINITE)

@@ -160,6 +160,16 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
+def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    bind(rig)
+    monkeypatch.setattr(control, "MAX_REPLY", 100)
+    reply = dispatch.engine_dispatch_control(
+        rig.svc, control.encode_request(control.Request(control.Command.STATUS)))
+    assert b'"ok": false' in reply and b"reply not sent" in reply
+    assert rig.svc.state is State.BOUND
+
+
 def test_leave_holds_the_remove_until_io_sent_the_release(rig: Rig) -> None:
     bind(rig)
     reply = rig.control(control.Command.LEAVE)

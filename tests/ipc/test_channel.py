@@ -60,3 +60,12 @@ def test_garbage_is_a_violation(pair: tuple[socket.socket, socket.socket]) -> No
     io_end.send(b"\x01\x30\x00\x00")  # RESULT type from io: wrong direction
     with pytest.raises(ipc.PeerViolation):
         channel.recv(engine_end, ipc.Peer.IO, ipc.Peer.ENGINE)
+
+
+def test_interface_names_that_would_share_identities_are_refused() -> None:
+    from leasebox.runtime import ifname
+
+    assert ifname.check("eth0") == "eth0" and ifname.check("ionet0") == "ionet0"
+    for name in ("io-eth0", "netconf-eth0"):
+        with pytest.raises(ValueError, match="share its identities"):
+            ifname.check(name)

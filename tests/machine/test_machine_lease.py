@@ -108,3 +108,24 @@ def test_bogus_servers_and_mtu_dropped() -> None:
     assert lease.routers == (SERVER,) and lease.dns_servers == () and lease.ntp_servers == (
         SERVER,)
     assert lease.mtu is None
+
+
+def test_lists_are_bounded_where_the_lease_is_built() -> None:
+    """Security hardening, item 4: the lease carries no more than the contract can."""
+    from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_ROUTERS, MAX_ROUTES
+    from tests.machine.machine_helpers import ack as make_ack
+    from tests.wire.builders import discover
+
+    request = discover(1, bytes.fromhex("020000000001"))
+    many = tuple(IPv4Address(f"192.0.2.{i}") for i in range(2, 40))
+    big = make_ack(request, routers=many, dns_servers=many,
+                   domain_search=tuple(f"d{i}.example" for i in range(30)),
+                   domain_name="corp.example")
+    lease = lease_from_ack(big, 0.0, 60)
+    assert len(lease.routers) == MAX_ROUTERS and len(lease.dns_servers) == MAX_DNS
+    assert len(lease.domain_search) + 1 == MAX_DOMAINS
+    routes = tuple(Route(IPv4Network(f"10.{i}.0.0/16"), IPv4Address("192.0.2.1"))
+                   for i in range(MAX_ROUTES + 6))
+    with pytest.raises(LeaseError, match="70 classless static routes"):
+        lease_from_ack(make_ack(request, classless_routes=routes), 0.0, 60)
+    assert lease_from_ack(make_ack(request, classless_routes=routes[:MAX_ROUTES]), 0.0, 60)

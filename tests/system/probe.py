@@ -24,6 +24,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -140,6 +141,21 @@ def exec_in_child(argv: list[str]) -> str:
     return f"exit {os.WEXITSTATUS(wstatus)}"
 
 
+def try_kill() -> str:
+    """Send SIGKILL to a child of our own: 'ok', or the errno the filter answers."""
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(2)  # ends by itself if it cannot be killed
+        os._exit(0)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        result = "ok"
+    except OSError as exc:
+        result = errno.errorcode.get(exc.errno or 0, str(exc))
+    os.waitpid(pid, 0)
+    return result
+
+
 def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     r: dict[str, Any] = {"role": role, "nonce": nonce, "pid": os.getpid()}
     r["closed_fds"] = close_inherited()
@@ -172,6 +188,7 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     except OSError:
         ifindex = 0  # not visible (the engine): the request still tests the permission
     r["ifindex"] = ifindex
+    r["kill"] = try_kill()
     r["rtm_newaddr"] = rtnl_addr(RTM_NEWADDR, ifindex or 1, TEST_ADDRESS)
     if r["rtm_newaddr"] == "ok":
         r["rtm_deladdr"] = rtnl_addr(RTM_DELADDR, ifindex or 1, TEST_ADDRESS)

@@ -386,6 +386,13 @@ def test_forbid_exec_kills_a_forked_child_in_every_unit(seen: Seen) -> None:
         assert p["exec_after"] == "SIGSYS", role  # ... until the filter is in
 
 
+def test_engine_and_netconf_cannot_signal(seen: Seen) -> None:
+    """They share a uid, and kill permission goes by uid: the units deny sending signals."""
+    assert seen.probes["engine"]["kill"] == "EPERM"
+    assert seen.probes["netconf"]["kill"] == "EPERM"
+    assert seen.probes["io"]["kill"] == "ok"  # the same probe where the filter allows it
+
+
 def test_the_running_daemons_carry_their_own_exec_filter(seen: Seen) -> None:
     assert seen.forbid_warnings == ""
     for role in ROLES:

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 INFINITE = 0xFFFFFFFF  # RFC 2131 3.3: a lease time of all ones is an infinite lease
+# How much of a lease leasebox carries: the lease is cut to these where it is built (more
+# classless routes than MAX_ROUTES refuse it), the ipc contract carries no more, netconf
+# accepts no more, and a status reply stays small by construction.
+MAX_ROUTERS = 8
+MAX_ROUTES = 64
+MAX_DNS = 8
+MAX_NTP = 8
+MAX_DOMAINS = 16  # the domain name and the search list together
 # What the client asks for (option 55) unless configured otherwise: mask, router, DNS,
 # domain, MTU, broadcast, NTP, lease time, server id, T1, T2, search list, classless routes.
 REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 119, 121)

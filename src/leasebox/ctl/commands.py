@@ -168,7 +168,13 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
             label = " " * len(label)
     if st.get("last_error"):
         lines.append(f"   Last error: {st['last_error']}")
-    return "\n".join(lines)
+    return "\n".join(terminal_safe(line) for line in lines)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` with every character a terminal would act on (escape sequences, control and
+    format characters) shown as an escape: what the engine reports came from a server."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _domains(lease: dict[str, Any]) -> list[str]:
@@ -192,7 +198,7 @@ def run_status(args: argparse.Namespace) -> int:
     try:
         names = _checked(args.interfaces) or interfaces(rundir)
     except CtlError as exc:
-        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
     if not names:
         print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
@@ -205,7 +211,7 @@ def run_status(args: argparse.Namespace) -> int:
             st["handoff"] = handoff_status(name)
             results.append(st)
         except CtlError as exc:
-            print(f"leaseboxctl: {exc}", file=sys.stderr)
+            print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
             code = code or exc.code
     if args.json:
         print(json.dumps(results, indent=2, sort_keys=True))
@@ -222,10 +228,10 @@ def run_command(args: argparse.Namespace) -> int:
         (name,) = _checked([args.interface])
         result = request(Path(args.runtime_dir), name, command)
     except CtlError as exc:
-        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
     if not args.quiet:
-        print(f"{name}: {result.get('status')}")
+        print(terminal_safe(f"{name}: {result.get('status')}"))
     return 0
 
 

@@ -70,29 +70,39 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
         svc.feed(ConfigRefused(now, msg.reason))
 
 
+def _reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> bytes:
+    """A reply that always encodes: one too large for the control socket becomes an error
+    reply (the lease is bounded where it is built, so this is a bug, never a crash)."""
+    try:
+        return control.encode_reply(ok, body, error)
+    except control.ControlError as exc:
+        log.error("control reply not sent: %s", exc)
+        return control.encode_reply(False, error=f"reply not sent: {exc}")
+
+
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     """Answer one control request. A bad request gets an error reply, nothing more."""
     try:
         req = control.decode_request(data)
     except control.ControlError as exc:
-        return control.encode_reply(False, error=str(exc))
+        return _reply(False, error=str(exc))
     now = svc.clock()
     match req.command:
         case control.Command.STATUS:
-            return control.encode_reply(True, status(svc, now))
+            return _reply(True, status(svc, now))
         case control.Command.RENEW:
             if svc.state is not State.BOUND:
-                return control.encode_reply(False, error=f"not bound (state {svc.state})")
+                return _reply(False, error=f"not bound (state {svc.state})")
             svc.feed(RenewRequested(now))
         case control.Command.RELEASE:
             if svc.client is None or svc.client.lease is None:
-                return control.encode_reply(False, error="no lease to release")
+                return _reply(False, error="no lease to release")
             svc.feed(ReleaseRequested(now))
         case control.Command.LEAVE:
             svc.feed(LeaveRequested(now, release=svc.settings.client.send_release,
                                    keep_configuration=svc.settings.keep_configuration))
             svc.live.clear()
-    return control.encode_reply(True, status(svc, svc.clock()))
+    return _reply(True, status(svc, svc.clock()))
 
 
 def status(svc: EngineService, now: float) -> dict[str, Any]:

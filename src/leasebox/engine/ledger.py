@@ -42,12 +42,11 @@ def lease_to_apply(lease: Lease, request_id: int, now: float) -> ipc.Apply:
             domains.append(name)
     return ipc.Apply(
         request_id=request_id, address=lease.address, prefixlen=lease.prefixlen,
-        lifetime=lifetime, mtu=lease.mtu, routers=lease.routers[:ipc.MAX_ROUTERS],
-        classless_routes=(lease.classless_routes[:ipc.MAX_ROUTES]
-                          if lease.classless_routes is not None else None),
-        dns_servers=lease.dns_servers[:ipc.MAX_DNS],
-        domains=tuple(domains[:ipc.MAX_DOMAINS]),
-        ntp_servers=lease.ntp_servers[:ipc.MAX_NTP],
+        # bounded where the lease was built (core.machine.lease); a lease restored from a
+        # snapshot passed the same check (check_lease)
+        lifetime=lifetime, mtu=lease.mtu, routers=lease.routers,
+        classless_routes=lease.classless_routes, dns_servers=lease.dns_servers,
+        domains=tuple(domains), ntp_servers=lease.ntp_servers,
     )
 
 

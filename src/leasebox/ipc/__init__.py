@@ -1,14 +1,16 @@
 """The contract between leasebox's processes (see messages.py) and its transport."""
 
-from leasebox.core.values import INFINITE
-from leasebox.ipc.messages import (
-    DIRECTION,
+from leasebox.core.values import (
+    INFINITE,
     MAX_DNS,
     MAX_DOMAINS,
-    MAX_FRAME,
     MAX_NTP,
     MAX_ROUTERS,
     MAX_ROUTES,
+)
+from leasebox.ipc.messages import (
+    DIRECTION,
+    MAX_FRAME,
     Apply,
     Frame,
     Handoff,

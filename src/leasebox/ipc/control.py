@@ -36,13 +36,20 @@ def encode_request(req: Request) -> bytes:
     return json.dumps({"command": req.command.value}).encode()
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):  # "last one wins" is how two readers disagree
+        raise ValueError("duplicate key")
+    return obj
+
+
 def decode_request(data: bytes) -> Request:
     if not 0 < len(data) <= MAX_REQUEST:
         raise ControlError(f"request of {len(data)} bytes")
     try:
-        obj = json.loads(data.decode("ascii"))
+        obj = json.loads(data.decode("ascii"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError):
-        raise ControlError("request is not ASCII JSON") from None
+        raise ControlError("request is not ASCII JSON with unique keys") from None
     if not isinstance(obj, dict) or set(obj) != {"command"}:
         raise ControlError("request must be an object with exactly the key 'command'")
     try:

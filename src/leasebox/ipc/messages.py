@@ -18,7 +18,14 @@ from enum import IntEnum, StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
 from leasebox.core import names
-from leasebox.core.values import Route
+from leasebox.core.values import (
+    MAX_DNS,
+    MAX_DOMAINS,
+    MAX_NTP,
+    MAX_ROUTERS,
+    MAX_ROUTES,
+    Route,
+)
 from leasebox.runtime import ifname as ifnames
 
 VERSION = 2  # 2: APPLY carries NTP servers; HANDOFF between netconf and bus
@@ -29,11 +36,6 @@ MAC_LEN = 6
 MAX_FRAME = 9216  # a jumbo Ethernet frame; io drops larger ones before they get here
 MIN_BOOTP = 240  # fixed BOOTP header + magic cookie
 MAX_BOOTP = 1472  # 1500-byte MTU less IPv4 and UDP headers
-MAX_ROUTERS = 8
-MAX_ROUTES = 64
-MAX_DNS = 8
-MAX_NTP = 8
-MAX_DOMAINS = 16
 MAX_REASON = 200
 
 

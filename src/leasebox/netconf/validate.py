@@ -12,15 +12,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from leasebox.core import names as domains
+from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES
 from leasebox.ipc import Apply
 from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
 
 MIN_PREFIXLEN = 8
 MIN_MTU = 576  # RFC 2132 option 26's floor; anything smaller is a broken server
-MAX_ROUTES = 64
-MAX_ROUTERS = 8
-MAX_SERVERS = 8
-MAX_DOMAINS = 16
 ANY = IPv4Address(0)
 
 # Classes no lease may put on a link, as address, gateway or server.
@@ -181,8 +178,8 @@ def _dns(msg: Apply, policy: Policy) -> tuple[tuple[IPv4Address, ...], tuple[str
     servers: tuple[IPv4Address, ...] = ()
     domains: tuple[str, ...] = ()
     if policy.use_dns:
-        if len(msg.dns_servers) > MAX_SERVERS:
-            raise Refused(f"{len(msg.dns_servers)} DNS servers, at most {MAX_SERVERS}")
+        if len(msg.dns_servers) > MAX_DNS:
+            raise Refused(f"{len(msg.dns_servers)} DNS servers, at most {MAX_DNS}")
         for server in msg.dns_servers:
             _check_host(server, "DNS server")
         servers = tuple(dict.fromkeys(msg.dns_servers))
@@ -199,8 +196,8 @@ def _dns(msg: Apply, policy: Policy) -> tuple[tuple[IPv4Address, ...], tuple[str
 def _ntp(msg: Apply, policy: Policy) -> tuple[IPv4Address, ...]:
     if not policy.use_ntp:
         return ()
-    if len(msg.ntp_servers) > MAX_SERVERS:
-        raise Refused(f"{len(msg.ntp_servers)} NTP servers, at most {MAX_SERVERS}")
+    if len(msg.ntp_servers) > MAX_NTP:
+        raise Refused(f"{len(msg.ntp_servers)} NTP servers, at most {MAX_NTP}")
     for server in msg.ntp_servers:
         _check_host(server, "NTP server")
     return tuple(dict.fromkeys(msg.ntp_servers))

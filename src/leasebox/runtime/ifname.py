@@ -12,7 +12,17 @@ import re
 _SAFE = re.compile(r"[A-Za-z0-9_.@-]{1,15}")
 
 
+# The units name each process's dynamic identity after the interface (leasebox-io-X,
+# leasebox-X, leasebox-netconf-X): for an interface called io-eth0 the engine would be
+# leasebox-io-eth0, io@eth0's own user. Such names are refused.
+RESERVED_PREFIXES = ("io-", "netconf-")
+
+
 def check(name: str) -> str:
     if not _SAFE.fullmatch(name) or name in (".", "..") or name.startswith("-"):
         raise ValueError(f"invalid interface name {name[:32]!r}")
+    if name.startswith(RESERVED_PREFIXES):
+        raise ValueError(f"interface name {name!r} would share its identities with another "
+                         f"interface's leasebox processes (names starting "
+                         f"{' or '.join(RESERVED_PREFIXES)} are not supported)")
     return name

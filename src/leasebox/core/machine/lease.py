@@ -24,7 +24,14 @@ import math
 from leasebox.core.machine.addresses import is_subnet_edge, prefixlen_from_mask, usable
 from leasebox.core.machine.errors import LeaseError
 from leasebox.core.machine.types import Lease
-from leasebox.core.values import INFINITE
+from leasebox.core.values import (
+    INFINITE,
+    MAX_DNS,
+    MAX_DOMAINS,
+    MAX_NTP,
+    MAX_ROUTERS,
+    MAX_ROUTES,
+)
 from leasebox.core.wire.types import Message, MessageType, Op
 
 # Below this a lease cannot be renewed before it runs out (the first retransmission alone
@@ -74,6 +81,12 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lea
     lease_time, t1, t2 = lease_times(ack.lease_time, ack.renewal_time, ack.rebinding_time,
                                      min_lease_time)
     mtu = ack.mtu if ack.mtu is not None and MIN_MTU <= ack.mtu <= MAX_MTU else None
+    # Every list is cut here to what the rest of leasebox carries. Routes are not: a route
+    # table cut short could lose the very route (the default, say) that comes last.
+    routes = ack.classless_routes
+    if routes is not None and len(routes) > MAX_ROUTES:
+        raise LeaseError(f"{len(routes)} classless static routes, more than {MAX_ROUTES}")
+    domain_search = ack.domain_search[:MAX_DOMAINS - (1 if ack.domain_name else 0)]
     return Lease(
         address=ack.yiaddr,
         prefixlen=prefixlen,
@@ -83,13 +96,13 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lea
         rebinding_time=t2,
         acquired_at=acquired_at,
         # Servers do send 0.0.0.0 or 127.0.0.1 here; such entries are dropped, not obeyed.
-        routers=tuple(a for a in ack.routers if usable(a)),
-        dns_servers=tuple(a for a in ack.dns_servers if usable(a)),
+        routers=tuple(a for a in ack.routers if usable(a))[:MAX_ROUTERS],
+        dns_servers=tuple(a for a in ack.dns_servers if usable(a))[:MAX_DNS],
         domain_name=ack.domain_name,
-        domain_search=ack.domain_search,
-        classless_routes=ack.classless_routes,
+        domain_search=domain_search,
+        classless_routes=routes,
         mtu=mtu,
-        ntp_servers=tuple(a for a in ack.ntp_servers if usable(a)),
+        ntp_servers=tuple(a for a in ack.ntp_servers if usable(a))[:MAX_NTP],
         broadcast_address=ack.broadcast_address,
         captive_portal=ack.captive_portal,
         ack=ack,
@@ -125,3 +138,12 @@ def check_lease(lease: Lease) -> None:
         raise LeaseError("lease times are not 0 < T1 < T2 < lease")
     if lease.mtu is not None and not MIN_MTU <= lease.mtu <= MAX_MTU:
         raise LeaseError(f"MTU {lease.mtu} out of range")
+    domains = len(lease.domain_search) + (1 if lease.domain_name else 0)
+    routes = lease.classless_routes or ()
+    for what, count, bound in (("routers", len(lease.routers), MAX_ROUTERS),
+                               ("classless routes", len(routes), MAX_ROUTES),
+                               ("DNS servers", len(lease.dns_servers), MAX_DNS),
+                               ("NTP servers", len(lease.ntp_servers), MAX_NTP),
+                               ("domains", domains, MAX_DOMAINS)):
+        if count > bound:
+            raise LeaseError(f"{count} {what}, more than {bound}")
