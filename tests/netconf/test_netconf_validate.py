@@ -169,12 +169,16 @@ def test_classless_gateway_off_link_refused() -> None:
     refused(msg, "not on the link")
 
 
-def test_onlink_route_counts_even_when_policy_skips_it() -> None:
+def test_onlink_route_counts_only_when_it_is_installed() -> None:
+    """A /32 lease reaches its gateway through the server's on-link route (RFC 3442). With
+    UseRoutes=no that route is not installed, so it cannot vouch for the gateway either
+    (the bypass of security hardening item 5): every gateway must be in our subnet."""
     msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(), classless_routes=(
         Route(N("10.128.0.1/32"), A("0.0.0.0")),
         Route(N("0.0.0.0/0"), A("10.128.0.1")),
     ))
-    p = plan(msg, Policy(use_routes=False))
+    refused(msg, "not on the link", Policy(use_routes=False))
+    p = plan(msg)
     assert p.routes == (
         PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
         PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024),
@@ -253,3 +257,14 @@ def test_mtu_within_bounds_or_ignored_with_a_note() -> None:
         assert p.mtu is None
         assert "ignored" in p.notes[0]
     assert plan(apply_msg(mtu=1400), Policy(use_mtu=False)).mtu is None
+
+
+def test_use_routes_no_cannot_be_bypassed_with_an_onlink_host_route() -> None:
+    """Security hardening, item 5: a skipped on-link route must not admit a gateway."""
+    routes = (Route(N("0.0.0.0/0"), A("10.8.0.53")), Route(N("10.8.0.53/32"), A("0.0.0.0")))
+    msg = apply_msg(classless_routes=routes)
+    refused(msg, "gateway 10.8.0.53 is not on the link", Policy(use_routes=False))
+    # with the on-link route installed, the gateway behind it is fine (RFC 3442)
+    p = plan(msg)
+    assert PlannedRoute(N("10.8.0.53/32"), None, 254, 1024) in p.routes
+    assert PlannedRoute(N("0.0.0.0/0"), A("10.8.0.53"), 254, 1024) in p.routes

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from leasebox.core import names as domains
-from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES
+from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES, Route
 from leasebox.ipc import Apply
 from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
 
@@ -122,18 +122,23 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
         if len(msg.classless_routes) > MAX_ROUTES:
             raise Refused(f"{len(msg.classless_routes)} classless routes, at most {MAX_ROUTES}")
         table = policy.classless_table
-        # The server's own on-link routes make their gateways acceptable even when
-        # policy does not install those routes themselves.
-        onlink = [r.destination for r in msg.classless_routes if r.gateway == ANY]
+        # The server's on-link routes make gateways inside them acceptable, but only the
+        # on-link routes that will be installed: with UseRoutes=no a skipped 10.8.0.53/32
+        # must not let a default route via 10.8.0.53 through (every gateway then has to be
+        # inside our own subnet).
+        def installed(route: Route) -> bool:
+            return policy.use_gateway if route.destination.prefixlen == 0 else policy.use_routes
+
+        onlink = [r.destination for r in msg.classless_routes
+                  if r.gateway == ANY and installed(r)]
         seen: set[IPv4Network] = set()
         for route in msg.classless_routes:
             if route.destination in seen:
                 raise Refused(f"classless route {route.destination} given twice")
             seen.add(route.destination)
-            is_default = route.destination.prefixlen == 0
-            if not (policy.use_gateway if is_default else policy.use_routes):
+            if not installed(route):
                 continue
-            if not is_default:
+            if route.destination.prefixlen:
                 _check_destination(route.destination)
             if route.gateway == ANY:
                 wanted.append((route.destination, None, table))
