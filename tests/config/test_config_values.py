@@ -63,6 +63,8 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "UseRoutes": (BOOL_GOOD, BOOL_BAD),
     "UseGateway": (BOOL_GOOD, BOOL_BAD),
     "UseMTU": (BOOL_GOOD, BOOL_BAD),
+    "MinimumMTU": ([("576", 576), ("1280", 1280), ("65535", 65535)],
+                   [("575", "out of range"), ("65536", "out of range"), ("x", "unsigned")]),
     "RouteMetric": (
         [("0", 0), ("2048", 2048), ("4294967295", 0xFFFFFFFF)],
         [("-1", "not an unsigned number"), ("4294967296", "out of range"),

@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import pytest
 
 from leasebox.ipc import Names
-from leasebox.netconf.apply import ApplyFailed, Configurator
+from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs
 from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.validate import Plan, PlannedRoute
 
@@ -247,3 +247,15 @@ def test_dns_rewritten_only_on_change_and_removed_when_empty(
     conf.apply(make_plan(dns=()))
     conf.hand_off(2.0)
     assert resolver.content is None and conf.tracked.dns == NOTHING
+
+
+def test_a_permanent_address_is_not_taken_over(setup: tuple[FakeKernel, FakeResolver,
+                                                           Configurator]) -> None:
+    kernel, _resolver, conf = setup
+    theirs = IPv4Interface("192.0.2.10/24")
+    kernel.addresses[theirs] = 0xFFFFFFFF  # an administrator's: no lifetime
+    with pytest.raises(NotOurs, match="permanent address"):
+        conf.apply(make_plan())
+    assert kernel.addresses == {theirs: 0xFFFFFFFF} and not kernel.routes
+    conf.remove()
+    assert kernel.addresses == {theirs: 0xFFFFFFFF}

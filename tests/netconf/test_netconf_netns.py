@@ -237,3 +237,31 @@ def test_restarted_netconf_removes_what_its_predecessor_added(
     assert not (tmp_path / "run" / IFACE / "resolv.conf").exists()
     assert not (tmp_path / "run" / IFACE / "netconf.state").exists()
     assert "resuming what an earlier netconf applied" in again.output()
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_mtu_never_takes_ipv6_off_the_link(netns: str, start_netconf: Any, python: str) -> None:
+    """Security hardening, item 3: below 1280 the kernel removes IPv6 from the device."""
+    ip("-n", netns, "-6", "addr", "add", "2001:db8::5/64", "dev", IFACE, "nodad")
+    nc = start_netconf(netns, python)
+    reply = nc.request(lease(1, mtu=576))
+    assert reply.status == OK and "mtu 576 ignored (outside 1280.." in reply.reason
+    assert mtu(netns) >= 1280
+    six = [a["local"] for link in ip_json(netns, "-6", "addr", "show", "dev", IFACE)
+           for a in link.get("addr_info", [])]
+    assert "2001:db8::5" in six
+    assert nc.request(lease(2, mtu=1400)).status == OK and mtu(netns) == 1400
+
+
+@pytest.mark.parametrize("python", INTERPRETERS[:1])
+def test_a_permanent_address_is_never_taken_over(netns: str, start_netconf: Any,
+                                                 python: str) -> None:
+    """Security hardening, item 7: an administrator's address is left alone."""
+    ip("-n", netns, "addr", "add", "192.0.2.10/24", "dev", IFACE)
+    nc = start_netconf(netns, python)
+    reply = nc.request(lease(1))
+    assert reply.status == REFUSED and "permanent address" in reply.reason
+    assert nc.request(ipc.Remove(2)).status == OK
+    [kept] = addresses(netns)
+    assert kept["local"] == "192.0.2.10" and kept["valid_life_time"] == 0xFFFFFFFF
+    assert routes(netns) == []

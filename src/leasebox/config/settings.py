@@ -183,6 +183,12 @@ USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,
     "Set the interface MTU from option 26 (never above what the device supports).",
     _NC, BOOL)
+MINIMUM_MTU = Setting(
+    _N, "MinimumMTU", v.mtu, v.MTU_FLOOR,
+    "The smallest MTU option 26 may set; a smaller one is ignored (and the reply and the "
+    "journal say so). Whatever this says, while the interface has an IPv6 address the floor "
+    "is 1280: below it the kernel removes IPv6 from the device, static addresses included.",
+    _NC, "BYTES")
 ROUTE_METRIC = Setting(
     _N, "RouteMetric", v.uint32, 1024,
     "The metric (priority) of every route leasebox adds. Lower wins.",
@@ -225,7 +231,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME,
-    USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, ROUTE_METRIC,
+    USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, MINIMUM_MTU, ROUTE_METRIC,
     CLASSLESS_ROUTES,
     ALLOWED_ADDRESSES, KEEP_CONFIGURATION,
     CONTROL_GROUP,

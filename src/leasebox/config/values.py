@@ -54,6 +54,18 @@ def uint32(text: str) -> int:
     return number
 
 
+MTU_FLOOR = 576  # RFC 2132 option 26's own minimum
+MTU_CEILING = 65535
+
+
+def mtu(text: str) -> int:
+    """MinimumMTU=: an MTU, 576..65535."""
+    value = uint32(text)
+    if not MTU_FLOOR <= value <= MTU_CEILING:
+        raise ValueError(f"out of range {MTU_FLOOR}..{MTU_CEILING}: {text}")
+    return value
+
+
 def seconds(text: str) -> int:
     """A time span in whole seconds: `90`, `90s`, `5min`, `2h`, `1d`, or sums: `1h 30min`."""
     total, pos, low = 0, 0, text.lower()

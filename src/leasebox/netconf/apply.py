@@ -56,6 +56,11 @@ class ApplyFailed(Exception):
     """The kernel refused a step; what had been done was rolled back."""
 
 
+class NotOurs(Exception):
+    """The address is on the link already, put there by someone else (permanent, no
+    lifetime): netconf leaves it alone, and will not take it over or later delete it."""
+
+
 @dataclass(slots=True)
 class Tracked:
     """Everything this process has changed on its link, and nothing else."""
@@ -131,6 +136,10 @@ class Configurator:
     def apply(self, plan: Plan, now: float = 0.0) -> None:
         """Make the link match `plan`. Raises ApplyFailed after rolling back the kernel's
         part. DNS and NTP become wanted, for hand_off."""
+        if self.tracked.address != plan.interface and self.kernel.address_lifetimes(
+                plan.interface) == (INFINITE, INFINITE):
+            raise NotOurs(f"{plan.interface} is already on the link as a permanent address "
+                          "that leasebox did not add")
         if self.tracked.address is not None and self.tracked.address != plan.interface:
             log.info("address changes from %s to %s: removing the old one first",
                      self.tracked.address, plan.interface)

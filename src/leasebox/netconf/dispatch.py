@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from leasebox import ipc
-from leasebox.netconf.apply import ApplyFailed, Configurator
+from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateFile
-from leasebox.netconf.validate import Plan, Refused, make_plan
+from leasebox.netconf.validate import LinkLimits, Plan, Refused, make_plan
 
 MAX_REASON = 200  # the ipc contract's bound on Result.reason
 
@@ -110,12 +110,15 @@ def _describe(plan: Plan) -> str:
 def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
     link = check_link(nc, msg.request_id)
     try:
-        plan = make_plan(msg, nc.policy, link.max_mtu)
+        plan = make_plan(msg, nc.policy, LinkLimits(link.max_mtu, link.ipv6))
     except Refused as exc:
         log.warning("refused apply #%d: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
     try:
         nc.configurator.apply(plan, nc.clock())
+    except NotOurs as exc:
+        log.warning("refused apply #%d: %s", msg.request_id, exc)
+        return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
     except ApplyFailed as exc:
         log.error("apply #%d failed, rolled back: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))

@@ -28,6 +28,7 @@ class Policy:
     use_routes: bool = True  # option 121 routes other than a default route
     use_gateway: bool = True  # the default route (option 3, or 0.0.0.0/0 in option 121)
     use_mtu: bool = True
+    minimum_mtu: int = 576
     classless_table: int | None = RT_TABLE_MAIN  # None: ignore option 121 (as if absent)
 
 
@@ -41,5 +42,6 @@ def policy_from_config(view: View) -> Policy:
         use_routes=view[s.USE_ROUTES],
         use_gateway=view[s.USE_GATEWAY],
         use_mtu=view[s.USE_MTU],
+        minimum_mtu=view[s.MINIMUM_MTU],
         classless_table=view[s.CLASSLESS_ROUTES],
     )

@@ -32,6 +32,7 @@ class LinkInfo:
     mtu: int
     max_mtu: int
     loopback: bool
+    ipv6: bool = False  # the link has an IPv6 address (IPv6 is enabled on it)
 
 
 class Rtnl:
@@ -86,6 +87,9 @@ class Rtnl:
             # 0 is what some drivers report for "no limit"
             max_mtu=min(int(max_mtu), MTU_CEILING) if max_mtu else MTU_CEILING,
             loopback=bool(int(msg["flags"]) & IFF_LOOPBACK),
+            ipv6=any(int(a["index"]) == index for a in self.call(
+                f"read IPv6 addresses of {index}", "get_addr", index=index,
+                family=socket.AF_INET6)),
         )
 
     def bind(self, index: int) -> Link:

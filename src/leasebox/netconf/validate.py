@@ -168,15 +168,28 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
     return link_routes + gateway_routes
 
 
-def _mtu(msg: Apply, policy: Policy, max_mtu: int, notes: list[str]) -> int | None:
+IPV6_MIN_MTU = 1280  # RFC 8200 5; below it Linux removes IPv6 from the device
+
+
+def _mtu(msg: Apply, policy: Policy, link: LinkLimits, notes: list[str]) -> int | None:
     if msg.mtu is None or not policy.use_mtu:
         return None
-    if not MIN_MTU <= msg.mtu <= max_mtu:
+    floor = max(MIN_MTU, policy.minimum_mtu, IPV6_MIN_MTU if link.ipv6 else 0)
+    if not floor <= msg.mtu <= link.max_mtu:
         # A bad MTU is common from real servers and harmless to skip: not worth refusing
         # the lease over, but said in the reply and the log.
-        notes.append(f"mtu {msg.mtu} ignored (outside {MIN_MTU}..{max_mtu})")
+        why = " (the link has IPv6)" if link.ipv6 and floor == IPV6_MIN_MTU else ""
+        notes.append(f"mtu {msg.mtu} ignored (outside {floor}..{link.max_mtu}{why})")
         return None
     return msg.mtu
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimits:
+    """What the device allows: its largest MTU, and whether it has IPv6 (a floor of 1280)."""
+
+    max_mtu: int
+    ipv6: bool = False
 
 
 def _dns(msg: Apply, policy: Policy) -> tuple[tuple[IPv4Address, ...], tuple[str, ...]]:
@@ -208,14 +221,16 @@ def _ntp(msg: Apply, policy: Policy) -> tuple[IPv4Address, ...]:
     return tuple(dict.fromkeys(msg.ntp_servers))
 
 
-def make_plan(msg: Apply, policy: Policy, max_mtu: int) -> Plan:
-    """Check `msg` against `policy` and the device; raises Refused."""
+def make_plan(msg: Apply, policy: Policy, link: LinkLimits | int) -> Plan:
+    """Check `msg` against `policy` and the device (LinkLimits, or just its largest MTU);
+    raises Refused."""
+    limits = link if isinstance(link, LinkLimits) else LinkLimits(link)
     iface = _check_address(msg, policy)
     if msg.lifetime == 0:
         raise Refused("lease lifetime is 0")
     notes: list[str] = []
     routes = _routes(msg, policy, iface)
-    mtu = _mtu(msg, policy, max_mtu, notes)
+    mtu = _mtu(msg, policy, limits, notes)
     servers, domains = _dns(msg, policy)
     net = iface.network
     return Plan(
