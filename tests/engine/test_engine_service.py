@@ -160,6 +160,18 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
+def test_renew_is_rate_limited(rig: Rig) -> None:
+    bind(rig)
+    replies = [rig.control(control.Command.RENEW) for _ in range(4)]
+    assert replies[0]["ok"] is True  # renewing now: the next two are refused as such ...
+    assert all("not bound" in str(r["error"]) for r in replies[1:3])
+    assert "too many renew/release requests" in str(replies[3]["error"])  # ... then limited
+    reply = rig.control(control.Command.RELEASE)
+    assert reply["ok"] is False and "too many renew/release" in str(reply["error"])
+    rig.clock.now += 11  # the window has passed
+    assert "too many" not in str(rig.control(control.Command.RELEASE).get("error", ""))
+
+
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     bind(rig)

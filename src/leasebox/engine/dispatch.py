@@ -90,6 +90,10 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     match req.command:
         case control.Command.STATUS:
             return _reply(True, status(svc, now))
+        case control.Command.RENEW | control.Command.RELEASE if (
+                wait := svc.command_rate.allow(now)):
+            return _reply(False, error=f"too many renew/release requests; try again in "
+                                        f"{wait:.0f} s")
         case control.Command.RENEW:
             if svc.state is not State.BOUND:
                 return _reply(False, error=f"not bound (state {svc.state})")

@@ -25,6 +25,7 @@ from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
 from leasebox.config.settings import Scope, Setting
 from leasebox.engine import dispatch
+from leasebox.engine.clients import Clients
 from leasebox.engine.config import EngineConfig, engine_config
 from leasebox.engine.livestate import FDNAME as STATE_FDNAME
 from leasebox.engine.livestate import LiveState
@@ -37,7 +38,6 @@ from leasebox.runtime.exits import EX_CONFIG
 log = logging.getLogger("leasebox.core.machine")
 
 EX_USAGE = 64
-MAX_CONTROL_CLIENTS = 8
 STOP_GRACE = 3.0
 
 
@@ -185,7 +185,7 @@ class Loop:
         self.sel = selectors.DefaultSelector()
         self.io_listener = io_listener
         self.control_listener = control_listener
-        self.control_clients: list[socket.socket] = []
+        self.control_clients: Clients[socket.socket] = Clients()
         self.stop_waiters: list[tuple[socket.socket, float]] = []
         self.watchdog = sd.watchdog_interval()
         self.watchdog_at = 0.0
@@ -232,7 +232,7 @@ class Loop:
             want[self.svc.netconf] = self._recv_netconf
         if self.control_listener is not None:
             want[self.control_listener] = self._accept_control
-        for client in self.control_clients:
+        for client in self.control_clients.clients:
             want[client] = self._make_control_reader(client)
         for sock in list(self.registered):
             if sock not in want or sock.fileno() < 0:
@@ -255,6 +255,9 @@ class Loop:
         if self.watchdog is not None:
             deadlines.append(self.watchdog_at)
         deadlines += [d for _, d in self.stop_waiters]
+        idle = self.control_clients.next_deadline()
+        if idle is not None:
+            deadlines.append(idle)
         return max(0.0, min(deadlines) - now)
 
     def _housekeeping(self) -> None:
@@ -276,6 +279,10 @@ class Loop:
             else:
                 waiting.append((sock, deadline))
         self.stop_waiters = waiting
+        busy = {sock for sock, _ in self.stop_waiters}
+        for sock in self.control_clients.idle(now, busy):
+            log.debug("closing an idle control connection")
+            sock.close()
 
     def _drain_wakeup(self) -> None:
         try:
@@ -335,12 +342,18 @@ class Loop:
             conn, _ = self.control_listener.accept()
         except BlockingIOError:
             return
-        admitted = peers.engine_admits_control(peers.peer_credentials(conn),
-                                               peers.peer_groups(conn), os.geteuid(),
+        peer = peers.peer_credentials(conn)
+        admitted = peers.engine_admits_control(peer, peers.peer_groups(conn), os.geteuid(),
                                                self.access)
-        if not admitted or len(self.control_clients) >= MAX_CONTROL_CLIENTS:
-            self._reply(conn, control.encode_reply(
-                False, error="too many clients" if admitted else "permission denied"))
+        why = "permission denied"
+        if admitted:
+            admitted, evict, why = self.control_clients.admit(conn, peer.uid,
+                                                              self.svc.clock())
+            if evict is not None:
+                log.info("control socket full: closing the longest idle connection for root")
+                evict.close()
+        if not admitted:
+            self._reply(conn, control.encode_reply(False, error=why))
             # Closing with the client's request unread would reset the connection, and the
             # client would lose the reason just sent; take what has arrived first.
             conn.setblocking(False)
@@ -353,7 +366,6 @@ class Loop:
             conn.close()
             return
         conn.setblocking(False)
-        self.control_clients.append(conn)
 
     def _make_control_reader(self, conn: socket.socket) -> Callable[[], None]:
         return lambda: self._recv_control(conn)
@@ -366,9 +378,10 @@ class Loop:
         except OSError:
             data, flags = b"", 0
         if not data:
-            self.control_clients.remove(conn)
+            self.control_clients.drop(conn)
             conn.close()
             return
+        self.control_clients.seen(conn, self.svc.clock())
         if flags & socket.MSG_TRUNC:
             self._reply(conn, control.encode_reply(False, error="request too large"))
             return

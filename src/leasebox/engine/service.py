@@ -37,6 +37,7 @@ from leasebox.core.machine.types import (
     Transmit,
 )
 from leasebox.engine import clientid, journal, leasefile
+from leasebox.engine.clients import Rate
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
 from leasebox.ipc import channel
@@ -77,6 +78,7 @@ class EngineService:
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
         self.ledger = Ledger()  # what netconf and io were asked, and what is still due
+        self.command_rate = Rate()  # renew and release from the control socket
         self.last_error = ""
         self.dropped = 0
         self.drop_logged_at = -DROP_LOG_INTERVAL
