@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from leasebox import ipc
-from leasebox.io import arp, bpf, link
+from leasebox.io import arp, link
 from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
 from leasebox.io.packet import SERVER_PORT, clear_udp_checksum
 from leasebox.io.sockets import (
@@ -27,9 +27,8 @@ from leasebox.io.sockets import (
     PACKET_HOST,
     SOL_PACKET,
     TP_STATUS_CSUMNOTREADY,
+    drain,
     enable_auxdata,
-    listen,
-    park,
 )
 from leasebox.ipc import channel
 from leasebox.runtime import sd
@@ -360,10 +359,7 @@ class IoLoop:
             # probe is answered, and the engine ignores results it no longer waits for.
             self.log.info("probe for %s superseded by %s", self.probe.address, address)
         else:
-            try:
-                listen(self.socks.arp, self.ifname, bpf.ETH_P_ARP)
-            except OSError as exc:
-                raise Stop(EXIT_OSERR, f"ARP socket: {exc.strerror}") from None
+            drain(self.socks.arp)  # what queued since the last probe is old news
             self.sel.register(self.socks.arp, selectors.EVENT_READ, self.on_arp)
         self.probe = arp.ProbeRun(address, self.clock())
 
@@ -390,10 +386,6 @@ class IoLoop:
             return
         self.probe = None
         self.sel.unregister(self.socks.arp)
-        try:
-            park(self.socks.arp, self.ifname)
-        except OSError as exc:
-            raise Stop(EXIT_OSERR, f"ARP socket: {exc.strerror}") from None
         if not conflict:
             self.log.info("probe for %s: no conflict", probe.address)
         self.to_engine(ipc.ProbeResult(address=probe.address, conflict=conflict))

@@ -35,7 +35,6 @@ from leasebox.io.sockets import (
     listen,
     open_packet,
     open_rtnl,
-    park,
     stored_fault,
 )
 from leasebox.runtime import ifname, sandbox, sd
@@ -76,10 +75,7 @@ def _packet_socket(fds: dict[str, list[int]], name: str, link: _Link, *, program
     if stored is not None:
         fault = stored_fault(stored, ifindex, program)
         if fault is None:
-            if protocol:
-                listen(stored, ifname, protocol)
-            else:  # io may have died during a probe, with the socket listening
-                park(stored, ifname)
+            listen(stored, ifname, protocol)
             log.info("reusing the stored %s socket", name)
             return stored, False
         log.warning("not reusing the stored %s socket: %s", name, fault)
@@ -138,14 +134,28 @@ def _sockets(fds: dict[str, list[int]], link: _Link, engine_path: str, log: Logg
         engine = _engine_socket(fds, engine_path)
         packet, new_packet = _packet_socket(fds, "packet", link, program=bpf.DHCP_PROGRAM,
                                             protocol=bpf.ETH_P_IP, log=log)
-        # Bound with protocol 0 (receiving nothing) until a probe runs.
-        arp, new_arp = _packet_socket(fds, "arp", link, program=bpf.ARP_PROGRAM, protocol=0,
-                                      log=log)
+        # Bound to ARP once, for good: after lock_down io can bind nothing any more. Between
+        # probes nobody reads it; what queues there is drained when a probe starts.
+        arp, new_arp = _packet_socket(fds, "arp", link, program=bpf.ARP_PROGRAM,
+                                      protocol=bpf.ETH_P_ARP, log=log)
     except SocketError as exc:
         raise Stop(EXIT_CONFIG, str(exc)) from None
     except OSError as exc:
         raise Stop(EXIT_OSERR, f"cannot set up sockets: {exc}") from None
     return Sockets(engine, packet, arp, udp, rtnl), {"packet": new_packet, "arp": new_arp}
+
+
+def lock_down(socks: Sockets, log: Logger) -> None:
+    """Start-up is over: no capability, no exec, and the packet sockets send only on the
+    interface they are bound to (no bind or connect any more: sandbox.lock_sends)."""
+    _drop_capabilities(log)
+    sandbox.no_more_exec(log)
+    try:
+        locked = sandbox.lock_sends((socks.packet.fileno(), socks.arp.fileno()))
+    except OSError as exc:
+        raise Stop(EXIT_OSERR, f"cannot lock the send path: {exc.strerror or exc}") from None
+    if not locked:
+        log.warning("cannot lock the send path: no seccomp numbers for %s", os.uname().machine)
 
 
 def run(ifname: str, engine_path: str, log: Logger) -> int:
@@ -168,8 +178,7 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
                 log.info("stored the %s socket in the FDSTORE", name)
         except OSError as exc:  # io works without it; only a restart will cost more
             log.warning("cannot store the %s socket: %s", name, exc.strerror)
-    _drop_capabilities(log)
-    sandbox.no_more_exec(log)
+    lock_down(socks, log)
     loop = IoLoop(ifname, ifindex, socks, log)
     try:
         loop.initial_link()

@@ -30,7 +30,7 @@ class SocketError(Exception):
     """An inherited or stored socket is not what io expects."""
 
 
-def _drain(sock: socket.socket) -> None:
+def drain(sock: socket.socket) -> None:
     for _ in range(_DRAIN_LIMIT):
         try:
             sock.recv(1, socket.MSG_DONTWAIT | socket.MSG_TRUNC)
@@ -51,7 +51,7 @@ def open_packet(ifname: str, program: bytes, protocol: int) -> socket.socket:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
     try:
         bpf.attach_locked(sock, program)
-        _drain(sock)
+        drain(sock)
         sock.bind((ifname, protocol))
         sock.setblocking(False)
     except BaseException:
@@ -81,7 +81,7 @@ def park(sock: socket.socket, ifname: str) -> None:
     arrived before the move is drained.
     """
     sock.bind((ifname, PARKED_PROTOCOL))
-    _drain(sock)
+    drain(sock)
 
 
 def stored_fault(sock: socket.socket, ifindex: int, program: bytes) -> str | None:

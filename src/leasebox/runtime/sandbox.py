@@ -54,13 +54,20 @@ class Arch:
     name: str
     audit_arch: int  # AUDIT_ARCH_*: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
     exec_calls: tuple[int, ...]  # execve and execveat, in every ABI under that audit arch
+    # bind, connect, sendto, sendmsg, sendmmsg (lock_sends)
+    net_calls: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
 
 ARCHES: dict[str, Arch] = {
     "x86_64": Arch("x86_64", 0xC000003E,
-                   (59, 322, _X32_SYSCALL_BIT | 520, _X32_SYSCALL_BIT | 545)),
-    "aarch64": Arch("aarch64", 0xC00000B7, (221, 281)),
+                   (59, 322, _X32_SYSCALL_BIT | 520, _X32_SYSCALL_BIT | 545),
+                   (49, 42, 44, 46, 307)),
+    "aarch64": Arch("aarch64", 0xC00000B7, (221, 281), (200, 203, 206, 211, 269)),
 }
+SECCOMP_RET_ERRNO = 0x00050000
+EPERM = 1
+_OFFSET_ARG0 = 16  # args[i] at 16 + 8 * i, little-endian: the low word first
+_OFFSET_ARG4 = 16 + 8 * 4
 
 _INSN = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
 
@@ -137,13 +144,7 @@ def forbid_exec() -> bool:
     threads = thread_count()
     if threads != 1:
         raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
-    code = program_bytes(arch)
-    buf = ctypes.create_string_buffer(code, len(code))
-    prog = _SockFprog(len(code) // _INSN.size, ctypes.addressof(buf))
-    _prctl(PR_SET_NO_NEW_PRIVS, 1, "no_new_privs")
-    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"seccomp filter: {os.strerror(err)}")
+    _install(program(arch))
     return True
 
 
@@ -159,4 +160,79 @@ def no_more_exec(log: logging.Logger | logging.LoggerAdapter[logging.Logger]) ->
         log.warning("cannot forbid exec: no seccomp filter for %s", os.uname().machine)
         return False
     log.debug("exec is now forbidden")
+    return True
+
+
+def send_program(arch: Arch, packet_fds: tuple[int, ...]) -> list[tuple[int, int, int, int]]:
+    """The filter of lock_sends, as (code, jt, jf, k); labels resolved to relative jumps."""
+    bind, connect, sendto, sendmsg, sendmmsg = arch.net_calls
+    code: list[tuple[int, int | str, int | str, int] | str] = [
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
+        (BPF_JEQ_K, 0, "kill", arch.audit_arch),
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_NR),
+        (BPF_JEQ_K, "deny", 0, bind),
+        (BPF_JEQ_K, "deny", 0, connect),
+        (BPF_JEQ_K, "sendto", 0, sendto),
+        (BPF_JEQ_K, "msg", 0, sendmsg),
+        (BPF_JEQ_K, "msg", "allow", sendmmsg),
+        # sendmsg/sendmmsg carry their address inside a struct seccomp cannot read: never
+        # on a packet socket
+        "msg",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+        *[(BPF_JEQ_K, "deny", 0, fd) for fd in packet_fds],
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        # sendto on a packet socket: only without an address (the bound interface)
+        "sendto",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+        *[(BPF_JEQ_K, "check_addr", 0, fd) for fd in packet_fds],
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        "check_addr",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG4),
+        (BPF_JEQ_K, 0, "deny", 0),
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG4 + 4),
+        (BPF_JEQ_K, "allow", "deny", 0),
+        "allow",
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        "deny",
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | EPERM),
+        "kill",
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
+    ]
+    labels: dict[str, int] = {}
+    insns: list[tuple[int, int | str, int | str, int]] = []
+    for item in code:
+        if isinstance(item, str):
+            labels[item] = len(insns)
+        else:
+            insns.append(item)
+
+    def rel(target: int | str, here: int) -> int:
+        return target if isinstance(target, int) else labels[target] - here - 1
+
+    return [(op, rel(jt, i), rel(jf, i), k) for i, (op, jt, jf, k) in enumerate(insns)]
+
+
+def _install(insns: list[tuple[int, int, int, int]]) -> None:
+    code = b"".join(_INSN.pack(*insn) for insn in insns)
+    buf = ctypes.create_string_buffer(code, len(code))
+    prog = _SockFprog(len(code) // _INSN.size, ctypes.addressof(buf))
+    _prctl(PR_SET_NO_NEW_PRIVS, 1, "no_new_privs")
+    if _libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"seccomp filter: {os.strerror(err)}")
+
+
+def lock_sends(packet_fds: tuple[int, ...]) -> bool:
+    """For io once its sockets are set up: no bind or connect any more, and a packet socket
+    sends only through send()/sendto() without an address, so only on the interface it
+    is bound to (a compromised io could otherwise re-bind it, or send with another
+    interface's address). Other sockets are unaffected. Refused calls fail with EPERM.
+    True once installed; False on an architecture without numbers here."""
+    arch = native_arch()
+    if arch is None or not any(arch.net_calls):
+        return False
+    threads = thread_count()
+    if threads != 1:
+        raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
+    _install(send_program(arch, packet_fds))
     return True
