@@ -219,9 +219,15 @@ def test_nak_in_requesting_restarts_with_backoff() -> None:
     bases = [0, 2, 4, 8, 16, 32, 60, 60]
     for wait, base in zip(waits, bases, strict=True):
         assert base <= wait < base + 0.1
-    # A lease resets the count.
+    # A lease resets the count once it has survived its first renewal, not before (a
+    # server that ACKs and then NAKs every renewal must meet the backoff).
     h.fire()
     h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.applied()
+    assert h.state is State.BOUND
+    assert h.client._ctx.failures == 8
+    h.fire()  # T1
     h.deliver(ack(h.last_sent().message))
     h.applied()
     assert h.state is State.BOUND

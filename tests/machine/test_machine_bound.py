@@ -29,6 +29,7 @@ from tests.machine.machine_helpers import (
     gaps,
     nak,
     of_type,
+    offer,
     sent,
 )
 
@@ -249,3 +250,23 @@ def test_tiny_lease_is_clamped_and_renewed_without_spinning() -> None:
     h.fire()
     assert h.state is State.RENEWING
     assert h.timer() == lease.t2_at
+
+
+def test_ack_then_nak_every_time_backs_off() -> None:
+    """Security hardening ("also"): a server that ACKs and then NAKs every renewal used to
+    reset the failure count at each bind, so the address flapped every T1 at full speed."""
+    h = bound()
+    waits = []
+    for _ in range(4):
+        h.fire()  # T1: RENEWING
+        h.deliver(nak(h.last_sent().message))
+        assert h.state is State.INIT
+        waits.append(h.timer() - h.now)
+        h.fire()  # INIT -> SELECTING, DISCOVER
+        h.advance(0.2)
+        h.deliver(offer(h.last_sent().message))
+        h.advance(0.1)
+        h.deliver(ack(h.last_sent().message))
+        h.applied()
+        assert h.state is State.BOUND
+    assert waits[0] < 0.1 and waits[1] < waits[2] < waits[3]

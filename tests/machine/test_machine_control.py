@@ -181,3 +181,24 @@ def test_non_event_is_a_usage_error() -> None:
 def test_message_received_without_a_message_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
         Harness().handle(MessageReceived(T0, b"\x02\x01"))  # type: ignore[arg-type]
+
+
+def test_refusal_after_an_earlier_apply_went_through_removes_it() -> None:
+    """Found by the random event test: apply #1, a link flap, apply #2; netconf applies #1
+    (an answer the engine no longer waits for) and refuses #2. The address #1 put on the
+    interface must be removed, not left behind with no lease to answer for it."""
+    from leasebox.core.machine.types import ConfigRefused
+    from tests.machine.machine_helpers import ack
+
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))  # apply #1
+    h.handle(LinkDown(h.now))
+    h.handle(LinkUp(h.now, MAC))
+    h.deliver(ack(h.last_sent().message))  # INIT-REBOOT confirmed: apply #2
+    assert h.handle(ConfigApplied(h.now)) == []  # #1 went through
+    actions = h.handle(ConfigRefused(h.now, "policy"))  # #2 did not
+    assert [a.lease.address for a in actions if isinstance(a, RemoveLease)] == [ADDRESS]
+    assert h.state is State.INIT and h.client.lease is None

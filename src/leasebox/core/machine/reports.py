@@ -73,7 +73,12 @@ def _answer_is_current(ctx: Context) -> bool:
 
 
 def config_applied(ctx: Context, event: Event) -> None:
+    superseded = ctx.applies_pending > 1
     if not _answer_is_current(ctx):
+        if superseded and ctx.applied is not None and ctx.confirmed is None:
+            # An earlier apply took effect after all: something of ours is on the
+            # interface now, and a refusal of the newer one must take it away.
+            ctx.confirmed = ctx.applied
         return
     ctx.confirmed = ctx.applied
     if ctx.bind_kind is not None:

@@ -257,7 +257,10 @@ def finish_bind(ctx: Context) -> None:
     ctx.actions.append(PersistLease(lease))
     ctx.actions.append(LeaseEvent(kind, lease, detail))
     ctx.persisted = True
-    ctx.failures = 0
+    # A lease counts as good once it has survived a renewal: a server that ACKs and then
+    # NAKs every renewal must meet the growing backoff, not a fresh start every T1.
+    if kind in (LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
+        ctx.failures = 0
     ctx.previous_address = lease.address
     clear_exchange(ctx)
     ctx.state = State.BOUND
