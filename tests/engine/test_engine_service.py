@@ -160,6 +160,27 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
+def test_frames_for_other_clients_are_screened_before_decoding(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Security hardening ("also"): op and chaddr are looked at where they lie before the
+    whole frame is decoded, so a flood of other clients' traffic costs next to nothing."""
+    discover = rig.sent()
+    decoded: list[bytes] = []
+    real = wire.decode_frame_message
+    monkeypatch.setattr(wire, "decode_frame_message",
+                        lambda data: decoded.append(data) or real(data))
+    theirs = offer(discover, chaddr=OTHER_MAC)
+    rig.reply(theirs)  # a reply to another client
+    request = wire.Message(op=wire.Op.BOOTREQUEST, xid=1, chaddr=MAC,
+                           message_type=wire.MessageType.DISCOVER)
+    rig.reply(request)  # a request (ours, seen on the wire)
+    assert decoded == [] and rig.svc.state is State.SELECTING
+    rig.reply(offer(discover))  # ours: decoded, and taken
+    assert len(decoded) == 1 and rig.svc.state is State.REQUESTING
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))  # malformed: to the decoder
+    assert len(decoded) == 2
+
+
 def test_renew_is_rate_limited(rig: Rig) -> None:
     bind(rig)
     replies = [rig.control(control.Command.RENEW) for _ in range(4)]

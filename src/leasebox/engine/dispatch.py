@@ -29,11 +29,33 @@ from leasebox.ipc import control
 log = logging.getLogger("leasebox.core.machine")
 
 
+_ETH_HEADER = 14
+_UDP_HEADER = 8
+_BOOTP_OP, _BOOTP_CHADDR = 0, 28
+BOOTREPLY = 2
+
+
+def _may_be_for_us(frame: bytes, mac: bytes) -> bool:
+    """A look at fixed offsets before the full decode: False only for a well-formed-looking
+    IPv4 frame whose BOOTP op is not BOOTREPLY or whose chaddr is not our MAC (a flood of
+    other clients' requests, or of replies to them, then costs next to nothing). Anything
+    else goes to the strict decoder, which says why it is malformed."""
+    if len(frame) < _ETH_HEADER + 20 or frame[12:14] != b"\x08\x00":
+        return True
+    bootp = _ETH_HEADER + (frame[_ETH_HEADER] & 0x0F) * 4 + _UDP_HEADER
+    if len(frame) < bootp + _BOOTP_CHADDR + 6:
+        return True
+    return (frame[bootp + _BOOTP_OP] == BOOTREPLY
+            and frame[bootp + _BOOTP_CHADDR:bootp + _BOOTP_CHADDR + 6] == mac)
+
+
 def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
     match msg:
         case ipc.LinkState():
             svc.link_changed(msg)
         case ipc.Frame(data):
+            if svc.link is not None and not _may_be_for_us(data, svc.link.mac):
+                return  # another client's traffic: not worth a decode
             try:
                 _, message = wire.decode_frame_message(data)
             except wire.DecodeError as exc:
