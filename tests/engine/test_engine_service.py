@@ -167,8 +167,11 @@ def test_frames_for_other_clients_are_screened_before_decoding(
     discover = rig.sent()
     decoded: list[bytes] = []
     real = wire.decode_frame_message
-    monkeypatch.setattr(wire, "decode_frame_message",
-                        lambda data: decoded.append(data) or real(data))
+    def counting(data: bytes) -> tuple[wire.Frame, wire.Message]:
+        decoded.append(data)
+        return real(data)
+
+    monkeypatch.setattr(wire, "decode_frame_message", counting)
     theirs = offer(discover, chaddr=OTHER_MAC)
     rig.reply(theirs)  # a reply to another client
     request = wire.Message(op=wire.Op.BOOTREQUEST, xid=1, chaddr=MAC,
