@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
@@ -63,6 +63,10 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "UseRoutes": (BOOL_GOOD, BOOL_BAD),
     "UseGateway": (BOOL_GOOD, BOOL_BAD),
     "UseMTU": (BOOL_GOOD, BOOL_BAD),
+    "AllowServers": ([("192.0.2.1", (IPv4Address("192.0.2.1"),)),
+                      ("02:00:00:00:00:aa", (bytes.fromhex("0200000000aa"),))],
+                     [("rogue", "not an IPv4 address or a MAC"), ("1.2.3", "not an IPv4")]),
+    "DenyServers": ([("192.0.2.1", (IPv4Address("192.0.2.1"),))], [("x", "not an IPv4")]),
     "MinimumMTU": ([("576", 576), ("1280", 1280), ("65535", 65535)],
                    [("575", "out of range"), ("65536", "out of range"), ("x", "unsigned")]),
     "RouteMetric": (

@@ -141,6 +141,20 @@ ARP_PROBE = Setting(
     "Before using an address, check with ARP that nobody else has it (RFC 5227), and "
     "decline it if someone does. Costs about two seconds per new lease.",
     _E, BOOL)
+ALLOW_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
+    _D, "AllowServers", v.servers, (),
+    "Take offers and answers only from these DHCP servers: server identifiers (option 54) "
+    "and source MAC addresses, space-separated; a reply matching either is taken. Empty "
+    "(the default): any server not denied. Another server's replies are dropped, and the "
+    "journal says so.",
+    _E, "ADDRESS|MAC...", accumulate=True, default_text="any server",
+    show=v.show_servers)
+DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
+    _D, "DenyServers", v.servers, (),
+    "Never take offers or answers from these DHCP servers (server identifiers or source MAC "
+    "addresses, space-separated), for example a rogue server the journal named. Applied "
+    "before AllowServers=.",
+    _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,
     "Leases shorter than this are treated as this long (and the journal says so), so that a "
@@ -233,7 +247,7 @@ CONTROL_GROUP: Setting[int | None] = Setting(
 SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
-    MINIMUM_LEASE_TIME,
+    MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, MINIMUM_MTU, ROUTE_METRIC,
     CLASSLESS_ROUTES,
     ALLOWED_ADDRESSES, KEEP_CONFIGURATION,

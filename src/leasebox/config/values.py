@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 
 from leasebox.core.names import hostname_problem
 
@@ -103,6 +103,28 @@ def networks(text: str) -> tuple[IPv4Network, ...]:
         except ValueError as exc:
             raise ValueError(f"not an IPv4 range: {word!r} ({exc})") from None
     return tuple(out)
+
+
+ServerSpec = IPv4Address | bytes  # a server identifier, or a 6-byte source MAC address
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
+
+
+def servers(text: str) -> tuple[ServerSpec, ...]:
+    """AllowServers=/DenyServers=: server identifiers (IPv4) and MAC addresses."""
+    out: list[ServerSpec] = []
+    for word in text.split():
+        if _MAC.fullmatch(word):
+            out.append(bytes.fromhex(word.replace(":", "")))
+            continue
+        try:
+            out.append(IPv4Address(word))
+        except ValueError:
+            raise ValueError(f"not an IPv4 address or a MAC address: {word!r}") from None
+    return tuple(out)
+
+
+def show_servers(value: tuple[ServerSpec, ...]) -> str:
+    return " ".join(v.hex(":") if isinstance(v, bytes) else str(v) for v in value)
 
 
 def classless_table(text: str) -> int | None:

@@ -166,6 +166,9 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         if handoff.get(key) and handoff[key] != "not used":
             lines.append(f"{label} {name}: {handoff[key]}")
             label = " " * len(label)
+    servers = st.get("servers") or []
+    if len(servers) > 1:
+        lines.append(f"      Servers: {', '.join(map(str, servers))} (more than one answers)")
     if st.get("last_error"):
         lines.append(f"   Last error: {st['last_error']}")
     return "\n".join(terminal_safe(line) for line in lines)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from leasebox.config import settings as s
 from leasebox.config.parse import View
-from leasebox.config.values import ClientIdentifier
+from leasebox.config.values import ClientIdentifier, ServerSpec
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.wire.strings import hostname_problem
 
@@ -25,7 +25,9 @@ class EngineConfig:
     iaid: int | None
     keep_configuration: bool
     control_gid: int | None
-    files: tuple[str, ...] = ()  # what it was read from, for the start-up log line
+    files: tuple[str, ...] = ()
+    allow_servers: tuple[ServerSpec, ...] = ()
+    deny_servers: tuple[ServerSpec, ...] = ()  # what it was read from, for the start-up log line
 
 
 def usable_hostname(name: str | None) -> str | None:
@@ -71,4 +73,6 @@ def engine_config(view: View, system_hostname: str | None,
         keep_configuration=view[s.KEEP_CONFIGURATION],
         control_gid=view[s.CONTROL_GROUP],
         files=files,
+        allow_servers=view[s.ALLOW_SERVERS],
+        deny_servers=view[s.DENY_SERVERS],
     )

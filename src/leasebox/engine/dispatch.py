@@ -57,12 +57,14 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
             if svc.link is not None and not _may_be_for_us(data, svc.link.mac):
                 return  # another client's traffic: not worth a decode
             try:
-                _, message = wire.decode_frame_message(data)
+                frame, message = wire.decode_frame_message(data)
             except wire.DecodeError as exc:
                 svc.note_dropped(exc.reason)
                 return
             if message.op is not wire.Op.BOOTREPLY:
                 return  # another client's request, seen on the shared segment
+            if not svc.from_server(message, frame.src_mac):
+                return
             svc.feed(MessageReceived(svc.clock(), message))
         case ipc.ProbeResult(address, conflict):
             svc.feed(ProbeResult(svc.clock(), address, conflict))
@@ -141,6 +143,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
         "status": journal.status_line(svc.state, lease, svc.link.carrier if svc.link else False,
                                       now),
         "last_error": svc.last_error or None,
+        "servers": svc.servers.describe(),
         "lease": None,
     }
     if lease is not None:

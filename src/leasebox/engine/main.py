@@ -137,6 +137,8 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
         client_id=cfg.client_id,
         duid=cfg.duid,
         iaid=cfg.iaid,
+        allow_servers=cfg.allow_servers,
+        deny_servers=cfg.deny_servers,
     )
     access = control_access(cfg.control_gid, control_listener)
     live = LiveState(state_fds[0] if state_fds else None)

@@ -17,7 +17,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from leasebox import ipc
-from leasebox.config.values import ClientIdentifier
+from leasebox.config.values import ClientIdentifier, ServerSpec
 from leasebox.core import wire
 from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
@@ -40,6 +40,8 @@ from leasebox.engine import clientid, journal, leasefile
 from leasebox.engine.clients import Rate
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
+from leasebox.engine.servers import MESSAGE_ID as SERVERS_MESSAGE_ID
+from leasebox.engine.servers import ServerWatch
 from leasebox.ipc import channel
 from leasebox.runtime import sd
 
@@ -61,6 +63,8 @@ class Settings:
     client_id: ClientIdentifier = ClientIdentifier.MAC
     duid: bytes | None = None
     iaid: int | None = None
+    allow_servers: tuple[ServerSpec, ...] = ()  # empty: any server not denied
+    deny_servers: tuple[ServerSpec, ...] = ()
 
 
 class EngineService:
@@ -79,6 +83,7 @@ class EngineService:
         self.netconf_retry_at: float | None = None
         self.ledger = Ledger()  # what netconf and io were asked, and what is still due
         self.command_rate = Rate()  # renew and release from the control socket
+        self.servers = ServerWatch(settings.allow_servers, settings.deny_servers)
         self.last_error = ""
         self.dropped = 0
         self.drop_logged_at = -DROP_LOG_INTERVAL
@@ -310,6 +315,22 @@ class EngineService:
         carrier = self.link.carrier if self.link else False
         lease = self.client.lease if self.client else None
         sd.notify("STATUS=" + journal.status_line(self.state, lease, carrier, now))
+
+    def from_server(self, message: wire.Message, src_mac: bytes) -> bool:
+        """Whether a reply may reach the state machine (AllowServers=/DenyServers=); notes
+        every server that answers ours, and says so once more than one does."""
+        if self.link is not None and message.chaddr[:6] != self.link.mac:
+            return True  # not an answer to us: the machine ignores it anyway
+        why = self.servers.admits(message.server_id, src_mac)
+        if why is not None:
+            self.note_dropped(f"reply from {message.server_id} ({src_mac.hex(':')}): {why}")
+            return False
+        if self.servers.answered(message.server_id, src_mac):
+            names = ", ".join(self.servers.describe())
+            log.warning("more than one DHCP server answers on %s: %s",
+                        self.settings.interface, names,
+                        extra={"MESSAGE_ID": SERVERS_MESSAGE_ID, "DHCP_SERVERS": names})
+        return True
 
     def note_dropped(self, reason: str) -> None:
         self.dropped += 1

@@ -138,6 +138,10 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")
     try:
         nc.configurator.remove(nc.clock())
+        # Taking DNS/NTP back is tried before the reply (unlike handing them on): whoever
+        # asked for the removal may stop everything as soon as it has the answer. If it
+        # cannot be done now it stays pending, and the loop retries.
+        nc.configurator.hand_off(nc.clock())
     except ApplyFailed as exc:
         log.error("remove #%d incomplete: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))

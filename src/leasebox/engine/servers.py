@@ -1,0 +1,57 @@
+"""Which DHCP servers answer on the link, and which of them the engine listens to.
+
+AllowServers=/DenyServers= name servers by server identifier (option 54) or by the source
+MAC address of their frames; a reply matching DenyServers=, or not matching a non-empty
+AllowServers=, is dropped before the state machine sees it. Every server that answers is
+remembered (at most MAX_SEEN); when a second one appears, the journal gets one event with
+its own MESSAGE_ID naming them all, so an administrator learns of a rogue DHCP server from
+the client. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+
+from leasebox.config.values import ServerSpec
+
+MAX_SEEN = 8
+MESSAGE_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"  # more than one DHCP server answers
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    server_id: IPv4Address | None
+    mac: bytes
+
+    def __str__(self) -> str:
+        return f"{self.server_id or 'no server id'} ({self.mac.hex(':')})"
+
+
+@dataclass(slots=True)
+class ServerWatch:
+    allow: tuple[ServerSpec, ...] = ()
+    deny: tuple[ServerSpec, ...] = ()
+    seen: list[Seen] = field(default_factory=list)
+
+    def admits(self, server_id: IPv4Address | None, mac: bytes) -> str | None:
+        """None when a reply from this server may be used; else why not."""
+        ids = {server_id, mac} - {None}
+        if any(spec in ids for spec in self.deny):
+            return "denied by DenyServers="
+        if self.allow and not any(spec in ids for spec in self.allow):
+            return "not in AllowServers="
+        return None
+
+    def answered(self, server_id: IPv4Address | None, mac: bytes) -> bool:
+        """Note a server that answered; True when it makes them more than one (new)."""
+        entry = Seen(server_id, mac)
+        if entry in self.seen:
+            return False
+        if len(self.seen) >= MAX_SEEN:
+            return False
+        self.seen.append(entry)
+        return len(self.seen) > 1
+
+    def describe(self) -> list[str]:
+        return [str(s) for s in self.seen]

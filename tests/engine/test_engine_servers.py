@@ -1,0 +1,69 @@
+"""AllowServers=/DenyServers= and the rogue-server event (security hardening, "also")."""
+
+from __future__ import annotations
+
+import logging
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from leasebox import ipc
+from leasebox.config.values import servers, show_servers
+from leasebox.core import wire
+from leasebox.core.machine.types import State
+from leasebox.engine import dispatch
+from leasebox.engine.servers import MESSAGE_ID, ServerWatch
+from tests.engine.test_engine_service import Rig, make_rig
+from tests.machine.machine_helpers import OTHER_SERVER, SERVER, offer
+
+MAC_A, MAC_B = bytes.fromhex("0200000000aa"), bytes.fromhex("0200000000bb")
+
+
+def test_setting_values() -> None:
+    parsed = servers("192.0.2.1 02:00:00:00:00:AA")
+    assert parsed == (IPv4Address("192.0.2.1"), MAC_A)
+    assert show_servers(parsed) == "192.0.2.1 02:00:00:00:00:aa"
+    with pytest.raises(ValueError, match="not an IPv4 address or a MAC"):
+        servers("rogue")
+
+
+def test_watch_admits_denies_and_notices_a_second_server() -> None:
+    w = ServerWatch(allow=(SERVER, MAC_B), deny=(MAC_A,))
+    assert w.admits(SERVER, MAC_B) is None
+    assert w.admits(OTHER_SERVER, MAC_B) is None  # the MAC is allowed
+    assert w.admits(SERVER, MAC_A) == "denied by DenyServers="  # deny wins
+    assert w.admits(OTHER_SERVER, bytes(6)) == "not in AllowServers="
+    assert w.answered(SERVER, MAC_B) is False
+    assert w.answered(SERVER, MAC_B) is False  # the same one again
+    assert w.answered(OTHER_SERVER, MAC_A) is True
+    assert w.describe() == [f"{SERVER} (02:00:00:00:00:bb)", f"{OTHER_SERVER} (02:00:00:00:00:aa)"]
+
+
+def reply_from(rig: Rig, message: wire.Message, mac: bytes) -> None:
+    frame = wire.encode_frame(wire.encode(message), src_mac=mac, src_ip=message.server_id
+                              or SERVER, src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(frame))
+
+
+def test_two_servers_are_named_in_the_journal_and_status(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rig = make_rig(tmp_path)
+    discover = rig.sent()
+    with caplog.at_level(logging.WARNING):
+        reply_from(rig, offer(discover), MAC_A)
+        reply_from(rig, offer(discover, server_id=OTHER_SERVER), MAC_B)
+    [record] = [r for r in caplog.records if getattr(r, "MESSAGE_ID", "") == MESSAGE_ID]
+    assert str(OTHER_SERVER) in record.getMessage() and str(SERVER) in record.getMessage()
+    status = dispatch.status(rig.svc, rig.clock.now)
+    assert len(status["servers"]) == 2
+
+
+def test_a_denied_server_is_never_heard(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path)
+    rig.svc.servers.deny = (MAC_A,)
+    discover = rig.sent()
+    reply_from(rig, offer(discover), MAC_A)
+    assert rig.svc.state is State.SELECTING  # the offer never reached the machine
+    reply_from(rig, offer(discover), MAC_B)
+    assert rig.svc.state is State.REQUESTING
