@@ -25,7 +25,7 @@ def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
     finally:
         lab.close()
         if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
-            for name in ("leasebox.runtime.log", "dnsmasq.log", "fakeserver.log"):
+            for name in ("leasebox.log", "dnsmasq.log", "fakeserver.log"):
                 path = tmp_path / name
                 if path.exists():
                     print(f"==== {name}\n{path.read_text(errors='replace')[-6000:]}")

@@ -166,7 +166,7 @@ class Leasebox:
         self.lab = lab
         self.rundir = lab.tmp / "run"
         self.statedir = lab.tmp / "state"
-        self.logfile = lab.tmp / "leasebox.runtime.log"
+        self.logfile = lab.tmp / "leasebox.log"
         self.engine_args = list(engine_args)
         self.netconf_args = list(netconf_args)
         self.python = python

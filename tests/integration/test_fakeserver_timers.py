@@ -229,3 +229,20 @@ def test_broken_t1_t2_still_renew_then_rebind_before_expiry(lab: Lab, t1: int, t
     gone = time.monotonic() - acquired
     assert 11.0 <= gone <= 13.5, f"address removed at {gone:.2f} s, the lease is 12 s"
     no_crash(box)
+
+
+def test_a_second_server_on_the_link_is_reported(lab: Lab) -> None:
+    """Security hardening ("also"): dnsmasq and a second server both answer; the engine
+    names them in one journal event (its own MESSAGE_ID) and in its status."""
+    from tests.integration.netlab import Dnsmasq
+
+    Dnsmasq(lab).start()
+    rogue = FakeServer(lab, base_script(server_id="192.0.2.99", address="192.0.2.160"),
+                       name="rogue").start()
+    box = Leasebox(lab).start()
+    box.wait_bound()
+    wait_for("the rogue's OFFER", lambda: rogue.count("SEND OFFER") >= 1, 10)
+    wait_for("the event", lambda: "more than one DHCP server answers on veth0" in box.log(), 10)
+    assert "192.0.2.99" in box.log() and SERVER_IP in box.log()
+    rogue.stop()
+    box.stop()

@@ -26,7 +26,7 @@ from leasebox.engine import journal
 from leasebox.engine.service import EngineService
 from leasebox.ipc import control
 
-log = logging.getLogger("leasebox.core.machine")
+log = logging.getLogger("leasebox.engine")
 
 
 _ETH_HEADER = 14

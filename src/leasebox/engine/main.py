@@ -35,7 +35,7 @@ from leasebox.runtime import ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG
 
-log = logging.getLogger("leasebox.core.machine")
+log = logging.getLogger("leasebox.engine")
 
 EX_USAGE = 64
 STOP_GRACE = 3.0

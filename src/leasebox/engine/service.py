@@ -45,7 +45,7 @@ from leasebox.engine.servers import ServerWatch
 from leasebox.ipc import channel
 from leasebox.runtime import sd
 
-log = logging.getLogger("leasebox.core.machine")
+log = logging.getLogger("leasebox.engine")
 
 DROP_LOG_INTERVAL = 10.0
 STATUS_REFRESH = 60.0
