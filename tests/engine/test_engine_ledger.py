@@ -11,7 +11,7 @@ import pytest
 from leasebox import ipc
 from leasebox.core.machine.errors import LeaseError
 from leasebox.core.machine.lease import check_lease
-from leasebox.core.values import INFINITE, Route
+from leasebox.core.values import INFINITE, MAX_DNS, Route
 from leasebox.engine.ledger import TX_WAIT, Ledger, lease_to_apply
 from tests.machine.machine_helpers import remembered
 
@@ -85,14 +85,14 @@ def test_request_ids_wrap_and_never_are_zero() -> None:
 def test_lease_to_apply() -> None:
     lease = replace(remembered(acquired_at=1000.0, lease_time=3600), domain_name="corp.example.",
                     domain_search=("corp.example", "b.example.", ""), mtu=1400,
-                    dns_servers=tuple(A(f"192.0.2.{i}") for i in range(ipc.MAX_DNS)),
+                    dns_servers=tuple(A(f"192.0.2.{i}") for i in range(MAX_DNS)),
                     ntp_servers=(A("192.0.2.123"),),
                     classless_routes=(Route(IPv4Network("198.51.100.0/24"), A("192.0.2.1")),))
     msg = lease_to_apply(lease, 7, now=1100.0)
     assert msg.request_id == 7 and msg.address == lease.address
     assert msg.lifetime == 3500 and msg.mtu == 1400
     assert msg.domains == ("corp.example", "b.example")  # trailing dots off, no repeats
-    assert len(msg.dns_servers) == ipc.MAX_DNS and msg.ntp_servers == (A("192.0.2.123"),)
+    assert len(msg.dns_servers) == MAX_DNS and msg.ntp_servers == (A("192.0.2.123"),)
     # more than the contract carries is refused where a lease is built or restored
     with pytest.raises(LeaseError, match="DNS servers"):
         check_lease(replace(lease, dns_servers=tuple(A(f"198.51.100.{i}") for i in range(9))))

@@ -1,13 +1,6 @@
 """The contract between leasebox's processes (see messages.py) and its transport."""
 
-from leasebox.core.values import (
-    INFINITE,
-    MAX_DNS,
-    MAX_DOMAINS,
-    MAX_NTP,
-    MAX_ROUTERS,
-    MAX_ROUTES,
-)
+from leasebox.core.values import INFINITE
 from leasebox.ipc.messages import (
     DIRECTION,
     MAX_FRAME,
@@ -37,12 +30,7 @@ from leasebox.ipc.messages import (
 __all__ = [
     "DIRECTION",
     "INFINITE",
-    "MAX_DNS",
-    "MAX_DOMAINS",
     "MAX_FRAME",
-    "MAX_NTP",
-    "MAX_ROUTERS",
-    "MAX_ROUTES",
     "Apply",
     "Frame",
     "Handoff",
