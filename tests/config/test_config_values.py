@@ -63,6 +63,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "UseRoutes": (BOOL_GOOD, BOOL_BAD),
     "UseGateway": (BOOL_GOOD, BOOL_BAD),
     "UseMTU": (BOOL_GOOD, BOOL_BAD),
+    "LinkUp": (BOOL_GOOD, BOOL_BAD),
     "AllowServers": ([("192.0.2.1", (IPv4Address("192.0.2.1"),)),
                       ("02:00:00:00:00:aa", (bytes.fromhex("0200000000aa"),))],
                      [("rogue", "not an IPv4 address or a MAC"), ("1.2.3", "not an IPv4")]),

@@ -265,3 +265,23 @@ def test_a_permanent_address_is_never_taken_over(netns: str, start_netconf: Any,
     [kept] = addresses(netns)
     assert kept["local"] == "192.0.2.10" and kept["valid_life_time"] == 0xFFFFFFFF
     assert routes(netns) == []
+
+
+def link_flags(ns: str) -> list[str]:
+    flags: list[str] = ip_json(ns, "link", "show", "dev", IFACE)[0]["flags"]
+    return flags
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_a_link_that_is_down_is_brought_up(netns: str, start_netconf: Any, python: str) -> None:
+    """A machine's life, item 3: netconf (CAP_NET_ADMIN) brings its link up at start;
+    LinkUp=no leaves it down. Nothing ever takes a link down."""
+    from tests.waiting import wait_for
+
+    ip("-n", netns, "link", "set", IFACE, "down")
+    nc = start_netconf(netns, python, policy="[Network]\nLinkUp=no\n")
+    assert nc.request(ipc.Remove(1)).status == OK  # it is up and serving ...
+    assert "UP" not in link_flags(netns)  # ... and left the link down
+    nc.stop()
+    start_netconf(netns, python)
+    wait_for("the link up", lambda: "UP" in link_flags(netns), 15)

@@ -135,3 +135,15 @@ def test_idle_netconf_exits_and_is_started_again_by_its_socket(lab: LeaseLab) ->
     finally:
         lab.c.run(["rm", "-rf", f"/run/systemd/system/{unit}.d"])
         lab.c.run(["systemctl", "daemon-reload"])
+
+
+def test_a_link_that_is_down_at_start_is_brought_up_and_leased(lab: LeaseLab) -> None:
+    """A machine's life, item 3: every DHCP client brings its interface up; so does
+    leasebox (netconf, which holds CAP_NET_ADMIN)."""
+    lab.c.run(["ip", "link", "set", IFACE, "down"])
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    assert addr["local"].startswith("192.0.2.")
+    lab.wait_bound()
+    assert "brought it up" in lab.journal("-u", f"leasebox-netconf@{IFACE}.service", "-o",
+                                          "cat")

@@ -200,6 +200,12 @@ USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,
     "Set the interface MTU from option 26 (never above what the device supports).",
     _NC, BOOL)
+LINK_UP = Setting(
+    _N, "LinkUp", v.boolean, True,
+    "Bring the interface up (administratively, like `ip link set IFACE up`) when leasebox "
+    "starts and finds it down, as every DHCP client does. leasebox never takes an interface "
+    "down. No: leave the link as the administrator set it.",
+    _NC, BOOL)
 MINIMUM_MTU = Setting(
     _N, "MinimumMTU", v.mtu, v.MTU_FLOOR,
     "The smallest MTU option 26 may set; a smaller one is ignored (and the reply and the "
@@ -248,8 +254,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
-    USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, MINIMUM_MTU, ROUTE_METRIC,
-    CLASSLESS_ROUTES,
+    USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,
+    ROUTE_METRIC, CLASSLESS_ROUTES,
     ALLOWED_ADDRESSES, KEEP_CONFIGURATION,
     CONTROL_GROUP,
 )

@@ -320,6 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     except _Fatal as exc:
         log.error("%s", exc)
         return exc.code
+    if not link.up and policy.link_up:
+        try:
+            rtnl.bind(link.index).set_up()
+            log.info("%s was down: brought it up (LinkUp=no leaves it)", ifname)
+        except OSError as exc:
+            log.error("cannot bring %s up: %s", ifname, exc)
     try:
         runtime_dir = os.path.join(args.runtime_dir, ifname)
         state = StateFile(runtime_dir, link.index)

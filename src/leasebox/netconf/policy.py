@@ -29,6 +29,7 @@ class Policy:
     use_gateway: bool = True  # the default route (option 3, or 0.0.0.0/0 in option 121)
     use_mtu: bool = True
     minimum_mtu: int = 576
+    link_up: bool = True
     classless_table: int | None = RT_TABLE_MAIN  # None: ignore option 121 (as if absent)
 
 
@@ -43,5 +44,6 @@ def policy_from_config(view: View) -> Policy:
         use_gateway=view[s.USE_GATEWAY],
         use_mtu=view[s.USE_MTU],
         minimum_mtu=view[s.MINIMUM_MTU],
+        link_up=view[s.LINK_UP],
         classless_table=view[s.CLASSLESS_ROUTES],
     )

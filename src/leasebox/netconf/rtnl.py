@@ -21,6 +21,7 @@ from leasebox.netconf.validate import PlannedRoute
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
+IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 
@@ -33,6 +34,7 @@ class LinkInfo:
     max_mtu: int
     loopback: bool
     ipv6: bool = False  # the link has an IPv6 address (IPv6 is enabled on it)
+    up: bool = True  # administratively up (IFF_UP)
 
 
 class Rtnl:
@@ -87,6 +89,7 @@ class Rtnl:
             # 0 is what some drivers report for "no limit"
             max_mtu=min(int(max_mtu), MTU_CEILING) if max_mtu else MTU_CEILING,
             loopback=bool(int(msg["flags"]) & IFF_LOOPBACK),
+            up=bool(int(msg["flags"]) & IFF_UP),
             ipv6=any(int(a["index"]) == index for a in self.call(
                 f"read IPv6 addresses of {index}", "get_addr", index=index,
                 family=socket.AF_INET6)),
@@ -109,6 +112,10 @@ class Link:
 
     def set_mtu(self, mtu: int) -> None:
         self._call(f"set mtu {mtu}", "link", "set", index=self.index, mtu=mtu)
+
+    def set_up(self) -> None:
+        """Administratively up (never down: leasebox brings a link up, nothing more)."""
+        self._call("set link up", "link", "set", index=self.index, state="up")
 
     # ---- addresses -----------------------------------------------------------------------
 
