@@ -15,11 +15,27 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 FIRST_FD = 3
+SO_BINDTODEVICE = 25
+RTMGRP_LINK = 1
+
+
+def io_sockets(iface: str) -> dict[str, socket.socket]:
+    """What io's socket units open: UDP 0.0.0.0:68 on the device (SO_REUSEADDR, as systemd
+    sets it; broadcast allowed) and the rtnetlink socket for link events."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    udp.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
+    udp.bind(("0.0.0.0", 68))
+    rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    rtnl.bind((0, RTMGRP_LINK))
+    return {"udp": udp, "rtnl": rtnl}
 
 
 def place_fds(fds: Sequence[int]) -> None:

@@ -28,10 +28,8 @@ from pathlib import Path
 
 from leasebox.ipc import control
 from leasebox.runtime import ifname
-from tests.activation import place_fds
+from tests.activation import io_sockets, place_fds
 
-RTMGRP_LINK = 1
-SO_BINDTODEVICE = 25
 RESTART_BURST = 5
 RESTART_INTERVAL = 10.0
 STOP_TIMEOUT = 5.0
@@ -59,14 +57,7 @@ def _log(text: str) -> None:
 def open_sockets(iface: str, rundir: Path) -> dict[str, socket.socket]:
     """The sockets the .socket units open (PID 1's job under systemd)."""
     rundir.mkdir(mode=0o755, parents=True, exist_ok=True)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    udp.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
-    udp.bind(("0.0.0.0", 68))
-    rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    rtnl.bind((0, RTMGRP_LINK))
-    out = {"udp": udp, "rtnl": rtnl}
+    out = io_sockets(iface)
     for name, mode in (("engine", 0o600), ("netconf", 0o600), ("control", 0o600)):
         path = rundir / f"{name}.sock"
         path.unlink(missing_ok=True)

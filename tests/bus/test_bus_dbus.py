@@ -15,7 +15,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -110,15 +109,6 @@ class PrivateBus:
         for proc in [*self.fakes, self.daemon]:
             if proc.poll() is None:
                 self.stop(proc)
-
-
-@pytest.fixture
-def bus(tmp_path: Path) -> Iterator[PrivateBus]:
-    b = PrivateBus(tmp_path)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 @needs_fakes

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -68,15 +67,6 @@ class BusProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=10)
-
-
-@pytest.fixture
-def bus(tmp_path: Path) -> Iterator[PrivateBus]:
-    b = PrivateBus(tmp_path)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,

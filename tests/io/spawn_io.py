@@ -9,29 +9,19 @@ keeps the pid, so the check io makes holds (tests.activation does that part).
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script: find tests
 
-from tests.activation import exec_activated
-
-SO_BINDTODEVICE = 25
-RTMGRP_LINK = 1
+from tests.activation import exec_activated, io_sockets
 
 
 def main() -> None:
     sep = sys.argv.index("--")
     iface, named, io_args = sys.argv[1], sys.argv[2:sep], sys.argv[sep + 1:]
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    udp.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
-    udp.bind(("0.0.0.0", 68))
-    rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
-    rtnl.bind((0, RTMGRP_LINK))
-    fds = [("udp", udp.fileno()), ("rtnl", rtnl.fileno())]
+    opened = io_sockets(iface)  # kept open (referenced) until the exec
+    fds = [(name, sock.fileno()) for name, sock in opened.items()]
     fds += [(n, int(fd)) for n, _, fd in (item.partition("=") for item in named)]
     script = Path(sys.executable).parent / "leasebox-io"
     program = [str(script)] if script.exists() else [sys.executable, "-m", "leasebox.io.main"]
