@@ -195,8 +195,9 @@ def test_link_replaced_is_fatal(netns: str, start_netconf: Any) -> None:
 
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
     # With the link down the kernel takes the MTU and the address but refuses a route
-    # through it (ENETUNREACH): what was already done must be undone.
-    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    # through it (ENETUNREACH): what was already done must be undone. LinkUp=no, or
+    # netconf would bring the link up at start, racing the test's `link set down`.
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nLinkUp=no\n")
     ip("-n", netns, "link", "set", IFACE, "down")
     before = snapshot(netns)
     reply = nc.request(lease(1, mtu=1400))
