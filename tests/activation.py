@@ -26,12 +26,14 @@ RTMGRP_LINK = 1
 
 
 def io_sockets(iface: str) -> dict[str, socket.socket]:
-    """What io's socket units open: UDP 0.0.0.0:68 on the device (SO_REUSEADDR, as systemd
-    sets it; broadcast allowed) and the rtnetlink socket for link events."""
+    """What io's socket units open: UDP 0.0.0.0:68 on the device, if it exists (else io
+    binds it once the device appears) (SO_REUSEADDR, as systemd sets it; broadcast
+    allowed), and the rtnetlink socket for link events."""
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    udp.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
+    if os.path.exists(f"/sys/class/net/{iface}"):
+        udp.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, iface.encode())
     udp.bind(("0.0.0.0", 68))
     rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     rtnl.bind((0, RTMGRP_LINK))

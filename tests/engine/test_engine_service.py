@@ -142,6 +142,32 @@ def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:
     assert (rig.state_dir / leasefile.FILENAME).exists()
 
 
+def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
+    # The interface was removed and came back (same name and MAC, new ifindex): what was
+    # applied went with the old link. io reports the carrier lost before it exits, but
+    # the new ifindex alone must be enough (io may have been killed in between).
+    bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))
+    request = rig.sent()
+    assert request.message_type is wire.MessageType.REQUEST
+    assert request.requested_ip == ADDRESS and request.server_id is None  # INIT-REBOOT
+    assert rig.svc.state is State.REBOOTING
+    # and the same again through a carrier loss reported first
+    rig.reply(ack(request))
+    assert rig.netconf_conn is not None
+    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                         ""))
+    assert rig.svc.state is State.BOUND
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, False))
+    status = rig.control(control.Command.STATUS)["result"]
+    assert isinstance(status, dict) and status["status"].startswith("No carrier; keeping")
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(9, MAC, 1500, True))
+    assert rig.sent().requested_ip == ADDRESS
+    assert rig.svc.state is State.REBOOTING
+
+
 def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     bind(rig)
     with pytest.raises(ipc.PeerViolation, match="unknown request"):

@@ -45,7 +45,7 @@ def main() -> None:
     fds = {"udp": [udp.detach()], "rtnl": [rtnl.detach()], "engine": [engine.detach()]}
     log = logging.LoggerAdapter(logging.getLogger("probe"), {})
     link = io_main._Link(ifname, socket.if_nametoindex(ifname))
-    socks, _new = io_main._sockets(fds, link, "", log)
+    socks, _new = io_main._sockets(fds, link, io_main._rtnl(fds), "", log)
     io_main.lock_down(socks, log)
     mac = bytes.fromhex("020000000010")
     frame = broadcast_frame(mac, IPv4Address(0), bytes(300))

@@ -38,6 +38,16 @@ def test_parse_newlink() -> None:
     assert event == link.LinkFacts(7, 1, MAC, 1500, carrier=True)
 
 
+@pytest.mark.parametrize(("raw", "name"), [
+    (b"eth0\0", "eth0"), (b"eth0", "eth0"), (b"a" * 15 + b"\0", "a" * 15),
+    (b"a" * 16, None), (b"\0", None), (b"et h0\0", None), (b"a/b\0", None),
+    (b"\xc3\xa9\0", None),
+])
+def test_parse_ifname(raw: bytes, name: str | None) -> None:
+    (event,) = link.parse(_newlink(7, UP, ATTRS + _attr(link.IFLA_IFNAME, raw)))
+    assert isinstance(event, link.LinkFacts) and event.name == name
+
+
 @pytest.mark.parametrize(("flags", "operstate", "carrier"), [
     (UP, link.IF_OPER_UP, True),
     (UP, link.IF_OPER_UNKNOWN, True),
@@ -108,7 +118,8 @@ def test_real_link_events(veth: Veth) -> None:
     ifindex = in_netns(veth.netns, lambda: socket.if_nametoindex(veth.io))
     rtnl.send(link.getlink_request(ifindex, 1))
     first = _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts))
-    assert first == link.LinkFacts(ifindex, link.ARPHRD_ETHER, MAC, 1500, carrier=True)
+    assert first == link.LinkFacts(ifindex, link.ARPHRD_ETHER, MAC, 1500, carrier=True,
+                                   name=veth.io)
 
     ip("-n", veth.netns, "link", "set", veth.peer, "down")
     _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and not e.carrier)

@@ -322,3 +322,46 @@ def test_unfiltered_stored_socket_is_replaced(veth: Veth, tmp_path: Path,
     for fd in new.values():
         os.close(fd)
     plain.close()
+
+
+def _add_veth(veth: Veth) -> None:
+    ip("-n", veth.netns, "link", "add", veth.io, "address", veth.io_mac, "type", "veth",
+       "peer", "name", veth.peer, "address", veth.peer_mac)
+    ip("-n", veth.netns, "link", "set", veth.io, "up")
+    ip("-n", veth.netns, "link", "set", veth.peer, "up")
+
+
+def test_hotplug_waits_for_the_interface_and_exits_when_it_goes(
+        veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    ip("-n", veth.netns, "link", "del", veth.io)
+    run = start_io(veth, tmp_path)
+    io_runs.append(run)
+    lines, _ = run.notifications("READY=1")
+    assert f"STATUS=waiting for {veth.io}" in lines, run.log()
+    time.sleep(0.3)
+    assert run.proc.poll() is None, run.log()  # still waiting, not failed
+    started = time.monotonic()
+    _add_veth(veth)
+    first = run.recv_until(lambda m: isinstance(m, ipc.LinkState) and m.carrier)
+    assert isinstance(first, ipc.LinkState)
+    assert time.monotonic() - started < 1.0
+    assert f"{veth.io} appeared" in run.log()
+    # frames flow on the new link
+    peer = peer_socket(veth)
+    run.send(ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest())))
+    sniff(peer, _is_dhcp_request)
+    peer.close()
+    # removed: the engine hears the carrier is gone, then io exits (systemd starts it again)
+    ip("-n", veth.netns, "link", "del", veth.io)
+    assert run.recv_until(lambda m: isinstance(m, ipc.LinkState)) == ipc.LinkState(
+        first.ifindex, MAC, 1500, carrier=False)
+    assert run.wait() == 0
+    assert f"{veth.io} was removed: exiting" in run.log()
+
+
+def test_renamed_away_is_gone(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    run, _ = _start(veth, tmp_path, io_runs)
+    ip("-n", veth.netns, "link", "set", veth.io, "down")
+    ip("-n", veth.netns, "link", "set", veth.io, "name", "io9")
+    assert run.wait() == 0
+    assert f"{veth.io} was renamed to io9: exiting" in run.log()

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.netconf.nclab import IFACE, INTERPRETERS, ip, ip_json, snapshot
+from tests.netconf.nclab import IFACE, INTERPRETERS, REPLY_TIMEOUT, ip, ip_json, snapshot
 
 from leasebox import ipc
 from leasebox.core.values import Route
+from leasebox.ipc import channel
 
 A = IPv4Address
 N = IPv4Network
@@ -183,14 +184,40 @@ def test_listening_mode_sigterm_keeps_configuration(netns: str, start_netconf: A
     assert 0 < addresses(netns)[0]["valid_life_time"] <= 900
 
 
-def test_link_replaced_is_fatal(netns: str, start_netconf: Any) -> None:
+def test_link_replaced_leaves_the_request_to_the_next_netconf(netns: str,
+                                                              start_netconf: Any) -> None:
+    # The engine sends an unanswered request again on its next connection, which socket
+    # activation gives to a netconf started on the link that has the name now.
     nc = start_netconf(netns, INTERPRETERS[0].values[0])
     assert nc.request(lease(1)).status == OK
     ip("-n", netns, "link", "del", IFACE)
     ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    assert nc.sock is not None
+    channel.send(nc.sock, lease(2))
+    nc.sock.settimeout(REPLY_TIMEOUT)
+    assert channel.recv(nc.sock, ipc.Peer.NETCONF, ipc.Peer.ENGINE) is None
+    assert nc.wait() == 0
+    assert "gone or was replaced; request #2 is left to the next netconf" in nc.output()
+    nc2 = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc2.request(lease(2)).status == OK
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+
+
+def test_missing_link_is_served_until_it_appears(netns: str, start_netconf: Any) -> None:
+    ip("-n", netns, "link", "del", IFACE)
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    reply = nc.request(ipc.Remove(1))
+    assert reply.status == OK and "does not exist: nothing left to remove" in reply.reason
     reply = nc.request(lease(2))
-    assert reply.status == FAILED and "gone or was replaced" in reply.reason
-    assert nc.wait() == 1
+    assert reply.status == FAILED and reply.reason == f"interface {IFACE} does not exist"
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    assert nc.sock is not None
+    channel.send(nc.sock, lease(3))
+    nc.sock.settimeout(REPLY_TIMEOUT)
+    assert channel.recv(nc.sock, ipc.Peer.NETCONF, ipc.Peer.ENGINE) is None
+    assert nc.wait() == 0
+    assert f"{IFACE} appeared: exiting for a netconf on it" in nc.output()
 
 
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:

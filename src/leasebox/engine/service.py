@@ -36,7 +36,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
     Transmit,
 )
-from leasebox.engine import clientid, journal, leasefile
+from leasebox.engine import boottime, clientid, journal, leasefile
 from leasebox.engine.clients import Rate
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
@@ -59,6 +59,7 @@ class Settings:
     state_dir: Path
     netconf_path: str
     keep_configuration: bool = False
+    release_at_shutdown: bool = False  # SendRelease=always
     # option 61 depends on the MAC address, known only once io reports the link
     client_id: ClientIdentifier = ClientIdentifier.MAC
     duid: bytes | None = None
@@ -69,7 +70,7 @@ class Settings:
 
 class EngineService:
     def __init__(self, settings: Settings, live: LiveState,
-                 clock: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], float] = boottime.now,
                  wall: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.live = live
@@ -123,6 +124,15 @@ class EngineService:
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)
             return
+        if old is not None and old.ifindex != link.ifindex:
+            # The interface was removed and one of its name came (back): whatever was
+            # applied went with the old link. Verify the lease (INIT-REBOOT) as after a
+            # carrier loss.
+            log.info("%s is a new link (ifindex %d, was %d)", self.settings.interface,
+                     link.ifindex, old.ifindex)
+            if old.carrier:
+                self.feed(LinkDown(now))
+            old = replace(old, carrier=False)
         if old is not None and old.carrier != link.carrier:
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)

@@ -1,6 +1,6 @@
-"""The link facts io reports (ifindex, MAC, MTU, carrier), read from rtnetlink.
+"""The link facts io reports (ifindex, name, MAC, MTU, carrier), read from rtnetlink.
 
-Only the fixed netlink header, the ifinfomsg and three attributes are read. The data comes
+Only the fixed netlink header, the ifinfomsg and four attributes are read. The data comes
 from the kernel, not the network, but every length is still checked against what is left
 of the buffer: a parser that trusts lengths is one bug away from an endless loop.
 """
@@ -15,7 +15,7 @@ NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 NLM_F_REQUEST = 0x01
 RTMGRP_LINK = 0x01
-IFLA_ADDRESS, IFLA_MTU, IFLA_OPERSTATE = 1, 4, 16
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE = 1, 3, 4, 16
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
 IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
 ARPHRD_ETHER = 1
@@ -39,6 +39,7 @@ class LinkFacts:
     mac: bytes | None
     mtu: int | None
     carrier: bool
+    name: str | None = None  # None when absent or not a valid interface name
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
         return LinkGone(ifindex)
     mac: bytes | None = None
     mtu: int | None = None
+    name: str | None = None
     operstate = IF_OPER_UNKNOWN
     pos = _IFINFOMSG.size
     while len(body) - pos >= _RTATTR.size:
@@ -112,6 +114,8 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
         atype &= _NLA_TYPE_MASK
         if atype == IFLA_ADDRESS:
             mac = value
+        elif atype == IFLA_IFNAME:
+            name = _ifname(value)
         elif atype == IFLA_MTU and len(value) == _U32.size:
             (mtu,) = _U32.unpack(value)
         elif atype == IFLA_OPERSTATE and len(value) == 1:
@@ -120,4 +124,12 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
     # otherwise held back (UNKNOWN is what drivers without operstate support report).
     carrier = (flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0
                and operstate in (IF_OPER_UP, IF_OPER_UNKNOWN))
-    return LinkFacts(ifindex, arphrd, mac, mtu, carrier)
+    return LinkFacts(ifindex, arphrd, mac, mtu, carrier, name)
+
+
+def _ifname(value: bytes) -> str | None:
+    """IFLA_IFNAME: NUL-terminated, at most IFNAMSIZ - 1 printable ASCII characters."""
+    raw = value.split(b"\0", 1)[0]
+    if not 0 < len(raw) < 16 or not all(0x21 <= b <= 0x7E and b != 0x2F for b in raw):
+        return None
+    return raw.decode("ascii")

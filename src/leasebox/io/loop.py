@@ -13,7 +13,7 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 from leasebox import ipc
@@ -325,15 +325,26 @@ class IoLoop:
     def on_link_event(self, event: link.LinkEvent, initial: bool) -> None:
         match event:
             case link.LinkFacts() if event.ifindex == self.ifindex:
+                if event.name is not None and event.name != self.ifname:
+                    self.link_gone(f"{self.ifname} was renamed to {event.name}")
                 self.on_link_facts(event, initial)
             case link.LinkGone(ifindex) if ifindex == self.ifindex:
-                raise Stop(EXIT_OK, f"{self.ifname} was removed")
+                self.link_gone(f"{self.ifname} was removed")
             case link.NetlinkError(seq, err) if seq == self.seq and err:
                 if initial or err == errno.ENODEV:
                     raise Stop(EXIT_CONFIG, f"cannot read link {self.ifname}: errno {err}")
                 self.log.warning("rtnetlink refused the link query: errno %d", err)
             case link.Overrun():
                 self.query_link()
+
+    def link_gone(self, why: str) -> None:
+        """Our link is gone (removed, or renamed away): tell the engine the carrier is lost
+        (it keeps the lease and verifies it when the link is back) and exit; systemd starts
+        io again, which waits for an interface of this name."""
+        if self.link is not None and self.link.carrier:
+            self.to_engine(replace(self.link, carrier=False))
+        sd.notify(f"STATUS={why}")
+        raise Stop(EXIT_OK, why)
 
     def on_link_facts(self, facts: link.LinkFacts, initial: bool) -> None:
         mac, mtu = facts.mac, facts.mtu

@@ -1,7 +1,9 @@
 """leasebox-io: the one process that touches the wire for one interface.
 
-Start-up, in the order that keeps privilege shortest: take the handed-in sockets; open (or
-take back from the FDSTORE) the two packet sockets, the only thing CAP_NET_RAW is for; hand
+Start-up, in the order that keeps privilege shortest: wait for the interface if it does not
+exist yet (hotplug: READY=1 at once, "waiting for IFACE" in STATUS=, and nothing read but the
+kernel's link events); take the handed-in sockets; open (or take back from the FDSTORE) the
+two packet sockets, the only thing CAP_NET_RAW is for; hand
 them to the service manager; drop every capability and check that they are gone; then read
 the link facts, tell the engine, report ready and run the loop without any privilege.
 """
@@ -9,8 +11,10 @@ the link facts, tell the engine, report ready and run the loop without any privi
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import selectors
 import signal
 import socket
 import sys
@@ -23,6 +27,7 @@ from leasebox.io.loop import (
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_OSERR,
+    NETLINK_BUFFER,
     IoLoop,
     Sockets,
     Stop,
@@ -117,8 +122,64 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise Stop(EXIT_OK, "SIGTERM")
 
 
-def _sockets(fds: dict[str, list[int]], link: _Link, engine_path: str, log: Logger
-             ) -> tuple[Sockets, dict[str, bool]]:
+def _rtnl(fds: dict[str, list[int]]) -> socket.socket:
+    """The rtnetlink socket, subscribed to link events (socket activation, or our own)."""
+    try:
+        rtnl = sd.take_socket(fds, "rtnl") or open_rtnl()
+        check_kind(rtnl, socket.AF_NETLINK, socket.SOCK_RAW, "rtnl")
+    except SocketError as exc:
+        raise Stop(EXIT_CONFIG, str(exc)) from None
+    except OSError as exc:
+        raise Stop(EXIT_OSERR, f"cannot open rtnetlink: {exc}") from None
+    return rtnl
+
+
+def _ifindex(ifname: str) -> int | None:
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
+
+
+def wait_for_interface(ifname: str, rtnl: socket.socket, log: Logger) -> int:
+    """The ifindex of `ifname`, waiting for it to appear (or be renamed to `ifname`) if
+    it does not exist. The rtnetlink socket is subscribed before the first look, so an
+    interface that appears in between is still seen. Only messages from the kernel
+    (port 0) are read; systemd's watchdog is kept fed while waiting."""
+    ifindex = _ifindex(ifname)
+    if ifindex is not None:
+        return ifindex
+    log.info("waiting for %s to appear", ifname)
+    sd.notify("READY=1", f"STATUS=waiting for {ifname}")
+    watchdog = sd.watchdog_interval()
+    buf = bytearray(NETLINK_BUFFER)
+    with selectors.DefaultSelector() as sel:
+        sel.register(rtnl, selectors.EVENT_READ)
+        while True:
+            if sel.select(watchdog):
+                _read_link_events(rtnl, buf)  # only to empty the queue: names are checked
+            if watchdog is not None:
+                sd.notify("WATCHDOG=1")
+            ifindex = _ifindex(ifname)  # by name, which also covers lost events (ENOBUFS)
+            if ifindex is not None:
+                log.info("%s appeared (ifindex %d)", ifname, ifindex)
+                return ifindex
+
+
+def _read_link_events(rtnl: socket.socket, buf: bytearray) -> None:
+    for _ in range(64):
+        try:
+            rtnl.recv_into(buf, len(buf), socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            if exc.errno == errno.ENOBUFS:
+                continue
+            raise Stop(EXIT_OSERR, f"rtnetlink: {exc.strerror}") from None
+
+
+def _sockets(fds: dict[str, list[int]], link: _Link, rtnl: socket.socket, engine_path: str,
+             log: Logger) -> tuple[Sockets, dict[str, bool]]:
     """Every socket io works with, inherited (socket activation, FDSTORE) or opened; and
     which packet sockets are new (to be stored)."""
     ifname = link.name
@@ -127,8 +188,6 @@ def _sockets(fds: dict[str, list[int]], link: _Link, engine_path: str, log: Logg
         if udp is None:
             raise Stop(EXIT_CONFIG, "no 'udp' socket was passed in (UDP :68 on the device)")
         check_kind(udp, socket.AF_INET, socket.SOCK_DGRAM, "udp")
-        rtnl = sd.take_socket(fds, "rtnl") or open_rtnl()
-        check_kind(rtnl, socket.AF_NETLINK, socket.SOCK_RAW, "rtnl")
         if bind_to_device(udp, ifname):
             log.info("bound the udp :68 socket to %s", ifname)
         engine = _engine_socket(fds, engine_path)
@@ -163,11 +222,9 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         fds = sd.listen_fds()
     except sd.ActivationError as exc:
         raise Stop(EXIT_CONFIG, str(exc)) from None
-    try:
-        ifindex = socket.if_nametoindex(ifname)
-    except OSError:
-        raise Stop(EXIT_CONFIG, f"no interface {ifname}") from None
-    socks, new = _sockets(fds, _Link(ifname, ifindex), engine_path, log)
+    rtnl = _rtnl(fds)
+    ifindex = wait_for_interface(ifname, rtnl, log)
+    socks, new = _sockets(fds, _Link(ifname, ifindex), rtnl, engine_path, log)
     for name, fds_left in fds.items():
         for fd in fds_left:
             log.warning("closing unexpected inherited fd %d named %s", fd, name)

@@ -123,13 +123,17 @@ def bind_to_device(sock: socket.socket, ifname: str) -> bool:
     systemd 252 does not expand %i in a socket unit's BindToDevice=, so the port-68 socket
     of each interface arrives unbound (systemd always sets SO_REUSEADDR, so the sockets of
     several interfaces coexist). Bound here, while io still holds CAP_NET_RAW, the kernel
-    delivers each interface's unicast replies to that interface's socket. True if it bound.
+    delivers each interface's unicast replies to that interface's socket. The binding is
+    by ifindex: after the interface was removed (or renamed) and one of our name came
+    (back), the socket is bound again, to the link that now has the name. True if it bound.
     """
-    current = sock.getsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, 16).rstrip(b"\0")
+    try:
+        current = sock.getsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, 16).rstrip(b"\0")
+    except OSError as exc:
+        if exc.errno not in (errno.ENXIO, errno.ENODEV):
+            raise
+        current = b""  # bound to a link that no longer exists
     if current == ifname.encode():
         return False
-    if current:
-        raise SocketError(f"the udp socket is bound to {current.decode(errors='replace')!r}, "
-                          f"not {ifname}")
     sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ifname.encode())
     return True

@@ -3,7 +3,9 @@
 The ipc decoder has already checked the message's shape; a type that is not for netconf
 is a peer violation (fatal). A value out of policy is REFUSED with nothing changed; a kernel
 error is FAILED with everything rolled back. If the link itself has gone or been replaced,
-netconf cannot do its one job: LinkGone carries the last reply and main exits.
+this netconf cannot do its one job: LinkGone leaves the request unanswered and main exits,
+so that the engine sends it again to a netconf started for whatever link has the name now
+(or for none: see main's linkless mode).
 """
 
 from __future__ import annotations
@@ -26,11 +28,7 @@ log = logging.getLogger("leasebox.netconf")
 
 
 class LinkGone(Exception):
-    """Our interface disappeared or now names another link. Fatal, after this reply."""
-
-    def __init__(self, result: ipc.Result) -> None:
-        super().__init__(result.reason)
-        self.result = result
+    """Our interface disappeared or now names another link: exit, the request unanswered."""
 
 
 @dataclass(slots=True)
@@ -88,10 +86,8 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
         indexes, link = [], None
         log.error("cannot read link %s: %s", nc.ifname, exc)
     if link is None or link.name != nc.ifname:
-        raise LinkGone(result(
-            request_id, ipc.ResultStatus.FAILED,
-            f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was replaced",
-        ))
+        raise LinkGone(f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was "
+                       f"replaced; request #{request_id} is left to the next netconf")
     return link
 
 

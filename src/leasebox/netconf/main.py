@@ -18,10 +18,16 @@ Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), on
   engine   an already-connected SOCK_SEQPACKET socket: when it closes, netconf exits.
 It opens its own rtnetlink socket (pyroute2, loaded only here, at start-up).
 
+The interface may not exist (hotplug): with a listening socket netconf then starts anyway
+and answers as for a link that is gone (Apply: FAILED; Remove: OK, nothing is left on a
+link that does not exist) until one of the name appears, and then exits with the request
+unanswered, for a netconf started on that link. A link removed or replaced while netconf
+runs ends it the same way (exit 0, request unanswered); the engine sends it again.
+
 Exit status: 0 on SIGTERM/SIGINT (configuration left in place: the address carries kernel
-lifetimes and the engine decides on removal) and when a connected engine closes; 1 when the
-engine broke the ipc contract or the link went away (systemd restarts us); 78 (EX_CONFIG)
-for a bad configuration file (logged as FILE:LINE: what) or command line.
+lifetimes and the engine decides on removal), when a connected engine closes, and when the
+link went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
+(EX_CONFIG) for a bad configuration file (logged as FILE:LINE: what) or command line.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
-from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
+from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine, result
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
 from leasebox.netconf.policy import policy_from_config
@@ -179,11 +185,7 @@ def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
         if msg is None:
             log.info("engine closed the connection")
             return False
-        try:
-            reply = netconf_dispatch_engine(nc, msg)
-        except LinkGone as gone:
-            _send(conn, gone.result, log)
-            raise
+        reply = netconf_dispatch_engine(nc, msg)
         if not _send(conn, reply, log):
             return False
         sd.notify(f"STATUS={nc.status()}")
@@ -208,6 +210,10 @@ class _Fatal(Exception):
         self.code = code
 
 
+class _Missing(Exception):
+    """The interface does not exist (yet)."""
+
+
 def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     rtnl = Rtnl()  # pyroute2 is loaded here, on first use (see rtnl.py)
     try:
@@ -216,11 +222,73 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     except OSError as exc:
         rtnl.close()
         raise _Fatal(EX_FATAL, f"cannot read interface {ifname}: {exc}") from None
-    if link is None or link.loopback:
+    if link is None:
         rtnl.close()
-        raise _Fatal(EX_FATAL, f"interface {ifname} "
-                     f"{'is loopback' if link else 'does not exist'}")
+        raise _Missing
+    if link.loopback:
+        rtnl.close()
+        raise _Fatal(EX_FATAL, f"interface {ifname} is loopback")
     return rtnl, link
+
+
+def _exists(ifname: str) -> bool:
+    try:
+        socket.if_nametoindex(ifname)
+    except OSError:
+        return False
+    return True
+
+
+def _linkless_reply(ifname: str, msg: ipc.Message) -> ipc.Result:
+    match msg:
+        case ipc.Apply():
+            return result(msg.request_id, ipc.ResultStatus.FAILED,
+                          f"interface {ifname} does not exist")
+        case ipc.Remove():
+            return result(msg.request_id, ipc.ResultStatus.OK,
+                          f"interface {ifname} does not exist: nothing left to remove")
+    raise ipc.PeerViolation(f"netconf: invalid {type(msg).__name__}")
+
+
+def _run_linkless(ifname: str, sock: socket.socket, idle: float, log: logsetup.Logger) -> int:
+    """No interface of our name: answer as for a link that is gone, until one appears;
+    then exit with the request that saw it unanswered (queued, it starts the next netconf
+    through socket activation, on the new link; the engine sends it again)."""
+    log.info("%s does not exist (yet): answering for a link that is gone until it appears",
+             ifname)
+    sd.notify("READY=1", f"STATUS=waiting for {ifname}")
+    loop = _Loop()
+    try:
+        while True:
+            if not loop.wait(sock, idle):
+                return _idle_exit(idle, log)
+            if _exists(ifname):
+                log.info("%s appeared: exiting for a netconf on it", ifname)
+                return EX_OK
+            conn = _accept_engine(sock, log)
+            if conn is None:
+                continue
+            with conn:
+                conn.settimeout(SEND_TIMEOUT)
+                while loop.wait(conn):
+                    try:
+                        msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+                    except (ConnectionResetError, TimeoutError):
+                        msg = None
+                    if msg is None:
+                        break
+                    if _exists(ifname):
+                        log.info("%s appeared: exiting for a netconf on it", ifname)
+                        return EX_OK
+                    reply = _linkless_reply(ifname, msg)
+                    log.info("%s: %s", type(msg).__name__.lower(), reply.reason)
+                    if not _send(conn, reply, log):
+                        break
+    except _Stop:
+        return EX_OK
+    except ipc.PeerViolation as exc:
+        log.critical("engine broke the contract, exiting: %s", exc)
+        return EX_FATAL
 
 
 def _load_state(state: StateFile, log: logsetup.Logger) -> Tracked | None:
@@ -292,8 +360,8 @@ def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float,
         log.critical("engine broke the contract, exiting: %s", exc)
         return EX_FATAL
     except LinkGone as exc:
-        log.critical("%s: exiting", exc)
-        return EX_FATAL
+        log.warning("%s: exiting", exc)
+        return EX_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -315,11 +383,17 @@ def main(argv: list[str] | None = None) -> int:
         return EX_FATAL
     sock, listening = taken
     log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
+    idle = args.exit_idle_time if listening else 0.0
     try:
         rtnl, link = _open_link(ifname)
     except _Fatal as exc:
         log.error("%s", exc)
         return exc.code
+    except _Missing:
+        if not listening:
+            log.error("interface %s does not exist", ifname)
+            return EX_FATAL
+        return _run_linkless(ifname, sock, idle, log)
     if not link.up and policy.link_up:
         try:
             rtnl.bind(link.index).set_up()
@@ -338,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("ready on %s (ifindex %d), %s", ifname, link.index,
                  "listening for the engine" if listening else "connected to the engine")
         sd.notify("READY=1", f"STATUS={nc.status()}")
-        return _run(nc, sock, listening, args.exit_idle_time if listening else 0.0, log)
+        return _run(nc, sock, listening, idle, log)
     finally:
         rtnl.close()
 
