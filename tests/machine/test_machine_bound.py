@@ -270,3 +270,43 @@ def test_ack_then_nak_every_time_backs_off() -> None:
         h.applied()
         assert h.state is State.BOUND
     assert waits[0] < 0.1 and waits[1] < waits[2] < waits[3]
+
+
+# ---- suspend: the engine's clock (CLOCK_BOOTTIME) jumps across a deadline ------------------
+
+@pytest.mark.parametrize(("crossed", "state", "message"), [
+    ("t1", State.RENEWING, "unicast to the server"),
+    ("t2", State.REBINDING, "broadcast"),
+])
+def test_a_resume_past_t1_or_t2_acts_at_once(crossed: str, state: State, message: str) -> None:
+    # The next TimerExpired after the resume (the alarm fires at once) lands in the state
+    # the lease is in now, and sends what that state sends, in one step.
+    h = Harness()
+    lease = h.acquire()
+    deadline = lease.t1_at if crossed == "t1" else lease.t2_at
+    h.now = deadline + 5.0 if crossed == "t1" else (lease.t2_at + lease.expires_at) / 2
+    actions = h.handle(TimerExpired(h.now))
+    assert h.state is state
+    [tx] = sent(actions)
+    assert tx.message.message_type is MessageType.REQUEST
+    assert tx.message.ciaddr == ADDRESS
+    assert (tx.destination == SERVER) == (message == "unicast to the server")
+    assert h.client.lease == lease  # kept: only expiry removes it
+    assert not of_type(actions, RemoveLease)
+
+
+@pytest.mark.parametrize("from_state", [State.BOUND, State.RENEWING, State.REBINDING])
+def test_a_resume_past_expiry_removes_the_address_at_once(from_state: State) -> None:
+    h = Harness()
+    lease = h.acquire()
+    if from_state is not State.BOUND:
+        h.now = lease.t1_at if from_state is State.RENEWING else lease.t2_at
+        h.handle(TimerExpired(h.now))
+        assert h.state is from_state
+    h.now = lease.expires_at + 8 * 3600.0  # a night in suspend
+    actions = h.handle(TimerExpired(h.now))
+    assert of_type(actions, RemoveLease)
+    assert h.client.lease is None
+    assert h.state in (State.INIT, State.SELECTING)
+    [event] = [e for e in of_type(actions, LeaseEvent) if e.kind is LeaseEventKind.LOST]
+    assert event.lease.address == lease.address and event.detail == "expired"

@@ -255,9 +255,10 @@ def test_wrong_values_for_each_lease_key(key: str) -> None:
 
 
 @pytest.mark.parametrize(("path", "value"), [
-    (("v",), 2),
+    (("v",), 1),  # version 1 held CLOCK_MONOTONIC times
+    (("v",), 3),
     (("v",), 0),
-    (("v",), "1"),
+    (("v",), "2"),
     (("v",), True),
     (("state",), "SELECTING"),
     (("state",), "bound"),

@@ -24,7 +24,7 @@ from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
 from leasebox.config.settings import Scope, Setting
-from leasebox.engine import dispatch
+from leasebox.engine import boottime, dispatch
 from leasebox.engine.clients import Clients
 from leasebox.engine.config import EngineConfig, engine_config
 from leasebox.engine.livestate import FDNAME as STATE_FDNAME
@@ -134,6 +134,7 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
         state_dir=state_dir,
         netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
         keep_configuration=cfg.keep_configuration,
+        release_at_shutdown=cfg.release_at_shutdown,
         client_id=cfg.client_id,
         duid=cfg.duid,
         iaid=cfg.iaid,
@@ -194,6 +195,7 @@ class Loop:
         self.terminate = False
         self.wake_r, self.wake_w = socket.socketpair()
         self.registered: dict[socket.socket, Callable[[], None]] = {}
+        self.alarm = boottime.Alarm()  # wakes the loop when a deadline passed in suspend
 
     def run(self) -> int:
         self.wake_r.setblocking(False)
@@ -209,10 +211,16 @@ class Loop:
         sd.notify("READY=1")
         self.svc.update_status(force=True)
         log.info("started; waiting for io")
+        self.sel.register(self.alarm, selectors.EVENT_READ)
         while not self.terminate:
             self._sync_registrations()
-            events = self.sel.select(self._timeout())
+            timeout = self._timeout()
+            self.alarm.set(self.svc.clock() + timeout)
+            events = self.sel.select(timeout)
             for key, _ in events:
+                if key.fileobj is self.alarm:
+                    self.alarm.clear()
+                    continue
                 handler = self.registered.get(key.fileobj)  # type: ignore[call-overload]
                 if handler is not None:
                     handler()
@@ -392,7 +400,8 @@ class Loop:
             command = control.decode_request(data).command
         except control.ControlError:
             command = None
-        if command is control.Command.LEAVE and self.svc.ledger.pending:
+        if command in (control.Command.LEAVE, control.Command.SHUTDOWN) \
+                and self.svc.ledger.pending:
             # Answer once netconf has confirmed the removal, so that the caller (the
             # launcher, or the target's stop job) knows the link is clean when it returns.
             self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))

@@ -21,6 +21,7 @@ class Command(StrEnum):
     RENEW = "renew"
     RELEASE = "release"
     LEAVE = "leave"  # leave the link: release if configured, remove configuration, then idle
+    SHUTDOWN = "shutdown"  # leave as the system shuts down: release only if SendRelease=always
 
 
 class ControlError(Exception):

@@ -9,7 +9,9 @@ with each other and with the state. Any problem is a SnapshotError, nothing else
 
 What is kept is a resume point, not every detail:
 - BOUND, RENEWING, REBINDING resume as they were: same lease, same xid, same deadlines (the
-  monotonic clock is system-wide, so absolute deadlines survive the restart). Restoring
+  engine's clock, CLOCK_BOOTTIME, is system-wide, so absolute deadlines survive the
+  restart; version 1 held CLOCK_MONOTONIC times and is refused, falling back to the lease
+  file and an INIT-REBOOT). Restoring
   emits nothing: no ApplyLease, no Transmit.
 - INIT and INIT-REBOOT resume as they were (an INIT wait after a NAK or an IPv6-only
   preference keeps its deadline).
@@ -38,9 +40,9 @@ from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.types import ClientConfig, Lease, Random, State
 from leasebox.core.values import Route
 
-VERSION = 1
+VERSION = 2  # 2: CLOCK_BOOTTIME times (1: CLOCK_MONOTONIC)
 MAX_SIZE = 65536  # the adapter's memfd holds no more
-MAX_TIME = 2.0**40  # monotonic seconds; a lease remembered from disk may predate boot (< 0)
+MAX_TIME = 2.0**40  # clock seconds; a lease remembered from disk may predate boot (< 0)
 MAX_ITEMS = 256  # addresses, routes or names in one lease field
 MAX_TEXT = 255
 MAX_TRIES = 1000
