@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from leasebox.config import settings as s
+from leasebox.config import values as v
 from leasebox.config.parse import ConfigError, parse
 from leasebox.config.values import ClientIdentifier
 
@@ -47,7 +48,12 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("100", (100,)), ("1 254  42", (1, 254, 42))],
         [("0", "not an option code 1..254"), ("255", "not an option code"),
          ("1,2", "not an option code"), ("x", "not an option code")]),
-    "SendRelease": (BOOL_GOOD, BOOL_BAD),
+    "SendRelease": (
+        [("yes", v.SendRelease.YES), ("no", v.SendRelease.NO), ("TRUE", v.SendRelease.YES),
+         ("off", v.SendRelease.NO), ("always", v.SendRelease.ALWAYS),
+         ("Always", v.SendRelease.ALWAYS)],
+        [("maybe", "expected yes, no or always"), ("2", "expected yes, no or always"),
+         ("never", "expected yes, no or always")]),
     "RapidCommit": (BOOL_GOOD, BOOL_BAD),
     "IPv6OnlyPreferred": (BOOL_GOOD, BOOL_BAD),
     "Anonymize": (BOOL_GOOD, BOOL_BAD),

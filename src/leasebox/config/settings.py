@@ -110,11 +110,13 @@ REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
     "not know; this is for servers that send an option only when asked.",
     _E, "CODE...", accumulate=True)
 SEND_RELEASE = Setting(
-    _D, "SendRelease", v.boolean, True,
-    "When leasebox leaves the link (stopping leasebox@IFACE.target, or leaseboxctl leave), "
-    "give the lease back with DHCPRELEASE. A RELEASE always removes the configuration, "
-    "whatever KeepConfiguration= says.",
-    _E, BOOL)
+    _D, "SendRelease", v.send_release, v.SendRelease.YES,
+    "When leasebox leaves the link, give the lease back with DHCPRELEASE. Yes: when "
+    "leasebox@IFACE.target is stopped (or leaseboxctl leave), but not when the system shuts "
+    "down or reboots, which keeps the lease for the next boot to confirm (INIT-REBOOT). "
+    "Always: at shutdown and reboot too. No: never. A RELEASE always removes the "
+    "configuration, whatever KeepConfiguration= says.",
+    _E, "yes|no|always")
 RAPID_COMMIT = Setting(
     _D, "RapidCommit", v.boolean, False,
     "Ask for a two-message exchange (RFC 4039, option 80): a server that agrees answers "

@@ -36,6 +36,21 @@ class ClientIdentifier(StrEnum):
     NONE = "none"  # no option 61: the server keys the lease on chaddr
 
 
+class SendRelease(StrEnum):
+    YES = "yes"  # when leasebox is stopped; not at system shutdown or reboot
+    NO = "no"
+    ALWAYS = "always"  # at shutdown and reboot too
+
+
+def send_release(text: str) -> SendRelease:
+    if text.lower() == "always":
+        return SendRelease.ALWAYS
+    try:
+        return SendRelease.YES if boolean(text) else SendRelease.NO
+    except ValueError:
+        raise ValueError(f"expected yes, no or always, not {text!r}") from None
+
+
 def boolean(text: str) -> bool:
     low = text.lower()
     if low in _TRUE:

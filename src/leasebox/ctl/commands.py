@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -224,9 +225,27 @@ def run_status(args: argparse.Namespace) -> int:
     return code
 
 
+SYSTEMCTL = "systemctl"
+
+
+def system_stopping(systemctl: str = SYSTEMCTL) -> bool:
+    """Whether the system is shutting down or rebooting: the service manager's state is
+    "stopping" from the moment a shutdown job is queued (systemctl is-system-running).
+    Anything else, or no answer, is an ordinary stop."""
+    try:
+        out = subprocess.run([systemctl, "is-system-running"], capture_output=True,
+                             text=True, timeout=5, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.stdout.strip() == "stopping"
+
+
 def run_command(args: argparse.Namespace) -> int:
     command = {"renew": control.Command.RENEW, "release": control.Command.RELEASE,
                "leave": control.Command.LEAVE}[args.command]
+    if command is control.Command.LEAVE and (
+            args.shutdown == "yes" or (args.shutdown == "auto" and system_stopping())):
+        command = control.Command.SHUTDOWN
     try:
         (name,) = _checked([args.interface])
         result = request(Path(args.runtime_dir), name, command)

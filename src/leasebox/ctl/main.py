@@ -101,16 +101,44 @@ def _add_commands(sub: Subparsers[_Parser]) -> None:
         ("renew", "renew the lease now (RENEWING, unicast to the server)"),
         ("release", "give the lease back (DHCPRELEASE) and remove the configuration"),
         ("leave", "leave the link: release if SendRelease=yes, remove the configuration "
-                  "unless KeepConfiguration=yes (what stopping leasebox@IFACE.target does)"),
+                  "unless KeepConfiguration=yes (what stopping leasebox@IFACE.target does); "
+                  "while the system shuts down, keep the lease unless SendRelease=always"),
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("interface", metavar="IFACE")
+        if name == "leave":
+            p.add_argument("--shutdown", choices=("auto", "yes", "no"), default="auto",
+                           help="whether this is the system's shutdown or reboot; auto "
+                           "(the default) asks the service manager (systemctl "
+                           "is-system-running says 'stopping')")
         p.set_defaults(handler=_run_command, command=name)
+
+
+def _run_wait_online(args: argparse.Namespace) -> int:
+    from leasebox.ctl import waitonline  # noqa: PLC0415 - imported only when chosen
+
+    return waitonline.run(args)
+
+
+def _add_wait_online(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser(
+        "wait-online", help="wait until every interface (or --any) holds an applied lease",
+        description="Wait until leasebox has applied a lease on every interface it runs on "
+        "(or on those named; or, with --any, on one of them). Exits 0 then, 1 after the "
+        "timeout with a line naming the interfaces not configured. The ExecStart= of "
+        "leasebox-wait-online.service, which network-online.target waits for.")
+    p.add_argument("interfaces", nargs="*", metavar="IFACE")
+    p.add_argument("--any", action="store_true",
+                   help="one configured interface is enough")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+                   help="give up after SECONDS (default 120; 0: never)")
+    p.set_defaults(handler=_run_wait_online)
 
 
 _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
     _add_status,
     _add_commands,
+    _add_wait_online,
     _add_check_config,
     _add_decode,
 )
@@ -137,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return handler(args)
 
 
-_COMMANDS = frozenset({"status", "renew", "release", "leave", "check-config", "decode"})
+_COMMANDS = frozenset({"status", "renew", "release", "leave", "wait-online", "check-config",
+                       "decode"})
 
 
 def _insert_default(argv: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from leasebox.config import settings as s
 from leasebox.config.parse import View
-from leasebox.config.values import ClientIdentifier, ServerSpec
+from leasebox.config.values import ClientIdentifier, SendRelease, ServerSpec
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.wire.strings import hostname_problem
 
@@ -25,6 +25,7 @@ class EngineConfig:
     iaid: int | None
     keep_configuration: bool
     control_gid: int | None
+    release_at_shutdown: bool = False
     files: tuple[str, ...] = ()
     allow_servers: tuple[ServerSpec, ...] = ()
     deny_servers: tuple[ServerSpec, ...] = ()  # what it was read from, for the start-up log line
@@ -64,13 +65,14 @@ def engine_config(view: View, system_hostname: str | None,
             rapid_commit=view[s.RAPID_COMMIT],
             ipv6_only_preferred=view[s.IPV6_ONLY_PREFERRED],
             arp_probe=view[s.ARP_PROBE],
-            send_release=view[s.SEND_RELEASE],
+            send_release=view[s.SEND_RELEASE] is not SendRelease.NO,
             min_lease_time=view[s.MINIMUM_LEASE_TIME],
         ),
         client_id=client_id,
         duid=view[s.DUID],
         iaid=view[s.IAID],
         keep_configuration=view[s.KEEP_CONFIGURATION],
+        release_at_shutdown=view[s.SEND_RELEASE] is SendRelease.ALWAYS,
         control_gid=view[s.CONTROL_GROUP],
         files=files,
         allow_servers=view[s.ALLOW_SERVERS],

@@ -126,8 +126,15 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             if svc.client is None or svc.client.lease is None:
                 return _reply(False, error="no lease to release")
             svc.feed(ReleaseRequested(now))
-        case control.Command.LEAVE:
-            svc.feed(LeaveRequested(now, release=svc.settings.client.send_release,
+        case control.Command.LEAVE | control.Command.SHUTDOWN:
+            # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
+            # unless SendRelease=always.
+            release = (req.command is control.Command.LEAVE
+                       or svc.settings.release_at_shutdown)
+            if not release:
+                log.info("leaving the link as the system shuts down: the lease is kept for "
+                         "the next boot (SendRelease=always would release it)")
+            svc.feed(LeaveRequested(now, release=release,
                                    keep_configuration=svc.settings.keep_configuration))
             svc.live.clear()
     return _reply(True, status(svc, svc.clock()))

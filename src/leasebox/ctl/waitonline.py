@@ -1,0 +1,62 @@
+"""leaseboxctl wait-online: wait until leasebox has configured the network.
+
+The ExecStart= of leasebox-wait-online.service, which orders itself before
+network-online.target: units that need the network at boot start once every interface
+leasebox runs on (or, with --any, one of them) holds a lease that netconf applied, or
+after the timeout, with a journal line naming what was not ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from leasebox.ctl.commands import CtlError, _checked, interfaces, request, terminal_safe
+from leasebox.ipc import control
+
+POLL = 0.1  # seconds between two looks at each interface not yet configured
+EX_TIMEOUT = 1
+# the address is applied in each of these (BOUND only once netconf confirmed it)
+CONFIGURED = frozenset({"BOUND", "RENEWING", "REBINDING"})
+
+
+def _state(rundir: Path, name: str) -> str:
+    try:
+        return str(request(rundir, name, control.Command.STATUS).get("state") or "none")
+    except CtlError:
+        return "not running"
+
+
+def run(args: argparse.Namespace) -> int:
+    rundir = Path(args.runtime_dir)
+    try:
+        names = _checked(args.interfaces) or interfaces(rundir)
+    except CtlError as exc:
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
+        return exc.code
+    if not names:
+        print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
+              file=sys.stderr)
+        return 0
+    started = time.monotonic()
+    deadline = started + args.timeout if args.timeout > 0 else None
+    states = {name: "none" for name in names}
+    while True:
+        for name in names:
+            if states[name] not in CONFIGURED:
+                states[name] = _state(rundir, name)
+        ready = [n for n in names if states[n] in CONFIGURED]
+        if (ready and args.any) or len(ready) == len(names):
+            if not args.quiet:
+                print(terminal_safe(f"leaseboxctl: online after "
+                                    f"{time.monotonic() - started:.1f} s: {', '.join(ready)}"))
+            return 0
+        if deadline is not None and time.monotonic() >= deadline:
+            waiting = ", ".join(f"{n} ({states[n]})" for n in names if n not in ready)
+            print(terminal_safe(f"leaseboxctl: timed out after {args.timeout:g} s waiting "
+                                f"for {'any of ' if args.any else ''}{waiting}"),
+                  file=sys.stderr)
+            return EX_TIMEOUT
+        time.sleep(POLL)
