@@ -12,7 +12,7 @@ import select
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -247,6 +247,26 @@ def test_leave_holds_the_remove_until_io_sent_the_release(rig: Rig) -> None:
     dispatch.engine_dispatch_io(rig.svc, ipc.TxDone(True))
     remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
     assert isinstance(remove, ipc.Remove)
+
+
+@pytest.mark.parametrize("always", [False, True])
+def test_shutdown_keeps_the_lease_unless_send_release_always(tmp_path: Path,
+                                                              always: bool) -> None:
+    rig = make_rig(tmp_path)
+    rig.svc.settings = replace(rig.svc.settings, release_at_shutdown=always)
+    bind(rig)
+    assert rig.control(control.Command.SHUTDOWN)["ok"] is True
+    if always:
+        assert rig.sent().message_type is wire.MessageType.RELEASE
+    else:
+        rig.io.setblocking(False)
+        with pytest.raises(BlockingIOError):  # no RELEASE
+            rig.io.recv(100)
+    assert rig.netconf_conn is not None
+    remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)  # the address goes either way
+    assert (rig.state_dir / leasefile.FILENAME).exists() is not always
+    assert rig.svc.state is State.STOPPED
 
 
 def test_restart_uses_the_lease_file_for_init_reboot(tmp_path: Path) -> None:

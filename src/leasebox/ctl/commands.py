@@ -228,12 +228,12 @@ def run_status(args: argparse.Namespace) -> int:
 SYSTEMCTL = "systemctl"
 
 
-def system_stopping(systemctl: str = SYSTEMCTL) -> bool:
+def system_stopping() -> bool:
     """Whether the system is shutting down or rebooting: the service manager's state is
     "stopping" from the moment a shutdown job is queued (systemctl is-system-running).
     Anything else, or no answer, is an ordinary stop."""
     try:
-        out = subprocess.run([systemctl, "is-system-running"], capture_output=True,
+        out = subprocess.run([SYSTEMCTL, "is-system-running"], capture_output=True,
                              text=True, timeout=5, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError):
         return False

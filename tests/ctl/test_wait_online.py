@@ -1,0 +1,122 @@
+"""leaseboxctl wait-online against fake engines' control sockets, and how `leave` tells a
+system shutdown from a stop (a fake systemctl stands in for the service manager)."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leasebox.ctl import commands, waitonline
+from leasebox.ctl.main import build_parser
+from leasebox.ipc import control
+
+
+class FakeEngine:
+    """A control socket answering STATUS with `states` in turn (the last one repeats), and
+    recording every other command."""
+
+    def __init__(self, rundir: Path, name: str, states: list[str]) -> None:
+        (rundir / name).mkdir(parents=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.bind(str(rundir / name / "control.sock"))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.states = list(states)
+        self.commands: list[str] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                request = control.decode_request(conn.recv(control.MAX_REQUEST))
+                self.commands.append(request.command.value)
+                state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+                conn.send(control.encode_reply(True, {"state": state, "status": state}))
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.fixture
+def engines(tmp_path: Path) -> Iterator[list[FakeEngine]]:
+    started: list[FakeEngine] = []
+    yield started
+    for engine in started:
+        engine.close()
+
+
+def wait_online(rundir: Path, *argv: str) -> int:
+    args = build_parser().parse_args(["--runtime-dir", str(rundir), "wait-online", *argv])
+    return waitonline.run(args)
+
+
+def test_waits_for_every_interface(tmp_path: Path, engines: list[FakeEngine],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["SELECTING", "REQUESTING", "BOUND"]))
+    engines.append(FakeEngine(tmp_path, "eth1", ["INIT-REBOOT", "RENEWING"]))
+    assert wait_online(tmp_path, "--timeout", "10") == 0
+    assert "online after" in capsys.readouterr().out
+    assert engines[0].commands == ["status"] * 3  # asked until BOUND, then no more
+
+
+def test_times_out_naming_what_is_not_configured(tmp_path: Path, engines: list[FakeEngine],
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING"]))
+    assert wait_online(tmp_path, "--timeout", "0.5") == waitonline.EX_TIMEOUT
+    err = capsys.readouterr().err
+    assert err == "leaseboxctl: timed out after 0.5 s waiting for eth1 (SELECTING)\n"
+
+
+def test_any_is_enough_with_one(tmp_path: Path, engines: list[FakeEngine]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING"]))
+    assert wait_online(tmp_path, "--any", "--timeout", "5") == 0
+    # named interfaces: only those count; one not running is waited for like any other
+    assert wait_online(tmp_path, "eth0", "--timeout", "5") == 0
+    assert wait_online(tmp_path, "eth0", "eth9", "--timeout", "0.3") == waitonline.EX_TIMEOUT
+
+
+def test_nothing_to_wait_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert wait_online(tmp_path) == 0
+    assert "nothing to wait for" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("manager_says", "option", "sent"), [
+    ("running", "auto", "leave"),
+    ("degraded", "auto", "leave"),
+    ("stopping", "auto", "shutdown"),
+    ("stopping", "no", "leave"),
+    ("running", "yes", "shutdown"),
+    (None, "auto", "leave"),  # no service manager to ask: an ordinary stop
+])
+def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEngine],
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           manager_says: str | None, option: str,
+                                           sent: str) -> None:
+    fake = tmp_path / "systemctl"
+    if manager_says is not None:
+        fake.write_text(f"#!/bin/sh\n[ \"$1\" = is-system-running ] && echo {manager_says}\n"
+                        "exit 1\n")
+        fake.chmod(0o755)
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
+    rundir = tmp_path / "run"
+    engines.append(FakeEngine(rundir, "eth0", ["STOPPED"]))
+    args = build_parser().parse_args(["--runtime-dir", str(rundir), "--quiet", "leave",
+                                      "--shutdown", option, "eth0"])
+    assert isinstance(args, argparse.Namespace)
+    assert commands.leave_if_running(args) == 0
+    assert engines[0].commands == [sent]
