@@ -133,6 +133,8 @@ class EngineService:
             if old.carrier:
                 self.feed(LinkDown(now))
             old = replace(old, carrier=False)
+            # netconf may have exited idle: started again, it brings a new link up
+            self.connect_netconf()
         if old is not None and old.carrier != link.carrier:
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)

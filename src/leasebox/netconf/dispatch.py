@@ -3,9 +3,8 @@
 The ipc decoder has already checked the message's shape; a type that is not for netconf
 is a peer violation (fatal). A value out of policy is REFUSED with nothing changed; a kernel
 error is FAILED with everything rolled back. If the link itself has gone or been replaced,
-this netconf cannot do its one job: LinkGone leaves the request unanswered and main exits,
-so that the engine sends it again to a netconf started for whatever link has the name now
-(or for none: see main's linkless mode).
+netconf cannot do its one job on it: LinkGone leaves the request unanswered and closes the
+connection (the engine sends the request again), and main waits for a link of the name.
 """
 
 from __future__ import annotations
@@ -87,7 +86,7 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
         log.error("cannot read link %s: %s", nc.ifname, exc)
     if link is None or link.name != nc.ifname:
         raise LinkGone(f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was "
-                       f"replaced; request #{request_id} is left to the next netconf")
+                       f"replaced; request #{request_id} is left for the engine to send again")
     return link
 
 

@@ -18,27 +18,30 @@ Its engine socket comes from the service manager (LISTEN_FDS/LISTEN_FDNAMES), on
   engine   an already-connected SOCK_SEQPACKET socket: when it closes, netconf exits.
 It opens its own rtnetlink socket (pyroute2, loaded only here, at start-up).
 
-The interface may not exist (hotplug): with a listening socket netconf then starts anyway
-and answers as for a link that is gone (Apply: FAILED; Remove: OK, nothing is left on a
-link that does not exist) until one of the name appears, and then exits with the request
-unanswered, for a netconf started on that link. A link removed or replaced while netconf
-runs ends it the same way (exit 0, request unanswered); the engine sends it again.
+The interface may not exist (hotplug): with a listening socket netconf then waits for it
+(READY=1, "waiting for IFACE"; no idle exit, since it is netconf that brings a new link
+up), with the engine's connection queued. A link removed or renamed while netconf runs is
+seen on an rtnetlink link-event socket (or by the check before each change): the request
+in hand is left unanswered, the connection closed (the engine sends it again), and netconf
+waits for a link of the name again. With a connected socket it exits instead.
 
 Exit status: 0 on SIGTERM/SIGINT (configuration left in place: the address carries kernel
-lifetimes and the engine decides on removal), when a connected engine closes, and when the
-link went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
+lifetimes and the engine decides on removal), when a connected engine closes or its link
+went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
 (EX_CONFIG) for a bad configuration file (logged as FILE:LINE: what) or command line.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import selectors
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -48,10 +51,10 @@ from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
-from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine, result
+from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
-from leasebox.netconf.policy import policy_from_config
+from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import ifname as ifnames
@@ -60,6 +63,7 @@ from leasebox.runtime import sandbox, sd
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
 from leasebox.runtime.signals import StopSignals
 
+RTMGRP_LINK = 1
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
@@ -121,8 +125,40 @@ def _take_engine_socket(log: logsetup.Logger) -> tuple[socket.socket, bool] | No
     return sock, listening
 
 
+class _LinkWatch:
+    """An rtnetlink socket subscribed to link events (RTMGRP_LINK). Only a wake-up: what
+    happened is read back by name or index, so nothing in the messages is parsed."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                  socket.NETLINK_ROUTE)
+        self.sock.bind((0, RTMGRP_LINK))
+        self.sock.setblocking(False)
+
+    def drain(self) -> None:
+        for _ in range(256):
+            try:
+                self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno != errno.ENOBUFS:  # events lost: the names are read anyway
+                    raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _index(ifname: str) -> int | None:
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
+
+
 class _Loop:
-    """Waits on one socket and the signal wake-up fd, pinging the watchdog in between.
+    """Waits on one socket and the signal wake-up fd, pinging the watchdog in between; with
+    `watch` set, link events also wake it, and `link_check` may raise LinkGone.
 
     Signals only wake the loop (set_wakeup_fd); they never interrupt an apply half-way.
     """
@@ -130,6 +166,8 @@ class _Loop:
     def __init__(self) -> None:
         self.signals = StopSignals()
         self.watchdog = sd.watchdog_interval()
+        self.watch: _LinkWatch | None = None
+        self.link_check: Callable[[], None] = lambda: None
 
     @property
     def stop_signal(self) -> int | None:
@@ -144,6 +182,10 @@ class _Loop:
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
             sel.register(self.signals.reader, selectors.EVENT_READ)
+            watch = self.watch if self.watch is not None and self.watch.sock is not sock \
+                else None
+            if watch is not None:
+                sel.register(watch.sock, selectors.EVENT_READ)
             while True:
                 if self.stop_signal is not None:
                     raise _Stop
@@ -160,14 +202,25 @@ class _Loop:
                     if left <= 0:
                         return False
                     timeout = left if timeout is None else min(timeout, left)
-                ready = sel.select(timeout)
+                ready = [key.fileobj for key, _ in sel.select(timeout)]
                 if self.watchdog is not None:
                     sd.notify("WATCHDOG=1")
-                for key, _ in ready:
-                    if key.fileobj is self.signals.reader:
-                        self.signals.drain()
-                    elif self.stop_signal is None:
-                        return True
+                if self._woken(ready, watch):
+                    return True
+
+    def _woken(self, ready: Sequence[object], watch: _LinkWatch | None) -> bool:
+        """Handle the signal and link-event wake-ups; True if the waited-for socket is
+        readable (and no stop signal came)."""
+        readable = False
+        for fileobj in ready:
+            if fileobj is self.signals.reader:
+                self.signals.drain()
+            elif watch is not None and fileobj is watch.sock:
+                watch.drain()
+                self.link_check()
+            else:
+                readable = True
+        return readable and self.stop_signal is None
 
 
 def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
@@ -231,66 +284,6 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     return rtnl, link
 
 
-def _exists(ifname: str) -> bool:
-    try:
-        socket.if_nametoindex(ifname)
-    except OSError:
-        return False
-    return True
-
-
-def _linkless_reply(ifname: str, msg: ipc.Message) -> ipc.Result:
-    match msg:
-        case ipc.Apply():
-            return result(msg.request_id, ipc.ResultStatus.FAILED,
-                          f"interface {ifname} does not exist")
-        case ipc.Remove():
-            return result(msg.request_id, ipc.ResultStatus.OK,
-                          f"interface {ifname} does not exist: nothing left to remove")
-    raise ipc.PeerViolation(f"netconf: invalid {type(msg).__name__}")
-
-
-def _run_linkless(ifname: str, sock: socket.socket, idle: float, log: logsetup.Logger) -> int:
-    """No interface of our name: answer as for a link that is gone, until one appears;
-    then exit with the request that saw it unanswered (queued, it starts the next netconf
-    through socket activation, on the new link; the engine sends it again)."""
-    log.info("%s does not exist (yet): answering for a link that is gone until it appears",
-             ifname)
-    sd.notify("READY=1", f"STATUS=waiting for {ifname}")
-    loop = _Loop()
-    try:
-        while True:
-            if not loop.wait(sock, idle):
-                return _idle_exit(idle, log)
-            if _exists(ifname):
-                log.info("%s appeared: exiting for a netconf on it", ifname)
-                return EX_OK
-            conn = _accept_engine(sock, log)
-            if conn is None:
-                continue
-            with conn:
-                conn.settimeout(SEND_TIMEOUT)
-                while loop.wait(conn):
-                    try:
-                        msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-                    except (ConnectionResetError, TimeoutError):
-                        msg = None
-                    if msg is None:
-                        break
-                    if _exists(ifname):
-                        log.info("%s appeared: exiting for a netconf on it", ifname)
-                        return EX_OK
-                    reply = _linkless_reply(ifname, msg)
-                    log.info("%s: %s", type(msg).__name__.lower(), reply.reason)
-                    if not _send(conn, reply, log):
-                        break
-    except _Stop:
-        return EX_OK
-    except ipc.PeerViolation as exc:
-        log.critical("engine broke the contract, exiting: %s", exc)
-        return EX_FATAL
-
-
 def _load_state(state: StateFile, log: logsetup.Logger) -> Tracked | None:
     try:
         tracked = state.load()
@@ -328,13 +321,13 @@ def _accept_engine(sock: socket.socket, log: logsetup.Logger) -> socket.socket |
     return conn
 
 
-def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float,
-         log: logsetup.Logger) -> int:
-    """Serve engines until idle, stopped, or (connected socket) the engine closes.
-    Idle exit only where something starts netconf again: a listening socket from socket
-    activation. Each request is answered before the next wait, so an idle netconf has
-    nothing half-done; what it applied is in its state file for the next start."""
-    loop = _Loop()
+def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _Loop,
+         log: logsetup.Logger) -> int | None:
+    """Serve engines until idle, stopped, or (connected socket) the engine closes; None
+    when the link went away (see main). Idle exit only where something starts netconf
+    again: a listening socket from socket activation. Each request is answered before the
+    next wait, so an idle netconf has nothing half-done; what it applied is in its state
+    file for the next start."""
     try:
         while True:
             if listening:
@@ -360,8 +353,11 @@ def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float,
         log.critical("engine broke the contract, exiting: %s", exc)
         return EX_FATAL
     except LinkGone as exc:
-        log.warning("%s: exiting", exc)
-        return EX_OK
+        if not listening:
+            log.warning("%s: exiting", exc)
+            return EX_OK
+        log.warning("%s", exc)
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,38 +379,102 @@ def main(argv: list[str] | None = None) -> int:
         return EX_FATAL
     sock, listening = taken
     log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
-    idle = args.exit_idle_time if listening else 0.0
+    svc = _Service(args, ifname, policy, sock, listening,
+                   args.exit_idle_time if listening else 0.0, _Loop(), _LinkWatch(), log)
+    # (the link-event socket is open before the first look: a link appearing in between
+    # is seen)
+    exec_forbidden = False
     try:
-        rtnl, link = _open_link(ifname)
-    except _Fatal as exc:
-        log.error("%s", exc)
-        return exc.code
-    except _Missing:
-        if not listening:
-            log.error("interface %s does not exist", ifname)
-            return EX_FATAL
-        return _run_linkless(ifname, sock, idle, log)
-    if not link.up and policy.link_up:
+        while True:
+            try:
+                rtnl, link = _open_link(ifname)
+                if not exec_forbidden:  # once pyroute2 is loaded; one filter for good
+                    sandbox.no_more_exec(log)
+                    exec_forbidden = True
+            except _Fatal as exc:
+                log.error("%s", exc)
+                return exc.code
+            except _Missing:
+                if not listening:
+                    log.error("interface %s does not exist", ifname)
+                    return EX_FATAL
+                if not _wait_for_link(svc):
+                    return EX_OK
+                continue
+            try:
+                code = _serve_link(svc, rtnl, link)
+            finally:
+                rtnl.close()
+            if code is not None:
+                return code
+            # the link went; the engine sends what was unanswered again, on the next one
+    finally:
+        svc.watch.close()
+
+
+@dataclass(slots=True)
+class _Service:
+    """What serving the engine needs, whichever link has the name."""
+
+    args: argparse.Namespace
+    ifname: str
+    policy: Policy
+    sock: socket.socket
+    listening: bool
+    idle: float
+    loop: _Loop
+    watch: _LinkWatch
+    log: logsetup.Logger
+
+
+def _wait_for_link(svc: _Service) -> bool:
+    """Wait (no idle exit: netconf brings the link up) until an interface has the name;
+    False if stopped by a signal meanwhile. The engine's connection waits in the backlog."""
+    svc.log.info("waiting for %s to appear", svc.ifname)
+    sd.notify("READY=1", f"STATUS=waiting for {svc.ifname}")
+    svc.loop.watch = None
+    while _index(svc.ifname) is None:
+        try:
+            svc.loop.wait(svc.watch.sock)
+        except _Stop:
+            svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
+            return False
+        svc.watch.drain()
+    svc.log.info("%s appeared", svc.ifname)
+    return True
+
+
+def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
+    """Bring the link up if asked, and serve it (see _run) until it goes."""
+    ifname, log = svc.ifname, svc.log
+    if not link.up and svc.policy.link_up:
         try:
             rtnl.bind(link.index).set_up()
             log.info("%s was down: brought it up (LinkUp=no leaves it)", ifname)
         except OSError as exc:
             log.error("cannot bring %s up: %s", ifname, exc)
-    try:
-        runtime_dir = os.path.join(args.runtime_dir, ifname)
-        state = StateFile(runtime_dir, link.index)
-        resolver = _resolver(args, ifname, runtime_dir)
-        log.info("%s", resolver.describe())
-        nc = Netconf(ifname, link.index, policy, rtnl,
-                     Configurator(rtnl.bind(link.index), resolver, _load_state(state, log)),
-                     state, on_change=lambda text: sd.notify(f"STATUS={text}"))
-        sandbox.no_more_exec(log)
-        log.info("ready on %s (ifindex %d), %s", ifname, link.index,
-                 "listening for the engine" if listening else "connected to the engine")
-        sd.notify("READY=1", f"STATUS={nc.status()}")
-        return _run(nc, sock, listening, idle, log)
-    finally:
-        rtnl.close()
+    runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
+    state = StateFile(runtime_dir, link.index)
+    resolver = _resolver(svc.args, ifname, runtime_dir)
+    log.info("%s", resolver.describe())
+    nc = Netconf(ifname, link.index, svc.policy, rtnl,
+                 Configurator(rtnl.bind(link.index), resolver, _load_state(state, log)),
+                 state, on_change=lambda text: sd.notify(f"STATUS={text}"))
+    log.info("ready on %s (ifindex %d), %s", ifname, link.index,
+             "listening for the engine" if svc.listening else "connected to the engine")
+    sd.notify("READY=1", f"STATUS={nc.status()}")
+
+    def still_ours() -> None:
+        try:
+            name = socket.if_indextoname(link.index)
+        except OSError:
+            name = None
+        if name != ifname:
+            raise LinkGone(f"interface {ifname} (ifindex {link.index}) is gone or was "
+                           f"renamed")
+
+    svc.loop.watch, svc.loop.link_check = svc.watch, still_ours
+    return _run(nc, svc.sock, svc.listening, svc.idle, svc.loop, log)
 
 
 def _idle_exit(idle: float, log: logsetup.Logger) -> int:
