@@ -611,6 +611,29 @@ class Background:
         return self.proc.returncode
 
 
+@contextlib.contextmanager
+def overlay_tree(base: Path, log: Log = log_stderr) -> Iterator[Path]:
+    """A writable copy of ``base`` for containers that must keep what they change across
+    a poweroff and the next boot: an overlayfs whose upper layer lives as long as the
+    context. Unmounted and removed after, by its own path."""
+    top = Path(tempfile.mkdtemp(prefix="lbx-tree-", dir="/var/tmp"))
+    merged, upper, work = top / "merged", top / "upper", top / "work"
+    for d in (merged, upper, work):
+        d.mkdir()
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    f"lowerdir={base},upperdir={upper},workdir={work}", str(merged)],
+                   check=True, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    try:
+        yield merged
+    finally:
+        done = subprocess.run(["umount", str(merged)], capture_output=True, timeout=30,
+                              stdin=subprocess.DEVNULL, check=False)
+        if done.returncode != 0:
+            log(f"cannot unmount {merged}: {done.stderr.decode(errors='replace').strip()}")
+        else:
+            shutil.rmtree(top, ignore_errors=True)
+
+
 class Container:
     """One booted systemd container. Use as a context manager::
 
@@ -636,11 +659,16 @@ class Container:
         binds_ro: Mapping[str, str] | None = None,
         binds: Mapping[str, str] | None = None,
         extra_nspawn_args: Sequence[str] = (),
+        volatile: bool = True,
+        machine_id: str | None = None,
         boot_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         log: Log = log_stderr,
     ) -> None:
-        """``binds_ro``/``binds`` map host paths to paths in the container (read-only/rw)."""
+        """``binds_ro``/``binds`` map host paths to paths in the container (read-only/rw).
+        ``volatile=False`` boots ``tree`` itself, writable: what the container changes
+        stays for its next boot (give it a copy, e.g. :func:`overlay_tree`), and
+        ``machine_id`` (32 hex digits; default: a new one) keeps its identity too."""
         self.tree = tree
         self.name = name or f"lbx-{secrets.token_hex(4)}"
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9-]{0,62}", self.name):
@@ -648,6 +676,11 @@ class Container:
         self.binds_ro = dict(binds_ro or {})
         self.binds = dict(binds or {})
         self.extra_nspawn_args = list(extra_nspawn_args)
+        self.volatile = volatile
+        self.machine_id = machine_id or uuid.uuid4().hex
+        if not re.fullmatch(r"[0-9a-f]{32}", self.machine_id):
+            raise HarnessError(f"bad machine id {self.machine_id!r}")
+        self.exit_code: int | None = None  # nspawn's, once stopped: 0 after a clean poweroff
         self.boot_timeout = boot_timeout
         self.stop_timeout = stop_timeout
         self.log = log
@@ -705,14 +738,14 @@ class Container:
             "--boot",
             "--register=no",
             "--keep-unit",
-            "--volatile=overlay",
+            *(["--volatile=overlay"] if self.volatile else []),
             "--private-network",
             "--link-journal=no",
             "--console=read-only",
             "--notify-ready=yes",
             f"--directory={tree}",
             f"--machine={self.name}",
-            f"--uuid={uuid.uuid4()}",  # becomes the container's machine id
+            f"--uuid={uuid.UUID(self.machine_id)}",  # becomes the container's machine id
         ]
         for opt, binds in (("--bind-ro", self.binds_ro), ("--bind", self.binds)):
             for host, inside in binds.items():
@@ -861,6 +894,8 @@ class Container:
                     proc.wait(timeout=5)
         if proc is not None and proc.returncode is None:
             problems.append(f"nspawn (pid {proc.pid}) survived SIGKILL")
+        if proc is not None:
+            self.exit_code = proc.returncode
         if self.pid1:
             # Only if nspawn was SIGKILLed could it still be there; killing a PID namespace's
             # init kills the whole namespace.

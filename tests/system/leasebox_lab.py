@@ -40,6 +40,7 @@ class LeaseLab:
         self.c = container
         self.dnsmasq: Background | None = None
         self.options = list(dnsmasq_options)
+        self.server_interface = "veth1"  # in netns srv; see bridge_server()
         c = container
         c.run(["ip", "netns", "add", "srv"])
         c.run(["ip", "link", "add", IFACE, "type", "veth", "peer", "name", "veth1",
@@ -53,13 +54,36 @@ class LeaseLab:
         self.c.run(["rm", "-f", "/tmp/dnsmasq.log"])
         self.dnsmasq = self.c.spawn([
             "ip", "netns", "exec", "srv", "dnsmasq", "--keep-in-foreground", "--no-ping",
-            "--port=0", "--conf-file=/dev/null", "--interface=veth1", "--bind-interfaces",
+            "--port=0", "--conf-file=/dev/null", f"--interface={self.server_interface}",
+            "--bind-interfaces",
             "--dhcp-authoritative", "--dhcp-range=192.0.2.50,192.0.2.150,255.255.255.0,2m",
             "--dhcp-leasefile=/tmp/dnsmasq.leases", "--log-dhcp",
             "--log-facility=/tmp/dnsmasq.log", f"--dhcp-option=option:router,{SERVER_IP}",
             *self.options,
         ])
         wait_for("dnsmasq", lambda: "DHCP, IP range" in self.dnsmasq_log(), 10)
+
+    def bridge_server(self) -> None:
+        """Serve from a bridge br0 in netns srv with veth1 as its port, so that veth0 can be
+        deleted and created again (taking veth1 with it) while dnsmasq keeps running:
+        plug_veth0() puts the new veth1 on the bridge."""
+        if self.dnsmasq is not None:
+            self.dnsmasq.stop()
+        c = self.c
+        c.run(["ip", "-n", "srv", "addr", "del", f"{SERVER_IP}/24", "dev", "veth1"])
+        c.run(["ip", "-n", "srv", "link", "add", "br0", "type", "bridge"])
+        c.run(["ip", "-n", "srv", "link", "set", "veth1", "master", "br0"])
+        c.run(["ip", "-n", "srv", "addr", "add", f"{SERVER_IP}/24", "dev", "br0"])
+        c.run(["ip", "-n", "srv", "link", "set", "br0", "up"])
+        self.server_interface = "br0"
+        self.start_dnsmasq()
+
+    def plug_veth0(self, mac: str) -> None:
+        """Create veth0 (down, as a new NIC appears) with `mac`; its peer joins br0."""
+        c = self.c
+        c.run(["ip", "link", "add", IFACE, "address", mac, "type", "veth", "peer", "name",
+               "veth1", "netns", "srv"])
+        c.run(["ip", "-n", "srv", "link", "set", "veth1", "master", "br0", "up"])
 
     def close(self) -> None:
         if self.dnsmasq is not None:

@@ -147,3 +147,56 @@ def test_a_link_that_is_down_at_start_is_brought_up_and_leased(lab: LeaseLab) ->
     lab.wait_bound()
     assert "brought it up" in lab.journal("-u", f"leasebox-netconf@{IFACE}.service", "-o",
                                           "cat")
+
+
+def _unit_status(lab: LeaseLab, unit: str) -> str:
+    return lab.c.run(["systemctl", "show", "-p", "StatusText", "--value", unit]).stdout.strip()
+
+
+def _active(lab: LeaseLab, unit: str) -> str:
+    return lab.c.run(["systemctl", "is-active", unit], check=False).stdout.strip()
+
+
+def test_hotplug_an_interface_that_comes_and_goes(lab: LeaseLab) -> None:
+    """A machine's life, item 4: the target is started before veth0 exists; the services
+    wait for it and lease within a second of `ip link add`; deleted, the lease is kept
+    and the services wait; added again, INIT-REBOOT gets the same address."""
+    mac = "02:00:00:00:0a:01"
+    lab.bridge_server()
+    lab.c.run(["ip", "link", "del", IFACE])
+    lab.c.run(["systemctl", "start", TARGET])
+    io_unit = f"leasebox-io@{IFACE}.service"
+    netconf_unit = f"leasebox-netconf@{IFACE}.service"
+    wait_for("io waiting for veth0",
+             lambda: _unit_status(lab, io_unit) == f"waiting for {IFACE}", 10)
+    wait_for("netconf waiting for veth0",
+             lambda: _unit_status(lab, netconf_unit) == f"waiting for {IFACE}", 10)
+    time.sleep(1.0)
+    for unit in SERVICES:
+        assert _active(lab, unit) == "active", unit  # waiting, not failed or restarting
+
+    started = time.monotonic()
+    lab.plug_veth0(mac)
+    addr = lab.wait_address(timeout=10)
+    first = time.monotonic() - started
+    assert first < 1.0, f"leased {first:.2f} s after ip link add"
+    lab.wait_bound()
+    assert exchanges(lab) == (1, 1)
+
+    # removed: the address went with the link; the lease stays in the lease file
+    lab.c.run(["ip", "link", "del", IFACE])
+    wait_for("io waiting again",
+             lambda: _unit_status(lab, io_unit) == f"waiting for {IFACE}", 10)
+    assert lab.status_line().startswith("No carrier; keeping")
+    for unit in SERVICES:
+        assert _active(lab, unit) == "active", unit
+
+    started = time.monotonic()
+    lab.plug_veth0(mac)
+    again = lab.wait_address(timeout=10)
+    second = time.monotonic() - started
+    assert again["local"] == addr["local"]
+    lab.wait_bound()
+    assert exchanges(lab) == (1, 2)  # INIT-REBOOT: a REQUEST, no DISCOVER
+    print(f"hotplug: leased {first * 1000:.0f} ms after the first ip link add, "
+          f"{second * 1000:.0f} ms after the second")

@@ -1,0 +1,182 @@
+"""A machine's life under real boots and real shutdowns of the container (issue: boot
+ordering, wait-online, reboot keeps the lease).
+
+One writable tree per suite (an overlay on the cached one) is booted three times:
+0. leasebox is installed from its package and enabled with the one command a user runs,
+   `systemctl enable leasebox@veth0.target`, next to three lab units: veth0 created early
+   in boot (before network-pre.target, down, as a NIC appears), dnsmasq behind it, and a
+   probe ordered after network-online.target that records the address it finds.
+1. Boot: the probe sees the address (network-online.target waited for the lease). Power
+   off: no RELEASE, the lease file stays (SendRelease=yes keeps a lease across reboot).
+2. Boot: dnsmasq sees a REQUEST and no DISCOVER, the same address. With SendRelease=always
+   written, power off: now the shutdown sends the RELEASE (so dnsmasq was there to see one
+   after boot 1 too).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.waiting import wait_for
+
+from .harness import Container, overlay_tree
+from .leasebox_lab import IFACE, install
+
+pytestmark = pytest.mark.system
+
+MAC = "02:00:00:00:0b:01"
+LAB = "/var/lib/lab"
+NET_SCRIPT = f"""#!/bin/sh
+set -e
+ip netns add srv
+ip link add {IFACE} address {MAC} type veth peer name veth1 netns srv
+ip -n srv addr add 192.0.2.1/24 dev veth1
+ip -n srv link set veth1 up
+ip -n srv link set lo up
+"""
+UNITS = {
+    # A NIC is there before the network is configured: before network-pre.target, which
+    # leasebox-io@.service is ordered after.
+    "lab-net.service": """[Unit]
+DefaultDependencies=no
+After=local-fs.target
+Before=network-pre.target
+Wants=network-pre.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/sbin/lab-net
+[Install]
+WantedBy=sysinit.target
+""",
+    # Started early and so stopped late: still serving when leasebox leaves at shutdown.
+    "lab-dnsmasq.service": f"""[Unit]
+DefaultDependencies=no
+Requires=lab-net.service
+After=lab-net.service
+Before=network-pre.target
+[Service]
+ExecStart=/usr/bin/ip netns exec srv /usr/sbin/dnsmasq --keep-in-foreground --no-ping \
+--port=0 --conf-file=/dev/null --interface=veth1 --bind-interfaces --dhcp-authoritative \
+--dhcp-range=192.0.2.50,192.0.2.150,255.255.255.0,1h --dhcp-leasefile={LAB}/dnsmasq.leases \
+--log-dhcp --log-facility={LAB}/dnsmasq.log
+[Install]
+WantedBy=sysinit.target
+""",
+    "lab-online-probe.service": f"""[Unit]
+Wants=network-online.target
+After=network-online.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'echo "boot $(cat /proc/sys/kernel/random/boot_id): \
+$(ip -4 -o addr show dev {IFACE} scope global)" >> {LAB}/online.log'
+[Install]
+WantedBy=multi-user.target
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def tree(container_tree: Path) -> Iterator[Path]:
+    with overlay_tree(container_tree) as merged:
+        yield merged
+
+
+MACHINE_ID = uuid.uuid4().hex  # one machine, booted three times
+
+
+def _boot(tree: Path) -> Container:
+    c = Container(tree, volatile=False, machine_id=MACHINE_ID, boot_timeout=60.0)
+    c.start()
+    return c
+
+
+def _poweroff(c: Container) -> None:
+    c.stop()  # SIGTERM to nspawn: systemd powers the container off
+    assert c.exit_code == 0, f"nspawn exited {c.exit_code}"
+
+
+def _count(log: str, what: str) -> int:
+    return sum(1 for line in log.splitlines() if f" {what}(" in line)
+
+
+def _online(tree: Path) -> list[str]:
+    """The address the probe saw after network-online.target, one per boot."""
+    lines = (tree / LAB.lstrip("/") / "online.log").read_text().splitlines()
+    found = []
+    for line in lines:
+        m = re.search(r"inet (192\.0\.2\.\d+)/24", line)
+        found.append(m.group(1) if m else f"none: {line}")
+    return found
+
+
+def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
+    dnsmasq_log = tree / LAB.lstrip("/") / "dnsmasq.log"
+    c = _boot(tree)
+    try:
+        install(c)
+        c.write_file("/usr/local/sbin/lab-net", NET_SCRIPT, mode=0o755)
+        for name, text in UNITS.items():
+            c.write_file(f"/etc/systemd/system/{name}", text)
+        c.run(["mkdir", "-p", LAB, "/var/log/journal"])  # a persistent journal, for failures
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "enable", f"leasebox@{IFACE}.target", *UNITS])
+        wants = c.run(["ls", "/etc/systemd/system/network-online.target.wants"]).stdout
+        assert "leasebox-wait-online.service" in wants  # the target's Also=
+    finally:
+        _poweroff(c)
+
+    # boot 1
+    c = _boot(tree)
+    try:
+        assert _online(tree) == [_online(tree)[0]] and _online(tree)[0].startswith("192.0.2.")
+        address = _online(tree)[0]
+        wait_online = c.run(["systemctl", "show", "-p", "Result,ActiveState", "--value",
+                             "leasebox-wait-online.service"]).stdout.split()
+        assert wait_online == ["success", "active"]
+        log = c.run(["journalctl", "-b", "-o", "cat", "-u", "leasebox-wait-online.service"]
+                    ).stdout
+        assert "online after" in log
+        assert c.run(["systemctl", "is-active", f"leasebox@{IFACE}.target"]).stdout.strip() \
+            == "active"
+        assert (_count(dnsmasq_log.read_text(), "DHCPDISCOVER"),
+                _count(dnsmasq_log.read_text(), "DHCPREQUEST")) == (1, 1)
+    finally:
+        _poweroff(c)
+    text = dnsmasq_log.read_text()
+    assert _count(text, "DHCPRELEASE") == 0, "a reboot must keep the lease"
+    assert list((tree / "var/lib/private/leasebox" / IFACE).iterdir()), "lease file kept"
+
+    # boot 2: INIT-REBOOT from the kept lease
+    c = _boot(tree)
+    try:
+        assert _online(tree) == [address, address]
+        text = dnsmasq_log.read_text()
+        assert (_count(text, "DHCPDISCOVER"), _count(text, "DHCPREQUEST")) == (1, 2)
+        c.write_file("/etc/leasebox/leasebox.conf", "[DHCPv4]\nSendRelease=always\n")
+        # read at start-up; a restart keeps the lease (the live state is in the FDSTORE)
+        c.run(["systemctl", "restart", f"leasebox-engine@{IFACE}.service"])
+        # io follows the engine (it exits when the engine's end closes and is restarted):
+        # the RELEASE needs it back
+        wait_for("io back with the link", lambda: '"carrier": true' in c.run(
+            ["leaseboxctl", "status", "--json", IFACE], check=False).stdout, 10)
+        assert _count(dnsmasq_log.read_text(), "DHCPREQUEST") == 2
+    finally:
+        _poweroff(c)
+    assert _count(dnsmasq_log.read_text(), "DHCPRELEASE") == 1, _shutdown_journal(tree)
+
+
+def _shutdown_journal(tree: Path) -> str:
+    """What leasebox logged in the tree's last boot (read from the host)."""
+    out = subprocess.run(["journalctl", "-D", str(tree / "var/log/journal"), "-o",
+                          "short-monotonic", "--no-pager", "-n", "400"],
+                         capture_output=True, text=True, timeout=30, check=False)
+    return "\n".join(line for line in out.stdout.splitlines()
+                     if "leasebox" in line or "Stopp" in line or "dnsmasq" in line)
