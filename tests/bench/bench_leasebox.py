@@ -13,8 +13,8 @@ from tests.bench.bench_clients import Leasebox
 from tests.bench.bench_lab import IFACE, BenchLab, iface, peer
 from tests.bench.bench_measure import ms, start_once, stop_once, summary
 
-DROP_LOG_INTERVAL = 10.0  # the engine logs "dropped N malformed frame(s)" at most this often
-DROPPED = re.compile(r"^dropped (\d+) malformed frame")
+DROP_LOG_INTERVAL = 10.0  # the engine logs "dropped N frame(s): ..." at most this often
+DROPPED = re.compile(r"^dropped (\d+) frame")
 IO_BEHIND = re.compile(r"^engine not reading: dropped a frame(?: \((\d+) more)?")
 ENGINE = f"leasebox-engine@{IFACE}.service"
 IO = f"leasebox-io@{IFACE}.service"
@@ -132,10 +132,49 @@ def lease_under_flood(lab: BenchLab, reps: int, rate: float) -> dict[str, Any]:
 # ---- N interfaces ------------------------------------------------------------------------
 
 
+SLICES = [f"/sys/fs/cgroup/system.slice/system-leasebox\\x2d{p}.slice/cpu.stat"
+          for p in ("io", "engine", "netconf")]
+NETCONF_IDLE_WAIT = 60.0  # netconf exits after 30 s without a request
+
+
+def _slices_cpu_s(lab: BenchLab) -> float:
+    """CPU time used so far by every leasebox-{io,engine,netconf}@ unit, from their
+    template slices' cpu.stat (present in cgroup v2 whether or not the cpu controller is
+    on), so processes that have exited (netconf after its idle time) still count."""
+    total = 0
+    for path in SLICES:
+        text = lab.c.run(["cat", path], check=False).stdout
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                total += int(value)
+    return total / 1e6
+
+
+def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
+    procs = lab.agent("procs", *[a for u in units for a in ("--unit", u)],
+                      timeout=120)["procs"]
+    return {"processes": len(procs), "pss_kib": sum(p.get("pss_kb", 0) for p in procs),
+            "rss_kib": sum(p.get("rss_kb", 0) for p in procs)}
+
+
+def _netconf_gone(lab: BenchLab, timeout: float) -> float | None:
+    """Seconds until no netconf runs any more (its idle exit), or None after `timeout`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        left = lab.systemctl("list-units", "--plain", "--no-legend", "--state=active",
+                             "leasebox-netconf@*.service", check=False).strip()
+        if not left:
+            return time.monotonic() - t0
+        time.sleep(1.0)
+    return None
+
+
 def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
     """`systemctl start leasebox@veth0.target ... leasebox@veth{N-1}.target` in one
-    command; time until every interface has its address, then the memory of all 3N
-    processes."""
+    command; time until every interface has its address; the memory of all 3N processes
+    2 s later (the peak, netconf still running), the CPU time all of them used until then,
+    and the memory in steady state, once every netconf has exited idle."""
     lb = Leasebox(lab)
     results = []
     for n in counts:
@@ -147,6 +186,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         lab.flush(names)
         entry: dict[str, Any] = {"interfaces": n}
         try:
+            cpu0 = _slices_cpu_s(lab)
             args = [a for x in names for a in ("--iface", x)]
             r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
                           "systemctl", "start", *targets, timeout=150)
@@ -159,16 +199,20 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
                 "missing": [x for x in names if x not in r["addr_at"]],
             })
             time.sleep(2.0)
+            cpu_s = _slices_cpu_s(lab) - cpu0
             units = [f"leasebox-{p}@{x}.service" for x in names
                      for p in ("io", "engine", "netconf")]
-            procs = lab.agent("procs", *[a for u in units for a in ("--unit", u)],
-                              timeout=120)["procs"]
-            pss = sum(p.get("pss_kb", 0) for p in procs)
+            peak = _memory(lab, units)
             entry.update({
-                "processes": len(procs),
-                "pss_kib": pss, "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
-                "pss_kib_per_interface": pss / n,
+                **peak, "pss_kib_per_interface": peak["pss_kib"] / n,
+                "cpu_s": cpu_s, "cpu_s_per_interface": cpu_s / n,
             })
+            idle_s = _netconf_gone(lab, NETCONF_IDLE_WAIT)
+            entry["netconf_idle_after_s"] = idle_s
+            if idle_s is not None:
+                steady = _memory(lab, units)
+                entry["steady"] = {**steady,
+                                   "pss_kib_per_interface": steady["pss_kib"] / n}
         except Exception as exc:  # noqa: BLE001
             entry["error"] = str(exc)[-500:]
         finally:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from leasebox import ipc
 from leasebox.core import wire
+from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, State
 from leasebox.engine import dispatch, leasefile
 from leasebox.engine.livestate import LiveState
@@ -179,7 +180,7 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     # a malformed frame from the network is dropped with a (rate-limited) warning, no more
     with caplog.at_level(logging.WARNING):
         dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))
-    assert "dropped 1 malformed frame(s)" in caplog.text and rig.svc.state is State.BOUND
+    assert "dropped 1 frame(s): 1 malformed" in caplog.text and rig.svc.state is State.BOUND
     # a bad control request gets an error reply and nothing changes
     reply = control.decode_reply(dispatch.engine_dispatch_control(rig.svc, b"{nope"))
     assert reply["ok"] is False and rig.svc.state is State.BOUND
@@ -208,6 +209,61 @@ def test_frames_for_other_clients_are_screened_before_decoding(
     assert len(decoded) == 1 and rig.svc.state is State.REQUESTING
     dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))  # malformed: to the decoder
     assert len(decoded) == 2
+
+
+def test_the_prescreen_drops_replies_to_no_exchange_and_to_other_exchanges(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    discover = rig.sent()
+    decoded: list[bytes] = []
+    real = wire.decode_frame_message
+
+    def counting(data: bytes) -> tuple[wire.Frame, wire.Message]:
+        decoded.append(data)
+        return real(data)
+
+    monkeypatch.setattr(wire, "decode_frame_message", counting)
+    rig.reply(offer(discover, xid=discover.xid ^ 1))  # another exchange's
+    assert decoded == [] and rig.svc.state is State.SELECTING
+    rig.reply(offer(discover))
+    request = rig.sent()
+    rig.reply(ack(request))
+    apply = channel.recv(rig.netconf.accept()[0], ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id,
+                                                         ipc.ResultStatus.OK, ""))
+    assert rig.svc.state is State.BOUND and rig.svc.client is not None
+    assert rig.svc.client.awaited_xid is None
+    before = len(decoded)
+    rig.reply(ack(request))  # a late duplicate: no exchange in progress
+    assert len(decoded) == before and rig.svc.ignored == 2  # with the first one
+
+
+def _reply_frame(xid: int) -> bytearray:
+    reply = wire.Message(op=wire.Op.BOOTREPLY, xid=xid, chaddr=MAC, yiaddr=ADDRESS,
+                         message_type=wire.MessageType.ACK, server_id=SERVER)
+    return bytearray(wire.encode_frame(wire.encode(reply), src_mac=SERVER_MAC, src_ip=SERVER,
+                                       src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT))
+
+
+@settings(max_examples=examples(400))
+@given(st.data())
+def test_the_prescreen_drops_only_what_the_machine_drops(data: st.DataObject) -> None:
+    """Whatever the pre-screen drops, the decoder or the machine's own screen would have
+    dropped too: it is a shortcut, never a second opinion."""
+    xid = 0x1234ABCD
+    frame = _reply_frame(xid)
+    bootp = 14 + 20 + 8
+    fields = [0, 1, 2, 4, 5, 6, 7, 28, 29, 33, 236, 237, 238, 239]
+    for offset in data.draw(st.lists(st.sampled_from(fields), max_size=4)):
+        frame[bootp + offset] = data.draw(st.integers(0, 255))
+    awaited = data.draw(st.sampled_from([xid, None, xid ^ 0xFF]))
+    if dispatch.prescreen(bytes(frame), MAC, awaited) is None:
+        return
+    try:
+        _, message = wire.decode_frame_message(bytes(frame))
+    except wire.DecodeError:
+        return
+    assert isinstance(replies.screen(message, awaited, MAC, None), str)
 
 
 def test_renew_is_rate_limited(rig: Rig) -> None:
@@ -397,3 +453,18 @@ def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> No
     assert request.requested_ip == ADDRESS
     assert struct.calcsize("!8sB3xQ") == leasefile.HEADER.size  # the same size as version 1
     assert IPv4Address(0) == wire.ZERO
+
+
+def test_os_random_draws_in_range() -> None:
+    from leasebox.engine.service import OsRandom
+
+    rng = OsRandom()
+    floats = [rng.random() for _ in range(2000)]
+    assert all(0.0 <= f < 1.0 for f in floats) and len(set(floats)) > 1990
+    for k in (0, 1, 7, 8, 9, 32, 33):
+        values = {rng.getrandbits(k) for _ in range(300)}
+        assert all(0 <= v < (1 << k) for v in values)
+        assert len(values) == min(1 << k, len(values)) and (k == 0 or len(values) > 1)
+    assert max(rng.getrandbits(32) for _ in range(300)) >= 1 << 31  # the top bit is drawn
+    with pytest.raises(ValueError):
+        rng.getrandbits(-1)

@@ -10,8 +10,6 @@ use /etc/machine-id. What it always has is the interface name (argv) and the MAC
 
 from __future__ import annotations
 
-import hashlib
-
 from leasebox.config.values import ClientIdentifier
 
 TYPE_ETHERNET = 1  # option 61 type and DUID-LL hardware type (ARP hardware type 1)
@@ -24,6 +22,8 @@ def default_duid(mac: bytes) -> bytes:
 
 
 def default_iaid(interface: str) -> int:
+    import hashlib  # noqa: PLC0415 - only with ClientIdentifier=duid; ~1 MiB otherwise
+
     return int.from_bytes(hashlib.sha256(interface.encode("ascii")).digest()[:4], "big")
 
 

@@ -31,22 +31,37 @@ log = logging.getLogger("leasebox.engine")
 
 _ETH_HEADER = 14
 _UDP_HEADER = 8
-_BOOTP_OP, _BOOTP_CHADDR = 0, 28
-BOOTREPLY = 2
+_BOOTP_OP, _BOOTP_HTYPE, _BOOTP_HLEN, _BOOTP_XID, _BOOTP_CHADDR, _BOOTP_COOKIE = \
+    0, 1, 2, 4, 28, 236
+BOOTREPLY, HTYPE_ETHER, HLEN_ETHER = 2, 1, 6
 
 
-def _may_be_for_us(frame: bytes, mac: bytes) -> bool:
-    """A look at fixed offsets before the full decode: False only for a well-formed-looking
-    IPv4 frame whose BOOTP op is not BOOTREPLY or whose chaddr is not our MAC (a flood of
-    other clients' requests, or of replies to them, then costs next to nothing). Anything
-    else goes to the strict decoder, which says why it is malformed."""
+def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
+    """Why a frame is not worth decoding, from a look at fixed offsets; None: decode it.
+
+    Only a frame that looks like a whole IPv4 BOOTP message is judged here, and dropped
+    when it cannot be an answer to us: not a BOOTREPLY, not Ethernet, no exchange in
+    progress, another exchange's xid, another client's chaddr, no magic cookie. A flood
+    of well-formed junk, or of other clients' traffic, then costs a few comparisons a
+    frame. Anything else goes to the strict decoder, which says why it is malformed."""
     if len(frame) < _ETH_HEADER + 20 or frame[12:14] != b"\x08\x00":
-        return True
+        return None
     bootp = _ETH_HEADER + (frame[_ETH_HEADER] & 0x0F) * 4 + _UDP_HEADER
-    if len(frame) < bootp + _BOOTP_CHADDR + 6:
-        return True
-    return (frame[bootp + _BOOTP_OP] == BOOTREPLY
-            and frame[bootp + _BOOTP_CHADDR:bootp + _BOOTP_CHADDR + 6] == mac)
+    if len(frame) < bootp + _BOOTP_COOKIE + 4:
+        return None
+    if frame[bootp + _BOOTP_OP] != BOOTREPLY:
+        return "not a BOOTREPLY"
+    if frame[bootp + _BOOTP_HTYPE] != HTYPE_ETHER or frame[bootp + _BOOTP_HLEN] != HLEN_ETHER:
+        return "not an Ethernet client"
+    if xid is None:
+        return "no exchange in progress"
+    if int.from_bytes(frame[bootp + _BOOTP_XID:bootp + _BOOTP_XID + 4], "big") != xid:
+        return "another exchange's xid"
+    if frame[bootp + _BOOTP_CHADDR:bootp + _BOOTP_CHADDR + 6] != mac:
+        return "another client's chaddr"
+    if frame[bootp + _BOOTP_COOKIE:bootp + _BOOTP_COOKIE + 4] != wire.MAGIC_COOKIE:
+        return "no magic cookie"
+    return None
 
 
 def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
@@ -54,8 +69,10 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
         case ipc.LinkState():
             svc.link_changed(msg)
         case ipc.Frame(data):
-            if svc.link is not None and not _may_be_for_us(data, svc.link.mac):
-                return  # another client's traffic: not worth a decode
+            if svc.link is not None and svc.client is not None and prescreen(
+                    data, svc.link.mac, svc.client.awaited_xid) is not None:
+                svc.note_ignored()
+                return
             try:
                 frame, message = wire.decode_frame_message(data)
             except wire.DecodeError as exc:

@@ -39,6 +39,7 @@ log = logging.getLogger("leasebox.engine")
 
 EX_USAGE = 64
 STOP_GRACE = 3.0
+IO_BURST = 64  # messages from io handled per wake-up (as io reads frames: io.loop.BURST)
 
 
 # The development launcher's options. Each sets one setting of leasebox.conf and, when
@@ -322,13 +323,21 @@ class Loop:
         log.debug("io connected")
 
     def _recv_io(self) -> None:
-        assert self.svc.io is not None
-        msg = channel.recv(self.svc.io, ipc.Peer.IO, ipc.Peer.ENGINE)
-        if msg is None:
-            log.info("io disconnected")
-            self.svc.drop_io()
-            return
-        dispatch.engine_dispatch_io(self.svc, msg)
+        """Up to IO_BURST messages a wake-up: under a flood of frames the loop's own work
+        (timers, registrations, the watchdog) is paid once per burst, not per frame."""
+        for _ in range(IO_BURST):
+            io = self.svc.io
+            if io is None:
+                return
+            try:
+                msg = channel.recv(io, ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
+            except BlockingIOError:
+                return
+            if msg is None:
+                log.info("io disconnected")
+                self.svc.drop_io()
+                return
+            dispatch.engine_dispatch_io(self.svc, msg)
 
     # ---- netconf ---------------------------------------------------------------------------
 

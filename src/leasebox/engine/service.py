@@ -8,7 +8,7 @@ peer live in dispatch.py; this module composes what goes out (engine_compose_*).
 from __future__ import annotations
 
 import logging
-import random
+import os
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +47,19 @@ from leasebox.runtime import sd
 
 log = logging.getLogger("leasebox.engine")
 
+
+class OsRandom:
+    """The kernel's random numbers, as the state machine draws them (its Random protocol):
+    what random.SystemRandom does, without loading random (and hashlib) into the engine."""
+
+    def random(self) -> float:
+        return (int.from_bytes(os.urandom(7), "big") >> 3) / (1 << 53)
+
+    def getrandbits(self, k: int, /) -> int:
+        if k < 0:
+            raise ValueError("number of bits must be non-negative")
+        return int.from_bytes(os.urandom((k + 7) // 8), "big") >> ((-k) % 8)
+
 DROP_LOG_INTERVAL = 10.0
 STATUS_REFRESH = 60.0
 NETCONF_RETRY = 0.5
@@ -76,7 +89,7 @@ class EngineService:
         self.live = live
         self.clock = clock
         self.wall = wall
-        self.rng = random.SystemRandom()  # xids must not be predictable off-link
+        self.rng = OsRandom()  # xids must not be predictable off-link
         self.client: Client | None = None
         self.link: ipc.LinkState | None = None
         self.io: socket.socket | None = None
@@ -87,6 +100,7 @@ class EngineService:
         self.servers = ServerWatch(settings.allow_servers, settings.deny_servers)
         self.last_error = ""
         self.dropped = 0
+        self.ignored = 0
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.status_at = 0.0
         self.on_io_change: Callable[[], None] = lambda: None
@@ -344,10 +358,17 @@ class EngineService:
                         extra={"MESSAGE_ID": SERVERS_MESSAGE_ID, "DHCP_SERVERS": names})
         return True
 
+    def note_ignored(self) -> None:
+        """A frame the pre-screen dropped: counted, and reported with the next malformed
+        one (other clients' traffic is normal on a shared segment, worth no line itself)."""
+        self.ignored += 1
+
     def note_dropped(self, reason: str) -> None:
         self.dropped += 1
         now = self.clock()
         if now - self.drop_logged_at >= DROP_LOG_INTERVAL:
-            log.warning("dropped %d malformed frame(s); last: %s", self.dropped, reason)
+            log.warning("dropped %d frame(s): %d malformed, %d not an answer to us; last "
+                        "malformed: %s", self.dropped + self.ignored, self.dropped,
+                        self.ignored, reason)
             self.drop_logged_at = now
-            self.dropped = 0
+            self.dropped = self.ignored = 0

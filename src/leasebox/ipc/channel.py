@@ -24,9 +24,12 @@ def send(sock: socket.socket, msg: Message) -> None:
         raise OSError(f"short send: {sent} of {len(data)} bytes")
 
 
-def recv(sock: socket.socket, sender: Peer, receiver: Peer) -> Message | None:
-    """Receive and check one message; None when the peer closed the connection."""
-    data, ancdata, flags, _ = sock.recvmsg(MAX_DATAGRAM + 1, _FD_SPACE)
+def recv(sock: socket.socket, sender: Peer, receiver: Peer,
+         nonblocking: bool = False) -> Message | None:
+    """Receive and check one message; None when the peer closed the connection.
+    `nonblocking`: BlockingIOError when none is waiting."""
+    data, ancdata, flags, _ = sock.recvmsg(MAX_DATAGRAM + 1, _FD_SPACE,
+                                           socket.MSG_DONTWAIT if nonblocking else 0)
     fds = _collect_fds(ancdata)
     if fds:
         for fd in fds:

@@ -9,12 +9,25 @@ a crash at any point the target is whole (old or new) and no half-written file i
 from __future__ import annotations
 
 import os
-import tempfile
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+def _create_temporary(directory: str, filename: str) -> tuple[int, str]:
+    """A new file beside the target, private until renamed (what tempfile.mkstemp does;
+    tempfile itself would bring shutil, bz2, lzma and random into every service)."""
+    for _ in range(16):
+        path = os.path.join(directory, f".{filename}.{os.urandom(6).hex()}")
+        try:
+            return os.open(path, _CREATE, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name for {filename} in {directory}")
 
 
 def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644) -> None:
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{filename}.", dir=directory)
+    fd, tmp = _create_temporary(directory, filename)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -47,6 +47,14 @@ class FieldFilter(logging.Filter):
         return True
 
 
+def quiet_libraries(record: logging.LogRecord) -> bool:
+    """Only errors from pyroute2. Its package resets its own logger's level when imported
+    (pyroute2.config.log), so a level set beforehand does not hold; and importing it warns
+    about tc, which netconf does not use, at every start (no /proc/net/psched in the
+    minimal root)."""
+    return record.levelno >= logging.ERROR or not record.name.startswith("pyroute2")
+
+
 _filter: FieldFilter | None = None
 
 
@@ -56,9 +64,7 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
     root.handlers.clear()
     root.setLevel(logging.INFO)
     logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
-    # --debug is for leasebox's decisions, not library internals; and pyroute2 warns about
-    # facilities netconf does not use (tc, without /proc/net/psched in the minimal root)
-    logging.getLogger("pyroute2").setLevel(logging.ERROR)
+    # --debug is for leasebox's decisions, not library internals (see quiet_libraries)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
     handler: logging.Handler | None = None
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
@@ -75,6 +81,7 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
         handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
     _filter = FieldFilter(interface)
     handler.addFilter(_filter)
+    handler.addFilter(quiet_libraries)
     root.addHandler(handler)
     return _Adapter(logging.getLogger(f"leasebox.{process}"), {})
 

@@ -17,7 +17,7 @@ Decisions, and where each is explained:
   address is avoided at that server for 5 minutes, INIT backs off (control.config_refused).
 - NAKs, refusals and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
   10 s (timing.failure_backoff).
-- Initial delay before DISCOVER: 0-100 ms, not RFC 2131's 1-10 s (timing.INITIAL_DELAY_MAX).
+- No initial delay before the first DISCOVER, not RFC 2131's 1-10 s (see timing.py).
 - INIT-REBOOT gives up after 2 REQUESTs (about 12 s): an applied lease is kept, a lease only
   remembered from disk is dropped for a DISCOVER (reboot.py).
 - Events that do not apply in a state are ignored; misuse is a UsageError (transitions.py).
@@ -116,6 +116,12 @@ class Client:
     def lease(self) -> Lease | None:
         """The lease held: in use, being verified, or kept across a link-down."""
         return self._ctx.lease
+
+    @property
+    def awaited_xid(self) -> int | None:
+        """The xid of the exchange in progress, which a reply must carry; None when no
+        reply is awaited (every reply is then dropped)."""
+        return self._ctx.xid
 
     def get_timer(self) -> float | None:
         """When the client wants a TimerExpired (absolute monotonic seconds), or None."""

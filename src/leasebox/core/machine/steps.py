@@ -77,12 +77,12 @@ def begin_exchange(ctx: Context, state: State) -> None:
 
 
 def enter_init(ctx: Context, delay: float = 0.0) -> None:
-    """INIT, starting DISCOVER after `delay` plus the small initial delay once the link is
+    """INIT, starting DISCOVER after `delay` (none: at once; see timing) once the link is
     up. The caller has dropped any lease."""
     clear_exchange(ctx)
     ctx.state = State.INIT
     if ctx.link_up:
-        ctx.wake_at = ctx.now + delay + timing.initial_delay(ctx.rng)
+        ctx.wake_at = ctx.now + delay
 
 
 def restart_after_failure(ctx: Context, minimum: float = 0.0) -> None:

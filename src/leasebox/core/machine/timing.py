@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from leasebox.core.machine.types import Random
 
-# RFC 2131 4.4.1 asks for a 1-10 s random wait before the first DISCOVER, so that a site
-# whose power comes back does not have every client shout at once. That costs every boot
-# and every link change up to ten seconds for an event the retransmission jitter below
-# already spreads (each retry is +-1 s random), so leasebox waits at most 100 ms: enough to
-# desynchronise machines started by the same script at the same instant, too little for a
-# person to notice.
-INITIAL_DELAY_MAX = 0.1
+# RFC 2131 4.4.1 asks for a 1-10 s random wait before the first DISCOVER (a SHOULD), so
+# that a site whose power comes back does not have every client shout at once. That costs
+# every boot and every link change up to ten seconds for an event the retransmission jitter
+# below already spreads (each retry is +-1 s random), and a server answers a burst of
+# DISCOVERs anyway. leasebox sends the first DISCOVER at once, as systemd-networkd and
+# `dhcpcd --nodelay` do (up to 100 ms of random wait was measured as the largest
+# single item on the cold-start path, which is a boot's critical path).
 
 # RFC 2131 4.1: 4 s, doubling, at most 64 s, each randomised by +-1 s.
 RETRANSMIT_BASE = 4.0
@@ -56,11 +56,6 @@ MAX_AVOIDED = 8
 
 # SELECTING keeps at most this many offers while the offer window is open.
 MAX_OFFERS = 16
-
-
-def initial_delay(rng: Random) -> float:
-    """Draws: the wait before the first DISCOVER of an attempt."""
-    return rng.random() * INITIAL_DELAY_MAX
 
 
 def retransmit_delay(rng: Random, attempt: int) -> float:
