@@ -132,30 +132,17 @@ def lease_under_flood(lab: BenchLab, reps: int, rate: float) -> dict[str, Any]:
 # ---- N interfaces ------------------------------------------------------------------------
 
 
-SLICES = [f"/sys/fs/cgroup/system.slice/system-leasebox\\x2d{p}.slice/cpu.stat"
-          for p in ("io", "engine", "netconf")]
 NETCONF_IDLE_WAIT = 60.0  # netconf exits after 30 s without a request
 
 
-def _slices_cpu_s(lab: BenchLab) -> float:
-    """CPU time used so far by every leasebox-{io,engine,netconf}@ unit, from their
-    template slices' cpu.stat (present in cgroup v2 whether or not the cpu controller is
-    on), so processes that have exited (netconf after its idle time) still count."""
-    total = 0
-    for path in SLICES:
-        text = lab.c.run(["cat", path], check=False).stdout
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "usage_usec":
-                total += int(value)
-    return total / 1e6
-
-
 def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
-    procs = lab.agent("procs", *[a for u in units for a in ("--unit", u)],
-                      timeout=120)["procs"]
+    """PSS and RSS of the units' processes, and the CPU time they have used since they
+    started (utime + stime: all of it start-up and lease, when taken right after)."""
+    sample = lab.agent("procs", *[a for u in units for a in ("--unit", u)], timeout=120)
+    procs = sample["procs"]
     return {"processes": len(procs), "pss_kib": sum(p.get("pss_kb", 0) for p in procs),
-            "rss_kib": sum(p.get("rss_kb", 0) for p in procs)}
+            "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
+            "cpu_s": sum(p.get("cpu_ticks", 0) for p in procs) / sample["ticks_per_s"]}
 
 
 def _netconf_gone(lab: BenchLab, timeout: float) -> float | None:
@@ -173,7 +160,7 @@ def _netconf_gone(lab: BenchLab, timeout: float) -> float | None:
 def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
     """`systemctl start leasebox@veth0.target ... leasebox@veth{N-1}.target` in one
     command; time until every interface has its address; the memory of all 3N processes
-    2 s later (the peak, netconf still running), the CPU time all of them used until then,
+    2 s later (the peak, netconf still running) with the CPU time they used until then,
     and the memory in steady state, once every netconf has exited idle."""
     lb = Leasebox(lab)
     results = []
@@ -186,7 +173,6 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         lab.flush(names)
         entry: dict[str, Any] = {"interfaces": n}
         try:
-            cpu0 = _slices_cpu_s(lab)
             args = [a for x in names for a in ("--iface", x)]
             r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
                           "systemctl", "start", *targets, timeout=150)
@@ -199,14 +185,11 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
                 "missing": [x for x in names if x not in r["addr_at"]],
             })
             time.sleep(2.0)
-            cpu_s = _slices_cpu_s(lab) - cpu0
             units = [f"leasebox-{p}@{x}.service" for x in names
                      for p in ("io", "engine", "netconf")]
             peak = _memory(lab, units)
-            entry.update({
-                **peak, "pss_kib_per_interface": peak["pss_kib"] / n,
-                "cpu_s": cpu_s, "cpu_s_per_interface": cpu_s / n,
-            })
+            entry.update({**peak, "pss_kib_per_interface": peak["pss_kib"] / n,
+                          "cpu_s_per_interface": peak["cpu_s"] / n})
             idle_s = _netconf_gone(lab, NETCONF_IDLE_WAIT)
             entry["netconf_idle_after_s"] = idle_s
             if idle_s is not None:

@@ -280,9 +280,9 @@ def markdown(results: dict[str, Any]) -> str:
         L += ["### N interfaces started together", "",
               "`systemctl start leasebox@veth0.target … leasebox@vethN-1.target` (one "
               "command), cold; one dnsmasq behind a bridge.", "",
-              "Peak: 2 s after the last address, netconf still running; CPU: all three "
-              "services' CPU time until then (their template slices' cpu.stat); steady: once "
-              "every netconf has exited idle (30 s without a request).", "",
+              "Peak: 2 s after the last address, netconf still running; CPU: the 3N "
+              "processes' CPU time (utime + stime) until then; steady: once every netconf "
+              "has exited idle (30 s without a request).", "",
               "| N | all leased, ms | median interface, ms | systemctl returned, ms | "
               "CPU s per interface | peak: processes | peak PSS per interface MiB | "
               "steady: processes | steady PSS MiB | steady PSS per interface MiB |",
