@@ -360,7 +360,7 @@ def profile(results: dict[str, Any]) -> dict[str, Any]:
             d("io: process started (exec)", "io: ready (READY=1)"),
         "engine: exec → READY=1 (interpreter, imports)":
             d("engine: process started (exec)", "engine: ready (READY=1)"),
-        "engine READY=1 → DISCOVER sent (random initial delay of 0-100 ms, RFC 2131 4.4.1)":
+        "engine READY=1 → DISCOVER sent (io connected, link reported; no initial delay)":
             d("engine: ready (READY=1)", "wire: DISCOVER sent"),
         "DISCOVER sent → ACK received (the exchange, dnsmasq included)":
             d("wire: DISCOVER sent", "wire: ACK received"),

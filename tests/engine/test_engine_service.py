@@ -187,18 +187,25 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
-def test_frames_for_other_clients_are_screened_before_decoding(
-        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Security hardening ("also"): op and chaddr are looked at where they lie before the
-    whole frame is decoded, so a flood of other clients' traffic costs next to nothing."""
-    discover = rig.sent()
-    decoded: list[bytes] = []
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every frame that reaches the full decoder, in order."""
+    seen: list[bytes] = []
     real = wire.decode_frame_message
+
     def counting(data: bytes) -> tuple[wire.Frame, wire.Message]:
-        decoded.append(data)
+        seen.append(data)
         return real(data)
 
     monkeypatch.setattr(wire, "decode_frame_message", counting)
+    return seen
+
+
+def test_frames_for_other_clients_are_screened_before_decoding(
+        rig: Rig, decoded: list[bytes]) -> None:
+    """Security hardening ("also"): op and chaddr are looked at where they lie before the
+    whole frame is decoded, so a flood of other clients' traffic costs next to nothing."""
+    discover = rig.sent()
     theirs = offer(discover, chaddr=OTHER_MAC)
     rig.reply(theirs)  # a reply to another client
     request = wire.Message(op=wire.Op.BOOTREQUEST, xid=1, chaddr=MAC,
@@ -212,16 +219,8 @@ def test_frames_for_other_clients_are_screened_before_decoding(
 
 
 def test_the_prescreen_drops_replies_to_no_exchange_and_to_other_exchanges(
-        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+        rig: Rig, decoded: list[bytes]) -> None:
     discover = rig.sent()
-    decoded: list[bytes] = []
-    real = wire.decode_frame_message
-
-    def counting(data: bytes) -> tuple[wire.Frame, wire.Message]:
-        decoded.append(data)
-        return real(data)
-
-    monkeypatch.setattr(wire, "decode_frame_message", counting)
     rig.reply(offer(discover, xid=discover.xid ^ 1))  # another exchange's
     assert decoded == [] and rig.svc.state is State.SELECTING
     rig.reply(offer(discover))

@@ -197,13 +197,21 @@ def _checked(names: list[str]) -> list[str]:
         raise CtlError(EX_USAGE, str(exc)) from None
 
 
-def run_status(args: argparse.Namespace) -> int:
-    rundir = Path(args.runtime_dir)
+def chosen_interfaces(args: argparse.Namespace) -> list[str] | int:
+    """The interfaces named on the command line, else every one leasebox runs on; or the
+    exit code after saying why a name is not one."""
     try:
-        names = _checked(args.interfaces) or interfaces(rundir)
+        return _checked(args.interfaces) or interfaces(Path(args.runtime_dir))
     except CtlError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
+
+
+def run_status(args: argparse.Namespace) -> int:
+    rundir = Path(args.runtime_dir)
+    names = chosen_interfaces(args)
+    if isinstance(names, int):
+        return names
     if not names:
         print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
         return EX_UNAVAILABLE

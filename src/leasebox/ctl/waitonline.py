@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from leasebox.ctl.commands import CtlError, _checked, interfaces, request, terminal_safe
+from leasebox.ctl.commands import CtlError, chosen_interfaces, request, terminal_safe
 from leasebox.ipc import control
 
 POLL = 0.1  # seconds between two looks at each interface not yet configured
@@ -31,11 +31,9 @@ def _state(rundir: Path, name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     rundir = Path(args.runtime_dir)
-    try:
-        names = _checked(args.interfaces) or interfaces(rundir)
-    except CtlError as exc:
-        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
-        return exc.code
+    names = chosen_interfaces(args)
+    if isinstance(names, int):
+        return names
     if not names:
         print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
               file=sys.stderr)
