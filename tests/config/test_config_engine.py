@@ -29,6 +29,17 @@ def test_defaults() -> None:
     assert c.keep_configuration is False and c.control_gid is None
 
 
+def test_captive_portal_is_asked_for_unless_turned_off_or_anonymized() -> None:
+    assert 114 in cfg("").client.request_options and cfg("").use_captive_portal
+    off = cfg("[DHCPv4]\nUseCaptivePortal=no\n")
+    assert 114 not in off.client.request_options and not off.use_captive_portal
+    anonymous = cfg("[DHCPv4]\nAnonymize=yes\n")
+    assert 114 not in anonymous.client.request_options and not anonymous.use_captive_portal
+    # RequestOptions= cannot bring it back behind UseCaptivePortal=no's back
+    assert 114 not in cfg("[DHCPv4]\nUseCaptivePortal=no\nRequestOptions=114\n"
+                          ).client.request_options
+
+
 def test_every_engine_setting_reaches_the_engine() -> None:
     c = cfg("""[DHCPv4]
 ClientIdentifier=duid

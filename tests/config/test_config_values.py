@@ -55,6 +55,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("maybe", "expected yes, no or always"), ("2", "expected yes, no or always"),
          ("never", "expected yes, no or always")]),
     "RapidCommit": (BOOL_GOOD, BOOL_BAD),
+    "UseCaptivePortal": (BOOL_GOOD, BOOL_BAD),
     "IPv6OnlyPreferred": (BOOL_GOOD, BOOL_BAD),
     "Anonymize": (BOOL_GOOD, BOOL_BAD),
     "ARPProbe": (BOOL_GOOD, BOOL_BAD),

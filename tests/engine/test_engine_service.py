@@ -24,7 +24,7 @@ from leasebox import ipc
 from leasebox.core import wire
 from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, State
-from leasebox.engine import dispatch, leasefile
+from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
@@ -199,6 +199,32 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
     monkeypatch.setattr(wire, "decode_frame_message", counting)
     return seen
+
+
+@pytest.mark.parametrize("use", [True, False])
+def test_a_captive_portal_is_shown_and_logged_once(tmp_path: Path, use: bool,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    rig = make_rig(tmp_path)
+    rig.svc.settings = replace(rig.svc.settings, use_captive_portal=use)
+    portal = "https://portal.example/login?x=1"
+    caplog.set_level(logging.INFO, logger="leasebox.engine")
+    discover = rig.sent()
+    rig.reply(offer(discover, captive_portal=portal))
+    rig.reply(ack(rig.sent(), captive_portal=portal))
+    conn, _ = rig.netconf.accept()
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id,
+                                                         ipc.ResultStatus.OK, ""))
+    status = rig.control(control.Command.STATUS)["result"]
+    assert isinstance(status, dict)
+    assert status["lease"]["captive_portal"] == (portal if use else None)
+    lines = [r for r in caplog.records if r.getMessage().startswith("captive portal on")]
+    assert len(lines) == (1 if use else 0)
+    if use:
+        assert getattr(lines[0], "CAPTIVE_PORTAL") == portal
+        assert getattr(lines[0], "MESSAGE_ID") == journal.CAPTIVE_PORTAL_MESSAGE_ID
+    conn.close()
 
 
 def test_frames_for_other_clients_are_screened_before_decoding(

@@ -102,3 +102,44 @@ def test_control_group_under_private_users(lab: LeaseLab) -> None:
         c.run(["userdel", "member"], check=False)
         c.run(["userdel", "stranger"], check=False)
         c.run(["groupdel", "lbxctl"], check=False)
+
+
+PORTAL = "https://portal.example/login"
+PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"
+
+
+def _portal_lab(installed: Container) -> LeaseLab:
+    lab = LeaseLab(installed, f"--dhcp-option=114,{PORTAL}")
+    lab.start_dnsmasq()
+    return lab
+
+
+@pytest.mark.parametrize("use", [True, False])
+def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use: bool) -> None:
+    """Issue 15, item 5: option 114 (RFC 8910) is in the request list by default; the
+    server's URI shows in status, --json and a journal line of its own; UseCaptivePortal=no
+    neither asks for it nor shows it."""
+    lab = _portal_lab(installed)
+    c = lab.c
+    try:
+        if not use:
+            c.write_file(IFACE_CONF, "[DHCPv4]\nUseCaptivePortal=no\n")
+        since = c.run(["date", "+%s.%N"]).stdout.strip()
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_address()
+        lab.wait_bound()
+        asked = [line for line in lab.dnsmasq_log().splitlines() if "requested options" in line]
+        assert asked and any("114" in line for line in asked) is use, asked
+        status = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)[0]
+        assert status["lease"]["captive_portal"] == (PORTAL if use else None)
+        text = c.run(["leaseboxctl", "status", IFACE]).stdout
+        assert (f"Captive Portal: {PORTAL}" in text) is use
+        events = lab.journal(f"MESSAGE_ID={PORTAL_ID}", f"--since=@{since}", "-o", "verbose")
+        assert (f"CAPTIVE_PORTAL={PORTAL}" in events) is use
+        if use:
+            assert f"INTERFACE={IFACE}" in events
+            assert "Captive portal on" in lab.journal(f"MESSAGE_ID={PORTAL_ID}", "-x",
+                                                      f"--since=@{since}")
+    finally:
+        lab.close()
+        c.run(["rm", "-rf", "/etc/leasebox/interfaces"])

@@ -109,6 +109,13 @@ REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
     f"parameter request list ({_BASE_REQUEST}). leasebox does not act on options it does "
     "not know; this is for servers that send an option only when asked.",
     _E, "CODE...", accumulate=True)
+USE_CAPTIVE_PORTAL = Setting(
+    _D, "UseCaptivePortal", v.boolean, True,
+    "Ask for the captive portal's URI (RFC 8910, option 114) and show it: leaseboxctl status "
+    "and its --json, and a journal line of its own (MESSAGE_ID "
+    "0f5e15b99eed4656a4a549e952983476, field CAPTIVE_PORTAL=) when a lease brings one or "
+    "it changes. leasebox never opens it. Anonymize=yes leaves it out.",
+    _E, BOOL)
 SEND_RELEASE = Setting(
     _D, "SendRelease", v.send_release, v.SendRelease.YES,
     "When leasebox leaves the link, give the lease back with DHCPRELEASE. Yes: when "
@@ -254,7 +261,8 @@ CONTROL_GROUP: Setting[int | None] = Setting(
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
-    REQUEST_OPTIONS, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
+    REQUEST_OPTIONS, USE_CAPTIVE_PORTAL, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED,
+    ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,
     ROUTE_METRIC, CLASSLESS_ROUTES,

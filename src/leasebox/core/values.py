@@ -17,7 +17,8 @@ MAX_NTP = 8
 MAX_DOMAINS = 16  # the domain name and the search list together
 # What the client asks for (option 55) unless configured otherwise: mask, router, DNS,
 # domain, MTU, broadcast, NTP, lease time, server id, T1, T2, search list, classless routes.
-REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 119, 121)
+REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 114, 119, 121)
+CAPTIVE_PORTAL_OPTION = 114  # RFC 8910; UseCaptivePortal=no leaves it out
 
 
 @dataclass(frozen=True, slots=True)

@@ -158,6 +158,8 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
             lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
         if lease.get("mtu"):
             lines.append(f"          MTU: {lease['mtu']}")
+        if lease.get("captive_portal"):
+            lines.append(f"Captive Portal: {lease['captive_portal']}")
     handoff = st.get("handoff") or {}
     if not (lease or {}).get("ntp_servers") and handoff.get("ntp_servers"):
         lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")

@@ -14,6 +14,7 @@ from leasebox.config import settings as s
 from leasebox.config.parse import View
 from leasebox.config.values import ClientIdentifier, SendRelease, ServerSpec
 from leasebox.core.machine.types import ClientConfig
+from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import hostname_problem
 
 
@@ -26,6 +27,7 @@ class EngineConfig:
     keep_configuration: bool
     control_gid: int | None
     release_at_shutdown: bool = False
+    use_captive_portal: bool = True
     files: tuple[str, ...] = ()
     allow_servers: tuple[ServerSpec, ...] = ()
     deny_servers: tuple[ServerSpec, ...] = ()  # what it was read from, for the start-up log line
@@ -56,6 +58,8 @@ def engine_config(view: View, system_hostname: str | None,
         wanted: tuple[int, ...] = view[s.REQUEST_OPTIONS]
         extra = tuple(c for c in dict.fromkeys(wanted) if c not in base.request_options)
         request = base.request_options + extra
+        if not view[s.USE_CAPTIVE_PORTAL]:
+            request = tuple(c for c in request if c != CAPTIVE_PORTAL_OPTION)
         client_id = view[s.CLIENT_IDENTIFIER]
     return EngineConfig(
         client=ClientConfig(
@@ -73,6 +77,7 @@ def engine_config(view: View, system_hostname: str | None,
         iaid=view[s.IAID],
         keep_configuration=view[s.KEEP_CONFIGURATION],
         release_at_shutdown=view[s.SEND_RELEASE] is SendRelease.ALWAYS,
+        use_captive_portal=view[s.USE_CAPTIVE_PORTAL] and not anonymize,
         control_gid=view[s.CONTROL_GROUP],
         files=files,
         allow_servers=view[s.ALLOW_SERVERS],

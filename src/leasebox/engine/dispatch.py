@@ -185,6 +185,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
             "classless_routes": ([str(r) for r in lease.classless_routes]
                                  if lease.classless_routes is not None else None),
             "mtu": lease.mtu,
+            "captive_portal": svc.captive_portal(lease),
             "lease_time": lease.lease_time,
             "obtained_ago": now - lease.acquired_at,
             "expires_in": None if infinite else lease.expires_at - now,

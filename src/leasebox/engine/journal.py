@@ -18,6 +18,9 @@ MESSAGE_IDS: dict[LeaseEventKind, str] = {
     LeaseEventKind.REFUSED: "ef05f01effda4921b611b1fb64da3bb2",
 }
 
+# a lease that brings a captive portal (RFC 8910), or another one than before
+CAPTIVE_PORTAL_MESSAGE_ID = "0f5e15b99eed4656a4a549e952983476"
+
 _VERB = {
     LeaseEventKind.ACQUIRED: "Acquired",
     LeaseEventKind.RENEWED: "Renewed",

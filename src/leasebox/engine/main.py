@@ -136,6 +136,7 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
         netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
         keep_configuration=cfg.keep_configuration,
         release_at_shutdown=cfg.release_at_shutdown,
+        use_captive_portal=cfg.use_captive_portal,
         client_id=cfg.client_id,
         duid=cfg.duid,
         iaid=cfg.iaid,

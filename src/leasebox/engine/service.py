@@ -26,6 +26,7 @@ from leasebox.core.machine.types import (
     Event,
     Lease,
     LeaseEvent,
+    LeaseEventKind,
     LinkDown,
     LinkUp,
     PersistLease,
@@ -73,6 +74,7 @@ class Settings:
     netconf_path: str
     keep_configuration: bool = False
     release_at_shutdown: bool = False  # SendRelease=always
+    use_captive_portal: bool = True  # UseCaptivePortal=
     # option 61 depends on the MAC address, known only once io reports the link
     client_id: ClientIdentifier = ClientIdentifier.MAC
     duid: bytes | None = None
@@ -101,6 +103,7 @@ class EngineService:
         self.last_error = ""
         self.dropped = 0
         self.ignored = 0
+        self.portal_reported: str | None = None  # the captive portal the journal was told
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.status_at = 0.0
         self.on_io_change: Callable[[], None] = lambda: None
@@ -211,6 +214,7 @@ class EngineService:
                         "MESSAGE_ID": journal.MESSAGE_IDS[kind],
                         "LEASE_EVENT": kind.value,
                     })
+                    self._report_portal(kind, lease)
                 case StateChanged():
                     # the state machine logs the transition line itself; journald gets
                     # DHCP_STATE= on it from the field filter (see main.py)
@@ -219,6 +223,26 @@ class EngineService:
                     raise TypeError(f"unknown action {action!r}")
         if self.client is not None:
             self.live.write(self.client.snapshot())
+
+    def captive_portal(self, lease: Lease | None) -> str | None:
+        """The lease's captive portal URI, if UseCaptivePortal= says to show it."""
+        if lease is None or not self.settings.use_captive_portal:
+            return None
+        return lease.captive_portal
+
+    def _report_portal(self, kind: LeaseEventKind, lease: Lease) -> None:
+        """One journal line when a lease brings a captive portal, or another one."""
+        if kind not in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED,
+                        LeaseEventKind.REBOUND):
+            return
+        portal = self.captive_portal(lease)
+        if portal is None or portal == self.portal_reported:
+            self.portal_reported = portal
+            return
+        self.portal_reported = portal
+        log.info("captive portal on %s: %s", self.settings.interface, portal, extra={
+            **self._fields(self.state, lease),
+            "MESSAGE_ID": journal.CAPTIVE_PORTAL_MESSAGE_ID, "CAPTIVE_PORTAL": portal})
 
     def fields(self) -> dict[str, str]:
         """The structured fields of the current moment, for every journal record."""
