@@ -222,8 +222,8 @@ def test_a_captive_portal_is_shown_and_logged_once(tmp_path: Path, use: bool,
     lines = [r for r in caplog.records if r.getMessage().startswith("captive portal on")]
     assert len(lines) == (1 if use else 0)
     if use:
-        assert getattr(lines[0], "CAPTIVE_PORTAL") == portal
-        assert getattr(lines[0], "MESSAGE_ID") == journal.CAPTIVE_PORTAL_MESSAGE_ID
+        assert lines[0].__dict__["CAPTIVE_PORTAL"] == portal
+        assert lines[0].__dict__["MESSAGE_ID"] == journal.CAPTIVE_PORTAL_MESSAGE_ID
     conn.close()
 
 
