@@ -19,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src"
 CODEC, MACHINE = "leasebox.core.wire", "leasebox.core.machine"
 SHARED = ("leasebox", "leasebox.ipc", "leasebox.runtime", "leasebox.core",
-          "leasebox.core.values", "leasebox.core.names")
+          "leasebox.core.values", "leasebox.core.names", "leasebox.core.events")
 # program: (leasebox modules it may load besides SHARED, modules it must not load)
 ROOMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leasebox.io.main": (("leasebox.io",),

@@ -20,13 +20,15 @@ class FakeEngine:
     """A control socket answering STATUS with `states` in turn (the last one repeats), and
     recording every other command."""
 
-    def __init__(self, rundir: Path, name: str, states: list[str]) -> None:
+    def __init__(self, rundir: Path, name: str, states: list[str],
+                 extra: dict[str, object] | None = None) -> None:
         (rundir / name).mkdir(parents=True)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.bind(str(rundir / name / "control.sock"))
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.states = list(states)
+        self.extra = dict(extra or {})
         self.commands: list[str] = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -42,7 +44,8 @@ class FakeEngine:
                 request = control.decode_request(conn.recv(control.MAX_REQUEST))
                 self.commands.append(request.command.value)
                 state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
-                conn.send(control.encode_reply(True, {"state": state, "status": state}))
+                conn.send(control.encode_reply(True, {"state": state, "status": state,
+                                                      **self.extra}))
 
     def close(self) -> None:
         self.done.set()

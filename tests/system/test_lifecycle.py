@@ -8,6 +8,7 @@ restart costs no DHCP exchange), and stopping leasebox@IFACE.target leaves the l
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -202,3 +203,41 @@ def test_hotplug_an_interface_that_comes_and_goes(lab: LeaseLab) -> None:
     assert exchanges(lab) == (1, 2)  # INIT-REBOOT: a REQUEST, no DISCOVER
     print(f"hotplug: leased {first * 1000:.0f} ms after the first ip link add, "
           f"{second * 1000:.0f} ms after the second")
+
+
+def test_overview_and_monitor(lab: LeaseLab) -> None:
+    """Issue 15, item 7: `leaseboxctl` alone is one line per interface; `leaseboxctl
+    monitor` follows lease events from the journal as they happen (--json: one object a
+    line)."""
+    monitor = lab.c.spawn(["leaseboxctl", "monitor", "--json", IFACE])
+    try:
+        wait_for("the monitor following", lambda: "following lease events" in
+                 monitor.output(), 15)
+        lab.c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+        rows = lab.c.run(["leaseboxctl"]).stdout.splitlines()
+        assert rows[0].split() == ["IFACE", "STATE", "ADDRESS", "EXPIRES"]
+        assert rows[1].split()[:3] == [IFACE, "BOUND", f"{addr['local']}/24"]
+        listed = json.loads(lab.c.run(["leaseboxctl", "list", "--json"]).stdout)
+        assert listed[0]["interface"] == IFACE and listed[0]["state"] == "BOUND"
+        renewed = json.loads(lab.c.run(["leaseboxctl", "renew", "--json", IFACE]).stdout)
+        assert renewed["interface"] == IFACE
+        lab.c.run(["systemctl", "stop", TARGET])
+
+        def seen() -> list[dict[str, object]]:
+            found = [json.loads(line) for line in monitor.output().splitlines()
+                     if line.startswith("{")]
+            kinds = [e["event"] for e in found]
+            return found if "acquired" in kinds and "released" in kinds else []
+
+        try:
+            found = wait_for("acquired and released from the monitor", seen, 10)
+        except TimeoutError:
+            raise AssertionError(f"monitor ({monitor.running()}) said: {monitor.output()!r}; "
+                                 f"journal: {lab.journal('-o', 'cat', '-n', '30')}") from None
+        acquired = next(e for e in found if e["event"] == "acquired")
+        assert acquired["interface"] == IFACE
+        assert acquired["lease_address"] == f"{addr['local']}/24"
+    finally:
+        assert monitor.stop() is not None

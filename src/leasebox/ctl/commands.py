@@ -250,6 +250,55 @@ def system_stopping() -> bool:
     return out.stdout.strip() == "stopping"
 
 
+def overview_row(name: str, st: dict[str, Any] | None, error: str = "") -> dict[str, Any]:
+    """One interface in a line: what `leaseboxctl` with no argument shows."""
+    lease = (st or {}).get("lease") or {}
+    return {
+        "interface": name,
+        "state": (st or {}).get("state") or ("not running" if error else "starting"),
+        "carrier": (st or {}).get("carrier"),
+        "address": f"{lease['address']}/{lease['prefixlen']}" if lease else None,
+        "expires_in": lease.get("expires_in") if lease else None,
+        "captive_portal": lease.get("captive_portal") if lease else None,
+        "error": error or None,
+    }
+
+
+def _expiry(row: dict[str, Any]) -> str:
+    if row["address"] is None:
+        return "-"
+    return "never" if row["expires_in"] is None else _relative(row["expires_in"])
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rundir = Path(args.runtime_dir)
+    names = chosen_interfaces(args)
+    if isinstance(names, int):
+        return names
+    if not names:
+        print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
+        return EX_UNAVAILABLE
+    rows = []
+    for name in names:
+        try:
+            rows.append(overview_row(name, request(rundir, name, control.Command.STATUS)))
+        except CtlError as exc:
+            rows.append(overview_row(name, None, str(exc)))
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    table = [("IFACE", "STATE", "ADDRESS", "EXPIRES")]
+    table += [(r["interface"], r["state"] + ("" if r["carrier"] in (None, True)
+                                             else " (no carrier)"),
+               r["address"] or "-", _expiry(r)) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print(terminal_safe("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+                            + "  " + row[3]))
+    print(f"\n{len(rows)} interface(s) listed.")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     command = {"renew": control.Command.RENEW, "release": control.Command.RELEASE,
                "leave": control.Command.LEAVE}[args.command]
@@ -262,7 +311,9 @@ def run_command(args: argparse.Namespace) -> int:
     except CtlError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
-    if not args.quiet:
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+    elif not args.quiet:
         print(terminal_safe(f"{name}: {result.get('status')}"))
     return 0
 

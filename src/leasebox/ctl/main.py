@@ -61,6 +61,41 @@ def _run_status(args: argparse.Namespace) -> int:
     return commands.run_status(args)
 
 
+def _run_list(args: argparse.Namespace) -> int:
+    from leasebox.ctl import commands  # noqa: PLC0415 - imported only when chosen
+
+    return commands.run_list(args)
+
+
+def _add_list(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser("list", help="one line per interface: state, address, expiry (the "
+                       "default without arguments)",
+                       description="One line per interface leasebox runs on (or per "
+                       "interface named): its state, address and when the lease expires.")
+    p.add_argument("interfaces", nargs="*", metavar="IFACE")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(handler=_run_list)
+
+
+def _run_monitor(args: argparse.Namespace) -> int:
+    from leasebox.ctl import monitor  # noqa: PLC0415 - imported only when chosen
+
+    return monitor.run(args)
+
+
+def _add_monitor(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser("monitor", help="follow lease events as they happen (from the journal)",
+                       description="Print each lease event (acquired, renewed, rebound, lost, "
+                       "declined, released, refused; a captive portal; more than one server) "
+                       "as the engine logs it, until interrupted. Reads the journal: root or "
+                       "the systemd-journal group.")
+    p.add_argument("interfaces", nargs="*", metavar="IFACE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("-n", "--lines", type=int, default=0, metavar="N",
+                   help="first show the last N events of this boot (default 0)")
+    p.set_defaults(handler=_run_monitor)
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from leasebox.ctl import commands  # noqa: PLC0415 - imported only when chosen
 
@@ -106,6 +141,8 @@ def _add_commands(sub: Subparsers[_Parser]) -> None:
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("interface", metavar="IFACE")
+        p.add_argument("--json", action="store_true",
+                       help="print the interface's status afterwards, as JSON")
         if name == "leave":
             p.add_argument("--shutdown", choices=("auto", "yes", "no"), default="auto",
                            help="whether this is the system's shutdown or reboot; auto "
@@ -136,7 +173,9 @@ def _add_wait_online(sub: Subparsers[_Parser]) -> None:
 
 
 _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
+    _add_list,
     _add_status,
+    _add_monitor,
     _add_commands,
     _add_wait_online,
     _add_check_config,
@@ -159,22 +198,27 @@ def build_parser() -> _Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(a in _COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
-        argv = _insert_default(argv)  # `leaseboxctl [IFACE...]` means status
+        argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 
 
-_COMMANDS = frozenset({"status", "renew", "release", "leave", "wait-online", "check-config",
-                       "decode"})
+_COMMANDS = frozenset({"list", "status", "monitor", "renew", "release", "leave",
+                       "wait-online", "check-config", "decode"})
+_GLOBAL_FLAGS = frozenset({"-q", "--quiet"})
 
 
 def _insert_default(argv: list[str]) -> list[str]:
-    """Put `status` after the global options, before the interface names."""
-    i = 0
-    while i < len(argv) and argv[i].startswith("-"):
-        i += 2 if argv[i] == "--runtime-dir" else 1
-    return argv[:i] + ["status"] + argv[i:]
+    """The global options, then `list` (no interface named) or `status`, then the rest."""
+    head: list[str] = []
+    rest = list(argv)
+    while rest and (rest[0] in _GLOBAL_FLAGS or rest[0].startswith("--runtime-dir")):
+        head.append(rest.pop(0))
+        if head[-1] == "--runtime-dir" and rest:
+            head.append(rest.pop(0))
+    named = any(not a.startswith("-") for a in rest)
+    return head + ["status" if named else "list"] + rest
 
 
 if __name__ == "__main__":

@@ -6,20 +6,12 @@ The MESSAGE_IDs are stable: the journald catalog (units/leasebox.catalog) explai
 
 from __future__ import annotations
 
+from leasebox.core import events
 from leasebox.core.machine.types import Lease, LeaseEventKind, State
 
 MESSAGE_IDS: dict[LeaseEventKind, str] = {
-    LeaseEventKind.ACQUIRED: "55ef93db5b18443b94509ad61d61b8dc",
-    LeaseEventKind.RENEWED: "7ac3f99f2d834a1b81283b0960a04a5f",
-    LeaseEventKind.REBOUND: "96fade9db6b9495db355b4b10b8eb16d",
-    LeaseEventKind.LOST: "2efe5a8bf5fe46aeb70abc4a35d5c55f",
-    LeaseEventKind.DECLINED: "c13b6e1cd90d4f0abb930d23746db3c9",
-    LeaseEventKind.RELEASED: "084a4a2ba8f54de49275fc45b17f08c1",
-    LeaseEventKind.REFUSED: "ef05f01effda4921b611b1fb64da3bb2",
-}
-
-# a lease that brings a captive portal (RFC 8910), or another one than before
-CAPTIVE_PORTAL_MESSAGE_ID = "0f5e15b99eed4656a4a549e952983476"
+    kind: events.LEASE_EVENT_IDS[kind.value] for kind in LeaseEventKind}
+CAPTIVE_PORTAL_MESSAGE_ID = events.CAPTIVE_PORTAL_ID
 
 _VERB = {
     LeaseEventKind.ACQUIRED: "Acquired",

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from leasebox.config.values import ServerSpec
+from leasebox.core import events
 
 MAX_SEEN = 8
-MESSAGE_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"  # more than one DHCP server answers
+MESSAGE_ID = events.SERVERS_ID  # more than one DHCP server answers
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,22 @@
+"""The journal's MESSAGE_IDs: a public contract, explained by units/leasebox.catalog.
+
+`journalctl MESSAGE_ID=...` finds every event of one kind; the engine logs them, and
+`leaseboxctl monitor` follows them. Keyed by the LEASE_EVENT= value the engine adds to each
+lease event (leasebox.core.machine.types.LeaseEventKind). Pure data.
+"""
+
+from __future__ import annotations
+
+LEASE_EVENT_IDS: dict[str, str] = {
+    "acquired": "55ef93db5b18443b94509ad61d61b8dc",
+    "renewed": "7ac3f99f2d834a1b81283b0960a04a5f",
+    "rebound": "96fade9db6b9495db355b4b10b8eb16d",
+    "lost": "2efe5a8bf5fe46aeb70abc4a35d5c55f",
+    "declined": "c13b6e1cd90d4f0abb930d23746db3c9",
+    "released": "084a4a2ba8f54de49275fc45b17f08c1",
+    "refused": "ef05f01effda4921b611b1fb64da3bb2",
+}
+# a lease that brings a captive portal (RFC 8910), or another one than before
+CAPTIVE_PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"
+# more than one DHCP server answers on a link
+SERVERS_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"

@@ -1,0 +1,105 @@
+"""leaseboxctl monitor: follow lease events as they happen, from the journal.
+
+The engine logs every lease event with a MESSAGE_ID of its own (leasebox.core.events) and
+fields INTERFACE=, LEASE_EVENT=, LEASE_ADDRESS=, SERVER_ID= (and CAPTIVE_PORTAL=); this
+follows those entries with systemd's journal reader, so it needs no daemon of its own and
+sees what `journalctl` sees (root, or the systemd-journal group). Ends on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from leasebox.core import events
+from leasebox.ctl.commands import terminal_safe
+
+WAIT = 0.5  # seconds per wait for new entries (the stop flag is looked at in between)
+FIELDS = ("INTERFACE", "LEASE_EVENT", "LEASE_ADDRESS", "SERVER_ID", "CAPTIVE_PORTAL",
+          "DHCP_STATE", "MESSAGE")
+_KIND = {ident: kind for kind, ident in events.LEASE_EVENT_IDS.items()}
+_KIND[events.CAPTIVE_PORTAL_ID] = "captive-portal"
+_KIND[events.SERVERS_ID] = "servers"
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.requested = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.requested = True
+
+
+def event(entry: dict[str, Any]) -> dict[str, Any]:
+    """One journal entry as the event leaseboxctl prints (--json: this object)."""
+    stamp = entry.get("__REALTIME_TIMESTAMP")  # a datetime, from systemd's reader
+    out: dict[str, Any] = {
+        "time": stamp.timestamp() if isinstance(stamp, datetime) else None,
+        "event": _KIND.get(str(entry.get("MESSAGE_ID", "")).replace("-", ""), "unknown"),
+    }
+    for name in FIELDS:
+        if name in entry:
+            out[name.lower()] = str(entry[name])
+    return out
+
+
+def line(ev: dict[str, Any]) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["time"])) if ev["time"] \
+        else "-"
+    return terminal_safe(f"{when} {ev.get('interface', '-')} {ev['event']}: "
+                         f"{ev.get('message', '')}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from systemd import journal  # noqa: PLC0415 - only this command reads the journal
+    except ImportError:
+        print("leaseboxctl: monitor needs python3-systemd", file=sys.stderr)
+        return 69
+    stop = _Stop()
+    reader = journal.Reader()
+    # Watch the journal directories from now on (inotify), before the first look: a file
+    # created in between, such as the first one of a service's dynamic user, is not missed.
+    reader.fileno()
+    # Only the boot is matched in the journal; the events are picked out here. With matches
+    # that nothing has met yet, systemd 252's reader, positioned at the tail, misses the
+    # entries appended later (seen as a flaky test); this boot always has entries.
+    reader.this_boot()
+    wanted = set(args.interfaces)
+
+    def chosen(entry: dict[str, Any]) -> bool:
+        ident = str(entry.get("MESSAGE_ID", "")).replace("-", "")
+        return ident in _KIND and (not wanted or str(entry.get("INTERFACE")) in wanted)
+
+    def emit(entry: dict[str, Any]) -> None:
+        ev = event(entry)
+        print(json.dumps(ev, sort_keys=True) if args.json else line(ev), flush=True)
+
+    reader.seek_tail()
+    earlier: list[dict[str, Any]] = []
+    while len(earlier) < args.lines:  # the last LINES events first, as journalctl -n does
+        entry = reader.get_previous()
+        if not entry:
+            break
+        if chosen(entry):
+            earlier.append(entry)
+    for entry in reversed(earlier):
+        emit(entry)
+    reader.seek_tail()
+    reader.get_previous()  # positioned after the last entry: only new ones from here
+    print("leaseboxctl: following lease events; Ctrl-C ends", file=sys.stderr, flush=True)
+    while not stop.requested:
+        if reader.wait(WAIT) == journal.NOP:
+            continue
+        for entry in reader:
+            if chosen(entry):
+                emit(entry)
+    return 0

@@ -1,0 +1,69 @@
+"""`leaseboxctl` alone lists one line per interface; `monitor` turns journal entries into
+events; `--json` for each."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from leasebox.core import events
+from leasebox.ctl import main as ctl_main
+from leasebox.ctl import monitor
+from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the fixture
+
+LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
+         "captive_portal": None}
+
+
+@pytest.mark.parametrize(("argv", "expanded"), [
+    ([], ["list"]),
+    (["--json"], ["list", "--json"]),
+    (["eth0"], ["status", "eth0"]),
+    (["--json", "eth0"], ["status", "--json", "eth0"]),
+    (["-q", "--runtime-dir", "/x", "eth0"], ["-q", "--runtime-dir", "/x", "status", "eth0"]),
+    (["--runtime-dir=/x"], ["--runtime-dir=/x", "list"]),
+])
+def test_the_default_command(argv: list[str], expanded: list[str]) -> None:
+    assert ctl_main._insert_default(argv) == expanded
+
+
+def test_list_one_line_per_interface(tmp_path: Path, engines: list[FakeEngine],  # noqa: F811
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"], {"lease": LEASE,
+                                                            "carrier": True}))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING"], {"lease": None,
+                                                                "carrier": False}))
+    assert ctl_main.main(["--runtime-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["IFACE", "STATE", "ADDRESS", "EXPIRES"]
+    assert out[1].split()[:3] == ["eth0", "BOUND", "192.0.2.57/24"]
+    assert out[1].endswith("in 50 min 0 s")
+    assert out[2].split() == ["eth1", "SELECTING", "(no", "carrier)", "-", "-"]
+    assert out[-1] == "2 interface(s) listed."
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json", "eth0",
+                          "eth9"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["address"] == "192.0.2.57/24" and rows[0]["state"] == "BOUND"
+    assert rows[1]["interface"] == "eth9" and rows[1]["state"] == "not running"
+    assert "not running" in rows[1]["error"]
+
+
+def test_monitor_events_from_journal_entries() -> None:
+    entry = {"MESSAGE_ID": events.LEASE_EVENT_IDS["acquired"], "INTERFACE": "eth0",
+             "LEASE_EVENT": "acquired", "LEASE_ADDRESS": "192.0.2.57/24",
+             "SERVER_ID": "192.0.2.1", "MESSAGE": "Acquired 192.0.2.57/24 via 192.0.2.1",
+             "__REALTIME_TIMESTAMP": datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc),
+             "_PID": 42}
+    ev = monitor.event(entry)
+    assert ev == {"time": 1796385600.0, "event": "acquired", "interface": "eth0",
+                  "lease_event": "acquired", "lease_address": "192.0.2.57/24",
+                  "server_id": "192.0.2.1",
+                  "message": "Acquired 192.0.2.57/24 via 192.0.2.1"}
+    assert monitor.line(ev).endswith("eth0 acquired: Acquired 192.0.2.57/24 via 192.0.2.1")
+    portal = monitor.event({"MESSAGE_ID": events.CAPTIVE_PORTAL_ID,
+                            "MESSAGE": "captive portal on eth0: https://p.example/\x1b[2J"})
+    assert portal["event"] == "captive-portal" and portal["time"] is None
+    assert "\x1b" not in monitor.line(portal)  # journal text never drives the terminal
