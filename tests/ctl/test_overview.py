@@ -4,15 +4,15 @@ events; `--json` for each."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the fixture
 
 from leasebox.core import events
 from leasebox.ctl import main as ctl_main
 from leasebox.ctl import monitor
-from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the fixture
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
          "captive_portal": None}
@@ -55,7 +55,7 @@ def test_monitor_events_from_journal_entries() -> None:
     entry = {"MESSAGE_ID": events.LEASE_EVENT_IDS["acquired"], "INTERFACE": "eth0",
              "LEASE_EVENT": "acquired", "LEASE_ADDRESS": "192.0.2.57/24",
              "SERVER_ID": "192.0.2.1", "MESSAGE": "Acquired 192.0.2.57/24 via 192.0.2.1",
-             "__REALTIME_TIMESTAMP": datetime(2026, 12, 4, 12, 0, tzinfo=timezone.utc),
+             "__REALTIME_TIMESTAMP": datetime(2026, 12, 4, 12, 0, tzinfo=UTC),
              "_PID": 42}
     ev = monitor.event(entry)
     assert ev == {"time": 1796385600.0, "event": "acquired", "interface": "eth0",
