@@ -87,3 +87,20 @@ def test_previous_address_only_when_known() -> None:
     assert requests.discover(ClientConfig(), XID, MAC, 0, None).requested_ip is None
     assert requests.discover(ClientConfig(), XID, MAC, 0,
                              IPv4Address("10.0.0.9")).requested_ip == IPv4Address("10.0.0.9")
+
+
+def test_request_broadcast_no_clears_the_flag_before_there_is_an_address() -> None:
+    quiet = ClientConfig(request_broadcast=False)
+    assert requests.discover(quiet, 1, MAC, 0, None).flags == 0
+    assert requests.request_selecting(quiet, 1, MAC, 0, offered=ADDRESS,
+                                      server_id=SERVER).flags == 0
+    assert requests.request_init_reboot(quiet, 1, MAC, 0, ADDRESS).flags == 0
+    assert requests.discover(ClientConfig(), 1, MAC, 0, None).flags == requests.BROADCAST_FLAG
+
+
+def test_request_address_goes_in_a_discover_with_no_previous_address() -> None:
+    wanted = IPv4Address("192.0.2.123")
+    config = ClientConfig(request_address=wanted)
+    assert requests.discover(config, 1, MAC, 0, None).requested_ip == wanted
+    assert requests.discover(config, 1, MAC, 0, ADDRESS).requested_ip == ADDRESS
+    assert requests.discover(ClientConfig(), 1, MAC, 0, None).requested_ip is None

@@ -130,6 +130,7 @@ def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use:
         lab.wait_bound()
         asked = [line for line in lab.dnsmasq_log().splitlines() if "requested options" in line]
         assert asked and any("114" in line for line in asked) is use, asked
+        assert "broadcast response" in lab.dnsmasq_log()  # RequestBroadcast=yes, the default
         status = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)[0]
         assert status["lease"]["captive_portal"] == (PORTAL if use else None)
         text = c.run(["leaseboxctl", "status", IFACE]).stdout
@@ -143,3 +144,18 @@ def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use:
     finally:
         lab.close()
         c.run(["rm", "-rf", "/etc/leasebox/interfaces"])
+
+
+def test_request_address_and_request_broadcast_no(lab: LeaseLab) -> None:
+    """Issue 15, item 4: RequestAddress= goes in the DISCOVER and the server gives it;
+    RequestBroadcast=no clears the BROADCAST flag, so dnsmasq answers by unicast, and the
+    lease still works."""
+    c = lab.c
+    c.write_file(IFACE_CONF, "[DHCPv4]\nRequestAddress=192.0.2.123\nRequestBroadcast=no\n")
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    assert addr["local"] == "192.0.2.123"
+    log = lab.dnsmasq_log()
+    assert any("DHCPDISCOVER(veth1) 192.0.2.123 " in line for line in log.splitlines()), log
+    assert "broadcast response" not in log  # with the flag, dnsmasq logs that it did

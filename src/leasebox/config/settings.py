@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Generic, TypeVar
 
 from leasebox.config import values as v
@@ -109,6 +109,18 @@ REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
     f"parameter request list ({_BASE_REQUEST}). leasebox does not act on options it does "
     "not know; this is for servers that send an option only when asked.",
     _E, "CODE...", accumulate=True)
+REQUEST_ADDRESS: Setting[IPv4Address | None] = Setting(
+    _D, "RequestAddress", v.host_address, None,
+    "Ask for this address in the DISCOVER (option 50), as networkd's RequestAddress= and "
+    "dhcpcd -r do: a server that can give it offers it. After a lease, the last address "
+    "is asked for instead. Empty (the default): none.",
+    _E, "ADDRESS", default_text="none")
+REQUEST_BROADCAST = Setting(
+    _D, "RequestBroadcast", v.boolean, True,
+    "Set the BROADCAST flag in DISCOVER and in the REQUESTs sent before there is an "
+    "address, so that the server broadcasts its reply. Some relays and access points need "
+    "it off: no, and the server sends its reply to the client's MAC address.",
+    _E, BOOL)
 USE_CAPTIVE_PORTAL = Setting(
     _D, "UseCaptivePortal", v.boolean, True,
     "Ask for the captive portal's URI (RFC 8910, option 114) and show it: leaseboxctl status "
@@ -261,8 +273,8 @@ CONTROL_GROUP: Setting[int | None] = Setting(
 
 SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
-    REQUEST_OPTIONS, USE_CAPTIVE_PORTAL, SEND_RELEASE, RAPID_COMMIT, IPV6_ONLY_PREFERRED,
-    ANONYMIZE, ARP_PROBE,
+    REQUEST_OPTIONS, REQUEST_ADDRESS, REQUEST_BROADCAST, USE_CAPTIVE_PORTAL, SEND_RELEASE,
+    RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,
     ROUTE_METRIC, CLASSLESS_ROUTES,

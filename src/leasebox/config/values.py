@@ -124,6 +124,19 @@ ServerSpec = IPv4Address | bytes  # a server identifier, or a 6-byte source MAC 
 _MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 
 
+def host_address(text: str) -> IPv4Address:
+    """One IPv4 address a host may hold (RequestAddress=): not 0/8, loopback, multicast,
+    class E or the limited broadcast."""
+    try:
+        address = IPv4Address(text)
+    except ValueError:
+        raise ValueError(f"not an IPv4 address: {text!r}") from None
+    if address in IPv4Network("0.0.0.0/8") or address.is_loopback or address.is_multicast \
+            or address.is_reserved:
+        raise ValueError(f"{address} is not an address a host may hold")
+    return address
+
+
 def servers(text: str) -> tuple[ServerSpec, ...]:
     """AllowServers=/DenyServers=: server identifiers (IPv4) and MAC addresses."""
     out: list[ServerSpec] = []

@@ -2,6 +2,7 @@
 
     message             ciaddr  flags      requested ip  server id  client's own options
     DISCOVER            0       BROADCAST  previous one  -          all (+ rapid commit)
+                                           (or RequestAddress=)
     REQUEST selecting   0       BROADCAST  offered       offerer's  all
     REQUEST init-reboot 0       BROADCAST  remembered    -          all
     REQUEST renewing    ours    0          -             -          all
@@ -15,6 +16,8 @@
 The BROADCAST flag is set whenever the client has no address yet: a server then broadcasts
 its reply instead of unicasting it to an address the interface does not have, which some
 bridges, Wi-Fi access points and relays mishandle. Costs one broadcast per exchange.
+RequestBroadcast=no clears it (config.request_broadcast) where a relay or access point
+needs the opposite.
 
 This is the one implementation of table 5. Values are checked where the configuration is
 read, so the engine never raises on its own output in the middle of an exchange.
@@ -63,21 +66,26 @@ def _solicit(config: ClientConfig, message_type: MessageType, xid: int, mac: byt
     )
 
 
+def _broadcast(config: ClientConfig) -> int:
+    return BROADCAST_FLAG if config.request_broadcast else 0
+
+
 def discover(config: ClientConfig, xid: int, mac: bytes, secs: float,
              previous: IPv4Address | None) -> Message:
-    return _solicit(config, MessageType.DISCOVER, xid, mac, secs, flags=BROADCAST_FLAG,
-                    requested_ip=previous, rapid_commit=config.rapid_commit)
+    return _solicit(config, MessageType.DISCOVER, xid, mac, secs, flags=_broadcast(config),
+                    requested_ip=previous or config.request_address,
+                    rapid_commit=config.rapid_commit)
 
 
 def request_selecting(config: ClientConfig, xid: int, mac: bytes, secs: float, *,
                       offered: IPv4Address, server_id: IPv4Address) -> Message:
-    return _solicit(config, MessageType.REQUEST, xid, mac, secs, flags=BROADCAST_FLAG,
+    return _solicit(config, MessageType.REQUEST, xid, mac, secs, flags=_broadcast(config),
                     requested_ip=offered, server_id=server_id)
 
 
 def request_init_reboot(config: ClientConfig, xid: int, mac: bytes, secs: float,
                         address: IPv4Address) -> Message:
-    return _solicit(config, MessageType.REQUEST, xid, mac, secs, flags=BROADCAST_FLAG,
+    return _solicit(config, MessageType.REQUEST, xid, mac, secs, flags=_broadcast(config),
                     requested_ip=address)
 
 

@@ -50,6 +50,8 @@ class ClientConfig:
     min_lease_time: int = 60  # shorter leases are clamped up to this (and said so)
     offer_window: float = 0.0  # seconds to keep collecting offers after the first one
     max_message_size: int = 1500
+    request_broadcast: bool = True  # the BROADCAST flag before there is an address
+    request_address: IPv4Address | None = None  # option 50 in a DISCOVER with no other
 
 
 # ---- events: what the adapter tells the engine ---------------------------------------------
