@@ -244,7 +244,7 @@ def test_frames_for_other_clients_are_screened_before_decoding(
     assert len(decoded) == 2
 
 
-def test_the_prescreen_drops_replies_to_no_exchange_and_to_other_exchanges(
+def test_the_prescreen_drops_replies_to_other_exchanges_and_clients(
         rig: Rig, decoded: list[bytes]) -> None:
     discover = rig.sent()
     rig.reply(offer(discover, xid=discover.xid ^ 1))  # another exchange's
@@ -259,8 +259,10 @@ def test_the_prescreen_drops_replies_to_no_exchange_and_to_other_exchanges(
     assert rig.svc.state is State.BOUND and rig.svc.client is not None
     assert rig.svc.client.awaited_xid is None
     before = len(decoded)
-    rig.reply(ack(request))  # a late duplicate: no exchange in progress
+    rig.reply(ack(request, chaddr=OTHER_MAC))  # another client's, while none is in progress
     assert len(decoded) == before and rig.svc.ignored == 2  # with the first one
+    rig.reply(ack(request))  # a late duplicate to us: decoded (a FORCERENEW would be too)
+    assert len(decoded) == before + 1 and rig.svc.state is State.BOUND
 
 
 def _reply_frame(xid: int) -> bytearray:

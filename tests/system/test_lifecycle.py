@@ -200,7 +200,10 @@ def test_hotplug_an_interface_that_comes_and_goes(lab: LeaseLab) -> None:
     second = time.monotonic() - started
     assert again["local"] == addr["local"]
     lab.wait_bound()
-    assert exchanges(lab) == (1, 2)  # INIT-REBOOT: a REQUEST, no DISCOVER
+    discovers, requests = exchanges(lab)
+    # INIT-REBOOT: REQUEST, no DISCOVER (a REQUEST may go twice on a loaded machine: the
+    # first can leave before the new veth1 forwards)
+    assert discovers == 1 and requests >= 2
     print(f"hotplug: leased {first * 1000:.0f} ms after the first ip link add, "
           f"{second * 1000:.0f} ms after the second")
 

@@ -40,10 +40,13 @@ def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
     """Why a frame is not worth decoding, from a look at fixed offsets; None: decode it.
 
     Only a frame that looks like a whole IPv4 BOOTP message is judged here, and dropped
-    when it cannot be an answer to us: not a BOOTREPLY, not Ethernet, no exchange in
-    progress, another exchange's xid, another client's chaddr, no magic cookie. A flood
-    of well-formed junk, or of other clients' traffic, then costs a few comparisons a
-    frame. Anything else goes to the strict decoder, which says why it is malformed."""
+    when it cannot be an answer to us: not a BOOTREPLY, not Ethernet, another client's
+    chaddr, another exchange's xid while one is in progress, no magic cookie. A flood of
+    well-formed junk, or of other clients' traffic, then costs a few comparisons a frame.
+    With no exchange in progress a reply to our chaddr is still decoded: a FORCERENEW
+    (which the machine refuses, and reports) or another server's late answer (which
+    ServerWatch reports) is worth knowing about. Anything else goes to the strict decoder,
+    which says why it is malformed."""
     if len(frame) < _ETH_HEADER + 20 or frame[12:14] != b"\x08\x00":
         return None
     bootp = _ETH_HEADER + (frame[_ETH_HEADER] & 0x0F) * 4 + _UDP_HEADER
@@ -53,12 +56,11 @@ def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
         return "not a BOOTREPLY"
     if frame[bootp + _BOOTP_HTYPE] != HTYPE_ETHER or frame[bootp + _BOOTP_HLEN] != HLEN_ETHER:
         return "not an Ethernet client"
-    if xid is None:
-        return "no exchange in progress"
-    if int.from_bytes(frame[bootp + _BOOTP_XID:bootp + _BOOTP_XID + 4], "big") != xid:
-        return "another exchange's xid"
     if frame[bootp + _BOOTP_CHADDR:bootp + _BOOTP_CHADDR + 6] != mac:
         return "another client's chaddr"
+    if xid is not None and \
+            int.from_bytes(frame[bootp + _BOOTP_XID:bootp + _BOOTP_XID + 4], "big") != xid:
+        return "another exchange's xid"
     if frame[bootp + _BOOTP_COOKIE:bootp + _BOOTP_COOKIE + 4] != wire.MAGIC_COOKIE:
         return "no magic cookie"
     return None
