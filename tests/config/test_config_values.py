@@ -57,6 +57,9 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "RapidCommit": (BOOL_GOOD, BOOL_BAD),
     "UseCaptivePortal": (BOOL_GOOD, BOOL_BAD),
     "RequestBroadcast": (BOOL_GOOD, BOOL_BAD),
+    "RouteTable": ([("main", 254), ("100", 100), ("4294967295", 4294967295)],
+                   [("0", "reserved"), ("255", "reserved"), ("253", "reserved"),
+                    ("local", "not an unsigned number"), ("-1", "not an unsigned number")]),
     "RequestAddress": (
         [("192.0.2.123", IPv4Address("192.0.2.123")), ("10.1.2.3", IPv4Address("10.1.2.3"))],
         [("192.0.2", "not an IPv4 address"), ("eth0", "not an IPv4 address"),

@@ -42,7 +42,7 @@ class FakeKernel:
         self.mtu = mtu
 
     def set_address(self, iface: IPv4Interface, broadcast: IPv4Address | None,
-                    lifetime: int) -> None:
+                    lifetime: int, prefix_route: bool = True) -> None:
         self._maybe_fail(f"addr {iface}")
         self.addresses[iface] = 0xFFFFFFFF if self.lifetime_bug else lifetime
 

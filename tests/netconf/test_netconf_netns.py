@@ -340,3 +340,26 @@ def test_a_link_that_is_down_is_brought_up(netns: str, start_netconf: Any, pytho
     nc.stop()
     start_netconf(netns, python)
     wait_for("the link up", lambda: "UP" in link_flags(netns), 15)
+
+
+def test_route_table_takes_every_route_of_the_lease(netns: str, start_netconf: Any) -> None:
+    """RouteTable=100: the prefix route (the address goes on with noprefixroute), the
+    option-3 default route and option-121 routes all go to table 100; main gets none."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n")
+    assert nc.request(lease(1)).status == OK
+    (addr,) = addresses(netns)
+    assert addr["local"] == "192.0.2.10" and addr.get("noprefixroute") is True
+    assert route_set(netns) == {
+        ("192.0.2.0/24", None, 1024, "100", "link"),
+        ("default", "192.0.2.1", 1024, "100", None),
+    }
+    main = ip_json(netns, "-4", "route", "show", "table", "main")
+    assert [r for r in main if "192.0.2" in r.get("dst", "") or r.get("dst") == "default"] == []
+    # option 121 follows RouteTable= too (ClasslessRoutes=main, the default)
+    assert nc.request(lease(2, classless_routes=(
+        Route(N("198.51.100.0/24"), A("192.0.2.7")), Route(N("0.0.0.0/0"), A("192.0.2.1")),
+    ))).status == OK
+    assert {(r[0], r[3]) for r in route_set(netns)} == {
+        ("192.0.2.0/24", "100"), ("198.51.100.0/24", "100"), ("default", "100")}
+    assert nc.request(ipc.Remove(3)).status == OK
+    assert addresses(netns) == [] and route_set(netns) == set()

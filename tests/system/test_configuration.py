@@ -159,3 +159,19 @@ def test_request_address_and_request_broadcast_no(lab: LeaseLab) -> None:
     log = lab.dnsmasq_log()
     assert any("DHCPDISCOVER(veth1) 192.0.2.123 " in line for line in log.splitlines()), log
     assert "broadcast response" not in log  # with the flag, dnsmasq logs that it did
+
+
+def test_route_table_takes_every_route(lab: LeaseLab) -> None:
+    """Issue 15, item 4: RouteTable=100 puts the prefix route, the default route (option 3
+    from dnsmasq) into table 100, and nothing of the lease into main."""
+    c = lab.c
+    c.write_file(IFACE_CONF, "[Network]\nRouteTable=100\n")
+    c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    assert addr.get("noprefixroute") is True
+    table = json.loads(c.run(["ip", "-4", "-j", "route", "show", "table", "100"]).stdout)
+    assert {(r["dst"], r.get("gateway")) for r in table} == {
+        ("192.0.2.0/24", None), ("default", SERVER_IP)}
+    main = json.loads(c.run(["ip", "-4", "-j", "route", "show", "table", "main"]).stdout)
+    assert [r for r in main if r.get("dev") == IFACE] == []

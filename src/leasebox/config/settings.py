@@ -242,10 +242,18 @@ CLASSLESS_ROUTES: Setting[int | None] = Setting(
     "Where the routes of option 121 go. main: the main table, as RFC 3442 says. ignore: "
     "treat option 121 as absent (the default route then comes from option 3). table:N: "
     "routing table N, where they cannot take traffic from the main table unless a routing "
-    "rule sends it there. A server (or anyone who can answer DHCP on the link) can use "
-    "option 121 to pull traffic away from a VPN (TunnelVision, CVE-2024-3661); on hosts "
+    "rule sends it there (main: the table RouteTable= names). A server (or anyone who can "
+    "answer DHCP on the link) can use option 121 to pull traffic away from a VPN "
+    "(TunnelVision, CVE-2024-3661); on hosts "
     "that use a VPN, choose ignore or table:N.",
     _NC, "main|ignore|table:N", show=v.show_classless_table)
+ROUTE_TABLE = Setting(
+    _N, "RouteTable", v.route_table, v.RT_TABLE_MAIN,
+    "The routing table for every route of the lease: the prefix route of the address "
+    "(then added by netconf rather than the kernel), the default route of option 3, and "
+    "the routes of option 121 unless ClasslessRoutes=table:N sends those elsewhere. main, "
+    "or a table number for policy routing (with an ip rule of the administrator's).",
+    _NC, "main|N", show=v.show_route_table)
 ALLOWED_ADDRESSES: Setting[tuple[IPv4Network, ...]] = Setting(
     _N, "AllowedAddresses", v.networks, (),
     "IPv4 ranges (CIDR, space-separated) the leased address and its subnet must lie in. "
@@ -277,7 +285,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,
-    ROUTE_METRIC, CLASSLESS_ROUTES,
+    ROUTE_METRIC, ROUTE_TABLE, CLASSLESS_ROUTES,
     ALLOWED_ADDRESSES, KEEP_CONFIGURATION,
     CONTROL_GROUP,
 )

@@ -155,6 +155,20 @@ def show_servers(value: tuple[ServerSpec, ...]) -> str:
     return " ".join(v.hex(":") if isinstance(v, bytes) else str(v) for v in value)
 
 
+def route_table(text: str) -> int:
+    """RouteTable=: main or a table number (not a reserved one)."""
+    if text == "main":
+        return RT_TABLE_MAIN
+    table = uint32(text)
+    if table == 0 or table in RESERVED_TABLES:
+        raise ValueError(f"table {table} is reserved")
+    return table
+
+
+def show_route_table(table: int) -> str:
+    return "main" if table == RT_TABLE_MAIN else str(table)
+
+
 def classless_table(text: str) -> int | None:
     """ClasslessRoutes=: main, ignore (None: option 121 is treated as absent) or table:N."""
     if text == "main":

@@ -38,7 +38,8 @@ class Kernel(Protocol):
     def link_mtu(self) -> int: ...
     def set_mtu(self, mtu: int) -> None: ...
     def set_address(
-        self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int
+        self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int,
+        prefix_route: bool = True,
     ) -> None: ...
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None: ...
     def del_address(self, iface: IPv4Interface) -> bool: ...
@@ -176,7 +177,8 @@ class Configurator:
 
     def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
         existed = new.address is not None
-        self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime)
+        self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
+                                plan.prefix_route)
         if not existed:
             undo.append(lambda: self.kernel.del_address(plan.interface))
         new.address = plan.interface

@@ -31,6 +31,7 @@ class Policy:
     minimum_mtu: int = 576
     link_up: bool = True
     classless_table: int | None = RT_TABLE_MAIN  # None: ignore option 121 (as if absent)
+    route_table: int = RT_TABLE_MAIN  # RouteTable=: every route of the lease
 
 
 def policy_from_config(view: View) -> Policy:
@@ -46,4 +47,5 @@ def policy_from_config(view: View) -> Policy:
         minimum_mtu=view[s.MINIMUM_MTU],
         link_up=view[s.LINK_UP],
         classless_table=view[s.CLASSLESS_ROUTES],
+        route_table=view[s.ROUTE_TABLE],
     )

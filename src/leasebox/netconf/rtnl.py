@@ -23,6 +23,7 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
+IFA_F_NOPREFIXROUTE = 0x200
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 
 
@@ -120,7 +121,8 @@ class Link:
     # ---- addresses -----------------------------------------------------------------------
 
     def set_address(
-        self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int
+        self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int,
+        prefix_route: bool = True,
     ) -> None:
         """Add or update (NLM_F_REPLACE) the address with kernel lifetimes.
 
@@ -136,6 +138,8 @@ class Link:
         }
         if broadcast is not None:
             kwargs["broadcast"] = str(broadcast)
+        if not prefix_route:  # RouteTable=N: netconf adds the prefix route to table N
+            kwargs["IFA_FLAGS"] = IFA_F_NOPREFIXROUTE
         self._call(f"set address {iface}", "addr", "replace", **kwargs)
 
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:

@@ -57,6 +57,7 @@ class Plan:
     domains: tuple[str, ...]
     notes: tuple[str, ...] = ()  # values deliberately left out, for the log and the reply
     ntp_servers: tuple[IPv4Address, ...] = ()
+    prefix_route: bool = True  # the kernel's prefix route in main (RouteTable=main)
 
 
 def forbidden_class(addr: IPv4Address) -> str | None:
@@ -121,7 +122,9 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
     if msg.classless_routes is not None and policy.classless_table is not None:
         if len(msg.classless_routes) > MAX_ROUTES:
             raise Refused(f"{len(msg.classless_routes)} classless routes, at most {MAX_ROUTES}")
-        table = policy.classless_table
+        # ClasslessRoutes=main: with the lease's other routes (RouteTable=)
+        table = (policy.route_table if policy.classless_table == RT_TABLE_MAIN
+                 else policy.classless_table)
         # The server's on-link routes make gateways inside them acceptable, but only the
         # on-link routes that will be installed: with UseRoutes=no a skipped 10.8.0.53/32
         # must not let a default route via 10.8.0.53 through (every gateway then has to be
@@ -150,12 +153,18 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
         gateway = msg.routers[0]  # the others are only alternatives a client may ignore
         _check_gateway(gateway, iface, [])
-        wanted.append((IPv4Network("0.0.0.0/0"), gateway, RT_TABLE_MAIN))
+        wanted.append((IPv4Network("0.0.0.0/0"), gateway, policy.route_table))
 
     # A gateway outside our subnet needs a host route to it first, or the kernel refuses
     # the route through it (networkd does the same).
     link_routes = [PlannedRoute(dest, None, table, metric) for dest, gw, table in wanted
                    if gw is None]
+    if policy.route_table != RT_TABLE_MAIN:
+        # The kernel adds the prefix route to main; with RouteTable=N the address goes on
+        # with noprefixroute (Plan.prefix_route) and netconf adds this one instead.
+        prefix = PlannedRoute(iface.network, None, policy.route_table, metric)
+        if prefix not in link_routes:
+            link_routes.insert(0, prefix)
     gateway_routes: list[PlannedRoute] = []
     for dest, gw, table in wanted:
         if gw is None:
@@ -243,5 +252,6 @@ def make_plan(msg: Apply, policy: Policy, link: LinkLimits | int) -> Plan:
         domains=domains,
         notes=tuple(notes),
         ntp_servers=_ntp(msg, policy),
+        prefix_route=policy.route_table == RT_TABLE_MAIN,
     )
 
