@@ -4,6 +4,7 @@ system shutdown from a stop (a fake systemctl stands in for the service manager)
 from __future__ import annotations
 
 import argparse
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -82,6 +83,17 @@ def test_times_out_naming_what_is_not_configured(tmp_path: Path, engines: list[F
     assert wait_online(tmp_path, "--timeout", "0.5") == waitonline.EX_TIMEOUT
     err = capsys.readouterr().err
     assert err == "leaseboxctl: timed out after 0.5 s waiting for eth1 (SELECTING)\n"
+
+
+def test_json_says_what_it_saw(tmp_path: Path, engines: list[FakeEngine],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING"]))
+    assert wait_online(tmp_path, "--json", "--timeout", "0.3") == waitonline.EX_TIMEOUT
+    out = json.loads(capsys.readouterr().out)
+    assert out["online"] is False and out["states"] == {"eth0": "BOUND", "eth1": "SELECTING"}
+    assert wait_online(tmp_path, "--json", "--any") == 0
+    assert json.loads(capsys.readouterr().out)["online"] is True
 
 
 def test_any_is_enough_with_one(tmp_path: Path, engines: list[FakeEngine]) -> None:

@@ -169,6 +169,8 @@ def _add_wait_online(sub: Subparsers[_Parser]) -> None:
                    help="one configured interface is enough")
     p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                    help="give up after SECONDS (default 120; 0: never)")
+    p.add_argument("--json", action="store_true",
+                   help="at the end, print whether online, after how long, and each state")
     p.set_defaults(handler=_run_wait_online)
 
 

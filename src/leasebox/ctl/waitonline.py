@@ -9,6 +9,7 @@ after the timeout, with a journal line naming what was not ready.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -46,12 +47,17 @@ def run(args: argparse.Namespace) -> int:
             if states[name] not in CONFIGURED:
                 states[name] = _state(rundir, name)
         ready = [n for n in names if states[n] in CONFIGURED]
-        if (ready and args.any) or len(ready) == len(names):
-            if not args.quiet:
+        online = bool(ready and args.any) or len(ready) == len(names)
+        timed_out = not online and deadline is not None and time.monotonic() >= deadline
+        if args.json and (online or timed_out):
+            print(json.dumps({"online": online, "seconds": time.monotonic() - started,
+                              "states": states}, indent=2, sort_keys=True))
+        if online:
+            if not args.quiet and not args.json:
                 print(terminal_safe(f"leaseboxctl: online after "
                                     f"{time.monotonic() - started:.1f} s: {', '.join(ready)}"))
             return 0
-        if deadline is not None and time.monotonic() >= deadline:
+        if timed_out:
             waiting = ", ".join(f"{n} ({states[n]})" for n in names if n not in ready)
             print(terminal_safe(f"leaseboxctl: timed out after {args.timeout:g} s waiting "
                                 f"for {'any of ' if args.any else ''}{waiting}"),
