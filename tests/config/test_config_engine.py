@@ -29,6 +29,15 @@ def test_defaults() -> None:
     assert c.keep_configuration is False and c.control_gid is None
 
 
+@pytest.mark.parametrize(("update", "flags"), [("both", 0x05), ("ptr", 0x04), ("none", 0x0C)])
+def test_fqdn_replaces_the_host_name(update: str, flags: int) -> None:
+    c = cfg(f"[DHCPv4]\nFQDN=box.example.org.\nFQDNUpdate={update}\nHostname=other\n")
+    assert c.client.hostname is None and c.fqdn == "box.example.org"
+    assert c.client.client_fqdn == bytes((flags, 0, 0)) + b"\x03box\x07example\x03org\x00"
+    anonymous = cfg("[DHCPv4]\nFQDN=box.example.org\nAnonymize=yes\n")
+    assert anonymous.client.client_fqdn is None and anonymous.fqdn is None
+
+
 def test_captive_portal_is_asked_for_unless_turned_off_or_anonymized() -> None:
     assert 114 in cfg("").client.request_options and cfg("").use_captive_portal
     off = cfg("[DHCPv4]\nUseCaptivePortal=no\n")

@@ -6,6 +6,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from leasebox.core import wire
 from leasebox.core.machine import requests
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.wire.types import ZERO, Message, MessageType, Op
@@ -104,3 +105,13 @@ def test_request_address_goes_in_a_discover_with_no_previous_address() -> None:
     assert requests.discover(config, 1, MAC, 0, None).requested_ip == wanted
     assert requests.discover(config, 1, MAC, 0, ADDRESS).requested_ip == ADDRESS
     assert requests.discover(ClientConfig(), 1, MAC, 0, None).requested_ip is None
+
+
+def test_option_81_goes_instead_of_option_12() -> None:
+    raw = b"\x05\x00\x00\x03box\x07example\x00"
+    config = ClientConfig(hostname="box", client_fqdn=raw)
+    for msg in (requests.discover(config, 1, MAC, 0, None),
+                requests.request_renewing(config, 1, MAC, 0, ADDRESS)):
+        assert msg.client_fqdn == raw and msg.hostname is None
+        assert wire.decode(wire.encode(msg)).client_fqdn == raw
+    assert requests.discover(ClientConfig(hostname="box"), 1, MAC, 0, None).hostname == "box"

@@ -175,3 +175,31 @@ def test_route_table_takes_every_route(lab: LeaseLab) -> None:
         ("192.0.2.0/24", None), ("default", SERVER_IP)}
     main = json.loads(c.run(["ip", "-4", "-j", "route", "show", "table", "main"]).stdout)
     assert [r for r in main if r.get("dev") == IFACE] == []
+
+
+def test_fqdn_goes_in_option_81(installed: Container) -> None:
+    """Issue 15, item 2: FQDN= sends option 81 (flags S and E, the name in wire format)
+    instead of option 12; dnsmasq takes the name for the lease; status shows it."""
+    lab = LeaseLab(installed, "--domain=example.org")
+    lab.start_dnsmasq()
+    c = lab.c
+    try:
+        c.write_file(IFACE_CONF, "[DHCPv4]\nFQDN=box.example.org\n")
+        c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+        leases = c.run(["cat", "/tmp/dnsmasq.leases"]).stdout
+        assert any(addr["local"] in line and " box " in line for line in leases.splitlines()), \
+            leases
+        log = lab.dnsmasq_log()
+        assert "option: 81" in log, log  # dnsmasq answers the FQDN option with its own
+        # one name, and it is the FQDN: no option 12 beside option 81
+        provided = [line.split("client provides name: ")[1] for line in log.splitlines()
+                    if "client provides name: " in line]
+        assert provided and set(provided) == {"box.example.org"}, provided
+        status = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)[0]
+        assert status["fqdn"] == "box.example.org"
+        assert "FQDN: box.example.org" in c.run(["leaseboxctl", "status", IFACE]).stdout
+    finally:
+        lab.close()
+        c.run(["rm", "-rf", "/etc/leasebox/interfaces"])

@@ -142,3 +142,15 @@ def test_encode_refuses_a_non_message() -> None:
 def test_dropped_is_not_encoded() -> None:
     msg = typical_ack(dropped=(1, 2, 3))
     assert decode(encode(msg)) == dataclasses.replace(msg, dropped=())
+
+
+def test_client_fqdn_option() -> None:
+    from leasebox.core.wire.errors import BadOption
+    from leasebox.core.wire.strings import client_fqdn
+
+    assert client_fqdn("a.example", server_updates=True, no_updates=False) == \
+        b"\x05\x00\x00\x01a\x07example\x00"
+    assert client_fqdn("a.example", server_updates=False, no_updates=True)[0] == 0x0C
+    for bad in ("host", "a..b", "-a.example", "a" * 64 + ".example", ""):
+        with pytest.raises(BadOption):
+            client_fqdn(bad, server_updates=True, no_updates=False)

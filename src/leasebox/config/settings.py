@@ -93,6 +93,19 @@ SEND_HOSTNAME = Setting(
     "it in DNS. The name is Hostname= if set, else the system's host name when that is a "
     "valid DNS name other than localhost.",
     _E, BOOL)
+FQDN: Setting[str | None] = Setting(
+    _D, "FQDN", v.fqdn, None,
+    "Send this fully qualified name in the Client FQDN option (81, RFC 4702) instead of a "
+    "host name (option 12: the RFC says not both), so that the server can register it in "
+    "DNS; FQDNUpdate= says which records the server is asked to update. Empty (the "
+    "default): no option 81.",
+    _E, "NAME", default_text="none")
+FQDN_UPDATE = Setting(
+    _D, "FQDNUpdate", v.fqdn_update, v.FQDNUpdate.BOTH,
+    "With FQDN=: both (the server updates the A and the PTR record: flag S), ptr (the "
+    "server only the PTR record; the A record is the host's business) or none (the server "
+    "updates nothing: flag N).",
+    _E, "both|ptr|none")
 HOSTNAME: Setting[str | None] = Setting(
     _D, "Hostname", v.hostname, None,
     "The host name to send instead of the system's. Letters, digits, inner hyphens and "
@@ -280,7 +293,8 @@ CONTROL_GROUP: Setting[int | None] = Setting(
     _E, "GID", default_text="root only")
 
 SETTINGS: tuple[Setting[Any], ...] = (
-    CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, VENDOR_CLASS_IDENTIFIER,
+    CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, FQDN, FQDN_UPDATE,
+    VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, REQUEST_ADDRESS, REQUEST_BROADCAST, USE_CAPTIVE_PORTAL, SEND_RELEASE,
     RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,

@@ -200,6 +200,30 @@ def option_codes(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+class FQDNUpdate(StrEnum):
+    BOTH = "both"
+    PTR = "ptr"
+    NONE = "none"
+
+
+def fqdn_update(text: str) -> FQDNUpdate:
+    try:
+        return FQDNUpdate(text)
+    except ValueError:
+        raise ValueError(f"expected both, ptr or none, not {text!r}") from None
+
+
+def fqdn(text: str) -> str:
+    """FQDN=: a host name with at least two labels; a trailing dot is allowed and dropped."""
+    name = text[:-1] if text.endswith(".") else text
+    problem = hostname_problem(name)
+    if problem:
+        raise ValueError(f"{text!r}: {problem}")
+    if "." not in name:
+        raise ValueError(f"{text!r} is not fully qualified (no domain)")
+    return name
+
+
 def hostname(text: str) -> str:
     # the codec's own rule, so that whatever is configured can always be encoded
     problem = hostname_problem(text)

@@ -169,6 +169,8 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         if handoff.get(key) and handoff[key] != "not used":
             lines.append(f"{label} {name}: {handoff[key]}")
             label = " " * len(label)
+    if st.get("fqdn"):
+        lines.append(f"         FQDN: {st['fqdn']} (sent in option 81)")
     servers = st.get("servers") or []
     if len(servers) > 1:
         lines.append(f"      Servers: {', '.join(map(str, servers))} (more than one answers)")

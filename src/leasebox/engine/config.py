@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from leasebox.config import settings as s
 from leasebox.config.parse import View
-from leasebox.config.values import ClientIdentifier, SendRelease, ServerSpec
+from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
-from leasebox.core.wire.strings import hostname_problem
+from leasebox.core.wire.strings import client_fqdn, hostname_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,7 @@ class EngineConfig:
     control_gid: int | None
     release_at_shutdown: bool = False
     use_captive_portal: bool = True
+    fqdn: str | None = None  # sent in option 81 (for the status)
     files: tuple[str, ...] = ()
     allow_servers: tuple[ServerSpec, ...] = ()
     deny_servers: tuple[ServerSpec, ...] = ()  # what it was read from, for the start-up log line
@@ -47,12 +48,18 @@ def engine_config(view: View, system_hostname: str | None,
                   files: tuple[str, ...] = ()) -> EngineConfig:
     anonymize = view[s.ANONYMIZE]
     base = ClientConfig()
+    fqdn_option: bytes | None = None
     if anonymize:
         hostname, vendor, request = None, None, s.ANONYMIZE_REQUEST_OPTIONS
         client_id = ClientIdentifier.MAC
     else:
         hostname = None
-        if view[s.SEND_HOSTNAME]:
+        fqdn: str | None = view[s.FQDN]
+        if fqdn is not None:  # option 81 instead of 12 (RFC 4702 3.1)
+            update = view[s.FQDN_UPDATE]
+            fqdn_option = client_fqdn(fqdn, server_updates=update is FQDNUpdate.BOTH,
+                                      no_updates=update is FQDNUpdate.NONE)
+        elif view[s.SEND_HOSTNAME]:
             hostname = view[s.HOSTNAME] or usable_hostname(system_hostname)
         vendor = view[s.VENDOR_CLASS_IDENTIFIER]
         wanted: tuple[int, ...] = view[s.REQUEST_OPTIONS]
@@ -72,6 +79,7 @@ def engine_config(view: View, system_hostname: str | None,
             send_release=view[s.SEND_RELEASE] is not SendRelease.NO,
             min_lease_time=view[s.MINIMUM_LEASE_TIME],
             request_broadcast=view[s.REQUEST_BROADCAST],
+            client_fqdn=fqdn_option,
             request_address=None if anonymize else view[s.REQUEST_ADDRESS],
         ),
         client_id=client_id,
@@ -80,6 +88,7 @@ def engine_config(view: View, system_hostname: str | None,
         keep_configuration=view[s.KEEP_CONFIGURATION],
         release_at_shutdown=view[s.SEND_RELEASE] is SendRelease.ALWAYS,
         use_captive_portal=view[s.USE_CAPTIVE_PORTAL] and not anonymize,
+        fqdn=None if anonymize else view[s.FQDN],
         control_gid=view[s.CONTROL_GROUP],
         files=files,
         allow_servers=view[s.ALLOW_SERVERS],

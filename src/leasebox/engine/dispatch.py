@@ -170,6 +170,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
                                       now),
         "last_error": svc.last_error or None,
         "servers": svc.servers.describe(),
+        "fqdn": svc.settings.fqdn,
         "lease": None,
     }
     if lease is not None:

@@ -137,6 +137,7 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
         keep_configuration=cfg.keep_configuration,
         release_at_shutdown=cfg.release_at_shutdown,
         use_captive_portal=cfg.use_captive_portal,
+        fqdn=cfg.fqdn,
         client_id=cfg.client_id,
         duid=cfg.duid,
         iaid=cfg.iaid,

@@ -75,6 +75,7 @@ class Settings:
     keep_configuration: bool = False
     release_at_shutdown: bool = False  # SendRelease=always
     use_captive_portal: bool = True  # UseCaptivePortal=
+    fqdn: str | None = None  # FQDN=, sent in option 81
     # option 61 depends on the MAC address, known only once io reports the link
     client_id: ClientIdentifier = ClientIdentifier.MAC
     duid: bytes | None = None

@@ -10,8 +10,9 @@
     DECLINE             0       0          declined      leaser's   client id only
     RELEASE             ours    0          -             leaser's   client id only
 
-"All" is client id (61), hostname (12), vendor class (60), the parameter request list
-(55, with 108 added when IPv6-only is preferred) and max message size (57).
+"All" is client id (61), hostname (12) or client FQDN (81, never both), vendor class (60),
+the parameter request list (55, with 108 added when IPv6-only is preferred) and max message
+size (57).
 
 The BROADCAST flag is set whenever the client has no address yet: a server then broadcasts
 its reply instead of unicasting it to an address the interface does not have, which some
@@ -59,7 +60,8 @@ def _solicit(config: ClientConfig, message_type: MessageType, xid: int, mac: byt
         server_id=server_id,
         rapid_commit=rapid_commit,
         client_id=config.client_id,
-        hostname=config.hostname,
+        hostname=None if config.client_fqdn else config.hostname,
+        client_fqdn=config.client_fqdn,
         vendor_class_id=config.vendor_class_id,
         parameter_request_list=_parameter_request_list(config),
         max_message_size=max(config.max_message_size, MIN_MAX_MESSAGE_SIZE),

@@ -55,6 +55,24 @@ def decode_hostname(raw: bytes) -> str:
     return name
 
 
+# RFC 4702 2.1: option 81's flags octet
+FQDN_S, FQDN_O, FQDN_E, FQDN_N = 0x01, 0x02, 0x04, 0x08
+
+
+def client_fqdn(name: str, server_updates: bool, no_updates: bool) -> bytes:
+    """Option 81 as a client sends it (RFC 4702): flags, two zero RCODE octets, the name in
+    canonical wire format (E set; a complete name, so it ends with the root label). S asks
+    the server to update the A record too; N asks it to update nothing. Raises BadOption
+    for a name that is not a valid host name with at least two labels."""
+    problem = hostname_problem(name)
+    if problem or "." not in name:
+        raise BadOption(problem or f"{name!r} is not a fully qualified name")
+    flags = FQDN_E | (FQDN_N if no_updates else FQDN_S if server_updates else 0)
+    labels = b"".join(bytes((len(label),)) + label.encode("ascii")
+                      for label in name.split("."))
+    return bytes((flags, 0, 0)) + labels + b"\0"
+
+
 def decode_portal(raw: bytes) -> str | None:
     """Option 114. None for RFC 8910's 'no captive portal' URN."""
     uri = _wire_text(raw)
