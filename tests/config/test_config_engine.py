@@ -38,6 +38,25 @@ def test_fqdn_replaces_the_host_name(update: str, flags: int) -> None:
     assert anonymous.client.client_fqdn is None and anonymous.fqdn is None
 
 
+def test_custom_options_are_sent_and_request_options_can_take_out() -> None:
+    c = cfg("""[DHCPv4]
+SendOption=200:string:hi
+SendOption=201:uint16:2
+SendOption=200:uint8:1
+SendVendorOption=1:string:ab
+SendVendorOption=2:uint8:9
+UserClass=gold silver
+RequestOptions=-42 -119 224 -224 225
+""")
+    assert c.client.send_options == (
+        (43, b"\x01\x02ab\x02\x01\x09"), (77, b"\x04gold\x06silver"),
+        (200, b"\x01"), (201, b"\x00\x02"))
+    asked = c.client.request_options
+    assert 42 not in asked and 119 not in asked and 224 not in asked and asked[-1] == 225
+    assert cfg("[DHCPv4]\nSendOption=200:uint8:1\nUserClass=x\nAnonymize=yes\n"
+               ).client.send_options == ()
+
+
 def test_captive_portal_is_asked_for_unless_turned_off_or_anonymized() -> None:
     assert 114 in cfg("").client.request_options and cfg("").use_captive_portal
     off = cfg("[DHCPv4]\nUseCaptivePortal=no\n")

@@ -45,9 +45,11 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("x" * 256, "printable ASCII"), ("caf\u00e9", "printable ASCII"),
          ("tab\there", "printable ASCII")]),
     "RequestOptions": (
-        [("100", (100,)), ("1 254  42", (1, 254, 42))],
+        [("100", (100,)), ("1 254  42", (1, 254, 42)), ("-42 100", (-42, 100))],
         [("0", "not an option code 1..254"), ("255", "not an option code"),
-         ("1,2", "not an option code"), ("x", "not an option code")]),
+         ("1,2", "not an option code"), ("x", "not an option code"),
+         ("-1", "cannot be taken out"), ("-54", "cannot be taken out"),
+         ("--3", "not an option code")]),
     "SendRelease": (
         [("yes", v.SendRelease.YES), ("no", v.SendRelease.NO), ("TRUE", v.SendRelease.YES),
          ("off", v.SendRelease.NO), ("always", v.SendRelease.ALWAYS),
@@ -57,6 +59,22 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "RapidCommit": (BOOL_GOOD, BOOL_BAD),
     "UseCaptivePortal": (BOOL_GOOD, BOOL_BAD),
     "RequestBroadcast": (BOOL_GOOD, BOOL_BAD),
+    "SendOption": (
+        [("200:uint8:7", ((200, b"\x07"),)), ("200:uint16:258", ((200, b"\x01\x02"),)),
+         ("201:uint32:1", ((201, b"\x00\x00\x00\x01"),)),
+         ("202:ipv4address:192.0.2.1,192.0.2.2", ((202, bytes([192, 0, 2, 1, 192, 0, 2, 2])),)),
+         ("203:string:hello world", ((203, b"hello world"),)),
+         ("204:hex:00:ff", ((204, b"\x00\xff"),))],
+        [("200", "expected CODE:TYPE:VALUE"), ("200:uint8:256", "not a uint8"),
+         ("200:float:1", "unknown type"), ("61:hex:01", "from its own setting"),
+         ("0:uint8:1", "not an option code"), ("200:string:", "not a string"),
+         ("200:ipv4address:1.2.3", "not a ipv4address")]),
+    "SendVendorOption": (
+        [("1:string:x", ((1, b"x"),)), ("254:uint8:3", ((254, b"\x03"),))],
+        [("1:uint8:-1", "not a uint8"), ("300:uint8:1", "not an option code")]),
+    "UserClass": (
+        [("gold", (b"gold",)), ("gold silver", (b"gold", b"silver"))],
+        [("g\u00e9", "not a user class")]),
     "FQDN": ([("host.example.com", "host.example.com"), ("host.example.com.", "host.example.com"),
               ("a.b", "a.b")],
              [("host", "not fully qualified"), ("-x.example", "not an RFC 1123 name"),

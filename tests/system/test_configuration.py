@@ -203,3 +203,30 @@ def test_fqdn_goes_in_option_81(installed: Container) -> None:
     finally:
         lab.close()
         c.run(["rm", "-rf", "/etc/leasebox/interfaces"])
+
+
+def test_custom_options_reach_the_server_and_answers_are_shown(installed: Container) -> None:
+    """Issue 15, item 3: SendOption=, SendVendorOption= (43) and UserClass= (77) reach
+    dnsmasq (which tags the client by them); RequestOptions= takes 42 out and asks for 225,
+    whose value shows in the status, never applied."""
+    lab = LeaseLab(installed, "--dhcp-match=set:custom,224", "--dhcp-match=set:vendor,43",
+                   "--dhcp-userclass=set:gold,gold", "--dhcp-option=225,01:02:03")
+    lab.start_dnsmasq()
+    c = lab.c
+    try:
+        c.write_file(IFACE_CONF, "[DHCPv4]\nSendOption=224:string:hello\n"
+                     "SendVendorOption=1:string:ab\nUserClass=gold\nRequestOptions=-42 225\n")
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_address()
+        lab.wait_bound()
+        log = lab.dnsmasq_log()
+        tags = [line for line in log.splitlines() if " tags: " in line]
+        assert tags and all(t in tags[-1] for t in ("custom", "vendor", "gold")), tags
+        asked = " ".join(line for line in log.splitlines() if "requested options" in line)
+        assert "225" in asked and "42:ntp-server" not in asked, asked
+        status = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)[0]
+        assert status["lease"]["received_options"] == {"225": "01:02:03"}
+        assert "Options: 225=01:02:03" in c.run(["leaseboxctl", "status", IFACE]).stdout
+    finally:
+        lab.close()
+        c.run(["rm", "-rf", "/etc/leasebox/interfaces"])

@@ -119,9 +119,27 @@ VENDOR_CLASS_IDENTIFIER: Setting[str | None] = Setting(
 REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
     _D, "RequestOptions", v.option_codes, (),
     "Option codes (1..254, space-separated) to ask for in addition to the built-in "
-    f"parameter request list ({_BASE_REQUEST}). leasebox does not act on options it does "
-    "not know; this is for servers that send an option only when asked.",
-    _E, "CODE...", accumulate=True)
+    f"parameter request list ({_BASE_REQUEST}); -CODE takes one out of it (not 1, 51 or "
+    "54). leasebox applies none of the options it does not know: their values, as "
+    "received, show in leaseboxctl status.",
+    _E, "[-]CODE...", accumulate=True)
+SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
+    _D, "SendOption", v.send_option, (),
+    "An option to send in DISCOVER and REQUEST, as CODE:TYPE:VALUE (as networkd's): TYPE "
+    "uint8, uint16, uint32, ipv4address (comma-separated), string (printable ASCII) or "
+    "hex (octets). One per assignment; not the options leasebox sets from its own "
+    "settings (12, 43, 50, 53-55, 57, 60, 61, 77, 80, 81, 108). Anonymize=yes sends none.",
+    _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
+SEND_VENDOR_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
+    _D, "SendVendorOption", v.vendor_option, (),
+    "A sub-option of the vendor-specific option (43), as CODE:TYPE:VALUE like SendOption=; "
+    "one per assignment. Anonymize=yes sends none.",
+    _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
+USER_CLASS: Setting[tuple[bytes, ...]] = Setting(
+    _D, "UserClass", v.user_class, (),
+    "User classes to send in option 77 (RFC 3004), whitespace-separated. Anonymize=yes "
+    "sends none.",
+    _E, "CLASS...", accumulate=True, show=v.show_user_class, default_text="none")
 REQUEST_ADDRESS: Setting[IPv4Address | None] = Setting(
     _D, "RequestAddress", v.host_address, None,
     "Ask for this address in the DISCOVER (option 50), as networkd's RequestAddress= and "
@@ -295,7 +313,8 @@ CONTROL_GROUP: Setting[int | None] = Setting(
 SETTINGS: tuple[Setting[Any], ...] = (
     CLIENT_IDENTIFIER, DUID, IAID, SEND_HOSTNAME, HOSTNAME, FQDN, FQDN_UPDATE,
     VENDOR_CLASS_IDENTIFIER,
-    REQUEST_OPTIONS, REQUEST_ADDRESS, REQUEST_BROADCAST, USE_CAPTIVE_PORTAL, SEND_RELEASE,
+    REQUEST_OPTIONS, SEND_OPTION, SEND_VENDOR_OPTION, USER_CLASS, REQUEST_ADDRESS,
+    REQUEST_BROADCAST, USE_CAPTIVE_PORTAL, SEND_RELEASE,
     RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,

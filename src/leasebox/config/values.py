@@ -190,14 +190,93 @@ def show_classless_table(table: int | None) -> str:
     return "main" if table == RT_TABLE_MAIN else f"table:{table}"
 
 
+# RequestOptions= cannot take these out: no lease can be bound without them
+NEEDED_OPTIONS = frozenset({1, 51, 54})
+# The client sends these itself, each from its own setting: SendOption= cannot.
+OWN_OPTIONS = frozenset({12, 43, 50, 53, 54, 55, 57, 60, 61, 77, 80, 81, 108})
+
+
+def _code(word: str) -> int:
+    if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= 254:
+        raise ValueError(f"not an option code 1..254: {word!r}")
+    return int(word)
+
+
 def option_codes(text: str) -> tuple[int, ...]:
-    """Option codes 1..254 (0 and 255 are padding and the end mark, never options)."""
+    """Option codes 1..254 (0 and 255 are padding and the end mark, never options); -N
+    takes a code out of the built-in list (kept as -N)."""
     out = []
     for word in text.split():
-        if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= 254:
-            raise ValueError(f"not an option code 1..254: {word!r}")
-        out.append(int(word))
+        if word.startswith("-"):
+            code = _code(word[1:])
+            if code in NEEDED_OPTIONS:
+                raise ValueError(f"option {code} cannot be taken out: no lease without it")
+            out.append(-code)
+        else:
+            out.append(_code(word))
     return tuple(out)
+
+
+def _typed_value(kind: str, text: str) -> bytes:
+    """VALUE of TYPE, as option data (network byte order)."""
+    try:
+        if kind in ("uint8", "uint16", "uint32"):
+            size = {"uint8": 1, "uint16": 2, "uint32": 4}[kind]
+            return uint32(text).to_bytes(size, "big")
+        if kind == "ipv4address":
+            return b"".join(IPv4Address(a).packed for a in text.split(","))
+        if kind == "string":
+            if not text or not all(" " <= c <= "~" for c in text):
+                raise ValueError("not printable ASCII")
+            return text.encode("ascii")
+        if kind == "hex":
+            return hex_bytes(text)
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"{text!r} is not a {kind}: {exc}") from None
+    raise ValueError(f"unknown type {kind!r} (uint8, uint16, uint32, ipv4address, string, "
+                     "hex)")
+
+
+def _code_type_value(text: str) -> tuple[int, bytes]:
+    code, sep, rest = text.partition(":")
+    kind, sep2, value = rest.partition(":")
+    if not sep or not sep2:
+        raise ValueError(f"expected CODE:TYPE:VALUE, not {text!r}")
+    data = _typed_value(kind, value)
+    if len(data) > 255:
+        raise ValueError(f"{len(data)} octets: an option holds at most 255")
+    return _code(code), data
+
+
+def send_option(text: str) -> tuple[tuple[int, bytes], ...]:
+    """SendOption=CODE:TYPE:VALUE: one option the client sends as it is."""
+    code, data = _code_type_value(text)
+    if code in OWN_OPTIONS:
+        raise ValueError(f"option {code} is sent from its own setting, not SendOption=")
+    return ((code, data),)
+
+
+def vendor_option(text: str) -> tuple[tuple[int, bytes], ...]:
+    """SendVendorOption=CODE:TYPE:VALUE: one sub-option of option 43."""
+    return (_code_type_value(text),)
+
+
+def user_class(text: str) -> tuple[bytes, ...]:
+    """UserClass=: user classes (RFC 3004), whitespace-separated printable ASCII."""
+    out = []
+    for word in text.split():
+        if len(word) > 255 or not all("!" <= c <= "~" for c in word):
+            raise ValueError(f"not a user class (printable ASCII, at most 255): {word!r}")
+        out.append(word.encode("ascii"))
+    return tuple(out)
+
+
+def show_user_class(value: tuple[bytes, ...]) -> str:
+    return " ".join(c.decode("ascii") for c in value)
+
+
+def show_options(value: tuple[tuple[int, bytes], ...]) -> str:
+    return " ".join(f"{code}:hex:{data.hex(':')}" for code, data in value)
 
 
 class FQDNUpdate(StrEnum):

@@ -158,6 +158,10 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
             lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
         if lease.get("mtu"):
             lines.append(f"          MTU: {lease['mtu']}")
+        if lease.get("received_options"):
+            lines.append("      Options: " + " ".join(
+                f"{code}={value}" for code, value in sorted(lease["received_options"].items(),
+                                                              key=lambda kv: int(kv[0]))))
         if lease.get("captive_portal"):
             lines.append(f"Captive Portal: {lease['captive_portal']}")
     handoff = st.get("handoff") or {}

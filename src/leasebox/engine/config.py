@@ -17,6 +17,8 @@ from leasebox.core.machine.types import ClientConfig
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
 
+VENDOR_SPECIFIC, USER_CLASS = 43, 77
+
 
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
@@ -44,11 +46,28 @@ def usable_hostname(name: str | None) -> str | None:
     return name
 
 
+def own_options(view: View) -> tuple[tuple[int, bytes], ...]:
+    """SendOption=, SendVendorOption= (as option 43) and UserClass= (option 77), by code."""
+    sent: dict[int, bytes] = {}
+    for code, data in view[s.SEND_OPTION]:
+        sent[code] = data  # a later assignment of the same code wins, as for any setting
+    sub_options: tuple[tuple[int, bytes], ...] = view[s.SEND_VENDOR_OPTION]
+    vendor = b"".join(bytes((code, len(data))) + data
+                      for code, data in dict(sub_options).items())
+    if vendor:
+        sent[VENDOR_SPECIFIC] = vendor
+    classes = b"".join(bytes((len(c),)) + c for c in view[s.USER_CLASS])
+    if classes:
+        sent[USER_CLASS] = classes
+    return tuple(sorted(sent.items()))
+
+
 def engine_config(view: View, system_hostname: str | None,
                   files: tuple[str, ...] = ()) -> EngineConfig:
     anonymize = view[s.ANONYMIZE]
     base = ClientConfig()
     fqdn_option: bytes | None = None
+    sent: tuple[tuple[int, bytes], ...] = ()
     if anonymize:
         hostname, vendor, request = None, None, s.ANONYMIZE_REQUEST_OPTIONS
         client_id = ClientIdentifier.MAC
@@ -63,8 +82,11 @@ def engine_config(view: View, system_hostname: str | None,
             hostname = view[s.HOSTNAME] or usable_hostname(system_hostname)
         vendor = view[s.VENDOR_CLASS_IDENTIFIER]
         wanted: tuple[int, ...] = view[s.REQUEST_OPTIONS]
-        extra = tuple(c for c in dict.fromkeys(wanted) if c not in base.request_options)
-        request = base.request_options + extra
+        removed = {-c for c in wanted if c < 0}
+        extra = tuple(c for c in dict.fromkeys(wanted)
+                      if c > 0 and c not in base.request_options and c not in removed)
+        request = tuple(c for c in base.request_options if c not in removed) + extra
+        sent = own_options(view)
         if not view[s.USE_CAPTIVE_PORTAL]:
             request = tuple(c for c in request if c != CAPTIVE_PORTAL_OPTION)
         client_id = view[s.CLIENT_IDENTIFIER]
@@ -80,6 +102,7 @@ def engine_config(view: View, system_hostname: str | None,
             min_lease_time=view[s.MINIMUM_LEASE_TIME],
             request_broadcast=view[s.REQUEST_BROADCAST],
             client_fqdn=fqdn_option,
+            send_options=sent,
             request_address=None if anonymize else view[s.REQUEST_ADDRESS],
         ),
         client_id=client_id,

@@ -15,6 +15,7 @@ from leasebox.core import wire
 from leasebox.core.machine.types import (
     ConfigApplied,
     ConfigRefused,
+    Lease,
     LeaveRequested,
     MessageReceived,
     ProbeResult,
@@ -159,6 +160,16 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     return _reply(True, status(svc, svc.clock()))
 
 
+def received_options(svc: EngineService, lease: Lease) -> dict[str, str] | None:
+    """The options asked for (RequestOptions=) that leasebox does not know, as the server
+    sent them (hex): shown, never applied. None when the ACK is not at hand (a lease
+    resumed from the live state keeps no ACK until its next renewal)."""
+    if lease.ack is None:
+        return None
+    asked = set(svc.settings.client.request_options)
+    return {str(code): data.hex(":") for code, data in lease.ack.unknown if code in asked}
+
+
 def status(svc: EngineService, now: float) -> dict[str, Any]:
     lease = svc.client.lease if svc.client else None
     out: dict[str, Any] = {
@@ -189,6 +200,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
                                  if lease.classless_routes is not None else None),
             "mtu": lease.mtu,
             "captive_portal": svc.captive_portal(lease),
+            "received_options": received_options(svc, lease),
             "lease_time": lease.lease_time,
             "obtained_ago": now - lease.acquired_at,
             "expires_in": None if infinite else lease.expires_at - now,

@@ -62,6 +62,7 @@ def _solicit(config: ClientConfig, message_type: MessageType, xid: int, mac: byt
         client_id=config.client_id,
         hostname=None if config.client_fqdn else config.hostname,
         client_fqdn=config.client_fqdn,
+        unknown=config.send_options,
         vendor_class_id=config.vendor_class_id,
         parameter_request_list=_parameter_request_list(config),
         max_message_size=max(config.max_message_size, MIN_MAX_MESSAGE_SIZE),

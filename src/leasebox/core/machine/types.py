@@ -53,6 +53,7 @@ class ClientConfig:
     request_broadcast: bool = True  # the BROADCAST flag before there is an address
     request_address: IPv4Address | None = None  # option 50 in a DISCOVER with no other
     client_fqdn: bytes | None = None  # option 81 as sent (wire.client_fqdn); then no 12
+    send_options: tuple[tuple[int, bytes], ...] = ()  # sent as they are, sorted by code
 
 
 # ---- events: what the adapter tells the engine ---------------------------------------------
