@@ -46,7 +46,7 @@ install-python:
 # Units, the minimal root the services run in (RootDirectory=), sysusers, catalog.
 install-data:
 	install -d $(DESTDIR)$(UNITDIR)
-	install -m 0644 units/*.service units/*.socket units/*.target $(DESTDIR)$(UNITDIR)/
+	install -m 0644 units/*.service units/*.socket units/*.target units/*.path $(DESTDIR)$(UNITDIR)/
 	install -d $(DESTDIR)$(LIBDIR)/root
 	for d in usr proc dev run tmp var sys; do install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
 	for l in bin lib lib64 sbin; do ln -sfn usr/$$l $(DESTDIR)$(LIBDIR)/root/$$l; done

@@ -244,3 +244,33 @@ def test_overview_and_monitor(lab: LeaseLab) -> None:
         assert acquired["lease_address"] == f"{addr['local']}/24"
     finally:
         assert monitor.stop() is not None
+
+
+def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab) -> None:
+    """Issue 15, item 6: the daemons never exec; the engine queues each lease event, the
+    path unit starts leasebox-dispatch@veth0.service, which runs /etc/leasebox/dispatch.d
+    with the event in LEASEBOX_* variables, the released one after the target stopped."""
+    c = lab.c
+    hook = "/etc/leasebox/dispatch.d/10-record"
+    c.write_file(hook, '#!/bin/sh\necho "$1 $LEASEBOX_INTERFACE $LEASEBOX_ADDRESS '
+                 '$LEASEBOX_GATEWAY $LEASEBOX_LEASE_TIME" >> /run/hook.log\n', mode=0o755)
+    try:
+        c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+
+        def recorded(event: str) -> str:
+            text = c.run(["cat", "/run/hook.log"], check=False).stdout
+            return text if f"{event} {IFACE} {addr['local']} {SERVER_IP} " in text else ""
+
+        wait_for("the bound hook", lambda: recorded("bound"), 10)
+        c.run(["leaseboxctl", "renew", IFACE])
+        wait_for("the renewed hook", lambda: recorded("renewed"), 10)
+        c.run(["systemctl", "stop", TARGET])
+        wait_for("the released hook", lambda: recorded("released"), 10)
+        runs = lab.journal("-u", f"leasebox-dispatch@{IFACE}.service", "-o", "cat")
+        assert f"{hook} bound {addr['local']}: ok" in runs
+        lines = c.run(["cat", "/run/hook.log"]).stdout.splitlines()
+        assert [line.split()[0] for line in lines] == ["bound", "renewed", "released"]
+    finally:
+        c.run(["rm", "-rf", "/etc/leasebox/dispatch.d", "/run/hook.log"])

@@ -96,6 +96,26 @@ def _add_monitor(sub: Subparsers[_Parser]) -> None:
     p.set_defaults(handler=_run_monitor)
 
 
+def _run_dispatch(args: argparse.Namespace) -> int:
+    from leasebox.ctl import dispatch  # noqa: PLC0415 - imported only when chosen
+
+    return dispatch.run(args)
+
+
+def _add_dispatch(sub: Subparsers[_Parser]) -> None:
+    p = sub.add_parser("dispatch", help="run the lease hooks for IFACE's queued events",
+                       description="Run the executables in /etc/leasebox/dispatch.d (and "
+                       "/run/leasebox-conf/dispatch.d, /usr/lib/leasebox/dispatch.d) for each "
+                       "lease event the engine queued, with the event in LEASEBOX_* "
+                       "variables. The ExecStart= of leasebox-dispatch@IFACE.service.")
+    p.add_argument("interface", metavar="IFACE")
+    p.add_argument("--state-dir", default="/var/lib/private/leasebox", metavar="DIR",
+                   help="where the engine's state directories are")
+    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="time limit of each hook (default 30)")
+    p.set_defaults(handler=_run_dispatch)
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from leasebox.ctl import commands  # noqa: PLC0415 - imported only when chosen
 
@@ -180,6 +200,7 @@ _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
     _add_monitor,
     _add_commands,
     _add_wait_online,
+    _add_dispatch,
     _add_check_config,
     _add_decode,
 )
@@ -207,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _COMMANDS = frozenset({"list", "status", "monitor", "renew", "release", "leave",
-                       "wait-online", "check-config", "decode"})
+                       "wait-online", "dispatch", "check-config", "decode"})
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet"})
 
 

@@ -39,6 +39,7 @@ from leasebox.core.machine.types import (
 )
 from leasebox.engine import boottime, clientid, journal, leasefile
 from leasebox.engine.clients import Rate
+from leasebox.engine.events import EventQueue
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.servers import MESSAGE_ID as SERVERS_MESSAGE_ID
@@ -105,6 +106,7 @@ class EngineService:
         self.dropped = 0
         self.ignored = 0
         self.portal_reported: str | None = None  # the captive portal the journal was told
+        self.events = EventQueue(settings.state_dir, settings.interface)  # for the hooks
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.status_at = 0.0
         self.on_io_change: Callable[[], None] = lambda: None
@@ -216,6 +218,7 @@ class EngineService:
                         "LEASE_EVENT": kind.value,
                     })
                     self._report_portal(kind, lease)
+                    self.events.add(kind, lease)
                 case StateChanged():
                     # the state machine logs the transition line itself; journald gets
                     # DHCP_STATE= on it from the field filter (see main.py)

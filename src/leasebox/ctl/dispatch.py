@@ -1,0 +1,171 @@
+"""leaseboxctl dispatch IFACE: run the administrator's hooks for each queued lease event.
+
+The ExecStart= of leasebox-dispatch@IFACE.service, which leasebox-dispatch@IFACE.path
+starts when the engine has queued events (STATE_DIR/IFACE/events/*.json, see
+leasebox.engine.events). Each file is read as untrusted input (the engine parses the
+network): a fixed set of keys, every value checked again, or the event is dropped with an
+error line. Then the executables in /etc/leasebox/dispatch.d, /run/leasebox-conf/dispatch.d
+and /usr/lib/leasebox/dispatch.d run in the order of their names (a name in an earlier
+directory hides the same name in a later one; a link to /dev/null hides it for good), one
+after the other, each with the event in LEASEBOX_* environment variables and a time limit.
+A hook's failure is logged and changes nothing else: the lease is the engine's business.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from leasebox.core.names import hostname_problem
+from leasebox.ctl.commands import _checked, terminal_safe
+
+HOOK_DIRS = ("/etc/leasebox/dispatch.d", "/run/leasebox-conf/dispatch.d",
+             "/usr/lib/leasebox/dispatch.d")
+EVENTS = frozenset({"bound", "changed", "renewed", "released", "lost", "declined",
+                    "refused"})
+KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
+                  "domains", "ntp", "mtu", "lease_time"})
+MAX_FILE = 16384
+MAX_ITEMS = 32
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class BadEvent(Exception):
+    pass
+
+
+def _address(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise BadEvent(f"{what} is not a string")
+    try:
+        return str(IPv4Address(value))
+    except ValueError:
+        raise BadEvent(f"{what} is not an IPv4 address") from None
+
+
+def _int(value: Any, low: int, high: int, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise BadEvent(f"{what} is not an integer {low}..{high}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise BadEvent(f"{what} is not a list of at most {MAX_ITEMS}")
+    return value
+
+
+def environment(doc: Any, interface: str) -> dict[str, str]:
+    """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field."""
+    if not isinstance(doc, dict) or set(doc) != KEYS:
+        raise BadEvent("not an object with exactly the event keys")
+    if doc["event"] not in EVENTS:
+        raise BadEvent("unknown event")
+    if doc["interface"] != interface:
+        raise BadEvent("an event of another interface")
+    domains = []
+    for name in _list(doc["domains"], "domains"):
+        if not isinstance(name, str) or hostname_problem(name):
+            raise BadEvent("domains holds a name that is not one")
+        domains.append(name)
+    gateway = doc["gateway"]
+    mtu = doc["mtu"]
+    return {
+        "LEASEBOX_EVENT": doc["event"],
+        "LEASEBOX_INTERFACE": interface,
+        "LEASEBOX_ADDRESS": _address(doc["address"], "address"),
+        "LEASEBOX_PREFIXLEN": str(_int(doc["prefixlen"], 0, 32, "prefixlen")),
+        "LEASEBOX_GATEWAY": "" if gateway is None else _address(gateway, "gateway"),
+        "LEASEBOX_SERVER": _address(doc["server"], "server"),
+        "LEASEBOX_DNS": " ".join(_address(a, "dns") for a in _list(doc["dns"], "dns")),
+        "LEASEBOX_DOMAINS": " ".join(domains),
+        "LEASEBOX_NTP": " ".join(_address(a, "ntp") for a in _list(doc["ntp"], "ntp")),
+        "LEASEBOX_MTU": "" if mtu is None else str(_int(mtu, 68, 65535, "mtu")),
+        "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
+    }
+
+
+def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
+    """The executables to run, by name; earlier directories win, /dev/null masks."""
+    chosen: dict[str, Path] = {}
+    for directory in HOOK_DIRS if dirs is None else dirs:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            if name in chosen or name.startswith("."):
+                continue
+            path = Path(directory) / name
+            chosen[name] = path
+    out = []
+    for name in sorted(chosen):
+        path = chosen[name]
+        if path.is_symlink() and os.path.realpath(path) == "/dev/null":
+            continue
+        if path.is_file() and os.access(path, os.X_OK):
+            out.append(path)
+    return out
+
+
+def _read(path: Path) -> Any:
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        raise BadEvent(f"larger than {MAX_FILE} octets")
+    try:
+        return json.loads(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadEvent("not ASCII JSON") from None
+
+
+def _say(text: str) -> None:
+    print(terminal_safe(text), flush=True)
+
+
+def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
+    failures = 0
+    for hook in found:
+        started = time.monotonic()
+        try:
+            done = subprocess.run([str(hook), env["LEASEBOX_EVENT"]], env={"PATH": PATH, **env},
+                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+            code: int | str = done.returncode
+        except subprocess.TimeoutExpired:
+            code = f"killed after {timeout:g} s"
+        except OSError as exc:
+            code = f"not run: {exc.strerror}"
+        took = time.monotonic() - started
+        if code != 0:
+            failures += 1
+        _say(f"{hook} {env['LEASEBOX_EVENT']} {env['LEASEBOX_ADDRESS']}: "
+             f"{'ok' if code == 0 else f'failed ({code})'} in {took:.2f} s")
+    return failures
+
+
+def run(args: argparse.Namespace) -> int:
+    (interface,) = _checked([args.interface])
+    queue = Path(args.state_dir) / interface / "events"
+    try:
+        files = sorted(p for p in queue.iterdir() if p.name.endswith(".json"))
+    except FileNotFoundError:
+        return 0
+    found = hooks()
+    for path in files:
+        try:
+            env = environment(_read(path), interface)
+        except (BadEvent, OSError) as exc:
+            print(terminal_safe(f"leaseboxctl: dropped event {path.name}: {exc}"),
+                  file=sys.stderr, flush=True)
+            env = None
+        path.unlink(missing_ok=True)  # taken: whatever the hooks do, it is not run twice
+        if env is not None:
+            run_hooks(env, found, args.timeout)
+    return 0
