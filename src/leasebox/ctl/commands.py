@@ -215,14 +215,20 @@ def chosen_interfaces(args: argparse.Namespace) -> list[str] | int:
         return exc.code
 
 
-def run_status(args: argparse.Namespace) -> int:
-    rundir = Path(args.runtime_dir)
+def _running(args: argparse.Namespace) -> list[str] | int:
+    """chosen_interfaces, and EX_UNAVAILABLE (said) when leasebox runs on none."""
     names = chosen_interfaces(args)
-    if isinstance(names, int):
-        return names
-    if not names:
+    if names == []:
         print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
         return EX_UNAVAILABLE
+    return names
+
+
+def run_status(args: argparse.Namespace) -> int:
+    rundir = Path(args.runtime_dir)
+    names = _running(args)
+    if isinstance(names, int):
+        return names
     results: list[dict[str, Any]] = []
     code = 0
     for name in names:
@@ -278,12 +284,9 @@ def _expiry(row: dict[str, Any]) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     rundir = Path(args.runtime_dir)
-    names = chosen_interfaces(args)
+    names = _running(args)
     if isinstance(names, int):
         return names
-    if not names:
-        print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
-        return EX_UNAVAILABLE
     rows = []
     for name in names:
         try:
