@@ -11,6 +11,7 @@ from leasebox.config import settings as s
 from leasebox.config import values as v
 from leasebox.config.parse import ConfigError, parse
 from leasebox.config.values import ClientIdentifier
+from leasebox.core.values import ProbeTiming
 
 BOOL_GOOD = [("yes", True), ("no", False), ("TRUE", True), ("off", False), ("1", True),
              ("0", False), ("On", True), ("n", False)]
@@ -79,6 +80,8 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
               ("a.b", "a.b")],
              [("host", "not fully qualified"), ("-x.example", "not an RFC 1123 name"),
               ("a..b", "not an RFC 1123 name")]),
+    "ARPProbeTiming": ([("fast", ProbeTiming.FAST), ("rfc5227", ProbeTiming.RFC5227)],
+                       [("yes", "expected fast or rfc5227"), ("RFC5227", "expected fast")]),
     "FQDNUpdate": ([("both", v.FQDNUpdate.BOTH), ("ptr", v.FQDNUpdate.PTR),
                     ("none", v.FQDNUpdate.NONE)],
                    [("yes", "expected both, ptr or none"), ("a", "expected both, ptr or none")]),

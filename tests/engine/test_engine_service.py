@@ -85,7 +85,8 @@ class Rig:
         return result
 
 
-def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None) -> Rig:
+def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
+             config: ClientConfig | None = None) -> Rig:
     clock = clock or Clock()
     state_dir = tmp_path / "state"
     state_dir.mkdir(exist_ok=True)
@@ -94,7 +95,7 @@ def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None) -> Ri
     netconf.bind(str(path))
     netconf.listen(4)
     netconf.settimeout(5)
-    settings_ = Settings("eth0", ClientConfig(), state_dir, str(path))
+    settings_ = Settings("eth0", config or ClientConfig(), state_dir, str(path))
     svc = EngineService(settings_, LiveState(None), clock=clock,
                         wall=lambda: WALL0 + clock.now)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -130,6 +131,41 @@ def bind(r: Rig) -> ipc.Apply:
     assert r.svc.state is State.BOUND
     r.netconf_conn = conn
     return apply
+
+
+def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
+    # ARPProbe=yes: probe, then the guard once netconf has applied the lease, again for an
+    # io that reconnects (unannounced); a conflict is defended, a second one declined.
+    r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
+    r.reply(offer(r.sent()))
+    r.reply(ack(r.sent()))
+    assert r.from_engine() == ipc.Probe(ADDRESS)
+    dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    assert r.from_engine() == ipc.Guard(ADDRESS, 2)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    r.svc.drop_io()
+    r.svc.io_connected(theirs)
+    r.io.close()
+    r.io = ours
+    assert r.from_engine() == ipc.Guard(ADDRESS, 0)
+    intruder = bytes.fromhex("020000009999")
+    dispatch.engine_dispatch_io(r.svc, ipc.Conflict(ADDRESS, intruder))
+    assert r.from_engine() == ipc.Guard(ADDRESS, 1)
+    r.clock.now += 3
+    dispatch.engine_dispatch_io(r.svc, ipc.Conflict(ADDRESS, intruder))
+    assert r.sent().message_type is wire.MessageType.DECLINE
+    assert r.from_engine() == ipc.Guard(None)
+    assert r.svc.state is State.INIT
+    conn.close()
+    r.io.close()
+    r.netconf.close()
 
 
 def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:

@@ -4,9 +4,13 @@ own log and lease file."""
 
 from __future__ import annotations
 
+import socket
 import time
 
+from scapy.layers.l2 import ARP, Ether
+
 from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox
+from tests.io.iolab import in_netns
 from tests.waiting import wait_for
 
 FULL_OPTIONS = (
@@ -146,6 +150,67 @@ def test_arp_conflict_declines_and_takes_another_address(lab: Lab) -> None:
     assert addr["local"] != "192.0.2.77"
     assert dns.count("DHCPDECLINE") == 1
     assert "Declined 192.0.2.77" in box.log()
+
+
+INTRUDER_MAC = "02:00:5e:10:00:99"
+
+
+def _server_socket(lab: Lab) -> socket.socket:
+    """A packet socket on the server's end of the link: a second host on the segment."""
+    sock = in_netns(lab.server, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                      socket.htons(0x0003)))
+    sock.bind(("veth1", 0x0003))
+    return sock
+
+
+def _announcements(sock: socket.socket, address: str, seconds: float) -> list[float]:
+    """When the client announced `address` (RFC 5227 ARP announcements) within `seconds`."""
+    seen: list[float] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            frame, where = sock.recvfrom(2048)
+        except TimeoutError:
+            break
+        if where[2] == 4 or frame[12:14] != b"\x08\x06":  # 4: sent from here
+            continue
+        a = Ether(frame)[ARP]
+        if a.op == 1 and a.hwsrc == CLIENT_MAC and a.psrc == a.pdst == address:
+            seen.append(time.monotonic())
+    return seen
+
+
+def test_arp_announce_defend_then_decline(lab: Lab) -> None:
+    # RFC 5227 end to end, with its own probe timing: probed (4-7 s), announced twice, and
+    # watched. A second host claims the address: defended once; claimed again within 10 s:
+    # DECLINE, and a new lease with another address.
+    dns = Dnsmasq(lab).start()
+    sock = _server_socket(lab)
+    started = time.monotonic()
+    box = Leasebox(lab, "--arp-probe", "--arp-probe-timing", "rfc5227").start()
+    addr = lab.wait_address(timeout=25)
+    ours = addr["local"]
+    assert time.monotonic() - started >= 4.0  # the RFC's probe, not the fast one
+    announced = _announcements(sock, ours, 3.5)
+    assert len(announced) == 2 and 1.8 <= announced[1] - announced[0] <= 2.5, announced
+    box.wait_bound()
+
+    claim = bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=INTRUDER_MAC) /
+                  ARP(op=1, hwsrc=INTRUDER_MAC, psrc=ours, pdst=SERVER_IP))
+    sock.send(claim)
+    assert len(_announcements(sock, ours, 1.5)) == 1  # defended at once
+    wait_for("the defence in the log", lambda: f"another host uses {ours}" in box.log(), 5)
+    assert lab.address() is not None and lab.address()["local"] == ours  # type: ignore[index]
+    assert dns.count("DHCPDECLINE") == 0
+
+    sock.send(claim)  # within 10 s of the first: the other host insists
+    wait_for("DHCPDECLINE at dnsmasq", lambda: dns.count("DHCPDECLINE") == 1, 5)
+    assert f"Declined {ours}" in box.log()
+    new = lab.wait_address(timeout=30, not_=ours)
+    assert new["local"] != ours
+    assert len(lab.addresses()) == 1
+    sock.close()
 
 
 def _read(path: object) -> str:

@@ -51,22 +51,84 @@ def test_any_bytes_are_judged_without_error(data: bytes) -> None:
     assert arp.is_conflict(data, MAC, ADDR) in (True, False)
 
 
-def test_probe_timing() -> None:
-    run = arp.ProbeRun(ADDR, started=100.0)
+def _schedule(run: arp.ProbeRun, start: float) -> tuple[list[float], float]:
+    """Drive `run` as the loop does: the probe times, and when it finished."""
     sent: list[float] = []
-    now = 100.0
+    now = start
     while not run.finished(now):
-        assert now < 102, "the probe never finishes"
+        assert now < start + 10, "the probe never finishes"
         if run.due(now):
             sent.append(now)
         now = max(now, run.next_deadline())
+    return sent, now
+
+
+def test_fast_probe_timing() -> None:
+    sent, end = _schedule(arp.ProbeRun.fast(ADDR, 100.0), 100.0)
     assert sent == pytest.approx([100.0 + i * arp.PROBE_INTERVAL
                                   for i in range(arp.PROBE_COUNT)])
-    assert now == pytest.approx(100.0 + (arp.PROBE_COUNT - 1) * arp.PROBE_INTERVAL
+    assert end == pytest.approx(100.0 + (arp.PROBE_COUNT - 1) * arp.PROBE_INTERVAL
                                 + arp.LISTEN_WINDOW)
 
 
-def test_probe_is_short_but_real() -> None:
+def test_fast_probe_is_short_but_real() -> None:
     total = (arp.PROBE_COUNT - 1) * arp.PROBE_INTERVAL + arp.LISTEN_WINDOW
     assert arp.PROBE_COUNT >= 2
     assert 0.3 <= total <= 2.0
+
+
+@pytest.mark.parametrize(("draw", "spacing", "end"), [
+    (0.0, [0.0, 1.0, 2.0], 4.0),  # every random draw at its low end: 4 s in all
+    (1.0, [1.0, 3.0, 5.0], 7.0),  # at its high end: 7 s
+])
+def test_rfc5227_probe_timing(draw: float, spacing: list[float], end: float) -> None:
+    # RFC 5227 2.1.1: PROBE_WAIT, then PROBE_NUM probes PROBE_MIN..PROBE_MAX apart, then
+    # ANNOUNCE_WAIT. `draw` places every random number at one end of its range.
+    def uniform(low: float, high: float) -> float:
+        return low + (high - low) * draw
+
+    sent, finished = _schedule(arp.ProbeRun.rfc5227(ADDR, 100.0, uniform), 100.0)
+    assert sent == pytest.approx([100.0 + t for t in spacing])
+    assert finished == pytest.approx(100.0 + end)
+
+
+def test_announcement_is_an_rfc5227_announcement() -> None:
+    pkt = Ether(arp.announce_frame(MAC, ADDR))
+    assert pkt.dst == "ff:ff:ff:ff:ff:ff"
+    a = pkt[ARP]
+    assert (a.hwtype, a.ptype, a.hwlen, a.plen, a.op) == (1, 0x0800, 6, 4, 1)
+    assert (a.hwsrc, a.psrc, a.hwdst, a.pdst) == (
+        "02:00:00:00:10:01", str(ADDR), "00:00:00:00:00:00", str(ADDR))
+    # our own announcement is neither a conflict nor a claim
+    assert not arp.claims(arp.announce_frame(MAC, ADDR), MAC, ADDR)
+    assert arp.claims(arp.announce_frame(bytes.fromhex("020000001099"), ADDR), MAC, ADDR)
+
+
+@pytest.mark.parametrize(("frame", "claim"), [
+    (_frame(2, OTHER, str(ADDR), "192.0.2.1"), True),  # a reply from another owner
+    (_frame(1, OTHER, str(ADDR), "192.0.2.1"), True),  # a request from another owner
+    (_frame(1, OTHER, str(ADDR), str(ADDR)), True),  # another host announcing it
+    (_frame(1, OTHER, "0.0.0.0", str(ADDR)), False),  # a probe: the kernel answers it
+    (_frame(1, OTHER, "192.0.2.11", str(ADDR)), False),  # someone asking for us
+    (_frame(2, "02:00:00:00:10:01", str(ADDR), "192.0.2.1"), False),  # ourselves
+    (_frame(3, OTHER, str(ADDR), "192.0.2.1"), False),  # RARP
+    (_frame(2, OTHER, str(ADDR), "192.0.2.1")[:41], False),  # truncated
+])
+def test_claims_while_bound(frame: bytes, claim: bool) -> None:
+    assert arp.claims(frame, MAC, ADDR) == claim
+
+
+@given(st.binary(max_size=80))
+def test_any_bytes_are_judged_as_claims_without_error(data: bytes) -> None:
+    assert arp.claims(data, MAC, ADDR) in (True, False)
+
+
+def test_guard_announces_at_the_rfc_interval() -> None:
+    guard = arp.GuardRun(ADDR, left=2, next_at=10.0)
+    assert not guard.due(9.9)
+    assert guard.due(10.0)
+    assert guard.next_deadline() == pytest.approx(10.0 + arp.ANNOUNCE_INTERVAL)
+    assert not guard.due(11.0)
+    assert guard.due(12.0)
+    assert guard.next_deadline() is None
+    assert not guard.due(100.0)

@@ -7,7 +7,13 @@ from ipaddress import IPv4Address
 import pytest
 
 from leasebox import ipc
-from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
+from leasebox.io.dispatch import (
+    StartGuard,
+    StartProbe,
+    Transmit,
+    TransmitUnicast,
+    io_dispatch_engine,
+)
 from leasebox.io.packet import broadcast_frame
 from tests.io.iolab import MAC, bootrequest
 
@@ -26,7 +32,15 @@ def test_unicast_goes_to_the_udp_socket() -> None:
 
 def test_probe_starts_a_probe() -> None:
     msg = ipc.Probe(IPv4Address("192.0.2.10"))
-    assert io_dispatch_engine(msg, MAC) == StartProbe(IPv4Address("192.0.2.10"))
+    assert io_dispatch_engine(msg, MAC) == StartProbe(IPv4Address("192.0.2.10"), False)
+    msg = ipc.Probe(IPv4Address("192.0.2.10"), rfc5227=True)
+    assert io_dispatch_engine(msg, MAC) == StartProbe(IPv4Address("192.0.2.10"), True)
+
+
+def test_guard_starts_and_stops_a_guard() -> None:
+    msg = ipc.Guard(IPv4Address("192.0.2.10"), 2)
+    assert io_dispatch_engine(msg, MAC) == StartGuard(IPv4Address("192.0.2.10"), 2)
+    assert io_dispatch_engine(ipc.Guard(None), MAC) == StartGuard(None, 0)
 
 
 BAD_PAYLOAD = bytearray(GOOD)
@@ -42,6 +56,9 @@ BAD_PAYLOAD[0] = 2
     ipc.SendUnicast(IPv4Address("127.0.0.1"), GOOD),
     ipc.Probe(IPv4Address("0.0.0.0")),
     ipc.Probe(IPv4Address("224.0.0.251")),
+    ipc.Guard(IPv4Address("255.255.255.255"), 2),
+    ipc.Guard(IPv4Address("127.0.0.1")),
+    ipc.Conflict(IPv4Address("192.0.2.10"), MAC),  # io -> engine only
     ipc.LinkState(1, MAC, 1500, True),  # io -> engine only
     ipc.Frame(b"x"),
 ], ids=lambda m: type(m).__name__)
@@ -54,7 +71,8 @@ def test_engine_messages_round_trip_through_the_contract() -> None:
     # What the engine sends decodes on io's side into what the dispatcher expects.
     for msg in (ipc.SendBroadcast(IPv4Address(0), GOOD),
                 ipc.SendUnicast(IPv4Address("192.0.2.1"), GOOD),
-                ipc.Probe(IPv4Address("192.0.2.10"))):
+                ipc.Probe(IPv4Address("192.0.2.10")),
+                ipc.Guard(IPv4Address("192.0.2.10"), 2)):
         decoded = ipc.decode(ipc.encode(msg), ipc.Peer.ENGINE, ipc.Peer.IO)
         assert decoded == msg
         io_dispatch_engine(decoded, MAC)

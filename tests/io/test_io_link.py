@@ -96,6 +96,32 @@ def test_getlink_request_layout() -> None:
     assert struct.unpack_from("=BxHiII", req, 16) == (0, 0, 5, 0, 0)
 
 
+def _newaddr(ifindex: int, attrs: bytes, seq: int = 9, family: int = link.AF_INET) -> bytes:
+    body = struct.pack("=BBBBI", family, 24, 0, 0, ifindex) + attrs
+    return struct.pack("=IHHII", 16 + len(body), link.RTM_NEWADDR, 2, seq, 0) + body
+
+
+def test_parse_address_dump() -> None:
+    local = bytes([192, 0, 2, 10])
+    data = (_newaddr(7, _attr(1, bytes([192, 0, 2, 99])) + _attr(link.IFA_LOCAL, local))
+            + _newaddr(8, _attr(link.IFA_LOCAL, b"\x0a\0\0\x01"))
+            + _newaddr(7, _attr(link.IFA_LOCAL, bytes(16)), family=10)  # IPv6: skipped
+            + _newaddr(7, _attr(link.IFA_LOCAL, b"\x01\x02"))  # no 4-byte IFA_LOCAL
+            + struct.pack("=IHHIIi", 20, link.NLMSG_DONE, 2, 9, 0, 0))
+    assert list(link.parse(data)) == [
+        link.AddressFact(9, 7, local), link.AddressFact(9, 8, b"\x0a\0\0\x01"),
+        link.DumpDone(9)]
+    with pytest.raises(link.LinkParseError):
+        list(link.parse(_newaddr(7, b"")[:20]))  # a short ifaddrmsg
+
+
+def test_getaddr_request_layout() -> None:
+    req = link.getaddr_request(5, 0x80000001)
+    assert struct.unpack_from("=IHHII", req) == (
+        24, link.RTM_GETADDR, link.NLM_F_REQUEST | link.NLM_F_DUMP, 0x80000001, 0)
+    assert struct.unpack_from("=BBBBI", req, 16) == (link.AF_INET, 0, 0, 0, 5)
+
+
 # ---- the kernel's own messages ----------------------------------------------------------
 
 
@@ -147,4 +173,28 @@ def test_real_query_for_a_missing_interface_is_an_error(veth: Veth) -> None:
                 break
     else:
         pytest.fail("no answer")
+    rtnl.close()
+
+
+@needs_root
+@pytest.mark.root
+def test_real_address_dump(veth: Veth) -> None:
+    ip("-n", veth.netns, "addr", "add", "192.0.2.10/24", "dev", veth.io)
+    ip("-n", veth.netns, "addr", "add", "198.51.100.7/32", "dev", veth.peer)
+    rtnl = in_netns(veth.netns, open_rtnl)
+    ifindex = in_netns(veth.netns, lambda: socket.if_nametoindex(veth.io))
+    rtnl.send(link.getaddr_request(ifindex, 0x80000002))
+    facts: list[link.AddressFact] = []
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if not select.select([rtnl], [], [], 0.1)[0]:
+            continue
+        events = list(link.parse(rtnl.recv(65536)))
+        facts += [e for e in events if isinstance(e, link.AddressFact)]
+        if link.DumpDone(0x80000002) in events:
+            break
+    else:
+        pytest.fail("no end of the dump within 3 s")
+    assert link.AddressFact(0x80000002, ifindex, bytes([192, 0, 2, 10])) in facts
+    assert all(f.address != bytes([198, 51, 100, 7]) for f in facts if f.ifindex == ifindex)
     rtnl.close()

@@ -7,6 +7,7 @@ socket on the veth's other end plays the network.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -243,6 +244,81 @@ def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
         IPv4Address("192.0.2.12"), conflict=False)
     with pytest.raises(TimeoutError):
         run.recv_until(lambda m: isinstance(m, ipc.ProbeResult), timeout=0.5)
+    peer.close()
+
+
+def test_rfc5227_probe_timing(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    def is_probe(frame: bytes) -> bool:
+        return frame == arp.probe_frame(MAC, PROBED)
+
+    started = time.monotonic()
+    run.send(ipc.Probe(PROBED, rfc5227=True))
+    times = []
+    for _ in range(arp.PROBE_NUM):
+        sniff(peer, is_probe, timeout=3.0)
+        times.append(time.monotonic() - started)
+    result = run.recv_until(lambda m: isinstance(m, ipc.ProbeResult), timeout=4.0)
+    elapsed = time.monotonic() - started
+    assert result == ipc.ProbeResult(PROBED, conflict=False)
+    assert times[0] <= arp.PROBE_WAIT + 0.3
+    for a, b in itertools.pairwise(times):
+        assert arp.PROBE_MIN - 0.1 <= b - a <= arp.PROBE_MAX + 0.3
+    assert times[-1] + arp.ANNOUNCE_WAIT - 0.1 <= elapsed <= times[-1] + arp.ANNOUNCE_WAIT + 0.5
+    peer.close()
+
+
+def _claim(veth: Veth, psrc: str) -> bytes:
+    """ARP from the peer saying it has `psrc` (0.0.0.0: a probe for PROBED)."""
+    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=veth.peer_mac) /
+                 ARP(op=1, hwsrc=veth.peer_mac, psrc=psrc, pdst=str(PROBED)))
+
+
+def test_guard_announces_and_reports_claims(veth: Veth, tmp_path: Path,
+                                            io_runs: list[IoRun]) -> None:
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    def is_announcement(frame: bytes) -> bool:
+        return frame == arp.announce_frame(MAC, PROBED)
+
+    # Not on the link: io announces nothing, whatever the engine says.
+    run.send(ipc.Guard(PROBED, 2))
+    with pytest.raises(AssertionError):
+        sniff(peer, is_announcement, timeout=0.5)
+    assert f"not watching {PROBED}: it is not on {veth.io}" in run.log()
+    peer.send(_claim(veth, str(PROBED)))
+    with pytest.raises(TimeoutError):
+        run.recv_until(lambda m: isinstance(m, ipc.Conflict), timeout=0.3)
+
+    # On the link (as netconf puts it): two announcements, ANNOUNCE_INTERVAL apart.
+    ip("-n", veth.netns, "addr", "add", f"{PROBED}/24", "dev", veth.io)
+    run.send(ipc.Guard(PROBED, 2))
+    sniff(peer, is_announcement)
+    first = time.monotonic()
+    sniff(peer, is_announcement, timeout=arp.ANNOUNCE_INTERVAL + 1)
+    assert arp.ANNOUNCE_INTERVAL - 0.1 <= time.monotonic() - first <= arp.ANNOUNCE_INTERVAL + 0.5
+    assert f"watching ARP for {PROBED}" in run.log()
+
+    # Another host claims it: reported, with who. A probe for it is not a claim.
+    peer.send(_claim(veth, "0.0.0.0"))
+    with pytest.raises(TimeoutError):
+        run.recv_until(lambda m: isinstance(m, ipc.Conflict), timeout=0.3)
+    peer.send(_claim(veth, str(PROBED)))
+    conflict = run.recv_until(lambda m: isinstance(m, ipc.Conflict))
+    assert conflict == ipc.Conflict(PROBED, bytes.fromhex(veth.peer_mac.replace(":", "")))
+
+    # Defending: one announcement at once; then the engine stops the watch.
+    run.send(ipc.Guard(PROBED, 1))
+    sniff(peer, is_announcement, timeout=arp.ANNOUNCE_MIN_GAP + 0.5)
+    run.send(ipc.Guard(None))
+    time.sleep(0.1)
+    peer.send(_claim(veth, str(PROBED)))
+    with pytest.raises(TimeoutError):
+        run.recv_until(lambda m: isinstance(m, ipc.Conflict), timeout=0.3)
+    assert run.proc.poll() is None
     peer.close()
 
 

@@ -24,11 +24,16 @@ SAMPLES: list[ipc.Message] = [
     ipc.Frame(b"x"),
     ipc.Frame(b"y" * ipc.MAX_FRAME),
     ipc.ProbeResult(A("192.0.2.10"), conflict=True),
+    ipc.Conflict(A("192.0.2.10"), b"\x02\x00\x00\x00\x10\x02"),
     ipc.TxDone(sent=True),
     ipc.TxDone(sent=False),
     ipc.SendBroadcast(A("0.0.0.0"), BOOTREQ),
     ipc.SendUnicast(A("192.0.2.1"), BOOTREQ + bytes(1472 - len(BOOTREQ))),
     ipc.Probe(A("192.0.2.10")),
+    ipc.Probe(A("192.0.2.10"), rfc5227=True),
+    ipc.Guard(A("192.0.2.10"), announce=2),
+    ipc.Guard(A("192.0.2.10")),
+    ipc.Guard(None),
     ipc.Apply(request_id=7, address=A("192.0.2.57"), prefixlen=24, lifetime=3600, mtu=1400,
               routers=(A("192.0.2.1"),), classless_routes=None, dns_servers=(A("192.0.2.53"),),
               domains=("example.org", "corp.example.org")),
@@ -102,7 +107,7 @@ def test_length_field_must_match(msg: ipc.Message) -> None:
 
 
 def test_unknown_type_and_version_rejected() -> None:
-    for t in (0, 5, 15, 19, 31, 34, 47, 49, 63, 65, 79, 81, 255):
+    for t in (0, 6, 15, 20, 31, 34, 47, 49, 63, 65, 79, 81, 255):
         with pytest.raises(ipc.PeerViolation, match="unknown"):
             ipc.decode(bytes([ipc.messages.VERSION, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
     data = bytearray(ipc.encode(ipc.Remove(1)))
@@ -124,6 +129,9 @@ def _raw(t: ipc.MsgType, body: bytes) -> bytes:
         (ipc.MsgType.LINK_STATE, struct.pack("!I6sIB", 1, bytes(6), 1500, 2)),  # bool 2
         (ipc.MsgType.PROBE_RESULT, bytes(4) + b"\x07"),
         (ipc.MsgType.TX_DONE, b"\x02"),  # not a bool
+        (ipc.MsgType.PROBE, bytes([192, 0, 2, 10, 2])),  # timing not a bool
+        (ipc.MsgType.GUARD, bytes([192, 0, 2, 10, 3])),  # more than ANNOUNCE_NUM
+        (ipc.MsgType.GUARD, bytes([0, 0, 0, 0, 1])),  # announcing no address
         (ipc.MsgType.TX_DONE, b""),
         (ipc.MsgType.SEND_BROADCAST, bytes(4) + bytes(239)),  # payload below BOOTP size
         (ipc.MsgType.SEND_UNICAST, bytes(4) + bytes(1473)),  # above 1472
@@ -136,6 +144,15 @@ def test_out_of_range_values_rejected(mtype: ipc.MsgType, body: bytes) -> None:
     sender, receiver = ipc.DIRECTION[mtype]
     with pytest.raises(ipc.PeerViolation):
         ipc.decode(_raw(mtype, body), sender, receiver)
+
+
+@pytest.mark.parametrize("msg", [
+    ipc.Guard(A("0.0.0.0")), ipc.Guard(None, 1), ipc.Guard(A("192.0.2.1"), 3),
+    ipc.Guard(A("192.0.2.1"), -1), ipc.Conflict(A("192.0.2.1"), bytes(5)),
+], ids=str)
+def test_unsendable_values_refused(msg: ipc.Message) -> None:
+    with pytest.raises(ipc.PeerViolation):
+        ipc.encode(msg)
 
 
 def _apply(**over: object) -> bytes:

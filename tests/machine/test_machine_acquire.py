@@ -11,6 +11,7 @@ from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
     ConfigRefused,
+    GuardAddress,
     LeaseEvent,
     LeaseEventKind,
     LinkDown,
@@ -24,6 +25,7 @@ from leasebox.core.machine.types import (
     StateChanged,
     TimerExpired,
 )
+from leasebox.core.values import ProbeTiming
 from leasebox.core.wire.types import Message, MessageType, Op
 from tests.machine.machine_helpers import (
     ADDRESS,
@@ -347,6 +349,20 @@ def test_arp_probe_clear() -> None:
     actions = h.applied()
     assert h.state is State.BOUND
     assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.ACQUIRED
+    # In use: io announces it and watches ARP for it from now on (RFC 5227 2.3-2.4).
+    assert of_type(actions, GuardAddress) == [GuardAddress(ADDRESS, 2)]
+
+
+def test_arp_probe_timing_is_passed_on() -> None:
+    h = Harness(ClientConfig(arp_probe=True, arp_probe_timing=ProbeTiming.RFC5227))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    actions = h.deliver(ack(h.last_sent().message))
+    assert actions[0] == ProbeAddress(ADDRESS, ProbeTiming.RFC5227)
+    h.advance(7.5)  # the slowest RFC 5227 probe still ends before the client's own timeout
+    assert h.handle(TimerExpired(h.now)) == []
+    assert h.state is State.PROBING
 
 
 def test_arp_probe_conflict_declines_and_waits() -> None:

@@ -9,9 +9,13 @@ from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
     ConfigRefused,
+    GuardAddress,
+    Lease,
     LeaseEvent,
     LeaseEventKind,
+    LinkDown,
     PersistLease,
+    ProbeResult,
     RemoveLease,
     RenewRequested,
     State,
@@ -186,10 +190,34 @@ def test_server_moves_us_on_renew() -> None:
     assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.ACQUIRED
 
 
-def test_address_conflict_while_bound_declines_and_waits() -> None:
-    h = bound()
+def guarded() -> tuple[Harness, Lease]:
+    """BOUND with ARPProbe=yes: probed, applied, announced and watched."""
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.advance(0.2)
+    h.deliver(offer(h.last_sent().message))
+    h.advance(0.1)
+    h.deliver(ack(h.last_sent().message))
+    h.advance(0.7)
+    h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert of_type(actions, GuardAddress) == [GuardAddress(ADDRESS, 2)]
     lease = h.client.lease
-    assert h.handle(AddressConflict(h.now, OTHER_ADDRESS)) == []
+    assert lease is not None
+    return h, lease
+
+
+def test_conflict_is_defended_once_then_declined() -> None:
+    # RFC 5227 2.4 (b): one announcement to defend; a second conflict within
+    # DEFEND_INTERVAL gives the address up.
+    h, lease = guarded()
+    assert h.handle(AddressConflict(h.now, OTHER_ADDRESS)) == []  # not ours
+    h.advance(60)
+    assert h.handle(AddressConflict(h.now, ADDRESS)) == [GuardAddress(ADDRESS, 1)]
+    assert h.state is State.BOUND
+    h.advance(9.9)
     actions = h.handle(AddressConflict(h.now, ADDRESS))
     [decline] = sent(actions)
     msg = decline.message
@@ -197,9 +225,10 @@ def test_address_conflict_while_bound_declines_and_waits() -> None:
     assert msg.message_type is MessageType.DECLINE
     assert msg.requested_ip == ADDRESS and msg.server_id == SERVER and msg.ciaddr == ZERO
     assert msg.xid != sent(h.history)[0].message.xid
-    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert of_type(actions, PersistLease) == [PersistLease(None)]
     assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.DECLINED
+    assert of_type(actions, GuardAddress) == [GuardAddress(None, 0)]  # watch no more
     assert h.state is State.INIT
     wait = h.timer() - h.now
     assert 10 <= wait < 10.1
@@ -208,6 +237,32 @@ def test_address_conflict_while_bound_declines_and_waits() -> None:
     assert h.state is State.INIT  # not before the 10 s
     h.fire()
     assert h.state is State.SELECTING
+    assert h.handle(AddressConflict(h.now, ADDRESS)) == []  # no longer ours
+
+
+def test_conflicts_far_apart_are_each_defended() -> None:
+    h, _ = guarded()
+    for _ in range(3):
+        assert h.handle(AddressConflict(h.now, ADDRESS)) == [GuardAddress(ADDRESS, 1)]
+        h.advance(10)
+    assert h.state is State.BOUND
+
+
+def test_renewal_keeps_the_watch_and_link_loss_ends_it() -> None:
+    h, _ = guarded()
+    h.fire()
+    h.deliver(ack(h.last_sent().message))
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert not of_type(actions, GuardAddress)  # the same address: nothing new to say
+    assert of_type(h.handle(LinkDown(h.now)), GuardAddress) == [GuardAddress(None, 0)]
+
+
+def test_without_arp_probe_nothing_is_watched() -> None:
+    h = bound()
+    assert not of_type(h.history, GuardAddress)
+    assert h.handle(AddressConflict(h.now, ADDRESS)) == []
+    assert h.state is State.BOUND
 
 
 def test_refused_renewal_drops_the_lease() -> None:

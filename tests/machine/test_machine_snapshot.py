@@ -15,6 +15,7 @@ from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    GuardAddress,
     LeaveRequested,
     LinkDown,
     LinkUp,
@@ -200,6 +201,15 @@ def test_restore_emits_nothing_and_a_duplicate_link_up_is_ignored() -> None:
     back = restore(h.client.snapshot())
     assert back.handle(LinkUp(h.now, MAC)) == []
     assert back.state is State.BOUND
+
+
+def test_restored_engine_guards_the_address_again() -> None:
+    # What io watched is not in the snapshot: a new engine tells io again, announced.
+    h = Harness()
+    h.acquire()
+    back = restore(h.client.snapshot(), ClientConfig(arp_probe=True))
+    assert back.handle(LinkUp(h.now, MAC)) == [GuardAddress(ADDRESS, 2)]
+    assert back.handle(LinkUp(h.now, MAC)) == []
 
 
 # ---- hostile snapshots ---------------------------------------------------------------------

@@ -161,6 +161,48 @@ def test_request_address_and_request_broadcast_no(lab: LeaseLab) -> None:
     assert "broadcast response" not in log  # with the flag, dnsmasq logs that it did
 
 
+# A second host on the segment (netns srv) says, in an ARP request, that it has ADDRESS.
+_CLAIM = """
+import socket, sys
+mac = bytes.fromhex("02005e100099")
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("veth1", 0))
+s.send(b"\\xff" * 6 + mac + b"\\x08\\x06" + bytes([0, 1, 8, 0, 6, 4, 0, 1]) + mac
+       + socket.inet_aton(sys.argv[1]) + bytes(6) + socket.inet_aton("192.0.2.1"))
+"""
+
+
+def test_arp_conflict_while_bound_is_defended_then_declined(lab: LeaseLab) -> None:
+    """Issue 15, item 1 under the real units: ARPProbe=yes probes, announces and watches
+    the leased address; another host claiming it is defended against once, and a second
+    claim within 10 s gives the address up (DECLINE at dnsmasq) for a new one."""
+    c = lab.c
+    c.write_file(IFACE_CONF, "[DHCPv4]\nARPProbe=yes\n")
+    c.run(["systemctl", "start", TARGET])
+    ours = lab.wait_address()["local"]
+    lab.wait_bound()
+
+    def io_log() -> str:
+        return lab.journal("-u", f"leasebox-io@{IFACE}.service", "-o", "cat")
+
+    def engine_log() -> str:
+        return lab.journal("-u", ENGINE, "-o", "cat")
+
+    wait_for("io watching ARP", lambda: f"watching ARP for {ours}" in io_log(), 5)
+    c.run(["ip", "netns", "exec", "srv", "python3", "-c", _CLAIM, ours])
+    wait_for("the defence", lambda: f"another host uses {ours}: defending it" in engine_log(),
+             5)
+    assert "02:00:5e:10:00:99 claims" in io_log()
+    assert lab.address() is not None and lab.address()["local"] == ours  # type: ignore[index]
+    assert lab.count("DHCPDECLINE") == 0
+    c.run(["ip", "netns", "exec", "srv", "python3", "-c", _CLAIM, ours])
+    wait_for("DHCPDECLINE at dnsmasq", lambda: lab.count("DHCPDECLINE") == 1, 5)
+    new = wait_for("another address", lambda: (a := lab.address()) and a["local"] != ours
+                   and a, 30)
+    assert new["local"] != ours
+    lab.wait_bound()
+
+
 def test_route_table_takes_every_route(lab: LeaseLab) -> None:
     """Issue 15, item 4: RouteTable=100 puts the prefix route, the default route (option 3
     from dnsmasq) into table 100, and nothing of the lease into main."""

@@ -190,9 +190,20 @@ ANONYMIZE = Setting(
     _E, BOOL)
 ARP_PROBE = Setting(
     _D, "ARPProbe", v.boolean, False,
-    "Before using an address, check with ARP that nobody else has it (RFC 5227), and "
-    "decline it if someone does. Costs about two seconds per new lease.",
+    "Address conflict detection (RFC 5227). Before using a new address, check with ARP "
+    "probes that nobody else has it, and decline it (DHCPDECLINE) if someone does; once it "
+    "is in use, announce it twice, 2 s apart, and keep watching ARP for another host "
+    "claiming it. The first such claim is defended with one announcement; a second within "
+    "10 s gives the address up: DHCPDECLINE, and a new lease is sought. Probing costs "
+    "about 0.7 s per new lease, or 4-7 s with ARPProbeTiming=rfc5227.",
     _E, BOOL)
+ARP_PROBE_TIMING = Setting(
+    _D, "ARPProbeTiming", v.probe_timing, values.ProbeTiming.FAST,
+    "How ARPProbe= paces its probes. fast: three probes 0.2 s apart and 0.3 s more to "
+    "listen, with no random wait: about 0.7 s, ample on a LAN, where a host that has the "
+    "address answers within milliseconds. rfc5227: RFC 5227 as written: a random wait of "
+    "up to 1 s, three probes 1-2 s apart (random), and 2 s more: 4-7 s.",
+    _E, "fast|rfc5227")
 ALLOW_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     _D, "AllowServers", v.servers, (),
     "Take offers and answers only from these DHCP servers: server identifiers (option 54) "
@@ -315,7 +326,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     VENDOR_CLASS_IDENTIFIER,
     REQUEST_OPTIONS, SEND_OPTION, SEND_VENDOR_OPTION, USER_CLASS, REQUEST_ADDRESS,
     REQUEST_BROADCAST, USE_CAPTIVE_PORTAL, SEND_RELEASE,
-    RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE,
+    RAPID_COMMIT, IPV6_ONLY_PREFERRED, ANONYMIZE, ARP_PROBE, ARP_PROBE_TIMING,
     MINIMUM_LEASE_TIME, ALLOW_SERVERS, DENY_SERVERS,
     USE_DNS, USE_NTP, USE_DOMAINS, USE_ROUTES, USE_GATEWAY, USE_MTU, LINK_UP, MINIMUM_MTU,
     ROUTE_METRIC, ROUTE_TABLE, CLASSLESS_ROUTES,

@@ -13,6 +13,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
 from leasebox.core.names import hostname_problem
+from leasebox.core.values import ProbeTiming
 
 _TRUE = frozenset({"1", "yes", "y", "true", "t", "on"})
 _FALSE = frozenset({"0", "no", "n", "false", "f", "off"})
@@ -290,6 +291,13 @@ def fqdn_update(text: str) -> FQDNUpdate:
         return FQDNUpdate(text)
     except ValueError:
         raise ValueError(f"expected both, ptr or none, not {text!r}") from None
+
+
+def probe_timing(text: str) -> ProbeTiming:
+    try:
+        return ProbeTiming(text)
+    except ValueError:
+        raise ValueError(f"expected fast or rfc5227, not {text!r}") from None
 
 
 def fqdn(text: str) -> str:

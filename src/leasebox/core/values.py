@@ -4,6 +4,7 @@ of, defined once. Pure."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
 INFINITE = 0xFFFFFFFF  # RFC 2131 3.3: a lease time of all ones is an infinite lease
@@ -19,6 +20,13 @@ MAX_DOMAINS = 16  # the domain name and the search list together
 # domain, MTU, broadcast, NTP, lease time, server id, T1, T2, search list, classless routes.
 REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 114, 119, 121)
 CAPTIVE_PORTAL_OPTION = 114  # RFC 8910; UseCaptivePortal=no leaves it out
+
+
+class ProbeTiming(StrEnum):
+    """How an ARP probe is paced (ARPProbeTiming=; the numbers are io's, in io/arp.py)."""
+
+    FAST = "fast"  # 3 probes 0.2 s apart, 0.3 s more to listen: about 0.7 s
+    RFC5227 = "rfc5227"  # RFC 5227 2.1.1 as written: 1 s random wait, probes 1-2 s apart, 2 s
 
 
 @dataclass(frozen=True, slots=True)

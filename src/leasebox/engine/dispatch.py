@@ -13,6 +13,7 @@ from typing import Any
 from leasebox import ipc
 from leasebox.core import wire
 from leasebox.core.machine.types import (
+    AddressConflict,
     ConfigApplied,
     ConfigRefused,
     Lease,
@@ -88,6 +89,10 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
             svc.feed(MessageReceived(svc.clock(), message))
         case ipc.ProbeResult(address, conflict):
             svc.feed(ProbeResult(svc.clock(), address, conflict))
+        case ipc.Conflict(address, mac):
+            # io has said who, rate-limited; the machine says what it does about it
+            log.debug("ARP from %s claims %s", mac.hex(":"), address)
+            svc.feed(AddressConflict(svc.clock(), address))
         case ipc.TxDone(sent):
             if not sent:
                 log.debug("io could not transmit one message")

@@ -50,6 +50,7 @@ _CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
     ("--rapid-commit", s.RAPID_COMMIT, "yes"),
     ("--ipv6-only-preferred", s.IPV6_ONLY_PREFERRED, "yes"),
     ("--arp-probe", s.ARP_PROBE, "yes"),
+    ("--arp-probe-timing", s.ARP_PROBE_TIMING, None),
     ("--no-release", s.SEND_RELEASE, "no"),
     ("--keep-configuration", s.KEEP_CONFIGURATION, "yes"),
     ("--min-lease-time", s.MINIMUM_LEASE_TIME, None),
@@ -321,7 +322,7 @@ class Loop:
             log.info("io reconnected; dropping the old connection")
             self.svc.drop_io()
         conn.setblocking(True)
-        self.svc.io = conn
+        self.svc.io_connected(conn)
         log.debug("io connected")
 
     def _recv_io(self) -> None:

@@ -24,6 +24,7 @@ from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
     Event,
+    GuardAddress,
     Lease,
     LeaseEvent,
     LeaseEventKind,
@@ -37,6 +38,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
     Transmit,
 )
+from leasebox.core.values import ProbeTiming
 from leasebox.engine import boottime, clientid, journal, leasefile
 from leasebox.engine.clients import Rate
 from leasebox.engine.events import EventQueue
@@ -97,6 +99,7 @@ class EngineService:
         self.client: Client | None = None
         self.link: ipc.LinkState | None = None
         self.io: socket.socket | None = None
+        self.guarded: IPv4Address | None = None  # the last GuardAddress, for a new io
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
         self.ledger = Ledger()  # what netconf and io were asked, and what is still due
@@ -201,8 +204,11 @@ class EngineService:
             match action:
                 case Transmit(message, destination):
                     self.engine_compose_io_transmit(message, destination)
-                case ProbeAddress(address):
-                    self.engine_compose_io(ipc.Probe(address))
+                case ProbeAddress(address, timing):
+                    self.engine_compose_io(ipc.Probe(address, timing is ProbeTiming.RFC5227))
+                case GuardAddress(address, announce):
+                    self.guarded = address
+                    self.engine_compose_io(ipc.Guard(address, announce))
                 case ApplyLease(lease):
                     self.send_netconf(self.ledger.apply(lease, now))
                 case RemoveLease(lease):
@@ -301,6 +307,12 @@ class EngineService:
     def release_held(self, now: float) -> None:
         for msg in self.ledger.due(now):
             self.send_netconf(msg)
+
+    def io_connected(self, conn: socket.socket) -> None:
+        """A new io (the old one restarted): it guards nothing yet; tell it, unannounced."""
+        self.io = conn
+        if self.guarded is not None:
+            self.engine_compose_io(ipc.Guard(self.guarded))
 
     def drop_io(self) -> None:
         if self.io is not None:

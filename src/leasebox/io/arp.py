@@ -1,23 +1,40 @@
-"""ARP address conflict detection (RFC 5227 probing), as a small clock-free state machine.
+"""ARP address conflict detection (RFC 5227): probing, announcing, and watching a bound
+address, as small clock-free pieces the loop drives.
 
-Timing: PROBE_COUNT probes PROBE_INTERVAL apart, then a LISTEN_WINDOW after the last one,
-with no random initial wait. RFC 5227 asks for 3 probes 1-2 s apart and a 2 s wait (about
-7 s in all); that is far slower than users tolerate on every lease, and dhcpcd users often
-switch ARP off altogether for it. On a LAN any host that holds the address answers within
-milliseconds, so about 0.7 s still catches real conflicts. The RFC's random wait protects
-against many hosts probing in lockstep after a power cut; the engine's own DHCP timing is
-already randomised. Change the numbers here, nowhere else.
+Probe timing comes in two profiles, chosen by ARPProbeTiming=:
+- fast (the default): PROBE_COUNT probes PROBE_INTERVAL apart, then LISTEN_WINDOW after the
+  last one, with no random initial wait: about 0.7 s. RFC 5227's timing takes 4-7 s on
+  every new lease, which is why dhcpcd users often switch ARP off altogether. On a LAN any
+  host that holds the address answers within milliseconds, so 0.7 s still catches real
+  conflicts; the RFC's random wait protects against hosts probing in lockstep after a power
+  cut, which the engine's randomised DHCP retransmissions already spread.
+- rfc5227: RFC 5227 2.1.1 as written: a random wait of up to PROBE_WAIT, PROBE_NUM probes
+  PROBE_MIN-PROBE_MAX apart (random), ANNOUNCE_WAIT after the last one.
+Announcements (2.3) are the RFC's in both: ANNOUNCE_NUM of them ANNOUNCE_INTERVAL apart,
+once the address is in use; they delay nothing. Change the numbers here, nowhere else.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+# The fast profile.
 PROBE_COUNT = 3
 PROBE_INTERVAL = 0.2  # seconds between probes
 LISTEN_WINDOW = 0.3  # seconds to listen after the last probe
+# RFC 5227 section 1.1, in seconds.
+PROBE_WAIT = 1.0
+PROBE_NUM = 3
+PROBE_MIN = 1.0
+PROBE_MAX = 2.0
+ANNOUNCE_WAIT = 2.0
+ANNOUNCE_INTERVAL = 2.0
+# io's own floor between two announcements, whatever the engine asks: a compromised engine
+# cannot make io flood the link with them.
+ANNOUNCE_MIN_GAP = 1.0
 
 ETH_P_ARP = 0x0806
 ARP_FRAME = 42  # Ethernet header + ARP for IPv4 over Ethernet, before any padding
@@ -36,23 +53,48 @@ def probe_frame(mac: bytes, address: IPv4Address) -> bytes:
     return eth + arp + mac + bytes(4) + _ZERO_MAC + address.packed
 
 
+def announce_frame(mac: bytes, address: IPv4Address) -> bytes:
+    """An ARP announcement (RFC 5227 2.3): a broadcast request whose sender and target IP
+    are both `address`, so every neighbour's cache maps it to `mac`."""
+    eth = _BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP)
+    arp = _ARP_HEADER.pack(1, 0x0800, 6, 4, _REQUEST)
+    return eth + arp + mac + address.packed + _ZERO_MAC + address.packed
+
+
+def _sender(frame: bytes, mac: bytes) -> bytes | None:
+    """The sender IP of an ARP request or reply for IPv4 over Ethernet from another host,
+    or None for anything else (short, another kind, or our own)."""
+    if len(frame) < ARP_FRAME:
+        return None
+    htype, ptype, hlen, plen, op = _ARP_HEADER.unpack_from(frame, 14)
+    if (htype, ptype, hlen, plen) != (1, 0x0800, 6, 4) or op not in (_REQUEST, _REPLY):
+        return None
+    if frame[SENDER_MAC:SENDER_MAC + 6] == mac:
+        return None
+    return frame[_SPA:_SPA + 4]
+
+
 def is_conflict(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
     """Does this ARP frame say another host uses, or is probing for, `address`?
 
     RFC 5227 2.1.1: any ARP packet whose sender IP is the address, and any probe (sender IP
     0.0.0.0) whose target IP is the address, from a hardware address that is not ours.
     """
-    if len(frame) < ARP_FRAME:
+    sender = _sender(frame, mac)
+    if sender is None:
         return False
-    htype, ptype, hlen, plen, op = _ARP_HEADER.unpack_from(frame, 14)
-    if (htype, ptype, hlen, plen) != (1, 0x0800, 6, 4) or op not in (_REQUEST, _REPLY):
-        return False
-    if frame[SENDER_MAC:SENDER_MAC + 6] == mac:
-        return False
-    sender = frame[_SPA:_SPA + 4]
-    target = frame[_TPA:_TPA + 4]
     packed = address.packed
-    return sender == packed or (sender == bytes(4) and target == packed)
+    return sender == packed or (sender == bytes(4) and frame[_TPA:_TPA + 4] == packed)
+
+
+def claims(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
+    """Does this ARP frame say another host uses `address`, which we have in use?
+
+    RFC 5227 2.4: an ARP request or reply whose sender IP is the address, from a hardware
+    address that is not ours. A probe for it (sender 0.0.0.0) is not: the kernel answers
+    that one for us, which is the defence the prober needs.
+    """
+    return _sender(frame, mac) == address.packed
 
 
 @dataclass(slots=True)
@@ -61,20 +103,55 @@ class ProbeRun:
     and `finished(now)` to learn whether the window has closed without a conflict."""
 
     address: IPv4Address
-    started: float
+    times: tuple[float, ...]  # when each probe goes out
+    end: float  # when the window closes
     sent: int = 0
 
+    @classmethod
+    def fast(cls, address: IPv4Address, started: float) -> ProbeRun:
+        times = tuple(started + i * PROBE_INTERVAL for i in range(PROBE_COUNT))
+        return cls(address, times, times[-1] + LISTEN_WINDOW)
+
+    @classmethod
+    def rfc5227(cls, address: IPv4Address, started: float,
+                uniform: Callable[[float, float], float]) -> ProbeRun:
+        """`uniform(a, b)`: a random number in [a, b]."""
+        at = started + uniform(0.0, PROBE_WAIT)
+        times = [at]
+        for _ in range(PROBE_NUM - 1):
+            at += uniform(PROBE_MIN, PROBE_MAX)
+            times.append(at)
+        return cls(address, tuple(times), at + ANNOUNCE_WAIT)
+
     def next_deadline(self) -> float:
-        if self.sent < PROBE_COUNT:
-            return self.started + self.sent * PROBE_INTERVAL
-        return self.started + (PROBE_COUNT - 1) * PROBE_INTERVAL + LISTEN_WINDOW
+        return self.times[self.sent] if self.sent < len(self.times) else self.end
 
     def due(self, now: float) -> bool:
         """True when a probe should go out now (the caller sends it; this counts it)."""
-        if self.sent < PROBE_COUNT and now >= self.next_deadline():
+        if self.sent < len(self.times) and now >= self.times[self.sent]:
             self.sent += 1
             return True
         return False
 
     def finished(self, now: float) -> bool:
-        return self.sent >= PROBE_COUNT and now >= self.next_deadline()
+        return self.sent >= len(self.times) and now >= self.end
+
+
+@dataclass(slots=True)
+class GuardRun:
+    """An address in use: announced `left` more times, then watched (RFC 5227 2.3-2.4)."""
+
+    address: IPv4Address
+    left: int
+    next_at: float  # when the next announcement may go out
+
+    def due(self, now: float) -> bool:
+        """True when an announcement should go out now (the caller sends it)."""
+        if self.left > 0 and now >= self.next_at:
+            self.left -= 1
+            self.next_at = now + ANNOUNCE_INTERVAL
+            return True
+        return False
+
+    def next_deadline(self) -> float | None:
+        return self.next_at if self.left > 0 else None

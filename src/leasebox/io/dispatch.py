@@ -38,9 +38,18 @@ class TransmitUnicast:
 @dataclass(frozen=True, slots=True)
 class StartProbe:
     address: IPv4Address
+    rfc5227: bool
 
 
-IoAction = Transmit | TransmitUnicast | StartProbe
+@dataclass(frozen=True, slots=True)
+class StartGuard:
+    """Announce and watch `address` (None: stop), once the loop has seen it on the link."""
+
+    address: IPv4Address | None
+    announce: int
+
+
+IoAction = Transmit | TransmitUnicast | StartProbe | StartGuard
 
 
 def _fatal(kind: ipc.MsgType, why: str) -> ipc.PeerViolation:
@@ -60,12 +69,17 @@ def io_dispatch_engine(msg: ipc.Message, mac: bytes) -> IoAction:
             if fault:
                 raise _fatal(ipc.MsgType.SEND_UNICAST, fault)
             return TransmitUnicast(destination, payload)
-        case ipc.Probe(address):
+        case ipc.Probe(address, rfc5227):
             # The same rule as a unicast destination: only a host address can be leased.
             fault = destination_fault(address)
             if fault:
                 raise _fatal(ipc.MsgType.PROBE, fault)
-            return StartProbe(address)
+            return StartProbe(address, rfc5227)
+        case ipc.Guard(address, announce):
+            fault = None if address is None else destination_fault(address)
+            if fault:
+                raise _fatal(ipc.MsgType.GUARD, fault)
+            return StartGuard(address, announce)
     # decode() already refuses types the engine may not send to io; this is the backstop.
     raise ipc.PeerViolation(f"io_dispatch_engine: unexpected {type(msg).__name__}")
 

@@ -1,6 +1,8 @@
-"""The link facts io reports (ifindex, name, MAC, MTU, carrier), read from rtnetlink.
+"""The link facts io reports (ifindex, name, MAC, MTU, carrier), read from rtnetlink, and
+the IPv4 addresses on the link (io announces only one of those: see loop.start_guard).
 
-Only the fixed netlink header, the ifinfomsg and four attributes are read. The data comes
+Only the fixed netlink header, the ifinfomsg and four attributes (the ifaddrmsg and one)
+are read. The data comes
 from the kernel, not the network, but every length is still checked against what is left
 of the buffer: a parser that trusts lengths is one bug away from an endless loop.
 """
@@ -13,7 +15,10 @@ from dataclasses import dataclass
 
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
-NLM_F_REQUEST = 0x01
+RTM_NEWADDR, RTM_GETADDR = 20, 22
+NLM_F_REQUEST, NLM_F_DUMP = 0x01, 0x300
+AF_INET = 2
+IFA_LOCAL = 2
 RTMGRP_LINK = 0x01
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE = 1, 3, 4, 16
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
@@ -23,6 +28,7 @@ _NLA_TYPE_MASK = 0x3FFF  # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 _NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+_IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, index
 _RTATTR = struct.Struct("=HH")  # length, type
 _U32 = struct.Struct("=I")
 _MAX_MESSAGES = 256  # per buffer: more than any recv can hold, so the loop is bounded
@@ -48,6 +54,20 @@ class LinkGone:
 
 
 @dataclass(frozen=True, slots=True)
+class AddressFact:
+    """An IPv4 address (IFA_LOCAL) on interface `ifindex`, in answer to request `seq`."""
+
+    seq: int
+    ifindex: int
+    address: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DumpDone:
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class NetlinkError:
     seq: int
     errno: int  # positive; 0 is an acknowledgement
@@ -58,13 +78,21 @@ class Overrun:
     """The kernel dropped events: whatever io knows about the link may be stale."""
 
 
-LinkEvent = LinkFacts | LinkGone | NetlinkError | Overrun
+LinkEvent = LinkFacts | LinkGone | AddressFact | DumpDone | NetlinkError | Overrun
 
 
 def getlink_request(ifindex: int, seq: int) -> bytes:
     """RTM_GETLINK for one interface: the kernel answers with one RTM_NEWLINK."""
     body = _IFINFOMSG.pack(0, 0, ifindex, 0, 0)
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body
+
+
+def getaddr_request(ifindex: int, seq: int) -> bytes:
+    """RTM_GETADDR dump of IPv4 addresses (the kernel may include other interfaces': the
+    caller filters by ifindex), ended by NLMSG_DONE."""
+    body = _IFADDRMSG.pack(AF_INET, 0, 0, 0, ifindex)
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP,
+                          seq, 0) + body
 
 
 def _align(n: int) -> int:
@@ -84,6 +112,12 @@ def parse(data: bytes) -> Iterator[LinkEvent]:
         pos += _align(length)
         if mtype in (RTM_NEWLINK, RTM_DELLINK):
             yield _parse_link(mtype, body)
+        elif mtype == RTM_NEWADDR:
+            fact = _parse_addr(seq, body)
+            if fact is not None:
+                yield fact
+        elif mtype == NLMSG_DONE:
+            yield DumpDone(seq)
         elif mtype == NLMSG_ERROR:
             if len(body) < 4:
                 raise LinkParseError("short NLMSG_ERROR")
@@ -92,6 +126,28 @@ def parse(data: bytes) -> Iterator[LinkEvent]:
         elif mtype == NLMSG_OVERRUN:
             yield Overrun()
     raise LinkParseError("too many netlink messages in one datagram")
+
+
+def _attrs(body: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
+    """The (type, value) attributes of `body` from `pos`, each length checked."""
+    while len(body) - pos >= _RTATTR.size:
+        alen, atype = _RTATTR.unpack_from(body, pos)
+        if alen < _RTATTR.size or alen > len(body) - pos:
+            raise LinkParseError(f"attribute length {alen} at {pos} of {len(body)}")
+        yield atype & _NLA_TYPE_MASK, body[pos + _RTATTR.size:pos + alen]
+        pos += _align(alen)  # always advances by at least 4: the loop ends
+
+
+def _parse_addr(seq: int, body: bytes) -> AddressFact | None:
+    if len(body) < _IFADDRMSG.size:
+        raise LinkParseError(f"ifaddrmsg of {len(body)} bytes")
+    family, _plen, _flags, _scope, ifindex = _IFADDRMSG.unpack_from(body)
+    if family != AF_INET:
+        return None
+    for atype, value in _attrs(body, _IFADDRMSG.size):
+        if atype == IFA_LOCAL and len(value) == 4:
+            return AddressFact(seq, ifindex, value)
+    return None
 
 
 def _parse_link(mtype: int, body: bytes) -> LinkEvent:
@@ -104,14 +160,7 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
     mtu: int | None = None
     name: str | None = None
     operstate = IF_OPER_UNKNOWN
-    pos = _IFINFOMSG.size
-    while len(body) - pos >= _RTATTR.size:
-        alen, atype = _RTATTR.unpack_from(body, pos)
-        if alen < _RTATTR.size or alen > len(body) - pos:
-            raise LinkParseError(f"attribute length {alen} at {pos} of {len(body)}")
-        value = body[pos + _RTATTR.size:pos + alen]
-        pos += _align(alen)  # always advances by at least 4: the loop ends
-        atype &= _NLA_TYPE_MASK
+    for atype, value in _attrs(body, _IFINFOMSG.size):
         if atype == IFLA_ADDRESS:
             mac = value
         elif atype == IFLA_IFNAME:

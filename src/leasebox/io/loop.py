@@ -1,7 +1,8 @@
 """io's event loop: frames in to the engine, checked requests out to the wire.
 
 One selector over the engine, packet, UDP and rtnetlink sockets (and the ARP socket while a
-probe runs); the only timers are the probe's and the watchdog's. Each wake-up reads at most
+probe runs or an address is guarded); the only timers are the probe's, the announcements'
+and the watchdog's. Each wake-up reads at most
 BURST datagrams from a socket, so a flood on one cannot starve the others, and every frame
 costs one bounded recv and one send.
 """
@@ -9,6 +10,7 @@ costs one bounded recv and one send.
 from __future__ import annotations
 
 import errno
+import os
 import selectors
 import socket
 import time
@@ -18,7 +20,13 @@ from ipaddress import IPv4Address
 
 from leasebox import ipc
 from leasebox.io import arp, link
-from leasebox.io.dispatch import StartProbe, Transmit, TransmitUnicast, io_dispatch_engine
+from leasebox.io.dispatch import (
+    StartGuard,
+    StartProbe,
+    Transmit,
+    TransmitUnicast,
+    io_dispatch_engine,
+)
 from leasebox.io.packet import SERVER_PORT, clear_udp_checksum
 from leasebox.io.sockets import (
     AUXDATA,
@@ -39,6 +47,7 @@ BURST = 64
 NETLINK_BUFFER = 65536
 LINK_QUERY_TIMEOUT = 2.0  # seconds to wait for the kernel's answer at start-up
 WARN_EVERY = 10.0  # seconds between two warnings of one kind (network-driven events)
+ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link queries' are low
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -90,6 +99,21 @@ def report(stop: Stop, log: Logger) -> int:
     return stop.code
 
 
+def _uniform(low: float, high: float) -> float:
+    """A random number in [low, high] for probe timing (not worth the random module)."""
+    return low + (high - low) * int.from_bytes(os.urandom(2), "big") / 0xFFFF
+
+
+@dataclass(slots=True)
+class _GuardCheck:
+    """A GUARD waiting for the kernel to list the link's addresses."""
+
+    address: IPv4Address
+    announce: int
+    seq: int
+    found: bool = False
+
+
 def format_mac(mac: bytes) -> str:
     return ":".join(f"{b:02x}" for b in mac)
 
@@ -122,6 +146,11 @@ class IoLoop:
         self.throttle = _Throttle(log, clock)
         self.link: ipc.LinkState | None = None  # what the engine was last told
         self.probe: arp.ProbeRun | None = None
+        self.guard: arp.GuardRun | None = None
+        self.guard_check: _GuardCheck | None = None
+        self.addr_seq = ADDR_SEQ_BASE
+        self.last_announce = -arp.ANNOUNCE_MIN_GAP
+        self.arp_watched = False
         self.seq = 0
         self.frame_buf = bytearray(ipc.MAX_FRAME)
         self.netlink_buf = bytearray(NETLINK_BUFFER)
@@ -180,6 +209,10 @@ class IoLoop:
         deadlines = []
         if self.probe is not None:
             deadlines.append(self.probe.next_deadline())
+        if self.guard is not None:
+            announce = self.guard.next_deadline()
+            if announce is not None:
+                deadlines.append(announce)
         if self.watchdog is not None:
             deadlines.append(self.next_watchdog)
         if not deadlines:
@@ -196,6 +229,10 @@ class IoLoop:
                 self.send_probe(self.probe)
             elif self.probe.finished(now):
                 self.finish_probe(conflict=False)
+        if self.guard is not None and self.link is not None and self.guard.due(now):
+            self.last_announce = now
+            self.transmit(self.socks.arp, arp.announce_frame(self.link.mac, self.guard.address),
+                          "ARP announcement")
 
     # ---- engine ------------------------------------------------------------------------
 
@@ -228,8 +265,10 @@ class IoLoop:
                     self.to_engine(ipc.TxDone(sent=False))
                 else:
                     self.to_engine(ipc.TxDone(sent=True))
-            case StartProbe(address):
-                self.start_probe(address)
+            case StartProbe(address, rfc5227):
+                self.start_probe(address, rfc5227)
+            case StartGuard(address, announce):
+                self.start_guard(address, announce)
 
     def transmit(self, sock: socket.socket, frame: bytes, what: str) -> bool:
         try:
@@ -330,12 +369,31 @@ class IoLoop:
                 self.on_link_facts(event, initial)
             case link.LinkGone(ifindex) if ifindex == self.ifindex:
                 self.link_gone(f"{self.ifname} was removed")
+            case link.AddressFact() | link.DumpDone():
+                self.on_address_event(event)
+            case link.NetlinkError(seq) if seq >= ADDR_SEQ_BASE:
+                self.on_address_event(event)
             case link.NetlinkError(seq, err) if seq == self.seq and err:
                 if initial or err == errno.ENODEV:
                     raise Stop(EXIT_CONFIG, f"cannot read link {self.ifname}: errno {err}")
                 self.log.warning("rtnetlink refused the link query: errno %d", err)
             case link.Overrun():
                 self.query_link()
+
+    def on_address_event(self, event: link.LinkEvent) -> None:
+        """The kernel's answer to the address query of a GUARD (start_guard)."""
+        check = self.guard_check
+        if check is None:
+            return
+        match event:
+            case link.AddressFact(seq, ifindex, address) if seq == check.seq:
+                if ifindex == self.ifindex and address == check.address.packed:
+                    check.found = True
+            case link.DumpDone(seq) if seq == check.seq:
+                self.guard_checked(check)
+            case link.NetlinkError(seq, err) if seq == check.seq and err:
+                self.log.warning("cannot list the addresses of %s: errno %d", self.ifname, err)
+                self.guard_check = None
 
     def link_gone(self, why: str) -> None:
         """Our link is gone (removed, or renamed away): tell the engine the carrier is lost
@@ -362,41 +420,90 @@ class IoLoop:
         self.link = state
         sd.notify(f"STATUS=carrier {'up' if facts.carrier else 'down'}, mtu {mtu}")
 
-    # ---- ARP probe ---------------------------------------------------------------------
+    # ---- ARP: probe, announce, guard --------------------------------------------------
 
-    def start_probe(self, address: IPv4Address) -> None:
+    def watch_arp(self) -> None:
+        """Read the ARP socket while a probe runs or an address is guarded, only then."""
+        wanted = self.probe is not None or self.guard is not None
+        if wanted and not self.arp_watched:
+            drain(self.socks.arp)  # what queued while nobody read is old news
+            self.sel.register(self.socks.arp, selectors.EVENT_READ, self.on_arp)
+        elif not wanted and self.arp_watched:
+            self.sel.unregister(self.socks.arp)
+        self.arp_watched = wanted
+
+    def start_probe(self, address: IPv4Address, rfc5227: bool = False) -> None:
         if self.probe is not None:
             # The engine has moved on (a new offer after a link flap); only the newest
             # probe is answered, and the engine ignores results it no longer waits for.
             self.log.info("probe for %s superseded by %s", self.probe.address, address)
-        else:
-            drain(self.socks.arp)  # what queued since the last probe is old news
-            self.sel.register(self.socks.arp, selectors.EVENT_READ, self.on_arp)
-        self.probe = arp.ProbeRun(address, self.clock())
+        now = self.clock()
+        self.probe = (arp.ProbeRun.rfc5227(address, now, _uniform) if rfc5227
+                      else arp.ProbeRun.fast(address, now))
+        self.watch_arp()
 
     def send_probe(self, probe: arp.ProbeRun) -> None:
         if self.link is not None:
             self.transmit(self.socks.arp, arp.probe_frame(self.link.mac, probe.address),
                           "ARP probe")
 
-    def on_arp(self) -> None:
-        probe, state = self.probe, self.link
-        frames = self.read_frames(self.socks.arp, udp=False)
-        if probe is None or state is None:
+    def start_guard(self, address: IPv4Address | None, announce: int) -> None:
+        guard = self.guard
+        if address is None:
+            if guard is not None:
+                self.log.info("no longer watching ARP for %s", guard.address)
+            self.guard = self.guard_check = None
+            self.watch_arp()
             return
+        if guard is not None and guard.address == address:  # already checked: defend
+            guard.left = max(guard.left, announce)
+            guard.next_at = max(self.clock(), self.last_announce + arp.ANNOUNCE_MIN_GAP)
+            return
+        # Announcing an address tells every neighbour to send its traffic here: io does it
+        # only for an address the kernel has on this link (netconf put it there), so the
+        # engine cannot make io claim another host's address. Ask the kernel first.
+        self.guard = None
+        self.watch_arp()
+        self.addr_seq = ADDR_SEQ_BASE + (self.addr_seq + 1 - ADDR_SEQ_BASE) % ADDR_SEQ_BASE
+        self.guard_check = _GuardCheck(address, announce, self.addr_seq)
+        self.socks.rtnl.send(link.getaddr_request(self.ifindex, self.addr_seq))
+
+    def guard_checked(self, check: _GuardCheck) -> None:
+        self.guard_check = None
+        if not check.found:
+            self.throttle.warn("guard", f"not watching {check.address}: it is not on "
+                               f"{self.ifname}")
+            return
+        next_at = max(self.clock(), self.last_announce + arp.ANNOUNCE_MIN_GAP)
+        self.guard = arp.GuardRun(check.address, check.announce, next_at)
+        self.log.info("watching ARP for %s (RFC 5227)", check.address)
+        self.watch_arp()
+
+    def on_arp(self) -> None:
+        state = self.link
+        frames = self.read_frames(self.socks.arp, udp=False)
+        if state is None:
+            return
+        probe, guard = self.probe, self.guard
         for frame in frames:
-            if arp.is_conflict(frame, state.mac, probe.address):
-                self.log.warning("%s is in use by %s", probe.address,
-                                 format_mac(frame[arp.SENDER_MAC:arp.SENDER_MAC + 6]))
+            sender = frame[arp.SENDER_MAC:arp.SENDER_MAC + 6]
+            if probe is not None and arp.is_conflict(frame, state.mac, probe.address):
+                self.log.warning("%s is in use by %s", probe.address, format_mac(sender))
                 self.finish_probe(conflict=True)
-                return
+                probe = None
+            if guard is not None and arp.claims(frame, state.mac, guard.address):
+                # One report a burst: the engine needs to hear of a conflict, not of each
+                # frame of a flood.
+                self.throttle.warn("claimed", f"{format_mac(sender)} claims {guard.address}")
+                self.to_engine(ipc.Conflict(guard.address, sender))
+                guard = None
 
     def finish_probe(self, conflict: bool) -> None:
         probe = self.probe
         if probe is None:
             return
         self.probe = None
-        self.sel.unregister(self.socks.arp)
+        self.watch_arp()
         if not conflict:
             self.log.info("probe for %s: no conflict", probe.address)
         self.to_engine(ipc.ProbeResult(address=probe.address, conflict=conflict))

@@ -28,7 +28,7 @@ from leasebox.core.values import (
 )
 from leasebox.runtime import ifname as ifnames
 
-VERSION = 2  # 2: APPLY carries NTP servers; HANDOFF between netconf and bus
+VERSION = 3  # 2: APPLY carries NTP servers; HANDOFF. 3: PROBE timing; GUARD, CONFLICT
 HEADER = struct.Struct("!BBH")  # version, type, payload length
 MAX_DATAGRAM = HEADER.size + 0xFFFF
 
@@ -37,6 +37,7 @@ MAX_FRAME = 9216  # a jumbo Ethernet frame; io drops larger ones before they get
 MIN_BOOTP = 240  # fixed BOOTP header + magic cookie
 MAX_BOOTP = 1472  # 1500-byte MTU less IPv4 and UDP headers
 MAX_REASON = 200
+MAX_ANNOUNCE = 2  # ARP announcements one GUARD may ask for (RFC 5227 ANNOUNCE_NUM)
 
 
 class PeerViolation(Exception):
@@ -56,10 +57,12 @@ class MsgType(IntEnum):
     FRAME = 2
     PROBE_RESULT = 3
     TX_DONE = 4
+    CONFLICT = 5
     # engine -> io
     SEND_BROADCAST = 16
     SEND_UNICAST = 17
     PROBE = 18
+    GUARD = 19
     # engine -> netconf
     APPLY = 32
     REMOVE = 33
@@ -100,6 +103,14 @@ class ProbeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Conflict:
+    """Another host (`mac`) sent ARP claiming the address io guards (RFC 5227 2.4)."""
+
+    address: IPv4Address
+    mac: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class TxDone:
     """io has handed one SendBroadcast/SendUnicast to the kernel (or failed to). It lets
     the engine order what must follow a transmission, e.g. removing the address only after
@@ -123,6 +134,16 @@ class SendUnicast:
 @dataclass(frozen=True, slots=True)
 class Probe:
     address: IPv4Address
+    rfc5227: bool = False  # RFC 5227's own timing (seconds), not io's fast profile
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Watch ARP for another host claiming `address` (None: stop) after sending `announce`
+    ARP announcements of it. io does so only for an address on its interface."""
+
+    address: IPv4Address | None
+    announce: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +211,8 @@ class HandoffResult:
 
 
 Message = (
-    LinkState | Frame | ProbeResult | TxDone | SendBroadcast | SendUnicast | Probe | Apply
-    | Remove | Result | Handoff | HandoffResult
+    LinkState | Frame | ProbeResult | Conflict | TxDone | SendBroadcast | SendUnicast | Probe
+    | Guard | Apply | Remove | Result | Handoff | HandoffResult
 )
 
 # Each type: its class, and who may send it to whom. A type arriving on any other socket
@@ -201,10 +222,12 @@ TYPES: dict[MsgType, tuple[type[Message], Peer, Peer]] = {
     MsgType.LINK_STATE: (LinkState, _IO, _ENGINE),
     MsgType.FRAME: (Frame, _IO, _ENGINE),
     MsgType.PROBE_RESULT: (ProbeResult, _IO, _ENGINE),
+    MsgType.CONFLICT: (Conflict, _IO, _ENGINE),
     MsgType.TX_DONE: (TxDone, _IO, _ENGINE),
     MsgType.SEND_BROADCAST: (SendBroadcast, _ENGINE, _IO),
     MsgType.SEND_UNICAST: (SendUnicast, _ENGINE, _IO),
     MsgType.PROBE: (Probe, _ENGINE, _IO),
+    MsgType.GUARD: (Guard, _ENGINE, _IO),
     MsgType.APPLY: (Apply, _ENGINE, _NETCONF),
     MsgType.REMOVE: (Remove, _ENGINE, _NETCONF),
     MsgType.RESULT: (Result, _NETCONF, _ENGINE),
@@ -228,6 +251,8 @@ def i2s(value: int) -> str:
 _LINK = struct.Struct("!I6sIB")
 _PROBE_RESULT = struct.Struct("!4sB")
 _ADDR = struct.Struct("!4s")
+_ADDR_MAC = struct.Struct("!4s6s")
+_ADDR_BYTE = struct.Struct("!4sB")
 _APPLY_FIXED = struct.Struct("!I4sBIHBBBBBB")  # id, addr, plen, lifetime, mtu, flags, 5 counts
 _HANDOFF_FIXED = struct.Struct("!IBBBB")  # id, name length, counts: dns, ntp, domains
 _ROUTE = struct.Struct("!B4s4s")  # prefix length, destination, gateway
@@ -272,14 +297,21 @@ def _payload(msg: Message) -> bytes:
             return bytes(data)
         case ProbeResult(address, conflict):
             return _PROBE_RESULT.pack(address.packed, int(conflict))
+        case Conflict(address, mac):
+            if len(mac) != MAC_LEN:
+                raise _violation("CONFLICT", "bad MAC address")
+            return _ADDR_MAC.pack(address.packed, mac)
         case TxDone(sent):
             return bytes([int(sent)])
         case SendBroadcast(source, payload) | SendUnicast(source, payload):
             if not MIN_BOOTP <= len(payload) <= MAX_BOOTP:
                 raise _violation("SEND", f"payload length {len(payload)}")
             return source.packed + payload
-        case Probe(address):
-            return address.packed
+        case Probe(address, rfc5227):
+            return _ADDR_BYTE.pack(address.packed, int(rfc5227))
+        case Guard(address, announce):
+            _check_guard(address, announce)
+            return _ADDR_BYTE.pack((address or IPv4Address(0)).packed, announce)
         case Apply():
             return _apply_payload(msg)
         case Remove(request_id):
@@ -295,6 +327,13 @@ def _payload(msg: Message) -> bytes:
         case Handoff():
             return _handoff_payload(msg)
     raise _violation("message", f"unknown class {type(msg).__name__}")
+
+
+def _check_guard(address: IPv4Address | None, announce: int) -> None:
+    if address is not None and address.is_unspecified:
+        raise _violation("GUARD", "0.0.0.0 is written as None")
+    if not 0 <= announce <= (0 if address is None else MAX_ANNOUNCE):
+        raise _violation("GUARD", f"{announce} announcements")
 
 
 def _apply_payload(msg: Apply) -> bytes:
@@ -412,6 +451,12 @@ def _decode_probe_result(body: bytes) -> Message:
     return ProbeResult(IPv4Address(addr), _bool(conflict, "PROBE_RESULT"))
 
 
+def _decode_conflict(body: bytes) -> Message:
+    _exact(body, _ADDR_MAC.size, "CONFLICT")
+    addr, mac = _ADDR_MAC.unpack(body)
+    return Conflict(IPv4Address(addr), mac)
+
+
 def _decode_tx_done(body: bytes) -> Message:
     _exact(body, 1, "TX_DONE")
     return TxDone(_bool(body[0], "TX_DONE"))
@@ -424,8 +469,18 @@ def _decode_send(body: bytes, cls: type[SendBroadcast] | type[SendUnicast]) -> M
 
 
 def _decode_probe(body: bytes) -> Message:
-    _exact(body, 4, "PROBE")
-    return Probe(IPv4Address(body))
+    _exact(body, _ADDR_BYTE.size, "PROBE")
+    addr, rfc5227 = _ADDR_BYTE.unpack(body)
+    return Probe(IPv4Address(addr), _bool(rfc5227, "PROBE"))
+
+
+def _decode_guard(body: bytes) -> Message:
+    _exact(body, _ADDR_BYTE.size, "GUARD")
+    raw, announce = _ADDR_BYTE.unpack(body)
+    addr = IPv4Address(raw)
+    address = None if addr.is_unspecified else addr
+    _check_guard(address, announce)
+    return Guard(address, announce)
 
 
 class _Reader:
@@ -529,10 +584,12 @@ _DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.LINK_STATE: _decode_link,
     MsgType.FRAME: _decode_frame,
     MsgType.PROBE_RESULT: _decode_probe_result,
+    MsgType.CONFLICT: _decode_conflict,
     MsgType.TX_DONE: _decode_tx_done,
     MsgType.SEND_BROADCAST: lambda b: _decode_send(b, SendBroadcast),
     MsgType.SEND_UNICAST: lambda b: _decode_send(b, SendUnicast),
     MsgType.PROBE: _decode_probe,
+    MsgType.GUARD: _decode_guard,
     MsgType.APPLY: _decode_apply,
     MsgType.REMOVE: _decode_remove,
     MsgType.RESULT: _decode_result,

@@ -31,11 +31,13 @@ import logging
 import math
 
 from leasebox.core.machine import snapshot as snapshots
+from leasebox.core.machine import timing
 from leasebox.core.machine.context import Context, deadline
 from leasebox.core.machine.errors import LeaseError, UsageError
 from leasebox.core.machine.kinds import Kind
 from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.replies import screen
+from leasebox.core.machine.steps import BOUND_STATES
 from leasebox.core.machine.transitions import rule_for
 from leasebox.core.machine.types import (
     Action,
@@ -44,6 +46,7 @@ from leasebox.core.machine.types import (
     ConfigApplied,
     ConfigRefused,
     Event,
+    GuardAddress,
     Lease,
     LeaveRequested,
     LinkDown,
@@ -144,10 +147,23 @@ class Client:
         rule.handler(ctx, event)
         if ctx.state not in rule.next_states:
             raise RuntimeError(f"bug: {kind} took {old} to {ctx.state}, not in the table")
+        self._guard()
         actions, ctx.actions = ctx.actions, []
         if ctx.state is not old:
             actions.append(self._transition(old))
         return actions
+
+    def _guard(self) -> None:
+        """RFC 5227 2.3-2.4: while a lease netconf confirmed is in use and the link is up,
+        io watches ARP for its address; announced when the watch starts."""
+        ctx = self._ctx
+        wanted = None
+        if ctx.config.arp_probe and ctx.link_up and ctx.state in BOUND_STATES \
+                and ctx.confirmed is not None:
+            wanted = ctx.confirmed.address
+        if wanted != ctx.guarded:
+            ctx.guarded, ctx.defended_at = wanted, None
+            ctx.actions.append(GuardAddress(wanted, timing.ANNOUNCE_NUM if wanted else 0))
 
     def _check(self, event: Event) -> None:
         if not isinstance(event, MessageReceived) and type(event) not in _KINDS:

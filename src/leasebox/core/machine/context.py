@@ -69,6 +69,11 @@ class Context:
     # (server, address, until): not to be requested again before `until`.
     avoided: list[tuple[IPv4Address, IPv4Address, float]] = field(default_factory=list)
     forcerenew_logged_at: float | None = None
+    # RFC 5227 ongoing detection (config.arp_probe): the address io was last told to watch
+    # (GuardAddress), and when a conflict for it was last defended. Not in the snapshot: a
+    # new engine tells io again, with announcements.
+    guarded: IPv4Address | None = None
+    defended_at: float | None = None
 
     actions: list[Action] = field(default_factory=list)  # output of the event being handled
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from leasebox.core.machine import requests, steps
+from leasebox.core.machine import requests, steps, timing
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.reboot import restart
 from leasebox.core.machine.types import (
     AddressConflict,
     ConfigRefused,
     Event,
+    GuardAddress,
     LeaseEvent,
     LeaseEventKind,
     LeaveRequested,
@@ -117,11 +118,22 @@ def config_refused(ctx: Context, event: Event) -> None:
 def address_conflict(ctx: Context, event: Event) -> None:
     if not isinstance(event, AddressConflict):
         raise TypeError(f"bug: {event!r} in address_conflict")
-    applied = ctx.applied
-    if not ctx.link_up or applied is None or event.address != applied.address:
-        log.debug("conflict for %s ignored: not our address", event.address)
+    address = ctx.guarded
+    if address is None or event.address != address:
+        log.debug("conflict for %s ignored: not an address in use", event.address)
         return
-    steps.decline(ctx, ctx.lease or applied, "address in use (ARP seen)")
+    last = ctx.defended_at
+    if last is None or ctx.now - last >= timing.DEFEND_INTERVAL:
+        # RFC 5227 2.4 (b): defend once with an announcement; a second conflict within
+        # DEFEND_INTERVAL means the other host insists, and the address is given up.
+        log.warning("another host uses %s: defending it", address)
+        ctx.defended_at = ctx.now
+        ctx.actions.append(GuardAddress(address, 1))
+        return
+    lease = ctx.lease or ctx.applied
+    if lease is None:  # guarded implies confirmed, which implies applied
+        raise RuntimeError("bug: a guarded address without a lease")
+    steps.decline(ctx, lease, "address in use (ARP seen after defending it)")
 
 
 # ---- operator requests -----------------------------------------------------------------

@@ -243,7 +243,7 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
         ctx.candidate = lease
         ctx.state = State.PROBING
         ctx.wake_at = ctx.now + timing.PROBE_TIMEOUT
-        ctx.actions.append(ProbeAddress(lease.address))
+        ctx.actions.append(ProbeAddress(lease.address, ctx.config.arp_probe_timing))
     else:
         ctx.lease = lease
         apply(ctx, lease)

@@ -42,6 +42,11 @@ V6ONLY_WAIT_MIN = 300
 # An ARP probe (RFC 5227) takes at most PROBE_WAIT + 2 * PROBE_MAX + ANNOUNCE_WAIT = 7 s.
 # If the adapter has not answered by this time, no conflict was seen.
 PROBE_TIMEOUT = 10.0
+# RFC 5227 2.3: ANNOUNCE_NUM announcements once an address is in use (io spaces them).
+ANNOUNCE_NUM = 2
+# RFC 5227 2.4 (b): a conflict while bound is defended with one announcement, unless there
+# was another within DEFEND_INTERVAL: then the address is given up (DECLINE, INIT).
+DEFEND_INTERVAL = 10.0
 
 # Consecutive failures (NAK, refused or declined lease) back off: the first restarts at once,
 # then 2, 4, 8, 16, 32 s, then 60 s until a lease is bound. That stops a NAK storm (a server

@@ -12,7 +12,7 @@ from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Protocol
 
-from leasebox.core.values import REQUEST_OPTIONS, Route
+from leasebox.core.values import REQUEST_OPTIONS, ProbeTiming, Route
 from leasebox.core.wire.types import Message
 
 
@@ -37,6 +37,7 @@ class State(StrEnum):
     STOPPED = "STOPPED"
 
 
+
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     client_id: bytes | None = None  # option 61 as sent (type byte first); None: send none
@@ -45,7 +46,8 @@ class ClientConfig:
     request_options: tuple[int, ...] = REQUEST_OPTIONS
     rapid_commit: bool = False
     ipv6_only_preferred: bool = False
-    arp_probe: bool = False
+    arp_probe: bool = False  # RFC 5227: probe before use, announce, defend while bound
+    arp_probe_timing: ProbeTiming = ProbeTiming.FAST
     send_release: bool = True
     min_lease_time: int = 60  # shorter leases are clamped up to this (and said so)
     offer_window: float = 0.0  # seconds to keep collecting offers after the first one
@@ -187,6 +189,18 @@ class ProbeAddress:
     """Check with ARP (RFC 5227) that nobody uses `address`; answer with ProbeResult."""
 
     address: IPv4Address
+    timing: ProbeTiming = ProbeTiming.FAST
+
+
+@dataclass(frozen=True, slots=True)
+class GuardAddress:
+    """Watch ARP for another host using `address` (RFC 5227 2.4) and report each one with
+    AddressConflict; first send `announce` ARP announcements (2.3), ANNOUNCE_INTERVAL
+    apart. None: watch nothing any more. Sent only when what is watched changes, and to
+    defend (the same address, one announcement)."""
+
+    address: IPv4Address | None
+    announce: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,5 +245,6 @@ class StateChanged:
 
 
 Action = (
-    Transmit | ProbeAddress | ApplyLease | RemoveLease | PersistLease | LeaseEvent | StateChanged
+    Transmit | ProbeAddress | GuardAddress | ApplyLease | RemoveLease | PersistLease | LeaseEvent
+    | StateChanged
 )
