@@ -79,10 +79,10 @@ DHCP_PROGRAM = assemble([
     _stmt(_RET | _K, 0),                             # 10: drop
 ])
 
-# ARP for IPv4 over Ethernet, requests and replies. The address being probed is not in the
-# program: a locked filter cannot be reprogrammed per probe, and by the time a probe runs
-# io no longer holds CAP_NET_RAW to open a fresh socket. io compares the addresses itself
-# (arp.py), and the socket is bound to ETH_P_ARP only while a probe runs.
+# ARP for IPv4 over Ethernet, requests and replies. The address being probed or guarded is
+# not in the program: a locked filter cannot be reprogrammed per address, and by then io no
+# longer holds CAP_NET_RAW to open a fresh socket. io compares the addresses itself
+# (arp.py), and reads the socket only while a probe runs or an address is guarded.
 ARP_PROGRAM = assemble([
     _stmt(_LD | _H | _ABS, 12),                      # 0: A = ethertype
     _jump(_JMP | _JEQ | _K, ETH_P_ARP, 0, 10),       # 1: ARP, else -> 12
