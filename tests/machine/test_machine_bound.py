@@ -89,6 +89,29 @@ def test_renew_retransmits_at_half_the_time_to_t2() -> None:
     assert h.now == lease.t2_at
 
 
+def test_operator_renew_retries_at_once_while_renewing_and_rebinding() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    h.fire()  # T1: RENEWING
+    first = h.last_sent()
+    h.advance(5)
+    [again] = sent(h.handle(RenewRequested(h.now)))
+    assert again.destination == SERVER and again.message.xid == first.message.xid
+    assert h.state is State.RENEWING
+    assert h.timer() == pytest.approx(h.now + max(60, (lease.t2_at - h.now) / 2))
+    while h.state is State.RENEWING:
+        h.fire()
+    assert h.state is State.REBINDING
+    h.advance(5)
+    [rebind] = sent(h.handle(RenewRequested(h.now)))
+    assert rebind.destination is None  # broadcast: any server may answer
+    assert rebind.message.message_type is MessageType.REQUEST
+    h.deliver(ack(rebind.message))
+    h.applied()
+    assert h.state is State.BOUND
+
+
 def test_rebinding_at_t2_broadcast_then_rebound() -> None:
     h = bound()
     lease = h.client.lease
@@ -176,7 +199,9 @@ def test_renew_requested() -> None:
     actions = h.handle(RenewRequested(h.now))
     assert sent(actions)[0].destination == SERVER
     assert h.state is State.RENEWING
-    assert h.handle(RenewRequested(h.now)) == []  # already renewing
+    # already renewing: the REQUEST goes again at once (the control socket rate-limits)
+    assert sent(h.handle(RenewRequested(h.now)))[0].destination == SERVER
+    assert h.state is State.RENEWING
 
 
 def test_server_moves_us_on_renew() -> None:

@@ -144,7 +144,7 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             return _reply(False, error=f"too many renew/release requests; try again in "
                                         f"{wait:.0f} s")
         case control.Command.RENEW:
-            if svc.state is not State.BOUND:
+            if svc.state not in (State.BOUND, State.RENEWING, State.REBINDING):
                 return _reply(False, error=f"not bound (state {svc.state})")
             svc.feed(RenewRequested(now))
         case control.Command.RELEASE:

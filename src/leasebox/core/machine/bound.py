@@ -62,6 +62,17 @@ def rebinding_timer(ctx: Context, event: Event) -> None:
         _retransmit(ctx, lease.expires_at)
 
 
+def retry_now(ctx: Context, event: Event) -> None:
+    """An operator's renew while the server is not answering (RENEWING, REBINDING): the
+    REQUEST goes again now, not after RFC 2131's 60 s or more. The control socket
+    rate-limits renew requests, so this cannot become a flood."""
+    lease = steps.held(ctx)
+    if is_infinite(lease):
+        steps.send_again(ctx, steps.send_request)
+    else:
+        _retransmit(ctx, lease.t2_at if ctx.state is State.RENEWING else lease.expires_at)
+
+
 def _retransmit(ctx: Context, until: float) -> None:
     ctx.tries += 1
     steps.send_request(ctx)

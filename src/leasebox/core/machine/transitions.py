@@ -93,10 +93,12 @@ TABLE: Mapping[State, Mapping[Kind, Rule]] = {
                        S.BOUND),  # BOUND: an infinite lease nobody answered for
         K.ACK: _rule(bound.renewing_ack, S.RENEWING, S.PROBING),
         K.NAK: _rule(bound.renewing_nak, S.RENEWING, S.INIT),
+        K.RENEW: _rule(bound.retry_now, S.RENEWING),
     },
     S.REBINDING: {
         **_adapter_rows(S.REBINDING, can_bind=True),
         K.TIMER: _rule(bound.rebinding_timer, S.REBINDING, S.INIT),
+        K.RENEW: _rule(bound.retry_now, S.REBINDING),
         K.ACK: _rule(bound.renewing_ack, S.REBINDING, S.PROBING),
         K.NAK: _rule(bound.renewing_nak, S.INIT),
     },
