@@ -68,6 +68,7 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "python3-jeepney",
     "dnsmasq-base",
     "iproute2",
+    "iptables",  # test_faults holds exchanges open by dropping the client's messages
     "iputils-ping",
     "procps",
     "util-linux",
