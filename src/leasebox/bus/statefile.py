@@ -63,7 +63,7 @@ def from_doc(text: str) -> tuple[str, Want]:
         return ifnames.check(str(doc["interface"])), want
     except StateError:
         raise
-    except (KeyError, TypeError, ValueError, BadDomain) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError, BadDomain) as exc:
         raise StateError(f"{type(exc).__name__}: {exc}") from None
 
 

@@ -106,7 +106,7 @@ def _read_json(path: Path) -> Any:
             return json.loads(handle.read(MAX_FILE))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         return {"error": f"cannot read {path}: {exc}"}
 
 

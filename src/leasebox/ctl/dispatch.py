@@ -66,7 +66,7 @@ def environment(doc: Any, interface: str) -> dict[str, str]:
     """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field."""
     if not isinstance(doc, dict) or set(doc) != KEYS:
         raise BadEvent("not an object with exactly the event keys")
-    if doc["event"] not in EVENTS:
+    if not isinstance(doc["event"], str) or doc["event"] not in EVENTS:
         raise BadEvent("unknown event")
     if doc["interface"] != interface:
         raise BadEvent("an event of another interface")
@@ -117,12 +117,16 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
 
 def _read(path: Path) -> Any:
     with path.open("rb") as handle:
-        data = handle.read(MAX_FILE + 1)
+        return decode_event(handle.read(MAX_FILE + 1))
+
+
+def decode_event(data: bytes) -> Any:
+    """An event file's JSON document (checked by `environment`); raises BadEvent."""
     if len(data) > MAX_FILE:
         raise BadEvent(f"larger than {MAX_FILE} octets")
     try:
         return json.loads(data.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack
         raise BadEvent("not ASCII JSON") from None
 
 

@@ -49,7 +49,7 @@ def decode_request(data: bytes) -> Request:
         raise ControlError(f"request of {len(data)} bytes")
     try:
         obj = json.loads(data.decode("ascii"), object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise ControlError("request is not ASCII JSON with unique keys") from None
     if not isinstance(obj, dict) or set(obj) != {"command"}:
         raise ControlError("request must be an object with exactly the key 'command'")
@@ -76,7 +76,7 @@ def decode_reply(data: bytes) -> dict[str, Any]:
         raise ControlError(f"reply of {len(data)} bytes")
     try:
         obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack
         raise ControlError("reply is not JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
         raise ControlError("reply has no 'ok'")

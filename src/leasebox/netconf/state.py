@@ -107,8 +107,9 @@ def from_json(text: str, ifindex: int) -> Tracked:
         )
     except StateError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, Refused) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, RecursionError, Refused) as exc:
         # Any shape we did not write ourselves gets one answer: not ours, ignore it.
+        # (RecursionError: JSON nested deeper than the parser's stack.)
         raise StateError(f"{type(exc).__name__}: {exc}") from None
     return tracked
 
