@@ -15,7 +15,8 @@ settings.load_profile(PROFILE)
 # marker: `pytest -m codec`, or `make check`'s "not root and not integration and not system".
 LAYERS = {"wire": "codec", "machine": "machine", "ipc": "contract", "config": "config",
           "ctl": "ctl", "bus": "bus", "io": "process", "netconf": "process",
-          "engine": "process", "integration": "integration", "system": "system"}
+          "engine": "process", "integration": "integration", "system": "system",
+          "fuzz": "fuzz"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
