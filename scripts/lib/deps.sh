@@ -2,11 +2,12 @@
 # Debian packages the tests use: dnsmasq (real DHCP server), iproute2 (netns, veth),
 # libsystemd-dev + pkg-config (pip builds systemd-python), Debian's python3-pyroute2 and
 # python3-systemd (netconf must work with Debian's pyroute2 0.7.2 as well as PyPI's 0.9.x),
-# systemd-container + debootstrap (the real-systemd system tests).
+# systemd-container + debootstrap (the real-systemd system tests), ISC Kea, ISC dhcpd and
+# its relay (the other real servers of the integration tests).
 LEASEBOX_APT_PACKAGES=(
     dnsmasq-base iproute2 tcpdump libsystemd-dev pkg-config gcc python3-dev
     python3-pyroute2 python3-systemd python3-jeepney dbus-daemon python3-dbus python3-gi
-    systemd-container debootstrap
+    systemd-container debootstrap kea-dhcp4-server isc-dhcp-server isc-dhcp-relay
 )
 
 ensure_apt_packages() {
@@ -21,7 +22,14 @@ ensure_apt_packages() {
             return 1
         fi
         apt-get update -qq
+        # The DHCP servers' packages would start their services on the host: the tests run
+        # their own, in namespaces. A policy-rc.d says no (one already there is kept).
+        local policy=/usr/sbin/policy-rc.d made=
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made=1
+        fi
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        if [ -n "$made" ]; then rm -f "$policy"; fi
     fi
 }
 
