@@ -21,7 +21,7 @@ from tests.fuzz.targets import TARGETS
 
 REPO = Path(__file__).resolve().parents[2]
 WORK = REPO / ".fuzz"
-RESULTS = REPO / "tests" / "fuzz" / "RESULTS.md"
+RESULTS = REPO / "tests" / "RESULTS.md"
 MAX_LEN = 4096
 BEGIN, END = "<!-- fuzz-table-begin -->", "<!-- fuzz-table-end -->"
 

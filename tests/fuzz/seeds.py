@@ -149,9 +149,9 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
 }
 assert set(SEEDS) == set(TARGETS)
 
-# Inputs that once broke a contract, kept whatever a corpus merge decides (RESULTS.md,
-# Findings). JSON nested deeper than Python's parser stack raised RecursionError, which
-# no reader caught; the fuzzer did not reach that depth, review did.
+# Inputs that once broke a contract, kept whatever a corpus merge decides (tests/RESULTS.md,
+# Findings). JSON nested deeper than Python's parser stack raised RecursionError, which no
+# reader caught; the fuzzer did not reach that depth, review did.
 _DEEP = b"[" * 5000 + b"]" * 5000
 REGRESSIONS: dict[str, list[bytes]] = {
     "hook_event": [b'{"event":{"l":20}, "interface": "eth0", "address": "192.0.2.10", '
