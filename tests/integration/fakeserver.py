@@ -67,7 +67,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 from scapy.packet import Packet, Raw
 
-from tests.integration.netlab import PYTHON, REPO, Lab
+from tests.integration.netlab import PYTHON, REPO, Daemon, Lab
 from tests.waiting import wait_for
 
 ETH_P_IP = 0x0800
@@ -504,7 +504,7 @@ class LogLine:
     text: str
 
 
-class FakeServer:
+class FakeServer(Daemon):
     """This server in the lab's server namespace, started and stopped by PID."""
 
     def __init__(self, lab: Lab, script: dict[str, Any], max_seconds: float = 90.0,
@@ -528,17 +528,6 @@ class FakeServer:
         if self.exited():
             raise RuntimeError(f"fake server exited:\n{self.outfile.read_text(errors='replace')}")
         return self
-
-    def exited(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.lab.stop(self.proc)
-            self.proc = None
-
-    def log(self) -> str:
-        return self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
 
     def lines(self, pattern: str = "") -> list[LogLine]:
         """Log lines whose text (after the time stamp) matches the regex `pattern`."""

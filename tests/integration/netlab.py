@@ -111,7 +111,30 @@ class Lab:
         return int(self.ipj(self.client, "link", "show", "dev", "veth0")[0]["mtu"])
 
 
-class Dnsmasq:
+class Daemon:
+    """A server the lab started in one of its namespaces: `proc`, stopped by PID, and the
+    log it writes to `logfile`."""
+
+    lab: Lab
+    logfile: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.lab.stop(self.proc)
+            self.proc = None
+
+    def log(self) -> str:
+        try:
+            return self.logfile.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
+class Dnsmasq(Daemon):
     def __init__(self, lab: Lab, *options: str, lease_time: str = "2m",
                  range_: str = "192.0.2.50,192.0.2.150") -> None:
         self.lab = lab
@@ -135,17 +158,6 @@ class Dnsmasq:
         self.proc = self.lab.spawn(self.lab.server, argv, self.lab.tmp / "dnsmasq.out")
         wait_for("dnsmasq to start", lambda: "DHCP, IP range" in self.log(), 10)
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.lab.stop(self.proc)
-            self.proc = None
-
-    def log(self) -> str:
-        try:
-            return self.logfile.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def count(self, what: str) -> int:
         """Occurrences of a DHCP event in the log, e.g. 'DHCPDISCOVER', 'DHCPRELEASE'."""

@@ -14,14 +14,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.integration.netlab import SERVER_IP, Lab
+from tests.integration.netlab import SERVER_IP, Daemon, Lab
 from tests.waiting import wait_for
 
 SUBNET = "192.0.2.0/24"
 DNS = "192.0.2.53"
 
 
-class Kea:
+class Kea(Daemon):
     """kea-dhcp4 on `interface` of namespace `ns` (default: the lab's server side)."""
 
     def __init__(self, lab: Lab, *, name: str = "kea", ns: str | None = None,
@@ -74,25 +74,11 @@ class Kea:
                                    self.dir / "kea.out", env=env)
         started = self.log().count("DHCP4_STARTED")  # the log goes on across restarts
         wait_for(f"{self.name} to serve", lambda: self.log().count("DHCP4_STARTED") > started
-                 or self._died(), 15)
-        if self._died():
+                 or self.exited(), 15)
+        if self.exited():
             raise RuntimeError(f"kea-dhcp4 exited: {self.log()[-2000:]}"
                                f"{(self.dir / 'kea.out').read_text()[-2000:]}")
         return self
-
-    def _died(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.lab.stop(self.proc)
-            self.proc = None
-
-    def log(self) -> str:
-        try:
-            return self.logfile.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def count(self, what: str) -> int:
         """Messages of type `what` (DHCPDISCOVER, DHCPACK...) Kea received or sent."""
@@ -109,7 +95,7 @@ class Kea:
         return out
 
 
-class Dhcpd:
+class Dhcpd(Daemon):
     """ISC dhcpd (isc-dhcp-server) on veth1 of the lab's server namespace, in the
     foreground, logging to its output."""
 
@@ -138,21 +124,10 @@ class Dhcpd:
             "-pf", str(self.dir / "dhcpd.pid"), "veth1"], self.logfile)
         started = self.log().count("Server starting service.")
         wait_for("dhcpd to serve", lambda: self.log().count("Server starting service.") > started
-                 or (self.proc is not None and self.proc.poll() is not None), 15)
-        if self.proc.poll() is not None:
+                 or self.exited(), 15)
+        if self.exited():
             raise RuntimeError(f"dhcpd exited: {self.log()[-2000:]}")
         return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.lab.stop(self.proc)
-            self.proc = None
-
-    def log(self) -> str:
-        try:
-            return self.logfile.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
 
     def count(self, what: str) -> int:
         return sum(1 for line in self.log().splitlines() if line.startswith(f"{what} "))
