@@ -9,6 +9,7 @@ connection (the engine sends the request again), and main waits for a link of th
 
 from __future__ import annotations
 
+import errno
 import logging
 import time
 from collections.abc import Callable
@@ -77,13 +78,16 @@ def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result
 
 
 def check_link(nc: Netconf, request_id: int) -> LinkInfo:
-    """Re-check before every change that IFNAME still is the link we resolved at start."""
+    """Re-check before every change that IFNAME still is the link we resolved at start: our
+    ifindex still exists and still has that name (names are unique, so no other link has
+    it). One RTM_GETLINK: a lookup by name as well would cost a dump of every link."""
+    link: LinkInfo | None
     try:
-        indexes = nc.rtnl.lookup(nc.ifname)
-        link = nc.rtnl.link(nc.ifindex) if indexes == [nc.ifindex] else None
+        link = nc.rtnl.link(nc.ifindex)
     except OSError as exc:
-        indexes, link = [], None
-        log.error("cannot read link %s: %s", nc.ifname, exc)
+        link = None
+        if exc.errno != errno.ENODEV:
+            log.error("cannot read link %s: %s", nc.ifname, exc)
     if link is None or link.name != nc.ifname:
         raise LinkGone(f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was "
                        f"replaced; request #{request_id} is left for the engine to send again")
