@@ -1,7 +1,10 @@
 """scripts/soak: many renewals in one run against ISC Kea with short leases (issue 14,
 item 3). Not part of `make test`.
 
-    scripts/soak [--renewals N] [--record]
+    scripts/soak [--renewals N] [--python PATH] [--record]
+
+leasebox runs under Debian's /usr/bin/python3 by default, with Debian's pyroute2 and
+systemd-python, as the package does; --python .venv/bin/python runs it with PyPI's.
 
 leasebox runs under tests/launch.py in the integration lab (two namespaces, a veth pair);
 Kea grants 10 s leases with T1 1 s and T2 5 s (10 s is the shortest lease leasebox takes
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,11 +58,18 @@ def sample(pids: dict[str, int]) -> dict[str, tuple[int, int]]:
     return out
 
 
-def soak(renewals: int, tmp: Path) -> dict[str, Any]:
+def _pyroute2_version(python: str) -> str:
+    out = subprocess.run([python, "-c", "import importlib.metadata as m; "
+                          "print(m.version('pyroute2'))"], capture_output=True, text=True,
+                         check=False)
+    return out.stdout.strip() or "unknown"
+
+
+def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
     lab = Lab(tmp)
     try:
         kea = Kea(lab, lifetime=LIFETIME, t1=T1, t2=T2).start()
-        box = Leasebox(lab, "--min-lease-time", str(LIFETIME)).start()
+        box = Leasebox(lab, "--min-lease-time", str(LIFETIME), python=python).start()
         address = lab.wait_address()["local"]
         box.wait_bound()
         pids = box.pids()
@@ -90,6 +101,8 @@ def soak(renewals: int, tmp: Path) -> dict[str, Any]:
         lab.close()
     starts = sum(1 for line in log.splitlines() if line.startswith("leasebox-launch: started"))
     return {
+        "python": python,
+        "pyroute2": _pyroute2_version(python),
         "renewals": done,
         "seconds": round(elapsed),
         "address_changes_or_losses": moved,
@@ -116,7 +129,8 @@ def record(summary: dict[str, Any]) -> None:
                     f"{p['fds_at_end']} |")
     text = "\n".join([
         f"{time.strftime('%Y-%m-%d')}: `scripts/soak --renewals {summary['renewals']} "
-        f"--record` against ISC Kea (leases of {LIFETIME} s, T1 {T1} s, T2 {T2} s).",
+        f"--record` against ISC Kea (leases of {LIFETIME} s, T1 {T1} s, T2 {T2} s), "
+        f"leasebox under {summary['python']} with pyroute2 {summary['pyroute2']}.",
         "",
         f"- renewals ACKed by Kea: {summary['renewals']} in {summary['seconds']} s",
         f"- leases lost: {summary['lost']}; samples where the address was not the first "
@@ -137,10 +151,12 @@ def main() -> int:
     p = argparse.ArgumentParser(prog="scripts/soak", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--renewals", type=int, default=1000)
+    p.add_argument("--python", default="/usr/bin/python3",
+                   help="the interpreter leasebox runs under (default: Debian's)")
     p.add_argument("--record", action="store_true", help=f"write the figures to {RESULTS}")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="leasebox-soak-") as tmp:
-        summary = soak(args.renewals, Path(tmp))
+        summary = soak(args.renewals, Path(tmp), args.python)
     print(json.dumps(summary, indent=1))
     if args.record:
         record(summary)
