@@ -2,9 +2,8 @@
 
 One selector over the engine, packet, UDP and rtnetlink sockets (and the ARP socket while a
 probe runs or an address is guarded); the only timers are the probe's, the announcements'
-and the watchdog's. Each wake-up reads at most
-BURST datagrams from a socket, so a flood on one cannot starve the others, and every frame
-costs one bounded recv and one send.
+and the watchdog's. Each wake-up reads at most BURST datagrams from a socket, so a flood on
+one cannot starve the others, and every frame costs one bounded recv and one send.
 """
 
 from __future__ import annotations
@@ -345,6 +344,8 @@ class IoLoop:
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:  # events were lost: ask again
                     self.query_link()
+                    if self.guard_check is not None:  # its answer may be among them
+                        self.ask_addresses(self.guard_check)
                     continue
                 raise Stop(EXIT_OSERR, f"rtnetlink: {exc.strerror}") from None
             if port != 0:
@@ -464,8 +465,12 @@ class IoLoop:
         # engine cannot make io claim another host's address. Ask the kernel first.
         self.guard = None
         self.watch_arp()
+        self.guard_check = _GuardCheck(address, announce, 0)
+        self.ask_addresses(self.guard_check)
+
+    def ask_addresses(self, check: _GuardCheck) -> None:
         self.addr_seq = ADDR_SEQ_BASE + (self.addr_seq + 1 - ADDR_SEQ_BASE) % ADDR_SEQ_BASE
-        self.guard_check = _GuardCheck(address, announce, self.addr_seq)
+        check.seq, check.found = self.addr_seq, False
         self.socks.rtnl.send(link.getaddr_request(self.ifindex, self.addr_seq))
 
     def guard_checked(self, check: _GuardCheck) -> None:
