@@ -112,6 +112,18 @@ def test_operator_renew_retries_at_once_while_renewing_and_rebinding() -> None:
     assert h.state is State.BOUND
 
 
+def test_operator_renew_while_the_renewal_is_being_applied_is_ignored() -> None:
+    # Found by test_machine_fuzz: the ACK has ended the exchange and netconf has not yet
+    # confirmed it; there is no REQUEST to send again.
+    h = bound()
+    h.fire()
+    h.deliver(ack(h.last_sent().message))
+    assert h.state is State.RENEWING
+    assert h.handle(RenewRequested(h.now)) == []
+    h.applied()
+    assert h.state is State.BOUND
+
+
 def test_rebinding_at_t2_broadcast_then_rebound() -> None:
     h = bound()
     lease = h.client.lease

@@ -66,6 +66,9 @@ def retry_now(ctx: Context, event: Event) -> None:
     """An operator's renew while the server is not answering (RENEWING, REBINDING): the
     REQUEST goes again now, not after RFC 2131's 60 s or more. The control socket
     rate-limits renew requests, so this cannot become a flood."""
+    if ctx.xid is None:  # the ACK is in; netconf has yet to confirm what it granted
+        log.debug("renew ignored: the exchange has ended, its lease is being applied")
+        return
     lease = steps.held(ctx)
     if is_infinite(lease):
         steps.send_again(ctx, steps.send_request)
