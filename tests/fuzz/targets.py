@@ -23,12 +23,13 @@ from leasebox.core.machine.types import ClientConfig
 from leasebox.ctl import dispatch as hooks
 from leasebox.engine import leasefile
 from leasebox.engine.dispatch import prescreen
-from leasebox.io import arp, link
+from leasebox.io import arp
 from leasebox.io.dispatch import io_dispatch_engine
 from leasebox.ipc import control
 from leasebox.netconf import state as netconf_states
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.validate import LinkLimits, Refused, make_plan
+from leasebox.runtime import rtnetlink as link
 
 MAC = bytes.fromhex("02005e100001")
 ADDRESS = IPv4Address("192.0.2.10")

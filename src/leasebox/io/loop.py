@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 from leasebox import ipc
-from leasebox.io import arp, link
+from leasebox.io import arp
 from leasebox.io.dispatch import (
     StartGuard,
     StartProbe,
@@ -38,6 +38,7 @@ from leasebox.io.sockets import (
     enable_auxdata,
 )
 from leasebox.ipc import channel
+from leasebox.runtime import rtnetlink as link
 from leasebox.runtime import sd
 from leasebox.runtime.exits import EX_CONFIG
 from leasebox.runtime.log import Logger

@@ -14,7 +14,7 @@ import socket
 import struct
 
 from leasebox.io import bpf
-from leasebox.io.link import RTMGRP_LINK
+from leasebox.runtime.rtnetlink import RTMGRP_LINK
 
 PACKET_HOST, PACKET_BROADCAST = 0, 1  # sll_pkttype values of frames io takes
 PARKED_PROTOCOL = 0xFFFF  # see park()

@@ -1,10 +1,14 @@
-"""The link facts io reports (ifindex, name, MAC, MTU, carrier), read from rtnetlink, and
-the IPv4 addresses on the link (io announces only one of those: see loop.start_guard).
+"""rtnetlink, read by hand: a link's facts (ifindex, name, MAC, flags, MTU, largest MTU,
+carrier) and the IPv4 addresses on a link.
 
-Only the fixed netlink header, the ifinfomsg and four attributes (the ifaddrmsg and one)
-are read. The data comes
-from the kernel, not the network, but every length is still checked against what is left
-of the buffer: a parser that trusts lengths is one bug away from an endless loop.
+io reads its link events and the addresses it may announce with it (see io.loop); netconf
+reads its one link with it (netconf.rtnl), because pyroute2's decoder keeps a little memory
+on every link read (tests/RESULTS.md, the soak), while pyroute2 stays netconf's writer.
+
+Only the fixed netlink header, the ifinfomsg and five attributes (the ifaddrmsg and one)
+are read. The data comes from the kernel, not the network, but every length is still
+checked against what is left of the buffer: a parser that trusts lengths is one bug away
+from an endless loop.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ NLM_F_REQUEST, NLM_F_DUMP = 0x01, 0x300
 AF_INET = 2
 IFA_LOCAL = 2
 RTMGRP_LINK = 0x01
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE = 1, 3, 4, 16
-IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE, IFLA_MAX_MTU = 1, 3, 4, 16, 51
+IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
 IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
 ARPHRD_ETHER = 1
 _NLA_TYPE_MASK = 0x3FFF  # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
@@ -46,6 +50,8 @@ class LinkFacts:
     mtu: int | None
     carrier: bool
     name: str | None = None  # None when absent or not a valid interface name
+    flags: int = 0  # IFF_*
+    max_mtu: int | None = None  # IFLA_MAX_MTU: absent before Linux 4.10; 0 from some drivers
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,7 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
         return LinkGone(ifindex)
     mac: bytes | None = None
     mtu: int | None = None
+    max_mtu: int | None = None
     name: str | None = None
     operstate = IF_OPER_UNKNOWN
     for atype, value in _attrs(body, _IFINFOMSG.size):
@@ -167,13 +174,15 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
             name = _ifname(value)
         elif atype == IFLA_MTU and len(value) == _U32.size:
             (mtu,) = _U32.unpack(value)
+        elif atype == IFLA_MAX_MTU and len(value) == _U32.size:
+            (max_mtu,) = _U32.unpack(value)
         elif atype == IFLA_OPERSTATE and len(value) == 1:
             operstate = value[0]
     # Carrier as networkd sees it: administratively up, lower layer up, and not dormant or
     # otherwise held back (UNKNOWN is what drivers without operstate support report).
     carrier = (flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0
                and operstate in (IF_OPER_UP, IF_OPER_UNKNOWN))
-    return LinkFacts(ifindex, arphrd, mac, mtu, carrier, name)
+    return LinkFacts(ifindex, arphrd, mac, mtu, carrier, name, flags, max_mtu)
 
 
 def _ifname(value: bytes) -> str | None:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leasebox.io import link
 from leasebox.io.sockets import open_rtnl
+from leasebox.runtime import rtnetlink as link
 from tests.io.iolab import MAC, Veth, in_netns, ip, needs_root
 
 
@@ -35,7 +35,13 @@ ATTRS = (_attr(link.IFLA_ADDRESS, MAC) + _attr(link.IFLA_MTU, struct.pack("=I", 
 
 def test_parse_newlink() -> None:
     (event,) = link.parse(_newlink(7, UP, ATTRS))
-    assert event == link.LinkFacts(7, 1, MAC, 1500, carrier=True)
+    assert event == link.LinkFacts(7, 1, MAC, 1500, carrier=True, flags=UP)
+    (event,) = link.parse(_newlink(7, UP | link.IFF_LOOPBACK,
+                                   ATTRS + _attr(link.IFLA_MAX_MTU, struct.pack("=I", 9000))))
+    assert isinstance(event, link.LinkFacts)
+    assert (event.flags, event.max_mtu) == (UP | link.IFF_LOOPBACK, 9000)
+    (event,) = link.parse(_newlink(7, UP, ATTRS + _attr(link.IFLA_MAX_MTU, b"\1\2")))
+    assert isinstance(event, link.LinkFacts) and event.max_mtu is None  # wrong size: unread
 
 
 @pytest.mark.parametrize(("raw", "name"), [
@@ -144,8 +150,10 @@ def test_real_link_events(veth: Veth) -> None:
     ifindex = in_netns(veth.netns, lambda: socket.if_nametoindex(veth.io))
     rtnl.send(link.getlink_request(ifindex, 1))
     first = _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts))
+    assert isinstance(first, link.LinkFacts)
     assert first == link.LinkFacts(ifindex, link.ARPHRD_ETHER, MAC, 1500, carrier=True,
-                                   name=veth.io)
+                                   name=veth.io, flags=first.flags, max_mtu=65535)
+    assert first.flags & link.IFF_UP and not first.flags & link.IFF_LOOPBACK
 
     ip("-n", veth.netns, "link", "set", veth.peer, "down")
     _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and not e.carrier)
