@@ -158,13 +158,13 @@ class Configurator:
         self.want(Names(plan.dns_servers, plan.domains, plan.ntp_servers), now)
 
     def _apply_mtu(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
-        current = self.kernel.link_mtu()
         if plan.mtu is not None:
             target = plan.mtu
         elif new.original_mtu is not None:
             target = new.original_mtu  # the lease no longer sets one: put the old one back
         else:
             return
+        current = self.kernel.link_mtu()
         if target != current:
             self.kernel.set_mtu(target)
             undo.append(lambda: self.kernel.set_mtu(current))

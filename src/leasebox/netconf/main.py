@@ -268,16 +268,21 @@ class _Missing(Exception):
 
 
 def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
-    rtnl = Rtnl()  # pyroute2 is loaded here, on first use (see rtnl.py)
+    index = _index(ifname)
+    if index is None:
+        raise _Missing
+    rtnl = Rtnl()
     try:
-        indexes = rtnl.lookup(ifname)
-        link = rtnl.link(indexes[0]) if len(indexes) == 1 else None
+        link = rtnl.link(index)
+        rtnl.open()  # pyroute2 is loaded here, before the first request (see rtnl.py)
     except OSError as exc:
         rtnl.close()
+        if exc.errno == errno.ENODEV:
+            raise _Missing from None  # gone again since the name was looked up
         raise _Fatal(EX_FATAL, f"cannot read interface {ifname}: {exc}") from None
-    if link is None:
+    if link.name != ifname:
         rtnl.close()
-        raise _Missing
+        raise _Missing  # the index now names another link: look the name up again
     if link.loopback:
         rtnl.close()
         raise _Fatal(EX_FATAL, f"interface {ifname} is loopback")

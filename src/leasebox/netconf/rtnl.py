@@ -1,9 +1,14 @@
-"""The kernel, through pyroute2: the only module that imports it.
+"""The kernel: pyroute2 writes, and netconf reads its link by hand.
 
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-link_lookup, get_links, get_addr, addr, route, link). pyroute2 costs ~190 ms and ~32 MiB
-to import, so it is loaded on first use, not when netconf starts. Netlink errors leave
-this module as OSError with the kernel's errno, so callers need not know pyroute2.
+get_addr, addr, route, link). pyroute2 costs ~190 ms and ~32 MiB to import; netconf loads
+it when it starts, not on the first request, so the import is off the lease's critical
+path. Netlink errors leave this module as OSError with the kernel's errno, so callers need
+not know pyroute2.
+
+The link itself (read before every change) is read with one RTM_GETLINK on netconf's own
+socket and leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on
+every call, which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -17,14 +22,15 @@ from typing import Any
 
 from leasebox.core.values import INFINITE
 from leasebox.netconf.validate import PlannedRoute
+from leasebox.runtime import rtnetlink
 
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
-IFF_UP = 0x1
-IFF_LOOPBACK = 0x8
 IFA_F_NOPREFIXROUTE = 0x200
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
+READ_TIMEOUT = 5.0  # seconds for the kernel's answer to one RTM_GETLINK
+READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,12 @@ class Rtnl:
     def __init__(self) -> None:
         self._ipr: Any = None
         self._netlink_error: type[Exception] = Exception
+        self._reader: socket.socket | None = None
+        self._seq = 0
+
+    def open(self) -> None:
+        """Load pyroute2 now (netconf's start-up), not when the first lease is applied."""
+        self._open()
 
     def _open(self) -> Any:
         if self._ipr is None:
@@ -71,26 +83,55 @@ class Rtnl:
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
+        self._close_reader()
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     # ---- links ---------------------------------------------------------------------------
 
-    def lookup(self, ifname: str) -> list[int]:
-        return [int(i) for i in self.call(f"look up {ifname}", "link_lookup", ifname=ifname)]
+    def read_link(self, index: int) -> rtnetlink.LinkFacts:
+        """The kernel's RTM_NEWLINK for `index`; OSError(ENODEV) when there is none."""
+        if self._reader is None:
+            sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                 socket.NETLINK_ROUTE)
+            sock.settimeout(READ_TIMEOUT)
+            self._reader = sock
+        self._seq = self._seq % 0x7FFFFFFF + 1
+        try:
+            self._reader.send(rtnetlink.getlink_request(index, self._seq))
+            # Only answers come to this socket (it joins no group), one datagram each.
+            for event in rtnetlink.parse(self._reader.recv(READ_BUFFER)):
+                match event:
+                    case rtnetlink.LinkFacts() if event.ifindex == index:
+                        return event
+                    case rtnetlink.NetlinkError() if event.errno:
+                        code = event.errno
+                        raise OSError(code, f"read link {index}: "
+                                            f"{errno.errorcode.get(code, code)}")
+        except (OSError, rtnetlink.LinkParseError) as exc:
+            # A late answer must not pass for the next request's: start a new socket.
+            self._close_reader()
+            if isinstance(exc, OSError) and exc.errno:
+                raise
+            raise OSError(errno.EIO, f"read link {index}: {exc}") from None
+        self._close_reader()
+        raise OSError(errno.EIO, f"read link {index}: no answer for it")
 
     def link(self, index: int) -> LinkInfo:
-        msgs = self.call(f"read link {index}", "get_links", index)
-        if len(msgs) != 1:
-            raise OSError(errno.ENODEV, f"link {index}: {len(msgs)} answers")
-        msg = msgs[0]
-        max_mtu = msg.get_attr("IFLA_MAX_MTU")
+        facts = self.read_link(index)
+        if facts.mtu is None:
+            raise OSError(errno.EIO, f"read link {index}: no MTU")
         return LinkInfo(
-            index=int(msg["index"]),
-            name=str(msg.get_attr("IFLA_IFNAME")),
-            mtu=int(msg.get_attr("IFLA_MTU")),
+            index=facts.ifindex,
+            name=facts.name or "",  # absent or not a valid name: never ours
+            mtu=facts.mtu,
             # 0 is what some drivers report for "no limit"
-            max_mtu=min(int(max_mtu), MTU_CEILING) if max_mtu else MTU_CEILING,
-            loopback=bool(int(msg["flags"]) & IFF_LOOPBACK),
-            up=bool(int(msg["flags"]) & IFF_UP),
+            max_mtu=min(facts.max_mtu, MTU_CEILING) if facts.max_mtu else MTU_CEILING,
+            loopback=bool(facts.flags & rtnetlink.IFF_LOOPBACK),
+            up=bool(facts.flags & rtnetlink.IFF_UP),
             ipv6=any(int(a["index"]) == index for a in self.call(
                 f"read IPv6 addresses of {index}", "get_addr", index=index,
                 family=socket.AF_INET6)),
