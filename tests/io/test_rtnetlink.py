@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from leasebox.core.values import INFINITE
 from leasebox.io.sockets import open_rtnl
 from leasebox.runtime import rtnetlink as link
 from tests.io.iolab import MAC, Veth, in_netns, ip, needs_root
@@ -109,13 +110,22 @@ def _newaddr(ifindex: int, attrs: bytes, seq: int = 9, family: int = link.AF_INE
 
 def test_parse_address_dump() -> None:
     local = bytes([192, 0, 2, 10])
-    data = (_newaddr(7, _attr(1, bytes([192, 0, 2, 99])) + _attr(link.IFA_LOCAL, local))
+    v6 = bytes.fromhex("fe80000000000000000000000000000a")
+    cacheinfo = _attr(link.IFA_CACHEINFO, struct.pack("=IIII", 300, 600, 1, 2))
+    data = (_newaddr(7, _attr(link.IFA_ADDRESS, bytes([192, 0, 2, 99]))
+                     + _attr(link.IFA_LOCAL, local) + cacheinfo)
             + _newaddr(8, _attr(link.IFA_LOCAL, b"\x0a\0\0\x01"))
-            + _newaddr(7, _attr(link.IFA_LOCAL, bytes(16)), family=10)  # IPv6: skipped
+            + _newaddr(7, _attr(link.IFA_LOCAL, bytes(16)), family=10)  # IPv6 has no LOCAL
+            + _newaddr(7, _attr(link.IFA_ADDRESS, v6), family=10)
             + _newaddr(7, _attr(link.IFA_LOCAL, b"\x01\x02"))  # no 4-byte IFA_LOCAL
+            + _newaddr(7, _attr(link.IFA_LOCAL, local), family=7)  # another family
+            + _newaddr(7, _attr(link.IFA_LOCAL, local) + _attr(link.IFA_CACHEINFO, b"\0" * 8))
             + struct.pack("=IHHIIi", 20, link.NLMSG_DONE, 2, 9, 0, 0))
     assert list(link.parse(data)) == [
-        link.AddressFact(9, 7, local), link.AddressFact(9, 8, b"\x0a\0\0\x01"),
+        link.AddressFact(9, 7, local, link.AF_INET, 24, (600, 300)),
+        link.AddressFact(9, 8, b"\x0a\0\0\x01", link.AF_INET, 24),
+        link.AddressFact(9, 7, v6, link.AF_INET6, 24),
+        link.AddressFact(9, 7, local, link.AF_INET, 24),  # a short IFA_CACHEINFO is not read
         link.DumpDone(9)]
     with pytest.raises(link.LinkParseError):
         list(link.parse(_newaddr(7, b"")[:20]))  # a short ifaddrmsg
@@ -203,6 +213,7 @@ def test_real_address_dump(veth: Veth) -> None:
             break
     else:
         pytest.fail("no end of the dump within 3 s")
-    assert link.AddressFact(0x80000002, ifindex, bytes([192, 0, 2, 10])) in facts
-    assert all(f.address != bytes([198, 51, 100, 7]) for f in facts if f.ifindex == ifindex)
+    mine = [f for f in facts if f.ifindex == ifindex]
+    assert [(f.seq, f.address, f.family, f.prefixlen, f.lifetimes) for f in mine] == [
+        (0x80000002, bytes([192, 0, 2, 10]), link.AF_INET, 24, (INFINITE, INFINITE))]
     rtnl.close()

@@ -1,14 +1,14 @@
 """The kernel: pyroute2 writes, and netconf reads its link by hand.
 
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-get_addr, addr, route, link). pyroute2 costs ~190 ms and ~32 MiB to import; netconf loads
+addr, route, link). pyroute2 costs ~190 ms and ~32 MiB to import; netconf loads
 it when it starts, not on the first request, so the import is off the lease's critical
 path. Netlink errors leave this module as OSError with the kernel's errno, so callers need
 not know pyroute2.
 
-The link itself (read before every change) is read with one RTM_GETLINK on netconf's own
-socket and leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on
-every call, which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.md).
+The link (read before every change) and its addresses are read on netconf's own socket
+with leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on every
+call, which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
@@ -31,6 +32,7 @@ IFA_F_NOPREFIXROUTE = 0x200
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 READ_TIMEOUT = 5.0  # seconds for the kernel's answer to one RTM_GETLINK
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
+MAX_DATAGRAMS = 4096  # of one answer: a dump of more addresses than any link has
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,33 +94,60 @@ class Rtnl:
 
     # ---- links ---------------------------------------------------------------------------
 
-    def read_link(self, index: int) -> rtnetlink.LinkFacts:
-        """The kernel's RTM_NEWLINK for `index`; OSError(ENODEV) when there is none."""
+    def _ask(self, what: str, request: bytes, seq: int,
+             last: Callable[[rtnetlink.LinkEvent], bool]) -> list[rtnetlink.LinkEvent]:
+        """Send one request on netconf's own socket; what the kernel answers, up to the
+        event `last` accepts. A netlink error comes back as OSError with its errno.
+
+        Only answers come to this socket (it joins no group). A late answer must not pass
+        for the next request's, so any error closes the socket and the next one starts anew.
+        """
         if self._reader is None:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
                                  socket.NETLINK_ROUTE)
             sock.settimeout(READ_TIMEOUT)
             self._reader = sock
-        self._seq = self._seq % 0x7FFFFFFF + 1
+        got: list[rtnetlink.LinkEvent] = []
         try:
-            self._reader.send(rtnetlink.getlink_request(index, self._seq))
-            # Only answers come to this socket (it joins no group), one datagram each.
-            for event in rtnetlink.parse(self._reader.recv(READ_BUFFER)):
-                match event:
-                    case rtnetlink.LinkFacts() if event.ifindex == index:
-                        return event
-                    case rtnetlink.NetlinkError() if event.errno:
+            self._reader.send(request)
+            for _ in range(MAX_DATAGRAMS):
+                for event in rtnetlink.parse(self._reader.recv(READ_BUFFER)):
+                    if isinstance(event, rtnetlink.NetlinkError) and event.seq == seq \
+                            and event.errno:
                         code = event.errno
-                        raise OSError(code, f"read link {index}: "
-                                            f"{errno.errorcode.get(code, code)}")
+                        raise OSError(code, f"{what}: {errno.errorcode.get(code, code)}")
+                    got.append(event)
+                    if last(event):
+                        return got
         except (OSError, rtnetlink.LinkParseError) as exc:
-            # A late answer must not pass for the next request's: start a new socket.
             self._close_reader()
             if isinstance(exc, OSError) and exc.errno:
                 raise
-            raise OSError(errno.EIO, f"read link {index}: {exc}") from None
+            raise OSError(errno.EIO, f"{what}: {exc}") from None
         self._close_reader()
-        raise OSError(errno.EIO, f"read link {index}: no answer for it")
+        raise OSError(errno.EIO, f"{what}: no end to the kernel's answer")
+
+    def _next_seq(self) -> int:
+        self._seq = self._seq % 0x7FFFFFFF + 1
+        return self._seq
+
+    def read_link(self, index: int) -> rtnetlink.LinkFacts:
+        """The kernel's RTM_NEWLINK for `index`; OSError(ENODEV) when there is none."""
+        seq = self._next_seq()
+        got = self._ask(f"read link {index}", rtnetlink.getlink_request(index, seq), seq,
+                        lambda e: isinstance(e, rtnetlink.LinkFacts) and e.ifindex == index)
+        facts = got[-1]
+        assert isinstance(facts, rtnetlink.LinkFacts)  # what `last` accepted
+        return facts
+
+    def addresses(self, index: int, family: int) -> list[rtnetlink.AddressFact]:
+        """The addresses of one family on link `index` (an RTM_GETADDR dump)."""
+        seq = self._next_seq()
+        got = self._ask(f"read addresses of {index}",
+                        rtnetlink.getaddr_request(index, seq, family), seq,
+                        lambda e: isinstance(e, rtnetlink.DumpDone) and e.seq == seq)
+        return [e for e in got if isinstance(e, rtnetlink.AddressFact)
+                and e.seq == seq and e.ifindex == index and e.family == family]
 
     def link(self, index: int) -> LinkInfo:
         facts = self.read_link(index)
@@ -132,9 +161,7 @@ class Rtnl:
             max_mtu=min(facts.max_mtu, MTU_CEILING) if facts.max_mtu else MTU_CEILING,
             loopback=bool(facts.flags & rtnetlink.IFF_LOOPBACK),
             up=bool(facts.flags & rtnetlink.IFF_UP),
-            ipv6=any(int(a["index"]) == index for a in self.call(
-                f"read IPv6 addresses of {index}", "get_addr", index=index,
-                family=socket.AF_INET6)),
+            ipv6=bool(self.addresses(index, socket.AF_INET6)),
         )
 
     def bind(self, index: int) -> Link:
@@ -185,18 +212,9 @@ class Link:
 
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:
         """(valid, preferred) seconds as the kernel holds them; None when absent."""
-        index = self.index
-        for msg in self._call("read addresses", "get_addr", index=index, family=socket.AF_INET):
-            if (
-                int(msg["index"]) != index
-                or int(msg["prefixlen"]) != iface.network.prefixlen
-                or msg.get_attr("IFA_LOCAL") != str(iface.ip)
-            ):
-                continue
-            info = msg.get_attr("IFA_CACHEINFO")
-            if info is None:
-                return (INFINITE, INFINITE)
-            return (int(info["ifa_valid"]), int(info["ifa_preferred"]))
+        for fact in self.rtnl.addresses(self.index, socket.AF_INET):
+            if fact.prefixlen == iface.network.prefixlen and fact.address == iface.ip.packed:
+                return fact.lifetimes or (INFINITE, INFINITE)
         return None
 
     def del_address(self, iface: IPv4Interface) -> bool:

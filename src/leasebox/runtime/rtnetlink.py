@@ -1,12 +1,13 @@
 """rtnetlink, read by hand: a link's facts (ifindex, name, MAC, flags, MTU, largest MTU,
-carrier) and the IPv4 addresses on a link.
+carrier) and the addresses on a link (with prefix length and kernel lifetimes).
 
 io reads its link events and the addresses it may announce with it (see io.loop); netconf
-reads its one link with it (netconf.rtnl), because pyroute2's decoder keeps a little memory
-on every link read (tests/RESULTS.md, the soak), while pyroute2 stays netconf's writer.
+reads its one link and its addresses with it (netconf.rtnl), because pyroute2's decoder
+keeps a little memory on every read (tests/RESULTS.md, the soak), while pyroute2 stays
+netconf's writer.
 
-Only the fixed netlink header, the ifinfomsg and five attributes (the ifaddrmsg and one)
-are read. The data comes from the kernel, not the network, but every length is still
+Only the fixed netlink header, the ifinfomsg and five attributes (the ifaddrmsg and
+three) are read. The data comes from the kernel, not the network, but every length is still
 checked against what is left of the buffer: a parser that trusts lengths is one bug away
 from an endless loop.
 """
@@ -21,8 +22,8 @@ NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
 NLM_F_REQUEST, NLM_F_DUMP = 0x01, 0x300
-AF_INET = 2
-IFA_LOCAL = 2
+AF_INET, AF_INET6 = 2, 10
+IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO = 1, 2, 6
 RTMGRP_LINK = 0x01
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE, IFLA_MAX_MTU = 1, 3, 4, 16, 51
 IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
@@ -35,6 +36,7 @@ _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, index
 _RTATTR = struct.Struct("=HH")  # length, type
 _U32 = struct.Struct("=I")
+_CACHEINFO = struct.Struct("=IIII")  # preferred, valid, created, updated
 _MAX_MESSAGES = 256  # per buffer: more than any recv can hold, so the loop is bounded
 
 
@@ -61,11 +63,15 @@ class LinkGone:
 
 @dataclass(frozen=True, slots=True)
 class AddressFact:
-    """An IPv4 address (IFA_LOCAL) on interface `ifindex`, in answer to request `seq`."""
+    """An address on interface `ifindex`, in answer to request `seq`: IFA_LOCAL (4 bytes)
+    for IPv4, IFA_ADDRESS (16 bytes) for IPv6."""
 
     seq: int
     ifindex: int
     address: bytes
+    family: int = AF_INET
+    prefixlen: int = 0
+    lifetimes: tuple[int, int] | None = None  # (valid, preferred) s; None: no IFA_CACHEINFO
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +99,10 @@ def getlink_request(ifindex: int, seq: int) -> bytes:
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body
 
 
-def getaddr_request(ifindex: int, seq: int) -> bytes:
-    """RTM_GETADDR dump of IPv4 addresses (the kernel may include other interfaces': the
-    caller filters by ifindex), ended by NLMSG_DONE."""
-    body = _IFADDRMSG.pack(AF_INET, 0, 0, 0, ifindex)
+def getaddr_request(ifindex: int, seq: int, family: int = AF_INET) -> bytes:
+    """RTM_GETADDR dump of one family's addresses (the kernel may include other
+    interfaces': the caller filters by ifindex), ended by NLMSG_DONE."""
+    body = _IFADDRMSG.pack(family, 0, 0, 0, ifindex)
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP,
                           seq, 0) + body
 
@@ -144,16 +150,27 @@ def _attrs(body: bytes, pos: int) -> Iterator[tuple[int, bytes]]:
         pos += _align(alen)  # always advances by at least 4: the loop ends
 
 
+_ADDRESS_OF = {AF_INET: (IFA_LOCAL, 4), AF_INET6: (IFA_ADDRESS, 16)}  # attribute, size
+
+
 def _parse_addr(seq: int, body: bytes) -> AddressFact | None:
     if len(body) < _IFADDRMSG.size:
         raise LinkParseError(f"ifaddrmsg of {len(body)} bytes")
-    family, _plen, _flags, _scope, ifindex = _IFADDRMSG.unpack_from(body)
-    if family != AF_INET:
+    family, prefixlen, _flags, _scope, ifindex = _IFADDRMSG.unpack_from(body)
+    if family not in _ADDRESS_OF:
         return None
+    wanted, size = _ADDRESS_OF[family]
+    address: bytes | None = None
+    lifetimes: tuple[int, int] | None = None
     for atype, value in _attrs(body, _IFADDRMSG.size):
-        if atype == IFA_LOCAL and len(value) == 4:
-            return AddressFact(seq, ifindex, value)
-    return None
+        if atype == wanted and len(value) == size:
+            address = value
+        elif atype == IFA_CACHEINFO and len(value) == _CACHEINFO.size:
+            preferred, valid, _created, _updated = _CACHEINFO.unpack(value)
+            lifetimes = (valid, preferred)
+    if address is None:
+        return None
+    return AddressFact(seq, ifindex, address, family, prefixlen, lifetimes)
 
 
 def _parse_link(mtype: int, body: bytes) -> LinkEvent:
