@@ -532,3 +532,29 @@ def test_os_random_draws_in_range() -> None:
     assert max(rng.getrandbits(32) for _ in range(300)) >= 1 << 31  # the top bit is drawn
     with pytest.raises(ValueError):
         rng.getrandbits(-1)
+
+
+def test_a_new_mac_ends_the_guard_of_the_old_one(tmp_path: Path) -> None:
+    # The link's MAC changed while an address was guarded: the engine starts over with a
+    # new client, and io must stop announcing and defending the old client's address.
+    r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
+    r.reply(offer(r.sent()))
+    r.reply(ack(r.sent()))
+    assert r.from_engine() == ipc.Probe(ADDRESS)
+    dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    assert r.from_engine() == ipc.Guard(ADDRESS, 2)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    assert r.from_engine() == ipc.Guard(None)
+    assert r.svc.guarded is None
+    discover = r.sent()  # the new client starts over, with its own MAC
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.chaddr[:6] == OTHER_MAC
+    conn.close()
+    r.io.close()
+    r.netconf.close()

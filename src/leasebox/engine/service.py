@@ -173,7 +173,11 @@ class EngineService:
             except SnapshotError as exc:
                 log.warning("discarding the kept live state: %s", exc)
             else:
-                if client.state is not State.STOPPED:
+                if client.mac is not None and client.mac != mac:
+                    # the link's MAC changed (link_changed): that client's lease, if the
+                    # server binds it to the old MAC, is not this one's (as for the file)
+                    log.info("kept live state belongs to another MAC address; not using it")
+                elif client.state is not State.STOPPED:
                     log.info("resumed in %s from the kept live state", client.state,
                              extra=self._fields(client.state, client.lease))
                     if client.lease is not None and client.state in (

@@ -121,6 +121,11 @@ class Client:
         return self._ctx.lease
 
     @property
+    def mac(self) -> bytes | None:
+        """The link's MAC address as the last LinkUp gave it (kept while the link is down)."""
+        return self._ctx.mac
+
+    @property
     def awaited_xid(self) -> int | None:
         """The xid of the exchange in progress, which a reply must carry; None when no
         reply is awaited (every reply is then dropped)."""
