@@ -558,3 +558,23 @@ def test_a_new_mac_ends_the_guard_of_the_old_one(tmp_path: Path) -> None:
     conn.close()
     r.io.close()
     r.netconf.close()
+
+
+def test_renew_after_release_starts_again(rig: Rig) -> None:
+    # `leaseboxctl release` leaves the interface STOPPED (a link flap takes no new lease
+    # behind the operator's back); `leaseboxctl renew` is the way back.
+    bind(rig)
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+    assert rig.sent().message_type is wire.MessageType.RELEASE
+    assert rig.svc.state is State.STOPPED
+    assert rig.netconf_conn is not None
+    assert isinstance(channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF),
+                      ipc.Remove)
+    reply = rig.control(control.Command.RENEW)
+    assert reply["ok"] is True, reply
+    discover = rig.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER  # the lease was forgotten
+    assert rig.svc.state is State.SELECTING
+    # while that exchange is under way there is nothing to renew
+    reply = rig.control(control.Command.RENEW)
+    assert reply["ok"] is False and "exchange is in progress" in str(reply["error"])

@@ -3,8 +3,9 @@
 The control socket of interface IFACE is RUNTIME_DIR/IFACE/control.sock (root only by
 default). One request, one reply, both small JSON objects (leasebox.ipc.control).
 
-Exit codes: 0 done; 1 the engine refused (e.g. renew while not bound); 64 usage (a bad
-interface name); 69 no leasebox runs for that interface; 77 permission denied.
+Exit codes: 0 done; 1 the engine refused (e.g. renew while an exchange is in progress);
+64 usage (a bad interface name); 69 no leasebox runs for that interface; 77 permission
+denied.
 """
 
 from __future__ import annotations

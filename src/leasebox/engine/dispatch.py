@@ -129,6 +129,10 @@ def _reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> byt
         return control.encode_reply(False, error=f"reply not sent: {exc}")
 
 
+RENEWABLE = frozenset({State.BOUND, State.RENEWING, State.REBINDING, State.INIT,
+                       State.STOPPED})
+
+
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     """Answer one control request. A bad request gets an error reply, nothing more."""
     try:
@@ -144,8 +148,11 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             return _reply(False, error=f"too many renew/release requests; try again in "
                                         f"{wait:.0f} s")
         case control.Command.RENEW:
-            if svc.state not in (State.BOUND, State.RENEWING, State.REBINDING):
-                return _reply(False, error=f"not bound (state {svc.state})")
+            # Bound: renew now. INIT: DISCOVER now, not after the back-off. STOPPED (after
+            # a release): start again. Elsewhere an exchange is already under way.
+            if svc.state not in RENEWABLE:
+                return _reply(False, error=f"an exchange is in progress (state {svc.state});"
+                                           " try again once it is over")
             svc.feed(RenewRequested(now))
         case control.Command.RELEASE:
             if svc.client is None or svc.client.lease is None:
