@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,7 @@ def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
         started = time.monotonic()
         deadline = started + renewals * T1 * 3 + 120
         baseline: dict[str, tuple[int, int]] | None = None
+        halfway: dict[str, tuple[int, int]] | None = None
         peak: dict[str, int] = {}
         moved = 0
         done = 0
@@ -89,6 +91,8 @@ def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
                 peak[name] = max(peak.get(name, 0), rss)
             if baseline is None and done >= WARM_UP:
                 baseline = now
+            if halfway is None and done >= (WARM_UP + renewals) // 2:
+                halfway = now
             here = lab.address()
             if here is None or here["local"] != address:
                 moved += 1
@@ -105,6 +109,7 @@ def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
     return {
         "python": python,
         "pyroute2": _pyroute2_version(python),
+        "asked": renewals,
         "renewals": done,
         "seconds": round(elapsed),
         "address_changes_or_losses": moved,
@@ -115,6 +120,7 @@ def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
                         if "warning" in line.lower() or "error" in line.lower()),
         "per_process": {
             name: {"rss_kib_after_warm_up": (baseline or end)[name][0],
+                   "rss_kib_halfway": (halfway or end)[name][0],
                    "rss_kib_at_end": end[name][0], "rss_kib_peak": peak.get(name, 0),
                    "fds_after_warm_up": (baseline or end)[name][1], "fds_at_end": end[name][1]}
             for name in end
@@ -123,14 +129,18 @@ def soak(renewals: int, tmp: Path, python: str) -> dict[str, Any]:
 
 
 def record(summary: dict[str, Any]) -> None:
-    rows = ["| process | anonymous RSS after warm-up | at end | peak | fds after warm-up | "
-            "fds at end |", "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| process | anonymous RSS after warm-up | halfway | at end | growth, first half "
+            "| growth, second half | peak | fds after warm-up | fds at end |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, p in summary["per_process"].items():
-        rows.append(f"| {name} | {p['rss_kib_after_warm_up']} KiB | {p['rss_kib_at_end']} KiB"
-                    f" | {p['rss_kib_peak']} KiB | {p['fds_after_warm_up']} | "
+        first = p["rss_kib_halfway"] - p["rss_kib_after_warm_up"]
+        second = p["rss_kib_at_end"] - p["rss_kib_halfway"]
+        rows.append(f"| {name} | {p['rss_kib_after_warm_up']} KiB | {p['rss_kib_halfway']} KiB"
+                    f" | {p['rss_kib_at_end']} KiB | {first:+d} KiB | {second:+d} KiB | "
+                    f"{p['rss_kib_peak']} KiB | {p['fds_after_warm_up']} | "
                     f"{p['fds_at_end']} |")
     text = "\n".join([
-        f"{time.strftime('%Y-%m-%d')}: `scripts/soak --renewals {summary['renewals']} "
+        f"{time.strftime('%Y-%m-%d')}: `scripts/soak --renewals {summary['asked']} "
         f"--record` against ISC Kea (leases of {LIFETIME} s, T1 {T1} s, T2 {T2} s), "
         f"leasebox under {summary['python']} with pyroute2 {summary['pyroute2']}.",
         "",
@@ -157,6 +167,8 @@ def main() -> int:
                    help="the interpreter leasebox runs under (default: Debian's)")
     p.add_argument("--record", action="store_true", help=f"write the figures to {RESULTS}")
     args = p.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the lab's finally stops Kea, leasebox and the netns
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with tempfile.TemporaryDirectory(prefix="leasebox-soak-") as tmp:
         summary = soak(args.renewals, Path(tmp), args.python)
     print(json.dumps(summary, indent=1))

@@ -1,10 +1,10 @@
 """The kernel: pyroute2 writes, and netconf reads its link by hand.
 
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-addr, route, link). pyroute2 costs ~190 ms and ~32 MiB to import; netconf loads
-it when it starts, not on the first request, so the import is off the lease's critical
-path. Netlink errors leave this module as OSError with the kernel's errno, so callers need
-not know pyroute2.
+addr, route, link). pyroute2 costs 90-150 ms of CPU and ~20 MiB to import; netconf
+loads it when it starts, not on the first request, so the import is off the first lease's
+path whenever the exchange takes longer than it. Netlink errors leave this module as
+OSError with the kernel's errno, so callers need not know pyroute2.
 
 The link (read before every change) and its addresses are read on netconf's own socket
 with leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on every
@@ -30,7 +30,7 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 IFA_F_NOPREFIXROUTE = 0x200
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
-READ_TIMEOUT = 5.0  # seconds for the kernel's answer to one RTM_GETLINK
+READ_TIMEOUT = 5.0  # seconds for each datagram of the kernel's answer to one request
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
 MAX_DATAGRAMS = 4096  # of one answer: a dump of more addresses than any link has
 
@@ -47,8 +47,9 @@ class LinkInfo:
 
 
 class Rtnl:
-    """One rtnetlink socket, opened by netconf itself (systemd's ListenNetlink= gives a
-    SOCK_RAW socket that pyroute2 0.9 refuses)."""
+    """Two rtnetlink sockets, both opened by netconf itself: pyroute2's, which writes, and
+    one that reads (systemd's ListenNetlink= would give a SOCK_RAW socket that pyroute2 0.9
+    refuses)."""
 
     def __init__(self) -> None:
         self._ipr: Any = None
@@ -92,7 +93,7 @@ class Rtnl:
             self._reader.close()
             self._reader = None
 
-    # ---- links ---------------------------------------------------------------------------
+    # ---- reads ---------------------------------------------------------------------------
 
     def _ask(self, what: str, request: bytes, seq: int,
              last: Callable[[rtnetlink.LinkEvent], bool]) -> list[rtnetlink.LinkEvent]:
