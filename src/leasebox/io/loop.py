@@ -48,6 +48,8 @@ NETLINK_BUFFER = 65536
 LINK_QUERY_TIMEOUT = 2.0  # seconds to wait for the kernel's answer at start-up
 WARN_EVERY = 10.0  # seconds between two warnings of one kind (network-driven events)
 ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link queries' are low
+ADDR_QUERY_TIMEOUT = 2.0  # seconds for the kernel's list of addresses (a GUARD's check)
+ADDR_QUERY_TRIES = 3  # then the GUARD is given up: the next one asks again
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -112,6 +114,8 @@ class _GuardCheck:
     announce: int
     seq: int
     found: bool = False
+    deadline: float = 0.0  # for the answer to the latest query
+    asked: int = 0
 
 
 def format_mac(mac: bytes) -> str:
@@ -213,6 +217,8 @@ class IoLoop:
             announce = self.guard.next_deadline()
             if announce is not None:
                 deadlines.append(announce)
+        if self.guard_check is not None:
+            deadlines.append(self.guard_check.deadline)
         if self.watchdog is not None:
             deadlines.append(self.next_watchdog)
         if not deadlines:
@@ -229,6 +235,8 @@ class IoLoop:
                 self.send_probe(self.probe)
             elif self.probe.finished(now):
                 self.finish_probe(conflict=False)
+        if self.guard_check is not None and now >= self.guard_check.deadline:
+            self.addresses_overdue(self.guard_check)
         if self.guard is not None and self.link is not None and self.guard.due(now):
             self.last_announce = now
             self.transmit(self.socks.arp, arp.announce_frame(self.link.mac, self.guard.address),
@@ -472,7 +480,17 @@ class IoLoop:
     def ask_addresses(self, check: _GuardCheck) -> None:
         self.addr_seq = ADDR_SEQ_BASE + (self.addr_seq + 1 - ADDR_SEQ_BASE) % ADDR_SEQ_BASE
         check.seq, check.found = self.addr_seq, False
+        check.deadline, check.asked = self.clock() + ADDR_QUERY_TIMEOUT, check.asked + 1
         self.socks.rtnl.send(link.getaddr_request(self.ifindex, self.addr_seq))
+
+    def addresses_overdue(self, check: _GuardCheck) -> None:
+        """The kernel has not finished listing the addresses: ask again, a few times."""
+        if check.asked < ADDR_QUERY_TRIES:
+            self.ask_addresses(check)
+            return
+        self.guard_check = None
+        self.throttle.warn("guard", f"not watching {check.address}: no list of the addresses "
+                           f"of {self.ifname} from the kernel after {check.asked} queries")
 
     def guard_checked(self, check: _GuardCheck) -> None:
         self.guard_check = None

@@ -1,0 +1,103 @@
+"""io's event loop, driven by hand without root: socketpairs stand in for the engine, the
+packet, ARP and UDP sockets and rtnetlink (whose "kernel" end the test holds), and the
+clock is a fake. For what needs the real kernel, see test_io_process.py."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+
+import pytest
+
+from leasebox import ipc
+from leasebox.io import loop
+from leasebox.io.loop import IoLoop, Sockets
+from leasebox.runtime import rtnetlink
+
+ADDRESS = IPv4Address("192.0.2.10")
+MAC = bytes.fromhex("020000000001")
+
+
+@dataclass
+class Clock:
+    now: float = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Rig:
+    io: IoLoop
+    kernel: socket.socket  # the rtnetlink socket's other end: what io asks arrives here
+    clock: Clock
+
+
+@pytest.fixture
+def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    monkeypatch.setattr(loop, "enable_auxdata", lambda sock: None)  # a packet socket's option
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(5)]
+    engine, packet, arp, udp, rtnl = (ours for ours, _ in pairs)
+    clock = Clock()
+    log = logging.LoggerAdapter(logging.getLogger("leasebox.io.test"))
+    io = IoLoop("eth0", 2, Sockets(engine, packet, arp, udp, rtnl), log, clock)
+    io.link = ipc.LinkState(2, MAC, 1500, True)
+    kernel = pairs[4][1]
+    kernel.setblocking(False)
+    yield Rig(io, kernel, clock)
+    for a, b in pairs:
+        a.close()
+        b.close()
+
+
+def _queries(kernel: socket.socket) -> list[int]:
+    """The sequence numbers of the RTM_GETADDR requests io has sent since last asked."""
+    seqs: list[int] = []
+    while True:
+        try:
+            data = kernel.recv(4096)
+        except BlockingIOError:
+            return seqs
+        length, mtype, _flags, seq, _port = struct.unpack_from("=IHHII", data)
+        assert (length, mtype) == (len(data), rtnetlink.RTM_GETADDR)
+        seqs.append(seq)
+
+
+def test_a_guard_whose_address_list_never_comes_is_asked_again_then_dropped(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.io.start_guard(ADDRESS, 2)
+    assert len(_queries(rig.kernel)) == 1
+    assert rig.io.timeout() == pytest.approx(loop.ADDR_QUERY_TIMEOUT)
+    for tries in range(2, loop.ADDR_QUERY_TRIES + 1):
+        rig.clock.now += loop.ADDR_QUERY_TIMEOUT
+        rig.io.on_timers()
+        assert len(_queries(rig.kernel)) == 1, f"query {tries}"
+        assert rig.io.guard_check is not None
+    rig.clock.now += loop.ADDR_QUERY_TIMEOUT
+    with caplog.at_level(logging.WARNING):
+        rig.io.on_timers()
+    assert rig.io.guard_check is None and rig.io.guard is None
+    assert _queries(rig.kernel) == []
+    assert "no list of the addresses of eth0 from the kernel after 3 queries" in caplog.text
+    assert rig.io.timeout() is None  # nothing left to wait for
+
+
+def test_a_late_answer_is_not_taken_for_the_new_query(rig: Rig) -> None:
+    rig.io.start_guard(ADDRESS, 2)
+    (first,) = _queries(rig.kernel)
+    rig.clock.now += loop.ADDR_QUERY_TIMEOUT
+    rig.io.on_timers()
+    (second,) = _queries(rig.kernel)
+    assert second != first
+    # the first query's answer, late: not the one io waits for
+    rig.io.on_link_event(rtnetlink.AddressFact(first, 2, ADDRESS.packed), initial=False)
+    rig.io.on_link_event(rtnetlink.DumpDone(first), initial=False)
+    assert rig.io.guard is None and rig.io.guard_check is not None
+    rig.io.on_link_event(rtnetlink.AddressFact(second, 2, ADDRESS.packed), initial=False)
+    rig.io.on_link_event(rtnetlink.DumpDone(second), initial=False)
+    assert rig.io.guard_check is None
+    assert rig.io.guard is not None and rig.io.guard.address == ADDRESS
