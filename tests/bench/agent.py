@@ -431,6 +431,7 @@ def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
             found |= _unit_pids(unit)
         if args.match:
             found |= _match_pids(args.match)
+        found |= set(args.pid)
         return found
 
     first = {p: s for p in sorted(pids()) if (s := _proc_sample(p)) is not None}
@@ -447,6 +448,41 @@ def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
                                         for p in second if p in first)
         result["pids_changed"] = sorted(set(first) ^ set(second))
     return result
+
+
+# What a start costs before leasebox does anything: each line a fresh `python3 -I -c`.
+# netconf keeps readline out before pyroute2 (see netconf/rtnl.py); so does the floor.
+NO_READLINE = "import sys; sys.modules.setdefault('readline', None); "
+FLOOR = {
+    "python3 -I, nothing imported": "pass",
+    "pyroute2 alone (from pyroute2 import IPRoute)": NO_READLINE + "from pyroute2 import IPRoute",
+    "io: its program's imports": "import leasebox.io.main",
+    "engine: its program's imports": "import leasebox.engine.main",
+    "netconf: its program's imports and pyroute2":
+        NO_READLINE + "import leasebox.netconf.main; from pyroute2 import IPRoute",
+}
+ANON = ("; print([int(x.split()[1]) for x in open('/proc/self/status') "
+        "if x.startswith('RssAnon')][0])")
+
+
+def cmd_floor(args: argparse.Namespace) -> dict[str, Any]:
+    """Wall time, CPU time and anonymous RSS of each FLOOR line, `runs` times in turn."""
+    samples: dict[str, list[dict[str, float]]] = {k: [] for k in FLOOR}
+    for _ in range(args.runs):
+        for label, stmt in FLOOR.items():
+            before = os.times()
+            t0 = time.perf_counter()
+            r = subprocess.run(["python3", "-I", "-c", stmt + ANON], capture_output=True,
+                               text=True, timeout=60, check=False)
+            wall = time.perf_counter() - t0
+            after = os.times()
+            if r.returncode != 0:
+                return {"error": f"{label}: {r.stderr[-500:]}"}
+            cpu = (after.children_user - before.children_user
+                   + after.children_system - before.children_system)
+            samples[label].append({"wall_ms": wall * 1000.0, "cpu_ms": cpu * 1000.0,
+                                   "anon_kib": float(r.stdout.split()[-1])})
+    return {"runs": args.runs, "samples": samples}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,9 +510,12 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--quiet", type=float, default=3.0)
     f.add_argument("--timeout", type=float, default=10.0)
     f.add_argument("--linger", type=float, default=0.0)
+    fl = sub.add_parser("floor")
+    fl.add_argument("--runs", type=int, default=5)
     r = sub.add_parser("procs")
     r.add_argument("--unit", action="append", default=[])
     r.add_argument("--match")
+    r.add_argument("--pid", type=int, action="append", default=[])
     r.add_argument("--interval", type=float, default=0.0)
     args = p.parse_args(argv)
     if args.action == "acquire":
@@ -486,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         out = cmd_acquire(args)
     elif args.action == "flap":
         out = cmd_flap(args)
+    elif args.action == "floor":
+        out = cmd_floor(args)
     else:
         out = cmd_procs(args)
     json.dump(out, sys.stdout)

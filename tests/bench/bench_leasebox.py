@@ -135,14 +135,32 @@ def lease_under_flood(lab: BenchLab, reps: int, rate: float) -> dict[str, Any]:
 NETCONF_IDLE_WAIT = 60.0  # netconf exits after 30 s without a request
 
 
+KINDS = ("io", "engine", "netconf")
+
+
 def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
     """PSS and RSS of the units' processes, and the CPU time they have used since they
-    started (utime + stime: all of it start-up and lease, when taken right after)."""
+    started (utime + stime: all of it start-up and lease, when taken right after); the
+    same split by process (io, engine, netconf)."""
     sample = lab.agent("procs", *[a for u in units for a in ("--unit", u)], timeout=120)
-    procs = sample["procs"]
+    procs, hz = sample["procs"], sample["ticks_per_s"]
+    by_kind = {}
+    for kind in KINDS:
+        mine = [p for p in procs if f"leasebox-{kind}" in p.get("cmd", "")]
+        by_kind[kind] = {"processes": len(mine),
+                         "pss_kib": sum(p.get("pss_kb", 0) for p in mine),
+                         "cpu_s": sum(p.get("cpu_ticks", 0) for p in mine) / hz}
     return {"processes": len(procs), "pss_kib": sum(p.get("pss_kb", 0) for p in procs),
             "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
-            "cpu_s": sum(p.get("cpu_ticks", 0) for p in procs) / sample["ticks_per_s"]}
+            "cpu_s": sum(p.get("cpu_ticks", 0) for p in procs) / hz, "by_kind": by_kind}
+
+
+def _system_cpu(lab: BenchLab) -> float:
+    """CPU seconds used so far by the container's systemd (PID 1) and journald: what
+    starting units and logging cost outside leasebox's own processes."""
+    sample = lab.agent("procs", "--pid", "1",
+                       "--match", "^/(usr/)?lib/systemd/systemd-journald$", timeout=60)
+    return float(sum(p.get("cpu_ticks", 0) for p in sample["procs"]) / sample["ticks_per_s"])
 
 
 def _netconf_gone(lab: BenchLab, timeout: float) -> float | None:
@@ -174,6 +192,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"interfaces": n}
         try:
             args = [a for x in names for a in ("--iface", x)]
+            system0 = _system_cpu(lab)
             r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
                           "systemctl", "start", *targets, timeout=150)
             t0 = r["t0"]
@@ -189,7 +208,8 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
                      for p in ("io", "engine", "netconf")]
             peak = _memory(lab, units)
             entry.update({**peak, "pss_kib_per_interface": peak["pss_kib"] / n,
-                          "cpu_s_per_interface": peak["cpu_s"] / n})
+                          "cpu_s_per_interface": peak["cpu_s"] / n,
+                          "system_cpu_s_per_interface": (_system_cpu(lab) - system0) / n})
             idle_s = _netconf_gone(lab, NETCONF_IDLE_WAIT)
             entry["netconf_idle_after_s"] = idle_s
             if idle_s is not None:
@@ -214,6 +234,19 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
 
 
 # ---- profile -----------------------------------------------------------------------------
+
+
+def floor(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
+    """The cost of starting Python and importing what each program imports, alone on an
+    idle machine (agent.FLOOR): the part of a cold start that no ordering can remove."""
+    lab.log(f"floor: python3 start-up and each program's imports, {runs} runs")
+    r = lab.agent("floor", "--runs", str(runs), timeout=60.0 + runs * 30.0)
+    if "error" in r:
+        return r
+    return {"runs": runs, "lines": {
+        label: {key: summary([x[key] for x in xs])
+                for key in ("wall_ms", "cpu_ms", "anon_kib")}
+        for label, xs in r["samples"].items()}}
 
 
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")

@@ -300,6 +300,21 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{fmt(steady.get('processes'))} | "
                      f"{fmt(steady.get('pss_kib', 0) / MIB, 1)} | "
                      f"{fmt(steady.get('pss_kib_per_interface', 0) / MIB, 1)} |")
+        L += ["", "Per interface, by process: CPU seconds until the peak sample (systemd "
+              "and journald: the container's PID 1 and journald over the same time), and "
+              "PSS in steady state.", "",
+              "| N | CPU s: io | engine | netconf | systemd + journald | "
+              "steady PSS MiB: io | engine |", "|---|---|---|---|---|---|---|"]
+        for s in scale:
+            kinds, steady_kinds = s.get("by_kind"), (s.get("steady") or {}).get("by_kind")
+            if not kinds:
+                continue
+            n = s["interfaces"]
+            cpu = [fmt(kinds[k]["cpu_s"] / n, 3) for k in ("io", "engine", "netconf")]
+            pss = [fmt(steady_kinds[k]["pss_kib"] / n / MIB, 1) if steady_kinds else "—"
+                   for k in ("io", "engine")]
+            L.append(f"| {n} | {' | '.join(cpu)} | "
+                     f"{fmt(s.get('system_cpu_s_per_interface'), 3)} | {' | '.join(pss)} |")
         L += [""]
     prof = results.get("profile", {})
     if prof:
@@ -319,6 +334,21 @@ def markdown(results: dict[str, Any]) -> str:
                                  prof["cold"], "`systemctl start`")
         if prof.get("flap"):
             L += _timeline_table("Carrier up timeline", prof["flap"], "carrier up")
+        fl = lb.get("floor")
+        if fl and "lines" in fl:
+            L += [f"### The floor: Python's start and each program's imports, alone on the "
+                  f"idle container (median of {fl['runs']})", "",
+                  "Each line is a fresh `python3 -I -c` that imports what the program "
+                  "imports at start-up and exits: what a cold start costs before leasebox "
+                  "does anything, and what each process carries for good.", "",
+                  "| what | wall ms | CPU ms | anonymous RSS MiB |", "|---|---|---|---|"]
+            for label, v in fl["lines"].items():
+                L.append(f"| {label} | {fmt(v['wall_ms'].get('median'), 1)} | "
+                         f"{fmt(v['cpu_ms'].get('median'), 1)} | "
+                         f"{fmt((v['anon_kib'].get('median') or 0) / 1024, 1)} |")
+            L += [""]
+        elif fl:
+            L += [f"### The floor: failed: {fl.get('error', '?')[:300]}", ""]
         it = lb.get("importtime")
         if it:
             L += [f"### python3 -X importtime, per program (median of {it.get('runs', 1)} cold "

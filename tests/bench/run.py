@@ -37,7 +37,7 @@ from tests.system.leasebox_lab import install
 
 REPO = Path(__file__).resolve().parents[2]
 PEER_PACKAGES = ("dhcpcd", "isc-dhcp-client", "busybox")  # systemd-networkd is in systemd
-SECTIONS = ("cold", "running", "reboot", "junk", "flood", "scale", "importtime")
+SECTIONS = ("cold", "running", "reboot", "junk", "flood", "scale", "importtime", "floor")
 
 
 def log(msg: str) -> None:
@@ -237,6 +237,8 @@ def measure(args: argparse.Namespace, lab: BenchLab, results: dict[str, Any]) ->
         lb["scale"] = bench_leasebox.scale(lab, args.scale)
     if "importtime" not in skip:
         lb["importtime"] = bench_leasebox.importtime(lab, runs=1 if args.quick else 3)
+    if "floor" not in skip:
+        lb["floor"] = bench_leasebox.floor(lab, runs=3 if args.quick else 10)
 
 
 def describe(cl: Client, meta: dict[str, Any]) -> dict[str, Any]:
