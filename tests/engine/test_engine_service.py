@@ -133,10 +133,9 @@ def bind(r: Rig) -> ipc.Apply:
     return apply
 
 
-def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
-    # ARPProbe=yes: probe, then the guard once netconf has applied the lease, again for an
-    # io that reconnects (unannounced); a conflict is defended, a second one declined.
-    r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
+def bind_guarded(r: Rig) -> socket.socket:
+    """With ARPProbe=yes: bind through the probe; io is told to guard the address once
+    netconf has applied it. Returns the engine's connection to netconf."""
     r.reply(offer(r.sent()))
     r.reply(ack(r.sent()))
     assert r.from_engine() == ipc.Probe(ADDRESS)
@@ -148,6 +147,14 @@ def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
     dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
                                                        ""))
     assert r.from_engine() == ipc.Guard(ADDRESS, 2)
+    return conn
+
+
+def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
+    # ARPProbe=yes: probe, then the guard once netconf has applied the lease, again for an
+    # io that reconnects (unannounced); a conflict is defended, a second one declined.
+    r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
+    conn = bind_guarded(r)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
     r.svc.drop_io()
@@ -538,17 +545,7 @@ def test_a_new_mac_ends_the_guard_of_the_old_one(tmp_path: Path) -> None:
     # The link's MAC changed while an address was guarded: the engine starts over with a
     # new client, and io must stop announcing and defending the old client's address.
     r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
-    r.reply(offer(r.sent()))
-    r.reply(ack(r.sent()))
-    assert r.from_engine() == ipc.Probe(ADDRESS)
-    dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
-    conn, _ = r.netconf.accept()
-    conn.settimeout(5)
-    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                       ""))
-    assert r.from_engine() == ipc.Guard(ADDRESS, 2)
+    conn = bind_guarded(r)
     dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
     assert r.from_engine() == ipc.Guard(None)
     assert r.svc.guarded is None
