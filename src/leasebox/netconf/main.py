@@ -268,13 +268,16 @@ class _Missing(Exception):
 
 
 def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
+    rtnl = Rtnl()
+    # pyroute2 is loaded here, before the first request (see rtnl.py), and before the link
+    # is looked up: a hotplugged link must not wait for the import to be brought up
+    rtnl.open()
     index = _index(ifname)
     if index is None:
+        rtnl.close()
         raise _Missing
-    rtnl = Rtnl()
     try:
         link = rtnl.link(index)
-        rtnl.open()  # pyroute2 is loaded here, before the first request (see rtnl.py)
     except OSError as exc:
         rtnl.close()
         if exc.errno == errno.ENODEV:
