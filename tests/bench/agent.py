@@ -455,11 +455,14 @@ def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
 NO_READLINE = "import sys; sys.modules.setdefault('readline', None); "
 FLOOR = {
     "python3 -I, nothing imported": "pass",
-    "pyroute2 alone (from pyroute2 import IPRoute)": NO_READLINE + "from pyroute2 import IPRoute",
+    "pyroute2 whole (from pyroute2 import IPRoute)": NO_READLINE + "from pyroute2 import IPRoute",
+    "pyroute2 as netconf loads it (IPRoute's modules only)":
+        "from leasebox.netconf.rtnl import import_iproute; import_iproute()",
     "io: its program's imports": "import leasebox.io.main",
     "engine: its program's imports": "import leasebox.engine.main",
     "netconf: its program's imports and pyroute2":
-        NO_READLINE + "import leasebox.netconf.main; from pyroute2 import IPRoute",
+        "import leasebox.netconf.main; from leasebox.netconf.rtnl import import_iproute; "
+        "import_iproute()",
 }
 ANON = ("; print([int(x.split()[1]) for x in open('/proc/self/status') "
         "if x.startswith('RssAnon')][0])")

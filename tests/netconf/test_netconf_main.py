@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.netconf.nclab import SRC
+from tests.netconf.nclab import INTERPRETERS, SRC
 
 
 def test_importing_main_does_not_load_pyroute2() -> None:
@@ -17,6 +17,19 @@ def test_importing_main_does_not_load_pyroute2() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=dict(os.environ, PYTHONPATH=str(SRC)), timeout=20, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_netconf_loads_iproute_without_the_rest_of_pyroute2(python: str) -> None:
+    """IPRoute works (a link is read through it), and pyroute2's package __init__, which
+    loads NDB and every other public class, never ran."""
+    code = ("import sys; from leasebox.netconf.rtnl import Rtnl; r = Rtnl(); r.open(); "
+            "print(r.call('lo', 'link', 'get', index=1)[0].get_attr('IFLA_IFNAME'), "
+            "sorted(m for m in ('pyroute2.ndb.main', 'pyroute2.ipdb') "
+            "if m in sys.modules), sys.modules['readline'])")
+    out = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(SRC)!r}); "
+                          + code], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.split() == ["lo", "[]", "None"], out.stderr
 
 
 def run_with_fds(socks: list[tuple[str, socket.socket]]) -> subprocess.CompletedProcess[str]:

@@ -1,9 +1,10 @@
 """The kernel: pyroute2 writes, and netconf reads its link by hand.
 
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-addr, route, link). pyroute2 costs 90-150 ms of CPU and ~20 MiB to import; netconf
-loads it when it starts, not on the first request, so the import is off the first lease's
-path whenever the exchange takes longer than it. Netlink errors leave this module as
+addr, route, link). IPRoute's part of pyroute2 costs ~50 ms of CPU and ~8 MiB to import
+(the whole package ~110 ms and ~16 MiB: see import_iproute); netconf loads it when it starts,
+not on the first request, so the import is off the first lease's path whenever the
+exchange takes longer than it. Netlink errors leave this module as
 OSError with the kernel's errno, so callers need not know pyroute2.
 
 The link (read before every change) and its addresses are read on netconf's own socket
@@ -14,6 +15,7 @@ call, which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.m
 from __future__ import annotations
 
 import errno
+import importlib.util
 import socket
 import sys
 from collections.abc import Callable
@@ -46,6 +48,29 @@ class LinkInfo:
     up: bool = True  # administratively up (IFF_UP)
 
 
+def import_iproute() -> tuple[Any, type[Exception]]:
+    """pyroute2's IPRoute and NetlinkError, loaded without the package's __init__.
+
+    That __init__ loads all of pyroute2's public classes (0.7: every entry point, with NDB,
+    IPDB, the console and importlib.metadata's scan of site-packages): ~60 ms of CPU and
+    ~8 MiB netconf never uses (Debian 12's 0.7.2). So `pyroute2` goes
+    into sys.modules as a bare package and only IPRoute's own modules run; they import
+    each other by full name. Works with Debian's 0.7.2 and 0.7.7 and PyPI's 0.9.x.
+    """
+    # pyroute2 0.7's console imports readline, whose terminfo lookup calls setfsuid under
+    # Debian 13's ncurses 6.5: a syscall the unit's filter refuses. netconf has no terminal.
+    sys.modules.setdefault("readline", None)  # type: ignore[arg-type]
+    if "pyroute2" not in sys.modules:
+        spec = importlib.util.find_spec("pyroute2")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("pyroute2 is not installed")
+        sys.modules["pyroute2"] = importlib.util.module_from_spec(spec)
+    from pyroute2.iproute import IPRoute  # noqa: PLC0415 (lazy: see the module docstring)
+    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
+
+    return IPRoute, NetlinkError
+
+
 class Rtnl:
     """Two rtnetlink sockets, both opened by netconf itself: pyroute2's, which writes, and
     one that reads (systemd's ListenNetlink= would give a SOCK_RAW socket that pyroute2 0.9
@@ -63,15 +88,8 @@ class Rtnl:
 
     def _open(self) -> Any:
         if self._ipr is None:
-            # pyroute2 0.7's package __init__ imports its interactive console, and with it
-            # readline, whose terminfo lookup calls setfsuid under Debian 13's ncurses 6.5:
-            # a syscall the unit's filter refuses. netconf has no terminal; keep it out.
-            sys.modules.setdefault("readline", None)  # type: ignore[arg-type]
-            from pyroute2 import IPRoute  # noqa: PLC0415 (lazy: see the module docstring)
-            from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
-
-            self._netlink_error = NetlinkError
-            self._ipr = IPRoute()
+            iproute, self._netlink_error = import_iproute()
+            self._ipr = iproute()
         return self._ipr
 
     def call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
