@@ -83,6 +83,26 @@ def test_exec_after_forbid_exec_dies_of_sigsys_parent_unaffected(tmp_path: Path)
     assert not list(tmp_path.iterdir()), "the SIGSYS left a core file"
 
 
+def test_refuse_makes_exec_fail_with_eperm_and_a_later_forbid_still_kills(
+        tmp_path: Path) -> None:
+    rc, out = child("""
+        import errno, subprocess
+        n = filters()
+        done = sandbox.forbid_exec(refuse=True)
+        try:
+            subprocess.run(["/bin/true"], check=False)
+            report(spawned=True)
+        except PermissionError as exc:
+            report(refused=exc.errno == errno.EPERM)
+        report(done=done, added=filters() - n)
+        sandbox.forbid_exec()
+        os.execv("/bin/true", ["true"])
+        report(survived=True)
+    """, tmp_path)
+    assert out == {"refused": True, "done": True, "added": 1}
+    assert rc == -signal.SIGSYS
+
+
 def test_everything_else_still_works_and_children_inherit_the_filter(tmp_path: Path) -> None:
     rc, out = child("""
         import signal, socket
@@ -234,7 +254,8 @@ def test_no_more_exec_logs_and_goes_on(monkeypatch: pytest.MonkeyPatch,
                                        expected: tuple[int, str, bool]) -> None:
     level, text, result = expected
 
-    def fake() -> bool:
+    def fake(*, refuse: bool = False) -> bool:
+        assert not refuse
         if isinstance(outcome, OSError):
             raise outcome
         assert isinstance(outcome, bool)

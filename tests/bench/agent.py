@@ -419,6 +419,7 @@ def _proc_sample(pid: int) -> dict[str, Any] | None:
         sample["ctxsw"] = ctx
         stat = (base / "stat").read_text().rsplit(")", 1)[1].split()
         sample["cpu_ticks"] = int(stat[11]) + int(stat[12])  # utime + stime
+        sample["sys_ticks"] = int(stat[12])
         return sample
     except (OSError, ValueError, IndexError):
         return None

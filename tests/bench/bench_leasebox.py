@@ -149,7 +149,8 @@ def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
         mine = [p for p in procs if f"leasebox-{kind}" in p.get("cmd", "")]
         by_kind[kind] = {"processes": len(mine),
                          "pss_kib": sum(p.get("pss_kb", 0) for p in mine),
-                         "cpu_s": sum(p.get("cpu_ticks", 0) for p in mine) / hz}
+                         "cpu_s": sum(p.get("cpu_ticks", 0) for p in mine) / hz,
+                         "sys_s": sum(p.get("sys_ticks", 0) for p in mine) / hz}
     return {"processes": len(procs), "pss_kib": sum(p.get("pss_kb", 0) for p in procs),
             "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
             "cpu_s": sum(p.get("cpu_ticks", 0) for p in procs) / hz, "by_kind": by_kind}

@@ -300,9 +300,10 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{fmt(steady.get('processes'))} | "
                      f"{fmt(steady.get('pss_kib', 0) / MIB, 1)} | "
                      f"{fmt(steady.get('pss_kib_per_interface', 0) / MIB, 1)} |")
-        L += ["", "Per interface, by process: CPU seconds until the peak sample (systemd "
-              "and journald: the container's PID 1 and journald over the same time), and "
-              "PSS in steady state.", "",
+        L += ["", "Per interface, by process: CPU seconds until the peak sample, in "
+              "parentheses the part spent in the kernel (stime; systemd's set-up of the "
+              "unit's sandbox between fork and exec is in it); systemd and journald: the "
+              "container's PID 1 and journald over the same time; PSS in steady state.", "",
               "| N | CPU s: io | engine | netconf | systemd + journald | "
               "steady PSS MiB: io | engine |", "|---|---|---|---|---|---|---|"]
         for s in scale:
@@ -310,7 +311,9 @@ def markdown(results: dict[str, Any]) -> str:
             if not kinds:
                 continue
             n = s["interfaces"]
-            cpu = [fmt(kinds[k]["cpu_s"] / n, 3) for k in ("io", "engine", "netconf")]
+            cpu = [fmt(kinds[k]["cpu_s"] / n, 3)
+                   + (f" ({fmt(kinds[k]['sys_s'] / n, 3)})" if "sys_s" in kinds[k] else "")
+                   for k in ("io", "engine", "netconf")]
             pss = [fmt(steady_kinds[k]["pss_kib"] / n / MIB, 1) if steady_kinds else "—"
                    for k in ("io", "engine")]
             L.append(f"| {n} | {' | '.join(cpu)} | "

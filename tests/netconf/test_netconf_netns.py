@@ -366,3 +366,23 @@ def test_route_table_takes_every_route_of_the_lease(netns: str, start_netconf: A
         ("192.0.2.0/24", "100"), ("198.51.100.0/24", "100"), ("default", "100")}
     assert nc.request(ipc.Remove(3)).status == OK
     assert addresses(netns) == [] and route_set(netns) == set()
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_netconf_runs_no_program(netns: str, start_netconf: Any, tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch, python: str) -> None:
+    """pyroute2 0.7's import runs `uname -p` and `file -b` (platform's probes); netconf,
+    which holds CAP_NET_ADMIN, refuses exec before it loads pyroute2, so neither runs."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    ran = tmp_path / "ran"
+    for name in ("uname", "file"):
+        (fake / name).write_text(f"#!/bin/sh\necho {name} >> {ran}\n")
+        (fake / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/sbin:/usr/bin:/sbin:/bin")
+    nc = start_netconf(netns, python)
+    reply = nc.request(lease(1))
+    assert reply.status == OK, reply.reason
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+    assert not ran.exists(), f"netconf ran {ran.read_text().split()}"
+    assert "cannot refuse exec" not in nc.output()

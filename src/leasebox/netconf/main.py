@@ -376,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         logsetup.setup("netconf", "?").error("%s", exc)
         return EX_CONFIG
     log = logsetup.setup("netconf", ifname, debug=args.debug)
+    # Importing pyroute2 probes the platform by running `uname -p` and `file -b` on the
+    # interpreter. netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from
+    # here on (platform copes, and pyroute2 gets the same values), and kills once pyroute2
+    # is loaded. Saves two fork+execs (~8 ms of CPU where `file` is installed) per start.
+    sandbox.no_more_exec(log, refuse=True)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
         config = files.load(Path(args.config_root), ifname)
     except ConfigError as exc:

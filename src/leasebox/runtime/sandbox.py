@@ -83,8 +83,9 @@ def native_arch() -> Arch | None:
     return arch
 
 
-def program(arch: Arch) -> list[tuple[int, int, int, int]]:
-    """The filter as (code, jt, jf, k) instructions; jumps are relative to the next one."""
+def program(arch: Arch, action: int = SECCOMP_RET_KILL_PROCESS) -> list[tuple[int, int, int, int]]:
+    """The filter as (code, jt, jf, k) instructions; jumps are relative to the next one.
+    `action` is what an exec (or a call through another ABI) gets."""
     n = len(arch.exec_calls)
     # layout: 0 load arch, 1 check it, 2 load nr, 3..3+n-1 one test per call, then
     # ALLOW at 3+n and KILL at 4+n
@@ -98,7 +99,7 @@ def program(arch: Arch) -> list[tuple[int, int, int, int]]:
         here = 3 + i
         insns.append((BPF_JEQ_K, kill - here - 1, 0, nr))
     insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW))
-    insns.append((BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS))
+    insns.append((BPF_RET_K, 0, 0, action))
     return insns
 
 
@@ -132,8 +133,10 @@ def thread_count() -> int:
         return 1
 
 
-def forbid_exec() -> bool:
-    """Make execve/execveat kill this process from now on, for good.
+def forbid_exec(*, refuse: bool = False) -> bool:
+    """Make execve/execveat kill this process from now on, for good; with `refuse`, fail
+    with EPERM instead (for a library that probes by running programs and copes with a
+    refusal; the filters stack, so a later forbid_exec() still makes exec kill).
 
     True once the filter is in place; False (and nothing changed) on an architecture this
     module has no filter for. OSError if the process has other threads, or the kernel
@@ -144,22 +147,24 @@ def forbid_exec() -> bool:
     threads = thread_count()
     if threads != 1:
         raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
-    _install(program(arch))
+    _install(program(arch, SECCOMP_RET_ERRNO | EPERM if refuse else SECCOMP_RET_KILL_PROCESS))
     return True
 
 
-def no_more_exec(log: logging.Logger | logging.LoggerAdapter[logging.Logger]) -> bool:
+def no_more_exec(log: logging.Logger | logging.LoggerAdapter[logging.Logger], *,
+                 refuse: bool = False) -> bool:
     """forbid_exec() for a service's start-up: one debug line when done, a warning (and
     go on: the unit's own confinement still holds) when not. True if installed."""
+    what = "refuse" if refuse else "forbid"
     try:
-        done = forbid_exec()
+        done = forbid_exec(refuse=refuse)
     except OSError as exc:
-        log.warning("cannot forbid exec: %s", exc.strerror or exc)
+        log.warning("cannot %s exec: %s", what, exc.strerror or exc)
         return False
     if not done:
-        log.warning("cannot forbid exec: no seccomp filter for %s", os.uname().machine)
+        log.warning("cannot %s exec: no seccomp filter for %s", what, os.uname().machine)
         return False
-    log.debug("exec is now forbidden")
+    log.debug("exec is now %s", "refused" if refuse else "forbidden")
     return True
 
 
