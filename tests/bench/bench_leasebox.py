@@ -250,6 +250,55 @@ def floor(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
         for label, xs in r["samples"].items()}}
 
 
+# What a transient `systemd-run ... /usr/bin/true` cannot or need not take from a unit.
+NOT_SANDBOX = ("Type", "ExecStart", "Sockets", "FileDescriptorStoreMax", "Restart",
+               "RestartSec", "RestartPreventExitStatus", "WatchdogSec", "RuntimeDirectory",
+               "RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "StateDirectory")
+SANDBOX_IFACE = "sbx0"  # a name no other section uses: its /run/leasebox dir is made here
+RUNTIME_LINE = re.compile(r"Service runtime: ([\d.]+)(us|ms|s)\b")
+
+
+def _sandbox_settings(lab: BenchLab, unit: str) -> list[str]:
+    """The [Service] settings of an installed template that confine it, for SANDBOX_IFACE."""
+    settings, in_service = [], False
+    for line in lab.systemctl("cat", unit).splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            in_service = line == "[Service]"
+        elif in_service and "=" in line and not line.startswith("#") \
+                and line.split("=", 1)[0] not in NOT_SANDBOX:
+            settings.append(line.replace("%i", SANDBOX_IFACE).replace("%I", SANDBOX_IFACE))
+    return settings
+
+
+def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
+    """systemd's set-up of each unit's confinement, alone: `systemd-run --wait` of
+    /usr/bin/true under the template's [Service] settings, and under none; systemd's
+    'Service runtime' (fork to exit: the set-up between fork and exec, then true)."""
+    lab.log(f"sandbox: each unit's confinement around /usr/bin/true, {runs} runs")
+    lab.c.run(["mkdir", "-p", f"/run/leasebox/{SANDBOX_IFACE}"])
+    cases: dict[str, list[str]] = {"no settings": []} | {
+        part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
+    out: dict[str, Any] = {"runs": runs, "cases": {}}
+    try:
+        for label, settings in cases.items():
+            samples = []
+            for _ in range(runs):
+                argv = ["systemd-run", "--wait", *[a for x in settings for a in ("-p", x)],
+                        "/usr/bin/true"]
+                r = lab.c.run(argv, check=False, timeout=60)
+                m = RUNTIME_LINE.search(r.stdout + r.stderr)
+                if r.returncode != 0 or m is None:
+                    out["cases"][label] = {"error": (r.stdout + r.stderr)[-300:]}
+                    break
+                samples.append(float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)])
+            else:
+                out["cases"][label] = {"settings": len(settings), "ms": summary(samples)}
+    finally:
+        lab.c.run(["rmdir", f"/run/leasebox/{SANDBOX_IFACE}"], check=False)
+    return out
+
+
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 

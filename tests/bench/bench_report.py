@@ -352,6 +352,20 @@ def markdown(results: dict[str, Any]) -> str:
             L += [""]
         elif fl:
             L += [f"### The floor: failed: {fl.get('error', '?')[:300]}", ""]
+        sb = lb.get("sandbox")
+        if sb:
+            L += [f"### systemd's set-up of each unit's sandbox (median of {sb['runs']})", "",
+                  "`systemd-run --wait` of /usr/bin/true with the template's [Service] "
+                  "settings (all but the start-up and restart ones): systemd's 'Service "
+                  "runtime', fork to exit, most of it the confinement set up between fork "
+                  "and exec. Each interface starts three such units.", "",
+                  "| unit settings | settings | ms |", "|---|---|---|"]
+            for label, v in sb["cases"].items():
+                if "error" in v:
+                    L.append(f"| {label} | — | failed: {v['error'][:120]} |")
+                else:
+                    L.append(f"| {label} | {v['settings']} | {span(v['ms'], 1)} |")
+            L += [""]
         it = lb.get("importtime")
         if it:
             L += [f"### python3 -X importtime, per program (median of {it.get('runs', 1)} cold "

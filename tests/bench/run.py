@@ -37,7 +37,8 @@ from tests.system.leasebox_lab import install
 
 REPO = Path(__file__).resolve().parents[2]
 PEER_PACKAGES = ("dhcpcd", "isc-dhcp-client", "busybox")  # systemd-networkd is in systemd
-SECTIONS = ("cold", "running", "reboot", "junk", "flood", "scale", "importtime", "floor")
+SECTIONS = ("cold", "running", "reboot", "junk", "flood", "scale", "importtime", "floor",
+            "sandbox")
 
 
 def log(msg: str) -> None:
@@ -239,6 +240,8 @@ def measure(args: argparse.Namespace, lab: BenchLab, results: dict[str, Any]) ->
         lb["importtime"] = bench_leasebox.importtime(lab, runs=1 if args.quick else 3)
     if "floor" not in skip:
         lb["floor"] = bench_leasebox.floor(lab, runs=3 if args.quick else 10)
+    if "sandbox" not in skip:
+        lb["sandbox"] = bench_leasebox.sandbox(lab, runs=3 if args.quick else 10)
 
 
 def describe(cl: Client, meta: dict[str, Any]) -> dict[str, Any]:

@@ -321,6 +321,12 @@ def test_engine_has_no_network(seen: Seen) -> None:
     assert p["rtm_newaddr"] == "socket: EAFNOSUPPORT"
 
 
+def test_no_per_interface_unit_sees_sysfs(seen: Seen) -> None:
+    # io and netconf read their link over rtnetlink; /sys would list every interface
+    for role in ("io", "netconf"):
+        assert seen.probes[role]["sys_class_net"] == "EACCES", role
+
+
 def test_no_unit_can_read_the_host_secrets(seen: Seen) -> None:
     for role in ROLES:
         reads = seen.probes[role]["reads"]
