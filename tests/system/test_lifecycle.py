@@ -189,6 +189,33 @@ def test_hotplug_an_interface_that_comes_and_goes(lab: LeaseLab) -> None:
           f"{second * 1000:.0f} ms after the second")
 
 
+def test_an_interface_that_keeps_coming_and_going(lab: LeaseLab) -> None:
+    """A NIC whose driver resets in a loop: veth0 deleted and created again 8 times in a
+    few seconds. io exits when its link goes (its packet sockets are bound to it) and is
+    started again each time; systemd's default start limit (5 in 10 s) must not leave it
+    failed, so once the link settles the lease is back."""
+    lab.bridge_server()
+    mac = lab.c.run(["cat", f"/sys/class/net/{IFACE}/address"]).stdout.strip()
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address(timeout=15)
+    lab.wait_bound()
+    io_unit = f"leasebox-io@{IFACE}.service"
+    restarts = int(lab.c.run(["systemctl", "show", "-p", "NRestarts", "--value",
+                              io_unit]).stdout)
+    for _ in range(8):
+        lab.c.run(["ip", "link", "del", IFACE])
+        wait_for("io waiting for veth0",
+                 lambda: _unit_status(lab, io_unit) == f"waiting for {IFACE}", 10)
+        lab.plug_veth0(mac)
+    again = lab.wait_address(timeout=15)
+    assert again["local"] == addr["local"]
+    lab.wait_bound()
+    assert _active(lab, io_unit) == "active"
+    restarted = int(lab.c.run(["systemctl", "show", "-p", "NRestarts", "--value",
+                               io_unit]).stdout) - restarts
+    assert restarted == 8
+
+
 def test_overview_and_monitor(lab: LeaseLab) -> None:
     """Issue 15, item 7: `leaseboxctl` alone is one line per interface; `leaseboxctl
     monitor` follows lease events from the journal as they happen (--json: one object a
