@@ -243,19 +243,24 @@ def test_program_decisions(arch_name: str, nr: int, audit_arch: int | None,
 
 # ---- no_more_exec: what the services log ------------------------------------------------------
 
-@pytest.mark.parametrize(("outcome", "expected"), [
-    (True, (logging.DEBUG, "exec is now forbidden", True)),
-    (False, (logging.WARNING, "cannot forbid exec: no seccomp filter for", False)),
-    (OSError(1, "Operation not permitted"),
+@pytest.mark.parametrize(("refuse", "outcome", "expected"), [
+    (False, True, (logging.DEBUG, "exec is now forbidden", True)),
+    (False, False, (logging.WARNING, "cannot forbid exec: no seccomp filter for", False)),
+    (False, OSError(1, "Operation not permitted"),
      (logging.WARNING, "cannot forbid exec: Operation not permitted", False)),
+    (True, True, (logging.DEBUG, "exec is now refused", True)),
+    (True, OSError(1, "Operation not permitted"),
+     (logging.WARNING, "cannot refuse exec: Operation not permitted", False)),
 ])
 def test_no_more_exec_logs_and_goes_on(monkeypatch: pytest.MonkeyPatch,
-                                       caplog: pytest.LogCaptureFixture, outcome: object,
+                                       caplog: pytest.LogCaptureFixture, refuse: bool,
+                                       outcome: object,
                                        expected: tuple[int, str, bool]) -> None:
     level, text, result = expected
+    asked: list[bool] = []
 
     def fake(*, refuse: bool = False) -> bool:
-        assert not refuse
+        asked.append(refuse)
         if isinstance(outcome, OSError):
             raise outcome
         assert isinstance(outcome, bool)
@@ -264,5 +269,6 @@ def test_no_more_exec_logs_and_goes_on(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(sandbox, "forbid_exec", fake)
     log = logging.getLogger("leasebox.test-sandbox")
     with caplog.at_level(logging.DEBUG, logger="leasebox.test-sandbox"):
-        assert sandbox.no_more_exec(log) is result
+        assert sandbox.no_more_exec(log, refuse=refuse) is result
+    assert asked == [refuse]
     assert [(r.levelno, r.getMessage()[:len(text)]) for r in caplog.records] == [(level, text)]

@@ -301,9 +301,10 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{fmt(steady.get('pss_kib', 0) / MIB, 1)} | "
                      f"{fmt(steady.get('pss_kib_per_interface', 0) / MIB, 1)} |")
         L += ["", "Per interface, by process: CPU seconds until the peak sample, in "
-              "parentheses the part spent in the kernel (stime; systemd's set-up of the "
-              "unit's sandbox between fork and exec is in it); systemd and journald: the "
-              "container's PID 1 and journald over the same time; PSS in steady state.", "",
+              "parentheses the part spent in the kernel (stime; the kernel's share of "
+              "systemd's set-up of the unit's sandbox between fork and exec is in it); "
+              "systemd and journald: the container's PID 1 and journald over the same "
+              "time; PSS in steady state.", "",
               "| N | CPU s: io | engine | netconf | systemd + journald | "
               "steady PSS MiB: io | engine |", "|---|---|---|---|---|---|---|"]
         for s in scale:

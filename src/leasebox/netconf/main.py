@@ -376,10 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         logsetup.setup("netconf", "?").error("%s", exc)
         return EX_CONFIG
     log = logsetup.setup("netconf", ifname, debug=args.debug)
-    # Importing pyroute2 probes the platform by running `uname -p` and `file -b` on the
+    # Importing pyroute2 0.7 probes the platform by running `uname -p` and `file -b` on the
     # interpreter. netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from
     # here on (platform copes, and pyroute2 gets the same values), and kills once pyroute2
-    # is loaded. Saves two fork+execs (~8 ms of CPU where `file` is installed) per start.
+    # is loaded. The two programs no longer run (~8 ms of CPU where `file` is installed);
+    # the forks before them still happen and fail at exec.
     sandbox.no_more_exec(log, refuse=True)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
         config = files.load(Path(args.config_root), ifname)

@@ -1,8 +1,9 @@
 """The kernel: pyroute2 writes, and netconf reads its link by hand.
 
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-addr, route, link). IPRoute's part of pyroute2 costs ~50 ms of CPU and ~8 MiB to import
-(the whole package ~110 ms and ~16 MiB: see import_iproute); netconf loads it when it starts,
+addr, route, link). IPRoute's part of pyroute2 costs ~50 ms of CPU and ~8 MiB on top of
+netconf's own modules (the whole package ~110 ms and ~16 MiB: see import_iproute); netconf
+loads it when it starts,
 not on the first request, so the import is off the first lease's path whenever the
 exchange takes longer than it. Netlink errors leave this module as
 OSError with the kernel's errno, so callers need not know pyroute2.
@@ -53,12 +54,14 @@ def import_iproute() -> tuple[Any, type[Exception]]:
 
     That __init__ loads all of pyroute2's public classes (0.7: every entry point, with NDB,
     IPDB, the console and importlib.metadata's scan of site-packages): ~60 ms of CPU and
-    ~8 MiB netconf never uses (Debian 12's 0.7.2). So `pyroute2` goes
-    into sys.modules as a bare package and only IPRoute's own modules run; they import
-    each other by full name. Works with Debian's 0.7.2 and 0.7.7 and PyPI's 0.9.x.
+    ~8 MiB netconf never uses (Debian 12's 0.7.2). So `pyroute2` goes into sys.modules as
+    a bare package and only IPRoute's own modules run; they import each other by full
+    name. Works with Debian's 0.7.2 and 0.7.7 and PyPI's 0.9.x. The bare package stays:
+    in this process `from pyroute2 import X` works for submodules only, not for classes.
     """
-    # pyroute2 0.7's console imports readline, whose terminfo lookup calls setfsuid under
-    # Debian 13's ncurses 6.5: a syscall the unit's filter refuses. netconf has no terminal.
+    # pyroute2 0.7's console (loaded by that __init__) imports readline, whose terminfo
+    # lookup calls setfsuid under Debian 13's ncurses 6.5: a syscall the unit's filter
+    # refuses. Nothing loads it now; the guard stays in case a module ever does.
     sys.modules.setdefault("readline", None)  # type: ignore[arg-type]
     if "pyroute2" not in sys.modules:
         spec = importlib.util.find_spec("pyroute2")

@@ -48,10 +48,10 @@ class FieldFilter(logging.Filter):
 
 
 def quiet_libraries(record: logging.LogRecord) -> bool:
-    """Only errors from pyroute2. Its package resets its own logger's level when imported
-    (pyroute2.config.log), so a level set beforehand does not hold; and importing it warns
-    about tc, which netconf does not use, at every start (no /proc/net/psched in the
-    minimal root)."""
+    """Only errors from pyroute2. Its package __init__ (which netconf no longer runs:
+    netconf.rtnl.import_iproute) reset its logger's level, so a level set beforehand did
+    not hold; and its tc module warns about tc, which netconf does not use, at every start
+    where /proc/net/psched is missing."""
     return record.levelno >= logging.ERROR or not record.name.startswith("pyroute2")
 
 

@@ -4,7 +4,9 @@ systemd's SystemCallFilter= cannot forbid execve: the service manager itself nee
 start the service, so it is always allowed. Nothing in leasebox execs anything, so once
 a process has what it needs it installs one more seccomp filter of its own, like OpenBSD's
 pledge without "exec": execve and execveat kill the whole process (SIGSYS), everything
-else is left to the filters systemd already installed.
+else is left to the filters systemd already installed. forbid_exec(refuse=True) is the
+same filter answering EPERM instead of killing, for the start-up of a process whose
+libraries probe by running programs (netconf: pyroute2 0.7); the kill filter follows.
 
 How, and why that way:
 - Classic BPF through prctl(PR_SET_SECCOMP), not the seccomp(2) system call: seccomp(2)
@@ -14,12 +16,13 @@ How, and why that way:
   other threads is refused (OSError), rather than given a filter with a hole in it.
 - no_new_privs first (the kernel requires it without CAP_SYS_ADMIN; the units set it too).
 - The architecture is checked: a system call made through another ABI (i386 via int 0x80
-  on x86_64, arm32 on aarch64) has other numbers, so it is killed too, as systemd's
-  SystemCallArchitectures=native does. On x86_64 the x32 numbers of execve and execveat
-  are matched as well. On an architecture not listed here forbid_exec() does nothing and
-  returns False.
-- A filter can never be removed, and filters stack, so calling this twice just adds one
-  more identical filter.
+  on x86_64, arm32 on aarch64) has other numbers, so it is killed too (refused, with
+  `refuse`), as systemd's SystemCallArchitectures=native does. On x86_64 the x32 numbers
+  of execve and execveat are matched as well. On an architecture not listed here
+  forbid_exec() does nothing and returns False.
+- A filter can never be removed, and filters stack: the strictest answer of all of them
+  wins, so a kill filter after a refusing one makes exec kill, and calling this twice
+  just adds one more filter.
 """
 
 from __future__ import annotations
