@@ -35,7 +35,7 @@ def test_allowed_addresses_outside_the_offer_refuses_it(lab: Lab) -> None:
     dns = Dnsmasq(lab).start()  # offers from 192.0.2.50-150
     box = configured(lab, "interfaces/veth0.conf",
                      "[Network]\nAllowedAddresses=10.0.0.0/8\n").start()
-    wait_for("netconf to refuse the lease", lambda: "refused" in box.log(), 15)
+    wait_for("netconf to refuse the lease", lambda: "refused apply" in box.log(), 15)
     wait_for("an ACK at dnsmasq", lambda: dns.count("DHCPACK") >= 1, 5)
     assert lab.address() is None
     assert not [r for r in lab.routes() if r.get("protocol") == "dhcp"]

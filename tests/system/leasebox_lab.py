@@ -42,6 +42,9 @@ class LeaseLab:
         self.options = list(dnsmasq_options)
         self.server_interface = "veth1"  # in netns srv; see bridge_server()
         c = container
+        # a fresh server for each lab: an earlier test's client (another random MAC) may
+        # still hold the address this one asks for in dnsmasq's lease file
+        c.run(["rm", "-f", "/tmp/dnsmasq.leases"])
         c.run(["ip", "netns", "add", "srv"])
         c.run(["ip", "link", "add", IFACE, "type", "veth", "peer", "name", "veth1",
                "netns", "srv"])
