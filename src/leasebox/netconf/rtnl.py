@@ -3,9 +3,8 @@
 Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
 addr, route, link). IPRoute's part of pyroute2 costs ~50 ms of CPU and ~8 MiB on top of
 netconf's own modules (the whole package ~110 ms and ~16 MiB: see import_iproute); netconf
-loads it when it starts,
-not on the first request, so the import is off the first lease's path whenever the
-exchange takes longer than it. Netlink errors leave this module as
+loads it when it starts, not on the first request, so the import is off the first lease's
+path whenever the exchange takes longer than it. Netlink errors leave this module as
 OSError with the kernel's errno, so callers need not know pyroute2.
 
 The link (read before every change) and its addresses are read on netconf's own socket

@@ -91,7 +91,7 @@ def program(arch: Arch, action: int = SECCOMP_RET_KILL_PROCESS) -> list[tuple[in
     `action` is what an exec (or a call through another ABI) gets."""
     n = len(arch.exec_calls)
     # layout: 0 load arch, 1 check it, 2 load nr, 3..3+n-1 one test per call, then
-    # ALLOW at 3+n and KILL at 4+n
+    # ALLOW at 3+n and `action` at 4+n
     kill = 4 + n
     insns = [
         (BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH),
