@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from ipaddress import IPv4Address
 from pathlib import Path
 
 from leasebox.core.machine.types import LeaseEventKind
+from leasebox.core.record import replace
 from leasebox.ctl.dispatch import environment
 from leasebox.engine import events
 from tests.machine.machine_helpers import Harness

@@ -3,7 +3,6 @@ Removes held for io's confirmations, re-apply after a netconf restart, Lease -> 
 
 from __future__ import annotations
 
-from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from leasebox import ipc
 from leasebox.core.machine.errors import LeaseError
 from leasebox.core.machine.lease import check_lease
+from leasebox.core.record import replace
 from leasebox.core.values import INFINITE, MAX_DNS, Route
 from leasebox.engine.ledger import TX_WAIT, Ledger, lease_to_apply
 from tests.machine.machine_helpers import remembered

@@ -12,7 +12,7 @@ import select
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from leasebox import ipc
 from leasebox.core import wire
 from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, State
+from leasebox.core.record import replace
 from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings

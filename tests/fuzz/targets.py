@@ -9,7 +9,6 @@ value or bytes). Anything else escapes as an exception or an AssertionError: a f
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
@@ -17,7 +16,7 @@ from ipaddress import IPv4Address, IPv4Network
 from leasebox import ipc
 from leasebox.bus import statefile
 from leasebox.config.parse import ConfigError, parse
-from leasebox.core import wire
+from leasebox.core import record, wire
 from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import ClientConfig
 from leasebox.ctl import dispatch as hooks
@@ -44,7 +43,7 @@ def _message(data: bytes) -> wire.Message | None:
         msg = wire.decode(data)
     except wire.DecodeError:
         return None
-    assert wire.decode(wire.encode(msg)) == dataclasses.replace(msg, dropped=())
+    assert wire.decode(wire.encode(msg)) == record.replace(msg, dropped=())
     return msg
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import replace
 from ipaddress import IPv4Address
 from typing import TypeVar
 
@@ -26,6 +25,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
     Transmit,
 )
+from leasebox.core.record import replace
 from leasebox.core.wire.types import Message, MessageType, Op
 
 A = TypeVar("A")

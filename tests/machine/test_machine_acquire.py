@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from ipaddress import IPv4Address
 
 import pytest
@@ -25,6 +24,7 @@ from leasebox.core.machine.types import (
     StateChanged,
     TimerExpired,
 )
+from leasebox.core.record import replace
 from leasebox.core.values import ProbeTiming
 from leasebox.core.wire.types import Message, MessageType, Op
 from tests.machine.machine_helpers import (
@@ -145,7 +145,7 @@ def test_foreign_or_broken_offers_ignored(change: dict[str, object]) -> None:
     h = Harness(ClientConfig(client_id=b"\x01" + MAC))
     h.link_up()
     h.fire()
-    bad = replace(offer(h.last_sent().message), **change)  # type: ignore[arg-type]
+    bad = replace(offer(h.last_sent().message), **change)
     assert h.deliver(bad) == []
     assert h.state is State.SELECTING
 

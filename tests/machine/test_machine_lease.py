@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
 from leasebox.core.machine import LeaseError, lease_from_ack
 from leasebox.core.machine.lease import lease_times
+from leasebox.core.record import replace
 from leasebox.core.values import Route
 from leasebox.core.wire.types import Message, MessageType, Op
 from tests.machine.machine_helpers import ADDRESS, MAC, MASK, SERVER
@@ -79,7 +79,7 @@ def test_min_lease_time_has_a_floor() -> None:
 ])
 def test_unusable_acks(change: dict[str, object], reason: str) -> None:
     with pytest.raises(LeaseError, match=reason) as info:
-        lease_from_ack(replace(ACK, **change), 0.0, 60)  # type: ignore[arg-type]
+        lease_from_ack(replace(ACK, **change), 0.0, 60)
     assert isinstance(info.value, ValueError)  # the lease file loader catches ValueError
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from leasebox.core.machine.types import (
@@ -20,6 +18,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
     Transmit,
 )
+from leasebox.core.record import replace
 from leasebox.core.wire.types import ZERO, MessageType, Op
 from tests.machine.machine_helpers import (
     ADDRESS,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
 
+from leasebox.core import record
 from leasebox.core.values import Route
 from leasebox.ipc import INFINITE, Apply
 from leasebox.netconf.policy import Policy
@@ -22,7 +22,7 @@ def apply_msg(**kw: object) -> Apply:
         routers=(A("192.0.2.1"),), classless_routes=None, dns_servers=(A("192.0.2.53"),),
         domains=("example.com",),
     )
-    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+    return record.replace(base, **kw)
 
 
 def plan(msg: Apply, policy: Policy | None = None, max_mtu: int = 9000) -> Plan:

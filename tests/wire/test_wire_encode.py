@@ -3,11 +3,11 @@ not give back unchanged."""
 
 from __future__ import annotations
 
-import dataclasses
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from leasebox.core import record
 from leasebox.core.wire import (
     MAGIC_COOKIE,
     EncodeError,
@@ -129,7 +129,7 @@ REFUSED: list[tuple[str, object]] = [
 @pytest.mark.parametrize(("field", "value"), REFUSED,
                          ids=[f"{f}={v!r:.30}" for f, v in REFUSED])
 def test_encode_refuses(field: str, value: object) -> None:
-    msg = dataclasses.replace(typical_ack(), **{field: value})
+    msg = record.replace(typical_ack(), **{field: value})
     with pytest.raises(EncodeError):
         encode(msg)
 
@@ -141,7 +141,7 @@ def test_encode_refuses_a_non_message() -> None:
 
 def test_dropped_is_not_encoded() -> None:
     msg = typical_ack(dropped=(1, 2, 3))
-    assert decode(encode(msg)) == dataclasses.replace(msg, dropped=())
+    assert decode(encode(msg)) == record.replace(msg, dropped=())
 
 
 def test_client_fqdn_option() -> None:

@@ -8,13 +8,13 @@ minute on two cores. deadline=None: the first examples include import and warm-u
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from ipaddress import IPv4Address
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from leasebox.core import record
 from leasebox.core.wire import (
     DecodeError,
     Message,
@@ -41,7 +41,7 @@ def decode_or_reject(data: bytes) -> Message | None:
         assert e.reason and "\n" not in e.reason
         return None
     assert isinstance(msg, Message)
-    assert decode(encode(msg)) == dataclasses.replace(msg, dropped=())
+    assert decode(encode(msg)) == record.replace(msg, dropped=())
     return msg
 
 

@@ -8,7 +8,6 @@ the fields must match.
 
 from __future__ import annotations
 
-import dataclasses
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leasebox.core import record
 from leasebox.core.wire import Message, MessageType, decode_frame_message, encode, encode_frame
 from leasebox.core.wire.domain import encode_search_list
 from leasebox.core.wire.options import SPECS
@@ -213,7 +213,7 @@ def scapy_keeps_raw(code: int) -> bool:
 @settings(max_examples=examples(200), **SETTINGS)
 @given(messages(long_options=False))
 def test_our_frames_dissect_identically_in_scapy(msg: Message) -> None:
-    msg = dataclasses.replace(msg, unknown=tuple(
+    msg = record.replace(msg, unknown=tuple(
         (code, value) for code, value in msg.unknown if scapy_keeps_raw(code)))
     frame = encode_frame(encode(msg), src_mac=MAC, src_ip=IPv4Address("192.0.2.1"),
                          dst_ip=IPv4Address("192.0.2.10"), src_port=67, dst_port=68)

@@ -14,11 +14,11 @@ in the link's status; it never affects anything else.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from leasebox.core.record import field, record
 from leasebox.ipc import Names
 
 FIRST_RETRY = 1.0
@@ -31,7 +31,7 @@ class Target(StrEnum):
     TIMESYNCD = "systemd-timesyncd"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Want:
     ifindex: int
     names: Names
@@ -46,7 +46,7 @@ class Services(Protocol):
     def set_ntp(self, servers: Sequence[IPv4Address]) -> None: ...
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Retry:
     """One target's pending work: what went wrong last, and when to try next."""
 
@@ -65,7 +65,7 @@ class Retry:
         self.delay = 0.0
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Links:
     services: Services
     wants: dict[str, Want] = field(default_factory=dict)

@@ -11,10 +11,10 @@ so that a typo can neither silently widen nor narrow what leasebox does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from leasebox.config.settings import BY_KEY, SECTIONS, SETTINGS, Scope, Setting
+from leasebox.core.record import record
 
 T = TypeVar("T")
 _SECTION_NAMES = frozenset(s.value for s in SECTIONS)
@@ -29,7 +29,7 @@ class ConfigError(Exception):
         self.path, self.line, self.what = path, line, what
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Source:
     """Where a value was assigned: a file and line, or a command-line option (line 0)."""
 
@@ -40,13 +40,13 @@ class Source:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Assignment:
     value: Any
     sources: tuple[Source, ...]  # () for the default; a list gathers one per assignment
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Override:
     """A value from the command line, applied after every file (the CLI wins)."""
 
@@ -55,7 +55,7 @@ class Override:
     origin: str  # the option, e.g. "--hostname"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Config:
     files: tuple[str, ...]  # in the order they were applied
     assigned: Mapping[tuple[str, str], Assignment]  # only settings some file assigned
@@ -73,7 +73,7 @@ class Config:
         return View(self, scope)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class View:
     """The part of a Config one process reads. Asking for another process's setting is a
     bug (say, the engine reading netconf's policy), and raises KeyError."""

@@ -9,13 +9,13 @@ add one `Setting` here, use it where its `scope` says, and regenerate the docs.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Generic, TypeVar
 
 from leasebox.config import values as v
 from leasebox.core import values
+from leasebox.core.record import record
 
 T = TypeVar("T")
 
@@ -33,7 +33,7 @@ class Scope(StrEnum):
     NETCONF = "netconf"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Setting(Generic[T]):
     section: Section
     name: str  # the INI key, without '='

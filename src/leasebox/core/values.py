@@ -3,9 +3,10 @@ of, defined once. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
+
+from leasebox.core.record import record
 
 INFINITE = 0xFFFFFFFF  # RFC 2131 3.3: a lease time of all ones is an infinite lease
 # How much of a lease leasebox carries: the lease is cut to these where it is built (more
@@ -29,7 +30,7 @@ class ProbeTiming(StrEnum):
     RFC5227 = "rfc5227"  # RFC 5227 2.1.1 as written: 1 s random wait, probes 1-2 s apart, 2 s
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Route:
     """One classless static route (option 121). gateway 0.0.0.0 means on-link."""
 

@@ -13,8 +13,9 @@ Pure: time passed in; the loop (main.py) carries out the decisions.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from leasebox.core.record import field, record
 
 MAX_CLIENTS = 8
 PER_USER = 2
@@ -25,13 +26,13 @@ WINDOW = 10.0
 C = TypeVar("C")
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Client:
     uid: int
     last: float
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Clients(Generic[C]):
     clients: dict[C, _Client] = field(default_factory=dict)
 
@@ -71,7 +72,7 @@ class Clients(Generic[C]):
         return min((c.last + IDLE for c in self.clients.values()), default=None)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Rate:
     """At most BURST events in any WINDOW seconds."""
 

@@ -8,19 +8,18 @@ client identifier.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from leasebox.config import settings as s
 from leasebox.config.parse import View
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
 from leasebox.core.machine.types import ClientConfig
+from leasebox.core.record import record
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
 
 VENDOR_SPECIFIC, USER_CLASS = 43, 77
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EngineConfig:
     client: ClientConfig  # client_id is filled in per MAC address (see clientid.py)
     client_id: ClientIdentifier

@@ -14,17 +14,16 @@ a socket or reads a clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from leasebox import ipc
 from leasebox.core.machine.types import Lease
+from leasebox.core.record import field, record
 from leasebox.core.values import INFINITE
 
 TX_WAIT = 1.0  # longest a Remove waits for io to confirm the transmissions before it
 NetconfMessage = ipc.Apply | ipc.Remove
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Pending:
     kind: str  # "apply", "reapply" or "remove"
     lease: Lease | None
@@ -50,7 +49,7 @@ def lease_to_apply(lease: Lease, request_id: int, now: float) -> ipc.Apply:
     )
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Ledger:
     pending: dict[int, Pending] = field(default_factory=dict)
     held: dict[int, float] = field(default_factory=dict)  # request id -> send by then anyway

@@ -10,17 +10,17 @@ the client. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from leasebox.config.values import ServerSpec
 from leasebox.core import events
+from leasebox.core.record import field, record
 
 MAX_SEEN = 8
 MESSAGE_ID = events.SERVERS_ID  # more than one DHCP server answers
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Seen:
     server_id: IPv4Address | None
     mac: bytes
@@ -29,7 +29,7 @@ class Seen:
         return f"{self.server_id or 'no server id'} ({self.mac.hex(':')})"
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ServerWatch:
     allow: tuple[ServerSpec, ...] = ()
     deny: tuple[ServerSpec, ...] = ()

@@ -12,7 +12,6 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
     Transmit,
 )
+from leasebox.core.record import record, replace
 from leasebox.core.values import ProbeTiming
 from leasebox.engine import boottime, clientid, journal, leasefile
 from leasebox.engine.clients import Rate
@@ -69,7 +69,7 @@ STATUS_REFRESH = 60.0
 NETCONF_RETRY = 0.5
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Settings:
     interface: str
     client: ClientConfig

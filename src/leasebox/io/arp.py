@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
+
+from leasebox.core.record import record
 
 # The fast profile.
 PROBE_COUNT = 3
@@ -97,7 +98,7 @@ def claims(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
     return _sender(frame, mac) == address.packed
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ProbeRun:
     """One probe for one address. The loop calls `due(now)` to learn whether to send a probe
     and `finished(now)` to learn whether the window has closed without a conflict."""
@@ -137,7 +138,7 @@ class ProbeRun:
         return self.sent >= len(self.times) and now >= self.end
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class GuardRun:
     """An address in use: announced `left` more times, then watched (RFC 5227 2.3-2.4)."""
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import ctypes
 import socket
 import struct
-from dataclasses import dataclass
+
+from leasebox.core.record import record
 
 # <asm-generic/socket.h>; the socket module does not export these.
 SO_ATTACH_FILTER = 26
@@ -40,7 +41,7 @@ _ACCEPT = 0x40000
 _INSN = struct.Struct("=HBBI")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Insn:
     code: int
     jt: int

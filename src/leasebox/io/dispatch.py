@@ -8,10 +8,10 @@ without sockets; the loop performs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 from leasebox import ipc
+from leasebox.core.record import record
 from leasebox.io.packet import (
     bootrequest_fault,
     broadcast_frame,
@@ -20,14 +20,14 @@ from leasebox.io.packet import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transmit:
     """Put this Ethernet frame on the packet socket."""
 
     frame: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TransmitUnicast:
     """Send this BOOTREQUEST over the UDP :68 socket to destination:67."""
 
@@ -35,13 +35,13 @@ class TransmitUnicast:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StartProbe:
     address: IPv4Address
     rfc5227: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StartGuard:
     """Announce and watch `address` (None: stop), once the loop has seen it on the link."""
 

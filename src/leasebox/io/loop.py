@@ -14,10 +14,10 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
 from leasebox import ipc
+from leasebox.core.record import record, replace
 from leasebox.io import arp
 from leasebox.io.dispatch import (
     StartGuard,
@@ -72,7 +72,7 @@ class Stop(Exception):
         self.reason = reason
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Sockets:
     engine: socket.socket
     packet: socket.socket
@@ -106,7 +106,7 @@ def _uniform(low: float, high: float) -> float:
     return low + (high - low) * int.from_bytes(os.urandom(2), "big") / 0xFFFF
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _GuardCheck:
     """A GUARD waiting for the kernel to list the link's addresses."""
 

@@ -18,9 +18,9 @@ import selectors
 import signal
 import socket
 import sys
-from dataclasses import dataclass
 from types import FrameType
 
+from leasebox.core.record import record
 from leasebox.io import bpf, caps
 from leasebox.io.loop import (
     EXIT_CONFIG,
@@ -66,7 +66,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Link:
     name: str
     index: int

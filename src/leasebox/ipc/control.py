@@ -8,9 +8,10 @@ each a small JSON object with a fixed set of keys. Pure: no sockets here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from leasebox.core.record import record
 
 MAX_REQUEST = 512
 MAX_REPLY = 16384
@@ -28,7 +29,7 @@ class ControlError(Exception):
     """A request (or reply) that does not follow the protocol."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Request:
     command: Command
 

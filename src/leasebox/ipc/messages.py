@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
 from leasebox.core import names
+from leasebox.core.record import record
 from leasebox.core.values import (
     MAX_DNS,
     MAX_DOMAINS,
@@ -83,7 +83,7 @@ class ResultStatus(IntEnum):
 # ---- messages --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkState:
     ifindex: int
     mac: bytes
@@ -91,18 +91,18 @@ class LinkState:
     carrier: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Frame:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProbeResult:
     address: IPv4Address
     conflict: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conflict:
     """Another host (`mac`) sent ARP claiming the address io guards (RFC 5227 2.4)."""
 
@@ -110,7 +110,7 @@ class Conflict:
     mac: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TxDone:
     """io has handed one SendBroadcast/SendUnicast to the kernel (or failed to). It lets
     the engine order what must follow a transmission, e.g. removing the address only after
@@ -119,25 +119,25 @@ class TxDone:
     sent: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SendBroadcast:
     source: IPv4Address  # 0.0.0.0, or the bound address when rebinding
     payload: bytes  # a BOOTREQUEST; io checks it and frames it
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SendUnicast:
     destination: IPv4Address  # the server, port 67, over the UDP :68 socket
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Probe:
     address: IPv4Address
     rfc5227: bool = False  # RFC 5227's own timing (seconds), not io's fast profile
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Guard:
     """Watch ARP for another host claiming `address` (None: stop) after sending `announce`
     ARP announcements of it. io does so only for an address on its interface."""
@@ -146,7 +146,7 @@ class Guard:
     announce: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Apply:
     request_id: int
     address: IPv4Address
@@ -160,19 +160,19 @@ class Apply:
     ntp_servers: tuple[IPv4Address, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Remove:
     request_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Result:
     request_id: int
     status: ResultStatus
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Names:
     """What the name and time services should hold for one link."""
 
@@ -189,7 +189,7 @@ class Names:
         return not (self.dns_servers or self.domains or self.ntp_servers)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handoff:
     """What systemd-resolved and -timesyncd should hold for one link, as netconf's policy
     let it through. All empty: nothing (any earlier per-link settings are reverted).
@@ -200,7 +200,7 @@ class Handoff:
     names: Names
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HandoffResult:
     """OK: leasebox-bus holds the settings and delivers them (now, or when the services
     are back); REFUSED: it would not take them (a value or the sender's identity)."""

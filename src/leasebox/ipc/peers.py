@@ -21,12 +21,13 @@ from __future__ import annotations
 import errno
 import socket
 import struct
-from dataclasses import dataclass
+
+from leasebox.core.record import record
 
 _UCRED = struct.Struct("iII")  # pid, uid, gid
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Credentials:
     pid: int
     uid: int
@@ -80,7 +81,7 @@ def map_id(id_map: str, outer: int) -> int | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ControlAccess:
     """Who besides root (and the engine's own user) may use the control socket.
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Protocol
 
+from leasebox.core.record import field, record
 from leasebox.core.values import INFINITE
 from leasebox.ipc import Names
 from leasebox.netconf.handoff import NOTHING
@@ -62,7 +62,7 @@ class NotOurs(Exception):
     lifetime): netconf leaves it alone, and will not take it over or later delete it."""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Tracked:
     """Everything this process has changed on its link, and nothing else."""
 

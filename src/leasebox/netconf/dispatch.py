@@ -13,9 +13,9 @@ import errno
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from leasebox import ipc
+from leasebox.core.record import record
 from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
@@ -31,7 +31,7 @@ class LinkGone(Exception):
     """Our interface disappeared or now names another link: exit, the request unanswered."""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Netconf:
     ifname: str
     ifindex: int

@@ -41,7 +41,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -49,6 +48,7 @@ from leasebox import ipc
 from leasebox.config import files
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
+from leasebox.core.record import record
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
@@ -426,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         svc.watch.close()
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Service:
     """What serving the engine needs, whichever link has the name."""
 

@@ -8,17 +8,17 @@ widening or narrowing what it applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from leasebox.config import settings as s
 from leasebox.config.parse import View
 from leasebox.config.values import RT_TABLE_MAIN
+from leasebox.core.record import record
 
 __all__ = ["RT_TABLE_MAIN", "Policy", "policy_from_config"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Policy:
     allowed_addresses: tuple[IPv4Network, ...] = ()  # empty: any address passing the checks
     route_metric: int = 1024

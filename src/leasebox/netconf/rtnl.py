@@ -19,10 +19,10 @@ import importlib.util
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
+from leasebox.core.record import record
 from leasebox.core.values import INFINITE
 from leasebox.netconf.validate import PlannedRoute
 from leasebox.runtime import rtnetlink
@@ -37,7 +37,7 @@ READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a 
 MAX_DATAGRAMS = 4096  # of one answer: a dump of more addresses than any link has
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkInfo:
     index: int
     name: str

@@ -8,10 +8,10 @@ anything is applied; a refusal names the first value that broke a rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from leasebox.core import names as domains
+from leasebox.core.record import record
 from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES, Route
 from leasebox.ipc import Apply
 from leasebox.netconf.policy import RT_TABLE_MAIN, Policy
@@ -34,7 +34,7 @@ class Refused(Exception):
     """The request breaks policy. str() is the reason sent back to the engine and logged."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PlannedRoute:
     destination: IPv4Network
     gateway: IPv4Address | None  # None: a link-scope (on-link) route
@@ -46,7 +46,7 @@ class PlannedRoute:
         return f"{self.destination} {via} table {self.table} metric {self.metric}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     interface: IPv4Interface
     broadcast: IPv4Address | None  # None for /31 and /32, which have none
@@ -193,7 +193,7 @@ def _mtu(msg: Apply, policy: Policy, link: LinkLimits, notes: list[str]) -> int 
     return msg.mtu
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkLimits:
     """What the device allows: its largest MTU, and whether it has IPv6 (a floor of 1280)."""
 

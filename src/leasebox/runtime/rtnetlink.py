@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+
+from leasebox.core.record import record
 
 NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN = 1, 2, 3, 4
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
@@ -44,7 +45,7 @@ class LinkParseError(Exception):
     """The kernel sent something io cannot read (it should never happen)."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkFacts:
     ifindex: int
     arphrd: int
@@ -56,12 +57,12 @@ class LinkFacts:
     max_mtu: int | None = None  # IFLA_MAX_MTU: absent before Linux 4.10; 0 from some drivers
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkGone:
     ifindex: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddressFact:
     """An address on interface `ifindex`, in answer to request `seq`: IFA_LOCAL (4 bytes)
     for IPv4, IFA_ADDRESS (16 bytes) for IPv6."""
@@ -74,18 +75,18 @@ class AddressFact:
     lifetimes: tuple[int, int] | None = None  # (valid, preferred) s; None: no IFA_CACHEINFO
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DumpDone:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NetlinkError:
     seq: int
     errno: int  # positive; 0 is an acknowledgement
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Overrun:
     """The kernel dropped events: whatever io knows about the link may be stale."""
 

@@ -31,7 +31,8 @@ import ctypes
 import logging
 import os
 import struct
-from dataclasses import dataclass
+
+from leasebox.core.record import record
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
@@ -52,7 +53,7 @@ BPF_RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
 _X32_SYSCALL_BIT = 0x40000000
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Arch:
     name: str
     audit_arch: int  # AUDIT_ARCH_*: EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE

@@ -6,7 +6,6 @@ Field comments say what each one means, since the handlers rely on those meaning
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 
 from leasebox.core.machine.lease import is_infinite
@@ -18,10 +17,11 @@ from leasebox.core.machine.types import (
     Random,
     State,
 )
+from leasebox.core.record import field, record
 from leasebox.core.wire.types import Message
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Context:
     config: ClientConfig
     rng: Random

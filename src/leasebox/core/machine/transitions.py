@@ -17,17 +17,17 @@ server identifier and yiaddr. A TimerExpired reaches the table only once get_tim
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from leasebox.core.machine import acquire, bound, reboot, reports
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.kinds import Kind
 from leasebox.core.machine.types import Event, State
+from leasebox.core.record import record
 
 Handler = Callable[[Context, Event], None]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Rule:
     handler: Handler
     next_states: frozenset[State]

@@ -7,11 +7,11 @@ engine never reads a clock, never draws randomness of its own and never touches 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Address
 from typing import Protocol
 
+from leasebox.core.record import record
 from leasebox.core.values import REQUEST_OPTIONS, ProbeTiming, Route
 from leasebox.core.wire.types import Message
 
@@ -38,7 +38,7 @@ class State(StrEnum):
 
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ClientConfig:
     client_id: bytes | None = None  # option 61 as sent (type byte first); None: send none
     hostname: str | None = None  # option 12 sent in DISCOVER/REQUEST
@@ -61,18 +61,18 @@ class ClientConfig:
 # ---- events: what the adapter tells the engine ---------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkUp:
     now: float
     mac: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LinkDown:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MessageReceived:
     """A decoded BOOTREPLY that arrived on the link (the adapter decodes the frame)."""
 
@@ -80,30 +80,30 @@ class MessageReceived:
     message: Message
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TimerExpired:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConfigApplied:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ConfigRefused:
     now: float
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProbeResult:
     now: float
     address: IPv4Address
     conflict: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AddressConflict:
     """Someone else uses our bound address (ARP seen after binding)."""
 
@@ -111,17 +111,17 @@ class AddressConflict:
     address: IPv4Address
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenewRequested:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ReleaseRequested:
     now: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LeaveRequested:
     now: float
     release: bool  # send RELEASE if bound (and config.send_release)
@@ -137,7 +137,7 @@ Event = (
 # ---- the lease ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Lease:
     """What an ACK granted, with times on the adapter's monotonic clock."""
 
@@ -175,7 +175,7 @@ class Lease:
 # ---- actions: what the engine asks the adapter to do ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Transmit:
     """Send this BOOTREQUEST. destination None: raw broadcast from 0.0.0.0 (or ciaddr)
     to 255.255.255.255; an address: UDP unicast to that server from the bound address."""
@@ -184,7 +184,7 @@ class Transmit:
     destination: IPv4Address | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProbeAddress:
     """Check with ARP (RFC 5227) that nobody uses `address`; answer with ProbeResult."""
 
@@ -192,7 +192,7 @@ class ProbeAddress:
     timing: ProbeTiming = ProbeTiming.FAST
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GuardAddress:
     """Watch ARP for another host using `address` (RFC 5227 2.4) and report each one with
     AddressConflict; first send `announce` ARP announcements (2.3), ANNOUNCE_INTERVAL
@@ -203,17 +203,17 @@ class GuardAddress:
     announce: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ApplyLease:
     lease: Lease
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RemoveLease:
     lease: Lease
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PersistLease:
     lease: Lease | None  # None: forget the stored lease
 
@@ -228,7 +228,7 @@ class LeaseEventKind(StrEnum):
     REFUSED = "refused"  # netconf refused it by policy
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LeaseEvent:
     """Something an operator wants in the journal, with a MESSAGE_ID of its own."""
 
@@ -237,7 +237,7 @@ class LeaseEvent:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StateChanged:
     old: State
     new: State

@@ -9,9 +9,9 @@ address (and that fake servers send in tests), with both checksums filled in.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
+from leasebox.core.record import record
 from leasebox.core.wire.limits import MAX_MESSAGE_SIZE
 from leasebox.core.wire.message import decode
 from leasebox.core.wire.types import (
@@ -34,7 +34,7 @@ _FLAG_RESERVED, _FLAG_MF, _OFFSET_MASK = 0x8000, 0x2000, 0x1FFF
 BROADCAST_MAC = b"\xff" * 6
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Frame:
     """One received Ethernet frame, after every header check; payload is the UDP data."""
 

@@ -21,10 +21,10 @@ Defined behaviour for the framing corner cases:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 from typing import Any
 
+from leasebox.core.record import record
 from leasebox.core.wire import domain, routes, strings
 from leasebox.core.wire.errors import BadOption
 from leasebox.core.wire.limits import (
@@ -238,7 +238,7 @@ def _enc_routes(value: object) -> bytes:
     return routes.encode_routes(value)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OptionSpec:
     code: OptionCode
     field: str  # the Message attribute
@@ -299,7 +299,7 @@ SPECS: dict[int, OptionSpec] = {
 NOT_UNKNOWN = frozenset(SPECS) | {_C.PAD, _C.END, _C.OVERLOAD}
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Decoded:
     values: dict[str, Any]
     unknown: list[tuple[int, bytes]]

@@ -1,4 +1,4 @@
-"""DHCPv4 wire types: codes as IntEnums, the decoded message as a frozen dataclass.
+"""DHCPv4 wire types: codes as IntEnums, the decoded message as a frozen record.
 
 This module is the codec's public contract: the engine builds and reads only these types.
 Everything here is pure (no I/O); values are already validated when a Message comes out of
@@ -7,10 +7,10 @@ Everything here is pure (no I/O); values are already validated when a Message co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
 from ipaddress import IPv4Address
 
+from leasebox.core.record import record
 from leasebox.core.values import Route
 
 ZERO = IPv4Address(0)
@@ -80,7 +80,7 @@ class OptionCode(IntEnum):
     END = 255
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     """One BOOTP/DHCP message, fixed header plus the options leasebox understands.
 
@@ -136,7 +136,7 @@ class Message:
     domain_search: tuple[str, ...] = ()
     classless_routes: tuple[Route, ...] | None = None  # None = absent; () = present, empty
     unknown: tuple[tuple[int, bytes], ...] = ()
-    dropped: tuple[int, ...] = field(default=())
+    dropped: tuple[int, ...] = ()
 
     @property
     def broadcast_flag(self) -> bool:
