@@ -18,6 +18,7 @@ import errno
 import importlib.util
 import socket
 import sys
+import types
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
@@ -48,6 +49,18 @@ class LinkInfo:
     up: bool = True  # administratively up (IFF_UP)
 
 
+class _LabApi:
+    """pyroute2.lab.LAB_API with use_mock off: nothing of its own in IPRoute's MRO."""
+
+
+def _mockless_lab() -> types.ModuleType:
+    lab = types.ModuleType("pyroute2.lab", "pyroute2 0.7's LAB_API with mocking off")
+    lab.LAB_API = _LabApi  # type: ignore[attr-defined]
+    lab.registry = []  # type: ignore[attr-defined]
+    lab.use_mock = False  # type: ignore[attr-defined]
+    return lab
+
+
 def import_iproute() -> tuple[Any, type[Exception]]:
     """pyroute2's IPRoute and NetlinkError, loaded without the package's __init__.
 
@@ -67,6 +80,12 @@ def import_iproute() -> tuple[Any, type[Exception]]:
         if spec is None or spec.submodule_search_locations is None:
             raise ImportError("pyroute2 is not installed")
         sys.modules["pyroute2"] = importlib.util.module_from_spec(spec)
+    # 0.7's IPRoute inherits pyroute2.lab.LAB_API, the hook of its documentation's examples:
+    # it wraps every method in unittest.mock when pyroute2.lab.use_mock is set. Importing
+    # it loads unittest.mock, asyncio and ssl: ~25 ms of CPU and ~5 MiB at each netconf start on
+    # Debian 12. netconf never sets use_mock, so it gets the hook with mocking off.
+    if "pyroute2.lab" not in sys.modules and importlib.util.find_spec("pyroute2.lab"):
+        sys.modules["pyroute2.lab"] = _mockless_lab()  # 0.9 has no pyroute2.lab
     from pyroute2.iproute import IPRoute  # noqa: PLC0415 (lazy: see the module docstring)
     from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
 
