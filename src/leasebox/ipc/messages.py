@@ -402,6 +402,9 @@ def encode(msg: Message) -> bytes:
 # ---- decoding --------------------------------------------------------------------------------
 
 
+_MSG_TYPES = {int(kind): kind for kind in MsgType}  # a lookup a message, not a set built
+
+
 def decode(data: bytes, sender: Peer, receiver: Peer) -> Message:
     """Check and decode one datagram that `receiver` got on its socket from `sender`."""
     if len(data) < HEADER.size:
@@ -409,9 +412,9 @@ def decode(data: bytes, sender: Peer, receiver: Peer) -> Message:
     version, mtype, length = HEADER.unpack_from(data)
     if version != VERSION:
         raise _violation("message", f"version {version}")
-    if mtype not in set(MsgType):
+    kind = _MSG_TYPES.get(mtype)
+    if kind is None:
         raise _violation("message", f"unknown {i2s(mtype)}")
-    kind = MsgType(mtype)
     if DIRECTION[kind] != (sender, receiver):
         raise _violation(kind.name, f"not allowed from {sender} to {receiver}")
     body = data[HEADER.size:]
