@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from typing import Generic, TypeVar
 
 import pytest
@@ -114,6 +116,12 @@ def test_replace_copies_with_changes_and_checks_them() -> None:
     assert p == Point(1, 2, "a")
     with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
         replace(p, z=1)
+
+
+def test_copy_and_pickle() -> None:
+    for value in (Point(1, 2, "a"), Bag("b", [1])):
+        assert copy.copy(value) == value == pickle.loads(pickle.dumps(value))
+        assert copy.deepcopy(value) == value
 
 
 def test_generic_records() -> None:

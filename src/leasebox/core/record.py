@@ -2,7 +2,8 @@
 
 `@record` reads like `@dataclass(frozen=True, slots=True)` and behaves like it: the fields are
 the annotations, in order, with their defaults; an __init__ taking them by position or name;
-__repr__, __eq__, __hash__ (frozen records), __match_args__, __slots__; assignment refused.
+__repr__, __eq__, __hash__ (frozen records), __match_args__, __slots__; assignment refused;
+copy and pickle work.
 `@record(frozen=False)` is the mutable kind (no __hash__, like a dataclass with eq=True).
 
 Why not dataclasses: a dataclass writes the source of six methods for each class and compiles
@@ -81,6 +82,15 @@ def _hash(self: Any) -> int:
     return hash(_values(self))
 
 
+def _getstate(self: Any) -> tuple[object, ...]:
+    return _values(self)
+
+
+def _setstate(self: Any, state: tuple[object, ...]) -> None:  # copy and pickle; frozen or not
+    for name, value in zip(self.__record_fields__, state, strict=True):
+        object.__setattr__(self, name, value)
+
+
 def _refuse_set(self: Any, name: str, value: object) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
@@ -107,7 +117,8 @@ def _make(cls: type[_T], frozen: bool) -> type[_T]:
     body["__record_fields__"] = names
     body["__record_defaults__"] = defaults
     body["__match_args__"] = names
-    methods: dict[str, object] = {"__init__": _init, "__repr__": _repr, "__eq__": _eq}
+    methods: dict[str, object] = {"__init__": _init, "__repr__": _repr, "__eq__": _eq,
+                                  "__getstate__": _getstate, "__setstate__": _setstate}
     if frozen:
         methods.update(__hash__=_hash, __setattr__=_refuse_set, __delattr__=_refuse_delete)
     else:
