@@ -115,7 +115,7 @@ def test_replace_copies_with_changes_and_checks_them() -> None:
     assert replace(p, y=5) == Point(1, 5, "a")
     assert p == Point(1, 2, "a")
     with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
-        replace(p, z=1)
+        replace(p, z=1)  # type: ignore[call-arg]  # mypy sees it too
 
 
 def test_copy_and_pickle() -> None:
@@ -139,4 +139,31 @@ def test_declarations_a_record_cannot_have() -> None:
         @record
         class Sub(Point):
             z: int = 0
+    with pytest.raises(TypeError, match="mutable default for 'items'"):
+        @record(frozen=False)
+        class Shared:
+            items: list[int] = []
+    with pytest.raises(TypeError, match="dataclass features"):
+        @record
+        class Later:
+            x: int
+
+            def __post_init__(self) -> None: ...
+
+
+def test_an_own_eq_keeps_the_hash_of_a_frozen_record() -> None:
+    @record
+    class Name:
+        text: str
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Name) and self.text.lower() == other.text.lower()
+
+    assert Name("A") == Name("a") and hash(Name("A")) == hash(Name("A"))
+
+
+def test_copy_replace() -> None:
+    """copy.replace() (Python 3.13) calls __replace__, which mypy assumes a record has."""
+    replaced = Point.__replace__(Point(1), y=3)  # type: ignore[attr-defined,unused-ignore]
+    assert replaced == Point(1, 3)
 

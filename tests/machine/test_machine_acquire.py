@@ -145,7 +145,7 @@ def test_foreign_or_broken_offers_ignored(change: dict[str, object]) -> None:
     h = Harness(ClientConfig(client_id=b"\x01" + MAC))
     h.link_up()
     h.fire()
-    bad = replace(offer(h.last_sent().message), **change)
+    bad = replace(offer(h.last_sent().message), **change)  # type: ignore[arg-type]
     assert h.deliver(bad) == []
     assert h.state is State.SELECTING
 

@@ -79,7 +79,7 @@ def test_min_lease_time_has_a_floor() -> None:
 ])
 def test_unusable_acks(change: dict[str, object], reason: str) -> None:
     with pytest.raises(LeaseError, match=reason) as info:
-        lease_from_ack(replace(ACK, **change), 0.0, 60)
+        lease_from_ack(replace(ACK, **change), 0.0, 60)  # type: ignore[arg-type]
     assert isinstance(info.value, ValueError)  # the lease file loader catches ValueError
 
 

@@ -22,7 +22,7 @@ def apply_msg(**kw: object) -> Apply:
         routers=(A("192.0.2.1"),), classless_routes=None, dns_servers=(A("192.0.2.53"),),
         domains=("example.com",),
     )
-    return record.replace(base, **kw)
+    return record.replace(base, **kw)  # type: ignore[arg-type]
 
 
 def plan(msg: Apply, policy: Policy | None = None, max_mtu: int = 9000) -> Plan:

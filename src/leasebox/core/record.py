@@ -15,7 +15,7 @@ each process. Here one set of methods serves every record; the checks are the sa
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T")
 _MISSING = object()
@@ -103,14 +103,23 @@ def _make(cls: type[_T], frozen: bool) -> type[_T]:
     body = dict(cls.__dict__)
     if any(hasattr(base, "__record_fields__") for base in cls.__mro__[1:]):
         raise TypeError(f"{cls.__name__}: a record does not extend another record")
-    names = tuple(name for name, kind in body.get("__annotations__", {}).items()
-                  if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+    annotations = {name: str(kind) for name, kind in body.get("__annotations__", {}).items()}
+    if "__post_init__" in body or any(kind.startswith(("InitVar", "KW_ONLY", "dataclasses."))
+                                      for kind in annotations.values()):
+        raise TypeError(f"{cls.__name__}: __post_init__, InitVar and KW_ONLY are dataclass "
+                        "features a record does not have")
+    names = tuple(name for name, kind in annotations.items() if "ClassVar" not in kind)
     defaults: dict[str, object] = {}
     for name in names:
         if name in body:
             defaults[name] = body.pop(name)
+            if isinstance(defaults[name], list | dict | set):  # shared by every instance
+                raise TypeError(f"{cls.__name__}: mutable default for {name!r}: use field("
+                                "default_factory=...)")
         elif defaults:
             raise TypeError(f"{cls.__name__}: field {name!r} without a default follows one with")
+    if "__eq__" in body and body.get("__hash__", _MISSING) is None:
+        del body["__hash__"]  # Python's implicit None for a class with __eq__: hash as below
     body.pop("__dict__", None)
     body.pop("__weakref__", None)
     body["__slots__"] = names
@@ -118,7 +127,8 @@ def _make(cls: type[_T], frozen: bool) -> type[_T]:
     body["__record_defaults__"] = defaults
     body["__match_args__"] = names
     methods: dict[str, object] = {"__init__": _init, "__repr__": _repr, "__eq__": _eq,
-                                  "__getstate__": _getstate, "__setstate__": _setstate}
+                                  "__getstate__": _getstate, "__setstate__": _setstate,
+                                  "__replace__": _replace}  # copy.replace() (3.13)
     if frozen:
         methods.update(__hash__=_hash, __setattr__=_refuse_set, __delattr__=_refuse_delete)
     else:
@@ -149,13 +159,19 @@ def record(cls: type[_T] | None = None, /, *,
     return _make(cls, frozen)
 
 
-def replace(obj: _T, /, **changes: object) -> _T:
+def _replace(obj: _T, /, **changes: object) -> _T:
     """A copy of the record `obj` with some fields changed, checked as its __init__ checks."""
     fields: tuple[str, ...] = obj.__class__.__record_fields__  # type: ignore[attr-defined]
     for name in fields:
         if name not in changes:
             changes[name] = getattr(obj, name)
     return obj.__class__(**changes)
+
+
+if TYPE_CHECKING:  # mypy checks the names and types of the changes for dataclasses' replace
+    from dataclasses import replace as replace  # noqa: PLC0414 (re-exported)
+else:
+    replace = _replace
 
 
 def fields(obj: object) -> tuple[str, ...]:
