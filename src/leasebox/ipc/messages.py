@@ -402,7 +402,7 @@ def encode(msg: Message) -> bytes:
 # ---- decoding --------------------------------------------------------------------------------
 
 
-_MSG_TYPES = {int(kind): kind for kind in MsgType}  # a lookup a message, not a set built
+_MSG_TYPES = {int(kind): kind for kind in MsgType}  # one lookup per message, no set built
 
 
 def decode(data: bytes, sender: Peer, receiver: Peer) -> Message:

@@ -5,7 +5,8 @@ DHCP_STATE=, LEASE_ADDRESS= and MESSAGE_ID= are searchable. Without a journal (t
 leasebox-launch) the same records go to stderr as plain lines; the fields are dropped.
 The native protocol is written here (systemd.io/JOURNAL_NATIVE_PROTOCOL): systemd-python's
 JournalHandler costs each process ~4 ms and ~0.7 MiB to import (uuid, datetime, the journal
-reader) and sends every attribute of a record, which journald then throws away.
+reader) and sends every attribute of a record, most of which journald drops as invalid
+field names. A traceback is in MESSAGE, as the formatter puts it there.
 No colours and no timestamps: journald has them. --debug turns on leasebox's own debug
 lines only; libraries (pyroute2) stay at warnings.
 """
@@ -116,10 +117,11 @@ class JournalHandler(logging.Handler):
                 if name[:1].isupper() and _field_name(name):
                     fields[name] = value if isinstance(value, str) else str(value)
             self._send(journal_entry(fields))
-        except OSError:
-            sys.stderr.write(f"<{_priority(record.levelno)}>{self.format(record)}\n")
         except Exception:  # noqa: BLE001 (logging's contract: a handler never raises)
-            self.handleError(record)
+            try:
+                sys.stderr.write(f"<{_priority(record.levelno)}>{self.format(record)}\n")
+            except Exception:  # noqa: BLE001 (no stderr either: logging's own last resort)
+                self.handleError(record)
 
     def _send(self, entry: bytes) -> None:
         try:
