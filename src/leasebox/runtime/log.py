@@ -158,10 +158,10 @@ def setup(process: str, interface: str, debug: bool = False) -> Logger:
     logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
     # --debug is for leasebox's decisions, not library internals (see quiet_libraries)
     logging.getLogger("asyncio").setLevel(logging.WARNING)
-    handler: logging.Handler | None = None
+    handler: logging.Handler
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
         handler = JournalHandler(f"leasebox-{process}")
-    if handler is None:
+    else:
         handler = logging.StreamHandler(sys.stderr)
         # under systemd stderr is the journal, which names the unit already
         prefix = "" if os.environ.get("JOURNAL_STREAM") else f"leasebox-{process}[{interface}]: "
