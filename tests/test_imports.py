@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 CODEC, MACHINE = "leasebox.core.wire", "leasebox.core.machine"
 SHARED = ("leasebox", "leasebox.ipc", "leasebox.runtime", "leasebox.core",
           "leasebox.core.values", "leasebox.core.names", "leasebox.core.events",
-          "leasebox.core.record")
+          "leasebox.core.record", "leasebox.core.log")
 # program: (leasebox modules it may load besides SHARED, modules it must not load)
 ROOMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leasebox.io.main": (("leasebox.io",),
@@ -33,8 +33,9 @@ ROOMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                           (CODEC, MACHINE, "leasebox.config", "pyroute2")),
     "leasebox.ctl.main": (("leasebox.ctl",), (CODEC, MACHINE, "pyroute2", "jeepney")),
 }
-# dataclasses: records are leasebox.core.record, which compiles nothing at import (see there)
-EVERYONE_FORBIDDEN = ("scapy", "hypothesis", "tests", "dataclasses")
+# dataclasses: records are leasebox.core.record, which compiles nothing at import (see there);
+# logging: the loggers are leasebox.core.log's (netconf loads logging later, with pyroute2)
+EVERYONE_FORBIDDEN = ("scapy", "hypothesis", "tests", "dataclasses", "logging")
 
 
 def loaded(module: str) -> list[str]:

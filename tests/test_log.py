@@ -1,5 +1,5 @@
-"""runtime.log: library noise stays out of the journal whatever the library does to its
-own logger's level; records reach journald in its native protocol."""
+"""core.log and runtime.log: leasebox's own loggers (no standard logging in io or the engine),
+library noise kept out of the journal, records in journald's native protocol."""
 
 from __future__ import annotations
 
@@ -13,19 +13,69 @@ from pathlib import Path
 
 import pytest
 
-from leasebox.runtime.log import JournalHandler, quiet_libraries
+from leasebox.core import log as core_log
+from leasebox.core.log import CRITICAL, DEBUG, ERROR, INFO, WARNING, Logger, Record
+from leasebox.runtime import log as runtime_log
+from leasebox.runtime.log import JournalSink, library_threshold
+from tests.conftest import Logs
 
 
-def _record(name: str, level: int) -> logging.LogRecord:
-    return logging.LogRecord(name, level, __file__, 1, "text", None, None)
+def _record(name: str, level: int) -> Record:
+    return Record(name, level, "text", {}, __file__, 1)
 
 
-def test_pyroute2_below_error_is_dropped_and_ours_kept() -> None:
-    assert not quiet_libraries(_record("pyroute2.netlink.rtnl.tcmsg.common", logging.WARNING))
-    assert not quiet_libraries(_record("pyroute2", logging.INFO))
-    assert quiet_libraries(_record("pyroute2.iproute", logging.ERROR))
-    assert quiet_libraries(_record("leasebox.netconf", logging.DEBUG))
-    assert quiet_libraries(_record("leasebox.engine", logging.WARNING))
+def test_pyroute2_below_error_is_dropped_and_others_keep_warnings() -> None:
+    assert library_threshold("pyroute2.netlink.rtnl.tcmsg.common") == ERROR
+    assert library_threshold("pyroute2") == ERROR
+    assert library_threshold("pyroute2x") == WARNING
+    assert library_threshold("asyncio") == WARNING
+
+
+def test_a_logger_formats_fields_and_position_and_never_raises(logs: Logs) -> None:
+    log = Logger("leasebox.test", {"INTERFACE": "eth0"})
+    log.info("lease %s for %d s", "192.0.2.5", 60, extra={"MESSAGE_ID": "ab"})
+    log.debug("%d", "not a number")  # a bad format string loses no line
+    log.warning("100%")  # no arguments: no formatting, as logging
+    [first, bad, plain] = logs.records
+    assert (first.name, first.level, first.message) == ("leasebox.test", INFO,
+                                                         "lease 192.0.2.5 for 60 s")
+    assert first.fields == {"INTERFACE": "eth0", "MESSAGE_ID": "ab"}
+    assert first.func == "test_a_logger_formats_fields_and_position_and_never_raises"
+    assert first.file == __file__ and first.line > 0
+    assert bad.level == DEBUG and "'%d'" in bad.message and "not a number" in bad.message
+    assert plain.message == "100%"
+
+
+def test_the_threshold_and_a_traceback(logs: Logs) -> None:
+    log = Logger("leasebox.test")
+    core_log.configure(WARNING, logs)
+    log.info("dropped")
+    assert not log.isEnabledFor(INFO) and log.isEnabledFor(ERROR)
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    [record] = logs.records
+    assert record.level == ERROR and record.text().startswith("failed\nTraceback")
+    assert record.text().endswith("ValueError: boom")
+
+
+def test_io_and_the_engine_need_no_standard_logging_but_libraries_reach_the_log(
+        logs: Logs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime_log, "_sink", logs)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        runtime_log.forward_library_logs()
+        logging.getLogger("pyroute2.netlink.rtnl.tcmsg").warning("tc noise")
+        logging.getLogger("pyroute2.iproute").error("real %s", "trouble")
+        logging.getLogger("asyncio").warning("loop")
+        logging.getLogger("asyncio").info("chatter")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    assert [(r.name, r.level, r.message) for r in logs.records] == [
+        ("pyroute2.iproute", ERROR, "real trouble"), ("asyncio", WARNING, "loop")]
 
 
 # ---- the journal's native protocol, received on a real datagram socket ---------------------
@@ -50,25 +100,24 @@ def _parse_entry(data: bytes) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[tuple[socket.socket, logging.Logger, JournalHandler]]:
+def journal(tmp_path: Path) -> Iterator[tuple[socket.socket, Logger, JournalSink]]:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "socket"))
     sock.settimeout(5)
-    handler = JournalHandler("leasebox-test", str(tmp_path / "socket"))
-    logger = logging.getLogger("leasebox.test-journal")
-    logger.propagate = False
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
+    sink = JournalSink("leasebox-test", str(tmp_path / "socket"),
+                       fields=lambda: {"INTERFACE": "eth9", "DHCP_STATE": "BOUND"})
+    saved = (core_log.config.level, core_log.config.sink)
+    core_log.configure(DEBUG, sink)
     try:
-        yield sock, logger, handler
+        yield sock, Logger("leasebox.test-journal"), sink
     finally:
-        logger.removeHandler(handler)
-        handler.close()
+        core_log.configure(*saved)
+        sink.close()
         sock.close()
 
 
 def test_a_record_is_one_entry_with_its_fields(
-        journal: tuple[socket.socket, logging.Logger, JournalHandler]) -> None:
+        journal: tuple[socket.socket, Logger, JournalSink]) -> None:
     sock, logger, _ = journal
     logger.warning("lease %s\nsecond line", "192.0.2.5",
                    extra={"INTERFACE": "eth0", "MESSAGE_ID": "ab" * 16, "_TRUSTED": "x",
@@ -77,7 +126,8 @@ def test_a_record_is_one_entry_with_its_fields(
     assert fields["MESSAGE"] == b"lease 192.0.2.5\nsecond line"
     assert (fields["PRIORITY"], fields["SYSLOG_IDENTIFIER"]) == (b"4", b"leasebox-test")
     assert (fields["INTERFACE"], fields["MESSAGE_ID"], fields["LEASE_MTU"]) == (
-        b"eth0", b"ab" * 16, b"1500")
+        b"eth0", b"ab" * 16, b"1500")  # the record's own INTERFACE= wins over the process's
+    assert fields["DHCP_STATE"] == b"BOUND"
     assert fields["CODE_FUNC"] == b"test_a_record_is_one_entry_with_its_fields"
     assert fields["LOGGER"] == b"leasebox.test-journal"
     # journald would drop these; they are not sent at all
@@ -85,9 +135,9 @@ def test_a_record_is_one_entry_with_its_fields(
 
 
 @pytest.mark.parametrize(("level", "priority"), [
-    (logging.DEBUG, b"7"), (logging.INFO, b"6"), (logging.WARNING, b"4"), (logging.ERROR, b"3"),
-    (logging.CRITICAL, b"2"), (logging.INFO + 1, b"4")])
-def test_priorities(journal: tuple[socket.socket, logging.Logger, JournalHandler],
+    (DEBUG, b"7"), (INFO, b"6"), (WARNING, b"4"), (ERROR, b"3"), (CRITICAL, b"2"),
+    (INFO + 1, b"4")])
+def test_priorities(journal: tuple[socket.socket, Logger, JournalSink],
                     level: int, priority: bytes) -> None:
     sock, logger, _ = journal
     logger.log(level, "x")
@@ -95,7 +145,7 @@ def test_priorities(journal: tuple[socket.socket, logging.Logger, JournalHandler
 
 
 def test_an_entry_too_large_for_a_datagram_goes_in_a_sealed_memfd(
-        journal: tuple[socket.socket, logging.Logger, JournalHandler]) -> None:
+        journal: tuple[socket.socket, Logger, JournalSink]) -> None:
     sock, logger, _ = journal
     big = "x" * (4 << 20)  # above any unix datagram limit
     logger.error("%s", big, extra={"INTERFACE": "eth1"})
@@ -113,9 +163,9 @@ def test_an_entry_too_large_for_a_datagram_goes_in_a_sealed_memfd(
 
 def test_without_journald_the_line_goes_to_stderr(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    handler = JournalHandler("leasebox-test", str(tmp_path / "absent"))
+    sink = JournalSink("leasebox-test", str(tmp_path / "absent"))
     try:
-        handler.handle(_record("leasebox.x", logging.ERROR))
+        sink(_record("leasebox.x", ERROR))
     finally:
-        handler.close()
+        sink.close()
     assert capsys.readouterr().err == "<3>text\n"

@@ -7,7 +7,6 @@ cannot be removed, and this process still has tests to run that exec things.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import struct
@@ -19,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from leasebox.core.log import DEBUG, WARNING, Logger
 from leasebox.runtime import sandbox
+from tests.conftest import Logs
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -244,16 +245,16 @@ def test_program_decisions(arch_name: str, nr: int, audit_arch: int | None,
 # ---- no_more_exec: what the services log ------------------------------------------------------
 
 @pytest.mark.parametrize(("refuse", "outcome", "expected"), [
-    (False, True, (logging.DEBUG, "exec is now forbidden", True)),
-    (False, False, (logging.WARNING, "cannot forbid exec: no seccomp filter for", False)),
+    (False, True, (DEBUG, "exec is now forbidden", True)),
+    (False, False, (WARNING, "cannot forbid exec: no seccomp filter for", False)),
     (False, OSError(1, "Operation not permitted"),
-     (logging.WARNING, "cannot forbid exec: Operation not permitted", False)),
-    (True, True, (logging.DEBUG, "exec is now refused", True)),
+     (WARNING, "cannot forbid exec: Operation not permitted", False)),
+    (True, True, (DEBUG, "exec is now refused", True)),
     (True, OSError(1, "Operation not permitted"),
-     (logging.WARNING, "cannot refuse exec: Operation not permitted", False)),
+     (WARNING, "cannot refuse exec: Operation not permitted", False)),
 ])
 def test_no_more_exec_logs_and_goes_on(monkeypatch: pytest.MonkeyPatch,
-                                       caplog: pytest.LogCaptureFixture, refuse: bool,
+                                       logs: Logs, refuse: bool,
                                        outcome: object,
                                        expected: tuple[int, str, bool]) -> None:
     level, text, result = expected
@@ -267,8 +268,7 @@ def test_no_more_exec_logs_and_goes_on(monkeypatch: pytest.MonkeyPatch,
         return outcome
 
     monkeypatch.setattr(sandbox, "forbid_exec", fake)
-    log = logging.getLogger("leasebox.test-sandbox")
-    with caplog.at_level(logging.DEBUG, logger="leasebox.test-sandbox"):
-        assert sandbox.no_more_exec(log, refuse=refuse) is result
+    log = Logger("leasebox.test-sandbox")
+    assert sandbox.no_more_exec(log, refuse=refuse) is result
     assert asked == [refuse]
-    assert [(r.levelno, r.getMessage()[:len(text)]) for r in caplog.records] == [(level, text)]
+    assert [(r.level, r.message[:len(text)]) for r in logs.records] == [(level, text)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -11,9 +10,11 @@ import pytest
 from leasebox import ipc
 from leasebox.config.values import servers, show_servers
 from leasebox.core import wire
+from leasebox.core.log import WARNING
 from leasebox.core.machine.types import State
 from leasebox.engine import dispatch
 from leasebox.engine.servers import MESSAGE_ID, ServerWatch
+from tests.conftest import Logs
 from tests.engine.test_engine_service import Rig, make_rig
 from tests.machine.machine_helpers import OTHER_SERVER, SERVER, offer
 
@@ -47,14 +48,13 @@ def reply_from(rig: Rig, message: wire.Message, mac: bytes) -> None:
 
 
 def test_two_servers_are_named_in_the_journal_and_status(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, logs: Logs) -> None:
     rig = make_rig(tmp_path)
     discover = rig.sent()
-    with caplog.at_level(logging.WARNING):
-        reply_from(rig, offer(discover), MAC_A)
-        reply_from(rig, offer(discover, server_id=OTHER_SERVER), MAC_B)
-    [record] = [r for r in caplog.records if getattr(r, "MESSAGE_ID", "") == MESSAGE_ID]
-    assert str(OTHER_SERVER) in record.getMessage() and str(SERVER) in record.getMessage()
+    reply_from(rig, offer(discover), MAC_A)
+    reply_from(rig, offer(discover, server_id=OTHER_SERVER), MAC_B)
+    [record] = [r for r in logs.at_least(WARNING) if r.fields.get("MESSAGE_ID") == MESSAGE_ID]
+    assert str(OTHER_SERVER) in record.message and str(SERVER) in record.message
     status = dispatch.status(rig.svc, rig.clock.now)
     assert len(status["servers"]) == 2
 

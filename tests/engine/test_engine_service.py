@@ -6,7 +6,6 @@ on a restart."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import select
 import socket
@@ -22,6 +21,7 @@ from hypothesis import strategies as st
 
 from leasebox import ipc
 from leasebox.core import wire
+from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, State
 from leasebox.core.record import replace
@@ -29,6 +29,7 @@ from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
+from tests.conftest import Logs
 from tests.machine.machine_helpers import ADDRESS, MAC, OTHER_MAC, SERVER, ack, offer
 from tests.profiles import examples
 
@@ -213,7 +214,7 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
 
 
-def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
     bind(rig)
     with pytest.raises(ipc.PeerViolation, match="unknown request"):
         dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(999, ipc.ResultStatus.OK, ""))
@@ -222,9 +223,9 @@ def test_peer_violations_and_bad_input(rig: Rig, caplog: pytest.LogCaptureFixtur
     with pytest.raises(ipc.PeerViolation):
         dispatch.engine_dispatch_io(rig.svc, ipc.Remove(1))
     # a malformed frame from the network is dropped with a (rate-limited) warning, no more
-    with caplog.at_level(logging.WARNING):
-        dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))
-    assert "dropped 1 frame(s): 1 malformed" in caplog.text and rig.svc.state is State.BOUND
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))
+    assert any("dropped 1 frame(s): 1 malformed" in r.message for r in logs.at_least(WARNING))
+    assert rig.svc.state is State.BOUND
     # a bad control request gets an error reply and nothing changes
     reply = control.decode_reply(dispatch.engine_dispatch_control(rig.svc, b"{nope"))
     assert reply["ok"] is False and rig.svc.state is State.BOUND
@@ -247,11 +248,10 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 @pytest.mark.parametrize("use", [True, False])
 def test_a_captive_portal_is_shown_and_logged_once(tmp_path: Path, use: bool,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+                                                   logs: Logs) -> None:
     rig = make_rig(tmp_path)
     rig.svc.settings = replace(rig.svc.settings, use_captive_portal=use)
     portal = "https://portal.example/login?x=1"
-    caplog.set_level(logging.INFO, logger="leasebox.engine")
     discover = rig.sent()
     rig.reply(offer(discover, captive_portal=portal))
     rig.reply(ack(rig.sent(), captive_portal=portal))
@@ -263,11 +263,12 @@ def test_a_captive_portal_is_shown_and_logged_once(tmp_path: Path, use: bool,
     status = rig.control(control.Command.STATUS)["result"]
     assert isinstance(status, dict)
     assert status["lease"]["captive_portal"] == (portal if use else None)
-    lines = [r for r in caplog.records if r.getMessage().startswith("captive portal on")]
+    lines = [r for r in logs.at_least(INFO, "leasebox.engine")
+             if r.message.startswith("captive portal on")]
     assert len(lines) == (1 if use else 0)
     if use:
-        assert lines[0].__dict__["CAPTIVE_PORTAL"] == portal
-        assert lines[0].__dict__["MESSAGE_ID"] == journal.CAPTIVE_PORTAL_MESSAGE_ID
+        assert lines[0].fields["CAPTIVE_PORTAL"] == portal
+        assert lines[0].fields["MESSAGE_ID"] == journal.CAPTIVE_PORTAL_MESSAGE_ID
     conn.close()
 
 

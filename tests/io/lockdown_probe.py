@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import errno
 import json
-import logging
 import socket
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from leasebox.core.log import Logger
 from leasebox.io import main as io_main
 from leasebox.io.packet import broadcast_frame
 
@@ -43,7 +43,7 @@ def main() -> None:
     rtnl.bind((0, 1))
     engine, _theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     fds = {"udp": [udp.detach()], "rtnl": [rtnl.detach()], "engine": [engine.detach()]}
-    log = logging.LoggerAdapter(logging.getLogger("probe"), {})
+    log = Logger("probe")
     link = io_main._Link(ifname, socket.if_nametoindex(ifname))
     socks, _new = io_main._sockets(fds, link, io_main._rtnl(fds), "", log)
     io_main.lock_down(socks, log)

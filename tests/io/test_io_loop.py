@@ -4,7 +4,6 @@ clock is a fake. For what needs the real kernel, see test_io_process.py."""
 
 from __future__ import annotations
 
-import logging
 import socket
 import struct
 from collections.abc import Iterator
@@ -14,9 +13,11 @@ from ipaddress import IPv4Address
 import pytest
 
 from leasebox import ipc
+from leasebox.core.log import WARNING, Logger
 from leasebox.io import loop
 from leasebox.io.loop import IoLoop, Sockets
 from leasebox.runtime import rtnetlink
+from tests.conftest import Logs
 
 ADDRESS = IPv4Address("192.0.2.10")
 MAC = bytes.fromhex("020000000001")
@@ -43,7 +44,7 @@ def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(5)]
     engine, packet, arp, udp, rtnl = (ours for ours, _ in pairs)
     clock = Clock()
-    log = logging.LoggerAdapter(logging.getLogger("leasebox.io.test"))
+    log = Logger("leasebox.io.test")
     io = IoLoop("eth0", 2, Sockets(engine, packet, arp, udp, rtnl), log, clock)
     io.link = ipc.LinkState(2, MAC, 1500, True)
     kernel = pairs[4][1]
@@ -68,7 +69,7 @@ def _queries(kernel: socket.socket) -> list[int]:
 
 
 def test_a_guard_whose_address_list_never_comes_is_asked_again_then_dropped(
-        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+        rig: Rig, logs: Logs) -> None:
     rig.io.start_guard(ADDRESS, 2)
     assert len(_queries(rig.kernel)) == 1
     assert rig.io.timeout() == pytest.approx(loop.ADDR_QUERY_TIMEOUT)
@@ -78,11 +79,11 @@ def test_a_guard_whose_address_list_never_comes_is_asked_again_then_dropped(
         assert len(_queries(rig.kernel)) == 1, f"query {tries}"
         assert rig.io.guard_check is not None
     rig.clock.now += loop.ADDR_QUERY_TIMEOUT
-    with caplog.at_level(logging.WARNING):
-        rig.io.on_timers()
+    rig.io.on_timers()
     assert rig.io.guard_check is None and rig.io.guard is None
     assert _queries(rig.kernel) == []
-    assert "no list of the addresses of eth0 from the kernel after 3 queries" in caplog.text
+    assert "no list of the addresses of eth0 from the kernel after 3 queries" in "\n".join(
+        r.message for r in logs.at_least(WARNING))
     assert rig.io.timeout() is None  # nothing left to wait for
 
 

@@ -11,17 +11,17 @@ another user. root may speak for any link.
 from __future__ import annotations
 
 import grp
-import logging
 import pwd
 import socket
 from collections.abc import Callable
 
 from leasebox import ipc
 from leasebox.bus.links import Links, Want
+from leasebox.core.log import Logger
 from leasebox.core.names import BadDomain, check_domain
 from leasebox.ipc.peers import Credentials
 
-log = logging.getLogger("leasebox.bus")
+log = Logger("leasebox.bus")
 
 IfIndex = Callable[[str], int]
 

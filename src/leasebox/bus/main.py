@@ -32,6 +32,7 @@ from leasebox.bus.dispatch import bus_dispatch_netconf
 from leasebox.bus.links import Links, Target
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from leasebox.bus.statefile import StateDir
+from leasebox.core.log import Logger
 from leasebox.ipc import channel, peers
 from leasebox.runtime import log as logsetup
 from leasebox.runtime import sandbox, sd
@@ -64,7 +65,7 @@ class Bus:
     """The event loop: netconf connections, the bus connection, retries, status."""
 
     def __init__(self, listener: socket.socket, links: Links, services: BusServices,
-                 state: StateDir, log: logsetup.Logger, *, idle: float) -> None:
+                 state: StateDir, log: Logger, *, idle: float) -> None:
         self.listener = listener
         self.links = links
         self.services = services
@@ -228,7 +229,7 @@ class Bus:
             self._save()
 
 
-def _take_listener(log: logsetup.Logger) -> socket.socket | None:
+def _take_listener(log: Logger) -> socket.socket | None:
     try:
         sock = sd.take_sockets(["bus"], log.warning).get("bus")
     except sd.ActivationError as exc:

@@ -7,11 +7,11 @@ rate-limited warning: the network is expected to be hostile, the peers are not.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from leasebox import ipc
 from leasebox.core import wire
+from leasebox.core.log import Logger
 from leasebox.core.machine.types import (
     AddressConflict,
     ConfigApplied,
@@ -28,7 +28,7 @@ from leasebox.engine import journal
 from leasebox.engine.service import EngineService
 from leasebox.ipc import control
 
-log = logging.getLogger("leasebox.engine")
+log = Logger("leasebox.engine")
 
 
 _ETH_HEADER = 14

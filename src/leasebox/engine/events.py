@@ -10,15 +10,15 @@ Bounded: at most MAX_PENDING files wait; past that, events are dropped (and said
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 
+from leasebox.core.log import Logger
 from leasebox.core.machine.types import Lease, LeaseEventKind
 from leasebox.engine import journal
 from leasebox.runtime import atomicfile
 
-log = logging.getLogger("leasebox.engine")
+log = Logger("leasebox.engine")
 
 DIRECTORY = "events"
 MAX_PENDING = 64

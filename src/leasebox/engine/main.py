@@ -9,7 +9,6 @@ socket; it connects to netconf's AF_UNIX socket by path.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import selectors
 import signal
@@ -24,6 +23,7 @@ from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
 from leasebox.config.settings import Scope, Setting
+from leasebox.core.log import Logger
 from leasebox.engine import boottime, dispatch
 from leasebox.engine.clients import Clients
 from leasebox.engine.config import EngineConfig, engine_config
@@ -35,7 +35,7 @@ from leasebox.runtime import ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG
 
-log = logging.getLogger("leasebox.engine")
+log = Logger("leasebox.engine")
 
 EX_USAGE = 64
 STOP_GRACE = 3.0

@@ -7,7 +7,6 @@ peer live in dispatch.py; this module composes what goes out (engine_compose_*).
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from leasebox import ipc
 from leasebox.config.values import ClientIdentifier, ServerSpec
 from leasebox.core import wire
+from leasebox.core.log import Logger
 from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
     ApplyLease,
@@ -49,7 +49,7 @@ from leasebox.engine.servers import ServerWatch
 from leasebox.ipc import channel
 from leasebox.runtime import sd
 
-log = logging.getLogger("leasebox.engine")
+log = Logger("leasebox.engine")
 
 
 class OsRandom:

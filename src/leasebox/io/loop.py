@@ -17,6 +17,7 @@ from collections.abc import Callable
 from ipaddress import IPv4Address
 
 from leasebox import ipc
+from leasebox.core.log import Logger
 from leasebox.core.record import record, replace
 from leasebox.io import arp
 from leasebox.io.dispatch import (
@@ -41,7 +42,6 @@ from leasebox.ipc import channel
 from leasebox.runtime import rtnetlink as link
 from leasebox.runtime import sd
 from leasebox.runtime.exits import EX_CONFIG
-from leasebox.runtime.log import Logger
 
 BURST = 64
 NETLINK_BUFFER = 65536

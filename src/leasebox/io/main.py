@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import selectors
 import signal
@@ -20,6 +19,7 @@ import socket
 import sys
 from types import FrameType
 
+from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.io import bpf, caps
 from leasebox.io.loop import (
@@ -44,7 +44,6 @@ from leasebox.io.sockets import (
 )
 from leasebox.runtime import ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
-from leasebox.runtime.log import Logger
 
 DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
 
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return report(stop, log)
     except Exception as exc:  # one line, not a traceback; systemd restarts
         log.error("unexpected error: %r", exc)
-        logging.getLogger("leasebox.io").debug("traceback", exc_info=True)
+        log.debug("traceback", exc_info=True)
         return EXIT_FAILURE
 
 

@@ -14,12 +14,12 @@ and is tried again with a bounded backoff (`due`, `hand_off`) until it goes thro
 from __future__ import annotations
 
 import errno
-import logging
 from collections.abc import Callable
 from functools import partial
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Protocol
 
+from leasebox.core.log import Logger
 from leasebox.core.record import field, record
 from leasebox.core.values import INFINITE
 from leasebox.ipc import Names
@@ -29,7 +29,7 @@ from leasebox.netconf.validate import Plan, PlannedRoute
 MAX_RETRY = 60.0  # seconds between two tries of a pending DNS/NTP hand-off, at most
 LIFETIME_SLACK = 5  # seconds the kernel's countdown may have run between set and read-back
 
-log = logging.getLogger("leasebox.netconf")
+log = Logger("leasebox.netconf")
 
 
 class Kernel(Protocol):

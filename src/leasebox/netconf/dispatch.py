@@ -10,11 +10,11 @@ connection (the engine sends the request again), and main waits for a link of th
 from __future__ import annotations
 
 import errno
-import logging
 import time
 from collections.abc import Callable
 
 from leasebox import ipc
+from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs
 from leasebox.netconf.policy import Policy
@@ -24,7 +24,7 @@ from leasebox.netconf.validate import LinkLimits, Plan, Refused, make_plan
 
 MAX_REASON = 200  # the ipc contract's bound on Result.reason
 
-log = logging.getLogger("leasebox.netconf")
+log = Logger("leasebox.netconf")
 
 
 class LinkGone(Exception):

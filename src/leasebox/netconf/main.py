@@ -48,6 +48,7 @@ from leasebox import ipc
 from leasebox.config import files
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
+from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
@@ -101,7 +102,7 @@ def _is_seqpacket(sock: socket.socket) -> bool:
     return sock.family == socket.AF_UNIX and sock.type == socket.SOCK_SEQPACKET
 
 
-def _take_engine_socket(log: logsetup.Logger) -> tuple[socket.socket, bool] | None:
+def _take_engine_socket(log: Logger) -> tuple[socket.socket, bool] | None:
     """(socket, listening) from the inherited fds, or None (logged) if they are unusable."""
     try:
         taken = sd.take_sockets(["netconf", "engine"], log.warning)
@@ -223,7 +224,7 @@ class _Loop:
         return readable and self.stop_signal is None
 
 
-def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
+def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: Logger,
            idle: float = 0.0) -> bool:
     """Answer one engine until it closes (False) or, with `idle`, until it has asked
     nothing for that long (True). PeerViolation and LinkGone propagate."""
@@ -244,7 +245,7 @@ def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: logsetup.Logger,
         sd.notify(f"STATUS={nc.status()}")
 
 
-def _send(conn: socket.socket, reply: ipc.Result, log: logsetup.Logger) -> bool:
+def _send(conn: socket.socket, reply: ipc.Result, log: Logger) -> bool:
     try:
         channel.send(conn, reply)
     except OSError as exc:
@@ -270,7 +271,9 @@ class _Missing(Exception):
 def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     rtnl = Rtnl()
     # pyroute2 is loaded here, before the first request (see rtnl.py), and before the link
-    # is looked up: a hotplugged link must not wait for the import to be brought up
+    # is looked up: a hotplugged link must not wait for the import to be brought up.
+    # pyroute2 logs with the standard logging, from its import on (its tc module warns).
+    logsetup.forward_library_logs()
     rtnl.open()
     index = _index(ifname)
     if index is None:
@@ -292,7 +295,7 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     return rtnl, link
 
 
-def _load_state(state: StateFile, log: logsetup.Logger) -> Tracked | None:
+def _load_state(state: StateFile, log: Logger) -> Tracked | None:
     try:
         tracked = state.load()
     except StateError as exc:
@@ -312,7 +315,7 @@ def _resolver(args: argparse.Namespace, ifname: str, runtime_dir: str
     return ToFileAndBus(ResolvConfFile(runtime_dir, ifname), bus)
 
 
-def _accept_engine(sock: socket.socket, log: logsetup.Logger) -> socket.socket | None:
+def _accept_engine(sock: socket.socket, log: Logger) -> socket.socket | None:
     try:
         conn, _ = sock.accept()
     except (BlockingIOError, InterruptedError):
@@ -330,7 +333,7 @@ def _accept_engine(sock: socket.socket, log: logsetup.Logger) -> socket.socket |
 
 
 def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _Loop,
-         log: logsetup.Logger) -> int | None:
+         log: Logger) -> int | None:
     """Serve engines until idle, stopped, or (connected socket) the engine closes; None
     when the link went away (see main). Idle exit only where something starts netconf
     again: a listening socket from socket activation. Each request is answered before the
@@ -438,7 +441,7 @@ class _Service:
     idle: float
     loop: _Loop
     watch: _LinkWatch
-    log: logsetup.Logger
+    log: Logger
 
 
 def _wait_for_link(svc: _Service) -> bool:
@@ -491,7 +494,7 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     return _run(nc, svc.sock, svc.listening, svc.idle, svc.loop, log)
 
 
-def _idle_exit(idle: float, log: logsetup.Logger) -> int:
+def _idle_exit(idle: float, log: Logger) -> int:
     log.info("no request for %g s: exiting until the engine needs netconf again", idle)
     sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
     return EX_OK

@@ -1,2 +1,2 @@
 """Helpers every leasebox process shares: sd_notify and socket activation (sd), journald
-logging (log), the exec ban (sandbox), atomic files, interface names."""
+and stderr sinks of the log (log), the exec ban (sandbox), atomic files, interface names."""

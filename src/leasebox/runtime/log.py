@@ -1,4 +1,4 @@
-"""Logging for every leasebox process: journald with structured fields, or plain stderr.
+"""Where every leasebox process's log goes: journald with structured fields, or stderr.
 
 Under systemd each record goes to journald natively, so fields such as INTERFACE=,
 DHCP_STATE=, LEASE_ADDRESS= and MESSAGE_ID= are searchable. Without a journal (tests,
@@ -6,9 +6,10 @@ leasebox-launch) the same records go to stderr as plain lines; the fields are dr
 The native protocol is written here (systemd.io/JOURNAL_NATIVE_PROTOCOL): systemd-python's
 JournalHandler costs each process ~4 ms and ~0.7 MiB to import (uuid, datetime, the journal
 reader) and sends every attribute of a record, most of which journald drops as invalid
-field names. A traceback is in MESSAGE, as the formatter puts it there.
+field names. A traceback is in MESSAGE, under the message. The loggers are
+leasebox.core.log's (why not the standard logging: see there).
 No colours and no timestamps: journald has them. --debug turns on leasebox's own debug
-lines only; libraries (pyroute2) stay at warnings.
+lines only; libraries (pyroute2) stay at warnings, and pyroute2 at errors.
 """
 
 from __future__ import annotations
@@ -16,58 +17,27 @@ from __future__ import annotations
 import array
 import errno
 import fcntl
-import logging
 import os
 import socket
 import struct
 import sys
 from collections.abc import Callable
-from typing import Any
+
+from leasebox.core.log import DEBUG, ERROR, INFO, WARNING, Logger, Record, configure
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 
-Logger = logging.LoggerAdapter[logging.Logger]
 
-
-class _Adapter(logging.LoggerAdapter[logging.Logger]):
-    """Merge per-call `extra` fields with the adapter's own instead of replacing them."""
-
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        extra = dict(self.extra or {})
-        extra.update(kwargs.get("extra") or {})
-        kwargs["extra"] = extra
-        return msg, kwargs
-
-
-class FieldFilter(logging.Filter):
-    """Attach INTERFACE= and any dynamic fields (e.g. the engine's DHCP_STATE=) to every
-    record, whichever module logged it, unless the record carries its own value."""
-
-    def __init__(self, interface: str) -> None:
-        super().__init__()
-        self.interface = interface
-        self.dynamic: Callable[[], dict[str, str]] = dict
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        fields = {"INTERFACE": self.interface, **self.dynamic()}
-        for key, value in fields.items():
-            if not hasattr(record, key):
-                setattr(record, key, value)
-        return True
-
-
-def quiet_libraries(record: logging.LogRecord) -> bool:
-    """Only errors from pyroute2. Its package __init__ (which netconf no longer runs:
-    netconf.rtnl.import_iproute) reset its logger's level, so a level set beforehand did
-    not hold; and its tc module warns about tc, which netconf does not use, at every start
-    where /proc/net/psched is missing."""
-    return record.levelno >= logging.ERROR or not record.name.startswith("pyroute2")
+def library_threshold(name: str) -> int:
+    """The least level a library's record (standard logging) needs to be kept: pyroute2's
+    errors only. Its tc module warns about tc, which netconf does not use, at every start
+    where /proc/net/psched is missing; other libraries keep their warnings."""
+    return ERROR if name == "pyroute2" or name.startswith("pyroute2.") else WARNING
 
 
 def _priority(levelno: int) -> int:
     """syslog's priority for a logging level (the levels between count as the next one)."""
-    for level, priority in ((logging.DEBUG, 7), (logging.INFO, 6), (logging.WARNING, 4),
-                            (logging.ERROR, 3), (logging.CRITICAL, 2)):
+    for level, priority in ((DEBUG, 7), (INFO, 6), (WARNING, 4), (ERROR, 3), (50, 2)):
         if levelno <= level:
             return priority
     return 1
@@ -93,35 +63,36 @@ def journal_entry(fields: dict[str, str]) -> bytes:
     return b"".join(out)
 
 
-class JournalHandler(logging.Handler):
+class JournalSink:
     """Each record as one journal entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, LOGGER,
-    CODE_FILE/LINE/FUNC and the record's upper-case fields (INTERFACE=, MESSAGE_ID=...).
+    CODE_FILE/LINE/FUNC, the process's own fields (INTERFACE=, the engine's DHCP_STATE=...)
+    and the record's upper-case fields (MESSAGE_ID=...), which win over the process's.
     An entry too large for a datagram goes in a sealed memfd, as sd_journal_send() does.
     If journald cannot take it, the line goes to stderr (the journal's stream) instead."""
 
-    def __init__(self, identifier: str, path: str = JOURNAL_SOCKET) -> None:
-        super().__init__()
+    def __init__(self, identifier: str, path: str = JOURNAL_SOCKET,
+                 fields: Callable[[], dict[str, str]] = dict) -> None:
         self.identifier = identifier
         self.path = path
+        self.process_fields = fields
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def __call__(self, record: Record) -> None:
         try:
-            message = self.format(record)
-            fields = {"MESSAGE": message, "PRIORITY": str(_priority(record.levelno)),
+            fields = {"MESSAGE": record.text(), "PRIORITY": str(_priority(record.level)),
                       "SYSLOG_IDENTIFIER": self.identifier, "LOGGER": record.name,
-                      "CODE_FILE": record.pathname, "CODE_LINE": str(record.lineno)}
-            if record.funcName:
-                fields["CODE_FUNC"] = record.funcName
-            for name, value in record.__dict__.items():
-                if name[:1].isupper() and _field_name(name):
+                      "CODE_FILE": record.file, "CODE_LINE": str(record.line)}
+            if record.func:
+                fields["CODE_FUNC"] = record.func
+            for name, value in (*self.process_fields().items(), *record.fields.items()):
+                if _field_name(name):
                     fields[name] = value if isinstance(value, str) else str(value)
             self._send(journal_entry(fields))
-        except Exception:  # noqa: BLE001 (logging's contract: a handler never raises)
+        except Exception:  # noqa: BLE001 (a log line never takes its process down)
             try:
-                sys.stderr.write(f"<{_priority(record.levelno)}>{self.format(record)}\n")
-            except Exception:  # noqa: BLE001 (no stderr either: logging's own last resort)
-                self.handleError(record)
+                sys.stderr.write(f"<{_priority(record.level)}>{record.text()}\n")
+            except Exception:  # noqa: BLE001, S110 (no stderr either: nowhere left to say it)
+                pass
 
     def _send(self, entry: bytes) -> None:
         try:
@@ -144,36 +115,78 @@ class JournalHandler(logging.Handler):
 
     def close(self) -> None:
         self.sock.close()
-        super().close()
 
 
-_filter: FieldFilter | None = None
+class StderrSink:
+    """Plain lines on stderr: the message (and traceback), after `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __call__(self, record: Record) -> None:
+        try:
+            sys.stderr.write(f"{self.prefix}{record.text()}\n")
+        except Exception:  # noqa: BLE001, S110 (no stderr: nowhere left to say it)
+            pass
+
+
+class _ProcessFields:
+    """INTERFACE= and the dynamic fields (the engine's DHCP_STATE=...) of every record."""
+
+    def __init__(self, interface: str) -> None:
+        self.interface = interface
+        self.dynamic: Callable[[], dict[str, str]] = dict
+
+    def __call__(self) -> dict[str, str]:
+        return {"INTERFACE": self.interface, **self.dynamic()}
+
+
+_fields: _ProcessFields | None = None
+_sink: Callable[[Record], None] | None = None
 
 
 def setup(process: str, interface: str, debug: bool = False) -> Logger:
-    global _filter  # noqa: PLW0603 (one logging setup per process, like logging's own state)
-    root = logging.getLogger()
-    root.handlers.clear()
-    root.setLevel(logging.INFO)
-    logging.getLogger("leasebox").setLevel(logging.DEBUG if debug else logging.INFO)
-    # --debug is for leasebox's decisions, not library internals (see quiet_libraries)
-    logging.getLogger("asyncio").setLevel(logging.WARNING)
-    handler: logging.Handler
+    """Send this process's records to journald (under systemd) or stderr; the logger of
+    the process's own lines."""
+    global _fields, _sink  # noqa: PLW0603 (one log per process, like logging's own state)
+    _fields = _ProcessFields(interface)
+    sink: Callable[[Record], None]
     if os.environ.get("JOURNAL_STREAM") and os.path.exists(JOURNAL_SOCKET):
-        handler = JournalHandler(f"leasebox-{process}")
+        sink = JournalSink(f"leasebox-{process}", fields=_fields)
     else:
-        handler = logging.StreamHandler(sys.stderr)
         # under systemd stderr is the journal, which names the unit already
-        prefix = "" if os.environ.get("JOURNAL_STREAM") else f"leasebox-{process}[{interface}]: "
-        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
-    _filter = FieldFilter(interface)
-    handler.addFilter(_filter)
-    handler.addFilter(quiet_libraries)
-    root.addHandler(handler)
-    return _Adapter(logging.getLogger(f"leasebox.{process}"), {})
+        sink = StderrSink("" if os.environ.get("JOURNAL_STREAM")
+                          else f"leasebox-{process}[{interface}]: ")
+    _sink = sink
+    configure(DEBUG if debug else INFO, sink)
+    return Logger(f"leasebox.{process}")
 
 
 def set_dynamic_fields(provider: Callable[[], dict[str, str]]) -> None:
     """Fields computed at each record (the engine's current state and lease)."""
-    if _filter is not None:
-        _filter.dynamic = provider
+    if _fields is not None:
+        _fields.dynamic = provider
+
+
+def forward_library_logs() -> None:
+    """Records of libraries that use the standard logging (pyroute2) into this process's
+    log, from library_threshold() up. Called once the library is loaded, so a process
+    whose libraries do not log never loads `logging`."""
+    import logging  # noqa: PLC0415 (see the docstring)
+
+    sink = _sink
+
+    class _Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if sink is None or record.levelno < library_threshold(record.name):
+                return
+            try:
+                message = record.getMessage()
+            except Exception:  # noqa: BLE001 (the library's bad format string)
+                message = str(record.msg)
+            sink(Record(record.name, record.levelno, message, {}, record.pathname,
+                        record.lineno, record.funcName or ""))
+
+    root = logging.getLogger()
+    root.handlers[:] = [_Forward()]
+    root.setLevel(WARNING)

@@ -28,10 +28,10 @@ How, and why that way:
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import struct
 
+from leasebox.core.log import Logger
 from leasebox.core.record import record
 
 PR_SET_NO_NEW_PRIVS = 38
@@ -155,8 +155,7 @@ def forbid_exec(*, refuse: bool = False) -> bool:
     return True
 
 
-def no_more_exec(log: logging.Logger | logging.LoggerAdapter[logging.Logger], *,
-                 refuse: bool = False) -> bool:
+def no_more_exec(log: Logger, *, refuse: bool = False) -> bool:
     """forbid_exec() for a service's start-up: one debug line when done, a warning (and
     go on: the unit's own confinement still holds) when not. True if installed."""
     what = "refuse" if refuse else "forbid"

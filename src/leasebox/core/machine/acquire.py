@@ -6,15 +6,14 @@ and which states it may leave the client in.
 
 from __future__ import annotations
 
-import logging
-
+from leasebox.core.log import Logger
 from leasebox.core.machine import steps, timing
 from leasebox.core.machine.checks import expect_message, expired
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.types import Event, LeaseEventKind, ProbeResult
 from leasebox.core.wire.types import Message
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 
 def init_timer(ctx: Context, event: Event) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
+from leasebox.core.log import Logger
 from leasebox.core.machine import steps, timing
 from leasebox.core.machine.checks import expect_message, expired
 from leasebox.core.machine.context import Context
@@ -11,7 +10,7 @@ from leasebox.core.machine.lease import is_infinite
 from leasebox.core.machine.types import Event, LeaseEventKind, State
 from leasebox.core.wire.types import Message
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 
 def bound_timer(ctx: Context, event: Event) -> None:

@@ -27,9 +27,9 @@ Decisions, and where each is explained:
 
 from __future__ import annotations
 
-import logging
 import math
 
+from leasebox.core.log import Logger
 from leasebox.core.machine import snapshot as snapshots
 from leasebox.core.machine import timing
 from leasebox.core.machine.context import Context, deadline
@@ -62,7 +62,7 @@ from leasebox.core.machine.types import (
 )
 from leasebox.core.wire.types import Message, MessageType
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 MAC_LENGTH = 6  # Ethernet (htype 1) is the only link type leasebox serves
 FORCERENEW_LOG_INTERVAL = 60.0

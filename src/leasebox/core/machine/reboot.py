@@ -14,14 +14,13 @@ No answer after REBOOT_ATTEMPTS REQUESTs (RFC 2131 3.2 step 5 leaves the choice 
 
 from __future__ import annotations
 
-import logging
-
+from leasebox.core.log import Logger
 from leasebox.core.machine import steps, timing
 from leasebox.core.machine.checks import expect_message, expired
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.types import Event, LeaseEventKind, State
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 
 def restart(ctx: Context) -> None:

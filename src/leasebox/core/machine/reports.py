@@ -8,8 +8,7 @@ that no longer applies is ignored with a debug line, never an error.
 
 from __future__ import annotations
 
-import logging
-
+from leasebox.core.log import Logger
 from leasebox.core.machine import requests, steps, timing
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.reboot import restart
@@ -25,7 +24,7 @@ from leasebox.core.machine.types import (
     State,
 )
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 
 # ---- the link ----------------------------------------------------------------------------

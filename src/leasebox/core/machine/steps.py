@@ -7,10 +7,10 @@ transitions.py stays the one place where the possible next states are listed.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from ipaddress import IPv4Address
 
+from leasebox.core.log import Logger
 from leasebox.core.machine import requests, timing
 from leasebox.core.machine.checks import expired
 from leasebox.core.machine.context import Context
@@ -29,7 +29,7 @@ from leasebox.core.machine.types import (
 )
 from leasebox.core.wire.types import Message
 
-log = logging.getLogger("leasebox.core.machine")
+log = Logger("leasebox.core.machine")
 
 BOUND_STATES = frozenset({State.BOUND, State.RENEWING, State.REBINDING})
 
