@@ -5,17 +5,16 @@ and in log lines, so it must have RFC 1123 host name syntax and nothing more: le
 digits and inner hyphens in dot-separated labels of 1 to 63 characters, at most 253 in all.
 The codec applies it to options 12, 15 and 119, the configuration to Hostname=, the ipc
 contract to every name between processes, netconf and leasebox-bus to what they hand on.
-Pure: no imports beyond re.
+Pure: no imports. Not a regular expression: `re` would be ~0.3 MiB of io, which loads
+nothing else that needs it.
 """
 
 from __future__ import annotations
 
-import re
-
 MAX_NAME = 253
-# re.ASCII, so that \w-style Unicode letters can never slip through.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+MAX_LABEL = 63
+# ASCII only, spelled out, so that no Unicode letter or digit can ever slip through
+_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 SAFE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
 
 
@@ -29,9 +28,15 @@ def hostname_problem(name: str) -> str | None:
         return "empty name"
     if len(name) > MAX_NAME:
         return f"name longer than {MAX_NAME} characters"
-    if _HOSTNAME.fullmatch(name) is None:
+    if not all(_label(label) for label in name.split(".")):
         return "not an RFC 1123 name (letters, digits, inner hyphens, dot-separated labels)"
     return None
+
+
+def _label(label: str) -> bool:
+    """1 to 63 letters, digits and hyphens, neither first nor last a hyphen."""
+    return (0 < len(label) <= MAX_LABEL and label[0] != "-" and label[-1] != "-"
+            and _LABEL_CHARS.issuperset(label))
 
 
 def domain_problem(name: str) -> str | None:

@@ -1,0 +1,38 @@
+"""io's command line, parsed without argparse: what the unit passes, and clear refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from leasebox.io import main as io_main
+
+
+def test_what_the_unit_passes_and_the_spellings_argparse_took() -> None:
+    assert io_main.parse_args(["eth0", "--engine-socket", "/run/x.sock"]) == io_main.Args(
+        "eth0", "/run/x.sock", False)
+    assert io_main.parse_args(["--debug", "--engine-socket=/run/y.sock", "eth1"]) == \
+        io_main.Args("eth1", "/run/y.sock", True)
+    assert io_main.parse_args(["eth0"]) == io_main.Args("eth0")
+    assert io_main.parse_args(["eth0", "--help"]) is None
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    ([], "the interface is missing"),
+    (["eth0", "eth1"], "one interface only"),
+    (["eth0", "--engine-socket"], "--engine-socket needs a path"),
+    (["eth0", "--engine-socket="], "--engine-socket needs a path"),
+    (["eth0", "--bogus"], "unknown option --bogus"),
+    (["bad/name"], "invalid interface name"),
+    (["io-eth0"], "would share its identities"),
+])
+def test_refusals(argv: list[str], error: str) -> None:
+    with pytest.raises(io_main.UsageError, match=error):
+        io_main.parse_args(argv)
+
+
+def test_main_exits_2_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert io_main.main(["--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: leasebox-io") and "error: unknown option --bogus" in err
+    assert io_main.main(["--help"]) == 0
+    assert "--engine-socket PATH" in capsys.readouterr().out
