@@ -457,13 +457,13 @@ NO_READLINE = "import sys; sys.modules.setdefault('readline', None); "
 FLOOR = {
     "python3 -I, nothing imported": "pass",
     "pyroute2 whole (from pyroute2 import IPRoute)": NO_READLINE + "from pyroute2 import IPRoute",
-    "pyroute2 as netconf loads it (IPRoute's modules only)":
-        "from leasebox.netconf.rtnl import import_iproute; import_iproute()",
+    "pyroute2 as netconf loads it (its message classes only)":
+        "from leasebox.netconf.rtnl import import_messages; import_messages()",
     "io: its program's imports": "import leasebox.io.main",
     "engine: its program's imports": "import leasebox.engine.main",
     "netconf: its program's imports and pyroute2":
-        "import leasebox.netconf.main; from leasebox.netconf.rtnl import import_iproute; "
-        "import_iproute()",
+        "import leasebox.netconf.main; from leasebox.netconf.rtnl import import_messages; "
+        "import_messages()",
 }
 ANON = ("; print([int(x.split()[1]) for x in open('/proc/self/status') "
         "if x.startswith('RssAnon')][0])")

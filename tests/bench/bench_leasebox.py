@@ -201,6 +201,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
             entry.update({
                 "all_leased_ms": None if r["timeout"] else max(v for v in leased if v),
                 "leased_ms": summary(leased),
+                "leased_each_ms": leased,
                 "systemctl_returned_ms": ms(r["cmd_exit"], t0), "rc": r["rc"],
                 "missing": [x for x in names if x not in r["addr_at"]],
             })

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.io.iolab import needs_root
 from tests.netconf.nclab import INTERPRETERS, SRC
 
 
@@ -20,26 +21,25 @@ def test_importing_main_does_not_load_pyroute2() -> None:
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.root
+@needs_root
 @pytest.mark.parametrize("python", INTERPRETERS)
-def test_netconf_loads_iproute_without_the_rest_of_pyroute2(python: str) -> None:
-    """IPRoute works (a link is read through it), and pyroute2's package __init__, which
-    loads NDB and every other public class, never ran; nor did 0.7's pyroute2.lab, which
-    loads unittest.mock and asyncio (0.9 has no pyroute2.lab, and is built on asyncio)."""
+def test_netconf_loads_pyroute2s_messages_and_nothing_else_of_it(python: str) -> None:
+    """A request encoded by pyroute2 reaches the kernel (lo of a new network namespace set
+    up, and acknowledged); pyroute2's package __init__ (NDB and every public class),
+    IPRoute and 0.7's pyroute2.lab (unittest.mock, asyncio) never loaded."""
     code = ("import json, sys; from importlib.metadata import version; "
             "from leasebox.netconf.rtnl import Rtnl; r = Rtnl(); r.open(); "
-            "lab = sys.modules.get('pyroute2.lab'); "
-            "print(json.dumps([r.call('lo', 'link', 'get', index=1)[0].get_attr('IFLA_IFNAME'), "
-            "[m for m in ('pyroute2.ndb.main', 'pyroute2.ipdb', 'unittest.mock', 'asyncio') "
-            "if m in sys.modules], sys.modules['readline'] is None, version('pyroute2'), "
-            "lab is not None and not hasattr(lab, 'mock')]))")
-    out = subprocess.run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(SRC)!r}); "
-                          + code], capture_output=True, text=True, timeout=30, check=True)
-    name, loaded, no_readline, version, stand_in = json.loads(out.stdout)
-    assert (name, no_readline) == ("lo", True), out.stderr
-    if version.startswith("0.7."):  # its IPRoute inherits pyroute2.lab's hook: ours
-        assert loaded == [] and stand_in
-    else:  # 0.9: no pyroute2.lab; IPRoute is built on asyncio, and imports unittest.mock
-        assert not {"pyroute2.ndb.main", "pyroute2.ipdb"} & set(loaded)
+            "down = r.link(1).up; r.bind(1).set_up(); "
+            "print(json.dumps([down, r.link(1).up, sorted(m for m in sys.modules if m in "
+            "('pyroute2.iproute', 'pyroute2.ndb.main', 'pyroute2.ipdb', 'pyroute2.lab', "
+            "'unittest.mock', 'asyncio')), sys.modules['readline'] is None, "
+            "version('pyroute2')]))")
+    out = subprocess.run(["unshare", "--net", python, "-I", "-c",
+                          f"import sys; sys.path.insert(0, {str(SRC)!r}); " + code],
+                         capture_output=True, text=True, timeout=30, check=True)
+    down, up, loaded, no_readline, _version = json.loads(out.stdout)
+    assert (down, up, loaded, no_readline) == (False, True, [], True), out.stderr
 
 
 def run_with_fds(socks: list[tuple[str, socket.socket]]) -> subprocess.CompletedProcess[str]:

@@ -1,15 +1,19 @@
-"""The kernel: pyroute2 writes, and netconf reads its link by hand.
+"""The kernel: netconf's requests on its own rtnetlink socket, encoded by pyroute2.
 
-Written against the API that Debian's pyroute2 0.7.2 and PyPI's 0.9.x share (IPRoute's
-addr, route, link). IPRoute's part of pyroute2 costs ~50 ms of CPU and ~8 MiB on top of
-netconf's own modules (the whole package ~110 ms and ~16 MiB: see import_iproute); netconf
-loads it when it starts, not on the first request, so the import is off the first lease's
-path whenever the exchange takes longer than it. Netlink errors leave this module as
-OSError with the kernel's errno, so callers need not know pyroute2.
+Each change is one rtnetlink request: pyroute2's message classes (ifaddrmsg, rtmsg,
+ifinfmsg) encode it; netconf sends it on its own socket and reads the kernel's answer with
+leasebox.runtime.rtnetlink's parser. The encodings are byte for byte the same under
+Debian's pyroute2 0.7.2 and 0.7.7 and PyPI's 0.9.x. Not IPRoute: its modules (every
+message family, tc, the request machinery; 0.9's asyncio) cost ~20 ms of CPU and ~2 MiB
+more at each netconf start on Debian 12 (~60 ms with 0.9), and it wrote the kernel's
+address lifetimes differently in 0.7 and 0.9. netconf loads the message classes when it
+starts, not on the first request, so the import is off the first lease's path whenever
+the exchange takes longer than it. A netlink error leaves this module as OSError with the
+kernel's errno.
 
-The link (read before every change) and its addresses are read on netconf's own socket
-with leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on every
-call, which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.md).
+The link (read before every change) and its addresses are read on the same socket with
+leasebox.runtime.rtnetlink's parser: pyroute2's get_links kept 0.5-1.9 KiB on every call,
+which the soak saw as netconf growing by ~2 KiB a renewal (tests/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import errno
 import importlib.util
 import socket
 import sys
-import types
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
@@ -31,7 +34,12 @@ from leasebox.runtime import rtnetlink
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
+RT_TABLE_COMPAT = 252  # rtm_table of a route whose table (in RTA_TABLE) is past 255
+RTN_UNICAST = 1
 IFA_F_NOPREFIXROUTE = 0x200
+RTM_NEWLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 20, 21, 24, 25
+NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
+NLM_F_REPLACE, NLM_F_CREATE, NLM_F_APPEND = 0x100, 0x400, 0x800
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 READ_TIMEOUT = 5.0  # seconds for each datagram of the kernel's answer to one request
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
@@ -49,27 +57,15 @@ class LinkInfo:
     up: bool = True  # administratively up (IFF_UP)
 
 
-class _LabApi:
-    """pyroute2.lab.LAB_API with use_mock off: nothing of its own in IPRoute's MRO."""
-
-
-def _mockless_lab() -> types.ModuleType:
-    lab = types.ModuleType("pyroute2.lab", "pyroute2 0.7's LAB_API with mocking off")
-    lab.LAB_API = _LabApi  # type: ignore[attr-defined]
-    lab.registry = []  # type: ignore[attr-defined]
-    lab.use_mock = False  # type: ignore[attr-defined]
-    return lab
-
-
-def import_iproute() -> tuple[Any, type[Exception]]:
-    """pyroute2's IPRoute and NetlinkError, loaded without the package's __init__.
+def import_messages() -> tuple[Any, Any, Any]:
+    """pyroute2's ifaddrmsg, rtmsg and ifinfmsg, loaded without the package's __init__.
 
     That __init__ loads all of pyroute2's public classes (0.7: every entry point, with NDB,
     IPDB, the console and importlib.metadata's scan of site-packages): ~60 ms of CPU and
     ~8 MiB netconf never uses (Debian 12's 0.7.2). So `pyroute2` goes into sys.modules as
-    a bare package and only IPRoute's own modules run; they import each other by full
-    name. Works with Debian's 0.7.2 and 0.7.7 and PyPI's 0.9.x. The bare package stays:
-    in this process `from pyroute2 import X` works for submodules only, not for classes.
+    a bare package and only the message modules run; they import each other by full name.
+    The bare package stays: in this process `from pyroute2 import X` works for submodules
+    only, not for classes.
     """
     # pyroute2 0.7's console (loaded by that __init__) imports readline, whose terminfo
     # lookup calls setfsuid under Debian 13's ncurses 6.5: a syscall the unit's filter
@@ -80,51 +76,78 @@ def import_iproute() -> tuple[Any, type[Exception]]:
         if spec is None or spec.submodule_search_locations is None:
             raise ImportError("pyroute2 is not installed")
         sys.modules["pyroute2"] = importlib.util.module_from_spec(spec)
-    # 0.7's IPRoute inherits pyroute2.lab.LAB_API, the hook of its documentation's examples:
-    # it wraps every method in unittest.mock when pyroute2.lab.use_mock is set. Importing
-    # it loads unittest.mock, asyncio and ssl: ~25 ms of CPU and ~5 MiB at each netconf start on
-    # Debian 12. netconf never sets use_mock, so it gets the hook with mocking off.
-    if "pyroute2.lab" not in sys.modules and importlib.util.find_spec("pyroute2.lab"):
-        sys.modules["pyroute2.lab"] = _mockless_lab()  # 0.9 has no pyroute2.lab
-    from pyroute2.iproute import IPRoute  # noqa: PLC0415 (lazy: see the module docstring)
-    from pyroute2.netlink.exceptions import NetlinkError  # noqa: PLC0415
+    # lazy: see the module docstring
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: PLC0415
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # noqa: PLC0415
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg  # noqa: PLC0415
 
-    return IPRoute, NetlinkError
+    return ifaddrmsg, rtmsg, ifinfmsg
 
 
 class Rtnl:
-    """Two rtnetlink sockets, both opened by netconf itself: pyroute2's, which writes, and
-    one that reads (systemd's ListenNetlink= would give a SOCK_RAW socket that pyroute2 0.9
-    refuses)."""
+    """netconf's rtnetlink socket, opened by netconf itself (systemd's ListenNetlink= would
+    give a socket bound to groups: the kernel's events would mix with its answers)."""
 
     def __init__(self) -> None:
-        self._ipr: Any = None
-        self._netlink_error: type[Exception] = Exception
+        self._messages: tuple[Any, Any, Any] | None = None
         self._reader: socket.socket | None = None
         self._seq = 0
 
     def open(self) -> None:
-        """Load pyroute2 now (netconf's start-up), not when the first lease is applied."""
-        self._open()
+        """Load pyroute2's message classes now (netconf's start-up), not for the first
+        lease."""
+        self._classes()
 
-    def _open(self) -> Any:
-        if self._ipr is None:
-            iproute, self._netlink_error = import_iproute()
-            self._ipr = iproute()
-        return self._ipr
+    def _classes(self) -> tuple[Any, Any, Any]:
+        if self._messages is None:
+            self._messages = import_messages()
+        return self._messages
 
-    def call(self, what: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        ipr = self._open()
-        try:
-            return getattr(ipr, method)(*args, **kwargs)
-        except self._netlink_error as exc:
-            code = int(getattr(exc, "code", 0) or errno.EIO)
-            raise OSError(code, f"{what}: {errno.errorcode.get(code, code)}") from None
+    def request(self, what: str, kind: int, flags: int, message: Any) -> None:
+        """Send one change (a pyroute2 message, its header's type and flags set here) and
+        wait for the kernel's acknowledgement; its refusal is OSError with the errno."""
+        seq = self._next_seq()
+        header = message["header"]
+        header["type"] = kind
+        header["flags"] = NLM_F_REQUEST | NLM_F_ACK | flags
+        header["sequence_number"] = seq
+        header["pid"] = 0
+        message.encode()
+        self._ask(what, bytes(message.data), seq,
+                  lambda e: isinstance(e, rtnetlink.NetlinkError) and e.seq == seq)
+
+    def address_message(self, index: int, iface: IPv4Interface) -> Any:
+        msg = self._classes()[0]()
+        msg["family"] = socket.AF_INET
+        msg["prefixlen"] = iface.network.prefixlen
+        msg["index"] = index
+        msg["attrs"] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
+        return msg
+
+    def route_message(self, index: int, route: PlannedRoute) -> Any:
+        msg = self._classes()[1]()
+        msg["family"] = socket.AF_INET
+        msg["dst_len"] = route.destination.prefixlen
+        msg["table"] = route.table if route.table < 256 else RT_TABLE_COMPAT
+        msg["proto"] = RTPROT_DHCP
+        msg["scope"] = RT_SCOPE_LINK if route.gateway is None else RT_SCOPE_UNIVERSE
+        msg["type"] = RTN_UNICAST
+        attrs: list[tuple[str, Any]] = []
+        if route.destination.prefixlen:
+            attrs.append(("RTA_DST", str(route.destination.network_address)))
+        attrs += [("RTA_OIF", index), ("RTA_PRIORITY", route.metric),
+                  ("RTA_TABLE", route.table)]
+        if route.gateway is not None:
+            attrs.append(("RTA_GATEWAY", str(route.gateway)))
+        msg["attrs"] = attrs
+        return msg
+
+    def link_message(self, index: int) -> Any:
+        msg = self._classes()[2]()
+        msg["index"] = index
+        return msg
 
     def close(self) -> None:
-        if self._ipr is not None:
-            self._ipr.close()
-            self._ipr = None
         self._close_reader()
 
     def _close_reader(self) -> None:
@@ -209,22 +232,25 @@ class Rtnl:
 
 
 class Link:
-    """The one link netconf may change: every write names its ifindex (apply.Kernel)."""
+    """The one link netconf may change: every request names its ifindex (apply.Kernel)."""
 
     def __init__(self, rtnl: Rtnl, index: int) -> None:
         self.rtnl = rtnl
         self.index = index
-        self._call = rtnl.call
 
     def link_mtu(self) -> int:
         return self.rtnl.link(self.index).mtu
 
     def set_mtu(self, mtu: int) -> None:
-        self._call(f"set mtu {mtu}", "link", "set", index=self.index, mtu=mtu)
+        msg = self.rtnl.link_message(self.index)
+        msg["attrs"] = [("IFLA_MTU", mtu)]
+        self.rtnl.request(f"set mtu {mtu}", RTM_NEWLINK, 0, msg)
 
     def set_up(self) -> None:
         """Administratively up (never down: leasebox brings a link up, nothing more)."""
-        self._call("set link up", "link", "set", index=self.index, state="up")
+        msg = self.rtnl.link_message(self.index)
+        msg["flags"] = msg["change"] = rtnetlink.IFF_UP
+        self.rtnl.request("set link up", RTM_NEWLINK, 0, msg)
 
     # ---- addresses -----------------------------------------------------------------------
 
@@ -232,23 +258,18 @@ class Link:
         self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int,
         prefix_route: bool = True,
     ) -> None:
-        """Add or update (NLM_F_REPLACE) the address with kernel lifetimes.
-
-        Both lifetime spellings are passed, in this order, on purpose: 0.9 builds
-        IFA_CACHEINFO from valid_lft/preferred_lft, while 0.7.2 ignores those (its filter
-        reads the values from the `cacheinfo` dict instead) and would add a permanent
-        address. `address_lifetimes` reads the result back so a future change shows.
-        """
-        kwargs: dict[str, Any] = {
-            "index": self.index, "address": str(iface.ip), "prefixlen": iface.network.prefixlen,
-            "valid_lft": lifetime, "preferred_lft": lifetime,
-            "cacheinfo": {"valid": lifetime, "preferred": lifetime},
-        }
+        """Add or update (NLM_F_REPLACE) the address with kernel lifetimes (IFA_CACHEINFO;
+        all ones is forever). `address_lifetimes` reads them back."""
+        msg = self.rtnl.address_message(self.index, iface)
         if broadcast is not None:
-            kwargs["broadcast"] = str(broadcast)
+            msg["attrs"].append(("IFA_BROADCAST", str(broadcast)))
+        msg["attrs"].append(("IFA_CACHEINFO", {"ifa_preferred": lifetime,
+                                               "ifa_valid": lifetime, "cstamp": 0,
+                                               "tstamp": 0}))
         if not prefix_route:  # RouteTable=N: netconf adds the prefix route to table N
-            kwargs["IFA_FLAGS"] = IFA_F_NOPREFIXROUTE
-        self._call(f"set address {iface}", "addr", "replace", **kwargs)
+            msg["attrs"].append(("IFA_FLAGS", IFA_F_NOPREFIXROUTE))
+        self.rtnl.request(f"set address {iface}", RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
+                          msg)
 
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:
         """(valid, preferred) seconds as the kernel holds them; None when absent."""
@@ -260,10 +281,8 @@ class Link:
     def del_address(self, iface: IPv4Interface) -> bool:
         """False when it was already gone (expired, or removed by someone else)."""
         try:
-            self._call(
-                f"delete address {iface}", "addr", "del",
-                index=self.index, address=str(iface.ip), prefixlen=iface.network.prefixlen,
-            )
+            self.rtnl.request(f"delete address {iface}", RTM_DELADDR, 0,
+                              self.rtnl.address_message(self.index, iface))
         except OSError as exc:
             if exc.errno in (errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH):
                 return False
@@ -272,16 +291,6 @@ class Link:
 
     # ---- routes --------------------------------------------------------------------------
 
-    def _route_keys(self, route: PlannedRoute) -> dict[str, Any]:
-        keys: dict[str, Any] = {
-            "dst": str(route.destination), "oif": self.index, "table": route.table,
-            "priority": route.metric, "proto": RTPROT_DHCP,
-            "scope": RT_SCOPE_LINK if route.gateway is None else RT_SCOPE_UNIVERSE,
-        }
-        if route.gateway is not None:
-            keys["gateway"] = str(route.gateway)
-        return keys
-
     def add_route(self, route: PlannedRoute) -> bool:
         """Add a route; False when this exact route (same proto, device, gateway) exists.
 
@@ -289,16 +298,19 @@ class Link:
         metric is a different route and must not make ours fail, while an identical one can
         only be ours from before a restart, and is adopted.
         """
-        return self._route_change(f"add route {route}", "append", route, errno.EEXIST)
+        return self._route_change(f"add route {route}", RTM_NEWROUTE,
+                                  NLM_F_CREATE | NLM_F_APPEND, route, errno.EEXIST)
 
     def del_route(self, route: PlannedRoute) -> bool:
         """Delete exactly this route (proto, device and gateway must match); False if gone."""
-        return self._route_change(f"delete route {route}", "del", route, errno.ESRCH)
+        return self._route_change(f"delete route {route}", RTM_DELROUTE, 0, route,
+                                  errno.ESRCH)
 
-    def _route_change(self, what: str, command: str, route: PlannedRoute, moot: int) -> bool:
+    def _route_change(self, what: str, kind: int, flags: int, route: PlannedRoute,
+                      moot: int) -> bool:
         """False when the kernel answers `moot` (already there, or already gone)."""
         try:
-            self._call(what, "route", command, **self._route_keys(route))
+            self.rtnl.request(what, kind, flags, self.rtnl.route_message(self.index, route))
         except OSError as exc:
             if exc.errno == moot:
                 return False
