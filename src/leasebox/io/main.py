@@ -51,7 +51,7 @@ EXIT_USAGE = 2  # argparse's, which io used before
 USAGE = "usage: leasebox-io [--debug] [--engine-socket PATH] IFACE"
 HELP = f"""{USAGE}
 
-{__doc__.split(chr(10))[0]}
+leasebox-io: the one process that touches the wire for one interface.
 
   IFACE                 the interface
   --engine-socket PATH  connect here when no 'engine' fd is passed
