@@ -71,11 +71,37 @@ def test_io_and_the_engine_need_no_standard_logging_but_libraries_reach_the_log(
         logging.getLogger("pyroute2.iproute").error("real %s", "trouble")
         logging.getLogger("asyncio").warning("loop")
         logging.getLogger("asyncio").info("chatter")
+        try:
+            raise OSError(5, "EIO")
+        except OSError:
+            logging.getLogger("pyroute2.netlink").exception("with its traceback")
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
     assert [(r.name, r.level, r.message) for r in logs.records] == [
-        ("pyroute2.iproute", ERROR, "real trouble"), ("asyncio", WARNING, "loop")]
+        ("pyroute2.iproute", ERROR, "real trouble"), ("asyncio", WARNING, "loop"),
+        ("pyroute2.netlink", ERROR, "with its traceback")]
+    assert logs.records[-1].traceback.startswith("Traceback")
+    assert logs.records[-1].traceback.endswith("OSError: [Errno 5] EIO")
+
+
+def test_a_sink_that_fails_loses_no_line(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(record: Record) -> None:
+        raise RuntimeError("journal gone")
+
+    class Unprintable:
+        def __str__(self) -> str:
+            raise ValueError("no")
+
+    saved = (core_log.config.level, core_log.config.sink)
+    core_log.configure(DEBUG, broken)
+    try:
+        Logger("leasebox.test").error("lease %s", "lost", extra={"X": 1})
+        Logger("leasebox.test").warning(Unprintable())
+    finally:
+        core_log.configure(*saved)
+    assert capsys.readouterr().err == ("<3>lease lost\n"
+                                       "<4><Unprintable that cannot be shown>\n")
 
 
 # ---- the journal's native protocol, received on a real datagram socket ---------------------

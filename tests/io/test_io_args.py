@@ -14,6 +14,7 @@ def test_what_the_unit_passes_and_the_spellings_argparse_took() -> None:
         io_main.Args("eth1", "/run/y.sock", True)
     assert io_main.parse_args(["eth0"]) == io_main.Args("eth0")
     assert io_main.parse_args(["eth0", "--help"]) is None
+    assert io_main.parse_args(["--debug", "--", "eth0"]) == io_main.Args("eth0", None, True)
 
 
 @pytest.mark.parametrize(("argv", "error"), [
@@ -21,6 +22,8 @@ def test_what_the_unit_passes_and_the_spellings_argparse_took() -> None:
     (["eth0", "eth1"], "one interface only"),
     (["eth0", "--engine-socket"], "--engine-socket needs a path"),
     (["eth0", "--engine-socket="], "--engine-socket needs a path"),
+    (["--engine-socket", "--debug", "eth0"], "--engine-socket needs a path"),
+    (["--", "eth0", "--debug"], "one interface only"),
     (["eth0", "--bogus"], "unknown option --bogus"),
     (["bad/name"], "invalid interface name"),
     (["io-eth0"], "would share its identities"),

@@ -63,6 +63,15 @@ def configure(level: int, sink: Callable[[Record], None]) -> None:
     config.sink = sink
 
 
+def syslog_priority(level: int) -> int:
+    """syslog's priority for a level (the levels between count as the next one): the prefix
+    journald reads on a stream, as on a datagram."""
+    for at_most, priority in ((DEBUG, 7), (INFO, 6), (WARNING, 4), (ERROR, 3), (CRITICAL, 2)):
+        if level <= at_most:
+            return priority
+    return 1
+
+
 def _message(msg: object, args: tuple[object, ...]) -> str:
     text = str(msg)
     if not args:
@@ -71,6 +80,18 @@ def _message(msg: object, args: tuple[object, ...]) -> str:
         return text % args
     except (TypeError, ValueError, KeyError) as exc:  # a bad format string loses no line
         return f"{text!r} % {args!r} (could not format: {exc})"
+
+
+def _last_resort_text(msg: object, args: tuple[object, ...]) -> str:
+    """The message as well as it can still be shown, when making or sending it failed."""
+    try:
+        return _message(msg, args)
+    except Exception:  # noqa: BLE001, S110 (an argument whose str() fails: the message alone)
+        pass
+    try:
+        return str(msg)
+    except Exception:  # noqa: BLE001 (a message whose str() fails: its class)
+        return f"<{type(msg).__name__} that cannot be shown>"
 
 
 def _traceback() -> str:
@@ -85,7 +106,10 @@ class Logger:
     """log.debug/info/warning/error/exception(msg, *args, extra={...}, exc_info=False).
 
     `extra` holds journal fields (upper-case names: INTERFACE=, MESSAGE_ID=...); a logger
-    made with `fields` adds its own to each of its records. A record never raises.
+    made with `fields` adds its own to each of its records. A record never raises: if it
+    cannot be sent, its message goes to stderr with its syslog priority.
+    Unlike logging's: `exc_info` is True or False (the exception being handled), a single
+    dict argument is not taken as a mapping for %(name)s, and there is no stacklevel=.
     """
 
     __slots__ = ("fields", "name")
@@ -135,12 +159,13 @@ class Logger:
 
     def _emit(self, level: int, msg: object, args: tuple[object, ...],
               extra: Mapping[str, object] | None, exc_info: bool) -> None:
-        frame = sys._getframe(2)
-        fields = {**self.fields, **extra} if extra else self.fields
+        frame = sys._getframe(2)  # the caller of debug/info/...: as logging finds it
         try:
+            fields = {**self.fields, **extra} if extra else self.fields
             record = Record(self.name, level, _message(msg, args), fields,
                             frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name,
                             _traceback() if exc_info else "")
             config.sink(record)
         except Exception:  # noqa: BLE001 (a log line never takes its process down)
-            _stderr(Record(self.name, level, str(msg), {}))
+            text = _last_resort_text(msg, args)
+            _stderr(Record(self.name, level, f"<{syslog_priority(level)}>{text}", {}))

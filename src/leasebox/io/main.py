@@ -78,22 +78,25 @@ def parse_args(argv: list[str]) -> Args | None:
     engine_socket: str | None = None
     debug = False
     rest = iter(argv)
+    options = True
     for arg in rest:
         name, eq, value = arg.partition("=")
-        if arg in ("-h", "--help"):
+        if not options or arg == "-" or not arg.startswith("-"):
+            if interface is not None:
+                raise UsageError(f"one interface only, not {interface} and {arg}")
+            interface = arg
+        elif arg == "--":
+            options = False
+        elif arg in ("-h", "--help"):
             return None
-        if name == "--engine-socket":
+        elif name == "--engine-socket":
             engine_socket = value if eq else next(rest, None)
-            if not engine_socket:
+            if not engine_socket or engine_socket.startswith("-"):
                 raise UsageError("--engine-socket needs a path")
         elif arg == "--debug":
             debug = True
-        elif arg.startswith("-") and arg != "-":
-            raise UsageError(f"unknown option {arg}")
-        elif interface is not None:
-            raise UsageError(f"one interface only, not {interface} and {arg}")
         else:
-            interface = arg
+            raise UsageError(f"unknown option {arg}")
     if interface is None:
         raise UsageError("the interface is missing")
     try:

@@ -272,7 +272,7 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
     rtnl = Rtnl()
     # pyroute2 is loaded here, before the first request (see rtnl.py), and before the link
     # is looked up: a hotplugged link must not wait for the import to be brought up.
-    # pyroute2 logs with the standard logging, from its import on (its tc module warns).
+    # pyroute2 logs with the standard logging: its errors join netconf's log from its import on
     logsetup.forward_library_logs()
     rtnl.open()
     index = _index(ifname)

@@ -9,7 +9,8 @@ reader) and sends every attribute of a record, most of which journald drops as i
 field names. A traceback is in MESSAGE, under the message. The loggers are
 leasebox.core.log's (why not the standard logging: see there).
 No colours and no timestamps: journald has them. --debug turns on leasebox's own debug
-lines only; libraries (pyroute2) stay at warnings, and pyroute2 at errors.
+lines only; of libraries that log (through the standard logging), pyroute2's errors and
+other libraries' warnings and errors are kept.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ import struct
 import sys
 from collections.abc import Callable
 
-from leasebox.core.log import DEBUG, ERROR, INFO, WARNING, Logger, Record, configure
+from leasebox.core.log import (
+    DEBUG,
+    ERROR,
+    INFO,
+    WARNING,
+    Logger,
+    Record,
+    configure,
+    syslog_priority,
+)
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
 
@@ -33,14 +43,6 @@ def library_threshold(name: str) -> int:
     errors only. Its tc module warns about tc, which netconf does not use, at every start
     where /proc/net/psched is missing; other libraries keep their warnings."""
     return ERROR if name == "pyroute2" or name.startswith("pyroute2.") else WARNING
-
-
-def _priority(levelno: int) -> int:
-    """syslog's priority for a logging level (the levels between count as the next one)."""
-    for level, priority in ((DEBUG, 7), (INFO, 6), (WARNING, 4), (ERROR, 3), (50, 2)):
-        if levelno <= level:
-            return priority
-    return 1
 
 
 def _field_name(name: str) -> bool:
@@ -79,7 +81,7 @@ class JournalSink:
 
     def __call__(self, record: Record) -> None:
         try:
-            fields = {"MESSAGE": record.text(), "PRIORITY": str(_priority(record.level)),
+            fields = {"MESSAGE": record.text(), "PRIORITY": str(syslog_priority(record.level)),
                       "SYSLOG_IDENTIFIER": self.identifier, "LOGGER": record.name,
                       "CODE_FILE": record.file, "CODE_LINE": str(record.line)}
             if record.func:
@@ -90,7 +92,7 @@ class JournalSink:
             self._send(journal_entry(fields))
         except Exception:  # noqa: BLE001 (a log line never takes its process down)
             try:
-                sys.stderr.write(f"<{_priority(record.level)}>{record.text()}\n")
+                sys.stderr.write(f"<{syslog_priority(record.level)}>{record.text()}\n")
             except Exception:  # noqa: BLE001, S110 (no stderr either: nowhere left to say it)
                 pass
 
@@ -170,8 +172,9 @@ def set_dynamic_fields(provider: Callable[[], dict[str, str]]) -> None:
 
 def forward_library_logs() -> None:
     """Records of libraries that use the standard logging (pyroute2) into this process's
-    log, from library_threshold() up. Called once the library is loaded, so a process
-    whose libraries do not log never loads `logging`."""
+    log, from library_threshold() up, with their tracebacks. Called by the process that
+    loads such a library, before it does, so that what it logs while it loads is kept;
+    a process whose libraries do not log never loads `logging`."""
     import logging  # noqa: PLC0415 (see the docstring)
 
     sink = _sink
@@ -184,8 +187,11 @@ def forward_library_logs() -> None:
                 message = record.getMessage()
             except Exception:  # noqa: BLE001 (the library's bad format string)
                 message = str(record.msg)
+            trace = ""
+            if record.exc_info:
+                trace = logging.Formatter().formatException(record.exc_info)
             sink(Record(record.name, record.levelno, message, {}, record.pathname,
-                        record.lineno, record.funcName or ""))
+                        record.lineno, record.funcName or "", trace))
 
     root = logging.getLogger()
     root.handlers[:] = [_Forward()]
