@@ -30,6 +30,18 @@ from leasebox.core.record import record
 from leasebox.core.values import INFINITE
 from leasebox.netconf.validate import PlannedRoute
 from leasebox.runtime import rtnetlink
+from leasebox.runtime.rtnetlink import (
+    NLM_F_ACK,
+    NLM_F_APPEND,
+    NLM_F_CREATE,
+    NLM_F_REPLACE,
+    NLM_F_REQUEST,
+    RTM_DELADDR,
+    RTM_DELROUTE,
+    RTM_NEWADDR,
+    RTM_NEWLINK,
+    RTM_NEWROUTE,
+)
 
 RTPROT_DHCP = 16
 RT_SCOPE_UNIVERSE = 0
@@ -37,9 +49,6 @@ RT_SCOPE_LINK = 253
 RT_TABLE_COMPAT = 252  # rtm_table of a route whose table (in RTA_TABLE) is past 255
 RTN_UNICAST = 1
 IFA_F_NOPREFIXROUTE = 0x200
-RTM_NEWLINK, RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE, RTM_DELROUTE = 16, 20, 21, 24, 25
-NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
-NLM_F_REPLACE, NLM_F_CREATE, NLM_F_APPEND = 0x100, 0x400, 0x800
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 READ_TIMEOUT = 5.0  # seconds for each datagram of the kernel's answer to one request
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
