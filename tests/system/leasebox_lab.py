@@ -98,6 +98,17 @@ class LeaseLab:
     def dnsmasq_log(self) -> str:
         return self.c.run(["cat", "/tmp/dnsmasq.log"], check=False).stdout
 
+    def requested_options(self) -> set[int]:
+        """The option codes dnsmasq logged as asked for (parameter request lists), read
+        after its "requested options:" marker: the xid in front can hold any digits."""
+        codes: set[int] = set()
+        for line in self.dnsmasq_log().splitlines():
+            _, marker, listed = line.partition("requested options:")
+            if marker:
+                codes.update(int(item.split(":")[0]) for item in listed.split(",")
+                             if item.split(":")[0].strip().isdigit())
+        return codes
+
     def count(self, what: str) -> int:
         return sum(1 for line in self.dnsmasq_log().splitlines() if f" {what}(" in line)
 
