@@ -55,7 +55,7 @@ def test_text_output_spells_values_as_files_do(tmp_path: Path) -> None:
     text = "\n".join(line.rpartition("  # ")[0].rstrip() if "  # " in line else line
                      for line in out.splitlines())
     again = parse([("check-config", text)])
-    original = load(tmp_path, None)
+    original = load(str(tmp_path), None)
     for setting in s.SETTINGS:
         assert again[setting] == original[setting], setting.name
 

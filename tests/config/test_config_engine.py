@@ -146,9 +146,12 @@ def test_command_line_overrides_files(tmp_path: Path) -> None:
         "[DHCPv4]\nMinimumLeaseTime=30\nSendRelease=yes\nRapidCommit=no\nHostname=file\n")
     args = parse_args(["veth0", f"--config-root={tmp_path}", "--min-lease-time=5",
                        "--no-release", "--rapid-commit", "--client-id=none"])
+    assert args is not None
     c = read_config(args, "veth0")
     assert c.client.min_lease_time == 5 and c.client.send_release is False
     assert c.client.rapid_commit is True and c.client_id is ClientIdentifier.NONE
     assert c.client.hostname == "file"  # not given on the command line: the file's
-    plain = read_config(parse_args(["veth0", f"--config-root={tmp_path}"]), "veth0")
+    args = parse_args(["veth0", f"--config-root={tmp_path}"])
+    assert args is not None
+    plain = read_config(args, "veth0")
     assert plain.client.min_lease_time == 30 and plain.client.send_release is True

@@ -14,7 +14,7 @@ from tests.config.confroot import ETC, RUN, USR, put
 
 
 def metric(root: Path, iface: str | None = "eth0") -> int:
-    value: int = load(root, iface)[s.ROUTE_METRIC]
+    value: int = load(str(root), iface)[s.ROUTE_METRIC]
     return value
 
 
@@ -23,7 +23,7 @@ def net(metric_value: int) -> str:
 
 
 def test_no_files_means_defaults(tmp_path: Path) -> None:
-    config = load(tmp_path, "eth0")
+    config = load(str(tmp_path), "eth0")
     assert config.files == ()
     assert config[s.ROUTE_METRIC] == 1024 and config.sources(s.ROUTE_METRIC) == ()
 
@@ -37,7 +37,7 @@ def test_main_file_first_found_by_precedence(tmp_path: Path, present: tuple[str,
     number = {ETC: 1, RUN: 2, USR: 3}
     for d in present:
         put(tmp_path, d, "leasebox.conf", net(number[d]))
-    config = load(tmp_path, None)
+    config = load(str(tmp_path), None)
     assert config[s.ROUTE_METRIC] == winner
     assert len(config.files) == 1  # the others are not read at all, not merely overridden
 
@@ -45,7 +45,7 @@ def test_main_file_first_found_by_precedence(tmp_path: Path, present: tuple[str,
 def test_a_masked_main_file_hides_lower_ones_entirely(tmp_path: Path) -> None:
     put(tmp_path, USR, "leasebox.conf", net(3) + "UseDNS=no\n")
     put(tmp_path, ETC, "leasebox.conf", "")  # empty: masks
-    assert metric(tmp_path) == 1024 and load(tmp_path, None)[s.USE_DNS] is True
+    assert metric(tmp_path) == 1024 and load(str(tmp_path), None)[s.USE_DNS] is True
     (tmp_path / ETC / "leasebox.conf").unlink()
     os.symlink("/dev/null", tmp_path / ETC / "leasebox.conf")  # systemd's other spelling
     assert metric(tmp_path) == 1024
@@ -56,12 +56,12 @@ def test_dropins_merge_by_name_and_sort(tmp_path: Path) -> None:
     put(tmp_path, USR, "leasebox.conf.d/10-vendor.conf", net(10))
     put(tmp_path, RUN, "leasebox.conf.d/20-runtime.conf", net(20))
     put(tmp_path, ETC, "leasebox.conf.d/05-early.conf", net(5))
-    paths = [p.relative_to(tmp_path).as_posix() for p in config_paths(tmp_path, None)]
+    paths = [os.path.relpath(p, tmp_path) for p in config_paths(str(tmp_path), None)]
     assert paths == [f"{ETC}/leasebox.conf", f"{ETC}/leasebox.conf.d/05-early.conf",
                      f"{USR}/leasebox.conf.d/10-vendor.conf",
                      f"{RUN}/leasebox.conf.d/20-runtime.conf"]
     assert metric(tmp_path) == 20  # sorted by name, whatever the directory
-    assert load(tmp_path, None).sources(s.ROUTE_METRIC)[0].path.endswith("20-runtime.conf")
+    assert load(str(tmp_path), None).sources(s.ROUTE_METRIC)[0].path.endswith("20-runtime.conf")
 
 
 def test_dropin_masking_by_name(tmp_path: Path) -> None:
@@ -70,7 +70,7 @@ def test_dropin_masking_by_name(tmp_path: Path) -> None:
     assert metric(tmp_path) == 2
     put(tmp_path, ETC, "leasebox.conf.d/50-x.conf", net(1))
     assert metric(tmp_path) == 1
-    assert len(config_paths(tmp_path, None)) == 1
+    assert len(config_paths(str(tmp_path), None)) == 1
     (tmp_path / ETC / "leasebox.conf.d/50-x.conf").unlink()
     os.symlink("/dev/null", tmp_path / ETC / "leasebox.conf.d/50-x.conf")
     assert metric(tmp_path) == 1024
@@ -94,7 +94,7 @@ def test_interface_files_come_after_the_global_ones(tmp_path: Path) -> None:
     put(tmp_path, USR, "interfaces/eth0.conf.d/20-b.conf", net(120))
     assert metric(tmp_path, "eth0") == 120
     put(tmp_path, ETC, "interfaces/eth0.conf", net(101))  # masks the vendor's eth0.conf
-    paths = [p.relative_to(tmp_path).as_posix() for p in config_paths(tmp_path, "eth0")]
+    paths = [os.path.relpath(p, tmp_path) for p in config_paths(str(tmp_path), "eth0")]
     assert paths == [f"{ETC}/leasebox.conf", f"{ETC}/leasebox.conf.d/99-last.conf",
                      f"{ETC}/interfaces/eth0.conf", f"{RUN}/interfaces/eth0.conf.d/10-a.conf",
                      f"{USR}/interfaces/eth0.conf.d/20-b.conf"]
@@ -103,7 +103,7 @@ def test_interface_files_come_after_the_global_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize("iface", ["leasebox", "conf", "interfaces"])
 def test_interface_names_cannot_collide_with_the_layout(tmp_path: Path, iface: str) -> None:
     put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nRequestOptions=100\n")
-    config = load(tmp_path, iface)
+    config = load(str(tmp_path), iface)
     assert config[s.REQUEST_OPTIONS] == (100,)  # read once, not once more as IFACE.conf
     assert len(config.files) == 1
 
@@ -113,8 +113,8 @@ def test_per_interface_list_adds_to_the_global_list(tmp_path: Path) -> None:
     put(tmp_path, ETC, "interfaces/eth0.conf", "[Network]\nAllowedAddresses=192.0.2.0/24\n")
     put(tmp_path, ETC, "interfaces/eth1.conf",
         "[Network]\nAllowedAddresses=\nAllowedAddresses=198.51.100.0/24\n")
-    eth0 = [str(n) for n in load(tmp_path, "eth0")[s.ALLOWED_ADDRESSES]]
-    eth1 = [str(n) for n in load(tmp_path, "eth1")[s.ALLOWED_ADDRESSES]]
+    eth0 = [str(n) for n in load(str(tmp_path), "eth0")[s.ALLOWED_ADDRESSES]]
+    eth1 = [str(n) for n in load(str(tmp_path), "eth1")[s.ALLOWED_ADDRESSES]]
     assert eth0 == ["10.0.0.0/8", "192.0.2.0/24"]
     assert eth1 == ["198.51.100.0/24"]
 
@@ -122,7 +122,7 @@ def test_per_interface_list_adds_to_the_global_list(tmp_path: Path) -> None:
 def test_errors_name_the_file(tmp_path: Path) -> None:
     bad = put(tmp_path, RUN, "leasebox.conf.d/50-x.conf", "[Network]\n\nUseDSN=no\n")
     with pytest.raises(ConfigError) as info:
-        load(tmp_path, None)
+        load(str(tmp_path), None)
     assert str(info.value).startswith(f"{bad}:3: unknown key UseDSN= in [Network]")
 
 
@@ -131,12 +131,12 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     latin.parent.mkdir(parents=True)
     latin.write_bytes(b"[Network]\n# caf\xe9\n")
     with pytest.raises(ConfigError, match=f"^{latin}: not UTF-8"):
-        load(tmp_path, None)
+        load(str(tmp_path), None)
     latin.unlink()
     os.symlink(tmp_path / "nowhere", latin)  # dangling: there, but unreadable
     with pytest.raises(ConfigError, match="cannot read"):
-        load(tmp_path, None)
+        load(str(tmp_path), None)
     latin.unlink()
     latin.mkdir()
     with pytest.raises(ConfigError, match="cannot read"):
-        load(tmp_path, None)
+        load(str(tmp_path), None)

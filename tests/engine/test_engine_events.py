@@ -15,7 +15,7 @@ from tests.machine.machine_helpers import Harness
 
 def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Path) -> None:
     lease = Harness().acquire(dns_servers=(IPv4Address("192.0.2.53"),))
-    queue = events.EventQueue(tmp_path, "eth0")
+    queue = events.EventQueue(str(tmp_path), "eth0")
     queue.add(LeaseEventKind.ACQUIRED, lease)
     queue.add(LeaseEventKind.RENEWED, lease)
     queue.add(LeaseEventKind.ACQUIRED, replace(lease, address=IPv4Address("192.0.2.99")))
@@ -31,7 +31,7 @@ def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Pa
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:
     lease = Harness().acquire()
-    queue = events.EventQueue(tmp_path, "eth0")
+    queue = events.EventQueue(str(tmp_path), "eth0")
     for _ in range(events.MAX_PENDING + 5):
         queue.add(LeaseEventKind.RENEWED, lease)
     assert len(list((tmp_path / "events").iterdir())) == events.MAX_PENDING

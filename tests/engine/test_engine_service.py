@@ -97,7 +97,7 @@ def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
     netconf.bind(str(path))
     netconf.listen(4)
     netconf.settimeout(5)
-    settings_ = Settings("eth0", config or ClientConfig(), state_dir, str(path))
+    settings_ = Settings("eth0", config or ClientConfig(), str(state_dir), str(path))
     svc = EngineService(settings_, LiveState(None), clock=clock,
                         wall=lambda: WALL0 + clock.now)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -514,7 +514,8 @@ def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> No
     damaged = LiveState(None)
     damaged.write(snapshot[: len(snapshot) // 2])
     clock = Clock(first.clock.now + 60)
-    settings_ = Settings("eth0", ClientConfig(), first.state_dir, first.svc.settings.netconf_path)
+    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
+                         first.svc.settings.netconf_path)
     svc = EngineService(settings_, damaged, clock=clock, wall=lambda: WALL0 + clock.now)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)

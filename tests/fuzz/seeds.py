@@ -49,7 +49,7 @@ def _lease_file() -> list[bytes]:
     for ack in _acks():
         lease = lease_from_ack(ack, acquired_at=NOW_MONO - 100, min_lease_time=60)
         with tempfile.TemporaryDirectory() as tmp:
-            leasefile.store(Path(tmp), lease, NOW_WALL - 100)
+            leasefile.store(tmp, lease, NOW_WALL - 100)
             out.append((Path(tmp) / leasefile.FILENAME).read_bytes())
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leasebox.io import main as io_main
+from leasebox.runtime import cmdline
 
 
 def test_what_the_unit_passes_and_the_spellings_argparse_took() -> None:
@@ -18,18 +19,18 @@ def test_what_the_unit_passes_and_the_spellings_argparse_took() -> None:
 
 
 @pytest.mark.parametrize(("argv", "error"), [
-    ([], "the interface is missing"),
-    (["eth0", "eth1"], "one interface only"),
-    (["eth0", "--engine-socket"], "--engine-socket needs a path"),
-    (["eth0", "--engine-socket="], "--engine-socket needs a path"),
-    (["--engine-socket", "--debug", "eth0"], "--engine-socket needs a path"),
-    (["--", "eth0", "--debug"], "one interface only"),
+    ([], "the IFACE is missing"),
+    (["eth0", "eth1"], "one IFACE only"),
+    (["eth0", "--engine-socket"], r"--engine-socket needs a value \(PATH\)"),
+    (["eth0", "--engine-socket="], r"--engine-socket needs a value \(PATH\)"),
+    (["--engine-socket", "--debug", "eth0"], r"--engine-socket needs a value \(PATH\)"),
+    (["--", "eth0", "--debug"], "one IFACE only"),
     (["eth0", "--bogus"], "unknown option --bogus"),
     (["bad/name"], "invalid interface name"),
     (["io-eth0"], "would share its identities"),
 ])
 def test_refusals(argv: list[str], error: str) -> None:
-    with pytest.raises(io_main.UsageError, match=error):
+    with pytest.raises(cmdline.UsageError, match=error):
         io_main.parse_args(argv)
 
 

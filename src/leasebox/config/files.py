@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
+# paths are str, not pathlib's: the engine reads these and loads no pathlib (~0.3 MiB)
 from leasebox.config.parse import Config, ConfigError, Override, parse
 
 CONFIG_DIRS = ("etc/leasebox", "run/leasebox-conf", "usr/lib/leasebox/conf")
@@ -38,53 +38,52 @@ DROPIN_SUFFIX = ".conf"
 MAX_FILE = 1 << 20  # a configuration file is small; anything this big is a mistake
 
 
-def directories(root: Path) -> list[Path]:
-    return [root / d for d in CONFIG_DIRS]
+def directories(root: str) -> list[str]:
+    return [os.path.join(root, d) for d in CONFIG_DIRS]
 
 
-def config_paths(root: Path, interface: str | None) -> list[Path]:
+def config_paths(root: str, interface: str | None) -> list[str]:
     """The files to read, in the order to apply them (lowest precedence first)."""
     dirs = directories(root)
     names = [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
-    out: list[Path] = []
+    out: list[str] = []
     for name in names:
-        main = next((d / name for d in dirs if os.path.lexists(d / name)), None)
+        main = next((f"{d}/{name}" for d in dirs if os.path.lexists(f"{d}/{name}")), None)
         if main is not None:
             out.append(main)
-        dropins: dict[str, Path] = {}
+        dropins: dict[str, str] = {}
         for d in reversed(dirs):  # lowest first, so that a higher directory's file replaces
-            folder = d / f"{name}.d"
-            if not folder.is_dir():
+            folder = f"{d}/{name}.d"
+            if not os.path.isdir(folder):
                 continue
             try:
-                entries = list(folder.iterdir())
+                entries = os.listdir(folder)
             except OSError as exc:
-                raise ConfigError(str(folder), 0,
-                                  f"cannot list: {exc.strerror or exc}") from None
+                raise ConfigError(folder, 0, f"cannot list: {exc.strerror or exc}") from None
             for entry in entries:
-                if entry.name.endswith(DROPIN_SUFFIX) and not entry.name.startswith("."):
-                    dropins[entry.name] = entry
+                if entry.endswith(DROPIN_SUFFIX) and not entry.startswith("."):
+                    dropins[entry] = f"{folder}/{entry}"
         out += [dropins[n] for n in sorted(dropins)]
     return out
 
 
-def read_text(path: Path) -> str:
+def read_text(path: str) -> str:
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             data = handle.read(MAX_FILE + 1)
     except OSError as exc:
-        raise ConfigError(str(path), 0, f"cannot read: {exc.strerror or exc}") from None
+        raise ConfigError(path, 0, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE:
-        raise ConfigError(str(path), 0, f"larger than {MAX_FILE} bytes")
+        raise ConfigError(path, 0, f"larger than {MAX_FILE} bytes")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(str(path), 0, f"not UTF-8 text: {exc.reason}") from None
+        raise ConfigError(path, 0, f"not UTF-8 text: {exc.reason}") from None
 
 
-def load(root: Path, interface: str | None,
+def load(root: str, interface: str | None,
          overrides: Sequence[Override] = ()) -> Config:
     """Read and parse the configuration of `interface` (None: leasebox.conf and its
     drop-ins only). Raises ConfigError."""
-    pairs = [(str(path), read_text(path)) for path in config_paths(root, interface)]
+    pairs = [(path, read_text(path)) for path in config_paths(root, interface)]
     return parse(pairs, overrides)

@@ -11,12 +11,16 @@ so that a typo can neither silently widen nor narrow what leasebox does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
 
 from leasebox.config.settings import BY_KEY, SECTIONS, SETTINGS, Scope, Setting
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.record import record
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
+
 _SECTION_NAMES = frozenset(s.value for s in SECTIONS)
 
 

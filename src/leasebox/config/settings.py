@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Generic, TypeVar
 
 from leasebox.config import values as v
 from leasebox.core import values
+from leasebox.core.generics import TYPE_CHECKING, Generic, TypeVar
 from leasebox.core.record import record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from leasebox.config import files
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"leaseboxctl: {exc}", file=sys.stderr)
             return EX_USAGE
     try:
-        config = files.load(Path(args.config_root), interface)
+        config = files.load(args.config_root, interface)
     except ConfigError as exc:
         print(f"leaseboxctl: {exc}", file=sys.stderr)
         return EX_CONFIG

@@ -13,8 +13,8 @@ Pure: time passed in; the loop (main.py) carries out the decisions.
 from __future__ import annotations
 
 from collections import deque
-from typing import Generic, TypeVar
 
+from leasebox.core.generics import Generic, TypeVar
 from leasebox.core.record import field, record
 
 MAX_CLIENTS = 8

@@ -7,10 +7,9 @@ rate-limited warning: the network is expected to be hostile, the peers are not.
 
 from __future__ import annotations
 
-from typing import Any
-
 from leasebox import ipc
 from leasebox.core import wire
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.log import Logger
 from leasebox.core.machine.types import (
     AddressConflict,
@@ -27,6 +26,9 @@ from leasebox.core.machine.types import (
 from leasebox.engine import journal
 from leasebox.engine.service import EngineService
 from leasebox.ipc import control
+
+if TYPE_CHECKING:
+    from typing import Any
 
 log = Logger("leasebox.engine")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from leasebox.core.log import Logger
 from leasebox.core.machine.types import Lease, LeaseEventKind
@@ -52,8 +51,8 @@ def document(event: str, interface: str, lease: Lease) -> dict[str, object]:
 
 
 class EventQueue:
-    def __init__(self, state_dir: Path, interface: str) -> None:
-        self.directory = str(state_dir / DIRECTORY)
+    def __init__(self, state_dir: str, interface: str) -> None:
+        self.directory = f"{state_dir}/{DIRECTORY}"
         self.interface = interface
         self.seq = 0
         self.last_address: str | None = None  # of the last lease bound: "changed" or not

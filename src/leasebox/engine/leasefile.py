@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import struct
-from pathlib import Path
 
 from leasebox.core import wire
 from leasebox.core.machine import lease_from_ack
@@ -34,26 +33,26 @@ class LeaseFileError(Exception):
     pass
 
 
-def store(directory: Path, lease: Lease, acquired_wall: float) -> None:
+def store(directory: str, lease: Lease, acquired_wall: float) -> None:
     """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
     if lease.ack is None:
         raise LeaseFileError("lease has no ACK to store")
     ack = wire.encode(lease.ack)
     data = HEADER.pack(MAGIC, VERSION, len(ack), int(acquired_wall * 1e9)) + ack
-    atomicfile.write_atomic(str(directory), FILENAME, data, mode=0o600)
+    atomicfile.write_atomic(directory, FILENAME, data, mode=0o600)
 
 
-def forget(directory: Path) -> None:
-    atomicfile.remove(str(directory), FILENAME)
+def forget(directory: str) -> None:
+    atomicfile.remove(directory, FILENAME)
 
 
-def load(directory: Path, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
+def load(directory: str, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
     """The remembered lease, or None when there is none or it has expired.
 
     Raises LeaseFileError for a file that is not a valid lease file.
     """
     try:
-        fd = os.open(directory / FILENAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(f"{directory}/{FILENAME}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
     except OSError as exc:

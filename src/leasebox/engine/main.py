@@ -8,22 +8,21 @@ socket; it connects to netconf's AF_UNIX socket by path.
 
 from __future__ import annotations
 
-import argparse
 import os
 import selectors
 import signal
 import socket
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from leasebox import ipc
 from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
 from leasebox.config.settings import Scope, Setting
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.log import Logger
+from leasebox.core.record import record
 from leasebox.engine import boottime, dispatch
 from leasebox.engine.clients import Clients
 from leasebox.engine.config import EngineConfig, engine_config
@@ -31,9 +30,12 @@ from leasebox.engine.livestate import FDNAME as STATE_FDNAME
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control, peers
-from leasebox.runtime import ifname, sandbox, sd
+from leasebox.runtime import cmdline, ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG
+
+if TYPE_CHECKING:
+    from typing import Any
 
 log = Logger("leasebox.engine")
 
@@ -57,42 +59,67 @@ _CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
 )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="leasebox-engine", description=__doc__)
-    p.add_argument("interface")
-    p.add_argument("--state-dir", type=Path, help="default /var/lib/leasebox/IFACE")
-    p.add_argument("--runtime-dir", type=Path, default=Path("/run/leasebox"))
-    p.add_argument("--netconf-socket", help="default RUNTIME_DIR/IFACE/netconf.sock")
-    p.add_argument("--config-root", type=Path, default=Path("/"), metavar="DIR",
-                   help="read leasebox.conf under DIR instead of / (for tests)")
+def _option(option: str, setting: Setting[Any], const: str | None) -> cmdline.Option:
+    what = f"sets {setting.name}, overriding the configuration files"
+    if const is None:
+        return cmdline.Option(option, setting.values.upper(), what)
+    return cmdline.Option(option, None, f"{setting.name}={const}: {what}")
+
+
+SYNTAX = cmdline.Syntax(
+    "leasebox-engine", "the DHCPv4 state machine of one interface.", "IFACE",
+    "the interface", (
+        cmdline.Option("--state-dir", "DIR", "default /var/lib/leasebox/IFACE"),
+        cmdline.Option("--runtime-dir", "DIR", "default /run/leasebox"),
+        cmdline.Option("--netconf-socket", "PATH", "default RUNTIME_DIR/IFACE/netconf.sock"),
+        cmdline.Option("--config-root", "DIR",
+                       "read leasebox.conf under DIR instead of / (for tests)"),
+        *(_option(*row) for row in _CLI_SETTINGS),
+        cmdline.Option("--debug", None, "log at debug level"),
+    ))
+
+
+@record
+class Args:
+    interface: str  # as given: main() checks it
+    state_dir: str | None = None
+    runtime_dir: str = "/run/leasebox"
+    netconf_socket: str | None = None
+    config_root: str = "/"
+    overrides: tuple[Override, ...] = ()
+    debug: bool = False
+
+
+def parse_args(argv: list[str]) -> Args | None:
+    """The engine's arguments; None for --help. Raises cmdline.UsageError."""
+    command = SYNTAX.parse(argv)
+    if command is None:
+        return None
+    given = command.values
+    overrides = []
     for option, setting, const in _CLI_SETTINGS:
-        what = f"sets {setting}, overriding the configuration files"
-        if const is None:
-            p.add_argument(option, metavar=setting.values.upper(), help=what)
-        else:
-            p.add_argument(option, action="store_const", const=const,
-                           help=f"{setting.name}={const}: {what}")
-    p.add_argument("--debug", action="store_true")
-    return p.parse_args(argv)
+        text = const if option in command.flags else given.get(option)
+        if text is not None:
+            overrides.append(Override(setting, text, option))
+    return Args(command.positional, given.get("--state-dir"),
+                given.get("--runtime-dir", "/run/leasebox"), given.get("--netconf-socket"),
+                given.get("--config-root", "/"), tuple(overrides), "--debug" in command.flags)
 
 
-def cli_overrides(args: argparse.Namespace) -> list[Override]:
-    out = []
-    for option, setting, _ in _CLI_SETTINGS:
-        given = getattr(args, option[2:].replace("-", "_"))
-        if given is not None:
-            out.append(Override(setting, given, option))
-    return out
-
-
-def read_config(args: argparse.Namespace, iface: str) -> EngineConfig:
+def read_config(args: Args, iface: str) -> EngineConfig:
     """The engine's settings: files, then the command line. Raises ConfigError."""
-    config = files.load(args.config_root, iface, cli_overrides(args))
+    config = files.load(args.config_root, iface, args.overrides)
     return engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    try:
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+    except cmdline.UsageError as exc:
+        return SYNTAX.refuse(exc)
+    if args is None:
+        print(SYNTAX.help(), end="")
+        return 0
     try:
         iface = ifname.check(args.interface)
     except ValueError as exc:
@@ -112,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
+def run(args: Args, iface: str, cfg: EngineConfig) -> int:
     fds = sd.listen_fds()
     io_listener = sd.take_socket(fds, "engine")
     control_listener = sd.take_socket(fds, "control")
@@ -128,13 +155,13 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
             os.close(fd)
 
     log.info("configuration: %s", ", ".join(cfg.files) or "no files, all defaults")
-    state_dir = args.state_dir or Path("/var/lib/leasebox") / iface
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state_dir = args.state_dir or f"/var/lib/leasebox/{iface}"
+    os.makedirs(state_dir, mode=0o700, exist_ok=True)
     settings = Settings(
         interface=iface,
         client=cfg.client,
         state_dir=state_dir,
-        netconf_path=args.netconf_socket or str(args.runtime_dir / iface / "netconf.sock"),
+        netconf_path=args.netconf_socket or f"{args.runtime_dir}/{iface}/netconf.sock",
         keep_configuration=cfg.keep_configuration,
         release_at_shutdown=cfg.release_at_shutdown,
         use_captive_portal=cfg.use_captive_portal,
@@ -153,14 +180,22 @@ def run(args: argparse.Namespace, iface: str, cfg: EngineConfig) -> int:
     return Loop(svc, io_listener, control_listener, access).run()
 
 
-def control_access(gid: int | None, listener: socket.socket | None) -> peers.ControlAccess:
-    """How ControlGroup= can be checked from inside this process's user namespace."""
+def _gid_map() -> str:
+    try:
+        with open("/proc/self/gid_map", encoding="ascii") as gid_map:
+            return gid_map.read()
+    except OSError:
+        return f"0 0 {2**32 - 1}"  # no /proc to say otherwise: no user namespace
+
+
+def control_access(gid: int | None, listener: socket.socket | None,
+                   id_map: str | None = None) -> peers.ControlAccess:
+    """How ControlGroup= can be checked from inside this process's user namespace
+    (`id_map`: its /proc/self/gid_map, read when not given)."""
     if gid is None:
         return peers.ControlAccess()
-    try:
-        id_map = Path("/proc/self/gid_map").read_text()
-    except OSError:
-        id_map = f"0 0 {2**32 - 1}"  # no /proc to say otherwise: no user namespace
+    if id_map is None:
+        id_map = _gid_map()
     inner = peers.map_id(id_map, gid)
     if inner is not None:
         return peers.ControlAccess(gid=inner)

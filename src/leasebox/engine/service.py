@@ -12,7 +12,6 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
-from pathlib import Path
 
 from leasebox import ipc
 from leasebox.config.values import ClientIdentifier, ServerSpec
@@ -73,7 +72,7 @@ NETCONF_RETRY = 0.5
 class Settings:
     interface: str
     client: ClientConfig
-    state_dir: Path
+    state_dir: str
     netconf_path: str
     keep_configuration: bool = False
     release_at_shutdown: bool = False  # SendRelease=always

@@ -41,23 +41,17 @@ from leasebox.io.sockets import (
     open_rtnl,
     stored_fault,
 )
-from leasebox.runtime import ifname, sandbox, sd
+from leasebox.runtime import cmdline, ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
 
 DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
-EXIT_USAGE = 2  # argparse's, which io used before
-
-
-USAGE = "usage: leasebox-io [--debug] [--engine-socket PATH] IFACE"
-HELP = f"""{USAGE}
-
-leasebox-io: the one process that touches the wire for one interface.
-
-  IFACE                 the interface
-  --engine-socket PATH  connect here when no 'engine' fd is passed
-                        (default {DEFAULT_ENGINE_SOCKET.format(ifname="IFACE")})
-  --debug               log at debug level
-"""
+SYNTAX = cmdline.Syntax(
+    "leasebox-io", "the one process that touches the wire for one interface.",
+    "IFACE", "the interface", (
+        cmdline.Option("--engine-socket", "PATH", "connect here when no 'engine' fd is passed "
+                       f"(default {DEFAULT_ENGINE_SOCKET.format(ifname='IFACE')})"),
+        cmdline.Option("--debug", None, "log at debug level"),
+    ))
 
 
 @record
@@ -67,42 +61,16 @@ class Args:
     debug: bool = False
 
 
-class UsageError(Exception):
-    """A command line io cannot run with (exit 2, as argparse's)."""
-
-
 def parse_args(argv: list[str]) -> Args | None:
-    """io's three arguments; None for --help. Not argparse: it and the modules it loads
-    (re, gettext) are ~0.5 MiB and ~3 ms of each io start. Raises UsageError."""
-    interface: str | None = None
-    engine_socket: str | None = None
-    debug = False
-    rest = iter(argv)
-    options = True
-    for arg in rest:
-        name, eq, value = arg.partition("=")
-        if not options or arg == "-" or not arg.startswith("-"):
-            if interface is not None:
-                raise UsageError(f"one interface only, not {interface} and {arg}")
-            interface = arg
-        elif arg == "--":
-            options = False
-        elif arg in ("-h", "--help"):
-            return None
-        elif name == "--engine-socket":
-            engine_socket = value if eq else next(rest, None)
-            if not engine_socket or engine_socket.startswith("-"):
-                raise UsageError("--engine-socket needs a path")
-        elif arg == "--debug":
-            debug = True
-        else:
-            raise UsageError(f"unknown option {arg}")
-    if interface is None:
-        raise UsageError("the interface is missing")
+    """io's arguments; None for --help. Raises cmdline.UsageError."""
+    command = SYNTAX.parse(argv)
+    if command is None:
+        return None
     try:
-        return Args(ifname.check(interface), engine_socket, debug)
+        interface = ifname.check(command.positional)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise cmdline.UsageError(str(exc)) from None
+    return Args(interface, command.values.get("--engine-socket"), "--debug" in command.flags)
 
 
 @record
@@ -287,11 +255,10 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(sys.argv[1:] if argv is None else argv)
-    except UsageError as exc:
-        print(f"{USAGE}\nleasebox-io: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except cmdline.UsageError as exc:
+        return SYNTAX.refuse(exc)
     if args is None:
-        print(HELP, end="")
+        print(SYNTAX.help(), end="")
         return EXIT_OK
     log = logsetup.setup("io", args.interface, debug=args.debug)
     signal.signal(signal.SIGTERM, _on_sigterm)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Any
 
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.record import record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_REQUEST = 512
 MAX_REPLY = 16384

@@ -41,7 +41,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import NoReturn
 
 from leasebox import ipc
@@ -386,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     # the forks before them still happen and fail at exec.
     sandbox.no_more_exec(log, refuse=True)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
-        config = files.load(Path(args.config_root), ifname)
+        config = files.load(args.config_root, ifname)
     except ConfigError as exc:
         log.error("%s", exc)
         return EX_CONFIG

@@ -31,14 +31,19 @@ import json
 import math
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, TypeVar
 
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.machine import steps, timing
 from leasebox.core.machine.context import Context
 from leasebox.core.machine.errors import LeaseError, SnapshotError
 from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.types import ClientConfig, Lease, Random, State
 from leasebox.core.values import Route
+
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 VERSION = 2  # 2: CLOCK_BOOTTIME times (1: CLOCK_MONOTONIC)
 MAX_SIZE = 65536  # the adapter's memfd holds no more
@@ -59,8 +64,6 @@ _LEASE_KEYS = frozenset({
 _EXCHANGE_STATES = (State.RENEWING, State.REBINDING)
 _RESUMABLE = frozenset({State.INIT, State.INIT_REBOOT, State.BOUND, State.RENEWING,
                         State.REBINDING, State.STOPPED})
-
-T = TypeVar("T")
 
 
 # ---- encoding -----------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from ipaddress import IPv4Address
-from typing import Protocol
 
+from leasebox.core.generics import Protocol
 from leasebox.core.record import record
 from leasebox.core.values import REQUEST_OPTIONS, ProbeTiming, Route
 from leasebox.core.wire.types import Message

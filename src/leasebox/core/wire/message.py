@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import struct
 from ipaddress import IPv4Address
-from typing import Any
 
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.wire import options
 from leasebox.core.wire.limits import (
     BOOTP_MIN_SIZE,
@@ -32,6 +32,9 @@ from leasebox.core.wire.types import (
     Op,
     OptionCode,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # op htype hlen hops xid secs flags ciaddr yiaddr siaddr giaddr chaddr sname file cookie
 _HEADER = struct.Struct("!BBBBIHHIIII16s64s128s4s")

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from ipaddress import IPv4Address
-from typing import Any
 
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.record import record
 from leasebox.core.wire import domain, routes, strings
 from leasebox.core.wire.errors import BadOption
@@ -35,6 +35,9 @@ from leasebox.core.wire.limits import (
     MIN_MTU,
 )
 from leasebox.core.wire.types import DecodeError, EncodeError, Message, MessageType, OptionCode
+
+if TYPE_CHECKING:
+    from typing import Any
 
 Chunks = dict[int, list[bytes]]
 
