@@ -1,5 +1,5 @@
-"""runtime.cmdline: the daemons' hand-written command-line parser, and the engine's use of it
-(io's is in tests/io/test_io_args.py)."""
+"""runtime.cmdline: the daemons' hand-written command-line parser, and the engine's and
+netconf's use of it (io's is in tests/io/test_io_args.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 
 from leasebox.config import settings as s
 from leasebox.engine import main as engine_main
+from leasebox.netconf import main as netconf_main
 from leasebox.runtime import cmdline
 
 SYNTAX = cmdline.Syntax("prog", "does things.", "IFACE", "the interface", (
@@ -72,3 +73,16 @@ def test_engine_exits_2_on_a_usage_error_and_64_on_a_bad_name(
     assert engine_main.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--min-lease-time" in out and "--keep-configuration" in out
+
+
+def test_netconf_arguments_and_its_exit_78(capsys: pytest.CaptureFixture[str]) -> None:
+    args = netconf_main._parse_args(["eth0", "--dns-to=file", "--exit-idle-time", "30"])
+    assert args == netconf_main._Args("eth0", dns_to="file", exit_idle_time=30.0)
+    for bad, error in ((["eth0", "--dns-to=dbus"], "--dns-to: auto, file or resolved"),
+                       (["eth0", "--exit-idle-time=-1"], "--exit-idle-time: seconds"),
+                       (["eth0", "--exit-idle-time=inf"], "--exit-idle-time: seconds"),
+                       (["bad/name"], "invalid interface name")):
+        with pytest.raises(cmdline.UsageError, match=error):
+            netconf_main._parse_args(bad)
+    assert netconf_main.main(["eth0", "--dns-to=dbus"]) == 78  # a unit-file mistake
+    assert "leasebox-netconf: error: --dns-to" in capsys.readouterr().err

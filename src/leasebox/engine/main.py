@@ -60,10 +60,10 @@ _CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
 
 
 def _option(option: str, setting: Setting[Any], const: str | None) -> cmdline.Option:
-    what = f"sets {setting.name}, overriding the configuration files"
     if const is None:
-        return cmdline.Option(option, setting.values.upper(), what)
-    return cmdline.Option(option, None, f"{setting.name}={const}: {what}")
+        return cmdline.Option(option, setting.values.upper(),
+                              f"{setting.name}=, over the configuration files")
+    return cmdline.Option(option, None, f"{setting.name}={const}, over the configuration files")
 
 
 SYNTAX = cmdline.Syntax(

@@ -33,7 +33,6 @@ went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
 
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import selectors
@@ -41,7 +40,6 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import NoReturn
 
 from leasebox import ipc
 from leasebox.config import files
@@ -57,9 +55,9 @@ from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus,
 from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateError, StateFile
+from leasebox.runtime import cmdline, sandbox, sd
 from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
-from leasebox.runtime import sandbox, sd
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
 from leasebox.runtime.signals import StopSignals
 
@@ -73,28 +71,59 @@ class _Stop(Exception):
     pass
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EX_CONFIG, f"{self.prog}: {message}\n")  # a unit-file mistake: EX_CONFIG
+SYNTAX = cmdline.Syntax(
+    "leasebox-netconf", "the only process that changes the network configuration.",
+    "IFACE", "the interface", (
+        cmdline.Option("--config-root", "DIR",
+                       "read leasebox.conf under DIR instead of / (for tests)"),
+        cmdline.Option("--runtime-dir", "DIR",
+                       "resolv.conf goes to DIR/IFACE/ (default /run/leasebox)"),
+        cmdline.Option("--dns-to", "auto|file|resolved",
+                       "auto (default): systemd-resolved when it is installed, else the "
+                       "resolv.conf file"),
+        cmdline.Option("--bus-socket", "PATH", f"leasebox-bus's socket (default {BUS_SOCKET})"),
+        cmdline.Option("--exit-idle-time", "SECONDS",
+                       "with a listening socket: exit after SECONDS without a request "
+                       "(socket activation starts netconf again); 0 (default): never"),
+        cmdline.Option("--debug", None, "log at debug level"),
+    ))
 
 
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _ArgumentParser(prog="leasebox-netconf", description=__doc__.split("\n")[0])
-    parser.add_argument("interface")
-    parser.add_argument("--config-root", metavar="DIR", default="/",
-                        help="read leasebox.conf under DIR instead of / (for tests)")
-    parser.add_argument("--runtime-dir", metavar="DIR", default="/run/leasebox",
-                        help="resolv.conf goes to DIR/IFACE/ (default /run/leasebox)")
-    parser.add_argument("--dns-to", choices=("auto", "file", "resolved"), default="auto",
-                        help="auto: systemd-resolved when it is installed, else the "
-                        "resolv.conf file")
-    parser.add_argument("--bus-socket", default=BUS_SOCKET, metavar="PATH",
-                        help=f"leasebox-bus's socket (default {BUS_SOCKET})")
-    parser.add_argument("--exit-idle-time", type=float, default=0.0, metavar="SECONDS",
-                        help="with a listening socket: exit after SECONDS without a request "
-                        "(socket activation starts netconf again); 0 (default): never")
-    parser.add_argument("--debug", action="store_true")
-    return parser.parse_args(argv)
+@record
+class _Args:
+    interface: str
+    config_root: str = "/"
+    runtime_dir: str = "/run/leasebox"
+    dns_to: str = "auto"
+    bus_socket: str = BUS_SOCKET
+    exit_idle_time: float = 0.0
+    debug: bool = False
+
+
+def _parse_args(argv: list[str]) -> _Args | None:
+    """netconf's arguments; None for --help. Raises cmdline.UsageError."""
+    command = SYNTAX.parse(argv)
+    if command is None:
+        return None
+    given = command.values
+    dns_to = given.get("--dns-to", "auto")
+    if dns_to not in ("auto", "file", "resolved"):
+        raise cmdline.UsageError(f"--dns-to: auto, file or resolved, not {dns_to!r}")
+    idle = given.get("--exit-idle-time", "0")
+    try:
+        exit_idle_time = float(idle)
+    except ValueError:
+        exit_idle_time = -1.0
+    if not 0 <= exit_idle_time < float("inf"):
+        raise cmdline.UsageError(f"--exit-idle-time: seconds, not {idle!r}")
+    try:
+        interface = ifnames.check(command.positional)
+    except ValueError as exc:
+        raise cmdline.UsageError(str(exc)) from None
+    return _Args(interface, given.get("--config-root", "/"),
+                 given.get("--runtime-dir", "/run/leasebox"), dns_to,
+                 given.get("--bus-socket", BUS_SOCKET), exit_idle_time,
+                 "--debug" in command.flags)
 
 
 def _is_seqpacket(sock: socket.socket) -> bool:
@@ -306,7 +335,7 @@ def _load_state(state: StateFile, log: Logger) -> Tracked | None:
     return tracked
 
 
-def _resolver(args: argparse.Namespace, ifname: str, runtime_dir: str
+def _resolver(args: _Args, ifname: str, runtime_dir: str
               ) -> ToBus | ToFileAndBus:
     bus = BusClient(ifname, args.bus_socket)
     if args.dns_to == "resolved" or (args.dns_to == "auto" and os.path.exists(RESOLVED_BINARY)):
@@ -371,12 +400,14 @@ def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse_args(argv)
     try:
-        ifname = ifnames.check(args.interface)
-    except ValueError as exc:
-        logsetup.setup("netconf", "?").error("%s", exc)
-        return EX_CONFIG
+        args = _parse_args(sys.argv[1:] if argv is None else argv)
+    except cmdline.UsageError as exc:
+        return SYNTAX.refuse(exc, EX_CONFIG)  # a unit-file mistake
+    if args is None:
+        print(SYNTAX.help(), end="")
+        return EX_OK
+    ifname = args.interface
     log = logsetup.setup("netconf", ifname, debug=args.debug)
     # Importing pyroute2 0.7 probes the platform by running `uname -p` and `file -b` on the
     # interpreter. netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from
@@ -432,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
 class _Service:
     """What serving the engine needs, whichever link has the name."""
 
-    args: argparse.Namespace
+    args: _Args
     ifname: str
     policy: Policy
     sock: socket.socket

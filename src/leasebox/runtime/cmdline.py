@@ -15,10 +15,22 @@ from collections.abc import Sequence
 from leasebox.core.record import field, record
 
 EXIT_USAGE = 2
+HELP_WIDTH = 88
 
 
 class UsageError(Exception):
     """A command line the program cannot run with."""
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Words in lines of at most `width` (a longer word has a line of its own)."""
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+    return lines
 
 
 @record
@@ -46,6 +58,8 @@ class Syntax:
     def usage(self) -> str:
         shown = " ".join(f"[{o.name}]" if o.metavar is None else f"[{o.name} {o.metavar}]"
                          for o in self.options)
+        if len(shown) > HELP_WIDTH // 2:  # the help lists them
+            shown = "[OPTION]..."
         return f"usage: {self.prog} {shown} {self.positional}".replace("  ", " ")
 
     def help(self) -> str:
@@ -53,13 +67,17 @@ class Syntax:
         rows += [(o.name if o.metavar is None else f"{o.name} {o.metavar}", o.help)
                  for o in self.options]
         width = max(len(left) for left, _ in rows) + 2
-        lines = [f"  {left:<{width}}{text}".rstrip() for left, text in rows]
+        lines = []
+        for left, text in rows:
+            wrapped = _wrap(text, HELP_WIDTH - 2 - width)
+            lines.append(f"  {left:<{width}}{wrapped[0]}".rstrip())
+            lines += [" " * (2 + width) + more for more in wrapped[1:]]
         return "\n".join([self.usage(), "", f"{self.prog}: {self.summary}", "", *lines, ""])
 
-    def refuse(self, error: UsageError) -> int:
-        """Say what is wrong, as argparse did, and give the exit code."""
+    def refuse(self, error: UsageError, code: int = EXIT_USAGE) -> int:
+        """Say what is wrong, as argparse did, and give the exit code back."""
         print(f"{self.usage()}\n{self.prog}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return code
 
     def parse(self, argv: Sequence[str]) -> Command | None:
         """The command line as given; None when the help is asked for. Raises UsageError."""
