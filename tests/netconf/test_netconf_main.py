@@ -28,13 +28,15 @@ def test_importing_main_does_not_load_pyroute2() -> None:
 def test_netconf_loads_pyroute2s_messages_and_nothing_else_of_it(python: str) -> None:
     """A request encoded by pyroute2 reaches the kernel (lo of a new network namespace set
     up, and acknowledged); pyroute2's package __init__ (NDB and every public class),
-    IPRoute and 0.7's pyroute2.lab (unittest.mock, asyncio) never loaded."""
+    IPRoute, 0.7's pyroute2.lab (unittest.mock, asyncio) and the ifinfmsg module (its
+    plugins, multiprocessing, pyroute2.config's platform probe) never loaded."""
     code = ("import json, sys; from importlib.metadata import version; "
             "from leasebox.netconf.rtnl import Rtnl; r = Rtnl(); r.open(); "
             "down = r.link(1).up; r.bind(1).set_up(); "
             "print(json.dumps([down, r.link(1).up, sorted(m for m in sys.modules if m in "
             "('pyroute2.iproute', 'pyroute2.ndb.main', 'pyroute2.ipdb', 'pyroute2.lab', "
-            "'unittest.mock', 'asyncio')), sys.modules['readline'] is None, "
+            "'unittest.mock', 'asyncio', 'pyroute2.netlink.rtnl.ifinfmsg', 'pyroute2.config', "
+            "'multiprocessing')), sys.modules['readline'] is None, "
             "version('pyroute2')]))")
     out = subprocess.run(["unshare", "--net", python, "-I", "-c",
                           f"import sys; sys.path.insert(0, {str(SRC)!r}); " + code],
@@ -102,7 +104,8 @@ link.del_route(PlannedRoute(IPv4Network("198.51.100.0/25"), None, 1000, 5))
 link.set_mtu(1400)
 link.set_up()
 print(json.dumps([sent, sorted(m for m in sys.modules if m in ('pyroute2.iproute',
-      'pyroute2.ndb.main', 'pyroute2.ipdb', 'pyroute2.lab', 'unittest.mock', 'asyncio'))]))
+      'pyroute2.ndb.main', 'pyroute2.ipdb', 'pyroute2.lab', 'unittest.mock', 'asyncio',
+      'pyroute2.netlink.rtnl.ifinfmsg', 'pyroute2.config', 'multiprocessing'))]))
 """
 
 

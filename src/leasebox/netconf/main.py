@@ -409,11 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         return EX_OK
     ifname = args.interface
     log = logsetup.setup("netconf", ifname, debug=args.debug)
-    # Importing pyroute2 0.7 probes the platform by running `uname -p` and `file -b` on the
-    # interpreter. netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from
-    # here on (platform copes, and pyroute2 gets the same values), and kills once pyroute2
-    # is loaded. The two programs no longer run (~8 ms of CPU where `file` is installed);
-    # the forks before them still happen and fail at exec.
+    # netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from here on, and
+    # kills once pyroute2 is loaded. EPERM first because pyroute2 0.7's pyroute2.config
+    # probes the platform by running `uname -p` and `file -b` (and copes with a refusal);
+    # netconf no longer loads that module (rtnl.import_messages), but another version's
+    # message modules might.
     sandbox.no_more_exec(log, refuse=True)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
         config = files.load(args.config_root, ifname)

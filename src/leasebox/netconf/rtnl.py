@@ -44,6 +44,7 @@ from leasebox.runtime.rtnetlink import (
 )
 
 RTPROT_DHCP = 16
+IFLA_MTU = 4
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RT_TABLE_COMPAT = 252  # rtm_table of a route whose table (in RTA_TABLE) is past 255
@@ -67,7 +68,8 @@ class LinkInfo:
 
 
 def import_messages() -> tuple[Any, Any, Any]:
-    """pyroute2's ifaddrmsg, rtmsg and ifinfmsg, loaded without the package's __init__.
+    """pyroute2's ifaddrmsg and rtmsg, loaded without the package's __init__, and the
+    link message, on pyroute2's nlmsg (see there).
 
     That __init__ loads all of pyroute2's public classes (0.7: every entry point, with NDB,
     IPDB, the console and importlib.metadata's scan of site-packages): ~60 ms of CPU and
@@ -86,9 +88,21 @@ def import_messages() -> tuple[Any, Any, Any]:
             raise ImportError("pyroute2 is not installed")
         sys.modules["pyroute2"] = importlib.util.module_from_spec(spec)
     # lazy: see the module docstring
+    from pyroute2.netlink import nlmsg  # noqa: PLC0415
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: PLC0415
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # noqa: PLC0415
     from pyroute2.netlink.rtnl.rtmsg import rtmsg  # noqa: PLC0415
+
+    class ifinfmsg(nlmsg):  # type: ignore[misc]  # pyroute2 has no types
+        """pyroute2's ifinfmsg with only the attribute netconf sets: its module loads every
+        link kind's plugin, multiprocessing, pickle and pyroute2.config, whose platform
+        probe forks `uname -p` and `file -b` (~9 ms and ~1.4 MiB of each netconf start).
+        The layout is the kernel's struct ifinfomsg (rtnetlink(7)), as pyroute2 writes it;
+        the attribute's number is explicit, as pyroute2's nla_map allows."""
+
+        prefix = "IFLA_"
+        fields = (("family", "B"), ("__align", "x"), ("ifi_type", "H"), ("index", "i"),
+                  ("flags", "I"), ("change", "I"))
+        nla_map = ((IFLA_MTU, "IFLA_MTU", "uint32"),)
 
     return ifaddrmsg, rtmsg, ifinfmsg
 
