@@ -113,13 +113,9 @@ def read_config(args: Args, iface: str) -> EngineConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
-    except cmdline.UsageError as exc:
-        return SYNTAX.refuse(exc)
-    if args is None:
-        print(SYNTAX.help(), end="")
-        return 0
+    args = cmdline.command(SYNTAX, parse_args, argv)
+    if isinstance(args, int):
+        return args
     try:
         iface = ifname.check(args.interface)
     except ValueError as exc:

@@ -253,13 +253,9 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
-    except cmdline.UsageError as exc:
-        return SYNTAX.refuse(exc)
-    if args is None:
-        print(SYNTAX.help(), end="")
-        return EXIT_OK
+    args = cmdline.command(SYNTAX, parse_args, argv)
+    if isinstance(args, int):
+        return args
     log = logsetup.setup("io", args.interface, debug=args.debug)
     signal.signal(signal.SIGTERM, _on_sigterm)
     engine_path = args.engine_socket or DEFAULT_ENGINE_SOCKET.format(ifname=args.interface)

@@ -400,13 +400,9 @@ def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        args = _parse_args(sys.argv[1:] if argv is None else argv)
-    except cmdline.UsageError as exc:
-        return SYNTAX.refuse(exc, EX_CONFIG)  # a unit-file mistake
-    if args is None:
-        print(SYNTAX.help(), end="")
-        return EX_OK
+    args = cmdline.command(SYNTAX, _parse_args, argv, usage_code=EX_CONFIG)  # a unit mistake
+    if isinstance(args, int):
+        return args
     ifname = args.interface
     log = logsetup.setup("netconf", ifname, debug=args.debug)
     # netconf holds CAP_NET_ADMIN and runs nothing: exec fails with EPERM from here on, and

@@ -10,9 +10,12 @@ development launcher. Exit 2 on a usage error, as argparse did.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from leasebox.core.generics import TypeVar
 from leasebox.core.record import field, record
+
+T = TypeVar("T")
 
 EXIT_USAGE = 2
 HELP_WIDTH = 88
@@ -114,3 +117,18 @@ class Syntax:
         if positional is None:
             raise UsageError(f"the {self.positional} is missing")
         return Command(positional, values, frozenset(flags))
+
+
+def command(syntax: Syntax, parse: Callable[[list[str]], T | None], argv: list[str] | None,
+            *, usage_code: int = EXIT_USAGE) -> T | int:
+    """What `parse` makes of the command line (sys.argv's when `argv` is None), or the exit
+    code when there is nothing to run: 0 once the help is printed, `usage_code` once a
+    usage error is said."""
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        return syntax.refuse(exc, usage_code)
+    if args is None:
+        print(syntax.help(), end="")
+        return 0
+    return args
