@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from leasebox.config import settings as s
+from leasebox.config.parse import Override
 from leasebox.engine import main as engine_main
 from leasebox.netconf import main as netconf_main
 from leasebox.runtime import cmdline
@@ -25,7 +26,9 @@ def test_spellings() -> None:
     assert SYNTAX.parse(["--", "-eth"]) == cmdline.Command("-eth")
     assert SYNTAX.parse(["-"]) == cmdline.Command("-")
     assert SYNTAX.parse(["eth0", "-h"]) is None
-    assert SYNTAX.parse(["--help", "--bogus"]) is None  # as argparse: help first
+    assert SYNTAX.parse(["--help", "--bogus"]) is None  # as argparse: the help wins
+    assert SYNTAX.parse(["--bogus", "--path", "-h"]) is None
+    assert SYNTAX.parse(["--", "--help"]) == cmdline.Command("--help")
 
 
 @pytest.mark.parametrize(("argv", "error"), [
@@ -63,6 +66,10 @@ def test_engine_arguments() -> None:
         (s.HOSTNAME, "box", "--hostname"), (s.SEND_RELEASE, "no", "--no-release"),
         (s.MINIMUM_LEASE_TIME, "5", "--min-lease-time")]
     assert engine_main.parse_args(["--help"]) is None
+    # an empty value sets the default over the files, as `Hostname=` in a file would
+    for argv in (["eth0", "--hostname="], ["eth0", "--hostname", ""]):
+        reset = engine_main.parse_args(argv)
+        assert reset is not None and reset.overrides == (Override(s.HOSTNAME, "", "--hostname"),)
 
 
 def test_engine_exits_2_on_a_usage_error_and_64_on_a_bad_name(
@@ -78,6 +85,8 @@ def test_engine_exits_2_on_a_usage_error_and_64_on_a_bad_name(
 def test_netconf_arguments_and_its_exit_78(capsys: pytest.CaptureFixture[str]) -> None:
     args = netconf_main._parse_args(["eth0", "--dns-to=file", "--exit-idle-time", "30"])
     assert args == netconf_main._Args("eth0", dns_to="file", exit_idle_time=30.0)
+    never = netconf_main._parse_args(["eth0", "--exit-idle-time=infinity"])
+    assert never is not None and never.exit_idle_time == 0.0
     for bad, error in ((["eth0", "--dns-to=dbus"], "--dns-to: auto, file or resolved"),
                        (["eth0", "--exit-idle-time=-1"], "--exit-idle-time: seconds"),
                        (["eth0", "--exit-idle-time=inf"], "--exit-idle-time: seconds"),

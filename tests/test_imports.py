@@ -30,7 +30,7 @@ ROOMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "leasebox.engine.main": (("leasebox.engine", "leasebox.config", CODEC, MACHINE),
                              ("pyroute2", "jeepney", "typing", "argparse", "pathlib")),
     "leasebox.netconf.main": (("leasebox.netconf", "leasebox.config"),
-                              (CODEC, MACHINE, "jeepney")),
+                              (CODEC, MACHINE, "jeepney", "argparse", "pathlib")),
     "leasebox.bus.main": (("leasebox.bus",),
                           (CODEC, MACHINE, "leasebox.config", "pyroute2")),
     "leasebox.ctl.main": (("leasebox.ctl",), (CODEC, MACHINE, "pyroute2", "jeepney")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -139,4 +140,27 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     latin.unlink()
     latin.mkdir()
     with pytest.raises(ConfigError, match="cannot read"):
+        load(str(tmp_path), None)
+
+
+@pytest.mark.parametrize("where", ["leasebox.conf", "leasebox.conf.d"])
+def test_a_path_it_may_not_look_at_is_an_error_not_a_missing_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """A service whose user may not enter /etc/leasebox would otherwise run on defaults while
+    `leaseboxctl check-config` (root) shows the files applied. The tests run as root, so
+    the refusal is played by os.stat/os.lstat."""
+    put(tmp_path, ETC, "leasebox.conf.d/50-x.conf", "[Network]\nRouteMetric=7\n")
+    hidden = str(tmp_path / ETC / where)
+    real_stat, real_lstat = os.stat, os.lstat
+
+    def refuse(real: Callable[..., os.stat_result]) -> Callable[..., os.stat_result]:
+        def stat(path: str, *args: object, **kwargs: object) -> os.stat_result:
+            if str(path) == hidden:
+                raise PermissionError(13, "Permission denied", path)
+            return real(path, *args, **kwargs)
+        return stat
+
+    monkeypatch.setattr(os, "stat", refuse(real_stat))
+    monkeypatch.setattr(os, "lstat", refuse(real_lstat))
+    with pytest.raises(ConfigError, match=f"^{hidden}: cannot read: Permission denied"):
         load(str(tmp_path), None)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from stat import S_ISDIR
 
 # paths are str, not pathlib's: the engine reads these and loads no pathlib (~0.3 MiB)
 from leasebox.config.parse import Config, ConfigError, Override, parse
@@ -36,6 +37,17 @@ MAIN = "leasebox.conf"
 INTERFACES = "interfaces"
 DROPIN_SUFFIX = ".conf"
 MAX_FILE = 1 << 20  # a configuration file is small; anything this big is a mistake
+
+
+def _status(path: str, *, follow: bool = False) -> os.stat_result | None:
+    """The file's status, None when there is no such file. One the service may not look at
+    is an error, not a missing file: its settings would silently not apply."""
+    try:
+        return os.stat(path) if follow else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise ConfigError(path, 0, f"cannot read: {exc.strerror or exc}") from None
 
 
 def directories(root: str) -> list[str]:
@@ -48,13 +60,14 @@ def config_paths(root: str, interface: str | None) -> list[str]:
     names = [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
     out: list[str] = []
     for name in names:
-        main = next((f"{d}/{name}" for d in dirs if os.path.lexists(f"{d}/{name}")), None)
+        main = next((f"{d}/{name}" for d in dirs if _status(f"{d}/{name}") is not None), None)
         if main is not None:
             out.append(main)
         dropins: dict[str, str] = {}
         for d in reversed(dirs):  # lowest first, so that a higher directory's file replaces
             folder = f"{d}/{name}.d"
-            if not os.path.isdir(folder):
+            found = _status(folder, follow=True)
+            if found is None or not S_ISDIR(found.st_mode):
                 continue
             try:
                 entries = os.listdir(folder)

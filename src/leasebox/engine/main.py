@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 log = Logger("leasebox.engine")
 
 EX_USAGE = 64
+RUNTIME_DIR = "/run/leasebox"
+CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
 IO_BURST = 64  # messages from io handled per wake-up (as io reads frames: io.loop.BURST)
 
@@ -60,9 +62,9 @@ _CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
 
 
 def _option(option: str, setting: Setting[Any], const: str | None) -> cmdline.Option:
-    if const is None:
+    if const is None:  # empty: the setting's default, over the files (as in a file)
         return cmdline.Option(option, setting.values.upper(),
-                              f"{setting.name}=, over the configuration files")
+                              f"{setting.name}=, over the configuration files", empty=True)
     return cmdline.Option(option, None, f"{setting.name}={const}, over the configuration files")
 
 
@@ -70,10 +72,10 @@ SYNTAX = cmdline.Syntax(
     "leasebox-engine", "the DHCPv4 state machine of one interface.", "IFACE",
     "the interface", (
         cmdline.Option("--state-dir", "DIR", "default /var/lib/leasebox/IFACE"),
-        cmdline.Option("--runtime-dir", "DIR", "default /run/leasebox"),
+        cmdline.Option("--runtime-dir", "DIR", f"default {RUNTIME_DIR}"),
         cmdline.Option("--netconf-socket", "PATH", "default RUNTIME_DIR/IFACE/netconf.sock"),
         cmdline.Option("--config-root", "DIR",
-                       "read leasebox.conf under DIR instead of / (for tests)"),
+                       f"read leasebox.conf under DIR instead of {CONFIG_ROOT} (for tests)"),
         *(_option(*row) for row in _CLI_SETTINGS),
         cmdline.Option("--debug", None, "log at debug level"),
     ))
@@ -83,9 +85,9 @@ SYNTAX = cmdline.Syntax(
 class Args:
     interface: str  # as given: main() checks it
     state_dir: str | None = None
-    runtime_dir: str = "/run/leasebox"
+    runtime_dir: str = RUNTIME_DIR
     netconf_socket: str | None = None
-    config_root: str = "/"
+    config_root: str = CONFIG_ROOT
     overrides: tuple[Override, ...] = ()
     debug: bool = False
 
@@ -102,8 +104,9 @@ def parse_args(argv: list[str]) -> Args | None:
         if text is not None:
             overrides.append(Override(setting, text, option))
     return Args(command.positional, given.get("--state-dir"),
-                given.get("--runtime-dir", "/run/leasebox"), given.get("--netconf-socket"),
-                given.get("--config-root", "/"), tuple(overrides), "--debug" in command.flags)
+                given.get("--runtime-dir", RUNTIME_DIR), given.get("--netconf-socket"),
+                given.get("--config-root", CONFIG_ROOT), tuple(overrides),
+                "--debug" in command.flags)
 
 
 def read_config(args: Args, iface: str) -> EngineConfig:

@@ -41,7 +41,7 @@ from leasebox.io.sockets import (
     open_rtnl,
     stored_fault,
 )
-from leasebox.runtime import cmdline, ifname, sandbox, sd
+from leasebox.runtime import cmdline, sandbox, sd
 from leasebox.runtime import log as logsetup
 
 DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
@@ -66,11 +66,8 @@ def parse_args(argv: list[str]) -> Args | None:
     command = SYNTAX.parse(argv)
     if command is None:
         return None
-    try:
-        interface = ifname.check(command.positional)
-    except ValueError as exc:
-        raise cmdline.UsageError(str(exc)) from None
-    return Args(interface, command.values.get("--engine-socket"), "--debug" in command.flags)
+    return Args(cmdline.interface(command.positional), command.values.get("--engine-socket"),
+                "--debug" in command.flags)
 
 
 @record

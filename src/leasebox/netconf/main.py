@@ -56,7 +56,6 @@ from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import cmdline, sandbox, sd
-from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
 from leasebox.runtime.signals import StopSignals
@@ -65,6 +64,8 @@ RTMGRP_LINK = 1
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
+RUNTIME_DIR = "/run/leasebox"  # resolv.conf goes to RUNTIME_DIR/IFACE/
+CONFIG_ROOT = "/"
 
 
 class _Stop(Exception):
@@ -75,16 +76,17 @@ SYNTAX = cmdline.Syntax(
     "leasebox-netconf", "the only process that changes the network configuration.",
     "IFACE", "the interface", (
         cmdline.Option("--config-root", "DIR",
-                       "read leasebox.conf under DIR instead of / (for tests)"),
+                       f"read leasebox.conf under DIR instead of {CONFIG_ROOT} (for tests)"),
         cmdline.Option("--runtime-dir", "DIR",
-                       "resolv.conf goes to DIR/IFACE/ (default /run/leasebox)"),
+                       f"resolv.conf goes to DIR/IFACE/ (default {RUNTIME_DIR})"),
         cmdline.Option("--dns-to", "auto|file|resolved",
                        "auto (default): systemd-resolved when it is installed, else the "
                        "resolv.conf file"),
         cmdline.Option("--bus-socket", "PATH", f"leasebox-bus's socket (default {BUS_SOCKET})"),
         cmdline.Option("--exit-idle-time", "SECONDS",
                        "with a listening socket: exit after SECONDS without a request "
-                       "(socket activation starts netconf again); 0 (default): never"),
+                       "(socket activation starts netconf again); 0 (default) or "
+                       "infinity: never"),
         cmdline.Option("--debug", None, "log at debug level"),
     ))
 
@@ -92,11 +94,11 @@ SYNTAX = cmdline.Syntax(
 @record
 class _Args:
     interface: str
-    config_root: str = "/"
-    runtime_dir: str = "/run/leasebox"
+    config_root: str = CONFIG_ROOT
+    runtime_dir: str = RUNTIME_DIR
     dns_to: str = "auto"
     bus_socket: str = BUS_SOCKET
-    exit_idle_time: float = 0.0
+    exit_idle_time: float = 0.0  # never
     debug: bool = False
 
 
@@ -109,21 +111,23 @@ def _parse_args(argv: list[str]) -> _Args | None:
     dns_to = given.get("--dns-to", "auto")
     if dns_to not in ("auto", "file", "resolved"):
         raise cmdline.UsageError(f"--dns-to: auto, file or resolved, not {dns_to!r}")
-    idle = given.get("--exit-idle-time", "0")
+    return _Args(cmdline.interface(command.positional), given.get("--config-root", CONFIG_ROOT),
+                 given.get("--runtime-dir", RUNTIME_DIR), dns_to,
+                 given.get("--bus-socket", BUS_SOCKET),
+                 _idle_time(given.get("--exit-idle-time", "0")), "--debug" in command.flags)
+
+
+def _idle_time(text: str) -> float:
+    """Seconds, finite and >= 0; 0 and systemd's "infinity" mean never."""
+    if text == "infinity":
+        return 0.0
     try:
-        exit_idle_time = float(idle)
+        seconds = float(text)
     except ValueError:
-        exit_idle_time = -1.0
-    if not 0 <= exit_idle_time < float("inf"):
-        raise cmdline.UsageError(f"--exit-idle-time: seconds, not {idle!r}")
-    try:
-        interface = ifnames.check(command.positional)
-    except ValueError as exc:
-        raise cmdline.UsageError(str(exc)) from None
-    return _Args(interface, given.get("--config-root", "/"),
-                 given.get("--runtime-dir", "/run/leasebox"), dns_to,
-                 given.get("--bus-socket", BUS_SOCKET), exit_idle_time,
-                 "--debug" in command.flags)
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise cmdline.UsageError(f"--exit-idle-time: seconds or infinity, not {text!r}")
+    return seconds
 
 
 def _is_seqpacket(sock: socket.socket) -> bool:

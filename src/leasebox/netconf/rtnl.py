@@ -1,9 +1,10 @@
 """The kernel: netconf's requests on its own rtnetlink socket, encoded by pyroute2.
 
-Each change is one rtnetlink request: pyroute2's message classes (ifaddrmsg, rtmsg,
-ifinfmsg) encode it; netconf sends it on its own socket and reads the kernel's answer with
-leasebox.runtime.rtnetlink's parser. The encodings are byte for byte the same under
-Debian's pyroute2 0.7.2 and 0.7.7 and PyPI's 0.9.x. Not IPRoute: its modules (every
+Each change is one rtnetlink request: pyroute2's message classes (ifaddrmsg, rtmsg, and
+for the link a class of ours on pyroute2's nlmsg) encode it; netconf sends it on its own
+socket and reads the kernel's answer with leasebox.runtime.rtnetlink's parser. The
+encodings are byte for byte the same under Debian's pyroute2 0.7.2 and 0.7.7 and PyPI's
+0.9.x. Not IPRoute: its modules (every
 message family, tc, the request machinery; 0.9's asyncio) cost ~20 ms of CPU and ~2 MiB
 more at each netconf start on Debian 12 (~60 ms with 0.9), and it wrote the kernel's
 address lifetimes differently in 0.7 and 0.9. netconf loads the message classes when it
@@ -31,6 +32,7 @@ from leasebox.core.values import INFINITE
 from leasebox.netconf.validate import PlannedRoute
 from leasebox.runtime import rtnetlink
 from leasebox.runtime.rtnetlink import (
+    IFLA_MTU,
     NLM_F_ACK,
     NLM_F_APPEND,
     NLM_F_CREATE,
@@ -44,7 +46,6 @@ from leasebox.runtime.rtnetlink import (
 )
 
 RTPROT_DHCP = 16
-IFLA_MTU = 4
 RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RT_TABLE_COMPAT = 252  # rtm_table of a route whose table (in RTA_TABLE) is past 255

@@ -1,6 +1,7 @@
 """A daemon's command line, parsed by hand: one positional argument and long options, each
 a flag or taking one value (`--name VALUE` or `--name=VALUE`); `--` ends the options;
-`-h`/`--help` asks for the help. The last of a repeated option wins.
+`-h`/`--help` before it asks for the help, whatever else is there. The last of a repeated
+option wins; options are not abbreviated.
 
 Not argparse: with the modules it loads (gettext, re) it is ~0.6 MiB and ~3 ms of each
 start of io and the engine, which take a handful of options from their units and the
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from leasebox.core.generics import TypeVar
 from leasebox.core.record import field, record
+from leasebox.runtime import ifname
 
 T = TypeVar("T")
 
@@ -23,6 +25,10 @@ HELP_WIDTH = 88
 
 class UsageError(Exception):
     """A command line the program cannot run with."""
+
+
+def _options_part(argv: Sequence[str]) -> Sequence[str]:
+    return argv[:argv.index("--")] if "--" in argv else argv
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -41,6 +47,7 @@ class Option:
     name: str  # "--state-dir"
     metavar: str | None  # what the value is, "DIR"; None: a flag, which takes none
     help: str
+    empty: bool = False  # an empty value is a value (one that resets a setting)
 
 
 @record
@@ -84,6 +91,8 @@ class Syntax:
 
     def parse(self, argv: Sequence[str]) -> Command | None:
         """The command line as given; None when the help is asked for. Raises UsageError."""
+        if any(arg in ("-h", "--help") for arg in _options_part(argv)):
+            return None
         by_name = {o.name: o for o in self.options}
         positional: str | None = None
         values: dict[str, str] = {}
@@ -99,8 +108,6 @@ class Syntax:
             if arg == "--":
                 options = False
                 continue
-            if arg in ("-h", "--help"):
-                return None
             name, eq, value = arg.partition("=")
             option = by_name.get(name)
             if option is None:
@@ -111,7 +118,8 @@ class Syntax:
                 flags.add(name)
                 continue
             given = value if eq else next(rest, None)
-            if not given or (not eq and given.startswith("-")):  # "--a=-1" is a value
+            if given is None or (not given and not option.empty) \
+                    or (not eq and given.startswith("-")):  # "--a=-1" is a value
                 raise UsageError(f"{name} needs a value ({option.metavar})")
             values[name] = given
         if positional is None:
@@ -132,3 +140,12 @@ def command(syntax: Syntax, parse: Callable[[list[str]], T | None], argv: list[s
         print(syntax.help(), end="")
         return 0
     return args
+
+
+def interface(text: str) -> str:
+    """An interface name given on the command line: runtime.ifname's rule, a UsageError
+    when it breaks it."""
+    try:
+        return ifname.check(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
