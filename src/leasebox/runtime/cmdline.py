@@ -4,8 +4,8 @@ a flag or taking one value (`--name VALUE` or `--name=VALUE`); `--` ends the opt
 option wins; options are not abbreviated.
 
 Not argparse: with the modules it loads (gettext, re) it is ~0.6 MiB and ~3 ms of each
-start of io and the engine, which take a handful of options from their units and the
-development launcher. Exit 2 on a usage error, as argparse did.
+start of io, the engine and netconf, which take a handful of options from their units and
+the development launcher. Exit 2 on a usage error, as argparse did (netconf: 78).
 """
 
 from __future__ import annotations
