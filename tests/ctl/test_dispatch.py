@@ -81,3 +81,52 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     assert "dropped event 000000000002.json: not ASCII JSON" in out.err
     assert "20-fail bound 192.0.2.57: failed (3)" in out.out
     assert "30-slow bound 192.0.2.57: failed (killed after 0.5 s)" in out.out
+
+
+def _dispatch_args(state: Path) -> Any:
+    return build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(state)])
+
+
+def test_an_event_directory_that_is_a_link_is_not_followed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The engine owns its state directory; root must not read or delete the .json files
+    # of wherever it points "events".
+    log = tmp_path / "hook.log"
+    hooks = tmp_path / "hooks"
+    _hook(hooks, "10-record", f'echo "$1" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "000000000001.json").write_text(json.dumps(EVENT))
+    (tmp_path / "state" / "eth0").mkdir(parents=True)
+    (tmp_path / "state" / "eth0" / "events").symlink_to(elsewhere)
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 1
+    assert os.listdir(elsewhere) == ["000000000001.json"]
+    assert not log.exists()
+    assert "not reading" in capsys.readouterr().err
+
+
+def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "hook.log"
+    hooks = tmp_path / "hooks"
+    _hook(hooks, "10-record", f'echo "$1" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    target = tmp_path / "secret.json"
+    target.write_text(json.dumps(EVENT))
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").symlink_to(target)
+    (queue / "000000000002.json").mkdir()
+    os.mkfifo(queue / "000000000003.json")  # a reader that would block is not opened so
+    (queue / "000000000004.json").write_text(json.dumps(EVENT))
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text().splitlines() == ["bound"]  # only the regular file
+    assert target.exists()  # the link went, not what it points to
+    err = capsys.readouterr().err
+    assert "dropped event 000000000001.json" in err
+    assert "dropped event 000000000003.json: not a regular file" in err
+    assert "cannot remove event 000000000002.json" in err
+    assert sorted(os.listdir(queue)) == ["000000000002.json"]  # a directory is not unlinked

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -115,8 +116,13 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
     return out
 
 
-def _read(path: Path) -> Any:
-    with path.open("rb") as handle:
+def _read_at(queue: int, name: str) -> Any:
+    """The event file `name` in the directory open as `queue`: a regular file, not a link."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                 dir_fd=queue)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadEvent("not a regular file")
         return decode_event(handle.read(MAX_FILE + 1))
 
 
@@ -156,20 +162,38 @@ def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
 
 def run(args: argparse.Namespace) -> int:
     (interface,) = _checked([args.interface])
-    queue = Path(args.state_dir) / interface / "events"
+    path = os.path.join(args.state_dir, interface, "events")
     try:
-        files = sorted(p for p in queue.iterdir() if p.name.endswith(".json"))
+        # The engine owns its state directory: it could make "events" a link to any
+        # directory, whose .json files root would then read and delete. Not followed.
+        queue = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return 0
-    found = hooks()
-    for path in files:
-        try:
-            env = environment(_read(path), interface)
-        except (BadEvent, OSError) as exc:
-            print(terminal_safe(f"leaseboxctl: dropped event {path.name}: {exc}"),
-                  file=sys.stderr, flush=True)
-            env = None
-        path.unlink(missing_ok=True)  # taken: whatever the hooks do, it is not run twice
-        if env is not None:
-            run_hooks(env, found, args.timeout)
+    except OSError as exc:
+        print(terminal_safe(f"leaseboxctl: not reading {path}: {exc.strerror or exc} "
+                            "(a link or a file where the engine's event directory belongs)"),
+              file=sys.stderr, flush=True)
+        return 1
+    try:
+        names = sorted(name for name in os.listdir(queue) if name.endswith(".json"))
+        found = hooks()
+        for name in names:
+            try:
+                env = environment(_read_at(queue, name), interface)
+            except (BadEvent, OSError) as exc:
+                reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+                print(terminal_safe(f"leaseboxctl: dropped event {name}: {reason}"),
+                      file=sys.stderr, flush=True)
+                env = None
+            try:  # taken: whatever the hooks do, it is not run twice
+                os.unlink(name, dir_fd=queue)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # a directory, say: only a bad engine makes one
+                print(terminal_safe(f"leaseboxctl: cannot remove event {name}: "
+                                    f"{exc.strerror or exc}"), file=sys.stderr, flush=True)
+            if env is not None:
+                run_hooks(env, found, args.timeout)
+    finally:
+        os.close(queue)
     return 0
