@@ -425,6 +425,27 @@ def _proc_sample(pid: int) -> dict[str, Any] | None:
         return None
 
 
+def _cgroup2_root() -> Path:
+    """The container's cgroup v2 hierarchy: /sys/fs/cgroup, or its unified part (hybrid)."""
+    top = Path("/sys/fs/cgroup")
+    return top if (top / "cgroup.controllers").exists() else top / "unified"
+
+
+def cmd_cgcpu(_args: argparse.Namespace) -> dict[str, Any]:
+    """CPU time used so far (cpu.stat usage_usec, exact: not ticks) by the container's
+    cgroups: its root, each cgroup under it and each under system.slice. A slice's figure
+    includes every unit that ran in it and has gone (a template's instances, their
+    helpers, systemd's set-up between fork and exec)."""
+    root = _cgroup2_root()
+    usec: dict[str, int] = {}
+    for cg in [root, *root.glob("*/"), *root.glob("system.slice/*/")]:
+        with contextlib.suppress(OSError, ValueError):
+            for line in (cg / "cpu.stat").read_text().splitlines():
+                if line.startswith("usage_usec "):
+                    usec[str(cg.relative_to(root)) if cg != root else "/"] = int(line.split()[1])
+    return {"usage_usec": usec}
+
+
 def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
     def pids() -> set[int]:
         found: set[int] = set()
@@ -516,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--linger", type=float, default=0.0)
     fl = sub.add_parser("floor")
     fl.add_argument("--runs", type=int, default=5)
+    sub.add_parser("cgcpu")
     r = sub.add_parser("procs")
     r.add_argument("--unit", action="append", default=[])
     r.add_argument("--match")
@@ -531,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
         out = cmd_flap(args)
     elif args.action == "floor":
         out = cmd_floor(args)
+    elif args.action == "cgcpu":
+        out = cmd_cgcpu(args)
     else:
         out = cmd_procs(args)
     json.dump(out, sys.stdout)

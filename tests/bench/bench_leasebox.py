@@ -164,6 +164,29 @@ def _system_cpu(lab: BenchLab) -> float:
     return float(sum(p.get("cpu_ticks", 0) for p in sample["procs"]) / sample["ticks_per_s"])
 
 
+# The container's cgroups whose CPU time the scale series reports, by label: leasebox's
+# templates (a slice each), systemd itself; "other services" is the rest of system.slice
+# (journald, D-Bus, logind, resolved...), "total" the container's root cgroup.
+SLICE = "system.slice/system-leasebox\\x2d{}.slice"
+CGROUP_PARTS = {**{k: SLICE.format(k) for k in (*KINDS, "dispatch")}, "systemd": "init.scope"}
+
+
+def _cgroup_cpu(lab: BenchLab) -> dict[str, int]:
+    return {k: int(v) for k, v in lab.agent("cgcpu", timeout=60)["usage_usec"].items()}
+
+
+def cgroup_split(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, float]:
+    """ms of CPU per interface between two cgroup samples, by CGROUP_PARTS, the other
+    system services and in total."""
+    def used(cg: str) -> float:
+        return (after.get(cg, 0) - before.get(cg, 0)) / 1000.0 / n
+    out = {label: used(cg) for label, cg in CGROUP_PARTS.items()}
+    out["other services"] = used("system.slice") - sum(
+        out[k] for k in (*KINDS, "dispatch"))
+    out["total"] = used("/")
+    return out
+
+
 def _netconf_gone(lab: BenchLab, timeout: float) -> float | None:
     """Seconds until no netconf runs any more (its idle exit), or None after `timeout`."""
     t0 = time.monotonic()
@@ -193,7 +216,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"interfaces": n}
         try:
             args = [a for x in names for a in ("--iface", x)]
-            system0 = _system_cpu(lab)
+            system0, cgroups0 = _system_cpu(lab), _cgroup_cpu(lab)
             r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
                           "systemctl", "start", *targets, timeout=150)
             t0 = r["t0"]
@@ -209,6 +232,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
             units = [f"leasebox-{p}@{x}.service" for x in names
                      for p in ("io", "engine", "netconf")]
             peak = _memory(lab, units)
+            entry["cgroup_cpu_ms_per_interface"] = cgroup_split(cgroups0, _cgroup_cpu(lab), n)
             entry.update({**peak, "pss_kib_per_interface": peak["pss_kib"] / n,
                           "cpu_s_per_interface": peak["cpu_s"] / n,
                           "system_cpu_s_per_interface": (_system_cpu(lab) - system0) / n})

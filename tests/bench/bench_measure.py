@@ -70,6 +70,12 @@ def journal_events(entries: list[dict[str, Any]],
 # ---- one start ---------------------------------------------------------------------------
 
 
+def _container_cpu_us(lab: BenchLab) -> int:
+    """CPU time the container's processes have used so far (its root cgroup; the harness's
+    commands, the agent among them, enter it with nsenter and are not counted)."""
+    return int(lab.agent("cgcpu", timeout=60)["usage_usec"]["/"])
+
+
 def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = False,
                timeout: float = ACQUIRE_TIMEOUT) -> dict[str, Any]:
     """Start ``client`` (stopped, address flushed; state removed if ``cold``) and time it
@@ -79,14 +85,17 @@ def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = Fal
     lab.flush()
     client.before_start()
     cursor = lab.journal_cursor() if profile else ""
+    cpu0 = _container_cpu_us(lab)
     r = lab.agent("acquire", "--iface", IFACE, "--capture", IFACE, "--timeout", str(timeout),
                   "--", *client.start_argv(), timeout=timeout + 30)
     if "error" in r:
         raise RuntimeError(f"{client.key}: {r['error']}")
+    cpu_ms = (_container_cpu_us(lab) - cpu0) / 1000.0
     t0 = r["t0"]
     wire = r["wire"]
     out: dict[str, Any] = {
         "address_ms": ms(r["addr_at"].get(IFACE), t0),
+        "container_cpu_ms": cpu_ms,
         "address": r["address"].get(IFACE),
         "command_exit_ms": ms(r["cmd_exit"], t0),
         "rc": r["rc"],

@@ -45,6 +45,7 @@ def figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
         runs = cold.get("runs", {}).get(key, [])
         f["cold"] = summary([r.get("address_ms") for r in runs])
         f["cold_first"] = dict(Counter(r.get("first_message") for r in runs if "error" not in r))
+        f["cold_cpu"] = summary([r.get("container_cpu_ms") for r in runs if "error" not in r])
         f["released"] = cold.get("released_on_stop", {}).get(key)
         if key in reboot:
             rr = reboot[key]
@@ -232,6 +233,17 @@ def markdown(results: dict[str, Any]) -> str:
         L.append(f"| {clients[key]['label']} | " + " | ".join(
             fmt(r[k], 2) for k in ("cold", "reboot", "carrier_up_to_address",
                                    "carrier_up_to_ack", "pss", "rss", "wakeups")) + " |")
+    if any(f.get("cold_cpu", {}).get("median") is not None for f in figs.values()):
+        L += ["", "### CPU of a cold start", "",
+              "The container's processes (systemd, journald, D-Bus, the client's own), from "
+              "the start command until the address is seen, in ms: what a cold start costs "
+              "on any machine, where the time above is also how that CPU fits on this "
+              "one's 2 cores.", "", "| client | CPU ms | / leasebox |", "|---|---|---|"]
+        lb_cpu = figs.get("leasebox", {}).get("cold_cpu", {}).get("median")
+        for key, f in figs.items():
+            med = f.get("cold_cpu", {}).get("median")
+            L.append(f"| {clients[key]['label']} | {span(f.get('cold_cpu', {}))} | "
+                     f"{fmt(med / lb_cpu, 2) if med and lb_cpu else '—'} |")
     L += ["", "## Targets (shown, not asserted)", "", "| target | measured | met |",
           "|---|---|---|"]
     for t in results["targets"]:
@@ -320,6 +332,23 @@ def markdown(results: dict[str, Any]) -> str:
             L.append(f"| {n} | {' | '.join(cpu)} | "
                      f"{fmt(s.get('system_cpu_s_per_interface'), 3)} | {' | '.join(pss)} |")
         L += [""]
+        cg_rows = [s for s in scale if s.get("cgroup_cpu_ms_per_interface")]
+        if cg_rows:
+            parts = list(cg_rows[0]["cgroup_cpu_ms_per_interface"])
+            L += ["Per interface, by cgroup: ms of CPU from `systemctl start` to the peak "
+                  "sample, from each cgroup's cpu.stat (exact, where the figures above "
+                  "count 10 ms ticks; a template's slice holds all its instances, with "
+                  "systemd's set-up of each between fork and exec; systemd: PID 1; "
+                  "dispatch: the lease hooks' dispatcher, run for interfaces bound early; "
+                  "other services: the rest of system.slice, journald and D-Bus among them; "
+                  "total: the whole container). With 2 cores, N x total / 2 is the least "
+                  "time N interfaces can take.", "",
+                  "| N | " + " | ".join(parts) + " |", "|---" * (len(parts) + 1) + "|"]
+            for s in cg_rows:
+                cg = s["cgroup_cpu_ms_per_interface"]
+                L.append(f"| {s['interfaces']} | "
+                         + " | ".join(fmt(cg.get(k), 1) for k in parts) + " |")
+            L += [""]
     prof = results.get("profile", {})
     if prof:
         L += ["## Profile: where leasebox's time goes", ""]

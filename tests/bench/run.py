@@ -32,7 +32,15 @@ from typing import Any
 from tests.bench import bench_leasebox, bench_measure, bench_report
 from tests.bench.bench_clients import Client, all_clients
 from tests.bench.bench_lab import BenchLab
-from tests.system.harness import REGISTRY, Container, HarnessError, ensure_tree, host_leftovers
+from tests.system.harness import (
+    REGISTRY,
+    SUITE,
+    SUITES,
+    Container,
+    HarnessError,
+    ensure_tree,
+    host_leftovers,
+)
 from tests.system.leasebox_lab import install
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--clients", help="comma-separated subset: leasebox,networkd,dhcpcd,"
                    "dhcpcd-fast,dhclient,udhcpc")
     p.add_argument("--skip", default="", help=f"comma-separated sections: {','.join(SECTIONS)}")
+    p.add_argument("--suite", choices=SUITES, default=SUITE,
+                   help=f"the container's Debian release (default {SUITE})")
     p.add_argument("--out", type=Path, help="output directory (default results/bench-TIME)")
     args = p.parse_args(argv)
     q = args.quick
@@ -161,7 +171,7 @@ class NotifyDrain:
 
 
 def run(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    tree = ensure_tree(extra_packages=PEER_PACKAGES, log=log)
+    tree = ensure_tree(extra_packages=PEER_PACKAGES, suite=args.suite, log=log)
     c = Container(tree, log=log, stop_timeout=60.0)
     c.start()
     try:
