@@ -7,6 +7,7 @@ UNITDIR     ?= $(PREFIX)/lib/systemd/system
 LIBDIR      ?= $(PREFIX)/lib/leasebox
 BINDIR      ?= $(PREFIX)/bin
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CATALOGDIR  ?= $(PREFIX)/lib/systemd/catalog
 PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.engine.main \
                leasebox-netconf:leasebox.netconf.main leasebox-bus:leasebox.bus.main \
@@ -54,4 +55,5 @@ install-data:
 	# not create it under a /usr that may be read-only
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/etc/leasebox
 	install -D -m 0644 packaging/sysusers.d/leasebox.conf $(DESTDIR)$(SYSUSERSDIR)/leasebox.conf
+	install -D -m 0644 packaging/tmpfiles.d/leasebox.conf $(DESTDIR)$(TMPFILESDIR)/leasebox.conf
 	install -D -m 0644 units/leasebox.catalog $(DESTDIR)$(CATALOGDIR)/leasebox.catalog

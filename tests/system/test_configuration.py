@@ -30,8 +30,9 @@ def lab(lab: LeaseLab, installed: Container) -> Iterator[LeaseLab]:
     try:
         yield lab
     finally:
-        installed.run(["rm", "-rf", "/etc/leasebox/interfaces", "/etc/leasebox/leasebox.conf.d",
-                       "/run/leasebox-conf"])
+        # /run/leasebox-conf itself stays, as its tmpfiles.d entry makes it at boot
+        installed.run(["rm", "-rf", "/etc/leasebox/interfaces", "/etc/leasebox/leasebox.conf.d"])
+        installed.run(["find", "/run/leasebox-conf", "-mindepth", "1", "-delete"], check=False)
         installed.run(["systemctl", "reset-failed"], check=False)
 
 

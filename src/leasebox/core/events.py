@@ -1,4 +1,5 @@
-"""The journal's MESSAGE_IDs: a public contract, explained by units/leasebox.catalog.
+"""The journal's MESSAGE_IDs: a public contract, explained by units/leasebox.catalog; and
+where the lease hooks live.
 
 `journalctl MESSAGE_ID=...` finds every event of one kind; the engine logs them, and
 `leaseboxctl monitor` follows them. Keyed by the LEASE_EVENT= value the engine adds to each
@@ -20,3 +21,7 @@ LEASE_EVENT_IDS: dict[str, str] = {
 CAPTIVE_PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"
 # more than one DHCP server answers on a link
 SERVERS_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"
+
+# The lease hooks, by precedence (leaseboxctl dispatch runs them; leasebox(8), "HOOKS")
+HOOK_DIRS = ("/etc/leasebox/dispatch.d", "/run/leasebox-conf/dispatch.d",
+             "/usr/lib/leasebox/dispatch.d")

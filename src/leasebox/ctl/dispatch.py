@@ -24,11 +24,10 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
+from leasebox.core.events import HOOK_DIRS
 from leasebox.core.names import hostname_problem
 from leasebox.ctl.commands import _checked, terminal_safe
 
-HOOK_DIRS = ("/etc/leasebox/dispatch.d", "/run/leasebox-conf/dispatch.d",
-             "/usr/lib/leasebox/dispatch.d")
 EVENTS = frozenset({"bound", "changed", "renewed", "released", "lost", "declined",
                     "refused"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
