@@ -87,15 +87,20 @@ def _dispatch_args(state: Path) -> Any:
     return build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(state)])
 
 
+def _recording_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The only hook: it appends its event to the file returned."""
+    log = tmp_path / "hook.log"
+    _hook(tmp_path / "hooks", "10-record", f'echo "$1" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(tmp_path / "hooks"),))
+    return log
+
+
 def test_an_event_directory_that_is_a_link_is_not_followed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     # The engine owns its state directory; root must not read or delete the .json files
     # of wherever it points "events".
-    log = tmp_path / "hook.log"
-    hooks = tmp_path / "hooks"
-    _hook(hooks, "10-record", f'echo "$1" >> {log}')
-    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    log = _recording_hook(tmp_path, monkeypatch)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "000000000001.json").write_text(json.dumps(EVENT))
@@ -110,10 +115,7 @@ def test_an_event_directory_that_is_a_link_is_not_followed(
 def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    log = tmp_path / "hook.log"
-    hooks = tmp_path / "hooks"
-    _hook(hooks, "10-record", f'echo "$1" >> {log}')
-    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    log = _recording_hook(tmp_path, monkeypatch)
     target = tmp_path / "secret.json"
     target.write_text(json.dumps(EVENT))
     queue = tmp_path / "state" / "eth0" / "events"

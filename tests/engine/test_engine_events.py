@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -42,11 +43,21 @@ def _hook_dirs(tmp_path: Path, mounted: bool = True) -> tuple[dict[str, str], st
     lists those binds (or not)."""
     hook_mounts = {str(tmp_path / name / "dispatch.d"): str(tmp_path / name)
                    for name in ("etc", "run", "usr")}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     mountinfo = tmp_path / "mountinfo"
-    lines = [f"{20 + n} 1 0:{n} / {mount} ro,nosuid - ext4 /dev/x ro"
-             for n, mount in enumerate(hook_mounts.values())] if mounted else []
-    mountinfo.write_text("\n".join(["1 0 0:1 / / rw - tmpfs tmpfs rw", *lines]) + "\n")
+    _write_mountinfo(mountinfo, list(hook_mounts.values()) if mounted else [])
     return hook_mounts, str(mountinfo)
+
+
+def _write_mountinfo(path: Path, mounts: list[str], root: str = "/x") -> None:
+    lines = [f"{20 + n} 1 0:{n} {root}{n} {mount} ro,nosuid - ext4 /dev/x ro"
+             for n, mount in enumerate(mounts)]
+    path.write_text("\n".join(["1 0 0:1 / / rw - tmpfs tmpfs rw", *lines]) + "\n")
+
+
+def _queued(state: Path) -> list[str]:
+    events_dir = state / "events"
+    return sorted(os.listdir(events_dir)) if events_dir.exists() else []
 
 
 def test_nothing_is_queued_while_no_hook_is_installed(tmp_path: Path) -> None:
@@ -54,43 +65,75 @@ def test_nothing_is_queued_while_no_hook_is_installed(tmp_path: Path) -> None:
     hook_mounts, mountinfo = _hook_dirs(tmp_path)
     state = tmp_path / "state"
     queue = events.EventQueue(str(state), "eth0", hook_mounts, mountinfo)
-    first = next(iter(hook_mounts))
+    first, second, _ = hook_mounts
     Path(first).mkdir(parents=True)
     (Path(first) / ".hidden").write_text("")  # the dispatcher skips dot names too
     queue.add(LeaseEventKind.ACQUIRED, lease)
     queue.add(LeaseEventKind.RENEWED, lease)
-    assert not (state / "events").exists()
+    assert _queued(state) == []
     # a hook installed while the engine runs: the next event is queued, and it knows the
     # address it had bound without one
-    (Path(list(hook_mounts)[1])).mkdir(parents=True)
-    (Path(list(hook_mounts)[1]) / "10-hook").write_text("#!/bin/sh\n")
+    Path(second).mkdir(parents=True)
+    (Path(second) / "10-hook").write_text("#!/bin/sh\n")
     queue.add(LeaseEventKind.ACQUIRED, replace(lease, address=IPv4Address("192.0.2.99")))
-    docs = [json.loads(p.read_text()) for p in sorted((state / "events").iterdir())]
+    docs = [json.loads((state / "events" / name).read_text()) for name in _queued(state)]
     assert [d["event"] for d in docs] == ["changed"]
 
 
 def test_events_are_queued_unless_every_hook_directory_is_in_sight(tmp_path: Path) -> None:
     lease = Harness().acquire()
-    hook_mounts, mountinfo = _hook_dirs(tmp_path, mounted=False)  # binds skipped or no sandbox
-    queue = events.EventQueue(str(tmp_path / "a"), "eth0", hook_mounts, mountinfo)
-    queue.add(LeaseEventKind.ACQUIRED, lease)
-    assert len(list((tmp_path / "a" / "events").iterdir())) == 1
-    # in sight, but one cannot be read (a file where the directory belongs, say)
-    hook_mounts, mountinfo = _hook_dirs(tmp_path)
+
+    def queued_with(case: str, hook_mounts: dict[str, str], mountinfo: str,
+                    then: str | None = None) -> int:
+        queue = events.EventQueue(str(tmp_path / case), "eth0", hook_mounts, mountinfo)
+        if then is not None:  # the binds after the start
+            Path(mountinfo).write_text(then)
+        queue.add(LeaseEventKind.ACQUIRED, lease)
+        return len(_queued(tmp_path / case))
+
+    # every directory absent and every bind in place: nothing to run
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "a")
+    assert queued_with("a", hook_mounts, mountinfo) == 0
+    # binds skipped at the start (absent then), or no sandbox at all
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "b", mounted=False)
+    assert queued_with("b", hook_mounts, mountinfo) == 1
+    # no mountinfo: it cannot tell
+    hook_mounts, _ = _hook_dirs(tmp_path / "c")
+    assert queued_with("c", hook_mounts, str(tmp_path / "none")) == 1
+    # a directory replaced on the host after the start: removed, or another renamed in
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "d")
+    text = Path(mountinfo).read_text()
+    assert queued_with("d", hook_mounts, mountinfo,
+                       text.replace("/x1 ", "/x1//deleted ")) == 1
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "e")
+    assert queued_with("e", hook_mounts, mountinfo, text.replace("/x1 ", "/y1 ")) == 1
+    # in sight, but one cannot be read (a file where the directory belongs)
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "f")
     Path(list(hook_mounts)[2]).parent.mkdir(parents=True)
     Path(list(hook_mounts)[2]).write_text("")
-    queue = events.EventQueue(str(tmp_path / "b"), "eth0", hook_mounts, mountinfo)
-    queue.add(LeaseEventKind.ACQUIRED, lease)
-    assert len(list((tmp_path / "b" / "events").iterdir())) == 1
-    # no mountinfo at all: it cannot tell
-    queue = events.EventQueue(str(tmp_path / "c"), "eth0", hook_mounts, str(tmp_path / "no"))
-    queue.add(LeaseEventKind.ACQUIRED, lease)
-    assert len(list((tmp_path / "c" / "events").iterdir())) == 1
+    assert queued_with("f", hook_mounts, mountinfo) == 1
+    # a link to a directory this root does not hold, where the dispatcher finds hooks
+    hook_mounts, mountinfo = _hook_dirs(tmp_path / "g")
+    etc = Path(next(iter(hook_mounts)))
+    etc.parent.mkdir(parents=True)
+    etc.symlink_to(tmp_path / "g" / "not-in-this-root")
+    assert queued_with("g", hook_mounts, mountinfo) == 1
 
 
-def test_mount_points_of_a_mountinfo(tmp_path: Path) -> None:
+def test_a_temporary_file_left_by_a_killed_engine_goes_at_the_start(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "events"
+    queue_dir.mkdir()
+    (queue_dir / ".000000000003.json.a1b2c3d4e5f6").write_text("{")
+    (queue_dir / "000000000002.json").write_text("{}")  # a queued event stays
+    events.EventQueue(str(tmp_path), "eth0")
+    assert os.listdir(queue_dir) == ["000000000002.json"]
+
+
+def test_mount_roots_of_a_mountinfo(tmp_path: Path) -> None:
     path = tmp_path / "mountinfo"
     path.write_text("29 1 253:1 /usr /usr ro,relatime shared:1 - ext4 /dev/vda1 rw\n"
-                    "30 29 0:5 / /run/leasebox-conf ro - tmpfs tmpfs rw\n\nshort line\n")
-    assert events.mount_points(str(path)) == {"/usr", "/run/leasebox-conf"}
-    assert events.mount_points(str(tmp_path / "missing")) == frozenset()
+                    "30 29 0:5 /leasebox-conf//deleted /run/leasebox-conf ro - tmpfs tmpfs rw"
+                    "\n\nshort line\n")
+    assert events.mount_roots(str(path)) == {"/usr": "/usr",
+                                             "/run/leasebox-conf": "/leasebox-conf//deleted"}
+    assert events.mount_roots(str(tmp_path / "missing")) == {}

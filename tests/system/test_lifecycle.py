@@ -267,6 +267,7 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
     hook = f"{hook_dir}/10-record"
     dispatcher = f"leasebox-dispatch@{IFACE}.service"
     assert c.run(["test", "-d", "/run/leasebox-conf"], check=False).returncode == 0
+    c.run(["rm", "-f", "/run/hook.log"])
     since = c.run(["date", "+%s.%N"]).stdout.strip()
     try:
         c.run(["systemctl", "start", TARGET])
@@ -289,10 +290,15 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
         assert f"{hook} renewed {addr['local']}: ok" in runs
         lines = c.run(["cat", "/run/hook.log"]).stdout.splitlines()
         assert [line.split()[0] for line in lines] == ["renewed", "released"]
+        assert all(line.split()[3] == SERVER_IP for line in lines)  # LEASEBOX_GATEWAY
         # the next start binds it again: bound
         c.run(["rm", "-f", "/run/hook.log"])
         c.run(["systemctl", "start", TARGET])
         wait_for("the bound hook", lambda: recorded("bound", ""), 10)
         c.run(["systemctl", "stop", TARGET])
+        # its released hook is done before the hook goes, and cannot write the log later
+        wait_for("the released hook again",
+                 lambda: c.run(["cat", "/run/hook.log"], check=False).stdout.count("released"),
+                 10)
     finally:
         c.run(["rm", "-rf", hook_dir, "/run/hook.log"])

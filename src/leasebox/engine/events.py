@@ -10,8 +10,10 @@ With no hook installed there is nothing to run: the engine queues nothing, and n
 process is started for each lease event (~35 ms of CPU each, and journal lines). It looks
 only where it sees the hook directories as they are now: in its minimal root they come
 with binds of its unit, and systemd skips /etc/leasebox and /run/leasebox-conf if absent
-at the start ("-"), so that a hook put there later would be out of sight. Unless each
-bind is a mount point here, hooks may exist and every event is queued.
+at the start ("-"), so that a hook put there later would be out of sight; so would one in
+a directory made anew on the host after the start (the bind holds the old one). Unless
+each bind is a mount point here and still shows the directory it showed at the start,
+hooks may exist and every event is queued.
 """
 
 from __future__ import annotations
@@ -64,25 +66,34 @@ HOOK_MOUNTS = dict(zip(HOOK_DIRS, ("/etc/leasebox", "/run/leasebox-conf", "/usr"
 MOUNTINFO = "/proc/self/mountinfo"
 
 
-def mount_points(path: str = MOUNTINFO) -> frozenset[str]:
-    """The mount points this process sees (none if it cannot tell). Octal escapes are left
-    as they are: they are only compared with HOOK_MOUNTS, which have none."""
+def mount_roots(path: str = MOUNTINFO) -> dict[str, str]:
+    """Each mount point this process sees, with the directory of its file system that it
+    shows (mountinfo's 5th and 4th fields; a root ending in "//deleted" is gone); empty if
+    it cannot tell. Octal escapes are left as they are: only HOOK_MOUNTS, which have none,
+    are looked up."""
     try:
         with open(path, encoding="utf-8", errors="replace") as mountinfo:
-            return frozenset(fields[4] for line in mountinfo
-                             if len(fields := line.split()) > 4)
+            return {fields[4]: fields[3] for line in mountinfo
+                    if len(fields := line.split()) > 4}
     except OSError:
-        return frozenset()
+        return {}
 
 
-def hooks_may_exist(hook_mounts: dict[str, str], mounts: frozenset[str]) -> bool:
-    """False only if every hook directory is in sight and holds nothing (or is absent)."""
+def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
+                    now: dict[str, str]) -> bool:
+    """False only if every hook directory is in sight and holds nothing (or is absent).
+    In sight: its bind is mounted and shows what it showed at the start (`first`, the
+    mount roots then; `now`, the mount roots now). A directory removed or renamed on the
+    host after the start leaves the bind on the old one, out of sight of a new one."""
     for directory, mount in hook_mounts.items():
-        if mount not in mounts:
-            return True  # maybe made after the start, out of sight
+        root = now.get(mount)
+        if root is None or root != first.get(mount) or root.endswith("//deleted"):
+            return True
         try:
             names = os.listdir(directory)
         except FileNotFoundError:
+            if os.path.lexists(directory):
+                return True  # a link to where this root does not reach
             continue
         except OSError:
             return True  # cannot look: assume there are
@@ -101,7 +112,23 @@ class EventQueue:
         self.full_logged = False
         self.hook_mounts = hook_mounts
         self.mountinfo = mountinfo
-        self.mounts: frozenset[str] | None = None  # read at the first event: they stay
+        self.first_roots = mount_roots(mountinfo)  # the binds as systemd made them
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Remove the temporary files an engine killed while writing an event left: nothing
+        else writes here, and the path unit would start the dispatcher for them again and
+        again."""
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith("."):
+                try:
+                    os.unlink(f"{self.directory}/{name}")
+                except OSError as exc:
+                    log.warning("cannot remove %s from the event queue: %s", name, exc.strerror)
 
     def add(self, kind: LeaseEventKind, lease: Lease) -> None:
         event = HOOK_EVENTS[kind]
@@ -109,9 +136,7 @@ class EventQueue:
             if self.last_address is not None and self.last_address != str(lease.address):
                 event = "changed"
             self.last_address = str(lease.address)
-        if self.mounts is None:
-            self.mounts = mount_points(self.mountinfo)
-        if not hooks_may_exist(self.hook_mounts, self.mounts):
+        if not hooks_may_exist(self.hook_mounts, self.first_roots, mount_roots(self.mountinfo)):
             return
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
