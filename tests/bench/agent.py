@@ -248,6 +248,7 @@ def cmd_acquire(args: argparse.Namespace) -> dict[str, Any]:
     addresses: dict[str, str] = {}
     # not a pipe: a client that daemonizes may keep its stderr open for good
     errfile = tempfile.TemporaryFile()
+    cgroups: dict[str, Any] = {"start": cgroup_usage()}
     t0 = now()
     proc = subprocess.Popen(args.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=errfile)
@@ -271,6 +272,8 @@ def cmd_acquire(args: argparse.Namespace) -> dict[str, Any]:
                 if what == "addr-add" and i in index and index[i] not in got:
                     got[index[i]] = now()
                     addresses[index[i]] = sorted(rtnl.addrs[i])[0]
+                    if len(got) == len(index):  # the container's CPU up to the last address
+                        cgroups["addressed"] = cgroup_usage()
         if len(got) == len(index) and cmd_exit is None and not args.wait_exit:
             break
         if cmd_exit is not None and proc.returncode != 0:
@@ -288,6 +291,7 @@ def cmd_acquire(args: argparse.Namespace) -> dict[str, Any]:
         "t0": t0, "cmd_exit": cmd_exit, "rc": proc.returncode, "stderr": stderr,
         "addr_at": got, "address": addresses, "timeout": len(got) < len(index),
         "wire": cap.seen if cap else [],
+        "cgroup_usec": cgroups,
     }
 
 
@@ -431,11 +435,12 @@ def _cgroup2_root() -> Path:
     return top if (top / "cgroup.controllers").exists() else top / "unified"
 
 
-def cmd_cgcpu(_args: argparse.Namespace) -> dict[str, Any]:
+def cgroup_usage() -> dict[str, int]:
     """CPU time used so far (cpu.stat usage_usec, exact: not ticks) by the container's
-    cgroups: its root, each cgroup under it and each under system.slice. A slice's figure
-    includes every unit that ran in it and has gone (a template's instances, their
-    helpers, systemd's set-up between fork and exec)."""
+    cgroups: its root ("/"), each cgroup under it and each under system.slice; empty
+    without cgroup v2. A slice's figure includes every unit that ran in it and has gone (a
+    template's instances, their helpers, systemd's set-up between fork and exec). This
+    agent, entered with nsenter, is in none of them."""
     root = _cgroup2_root()
     usec: dict[str, int] = {}
     for cg in [root, *root.glob("*/"), *root.glob("system.slice/*/")]:
@@ -443,7 +448,7 @@ def cmd_cgcpu(_args: argparse.Namespace) -> dict[str, Any]:
             for line in (cg / "cpu.stat").read_text().splitlines():
                 if line.startswith("usage_usec "):
                     usec[str(cg.relative_to(root)) if cg != root else "/"] = int(line.split()[1])
-    return {"usage_usec": usec}
+    return usec
 
 
 def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
@@ -537,7 +542,6 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--linger", type=float, default=0.0)
     fl = sub.add_parser("floor")
     fl.add_argument("--runs", type=int, default=5)
-    sub.add_parser("cgcpu")
     r = sub.add_parser("procs")
     r.add_argument("--unit", action="append", default=[])
     r.add_argument("--match")
@@ -553,8 +557,6 @@ def main(argv: list[str] | None = None) -> int:
         out = cmd_flap(args)
     elif args.action == "floor":
         out = cmd_floor(args)
-    elif args.action == "cgcpu":
-        out = cmd_cgcpu(args)
     else:
         out = cmd_procs(args)
     json.dump(out, sys.stdout)

@@ -171,13 +171,13 @@ SLICE = "system.slice/system-leasebox\\x2d{}.slice"
 CGROUP_PARTS = {**{k: SLICE.format(k) for k in (*KINDS, "dispatch")}, "systemd": "init.scope"}
 
 
-def _cgroup_cpu(lab: BenchLab) -> dict[str, int]:
-    return {k: int(v) for k, v in lab.agent("cgcpu", timeout=60)["usage_usec"].items()}
-
-
-def cgroup_split(before: dict[str, int], after: dict[str, int], n: int) -> dict[str, float]:
+def cgroup_split(before: dict[str, int], after: dict[str, int],
+                 n: int) -> dict[str, float] | None:
     """ms of CPU per interface between two cgroup samples, by CGROUP_PARTS, the other
-    system services and in total."""
+    system services and in total; None without them (no cgroup v2)."""
+    if "/" not in before or "/" not in after:
+        return None
+
     def used(cg: str) -> float:
         return (after.get(cg, 0) - before.get(cg, 0)) / 1000.0 / n
     out = {label: used(cg) for label, cg in CGROUP_PARTS.items()}
@@ -216,7 +216,7 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"interfaces": n}
         try:
             args = [a for x in names for a in ("--iface", x)]
-            system0, cgroups0 = _system_cpu(lab), _cgroup_cpu(lab)
+            system0 = _system_cpu(lab)
             r = lab.agent("acquire", *args, "--timeout", "90", "--wait-exit", "--",
                           "systemctl", "start", *targets, timeout=150)
             t0 = r["t0"]
@@ -227,12 +227,14 @@ def scale(lab: BenchLab, counts: list[int]) -> list[dict[str, Any]]:
                 "leased_each_ms": leased,
                 "systemctl_returned_ms": ms(r["cmd_exit"], t0), "rc": r["rc"],
                 "missing": [x for x in names if x not in r["addr_at"]],
+                # the agent's samples: the start command, and the last address
+                "cgroup_cpu_ms_per_interface": cgroup_split(
+                    r["cgroup_usec"]["start"], r["cgroup_usec"].get("addressed", {}), n),
             })
             time.sleep(2.0)
             units = [f"leasebox-{p}@{x}.service" for x in names
                      for p in ("io", "engine", "netconf")]
             peak = _memory(lab, units)
-            entry["cgroup_cpu_ms_per_interface"] = cgroup_split(cgroups0, _cgroup_cpu(lab), n)
             entry.update({**peak, "pss_kib_per_interface": peak["pss_kib"] / n,
                           "cpu_s_per_interface": peak["cpu_s"] / n,
                           "system_cpu_s_per_interface": (_system_cpu(lab) - system0) / n})

@@ -70,10 +70,18 @@ def journal_events(entries: list[dict[str, Any]],
 # ---- one start ---------------------------------------------------------------------------
 
 
-def _container_cpu_us(lab: BenchLab) -> int:
-    """CPU time the container's processes have used so far (its root cgroup; the harness's
-    commands, the agent among them, enter it with nsenter and are not counted)."""
-    return int(lab.agent("cgcpu", timeout=60)["usage_usec"]["/"])
+def container_cpu_ms(r: dict[str, Any], client: Client | None = None) -> float | None:
+    """The CPU the container's processes used from the start command to the (last)
+    address, from an `acquire` result: its root cgroup, sampled by the agent, which enters
+    the container with nsenter and is not counted. None without cgroup v2, or for a
+    client whose processes the agent starts itself (outside the container's cgroups)."""
+    samples = r.get("cgroup_usec", {})
+    start, end = samples.get("start", {}), samples.get("addressed", {})
+    if "/" not in start or "/" not in end:
+        return None
+    if client is not None and client.start_argv()[0] != "systemctl":
+        return None
+    return float(end["/"] - start["/"]) / 1000.0
 
 
 def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = False,
@@ -85,17 +93,15 @@ def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = Fal
     lab.flush()
     client.before_start()
     cursor = lab.journal_cursor() if profile else ""
-    cpu0 = _container_cpu_us(lab)
     r = lab.agent("acquire", "--iface", IFACE, "--capture", IFACE, "--timeout", str(timeout),
                   "--", *client.start_argv(), timeout=timeout + 30)
     if "error" in r:
         raise RuntimeError(f"{client.key}: {r['error']}")
-    cpu_ms = (_container_cpu_us(lab) - cpu0) / 1000.0
     t0 = r["t0"]
     wire = r["wire"]
     out: dict[str, Any] = {
         "address_ms": ms(r["addr_at"].get(IFACE), t0),
-        "container_cpu_ms": cpu_ms,
+        "container_cpu_ms": container_cpu_ms(r, client),
         "address": r["address"].get(IFACE),
         "command_exit_ms": ms(r["cmd_exit"], t0),
         "rc": r["rc"],

@@ -236,13 +236,16 @@ def markdown(results: dict[str, Any]) -> str:
     if any(f.get("cold_cpu", {}).get("median") is not None for f in figs.values()):
         L += ["", "### CPU of a cold start", "",
               "The container's processes (systemd, journald, D-Bus, the client's own), from "
-              "the start command until the address is seen, in ms: what a cold start costs "
-              "on any machine, where the time above is also how that CPU fits on this "
-              "one's 2 cores.", "", "| client | CPU ms | / leasebox |", "|---|---|---|"]
+              "the start command until the address is on (the container's root cgroup, "
+              "sampled by the agent), in ms: what a cold start costs on any machine, where "
+              "the time above is also how that CPU fits on this one's 2 cores. n/a: a "
+              "client the bench starts itself, outside the container's cgroups.", "",
+              "| client | CPU ms | / leasebox |", "|---|---|---|"]
         lb_cpu = figs.get("leasebox", {}).get("cold_cpu", {}).get("median")
         for key, f in figs.items():
             med = f.get("cold_cpu", {}).get("median")
-            L.append(f"| {clients[key]['label']} | {span(f.get('cold_cpu', {}))} | "
+            cpu_text = span(f["cold_cpu"]) if med is not None else "n/a"
+            L.append(f"| {clients[key]['label']} | {cpu_text} | "
                      f"{fmt(med / lb_cpu, 2) if med and lb_cpu else '—'} |")
     L += ["", "## Targets (shown, not asserted)", "", "| target | measured | met |",
           "|---|---|---|"]
@@ -335,14 +338,14 @@ def markdown(results: dict[str, Any]) -> str:
         cg_rows = [s for s in scale if s.get("cgroup_cpu_ms_per_interface")]
         if cg_rows:
             parts = list(cg_rows[0]["cgroup_cpu_ms_per_interface"])
-            L += ["Per interface, by cgroup: ms of CPU from `systemctl start` to the peak "
-                  "sample, from each cgroup's cpu.stat (exact, where the figures above "
-                  "count 10 ms ticks; a template's slice holds all its instances, with "
-                  "systemd's set-up of each between fork and exec; systemd: PID 1; "
-                  "dispatch: the lease hooks' dispatcher, run for interfaces bound early; "
-                  "other services: the rest of system.slice, journald and D-Bus among them; "
-                  "total: the whole container). With 2 cores, N x total / 2 is the least "
-                  "time N interfaces can take.", "",
+            L += ["Per interface, by cgroup: ms of CPU from `systemctl start` until the "
+                  "last address is on, from each cgroup's cpu.stat (exact, where the "
+                  "figures above count 10 ms ticks; a template's slice holds all its "
+                  "instances, with systemd's set-up of each between fork and exec; "
+                  "systemd: PID 1; dispatch: the lease hooks' dispatcher, which starts only "
+                  "with hooks installed; other services: the rest of system.slice, journald "
+                  "and D-Bus among them; total: the whole container). With 2 cores, "
+                  "N x total / 2 is the least time N interfaces can take.", "",
                   "| N | " + " | ".join(parts) + " |", "|---" * (len(parts) + 1) + "|"]
             for s in cg_rows:
                 cg = s["cgroup_cpu_ms_per_interface"]
