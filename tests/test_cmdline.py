@@ -60,7 +60,7 @@ def test_engine_arguments() -> None:
                                    "--no-release", "--hostname", "box", "--debug"])
     assert args is not None
     assert (args.interface, args.state_dir, args.runtime_dir, args.config_root) == \
-        ("eth0", "/s", "/run/leasebox", "/")
+        ("eth0", "/s", "/run/leasebox-ipc", "/")
     assert args.debug and args.netconf_socket is None
     assert [(o.setting, o.text, o.origin) for o in args.overrides] == [
         (s.HOSTNAME, "box", "--hostname"), (s.SEND_RELEASE, "no", "--no-release"),

@@ -281,7 +281,7 @@ def floor(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
 NOT_SANDBOX = ("Type", "ExecStart", "Sockets", "FileDescriptorStoreMax", "Restart",
                "RestartSec", "RestartPreventExitStatus", "WatchdogSec", "RuntimeDirectory",
                "RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "StateDirectory")
-SANDBOX_IFACE = "sbx0"  # a name no other section uses: its /run/leasebox dir is made here
+SANDBOX_IFACE = "sbx0"  # a name no other section uses: its /run/leasebox-ipc dir is made here
 RUNTIME_LINE = re.compile(r"Service runtime: ([\d.]+)(us|ms|s)\b")
 
 
@@ -303,7 +303,10 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     /usr/bin/true under the template's [Service] settings, and under none; systemd's
     'Service runtime' (fork to exit: the set-up between fork and exec, then true)."""
     lab.log(f"sandbox: each unit's confinement around /usr/bin/true, {runs} runs")
-    lab.c.run(["mkdir", "-p", f"/run/leasebox/{SANDBOX_IFACE}"])
+    # the sockets the units bind into their roots (files, as the socket units make them)
+    ipc = f"/run/leasebox-ipc/{SANDBOX_IFACE}"
+    lab.c.run(["mkdir", "-p", "-m", "0700", ipc])
+    lab.c.run(["touch", f"{ipc}/engine.sock", f"{ipc}/netconf.sock"])
     cases: dict[str, list[str]] = {"no settings": []} | {
         part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
     out: dict[str, Any] = {"runs": runs, "cases": {}}
@@ -322,7 +325,7 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
             else:
                 out["cases"][label] = {"settings": len(settings), "ms": summary(samples)}
     finally:
-        lab.c.run(["rmdir", f"/run/leasebox/{SANDBOX_IFACE}"], check=False)
+        lab.c.run(["rm", "-rf", ipc], check=False)
     return out
 
 

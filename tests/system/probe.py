@@ -39,7 +39,7 @@ TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2: never leased in the lab
 STATUS_FIELDS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
                  "NoNewPrivs", "Seccomp", "Seccomp_filters", "Threads")
 WRITE_DIRS = ("/", "/usr", "/etc", "/var", "/var/lib", "/var/tmp", "/tmp", "/run",
-              "/run/leasebox/{iface}", "/dev", "/dev/shm", "/dev/mqueue",
+              "/run/leasebox-ipc/{iface}", "/dev", "/dev/shm", "/dev/mqueue",
               "/var/lib/leasebox/{iface}", "/run/leasebox-netconf/{iface}")
 READ_FILES = ("/etc/shadow", "/proc/1/root/etc/shadow", "/proc/1/environ")
 
@@ -180,6 +180,12 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     except OSError as exc:
         r["proc_net_dev"] = errno.errorcode.get(exc.errno or 0, str(exc))
     r["reads"] = {path: try_read(path) for path in READ_FILES}
+    for name, path in (("ipc_dir", f"/run/leasebox-ipc/{iface}"),
+                       ("run_dir", f"/run/leasebox/{iface}")):
+        try:  # which of the sockets between the processes the unit can see
+            r[name] = sorted(os.listdir(path))
+        except OSError as exc:
+            r[name] = errno.errorcode.get(exc.errno or 0, str(exc))
     dirs = [d.format(iface=iface) for d in WRITE_DIRS]
     r["writes"] = {d: try_write(d, nonce) for d in dirs}
     try:

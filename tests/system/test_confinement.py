@@ -3,12 +3,14 @@
 One container for the module, and one pass through it (the `seen` fixture) that gathers
 everything; the tests then each assert one thing about what was seen:
 
-1. Before leasebox runs: an impostor in the `leasebox` group connects to netconf.sock,
+1. Before leasebox runs: an impostor in the `leasebox` group, given the way to
+   netconf.sock that only root has (a bind in a mount namespace of its own), connects,
    which socket-activates netconf; netconf must refuse it (SO_PEERCRED) and log so.
 2. leasebox@veth0.target gets a lease from dnsmasq. Then, against the running daemons:
    their identities, capabilities and seccomp filter counts from /proc/PID/status (read
    from outside), `systemd-analyze security` of each running instance, a local user
-   (nobody, no groups) connecting to every socket, and the group impostor on engine.sock.
+   (nobody, no groups) and the group impostor connecting to every socket, and the group
+   impostor, given the way in, on engine.sock.
 3. The target is stopped and each service is started once more with only ExecStart=
    replaced by probe.py (a drop-in): the probe runs as the unit and reports what it can do.
 4. The drop-ins go, and the target gets a lease again: nothing is left changed.
@@ -41,7 +43,9 @@ pytestmark = pytest.mark.system
 ROLES = ("io", "engine", "netconf")
 PROBE_SRC = Path(__file__).with_name("probe.py")
 PROBE_DST = "/usr/lib/leasebox-test/probe.py"
-RUN_DIR = f"/run/leasebox/{IFACE}"
+RUN_DIR = f"/run/leasebox/{IFACE}"  # control.sock
+IPC_DIR = f"/run/leasebox-ipc/{IFACE}"  # engine.sock and netconf.sock: root's alone
+SOCKETS = (f"{IPC_DIR}/engine.sock", f"{IPC_DIR}/netconf.sock", f"{RUN_DIR}/control.sock")
 ROOT = "/usr/lib/leasebox/root"  # RootDirectory= of every service
 DYNAMIC_UIDS = range(61184, 65519 + 1)
 NOBODY = 65534
@@ -91,6 +95,7 @@ class Seen:
     scores: dict[str, float] = field(default_factory=dict)
     forbid_warnings: str = ""
     nobody: dict[str, Any] = field(default_factory=dict)
+    group_member: dict[str, Any] = field(default_factory=dict)
     engine_impostor: dict[str, Any] = field(default_factory=dict)
     engine_refusal: str = ""
     bound_after_impostor: str = ""
@@ -111,6 +116,20 @@ def proc_status(c: Container, pid: int) -> dict[str, str]:
 def as_user(c: Container, argv: list[str], *paths: str) -> dict[str, Any]:
     r = c.run([*argv, "python3", "-I", "-c", CONNECT, *paths], timeout=60)
     result: dict[str, Any] = json.loads(r.stdout)
+    return result
+
+
+# Root bind-mounts the socket file onto a tmpfs of a private mount namespace, then becomes
+# the user given: past the directories that keep every user but root out, as far as the
+# unit that connects gets (its root holds that one file), for the daemon's own check.
+PAST_THE_DIRECTORIES = ('mount -t tmpfs -o mode=0755 none /mnt && touch /mnt/peer.sock'
+                        ' && mount --bind "$0" /mnt/peer.sock && exec "$@"')
+
+
+def as_user_past_the_directories(c: Container, argv: list[str], path: str) -> dict[str, Any]:
+    result = as_user(c, ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                         PAST_THE_DIRECTORIES, path, *argv], "/mnt/peer.sock")
+    result["result"] = {path: result["result"]["/mnt/peer.sock"]}
     return result
 
 
@@ -193,7 +212,8 @@ def seen(container: Container) -> Iterator[Seen]:
         # 1. netconf, socket-activated by an impostor before anything else talks to it
         t = time.monotonic()
         c.systemctl("start", f"leasebox-netconf@{IFACE}.socket")
-        s.netconf_impostor = as_user(c, IMPOSTOR_ARGV, f"{RUN_DIR}/netconf.sock")
+        s.netconf_impostor = as_user_past_the_directories(c, IMPOSTOR_ARGV,
+                                                          f"{IPC_DIR}/netconf.sock")
         s.netconf_refusal = journal_line(c, unit("netconf"), "refused a connection")
         s.seconds["netconf impostor"] = time.monotonic() - t
 
@@ -212,9 +232,10 @@ def seen(container: Container) -> Iterator[Seen]:
         s.scores = {role: security_score(c, unit(role)) for role in ROLES}
         s.seconds["scores"] = time.monotonic() - t
         t = time.monotonic()
-        s.nobody = as_user(c, NOBODY_ARGV, *(f"{RUN_DIR}/{name}.sock"
-                                             for name in ("engine", "netconf", "control")))
-        s.engine_impostor = as_user(c, IMPOSTOR_ARGV, f"{RUN_DIR}/engine.sock")
+        s.nobody = as_user(c, NOBODY_ARGV, *SOCKETS)
+        s.group_member = as_user(c, IMPOSTOR_ARGV, *SOCKETS)
+        s.engine_impostor = as_user_past_the_directories(c, IMPOSTOR_ARGV,
+                                                         f"{IPC_DIR}/engine.sock")
         s.engine_refusal = journal_line(c, unit("engine"), "refused a data connection")
         s.bound_after_impostor = lab.status_line()
         s.seconds["socket access"] = time.monotonic() - t
@@ -350,7 +371,7 @@ def writable(seen: Seen, role: str) -> set[str]:
 def test_engine_writes_only_its_state_directory(seen: Seen) -> None:
     assert writable(seen, "engine") == {f"/var/lib/leasebox/{IFACE}"}
     writes = seen.probes["engine"]["writes"]
-    for d in ("/", "/usr", "/var/lib", "/run", RUN_DIR, "/tmp", "/var/tmp"):
+    for d in ("/", "/usr", "/var/lib", "/run", IPC_DIR, "/tmp", "/var/tmp"):
         assert writes[d] == "EROFS", (d, writes[d])
     for role in ROLES:  # the system's /dev/shm, which every local user can write
         assert seen.probes[role]["writes"]["/dev/shm"] == "EACCES", role
@@ -418,14 +439,27 @@ def test_a_local_user_cannot_reach_any_socket(seen: Seen) -> None:
     who = seen.nobody
     assert (who["uid"], who["gid"], who["groups"], who["CapEff"]) == \
         (NOBODY, NOBODY, [], "0000000000000000")
-    assert who["result"] == {f"{RUN_DIR}/{name}.sock": "connect EACCES"
-                             for name in ("engine", "netconf", "control")}
+    assert who["result"] == {path: "connect EACCES" for path in SOCKETS}
+
+
+def test_each_unit_sees_only_the_socket_it_connects_to(seen: Seen) -> None:
+    sees = {role: (seen.probes[role]["ipc_dir"], seen.probes[role]["run_dir"]) for role in ROLES}
+    assert sees == {"io": (["engine.sock"], "ENOENT"),
+                    "engine": (["netconf.sock"], ["control.sock"]),  # its own, for its mode
+                    "netconf": ("ENOENT", "ENOENT")}
+
+
+def test_the_leasebox_group_opens_no_socket_either(seen: Seen) -> None:
+    # the group is for leasebox-bus's socket: the per-interface ones are root's to reach
+    who = seen.group_member
+    assert who["groups"] == [seen.leasebox_gid] and who["CapEff"] == "0000000000000000"
+    assert who["result"] == {path: "connect EACCES" for path in SOCKETS}
 
 
 def test_engine_refuses_a_leasebox_group_member_that_is_not_io(seen: Seen) -> None:
     who = seen.engine_impostor
     assert who["groups"] == [seen.leasebox_gid] and who["CapEff"] == "0000000000000000"
-    assert who["result"] == {f"{RUN_DIR}/engine.sock": "EOF"}  # accepted, then closed
+    assert who["result"] == {f"{IPC_DIR}/engine.sock": "EOF"}  # accepted, then closed
     assert f"refused a data connection from pid {who['pid']} uid {NOBODY} gid {NOBODY}" \
         in seen.engine_refusal
     assert seen.bound_after_impostor.startswith("Bound ")  # io's connection untouched
@@ -434,7 +468,7 @@ def test_engine_refuses_a_leasebox_group_member_that_is_not_io(seen: Seen) -> No
 def test_netconf_refuses_a_leasebox_group_member_that_is_not_the_engine(seen: Seen) -> None:
     who = seen.netconf_impostor
     assert who["groups"] == [seen.leasebox_gid]
-    assert who["result"] == {f"{RUN_DIR}/netconf.sock": "EOF"}
+    assert who["result"] == {f"{IPC_DIR}/netconf.sock": "EOF"}
     assert f"refused a connection from pid {who['pid']} uid {NOBODY} gid {NOBODY}" \
         in seen.netconf_refusal
 

@@ -9,6 +9,7 @@ restart costs no DHCP exchange), and stopping leasebox@IFACE.target leaves the l
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -89,6 +90,38 @@ def test_stop_releases_and_removes(lab: LeaseLab) -> None:
     for unit in SERVICES:
         wait_for(f"{unit} stopped", lambda u=unit: lab.c.run(  # type: ignore[misc]
             ["systemctl", "is-active", u], check=False).stdout.strip() != "active", 10)
+
+
+def _restarted(lab: LeaseLab, unit: str, old_pid: int) -> bool:
+    return lab.main_pid(unit) not in (0, old_pid)
+
+
+@pytest.mark.parametrize(("socket", "binders"), [("engine", ("io",)),
+                                                 ("netconf", ("engine",)),
+                                                 ("control", ("engine",))])
+def test_a_restarted_socket_restarts_the_units_that_bind_its_file(
+        lab: LeaseLab, socket: str, binders: tuple[str, ...]) -> None:
+    """io's root holds engine.sock, the engine's netconf.sock and control.sock, each bound
+    as a file: a restarted socket unit makes a new file, which only a new sandbox sees."""
+    lab.c.run(["systemctl", "start", TARGET])
+    addr = lab.wait_address()
+    lab.wait_bound()
+    units = [f"leasebox-{name}@{IFACE}.service" for name in binders]
+    old = {u: lab.main_pid(u) for u in units}
+    lab.c.run(["systemctl", "restart", f"leasebox-{socket}@{IFACE}.socket"])
+    for u in units:
+        wait_for(f"{u} running again", functools.partial(_restarted, lab, u, old[u]), 10)
+    lab.wait_bound()
+    requests = lab.count("DHCPREQUEST")
+    renewed = lab.journal("-u", SERVICES[1], "-o", "cat").count("Renewed")
+    # through every socket again: leaseboxctl to the engine, the engine to io and the
+    # server, the new lifetime to netconf
+    lab.c.run(["leaseboxctl", "renew", IFACE])
+    wait_for("the renewal at dnsmasq", lambda: lab.count("DHCPREQUEST") > requests, 10)
+    wait_for("Renewed in the journal", lambda: lab.journal(
+        "-u", SERVICES[1], "-o", "cat").count("Renewed") > renewed, 10)
+    again = lab.address()
+    assert again is not None and again["local"] == addr["local"]
 
 
 def test_idle_netconf_exits_and_is_started_again_by_its_socket(lab: LeaseLab) -> None:

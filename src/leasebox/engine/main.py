@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = Logger("leasebox.engine")
 
 EX_USAGE = 64
-RUNTIME_DIR = "/run/leasebox"
+RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
 IO_BURST = 64  # messages from io handled per wake-up (as io reads frames: io.loop.BURST)

@@ -6,7 +6,7 @@ Inherited fds, by name (LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID):
   udp     UDP 0.0.0.0:68 bound to IFACE, SO_BROADCAST (required)
   rtnl    NETLINK_ROUTE subscribed to RTMGRP_LINK (optional: io opens one itself)
   engine  connected SOCK_SEQPACKET to the engine (optional: else io connects to
-          --engine-socket, default /run/leasebox/IFACE/engine.sock)
+          --engine-socket, default /run/leasebox-ipc/IFACE/engine.sock)
   packet  the DHCP packet socket from the FDSTORE (optional: else opened and stored)
   arp     the ARP packet socket from the FDSTORE (optional: else opened and stored)
 Opening the packet sockets needs CAP_NET_RAW; io then drops every capability.

@@ -44,7 +44,7 @@ from leasebox.io.sockets import (
 from leasebox.runtime import cmdline, sandbox, sd
 from leasebox.runtime import log as logsetup
 
-DEFAULT_ENGINE_SOCKET = "/run/leasebox/{ifname}/engine.sock"
+DEFAULT_ENGINE_SOCKET = "/run/leasebox-ipc/{ifname}/engine.sock"
 SYNTAX = cmdline.Syntax(
     "leasebox-io", "the one process that touches the wire for one interface.",
     "IFACE", "the interface", (

@@ -1,7 +1,8 @@
 """Who may connect to whom: the credential check behind the socket files' permissions.
 
-The socket files are open to the static group `leasebox` only (units/*.socket), which keeps
-every other local user out. Within leasebox, the units give each process of interface X a
+The socket files are in directories only root may enter (/run/leasebox-ipc, units/*.socket),
+which keeps every other local user out; each is bound into the root of the one unit that
+connects to it. Within leasebox, the units give each process of interface X a
 dynamic identity (DynamicUser=) chosen so that the kernel's SO_PEERCRED answer tells the
 peers apart without any name lookup (the services have no NSS in their minimal root):
 
