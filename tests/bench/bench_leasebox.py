@@ -304,9 +304,9 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     'Service runtime' (fork to exit: the set-up between fork and exec, then true)."""
     lab.log(f"sandbox: each unit's confinement around /usr/bin/true, {runs} runs")
     # the sockets the units bind into their roots (files, as the socket units make them)
-    ipc = f"/run/leasebox-ipc/{SANDBOX_IFACE}"
-    lab.c.run(["mkdir", "-p", "-m", "0700", ipc])
-    lab.c.run(["touch", f"{ipc}/engine.sock", f"{ipc}/netconf.sock"])
+    ipc, run = f"/run/leasebox-ipc/{SANDBOX_IFACE}", f"/run/leasebox/{SANDBOX_IFACE}"
+    lab.c.run(["mkdir", "-p", "-m", "0700", ipc, run])
+    lab.c.run(["touch", f"{ipc}/engine.sock", f"{ipc}/netconf.sock", f"{run}/control.sock"])
     cases: dict[str, list[str]] = {"no settings": []} | {
         part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
     out: dict[str, Any] = {"runs": runs, "cases": {}}
@@ -325,7 +325,7 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
             else:
                 out["cases"][label] = {"settings": len(settings), "ms": summary(samples)}
     finally:
-        lab.c.run(["rm", "-rf", ipc], check=False)
+        lab.c.run(["rm", "-rf", ipc, run], check=False)
     return out
 
 

@@ -98,3 +98,46 @@ def package(log: Log = log_stderr) -> Package:
                 shutil.rmtree(tmp)
         log(f"package built in {time.monotonic() - started:.1f}s")
     return Package(built)
+
+
+def has_revision(rev: str) -> bool:
+    """Whether this checkout's history has `rev` (a shallow clone may not)."""
+    return subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{rev}^{{commit}}"],
+                          capture_output=True, timeout=30, stdin=subprocess.DEVNULL
+                          ).returncode == 0
+
+
+def package_at(rev: str, log: Log = log_stderr) -> Package:
+    """The package of an earlier commit, for upgrade tests: built by that commit's own
+    scripts/build-deb in a clone of this repository (sharing its objects), cached as
+    ``deb-rev-<rev>``."""
+    if os.geteuid() != 0:
+        raise HarnessError("building the package needs root (it may install build tools)")
+    root = cache_root()
+    built = root / f"deb-rev-{rev}"
+    if _complete(built):
+        return Package(built)
+    root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    with _flock(root / ".deb-lock", BUILD_TIMEOUT + 60.0, log):
+        if _complete(built):
+            return Package(built)
+        tmp = root / f"{TMP_PREFIX}rev-{rev}-{os.getpid()}"
+        log(f"building the package of {rev} into {built}")
+        try:
+            src = tmp / "src"
+            for argv in (["git", "clone", "-q", "--shared", "--no-checkout", str(REPO), str(src)],
+                         ["git", "-C", str(src), "checkout", "-q", "--detach", rev]):
+                subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+            result = subprocess.run([str(src / "scripts" / "build-deb"), str(tmp / "out")],
+                                    capture_output=True, text=True, timeout=BUILD_TIMEOUT,
+                                    stdin=subprocess.DEVNULL, cwd=src)
+            if result.returncode != 0:
+                raise HarnessError(f"build-deb of {rev} failed ({result.returncode}):\n"
+                                   f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            shutil.rmtree(built, ignore_errors=True)
+            os.rename(tmp / "out", built)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(tmp)
+    return Package(built)

@@ -39,7 +39,8 @@ TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2: never leased in the lab
 STATUS_FIELDS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
                  "NoNewPrivs", "Seccomp", "Seccomp_filters", "Threads")
 WRITE_DIRS = ("/", "/usr", "/etc", "/var", "/var/lib", "/var/tmp", "/tmp", "/run",
-              "/run/leasebox-ipc/{iface}", "/dev", "/dev/shm", "/dev/mqueue",
+              "/run/leasebox/{iface}", "/run/leasebox-ipc/{iface}", "/dev", "/dev/shm",
+              "/dev/mqueue",
               "/var/lib/leasebox/{iface}", "/run/leasebox-netconf/{iface}")
 READ_FILES = ("/etc/shadow", "/proc/1/root/etc/shadow", "/proc/1/environ")
 
@@ -186,6 +187,11 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
             r[name] = sorted(os.listdir(path))
         except OSError as exc:
             r[name] = errno.errorcode.get(exc.errno or 0, str(exc))
+            continue
+        # bound as a file, the socket is on the host's /run and its directory on the
+        # unit's own: two file systems (a bound directory would put both on the host's)
+        r[name + "_file_bound"] = {n: os.stat(f"{path}/{n}").st_dev != os.stat(path).st_dev
+                                   for n in r[name]}
     dirs = [d.format(iface=iface) for d in WRITE_DIRS]
     r["writes"] = {d: try_write(d, nonce) for d in dirs}
     try:

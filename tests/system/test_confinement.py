@@ -96,6 +96,7 @@ class Seen:
     forbid_warnings: str = ""
     nobody: dict[str, Any] = field(default_factory=dict)
     group_member: dict[str, Any] = field(default_factory=dict)
+    ipc_dirs: list[str] = field(default_factory=list)
     engine_impostor: dict[str, Any] = field(default_factory=dict)
     engine_refusal: str = ""
     bound_after_impostor: str = ""
@@ -232,6 +233,8 @@ def seen(container: Container) -> Iterator[Seen]:
         s.scores = {role: security_score(c, unit(role)) for role in ROLES}
         s.seconds["scores"] = time.monotonic() - t
         t = time.monotonic()
+        s.ipc_dirs = c.run(["stat", "-c", "%a %U %G %n", "/run/leasebox-ipc",
+                            IPC_DIR]).stdout.splitlines()
         s.nobody = as_user(c, NOBODY_ARGV, *SOCKETS)
         s.group_member = as_user(c, IMPOSTOR_ARGV, *SOCKETS)
         s.engine_impostor = as_user_past_the_directories(c, IMPOSTOR_ARGV,
@@ -447,6 +450,14 @@ def test_each_unit_sees_only_the_socket_it_connects_to(seen: Seen) -> None:
     assert sees == {"io": (["engine.sock"], "ENOENT"),
                     "engine": (["netconf.sock"], ["control.sock"]),  # its own, for its mode
                     "netconf": ("ENOENT", "ENOENT")}
+    # each bound as that one file, not as the host's directory
+    assert seen.probes["io"]["ipc_dir_file_bound"] == {"engine.sock": True}
+    assert seen.probes["engine"]["ipc_dir_file_bound"] == {"netconf.sock": True}
+    assert seen.probes["engine"]["run_dir_file_bound"] == {"control.sock": True}
+
+
+def test_only_root_may_enter_the_directories_of_the_sockets(seen: Seen) -> None:
+    assert seen.ipc_dirs == [f"700 root root {d}" for d in ("/run/leasebox-ipc", IPC_DIR)]
 
 
 def test_the_leasebox_group_opens_no_socket_either(seen: Seen) -> None:
@@ -487,5 +498,6 @@ def test_a_lease_before_and_after_the_probes(seen: Seen) -> None:
 
 def test_the_shared_root_directory_gets_no_mount_points(seen: Seen) -> None:
     # /run is a tmpfs of each service's own (TemporaryFileSystem=/run:ro), so the bind
-    # mounts below it (journal socket, /run/leasebox/IFACE, ...) leave nothing in the root
+    # mounts below it (journal socket, the sockets between the processes, ...) leave
+    # nothing in the root
     assert seen.root_leftovers == []

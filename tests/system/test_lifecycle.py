@@ -96,6 +96,11 @@ def _restarted(lab: LeaseLab, unit: str, old_pid: int) -> bool:
     return lab.main_pid(unit) not in (0, old_pid)
 
 
+def _n_restarts(lab: LeaseLab, unit: str) -> int:
+    """How often systemd restarted the unit by its Restart= setting."""
+    return int(lab.c.run(["systemctl", "show", "-p", "NRestarts", "--value", unit]).stdout)
+
+
 @pytest.mark.parametrize(("socket", "binders"), [("engine", ("io",)),
                                                  ("netconf", ("engine",)),
                                                  ("control", ("engine",))])
@@ -108,9 +113,13 @@ def test_a_restarted_socket_restarts_the_units_that_bind_its_file(
     lab.wait_bound()
     units = [f"leasebox-{name}@{IFACE}.service" for name in binders]
     old = {u: lab.main_pid(u) for u in units}
+    restarts = {u: _n_restarts(lab, u) for u in units}
     lab.c.run(["systemctl", "restart", f"leasebox-{socket}@{IFACE}.socket"])
     for u in units:
         wait_for(f"{u} running again", functools.partial(_restarted, lab, u, old[u]), 10)
+    # restarted with the socket (BindsTo=), not after exiting on its own (Restart=): io
+    # would exit at the engine's EOF and be restarted by its Restart=always anyway
+    assert {u: _n_restarts(lab, u) for u in units} == restarts
     lab.wait_bound()
     requests = lab.count("DHCPREQUEST")
     renewed = lab.journal("-u", SERVICES[1], "-o", "cat").count("Renewed")

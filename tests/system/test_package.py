@@ -17,7 +17,7 @@ import pytest
 
 from tests.waiting import wait_for
 
-from .debpkg import Package
+from .debpkg import Package, has_revision, package_at
 from .harness import Container
 from .leasebox_lab import IFACE, LeaseLab, install
 
@@ -155,6 +155,50 @@ def test_lintian_found_no_error(package: Package) -> None:
     assert not errors, "\n".join(errors)
 
 
+# The last commit whose engine.sock and netconf.sock were in /run/leasebox/IFACE, group
+# leasebox, bound into the units as that directory.
+OLD_SOCKET_LAYOUT = "a1ebe0c05fb01f8f924445635693f44c2b8adfa9"
+
+
+@pytest.mark.skipif(not has_revision(OLD_SOCKET_LAYOUT),
+                    reason=f"{OLD_SOCKET_LAYOUT[:12]} is not in this clone's history")
+def test_upgrade_from_the_old_socket_layout_keeps_the_lease_working(
+        lab: LeaseLab, package: Package) -> None:
+    """After daemon-reload a running socket unit whose path changed holds no socket until
+    it is restarted: postinst restarts them, and the units bound to their files with them."""
+    c = lab.c
+    old = package_at(OLD_SOCKET_LAYOUT)
+    c.copy_in(old.deb, "/tmp/leasebox-old.deb")
+    c.copy_in(package.deb, "/tmp/leasebox.deb")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        c.run(["dpkg", "-i", "/tmp/leasebox-old.deb"], timeout=120, env=env)
+        c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+        assert c.run(["test", "-S", f"/run/leasebox/{IFACE}/engine.sock"],
+                     check=False).returncode == 0  # the old layout indeed
+        discovers = lab.count("DHCPDISCOVER")
+        c.run(["dpkg", "-i", "/tmp/leasebox.deb"], timeout=120, env=env)
+        lab.wait_bound()
+        requests = lab.count("DHCPREQUEST")
+        c.run(["leaseboxctl", "renew", IFACE])  # through every socket of the new layout
+        wait_for("the renewal at dnsmasq", lambda: lab.count("DHCPREQUEST") > requests, 10)
+        wait_for("Renewed in the journal", lambda: "Renewed" in lab.journal(
+            "-u", SERVICES[1], "-o", "cat"), 10)
+        again = lab.address()
+        assert again is not None and again["local"] == addr["local"]
+        assert lab.count("DHCPDISCOVER") == discovers  # the lease was never lost
+        left = c.run(["sh", "-c", f"ls /run/leasebox/{IFACE}; stat -c '%a %U %n' "
+                      f"/run/leasebox-ipc /run/leasebox-ipc/{IFACE}"]).stdout.split("\n")
+        assert left[0] == "control.sock", left
+        assert left[1:3] == ["700 root /run/leasebox-ipc", f"700 root /run/leasebox-ipc/{IFACE}"]
+    finally:
+        c.run(["systemctl", "stop", TARGET], check=False)
+        c.run(["dpkg", "-i", "/tmp/leasebox.deb"], timeout=120, env=env)
+        c.run(["rm", "-f", "/tmp/leasebox-old.deb", "/tmp/leasebox.deb"])
+
+
 def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
                                                                package: Package) -> None:
     c = lab.c
@@ -210,7 +254,8 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab) -> None
     c.run(["apt-get", "purge", "-y", "leasebox"], timeout=120,
           env={"DEBIAN_FRONTEND": "noninteractive"})
     left = c.run(["sh", "-c", "ls -d /etc/leasebox /var/lib/leasebox /var/lib/private/leasebox "
-                  "/run/leasebox /run/leasebox-netconf /usr/lib/leasebox 2>/dev/null; "
+                  "/run/leasebox /run/leasebox-ipc /run/leasebox-netconf /usr/lib/leasebox "
+                  "2>/dev/null; "
                   "find /etc/systemd /usr/lib/systemd /lib/systemd -name 'leasebox*' "
                   "! -name leasebox-test.conf; find /usr/lib/leasebox"],
                  check=False).stdout

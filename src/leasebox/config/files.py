@@ -7,8 +7,8 @@ a temporary directory in tests):
     /run/leasebox-conf/       runtime configuration (generated, or set for this boot)
     /usr/lib/leasebox/conf/   the vendor's (packages)
 
-Not /run/leasebox/conf: /run/leasebox/IFACE holds each interface's sockets, and "conf" is
-a valid interface name. In those directories, read in this order (later wins):
+Not /run/leasebox/conf: /run/leasebox/IFACE holds each interface's control socket, and
+"conf" is a valid interface name. In those directories, read in this order (later wins):
 
     leasebox.conf                          the first found, by precedence
     leasebox.conf.d/*.conf                 from all three, sorted by file name
