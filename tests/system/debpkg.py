@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,35 +70,45 @@ def _prune(root: Path, keep: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def package(log: Log = log_stderr) -> Package:
-    """The package for the current source tree, built if the cache does not have it."""
+def _build_cached(built: Path, what: str, build: Callable[[Path], None], log: Log) -> Package:
+    """The package in `built`, made by `build(tmp)` into a temporary directory renamed into
+    place when complete, under the cache's lock, if the cache does not have it yet."""
     if os.geteuid() != 0:
         raise HarnessError("building the package needs root (it may install build tools)")
-    root = cache_root()
-    built = root / f"deb-{source_hash()}"
     if _complete(built):
         return Package(built)
-    root.mkdir(parents=True, exist_ok=True, mode=0o755)
-    with _flock(root / ".deb-lock", BUILD_TIMEOUT + 60.0, log):
+    built.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    with _flock(built.parent / ".deb-lock", BUILD_TIMEOUT + 60.0, log):
         if _complete(built):  # another run built it while we waited
             return Package(built)
-        _prune(root, built)
-        tmp = root / f"{TMP_PREFIX}{built.name}-{os.getpid()}"
-        log(f"building the package with scripts/build-deb into {built}")
+        _prune(built.parent, built)
+        tmp = built.parent / f"{TMP_PREFIX}{built.name}-{os.getpid()}"
+        log(f"building the package of {what} into {built}")
         started = time.monotonic()
         try:
-            result = subprocess.run([str(BUILD_DEB), str(tmp)], capture_output=True,
-                                    text=True, timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
-            if result.returncode != 0:
-                raise HarnessError(f"scripts/build-deb failed ({result.returncode}):\n"
-                                   f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+            tmp.mkdir()
+            build(tmp)
             shutil.rmtree(built, ignore_errors=True)  # a directory without a .deb is no build
-            os.rename(tmp, built)
+            os.rename(tmp / "out", built)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 shutil.rmtree(tmp)
         log(f"package built in {time.monotonic() - started:.1f}s")
     return Package(built)
+
+
+def _build_deb(script: Path, out: Path, what: str) -> None:
+    result = subprocess.run([str(script), str(out)], capture_output=True, text=True,
+                            timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL, cwd=script.parents[1])
+    if result.returncode != 0:
+        raise HarnessError(f"build-deb of {what} failed ({result.returncode}):\n"
+                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+def package(log: Log = log_stderr) -> Package:
+    """The package for the current source tree, built if the cache does not have it."""
+    return _build_cached(cache_root() / f"deb-{source_hash()}", "the working tree",
+                         lambda tmp: _build_deb(BUILD_DEB, tmp / "out", "the working tree"), log)
 
 
 def has_revision(rev: str) -> bool:
@@ -111,33 +122,12 @@ def package_at(rev: str, log: Log = log_stderr) -> Package:
     """The package of an earlier commit, for upgrade tests: built by that commit's own
     scripts/build-deb in a clone of this repository (sharing its objects), cached as
     ``deb-rev-<rev>``."""
-    if os.geteuid() != 0:
-        raise HarnessError("building the package needs root (it may install build tools)")
-    root = cache_root()
-    built = root / f"deb-rev-{rev}"
-    if _complete(built):
-        return Package(built)
-    root.mkdir(parents=True, exist_ok=True, mode=0o755)
-    with _flock(root / ".deb-lock", BUILD_TIMEOUT + 60.0, log):
-        if _complete(built):
-            return Package(built)
-        tmp = root / f"{TMP_PREFIX}rev-{rev}-{os.getpid()}"
-        log(f"building the package of {rev} into {built}")
-        try:
-            src = tmp / "src"
-            for argv in (["git", "clone", "-q", "--shared", "--no-checkout", str(REPO), str(src)],
-                         ["git", "-C", str(src), "checkout", "-q", "--detach", rev]):
-                subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120,
-                               stdin=subprocess.DEVNULL)
-            result = subprocess.run([str(src / "scripts" / "build-deb"), str(tmp / "out")],
-                                    capture_output=True, text=True, timeout=BUILD_TIMEOUT,
-                                    stdin=subprocess.DEVNULL, cwd=src)
-            if result.returncode != 0:
-                raise HarnessError(f"build-deb of {rev} failed ({result.returncode}):\n"
-                                   f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-            shutil.rmtree(built, ignore_errors=True)
-            os.rename(tmp / "out", built)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(tmp)
-    return Package(built)
+    def build(tmp: Path) -> None:
+        src = tmp / "src"
+        for argv in (["git", "clone", "-q", "--shared", "--no-checkout", str(REPO), str(src)],
+                     ["git", "-C", str(src), "checkout", "-q", "--detach", rev]):
+            subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120,
+                           stdin=subprocess.DEVNULL)
+        _build_deb(src / "scripts" / "build-deb", tmp / "out", rev)
+
+    return _build_cached(cache_root() / f"deb-rev-{rev}", rev, build, log)
