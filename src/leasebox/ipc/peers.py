@@ -1,4 +1,4 @@
-"""Who may connect to whom: the credential check behind the socket files' permissions.
+"""Who may connect to whom: the credential check behind the socket files' directories.
 
 The socket files are in directories only root may enter (/run/leasebox-ipc, units/*.socket),
 which keeps every other local user out; each is bound into the root of the one unit that

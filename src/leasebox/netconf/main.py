@@ -352,8 +352,8 @@ def _accept_engine(sock: socket.socket, log: Logger) -> socket.socket | None:
         conn, _ = sock.accept()
     except (BlockingIOError, InterruptedError):
         return None
-    # The socket file keeps other users out; this keeps out every leasebox process but
-    # engine@IFACE (see leasebox.ipc.peers).
+    # Only root reaches the socket file, and only the engine has it bound; this keeps out
+    # every process but engine@IFACE (see leasebox.ipc.peers).
     peer = peers.peer_credentials(conn)
     if not peers.netconf_admits_engine(peer, os.geteuid(), os.getegid()):
         log.warning("refused a connection from pid %d uid %d gid %d: not the engine",
