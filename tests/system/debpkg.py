@@ -61,10 +61,12 @@ def _complete(directory: Path) -> bool:
 
 
 def _prune(root: Path, keep: Path) -> None:
-    """Remove leftovers of interrupted builds and all but the newest KEEP packages."""
+    """Remove leftovers of interrupted builds and all but the newest KEEP packages of
+    working trees (the packages of commits, deb-rev-*, stay: upgrade tests need them)."""
     for stale in root.glob(f"{TMP_PREFIX}*"):
         shutil.rmtree(stale, ignore_errors=True)
-    builds = sorted((d for d in root.glob("deb-*") if d.is_dir() and d != keep),
+    builds = sorted((d for d in root.glob("deb-*")
+                     if d.is_dir() and d != keep and not d.name.startswith("deb-rev-")),
                     key=lambda d: d.stat().st_mtime, reverse=True)
     for old in builds[KEEP - 1:]:
         shutil.rmtree(old, ignore_errors=True)
@@ -76,6 +78,7 @@ def _build_cached(built: Path, what: str, build: Callable[[Path], None], log: Lo
     if os.geteuid() != 0:
         raise HarnessError("building the package needs root (it may install build tools)")
     if _complete(built):
+        os.utime(built)  # in use: the newest, for _prune
         return Package(built)
     built.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     with _flock(built.parent / ".deb-lock", BUILD_TIMEOUT + 60.0, log):

@@ -81,12 +81,18 @@ def test_control_group_under_private_users(lab: LeaseLab) -> None:
     c.run(["useradd", "-u", "54321", "-G", "lbxctl", "-M", "member"])
     c.run(["useradd", "-u", "54322", "-M", "stranger"])
     try:
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_bound()
+        requests = lab.count("DHCPREQUEST")
+        # as leasebox.conf(5) says: set, reload, restart the control socket (the engine
+        # restarts with it, BindsTo=, and reads the configuration again, keeping the lease)
         c.write_file("/etc/leasebox/leasebox.conf.d/50-control.conf",
                      "[Control]\nControlGroup=4242\n")
         c.write_file(CONTROL_DROPIN, "[Socket]\nSocketGroup=lbxctl\nSocketMode=0660\n")
         c.run(["systemctl", "daemon-reload"])
-        c.run(["systemctl", "start", TARGET])
+        c.run(["systemctl", "restart", f"leasebox-control@{IFACE}.socket"])
         lab.wait_bound()
+        assert lab.count("DHCPREQUEST") == requests  # no exchange: the lease was kept
         member = c.run(["runuser", "-u", "member", "--", "leaseboxctl", "status", IFACE],
                        check=False)
         assert member.returncode == 0, member.stderr

@@ -190,7 +190,7 @@ def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) 
     # a leasebox process that is not netconf@veth0: heard, refused
     assert attempt("-p", "DynamicUser=yes", "-p", "SupplementaryGroups=leasebox") \
         == "REFUSED not netconf@veth0"
-    # engine@veth0's very identity (user leasebox-veth0, its own group): refused too
+    # engine@veth0's user and group (leasebox-veth0), with the bus's group: refused too
     assert attempt("-p", "DynamicUser=yes", "-p", "User=leasebox-veth0", "-p",
                    "Group=leasebox-veth0", "-p", "SupplementaryGroups=leasebox") \
         == "REFUSED not netconf@veth0"

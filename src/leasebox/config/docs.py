@@ -177,7 +177,9 @@ def render_man() -> str:
             "SocketMode=0660",
         ),
         *_paragraphs(
-            "then `systemctl daemon-reload` and restart leasebox@IFACE.target. The engine "
+            "then `systemctl daemon-reload` and `systemctl restart "
+            "leasebox-control@IFACE.socket`: the engine restarts with it and keeps its lease "
+            "(restarting leasebox@IFACE.target would release it). The engine "
             "checks every connection itself (SO_PEERCRED and SO_PEERGROUPS): root, and "
             "members of ControlGroup=. The engine runs with PrivateUsers=yes, in which only "
             "root and its own user and group are visible; members of ControlGroup= show up "
