@@ -212,10 +212,15 @@ def seen(container: Container) -> Iterator[Seen]:
 
         # 1. netconf, socket-activated by an impostor before anything else talks to it
         t = time.monotonic()
-        c.systemctl("start", f"leasebox-netconf@{IFACE}.socket")
+        # (StopWhenUnneeded=: the socket stays while a unit wants it, here a placeholder)
+        netconf_socket = f"leasebox-netconf@{IFACE}.socket"
+        c.run(["systemd-run", "--unit", "lbx-wants-netconf-socket", "-p",
+               f"Wants={netconf_socket}", "-p", f"After={netconf_socket}",
+               "sleep", "300"])
         s.netconf_impostor = as_user_past_the_directories(c, IMPOSTOR_ARGV,
                                                           f"{IPC_DIR}/netconf.sock")
         s.netconf_refusal = journal_line(c, unit("netconf"), "refused a connection")
+        c.run(["systemctl", "stop", "lbx-wants-netconf-socket"])
         s.seconds["netconf impostor"] = time.monotonic() - t
 
         # 2. the running daemons, after a lease
@@ -259,6 +264,7 @@ def seen(container: Container) -> Iterator[Seen]:
         s.seconds["total"] = time.monotonic() - t0
         yield s
     finally:
+        c.run(["systemctl", "stop", "lbx-wants-netconf-socket"], check=False)
         report = os.environ.get("LEASEBOX_CONFINEMENT_REPORT")
         if report:
             Path(report).write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 
 import pytest
@@ -90,6 +91,35 @@ def test_stop_releases_and_removes(lab: LeaseLab) -> None:
     for unit in SERVICES:
         wait_for(f"{unit} stopped", lambda u=unit: lab.c.run(  # type: ignore[misc]
             ["systemctl", "is-active", u], check=False).stdout.strip() != "active", 10)
+
+
+def test_stop_removes_the_address_while_netconf_is_idle(lab: LeaseLab) -> None:
+    """netconf has exited idle: the engine's request to remove must still start it."""
+    unit = f"leasebox-netconf@{IFACE}.service"
+    dropin = f"/run/systemd/system/{unit}.d/idle.conf"
+    lab.c.write_file(dropin, (
+        "[Service]\nExecStart=\nExecStart=/usr/bin/leasebox-netconf %i --runtime-dir "
+        "/run/leasebox-netconf --exit-idle-time 1\n"))
+    lab.c.run(["systemctl", "daemon-reload"])
+    try:
+        lab.c.run(["systemctl", "start", TARGET])
+        lab.wait_address()
+        lab.wait_bound()
+        wait_for("netconf to exit when idle", lambda: lab.c.run(
+            ["systemctl", "is-active", unit], check=False).stdout.strip() == "inactive", 10)
+        lab.c.run(["systemctl", "stop", TARGET])
+        # the engine's request waits in the socket for the netconf it starts (~0.1 s): not
+        # before `systemctl stop` returns, as with a running netconf
+        wait_for("the address removed", lambda: lab.address() is None, 10)
+        wait_for("DHCPRELEASE at dnsmasq", lambda: lab.count("DHCPRELEASE") == 1, 5)
+        # the netconf it started goes idle again, and then its socket goes too
+        for u in (unit, f"leasebox-netconf@{IFACE}.socket"):
+            wait_for(f"{u} to stop", lambda u=u: lab.c.run(  # type: ignore[misc]
+                ["systemctl", "is-active", u], check=False).stdout.strip() == "inactive", 10)
+    finally:
+        lab.c.run(["systemctl", "stop", TARGET], check=False)
+        lab.c.run(["rm", "-rf", os.path.dirname(dropin)])
+        lab.c.run(["systemctl", "daemon-reload"])
 
 
 def _restarted(lab: LeaseLab, unit: str, old_pid: int) -> bool:
