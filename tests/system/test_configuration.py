@@ -22,6 +22,8 @@ NETCONF = f"leasebox-netconf@{IFACE}.service"
 IFACE_CONF = f"/etc/leasebox/interfaces/{IFACE}.conf"
 RUN_DROPIN = "/run/leasebox-conf/leasebox.conf.d/50-test.conf"
 BAD_DROPIN = "/etc/leasebox/leasebox.conf.d/99-bad.conf"
+MASKED = "40-masked.conf"
+MASKED_DROPIN = f"/run/leasebox-conf/leasebox.conf.d/{MASKED}"
 
 
 @pytest.fixture
@@ -40,6 +42,11 @@ def test_confined_services_read_etc_and_run(lab: LeaseLab) -> None:
     c = lab.c
     c.write_file(IFACE_CONF, "[Network]\nRouteMetric=2048\n[DHCPv4]\nHostname=from-etc\n")
     c.write_file(RUN_DROPIN, "[Network]\nUseDomains=no\n[DHCPv4]\nRequestOptions=100\n")
+    # a bad file masked from /etc by a link to /dev/null, which the services cannot open
+    # (they have no /dev): read as empty, without opening it
+    c.write_file(MASKED_DROPIN, "[Network]\nNoSuchKey=1\n")
+    c.run(["mkdir", "-p", "/etc/leasebox/leasebox.conf.d"])
+    c.run(["ln", "-s", "/dev/null", f"/etc/leasebox/leasebox.conf.d/{MASKED}"])
     c.run(["systemctl", "start", TARGET])
     addr = lab.wait_address()
     lab.wait_bound()
@@ -48,7 +55,8 @@ def test_confined_services_read_etc_and_run(lab: LeaseLab) -> None:
     leases = c.run(["cat", "/tmp/dnsmasq.leases"]).stdout
     assert any(addr["local"] in line and " from-etc " in line for line in leases.splitlines())
     assert "100:" in lab.dnsmasq_log() or " 100" in lab.dnsmasq_log()  # asked for option 100
-    read = f"/etc/leasebox/leasebox.conf, {RUN_DROPIN}, {IFACE_CONF}"
+    read = (f"/etc/leasebox/leasebox.conf, /etc/leasebox/leasebox.conf.d/{MASKED}, "
+            f"{RUN_DROPIN}, {IFACE_CONF}")
     for unit in (ENGINE, NETCONF):
         assert f"configuration: {read}" in lab.journal("-u", unit, "-o", "cat"), unit
     shown = c.run(["leaseboxctl", "check-config", IFACE]).stdout
