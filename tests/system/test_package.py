@@ -115,7 +115,16 @@ def test_programs_run_under_debians_python_in_the_minimal_root(container: Contai
                                                               package: Package) -> None:
     for program in PROGRAMS:
         first = container.run(["head", "-n1", f"/usr/bin/{program}"]).stdout.strip()
-        assert first == "#! /usr/bin/python3 -I", f"{program}: {first}"
+        assert first == "#! /usr/bin/python3 -IS", f"{program}: {first}"
+    # -S: a leasebox (or pyroute2) pip left in /usr/local shadows nothing
+    local = container.run(["/usr/bin/python3", "-c", "import sys; print("
+                           "f'/usr/local/lib/python3.{sys.version_info[1]}/dist-packages')"]
+                          ).stdout.strip()
+    container.write_file(f"{local}/leasebox/__init__.py", "raise SystemExit('shadowed')\n")
+    try:
+        assert "usage: leaseboxctl" in container.run(["leaseboxctl", "--help"]).stdout
+    finally:
+        container.run(["rm", "-rf", f"{local}/leasebox"])
     # what the services get: the minimal root, /usr read-only, a dynamic user
     out = container.run([
         "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
