@@ -298,10 +298,22 @@ def _sandbox_settings(lab: BenchLab, unit: str) -> list[str]:
     return settings
 
 
+SANDBOX_SLICE = "lbxsandbox.slice"  # (no "-": that would nest it in lbx.slice)
+
+
+def _slice_usec(lab: BenchLab) -> int:
+    """CPU used so far in SANDBOX_SLICE (cgroup v2 cpu.stat; hybrid: its unified part)."""
+    out = lab.c.run(["sh", "-c", f"cat /sys/fs/cgroup/unified/{SANDBOX_SLICE}/cpu.stat "
+                     f"2>/dev/null || cat /sys/fs/cgroup/{SANDBOX_SLICE}/cpu.stat"]).stdout
+    return next(int(line.split()[1]) for line in out.splitlines()
+                if line.startswith("usage_usec "))
+
+
 def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     """systemd's set-up of each unit's confinement, alone: `systemd-run --wait` of
     /usr/bin/true under the template's [Service] settings, and under none; systemd's
-    'Service runtime' (fork to exit: the set-up between fork and exec, then true)."""
+    'Service runtime' (fork to exit: the set-up between fork and exec, then true), and the
+    CPU the unit used (its slice's cpu.stat: the set-up runs in the unit's cgroup)."""
     lab.log(f"sandbox: each unit's confinement around /usr/bin/true, {runs} runs")
     # the sockets the units bind into their roots (files, as the socket units make them)
     ipc, run = f"/run/leasebox-ipc/{SANDBOX_IFACE}", f"/run/leasebox/{SANDBOX_IFACE}"
@@ -310,21 +322,29 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     cases: dict[str, list[str]] = {"no settings": []} | {
         part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
     out: dict[str, Any] = {"runs": runs, "cases": {}}
+    # keeps the slice (and its CPU count) between the transient units; stopped below
+    holder = "lbx-sandbox-holder.service"
+    lab.c.run(["systemd-run", f"--unit={holder}", f"--slice={SANDBOX_SLICE}",
+               "/usr/bin/sleep", "infinity"])
     try:
         for label, settings in cases.items():
-            samples = []
+            samples, cpu = [], []
             for _ in range(runs):
-                argv = ["systemd-run", "--wait", *[a for x in settings for a in ("-p", x)],
-                        "/usr/bin/true"]
+                argv = ["systemd-run", "--wait", f"--slice={SANDBOX_SLICE}",
+                        *[a for x in settings for a in ("-p", x)], "/usr/bin/true"]
+                before = _slice_usec(lab)
                 r = lab.c.run(argv, check=False, timeout=60)
+                cpu.append((_slice_usec(lab) - before) / 1000)
                 m = RUNTIME_LINE.search(r.stdout + r.stderr)
                 if r.returncode != 0 or m is None:
                     out["cases"][label] = {"error": (r.stdout + r.stderr)[-300:]}
                     break
                 samples.append(float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)])
             else:
-                out["cases"][label] = {"settings": len(settings), "ms": summary(samples)}
+                out["cases"][label] = {"settings": len(settings), "ms": summary(samples),
+                                       "cpu_ms": summary(cpu)}
     finally:
+        lab.c.run(["systemctl", "stop", holder], check=False)
         lab.c.run(["rm", "-rf", ipc, run], check=False)
     return out
 

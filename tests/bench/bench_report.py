@@ -391,13 +391,16 @@ def markdown(results: dict[str, Any]) -> str:
                   "`systemd-run --wait` of /usr/bin/true with the template's [Service] "
                   "settings (all but the start-up and restart ones): systemd's 'Service "
                   "runtime', fork to exit, most of it the confinement set up between fork "
-                  "and exec. Each interface starts three such units.", "",
-                  "| unit settings | settings | ms |", "|---|---|---|"]
+                  "and exec; and the CPU of it, from the unit's cgroup (the set-up runs in "
+                  "it). Each interface starts three such units: their CPU is part of the "
+                  "cold start's, in the per-cgroup table above.", "",
+                  "| unit settings | settings | ms | CPU ms |", "|---|---|---|---|"]
             for label, v in sb["cases"].items():
                 if "error" in v:
-                    L.append(f"| {label} | — | failed: {v['error'][:120]} |")
+                    L.append(f"| {label} | — | failed: {v['error'][:120]} | — |")
                 else:
-                    L.append(f"| {label} | {v['settings']} | {span(v['ms'], 1)} |")
+                    L.append(f"| {label} | {v['settings']} | {span(v['ms'], 1)} | "
+                             f"{span(v.get('cpu_ms') or {}, 1)} |")
             L += [""]
         it = lb.get("importtime")
         if it:
