@@ -477,11 +477,13 @@ def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
-# What a start costs before leasebox does anything: each line a fresh `python3 -I -c`.
+# What a start costs before leasebox does anything: each line a fresh `python3 -IS -c`,
+# with dist-packages on sys.path, as the installed programs run (see the Makefile).
 # netconf keeps readline out before pyroute2 (see netconf/rtnl.py); so does the floor.
 NO_READLINE = "import sys; sys.modules.setdefault('readline', None); "
+PYLIB = "import sys; sys.path.append('/usr/lib/python3/dist-packages'); "
 FLOOR = {
-    "python3 -I, nothing imported": "pass",
+    "python3 -IS, nothing imported": "pass",
     "pyroute2 whole (from pyroute2 import IPRoute)": NO_READLINE + "from pyroute2 import IPRoute",
     "pyroute2 as netconf loads it (its message classes only)":
         "from leasebox.netconf.rtnl import import_messages; import_messages()",
@@ -502,7 +504,7 @@ def cmd_floor(args: argparse.Namespace) -> dict[str, Any]:
         for label, stmt in FLOOR.items():
             before = os.times()
             t0 = time.perf_counter()
-            r = subprocess.run(["python3", "-I", "-c", stmt + ANON], capture_output=True,
+            r = subprocess.run(["python3", "-IS", "-c", PYLIB + stmt + ANON], capture_output=True,
                                text=True, timeout=60, check=False)
             wall = time.perf_counter() - t0
             after = os.times()

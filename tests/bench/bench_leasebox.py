@@ -353,7 +353,7 @@ IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
 def importtime(lab: BenchLab, runs: int = 3, top: int = 12) -> dict[str, Any]:
-    """``runs`` cold starts with each program run as `python3 -I -X importtime PROGRAM ...`
+    """``runs`` cold starts with each program run as `python3 -IS -X importtime PROGRAM ...`
     (a drop-in on each template): what each process imports and what that costs, per
     module the median over the runs (one run on this machine is too noisy to rank by)."""
     lb = Leasebox(lab)
@@ -362,7 +362,7 @@ def importtime(lab: BenchLab, runs: int = 3, top: int = 12) -> dict[str, Any]:
         unit = f"leasebox-{part}@.service"
         cmd = lab.exec_start(unit)
         lab.dropin(unit, "bench-importtime",
-                   f"[Service]\nExecStart=\nExecStart=/usr/bin/python3 -I -X importtime {cmd}\n")
+                   f"[Service]\nExecStart=\nExecStart=/usr/bin/python3 -IS -X importtime {cmd}\n")
     lab.systemctl("daemon-reload")
     samples: dict[str, list[list[dict[str, Any]]]] = {p: [] for p in parts}
     addresses = []

@@ -374,7 +374,7 @@ def markdown(results: dict[str, Any]) -> str:
         if fl and "lines" in fl:
             L += [f"### The floor: Python's start and each program's imports, alone on the "
                   f"idle container (median of {fl['runs']})", "",
-                  "Each line is a fresh `python3 -I -c` that imports what the program "
+                  "Each line is a fresh `python3 -IS -c` that imports what the program "
                   "imports at start-up and exits: what a cold start costs before leasebox "
                   "does anything, and what each process carries for good.", "",
                   "| what | wall ms | CPU ms | anonymous RSS MiB |", "|---|---|---|---|"]
