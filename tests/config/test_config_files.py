@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
-from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.files import config_paths, load
 from leasebox.config.parse import ConfigError
@@ -51,22 +49,6 @@ def test_a_masked_main_file_hides_lower_ones_entirely(tmp_path: Path) -> None:
     assert metric(tmp_path) == 1024 and load(str(tmp_path), None)[s.USE_DNS] is True
     (tmp_path / ETC / "leasebox.conf").unlink()
     os.symlink("/dev/null", tmp_path / ETC / "leasebox.conf")  # systemd's other spelling
-    assert metric(tmp_path) == 1024
-
-
-def test_a_mask_is_read_without_opening_dev_null(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    # the services have no /dev at all (InaccessiblePaths=+/dev): opening /dev/null fails
-    def no_dev(path: str, mode: str) -> BinaryIO:
-        if os.path.realpath(path) == os.devnull:
-            raise PermissionError(13, "Permission denied", path)
-        assert mode == "rb"
-        return open(path, "rb")
-
-    monkeypatch.setattr(files, "open", no_dev, raising=False)
-    put(tmp_path, USR, "leasebox.conf.d/50-x.conf", net(3))
-    os.makedirs(tmp_path / ETC / "leasebox.conf.d")
-    os.symlink("/dev/null", tmp_path / ETC / "leasebox.conf.d/50-x.conf")
     assert metric(tmp_path) == 1024
 
 

@@ -42,8 +42,8 @@ def test_confined_services_read_etc_and_run(lab: LeaseLab) -> None:
     c = lab.c
     c.write_file(IFACE_CONF, "[Network]\nRouteMetric=2048\n[DHCPv4]\nHostname=from-etc\n")
     c.write_file(RUN_DROPIN, "[Network]\nUseDomains=no\n[DHCPv4]\nRequestOptions=100\n")
-    # a bad file masked from /etc by a link to /dev/null, which the services cannot open
-    # (they have no /dev): read as empty, without opening it
+    # a bad file, masked from /etc by a link to /dev/null (leasebox.conf(5)), under the
+    # services' own /dev
     c.write_file(MASKED_DROPIN, "[Network]\nNoSuchKey=1\n")
     c.run(["mkdir", "-p", "/etc/leasebox/leasebox.conf.d"])
     c.run(["ln", "-s", "/dev/null", f"/etc/leasebox/leasebox.conf.d/{MASKED}"])

@@ -81,13 +81,6 @@ def config_paths(root: str, interface: str | None) -> list[str]:
 
 
 def read_text(path: str) -> str:
-    """The file's text; "" for a symlink to /dev/null (a mask), found without opening
-    /dev/null: the services have no /dev."""
-    try:
-        if os.readlink(path) == os.devnull:
-            return ""
-    except OSError:
-        pass  # not a symlink (EINVAL), or missing: open() says which
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE + 1)
