@@ -301,12 +301,14 @@ def _sandbox_settings(lab: BenchLab, unit: str) -> list[str]:
 SANDBOX_SLICE = "lbxsandbox.slice"  # (no "-": that would nest it in lbx.slice)
 
 
-def _slice_usec(lab: BenchLab) -> int:
-    """CPU used so far in SANDBOX_SLICE (cgroup v2 cpu.stat; hybrid: its unified part)."""
+def _slice_usec(lab: BenchLab) -> int | None:
+    """CPU used so far in SANDBOX_SLICE (cgroup v2 cpu.stat; hybrid: its unified part);
+    None without cgroup v2."""
     out = lab.c.run(["sh", "-c", f"cat /sys/fs/cgroup/unified/{SANDBOX_SLICE}/cpu.stat "
-                     f"2>/dev/null || cat /sys/fs/cgroup/{SANDBOX_SLICE}/cpu.stat"]).stdout
-    return next(int(line.split()[1]) for line in out.splitlines()
-                if line.startswith("usage_usec "))
+                     f"2>/dev/null || cat /sys/fs/cgroup/{SANDBOX_SLICE}/cpu.stat"],
+                    check=False).stdout
+    return next((int(line.split()[1]) for line in out.splitlines()
+                 if line.startswith("usage_usec ")), None)
 
 
 def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
@@ -322,19 +324,20 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     cases: dict[str, list[str]] = {"no settings": []} | {
         part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
     out: dict[str, Any] = {"runs": runs, "cases": {}}
-    # keeps the slice (and its CPU count) between the transient units; stopped below
-    holder = "lbx-sandbox-holder.service"
-    lab.c.run(["systemd-run", f"--unit={holder}", f"--slice={SANDBOX_SLICE}",
-               "/usr/bin/sleep", "infinity"])
     try:
+        # keeps the slice (and its CPU count) between the transient units; stopped below
+        lab.c.run(["systemd-run", "--unit=lbx-sandbox-holder", f"--slice={SANDBOX_SLICE}",
+                   "/usr/bin/sleep", "infinity"])
         for label, settings in cases.items():
             samples, cpu = [], []
             for _ in range(runs):
-                argv = ["systemd-run", "--wait", f"--slice={SANDBOX_SLICE}",
+                argv = ["systemd-run", "--wait", "--collect", f"--slice={SANDBOX_SLICE}",
                         *[a for x in settings for a in ("-p", x)], "/usr/bin/true"]
                 before = _slice_usec(lab)
                 r = lab.c.run(argv, check=False, timeout=60)
-                cpu.append((_slice_usec(lab) - before) / 1000)
+                after = _slice_usec(lab)
+                if before is not None and after is not None:
+                    cpu.append((after - before) / 1000)
                 m = RUNTIME_LINE.search(r.stdout + r.stderr)
                 if r.returncode != 0 or m is None:
                     out["cases"][label] = {"error": (r.stdout + r.stderr)[-300:]}
@@ -344,7 +347,7 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
                 out["cases"][label] = {"settings": len(settings), "ms": summary(samples),
                                        "cpu_ms": summary(cpu)}
     finally:
-        lab.c.run(["systemctl", "stop", holder], check=False)
+        lab.c.run(["systemctl", "stop", SANDBOX_SLICE], check=False)  # and its holder
         lab.c.run(["rm", "-rf", ipc, run], check=False)
     return out
 
