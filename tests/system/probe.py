@@ -181,6 +181,11 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     except OSError as exc:
         r["proc_net_dev"] = errno.errorcode.get(exc.errno or 0, str(exc))
     r["reads"] = {path: try_read(path) for path in READ_FILES}
+    try:  # the mount points the unit sees (field 5 of mountinfo, octal escapes kept)
+        with open("/proc/self/mountinfo", encoding="utf-8") as f:
+            r["mounts"] = [line.split()[4] for line in f]
+    except OSError as exc:
+        r["mounts"] = errno.errorcode.get(exc.errno or 0, str(exc))
     for name, path in (("ipc_dir", f"/run/leasebox-ipc/{iface}"),
                        ("run_dir", f"/run/leasebox/{iface}")):
         try:  # which of the sockets between the processes the unit can see

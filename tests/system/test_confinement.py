@@ -503,6 +503,16 @@ def test_exposure_scores_of_the_running_instances(seen: Seen) -> None:
         assert seen.scores[role] <= limit, (role, seen.scores)
 
 
+def test_no_unit_sees_its_root_again_under_usr(seen: Seen) -> None:
+    # The root is below /usr, bound into it without its submounts (norbind): a recursive
+    # bind would repeat each of the unit's mounts below /usr/lib/leasebox/root
+    for role in ROLES:
+        mounts = seen.probes[role]["mounts"]
+        assert isinstance(mounts, list) and "/usr" in mounts, (role, mounts)
+        assert [m for m in mounts if m.startswith(ROOT)] == [], role
+        assert len(mounts) == len(set(mounts)), (role, mounts)
+
+
 def test_a_lease_before_and_after_the_probes(seen: Seen) -> None:
     assert seen.bound.startswith("Bound ")
     assert seen.rebound.startswith("Bound ")

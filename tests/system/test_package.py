@@ -128,14 +128,14 @@ def test_programs_run_under_debians_python_in_the_minimal_root(container: Contai
     # what the services get: the minimal root, /usr read-only, a dynamic user
     out = container.run([
         "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr", "-pMountAPIVFS=yes",
+        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr:/usr:norbind", "-pMountAPIVFS=yes",
         "-pDynamicUser=yes", "-pNoNewPrivileges=yes",
         "/usr/bin/python3", "-I", "-c", "import leasebox.ctl.main as m; print(m.__file__)",
     ]).stdout.strip()
     assert out == "/usr/lib/python3/dist-packages/leasebox/ctl/main.py"
     help_text = container.run([
         "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
-        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr", "-pMountAPIVFS=yes",
+        f"-pRootDirectory={ROOT}", "-pBindReadOnlyPaths=/usr:/usr:norbind", "-pMountAPIVFS=yes",
         "-pDynamicUser=yes", "/usr/bin/leaseboxctl", "--help"]).stdout
     assert "usage: leaseboxctl" in help_text
 
