@@ -6,6 +6,7 @@ wheel's script, or none."""
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -24,3 +25,14 @@ def test_the_makefile_installs_every_program_of_pyproject() -> None:
     expected = {name: target.removesuffix(":main") for name, target in scripts.items()}
     assert all(target.endswith(":main") for target in scripts.values())
     assert makefile_programs() == expected
+
+
+def test_the_programs_collect_no_garbage_until_they_have_imported(tmp_path: Path) -> None:
+    """The launchers turn the collector off before the program's imports (a daemon turns it
+    on again with sd.ready, leaseboxctl in its main)."""
+    subprocess.run(["make", "-s", "-C", str(REPO), "install-programs", f"DESTDIR={tmp_path}"],
+                   check=True, capture_output=True)
+    for name, module in makefile_programs().items():
+        lines = (tmp_path / "usr" / "bin" / name).read_text().splitlines()
+        assert lines[0] == "#!/usr/bin/python3 -IS", name
+        assert lines.index("gc.disable()") < lines.index(f"from {module} import main"), name

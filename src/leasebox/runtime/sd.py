@@ -9,6 +9,7 @@ behaves identically under Debian's python3-systemd and PyPI's systemd-python.
 from __future__ import annotations
 
 import array
+import gc
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -97,6 +98,18 @@ def notify(*lines: str, fds: Iterable[int] = ()) -> bool:
         else:
             sock.sendto(data, path)
     return True
+
+
+def ready(*lines: str) -> bool:
+    """READY=1 (and `lines`, STATUS= say): start-up is over. The programs as installed
+    turn the garbage collector off until then (the Makefile's install-programs): the
+    imports build most of the heap, and collecting it while it grows costs each start
+    1.3-2.9 ms of CPU. What start-up made (modules, classes, functions: 15,000-20,000
+    objects) is frozen here rather than collected, so that no collection, then or later,
+    goes through it again; its garbage, 110-180 KiB of first drafts of classes, stays."""
+    gc.freeze()
+    gc.enable()
+    return notify("READY=1", *lines)
 
 
 def store_fd(fd: int, name: str) -> bool:
