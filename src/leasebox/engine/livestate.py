@@ -20,7 +20,7 @@ class LiveState:
         self.inherited = fd is not None
         if fd is None:
             fd = os.memfd_create("leasebox-state", os.MFD_CLOEXEC)
-            self.stored = sd.store_fd(fd, FDNAME)
+            self.stored = sd.store_fd(fd, FDNAME, replace=False)  # none was handed in
         else:
             self.stored = True
         self.fd = fd

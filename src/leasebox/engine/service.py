@@ -380,10 +380,14 @@ class EngineService:
         now = self.clock()
         if not force and now - self.status_at < STATUS_REFRESH:
             return
-        self.status_at = now
+        sd.notify(self.status_field())
+
+    def status_field(self) -> str:
+        """STATUS= for the service manager, as of now."""
+        now = self.status_at = self.clock()
         carrier = self.link.carrier if self.link else False
         lease = self.client.lease if self.client else None
-        sd.notify("STATUS=" + journal.status_line(self.state, lease, carrier, now))
+        return "STATUS=" + journal.status_line(self.state, lease, carrier, now)
 
     def from_server(self, message: wire.Message, src_mac: bytes) -> bool:
         """Whether a reply may reach the state machine (AllowServers=/DenyServers=); notes

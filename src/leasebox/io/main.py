@@ -193,7 +193,7 @@ def _sockets(fds: dict[str, list[int]], link: _Link, rtnl: socket.socket, engine
             raise Stop(EXIT_CONFIG, "no 'udp' socket was passed in (UDP :68 on the device)")
         check_kind(udp, socket.AF_INET, socket.SOCK_DGRAM, "udp")
         if bind_to_device(udp, ifname):
-            log.info("bound the udp :68 socket to %s", ifname)
+            log.debug("bound the udp :68 socket to %s", ifname)
         engine = _engine_socket(fds, engine_path)
         packet, new_packet = _packet_socket(fds, "packet", link, program=bpf.DHCP_PROGRAM,
                                             protocol=bpf.ETH_P_IP, log=log)
@@ -228,6 +228,7 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         raise Stop(EXIT_CONFIG, str(exc)) from None
     rtnl = _rtnl(fds)
     ifindex = wait_for_interface(ifname, rtnl, log)
+    handed_in = {name for name in ("packet", "arp") if fds.get(name)}
     socks, new = _sockets(fds, _Link(ifname, ifindex), rtnl, engine_path, log)
     for name, fds_left in fds.items():
         for fd in fds_left:
@@ -235,8 +236,8 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
             os.close(fd)
     for sock, name in ((socks.packet, "packet"), (socks.arp, "arp")):
         try:
-            if new[name] and sd.store_fd(sock.fileno(), name):
-                log.info("stored the %s socket in the FDSTORE", name)
+            if new[name] and sd.store_fd(sock.fileno(), name, replace=name in handed_in):
+                log.debug("stored the %s socket in the FDSTORE", name)
         except OSError as exc:  # io works without it; only a restart will cost more
             log.warning("cannot store the %s socket: %s", name, exc.strerror)
     lock_down(socks, log)

@@ -112,11 +112,13 @@ def ready(*lines: str) -> bool:
     return notify("READY=1", *lines)
 
 
-def store_fd(fd: int, name: str) -> bool:
-    """Hand `fd` to the service manager's FDSTORE under `name` (replacing one of that name)."""
-    return notify("FDSTOREREMOVE=1", f"FDNAME={name}") and notify(
-        "FDSTORE=1", f"FDNAME={name}", fds=[fd]
-    )
+def store_fd(fd: int, name: str, replace: bool = True) -> bool:
+    """Hand `fd` to the service manager's FDSTORE under `name`, replacing one of that name
+    (systemd keeps both otherwise); `replace=False` when none was handed in at start: the
+    store has none then, and one notification is spared."""
+    if replace and not notify("FDSTOREREMOVE=1", f"FDNAME={name}"):
+        return False
+    return notify("FDSTORE=1", f"FDNAME={name}", fds=[fd])
 
 
 def watchdog_interval() -> float | None:
