@@ -424,10 +424,10 @@ class IoLoop:
         state = ipc.LinkState(ifindex=self.ifindex, mac=mac, mtu=mtu, carrier=facts.carrier)
         if state == self.link:
             return
+        self.to_engine(state)  # first: a carrier up starts the engine's exchange
+        self.link = state
         self.log.info("link %s: mac %s mtu %d carrier %s", self.ifname, format_mac(mac), mtu,
                       "up" if facts.carrier else "down")
-        self.to_engine(state)
-        self.link = state
         sd.notify(f"STATUS=carrier {'up' if facts.carrier else 'down'}, mtu {mtu}")
 
     # ---- ARP: probe, announce, guard --------------------------------------------------
