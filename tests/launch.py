@@ -142,8 +142,11 @@ class Launcher:
             if fields.get("FDSTOREREMOVE") == "1" and name in svc.stored:
                 os.close(svc.stored.pop(name))
             if fields.get("FDSTORE") == "1" and fds:
+                # systemd would keep both: a store_fd that should have replaced one is a
+                # bug the tests must see
                 if name in svc.stored:
-                    os.close(svc.stored.pop(name))
+                    raise SystemExit(f"leasebox-launch: {svc.name} stored a second fd "
+                                     f"named {name!r} without FDSTOREREMOVE=1")
                 svc.stored[name] = fds.pop(0)
                 _log(f"{svc.name} stored fd {name!r}")
             for fd in fds:

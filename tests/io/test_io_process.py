@@ -364,7 +364,9 @@ def test_engine_eof_and_sigterm_exit_zero(veth: Veth, tmp_path: Path,
 def test_stored_sockets_are_reused(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     (tmp_path / "a").mkdir()
     first, _ = _start(veth, tmp_path / "a", io_runs)
-    _, stored = first.notifications("READY=1")
+    lines, stored = first.notifications("READY=1")
+    assert set(stored) == {"packet", "arp"}
+    assert "FDSTOREREMOVE=1" not in lines  # nothing handed in: nothing to replace
     first.proc.send_signal(signal.SIGTERM)
     assert first.wait() == 0
 
@@ -392,8 +394,12 @@ def test_unfiltered_stored_socket_is_replaced(veth: Veth, tmp_path: Path,
     plain = in_netns(veth.netns, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0))
     plain.bind((veth.io, 0x0800))  # the right interface, but no filter: not ours
     run, _ = _start(veth, tmp_path, io_runs, fds={"packet": plain.fileno()})
-    _, new = run.notifications("READY=1")
+    lines, new = run.notifications("READY=1")
     assert "packet" in new
+    # the rejected one is still in the store: removed first (systemd would keep both)
+    remove = lines.index("FDSTOREREMOVE=1")
+    assert lines[remove + 1] == "FDNAME=packet"
+    assert lines.count("FDSTOREREMOVE=1") == 1  # the arp socket was not handed in
     assert "not reusing the stored packet socket: filter missing" in run.log()
     for fd in new.values():
         os.close(fd)

@@ -134,7 +134,8 @@ def render_man() -> str:
             "An empty file, or a symlink to /dev/null, masks a file of the same name without "
             "setting anything. The runtime directory is not /run/leasebox, whose "
             "subdirectories are named after interfaces and hold their sockets.",
-            "The services run in a minimal root that holds only /usr; their units bind "
+            "The services run in a minimal root that holds only /usr (its own file system, "
+            "not what is mounted below it); their units bind "
             f"{etc} and {run} into it read-only (when they exist). Files elsewhere, or "
             "symlinks pointing outside these directories and /usr, are not visible to them.",
         ),

@@ -380,11 +380,11 @@ class EngineService:
         now = self.clock()
         if not force and now - self.status_at < STATUS_REFRESH:
             return
-        sd.notify(self.status_field())
+        sd.notify(self.status_field(now))
 
-    def status_field(self) -> str:
-        """STATUS= for the service manager, as of now."""
-        now = self.status_at = self.clock()
+    def status_field(self, now: float) -> str:
+        """STATUS= for the service manager as of `now`, noted as the time it was sent."""
+        self.status_at = now
         carrier = self.link.carrier if self.link else False
         lease = self.client.lease if self.client else None
         return "STATUS=" + journal.status_line(self.state, lease, carrier, now)

@@ -1,4 +1,5 @@
-"""The service manager's side of every leasebox process: inherited fds, sd_notify, watchdog.
+"""The service manager's side of every leasebox process: inherited fds, sd_notify, watchdog,
+and the end of start-up (ready: READY=1, and the garbage collector back on).
 
 Works the same under systemd and under leasebox-launch (which plays systemd for tests):
 fds arrive as LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID, notifications go to NOTIFY_SOCKET.
@@ -102,13 +103,15 @@ def notify(*lines: str, fds: Iterable[int] = ()) -> bool:
 
 def ready(*lines: str) -> bool:
     """READY=1 (and `lines`, STATUS= say): start-up is over. The programs as installed
-    turn the garbage collector off until then (the Makefile's install-programs): the
-    imports build most of the heap, and collecting it while it grows costs each start
-    1.3-2.9 ms of CPU. What start-up made (modules, classes, functions: 15,000-20,000
-    objects) is frozen here rather than collected, so that no collection, then or later,
-    goes through it again; its garbage, 110-180 KiB of first drafts of classes, stays."""
-    gc.freeze()
-    gc.enable()
+    turn the garbage collector off until then (the Makefile's install-programs says why).
+    At the first READY=1 what start-up made (modules, classes, functions: 15,000-20,000
+    objects) is frozen rather than collected, so that no collection, then or later,
+    goes through it again; its garbage, 110-180 KiB of first drafts of classes, stays.
+    A later READY=1 (netconf's link came back) finds the collector on and freezes
+    nothing: what was made since is collected as usual."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
     return notify("READY=1", *lines)
 
 
