@@ -38,18 +38,15 @@ install-python: install-programs
 	cd src && find leasebox -name '*.py' -o -name py.typed | while read -r f; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PYLIBDIR)/$$f"; done
 
-# Each program is a few lines. Not the wheel's entry-point scripts: they import re (for
+# Each program is four lines. Not the wheel's entry-point scripts: they import re (for
 # a Windows suffix), which leasebox-io needs for nothing else (~2 ms of each start).
 # -S: no site module (~1.7 ms of CPU at each start); sys.path is the standard library
 # and PYLIBDIR only, so nothing pip put in /usr/local shadows leasebox or pyroute2.
-# gc.disable(): no garbage collection while the imports build the heap (1.3-2.9 ms of
-# CPU a program; ~2 ms a cold start of the three, net of the collections that follow);
-# a daemon turns it on when it is ready (leasebox.runtime.sd.ready), leaseboxctl at once.
 install-programs:
 	install -d $(DESTDIR)$(BINDIR)
 	for p in $(PROGRAMS); do \
 		name=$${p%%:*}; mod=$${p#*:}; \
-		printf '#!%s -IS\nimport gc\nimport sys\ngc.disable()\nsys.path.append("%s")\nfrom %s import main\nsys.exit(main())\n' \
+		printf '#!%s -IS\nimport sys\nsys.path.append("%s")\nfrom %s import main\nsys.exit(main())\n' \
 			"$(PYTHON)" "$(PYLIBDIR)" "$$mod" > "$(DESTDIR)$(BINDIR)/$$name"; \
 		chmod 0755 "$(DESTDIR)$(BINDIR)/$$name"; done
 

@@ -1,10 +1,8 @@
-"""leasebox.runtime.sd: READY=1 ends start-up (the garbage collector comes back on);
-FDSTORE=1 replaces only what may be there."""
+"""leasebox.runtime.sd: FDSTORE=1 replaces only what may be there."""
 
 from __future__ import annotations
 
 import array
-import gc
 import os
 import socket
 from collections.abc import Iterator
@@ -25,16 +23,6 @@ def manager(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.
         yield sock
 
 
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    """As the installed programs start (the Makefile's install-programs)."""
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def datagrams(sock: socket.socket) -> list[bytes]:
     out: list[bytes] = []
     while True:
@@ -47,22 +35,6 @@ def datagrams(sock: socket.socket) -> list[bytes]:
                 for fd in array.array("i", payload):
                     os.close(fd)
         out.append(data)
-
-
-@pytest.mark.usefixtures("collector_off")
-def test_ready_notifies_and_turns_the_collector_back_on(manager: socket.socket) -> None:
-    assert sd.ready("STATUS=up") is True
-    assert gc.isenabled()
-    assert gc.get_freeze_count() == 0  # start-up's garbage is collected, not kept
-    assert datagrams(manager) == [b"READY=1\nSTATUS=up"]
-
-
-@pytest.mark.usefixtures("collector_off")
-def test_ready_without_a_manager_still_turns_the_collector_on(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    assert sd.ready() is False
-    assert gc.isenabled()
 
 
 def test_store_fd_replaces_what_may_be_stored(manager: socket.socket) -> None:

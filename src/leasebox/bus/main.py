@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox.no_more_exec(log)
     bus = Bus(listener, links, services, state, log, idle=args.exit_idle_time)
     log.info("ready; D-Bus at %s", address)
-    sd.ready(f"STATUS={links.summary(time.monotonic())}")
+    sd.notify("READY=1", f"STATUS={links.summary(time.monotonic())}")
     try:
         return bus.run()
     finally:

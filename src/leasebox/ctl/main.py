@@ -13,7 +13,6 @@ Exit codes follow sysexits.h: 0 ok, 64 usage, 65 bad input data, 66 input not re
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -220,7 +219,6 @@ def build_parser() -> _Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    gc.enable()  # off for the imports, as the launcher starts every program (Makefile)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not any(a in _COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
         argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status

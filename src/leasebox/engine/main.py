@@ -246,7 +246,7 @@ class Loop:
         if self.control_listener is not None:
             self.control_listener.setblocking(False)
         self.svc.connect_netconf()  # early: socket activation warms netconf up before the ACK
-        sd.ready(self.svc.status_field(self.svc.clock()))
+        sd.notify("READY=1", self.svc.status_field(self.svc.clock()))
         log.info("started; waiting for io")
         self.sel.register(self.alarm, selectors.EVENT_READ)
         while not self.terminate:

@@ -154,7 +154,7 @@ def wait_for_interface(ifname: str, rtnl: socket.socket, log: Logger) -> int:
     if ifindex is not None:
         return ifindex
     log.info("waiting for %s to appear", ifname)
-    sd.ready(f"STATUS=waiting for {ifname}")
+    sd.notify("READY=1", f"STATUS=waiting for {ifname}")
     watchdog = sd.watchdog_interval()
     buf = bytearray(NETLINK_BUFFER)
     with selectors.DefaultSelector() as sel:
@@ -246,7 +246,7 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
         loop.initial_link()
     except Stop as stop:
         return loop.stop(stop)
-    sd.ready()
+    sd.notify("READY=1")
     return loop.run()
 
 

@@ -478,7 +478,7 @@ def _wait_for_link(svc: _Service) -> bool:
     """Wait (no idle exit: netconf brings the link up) until an interface has the name;
     False if stopped by a signal meanwhile. The engine's connection waits in the backlog."""
     svc.log.info("waiting for %s to appear", svc.ifname)
-    sd.ready(f"STATUS=waiting for {svc.ifname}")
+    sd.notify("READY=1", f"STATUS=waiting for {svc.ifname}")
     svc.loop.watch = None
     while _index(svc.ifname) is None:
         try:
@@ -509,7 +509,7 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
                  state, on_change=lambda text: sd.notify(f"STATUS={text}"))
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if svc.listening else "connected to the engine")
-    sd.ready(f"STATUS={nc.status()}")
+    sd.notify("READY=1", f"STATUS={nc.status()}")
 
     def still_ours() -> None:
         try:

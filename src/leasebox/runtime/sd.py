@@ -1,5 +1,4 @@
-"""The service manager's side of every leasebox process: inherited fds, sd_notify, watchdog,
-and the end of start-up (ready: READY=1, and the garbage collector back on).
+"""The service manager's side of every leasebox process: inherited fds, sd_notify, watchdog.
 
 Works the same under systemd and under leasebox-launch (which plays systemd for tests):
 fds arrive as LISTEN_FDS/LISTEN_FDNAMES/LISTEN_PID, notifications go to NOTIFY_SOCKET.
@@ -10,7 +9,6 @@ behaves identically under Debian's python3-systemd and PyPI's systemd-python.
 from __future__ import annotations
 
 import array
-import gc
 import os
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -99,15 +97,6 @@ def notify(*lines: str, fds: Iterable[int] = ()) -> bool:
         else:
             sock.sendto(data, path)
     return True
-
-
-def ready(*lines: str) -> bool:
-    """READY=1 (and `lines`, STATUS= say): start-up is over, and the garbage collector,
-    which the programs as installed turn off until then (the Makefile's install-programs
-    says why), is turned back on. Start-up's heap is not frozen (gc.freeze): that saved
-    ~3 ms more of CPU a start but kept its garbage, 110-180 KiB a process, for good."""
-    gc.enable()
-    return notify("READY=1", *lines)
 
 
 def store_fd(fd: int, name: str, replace: bool = True) -> bool:
