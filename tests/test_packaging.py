@@ -24,4 +24,3 @@ def test_the_makefile_installs_every_program_of_pyproject() -> None:
     expected = {name: target.removesuffix(":main") for name, target in scripts.items()}
     assert all(target.endswith(":main") for target in scripts.values())
     assert makefile_programs() == expected
-
