@@ -57,9 +57,13 @@ install-data:
 	install -d $(DESTDIR)$(LIBDIR)/root
 	for d in usr proc dev run tmp var sys; do install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
 	for l in bin lib lib64 sbin; do ln -sfn usr/$$l $(DESTDIR)$(LIBDIR)/root/$$l; done
-	# mount point of BindReadOnlyPaths=-/etc/leasebox (leasebox.conf), so that systemd need
-	# not create it under a /usr that may be read-only
-	install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/etc/leasebox
+	# The mount points systemd needs in the root, so that it creates none under a /usr
+	# that may be read-only: BindReadOnlyPaths=-/etc/leasebox (leasebox.conf), ProtectHome=
+	# (/root; /home and /run/user it skips when absent), PrivateTmp= (/var/tmp). The
+	# engine's state directory, one per interface, gets its mount point in a tmpfs
+	# (TemporaryFileSystem=/var:ro), as the sockets get theirs in /run's.
+	install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/etc/leasebox $(DESTDIR)$(LIBDIR)/root/var/tmp
+	install -d -m 0700 $(DESTDIR)$(LIBDIR)/root/root
 	install -D -m 0644 packaging/sysusers.d/leasebox.conf $(DESTDIR)$(SYSUSERSDIR)/leasebox.conf
 	install -D -m 0644 packaging/tmpfiles.d/leasebox.conf $(DESTDIR)$(TMPFILESDIR)/leasebox.conf
 	install -D -m 0644 units/leasebox.catalog $(DESTDIR)$(CATALOGDIR)/leasebox.catalog

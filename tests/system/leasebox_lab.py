@@ -35,6 +35,28 @@ def install(container: Container) -> Package:
     return pkg
 
 
+MINIMAL_ROOT = "/usr/lib/leasebox/root"  # RootDirectory= of every service
+
+
+def root_not_shipped(container: Container) -> list[str]:
+    """What the services' minimal root holds that the package did not put there: mount
+    points systemd made. It must make none: on a read-only /usr it could not."""
+    shipped = set(container.run(["dpkg-query", "-L", "leasebox"]).stdout.splitlines())
+    found = container.run(["find", MINIMAL_ROOT, "-mindepth", "1"]).stdout.splitlines()
+    return sorted(set(found) - shipped)
+
+
+def make_usr_read_only(container: Container) -> None:
+    """Bind /usr over itself read-only, as on a machine whose /usr is mounted so; undone
+    by `umount /usr` (usr_writable)."""
+    container.run(["mount", "--bind", "/usr", "/usr"])
+    container.run(["mount", "-o", "remount,bind,ro", "/usr"])
+
+
+def usr_writable(container: Container) -> None:
+    container.run(["umount", "/usr"], check=False)
+
+
 class LeaseLab:
     def __init__(self, container: Container, *dnsmasq_options: str) -> None:
         self.c = container

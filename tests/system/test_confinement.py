@@ -15,6 +15,10 @@ everything; the tests then each assert one thing about what was seen:
    replaced by probe.py (a drop-in): the probe runs as the unit and reports what it can do.
 4. The drop-ins go, and the target gets a lease again: nothing is left changed.
 
+All of it with /usr read-only (bound over itself once the package is in), as on a machine
+whose /usr is mounted so: systemd must find every mount point a unit needs in the minimal
+root, or make it in a tmpfs of the unit's own.
+
 Set LEASEBOX_CONFINEMENT_REPORT=PATH to keep everything seen as JSON.
 """
 
@@ -36,7 +40,15 @@ import pytest
 from tests.waiting import wait_for
 
 from .harness import Container
-from .leasebox_lab import IFACE, LeaseLab, install
+from .leasebox_lab import (
+    IFACE,
+    MINIMAL_ROOT,
+    LeaseLab,
+    install,
+    make_usr_read_only,
+    root_not_shipped,
+    usr_writable,
+)
 
 pytestmark = pytest.mark.system
 
@@ -46,7 +58,7 @@ PROBE_DST = "/usr/lib/leasebox-test/probe.py"
 RUN_DIR = f"/run/leasebox/{IFACE}"  # control.sock
 IPC_DIR = f"/run/leasebox-ipc/{IFACE}"  # engine.sock and netconf.sock: root's alone
 SOCKETS = (f"{IPC_DIR}/engine.sock", f"{IPC_DIR}/netconf.sock", f"{RUN_DIR}/control.sock")
-ROOT = "/usr/lib/leasebox/root"  # RootDirectory= of every service
+ROOT = MINIMAL_ROOT
 DYNAMIC_UIDS = range(61184, 65519 + 1)
 NOBODY = 65534
 CAP_NET_ADMIN, CAP_NET_RAW = 12, 13
@@ -204,6 +216,7 @@ def seen(container: Container) -> Iterator[Seen]:
     t0 = time.monotonic()
     install(c)
     c.copy_in(PROBE_SRC, PROBE_DST)
+    make_usr_read_only(c)
     lab = LeaseLab(c)
     try:
         lab.start_dnsmasq()
@@ -259,12 +272,12 @@ def seen(container: Container) -> Iterator[Seen]:
         c.systemctl("start", f"leasebox@{IFACE}.target")
         s.rebound = lab.wait_bound(timeout=30)
         s.seconds["rebound"] = time.monotonic() - t
-        s.root_leftovers = c.run(["find", *(f"{ROOT}/{d}" for d in ("run", "tmp", "dev")),
-                                  "-mindepth", "1"]).stdout.split()
+        s.root_leftovers = root_not_shipped(c)
         s.seconds["total"] = time.monotonic() - t0
         yield s
     finally:
         c.run(["systemctl", "stop", "lbx-wants-netconf-socket"], check=False)
+        usr_writable(c)
         report = os.environ.get("LEASEBOX_CONFINEMENT_REPORT")
         if report:
             Path(report).write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")
@@ -519,7 +532,9 @@ def test_a_lease_before_and_after_the_probes(seen: Seen) -> None:
 
 
 def test_the_shared_root_directory_gets_no_mount_points(seen: Seen) -> None:
-    # /run is a tmpfs of each service's own (TemporaryFileSystem=/run:ro), so the bind
-    # mounts below it (journal socket, the sockets between the processes, ...) leave
-    # nothing in the root
+    # The package ships the fixed mount points (/root, /var/tmp, /etc/leasebox...); the
+    # bind mounts below /run (journal socket, the sockets between the processes) and the
+    # engine's state directory below /var have theirs in a tmpfs of the unit's own
+    # (TemporaryFileSystem=/run:ro /var:ro). Here /usr is read-only besides, so a unit
+    # that needed one more would not have started.
     assert seen.root_leftovers == []

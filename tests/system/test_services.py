@@ -3,7 +3,9 @@ lease's DNS servers and search domains per link, systemd-timesyncd its NTP serve
 through leasebox-bus; and neither being absent ever costs the address.
 
 Runs on every supported suite (see conftest.py), with resolved and timesyncd started by the
-container's systemd as on a default Debian install.
+container's systemd as on a default Debian install, and /usr read-only (as
+test_confinement: leasebox-bus binds files of /etc, whose mount points must not be made
+below /usr).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from tests.waiting import wait_for
 
 from .harness import Container
-from .leasebox_lab import IFACE, LeaseLab
+from .leasebox_lab import IFACE, LeaseLab, make_usr_read_only, root_not_shipped, usr_writable
 
 pytestmark = pytest.mark.system
 
@@ -30,6 +32,16 @@ OPTIONS = (f"--dhcp-option=option:dns-server,{','.join(DNS)}",
            f"--dhcp-option=option:ntp-server,{NTP}")
 OTHER = "vx0"  # a second link whose DNS leasebox must never touch
 OTHER_DNS = "198.51.100.9"
+
+
+@pytest.fixture(scope="module")
+def installed(installed: Container) -> Iterator[Container]:
+    """The package installed, then /usr read-only for the module."""
+    make_usr_read_only(installed)
+    try:
+        yield installed
+    finally:
+        usr_writable(installed)
 
 
 @pytest.fixture
@@ -177,7 +189,8 @@ def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) 
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[cap], 16) == 0, cap
     assert status["NoNewPrivs"].strip() == "1" and status["Seccomp"].strip() == "2"
-    script = "/usr/local/lib/leasebox-impostor.py"  # not /tmp: DynamicUser= gets its own
+    # not /tmp: DynamicUser= gets its own; not /usr, read-only here
+    script = "/var/lib/leasebox-test-impostor.py"
     c.write_file(script, IMPOSTOR)
 
     def attempt(*props: str) -> str:
@@ -197,3 +210,9 @@ def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) 
     assert resolvectl(c, "dns") == list(DNS)  # none of it reached resolved
     assert "refused a hand-off for veth0" in lab.journal("-u", "leasebox-bus.service",
                                                          "-o", "cat")
+
+
+def test_the_minimal_root_got_no_mount_points(installed: Container) -> None:
+    # after the tests above, in which leasebox-bus ran with the user database's files
+    # bound in: their mount points are in a tmpfs of its own (TemporaryFileSystem=/etc:ro)
+    assert root_not_shipped(installed) == []
