@@ -281,19 +281,24 @@ def floor(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
 NOT_SANDBOX = ("Type", "ExecStart", "Sockets", "FileDescriptorStoreMax", "Restart",
                "RestartSec", "RestartPreventExitStatus", "WatchdogSec", "RuntimeDirectory",
                "RuntimeDirectoryMode", "RuntimeDirectoryPreserve", "StateDirectory")
+# ... nor from systemd-networkd.service, measured alongside for comparison
+NOT_SANDBOX_PEER = ("BusName", "ExecReload", "ImportCredential", "RestartKillSignal")
+PEER_UNIT = "systemd-networkd.service"
 SANDBOX_IFACE = "sbx0"  # a name no other section uses: its /run/leasebox-ipc dir is made here
 RUNTIME_LINE = re.compile(r"Service runtime: ([\d.]+)(us|ms|s)\b")
 
 
-def _sandbox_settings(lab: BenchLab, unit: str) -> list[str]:
-    """The [Service] settings of an installed template that confine it, for SANDBOX_IFACE."""
+def _sandbox_settings(lab: BenchLab, unit: str,
+                      skip: tuple[str, ...] = NOT_SANDBOX) -> list[str]:
+    """The [Service] settings of an installed unit or template that confine it (all but
+    `skip`), for SANDBOX_IFACE."""
     settings, in_service = [], False
     for line in lab.systemctl("cat", unit).splitlines():
         line = line.strip()
         if line.startswith("["):
             in_service = line == "[Service]"
         elif in_service and "=" in line and not line.startswith("#") \
-                and line.split("=", 1)[0] not in NOT_SANDBOX:
+                and line.split("=", 1)[0] not in skip:
             settings.append(line.replace("%i", SANDBOX_IFACE).replace("%I", SANDBOX_IFACE))
     return settings
 
@@ -313,7 +318,8 @@ def _slice_usec(lab: BenchLab) -> int | None:
 
 def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     """systemd's set-up of each unit's confinement, alone: `systemd-run --wait` of
-    /usr/bin/true under the template's [Service] settings, and under none; systemd's
+    /usr/bin/true under the template's [Service] settings, under none, and under
+    systemd-networkd.service's (when installed: the one unit of its cold start); systemd's
     'Service runtime' (fork to exit: the set-up between fork and exec, then true), and the
     CPU the unit used (its slice's cpu.stat: the set-up runs in the unit's cgroup)."""
     lab.log(f"sandbox: each unit's confinement around /usr/bin/true, {runs} runs")
@@ -323,6 +329,8 @@ def sandbox(lab: BenchLab, runs: int = 5) -> dict[str, Any]:
     lab.c.run(["touch", f"{ipc}/engine.sock", f"{ipc}/netconf.sock", f"{run}/control.sock"])
     cases: dict[str, list[str]] = {"no settings": []} | {
         part: _sandbox_settings(lab, f"leasebox-{part}@.service") for part in KINDS}
+    if lab.c.run(["systemctl", "cat", PEER_UNIT], check=False).returncode == 0:
+        cases[PEER_UNIT] = _sandbox_settings(lab, PEER_UNIT, NOT_SANDBOX + NOT_SANDBOX_PEER)
     out: dict[str, Any] = {"runs": runs, "cases": {}}
     try:
         # keeps the slice (and its CPU count) between the transient units; stopped below

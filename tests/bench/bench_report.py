@@ -393,7 +393,9 @@ def markdown(results: dict[str, Any]) -> str:
                   "runtime', fork to exit, most of it the confinement set up between fork "
                   "and exec; and the CPU of it, from the unit's cgroup (the set-up runs in "
                   "it). Each interface starts three such units: their CPU is part of the "
-                  "cold start's, in the per-cgroup table above.", "",
+                  "cold start's, in the per-cgroup table above. systemd-networkd.service's "
+                  "settings, the same way, for comparison: its cold start has one such "
+                  "unit.", "",
                   "| unit settings | settings | ms | CPU ms |", "|---|---|---|---|"]
             for label, v in sb["cases"].items():
                 if "error" in v:
