@@ -51,19 +51,20 @@ install-programs:
 		chmod 0755 "$(DESTDIR)$(BINDIR)/$$name"; done
 
 # Units, the minimal root the services run in (RootDirectory=), sysusers, catalog.
+# The root holds every mount point systemd needs in it, so that it makes none below a /usr
+# that may be read-only: the API file systems, usr/ (/usr, bound read-only), etc/leasebox
+# (leasebox.conf), var/tmp (PrivateTmp=), etc/ and var/ (the tmpfs of leasebox-bus and of
+# the engine, which hold the mount points of the user database's files and of each
+# interface's state directory, as /run's tmpfs those of the sockets), and root/ (which
+# systemd would make, when it can, as its base file system; ProtectHome= skips the paths
+# that are absent).
 install-data:
 	install -d $(DESTDIR)$(UNITDIR)
 	install -m 0644 units/*.service units/*.socket units/*.target units/*.path $(DESTDIR)$(UNITDIR)/
 	install -d $(DESTDIR)$(LIBDIR)/root
-	for d in usr proc dev run tmp var sys; do install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
+	for d in usr proc dev run tmp var var/tmp sys etc etc/leasebox root; do \
+		install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done
 	for l in bin lib lib64 sbin; do ln -sfn usr/$$l $(DESTDIR)$(LIBDIR)/root/$$l; done
-	# The mount points systemd needs in the root, so that it creates none under a /usr
-	# that may be read-only: BindReadOnlyPaths=-/etc/leasebox (leasebox.conf), ProtectHome=
-	# (/root; /home and /run/user it skips when absent), PrivateTmp= (/var/tmp). The
-	# engine's state directory, one per interface, gets its mount point in a tmpfs
-	# (TemporaryFileSystem=/var:ro), as the sockets get theirs in /run's.
-	install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/etc/leasebox $(DESTDIR)$(LIBDIR)/root/var/tmp
-	install -d -m 0700 $(DESTDIR)$(LIBDIR)/root/root
 	install -D -m 0644 packaging/sysusers.d/leasebox.conf $(DESTDIR)$(SYSUSERSDIR)/leasebox.conf
 	install -D -m 0644 packaging/tmpfiles.d/leasebox.conf $(DESTDIR)$(TMPFILESDIR)/leasebox.conf
 	install -D -m 0644 units/leasebox.catalog $(DESTDIR)$(CATALOGDIR)/leasebox.catalog

@@ -48,13 +48,15 @@ def root_not_shipped(container: Container) -> list[str]:
 
 def make_usr_read_only(container: Container) -> None:
     """Bind /usr over itself read-only, as on a machine whose /usr is mounted so; undone
-    by `umount /usr` (usr_writable)."""
+    by usr_writable."""
     container.run(["mount", "--bind", "/usr", "/usr"])
     container.run(["mount", "-o", "remount,bind,ro", "/usr"])
 
 
 def usr_writable(container: Container) -> None:
-    container.run(["umount", "/usr"], check=False)
+    """Take the read-only bind away: lazily, as processes started meanwhile in mount
+    namespaces of their own (dnsmasq through `ip netns exec`, say) hold copies of it."""
+    container.run(["umount", "--lazy", "/usr"])
 
 
 class LeaseLab:

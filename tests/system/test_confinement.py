@@ -277,11 +277,11 @@ def seen(container: Container) -> Iterator[Seen]:
         yield s
     finally:
         c.run(["systemctl", "stop", "lbx-wants-netconf-socket"], check=False)
-        usr_writable(c)
         report = os.environ.get("LEASEBOX_CONFINEMENT_REPORT")
         if report:
             Path(report).write_text(json.dumps(asdict(s), indent=2, sort_keys=True) + "\n")
         lab.close()
+        usr_writable(c)
 
 
 def caps(status: dict[str, str], name: str) -> int:
@@ -379,7 +379,7 @@ def test_no_per_interface_unit_sees_sysfs(seen: Seen) -> None:
 def test_no_unit_can_read_the_host_secrets(seen: Seen) -> None:
     for role in ROLES:
         reads = seen.probes[role]["reads"]
-        # there is no /etc in the minimal root at all; PID 1's root is hidden by
+        # the minimal root's /etc holds only etc/leasebox; PID 1's root is hidden by
         # ProtectProc=invisible (PID 1 belongs to root)
         assert reads["/etc/shadow"] == "ENOENT", role
         assert reads["/proc/1/root/etc/shadow"] == "ENOENT", role
@@ -532,9 +532,10 @@ def test_a_lease_before_and_after_the_probes(seen: Seen) -> None:
 
 
 def test_the_shared_root_directory_gets_no_mount_points(seen: Seen) -> None:
-    # The package ships the fixed mount points (/root, /var/tmp, /etc/leasebox...); the
-    # bind mounts below /run (journal socket, the sockets between the processes) and the
+    # The package ships the fixed mount points (/var/tmp, /etc/leasebox...); the bind
+    # mounts below /run (journal socket, the sockets between the processes) and the
     # engine's state directory below /var have theirs in a tmpfs of the unit's own
-    # (TemporaryFileSystem=/run:ro /var:ro). Here /usr is read-only besides, so a unit
-    # that needed one more would not have started.
+    # (TemporaryFileSystem=/run:ro /var:ro). /usr is read-only here, so a unit that needed
+    # one more would not have started, and nothing can have been made (test_lifecycle
+    # checks the same with /usr writable).
     assert seen.root_leftovers == []

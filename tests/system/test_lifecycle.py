@@ -18,7 +18,8 @@ import pytest
 
 from tests.waiting import wait_for
 
-from .leasebox_lab import IFACE, SERVER_IP, LeaseLab
+from .harness import Container
+from .leasebox_lab import IFACE, SERVER_IP, LeaseLab, root_not_shipped
 
 pytestmark = pytest.mark.system
 
@@ -374,3 +375,10 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
                  10)
     finally:
         c.run(["rm", "-rf", hook_dir, "/run/hook.log"])
+
+
+def test_the_minimal_root_holds_only_what_the_package_shipped(installed: Container) -> None:
+    # after the tests above, which ran every per-interface unit and the dispatcher with
+    # /usr writable: systemd made no mount point of its own in the root (with /usr
+    # read-only, test_confinement and test_services, it could make none)
+    assert root_not_shipped(installed) == []

@@ -82,7 +82,7 @@ def test_file_list(files: set[str], container: Container) -> None:
         assert f"/usr/bin/{program}" in files
     assert "/usr/bin/leasebox-launch" not in files  # development only
     # the root's mount points, all of them (see test_confinement: systemd makes none)
-    for d in ("usr", "proc", "dev", "run", "tmp", "var", "sys", "var/tmp", "root",
+    for d in ("usr", "proc", "dev", "run", "tmp", "var", "sys", "var/tmp", "root", "etc",
               "etc/leasebox"):
         assert f"{ROOT}/{d}" in files
     for link in ("bin", "lib", "lib64", "sbin"):
