@@ -19,7 +19,7 @@ import pytest
 from tests.waiting import wait_for
 
 from .harness import Container
-from .leasebox_lab import IFACE, LeaseLab, make_usr_read_only, root_not_shipped, usr_writable
+from .leasebox_lab import IFACE, LeaseLab, make_usr_read_only, usr_writable
 
 pytestmark = pytest.mark.system
 
@@ -210,9 +210,3 @@ def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) 
     assert resolvectl(c, "dns") == list(DNS)  # none of it reached resolved
     assert "refused a hand-off for veth0" in lab.journal("-u", "leasebox-bus.service",
                                                          "-o", "cat")
-
-
-def test_the_minimal_root_got_no_mount_points(installed: Container) -> None:
-    # after the tests above, in which leasebox-bus ran with the user database's files
-    # bound in: their mount points are in a tmpfs of its own (TemporaryFileSystem=/etc:ro)
-    assert root_not_shipped(installed) == []
