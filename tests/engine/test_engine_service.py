@@ -214,6 +214,35 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
 
 
+def test_a_link_gone_while_netconf_applied_does_not_bar_the_address(rig: Rig,
+                                                                     logs: Logs) -> None:
+    """The flapping NIC of test_lifecycle: the link was replaced, the INIT-REBOOT ACK came,
+    and the link went away again while netconf applied it, so netconf answered FAILED
+    (rolled back). That is no reason to refuse the address for AVOID_TIME, which left the
+    link without one for 5 minutes: the server's next offer of it is taken."""
+    bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))
+    rig.reply(ack(rig.sent()))
+    assert rig.netconf_conn is not None
+    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
+        apply.request_id, ipc.ResultStatus.FAILED, "interface veth0 (ifindex 7) is gone"))
+    assert rig.svc.state is State.INIT
+    assert any(r.text().startswith(f"Could not apply {ADDRESS}/24") and
+               r.text().endswith("(interface veth0 (ifindex 7) is gone)")
+               for r in logs.at_least(INFO, "leasebox.engine"))
+    # whatever is left of the lease goes
+    assert isinstance(channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF),
+                      ipc.Remove)
+    discover = rig.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER
+    rig.reply(offer(discover))
+    request = rig.sent()
+    assert request.message_type is wire.MessageType.REQUEST
+    assert request.requested_ip == ADDRESS and request.server_id == SERVER
+
+
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
     bind(rig)
     with pytest.raises(ipc.PeerViolation, match="unknown request"):

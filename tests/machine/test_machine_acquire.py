@@ -10,6 +10,7 @@ from leasebox.core.log import WARNING
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    ConfigApplied,
     ConfigRefused,
     GuardAddress,
     LeaseEvent,
@@ -423,6 +424,47 @@ def test_config_refused_goes_back_to_init() -> None:
     assert h.state is State.SELECTING  # same address, same server: skipped for a while
     h.deliver(offer(discover, server_id=OTHER_SERVER))
     assert h.state is State.REQUESTING
+
+
+def test_a_lease_the_kernel_failed_is_not_avoided() -> None:
+    """netconf answered FAILED (the kernel said no; it rolled back): the failure says
+    nothing of the address, and the server offers the same one again: it is taken, not
+    skipped for AVOID_TIME (which left the link without an address for 5 minutes when it
+    went away while netconf applied the lease)."""
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    actions = h.handle(ConfigRefused(h.now, "interface gone", failed=True))
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.FAILED
+    assert event.detail == "interface gone"
+    assert h.state is State.INIT
+    assert h.client.lease is None
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    assert h.state is State.REQUESTING
+    h.deliver(ack(h.last_sent().message))
+    assert of_type(h.handle(ConfigApplied(h.now)), LeaseEvent)[0].kind is \
+        LeaseEventKind.ACQUIRED
+    assert h.state is State.BOUND
+
+
+def test_failures_to_apply_back_off_like_refusals() -> None:
+    """A kernel that keeps failing the lease is not asked again at once, forever: the
+    failures in a row back off as refusals do."""
+    h = Harness()
+    h.link_up()
+    waits = []
+    for _ in range(4):
+        h.fire()
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(ack(h.last_sent().message))
+        h.handle(ConfigRefused(h.now, "no", failed=True))
+        waits.append(h.timer() - h.now)
+    assert waits[0] == 0
+    assert waits[1:] == sorted(waits[1:]) and waits[-1] > waits[1] > 0
 
 
 def test_refused_address_offered_again_after_avoid_time() -> None:

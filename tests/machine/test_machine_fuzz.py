@@ -233,7 +233,8 @@ def test_random_event_sequences(config: ClientConfig, seed: int, with_lease: boo
         elif step == "answer":
             if world.answers:
                 ok = world.answers.popleft()
-                event: Event = ConfigApplied(world.now) if ok else ConfigRefused(world.now, "no")
+                event: Event = ConfigApplied(world.now) if ok else ConfigRefused(
+                    world.now, "no", failed=data.draw(st.booleans()))
             else:
                 event = ConfigApplied(world.now)  # a stray answer
             world.handle(event, refuse)

@@ -280,7 +280,13 @@ def test_an_interface_that_keeps_coming_and_going(lab: LeaseLab) -> None:
         wait_for("io waiting for veth0",
                  lambda: _unit_status(lab, io_unit) == f"waiting for {IFACE}", 10)
         lab.plug_veth0(mac)
-    again = lab.wait_address(timeout=15)
+    try:
+        again = lab.wait_address(timeout=15)
+    except TimeoutError:
+        units = lab.c.run(["systemctl", "list-units", "--all", "--no-pager", "leasebox*"],
+                          check=False).stdout
+        raise AssertionError(f"no address after the flaps; units:\n{units}\njournal:\n"
+                             + lab.journal("-o", "short-monotonic", "-n", "80")) from None
     assert again["local"] == addr["local"]
     lab.wait_bound()
     assert _active(lab, io_unit) == "active"

@@ -16,6 +16,7 @@ LEASE_EVENT_IDS: dict[str, str] = {
     "declined": "c13b6e1cd90d4f0abb930d23746db3c9",
     "released": "084a4a2ba8f54de49275fc45b17f08c1",
     "refused": "ef05f01effda4921b611b1fb64da3bb2",
+    "failed": "fe522e366714449da8eaf30e3c75f575",
 }
 # a lease that brings a captive portal (RFC 8910), or another one than before
 CAPTIVE_PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"

@@ -86,9 +86,9 @@ def _run_monitor(args: argparse.Namespace) -> int:
 def _add_monitor(sub: Subparsers[_Parser]) -> None:
     p = sub.add_parser("monitor", help="follow lease events as they happen (from the journal)",
                        description="Print each lease event (acquired, renewed, rebound, lost, "
-                       "declined, released, refused; a captive portal; more than one server) "
-                       "as the engine logs it, until interrupted. Reads the journal: root or "
-                       "the systemd-journal group.")
+                       "declined, released, refused, failed; a captive portal; more than one "
+                       "server) as the engine logs it, until interrupted. Reads the journal: "
+                       "root or the systemd-journal group.")
     p.add_argument("interfaces", nargs="*", metavar="IFACE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("-n", "--lines", type=int, default=0, metavar="N",

@@ -118,7 +118,7 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
     log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
     if pending.kind == "apply":
-        svc.feed(ConfigRefused(now, msg.reason))
+        svc.feed(ConfigRefused(now, msg.reason, failed=msg.status is ipc.ResultStatus.FAILED))
 
 
 def _reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> bytes:

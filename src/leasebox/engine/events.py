@@ -40,6 +40,7 @@ HOOK_EVENTS = {
     LeaseEventKind.LOST: "lost",
     LeaseEventKind.DECLINED: "declined",
     LeaseEventKind.REFUSED: "refused",
+    LeaseEventKind.FAILED: "failed",
 }
 
 

@@ -21,6 +21,7 @@ _VERB = {
     LeaseEventKind.DECLINED: "Declined",
     LeaseEventKind.RELEASED: "Released",
     LeaseEventKind.REFUSED: "Refused by policy:",
+    LeaseEventKind.FAILED: "Could not apply",
 }
 
 

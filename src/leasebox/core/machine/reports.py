@@ -88,7 +88,11 @@ def config_applied(ctx: Context, event: Event) -> None:
 def config_refused(ctx: Context, event: Event) -> None:
     """netconf's policy refused the lease: it is unusable. No DECLINE (the address is not
     in use by anyone; the server did nothing wrong by its own rules), but the same address
-    from the same server is not requested again for AVOID_TIME, and INIT backs off."""
+    from the same server is not requested again for AVOID_TIME, and INIT backs off.
+    A lease the kernel failed (`event.failed`) is not avoided: the failure says nothing
+    about the address (most often its link went away while netconf applied it), and a
+    server offers a client the same address again, so avoiding it would leave the link
+    without any for AVOID_TIME. INIT backs off all the same."""
     if not isinstance(event, ConfigRefused):
         raise TypeError(f"bug: {event!r} in config_refused")
     if not _answer_is_current(ctx):
@@ -101,8 +105,11 @@ def config_refused(ctx: Context, event: Event) -> None:
     ctx.applied = ctx.confirmed
     steps.remove(ctx)
     steps.forget(ctx)
-    ctx.actions.append(LeaseEvent(LeaseEventKind.REFUSED, refused, event.reason))
-    steps.avoid(ctx, refused)
+    if event.failed:
+        ctx.actions.append(LeaseEvent(LeaseEventKind.FAILED, refused, event.reason))
+    else:
+        ctx.actions.append(LeaseEvent(LeaseEventKind.REFUSED, refused, event.reason))
+        steps.avoid(ctx, refused)
     ctx.lease = None
     ctx.previous_address = None
     if ctx.state is State.STOPPED:

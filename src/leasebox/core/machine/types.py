@@ -92,8 +92,12 @@ class ConfigApplied:
 
 @record
 class ConfigRefused:
+    """netconf did not apply the lease: out of its policy, or (`failed`) the kernel said no
+    and netconf rolled back what it had added (the link went away under it, say)."""
+
     now: float
     reason: str
+    failed: bool = False
 
 
 @record
@@ -226,6 +230,7 @@ class LeaseEventKind(StrEnum):
     DECLINED = "declined"
     RELEASED = "released"
     REFUSED = "refused"  # netconf refused it by policy
+    FAILED = "failed"  # netconf could not apply it: the kernel said no
 
 
 @record
