@@ -12,7 +12,9 @@ from pathlib import Path
 from leasebox.core import events
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.ctl.dispatch import EVENTS as HOOK_EVENT_NAMES
+from leasebox.engine import journal
 from leasebox.engine.events import HOOK_EVENTS
+from tests.machine.machine_helpers import remembered
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +24,9 @@ def test_every_lease_event_kind_has_a_message_id_and_a_hook_event() -> None:
     assert set(HOOK_EVENTS) == set(LeaseEventKind)
     # "changed" is "bound" to another address, decided when the event is queued
     assert set(HOOK_EVENTS.values()) | {"changed"} == HOOK_EVENT_NAMES
+    lease = remembered()
+    lines = {journal.event_text(kind, lease, "why") for kind in LeaseEventKind}
+    assert len(lines) == len(LeaseEventKind)  # each its own words in the journal
 
 
 def test_every_message_id_is_in_the_catalog_and_the_manual() -> None:

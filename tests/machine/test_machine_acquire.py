@@ -7,6 +7,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from leasebox.core.log import WARNING
+from leasebox.core.machine import timing
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
@@ -428,9 +429,9 @@ def test_config_refused_goes_back_to_init() -> None:
 
 def test_a_lease_the_kernel_failed_is_not_avoided() -> None:
     """netconf answered FAILED (the kernel said no; it rolled back): the failure says
-    nothing of the address, and the server offers the same one again: it is taken, not
-    skipped for AVOID_TIME (which left the link without an address for 5 minutes when it
-    went away while netconf applied the lease)."""
+    nothing of the address, which is asked for again, and taken when the server offers it,
+    not skipped for AVOID_TIME (which left the link without an address for 5 minutes when
+    it went away while netconf applied the lease)."""
     h = Harness()
     h.link_up()
     h.fire()
@@ -443,7 +444,9 @@ def test_a_lease_the_kernel_failed_is_not_avoided() -> None:
     assert h.state is State.INIT
     assert h.client.lease is None
     h.fire()
-    h.deliver(offer(h.last_sent().message))
+    discover = h.last_sent().message
+    assert discover.requested_ip == ADDRESS
+    h.deliver(offer(discover))
     assert h.state is State.REQUESTING
     h.deliver(ack(h.last_sent().message))
     assert of_type(h.handle(ConfigApplied(h.now)), LeaseEvent)[0].kind is \
@@ -452,19 +455,20 @@ def test_a_lease_the_kernel_failed_is_not_avoided() -> None:
 
 
 def test_failures_to_apply_back_off_like_refusals() -> None:
-    """A kernel that keeps failing the lease is not asked again at once, forever: the
-    failures in a row back off as refusals do."""
+    """A kernel that keeps failing the lease is not asked again at once, forever: each
+    failure in a row waits as long as a refusal would (timing.failure_backoff)."""
     h = Harness()
     h.link_up()
-    waits = []
-    for _ in range(4):
+    for failures in range(1, 6):
         h.fire()
         h.deliver(offer(h.last_sent().message))
+        assert h.state is State.REQUESTING  # offered again, and taken each time
         h.deliver(ack(h.last_sent().message))
-        h.handle(ConfigRefused(h.now, "no", failed=True))
-        waits.append(h.timer() - h.now)
-    assert waits[0] == 0
-    assert waits[1:] == sorted(waits[1:]) and waits[-1] > waits[1] > 0
+        [event] = of_type(h.handle(ConfigRefused(h.now, "no", failed=True)), LeaseEvent)
+        assert event.kind is LeaseEventKind.FAILED
+        assert h.state is State.INIT
+        assert h.timer() - h.now == timing.failure_backoff(failures)
+    assert timing.failure_backoff(5) == 16
 
 
 def test_refused_address_offered_again_after_avoid_time() -> None:

@@ -12,11 +12,11 @@ Decisions, and where each is explained:
 - BOUND is entered on ConfigApplied, not on the ACK: the ACK yields ApplyLease, and only
   netconf's confirmation yields PersistLease, the LeaseEvent and BOUND, so the state never
   says BOUND before the address is on the interface (steps.accept_ack, finish_bind). The
-  adapter answers every ApplyLease exactly once, in order (control._answer_is_current).
+  adapter answers every ApplyLease exactly once, in order (reports._answer_is_current).
 - ConfigRefused: no DECLINE; anything of the lease on the interface is removed, the
   address is avoided at that server for 5 minutes (not when the kernel failed it), INIT
   backs off (reports.config_refused).
-- NAKs, refusals and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
+- NAKs, refusals, failures and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
   10 s (timing.failure_backoff).
 - No initial delay before the first DISCOVER, not RFC 2131's 1-10 s (see timing.py).
 - INIT-REBOOT gives up after 2 REQUESTs (about 12 s): an applied lease is kept, a lease only

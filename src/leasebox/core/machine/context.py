@@ -65,7 +65,7 @@ class Context:
     offer: Message | None = None  # the OFFER being requested (REQUESTING)
 
     previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
-    failures: int = 0  # NAKs, refusals and declines since the last binding
+    failures: int = 0  # NAKs, refusals, failures and declines since the last binding
     # (server, address, until): not to be requested again before `until`.
     avoided: list[tuple[IPv4Address, IPv4Address, float]] = field(default_factory=list)
     forcerenew_logged_at: float | None = None

@@ -92,7 +92,8 @@ def config_refused(ctx: Context, event: Event) -> None:
     A lease the kernel failed (`event.failed`) is not avoided: the failure says nothing
     about the address (most often its link went away while netconf applied it), and a
     server offers a client the same address again, so avoiding it would leave the link
-    without any for AVOID_TIME. INIT backs off all the same."""
+    without any for AVOID_TIME. It is asked for again instead; INIT backs off all the
+    same."""
     if not isinstance(event, ConfigRefused):
         raise TypeError(f"bug: {event!r} in config_refused")
     if not _answer_is_current(ctx):
@@ -111,7 +112,7 @@ def config_refused(ctx: Context, event: Event) -> None:
         ctx.actions.append(LeaseEvent(LeaseEventKind.REFUSED, refused, event.reason))
         steps.avoid(ctx, refused)
     ctx.lease = None
-    ctx.previous_address = None
+    ctx.previous_address = refused.address if event.failed else None
     if ctx.state is State.STOPPED:
         steps.clear_exchange(ctx)
     else:

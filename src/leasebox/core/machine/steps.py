@@ -86,7 +86,7 @@ def enter_init(ctx: Context, delay: float = 0.0) -> None:
 
 
 def restart_after_failure(ctx: Context, minimum: float = 0.0) -> None:
-    """INIT after a NAK, refusal or decline, backing off when they come in a row."""
+    """INIT after a NAK, refusal, failure or decline, backing off when they come in a row."""
     ctx.failures = min(ctx.failures + 1, timing.MAX_FAILURES)
     enter_init(ctx, max(minimum, timing.failure_backoff(ctx.failures)))
 
@@ -228,7 +228,7 @@ def drop_lease(ctx: Context, detail: str) -> None:
 
 def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -> None:
     """An ACK ended the exchange: probe the address if it is new and probing is on, else
-    apply it; BOUND follows when netconf confirms (control.config_applied)."""
+    apply it; BOUND follows when netconf confirms (reports.config_applied)."""
     detail = clamp_note(ack, lease)
     if detail:
         log.warning("server %s: %s", lease.server_id, detail)

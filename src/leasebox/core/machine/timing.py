@@ -48,9 +48,10 @@ ANNOUNCE_NUM = 2
 # was another within DEFEND_INTERVAL: then the address is given up (DECLINE, INIT).
 DEFEND_INTERVAL = 10.0
 
-# Consecutive failures (NAK, refused or declined lease) back off: the first restarts at once,
-# then 2, 4, 8, 16, 32 s, then 60 s until a lease is bound. That stops a NAK storm (a server
-# that offers what it then refuses) without slowing the ordinary single NAK after a move.
+# Consecutive failures (NAK; refused, failed or declined lease) back off: the first restarts
+# at once, then 2, 4, 8, 16, 32 s, then 60 s until a lease is bound. That stops a NAK storm
+# (a server that offers what it then refuses) without slowing the ordinary single NAK after
+# a move.
 FAILURE_BACKOFF_MAX = 60.0
 MAX_FAILURES = 32  # only to keep the counter bounded; the delay is capped long before
 
