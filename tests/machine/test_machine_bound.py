@@ -8,6 +8,7 @@ from leasebox.core.machine.types import (
     AddressConflict,
     ApplyLease,
     ClientConfig,
+    ConfigApplied,
     ConfigRefused,
     GuardAddress,
     Lease,
@@ -313,6 +314,47 @@ def test_refused_renewal_drops_the_lease() -> None:
     assert of_type(actions, PersistLease) == [PersistLease(None)]
     assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.REFUSED
     assert h.state is State.INIT
+
+
+def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
+    """netconf could not apply a renewal of the same address (FAILED: it rolled its change
+    back, the lease it had applied stays): the address is not taken away, nor the lease
+    file; the REQUEST goes again as if the ACK had been lost, and binds when it applies."""
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    h.fire()
+    assert h.state is State.RENEWING
+    h.deliver(ack(h.last_sent().message))
+    actions = h.handle(ConfigRefused(h.now, "[Errno 105] No buffer space available",
+                                     failed=True))
+    assert not of_type(actions, RemoveLease) and not of_type(actions, PersistLease)
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.FAILED]
+    assert h.state is State.RENEWING and h.client.lease == lease
+    assert h.timer() - h.now == pytest.approx(max(60, (lease.t2_at - h.now) / 2))
+    assert h.handle(RenewRequested(h.now))  # an operator's renew goes at once
+    request = h.last_sent().message
+    assert request.message_type is MessageType.REQUEST and request.ciaddr == ADDRESS
+    h.deliver(ack(request))
+    actions = h.handle(ConfigApplied(h.now))
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]
+    assert h.state is State.BOUND
+
+
+def test_a_renewal_the_kernel_failed_still_expires_in_time() -> None:
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    for _ in range(40):
+        if h.state is State.INIT:
+            break
+        h.fire()
+        if h.state in (State.RENEWING, State.REBINDING) and h.now < lease.expires_at:
+            h.deliver(ack(h.last_sent().message))
+            h.handle(ConfigRefused(h.now, "no", failed=True))
+            assert h.client.lease == lease
+    assert h.state is State.INIT and h.now >= lease.expires_at
+    assert h.client.lease is None
 
 
 def test_infinite_lease_has_no_timers() -> None:

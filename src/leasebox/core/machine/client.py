@@ -15,7 +15,8 @@ Decisions, and where each is explained:
   adapter answers every ApplyLease exactly once, in order (reports._answer_is_current).
 - ConfigRefused: no DECLINE; anything of the lease on the interface is removed, the
   address is avoided at that server for 5 minutes (not when the kernel failed it), INIT
-  backs off (reports.config_refused).
+  backs off (reports.config_refused). But a renewal of the address in use that the kernel
+  failed keeps the lease in use, and the REQUEST goes again later (reports._renewal_kept).
 - NAKs, refusals, failures and declines in a row back off 0, 2, 4 ... 60 s; a decline waits at least
   10 s (timing.failure_backoff).
 - No initial delay before the first DISCOVER, not RFC 2131's 1-10 s (see timing.py).

@@ -17,6 +17,7 @@ from leasebox.core.machine.types import (
     ConfigRefused,
     Event,
     GuardAddress,
+    Lease,
     LeaseEvent,
     LeaseEventKind,
     LeaveRequested,
@@ -101,6 +102,9 @@ def config_refused(ctx: Context, event: Event) -> None:
     refused = ctx.applied
     if refused is None:
         return
+    if event.failed and _renewal_kept(ctx, refused):
+        ctx.actions.append(LeaseEvent(LeaseEventKind.FAILED, refused, event.reason))
+        return
     # netconf did not take this one; an earlier version of the lease (before a renewal)
     # may still be on the interface, and goes too.
     ctx.applied = ctx.confirmed
@@ -117,6 +121,24 @@ def config_refused(ctx: Context, event: Event) -> None:
         steps.clear_exchange(ctx)
     else:
         steps.restart_after_failure(ctx)
+
+
+def _renewal_kept(ctx: Context, failed: Lease) -> bool:
+    """The kernel failed a renewal of the address in use: netconf rolled its change back
+    and the lease it had applied before is still there, and still valid. Carry on with it
+    as if this ACK had been lost: the REQUEST goes again when RFC 2131 says (at least 60 s
+    on, and at T2 or expiry as ever), rather than dropping a working address for INIT."""
+    kept = ctx.confirmed
+    if kept is None or kept.address != failed.address or \
+            ctx.state not in (State.RENEWING, State.REBINDING):
+        return False
+    ctx.applied = ctx.lease = kept
+    steps.begin_exchange(ctx, ctx.state)
+    until = kept.t2_at if ctx.state is State.RENEWING else kept.expires_at
+    ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, until)
+    log.info("keeping the lease in use; the %s REQUEST goes again in %.0f s",
+             ctx.state.name.lower(), ctx.wake_at - ctx.now)
+    return True
 
 
 # ---- conflicts -------------------------------------------------------------------------
