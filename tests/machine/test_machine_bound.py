@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 import pytest
 
 from leasebox.core.machine.types import (
@@ -341,6 +343,18 @@ def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
     assert h.state is State.BOUND
 
 
+def test_a_renewal_to_another_prefix_length_the_kernel_failed_is_not_kept() -> None:
+    """To netconf another prefix length is another address: it removed the old one before
+    it failed the new one, so the lease in use is gone and cannot be kept."""
+    h = bound()
+    lease = h.client.lease
+    h.fire()
+    h.deliver(ack(h.last_sent().message, subnet_mask=IPv4Address("255.255.255.128")))
+    actions = h.handle(ConfigRefused(h.now, "no", failed=True))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert h.state is State.INIT
+
+
 def test_a_renewal_the_kernel_failed_still_expires_in_time() -> None:
     h = bound()
     lease = h.client.lease
@@ -353,8 +367,19 @@ def test_a_renewal_the_kernel_failed_still_expires_in_time() -> None:
             h.deliver(ack(h.last_sent().message))
             h.handle(ConfigRefused(h.now, "no", failed=True))
             assert h.client.lease == lease
-    assert h.state is State.INIT and h.now >= lease.expires_at
+    assert h.state is State.INIT and h.now == pytest.approx(lease.expires_at)
     assert h.client.lease is None
+
+
+def test_an_infinite_lease_whose_renewal_the_kernel_failed_stays_bound() -> None:
+    h = bound(lease_time=0xFFFFFFFF)
+    lease = h.client.lease
+    h.handle(RenewRequested(h.now))
+    h.deliver(ack(h.last_sent().message, lease_time=0xFFFFFFFF))
+    actions = h.handle(ConfigRefused(h.now, "no", failed=True))
+    assert not of_type(actions, RemoveLease)
+    assert h.state is State.BOUND and h.client.lease == lease
+    assert h.client.get_timer() is None
 
 
 def test_infinite_lease_has_no_timers() -> None:

@@ -48,4 +48,5 @@ def test_bound_is_reached_only_through_netconf_or_a_kept_lease() -> None:
         for kind, rule in rows.items():
             if State.BOUND in rule.next_states and state is not State.BOUND:
                 assert kind is Kind.APPLIED or (state, kind) in (
-                    (State.REBOOTING, Kind.TIMER), (State.RENEWING, Kind.TIMER))
+                    (State.REBOOTING, Kind.TIMER), (State.RENEWING, Kind.TIMER),
+                    (State.RENEWING, Kind.REFUSED))

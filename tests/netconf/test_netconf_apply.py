@@ -192,6 +192,18 @@ def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeRe
     assert conf.tracked.routes == [GW]
 
 
+def test_failed_renewal_restores_the_lifetime_the_kernel_held(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """The engine keeps the lease in use when its renewal fails; the kernel must not
+    expire the address at the renewal's (here shorter) lifetime instead."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(lifetime=3000))
+    kernel.fail_on = "route 198.51"
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(GW, NET), lifetime=600))
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): 3000}
+
+
 def test_lifetimes_that_do_not_land_are_a_failure(setup: tuple[FakeKernel, FakeResolver,
                                                                Configurator]) -> None:
     kernel, _resolver, conf = setup

@@ -177,10 +177,16 @@ class Configurator:
 
     def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
         existed = new.address is not None
+        # a renewal rolled back leaves the lease in use (the engine keeps it): and its
+        # lifetime, which the kernel acts on, with it
+        held = self.kernel.address_lifetimes(plan.interface) if existed else None
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
                                 plan.prefix_route)
         if not existed:
             undo.append(lambda: self.kernel.del_address(plan.interface))
+        elif held is not None:
+            undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
+                                held[0], plan.prefix_route))
         new.address = plan.interface
         got = self.kernel.address_lifetimes(plan.interface)
         if not _lifetime_ok(plan.lifetime, got):

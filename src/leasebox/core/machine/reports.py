@@ -11,6 +11,7 @@ from __future__ import annotations
 from leasebox.core.log import Logger
 from leasebox.core.machine import requests, steps, timing
 from leasebox.core.machine.context import Context
+from leasebox.core.machine.lease import is_infinite
 from leasebox.core.machine.reboot import restart
 from leasebox.core.machine.types import (
     AddressConflict,
@@ -129,10 +130,14 @@ def _renewal_kept(ctx: Context, failed: Lease) -> bool:
     as if this ACK had been lost: the REQUEST goes again when RFC 2131 says (at least 60 s
     on, and at T2 or expiry as ever), rather than dropping a working address for INIT."""
     kept = ctx.confirmed
-    if kept is None or kept.address != failed.address or \
-            ctx.state not in (State.RENEWING, State.REBINDING):
-        return False
+    if kept is None or (kept.address, kept.prefixlen) != (failed.address, failed.prefixlen) \
+            or ctx.state not in (State.RENEWING, State.REBINDING):
+        return False  # (another prefix length is another address to netconf: it went)
     ctx.applied = ctx.lease = kept
+    if is_infinite(kept):  # renewed only when an operator asks: BOUND, as before
+        steps.resume_lease(ctx)
+        log.info("keeping the lease in use")
+        return True
     steps.begin_exchange(ctx, ctx.state)
     until = kept.t2_at if ctx.state is State.RENEWING else kept.expires_at
     ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, until)

@@ -52,7 +52,9 @@ def _adapter_rows(state: State, can_bind: bool) -> dict[Kind, Rule]:
         K.LINK_UP: _rule(reports.link_up, *link_up),
         K.LINK_DOWN: _rule(reports.link_down, S.INIT, S.INIT_REBOOT),
         K.APPLIED: _rule(reports.config_applied, state, *((S.BOUND,) if can_bind else ())),
-        K.REFUSED: _rule(reports.config_refused, state, S.INIT),
+        # a renewal the kernel failed keeps the lease in use (an infinite one: BOUND)
+        K.REFUSED: _rule(reports.config_refused, state, S.INIT,
+                         *((S.BOUND,) if state is S.RENEWING else ())),
         K.CONFLICT: _rule(reports.address_conflict, state, S.INIT),
         K.RELEASE: _rule(reports.release, S.STOPPED),
         K.LEAVE: _rule(reports.leave, S.STOPPED),
