@@ -47,6 +47,7 @@ class FakeKernel:
         self.addresses[iface] = 0xFFFFFFFF if self.lifetime_bug else lifetime
 
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:
+        self._maybe_fail(f"lifetimes {iface}")
         got = self.addresses.get(iface)
         return None if got is None else (got, got)
 
@@ -190,6 +191,33 @@ def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeRe
     assert kernel.routes == [GW]
     assert list(kernel.addresses) == [IPv4Interface("192.0.2.10/24")]
     assert conf.tracked.routes == [GW]
+
+
+def test_a_renewal_puts_back_a_route_a_failed_rollback_lost(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """A renewal to another router fails, and so does the rollback's re-adding of the old
+    default route: the engine keeps the lease in use, and its next renewal must give the
+    link its route back rather than trust netconf's record of it."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(routes=(GW,)))
+    kernel.fail_on = "route 0.0.0.0/0"
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(GW2,)))
+    assert kernel.routes == [] and conf.tracked.routes == [GW]
+    kernel.fail_on = None
+    conf.apply(make_plan(routes=(GW,)))
+    assert kernel.routes == [GW]
+
+
+def test_a_failing_read_of_the_link_is_a_failed_apply(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """The first thing an apply does is read the address (is it someone's permanent
+    one?): the kernel's error there is a failed apply, as any later one is."""
+    kernel, _resolver, conf = setup
+    kernel.fail_on = "lifetimes"
+    with pytest.raises(ApplyFailed, match="EINVAL"):
+        conf.apply(make_plan())
+    assert not kernel.addresses and conf.tracked.empty
 
 
 def test_failed_renewal_restores_the_lifetime_the_kernel_held(

@@ -137,8 +137,11 @@ class Configurator:
     def apply(self, plan: Plan, now: float = 0.0) -> None:
         """Make the link match `plan`. Raises ApplyFailed after rolling back the kernel's
         part. DNS and NTP become wanted, for hand_off."""
-        if self.tracked.address != plan.interface and self.kernel.address_lifetimes(
-                plan.interface) == (INFINITE, INFINITE):
+        try:  # a failing read is a failed apply (FAILED), not a crash of netconf
+            present = self.kernel.address_lifetimes(plan.interface)
+        except OSError as exc:
+            raise ApplyFailed(str(exc)) from None
+        if self.tracked.address != plan.interface and present == (INFINITE, INFINITE):
             raise NotOurs(f"{plan.interface} is already on the link as a permanent address "
                           "that leasebox did not add")
         if self.tracked.address is not None and self.tracked.address != plan.interface:
@@ -149,7 +152,7 @@ class Configurator:
         undo: list[Undo] = []
         try:
             self._apply_mtu(plan, new, undo)
-            self._apply_address(plan, new, undo)
+            self._apply_address(plan, new, undo, present)
             self._apply_routes(plan, new, undo)
         except OSError as exc:
             self._roll_back(undo)
@@ -175,16 +178,16 @@ class Configurator:
         else:
             new.mtu = new.original_mtu = None
 
-    def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
+    def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo],
+                       held: tuple[int, int] | None) -> None:
+        """`held`: the address's lifetimes before. A renewal rolled back leaves the lease in
+        use (the engine keeps it), and its lifetime, which the kernel acts on, with it."""
         existed = new.address is not None
-        # a renewal rolled back leaves the lease in use (the engine keeps it): and its
-        # lifetime, which the kernel acts on, with it
-        held = self.kernel.address_lifetimes(plan.interface) if existed else None
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
                                 plan.prefix_route)
         if not existed:
             undo.append(lambda: self.kernel.del_address(plan.interface))
-        elif held is not None:
+        elif held is not None and held[0] > 0:  # (0: the kernel is removing it anyway)
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
                                 held[0], plan.prefix_route))
         new.address = plan.interface
@@ -204,6 +207,10 @@ class Configurator:
             undo.append(partial(self.kernel.add_route, route))
         for route in plan.routes:
             if route in new.routes:
+                # Asked for again, not assumed: a rollback step that failed, or someone's
+                # `ip route del`, may have taken it, and a kept lease must not go without.
+                if self.kernel.add_route(route):
+                    log.warning("route %s had gone from the link: put back", route)
                 continue
             if not self.kernel.add_route(route):
                 log.info("route %s was already in place (left by an earlier run): adopted",
