@@ -405,19 +405,25 @@ def test_arp_probe_without_answer_proceeds() -> None:
     assert of_type(actions, ApplyLease)
 
 
-def test_config_refused_goes_back_to_init() -> None:
-    h = Harness()
+def not_applied(h: Harness, answer: ConfigRefused) -> LeaseEvent:
+    """A first lease, which netconf does not apply: its one lease event; back in INIT."""
     h.link_up()
     h.fire()
     h.deliver(offer(h.last_sent().message))
     h.deliver(ack(h.last_sent().message))
-    actions = h.handle(ConfigRefused(h.now, "address outside the allowed ranges"))
+    actions = h.handle(answer)
     assert not of_type(actions, RemoveLease)  # nothing of it was applied
     [event] = of_type(actions, LeaseEvent)
-    assert event.kind is LeaseEventKind.REFUSED
-    assert event.detail == "address outside the allowed ranges"
+    assert event.detail == answer.reason
     assert h.state is State.INIT
     assert h.client.lease is None
+    return event
+
+
+def test_config_refused_goes_back_to_init() -> None:
+    h = Harness()
+    event = not_applied(h, ConfigRefused(h.now, "address outside the allowed ranges"))
+    assert event.kind is LeaseEventKind.REFUSED
     h.fire()
     discover = h.last_sent().message
     assert discover.requested_ip is None  # not asking for the refused address again
@@ -433,16 +439,8 @@ def test_a_lease_the_kernel_failed_is_not_avoided() -> None:
     not skipped for AVOID_TIME (which left the link without an address for 5 minutes when
     it went away while netconf applied the lease)."""
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    h.deliver(ack(h.last_sent().message))
-    actions = h.handle(ConfigRefused(h.now, "interface gone", failed=True))
-    [event] = of_type(actions, LeaseEvent)
-    assert event.kind is LeaseEventKind.FAILED
-    assert event.detail == "interface gone"
-    assert h.state is State.INIT
-    assert h.client.lease is None
+    assert not_applied(h, ConfigRefused(h.now, "interface gone", failed=True)).kind is \
+        LeaseEventKind.FAILED
     h.fire()
     discover = h.last_sent().message
     assert discover.requested_ip == ADDRESS
