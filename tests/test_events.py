@@ -13,7 +13,7 @@ from leasebox.core import events
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.ctl.dispatch import EVENTS as HOOK_EVENT_NAMES
 from leasebox.engine import journal
-from leasebox.engine.events import HOOK_EVENTS
+from leasebox.engine.events import HOOK_EVENTS, KEPT_EVENT
 from tests.machine.machine_helpers import remembered
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_every_lease_event_kind_has_a_message_id_and_a_hook_event() -> None:
     assert set(events.LEASE_EVENT_IDS) == {kind.value for kind in LeaseEventKind}
     assert set(HOOK_EVENTS) == set(LeaseEventKind)
-    # "changed" is "bound" to another address, decided when the event is queued
-    assert set(HOOK_EVENTS.values()) | {"changed"} == HOOK_EVENT_NAMES
+    # "changed" is "bound" to another address, decided when the event is queued;
+    # "renew-failed" a FAILED whose lease in use stays
+    assert set(HOOK_EVENTS.values()) | {"changed", KEPT_EVENT} == HOOK_EVENT_NAMES
     lease = remembered()
     lines = {journal.event_text(kind, lease, "why") for kind in LeaseEventKind}
     assert len(lines) == len(LeaseEventKind)  # each its own words in the journal

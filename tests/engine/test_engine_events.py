@@ -20,14 +20,19 @@ def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Pa
     queue.add(LeaseEventKind.ACQUIRED, lease)
     queue.add(LeaseEventKind.RENEWED, lease)
     queue.add(LeaseEventKind.ACQUIRED, replace(lease, address=IPv4Address("192.0.2.99")))
+    queue.add(LeaseEventKind.FAILED, lease, kept=True)
+    queue.add(LeaseEventKind.FAILED, lease)
     queue.add(LeaseEventKind.RELEASED, lease)
     files = sorted((tmp_path / "events").iterdir())
     docs = [json.loads(p.read_text()) for p in files]
-    assert [d["event"] for d in docs] == ["bound", "renewed", "changed", "released"]
-    assert [p.name for p in files] == [f"{n:012d}.json" for n in (1, 2, 3, 4)]
+    assert [d["event"] for d in docs] == ["bound", "renewed", "changed", "renew-failed",
+                                          "failed", "released"]
+    assert [p.name for p in files] == [f"{n:012d}.json" for n in range(1, 7)]
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in files)
-    env = environment(docs[0], "eth0")  # what the engine writes, the dispatcher accepts
-    assert env["LEASEBOX_DNS"] == "192.0.2.53"
+    # what the engine writes, the dispatcher accepts
+    envs = [environment(doc, "eth0") for doc in docs]
+    assert envs[0]["LEASEBOX_DNS"] == "192.0.2.53"
+    assert envs[3]["LEASEBOX_EVENT"] == "renew-failed"
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

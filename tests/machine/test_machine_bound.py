@@ -331,7 +331,8 @@ def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
     actions = h.handle(ConfigRefused(h.now, "[Errno 105] No buffer space available",
                                      failed=True))
     assert not of_type(actions, RemoveLease) and not of_type(actions, PersistLease)
-    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.FAILED]
+    assert [(e.kind, e.kept) for e in of_type(actions, LeaseEvent)] == [
+        (LeaseEventKind.FAILED, True)]
     assert h.state is State.RENEWING and h.client.lease == lease
     assert h.timer() - h.now == pytest.approx(max(60, (lease.t2_at - h.now) / 2))
     assert h.handle(RenewRequested(h.now))  # an operator's renew goes at once

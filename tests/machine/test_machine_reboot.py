@@ -7,6 +7,7 @@ import pytest
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    ConfigRefused,
     LeaseEvent,
     LeaseEventKind,
     LinkDown,
@@ -141,6 +142,37 @@ def test_link_flap_without_answer_keeps_the_applied_lease() -> None:
     assert h.state is State.BOUND
     assert not of_type(actions, RemoveLease) and not of_type(actions, ApplyLease)
     assert h.timer() == lease.t1_at
+
+
+def test_a_link_flap_check_the_kernel_failed_is_not_kept() -> None:
+    """The INIT-REBOOT check's ACK after a flap, failed by the kernel, drops the lease:
+    the link may be another one (a NIC removed and added again), where netconf's rollback
+    leaves nothing of ours. INIT asks for the address again at once."""
+    h = Harness()
+    h.acquire()
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    h.deliver(ack(h.last_sent().message))
+    actions = h.handle(ConfigRefused(h.now, "[Errno 19] No such device", failed=True))
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.FAILED and not event.kept
+    assert h.state is State.INIT and h.client.lease is None
+    h.fire()
+    assert h.last_sent().message.requested_ip == ADDRESS
+
+
+def test_a_remembered_lease_the_kernel_failed_is_not_kept() -> None:
+    """A lease only remembered from disk was never applied in this run: nothing of it is
+    on the link to keep. INIT asks for the address again."""
+    h = rebooting()
+    h.deliver(ack(h.last_sent().message))
+    actions = h.handle(ConfigRefused(h.now, "no", failed=True))
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.FAILED and not event.kept
+    assert h.state is State.INIT and h.client.lease is None
+    h.fire()
+    assert h.last_sent().message.requested_ip == ADDRESS
 
 
 def test_link_flap_after_t1_resumes_renewing() -> None:

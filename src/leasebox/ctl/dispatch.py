@@ -29,7 +29,7 @@ from leasebox.core.names import hostname_problem
 from leasebox.ctl.commands import _checked, terminal_safe
 
 EVENTS = frozenset({"bound", "changed", "renewed", "released", "lost", "declined",
-                    "refused", "failed"})
+                    "refused", "failed", "renew-failed"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
 MAX_FILE = 16384

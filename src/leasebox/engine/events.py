@@ -42,6 +42,9 @@ HOOK_EVENTS = {
     LeaseEventKind.REFUSED: "refused",
     LeaseEventKind.FAILED: "failed",
 }
+# FAILED when the lease in use stays (a renewal the kernel failed): hooks that tear down
+# on "failed" must not for this one
+KEPT_EVENT = "renew-failed"
 
 
 def document(event: str, interface: str, lease: Lease) -> dict[str, object]:
@@ -131,8 +134,8 @@ class EventQueue:
                 except OSError as exc:
                     log.warning("cannot remove %s from the event queue: %s", name, exc.strerror)
 
-    def add(self, kind: LeaseEventKind, lease: Lease) -> None:
-        event = HOOK_EVENTS[kind]
+    def add(self, kind: LeaseEventKind, lease: Lease, kept: bool = False) -> None:
+        event = KEPT_EVENT if kept else HOOK_EVENTS[kind]
         if event == "bound":
             if self.last_address is not None and self.last_address != str(lease.address):
                 event = "changed"

@@ -220,14 +220,14 @@ class EngineService:
                         self.send_netconf(remove)
                 case PersistLease(lease):
                     self._persist(lease, now)
-                case LeaseEvent(kind, lease, detail):
+                case LeaseEvent(kind, lease, detail, kept):
                     log.info(journal.event_text(kind, lease, detail), extra={
                         **self._fields(self.state, lease),
                         "MESSAGE_ID": journal.MESSAGE_IDS[kind],
                         "LEASE_EVENT": kind.value,
                     })
                     self._report_portal(kind, lease)
-                    self.events.add(kind, lease)
+                    self.events.add(kind, lease, kept)
                 case StateChanged():
                     # the state machine logs the transition line itself; journald gets
                     # DHCP_STATE= on it from the field filter (see main.py)

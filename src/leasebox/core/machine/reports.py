@@ -104,7 +104,8 @@ def config_refused(ctx: Context, event: Event) -> None:
     if refused is None:
         return
     if event.failed and _renewal_kept(ctx, refused):
-        ctx.actions.append(LeaseEvent(LeaseEventKind.FAILED, refused, event.reason))
+        ctx.actions.append(LeaseEvent(LeaseEventKind.FAILED, refused, event.reason,
+                                      kept=True))
         return
     # netconf did not take this one; an earlier version of the lease (before a renewal)
     # may still be on the interface, and goes too.

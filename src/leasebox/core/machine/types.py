@@ -240,6 +240,7 @@ class LeaseEvent:
     kind: LeaseEventKind
     lease: Lease
     detail: str = ""
+    kept: bool = False  # FAILED only: the lease in use stays (see reports._renewal_kept)
 
 
 @record
