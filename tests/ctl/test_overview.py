@@ -63,6 +63,9 @@ def test_monitor_events_from_journal_entries() -> None:
                   "server_id": "192.0.2.1",
                   "message": "Acquired 192.0.2.57/24 via 192.0.2.1"}
     assert monitor.line(ev).endswith("eth0 acquired: Acquired 192.0.2.57/24 via 192.0.2.1")
+    kept = {"MESSAGE_ID": events.LEASE_EVENT_IDS["failed"], "LEASE_EVENT": "failed"}
+    assert monitor.event(kept)["event"] == "failed"
+    assert monitor.event({**kept, "LEASE_KEPT": "1"})["event"] == "renew-failed"
     portal = monitor.event({"MESSAGE_ID": events.CAPTIVE_PORTAL_ID,
                             "MESSAGE": "captive portal on eth0: https://p.example/\x1b[2J"})
     assert portal["event"] == "captive-portal" and portal["time"] is None

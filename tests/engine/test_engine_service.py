@@ -229,9 +229,13 @@ def test_a_link_gone_while_netconf_applied_does_not_bar_the_address(rig: Rig,
     dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
         apply.request_id, ipc.ResultStatus.FAILED, "interface veth0 (ifindex 7) is gone"))
     assert rig.svc.state is State.INIT
-    assert any(r.text().startswith(f"Could not apply {ADDRESS}/24") and
-               r.text().endswith("(interface veth0 (ifindex 7) is gone)")
-               for r in logs.at_least(INFO, "leasebox.engine"))
+    [record] = [r for r in logs.at_least(INFO, "leasebox.engine")
+                if r.fields.get("LEASE_EVENT") == "failed"]
+    assert record.text().startswith(f"Could not apply {ADDRESS}/24")
+    assert record.text().endswith("(interface veth0 (ifindex 7) is gone)")
+    assert "LEASE_KEPT" not in record.fields
+    docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
+    assert [d["event"] for d in docs][-1] == "failed"
     # whatever is left of the lease goes
     assert isinstance(channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF),
                       ipc.Remove)
@@ -241,6 +245,29 @@ def test_a_link_gone_while_netconf_applied_does_not_bar_the_address(rig: Rig,
     request = rig.sent()
     assert request.message_type is wire.MessageType.REQUEST
     assert request.requested_ip == ADDRESS and request.server_id == SERVER
+
+
+def test_a_renewal_the_kernel_failed_is_renew_failed_for_hooks_and_journal(
+        rig: Rig, logs: Logs) -> None:
+    """The lease in use stays (the state machine keeps it): the journal says so, with
+    LEASE_KEPT=1, and the hooks' event is renew-failed, not failed, so that a hook that
+    tears down on failed leaves a working address alone."""
+    bind(rig)
+    assert rig.netconf_conn is not None
+    renew = rig.sent()  # at T1
+    assert renew.message_type is wire.MessageType.REQUEST and renew.ciaddr == ADDRESS
+    rig.reply(ack(renew))
+    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
+        apply.request_id, ipc.ResultStatus.FAILED, "[Errno 105] No buffer space available"))
+    assert rig.svc.state is State.RENEWING
+    [record] = [r for r in logs.at_least(INFO, "leasebox.engine")
+                if r.fields.get("LEASE_EVENT") == "failed"]
+    assert record.text().startswith(f"Could not apply the renewal of {ADDRESS}/24")
+    assert record.fields["LEASE_KEPT"] == "1"
+    docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
+    assert [d["event"] for d in docs] == ["bound", "renew-failed"]
 
 
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:

@@ -414,7 +414,7 @@ def not_applied(h: Harness, answer: ConfigRefused) -> LeaseEvent:
     actions = h.handle(answer)
     assert not of_type(actions, RemoveLease)  # nothing of it was applied
     [event] = of_type(actions, LeaseEvent)
-    assert event.detail == answer.reason
+    assert event.detail == answer.reason and not event.kept
     assert h.state is State.INIT
     assert h.client.lease is None
     return event

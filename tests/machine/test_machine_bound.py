@@ -353,6 +353,7 @@ def test_a_renewal_to_another_prefix_length_the_kernel_failed_is_not_kept() -> N
     h.deliver(ack(h.last_sent().message, subnet_mask=IPv4Address("255.255.255.128")))
     actions = h.handle(ConfigRefused(h.now, "no", failed=True))
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert [e.kept for e in of_type(actions, LeaseEvent)] == [False]
     assert h.state is State.INIT
 
 
@@ -366,8 +367,9 @@ def test_a_renewal_the_kernel_failed_still_expires_in_time() -> None:
         h.fire()
         if h.state in (State.RENEWING, State.REBINDING) and h.now < lease.expires_at:
             h.deliver(ack(h.last_sent().message))
-            h.handle(ConfigRefused(h.now, "no", failed=True))
+            actions = h.handle(ConfigRefused(h.now, "no", failed=True))
             assert h.client.lease == lease
+            assert [e.kept for e in of_type(actions, LeaseEvent)] == [True]
     assert h.state is State.INIT and h.now == pytest.approx(lease.expires_at)
     assert h.client.lease is None
 
@@ -379,6 +381,7 @@ def test_an_infinite_lease_whose_renewal_the_kernel_failed_stays_bound() -> None
     h.deliver(ack(h.last_sent().message, lease_time=0xFFFFFFFF))
     actions = h.handle(ConfigRefused(h.now, "no", failed=True))
     assert not of_type(actions, RemoveLease)
+    assert [e.kept for e in of_type(actions, LeaseEvent)] == [True]
     assert h.state is State.BOUND and h.client.lease == lease
     assert h.client.get_timer() is None
 

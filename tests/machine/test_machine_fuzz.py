@@ -44,6 +44,7 @@ from leasebox.core.machine.types import (
     LinkDown,
     LinkUp,
     MessageReceived,
+    PersistLease,
     ProbeAddress,
     ProbeResult,
     ReleaseRequested,
@@ -151,6 +152,12 @@ class World:
             elif isinstance(action, LeaseEvent) and action.kind in (
                     LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
                 assert state is State.BOUND
+        if any(isinstance(a, LeaseEvent) and a.kept for a in actions):
+            # a failed renewal kept: nothing of the lease in use goes, nor its file
+            [kept] = [a for a in actions if isinstance(a, LeaseEvent)]
+            assert kept.kind is LeaseEventKind.FAILED and client.lease is not None
+            assert not [a for a in actions if isinstance(a, RemoveLease)
+                        or (isinstance(a, PersistLease) and a.lease is None)]
         if state in (State.BOUND, State.RENEWING, State.REBINDING):
             assert client.lease is not None
         if not self.answers and self.on_interface is not None:

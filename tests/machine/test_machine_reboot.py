@@ -149,7 +149,7 @@ def test_a_link_flap_check_the_kernel_failed_is_not_kept() -> None:
     the link may be another one (a NIC removed and added again), where netconf's rollback
     leaves nothing of ours. INIT asks for the address again at once."""
     h = Harness()
-    h.acquire()
+    lease = h.acquire()
     h.handle(LinkDown(h.now))
     h.advance(10)
     h.link_up()
@@ -157,6 +157,8 @@ def test_a_link_flap_check_the_kernel_failed_is_not_kept() -> None:
     actions = h.handle(ConfigRefused(h.now, "[Errno 19] No such device", failed=True))
     [event] = of_type(actions, LeaseEvent)
     assert event.kind is LeaseEventKind.FAILED and not event.kept
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
     assert h.state is State.INIT and h.client.lease is None
     h.fire()
     assert h.last_sent().message.requested_ip == ADDRESS

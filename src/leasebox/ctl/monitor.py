@@ -1,7 +1,8 @@
 """leaseboxctl monitor: follow lease events as they happen, from the journal.
 
 The engine logs every lease event with a MESSAGE_ID of its own (leasebox.core.events) and
-fields INTERFACE=, LEASE_EVENT=, LEASE_ADDRESS=, SERVER_ID= (and CAPTIVE_PORTAL=); this
+fields INTERFACE=, LEASE_EVENT=, LEASE_ADDRESS=, SERVER_ID= (and CAPTIVE_PORTAL=, and
+LEASE_KEPT=1 on a failed renewal whose lease stays, shown as renew-failed); this
 follows those entries with systemd's journal reader, so it needs no daemon of its own and
 sees what `journalctl` sees (root, or the systemd-journal group). Ends on SIGINT or SIGTERM.
 """
@@ -45,6 +46,8 @@ def event(entry: dict[str, Any]) -> dict[str, Any]:
         "time": stamp.timestamp() if isinstance(stamp, datetime) else None,
         "event": _KIND.get(str(entry.get("MESSAGE_ID", "")).replace("-", ""), "unknown"),
     }
+    if out["event"] == "failed" and str(entry.get("LEASE_KEPT", "")) == "1":
+        out["event"] = "renew-failed"  # the lease in use stays, as the hooks hear it
     for name in FIELDS:
         if name in entry:
             out[name.lower()] = str(entry[name])

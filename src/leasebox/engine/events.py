@@ -135,7 +135,7 @@ class EventQueue:
                     log.warning("cannot remove %s from the event queue: %s", name, exc.strerror)
 
     def add(self, kind: LeaseEventKind, lease: Lease, kept: bool = False) -> None:
-        event = KEPT_EVENT if kept else HOOK_EVENTS[kind]
+        event = KEPT_EVENT if kept and kind is LeaseEventKind.FAILED else HOOK_EVENTS[kind]
         if event == "bound":
             if self.last_address is not None and self.last_address != str(lease.address):
                 event = "changed"

@@ -51,8 +51,10 @@ def duration(seconds: float) -> str:
     return f"{s // 86400} days"
 
 
-def event_text(kind: LeaseEventKind, lease: Lease, detail: str) -> str:
-    text = f"{_VERB[kind]} {describe(lease)} from {lease.server_id}"
+def event_text(kind: LeaseEventKind, lease: Lease, detail: str, kept: bool = False) -> str:
+    """The journal line of a lease event; `kept`: a FAILED renewal whose lease stays."""
+    verb = "Could not apply the renewal of" if kept else _VERB[kind]
+    text = f"{verb} {describe(lease)} from {lease.server_id}"
     if kind in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
         text += f", lease {duration(lease.lease_time)}"
     return f"{text} ({detail})" if detail else text

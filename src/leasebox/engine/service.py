@@ -221,10 +221,11 @@ class EngineService:
                 case PersistLease(lease):
                     self._persist(lease, now)
                 case LeaseEvent(kind, lease, detail, kept):
-                    log.info(journal.event_text(kind, lease, detail), extra={
+                    log.info(journal.event_text(kind, lease, detail, kept), extra={
                         **self._fields(self.state, lease),
                         "MESSAGE_ID": journal.MESSAGE_IDS[kind],
                         "LEASE_EVENT": kind.value,
+                        **({"LEASE_KEPT": "1"} if kept else {}),
                     })
                     self._report_portal(kind, lease)
                     self.events.add(kind, lease, kept)
