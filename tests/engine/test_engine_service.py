@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leasebox import ipc
+from leasebox.core import log as core_log
 from leasebox.core import wire
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
@@ -79,6 +80,19 @@ class Rig:
         frame = wire.encode_frame(wire.encode(message), src_mac=SERVER_MAC, src_ip=SERVER,
                                   src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
         dispatch.engine_dispatch_io(self.svc, ipc.Frame(frame))
+
+    def fail_apply(self, reason: str, logs: Logs) -> tuple[core_log.Record, list[str]]:
+        """netconf answers the engine's next Apply FAILED: the journal record of the
+        failed event, and the hook events queued so far."""
+        assert self.netconf_conn is not None
+        apply = channel.recv(self.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        assert isinstance(apply, ipc.Apply)
+        dispatch.engine_dispatch_netconf(self.svc, ipc.Result(
+            apply.request_id, ipc.ResultStatus.FAILED, reason))
+        [record] = [r for r in logs.at_least(INFO, "leasebox.engine")
+                    if r.fields.get("LEASE_EVENT") == "failed"]
+        queued = sorted((self.state_dir / "events").iterdir())
+        return record, [json.loads(p.read_text())["event"] for p in queued]
 
     def control(self, command: control.Command) -> dict[str, object]:
         reply = dispatch.engine_dispatch_control(
@@ -223,19 +237,12 @@ def test_a_link_gone_while_netconf_applied_does_not_bar_the_address(rig: Rig,
     bind(rig)
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))
     rig.reply(ack(rig.sent()))
-    assert rig.netconf_conn is not None
-    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
-        apply.request_id, ipc.ResultStatus.FAILED, "interface veth0 (ifindex 7) is gone"))
+    record, queued = rig.fail_apply("interface veth0 (ifindex 7) is gone", logs)
     assert rig.svc.state is State.INIT
-    [record] = [r for r in logs.at_least(INFO, "leasebox.engine")
-                if r.fields.get("LEASE_EVENT") == "failed"]
     assert record.text().startswith(f"Could not apply {ADDRESS}/24")
     assert record.text().endswith("(interface veth0 (ifindex 7) is gone)")
-    assert "LEASE_KEPT" not in record.fields
-    docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
-    assert [d["event"] for d in docs][-1] == "failed"
+    assert "LEASE_KEPT" not in record.fields and queued[-1] == "failed"
+    assert rig.netconf_conn is not None
     # whatever is left of the lease goes
     assert isinstance(channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF),
                       ipc.Remove)
@@ -253,21 +260,14 @@ def test_a_renewal_the_kernel_failed_is_renew_failed_for_hooks_and_journal(
     LEASE_KEPT=1, and the hooks' event is renew-failed, not failed, so that a hook that
     tears down on failed leaves a working address alone."""
     bind(rig)
-    assert rig.netconf_conn is not None
     renew = rig.sent()  # at T1
     assert renew.message_type is wire.MessageType.REQUEST and renew.ciaddr == ADDRESS
     rig.reply(ack(renew))
-    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
-        apply.request_id, ipc.ResultStatus.FAILED, "[Errno 105] No buffer space available"))
+    record, queued = rig.fail_apply("[Errno 105] No buffer space available", logs)
     assert rig.svc.state is State.RENEWING
-    [record] = [r for r in logs.at_least(INFO, "leasebox.engine")
-                if r.fields.get("LEASE_EVENT") == "failed"]
     assert record.text().startswith(f"Could not apply the renewal of {ADDRESS}/24")
     assert record.fields["LEASE_KEPT"] == "1"
-    docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
-    assert [d["event"] for d in docs] == ["bound", "renew-failed"]
+    assert queued == ["bound", "renew-failed"]
 
 
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
