@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from tests.bench.bench_leasebox import KINDS, PEER_UNIT
 from tests.bench.bench_measure import summary
 
 MIB = 1024.0
@@ -165,6 +166,57 @@ def _timeline_table(title: str, timeline: dict[str, dict[str, Any]], ref: str) -
     return lines + [""]
 
 
+BARE_PYTHON = "python3 -IS, nothing imported"  # agent.FLOOR's line for the interpreter alone
+
+
+def _cpu_budget(figs: dict[str, dict[str, Any]], lb: dict[str, Any]) -> list[str]:
+    """leasebox's cold start CPU against networkd's, in the parts this run measured on
+    their own (the sandbox and floor sections): what the difference is made of."""
+    def med(s: dict[str, Any] | None) -> float | None:
+        return (s or {}).get("median")
+
+    cases = (lb.get("sandbox") or {}).get("cases", {})
+    lines = (lb.get("floor") or {}).get("lines", {})
+    sandbox = {k: med(v.get("cpu_ms")) for k, v in cases.items() if "error" not in v}
+    floor = {p: med(v.get("cpu_ms")) for k, v in lines.items() for p in KINDS
+             if k.startswith(f"{p}:")}
+    total = med(figs.get("leasebox", {}).get("cold_cpu"))
+    base, bare = sandbox.get("no settings"), med(lines.get(BARE_PYTHON, {}).get("cpu_ms"))
+    units = [x for p in KINDS if (x := sandbox.get(p)) is not None]
+    programs = [x for p in KINDS if (x := floor.get(p)) is not None]
+    if total is None or base is None or bare is None or len(units) < len(KINDS) \
+            or len(programs) < len(KINDS):
+        return []
+    n = len(KINDS)
+    ours = {"sandbox": sum(units) - n * base, "python": n * bare,
+            "imports": sum(programs) - n * bare}
+    ours["rest"] = total - sum(ours.values())
+    ours["total"] = total
+    peer_total, peer_unit = med(figs.get("networkd", {}).get("cold_cpu")), sandbox.get(PEER_UNIT)
+    peer: dict[str, float] = {}
+    if peer_total is not None and peer_unit is not None:
+        peer = {"sandbox": peer_unit - base, "python": 0.0, "imports": 0.0,
+                "rest": peer_total - (peer_unit - base), "total": peer_total}
+    rows = (("sandbox", "systemd's set-up of the sandboxes, between fork and exec: the units' "
+             "(sandbox table) less a unit without settings"),
+            ("python", "Python interpreters started, nothing imported (floor)"),
+            ("imports", "the programs' imports (floor, less the bare interpreter)"),
+            ("rest", "the rest: the programs' own work up to the address, PID 1 loading and "
+             "forking the units, journald, D-Bus (the cold start's CPU less the above)"))
+    L = ["", "### What the cold start's CPU is made of", "",
+         "Medians of this run, in ms of CPU. The parts are measured on their own, on the idle "
+         "container (sections below); the cold start runs them side by side on 2 cores, so "
+         "the rest is approximate. leasebox starts three units and three interpreters, "
+         "networkd one unit and no interpreter.", "",
+         "| part | leasebox | systemd-networkd | difference |" if peer else "| part | leasebox |",
+         "|---|---|---|---|" if peer else "|---|---|"]
+    for key, label in (*rows, ("total", "**cold start CPU** (the table above)")):
+        L.append(f"| {label} | {fmt(ours[key], 1)} | {fmt(peer[key], 1)} | "
+                 f"{fmt(ours[key] - peer[key], 1)} |" if peer else
+                 f"| {label} | {fmt(ours[key], 1)} |")
+    return L
+
+
 def markdown(results: dict[str, Any]) -> str:
     meta = results["meta"]
     clients = results["clients"]
@@ -247,6 +299,7 @@ def markdown(results: dict[str, Any]) -> str:
             cpu_text = span(f["cold_cpu"]) if med is not None else "n/a"
             L.append(f"| {clients[key]['label']} | {cpu_text} | "
                      f"{fmt(med / lb_cpu, 2) if med and lb_cpu else '—'} |")
+    L += _cpu_budget(figs, results.get("leasebox", {}))
     L += ["", "## Targets (shown, not asserted)", "", "| target | measured | met |",
           "|---|---|---|"]
     for t in results["targets"]:
