@@ -428,8 +428,10 @@ def markdown(results: dict[str, Any]) -> str:
             L += [f"### The floor: Python's start and each program's imports, alone on the "
                   f"idle container (median of {fl['runs']})", "",
                   "Each line is a fresh `python3 -IS -c` that imports what the program "
-                  "imports at start-up and exits: what a cold start costs before leasebox "
-                  "does anything, and what each process carries for good.", "",
+                  "imports at start-up and leaves with os._exit (a cold start has no "
+                  "interpreter clean-up either): what a cold start costs before leasebox "
+                  "does anything, and what each process carries for good. CPU: the "
+                  "child's, from getrusage.", "",
                   "| what | wall ms | CPU ms | anonymous RSS MiB |", "|---|---|---|---|"]
             for label, v in fl["lines"].items():
                 L.append(f"| {label} | {fmt(v['wall_ms'].get('median'), 1)} | "
