@@ -433,7 +433,7 @@ def markdown(results: dict[str, Any]) -> str:
             L += [f"### The floor: Python's start and each program's imports, alone on the "
                   f"idle container (median of {fl['runs']})", "",
                   "Each line is a fresh `python3 -IS -c` that imports what the program "
-                  "imports at start-up and leaves with os._exit (a cold start has no "
+                  "imports at start-up and leaves with _exit(2) (a cold start has no "
                   "interpreter clean-up either): what a cold start costs before leasebox "
                   "does anything, and what each process carries for good. CPU: the "
                   "child's, from getrusage.", "",
