@@ -37,6 +37,10 @@ install-python: install-programs
 	install -d $(DESTDIR)$(PYLIBDIR)
 	cd src && find leasebox -name '*.py' -o -name py.typed | while read -r f; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(PYLIBDIR)/$$f"; done
+	# Byte-compiled here, as the package's postinst does (py3compile): no service can
+	# write /usr, so without them each start would compile leasebox from source (io's
+	# imports 33 ms of CPU instead of 16, the engine's 61 instead of 26).
+	"$(PYTHON)" -m compileall -q -d "$(PYLIBDIR)/leasebox" "$(DESTDIR)$(PYLIBDIR)/leasebox"
 
 # Each program is four lines. Not the wheel's entry-point scripts: they import re (for
 # a Windows suffix), which leasebox-io needs for nothing else (~2 ms of each start).
