@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import marshal
+import os
 import re
 import struct
 import subprocess
@@ -34,9 +35,18 @@ def test_the_makefile_installs_every_program_of_pyproject() -> None:
 def test_make_install_byte_compiles_what_it_installs(tmp_path: Path) -> None:
     """The services cannot write /usr: without up-to-date .pyc files installed beside the
     sources, every start would compile leasebox from source (twice the imports' CPU)."""
-    subprocess.run(["make", "-s", "install", f"DESTDIR={tmp_path}", f"PYTHON={sys.executable}"],
-                   cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     pylib = "/usr/lib/python3/dist-packages"
+    # a strict umask and SOURCE_DATE_EPOCH, as on a hardened or reproducible build
+    subprocess.run(["sh", "-c", 'umask 077 && exec make -s install "$@"', "sh",
+                    f"DESTDIR={tmp_path}", f"PYTHON={sys.executable}", "PREFIX=/usr",
+                    f"PYLIBDIR={pylib}"],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
+    # the services' users read all of it, whatever the umask: not only its owner, root
+    for path in tmp_path.rglob("*"):
+        if not path.is_symlink():
+            want = 0o005 if path.is_dir() else 0o004
+            assert path.stat().st_mode & want == want, path
     sources = sorted((tmp_path / pylib.lstrip("/") / "leasebox").rglob("*.py"))
     assert len(sources) == len(list((REPO / "src" / "leasebox").rglob("*.py")))
     for source in sources:
