@@ -233,10 +233,11 @@ def _absent_only_price(cases: dict[str, Any]) -> list[str]:
         return []
     names = ", ".join(k + "=" for k in ABSENT_ONLY)
     each = ", ".join(f"{part} {fmt(d, 1)}" for part, d in saved)
-    return [f"{names} protect nothing in the units' roots (their paths are absent or empty "
-            "there) and stay: they would protect where the root differs (a kernel without procfs's "
-            "subset=pid, where systemd drops ProcSubset= without a word; a drop-in that resets "
-            f"InaccessiblePaths=). What they cost, in ms of set-up CPU: {each}; "
+    return [f"{names} protect nothing in the units' roots (their paths are hidden, "
+            "inaccessible or absent there) and stay: they would protect where the sandbox "
+            "differs (a kernel without procfs's subset=pid, where systemd drops ProcSubset= "
+            "without a word; a drop-in that resets InaccessiblePaths=). What they cost, in "
+            f"ms of set-up CPU: {each}; "
             f"{fmt(sum(d for _, d in saved), 1)} a cold start.", ""]
 
 
