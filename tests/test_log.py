@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,6 +146,7 @@ def journal(tmp_path: Path) -> Iterator[tuple[socket.socket, Logger, JournalSink
 def test_a_record_is_one_entry_with_its_fields(
         journal: tuple[socket.socket, Logger, JournalSink]) -> None:
     sock, logger, _ = journal
+    before = time.monotonic_ns() // 1000
     logger.warning("lease %s\nsecond line", "192.0.2.5",
                    extra={"INTERFACE": "eth0", "MESSAGE_ID": "ab" * 16, "_TRUSTED": "x",
                           "lower": "y", "LEASE_MTU": 1500})
@@ -156,6 +158,8 @@ def test_a_record_is_one_entry_with_its_fields(
     assert fields["DHCP_STATE"] == b"BOUND"
     assert fields["CODE_FUNC"] == b"test_a_record_is_one_entry_with_its_fields"
     assert fields["LOGGER"] == b"leasebox.test-journal"
+    # when it was logged, on the clock of journald's __MONOTONIC_TIMESTAMP=
+    assert before <= int(fields["SOURCE_MONOTONIC_USEC"]) <= time.monotonic_ns() // 1000
     # journald would drop these; they are not sent at all
     assert not {"_TRUSTED", "lower", "msg", "args"} & set(fields)
 

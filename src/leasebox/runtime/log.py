@@ -22,6 +22,7 @@ import os
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
 
 from leasebox.core.log import (
@@ -67,10 +68,16 @@ def journal_entry(fields: dict[str, str]) -> bytes:
 
 class JournalSink:
     """Each record as one journal entry: MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, LOGGER,
-    CODE_FILE/LINE/FUNC, the process's own fields (INTERFACE=, the engine's DHCP_STATE=...)
-    and the record's upper-case fields (MESSAGE_ID=...), which win over the process's.
+    CODE_FILE/LINE/FUNC, SOURCE_MONOTONIC_USEC (see below), the process's own fields
+    (INTERFACE=, the engine's DHCP_STATE=...) and the record's upper-case fields
+    (MESSAGE_ID=...), which win over the process's.
     An entry too large for a datagram goes in a sealed memfd, as sd_journal_send() does.
-    If journald cannot take it, the line goes to stderr (the journal's stream) instead."""
+    If journald cannot take it, the line goes to stderr (the journal's stream) instead.
+
+    SOURCE_MONOTONIC_USEC= is CLOCK_MONOTONIC when the line was logged, in µs, the clock of
+    journald's own __MONOTONIC_TIMESTAMP=, which is when journald received it: on busy
+    cores that comes milliseconds later, and the three processes' lines can arrive out of
+    the order they were logged in (`journalctl -o json` shows both)."""
 
     def __init__(self, identifier: str, path: str = JOURNAL_SOCKET,
                  fields: Callable[[], dict[str, str]] = dict) -> None:
@@ -83,7 +90,8 @@ class JournalSink:
         try:
             fields = {"MESSAGE": record.text(), "PRIORITY": str(syslog_priority(record.level)),
                       "SYSLOG_IDENTIFIER": self.identifier, "LOGGER": record.name,
-                      "CODE_FILE": record.file, "CODE_LINE": str(record.line)}
+                      "CODE_FILE": record.file, "CODE_LINE": str(record.line),
+                      "SOURCE_MONOTONIC_USEC": str(time.monotonic_ns() // 1000)}
             if record.func:
                 fields["CODE_FUNC"] = record.func
             for name, value in (*self.process_fields().items(), *record.fields.items()):
