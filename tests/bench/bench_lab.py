@@ -192,13 +192,16 @@ class BenchLab:
 
     def journal_after(self, cursor: str, units: Sequence[str]) -> list[dict[str, Any]]:
         """Messages logged after ``cursor`` by the processes of ``units`` (glob patterns
-        on _SYSTEMD_UNIT): {t: monotonic seconds, unit, msg}.
+        on _SYSTEMD_UNIT): {t: monotonic seconds, unit, msg}. t is when the process logged
+        the line (leasebox's SOURCE_MONOTONIC_USEC=); journald's __MONOTONIC_TIMESTAMP=, when it
+        received it, lags by milliseconds while the cores are busy and is used only for
+        lines without it.
 
         The units are matched here, not with `journalctl -u`: systemd 252's journalctl,
         given --after-cursor and a match, skips the first matching entry whenever the
         cursor's own entry does not match."""
         argv = ["journalctl", "--no-pager", "-o", "json", "--output-fields",
-                "MESSAGE,_SYSTEMD_UNIT,__MONOTONIC_TIMESTAMP"]
+                "MESSAGE,_SYSTEMD_UNIT,__MONOTONIC_TIMESTAMP,SOURCE_MONOTONIC_USEC"]
         if cursor:
             argv.append(f"--after-cursor={cursor}")
         out = self.c.run(argv, check=False, timeout=60).stdout
@@ -214,8 +217,10 @@ class BenchLab:
             msg = e.get("MESSAGE")
             if isinstance(msg, list):  # journald gives non-UTF-8 messages as byte arrays
                 msg = bytes(msg).decode(errors="replace")
-            entries.append({"t": int(e["__MONOTONIC_TIMESTAMP"]) / 1e6, "unit": unit,
-                            "msg": msg or ""})
+            logged = e.get("SOURCE_MONOTONIC_USEC")
+            usec = int(logged) if isinstance(logged, str) and logged.isdigit() else int(
+                e["__MONOTONIC_TIMESTAMP"])
+            entries.append({"t": usec / 1e6, "unit": unit, "msg": msg or ""})
         return entries
 
     def unit_times(self, unit: str) -> dict[str, float]:
