@@ -463,7 +463,8 @@ def markdown(results: dict[str, Any]) -> str:
                   "(when PID 1 handled READY=1); the rest are journal lines, timed by the "
                   "process that logged them (SOURCE_MONOTONIC_USEC=, not journald's later "
                   "receive time). The raw journal of the last cold start is in "
-                  "leasebox-cold-start.journal.", ""]
+                  "leasebox-cold-start.journal (journalctl -o short-monotonic: journald's "
+                  "receive times).", ""]
             L += _timeline_table("Cold start timeline (journal, unit timestamps, wire)",
                                  prof["cold"], "`systemctl start`")
         if prof.get("flap"):
