@@ -218,14 +218,15 @@ class BenchLab:
             if isinstance(msg, list):  # journald gives non-UTF-8 messages as byte arrays
                 msg = bytes(msg).decode(errors="replace")
             logged = e.get("SOURCE_MONOTONIC_USEC")
-            usec = int(logged) if isinstance(logged, str) and logged.isdigit() else int(
+            usec = int(logged) if isinstance(logged, str) and logged.isdecimal() else int(
                 e["__MONOTONIC_TIMESTAMP"])
             entries.append({"t": usec / 1e6, "unit": unit, "msg": msg or ""})
         return entries
 
     def unit_times(self, unit: str) -> dict[str, float]:
-        """When systemd started the unit's main process and when the unit became active
-        (READY=1 for Type=notify), CLOCK_MONOTONIC seconds; 0 when it never happened."""
+        """When systemd forked the unit's main process (before its sandbox set-up and
+        exec) and when the unit became active (READY=1 for Type=notify), CLOCK_MONOTONIC
+        seconds; 0 when it never happened."""
         out = self.systemctl("show", "-p", "ExecMainStartTimestampMonotonic",
                              "-p", "ActiveEnterTimestampMonotonic", unit, check=False)
         times: dict[str, float] = {}
@@ -233,7 +234,7 @@ class BenchLab:
             key, _, value = line.partition("=")
             if value.isdigit():
                 times[key] = int(value) / 1e6
-        return {"exec": times.get("ExecMainStartTimestampMonotonic", 0.0),
+        return {"forked": times.get("ExecMainStartTimestampMonotonic", 0.0),
                 "ready": times.get("ActiveEnterTimestampMonotonic", 0.0)}
 
     def dropin(self, unit: str, name: str, text: str | None) -> None:

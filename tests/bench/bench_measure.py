@@ -21,11 +21,17 @@ LEASEBOX_UNITS = [f"leasebox-*@{IFACE}*"]
 # systemd's ExecMainStartTimestamp: taken in PID 1 right after the fork, before the child
 # sets up the unit's sandbox and execs the program
 FORKED = "forked by systemd (sandbox set-up, then exec)"
+ADDRESS = "address on the link (netlink)"
+# The line each process logs right before its READY=1, on its own clock (systemd's
+# ActiveEnterTimestamp is when PID 1 got round to the notification)
+READY_LINES = {"io": "io: link reported (carrier up)",
+               "engine": "engine: started, waiting for io",
+               "netconf": "netconf: ready (pyroute2 loaded)"}
 COLD_EVENTS: tuple[tuple[str, str, str], ...] = (
     ("io: capabilities dropped", "io", r"^capabilities dropped"),
-    ("io: link reported (carrier up)", "io", rf"^link {IFACE}: .* carrier up"),
-    ("engine: started, waiting for io", "engine", r"^started; waiting for io"),
-    ("netconf: ready (pyroute2 loaded)", "netconf", r"^ready on "),
+    (READY_LINES["io"], "io", rf"^link {IFACE}: .* carrier up"),
+    (READY_LINES["engine"], "engine", r"^started; waiting for io"),
+    (READY_LINES["netconf"], "netconf", r"^ready on "),
     ("netconf: engine connected", "netconf", r"^engine connected"),
     ("netconf: applied #1", "netconf", r"^applied #1"),
     ("engine: Acquired", "engine", r"^Acquired "),
@@ -134,7 +140,7 @@ def leasebox_timeline(lab: BenchLab, cursor: str, t0: float,
     line: dict[str, float | None] = {}
     for part in ("io", "engine", "netconf"):
         times = lab.unit_times(f"leasebox-{part}@{IFACE}.service")
-        line[f"{part}: {FORKED}"] = ms(times["exec"] or None, t0)
+        line[f"{part}: {FORKED}"] = ms(times["forked"] or None, t0)
         line[f"{part}: ready (READY=1)"] = ms(times["ready"] or None, t0)
     for name, t in journal_events(entries, COLD_EVENTS).items():
         line[name] = ms(t, t0)
@@ -143,7 +149,7 @@ def leasebox_timeline(lab: BenchLab, cursor: str, t0: float,
     line["wire: OFFER received"] = ms(first(wire, "OFFER", "in"), t0)
     line["wire: REQUEST sent"] = ms(first(wire, "REQUEST", "out"), t0)
     line["wire: ACK received"] = ms(first(wire, "ACK", "in"), t0)
-    line["address on the link (netlink)"] = ms(acquired["addr_at"].get(IFACE), t0)
+    line[ADDRESS] = ms(acquired["addr_at"].get(IFACE), t0)
     return line
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tests.bench.bench_leasebox import ABSENT_ONLY, KINDS, PEER_UNIT, without_absent_only
-from tests.bench.bench_measure import FORKED, summary
+from tests.bench.bench_measure import ADDRESS, FORKED, READY_LINES, summary
 
 MIB = 1024.0
 
@@ -440,10 +440,11 @@ def markdown(results: dict[str, Any]) -> str:
             L += [""]
         lr = prof.get("last_ready") or {}
         if lr.get("count"):
-            n = sum(lr["count"].values())
+            n = lr.get("starts", sum(lr["count"].values()))
             L += ["### The last process ready, in each cold start", "",
                   "The three processes start together and share the two cores; the address "
-                  "waits for the last of them to be ready (the line each logs at READY=1), "
+                  "waits for the last of them to be ready (the line each logs right before "
+                  "READY=1), "
                   "so the medians of the timeline below mix starts in which different "
                   "processes came last. Here each start is taken on its own.", "",
                   "| last ready | cold starts | from its READY=1 to the address, ms |",
@@ -451,8 +452,10 @@ def markdown(results: dict[str, Any]) -> str:
             for part in (*READY_LINES, "any"):
                 tail = lr.get("tail_ms", {}).get(part)
                 if tail and tail.get("n"):
-                    count = n if part == "any" else lr["count"].get(part, 0)
-                    L.append(f"| {part} | {count} of {n} | {span(tail, 1)} |")
+                    L.append(f"| {part} | {tail['n']} of {n} | {span(tail, 1)} |")
+            for part, count in lr["count"].items():
+                if part not in READY_LINES:
+                    L.append(f"| {part} | {count} of {n} | — |")
             L += [""]
         if prof.get("cold"):
             L += ["The engine logs no line per DHCP message at its default level: DISCOVER, "
@@ -552,18 +555,11 @@ def profile(results: dict[str, Any]) -> dict[str, Any]:
         "netconf: fork → ready (sandbox set-up, interpreter, imports, pyroute2)":
             d(f"netconf: {FORKED}", "netconf: ready (pyroute2 loaded)"),
         "ACK received → address on the link (waiting for netconf, then netlink)":
-            d("wire: ACK received", "address on the link (netlink)"),
-        "total: systemctl start → address": c.get("address on the link (netlink)"),
+            d("wire: ACK received", ADDRESS),
+        "total: systemctl start → address": c.get(ADDRESS),
     }
     out["last_ready"] = last_ready([r.get("timeline_ms") or {} for r in cold_runs])
     return out
-
-
-# The line each process logs at READY=1 (io and netconf just before, the engine just
-# after): its own clock, where systemd's ActiveEnterTimestamp is when PID 1 got to it.
-READY_LINES = {"io": "io: link reported (carrier up)",
-               "engine": "engine: started, waiting for io",
-               "netconf": "netconf: ready (pyroute2 loaded)"}
 
 
 def last_ready(runs: Sequence[dict[str, float | None]]) -> dict[str, Any]:
@@ -574,14 +570,16 @@ def last_ready(runs: Sequence[dict[str, float | None]]) -> dict[str, Any]:
     tails: dict[str, list[float]] = {}
     for run in runs:
         ready = {p: t for p, key in READY_LINES.items() if (t := run.get(key)) is not None}
-        address = run.get("address on the link (netlink)")
+        address = run.get(ADDRESS)
         if len(ready) < len(READY_LINES) or address is None:
+            last["(not every line, or no address)"] += 1
             continue
         part = max(ready, key=lambda p: ready[p])
         last[part] += 1
         tails.setdefault(part, []).append(address - ready[part])
         tails.setdefault("any", []).append(address - ready[part])
-    return {"count": dict(last), "tail_ms": {k: summary(v) for k, v in tails.items()}}
+    return {"count": dict(last), "starts": len(runs),
+            "tail_ms": {k: summary(v) for k, v in tails.items()}}
 
 
 def _merge(lines: Sequence[dict[str, float | None] | None]) -> dict[str, dict[str, Any]]:

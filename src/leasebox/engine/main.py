@@ -246,8 +246,8 @@ class Loop:
         if self.control_listener is not None:
             self.control_listener.setblocking(False)
         self.svc.connect_netconf()  # early: socket activation warms netconf up before the ACK
+        log.info("started; waiting for io")  # before READY=1, as io's and netconf's lines
         sd.notify("READY=1", self.svc.status_field(self.svc.clock()))
-        log.info("started; waiting for io")
         self.sel.register(self.alarm, selectors.EVENT_READ)
         while not self.terminate:
             self._sync_registrations()

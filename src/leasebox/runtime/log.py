@@ -8,7 +8,8 @@ JournalHandler costs each process ~4 ms and ~0.7 MiB to import (uuid, datetime, 
 reader) and sends every attribute of a record, most of which journald drops as invalid
 field names. A traceback is in MESSAGE, under the message. The loggers are
 leasebox.core.log's (why not the standard logging: see there).
-No colours and no timestamps: journald has them. --debug turns on leasebox's own debug
+No colours and no timestamps in the text: journald has them (and each entry carries
+SOURCE_MONOTONIC_USEC=, see JournalSink). --debug turns on leasebox's own debug
 lines only; of libraries that log (through the standard logging), pyroute2's errors and
 other libraries' warnings and errors are kept.
 """
