@@ -224,10 +224,12 @@ class BenchLab:
         return entries
 
     def unit_times(self, unit: str) -> dict[str, float]:
-        """When systemd forked the unit's main process (before its sandbox set-up and
-        exec) and when the unit became active (READY=1 for Type=notify), CLOCK_MONOTONIC
-        seconds; 0 when it never happened."""
+        """When systemd forked the unit's main process (before its sandbox set-up), when
+        that process exec'd the program (systemd 256 and later: the handoff timestamp)
+        and when the unit became active (READY=1 for Type=notify), CLOCK_MONOTONIC
+        seconds; 0 when it never happened or systemd does not tell."""
         out = self.systemctl("show", "-p", "ExecMainStartTimestampMonotonic",
+                             "-p", "ExecMainHandoffTimestampMonotonic",
                              "-p", "ActiveEnterTimestampMonotonic", unit, check=False)
         times: dict[str, float] = {}
         for line in out.splitlines():
@@ -235,6 +237,7 @@ class BenchLab:
             if value.isdigit():
                 times[key] = int(value) / 1e6
         return {"forked": times.get("ExecMainStartTimestampMonotonic", 0.0),
+                "exec": times.get("ExecMainHandoffTimestampMonotonic", 0.0),
                 "ready": times.get("ActiveEnterTimestampMonotonic", 0.0)}
 
     def dropin(self, unit: str, name: str, text: str | None) -> None:

@@ -21,6 +21,7 @@ LEASEBOX_UNITS = [f"leasebox-*@{IFACE}*"]
 # systemd's ExecMainStartTimestamp: taken in PID 1 right after the fork, before the child
 # sets up the unit's sandbox and execs the program
 FORKED = "forked by systemd (sandbox set-up, then exec)"
+EXEC = "program exec'd (systemd 256+)"  # the handoff timestamp: the sandbox is set up
 ADDRESS = "address on the link (netlink)"
 # The line each process logs right before its READY=1, on its own clock (systemd's
 # ActiveEnterTimestamp is when PID 1 got round to the notification)
@@ -141,6 +142,7 @@ def leasebox_timeline(lab: BenchLab, cursor: str, t0: float,
     for part in ("io", "engine", "netconf"):
         times = lab.unit_times(f"leasebox-{part}@{IFACE}.service")
         line[f"{part}: {FORKED}"] = ms(times["forked"] or None, t0)
+        line[f"{part}: {EXEC}"] = ms(times["exec"] or None, t0)
         line[f"{part}: ready (READY=1)"] = ms(times["ready"] or None, t0)
     for name, t in journal_events(entries, COLD_EVENTS).items():
         line[name] = ms(t, t0)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tests.bench.bench_leasebox import ABSENT_ONLY, KINDS, PEER_UNIT, without_absent_only
-from tests.bench.bench_measure import ADDRESS, FORKED, READY_LINES, summary
+from tests.bench.bench_measure import ADDRESS, EXEC, FORKED, READY_LINES, summary
 
 MIB = 1024.0
 
@@ -544,6 +544,9 @@ def profile(results: dict[str, Any]) -> dict[str, Any]:
     out["phases"] = {
         "systemctl start → first process forked (PID 1: units, sockets, cgroup)":
             min((v for k, v in c.items() if k.endswith(FORKED) and v), default=None),
+        # only where systemd tells when the program was exec'd (256 and later)
+        **{f"{part}: fork → exec (the sandbox set-up)": x for part in READY_LINES
+           if (x := d(f"{part}: {FORKED}", f"{part}: {EXEC}")) is not None},
         "io: fork → READY=1 (sandbox set-up, interpreter, imports, sockets)":
             d(f"io: {FORKED}", "io: ready (READY=1)"),
         "engine: fork → READY=1 (sandbox set-up, interpreter, imports)":
