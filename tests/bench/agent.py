@@ -380,13 +380,9 @@ def _unit_pids(unit: str) -> set[int]:
     pids: set[int] = set()
     if not cg:
         return pids
-    for hierarchy in ("unified", "systemd"):
-        top = Path("/sys/fs/cgroup", hierarchy, cg.lstrip("/"))
-        for dirpath, _dirs, _files in os.walk(top):
-            with contextlib.suppress(OSError):
-                pids.update(map(int, Path(dirpath, "cgroup.procs").read_text().split()))
-        if pids:
-            break
+    for dirpath, _dirs, _files in os.walk(_cgroup2_root() / cg.lstrip("/")):
+        with contextlib.suppress(OSError):
+            pids.update(map(int, Path(dirpath, "cgroup.procs").read_text().split()))
     return pids
 
 

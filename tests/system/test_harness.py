@@ -118,6 +118,24 @@ def test_boots_to_running_with_systemd_as_pid1(container: Container) -> None:
     assert container.boot_seconds < 10
 
 
+# A UDP datagram to the loopback, which nothing but a cgroup BPF program can refuse.
+SEND_UDP = ("import socket; "
+            "socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))")
+
+
+def test_cgroup_v2_alone_so_systemd_enforces_ip_address_deny(container: Container) -> None:
+    """The container runs the unified hierarchy, as Debian 12 and 13 boot; under this host's
+    v1 hybrid systemd would not install the BPF programs of IPAddressDeny= (nor its device
+    policy's), and the units' settings would go untested."""
+    assert container.run(["stat", "-fc", "%T", "/sys/fs/cgroup"]).stdout.strip() == "cgroup2fs"
+    run = ["systemd-run", "--wait", "--pipe", "--quiet"]
+    open_ = container.run([*run, "python3", "-c", SEND_UDP], check=False)
+    assert open_.returncode == 0, open_.stderr
+    denied = container.run([*run, "-p", "IPAddressDeny=any", "python3", "-c", SEND_UDP],
+                           check=False)
+    assert denied.returncode != 0 and "Operation not permitted" in denied.stderr, denied
+
+
 def test_run_returns_output_and_status(container: Container) -> None:
     r = container.run(["sh", "-c", "echo out; echo err >&2; exit 3"], check=False)
     assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
