@@ -1,12 +1,13 @@
 """The bench report's reading of cold-start timelines (tests/bench/bench_report.py): which
-process was ready last, and the phases. Pure: made-up timelines, no container."""
+process was ready last, the phases, and each client's start split at PID 1's first fork.
+Pure: made-up timelines, no container."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from tests.bench.bench_measure import ADDRESS, EXEC, FORKED, READY_LINES
-from tests.bench.bench_report import last_ready, profile
+from tests.bench.bench_report import figures, last_ready, pid1_then_client, profile
 
 
 def _start(io: float, engine: float, netconf: float, address: float | None
@@ -50,3 +51,24 @@ def test_the_sandbox_set_up_phase_only_where_systemd_gives_the_exec_time() -> No
     assert with_exec["phases"]["engine: fork → exec (the sandbox set-up)"] == 30.0
     assert with_exec["phases"]["systemctl start → first process forked (PID 1: units, "
                                "sockets, cgroup)"] == 20.0
+
+
+def test_a_cold_start_split_at_pid1s_first_fork_of_the_client() -> None:
+    clients = {"leasebox": {"label": "leasebox"}, "networkd": {"label": "systemd-networkd"},
+               "dhclient": {"label": "ISC dhclient"}}
+    runs = {"leasebox": [{"address_ms": 110.0, "first_fork_ms": 26.0},
+                         {"address_ms": 100.0, "first_fork_ms": 24.0},
+                         {"address_ms": 120.0, "first_fork_ms": None}],
+            "networkd": [{"address_ms": 72.0, "first_fork_ms": 21.0},
+                         {"error": "no address", "address_ms": None}],
+            "dhclient": [{"address_ms": 30.0}]}  # started by the bench: no unit
+    results: dict[str, Any] = {"clients": clients, "cold": {"runs": runs}}
+    figs = figures(results)
+    assert figs["leasebox"]["cold_pid1"]["median"] == 25.0
+    assert figs["leasebox"]["cold_after_fork"]["median"] == 80.0  # (84 + 76) / 2
+    assert figs["networkd"]["cold_after_fork"]["n"] == 1
+    assert figs["dhclient"]["cold_pid1"]["n"] == 0
+    table = "\n".join(pid1_then_client(figs, clients))
+    assert "| leasebox | **25** (24-26, n=2) | 1.00 | **80** (76-84, n=2) | 1.00 |" in table
+    assert "| systemd-networkd | **21** (21-21, n=1) | 0.84 | **51** (51-51, n=1) | 0.64 |" in table
+    assert "dhclient" not in table

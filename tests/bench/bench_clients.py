@@ -77,6 +77,11 @@ class Client:
         """A unit whose STATUS= says "No carrier" once the client saw the carrier go."""
         return None
 
+    def services(self) -> tuple[str, ...]:
+        """The service units whose processes PID 1 forks for a start (none: the bench
+        starts the client itself)."""
+        return ()
+
     def reboot_begin(self) -> None:
         """Before the INIT-REBOOT series: make a stop keep the lease."""
 
@@ -117,6 +122,9 @@ class Leasebox(Client):
 
     def status_unit(self) -> str | None:
         return f"leasebox-engine@{IFACE}.service"
+
+    def services(self) -> tuple[str, ...]:
+        return self.SERVICES
 
     NO_RELEASE = f"/run/leasebox-conf/interfaces/{IFACE}.conf.d/50-bench-no-release.conf"
 
@@ -162,6 +170,9 @@ class Networkd(Client):
 
     def procs_args(self) -> list[str]:
         return ["--unit", "systemd-networkd.service"]
+
+    def services(self) -> tuple[str, ...]:
+        return ("systemd-networkd.service",)
 
 
 class Dhcpcd(Client):
@@ -212,6 +223,9 @@ class Dhcpcd(Client):
 
     def procs_args(self) -> list[str]:
         return ["--unit", "dhcpcd.service"]
+
+    def services(self) -> tuple[str, ...]:
+        return ("dhcpcd.service",)
 
 
 class Dhclient(Client):

@@ -120,11 +120,21 @@ def start_once(lab: BenchLab, client: Client, *, cold: bool, profile: bool = Fal
     }
     if r["timeout"]:
         out["error"] = f"no address within {timeout:.0f} s; stderr: {r['stderr'][-300:]}"
+    if cold:
+        out["first_fork_ms"] = first_fork_ms(lab, client, t0)
     if profile and isinstance(client, Leasebox):
         out["timeline_ms"] = leasebox_timeline(lab, cursor, t0, r)
         out["journal_cursor"] = cursor
         out["t0"] = t0
     return out
+
+
+def first_fork_ms(lab: BenchLab, client: Client, t0: float) -> float | None:
+    """When PID 1 forked the first of the client's processes, in ms from the start command:
+    the part of a start that PID 1 spends alone (loading units, binding sockets, making
+    cgroups) before anything of the client's runs."""
+    forks = [t for unit in client.services() if (t := lab.unit_times(unit)["forked"]) > t0]
+    return ms(min(forks), t0) if forks else None
 
 
 def leasebox_timeline(lab: BenchLab, cursor: str, t0: float,
