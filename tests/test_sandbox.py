@@ -164,7 +164,29 @@ def test_a_process_with_threads_is_refused_and_left_as_it_was(tmp_path: Path) ->
     """, tmp_path)
     assert rc == 0, "exec must still work when the filter was refused"
     assert out["added"] == 0
-    assert "2 threads" in out["error"]
+    assert "other threads run" in out["error"]
+
+
+def test_other_threads_is_told_by_the_kernel_without_proc(tmp_path: Path) -> None:
+    """io's and netconf's units mount no /proc: the answer must not come from there."""
+    rc, out = child("""
+        import threading
+        real_listdir = os.listdir
+        def no_proc(path="."):
+            if str(path).startswith("/proc"):
+                raise PermissionError(13, "no /proc here", path)
+            return real_listdir(path)
+        os.listdir = no_proc
+        report(alone=sandbox.other_threads())
+        stop = threading.Event()
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        report(with_thread=sandbox.other_threads())
+        stop.set()
+        t.join()
+    """, tmp_path)
+    assert rc == 0
+    assert out == {"alone": False, "with_thread": True}
 
 
 def test_unknown_architecture_returns_false_and_installs_nothing(tmp_path: Path) -> None:

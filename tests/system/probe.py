@@ -9,6 +9,12 @@ It closes the fds it inherits, tries things, and prints one line
 ``LEASEBOX-PROBE {json}`` to stdout (the journal). Every check records what happened
 ("ok" or the errno name) rather than asserting: the test decides what is right.
 
+io's and netconf's units mount no /proc, so what only /proc shows (the status with its
+capability sets and seccomp filters, the mount table, the network namespace's devices)
+is read by the test from outside, at /proc/PID, while the probe waits for SIGUSR1: once
+after the checks above, and once more after it has installed the exec filter and printed
+``LEASEBOX-PROBE-EXEC NONCE {json}``. Each wait ends by itself after WAIT seconds.
+
 Stdlib only, plus leasebox.runtime.sandbox from the installed package for the exec check. Nothing
 here may call a system call the units forbid outright (setrlimit, for one: ~@resources),
 or the probe dies of SIGSYS before it reports.
@@ -36,8 +42,7 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2: never leased in the lab
 
-STATUS_FIELDS = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
-                 "NoNewPrivs", "Seccomp", "Seccomp_filters", "Threads")
+WAIT = 60.0  # seconds the probe waits for the test's look at /proc/PID
 WRITE_DIRS = ("/", "/usr", "/etc", "/var", "/var/lib", "/var/tmp", "/tmp", "/run",
               "/run/leasebox/{iface}", "/run/leasebox-ipc/{iface}", "/dev", "/dev/shm",
               "/dev/mqueue",
@@ -59,27 +64,22 @@ def outcome(fn: Callable[[], object]) -> str:
     return "ok"
 
 
-def status() -> dict[str, str]:
-    out: dict[str, str] = {}
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in STATUS_FIELDS:
-                out[key] = " ".join(value.split())
-    return out
-
-
 def close_inherited() -> int:
-    """Close every fd above stderr: the unit's sockets (LISTEN_FDS), FDSTORE entries."""
-    fds = [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2]
+    """Close every fd above stderr: the unit's sockets (LISTEN_FDS), FDSTORE entries.
+    (LimitNOFILE=256 in every unit, and no /proc/self/fd in io's and netconf's.)"""
     closed = 0
-    for fd in fds:
+    for fd in range(3, 1024):
         try:
             os.close(fd)
             closed += 1
         except OSError:
-            pass  # the listdir's own fd, gone already
+            pass  # not open
     return closed
+
+
+def wait_for_the_test() -> None:
+    """Until the test, done reading /proc/PID, sends SIGUSR1 (blocked at the start)."""
+    signal.sigtimedwait({signal.SIGUSR1}, WAIT)
 
 
 def try_socket(family: int, kind: int, proto: int = 0) -> str:
@@ -162,7 +162,7 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
     r["closed_fds"] = close_inherited()
     r["uid"], r["euid"], r["gid"], r["egid"] = os.getuid(), os.geteuid(), os.getgid(), os.getegid()
     r["groups"] = sorted(os.getgroups())
-    r["status"] = status()
+    r["proc_self"] = try_read("/proc/self/status")
     r["sockets"] = {
         "AF_INET": try_socket(socket.AF_INET, socket.SOCK_DGRAM),
         "AF_INET6": try_socket(socket.AF_INET6, socket.SOCK_DGRAM),
@@ -174,18 +174,7 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
         r["sys_class_net"] = sorted(os.listdir("/sys/class/net"))
     except OSError as exc:
         r["sys_class_net"] = errno.errorcode.get(exc.errno or 0, str(exc))
-    try:  # the network namespace itself, whatever /sys shows
-        with open("/proc/self/net/dev", encoding="ascii") as f:
-            r["proc_net_dev"] = sorted(line.split(":")[0].strip()
-                                       for line in f.readlines()[2:])
-    except OSError as exc:
-        r["proc_net_dev"] = errno.errorcode.get(exc.errno or 0, str(exc))
     r["reads"] = {path: try_read(path) for path in READ_FILES}
-    try:  # the mount points the unit sees (field 5 of mountinfo, octal escapes kept)
-        with open("/proc/self/mountinfo", encoding="utf-8") as f:
-            r["mounts"] = [line.split()[4] for line in f]
-    except OSError as exc:
-        r["mounts"] = errno.errorcode.get(exc.errno or 0, str(exc))
     for name, path in (("ipc_dir", f"/run/leasebox-ipc/{iface}"),
                        ("run_dir", f"/run/leasebox/{iface}")):
         try:  # which of the sockets between the processes the unit can see
@@ -211,25 +200,34 @@ def probe(role: str, iface: str, nonce: str) -> dict[str, Any]:
         r["rtm_deladdr"] = rtnl_addr(RTM_DELADDR, ifindex or 1, TEST_ADDRESS)
     # exec: works before (so the SIGSYS below is the filter's doing), then forbidden
     r["exec_before"] = exec_in_child(["/bin/sh", "-c", "exit 3"])
-    r["filters_before"] = int(r["status"].get("Seccomp_filters", "-1"))
+    return r
+
+
+def probe_exec() -> dict[str, Any]:
+    r: dict[str, Any] = {}
     try:
         from leasebox.runtime import sandbox
 
+        r["other_threads"] = sandbox.other_threads()  # None: the kernel did not tell
         r["forbid_exec"] = sandbox.forbid_exec()
     except Exception as exc:  # noqa: BLE001 (reported)
         r["forbid_exec"] = f"{type(exc).__name__}: {exc}"
-    r["filters_after"] = int(status().get("Seccomp_filters", "-1"))
     r["exec_after"] = exec_in_child(["/bin/sh", "-c", "exit 3"])
     return r
 
 
 def main() -> int:
     role, iface, nonce = sys.argv[1:4]
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
     try:
         result = probe(role, iface, nonce)
     except Exception as exc:  # noqa: BLE001 (a report, whatever happens)
-        result = {"role": role, "nonce": nonce, "error": f"{type(exc).__name__}: {exc}"}
+        result = {"role": role, "nonce": nonce, "pid": os.getpid(),
+                  "error": f"{type(exc).__name__}: {exc}"}
     print("LEASEBOX-PROBE " + json.dumps(result, sort_keys=True), flush=True)
+    wait_for_the_test()
+    print(f"LEASEBOX-PROBE-EXEC {nonce} " + json.dumps(probe_exec(), sort_keys=True), flush=True)
+    wait_for_the_test()
     return 0
 
 

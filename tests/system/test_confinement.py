@@ -194,7 +194,26 @@ def run_probes(c: Container) -> dict[str, dict[str, Any]]:
         reports: dict[str, dict[str, Any]] = {}
         for role in ROLES:
             line = journal_line(c, unit(role), f'"nonce": "{nonce}"', timeout=20)
-            reports[role] = json.loads(line.split(" ", 1)[1])
+            report = reports[role] = json.loads(line.split(" ", 1)[1])
+            # what /proc shows of the probe, read from outside while it waits (io and
+            # netconf have no /proc of their own)
+            pid = report["pid"]
+            report["status"] = proc_status(c, pid)
+            report["filters_before"] = int(report["status"]["Seccomp_filters"])
+            # the mount points the unit sees (field 5 of mountinfo, relative to its root)
+            mountinfo = c.read_file(f"/proc/{pid}/mountinfo").splitlines()
+            report["mounts"] = [line.split()[4] for line in mountinfo]
+            report["procfs_mounts"] = [line.split()[4] for line in mountinfo
+                                       if line.split(" - ", 1)[1].split()[0] == "proc"]
+            # the network namespace itself, whatever /sys shows
+            report["proc_net_dev"] = sorted(
+                line.split(":")[0].strip()
+                for line in c.read_file(f"/proc/{pid}/net/dev").splitlines()[2:])
+            c.run(["kill", "-USR1", str(pid)])
+            line = journal_line(c, unit(role), f"LEASEBOX-PROBE-EXEC {nonce} ", timeout=20)
+            report.update(json.loads(line.split(" ", 2)[2]))
+            report["filters_after"] = int(proc_status(c, pid)["Seccomp_filters"])
+            c.run(["kill", "-USR1", str(pid)])
         for role in ROLES:  # Type=exec, Restart=no: inactive once the probe has exited
             wait_for(f"{unit(role)} to end", functools.partial(ended, c, unit(role)), 20)
         return reports
@@ -379,10 +398,21 @@ def test_no_unit_can_read_the_host_secrets(seen: Seen) -> None:
     for role in ROLES:
         reads = seen.probes[role]["reads"]
         # the minimal root's /etc holds only etc/leasebox; PID 1's root is hidden by
-        # ProtectProc=invisible (PID 1 belongs to root)
+        # ProtectProc=invisible (PID 1 belongs to root) in the engine, and io and netconf
+        # have no /proc at all
+        hidden = "ENOENT" if role == "engine" else "EACCES"
         assert reads["/etc/shadow"] == "ENOENT", role
-        assert reads["/proc/1/root/etc/shadow"] == "ENOENT", role
-        assert reads["/proc/1/environ"] == "ENOENT", role
+        assert reads["/proc/1/root/etc/shadow"] == hidden, role
+        assert reads["/proc/1/environ"] == hidden, role
+
+
+def test_io_and_netconf_have_no_proc(seen: Seen) -> None:
+    # the engine keeps it: systemd writes its user namespace's maps there (PrivateUsers=)
+    assert seen.probes["engine"]["proc_self"] == "ok"
+    assert seen.probes["io"]["proc_self"] == "EACCES"
+    assert seen.probes["netconf"]["proc_self"] == "EACCES"
+    assert seen.probes["engine"]["procfs_mounts"] == ["/proc"]
+    assert seen.probes["io"]["procfs_mounts"] == seen.probes["netconf"]["procfs_mounts"] == []
 
 
 # PrivateIPC=yes gives each unit a fresh mqueue instance of its own IPC namespace, and
@@ -435,6 +465,7 @@ def test_forbid_exec_kills_a_forked_child_in_every_unit(seen: Seen) -> None:
     for role in ROLES:
         p = seen.probes[role]
         assert p["exec_before"] == "exit 3", role  # exec itself works in the unit ...
+        assert p["other_threads"] is False, role  # in io and netconf, unshare(2) told
         assert p["forbid_exec"] is True, role
         assert p["filters_after"] == p["filters_before"] + 1, role
         assert p["exec_after"] == "SIGSYS", role  # ... until the filter is in

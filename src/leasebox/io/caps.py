@@ -5,18 +5,26 @@ open nothing in io needs a capability, so all of them go: effective, permitted a
 inheritable via capset(2), the ambient set via prctl(2), and no_new_privs so no exec can
 bring any back. The bounding set is the unit's job (CapabilityBoundingSet=): changing it
 needs CAP_SETPCAP, which io is never given.
+
+What is left is then asked of the kernel, not read from /proc/self/status: io's unit
+mounts no /proc. capget(2) gives the effective, permitted and inheritable sets, prctl(2)
+the ambient and bounding sets one capability at a time, up to the first the kernel does
+not know (EINVAL).
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+from collections.abc import Callable
 
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_IS_SET = 1
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
+PR_CAPBSET_READ = 23
 
 
 class _CapHeader(ctypes.Structure):
@@ -48,15 +56,32 @@ def drop_all() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
 
 
-def read_status(path: str = "/proc/self/status") -> dict[str, int]:
-    """The capability sets of this process from /proc, as integers."""
-    out: dict[str, int] = {}
-    with open(path, encoding="ascii") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in CAP_FIELDS:
-                out[key] = int(value.strip(), 16)
-    return out
+def _per_capability(ask: Callable[[int], int]) -> int:
+    """The set that ask(cap), a prctl(2) answering 1 or 0, tells of: one bit a capability."""
+    held = 0
+    for cap in range(64):
+        rc = ask(cap)
+        if rc < 0:
+            if ctypes.get_errno() == errno.EINVAL:  # past the last capability
+                return held
+            _check(rc, "prctl")
+        held |= (rc == 1) << cap
+    return held
+
+
+def read_sets() -> dict[str, int]:
+    """The capability sets of this process, from the kernel, named as in /proc's status."""
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    return {
+        "CapInh": data[0].inheritable | data[1].inheritable << 32,
+        "CapPrm": data[0].permitted | data[1].permitted << 32,
+        "CapEff": data[0].effective | data[1].effective << 32,
+        "CapBnd": _per_capability(lambda cap: _libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0)),
+        "CapAmb": _per_capability(
+            lambda cap: _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0)),
+    }
 
 
 def held_after_drop(status: dict[str, int]) -> list[str]:

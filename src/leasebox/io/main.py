@@ -111,9 +111,9 @@ def _drop_capabilities(log: Logger) -> None:
     except OSError as exc:
         raise Stop(EXIT_OSERR, f"cannot drop capabilities: {exc.strerror}") from None
     try:
-        status = caps.read_status()
+        status = caps.read_sets()
     except OSError as exc:
-        log.warning("capabilities dropped; cannot check /proc/self/status: %s", exc.strerror)
+        log.warning("capabilities dropped; cannot check them: %s", exc.strerror)
         return
     held = caps.held_after_drop(status)
     if held:

@@ -14,6 +14,9 @@ How, and why that way:
   caller killed. The price is that prctl has no TSYNC: the filter covers the calling
   thread and what it later creates, not threads that already run. So a process with
   other threads is refused (OSError), rather than given a filter with a hole in it.
+  The kernel tells, without /proc (which io's and netconf's units do not mount):
+  unshare(CLONE_VM) changes nothing in a process of one thread and fails with EINVAL in
+  one of more (unshare(2)); RestrictNamespaces= filters only the namespace flags.
 - no_new_privs first (the kernel requires it without CAP_SYS_ADMIN; the units set it too).
 - The architecture is checked: a system call made through another ABI (i386 via int 0x80
   on x86_64, arm32 on aarch64) has other numbers, so it is killed too (refused, with
@@ -28,6 +31,7 @@ How, and why that way:
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import struct
 
@@ -121,6 +125,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                         ctypes.c_ulong]
 _libc.prctl.restype = ctypes.c_int
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.unshare.restype = ctypes.c_int
 
 
 def _prctl(option: int, arg2: int, what: str) -> None:
@@ -129,12 +135,25 @@ def _prctl(option: int, arg2: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def thread_count() -> int:
-    """Threads of this process (from /proc; 1 if /proc cannot tell)."""
+CLONE_VM = 0x100
+
+
+def other_threads() -> bool | None:
+    """Whether this process has threads besides the caller; None if nothing can tell
+    (unshare filtered by another sandbox, and no /proc)."""
+    if _libc.unshare(CLONE_VM) == 0:
+        return False
+    if ctypes.get_errno() == errno.EINVAL:
+        return True
     try:
-        return len(os.listdir("/proc/self/task"))
+        return len(os.listdir("/proc/self/task")) > 1
     except OSError:
-        return 1
+        return None
+
+
+def _refuse_other_threads() -> None:
+    if other_threads():
+        raise OSError("other threads run: a filter for this one alone would leave a hole")
 
 
 def forbid_exec(*, refuse: bool = False) -> bool:
@@ -148,9 +167,7 @@ def forbid_exec(*, refuse: bool = False) -> bool:
     arch = native_arch()
     if arch is None:
         return False
-    threads = thread_count()
-    if threads != 1:
-        raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
+    _refuse_other_threads()
     _install(program(arch, SECCOMP_RET_ERRNO | EPERM if refuse else SECCOMP_RET_KILL_PROCESS))
     return True
 
@@ -239,8 +256,6 @@ def lock_sends(packet_fds: tuple[int, ...]) -> bool:
     arch = native_arch()
     if arch is None or not any(arch.net_calls):
         return False
-    threads = thread_count()
-    if threads != 1:
-        raise OSError(f"{threads} threads: a filter for this one alone would leave a hole")
+    _refuse_other_threads()
     _install(send_program(arch, packet_fds))
     return True
