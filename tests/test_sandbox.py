@@ -186,7 +186,29 @@ def test_other_threads_is_told_by_the_kernel_without_proc(tmp_path: Path) -> Non
         t.join()
     """, tmp_path)
     assert rc == 0
+    if out["alone"] is None:
+        pytest.skip("unshare(2) is filtered where these tests run")
     assert out == {"alone": False, "with_thread": True}
+
+
+def test_a_process_that_cannot_tell_its_threads_is_refused(tmp_path: Path) -> None:
+    rc, out = child("""
+        sandbox.other_threads = lambda: None  # unshare refused, and no /proc
+        n = filters()
+        for name, install in (("exec", sandbox.forbid_exec),
+                              ("sends", lambda: sandbox.lock_sends((0,)))):
+            try:
+                install()
+                report(**{name: None})
+            except OSError as exc:
+                report(**{name: str(exc)})
+        report(added=filters() - n)
+        os.execv("/bin/true", ["true"])
+    """, tmp_path)
+    assert rc == 0, "exec must still work when the filter was refused"
+    assert out["added"] == 0
+    assert "cannot tell whether other threads run" in out["exec"]
+    assert "cannot tell whether other threads run" in out["sends"]
 
 
 def test_unknown_architecture_returns_false_and_installs_nothing(tmp_path: Path) -> None:

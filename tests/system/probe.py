@@ -42,7 +42,7 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_EXCL, NLM_F_CREATE = 0x1, 0x4, 0x200, 0x400
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2: never leased in the lab
 
-WAIT = 60.0  # seconds the probe waits for the test's look at /proc/PID
+WAIT = 150.0  # seconds the probe waits for the test's look at /proc/PID (3 roles in turn)
 WRITE_DIRS = ("/", "/usr", "/etc", "/var", "/var/lib", "/var/tmp", "/tmp", "/run",
               "/run/leasebox/{iface}", "/run/leasebox-ipc/{iface}", "/dev", "/dev/shm",
               "/dev/mqueue",
@@ -77,9 +77,10 @@ def close_inherited() -> int:
     return closed
 
 
-def wait_for_the_test() -> None:
-    """Until the test, done reading /proc/PID, sends SIGUSR1 (blocked at the start)."""
-    signal.sigtimedwait({signal.SIGUSR1}, WAIT)
+def wait_for_the_test() -> bool:
+    """Until the test, done reading /proc/PID, sends SIGUSR1 (blocked at the start).
+    False if WAIT ran out first."""
+    return signal.sigtimedwait({signal.SIGUSR1}, WAIT) is not None
 
 
 def try_socket(family: int, kind: int, proto: int = 0) -> str:
@@ -225,8 +226,9 @@ def main() -> int:
         result = {"role": role, "nonce": nonce, "pid": os.getpid(),
                   "error": f"{type(exc).__name__}: {exc}"}
     print("LEASEBOX-PROBE " + json.dumps(result, sort_keys=True), flush=True)
-    wait_for_the_test()
-    print(f"LEASEBOX-PROBE-EXEC {nonce} " + json.dumps(probe_exec(), sort_keys=True), flush=True)
+    signalled = wait_for_the_test()
+    result = {"signalled": signalled, **probe_exec()}
+    print(f"LEASEBOX-PROBE-EXEC {nonce} " + json.dumps(result, sort_keys=True), flush=True)
     wait_for_the_test()
     return 0
 

@@ -345,6 +345,8 @@ def test_each_probe_ran_as_its_unit(seen: Seen) -> None:
         assert {p["uid"]} == ids(seen.daemons[role], "Uid"), role
         assert {p["gid"]} == ids(seen.daemons[role], "Gid"), role
         assert p["closed_fds"] >= 1, "the unit's sockets were passed in and closed"
+        # what was read at /proc/PID was read while it waited, not after its wait ran out
+        assert p["signalled"] is True, role
     io, engine, netconf = (seen.probes[r] for r in ROLES)
     assert seen.leasebox_gid in netconf["groups"] and seen.leasebox_gid not in io["groups"]
     # no supplementary group but its own (the engine has PrivateUsers=yes: any other would

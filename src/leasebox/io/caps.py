@@ -39,6 +39,13 @@ class _CapData(ctypes.Structure):
 # The interpreter links libc, so its symbols are already loaded: dlopen(NULL) finds them
 # without ctypes.util.find_library, which would pull in subprocess (about 1.5 MiB).
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                        ctypes.c_ulong]
+_libc.prctl.restype = ctypes.c_int
+_libc.capget.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
+_libc.capget.restype = ctypes.c_int
+_libc.capset.argtypes = [ctypes.POINTER(_CapHeader), ctypes.POINTER(_CapData)]
+_libc.capset.restype = ctypes.c_int
 
 
 def _check(rc: int, what: str) -> None:

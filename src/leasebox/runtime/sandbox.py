@@ -15,8 +15,10 @@ How, and why that way:
   thread and what it later creates, not threads that already run. So a process with
   other threads is refused (OSError), rather than given a filter with a hole in it.
   The kernel tells, without /proc (which io's and netconf's units do not mount):
-  unshare(CLONE_VM) changes nothing in a process of one thread and fails with EINVAL in
-  one of more (unshare(2)); RestrictNamespaces= filters only the namespace flags.
+  unshare(CLONE_THREAD) changes nothing in a process of one thread and fails with EINVAL
+  in one of more (unshare(2); since Linux 4.3 it checks exactly that the thread group is
+  empty); RestrictNamespaces= filters only the namespace flags. Where nothing can tell
+  (unshare filtered by another sandbox, and no /proc), the filter is refused too.
 - no_new_privs first (the kernel requires it without CAP_SYS_ADMIN; the units set it too).
 - The architecture is checked: a system call made through another ABI (i386 via int 0x80
   on x86_64, arm32 on aarch64) has other numbers, so it is killed too (refused, with
@@ -135,13 +137,13 @@ def _prctl(option: int, arg2: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-CLONE_VM = 0x100
+CLONE_THREAD = 0x10000
 
 
 def other_threads() -> bool | None:
     """Whether this process has threads besides the caller; None if nothing can tell
     (unshare filtered by another sandbox, and no /proc)."""
-    if _libc.unshare(CLONE_VM) == 0:
+    if _libc.unshare(CLONE_THREAD) == 0:
         return False
     if ctypes.get_errno() == errno.EINVAL:
         return True
@@ -152,7 +154,11 @@ def other_threads() -> bool | None:
 
 
 def _refuse_other_threads() -> None:
-    if other_threads():
+    threads = other_threads()
+    if threads is None:
+        raise OSError("cannot tell whether other threads run (unshare refused, no /proc): "
+                      "a filter for this one alone might leave a hole")
+    if threads:
         raise OSError("other threads run: a filter for this one alone would leave a hole")
 
 
@@ -162,8 +168,8 @@ def forbid_exec(*, refuse: bool = False) -> bool:
     refusal; the filters stack, so a later forbid_exec() still makes exec kill).
 
     True once the filter is in place; False (and nothing changed) on an architecture this
-    module has no filter for. OSError if the process has other threads, or the kernel
-    refuses (no seccomp, or prctl filtered)."""
+    module has no filter for. OSError if the process has other threads (or nothing can
+    tell), or the kernel refuses (no seccomp, or prctl filtered)."""
     arch = native_arch()
     if arch is None:
         return False
