@@ -3,6 +3,8 @@ PREFIX      ?= /usr
 DESTDIR     ?=
 PYTHON      ?= /usr/bin/python3
 PYLIBDIR    ?= $(PREFIX)/lib/python3/dist-packages
+# Debian's python3-pyroute2, -systemd and -jeepney: the programs look there after PYLIBDIR
+DEPLIBDIR   ?= /usr/lib/python3/dist-packages
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 LIBDIR      ?= $(PREFIX)/lib/leasebox
 BINDIR      ?= $(PREFIX)/bin
@@ -13,7 +15,8 @@ PROGRAMS    := leasebox-io:leasebox.io.main leasebox-engine:leasebox.engine.main
                leasebox-netconf:leasebox.netconf.main leasebox-bus:leasebox.bus.main \
                leaseboxctl:leasebox.ctl.main
 
-.PHONY: help check test demo install install-python install-programs install-data
+.PHONY: help check test demo install install-python install-programs install-data \
+	check-prefix
 help:
 	@echo "make check     the fast loop: lint, types, import contracts, the pure tests (no root)"
 	@echo "make test      run the whole test suite (installs what it needs)"
@@ -45,17 +48,30 @@ install-python: install-programs
 	umask 022 && "$(PYTHON)" -I -m compileall -q -f --invalidation-mode timestamp \
 		-d "$(PYLIBDIR)/leasebox" "$(DESTDIR)$(PYLIBDIR)/leasebox"
 
-# Each program is four lines. Not the wheel's entry-point scripts: they import re (for
-# a Windows suffix), which leasebox-io needs for nothing else (~2 ms of each start).
-# -S: no site module (~1.7 ms of CPU at each start); sys.path is the standard library
-# and PYLIBDIR only, so nothing pip put in /usr/local shadows leasebox or pyroute2.
-install-programs:
+# Each program is a script of five lines (six under another PREFIX). Not the wheel's
+# entry-point scripts: they import re (for a Windows suffix), which leasebox-io needs for nothing else
+# (~2 ms of each start). -S: no site module (~1.7 ms of CPU at each start); sys.path is the
+# standard library, PYLIBDIR and DEPLIBDIR only, so nothing pip put in /usr/local shadows
+# leasebox or pyroute2 (unless PREFIX puts leasebox there).
+install-programs: check-prefix
 	install -d $(DESTDIR)$(BINDIR)
 	for p in $(PROGRAMS); do \
 		name=$${p%%:*}; mod=$${p#*:}; \
-		printf '#!%s -IS\nimport sys\nsys.path.append("%s")\nfrom %s import main\nsys.exit(main())\n' \
-			"$(PYTHON)" "$(PYLIBDIR)" "$$mod" > "$(DESTDIR)$(BINDIR)/$$name"; \
+		{ printf '#!%s -IS\nimport sys\n' "$(PYTHON)"; \
+		  for d in $(PYLIBDIR) $(filter-out $(PYLIBDIR),$(DEPLIBDIR)); do \
+			printf 'sys.path.append("%s")\n' "$$d"; done; \
+		  printf 'from %s import main\nsys.exit(main())\n' "$$mod"; \
+		} > "$(DESTDIR)$(BINDIR)/$$name"; \
 		chmod 0755 "$(DESTDIR)$(BINDIR)/$$name"; done
+
+# The services see the host's /usr and nothing else of it (BindReadOnlyPaths=/usr in their
+# minimal root): the programs and every Python package they import must be below /usr.
+check-prefix:
+	@for d in "$(BINDIR)" "$(PYLIBDIR)" "$(DEPLIBDIR)"; do case "$$d" in \
+		/usr/*) ;; \
+		*) echo "make: $$d is not below /usr, the only part of the file system the" \
+			"services see (BindReadOnlyPaths=/usr); use PREFIX=/usr or /usr/local" >&2; \
+		   exit 1;; esac; done
 
 # Units, the minimal root the services run in (RootDirectory=), sysusers, catalog.
 # The root holds every mount point systemd needs in it, so that it makes none below a /usr
@@ -65,9 +81,14 @@ install-programs:
 # interface's state directory, as /run's tmpfs those of the sockets), and root/ (which
 # systemd would make, when it can, as its base file system; ProtectHome= skips the paths
 # that are absent).
-install-data:
+# The units name the programs and the root by the paths of PREFIX=/usr; under another
+# PREFIX they are rewritten to BINDIR's and LIBDIR's.
+install-data: check-prefix
 	install -d $(DESTDIR)$(UNITDIR)
-	install -m 0644 units/*.service units/*.socket units/*.target units/*.path $(DESTDIR)$(UNITDIR)/
+	for f in units/*.service units/*.socket units/*.target units/*.path; do \
+		sed -e 's|/usr/bin/|$(BINDIR)/|g' -e 's|/usr/lib/leasebox/root|$(LIBDIR)/root|g' \
+			"$$f" > "$(DESTDIR)$(UNITDIR)/$${f#units/}" && \
+		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${f#units/}" || exit 1; done
 	install -d $(DESTDIR)$(LIBDIR)/root
 	for d in usr proc dev run tmp var var/tmp sys etc etc/leasebox root; do \
 		install -d -m 0755 $(DESTDIR)$(LIBDIR)/root/$$d; done

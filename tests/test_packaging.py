@@ -59,3 +59,65 @@ def test_make_install_byte_compiles_what_it_installs(tmp_path: Path) -> None:
         code = marshal.loads(pyc.read_bytes()[16:])
         # the path it has once installed, not the staging directory's
         assert code.co_filename == "/" + str(source.relative_to(tmp_path)), source
+
+
+def _make_install(destdir: Path, *settings: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["make", "-s", "install", f"DESTDIR={destdir}",
+                           f"PYTHON={sys.executable}", *settings],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+
+
+def _programs_of(unit_text: str) -> list[str]:
+    """The executable of each Exec*= line (its prefixes such as "-" or "+" dropped)."""
+    found = []
+    for line in unit_text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.startswith("Exec") and value.strip():
+            found.append(value.split()[0].lstrip("-@:+!|"))
+    return found
+
+
+def test_make_install_under_usr_local_names_its_own_paths(tmp_path: Path) -> None:
+    """PREFIX=/usr/local: the units start the programs and use the root it installed, and
+    the programs find leasebox there and pyroute2 where Debian puts it."""
+    done = _make_install(tmp_path, "PREFIX=/usr/local")
+    assert done.returncode == 0, done.stderr
+    units = sorted((tmp_path / "usr/local/lib/systemd/system").iterdir())
+    assert {u.name for u in units} == {p.name for p in (REPO / "units").iterdir()
+                                       if p.suffix != ".catalog"}
+    execs = roots = 0
+    for unit in units:
+        text = unit.read_text()
+        assert "/usr/bin/" not in text and "/usr/lib/leasebox/root" not in text, unit.name
+        for program in _programs_of(text):
+            assert program.startswith("/usr/local/bin/"), (unit.name, program)
+            assert os.access(tmp_path / program.lstrip("/"), os.X_OK), (unit.name, program)
+            execs += 1
+        for line in text.splitlines():
+            if line.startswith("RootDirectory="):
+                root = line.partition("=")[2]
+                assert root == "/usr/local/lib/leasebox/root", unit.name
+                assert (tmp_path / root.lstrip("/") / "usr").is_dir()
+                roots += 1
+    assert execs >= 7 and roots == 4
+    script = (tmp_path / "usr/local/bin/leasebox-netconf").read_text().splitlines()
+    assert [line for line in script if line.startswith("sys.path")] == [
+        'sys.path.append("/usr/local/lib/python3/dist-packages")',
+        'sys.path.append("/usr/lib/python3/dist-packages")']
+    assert (tmp_path / "usr/local/lib/python3/dist-packages/leasebox/__init__.py").exists()
+
+
+def test_make_install_under_usr_installs_the_units_as_they_are(tmp_path: Path) -> None:
+    done = _make_install(tmp_path, "PREFIX=/usr")
+    assert done.returncode == 0, done.stderr
+    for unit in (tmp_path / "usr/lib/systemd/system").iterdir():
+        assert unit.read_bytes() == (REPO / "units" / unit.name).read_bytes(), unit.name
+    script = (tmp_path / "usr/bin/leasebox-io").read_text().splitlines()
+    assert len(script) == 5 and script[2] == 'sys.path.append("/usr/lib/python3/dist-packages")'
+
+
+def test_make_install_refuses_a_prefix_the_services_cannot_see(tmp_path: Path) -> None:
+    done = _make_install(tmp_path, "PREFIX=/opt/leasebox")
+    assert done.returncode != 0
+    assert "/opt/leasebox/bin is not below /usr" in done.stderr
+    assert not (tmp_path / "opt").exists()

@@ -70,6 +70,7 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     "iproute2",
     "iptables",  # test_faults holds exchanges open by dropping the client's messages
     "iputils-ping",
+    "make",  # test_source_install runs `make install` as a user without the package does
     "procps",
     "util-linux",
 )
