@@ -66,8 +66,17 @@ install-programs: check-prefix
 
 # The services see the host's /usr and nothing else of it (BindReadOnlyPaths=/usr in their
 # minimal root): the programs and every Python package they import must be below /usr.
+# The paths go into units, sed expressions and Python strings: plain characters only
+# (checked from the environment, where any character is safe).
+check-prefix: export CHECK_BINDIR = $(BINDIR)
+check-prefix: export CHECK_PYLIBDIR = $(PYLIBDIR)
+check-prefix: export CHECK_DEPLIBDIR = $(DEPLIBDIR)
+check-prefix: export CHECK_LIBDIR = $(LIBDIR)
 check-prefix:
-	@for d in "$(BINDIR)" "$(PYLIBDIR)" "$(DEPLIBDIR)"; do case "$$d" in \
+	@for d in "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR" "$$CHECK_LIBDIR"; do case "$$d" in \
+		/*[!A-Za-z0-9/._+-]*|[!/]*) echo "make: $$d: an absolute path of letters," \
+			"digits and / . _ + - only" >&2; exit 1;; esac; done
+	@for d in "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR"; do case "$$d" in \
 		/usr/*) ;; \
 		*) echo "make: $$d is not below /usr, the only part of the file system the" \
 			"services see (BindReadOnlyPaths=/usr); use PREFIX=/usr or /usr/local" >&2; \

@@ -121,3 +121,7 @@ def test_make_install_refuses_a_prefix_the_services_cannot_see(tmp_path: Path) -
     assert done.returncode != 0
     assert "/opt/leasebox/bin is not below /usr" in done.stderr
     assert not (tmp_path / "opt").exists()
+    # the paths go into units, sed and Python strings as they are
+    done = _make_install(tmp_path, 'PREFIX=/usr/a&"b')
+    assert done.returncode != 0 and "an absolute path of letters" in done.stderr
+    assert not (tmp_path / "usr").exists()
