@@ -65,21 +65,25 @@ install-programs: check-prefix
 		chmod 0755 "$(DESTDIR)$(BINDIR)/$$name"; done
 
 # The services see the host's /usr and nothing else of it (BindReadOnlyPaths=/usr in their
-# minimal root): the programs and every Python package they import must be below /usr.
-# The paths go into units, sed expressions and Python strings: plain characters only
-# (checked from the environment, where any character is safe).
+# minimal root): their interpreter, the programs and every Python package they import must
+# be below /usr. The paths go into units, sed expressions and Python strings as they are:
+# normalized absolute paths of plain characters only (checked from the environment, where
+# any character is safe).
+check-prefix: export CHECK_PYTHON = $(PYTHON)
 check-prefix: export CHECK_BINDIR = $(BINDIR)
 check-prefix: export CHECK_PYLIBDIR = $(PYLIBDIR)
 check-prefix: export CHECK_DEPLIBDIR = $(DEPLIBDIR)
 check-prefix: export CHECK_LIBDIR = $(LIBDIR)
 check-prefix:
-	@for d in "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR" "$$CHECK_LIBDIR"; do case "$$d" in \
-		/*[!A-Za-z0-9/._+-]*|[!/]*) echo "make: $$d: an absolute path of letters," \
-			"digits and / . _ + - only" >&2; exit 1;; esac; done
-	@for d in "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR"; do case "$$d" in \
-		/usr/*) ;; \
-		*) echo "make: $$d is not below /usr, the only part of the file system the" \
-			"services see (BindReadOnlyPaths=/usr); use PREFIX=/usr or /usr/local" >&2; \
+	@for d in "$$CHECK_PYTHON" "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR" \
+			"$$CHECK_LIBDIR"; do case "$$d" in \
+		""|[!/]*|*[!A-Za-z0-9/._+-]*|*//*|*/./*|*/.|*/../*|*/..|*/) \
+			printf 'make: "%s": not a normalized absolute path of letters, digits and / . _ + -\n' \
+				"$$d" >&2; exit 1;; esac; done
+	@for d in "$$CHECK_PYTHON" "$$CHECK_BINDIR" "$$CHECK_PYLIBDIR" "$$CHECK_DEPLIBDIR"; do \
+		case "$$d" in /usr/*) ;; \
+		*) printf 'make: %s is not below /usr, the only part of the file system the %s\n' \
+			"$$d" "services see (BindReadOnlyPaths=/usr); use PREFIX=/usr or /usr/local" >&2; \
 		   exit 1;; esac; done
 
 # Units, the minimal root the services run in (RootDirectory=), sysusers, catalog.
@@ -95,7 +99,7 @@ check-prefix:
 install-data: check-prefix
 	install -d $(DESTDIR)$(UNITDIR)
 	for f in units/*.service units/*.socket units/*.target units/*.path; do \
-		sed -e 's|/usr/bin/|$(BINDIR)/|g' -e 's|/usr/lib/leasebox/root|$(LIBDIR)/root|g' \
+		sed -e 's|/usr/bin/leasebox|$(BINDIR)/leasebox|g' -e 's|/usr/lib/leasebox/root|$(LIBDIR)/root|g' \
 			"$$f" > "$(DESTDIR)$(UNITDIR)/$${f#units/}" && \
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${f#units/}" || exit 1; done
 	install -d $(DESTDIR)$(LIBDIR)/root

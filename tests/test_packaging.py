@@ -11,9 +11,10 @@ import os
 import re
 import struct
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,13 +33,28 @@ def test_the_makefile_installs_every_program_of_pyproject() -> None:
     assert makefile_programs() == expected
 
 
+# make install's interpreter: the services run it, and see nothing of the host but /usr
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def system_python() -> tuple[bytes, str]:
+    """SYSTEM_PYTHON's .pyc magic number and cache tag; the test is skipped without it."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip(f"no {SYSTEM_PYTHON}")
+    out = subprocess.run([SYSTEM_PYTHON, "-I", "-c", "import importlib.util, sys; "
+                          "print(importlib.util.MAGIC_NUMBER.hex(), sys.implementation.cache_tag)"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return bytes.fromhex(out[0]), out[1]
+
+
 def test_make_install_byte_compiles_what_it_installs(tmp_path: Path) -> None:
     """The services cannot write /usr: without up-to-date .pyc files installed beside the
     sources, every start would compile leasebox from source (twice the imports' CPU)."""
+    magic, tag = system_python()
     pylib = "/usr/lib/python3/dist-packages"
     # a strict umask and SOURCE_DATE_EPOCH, as on a hardened or reproducible build
     subprocess.run(["sh", "-c", 'umask 077 && exec make -s install "$@"', "sh",
-                    f"DESTDIR={tmp_path}", f"PYTHON={sys.executable}", "PREFIX=/usr",
+                    f"DESTDIR={tmp_path}", f"PYTHON={SYSTEM_PYTHON}", "PREFIX=/usr",
                     f"PYLIBDIR={pylib}"],
                    cwd=REPO, check=True, stdout=subprocess.DEVNULL,
                    env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"})
@@ -50,20 +66,23 @@ def test_make_install_byte_compiles_what_it_installs(tmp_path: Path) -> None:
     sources = sorted((tmp_path / pylib.lstrip("/") / "leasebox").rglob("*.py"))
     assert len(sources) == len(list((REPO / "src" / "leasebox").rglob("*.py")))
     for source in sources:
-        pyc = Path(importlib.util.cache_from_source(str(source)))
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
         header = pyc.read_bytes()[:16]
-        assert header[:4] == importlib.util.MAGIC_NUMBER, pyc
+        assert header[:4] == magic, pyc
         flags, mtime, size = struct.unpack("<III", header[4:])
         st = source.stat()
         assert (flags, mtime, size) == (0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size), source
-        code = marshal.loads(pyc.read_bytes()[16:])
-        # the path it has once installed, not the staging directory's
-        assert code.co_filename == "/" + str(source.relative_to(tmp_path)), source
+        if magic == importlib.util.MAGIC_NUMBER:  # marshal's format is this Python's
+            code = marshal.loads(pyc.read_bytes()[16:])
+            # the path it has once installed, not the staging directory's
+            assert code.co_filename == "/" + str(source.relative_to(tmp_path)), source
 
 
-def _make_install(destdir: Path, *settings: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "-s", "install", f"DESTDIR={destdir}",
-                           f"PYTHON={sys.executable}", *settings],
+def _make_install(destdir: Path, *settings: str,
+                  target: str = "install") -> subprocess.CompletedProcess[str]:
+    system_python()
+    return subprocess.run(["make", "-s", target, f"DESTDIR={destdir}",
+                           f"PYTHON={SYSTEM_PYTHON}", *settings],
                           cwd=REPO, capture_output=True, text=True, check=False)
 
 
@@ -88,7 +107,8 @@ def test_make_install_under_usr_local_names_its_own_paths(tmp_path: Path) -> Non
     execs = roots = 0
     for unit in units:
         text = unit.read_text()
-        assert "/usr/bin/" not in text and "/usr/lib/leasebox/root" not in text, unit.name
+        assert "/usr/bin/leasebox" not in text and "/usr/lib/leasebox/root" not in text, \
+            unit.name
         for program in _programs_of(text):
             assert program.startswith("/usr/local/bin/"), (unit.name, program)
             assert os.access(tmp_path / program.lstrip("/"), os.X_OK), (unit.name, program)
@@ -116,12 +136,27 @@ def test_make_install_under_usr_installs_the_units_as_they_are(tmp_path: Path) -
     assert len(script) == 5 and script[2] == 'sys.path.append("/usr/lib/python3/dist-packages")'
 
 
-def test_make_install_refuses_a_prefix_the_services_cannot_see(tmp_path: Path) -> None:
-    done = _make_install(tmp_path, "PREFIX=/opt/leasebox")
+@pytest.mark.parametrize("setting", [
+    "PREFIX=/opt/leasebox", "PYLIBDIR=/opt/lib", "DEPLIBDIR=/opt/lib",
+    "PYTHON=/opt/python/bin/python3"])
+@pytest.mark.parametrize("target", ["install", "install-programs", "install-data"])
+def test_make_install_refuses_what_the_services_cannot_see(tmp_path: Path, setting: str,
+                                                           target: str) -> None:
+    done = _make_install(tmp_path, setting, target=target)
     assert done.returncode != 0
-    assert "/opt/leasebox/bin is not below /usr" in done.stderr
-    assert not (tmp_path / "opt").exists()
-    # the paths go into units, sed and Python strings as they are
-    done = _make_install(tmp_path, 'PREFIX=/usr/a&"b')
-    assert done.returncode != 0 and "an absolute path of letters" in done.stderr
-    assert not (tmp_path / "usr").exists()
+    assert " is not below /usr, the only part of the file system the services see" in \
+        done.stderr
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("setting", [
+    "PREFIX=/usr/a b", "PREFIX=/usr/a&b", 'PREFIX=/usr/a"b', "PREFIX=/usr/../opt",
+    "PREFIX=/usr/./local", "PREFIX=/usr//local", "PREFIX=/usr/local/", "PREFIX=usr",
+    "LIBDIR=", "LIBDIR=/usr/lib/../../root"])
+def test_make_install_refuses_paths_it_cannot_write_as_they_are(tmp_path: Path,
+                                                                setting: str) -> None:
+    """They go into units, a sed expression and Python strings as they are."""
+    done = _make_install(tmp_path, setting)
+    assert done.returncode != 0
+    assert "not a normalized absolute path of letters, digits and / . _ + -" in done.stderr
+    assert not any(tmp_path.iterdir())

@@ -33,7 +33,8 @@ def container_options() -> dict[str, object]:
 
 @pytest.fixture(scope="module")
 def from_source(container: Container) -> Container:
-    """`make install`, then what the README says to run after it."""
+    """`make install`, then what the README says to run after it (what the package's
+    scripts and triggers do)."""
     c = container
     assert c.run(["dpkg-query", "-W", "leasebox"], check=False).returncode != 0
     # the source is read-only here: make install writes only below DESTDIR and PREFIX
