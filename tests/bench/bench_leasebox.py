@@ -45,9 +45,17 @@ def _probe(lab: BenchLab, mac: str, cursor: str, timeout: float) -> tuple[float,
         time.sleep(0.1)
 
 
+def cpu_seconds(procs: list[dict[str, Any]], ticks_per_s: float) -> float:
+    """The processes' CPU time: the scheduler's exact count (schedstat) where the agent
+    had it, else utime + stime in ticks."""
+    if all("cpu_ns" in p for p in procs):
+        return float(sum(p["cpu_ns"] for p in procs) / 1e9)
+    return float(sum(p.get("cpu_ticks", 0) for p in procs) / ticks_per_s)
+
+
 def _cpu(lab: BenchLab, unit: str) -> float:
     procs = lab.agent("procs", "--unit", unit)
-    return float(sum(p["cpu_ticks"] for p in procs["procs"]) / procs["ticks_per_s"])
+    return cpu_seconds(procs["procs"], procs["ticks_per_s"])
 
 
 def junk_throughput(lab: BenchLab, reps: int, seconds: float, rate: float) -> dict[str, Any]:
@@ -140,8 +148,8 @@ KINDS = ("io", "engine", "netconf")
 
 def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
     """PSS and RSS of the units' processes, and the CPU time they have used since they
-    started (utime + stime: all of it start-up and lease, when taken right after); the
-    same split by process (io, engine, netconf)."""
+    started (all of it start-up and lease, when taken right after; its kernel part, stime,
+    in ticks); the same split by process (io, engine, netconf)."""
     sample = lab.agent("procs", *[a for u in units for a in ("--unit", u)], timeout=120)
     procs, hz = sample["procs"], sample["ticks_per_s"]
     by_kind = {}
@@ -149,11 +157,11 @@ def _memory(lab: BenchLab, units: list[str]) -> dict[str, Any]:
         mine = [p for p in procs if f"leasebox-{kind}" in p.get("cmd", "")]
         by_kind[kind] = {"processes": len(mine),
                          "pss_kib": sum(p.get("pss_kb", 0) for p in mine),
-                         "cpu_s": sum(p.get("cpu_ticks", 0) for p in mine) / hz,
+                         "cpu_s": cpu_seconds(mine, hz),
                          "sys_s": sum(p.get("sys_ticks", 0) for p in mine) / hz}
     return {"processes": len(procs), "pss_kib": sum(p.get("pss_kb", 0) for p in procs),
             "rss_kib": sum(p.get("rss_kb", 0) for p in procs),
-            "cpu_s": sum(p.get("cpu_ticks", 0) for p in procs) / hz, "by_kind": by_kind}
+            "cpu_s": cpu_seconds(procs, hz), "by_kind": by_kind}
 
 
 def _system_cpu(lab: BenchLab) -> float:
@@ -161,7 +169,7 @@ def _system_cpu(lab: BenchLab) -> float:
     starting units and logging cost outside leasebox's own processes."""
     sample = lab.agent("procs", "--pid", "1",
                        "--match", "^/(usr/)?lib/systemd/systemd-journald$", timeout=60)
-    return float(sum(p.get("cpu_ticks", 0) for p in sample["procs"]) / sample["ticks_per_s"])
+    return cpu_seconds(sample["procs"], sample["ticks_per_s"])
 
 
 # The container's cgroups whose CPU time the scale series reports, by label: leasebox's

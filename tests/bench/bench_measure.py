@@ -178,6 +178,14 @@ def stop_once(lab: BenchLab, client: Client, *, release: bool = True,
 # ---- series ------------------------------------------------------------------------------
 
 
+def _cpu_ms(r: dict[str, Any]) -> float:
+    """The CPU time of an agent's `procs --interval` sample, in ms: exact (schedstat) where
+    it has it, else in ticks."""
+    if "cpu_ns_delta" in r:
+        return float(r["cpu_ns_delta"] / 1e6)
+    return float(r["cpu_ticks_delta"] * 1000.0 / r["ticks_per_s"])
+
+
 def cold_series(lab: BenchLab, clients: Sequence[Client], reps: int) -> dict[str, Any]:
     """Every client, ``reps`` times, round-robin (so the machine's noise falls on all)."""
     runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in clients}
@@ -237,8 +245,7 @@ def resources(lab: BenchLab, client: Client, window: float) -> dict[str, Any]:
         "window_s": interval,
         "context_switches": r.get("ctxsw_delta"),
         "wakeups_per_min": (r["ctxsw_delta"] * 60.0 / interval) if interval else None,
-        "cpu_ms_per_min": (r["cpu_ticks_delta"] * 1000.0 / r["ticks_per_s"] * 60.0 / interval
-                           if interval else None),
+        "cpu_ms_per_min": (_cpu_ms(r) * 60.0 / interval if interval else None),
         "pids_changed": r.get("pids_changed"),
     }
 

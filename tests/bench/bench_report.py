@@ -380,8 +380,8 @@ def markdown(results: dict[str, Any]) -> str:
               "`systemctl start leasebox@veth0.target … leasebox@vethN-1.target` (one "
               "command), cold; one dnsmasq behind a bridge.", "",
               "Peak: 2 s after the last address, netconf still running; CPU: the 3N "
-              "processes' CPU time (utime + stime) until then; steady: once every netconf "
-              "has exited idle (30 s without a request).", "",
+              "processes' CPU time until then (the scheduler's, schedstat); steady: once "
+              "every netconf has exited idle (30 s without a request).", "",
               "| N | all leased, ms | median interface, ms | systemctl returned, ms | "
               "CPU s per interface | peak: processes | peak PSS per interface MiB | "
               "steady: processes | steady PSS MiB | steady PSS per interface MiB |",
@@ -400,7 +400,8 @@ def markdown(results: dict[str, Any]) -> str:
                      f"{fmt(steady.get('pss_kib', 0) / MIB, 1)} | "
                      f"{fmt(steady.get('pss_kib_per_interface', 0) / MIB, 1)} |")
         L += ["", "Per interface, by process: CPU seconds until the peak sample, in "
-              "parentheses the part spent in the kernel (stime; the kernel's share of "
+              "parentheses the part spent in the kernel (stime, counted in 10 ms ticks; "
+              "the kernel's share of "
               "systemd's set-up of the unit's sandbox between fork and exec is in it); "
               "systemd and journald: the container's PID 1 and journald over the same "
               "time; PSS in steady state.", "",
@@ -423,9 +424,9 @@ def markdown(results: dict[str, Any]) -> str:
         if cg_rows:
             parts = list(cg_rows[0]["cgroup_cpu_ms_per_interface"])
             L += ["Per interface, by cgroup: ms of CPU from `systemctl start` until the "
-                  "last address is on, from each cgroup's cpu.stat (exact, where the "
-                  "figures above count 10 ms ticks; a template's slice holds all its "
-                  "instances, with systemd's set-up of each between fork and exec; "
+                  "last address is on, from each cgroup's cpu.stat (a template's slice "
+                  "holds all its instances and what has exited, with systemd's set-up of "
+                  "each between fork and exec; "
                   "systemd: PID 1; dispatch: the lease hooks' dispatcher, which starts only "
                   "with hooks installed; other services: the rest of system.slice, journald "
                   "and D-Bus among them; total: the whole container). With 2 cores, "
