@@ -1,5 +1,7 @@
 # leasebox: install, test, demo. `make help` lists the targets.
 PREFIX      ?= /usr
+# /usr/local/ as /usr/local
+override PREFIX := $(PREFIX:%/=%)
 DESTDIR     ?=
 PYTHON      ?= /usr/bin/python3
 PYLIBDIR    ?= $(PREFIX)/lib/python3/dist-packages

@@ -96,10 +96,11 @@ def _programs_of(unit_text: str) -> list[str]:
     return found
 
 
-def test_make_install_under_usr_local_names_its_own_paths(tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefix", ["/usr/local", "/usr/local/"])
+def test_make_install_under_usr_local_names_its_own_paths(tmp_path: Path, prefix: str) -> None:
     """PREFIX=/usr/local: the units start the programs and use the root it installed, and
     the programs find leasebox there and pyroute2 where Debian puts it."""
-    done = _make_install(tmp_path, "PREFIX=/usr/local")
+    done = _make_install(tmp_path, f"PREFIX={prefix}")
     assert done.returncode == 0, done.stderr
     units = sorted((tmp_path / "usr/local/lib/systemd/system").iterdir())
     assert {u.name for u in units} == {p.name for p in (REPO / "units").iterdir()
@@ -151,7 +152,7 @@ def test_make_install_refuses_what_the_services_cannot_see(tmp_path: Path, setti
 
 @pytest.mark.parametrize("setting", [
     "PREFIX=/usr/a b", "PREFIX=/usr/a&b", 'PREFIX=/usr/a"b', "PREFIX=/usr/../opt",
-    "PREFIX=/usr/./local", "PREFIX=/usr//local", "PREFIX=/usr/local/", "PREFIX=usr",
+    "PREFIX=/usr/./local", "PREFIX=/usr//local", "BINDIR=/usr/local/bin/", "PREFIX=usr",
     "LIBDIR=", "LIBDIR=/usr/lib/../../root"])
 def test_make_install_refuses_paths_it_cannot_write_as_they_are(tmp_path: Path,
                                                                 setting: str) -> None:
