@@ -51,10 +51,10 @@ install-python: install-programs
 		-d "$(PYLIBDIR)/leasebox" "$(DESTDIR)$(PYLIBDIR)/leasebox"
 
 # Each program is a script of five lines (six under another PREFIX). Not the wheel's
-# entry-point scripts: they import re (for a Windows suffix), which leasebox-io needs for nothing else
-# (~2 ms of each start). -S: no site module (~1.7 ms of CPU at each start); sys.path is the
-# standard library, PYLIBDIR and DEPLIBDIR only, so nothing pip put in /usr/local shadows
-# leasebox or pyroute2 (unless PREFIX puts leasebox there).
+# entry-point scripts: they import re (for a Windows suffix), which leasebox-io needs for
+# nothing else (~2 ms of each start). -S: no site module (~1.7 ms of CPU at each start);
+# sys.path is the standard library, PYLIBDIR and DEPLIBDIR only, so nothing pip put in
+# /usr/local shadows leasebox or pyroute2 (unless PREFIX puts leasebox there).
 install-programs: check-prefix
 	install -d $(DESTDIR)$(BINDIR)
 	for p in $(PROGRAMS); do \
@@ -101,7 +101,8 @@ check-prefix:
 install-data: check-prefix
 	install -d $(DESTDIR)$(UNITDIR)
 	for f in units/*.service units/*.socket units/*.target units/*.path; do \
-		sed -e 's|/usr/bin/leasebox|$(BINDIR)/leasebox|g' -e 's|/usr/lib/leasebox/root|$(LIBDIR)/root|g' \
+		sed -e 's|/usr/bin/leasebox|$(BINDIR)/leasebox|g' \
+			-e 's|/usr/lib/leasebox/root|$(LIBDIR)/root|g' \
 			"$$f" > "$(DESTDIR)$(UNITDIR)/$${f#units/}" && \
 		chmod 0644 "$(DESTDIR)$(UNITDIR)/$${f#units/}" || exit 1; done
 	install -d $(DESTDIR)$(LIBDIR)/root
