@@ -421,10 +421,11 @@ def _proc_sample(pid: int) -> dict[str, Any] | None:
                 # where utime and stime are 10 ms ticks
                 cpu_ns += int((task / "schedstat").read_text().split()[0])
         sample["ctxsw"] = ctx
-        sample["cpu_ns"] = cpu_ns
         stat = (base / "stat").read_text().rsplit(")", 1)[1].split()
         sample["cpu_ticks"] = int(stat[11]) + int(stat[12])  # utime + stime
         sample["sys_ticks"] = int(stat[12])
+        if cpu_ns or not sample["cpu_ticks"]:  # a kernel without sched_info shows 0 there
+            sample["cpu_ns"] = cpu_ns
         return sample
     except (OSError, ValueError, IndexError):
         return None
@@ -474,8 +475,9 @@ def cmd_procs(args: argparse.Namespace) -> dict[str, Any]:
                                     for p in second if p in first)
         result["cpu_ticks_delta"] = sum(second[p]["cpu_ticks"] - first[p]["cpu_ticks"]
                                         for p in second if p in first)
-        result["cpu_ns_delta"] = sum(second[p]["cpu_ns"] - first[p]["cpu_ns"]
-                                     for p in second if p in first)
+        if all("cpu_ns" in s for s in (*first.values(), *second.values())):
+            result["cpu_ns_delta"] = sum(second[p]["cpu_ns"] - first[p]["cpu_ns"]
+                                         for p in second if p in first)
         result["pids_changed"] = sorted(set(first) ^ set(second))
     return result
 
