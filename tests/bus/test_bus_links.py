@@ -130,3 +130,69 @@ def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
     links.deliver(0.0)
     assert fake.calls == [] and links.next_deadline() is None
     assert links.summary(0.0) == "links: none"
+
+
+class RefusingOne(FakeServices):
+    """resolved refuses one ifindex (a link it no longer knows), as org.freedesktop.resolve1
+    answers NoSuchLink; every other call goes through."""
+
+    def __init__(self, refused: int) -> None:
+        super().__init__()
+        self.refused = refused
+
+    def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                 domains: Sequence[str]) -> None:
+        if ifindex == self.refused:
+            raise OSError(f"Link {ifindex} not known")
+        super().set_link(ifindex, servers, domains)
+
+
+def test_a_link_resolved_refuses_does_not_hold_up_the_others() -> None:
+    fake = RefusingOne(7)
+    links = Links(fake)
+    links.update("eth0", Want(7, Names((A("192.0.2.53"),))))  # unplugged: an old ifindex
+    links.update("wlan0", Want(3, Names((A("198.51.100.53"),))))
+    links.deliver(0.0)
+    assert fake.calls == [("set_link", 3, (A("198.51.100.53"),), ())]
+    assert links.target_status("wlan0", Target.RESOLVED, 0.0) == "applied"
+    assert links.target_status("eth0", Target.RESOLVED, 0.0) == (
+        "pending: Link 7 not known; next try in 1 s")
+    # wlan0's next change goes at the next try, with eth0's, and is not held up either
+    links.update("wlan0", Want(3, Names((A("198.51.100.54"),))))
+    links.deliver(1.0)
+    assert fake.calls[-1] == ("set_link", 3, (A("198.51.100.54"),), ())
+    assert links.resolved_todo == {"eth0"} and links.next_deadline() == 3.0
+    # the link comes back under a new ifindex: delivered, and nothing is left to do
+    links.update("eth0", Want(9, Names((A("192.0.2.53"),))))
+    links.deliver(3.0)
+    assert fake.calls[-1] == ("set_link", 9, (A("192.0.2.53"),), ())
+    assert links.next_deadline() is None
+    assert links.target_status("eth0", Target.RESOLVED, 3.0) == "applied"
+
+
+def test_dns_given_up_for_ntp_alone_is_reverted(fake: FakeServices) -> None:
+    """UseDNS=no and UseDomains=no since the last lease, NTP still used: resolved must not
+    go on with the old servers."""
+    links = Links(fake)
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))))
+    links.deliver(0.0)
+    links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
+    links.deliver(1.0)
+    assert fake.calls[2:] == [("revert_link", 2)]
+    assert links.target_status("eth0", Target.RESOLVED, 1.0) == "not used"
+    assert links.target_status("eth0", Target.TIMESYNCD, 1.0) == "applied"
+
+
+def test_a_held_link_from_the_state_file_is_reverted_when_left(fake: FakeServices) -> None:
+    """After a restart of leasebox-bus while resolved was away, the link is left before
+    anything was delivered again: resolved still holds the DNS it was told before."""
+    links = Links(fake)
+    fake.down.add("resolved")
+    links.resume("eth0", Want(2, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    links.update("eth0", None)
+    fake.down.clear()
+    links.owner_changed(Target.RESOLVED, True, 0.5)
+    links.deliver(0.5)
+    assert fake.calls == [("revert_link", 2)]
+    assert links.next_deadline() is None

@@ -73,6 +73,7 @@ class Links:
     resolved_has: dict[str, tuple[int, tuple[IPv4Address, ...], tuple[str, ...]]] = field(
         default_factory=dict)
     resolved_todo: set[str] = field(default_factory=set)
+    resolved_errors: dict[str, str] = field(default_factory=dict)  # why a link is still to do
     ntp_has: tuple[IPv4Address, ...] | None = None  # None: unknown (never told, or forgot)
     retry: dict[Target, Retry] = field(default_factory=lambda: {t: Retry() for t in Target})
 
@@ -91,6 +92,14 @@ class Links:
         if (old.names.dns if old else none) != (want.names.dns if want else none) or (
                 old and want and old.ifindex != want.ifindex):
             self.resolved_todo.add(ifname)
+
+    def resume(self, ifname: str, want: Want) -> None:
+        """Hold again what an earlier leasebox-bus held (its state file). resolved may still
+        have that DNS (it keeps what it was told), so the link is reverted when it is left,
+        even before anything was delivered again."""
+        self.update(ifname, want)
+        if want.names.dns_servers or want.names.domains:
+            self.resolved_has[ifname] = (want.ifindex, (), ())
 
     def ntp_union(self) -> tuple[IPv4Address, ...]:
         servers: dict[IPv4Address, None] = {}
@@ -139,16 +148,33 @@ class Links:
             self.services.set_ntp(wanted)
             self.ntp_has = wanted
             return
+        # Link by link: resolved refusing one (a link it no longer knows, or one another
+        # manager holds) must not keep the others from their DNS. The failed ones stay to do.
+        failed: dict[str, str] = {}
         for name in sorted(self.resolved_todo):
-            want = self.wants.get(name)
-            has = self.resolved_has.get(name)
-            if has is not None and (want is None or has[0] != want.ifindex):
-                self.services.revert_link(has[0])
-                del self.resolved_has[name]
-            if want is not None and (want.names.dns_servers or want.names.domains):
-                self.services.set_link(want.ifindex, *want.names.dns)
-                self.resolved_has[name] = (want.ifindex, *want.names.dns)
-            self.resolved_todo.discard(name)
+            try:
+                self._deliver_link(name)
+            except OSError as exc:
+                failed[name] = str(exc) or type(exc).__name__
+            else:
+                self.resolved_todo.discard(name)
+        self.resolved_errors = failed
+        if failed:
+            raise OSError("; ".join(f"{name}: {why}" for name, why in failed.items()))
+
+    def _deliver_link(self, name: str) -> None:
+        want = self.wants.get(name)
+        has = self.resolved_has.get(name)
+        dns = want.names if want is not None and (want.names.dns_servers or
+                                                  want.names.domains) else None
+        # Reverted when the link is left, re-created (a new ifindex), or keeps only its NTP
+        # (UseDNS=no and UseDomains=no since): resolved would go on using the old servers.
+        if has is not None and (want is None or dns is None or has[0] != want.ifindex):
+            self.services.revert_link(has[0])
+            del self.resolved_has[name]
+        if want is not None and dns is not None:
+            self.services.set_link(want.ifindex, *dns.dns)
+            self.resolved_has[name] = (want.ifindex, *dns.dns)
 
     def next_deadline(self) -> float | None:
         times = [self.retry[t].next_try for t in Target if self.pending(t)]
@@ -170,9 +196,10 @@ class Links:
         if not pending:
             return "applied"
         retry = self.retry[target]
-        if not retry.error:
+        error = (target is Target.RESOLVED and self.resolved_errors.get(ifname)) or retry.error
+        if not error:
             return "pending"
-        return f"pending: {retry.error}; next try in {max(0, retry.next_try - now):.0f} s"
+        return f"pending: {error}; next try in {max(0, retry.next_try - now):.0f} s"
 
     def summary(self, now: float) -> str:
         parts = []

@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     for error in errors:
         log.warning("ignoring %s", error)
     for name, want in wants.items():
-        links.update(name, want)
+        links.resume(name, want)
     if wants:
         log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
     sandbox.no_more_exec(log)
