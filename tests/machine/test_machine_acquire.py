@@ -240,6 +240,31 @@ def test_nak_in_requesting_restarts_with_backoff() -> None:
     assert h.client._ctx.failures == 0
 
 
+def test_a_new_attachment_starts_the_failures_over() -> None:
+    """A laptop moving between two networks, staying less than T1 at each: every arrival
+    gets a NAK for the other network's address (INIT-REBOOT), then a good lease. The
+    carrier coming back is a new attachment, so the DISCOVER goes at once every time, not
+    after a backoff grown by the NAKs of earlier moves."""
+    h = Harness()
+    h.acquire()
+    for _ in range(8):
+        h.advance(60)
+        h.handle(LinkDown(h.now))
+        h.advance(5)
+        h.link_up()
+        h.fire()
+        assert h.state is State.REBOOTING
+        h.deliver(nak(h.last_sent().message, error_message="wrong network"))
+        assert h.state is State.INIT
+        assert h.timer() - h.now < 0.1
+        h.fire()
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(ack(h.last_sent().message))
+        h.applied()
+        assert h.state is State.BOUND
+    assert h.client._ctx.failures == 1  # the last NAK's, until the next move
+
+
 def test_offer_window_prefers_previous_address() -> None:
     h = Harness(ClientConfig(offer_window=1.0), remembered=None)
     h.client._ctx.previous_address = OTHER_ADDRESS

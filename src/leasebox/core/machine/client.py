@@ -18,7 +18,8 @@ Decisions, and where each is explained:
   backs off (reports.config_refused). But a renewal of the address in use that the kernel
   failed keeps the lease in use, and the REQUEST goes again later (reports._renewal_kept).
 - NAKs, refusals, failures and declines in a row back off 0, 2, 4 ... 60 s; a decline
-  waits at least 10 s (timing.failure_backoff).
+  waits at least 10 s (timing.failure_backoff). The count starts over with a lease that
+  survived a renewal, and with the carrier's return (a new attachment).
 - No initial delay before the first DISCOVER, not RFC 2131's 1-10 s (see timing.py).
 - INIT-REBOOT gives up after 2 REQUESTs (about 12 s): an applied lease is kept, a lease only
   remembered from disk is dropped for a DISCOVER (reboot.py).

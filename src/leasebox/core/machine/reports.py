@@ -58,7 +58,10 @@ def link_up(ctx: Context, event: Event) -> None:
     ctx.mac = event.mac
     ctx.link_up = True
     if ctx.state is not State.STOPPED:
-        # A new attachment: pending waits (after a decline, IPv6-only) no longer apply.
+        # A new attachment: pending waits (after a decline, IPv6-only) no longer apply, nor
+        # does the failures' backoff: a laptop moving between networks gets a NAK for the
+        # last one's address at each arrival, with a good lease between them.
+        ctx.failures = 0
         restart(ctx)
 
 
