@@ -312,6 +312,21 @@ def test_rapid_commit() -> None:
     assert len(sent(h.history)) == 1  # no REQUEST at all
 
 
+def test_a_rapid_commit_ack_to_a_later_discover_runs_from_it() -> None:
+    h = Harness(ClientConfig(rapid_commit=True))
+    h.link_up()
+    h.fire()
+    first_at = h.now
+    h.fire()  # no answer: the DISCOVER again, ~4 s later
+    discover = h.last_sent().message
+    resent_at = h.now
+    assert resent_at > first_at + 3
+    h.advance(0.5)
+    [apply] = h.deliver(ack(discover, rapid_commit=True))
+    assert isinstance(apply, ApplyLease)
+    assert apply.lease.acquired_at == resent_at
+
+
 def test_rapid_commit_ack_needs_option_and_config() -> None:
     h = Harness(ClientConfig(rapid_commit=True))
     h.link_up()

@@ -162,6 +162,25 @@ def test_rebinding_retransmits_at_half_the_remaining_lease() -> None:
         assert gap == pytest.approx(max(60, (lease.expires_at - before) / 2))
 
 
+def test_a_late_rebinding_ack_runs_from_the_latest_request() -> None:
+    """A server silent from T1 for hours answers a REBINDING REQUEST at last, with a
+    shorter lease: it runs from that REQUEST, not from the first of the exchange (nor
+    from T1's), which would make it over on arrival."""
+    h = bound(lease_time=86400)
+    while h.state is not State.REBINDING:
+        h.fire()
+    while h.timer() - h.now > 120:  # the REQUESTs of REBINDING, hours apart at first
+        h.fire()
+    last = h.last_sent()
+    h.advance(0.2)
+    h.deliver(ack(last.message, lease_time=3600))
+    h.applied()
+    assert h.state is State.BOUND
+    lease = h.client.lease
+    assert lease is not None
+    assert lease.acquired_at == h.now - 0.2 and lease.expires_at == h.now - 0.2 + 3600
+
+
 def test_ack_from_another_server_ignored_in_renewing() -> None:
     h = bound()
     h.fire()

@@ -77,7 +77,7 @@ def selecting_ack(ctx: Context, event: Event) -> None:
     if ctx.config.ipv6_only_preferred and ack.ipv6_only_preferred is not None:
         steps.v6only_wait(ctx, ack.server_id, ack.ipv6_only_preferred)
         return
-    _accept(ctx, ack, ctx.started_at)
+    _accept(ctx, ack, ctx.sent_at)
 
 
 # ---- REQUESTING ----------------------------------------------------------------------

@@ -98,6 +98,7 @@ def start_selecting(ctx: Context) -> None:
 
 
 def send_discover(ctx: Context) -> None:
+    ctx.sent_at = ctx.now  # a rapid-commit ACK's lease runs from here (see send_request)
     send(ctx, requests.discover(ctx.config, _xid(ctx), mac(ctx), secs(ctx),
                                 ctx.previous_address))
 
@@ -138,7 +139,14 @@ def start_rebinding(ctx: Context) -> None:
 
 
 def send_request(ctx: Context) -> None:
-    """(Re)send the REQUEST of the current state, with the exchange's xid."""
+    """(Re)send the REQUEST of the current state, with the exchange's xid.
+
+    The ACK's lease runs from the latest REQUEST (RFC 2131 4.4.1: the time the request was
+    sent), not from the exchange's first: RENEWING and REBINDING go on for hours, and a
+    lease timed from their start could be over when it comes. An ACK to an earlier
+    REQUEST would be off by the time between the two, a minute at most but for an
+    operator's renew."""
+    ctx.sent_at = ctx.now
     xid, hw, elapsed = _xid(ctx), mac(ctx), secs(ctx)
     match ctx.state:
         case State.REQUESTING:
