@@ -223,11 +223,15 @@ def _fake_bus(listener: socket.socket, script: list[Any]) -> None:
                         return
                     parser.add_data(chunk)
             serial = msg.header.serial
-            for kind, sender, signature, body in reply_to:
+            for kind, sender, signature, body, *member in reply_to:
                 fields = {HeaderFields.sender: sender or bus_name,
                           HeaderFields.destination: ":1.1"}
                 if kind is not MessageType.signal:
                     fields[HeaderFields.reply_serial] = serial
+                elif member:  # the bus's own signal
+                    fields.update({HeaderFields.path: "/org/freedesktop/DBus",
+                                   HeaderFields.interface: bus_name,
+                                   HeaderFields.member: member[0]})
                 else:
                     fields.update({HeaderFields.path: "/x", HeaderFields.interface: "a.b",
                                    HeaderFields.member: "Noise"})
@@ -253,6 +257,35 @@ def test_reply_is_taken_only_from_the_owner(tmp_path: Path) -> None:
     try:
         with Connection(f"unix:path={path}", timeout=5) as conn:
             assert conn.call(RESOLVED, "RevertLink", "i", (1,)) == ("genuine",)
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_a_signal_read_with_a_reply_is_kept_for_the_loop(tmp_path: Path) -> None:
+    """timesyncd restarts while leasebox-bus waits for resolved's answer: the bus's
+    NameOwnerChanged comes before the reply, is read with it, and the socket will not
+    announce it again. `queued` tells the loop to look."""
+    path = tmp_path / "fake.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    ok, sig = MessageType.method_return, MessageType.signal
+    changed = ("org.freedesktop.timesync1", ":1.7", ":1.42")
+    script = [
+        [(ok, "", "s", (":1.1",))],  # Hello
+        [(ok, "", "s", (":1.9",))],  # GetNameOwner(org.freedesktop.resolve1)
+        [(sig, "", "sss", changed, "NameOwnerChanged"), (ok, ":1.9", "", ())],
+        [],  # open until the client closes
+    ]
+    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
+    thread.start()
+    try:
+        with Connection(f"unix:path={path}", timeout=5) as conn:
+            conn.call(RESOLVED, "RevertLink", "i", (1,))
+            assert conn.queued()
+            assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
+            assert not conn.queued()
     finally:
         thread.join(timeout=10)
         listener.close()

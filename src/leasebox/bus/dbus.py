@@ -188,6 +188,14 @@ class Connection:
         self._call(message_bus.AddMatch(rule), "org.freedesktop.DBus",
                    time.monotonic() + self.timeout)
 
+    def queued(self) -> bool:
+        """Signals read with a call's reply (or complete in the buffer): the socket will not
+        wake a selector for them again, so the caller looks here after its calls."""
+        while (msg := self._next_message(None)) is not None:
+            if msg.header.message_type is MessageType.signal:
+                self.signals.append(msg)
+        return bool(self.signals)
+
     def owner_changes(self) -> Iterator[tuple[str, str]]:
         """(name, new owner) for each NameOwnerChanged received so far, reading what the
         socket has without waiting. The sender is checked: only the bus itself says this."""

@@ -211,9 +211,13 @@ class Bus:
                               self.idle)
                 sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
                 return EX_OK
-            ready = self.sel.select(self._timeout(now))
+            # a NameOwnerChanged that came in during the last calls is read already
+            queued = self.watched is not None and self.watched.queued()
+            ready = self.sel.select(0 if queued else self._timeout(now))
             if self.watchdog is not None:
                 sd.notify("WATCHDOG=1")
+            if queued and not any(key.data == "dbus" for key, _ in ready):
+                self._dbus_event()
             for key, _ in ready:
                 if key.data == "listener":
                     self._accept()
