@@ -159,6 +159,8 @@ class Links:
             else:
                 self.resolved_todo.discard(name)
         self.resolved_errors = failed
+        if len(set(failed.values())) == 1:  # resolved absent, say: the same for each link
+            raise OSError(next(iter(failed.values())))
         if failed:
             raise OSError("; ".join(f"{name}: {why}" for name, why in failed.items()))
 
