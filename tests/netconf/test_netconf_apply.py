@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import pytest
 
 from leasebox.ipc import Names
-from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs
+from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs, Tracked
 from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.validate import Plan, PlannedRoute
 
@@ -71,13 +71,16 @@ class FakeKernel:
 
 
 class FakeResolver:
-    def __init__(self) -> None:
+    def __init__(self, name: str = "resolved") -> None:
+        self.name = name
         self.content: tuple[tuple[IPv4Address, ...], tuple[str, ...]] | None = None
         self.fail = False
         self.calls = 0
+        self.olds: list[Names | None] = []
 
-    def hand_off(self, new: Names, old: Names) -> None:
+    def hand_off(self, new: Names, old: Names | None) -> None:
         self.calls += 1
+        self.olds.append(old)
         if self.fail:
             raise OSError(errno.ENOSPC, "no space")
         self.content = new.dns if new != NOTHING else None
@@ -299,3 +302,39 @@ def test_a_permanent_address_is_not_taken_over(setup: tuple[FakeKernel, FakeReso
     assert kernel.addresses == {theirs: 0xFFFFFFFF} and not kernel.routes
     conf.remove()
     assert kernel.addresses == {theirs: 0xFFFFFFFF}
+
+
+def test_a_new_sink_takes_the_dns_over_at_start() -> None:
+    """systemd-resolved was installed (or removed) since an earlier netconf handed the DNS
+    to the other sink: the new netconf hands it on at once, telling the sink that what it
+    holds is not known, even when the engine's next lease brings the same names."""
+    names = Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))
+    tracked = Tracked(address=IPv4Interface("192.0.2.10/24"), dns=names, dns_to="file")
+    resolver = FakeResolver("resolved")
+    conf = Configurator(FakeKernel(), resolver, tracked)
+    assert conf.due(5.0) is not None
+    assert conf.hand_off(5.0) == ""
+    assert resolver.olds == [None] and resolver.content == names.dns
+    assert conf.tracked.dns_to == "resolved" and conf.due(6.0) is None
+    conf.want(names, 7.0)  # the same lease again: nothing more to hand on
+    assert conf.due(7.0) is None
+
+
+def test_the_same_sink_or_nothing_handed_on_is_no_takeover() -> None:
+    names = Names((A("192.0.2.53"),))
+    for tracked in (Tracked(dns=names, dns_to="resolved"), Tracked(dns_to="file")):
+        conf = Configurator(FakeKernel(), FakeResolver("resolved"), tracked)
+        assert conf.due(0.0) is None
+
+
+def test_what_a_replaced_link_handed_on_is_taken_back() -> None:
+    """netconf.state of the link before it was replaced gives only the names handed on
+    (state.from_json): a remove takes them back, with nothing else left to undo."""
+    kernel, resolver = FakeKernel(), FakeResolver("resolved")
+    resolver.content = (A("192.0.2.53"),), ()
+    conf = Configurator(kernel, resolver, Tracked(dns=Names((A("192.0.2.53"),)),
+                                                  dns_to="resolved"))
+    assert not conf.tracked.empty and conf.due(0.0) is None
+    conf.remove(0.0)
+    assert conf.hand_off(0.0) == "" and resolver.content is None
+    assert conf.tracked.empty

@@ -1,4 +1,5 @@
-"""The resolv.conf-format file: content, re-checked values, atomic replace, removal."""
+"""The resolv.conf-format file: content, re-checked values, atomic replace, removal; and
+the two sinks taking the DNS over from each other."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from leasebox.ipc import Names
 from leasebox.netconf.dns import ResolvConfFile, render
+from leasebox.netconf.handoff import ToBus, ToFileAndBus
 from leasebox.netconf.validate import Refused
 
 A = IPv4Address
@@ -57,3 +60,37 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
         target.write([A("192.0.2.54")], ["bad name"])
     assert "192.0.2.53" in (tmp_path / "resolv.conf").read_text()
     assert os.listdir(tmp_path) == ["resolv.conf"]
+
+
+class RecordingBus:
+    def __init__(self) -> None:
+        self.sent: list[Names] = []
+
+    def send(self, names: Names) -> None:
+        self.sent.append(names)
+
+
+NAMES = Names((IPv4Address("192.0.2.53"),), ("example.com",), (IPv4Address("192.0.2.1"),))
+
+
+def test_resolved_taking_over_removes_the_old_file(tmp_path: Path) -> None:
+    stale = ResolvConfFile(str(tmp_path), "eth0")
+    stale.write(NAMES.dns_servers, NAMES.domains)
+    bus = RecordingBus()
+    ToBus(bus, stale=stale).hand_off(NAMES, None)  # type: ignore[arg-type]  # a fake
+    assert bus.sent == [NAMES] and not os.path.exists(stale.path)
+    ToBus(bus, stale=stale).hand_off(NAMES, NAMES)  # type: ignore[arg-type]
+    assert bus.sent == [NAMES]
+
+
+def test_the_file_taking_over_tells_the_bus_to_keep_ntp_alone(tmp_path: Path) -> None:
+    """After systemd-resolved is removed, leasebox-bus must give up the link's DNS (resolved
+    would get it back from the bus at its next start), even when NTP has not changed."""
+    file = ResolvConfFile(str(tmp_path), "eth0")
+    bus = RecordingBus()
+    sink = ToFileAndBus(file, bus)  # type: ignore[arg-type]  # a fake
+    sink.hand_off(NAMES, None)
+    assert bus.sent == [Names(ntp_servers=NAMES.ntp_servers)]
+    assert "nameserver 192.0.2.53" in Path(file.path).read_text()
+    sink.hand_off(NAMES, NAMES)
+    assert len(bus.sent) == 1

@@ -22,6 +22,7 @@ TRACKED = Tracked(
     mtu=1400, original_mtu=1500,
     dns=Names((IPv4Address("192.0.2.53"),), ("example.com",), (IPv4Address("192.0.2.1"),)),
     wanted=Names((IPv4Address("192.0.2.54"),), (), ()),
+    dns_to="file",
 )
 
 
@@ -48,15 +49,27 @@ def test_reads_what_the_previous_version_wrote() -> None:
     assert from_json(json.dumps(old), 7).dns == NOTHING
 
 
-def test_other_ifindex_is_not_ours() -> None:
+def test_a_state_without_the_sink_leaves_it_unknown() -> None:
+    """Written by the netconf of an earlier version 2, before dns_to."""
+    doc = json.loads(to_json(7, TRACKED))
+    del doc["dns_to"]
+    assert from_json(json.dumps(doc), 7).dns_to == ""
+
+
+def test_another_ifindex_gives_only_what_was_handed_on() -> None:
+    """The link was replaced: its address, routes and MTU went with it, but leasebox-bus
+    (or the file) still holds the interface's DNS and NTP, to be taken back."""
+    got = from_json(to_json(7, TRACKED), 8)
+    assert got == Tracked(dns=TRACKED.dns, wanted=TRACKED.wanted, dns_to=TRACKED.dns_to)
     with pytest.raises(StateError, match="ifindex"):
-        from_json(to_json(7, TRACKED), 8)
+        from_json(to_json(7, TRACKED).replace('"ifindex": 7', '"ifindex": "7"'), 7)
 
 
 @pytest.mark.parametrize("change", [
     {"version": 3}, {"address": "300.0.0.1/24"}, {"address": 5}, {"routes": [["x", None, 1, 1]]},
     {"routes": [["0.0.0.0/0", None, -1, 1]]}, {"routes": [["0.0.0.0/0", None, 1]]},
-    {"mtu": "1400"}, {"mtu": True}, {"dns": [["192.0.2.1"], ["bad name"]]}, {"dns": "x"},
+    {"mtu": "1400"}, {"mtu": True}, {"dns_to": "networkd"}, {"dns_to": None},
+    {"dns": [["192.0.2.1"], ["bad name"]]}, {"dns": "x"},
     {"dns": {"dns_servers": [], "domains": ["bad name"], "ntp_servers": []}},
     {"wanted": {"dns_servers": ["x"], "domains": [], "ntp_servers": []}},
     {"wanted": {"dns_servers": []}},

@@ -160,6 +160,58 @@ def test_resolved_down_costs_nothing_and_dns_arrives_when_it_is_back(lab: LeaseL
     assert lab.count("DHCPREQUEST") == requests  # none of it cost a DHCP exchange
 
 
+NETCONF_DROPIN = f"/run/systemd/system/leasebox-netconf@{IFACE}.service.d/dns-to-file.conf"
+RESOLV_CONF = f"/run/leasebox-netconf/{IFACE}/resolv.conf"
+
+
+def test_dns_moves_to_resolved_when_it_comes_under_a_running_lease(lab: LeaseLab) -> None:
+    """netconf decides where DNS goes at each start. First it writes the file, as where
+    systemd-resolved is not installed (`--dns-to file`, in a drop-in); started again
+    without the drop-in, as after `apt install systemd-resolved`, it hands the same
+    lease's DNS to resolved at once and removes the file: no DHCP exchange, no change in
+    the lease to set it off. Then back, as after resolved is removed."""
+    c = lab.c
+    start = f"/usr/bin/leasebox-netconf {IFACE} --runtime-dir /run/leasebox-netconf"
+    c.write_file(NETCONF_DROPIN, f"[Service]\nExecStart=\nExecStart={start} --dns-to file\n")
+    netconf = f"leasebox-netconf@{IFACE}.service"
+    try:
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "start", TARGET])
+        addr = lab.wait_address()
+        lab.wait_bound()
+        wait_for("DNS in the file", lambda: "nameserver 192.0.2.53" in c.run(
+            ["cat", RESOLV_CONF], check=False).stdout, 10)
+        assert resolvectl(c, "dns") == [] and resolvectl(c, "domain") == []
+        requests = lab.count("DHCPREQUEST")
+
+        c.run(["rm", NETCONF_DROPIN])
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "restart", netconf])
+        wait_for("DNS taken over by resolved",
+                 lambda: resolvectl(c, "dns") == list(DNS), 10)
+        assert resolvectl(c, "domain") == list(DOMAINS)
+        wait_for("the file gone", lambda: c.run(["test", "-e", RESOLV_CONF],
+                                                 check=False).returncode == 1, 10)
+        wait_for("nothing pending", lambda: status_json(c)["handoff"] == {
+            "resolved": "applied", "timesyncd": "applied", "ntp_servers": [NTP]}, 10)
+
+        c.write_file(NETCONF_DROPIN,
+                     f"[Service]\nExecStart=\nExecStart={start} --dns-to file\n")
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "restart", netconf])
+        wait_for("DNS back in the file", lambda: "nameserver 192.0.2.53" in c.run(
+            ["cat", RESOLV_CONF], check=False).stdout, 10)
+        wait_for("resolved's copy reverted",
+                 lambda: resolvectl(c, "dns") == [] and resolvectl(c, "domain") == [], 10)
+        assert runtime_ntp(c) == [NTP]
+        assert lab.count("DHCPREQUEST") == requests
+        again = lab.address()
+        assert again is not None and again["local"] == addr["local"]
+    finally:
+        c.run(["rm", "-f", NETCONF_DROPIN])
+        c.run(["systemctl", "daemon-reload"])
+
+
 IMPOSTOR = """
 import socket, sys
 from ipaddress import IPv4Address

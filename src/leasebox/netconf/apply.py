@@ -50,7 +50,11 @@ class Kernel(Protocol):
 class Resolver(Protocol):
     """Where DNS and NTP go (handoff.ToBus, handoff.ToFileAndBus). Raises OSError."""
 
-    def hand_off(self, new: Names, old: Names) -> None: ...
+    name: str  # handoff.SINKS: what Tracked.dns_to records
+
+    def hand_off(self, new: Names, old: Names | None) -> None:
+        """From `old` to `new`; old None: what the sink holds is not known (it took over
+        from the other one, see Configurator), so everything goes."""
 
 
 class ApplyFailed(Exception):
@@ -72,10 +76,11 @@ class Tracked:
     original_mtu: int | None = None  # the MTU before ours, restored on remove
     dns: Names = NOTHING  # DNS and NTP as handed on
     wanted: Names | None = None  # what should be handed on instead, while it could not be
+    dns_to: str = ""  # the Resolver that `dns` went to (its name); "": not known
 
     def copy(self) -> Tracked:
         return Tracked(self.address, list(self.routes), self.mtu, self.original_mtu, self.dns,
-                       self.wanted)
+                       self.wanted, self.dns_to)
 
     @property
     def empty(self) -> bool:
@@ -94,13 +99,20 @@ class Configurator:
         self.error = ""  # why the wanted DNS/NTP could not be handed on, the last time
         self.next_try = 0.0
         self.delay = 0.0
+        if not self._same_sink() and self.tracked.wanted is None:
+            # systemd-resolved was installed or removed since the DNS was handed on: the
+            # new sink gets it now, and the old one gives it up (handoff).
+            self.tracked.wanted = self.tracked.dns
+
+    def _same_sink(self) -> bool:
+        return self.tracked.dns_to == self.resolver.name or self.tracked.dns == NOTHING
 
     # ---- DNS and NTP, outside the transaction ---------------------------------------------
 
     def want(self, names: Names, now: float) -> None:
         """Hand `names` on at the next hand_off (netconf's loop calls it as soon as the
         engine has its reply: a slow resolver must not hold up the address)."""
-        self.tracked.wanted = None if names == self.tracked.dns else names
+        self.tracked.wanted = None if names == self.tracked.dns and self._same_sink() else names
         self.delay = 0.0
         self.next_try = now
 
@@ -114,7 +126,7 @@ class Configurator:
             self.error = ""
             return ""
         try:
-            self.resolver.hand_off(wanted, self.tracked.dns)
+            self.resolver.hand_off(wanted, self.tracked.dns if self._same_sink() else None)
         except OSError as exc:
             self.error = str(exc) or type(exc).__name__
             self.delay = min(max(1.0, self.delay * 2), MAX_RETRY)
@@ -125,6 +137,7 @@ class Configurator:
         if self.error:
             log.info("DNS/NTP handed on after all")
         self.tracked.dns, self.tracked.wanted, self.error, self.delay = wanted, None, "", 0.0
+        self.tracked.dns_to = self.resolver.name
         return ""
 
     def pending(self) -> str:

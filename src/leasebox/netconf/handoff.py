@@ -24,6 +24,7 @@ TIMEOUT = 5.0
 
 
 NOTHING = Names()
+SINKS = ("resolved", "file")  # the Resolvers' names, as netconf.state records them
 
 
 class BusViolation(ipc.PeerViolation):
@@ -60,14 +61,20 @@ class BusClient:
 
 
 class ToBus:
-    """DNS and NTP both to leasebox-bus (systemd-resolved is installed)."""
+    """DNS and NTP both to leasebox-bus (systemd-resolved is installed). `stale`: the file
+    DNS went to before systemd-resolved was installed, removed when this takes over."""
 
-    def __init__(self, bus: BusClient) -> None:
+    name = SINKS[0]
+
+    def __init__(self, bus: BusClient, stale: ResolvConfFile | None = None) -> None:
         self.bus = bus
+        self.stale = stale
 
-    def hand_off(self, new: Names, old: Names) -> None:
+    def hand_off(self, new: Names, old: Names | None) -> None:
         if new != old:
             self.bus.send(new)
+        if old is None and self.stale is not None:
+            self.stale.remove()
 
     def describe(self) -> str:
         return f"DNS and NTP go to systemd-resolved and -timesyncd through {self.bus.path}"
@@ -76,17 +83,20 @@ class ToBus:
 class ToFileAndBus:
     """DNS to a resolv.conf-format file, NTP to leasebox-bus (no systemd-resolved)."""
 
+    name = SINKS[1]
+
     def __init__(self, file: ResolvConfFile, bus: BusClient) -> None:
         self.file = file
         self.bus = bus
 
-    def hand_off(self, new: Names, old: Names) -> None:
-        if new.dns != old.dns:
+    def hand_off(self, new: Names, old: Names | None) -> None:
+        if old is None or new.dns != old.dns:
             if new.dns_servers or new.domains:
                 self.file.write(new.dns_servers, new.domains)
             else:
                 self.file.remove()
-        if new.ntp_servers != old.ntp_servers:
+        # after systemd-resolved (old None), leasebox-bus gives up the link's DNS this way
+        if old is None or new.ntp_servers != old.ntp_servers:
             self.bus.send(Names(ntp_servers=new.ntp_servers))
 
     def describe(self) -> str:

@@ -51,7 +51,14 @@ from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.dns import ResolvConfFile
-from leasebox.netconf.handoff import BUS_SOCKET, BusClient, BusViolation, ToBus, ToFileAndBus
+from leasebox.netconf.handoff import (
+    BUS_SOCKET,
+    NOTHING,
+    BusClient,
+    BusViolation,
+    ToBus,
+    ToFileAndBus,
+)
 from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateError, StateFile
@@ -334,17 +341,19 @@ def _load_state(state: StateFile, log: Logger) -> Tracked | None:
         log.warning("ignoring %s: %s", state.path, exc)
         return None
     if tracked is not None and not tracked.empty:
-        log.info("resuming what an earlier netconf applied: %s, %d route(s)",
-                 tracked.address, len(tracked.routes))
+        log.info("resuming what an earlier netconf applied: %s, %d route(s)%s",
+                 tracked.address, len(tracked.routes),
+                 "" if tracked.dns == NOTHING else ", DNS/NTP handed on")
     return tracked
 
 
 def _resolver(args: _Args, ifname: str, runtime_dir: str
               ) -> ToBus | ToFileAndBus:
     bus = BusClient(ifname, args.bus_socket)
+    file = ResolvConfFile(runtime_dir, ifname)
     if args.dns_to == "resolved" or (args.dns_to == "auto" and os.path.exists(RESOLVED_BINARY)):
-        return ToBus(bus)
-    return ToFileAndBus(ResolvConfFile(runtime_dir, ifname), bus)
+        return ToBus(bus, stale=file)
+    return ToFileAndBus(file, bus)
 
 
 def _accept_engine(sock: socket.socket, log: Logger) -> socket.socket | None:

@@ -4,8 +4,8 @@ systemd restarts netconf after a broken peer or a crash while the kernel keeps t
 routes and MTU. Without this file the new process could not remove them on the next
 Remove, nor restore the MTU that was there before leasebox. The file lives in the runtime
 directory (tmpfs: gone at reboot, like the kernel state it describes), is written
-atomically after every change, and is read back strictly: anything unexpected, or another
-ifindex (the link was replaced), and it is ignored.
+atomically after every change, and is read back strictly: anything unexpected and it is
+ignored. One for another ifindex (the link was replaced) gives only what was handed on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from leasebox.ipc import Names
 from leasebox.netconf.apply import Tracked
-from leasebox.netconf.handoff import NOTHING
+from leasebox.netconf.handoff import NOTHING, SINKS
 from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
 from leasebox.runtime import atomicfile as atomic
 
@@ -54,7 +54,14 @@ def to_json(ifindex: int, t: Tracked) -> str:
         "original_mtu": t.original_mtu,
         "dns": _names_doc(t.dns),
         "wanted": None if t.wanted is None else _names_doc(t.wanted),
+        "dns_to": t.dns_to,  # optional in version 2: an older netconf reads the rest
     }, sort_keys=True)
+
+
+def _sink(value: Any) -> str:
+    if value != "" and value not in SINKS:
+        raise StateError(f"dns_to: {value!r}")
+    return str(value)
 
 
 def _names_doc(names: Names) -> dict[str, list[str]]:
@@ -82,8 +89,8 @@ def from_json(text: str, ifindex: int) -> Tracked:
         data = json.loads(text)
         if type(data) is not dict or data.get("version") not in READABLE:
             raise StateError(f"not a version {VERSION} state")
-        if data.get("ifindex") != ifindex:
-            raise StateError(f"state is for ifindex {data.get('ifindex')!r}, not {ifindex}")
+        if type(data.get("ifindex")) is not int:
+            raise StateError(f"ifindex: {data.get('ifindex')!r}")
         address = data["address"]
         routes = []
         for entry in _list(data["routes"], "routes"):
@@ -104,7 +111,13 @@ def from_json(text: str, ifindex: int) -> Tracked:
                           else _u32(data["original_mtu"], "original_mtu")),
             dns=dns,
             wanted=wanted,
+            dns_to=_sink(data.get("dns_to", "")),
         )
+        if data["ifindex"] != ifindex:
+            # The link was replaced (a NIC removed and added): its address, routes and MTU
+            # went with the old one, but what was handed on for the interface's name is
+            # still held by leasebox-bus (and the file), to be taken back at the next remove.
+            tracked = Tracked(dns=tracked.dns, wanted=tracked.wanted, dns_to=tracked.dns_to)
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, RecursionError, Refused) as exc:
