@@ -102,3 +102,41 @@ def test_a_late_answer_is_not_taken_for_the_new_query(rig: Rig) -> None:
     rig.io.on_link_event(rtnetlink.DumpDone(second), initial=False)
     assert rig.io.guard_check is None
     assert rig.io.guard is not None and rig.io.guard.address == ADDRESS
+
+
+def _wireless_event(ifindex: int, name: bytes) -> rtnetlink.LinkEvent:
+    """RTM_NEWLINK as cfg80211's wireless extensions send it at each scan and association
+    (net/wireless/wext-core.c): an ifinfomsg, IFLA_IFNAME and IFLA_WIRELESS, nothing else."""
+    name += b"\0"
+    attr_name = struct.pack("=HH", 4 + len(name), 3) + name + b"\0" * (-len(name) % 4)
+    iw_event = struct.pack("=HH", 12, 0x8B19) + bytes(8)  # SIOCGIWSCAN's completion
+    attr_wireless = struct.pack("=HH", 4 + len(iw_event), 11) + iw_event
+    up_lower_up = 0x1 | 0x10000
+    body = struct.pack("=BxHiII", 0, rtnetlink.ARPHRD_ETHER, ifindex, up_lower_up, 0)
+    body += attr_name + attr_wireless
+    [event] = rtnetlink.parse(struct.pack("=IHHII", 16 + len(body), 16, 0, 0, 0) + body)
+    return event
+
+
+def test_a_wireless_extensions_event_is_not_the_link(rig: Rig, logs: Logs) -> None:
+    """At start-up (the events that queued before io ran come first) it is neither "not
+    an Ethernet interface", which stopped io for good, nor the carrier; nor a warning at
+    each scan later."""
+    event = _wireless_event(2, b"eth0")
+    known = rig.io.link
+    rig.io.link = None
+    rig.io.on_link_event(event, initial=True)
+    assert rig.io.link is None
+    rig.io.link = known
+    rig.io.on_link_event(event, initial=False)
+    assert rig.io.link == known
+    assert not logs.at_least(WARNING)
+
+
+def test_a_link_query_answered_enodev_is_a_removed_link(rig: Rig) -> None:
+    """Its RTM_DELLINK lost in an overrun (ENOBUFS), the re-query finds no link: io exits
+    for systemd to start it again, waiting for the interface, not for good (EX_CONFIG)."""
+    rig.io.query_link()
+    with pytest.raises(loop.Stop) as stop:
+        rig.io.on_link_event(rtnetlink.NetlinkError(rig.io.seq, 19), initial=False)
+    assert stop.value.code == loop.EXIT_OK and "removed" in stop.value.reason

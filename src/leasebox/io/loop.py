@@ -309,8 +309,10 @@ class IoLoop:
                 continue
             # Not ours: frames this host sent, frames for other MACs (promiscuous mode), and
             # frames tagged for a VLAN this host has no device for, which the kernel untags
-            # and hands to the parent device as PACKET_OTHERHOST.
-            if n == 0 or addr[2] not in _ADDRESSED_TO_US:
+            # and hands to the parent device as PACKET_OTHERHOST. Nor frames of a VLAN (or
+            # macvlan) device on top of ours, which the kernel hands to the parent's packet
+            # sockets too, untagged, with that device's name ("" if it could not be named).
+            if n == 0 or addr[2] not in _ADDRESSED_TO_US or addr[0] not in (self.ifname, ""):
                 continue
             frame = bytearray(buf[:n])
             if udp and _aux_status(ancdata) & TP_STATUS_CSUMNOTREADY:
@@ -369,7 +371,8 @@ class IoLoop:
                 self.query_link()
                 continue
             for event in events:
-                self.on_link_event(event, initial)
+                # the start-up rules hold until the link is known, not for the whole read
+                self.on_link_event(event, initial and self.link is None)
 
     def on_link_event(self, event: link.LinkEvent, initial: bool) -> None:
         match event:
@@ -384,7 +387,9 @@ class IoLoop:
             case link.NetlinkError(seq) if seq >= ADDR_SEQ_BASE:
                 self.on_address_event(event)
             case link.NetlinkError(seq, err) if seq == self.seq and err:
-                if initial or err == errno.ENODEV:
+                if err == errno.ENODEV:  # removed, its RTM_DELLINK lost (ENOBUFS) or not seen
+                    self.link_gone(f"{self.ifname} was removed")
+                if initial:
                     raise Stop(EXIT_CONFIG, f"cannot read link {self.ifname}: errno {err}")
                 self.log.warning("rtnetlink refused the link query: errno %d", err)
             case link.Overrun():
@@ -416,6 +421,12 @@ class IoLoop:
 
     def on_link_facts(self, facts: link.LinkFacts, initial: bool) -> None:
         mac, mtu = facts.mac, facts.mtu
+        if mtu is None:
+            # Not the whole link: cfg80211's wireless-extensions events (each Wi-Fi scan,
+            # each association) are RTM_NEWLINK with a name and IFLA_WIRELESS only: no
+            # address, MTU or operstate, so no carrier to believe either.
+            self.log.debug("ignored a partial link message (no MTU)")
+            return
         if facts.arphrd != link.ARPHRD_ETHER or mac is None or len(mac) != 6 or not mtu:
             if initial:
                 raise Stop(EXIT_CONFIG, f"{self.ifname} is not an Ethernet interface")
