@@ -28,6 +28,7 @@ from leasebox.core.machine.types import ClientConfig, State
 from leasebox.core.record import replace
 from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
+from leasebox.engine.main import Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
 from tests.conftest import Logs
@@ -634,3 +635,26 @@ def test_renew_after_release_starts_again(rig: Rig) -> None:
     # while that exchange is under way there is nothing to renew
     reply = rig.control(control.Command.RENEW)
     assert reply["ok"] is False and "exchange is in progress" in str(reply["error"])
+
+
+def test_io_gone_with_a_message_unread_is_a_disconnection(rig: Rig) -> None:
+    """io exits (its NIC unplugged, a restart) with what the engine sent it unread: the
+    engine's next read gets ECONNRESET, not EOF. That is io gone, as an EOF is, not a
+    crash of the engine (and the exchange in flight with it)."""
+    for _ in range(10):  # the first DISCOVER goes to io ...
+        if select.select([rig.io], [], [], 0)[0]:
+            break
+        deadline = rig.svc.timer()
+        assert deadline is not None
+        rig.clock.now = max(rig.clock.now, deadline)
+        rig.svc.on_timer(rig.clock.now)
+    rig.io.close()  # ... and io goes without reading it
+    listener, other = socket.socketpair()
+    loop = Loop(rig.svc, listener, None)
+    try:
+        loop._recv_io()
+        assert rig.svc.io is None
+    finally:
+        for sock in (listener, other, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()

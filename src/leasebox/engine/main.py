@@ -369,6 +369,8 @@ class Loop:
                 msg = channel.recv(io, ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
             except BlockingIOError:
                 return
+            except ConnectionResetError:  # io exited with what we sent it unread
+                msg = None
             if msg is None:
                 log.info("io disconnected")
                 self.svc.drop_io()
