@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from leasebox.config.parse import parse
+from leasebox.config.parse import ConfigError, parse
 from leasebox.config.settings import ANONYMIZE_REQUEST_OPTIONS, Scope
-from leasebox.config.values import ClientIdentifier
+from leasebox.config.values import OWN_OPTIONS, SERVER_OPTIONS, ClientIdentifier
 from leasebox.core.machine.types import ClientConfig
+from leasebox.core.wire.options import NOT_UNKNOWN
 from leasebox.engine import clientid
 from leasebox.engine.config import EngineConfig, engine_config, usable_hostname
 from leasebox.engine.main import parse_args, read_config
@@ -155,3 +156,29 @@ def test_command_line_overrides_files(tmp_path: Path) -> None:
     assert args is not None
     plain = read_config(args, "veth0")
     assert plain.client.min_lease_time == 30 and plain.client.send_release is True
+
+
+def test_send_option_refuses_what_the_codec_will_not_send() -> None:
+    """Each code the codec knows by name (NOT_UNKNOWN: it reads them from the server, or
+    the client sets them itself) is refused by SendOption=, which check-config runs, so
+    none of them can make the engine fail at its first DISCOVER."""
+    codes = {int(c) for c in NOT_UNKNOWN if 0 < c < 255}
+    assert codes <= SERVER_OPTIONS | OWN_OPTIONS
+    assert not SERVER_OPTIONS & OWN_OPTIONS and SERVER_OPTIONS <= codes
+
+
+def test_more_options_than_the_codec_sends_is_a_configuration_error(tmp_path: Path) -> None:
+    """Only the whole tells: 33 codes, or their octets. The engine says so at its start
+    (exit 78, not restarted), not as a crash at its first DISCOVER."""
+    many = "".join(f"SendOption={200 + i}:uint8:1\n" for i in range(33))
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{many}")
+    args = parse_args(["veth0", f"--config-root={tmp_path}"])
+    assert args is not None
+    with pytest.raises(ConfigError, match="cannot send these options"):
+        read_config(args, "veth0")
+    large = "".join(f"SendOption={200 + i}:hex:{'00:' * 254}00\n" for i in range(17))
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{large}")
+    with pytest.raises(ConfigError, match="cannot send these options"):
+        read_config(args, "veth0")
+    put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nSendOption=200:uint8:1\n")
+    assert read_config(args, "veth0").client.send_options == ((200, b"\x01"),)

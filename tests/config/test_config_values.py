@@ -68,6 +68,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
          ("204:hex:00:ff", ((204, b"\x00\xff"),))],
         [("200", "expected CODE:TYPE:VALUE"), ("200:uint8:256", "not a uint8"),
          ("200:float:1", "unknown type"), ("61:hex:01", "from its own setting"),
+         ("51:uint32:3600", "reads from the server"), ("114:string:x", "reads from the server"),
          ("0:uint8:1", "not an option code"), ("200:string:", "not a string"),
          ("200:ipv4address:1.2.3", "not a ipv4address")]),
     "SendVendorOption": (

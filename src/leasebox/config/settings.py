@@ -131,7 +131,10 @@ SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     "An option to send in DISCOVER and REQUEST, as CODE:TYPE:VALUE (as networkd's): TYPE "
     "uint8, uint16, uint32, ipv4address (comma-separated), string (printable ASCII) or "
     "hex (octets). One per assignment; not the options leasebox sets from its own "
-    "settings (12, 43, 50, 53-55, 57, 60, 61, 77, 80, 81, 108). Anonymize=yes sends none.",
+    "settings (12, 43, 50, 53-55, 57, 60, 61, 77, 80, 81, 108) nor those it reads from "
+    "the server (1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 119, 121). At most "
+    "32 options in all with SendVendorOption= and UserClass=, of 4096 octets. "
+    "Anonymize=yes sends none.",
     _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
 SEND_VENDOR_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendVendorOption", v.vendor_option, (),

@@ -195,6 +195,10 @@ def show_classless_table(table: int | None) -> str:
 NEEDED_OPTIONS = frozenset({1, 51, 54})
 # The client sends these itself, each from its own setting: SendOption= cannot.
 OWN_OPTIONS = frozenset({12, 43, 50, 53, 54, 55, 57, 60, 61, 77, 80, 81, 108})
+# The codec reads these from the server by name and will not send them as raw data (the
+# engine would fail at its first DISCOVER): SendOption= cannot either. The codec's list
+# is leasebox.core.wire.options.NOT_UNKNOWN (tests/test_config.py keeps them in step).
+SERVER_OPTIONS = frozenset({1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 119, 121})
 
 
 def _code(word: str) -> int:
@@ -254,6 +258,9 @@ def send_option(text: str) -> tuple[tuple[int, bytes], ...]:
     code, data = _code_type_value(text)
     if code in OWN_OPTIONS:
         raise ValueError(f"option {code} is sent from its own setting, not SendOption=")
+    if code in SERVER_OPTIONS:
+        raise ValueError(f"option {code} is one leasebox reads from the server; "
+                         "SendOption= cannot send it")
     return ((code, data),)
 
 

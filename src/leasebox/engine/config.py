@@ -11,6 +11,8 @@ from __future__ import annotations
 from leasebox.config import settings as s
 from leasebox.config.parse import View
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
+from leasebox.core import wire
+from leasebox.core.machine import requests
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.record import record
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
@@ -117,3 +119,15 @@ def engine_config(view: View, system_hostname: str | None,
         allow_servers=view[s.ALLOW_SERVERS],
         deny_servers=view[s.DENY_SERVERS],
     )
+
+
+def sendable_problem(client: ClientConfig) -> str | None:
+    """Why the codec would refuse the DISCOVER these settings make, or None: check-config
+    refuses each SendOption= the codec cannot send, but only the whole (more than its 32
+    options or 4096 octets, with SendVendorOption= and UserClass=) tells the rest, and
+    the engine must say so at its start, not fail at its first DISCOVER."""
+    try:
+        wire.encode(requests.discover(client, 0, bytes(6), 0.0, None))
+    except wire.EncodeError as exc:
+        return f"cannot send these options: {exc}"
+    return None

@@ -25,7 +25,7 @@ from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.engine import boottime, dispatch
 from leasebox.engine.clients import Clients
-from leasebox.engine.config import EngineConfig, engine_config
+from leasebox.engine.config import EngineConfig, engine_config, sendable_problem
 from leasebox.engine.livestate import FDNAME as STATE_FDNAME
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
@@ -112,7 +112,11 @@ def parse_args(argv: list[str]) -> Args | None:
 def read_config(args: Args, iface: str) -> EngineConfig:
     """The engine's settings: files, then the command line. Raises ConfigError."""
     config = files.load(args.config_root, iface, args.overrides)
-    return engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
+    cfg = engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
+    problem = sendable_problem(cfg.client)
+    if problem is not None:
+        raise ConfigError(config.files[-1] if config.files else "the configuration", 0, problem)
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> int:
