@@ -658,3 +658,50 @@ def test_io_gone_with_a_message_unread_is_a_disconnection(rig: Rig) -> None:
         for sock in (listener, other, loop.wake_r, loop.wake_w):
             sock.close()
         loop.alarm.close()
+
+
+def _restarted(first: Rig) -> Rig:
+    """The engine started again with the live state systemd kept in its FDSTORE."""
+    clock = Clock(first.clock.now + 5)
+    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
+                         first.svc.settings.netconf_path)
+    svc = EngineService(settings_, LiveState(os.dup(first.svc.live.fd)), clock=clock,
+                        wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
+    return Rig(svc, ours, first.netconf, clock, first.state_dir)
+
+
+def test_a_release_holds_across_a_restart_of_the_engine(rig: Rig) -> None:
+    """After `leaseboxctl release` the link stays idle until `leaseboxctl renew`: a
+    crash, the watchdog or an upgrade's restart of the engine does not take a new lease
+    behind the operator's back."""
+    bind(rig)
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+    assert rig.sent().message_type is wire.MessageType.RELEASE
+    again = _restarted(rig)
+    assert again.svc.state is State.STOPPED
+    assert again.svc.timer() is None and not select.select([again.io], [], [], 0.2)[0]
+    assert again.control(control.Command.RENEW)["ok"] is True
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    again.io.close()
+
+
+def test_after_a_leave_the_next_start_takes_a_lease(rig: Rig) -> None:
+    """Leaving (the target stops) retires the live state: the next start, a restart of
+    the target whose stop kept the FDSTORE included, begins anew."""
+    bind(rig)
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert rig.sent().message_type is wire.MessageType.RELEASE
+    assert rig.netconf_conn is not None  # netconf's answer comes after the leave
+    remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(remove.request_id,
+                                                         ipc.ResultStatus.OK, ""))
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))  # io stops
+    assert rig.svc.state is State.STOPPED and rig.svc.live.read() == b""
+    again = _restarted(rig)
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    again.io.close()

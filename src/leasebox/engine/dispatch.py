@@ -170,7 +170,7 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                          "the next boot (SendRelease=always would release it)")
             svc.feed(LeaveRequested(now, release=release,
                                    keep_configuration=svc.settings.keep_configuration))
-            svc.live.clear()
+            svc.live.retire()
     return _reply(True, status(svc, svc.clock()))
 
 

@@ -25,6 +25,7 @@ class LiveState:
             self.stored = True
         self.fd = fd
         self._last = b""
+        self.retired = False
 
     def read(self) -> bytes:
         size = os.fstat(self.fd).st_size
@@ -33,7 +34,7 @@ class LiveState:
         return os.pread(self.fd, size, 0)
 
     def write(self, data: bytes) -> None:
-        if data == self._last:
+        if data == self._last or self.retired:
             return
         if len(data) > MAX_SIZE:
             raise ValueError("snapshot too large")
@@ -46,3 +47,11 @@ class LiveState:
     def clear(self) -> None:
         os.ftruncate(self.fd, 0)
         self._last = b""
+
+    def retire(self) -> None:
+        """The engine has left the link (the target stops): nothing it does until it exits
+        is state to resume, and the next start, restart of the target included (whose
+        stop keeps the FDSTORE), begins anew from the lease file. So a kept snapshot is of
+        an engine that did not leave: STOPPED in one is an operator's release."""
+        self.clear()
+        self.retired = True

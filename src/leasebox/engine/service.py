@@ -176,8 +176,12 @@ class EngineService:
                     # the link's MAC changed (link_changed): that client's lease, if the
                     # server binds it to the old MAC, is not this one's (as for the file)
                     log.info("kept live state belongs to another MAC address; not using it")
-                elif client.state is not State.STOPPED:
-                    log.info("resumed in %s from the kept live state", client.state,
+                else:
+                    # STOPPED: released by an operator (a leave retires the live state),
+                    # and a crash or an upgrade's restart must not take a new lease
+                    log.info("resumed in %s from the kept live state%s", client.state,
+                             "; idle until leaseboxctl renew"
+                             if client.state is State.STOPPED else "",
                              extra=self._fields(client.state, client.lease))
                     if client.lease is not None and client.state in (
                             State.BOUND, State.RENEWING, State.REBINDING):
