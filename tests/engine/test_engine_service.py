@@ -705,3 +705,11 @@ def test_after_a_leave_the_next_start_takes_a_lease(rig: Rig) -> None:
     again = _restarted(rig)
     assert again.sent().message_type is wire.MessageType.DISCOVER
     again.io.close()
+
+
+def test_renew_without_carrier_says_so(rig: Rig) -> None:
+    bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    assert rig.svc.state is State.INIT_REBOOT
+    reply = rig.control(control.Command.RENEW)
+    assert reply["ok"] is False and "no carrier on eth0" in str(reply["error"])

@@ -153,6 +153,9 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             # Bound: renew now. INIT: DISCOVER now, not after the back-off. STOPPED (after
             # a release): start again. Elsewhere an exchange is already under way.
             if svc.state not in RENEWABLE:
+                if svc.link is None or not svc.link.carrier:  # INIT-REBOOT waits for it
+                    return _reply(False, error=f"no carrier on {svc.settings.interface}: "
+                                               "the lease is checked when it comes back")
                 return _reply(False, error=f"an exchange is in progress (state {svc.state});"
                                            " try again once it is over")
             svc.feed(RenewRequested(now))
