@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from leasebox.runtime import ifname
+
 REPO = Path(__file__).resolve().parent.parent
 UNITS = REPO / "units"
 TARGETS = {"leasebox-engine@.service": 1.0, "leasebox-io@.service": 2.0,
@@ -68,3 +70,20 @@ def test_verify_instances_clean(tmp_path: Path) -> None:
                 if line.strip() and "is not executable" not in line
                 and "No such file or directory" not in line]
     assert problems == []
+
+
+def test_dynamic_identities_fit_systemds_rules() -> None:
+    """systemd makes a dynamic user or group only under its strict rules for names: a
+    letter or '_', then letters, digits, '_' and '-', 31 characters at most. Every User=
+    and Group= of the templates must pass them for each interface name leasebox accepts,
+    the longest (15: Debian's enx<MAC> for a USB NIC) included."""
+    strict = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,30}", re.ASCII)
+    names = ("enx0200000000aa", "eth0", "wl_p1-2")
+    seen = 0
+    for template in UNITS.glob("*@.service"):
+        for m in re.finditer(r"^(?:User|Group)=(\S+)$", template.read_text(), re.MULTILINE):
+            seen += "%i" in m.group(1)
+            for name in names:
+                value = m.group(1).replace("%i", ifname.check(name))
+                assert strict.fullmatch(value), (template.name, value)
+    assert seen == 6  # io's, the engine's and netconf's users and groups

@@ -66,6 +66,14 @@ def test_interface_names_that_would_share_identities_are_refused() -> None:
     from leasebox.runtime import ifname
 
     assert ifname.check("eth0") == "eth0" and ifname.check("ionet0") == "ionet0"
-    for name in ("io-eth0", "netconf-eth0"):
+    for name in ("io-eth0", "nc-eth0"):
         with pytest.raises(ValueError, match="share its identities"):
+            ifname.check(name)
+    # the longest names fit in systemd's dynamic user names (31 characters at most)
+    longest = "enx0200000000aa"  # a USB NIC as Debian's udev names it
+    assert ifname.check(longest) == longest
+    assert max(len(f"{prefix}{longest}") for prefix in
+               ("leasebox-io-", "leasebox-", "leasebox-nc-")) <= 31
+    for name in ("eth0.10", "a@b"):
+        with pytest.raises(ValueError, match="dynamic users"):
             ifname.check(name)

@@ -13,7 +13,7 @@ from leasebox.ipc import peers
 # uid/gid of interface X's processes as the units assign them, and of interface Y's
 IO_X = peers.Credentials(pid=10, uid=61001, gid=62001)  # leasebox-io-X / leasebox-X
 ENGINE_X = (61002, 62001)  # leasebox-X / leasebox-X
-NETCONF_X = (61002, 62002)  # leasebox-X / leasebox-netconf-X
+NETCONF_X = (61002, 62002)  # leasebox-X / leasebox-nc-X
 IO_Y = peers.Credentials(pid=11, uid=61003, gid=62003)
 ENGINE_Y_CRED = peers.Credentials(pid=12, uid=61004, gid=62003)
 OTHER_USER = peers.Credentials(pid=13, uid=1000, gid=1000)

@@ -206,6 +206,35 @@ def test_a_link_that_is_down_at_start_is_brought_up_and_leased(lab: LeaseLab) ->
                                           "cat")
 
 
+def test_the_longest_interface_name_is_leased(lab: LeaseLab) -> None:
+    """Debian's udev names a USB NIC enx<MAC>: 15 characters, the kernel's most. Each
+    process's dynamic user and group has the name in it, and systemd makes them only up
+    to 31 characters: netconf's group, leasebox-netconf-<name> (32), failed with
+    217/GROUP, so no address was ever applied on such a NIC."""
+    name = "enx0200000000aa"
+    c = lab.c
+    lab.bridge_server()
+    c.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "veth2", "netns", "srv"])
+    c.run(["ip", "-n", "srv", "link", "set", "veth2", "master", "br0", "up"])
+    c.run(["ip", "link", "set", name, "up"])
+    try:
+        c.run(["systemctl", "start", f"leasebox@{name}.target"])
+
+        def address() -> bool:
+            out = json.loads(c.run(["ip", "-j", "-4", "addr", "show", "dev", name]).stdout)
+            return any(a.get("family") == "inet" for i in out for a in i["addr_info"])
+
+        wait_for(f"an address on {name}", address, 15)
+        pid = c.run(["systemctl", "show", "-p", "MainPID", "--value",
+                     f"leasebox-netconf@{name}.service"]).stdout.strip()
+        assert c.run(["ps", "-o", "group=", "-p", pid]).stdout.strip() == f"leasebox-nc-{name}"
+        c.run(["systemctl", "stop", f"leasebox@{name}.target"])
+        assert not address()
+    finally:
+        c.run(["systemctl", "stop", f"leasebox@{name}.target"], check=False)
+        c.run(["ip", "link", "del", name], check=False)
+
+
 def _unit_status(lab: LeaseLab, unit: str) -> str:
     return lab.c.run(["systemctl", "show", "-p", "StatusText", "--value", unit]).stdout.strip()
 

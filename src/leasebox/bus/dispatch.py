@@ -1,7 +1,7 @@
 """leasebox-bus's handler for what a netconf sends, and who may send it.
 
 Each netconf@X speaks for its one link: its credentials must say so. netconf@X runs as the
-dynamic user leasebox-X in the dynamic group leasebox-netconf-X (see leasebox.ipc.peers);
+dynamic user leasebox-X in the dynamic group leasebox-nc-X (see leasebox.ipc.peers);
 the kernel's SO_PEERCRED answer, taken when the connection was made, is looked up by name
 here (this process has the user database; netconf and the engine have none). engine@X is
 user leasebox-X too, but in group leasebox-X, so it cannot speak for the link's DNS; io@X is
@@ -38,7 +38,7 @@ def admits(peer: Credentials, ifname: str) -> bool:
     if peer.uid == 0:
         return True
     return (_name(pwd.getpwuid, "pw_name", peer.uid) == f"leasebox-{ifname}"
-            and _name(grp.getgrgid, "gr_name", peer.gid) == f"leasebox-netconf-{ifname}")
+            and _name(grp.getgrgid, "gr_name", peer.gid) == f"leasebox-nc-{ifname}")
 
 
 def _result(msg: ipc.Handoff, status: ipc.ResultStatus, reason: str = "") -> ipc.HandoffResult:

@@ -8,7 +8,7 @@ peers apart without any name lookup (the services have no NSS in their minimal r
 
     io@X       User=leasebox-io-X   Group=leasebox-X
     engine@X   User=leasebox-X      Group=leasebox-X
-    netconf@X  User=leasebox-X      Group=leasebox-netconf-X
+    netconf@X  User=leasebox-X      Group=leasebox-nc-X
 
 - engine@X admits a data connection only from the process that shares its group but not
   its user: io@X. (io@Y has another group; netconf@X has another group.)

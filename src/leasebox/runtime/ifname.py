@@ -3,25 +3,37 @@
 A name becomes part of paths (/run/leasebox/IFACE/...) and of log lines, so it must be a
 name the kernel would accept and nothing more: 1..15 bytes, no '/', no whitespace, no ':',
 not '.' or '..' (the kernel's dev_valid_name rules), limited here to a safe ASCII set.
+
+It is also part of each process's dynamic user and group (below), which systemd creates
+only under its strict rules for user names: letters, digits, '_' and '-', at most 31
+characters (so the longest prefix, leasebox-io- or leasebox-nc-, leaves room for 15). A
+VLAN device's usual name (eth0.10) has a dot: leasebox refuses it with the reason, where
+the units would fail with systemd's 217/USER; a device can have another name (Name= in a
+systemd.netdev or .link file, or `ip link add link eth0 name vlan10 type vlan id 10`).
 """
 
 from __future__ import annotations
 
 # spelled out, not a regular expression: io loads nothing else that needs `re`
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-")
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+_KERNEL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-")
 IFNAMSIZ = 16  # the kernel's, with the terminating NUL
 
 
 # The units name each process's dynamic identity after the interface (leasebox-io-X,
-# leasebox-X, leasebox-netconf-X): for an interface called io-eth0 the engine would be
+# leasebox-X, leasebox-nc-X): for an interface called io-eth0 the engine would be
 # leasebox-io-eth0, io@eth0's own user. Such names are refused.
-RESERVED_PREFIXES = ("io-", "netconf-")
+RESERVED_PREFIXES = ("io-", "nc-")
 
 
 def check(name: str) -> str:
-    if (not 0 < len(name) < IFNAMSIZ or not _SAFE.issuperset(name) or name in (".", "..")
+    if (not 0 < len(name) < IFNAMSIZ or not _KERNEL.issuperset(name) or name in (".", "..")
             or name.startswith("-")):
         raise ValueError(f"invalid interface name {name[:32]!r}")
+    if not _SAFE.issuperset(name):
+        raise ValueError(f"interface name {name!r}: systemd's dynamic users, one per process "
+                         "and interface, take letters, digits, '_' and '-' only; give the "
+                         "device another name (Name= in a systemd.link or .netdev file)")
     if name.startswith(RESERVED_PREFIXES):
         raise ValueError(f"interface name {name!r} would share its identities with another "
                          f"interface's leasebox processes (names starting "
