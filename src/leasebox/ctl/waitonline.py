@@ -1,9 +1,11 @@
 """leaseboxctl wait-online: wait until leasebox has configured the network.
 
-The ExecStart= of leasebox-wait-online.service, which orders itself before
-network-online.target: units that need the network at boot start once every interface
-leasebox runs on (or, with --any, one of them) holds a lease that netconf applied, or
-after the timeout, with a journal line naming what was not ready.
+The ExecStart= of leasebox-wait-online@IFACE.service (for IFACE, enabled with its target)
+and of leasebox-wait-online.service (every interface, or --any), which order themselves
+before network-online.target: units that need the network at boot start once every
+interface named, else every one leasebox runs on (or, with --any, one of them), holds a
+lease that netconf applied, or after the timeout, with a journal line naming what was not
+ready.
 """
 
 from __future__ import annotations
