@@ -212,7 +212,10 @@ class Bus:
                 sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
                 return EX_OK
             # a NameOwnerChanged that came in during the last calls is read already
-            queued = self.watched is not None and self.watched.queued()
+            try:
+                queued = self.watched is not None and self.watched.queued()
+            except (DBusError, OSError):  # a broken stream: _dbus_event meets it, reconnects
+                queued = True
             ready = self.sel.select(0 if queued else self._timeout(now))
             if self.watchdog is not None:
                 sd.notify("WATCHDOG=1")
