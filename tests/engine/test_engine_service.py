@@ -455,6 +455,38 @@ def test_shutdown_keeps_the_lease_unless_send_release_always(tmp_path: Path,
     assert rig.svc.state is State.STOPPED
 
 
+@pytest.mark.parametrize("always", [False, True])
+def test_shutdown_does_not_wait_for_an_idle_exited_netconf(tmp_path: Path,
+                                                            always: bool) -> None:
+    """At shutdown systemd starts no socket-activated service: an idle-exited netconf is
+    not asked to remove anything (or, after a RELEASE, not waited for)."""
+    rig = make_rig(tmp_path)
+    rig.svc.settings = replace(rig.svc.settings, release_at_shutdown=always)
+    bind(rig)
+    rig.svc.drop_netconf()  # netconf exited idle
+    listener, other = socket.socketpair()
+    loop = Loop(rig.svc, listener, None)
+    ctl, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        ctl.send(control.encode_request(control.Request(control.Command.SHUTDOWN)))
+        loop._recv_control(conn)
+        assert not loop.stop_waiters
+        ctl.settimeout(5)
+        assert control.decode_reply(ctl.recv(control.MAX_REPLY))["ok"] is True
+        assert rig.svc.state is State.STOPPED
+        if always:
+            assert rig.sent().message_type is wire.MessageType.RELEASE
+        else:
+            assert not rig.svc.ledger.pending  # nothing for netconf: the address stays
+            rig.netconf.setblocking(False)
+            with pytest.raises(BlockingIOError):  # and no connection to start it with
+                rig.netconf.accept()
+    finally:
+        for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()
+
+
 def test_restart_uses_the_lease_file_for_init_reboot(tmp_path: Path) -> None:
     first = make_rig(tmp_path)
     bind(first)

@@ -6,8 +6,10 @@ One writable tree per suite (an overlay on the cached one) is booted three times
    `systemctl enable leasebox@veth0.target`, next to three lab units: veth0 created early
    in boot (before network-pre.target, down, as a NIC appears), dnsmasq behind it, and a
    probe ordered after network-online.target that records the address it finds.
-1. Boot: the probe sees the address (network-online.target waited for the lease). Power
-   off: no RELEASE, the lease file stays (SendRelease=yes keeps a lease across reboot).
+1. Boot: the probe sees the address (network-online.target waited for the lease). netconf
+   exits idle (after 1 s here), then power off: no RELEASE, the lease file stays
+   (SendRelease=yes keeps a lease across reboot), and leaving does not wait for a netconf
+   that systemd would not start while the system shuts down.
 2. Boot: dnsmasq sees a REQUEST and no DISCOVER, the same address. With SendRelease=always
    written, power off: now the shutdown sends the RELEASE (so dnsmasq was there to see one
    after boot 1 too).
@@ -15,6 +17,7 @@ One writable tree per suite (an overlay on the cached one) is booted three times
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
@@ -31,7 +34,10 @@ from .leasebox_lab import IFACE, install
 pytestmark = pytest.mark.system
 
 MAC = "02:00:00:00:0b:01"
+NETCONF = f"leasebox-netconf@{IFACE}.service"
 LAB = "/var/lib/lab"
+UNIT_STOPPING = "de5b426a63be47a7b6ac3eaac82e2f6f"  # systemd's catalog: a unit's stop begins
+UNIT_STOPPED = "9d1aaa27d60140bd96365438aad20286"  # and is over
 NET_SCRIPT = f"""#!/bin/sh
 set -e
 ip netns add srv
@@ -125,7 +131,13 @@ def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
         c.write_file("/usr/local/sbin/lab-net", NET_SCRIPT, mode=0o755)
         for name, text in UNITS.items():
             c.write_file(f"/etc/systemd/system/{name}", text)
-        c.run(["mkdir", "-p", LAB, "/var/log/journal"])  # a persistent journal, for failures
+        c.run(["mkdir", "-p", LAB, "/var/log/journal"])
+        # a persistent journal, read from the host (the lab's trees keep it in memory)
+        c.write_file("/etc/systemd/journald.conf.d/zz-boot-test.conf",
+                     "[Journal]\nStorage=persistent\n")
+        c.write_file(f"/etc/systemd/system/{NETCONF}.d/idle.conf", (
+            "[Service]\nExecStart=\nExecStart=/usr/bin/leasebox-netconf %i --runtime-dir "
+            "/run/leasebox-netconf --exit-idle-time 1\n"))
         c.run(["systemctl", "daemon-reload"])
         c.run(["systemctl", "enable", f"leasebox@{IFACE}.target", *UNITS])
         # each target's Also=: disabling another interface leaves this one's wait in place
@@ -151,10 +163,17 @@ def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
             == "active"
         assert (_count(dnsmasq_log.read_text(), "DHCPDISCOVER"),
                 _count(dnsmasq_log.read_text(), "DHCPREQUEST")) == (1, 1)
+        wait_for("netconf to exit when idle", lambda: c.run(
+            ["systemctl", "is-active", NETCONF], check=False).stdout.strip() == "inactive", 10)
     finally:
         _poweroff(c)
     text = dnsmasq_log.read_text()
     assert _count(text, "DHCPRELEASE") == 0, "a reboot must keep the lease"
+    # systemd refuses a socket's connections once the socket is to stop, as at shutdown:
+    # waiting for netconf there would only hold the shutdown up (engine.main.STOP_GRACE)
+    assert _stop_seconds(tree, f"leasebox-leave@{IFACE}.service") < 1.5, \
+        _shutdown_journal(tree)
+    assert "the configuration stays" in _shutdown_journal(tree)
     assert list((tree / "var/lib/private/leasebox" / IFACE).iterdir()), "lease file kept"
 
     # boot 2: INIT-REBOOT from the kept lease
@@ -174,6 +193,19 @@ def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
     finally:
         _poweroff(c)
     assert _count(dnsmasq_log.read_text(), "DHCPRELEASE") == 1, _shutdown_journal(tree)
+
+
+def _stop_seconds(tree: Path, unit: str) -> float:
+    """How long the unit's last stop job took (in the tree's last boot): from systemd's
+    "Stopping" to its "Stopped" (their catalog message ids)."""
+    out = subprocess.run(["journalctl", "-D", str(tree / "var/log/journal"), "-o", "json",
+                          "--no-pager", f"UNIT={unit}", "_PID=1"],
+                         capture_output=True, text=True, timeout=30, check=True)
+    stamps = {}
+    for line in out.stdout.splitlines():  # oldest first: the last boot's stop stays
+        entry = json.loads(line)
+        stamps[entry.get("MESSAGE_ID")] = int(entry["__MONOTONIC_TIMESTAMP"]) / 1e6
+    return stamps[UNIT_STOPPED] - stamps[UNIT_STOPPING]
 
 
 def _shutdown_journal(tree: Path) -> str:

@@ -166,13 +166,20 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
         case control.Command.LEAVE | control.Command.SHUTDOWN:
             # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
             # unless SendRelease=always.
-            release = (req.command is control.Command.LEAVE
-                       or svc.settings.release_at_shutdown)
+            shutdown = req.command is control.Command.SHUTDOWN
+            release = not shutdown or svc.settings.release_at_shutdown
+            keep = svc.settings.keep_configuration
             if not release:
                 log.info("leaving the link as the system shuts down: the lease is kept for "
                          "the next boot (SendRelease=always would release it)")
-            svc.feed(LeaveRequested(now, release=release,
-                                   keep_configuration=svc.settings.keep_configuration))
+            if shutdown and svc.netconf is None:
+                # Once the system shuts down, systemd starts no socket-activated service
+                # (the socket's stop job flushes the connection): an idle-exited netconf
+                # would only hold the shutdown up (the loop waits for no removal either).
+                log.info("netconf has exited idle and is not started while the system "
+                         "shuts down: the configuration stays until the system is down")
+                keep = True
+            svc.feed(LeaveRequested(now, release=release, keep_configuration=keep))
             svc.live.retire()
     return _reply(True, status(svc, svc.clock()))
 

@@ -446,13 +446,15 @@ class Loop:
         if flags & socket.MSG_TRUNC:
             self._reply(conn, control.encode_reply(False, error="request too large"))
             return
+        netconf_idle = self.svc.netconf is None
         reply = dispatch.engine_dispatch_control(self.svc, data)
         try:
             command = control.decode_request(data).command
         except control.ControlError:
             command = None
-        if command in (control.Command.LEAVE, control.Command.SHUTDOWN) \
-                and self.svc.ledger.pending:
+        waits = command is control.Command.LEAVE or (
+            command is control.Command.SHUTDOWN and not netconf_idle)  # see dispatch
+        if waits and self.svc.ledger.pending:
             # Answer once netconf has confirmed the removal, so that the caller (the
             # launcher, or the target's stop job) knows the link is clean when it returns.
             self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))
