@@ -7,6 +7,7 @@ import argparse
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -83,6 +84,26 @@ def test_times_out_naming_what_is_not_configured(tmp_path: Path, engines: list[F
     assert wait_online(tmp_path, "--timeout", "0.5") == waitonline.EX_TIMEOUT
     err = capsys.readouterr().err
     assert err == "leaseboxctl: timed out after 0.5 s waiting for eth1 (SELECTING)\n"
+
+
+def test_hung_engines_hold_the_wait_up_to_its_timeout_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hung = []
+    for name in ("eth0", "eth1"):  # they accept (the backlog) and never answer
+        (tmp_path / name).mkdir()
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.bind(str(tmp_path / name / "control.sock"))
+        sock.listen(8)
+        hung.append(sock)
+    try:
+        started = time.monotonic()
+        assert wait_online(tmp_path, "--timeout", "0.5") == waitonline.EX_TIMEOUT
+        assert time.monotonic() - started < 2  # not 10 s an interface
+    finally:
+        for sock in hung:
+            sock.close()
+    assert capsys.readouterr().err == ("leaseboxctl: timed out after 0.5 s waiting for "
+                                       "eth0 (no answer), eth1 (no answer)\n")
 
 
 def test_json_says_what_it_saw(tmp_path: Path, engines: list[FakeEngine],

@@ -33,16 +33,18 @@ MAX_FILE = 1 << 16
 
 
 class CtlError(Exception):
-    def __init__(self, code: int, text: str) -> None:
+    def __init__(self, code: int, text: str, timed_out: bool = False) -> None:
         super().__init__(text)
         self.code = code
+        self.timed_out = timed_out  # the engine did not answer in time
 
 
-def request(rundir: Path, iface: str, command: control.Command) -> dict[str, Any]:
+def request(rundir: Path, iface: str, command: control.Command,
+            timeout: float = TIMEOUT) -> dict[str, Any]:
     path = rundir / iface / "control.sock"
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as sock:
-            sock.settimeout(TIMEOUT)
+            sock.settimeout(timeout)
             sock.connect(str(path))
             try:
                 sock.send(control.encode_request(control.Request(command)))
@@ -59,7 +61,8 @@ def request(rundir: Path, iface: str, command: control.Command) -> dict[str, Any
         raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
                        "root's; see ControlGroup= in leasebox.conf(5))") from None
     except TimeoutError:
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer") from None
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer",
+                       timed_out=True) from None
     except OSError as exc:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
     try:

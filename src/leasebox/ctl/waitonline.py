@@ -16,20 +16,25 @@ import sys
 import time
 from pathlib import Path
 
-from leasebox.ctl.commands import CtlError, chosen_interfaces, request, terminal_safe
+from leasebox.ctl.commands import TIMEOUT, CtlError, chosen_interfaces, request, terminal_safe
 from leasebox.ipc import control
 
 POLL = 0.1  # seconds between two looks at each interface not yet configured
 EX_TIMEOUT = 1
+MIN_ASK = 0.05  # seconds an engine gets to answer once the deadline has passed
 # the address is applied in each of these (BOUND only once netconf confirmed it)
 CONFIGURED = frozenset({"BOUND", "RENEWING", "REBINDING"})
 
 
-def _state(rundir: Path, name: str) -> str:
+def _state(rundir: Path, name: str, deadline: float | None) -> str:
+    # A hung engine holds the wait up to the overall deadline, not 10 s an interface.
+    timeout = TIMEOUT if deadline is None else \
+        min(TIMEOUT, max(deadline - time.monotonic(), MIN_ASK))
     try:
-        return str(request(rundir, name, control.Command.STATUS).get("state") or "none")
-    except CtlError:
-        return "not running"
+        return str(request(rundir, name, control.Command.STATUS, timeout).get("state")
+                   or "none")
+    except CtlError as exc:
+        return "no answer" if exc.timed_out else "not running"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     while True:
         for name in names:
             if states[name] not in CONFIGURED:
-                states[name] = _state(rundir, name)
+                states[name] = _state(rundir, name, deadline)
         ready = [n for n in names if states[n] in CONFIGURED]
         online = bool(ready and args.any) or len(ready) == len(names)
         timed_out = not online and deadline is not None and time.monotonic() >= deadline
