@@ -368,6 +368,22 @@ def test_route_table_takes_every_route_of_the_lease(netns: str, start_netconf: A
     assert addresses(netns) == [] and route_set(netns) == set()
 
 
+def test_classless_table_gets_the_route_to_its_gateways(netns: str, start_netconf: Any
+                                                        ) -> None:
+    """RouteTable=100 and ClasslessRoutes=table:200: the kernel looks an option-121
+    gateway up in table 200, where the subnet's route must be too (main has none)."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0],
+                       policy="[Network]\nRouteTable=100\nClasslessRoutes=table:200\n")
+    reply = nc.request(lease(1, classless_routes=(
+        Route(N("198.51.100.0/24"), A("192.0.2.7")), Route(N("0.0.0.0/0"), A("192.0.2.1")))))
+    assert reply.status == OK, reply.reason
+    assert {(r[0], r[1], r[3]) for r in route_set(netns)} == {
+        ("192.0.2.0/24", None, "100"), ("192.0.2.0/24", None, "200"),
+        ("198.51.100.0/24", "192.0.2.7", "200"), ("default", "192.0.2.1", "200")}
+    assert nc.request(ipc.Remove(2)).status == OK
+    assert addresses(netns) == [] and route_set(netns) == set()
+
+
 @pytest.mark.parametrize("python", INTERPRETERS)
 def test_netconf_runs_no_program(netns: str, start_netconf: Any, tmp_path: Path,
                                  monkeypatch: pytest.MonkeyPatch, python: str) -> None:

@@ -136,7 +136,12 @@ def test_classless_ignore_policy_falls_back_to_routers() -> None:
 def test_classless_table_and_metric_from_policy() -> None:
     msg = apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A("192.0.2.2")),))
     p = plan(msg, Policy(classless_table=100, route_metric=50))
-    assert p.routes == (PlannedRoute(N("198.51.100.0/24"), A("192.0.2.2"), 100, 50),)
+    assert p.routes == (  # with the route to the gateway in that table too
+        PlannedRoute(N("192.0.2.0/24"), None, 100, 50),
+        PlannedRoute(N("198.51.100.0/24"), A("192.0.2.2"), 100, 50),
+    )
+    p = plan(msg, Policy(classless_table=None, route_metric=50))  # option 3 in main
+    assert p.routes == (PlannedRoute(N("0.0.0.0/0"), A("192.0.2.1"), 254, 50),)
 
 
 def test_classless_onlink_route_is_link_scope_and_comes_first() -> None:

@@ -169,10 +169,15 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
     for dest, gw, table in wanted:
         if gw is None:
             continue
-        if gw not in iface.network:
-            host = PlannedRoute(IPv4Network((gw, 32)), None, table, metric)
-            if host not in link_routes:
-                link_routes.append(host)
+        # The kernel looks a gateway up in the route's own table (then by the rules), so
+        # that table gets the route to it: a host route outside our subnet, else the
+        # subnet's (main has the kernel's, a RouteTable=N ours; ClasslessRoutes=table:M
+        # none, and with RouteTable=N the rules' lookup finds none in main either).
+        to_gw = iface.network if gw in iface.network else IPv4Network((gw, 32))
+        if not (to_gw == iface.network and table == RT_TABLE_MAIN):
+            link = PlannedRoute(to_gw, None, table, metric)
+            if link not in link_routes:
+                link_routes.append(link)
         gateway_routes.append(PlannedRoute(dest, gw, table, metric))
     return link_routes + gateway_routes
 
