@@ -408,6 +408,13 @@ def test_renew_is_rate_limited(rig: Rig) -> None:
     assert "too many" not in str(rig.control(control.Command.RELEASE).get("error", ""))
 
 
+def test_a_refused_request_costs_none_of_the_rate(rig: Rig) -> None:
+    for _ in range(5):  # no lease yet: refused for that, not for the rate
+        assert rig.control(control.Command.RELEASE)["error"] == "no lease to release"
+    bind(rig)
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+
+
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     bind(rig)

@@ -135,6 +135,20 @@ RENEWABLE = frozenset({State.BOUND, State.RENEWING, State.REBINDING, State.INIT,
                        State.STOPPED})
 
 
+def _not_now(svc: EngineService, command: control.Command) -> str:
+    """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT,
+    DISCOVER now, not after the back-off; STOPPED (after a release), start again; elsewhere
+    an exchange is already under way."""
+    if command is control.Command.RELEASE:
+        return "" if svc.client is not None and svc.client.lease is not None \
+            else "no lease to release"
+    if svc.state in RENEWABLE:
+        return ""
+    if svc.link is None or not svc.link.carrier:  # INIT-REBOOT waits for it
+        return f"no carrier on {svc.settings.interface}: the lease is checked when it comes back"
+    return f"an exchange is in progress (state {svc.state}); try again once it is over"
+
+
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     """Answer one control request. A bad request gets an error reply, nothing more."""
     try:
@@ -145,24 +159,15 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     match req.command:
         case control.Command.STATUS:
             return _reply(True, status(svc, now))
-        case control.Command.RENEW | control.Command.RELEASE if (
-                wait := svc.command_rate.allow(now)):
-            return _reply(False, error=f"too many renew/release requests; try again in "
-                                        f"{wait:.0f} s")
-        case control.Command.RENEW:
-            # Bound: renew now. INIT: DISCOVER now, not after the back-off. STOPPED (after
-            # a release): start again. Elsewhere an exchange is already under way.
-            if svc.state not in RENEWABLE:
-                if svc.link is None or not svc.link.carrier:  # INIT-REBOOT waits for it
-                    return _reply(False, error=f"no carrier on {svc.settings.interface}: "
-                                               "the lease is checked when it comes back")
-                return _reply(False, error=f"an exchange is in progress (state {svc.state});"
-                                           " try again once it is over")
-            svc.feed(RenewRequested(now))
-        case control.Command.RELEASE:
-            if svc.client is None or svc.client.lease is None:
-                return _reply(False, error="no lease to release")
-            svc.feed(ReleaseRequested(now))
+        case control.Command.RENEW | control.Command.RELEASE:
+            # A request refused for the state costs none of the rate's budget.
+            if error := _not_now(svc, req.command):
+                return _reply(False, error=error)
+            if wait := svc.command_rate.allow(now):
+                return _reply(False, error=f"too many renew/release requests; try again in "
+                                            f"{wait:.0f} s")
+            svc.feed(RenewRequested(now) if req.command is control.Command.RENEW
+                     else ReleaseRequested(now))
         case control.Command.LEAVE | control.Command.SHUTDOWN:
             # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
             # unless SendRelease=always.
