@@ -13,6 +13,7 @@ from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the f
 from leasebox.core import events
 from leasebox.ctl import main as ctl_main
 from leasebox.ctl import monitor
+from leasebox.ctl.commands import EX_UNAVAILABLE
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
          "captive_portal": None}
@@ -43,8 +44,9 @@ def test_list_one_line_per_interface(tmp_path: Path, engines: list[FakeEngine], 
     assert out[1].endswith("in 50 min 0 s")
     assert out[2].split() == ["eth1", "SELECTING", "(no", "carrier)", "-", "-"]
     assert out[-1] == "2 interface(s) listed."
+    # an interface named that does not run is an error, as with status
     assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json", "eth0",
-                          "eth9"]) == 0
+                          "eth9"]) == EX_UNAVAILABLE
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["address"] == "192.0.2.57/24" and rows[0]["state"] == "BOUND"
     assert rows[1]["interface"] == "eth9" and rows[1]["state"] == "not running"

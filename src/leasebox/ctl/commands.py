@@ -292,14 +292,18 @@ def run_list(args: argparse.Namespace) -> int:
     if isinstance(names, int):
         return names
     rows = []
+    code = 0
     for name in names:
         try:
             rows.append(overview_row(name, request(rundir, name, control.Command.STATUS)))
         except CtlError as exc:
             rows.append(overview_row(name, None, str(exc)))
+            # an interface asked for by name is an error, as for status; the overview of
+            # every one is not (a row says "not running")
+            code = code or (exc.code if args.interfaces else 0)
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
-        return 0
+        return code
     table = [("IFACE", "STATE", "ADDRESS", "EXPIRES")]
     table += [(r["interface"], r["state"] + ("" if r["carrier"] in (None, True)
                                              else " (no carrier)"),
@@ -309,7 +313,7 @@ def run_list(args: argparse.Namespace) -> int:
         print(terminal_safe("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
                             + "  " + row[3]))
     print(f"\n{len(rows)} interface(s) listed.")
-    return 0
+    return code
 
 
 def run_command(args: argparse.Namespace) -> int:
