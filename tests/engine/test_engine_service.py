@@ -509,7 +509,9 @@ def test_a_lease_file_of_another_mac_is_not_used(tmp_path: Path) -> None:
     assert other.sent().message_type is wire.MessageType.DISCOVER
 
 
-def test_a_future_dated_lease_file_is_discarded(tmp_path: Path) -> None:
+def test_a_future_dated_lease_file_is_asked_for_again(tmp_path: Path, logs: Logs) -> None:
+    """A clock behind the file (no real-time clock, before NTP): the remembered lease is
+    asked for with INIT-REBOOT, which the server confirms or refuses; never used first."""
     first = make_rig(tmp_path)
     bind(first)
     path = first.state_dir / leasefile.FILENAME
@@ -518,8 +520,12 @@ def test_a_future_dated_lease_file_is_discarded(tmp_path: Path) -> None:
     leasefile.HEADER.pack_into(data, 0, magic, version, length, int((WALL0 + 10**6) * 1e9))
     path.write_bytes(bytes(data))
     again = make_rig(tmp_path, clock=Clock(first.clock.now + 60))
-    assert again.sent().message_type is wire.MessageType.DISCOVER
-    assert not path.exists()  # discarded, so it is not read again
+    request = again.sent()
+    assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT
+    assert request.requested_ip == ADDRESS and request.server_id is None
+    assert again.svc.ledger.applied is None  # nothing applied before the server's answer
+    assert any("the clock is behind" in r.message
+               for r in logs.at_least(WARNING, "leasebox.engine"))
 
 
 # ---- the lease file parser ---------------------------------------------------------------

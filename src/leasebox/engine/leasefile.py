@@ -16,6 +16,7 @@ import os
 import struct
 
 from leasebox.core import wire
+from leasebox.core.log import Logger
 from leasebox.core.machine import lease_from_ack
 from leasebox.core.machine.types import Lease
 from leasebox.runtime import atomicfile
@@ -26,7 +27,8 @@ READABLE = (1, 2)
 HEADER = struct.Struct("!8sBxHQ")
 MAX_SIZE = HEADER.size + 4096
 FILENAME = "lease"
-CLOCK_SLACK = 60.0  # a lease "acquired" further than this in the future is not ours
+log = Logger("leasebox.engine")
+CLOCK_SLACK = 60.0  # seconds a lease may be "acquired" in the future without a word
 
 
 class LeaseFileError(Exception):
@@ -74,7 +76,12 @@ def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int)
         raise LeaseFileError(f"ACK of {len(data) - HEADER.size} bytes, header says {length}")
     age = now_wall - acquired_ns / 1e9
     if age < -CLOCK_SLACK:
-        raise LeaseFileError("acquired in the future")
+        # The clock is behind the file: a board without a real-time clock, booted before
+        # NTP. How much of the lease is left is not known, but a remembered lease is only
+        # asked for again (INIT-REBOOT), never used before the server's ACK: ask.
+        log.warning("the lease file was written %.0f s from now: the clock is behind (no "
+                    "real-time clock?); asking for the lease as if it were new", -age)
+        age = 0.0
     try:
         ack = wire.decode(data[HEADER.size:])
     except wire.DecodeError as exc:
