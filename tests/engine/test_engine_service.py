@@ -415,6 +415,17 @@ def test_a_refused_request_costs_none_of_the_rate(rig: Rig) -> None:
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
+def test_release_waits_for_io_to_send_it(rig: Rig) -> None:
+    bind(rig)
+    io, rig.svc.io = rig.svc.io, None  # io restarting
+    reply = rig.control(control.Command.RELEASE)
+    assert reply["ok"] is False and "io is not running" in str(reply["error"])
+    assert rig.svc.state is State.BOUND  # the lease is kept, not released unsent
+    rig.svc.io = io
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+    assert rig.sent().message_type is wire.MessageType.RELEASE
+
+
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     bind(rig)

@@ -140,8 +140,11 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     DISCOVER now, not after the back-off; STOPPED (after a release), start again; elsewhere
     an exchange is already under way."""
     if command is control.Command.RELEASE:
-        return "" if svc.client is not None and svc.client.lease is not None \
-            else "no lease to release"
+        if svc.client is None or svc.client.lease is None:
+            return "no lease to release"
+        if svc.io is None:  # the RELEASE would be lost, and the server keep the lease
+            return "io is not running (restarting?): nothing can be sent; try again"
+        return ""
     if svc.state in RENEWABLE:
         return ""
     if svc.link is None or not svc.link.carrier:  # INIT-REBOOT waits for it
