@@ -10,6 +10,7 @@ import os
 import select
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -710,6 +711,26 @@ def test_io_gone_with_a_message_unread_is_a_disconnection(rig: Rig) -> None:
     try:
         loop._recv_io()
         assert rig.svc.io is None
+    finally:
+        for sock in (listener, other, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()
+
+
+def test_a_netconf_event_whose_connection_went_in_the_same_wake_up(rig: Rig) -> None:
+    """select() said netconf's socket was readable, but an earlier handler of the same
+    batch dropped that connection (a failed send), then maybe made a new one."""
+    bind(rig)
+    listener, other = socket.socketpair()
+    loop = Loop(rig.svc, listener, None)
+    try:
+        rig.svc.drop_netconf()
+        loop._recv_netconf()  # no connection: nothing to read, no crash
+        rig.svc.connect_netconf()
+        assert rig.svc.netconf is not None
+        started = time.monotonic()
+        loop._recv_netconf()  # a new connection, nothing on it yet: no wait
+        assert time.monotonic() - started < 1 and rig.svc.netconf is not None
     finally:
         for sock in (listener, other, loop.wake_r, loop.wake_w):
             sock.close()

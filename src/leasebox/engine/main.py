@@ -384,9 +384,15 @@ class Loop:
     # ---- netconf ---------------------------------------------------------------------------
 
     def _recv_netconf(self) -> None:
-        assert self.svc.netconf is not None
+        # An earlier handler of the same wake-up may have dropped the connection this
+        # event was for (a failed send), or made a new one that has nothing yet.
+        netconf = self.svc.netconf
+        if netconf is None:
+            return
         try:
-            msg = channel.recv(self.svc.netconf, ipc.Peer.NETCONF, ipc.Peer.ENGINE)
+            msg = channel.recv(netconf, ipc.Peer.NETCONF, ipc.Peer.ENGINE, nonblocking=True)
+        except BlockingIOError:
+            return
         except ConnectionResetError:
             msg = None
         if msg is None:
