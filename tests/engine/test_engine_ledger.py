@@ -35,6 +35,17 @@ def test_refused_apply_is_not_applied() -> None:
     assert ledger.result(1, ok=False) is not None and ledger.applied is None
 
 
+def test_an_apply_confirmed_after_a_later_remove_is_not_applied() -> None:
+    """A release while netconf applies: the Remove follows the Apply, and the Apply's
+    confirmation must not make the released lease the one a new netconf gets again."""
+    ledger, lease = Ledger(), remembered()
+    ledger.apply(lease, now=1000.0)
+    ledger.remove(lease, now=1000.1)
+    assert ledger.result(1, ok=True) is not None and ledger.applied is None
+    assert ledger.result(2, ok=True) is not None
+    assert ledger.applied is None and ledger.on_connect(1001.0) == []
+
+
 def test_remove_waits_for_io_to_confirm_the_release_at_most_tx_wait() -> None:
     ledger, lease = Ledger(), remembered()
     ledger.result(ledger.apply(lease, 1000.0).request_id, ok=True)

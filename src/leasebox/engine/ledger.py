@@ -118,7 +118,11 @@ class Ledger:
         """Netconf answered `request_id`; the pending entry, or None if it was not ours."""
         pending = self.pending.pop(request_id, None)
         self.held.pop(request_id, None)
-        if pending is not None and ok and pending.kind in ("apply", "reapply"):
+        # an Apply confirmed after a later Remove was asked for (a release during the
+        # apply) is not what stays applied
+        if pending is not None and ok and pending.kind in ("apply", "reapply") and not any(
+                later.kind == "remove" for rid, later in self.pending.items()
+                if rid > request_id):
             self.applied = pending.lease
         return pending
 
