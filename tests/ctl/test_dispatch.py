@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -130,5 +131,70 @@ def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(
     err = capsys.readouterr().err
     assert "dropped event 000000000001.json" in err
     assert "dropped event 000000000003.json: not a regular file" in err
-    assert "cannot remove event 000000000002.json" in err
-    assert sorted(os.listdir(queue)) == ["000000000002.json"]  # a directory is not unlinked
+    # a directory is removed (left, it would start the dispatcher again and again)
+    assert "removing 000000000002.json from the event queue: not an event file" in err
+    assert os.listdir(queue) == []
+
+
+def test_whatever_is_not_an_event_file_leaves_the_queue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The path unit starts the dispatcher while the directory holds any name that is not
+    hidden: each must go, or it would be started for ever."""
+    log = _recording_hook(tmp_path, monkeypatch)
+    queue = tmp_path / "state" / "eth0" / "events"
+    (queue / "stray" / "deeper").mkdir(parents=True)
+    (queue / "stray" / "deeper" / "x").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("kept")
+    (queue / "stray" / "link").symlink_to(outside)
+    (queue / "notes.txt").write_text("x")
+    (queue / ".tmp-engine-writing").write_text("x")  # the engine's, being written: stays
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text().splitlines() == ["bound"]
+    assert os.listdir(queue) == [".tmp-engine-writing"]
+    assert (outside / "keep").read_text() == "kept"  # a link inside is not followed
+    assert "removing notes.txt" in capsys.readouterr().err
+
+
+def test_backup_copies_and_hooks_others_could_change_do_not_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    etc = tmp_path / "etc"
+    good = _hook(etc, "10-dyndns", "true")
+    for name in ("10-dyndns~", "10-dyndns.dpkg-old", "10-dyndns.dpkg-dist", "10-dyndns.bak",
+                 "10-dyndns.ucf-old", "10-dyndns.rpmsave", ".10-dyndns.swp"):
+        _hook(etc, name, "true")
+    _hook(etc, "20-world-writable", "true").chmod(0o777)
+    _hook(etc, "30-group-writable", "true").chmod(0o775)
+    os.chown(_hook(etc, "40-not-roots", "true"), 1000, 0)
+    _hook(etc, "50-setuid", "true").chmod(0o4755)
+    assert dispatch.hooks((str(etc),)) == [good]
+    err = capsys.readouterr().err
+    assert "not running " + str(etc / "20-world-writable") in err
+    assert "40-not-roots: owned by uid 1000, not root" in err
+    assert "50-setuid: set-user-ID or set-group-ID" in err
+
+
+def test_a_hook_past_its_time_is_stopped_with_what_it_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """SIGTERM first (a hook may clean up), to its whole process group: nothing it started
+    runs on beside the next hook."""
+    log = tmp_path / "hook.log"
+    hooks = tmp_path / "hooks"
+    _hook(hooks, "10-slow", f"trap 'echo term >> {log}; exit 1' TERM\n"
+                            f"(sleep 1; echo late >> {log}) &\nsleep 30 & wait")
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    args = build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(tmp_path / "state"),
+                                      "--timeout", "0.3"])
+    started = time.monotonic()
+    assert dispatch.run(args) == 0
+    assert time.monotonic() - started < dispatch.KILL_GRACE
+    time.sleep(1.5)
+    assert log.read_text().splitlines() == ["term"]  # and never "late"
+    assert "<4>" in capsys.readouterr().out  # a failure, at warning priority

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -35,6 +37,7 @@ KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "serv
 MAX_FILE = 16384
 MAX_ITEMS = 32
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for a hook past its time limit
 
 
 class BadEvent(Exception):
@@ -92,8 +95,17 @@ def environment(doc: Any, interface: str) -> dict[str, str]:
     }
 
 
+# what editors and package managers leave beside a file (as systemd skips them in its own
+# directories): an old copy keeps its execute bit, and must not run beside the new one
+BACKUP_SUFFIXES = ("~", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-tmp", ".dpkg-bak",
+                   ".dpkg-backup", ".dpkg-remove", ".ucf-old", ".ucf-new", ".ucf-dist",
+                   ".rpmnew", ".rpmsave", ".rpmorig", ".swp", ".bak", ".old", ".new")
+
+
 def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
-    """The executables to run, by name; earlier directories win, /dev/null masks."""
+    """The executables to run, by name; earlier directories win, /dev/null masks. Hidden
+    names and backup copies are not hooks; a hook that someone other than root could
+    change is refused (it would run as root), with a line saying so."""
     chosen: dict[str, Path] = {}
     for directory in HOOK_DIRS if dirs is None else dirs:
         try:
@@ -101,7 +113,7 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
         except OSError:
             continue
         for name in names:
-            if name in chosen or name.startswith("."):
+            if name in chosen or name.startswith(".") or name.endswith(BACKUP_SUFFIXES):
                 continue
             path = Path(directory) / name
             chosen[name] = path
@@ -110,9 +122,30 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
         path = chosen[name]
         if path.is_symlink() and os.path.realpath(path) == "/dev/null":
             continue
-        if path.is_file() and os.access(path, os.X_OK):
-            out.append(path)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            continue
+        problem = _unsafe(path)
+        if problem:
+            print(terminal_safe(f"leaseboxctl: not running {path}: {problem}"),
+                  file=sys.stderr, flush=True)
+            continue
+        out.append(path)
     return out
+
+
+def _unsafe(path: Path) -> str:
+    """Why root must not run the file `path` resolves to, or ""."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if st.st_uid != 0:
+        return f"owned by uid {st.st_uid}, not root"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return "writable by its group or by others"
+    if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+        return "set-user-ID or set-group-ID"
+    return ""
 
 
 def _read_at(queue: int, name: str) -> Any:
@@ -139,24 +172,62 @@ def _say(text: str) -> None:
     print(terminal_safe(text), flush=True)
 
 
+def _run_hook(hook: Path, env: dict[str, str], timeout: float) -> int | str:
+    """The hook's exit status, or why it has none. Its own process group: at the time
+    limit, SIGTERM goes to what it started too (a curl, a sleep), then SIGKILL after
+    KILL_GRACE, so nothing of it runs on beside the next hook or event."""
+    try:
+        proc = subprocess.Popen([str(hook), env["LEASEBOX_EVENT"]], env={"PATH": PATH, **env},
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        return f"not run: {exc.strerror}"
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return f"killed after {timeout:g} s"
+
+
 def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
     failures = 0
     for hook in found:
         started = time.monotonic()
-        try:
-            done = subprocess.run([str(hook), env["LEASEBOX_EVENT"]], env={"PATH": PATH, **env},
-                                  stdin=subprocess.DEVNULL, timeout=timeout, check=False)
-            code: int | str = done.returncode
-        except subprocess.TimeoutExpired:
-            code = f"killed after {timeout:g} s"
-        except OSError as exc:
-            code = f"not run: {exc.strerror}"
+        code = _run_hook(hook, env, timeout)
         took = time.monotonic() - started
         if code != 0:
             failures += 1
-        _say(f"{hook} {env['LEASEBOX_EVENT']} {env['LEASEBOX_ADDRESS']}: "
-             f"{'ok' if code == 0 else f'failed ({code})'} in {took:.2f} s")
+        # a failure at warning priority (the journal reads the <4> prefix of a line)
+        _say(f"{'' if code == 0 else '<4>'}{hook} {env['LEASEBOX_EVENT']} "
+             f"{env['LEASEBOX_ADDRESS']}: {'ok' if code == 0 else f'failed ({code})'} "
+             f"in {took:.2f} s")
     return failures
+
+
+def _remove_stray(queue: int, name: str) -> None:
+    """Remove what is not an event file (only a bad engine puts one there): left, it would
+    keep the path unit's DirectoryNotEmpty= true, and the dispatcher started for ever."""
+    print(terminal_safe(f"leaseboxctl: removing {name} from the event queue: not an event "
+                        "file"), file=sys.stderr, flush=True)
+    try:
+        try:
+            os.unlink(name, dir_fd=queue)
+        except IsADirectoryError:
+            shutil.rmtree(name, dir_fd=queue)  # through the directory's fd: no link followed
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        print(terminal_safe(f"leaseboxctl: cannot remove {name}: {exc.strerror or exc}"),
+              file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -174,7 +245,10 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
         return 1
     try:
-        names = sorted(name for name in os.listdir(queue) if name.endswith(".json"))
+        entries = [name for name in os.listdir(queue) if not name.startswith(".")]
+        names = sorted(name for name in entries if name.endswith(".json"))
+        for name in sorted(set(entries) - set(names)):
+            _remove_stray(queue, name)
         found = hooks()
         for name in names:
             try:
@@ -186,9 +260,12 @@ def run(args: argparse.Namespace) -> int:
                 env = None
             try:  # taken: whatever the hooks do, it is not run twice
                 os.unlink(name, dir_fd=queue)
+                os.fsync(queue)  # not even after a crash
             except FileNotFoundError:
                 pass
-            except OSError as exc:  # a directory, say: only a bad engine makes one
+            except IsADirectoryError:  # only a bad engine makes one
+                _remove_stray(queue, name)
+            except OSError as exc:
                 print(terminal_safe(f"leaseboxctl: cannot remove event {name}: "
                                     f"{exc.strerror or exc}"), file=sys.stderr, flush=True)
             if env is not None:
