@@ -40,7 +40,12 @@ def test_the_queue_is_bounded(tmp_path: Path) -> None:
     queue = events.EventQueue(str(tmp_path), "eth0")
     for _ in range(events.MAX_PENDING + 5):
         queue.add(LeaseEventKind.RENEWED, lease)
-    assert len(list((tmp_path / "events").iterdir())) == events.MAX_PENDING
+    queue.add(LeaseEventKind.LOST, lease)
+    names = sorted(p.name for p in (tmp_path / "events").iterdir())
+    assert len(names) == events.MAX_PENDING
+    # the oldest made way: the newest, the one that says how things stand, is there
+    assert names[0] == f"{7:012d}.json" and names[-1] == f"{events.MAX_PENDING + 6:012d}.json"
+    assert json.loads((tmp_path / "events" / names[-1]).read_text())["event"] == "lost"
 
 
 def _hook_dirs(tmp_path: Path, mounted: bool = True) -> tuple[dict[str, str], str]:

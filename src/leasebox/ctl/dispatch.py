@@ -253,6 +253,8 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             try:
                 env = environment(_read_at(queue, name), interface)
+            except FileNotFoundError:  # the engine dropped it for a newer one: it said so
+                continue
             except (BadEvent, OSError) as exc:
                 reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
                 print(terminal_safe(f"leaseboxctl: dropped event {name}: {reason}"),

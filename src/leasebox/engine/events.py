@@ -145,13 +145,22 @@ class EventQueue:
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             pending = os.listdir(self.directory)
-            if len(pending) >= MAX_PENDING:
+            queued = sorted(name for name in pending if not name.startswith("."))
+            if len(queued) >= MAX_PENDING:
+                # The newest event is the one that tells the hooks how things stand now
+                # (a final "lost" must not be what goes): the oldest make way.
                 if not self.full_logged:
-                    log.warning("%d lease events wait for the dispatcher: dropping %s",
-                                len(pending), event)
+                    log.warning("%d lease events wait for the dispatcher: dropping the "
+                                "oldest to queue the newest", len(queued))
                     self.full_logged = True
-                return
-            self.full_logged = False
+                for name in queued[:len(queued) - MAX_PENDING + 1]:
+                    try:
+                        os.unlink(f"{self.directory}/{name}")
+                    except FileNotFoundError:
+                        pass  # the dispatcher took it meanwhile
+                    pending.remove(name)
+            else:
+                self.full_logged = False
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
             data = json.dumps(document(event, self.interface, lease), sort_keys=True)
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
