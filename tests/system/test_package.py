@@ -238,7 +238,8 @@ def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
     assert (lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")) == before
 
 
-def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab) -> None:
+def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
+                                                         package: Package) -> None:
     c = lab.c
     c.run(["systemctl", "enable", "--now", TARGET])
     addr = lab.wait_address()
@@ -266,6 +267,15 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab) -> None
     # remove keeps the configuration: the conffile, the enable link, the lease files
     status = c.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "leasebox"]).stdout
     assert status.strip() == "rc"
+
+    # installed again: what is enabled runs at once, not at the next boot
+    c.copy_in(package.deb, "/tmp/leasebox.deb")
+    c.run(["dpkg", "-i", "/tmp/leasebox.deb"], timeout=120,
+          env={"DEBIAN_FRONTEND": "noninteractive"})
+    c.run(["rm", "-f", "/tmp/leasebox.deb"])
+    assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active"
+    lab.wait_address()
+    lab.wait_bound()
 
     c.run(["apt-get", "purge", "-y", "leasebox"], timeout=120,
           env={"DEBIAN_FRONTEND": "noninteractive"})
