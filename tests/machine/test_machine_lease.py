@@ -129,3 +129,18 @@ def test_lists_are_bounded_where_the_lease_is_built() -> None:
     with pytest.raises(LeaseError, match="70 classless static routes"):
         lease_from_ack(make_ack(request, classless_routes=routes), 0.0, 60)
     assert lease_from_ack(make_ack(request, classless_routes=routes[:MAX_ROUTES]), 0.0, 60)
+
+
+def test_several_names_in_option_15_are_the_domain_and_the_search_list() -> None:
+    """AWS's DHCP option sets send "ec2.internal corp.example": the first is the domain,
+    the others search domains, unless option 119 gives the search list."""
+    from tests.machine.machine_helpers import ack as make_ack
+    from tests.wire.builders import discover
+
+    request = discover(1, bytes.fromhex("020000000001"))
+    lease = lease_from_ack(make_ack(request, domain_name="ec2.internal corp.example"),
+                           0.0, 60)
+    assert (lease.domain_name, lease.domain_search) == ("ec2.internal", ("corp.example",))
+    lease = lease_from_ack(make_ack(request, domain_name="ec2.internal corp.example",
+                                    domain_search=("search.example",)), 0.0, 60)
+    assert (lease.domain_name, lease.domain_search) == ("ec2.internal", ("search.example",))

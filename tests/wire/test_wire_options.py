@@ -165,11 +165,24 @@ HOSTILE_NAMES = [
 
 
 @pytest.mark.parametrize("code", [12, 15])
-@pytest.mark.parametrize("value", HOSTILE_NAMES)
+@pytest.mark.parametrize("value", HOSTILE_NAMES + [b"good.example $(id)", b"a\tb", b" "])
 def test_unsafe_names_are_dropped(code: int, value: bytes) -> None:
+    if code == 15 and value == b"a b":
+        return  # two names: see test_several_domain_names
     msg = request_with(opt(code, value))
     assert msg.hostname is None and msg.domain_name is None
     assert msg.dropped == (code,)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (b"ec2.internal corp.example.com", "ec2.internal corp.example.com"),  # AWS option sets
+    (b"a.example.  b.example. \0", "a.example b.example"),
+])
+def test_several_domain_names(value: bytes, expected: str) -> None:
+    """Option 15 with several names (AWS, ISC's option domain-name "a b"): kept, each
+    checked; the lease takes the first as the domain and the others as the search list."""
+    assert request_with(opt(15, value)).domain_name == expected
+    assert request_with(opt(12, value)).hostname is None  # a host has one name
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -249,10 +249,11 @@ USE_NTP = Setting(
 USE_DOMAINS = Setting(
     _N, "UseDomains", v.boolean, True,
     "Use the domain name (option 15) and the search list (option 119) of the lease as "
-    "search domains. systemd-resolved also routes queries for names under a link's search "
-    "domains to that link's DNS servers, so a rogue DHCP server on the link can attract "
-    "queries for those names; yes is what NetworkManager, dhclient and dhcpcd do, no is "
-    "systemd-networkd's default. Set no where the link is not trusted.",
+    "search domains (an option 15 of several names, as AWS sends, gives the search list "
+    "when option 119 is absent). systemd-resolved also routes queries for names under a "
+    "link's search domains to that link's DNS servers, so a rogue DHCP server on the link "
+    "can attract queries for those names; yes is what NetworkManager, dhclient and dhcpcd "
+    "do, no is systemd-networkd's default. Set no where the link is not trusted.",
     _NC, BOOL)
 USE_ROUTES = Setting(
     _N, "UseRoutes", v.boolean, True,

@@ -86,7 +86,12 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lea
     routes = ack.classless_routes
     if routes is not None and len(routes) > MAX_ROUTES:
         raise LeaseError(f"{len(routes)} classless static routes, more than {MAX_ROUTES}")
-    domain_search = ack.domain_search[:MAX_DOMAINS - (1 if ack.domain_name else 0)]
+    # Option 15 may name several domains (core.wire.strings.decode_domain_names): the first
+    # is the domain, the others the search list unless option 119 gives one.
+    names = ack.domain_name.split(" ") if ack.domain_name else []
+    domain_name = names[0] if names else None
+    domain_search = ack.domain_search or tuple(names[1:])
+    domain_search = domain_search[:MAX_DOMAINS - (1 if domain_name else 0)]
     return Lease(
         address=ack.yiaddr,
         prefixlen=prefixlen,
@@ -98,7 +103,7 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lea
         # Servers do send 0.0.0.0 or 127.0.0.1 here; such entries are dropped, not obeyed.
         routers=tuple(a for a in ack.routers if usable(a))[:MAX_ROUTERS],
         dns_servers=tuple(a for a in ack.dns_servers if usable(a))[:MAX_DNS],
-        domain_name=ack.domain_name,
+        domain_name=domain_name,
         domain_search=domain_search,
         classless_routes=routes,
         mtu=mtu,

@@ -2,7 +2,8 @@
 
 A string that fails these checks is never passed on (the option is dropped). Nothing the
 codec returns can carry a newline, a control byte, a shell metacharacter or a leading '-'
-that a later consumer might misread as a command-line flag. The encoder applies the same
+that a later consumer might misread as a command-line flag; the one space it passes on is
+the single one between option 15's names, which the lease splits. The encoder applies the same
 checks, so leasebox never sends what it would refuse to read.
 """
 
@@ -13,8 +14,8 @@ import re
 from leasebox.core.names import hostname_problem
 from leasebox.core.wire.errors import BadOption
 
-__all__ = ["decode_hostname", "decode_portal", "hostname_problem", "message_problem",
-           "portal_problem"]
+__all__ = ["decode_domain_names", "decode_hostname", "decode_portal", "domain_names_problem",
+           "hostname_problem", "message_problem", "portal_problem"]
 
 # RFC 8910 captive portal: an https URI. Allowed are RFC 3986 characters minus everything
 # with a meaning to shells, quoting or string escapes (space, quotes, backslash, ';', '$',
@@ -53,6 +54,29 @@ def decode_hostname(raw: bytes) -> str:
     if problem:
         raise BadOption(problem)
     return name
+
+
+def decode_domain_names(raw: bytes) -> str:
+    """Option 15: one domain name, or several separated by spaces, as AWS's DHCP option
+    sets and ISC's `option domain-name "a.example b.example"` send (dhclient and dhcpcd
+    take the others as the search list: see core.machine.lease). Each is checked as option
+    12's name; they come back joined by single spaces."""
+    names = [name[:-1] if name.endswith(".") else name
+             for name in _wire_text(raw).split(" ") if name]
+    problem = domain_names_problem(" ".join(names))
+    if problem:
+        raise BadOption(problem)
+    return " ".join(names)
+
+
+def domain_names_problem(text: str) -> str | None:
+    if not text:
+        return "empty name"
+    for name in text.split(" "):
+        problem = hostname_problem(name)
+        if problem:
+            return problem
+    return None
 
 
 # RFC 4702 2.1: option 81's flags octet
