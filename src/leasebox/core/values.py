@@ -17,9 +17,10 @@ MAX_ROUTES = 64
 MAX_DNS = 8
 MAX_NTP = 8
 MAX_DOMAINS = 16  # the domain name and the search list together
-# What the client asks for (option 55) unless configured otherwise: mask, router, DNS,
-# domain, MTU, broadcast, NTP, lease time, server id, T1, T2, search list, classless routes.
-REQUEST_OPTIONS: tuple[int, ...] = (1, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 114, 119, 121)
+# What the client asks for (option 55) unless configured otherwise: mask, classless routes,
+# router, DNS, domain, MTU, broadcast, NTP, lease time, server id, T1, T2, captive portal,
+# search list. RFC 3442: 121 before 3 (and 33), as a server short of room fills in order.
+REQUEST_OPTIONS: tuple[int, ...] = (1, 121, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 114, 119)
 CAPTIVE_PORTAL_OPTION = 114  # RFC 8910; UseCaptivePortal=no leaves it out
 
 
