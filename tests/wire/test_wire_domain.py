@@ -112,11 +112,18 @@ def test_name_count_is_bounded() -> None:
 
 
 @pytest.mark.parametrize("data", [
-    name("a;b"), name("-a"), name("a b"), name("a\nb"), b"\x00", name("a", ""),
+    name("a;b"), name("-a"), name("a b"), name("a\nb"), b"\x00", b"\x00\x00",
 ])
 def test_unsafe_or_empty_names_reject_the_option(data: bytes) -> None:
     with pytest.raises(BadOption):
         decode_search_list(data)
+
+
+def test_the_root_name_is_skipped() -> None:
+    """A trailing NUL, or "search ." in a server's configuration: the root alone, nothing
+    to search; the other names stay."""
+    assert decode_search_list(name("example", "com") + b"\x00") == ("example.com",)
+    assert decode_search_list(b"\x00" + name("a")) == ("a",)
 
 
 def test_empty_option() -> None:

@@ -39,7 +39,10 @@ def decode_search_list(data: bytes) -> tuple[str, ...]:
         expanded += len(name) + 2  # its uncompressed wire length
         if expanded > MAX_OPTION_DATA:
             raise BadOption(f"names expand to more than {MAX_OPTION_DATA} octets")
-        names.append(name)
+        if name:  # the root alone (a trailing NUL, "search ."): nothing to search
+            names.append(name)
+    if not names:
+        raise BadOption("no name but the root")
     return tuple(names)
 
 
@@ -85,7 +88,7 @@ def _read_name(data: bytes, start: int) -> tuple[str, int]:
         labels.append(data[pos + 1 : label_end].decode("latin-1"))
         pos = label_end
     name = ".".join(labels)
-    problem = hostname_problem(name)
+    problem = hostname_problem(name) if labels else None
     if problem:
         raise BadOption(f"search name: {problem}")
     return name, resume

@@ -1,10 +1,11 @@
 """Safe character sets for text that comes from a DHCP server.
 
 A string that fails these checks is never passed on (the option is dropped). Nothing the
-codec returns can carry a newline, a control byte, a shell metacharacter or a leading '-'
-that a later consumer might misread as a command-line flag; the one space it passes on is
-the single one between option 15's names, which the lease splits. The encoder applies the same
-checks, so leasebox never sends what it would refuse to read.
+codec returns can carry a newline, a control byte, a quote, a '$', ';' or backtick, or a
+leading '-' that a later consumer might misread as a command-line flag. The one space it
+passes on is the one between option 15's names, which the lease splits; the captive
+portal's URI keeps '&()*!' (see _URI_CHARS). The encoder applies the same checks, so
+leasebox never sends what it would refuse to read.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from leasebox.core.wire.errors import BadOption
 __all__ = ["decode_domain_names", "decode_hostname", "decode_portal", "domain_names_problem",
            "hostname_problem", "message_problem", "portal_problem"]
 
-# RFC 8910 captive portal: an https URI. Allowed are RFC 3986 characters minus everything
-# with a meaning to shells, quoting or string escapes (space, quotes, backslash, ';', '$',
-# backtick, '<>{}|^'); a '%' must start a well-formed percent-escape.
+# RFC 8910 captive portal: an https URI. Allowed are RFC 3986 characters minus space,
+# quotes, backslash, ';', '$', backtick and '<>{}|^' (what breaks quoting, substitutes or
+# escapes); '&', '(', ')', '*' and '!' stay, as query strings need '&': the URI is shown,
+# logged and handed to nothing that runs a shell, and must never be. A '%' must start a
+# well-formed percent-escape.
 _URI_CHARS = r"[A-Za-z0-9._~:@!&()*+,=\[\]-]|%[0-9A-Fa-f]{2}"
 _PORTAL = re.compile(rf"https://(?:{_URI_CHARS})+(?:[/?#](?:{_URI_CHARS}|[/?#])*)?", re.ASCII)
 CAPPORT_UNRESTRICTED = "urn:ietf:params:capport:unrestricted"
