@@ -548,3 +548,20 @@ def test_replies_before_link_up_ignored() -> None:
     assert h.handle(MessageReceived(h.now, stray)) == []
     assert h.handle(LinkUp(h.now, MAC)) == []
 
+
+
+def test_the_request_repeats_the_secs_of_the_discover() -> None:
+    """RFC 2131 4.4.1: the REQUEST after an OFFER uses the same `secs` as the DISCOVER,
+    however long the offer took; its own retransmissions too."""
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.fire()  # the DISCOVER again, a few seconds on
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER and discover.secs >= 2
+    h.advance(1.7)
+    h.deliver(offer(discover))
+    assert h.last_sent().message.secs == discover.secs
+    h.fire()  # no ACK: the REQUEST again
+    request = h.last_sent().message
+    assert request.message_type is MessageType.REQUEST and request.secs == discover.secs

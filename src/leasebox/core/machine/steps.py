@@ -99,16 +99,18 @@ def start_selecting(ctx: Context) -> None:
 
 def send_discover(ctx: Context) -> None:
     ctx.sent_at = ctx.now  # a rapid-commit ACK's lease runs from here (see send_request)
-    send(ctx, requests.discover(ctx.config, _xid(ctx), mac(ctx), secs(ctx),
+    ctx.discover_secs = secs(ctx)
+    send(ctx, requests.discover(ctx.config, _xid(ctx), mac(ctx), ctx.discover_secs,
                                 ctx.previous_address))
 
 
 def start_requesting(ctx: Context, offer: Message) -> None:
     """REQUEST the offered address (same xid as the DISCOVER, RFC 2131 4.4.1)."""
-    xid, started = ctx.xid, ctx.started_at
+    xid, started, discover_secs = ctx.xid, ctx.started_at, ctx.discover_secs
     clear_exchange(ctx)
     ctx.state = State.REQUESTING
     ctx.xid, ctx.started_at, ctx.sent_at, ctx.tries = xid, started, ctx.now, 1
+    ctx.discover_secs = discover_secs
     ctx.offer = offer
     send_request(ctx)
     ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
@@ -153,7 +155,8 @@ def send_request(ctx: Context) -> None:
             offer = ctx.offer
             if offer is None or offer.server_id is None:
                 raise RuntimeError("bug: REQUESTING without an offer")
-            send(ctx, requests.request_selecting(ctx.config, xid, hw, elapsed,
+            # RFC 2131 4.4.1: the same `secs` as the DISCOVER it answers the offer of
+            send(ctx, requests.request_selecting(ctx.config, xid, hw, ctx.discover_secs,
                                                  offered=offer.yiaddr,
                                                  server_id=offer.server_id))
         case State.REBOOTING:
