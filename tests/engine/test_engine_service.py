@@ -540,6 +540,21 @@ def test_a_future_dated_lease_file_is_asked_for_again(tmp_path: Path, logs: Logs
                for r in logs.at_least(WARNING, "leasebox.engine"))
 
 
+def test_a_lease_file_of_a_later_version_is_kept_unread(tmp_path: Path) -> None:
+    """A downgrade: the file of a later leasebox is not read, nor deleted (an upgrade back
+    finds it)."""
+    first = make_rig(tmp_path)
+    bind(first)
+    path = first.state_dir / leasefile.FILENAME
+    data = bytearray(path.read_bytes())
+    magic, _, length, acquired = leasefile.HEADER.unpack_from(data)
+    leasefile.HEADER.pack_into(data, 0, magic, max(leasefile.READABLE) + 1, length, acquired)
+    path.write_bytes(bytes(data))
+    again = make_rig(tmp_path, clock=Clock(first.clock.now + 60))
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    assert path.read_bytes() == bytes(data)
+
+
 # ---- the lease file parser ---------------------------------------------------------------
 
 
@@ -568,9 +583,11 @@ def test_lease_file_expired_is_none_and_bad_header_refused(tmp_path: Path) -> No
     assert parse(data, now=1000.0 + 3600 + 1) is None  # expired: nothing to remember
     # version 1 (no length) is still read: a restart after an upgrade keeps its lease
     assert parse(data[:8] + b"\x01\x00\x00\x00" + data[12:]) is not None
-    for bad in (b"XXXXXXXX" + data[8:], data[:8] + b"\x09" + data[9:]):
+    for bad in (b"XXXXXXXX" + data[8:], data[:8] + b"\x00" + data[9:]):
         with pytest.raises(leasefile.LeaseFileError, match="magic or version"):
             parse(bad)
+    with pytest.raises(leasefile.NewerLeaseFile, match="version 9, from a later"):
+        parse(data[:8] + b"\x09" + data[9:])
     # a stored message that decodes but is not an ACK
     header, message = data[:leasefile.HEADER.size], wire.decode(data[leasefile.HEADER.size:])
     nak = wire.Message(op=wire.Op.BOOTREPLY, xid=message.xid, chaddr=message.chaddr,

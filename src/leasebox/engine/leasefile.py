@@ -35,6 +35,10 @@ class LeaseFileError(Exception):
     pass
 
 
+class NewerLeaseFile(LeaseFileError):
+    """Written by a later leasebox (a downgrade): not read, and not thrown away either."""
+
+
 def store(directory: str, lease: Lease, acquired_wall: float) -> None:
     """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
     if lease.ack is None:
@@ -70,6 +74,8 @@ def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int)
     if not HEADER.size < len(data) <= MAX_SIZE:
         raise LeaseFileError(f"size {len(data)}")
     magic, version, length, acquired_ns = HEADER.unpack_from(data)
+    if magic == MAGIC and version > max(READABLE):
+        raise NewerLeaseFile(f"version {version}, from a later leasebox")
     if magic != MAGIC or version not in READABLE:
         raise LeaseFileError("not a leasebox lease file (magic or version)")
     if version >= 2 and length != len(data) - HEADER.size:

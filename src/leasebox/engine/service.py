@@ -192,6 +192,8 @@ class EngineService:
             remembered = leasefile.load(self.settings.state_dir, now_mono=now,
                                         now_wall=self.wall(),
                                         min_lease_time=config.min_lease_time)
+        except leasefile.NewerLeaseFile as exc:
+            log.info("not reading the lease file (%s); it is replaced at the next lease", exc)
         except leasefile.LeaseFileError as exc:
             log.warning("discarding the lease file: %s", exc)
             leasefile.forget(self.settings.state_dir)
