@@ -100,6 +100,14 @@ class LeaseLab:
         c.run(["ip", "-n", "srv", "addr", "del", f"{SERVER_IP}/24", "dev", "veth1"])
         c.run(["ip", "-n", "srv", "link", "add", "br0", "type", "bridge"])
         c.run(["ip", "-n", "srv", "link", "set", "veth1", "master", "br0"])
+        # A second port that is always up, as a switch has other hosts on it: a bridge whose
+        # only port went (veth0 deleted) loses its carrier, and when the port comes back its
+        # transmit path waits for the kernel's link watcher (up to a second), dropping the
+        # first reply; the first lease then waits for a retransmission (see bench_lab).
+        c.run(["ip", "-n", "srv", "link", "add", "keep0", "type", "veth", "peer", "name",
+               "keep1"])
+        c.run(["ip", "-n", "srv", "link", "set", "keep0", "master", "br0", "up"])
+        c.run(["ip", "-n", "srv", "link", "set", "keep1", "up"])
         c.run(["ip", "-n", "srv", "addr", "add", f"{SERVER_IP}/24", "dev", "br0"])
         c.run(["ip", "-n", "srv", "link", "set", "br0", "up"])
         self.server_interface = "br0"
