@@ -416,6 +416,11 @@ def test_a_refused_request_costs_none_of_the_rate(rig: Rig) -> None:
     assert rig.control(control.Command.RELEASE)["ok"] is True
 
 
+def test_option_57_follows_the_links_mtu(rig: Rig) -> None:
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1400, True))  # say, option 26
+    assert rig.sent().max_message_size == 1400
+
+
 def test_release_waits_for_io_to_send_it(rig: Rig) -> None:
     bind(rig)
     io, rig.svc.io = rig.svc.io, None  # io restarting

@@ -130,3 +130,18 @@ def test_option_81_goes_instead_of_option_12() -> None:
         assert msg.client_fqdn == raw and msg.hostname is None
         assert wire.decode(wire.encode(msg)).client_fqdn == raw
     assert requests.discover(ClientConfig(hostname="box"), 1, MAC, 0, None).hostname == "box"
+
+
+def test_option_57_is_no_larger_than_the_links_mtu() -> None:
+    """leasebox drops IP fragments: a server honouring option 57 must not send a reply
+    the link would split (VXLAN's 1450, GCE's 1460)."""
+    from tests.machine.machine_helpers import Harness
+
+    h = Harness(ClientConfig(max_message_size=1500))
+    h.client.set_link_mtu(1450)
+    h.link_up()
+    h.fire()
+    assert h.last_sent().message.max_message_size == 1450
+    h.client.set_link_mtu(9000)  # jumbo frames: the configured size stands
+    h.fire()
+    assert h.last_sent().message.max_message_size == 1500

@@ -142,10 +142,12 @@ class EngineService:
                 log.warning("MAC address changed to %s; starting over", link.mac.hex(":"))
                 self.feed(LinkDown(now))
             self.client = self._make_client(link.mac, now)
+            self.client.set_link_mtu(link.mtu)
             # A restored client remembers whether its link was up; tell it how it is now.
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)
             return
+        self.client.set_link_mtu(link.mtu)  # netconf may have changed it (option 26)
         if old is not None and old.ifindex != link.ifindex:
             # The interface was removed and one of its name came (back): whatever was
             # applied went with the old link. Verify the lease (INIT-REBOOT) as after a

@@ -134,6 +134,11 @@ class Client:
         reply is awaited (every reply is then dropped)."""
         return self._ctx.xid
 
+    def set_link_mtu(self, mtu: int) -> None:
+        """The link's MTU (at every report): what the DISCOVERs and REQUESTs that follow
+        offer as their largest reply (option 57)."""
+        self._ctx.link_mtu = mtu
+
     def get_timer(self) -> float | None:
         """When the client wants a TimerExpired (absolute monotonic seconds), or None."""
         return deadline(self._ctx)

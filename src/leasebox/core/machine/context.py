@@ -57,6 +57,7 @@ class Context:
     started_at: float = 0.0
     sent_at: float = 0.0
     discover_secs: float = 0.0  # of the last DISCOVER: its REQUEST repeats it (RFC 2131 4.4.1)
+    link_mtu: int | None = None  # the link's, as the adapter last reported it (option 57)
     tries: int = 0
     # The state's own timer: start of INIT or INIT-REBOOT, next retransmission, or the end
     # of an ARP probe. Lease timers (T1, T2, expiry) come from the lease.

@@ -18,6 +18,7 @@ from leasebox.core.machine.errors import LeaseError
 from leasebox.core.machine.lease import clamp_note, is_infinite, lease_from_ack
 from leasebox.core.machine.types import (
     ApplyLease,
+    ClientConfig,
     Lease,
     LeaseEvent,
     LeaseEventKind,
@@ -27,6 +28,7 @@ from leasebox.core.machine.types import (
     State,
     Transmit,
 )
+from leasebox.core.record import replace
 from leasebox.core.wire.types import Message
 
 log = Logger("leasebox.core.machine")
@@ -46,6 +48,16 @@ def new_xid(ctx: Context) -> int:
 
 def send(ctx: Context, message: Message, destination: IPv4Address | None = None) -> None:
     ctx.actions.append(Transmit(message, destination))
+
+
+def solicit_config(ctx: Context) -> ClientConfig:
+    """The configuration a DISCOVER or REQUEST is built from: option 57 no larger than the
+    link's MTU, as leasebox drops every IP fragment (a server that honours 57 sends a
+    reply up to that size, which a smaller MTU would split)."""
+    mtu = ctx.link_mtu
+    if mtu is None or mtu >= ctx.config.max_message_size:
+        return ctx.config
+    return replace(ctx.config, max_message_size=mtu)
 
 
 def secs(ctx: Context) -> float:
@@ -100,7 +112,7 @@ def start_selecting(ctx: Context) -> None:
 def send_discover(ctx: Context) -> None:
     ctx.sent_at = ctx.now  # a rapid-commit ACK's lease runs from here (see send_request)
     ctx.discover_secs = secs(ctx)
-    send(ctx, requests.discover(ctx.config, _xid(ctx), mac(ctx), ctx.discover_secs,
+    send(ctx, requests.discover(solicit_config(ctx), _xid(ctx), mac(ctx), ctx.discover_secs,
                                 ctx.previous_address))
 
 
@@ -156,18 +168,18 @@ def send_request(ctx: Context) -> None:
             if offer is None or offer.server_id is None:
                 raise RuntimeError("bug: REQUESTING without an offer")
             # RFC 2131 4.4.1: the same `secs` as the DISCOVER it answers the offer of
-            send(ctx, requests.request_selecting(ctx.config, xid, hw, ctx.discover_secs,
+            send(ctx, requests.request_selecting(solicit_config(ctx), xid, hw, ctx.discover_secs,
                                                  offered=offer.yiaddr,
                                                  server_id=offer.server_id))
         case State.REBOOTING:
-            send(ctx, requests.request_init_reboot(ctx.config, xid, hw, elapsed,
+            send(ctx, requests.request_init_reboot(solicit_config(ctx), xid, hw, elapsed,
                                                    held(ctx).address))
         case State.RENEWING:
             lease = held(ctx)
-            send(ctx, requests.request_renewing(ctx.config, xid, hw, elapsed, lease.address),
-                 lease.server_id)
+            send(ctx, requests.request_renewing(solicit_config(ctx), xid, hw, elapsed,
+                                                lease.address), lease.server_id)
         case State.REBINDING:
-            send(ctx, requests.request_renewing(ctx.config, xid, hw, elapsed,
+            send(ctx, requests.request_renewing(solicit_config(ctx), xid, hw, elapsed,
                                                 held(ctx).address))
         case _:
             raise RuntimeError(f"bug: no REQUEST is sent in {ctx.state}")
