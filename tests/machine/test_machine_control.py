@@ -91,16 +91,27 @@ def test_stop_with_release_but_configured_not_to() -> None:
     assert not sent(actions)
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert not of_type(actions, PersistLease)  # the lease file stays for the next start
+    [event] = of_type(actions, LeaseEvent)  # and the hooks hear of it
+    assert (event.kind, event.lease, event.detail) == (
+        LeaseEventKind.LEFT, lease, "configuration removed, no RELEASE sent")
 
 
 def test_stop_without_release() -> None:
+    """The configuration goes, the lease stays (the lease file): a LEFT event tells the
+    hooks; not at shutdown, when none could run before the next boot."""
     h = Harness()
     lease = h.acquire()
     actions = h.handle(LeaveRequested(h.now, release=False))
     assert not sent(actions)
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
-    assert not of_type(actions, PersistLease) and not of_type(actions, LeaseEvent)
+    assert not of_type(actions, PersistLease)
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.LEFT and event.lease == lease
     assert h.state is State.STOPPED
+    h = Harness()
+    h.acquire()
+    actions = h.handle(LeaveRequested(h.now, release=False, shutdown=True))
+    assert of_type(actions, RemoveLease) and not of_type(actions, LeaseEvent)
 
 
 def test_stop_keeping_configuration() -> None:

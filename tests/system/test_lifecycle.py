@@ -362,6 +362,9 @@ def test_overview_and_monitor(lab: LeaseLab) -> None:
         assert monitor.stop() is not None
 
 
+NO_RELEASE = "/run/leasebox-conf/leasebox.conf.d/50-no-release.conf"
+
+
 @pytest.mark.parametrize("hook_dir", ["/etc/leasebox/dispatch.d",
                                       "/run/leasebox-conf/dispatch.d"])
 def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) -> None:
@@ -408,8 +411,15 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
         wait_for("the released hook again",
                  lambda: c.run(["cat", "/run/hook.log"], check=False).stdout.count("released"),
                  10)
+        # SendRelease=no: the configuration still goes at the stop, and the hooks hear it
+        c.write_file(NO_RELEASE, "[DHCPv4]\nSendRelease=no\n")
+        c.run(["systemctl", "start", TARGET])
+        wait_for("the bound hook once more", lambda: c.run(
+            ["cat", "/run/hook.log"], check=False).stdout.count("bound") == 2, 10)
+        c.run(["systemctl", "stop", TARGET])
+        wait_for("the left hook", lambda: recorded("left", ""), 10)
     finally:
-        c.run(["rm", "-rf", hook_dir, "/run/hook.log"])
+        c.run(["rm", "-rf", hook_dir, "/run/hook.log", NO_RELEASE])
 
 
 def test_the_minimal_root_holds_only_what_the_package_shipped(installed: Container) -> None:

@@ -15,6 +15,7 @@ LEASE_EVENT_IDS: dict[str, str] = {
     "lost": "2efe5a8bf5fe46aeb70abc4a35d5c55f",
     "declined": "c13b6e1cd90d4f0abb930d23746db3c9",
     "released": "084a4a2ba8f54de49275fc45b17f08c1",
+    "left": "fcc4e61baa3342b8b72d84d295e1c4d9",
     "refused": "ef05f01effda4921b611b1fb64da3bb2",
     "failed": "fe522e366714449da8eaf30e3c75f575",
 }

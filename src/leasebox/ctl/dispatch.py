@@ -30,7 +30,7 @@ from leasebox.core.events import HOOK_DIRS
 from leasebox.core.names import hostname_problem
 from leasebox.ctl.commands import _checked, terminal_safe
 
-EVENTS = frozenset({"bound", "changed", "renewed", "released", "lost", "declined",
+EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "declined",
                     "refused", "failed", "renew-failed"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})

@@ -187,7 +187,8 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 log.info("netconf has exited idle and is not started while the system "
                          "shuts down: the configuration stays until the system is down")
                 keep = True
-            svc.feed(LeaveRequested(now, release=release, keep_configuration=keep))
+            svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
+                                    shutdown=shutdown))
             svc.live.retire()
     return _reply(True, status(svc, svc.clock()))
 

@@ -37,6 +37,7 @@ HOOK_EVENTS = {
     LeaseEventKind.RENEWED: "renewed",
     LeaseEventKind.REBOUND: "renewed",
     LeaseEventKind.RELEASED: "released",
+    LeaseEventKind.LEFT: "left",
     LeaseEventKind.LOST: "lost",
     LeaseEventKind.DECLINED: "declined",
     LeaseEventKind.REFUSED: "refused",

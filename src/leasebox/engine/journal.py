@@ -20,6 +20,7 @@ _VERB = {
     LeaseEventKind.LOST: "Lost",
     LeaseEventKind.DECLINED: "Declined",
     LeaseEventKind.RELEASED: "Released",
+    LeaseEventKind.LEFT: "Left",
     LeaseEventKind.REFUSED: "Refused by policy:",
     LeaseEventKind.FAILED: "Could not apply",
 }

@@ -223,6 +223,7 @@ def leave(ctx: Context, event: Event) -> None:
     released = event.release and ctx.config.send_release and _send_release(ctx)
     if released and event.keep_configuration:
         log.warning("RELEASE sent: removing the configuration despite keep_configuration")
+    applied = ctx.applied
     if released or not event.keep_configuration:
         steps.remove(ctx)
     if released and lease is not None:
@@ -230,6 +231,13 @@ def leave(ctx: Context, event: Event) -> None:
         ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease,
                                       f"RELEASE sent to {lease.server_id}"))
         ctx.lease = None
+    elif applied is not None and ctx.applied is None and not event.shutdown:
+        # Taken off the link without a RELEASE (SendRelease=no, no carrier): the hooks
+        # that set something up at "bound" hear of it too. Not as the system goes down,
+        # when no hook can run before the next boot.
+        why = "no RELEASE sent" if event.release else "lease kept for the next start"
+        ctx.actions.append(LeaseEvent(LeaseEventKind.LEFT, applied,
+                                      f"configuration removed, {why}"))
     _stopped(ctx)
 
 

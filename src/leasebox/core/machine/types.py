@@ -130,6 +130,7 @@ class LeaveRequested:
     now: float
     release: bool  # send RELEASE if bound (and config.send_release)
     keep_configuration: bool = False
+    shutdown: bool = False  # the system goes down: no LEFT event (no hook could run it)
 
 
 Event = (
@@ -229,6 +230,7 @@ class LeaseEventKind(StrEnum):
     LOST = "lost"  # expired, or NAKed while bound
     DECLINED = "declined"
     RELEASED = "released"
+    LEFT = "left"  # the configuration removed at a stop, no RELEASE: the lease is kept
     REFUSED = "refused"  # netconf refused it by policy
     FAILED = "failed"  # netconf could not apply it: the kernel said no
 
