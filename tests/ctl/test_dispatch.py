@@ -39,6 +39,14 @@ def test_every_field_is_checked(key: str, value: Any) -> None:
         dispatch.environment({**EVENT, key: value}, "eth0")
 
 
+@pytest.fixture(autouse=True)
+def _trusted_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hooks here are the test's user's, under a /tmp anyone may write: the ownership
+    check's root is the test's own uid, and its walk up ends at tmp_path."""
+    monkeypatch.setattr(dispatch, "HOOK_OWNER", os.geteuid())
+    monkeypatch.setattr(dispatch, "WALK_UP_TO", tmp_path)
+
+
 def _hook(directory: Path, name: str, body: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
@@ -131,9 +139,9 @@ def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(
     err = capsys.readouterr().err
     assert "dropped event 000000000001.json" in err
     assert "dropped event 000000000003.json: not a regular file" in err
-    # a directory is removed (left, it would start the dispatcher again and again)
+    # a directory is hidden (left, it would start the dispatcher again and again)
     assert "removing 000000000002.json from the event queue: not an event file" in err
-    assert os.listdir(queue) == []
+    assert os.listdir(queue) == [".stray-000000000002.json"]
 
 
 def test_whatever_is_not_an_event_file_leaves_the_queue(
@@ -154,13 +162,14 @@ def test_whatever_is_not_an_event_file_leaves_the_queue(
     (queue / "000000000001.json").write_text(json.dumps(EVENT))
     assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
     assert log.read_text().splitlines() == ["bound"]
-    assert os.listdir(queue) == [".tmp-engine-writing"]
-    assert (outside / "keep").read_text() == "kept"  # a link inside is not followed
+    assert sorted(os.listdir(queue)) == [".stray-stray", ".tmp-engine-writing"]
+    assert (outside / "keep").read_text() == "kept"  # nothing inside is walked
     assert "removing notes.txt" in capsys.readouterr().err
 
 
 def test_backup_copies_and_hooks_others_could_change_do_not_run(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     etc = tmp_path / "etc"
     good = _hook(etc, "10-dyndns", "true")
     for name in ("10-dyndns~", "10-dyndns.dpkg-old", "10-dyndns.dpkg-dist", "10-dyndns.bak",
@@ -168,13 +177,22 @@ def test_backup_copies_and_hooks_others_could_change_do_not_run(
         _hook(etc, name, "true")
     _hook(etc, "20-world-writable", "true").chmod(0o777)
     _hook(etc, "30-group-writable", "true").chmod(0o775)
-    os.chown(_hook(etc, "40-not-roots", "true"), 1000, 0)
+    other = _hook(etc, "40-not-roots", "true")
+    if os.geteuid() == 0:
+        os.chown(other, 1000, 0)
+    else:
+        monkeypatch.setattr(dispatch, "HOOK_OWNER", 0)  # then every hook is someone else's
     _hook(etc, "50-setuid", "true").chmod(0o4755)
-    assert dispatch.hooks((str(etc),)) == [good]
+    open_dir = tmp_path / "open"
+    outside = _hook(open_dir, "x", "true")
+    open_dir.chmod(0o777)
+    (etc / "60-link-into-a-writable-directory").symlink_to(outside)
+    assert dispatch.hooks((str(etc),)) == ([good] if os.geteuid() == 0 else [])
     err = capsys.readouterr().err
-    assert "not running " + str(etc / "20-world-writable") in err
-    assert "40-not-roots: owned by uid 1000, not root" in err
+    assert "<4>leaseboxctl: not running " + str(etc / "20-world-writable") in err
+    assert "40-not-roots: owned by uid 1000, not root" in err or os.geteuid() != 0
     assert "50-setuid: set-user-ID or set-group-ID" in err
+    assert f"60-link-into-a-writable-directory: its directory {open_dir} is writable" in err
 
 
 def test_a_hook_past_its_time_is_stopped_with_what_it_started(
@@ -185,7 +203,8 @@ def test_a_hook_past_its_time_is_stopped_with_what_it_started(
     log = tmp_path / "hook.log"
     hooks = tmp_path / "hooks"
     _hook(hooks, "10-slow", f"trap 'echo term >> {log}; exit 1' TERM\n"
-                            f"(sleep 1; echo late >> {log}) &\nsleep 30 & wait")
+                            f"(sleep 1; echo late >> {log}) &\n"
+                            f"(trap '' TERM; sleep 1; echo deaf >> {log}) &\nsleep 30 & wait")
     monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
     queue = tmp_path / "state" / "eth0" / "events"
     queue.mkdir(parents=True)
@@ -196,5 +215,5 @@ def test_a_hook_past_its_time_is_stopped_with_what_it_started(
     assert dispatch.run(args) == 0
     assert time.monotonic() - started < dispatch.KILL_GRACE
     time.sleep(1.5)
-    assert log.read_text().splitlines() == ["term"]  # and never "late"
+    assert log.read_text().splitlines() == ["term"]  # never "late", nor "deaf" (SIGKILL)
     assert "<4>" in capsys.readouterr().out  # a failure, at warning priority

@@ -78,6 +78,7 @@ def test_nothing_is_queued_while_no_hook_is_installed(tmp_path: Path) -> None:
     first, second, _ = hook_mounts
     Path(first).mkdir(parents=True)
     (Path(first) / ".hidden").write_text("")  # the dispatcher skips dot names too
+    (Path(first) / "10-hook~").write_text("")  # and backup copies
     queue.add(LeaseEventKind.ACQUIRED, lease)
     queue.add(LeaseEventKind.RENEWED, lease)
     assert _queued(state) == []

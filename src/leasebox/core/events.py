@@ -27,3 +27,14 @@ SERVERS_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"
 # The lease hooks, by precedence (leaseboxctl dispatch runs them; leasebox(8), "HOOKS")
 HOOK_DIRS = ("/etc/leasebox/dispatch.d", "/run/leasebox-conf/dispatch.d",
              "/usr/lib/leasebox/dispatch.d")
+# What editors and package managers leave beside a hook (as systemd skips them in its own
+# directories): an old copy keeps its execute bit, and is not a hook.
+HOOK_BACKUP_SUFFIXES = ("~", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-tmp",
+                        ".dpkg-bak", ".dpkg-backup", ".dpkg-remove", ".ucf-old", ".ucf-new",
+                        ".ucf-dist", ".rpmnew", ".rpmsave", ".rpmorig", ".swp", ".bak",
+                        ".old", ".new")
+
+
+def hook_name(name: str) -> bool:
+    """Whether a name in a hook directory can be a hook: not hidden, not a backup copy."""
+    return not name.startswith(".") and not name.endswith(HOOK_BACKUP_SUFFIXES)

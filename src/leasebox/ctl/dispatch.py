@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -26,7 +25,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from leasebox.core.events import HOOK_DIRS
+from leasebox.core.events import HOOK_DIRS, hook_name
 from leasebox.core.names import hostname_problem
 from leasebox.ctl.commands import _checked, terminal_safe
 
@@ -38,6 +37,8 @@ MAX_FILE = 16384
 MAX_ITEMS = 32
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for a hook past its time limit
+HOOK_OWNER = 0  # root: hooks run as root (the tests, without root, set their own uid)
+WALK_UP_TO = Path("/")  # the directories checked: from a hook's real path up to this one
 
 
 class BadEvent(Exception):
@@ -95,13 +96,6 @@ def environment(doc: Any, interface: str) -> dict[str, str]:
     }
 
 
-# what editors and package managers leave beside a file (as systemd skips them in its own
-# directories): an old copy keeps its execute bit, and must not run beside the new one
-BACKUP_SUFFIXES = ("~", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-tmp", ".dpkg-bak",
-                   ".dpkg-backup", ".dpkg-remove", ".ucf-old", ".ucf-new", ".ucf-dist",
-                   ".rpmnew", ".rpmsave", ".rpmorig", ".swp", ".bak", ".old", ".new")
-
-
 def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
     """The executables to run, by name; earlier directories win, /dev/null masks. Hidden
     names and backup copies are not hooks; a hook that someone other than root could
@@ -113,7 +107,7 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
         except OSError:
             continue
         for name in names:
-            if name in chosen or name.startswith(".") or name.endswith(BACKUP_SUFFIXES):
+            if name in chosen or not hook_name(name):
                 continue
             path = Path(directory) / name
             chosen[name] = path
@@ -126,7 +120,7 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
             continue
         problem = _unsafe(path)
         if problem:
-            print(terminal_safe(f"leaseboxctl: not running {path}: {problem}"),
+            print(terminal_safe(f"<4>leaseboxctl: not running {path}: {problem}"),
                   file=sys.stderr, flush=True)
             continue
         out.append(path)
@@ -134,17 +128,26 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
 
 
 def _unsafe(path: Path) -> str:
-    """Why root must not run the file `path` resolves to, or ""."""
-    try:
-        st = path.stat()
-    except OSError as exc:
-        return exc.strerror or str(exc)
-    if st.st_uid != 0:
-        return f"owned by uid {st.st_uid}, not root"
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return "writable by its group or by others"
-    if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-        return "set-user-ID or set-group-ID"
+    """Why root must not run the file `path` resolves to, or "": it, and each directory
+    on the way to it (a link may lead elsewhere), must be root's and not writable by
+    others, and it not set-user-ID."""
+    real = Path(os.path.realpath(path))
+    for step in (real, *real.parents):
+        try:
+            st = step.stat()
+        except OSError as exc:
+            return f"{step}: {exc.strerror or exc}"
+        what = "" if step == real else f"its directory {step} is "
+        if st.st_uid != HOOK_OWNER:
+            return f"{what}owned by uid {st.st_uid}, not root"
+        # group or others may write: not a sticky directory (/tmp) either, where they may
+        # not replace root's file but may add their own
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return f"{what}writable by its group or by others"
+        if step == real and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+            return "set-user-ID or set-group-ID"
+        if step == WALK_UP_TO:
+            break
     return ""
 
 
@@ -185,17 +188,22 @@ def _run_hook(hook: Path, env: dict[str, str], timeout: float) -> int | str:
         return proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         pass
-    for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
+    _killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    # whatever the hook did with its SIGTERM, what it started may have ignored its own
+    _killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
     return f"killed after {timeout:g} s"
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
@@ -214,15 +222,18 @@ def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
 
 
 def _remove_stray(queue: int, name: str) -> None:
-    """Remove what is not an event file (only a bad engine puts one there): left, it would
-    keep the path unit's DirectoryNotEmpty= true, and the dispatcher started for ever."""
-    print(terminal_safe(f"leaseboxctl: removing {name} from the event queue: not an event "
-                        "file"), file=sys.stderr, flush=True)
+    """Remove (a directory: hide) what is not an event file (only a bad engine puts one
+    there): left, it would keep the path unit's DirectoryNotEmpty= true, and the dispatcher
+    started for ever."""
+    print(terminal_safe(f"<4>leaseboxctl: removing {name} from the event queue: not an "
+                        "event file"), file=sys.stderr, flush=True)
     try:
         try:
             os.unlink(name, dir_fd=queue)
         except IsADirectoryError:
-            shutil.rmtree(name, dir_fd=queue)  # through the directory's fd: no link followed
+            # Not walked as root (what the engine put there could block a walk): hidden,
+            # which the path unit and the dispatcher pass over, for the engine to see.
+            os.rename(name, f".stray-{name}", src_dir_fd=queue, dst_dir_fd=queue)
     except FileNotFoundError:
         pass
     except OSError as exc:

@@ -4,7 +4,7 @@ The engine never runs anything (its seccomp filter forbids exec): for each lease
 writes one small JSON file into STATE_DIR/events/, and leasebox-dispatch@IFACE.path starts
 the dispatcher when that directory is not empty. The dispatcher (leaseboxctl dispatch, root)
 reads each file back as untrusted input, runs the administrator's hooks, and deletes it.
-Bounded: at most MAX_PENDING files wait; past that, events are dropped (and said so).
+Bounded: at most MAX_PENDING files wait; past that, the oldest make way (and it is said).
 
 With no hook installed there is nothing to run: the engine queues nothing, and no root
 process is started for each lease event (~35 ms of CPU each, and journal lines). It looks
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 
-from leasebox.core.events import HOOK_DIRS
+from leasebox.core.events import HOOK_DIRS, hook_name
 from leasebox.core.log import Logger
 from leasebox.core.machine.types import Lease, LeaseEventKind
 from leasebox.engine import journal
@@ -102,7 +102,7 @@ def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
             continue
         except OSError:
             return True  # cannot look: assume there are
-        if any(not name.startswith(".") for name in names):  # as the dispatcher reads it
+        if any(hook_name(name) for name in names):  # as the dispatcher reads it
             return True
     return False
 
