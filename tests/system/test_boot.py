@@ -11,8 +11,8 @@ One writable tree per suite (an overlay on the cached one) is booted three times
    (SendRelease=yes keeps a lease across reboot), and leaving does not wait for a netconf
    that systemd would not start while the system shuts down.
 2. Boot: dnsmasq sees a REQUEST and no DISCOVER, the same address. With SendRelease=always
-   written, power off: now the shutdown sends the RELEASE (so dnsmasq was there to see one
-   after boot 1 too).
+   written and netconf running, power off: now the shutdown sends the RELEASE (so dnsmasq
+   was there to see one after boot 1 too).
 """
 
 from __future__ import annotations
@@ -190,6 +190,11 @@ def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
         wait_for("io back with the link", lambda: '"carrier": true' in c.run(
             ["leaseboxctl", "status", "--json", IFACE], check=False).stdout, 10)
         assert _count(dnsmasq_log.read_text(), "DHCPREQUEST") == 2
+        # A release takes the address away, which only a running netconf can do at
+        # shutdown (with netconf idle the lease would be kept): netconf as shipped, running
+        c.run(["rm", f"/etc/systemd/system/{NETCONF}.d/idle.conf"])
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "start", NETCONF])
     finally:
         _poweroff(c)
     assert _count(dnsmasq_log.read_text(), "DHCPRELEASE") == 1, _shutdown_journal(tree)

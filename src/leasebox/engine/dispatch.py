@@ -184,9 +184,14 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 # Once the system shuts down, systemd starts no socket-activated service
                 # (the socket's stop job flushes the connection): an idle-exited netconf
                 # would only hold the shutdown up (the loop waits for no removal either).
+                # The address stays, so the lease is not released either (RFC 2131 4.4.6;
+                # a soft reboot would even keep the address into the next boot).
                 log.info("netconf has exited idle and is not started while the system "
                          "shuts down: the configuration stays until the system is down")
-                keep = True
+                if release:
+                    log.warning("SendRelease=always: the lease is kept, not released, as "
+                                "its address cannot be removed now")
+                keep, release = True, False
             svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                                     shutdown=shutdown))
             svc.live.retire()
