@@ -54,6 +54,12 @@ RequestOptions=-42 -119 224 -224 225
         (200, b"\x01"), (201, b"\x00\x02"))
     asked = c.client.request_options
     assert 42 not in asked and 119 not in asked and 224 not in asked and asked[-1] == 225
+    # RFC 3442: 121 before 3 and 33 (added after the defaults); Anonymize= keeps RFC 7844's
+    # ascending order
+    asked = cfg("[DHCPv4]\nRequestOptions=33\n").client.request_options
+    assert asked.index(121) < asked.index(3) < asked.index(33)
+    assert cfg("[DHCPv4]\nAnonymize=yes\n").client.request_options == tuple(
+        sorted(ANONYMIZE_REQUEST_OPTIONS))
     assert cfg("[DHCPv4]\nSendOption=200:uint8:1\nUserClass=x\nAnonymize=yes\n"
                ).client.send_options == ()
 

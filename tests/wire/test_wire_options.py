@@ -177,6 +177,7 @@ def test_unsafe_names_are_dropped(code: int, value: bytes) -> None:
 @pytest.mark.parametrize(("value", "expected"), [
     (b"ec2.internal corp.example.com", "ec2.internal corp.example.com"),  # AWS option sets
     (b"a.example.  b.example. \0", "a.example b.example"),
+    (b"example.com .", "example.com"),  # the root alone is no name (as in option 119)
 ])
 def test_several_domain_names(value: bytes, expected: str) -> None:
     """Option 15 with several names (AWS, ISC's option domain-name "a b"): kept, each

@@ -36,20 +36,12 @@ MIN_MAX_MESSAGE_SIZE = 576  # RFC 2132 9.10
 MAX_SECS = 0xFFFF
 
 
-CLASSLESS_ROUTES, ROUTER, STATIC_ROUTES = 121, 3, 33
-
-
 def _parameter_request_list(config: ClientConfig) -> tuple[int, ...]:
+    # As configured: the default list has 121 before 3 (RFC 3442), RequestOptions= adds
+    # after it, and Anonymize='s is in ascending order (RFC 7844 3.6).
     codes = tuple(config.request_options)
     if config.ipv6_only_preferred and OptionCode.IPV6_ONLY_PREFERRED not in codes:
         codes += (int(OptionCode.IPV6_ONLY_PREFERRED),)
-    # RFC 3442: option 121 MUST come before 3 and 33, whatever order RequestOptions= gave
-    if CLASSLESS_ROUTES in codes:
-        first = min((codes.index(c) for c in (ROUTER, STATIC_ROUTES) if c in codes),
-                    default=len(codes))
-        if codes.index(CLASSLESS_ROUTES) > first:
-            rest = [c for c in codes if c != CLASSLESS_ROUTES]
-            codes = (*rest[:first], CLASSLESS_ROUTES, *rest[first:])
     return codes
 
 

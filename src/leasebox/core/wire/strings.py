@@ -64,8 +64,9 @@ def decode_domain_names(raw: bytes) -> str:
     sets and ISC's `option domain-name "a.example b.example"` send (dhclient and dhcpcd
     take the others as the search list: see core.machine.lease). Each is checked as option
     12's name; they come back joined by single spaces."""
+    # the root alone ("."), as option 119 has it (core.wire.domain), is no name to use
     names = [name[:-1] if name.endswith(".") else name
-             for name in _wire_text(raw).split(" ") if name]
+             for name in _wire_text(raw).split(" ") if name and name != "."]
     problem = domain_names_problem(" ".join(names))
     if problem:
         raise BadOption(problem)
