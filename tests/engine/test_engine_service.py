@@ -562,6 +562,20 @@ def test_a_lease_file_of_a_later_version_is_kept_unread(tmp_path: Path) -> None:
     assert path.read_bytes() == bytes(data)
 
 
+def test_a_lease_file_that_cannot_be_read_or_removed_costs_only_the_reboot(
+        tmp_path: Path, logs: Logs) -> None:
+    """A directory where the lease file goes (read: EISDIR, unlink: EISDIR): the engine
+    says so and asks for a new lease; it does not die at every start."""
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / leasefile.FILENAME).mkdir()
+    r = make_rig(tmp_path)
+    assert r.sent().message_type is wire.MessageType.DISCOVER
+    assert any("discarding the lease file: cannot read" in m.message
+               for m in logs.at_least(WARNING, "leasebox.engine"))
+    assert any("cannot remove the lease file" in m.message
+               for m in logs.at_least(WARNING, "leasebox.engine"))
+
+
 # ---- the lease file parser ---------------------------------------------------------------
 
 

@@ -65,6 +65,8 @@ def load(directory: str, *, now_mono: float, now_wall: float, min_lease_time: in
         raise LeaseFileError(f"cannot open: {exc.strerror}") from None
     try:
         data = os.read(fd, MAX_SIZE + 1)
+    except OSError as exc:  # a directory (EISDIR), an I/O error
+        raise LeaseFileError(f"cannot read: {exc.strerror}") from None
     finally:
         os.close(fd)
     return parse(data, now_mono=now_mono, now_wall=now_wall, min_lease_time=min_lease_time)

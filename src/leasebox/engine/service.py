@@ -198,7 +198,10 @@ class EngineService:
             log.info("not reading the lease file (%s); it is replaced at the next lease", exc)
         except leasefile.LeaseFileError as exc:
             log.warning("discarding the lease file: %s", exc)
-            leasefile.forget(self.settings.state_dir)
+            try:
+                leasefile.forget(self.settings.state_dir)
+            except OSError as err:  # a directory in its place, a read-only file system
+                log.error("cannot remove the lease file: %s", err)
         if remembered is not None and remembered.ack is not None \
                 and remembered.ack.chaddr[:6] != mac:
             log.info("remembered lease belongs to another MAC address; not using it")
