@@ -72,3 +72,20 @@ def test_monitor_events_from_journal_entries() -> None:
                             "MESSAGE": "captive portal on eth0: https://p.example/\x1b[2J"})
     assert portal["event"] == "captive-portal" and portal["time"] is None
     assert "\x1b" not in monitor.line(portal)  # journal text never drives the terminal
+
+
+def test_monitor_takes_only_what_the_interfaces_engine_logged() -> None:
+    """MESSAGE_ID and INTERFACE are fields any local user can log; the unit is journald's."""
+    ident = events.LEASE_EVENT_IDS["acquired"]
+    entry = {"MESSAGE_ID": ident, "INTERFACE": "eth0",
+             "_SYSTEMD_UNIT": "leasebox-engine@eth0.service"}
+    assert monitor.is_lease_event(entry, set())
+    assert monitor.is_lease_event(entry, {"eth0"})
+    assert not monitor.is_lease_event(entry, {"eth1"})
+    assert not monitor.is_lease_event({**entry, "_SYSTEMD_UNIT": "user@1000.service"}, set())
+    assert not monitor.is_lease_event({k: v for k, v in entry.items()
+                                       if k != "_SYSTEMD_UNIT"}, set())
+    # another interface's engine cannot speak for eth0
+    assert not monitor.is_lease_event({**entry, "_SYSTEMD_UNIT":
+                                       "leasebox-engine@eth1.service"}, {"eth0"})
+    assert not monitor.is_lease_event({**entry, "MESSAGE_ID": "0" * 32}, set())

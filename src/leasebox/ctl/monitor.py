@@ -54,6 +54,18 @@ def event(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def is_lease_event(entry: dict[str, Any], wanted: set[str]) -> bool:
+    """An engine's lease event, for one of the `wanted` interfaces (all when empty).
+
+    MESSAGE_ID and INTERFACE are the sender's own fields: any local user can log an entry
+    with them. _SYSTEMD_UNIT is journald's, from the sender's cgroup, so only what the
+    interface's engine logged is taken as its event."""
+    ident = str(entry.get("MESSAGE_ID", "")).replace("-", "")
+    interface = str(entry.get("INTERFACE", ""))
+    return (ident in _KIND and (not wanted or interface in wanted)
+            and str(entry.get("_SYSTEMD_UNIT", "")) == f"leasebox-engine@{interface}.service")
+
+
 def line(ev: dict[str, Any]) -> str:
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ev["time"])) if ev["time"] \
         else "-"
@@ -79,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
     wanted = set(args.interfaces)
 
     def chosen(entry: dict[str, Any]) -> bool:
-        ident = str(entry.get("MESSAGE_ID", "")).replace("-", "")
-        return ident in _KIND and (not wanted or str(entry.get("INTERFACE")) in wanted)
+        return is_lease_event(entry, wanted)
 
     def emit(entry: dict[str, Any]) -> None:
         ev = event(entry)
