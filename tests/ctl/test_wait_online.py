@@ -156,3 +156,29 @@ def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEng
     assert isinstance(args, argparse.Namespace)
     assert commands.leave_if_running(args) == 0
     assert engines[0].commands == [sent]
+
+
+def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ExecStop='s leave: no engine is success (nothing to leave); an engine that does not
+    answer is a failure, since the address may still be configured."""
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(tmp_path / "no-systemctl"))
+    monkeypatch.setattr(commands, "TIMEOUT", 0.3)
+    rundir = tmp_path / "run"
+
+    def leave() -> int:
+        args = build_parser().parse_args(["--runtime-dir", str(rundir), "--quiet", "leave",
+                                          "eth0"])
+        assert isinstance(args, argparse.Namespace)
+        return commands.leave_if_running(args)
+
+    assert leave() == 0  # no socket
+    (rundir / "eth0").mkdir(parents=True)
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        hung.bind(str(rundir / "eth0" / "control.sock"))
+        hung.listen(1)  # connects, never answers
+        assert leave() == commands.EX_UNAVAILABLE
+    finally:
+        hung.close()
+    assert leave() == 0  # the socket file is left, but nobody listens: refused

@@ -33,10 +33,12 @@ MAX_FILE = 1 << 16
 
 
 class CtlError(Exception):
-    def __init__(self, code: int, text: str, timed_out: bool = False) -> None:
+    def __init__(self, code: int, text: str, timed_out: bool = False,
+                 absent: bool = False) -> None:
         super().__init__(text)
         self.code = code
         self.timed_out = timed_out  # the engine did not answer in time
+        self.absent = absent  # no engine listens: no socket, or the connection refused
 
 
 def request(rundir: Path, iface: str, command: control.Command,
@@ -53,10 +55,10 @@ def request(rundir: Path, iface: str, command: control.Command,
             data = sock.recv(control.MAX_REPLY + 1)
     except FileNotFoundError:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
-                       f"(no {path})") from None
+                       f"(no {path})", absent=True) from None
     except ConnectionRefusedError:
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface"
-                       ) from None
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface",
+                       absent=True) from None
     except PermissionError:
         raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
                        "root's; see ControlGroup= in leasebox.conf(5))") from None
@@ -316,7 +318,7 @@ def run_list(args: argparse.Namespace) -> int:
     return code
 
 
-def run_command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
     command = {"renew": control.Command.RENEW, "release": control.Command.RELEASE,
                "leave": control.Command.LEAVE}[args.command]
     if command is control.Command.LEAVE and (
@@ -326,6 +328,8 @@ def run_command(args: argparse.Namespace) -> int:
         (name,) = _checked([args.interface])
         result = request(Path(args.runtime_dir), name, command)
     except CtlError as exc:
+        if absent_ok and exc.absent:
+            return 0
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
     if args.json:
@@ -336,9 +340,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def leave_if_running(args: argparse.Namespace) -> int:
-    """`leave` from a unit's ExecStop=: a target whose engine already stopped is fine."""
-    code = run_command(args)
-    return 0 if code == EX_UNAVAILABLE and args.command == "leave" else code
+    """`leave` from a unit's ExecStop=: a target whose engine already stopped is fine; one
+    that did not answer, or answered nonsense, is not (the address may still be there)."""
+    return run_command(args, absent_ok=args.command == "leave")
 
 
 
