@@ -10,6 +10,7 @@ import pytest
 from leasebox.ipc import Names
 from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs, Tracked
 from leasebox.netconf.handoff import NOTHING
+from leasebox.netconf.state import from_json, to_json
 from leasebox.netconf.validate import Plan, PlannedRoute
 
 A = IPv4Address
@@ -325,6 +326,22 @@ def test_the_same_sink_or_nothing_handed_on_is_no_takeover() -> None:
     for tracked in (Tracked(dns=names, dns_to="resolved"), Tracked(dns_to="file")):
         conf = Configurator(FakeKernel(), FakeResolver("resolved"), tracked)
         assert conf.due(0.0) is None
+
+
+def test_a_replaced_link_gets_its_dns_again_at_once() -> None:
+    """A NIC unplugged and plugged back (a new ifindex) with the same lease: the names go
+    to the sink again, which finds the new link by name; the same lease after that hands
+    nothing more on."""
+    names = Names((A("192.0.2.53"),), ("example.com",), (A("192.0.2.1"),))
+    before = Tracked(address=IPv4Interface("192.0.2.10/24"), dns=names, dns_to="resolved")
+    tracked = from_json(to_json(7, before), 8)
+    resolver = FakeResolver("resolved")
+    conf = Configurator(FakeKernel(), resolver, tracked)
+    assert conf.due(0.0) is not None
+    assert conf.hand_off(0.0) == ""
+    assert resolver.olds == [None] and resolver.content == names.dns
+    conf.want(names, 1.0)
+    assert conf.due(1.0) is None
 
 
 def test_what_a_replaced_link_handed_on_is_taken_back() -> None:

@@ -117,7 +117,10 @@ def from_json(text: str, ifindex: int) -> Tracked:
             # The link was replaced (a NIC removed and added): its address, routes and MTU
             # went with the old one, but what was handed on for the interface's name is
             # still held by leasebox-bus (and the file), to be taken back at the next remove.
-            tracked = Tracked(dns=tracked.dns, wanted=tracked.wanted, dns_to=tracked.dns_to)
+            # Where it went is forgotten, so that it is handed on again at once: leasebox-bus
+            # looks the link up by name at each hand-off, and systemd-resolved holds the DNS
+            # of the old link's index, which is gone.
+            tracked = Tracked(dns=tracked.dns, wanted=tracked.wanted, dns_to="")
     except StateError:
         raise
     except (KeyError, TypeError, ValueError, IndexError, RecursionError, Refused) as exc:
