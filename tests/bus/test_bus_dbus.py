@@ -31,7 +31,7 @@ from jeepney import (
 )
 from jeepney.low_level import Header
 
-from leasebox.bus.dbus import Connection, DBusError
+from leasebox.bus.dbus import MAX_QUEUED, Connection, DBusError
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from tests.waiting import wait_for
 
@@ -302,4 +302,61 @@ def test_a_silent_bus_times_out(tmp_path: Path) -> None:
             Connection(f"unix:path={path}", timeout=0.5)
         assert time.monotonic() - started < 3
     finally:
+        listener.close()
+
+
+def test_the_bus_own_error_for_a_call_ends_it_at_once(tmp_path: Path) -> None:
+    """resolved left between GetNameOwner and the call: dbus-daemon answers the call with an
+    error of its own (sender org.freedesktop.DBus), not the callee; it ends the call now,
+    not at the time limit."""
+    path = tmp_path / "fake.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    ok, err = MessageType.method_return, MessageType.error
+    script = [
+        [(ok, "", "s", (":1.1",))],  # Hello
+        [(ok, "", "s", (":1.9",))],  # GetNameOwner(org.freedesktop.resolve1)
+        [(err, "", "s", ("gone",))],  # from the bus itself
+        [],
+    ]
+    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
+    thread.start()
+    try:
+        with Connection(f"unix:path={path}", timeout=5) as conn:
+            started = time.monotonic()
+            with pytest.raises(DBusError):
+                conn.call(RESOLVED, "RevertLink", "i", (1,))
+            assert time.monotonic() - started < 2.0
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_a_flood_of_signals_does_not_push_out_an_owner_change(tmp_path: Path) -> None:
+    """Any local client may send us signals: only the bus's NameOwnerChanged is queued."""
+    path = tmp_path / "fake.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(1)
+    ok, sig = MessageType.method_return, MessageType.signal
+    changed = ("org.freedesktop.timesync1", ":1.7", ":1.42")
+    forged = ("org.freedesktop.timesync1", ":1.42", "")
+    script = [
+        [(ok, "", "s", (":1.1",))],  # Hello
+        [(ok, "", "s", (":1.9",))],  # GetNameOwner(org.freedesktop.resolve1)
+        [(sig, "", "sss", changed, "NameOwnerChanged"),
+         *[(sig, ":1.666", "", ())] * (MAX_QUEUED + 10),
+         (sig, ":1.666", "sss", forged, "NameOwnerChanged"),  # not from the bus
+         (ok, ":1.9", "", ())],
+        [],
+    ]
+    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
+    thread.start()
+    try:
+        with Connection(f"unix:path={path}", timeout=5) as conn:
+            conn.call(RESOLVED, "RevertLink", "i", (1,))
+            assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
+    finally:
+        thread.join(timeout=10)
         listener.close()

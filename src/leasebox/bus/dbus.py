@@ -26,6 +26,17 @@ SYSTEM_BUS = "unix:path=/run/dbus/system_bus_socket"
 CALL_TIMEOUT = 5.0
 MAX_MESSAGE = 1 << 20  # what we take from the bus in one message; our replies are tiny
 MAX_QUEUED = 256  # signals kept for the caller between two polls; older ones are dropped
+BUS_NAME = "org.freedesktop.DBus"  # the bus itself: no client can send with this name
+
+
+def _owner_change(msg: Message) -> bool:
+    """The bus's NameOwnerChanged, the one signal kept: any client may send us signals of
+    its own, and a flood of them must not push a real owner change out of the queue."""
+    fields = msg.header.fields
+    return (msg.header.message_type is MessageType.signal
+            and fields.get(HeaderFields.sender) == BUS_NAME
+            and fields.get(HeaderFields.member) == "NameOwnerChanged"
+            and fields.get(HeaderFields.signature) == "sss")
 
 
 class DBusError(OSError):
@@ -64,7 +75,7 @@ class Connection:
             self._settimeout(deadline)
             self.sock.connect(socket_path(address))
             self._authenticate(deadline)
-            reply = self._call(message_bus.Hello(), "org.freedesktop.DBus", deadline)
+            reply = self._call(message_bus.Hello(), BUS_NAME, deadline)
             self.unique_name = str(reply.body[0])
         except BaseException:
             self.sock.close()
@@ -142,15 +153,19 @@ class Connection:
             assert reply is not None
             fields = reply.header.fields
             kind = reply.header.message_type
+            sender = fields.get(HeaderFields.sender)
+            # The callee's answer; or the bus's own error for the call (the callee left or
+            # never answered: ServiceUnknown, NoReply), which only the bus can send.
             if (kind in (MessageType.method_return, MessageType.error)
                     and fields.get(HeaderFields.reply_serial) == serial
-                    and fields.get(HeaderFields.sender) == owner):
+                    and (sender == owner or (kind is MessageType.error
+                                             and sender == BUS_NAME))):
                 if kind is MessageType.error:
                     name = str(fields.get(HeaderFields.error_name, ""))
                     text = reply.body[0] if reply.body and isinstance(reply.body[0], str) else ""
                     raise DBusError(f"{name}: {text}".rstrip(": "), name)
                 return reply
-            if kind is MessageType.signal:
+            if _owner_change(reply):
                 self.signals.append(reply)
 
     # ---- calls -----------------------------------------------------------------------------
@@ -158,7 +173,7 @@ class Connection:
     def owner(self, name: str, deadline: float | None = None) -> str | None:
         """The unique name that owns `name` now, or None."""
         try:
-            reply = self._call(message_bus.GetNameOwner(name), "org.freedesktop.DBus",
+            reply = self._call(message_bus.GetNameOwner(name), BUS_NAME,
                                deadline or time.monotonic() + self.timeout)
         except DBusError as exc:
             if exc.name == "org.freedesktop.DBus.Error.NameHasNoOwner":
@@ -185,14 +200,14 @@ class Connection:
                          interface="org.freedesktop.DBus", member="NameOwnerChanged",
                          path="/org/freedesktop/DBus")
         rule.add_arg_condition(0, name)
-        self._call(message_bus.AddMatch(rule), "org.freedesktop.DBus",
+        self._call(message_bus.AddMatch(rule), BUS_NAME,
                    time.monotonic() + self.timeout)
 
     def queued(self) -> bool:
         """Signals read with a call's reply (or complete in the buffer): the socket will not
         wake a selector for them again, so the caller looks here after its calls."""
         while (msg := self._next_message(None)) is not None:
-            if msg.header.message_type is MessageType.signal:
+            if _owner_change(msg):
                 self.signals.append(msg)
         return bool(self.signals)
 
@@ -210,13 +225,8 @@ class Connection:
         finally:
             self.sock.setblocking(True)
         while (msg := self._next_message(None)) is not None:
-            if msg.header.message_type is MessageType.signal:
+            if _owner_change(msg):
                 self.signals.append(msg)
         while self.signals:
-            msg = self.signals.popleft()
-            fields = msg.header.fields
-            if (fields.get(HeaderFields.sender) == "org.freedesktop.DBus"
-                    and fields.get(HeaderFields.member) == "NameOwnerChanged"
-                    and fields.get(HeaderFields.signature) == "sss"):
-                name, _old, new = msg.body
-                yield str(name), str(new)
+            name, _old, new = self.signals.popleft().body
+            yield str(name), str(new)
