@@ -403,3 +403,18 @@ def test_netconf_runs_no_program(netns: str, start_netconf: Any, tmp_path: Path,
     assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
     assert not ran.exists(), f"netconf ran {ran.read_text().split()}"
     assert "cannot refuse exec" not in nc.output()
+
+
+def test_a_slash_32_lease_with_only_a_router_gets_its_default_route(
+        netns: str, start_netconf: Any) -> None:
+    """A /32 lease and option 3 alone (some clouds and ISPs): the kernel takes a host route
+    to the router, then the default route through it; a remove takes both back."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    reply = nc.request(lease(1, address=A("203.0.113.7"), prefixlen=32,
+                             routers=(A("203.0.113.1"),)))
+    assert reply.status == OK, reply.reason
+    assert [(a["local"], a["prefixlen"]) for a in addresses(netns)] == [("203.0.113.7", 32)]
+    assert {(r[0], r[1], r[4]) for r in route_set(netns)} == {
+        ("203.0.113.1", None, "link"), ("default", "203.0.113.1", None)}
+    assert nc.request(ipc.Remove(2)).status == OK
+    assert addresses(netns) == [] and route_set(netns) == set()

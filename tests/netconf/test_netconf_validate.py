@@ -95,7 +95,6 @@ def test_infinite_lifetime() -> None:
 
 
 @pytest.mark.parametrize(("router", "why"), [
-    ("198.51.100.1", "not on the link"),
     ("192.0.2.10", "our own address"),
     ("192.0.2.0", "network or broadcast"),
     ("192.0.2.255", "network or broadcast"),
@@ -106,6 +105,22 @@ def test_infinite_lifetime() -> None:
 ])
 def test_bad_router_refused(router: str, why: str) -> None:
     refused(apply_msg(routers=(A(router),)), why)
+
+
+def test_a_router_outside_the_subnet_is_reached_through_a_host_route() -> None:
+    """A /32 lease with only option 3 (some clouds, some ISPs), or any router outside the
+    subnet: a host route to it first, then the default route, in the lease's table."""
+    msg = apply_msg(address=A("203.0.113.7"), prefixlen=32, routers=(A("203.0.113.1"),))
+    for policy, table in ((Policy(), 254), (Policy(route_table=100), 100)):
+        routes = [r for r in plan(msg, policy).routes if r.destination != N("203.0.113.7/32")]
+        assert routes == [PlannedRoute(N("203.0.113.1/32"), None, table, 1024),
+                          PlannedRoute(N("0.0.0.0/0"), A("203.0.113.1"), table, 1024)]
+    # the same with ClasslessRoutes=ignore and a server that sends option 121 too
+    msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(A("10.128.0.1"),),
+                    classless_routes=(Route(N("0.0.0.0/0"), A("10.128.0.1")),))
+    assert plan(msg, Policy(classless_table=None)).routes == (
+        PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
+        PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024))
 
 
 def test_only_the_first_router_is_used() -> None:

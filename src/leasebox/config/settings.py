@@ -264,7 +264,8 @@ USE_ROUTES = Setting(
 USE_GATEWAY = Setting(
     _N, "UseGateway", v.boolean, True,
     "Add a default route: from option 121 if the lease has one there, else via the first "
-    "router of option 3.",
+    "router of option 3 (one outside the leased subnet, as with a /32 lease, gets a host "
+    "route to it first).",
     _NC, BOOL)
 USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,
