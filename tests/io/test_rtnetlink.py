@@ -131,6 +131,20 @@ def test_parse_address_dump() -> None:
         list(link.parse(_newaddr(7, b"")[:20]))  # a short ifaddrmsg
 
 
+def test_a_dump_of_a_busy_host_is_read_whole() -> None:
+    """Address dumps are not filtered by interface: a container host's veths put hundreds
+    of fe80:: addresses in one datagram (a 32 KiB one holds ~450)."""
+    v6 = bytes.fromhex("fe80000000000000000000000000000a")
+    many = b"".join(_newaddr(100 + i, _attr(link.IFA_ADDRESS, v6), family=10)
+                    for i in range(600))
+    noops = struct.pack("=IHHII", 16, link.NLMSG_NOOP, 0, 0, 0) * 2000
+    facts = list(link.parse(many + noops + struct.pack("=IHHIIi", 20, link.NLMSG_DONE, 2, 9,
+                                                      0, 0)))
+    assert len(facts) == 601 and facts[-1] == link.DumpDone(9)
+    assert {f.ifindex for f in facts[:-1] if isinstance(f, link.AddressFact)} == set(
+        range(100, 700))
+
+
 def test_getaddr_request_layout() -> None:
     req = link.getaddr_request(5, 0x80000001)
     assert struct.unpack_from("=IHHII", req) == (

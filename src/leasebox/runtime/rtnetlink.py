@@ -40,7 +40,6 @@ _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, ind
 _RTATTR = struct.Struct("=HH")  # length, type
 _U32 = struct.Struct("=I")
 _CACHEINFO = struct.Struct("=IIII")  # preferred, valid, created, updated
-_MAX_MESSAGES = 256  # per buffer: more than any recv can hold, so the loop is bounded
 
 
 class LinkParseError(Exception):
@@ -117,7 +116,9 @@ def _align(n: int) -> int:
 def parse(data: bytes) -> Iterator[LinkEvent]:
     """The link events in one netlink datagram; other message types are skipped."""
     pos = 0
-    for _ in range(_MAX_MESSAGES):
+    # Each message is at least a header long and moves pos past it, so this many turns
+    # read the whole datagram (an address dump of a busy host holds hundreds of messages).
+    for _ in range(len(data) // _NLMSGHDR.size + 1):
         if len(data) - pos < _NLMSGHDR.size:
             return
         length, mtype, _flags, seq, _port = _NLMSGHDR.unpack_from(data, pos)
