@@ -10,7 +10,9 @@ and prints one JSON object: call -> "ok" or the errno name.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -62,6 +64,13 @@ def main() -> None:
         "bind_arp_other_interface": attempt(lambda: socks.arp.bind((other, 0x0806))),
         "bind_unix": attempt(lambda: socket.socket(socket.AF_UNIX).bind("\0lbx-probe")),
         "connect_unix": attempt(lambda: socket.socket(socket.AF_UNIX).connect("/nonexistent")),
+        # the lock goes by fd number: nothing may give a packet socket another one
+        "dup": attempt(lambda: os.dup(p.fileno())),
+        "dup2": attempt(lambda: os.dup2(p.fileno(), 200)),
+        "fcntl_dupfd": attempt(lambda: fcntl.fcntl(p.fileno(), fcntl.F_DUPFD, 0)),
+        "fcntl_dupfd_cloexec": attempt(lambda: fcntl.fcntl(p.fileno(), 1030, 0)),
+        "fcntl_getfl": attempt(lambda: fcntl.fcntl(p.fileno(), fcntl.F_GETFL)),
+        "socketpair": attempt(socket.socketpair),
         "udp_sendto": attempt(lambda: socks.udp.sendto(b"x", ("192.0.2.1", 67))),
         "engine_send": attempt(lambda: socks.engine.send(b"\x00")),
     }

@@ -36,6 +36,12 @@ def test_a_compromised_io_cannot_reach_another_interface(veth: Veth) -> None:
         "bind_arp_other_interface": "EPERM",
         "bind_unix": "EPERM",
         "connect_unix": "EPERM",
+        "dup": "EPERM",
+        "dup2": "EPERM",
+        "fcntl_dupfd": "EPERM",
+        "fcntl_dupfd_cloexec": "EPERM",
+        "fcntl_getfl": "ok",  # fcntl's other commands stay
+        "socketpair": "EPERM",
         "udp_sendto": "ok",  # unicast to the server goes through the UDP socket
         "engine_send": "ok",
     }

@@ -66,17 +66,25 @@ class Arch:
     exec_calls: tuple[int, ...]  # execve and execveat, in every ABI under that audit arch
     # bind, connect, sendto, sendmsg, sendmmsg (lock_sends)
     net_calls: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    # what gives an fd a second number, which the send lock (by number) would not know:
+    # dup, dup2 (x86_64 only), dup3, socketpair (SCM_RIGHTS to itself), io_uring_setup
+    # (its own send path), pidfd_getfd; and fcntl, for F_DUPFD and F_DUPFD_CLOEXEC
+    fd_calls: tuple[int, ...] = ()
+    fcntl: int = -1
 
 
 ARCHES: dict[str, Arch] = {
     "x86_64": Arch("x86_64", 0xC000003E,
                    (59, 322, _X32_SYSCALL_BIT | 520, _X32_SYSCALL_BIT | 545),
-                   (49, 42, 44, 46, 307)),
-    "aarch64": Arch("aarch64", 0xC00000B7, (221, 281), (200, 203, 206, 211, 269)),
+                   (49, 42, 44, 46, 307), (32, 33, 292, 53, 425, 438), 72),
+    "aarch64": Arch("aarch64", 0xC00000B7, (221, 281), (200, 203, 206, 211, 269),
+                    (23, 24, 199, 425, 438), 25),
 }
+F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 SECCOMP_RET_ERRNO = 0x00050000
 EPERM = 1
 _OFFSET_ARG0 = 16  # args[i] at 16 + 8 * i, little-endian: the low word first
+_OFFSET_ARG1 = 16 + 8  # fcntl's cmd, an unsigned int: the kernel reads the low word only
 _OFFSET_ARG4 = 16 + 8 * 4
 
 _INSN = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
@@ -203,9 +211,15 @@ def send_program(arch: Arch, packet_fds: tuple[int, ...]) -> list[tuple[int, int
         (BPF_LD_W_ABS, 0, 0, _OFFSET_NR),
         (BPF_JEQ_K, "deny", 0, bind),
         (BPF_JEQ_K, "deny", 0, connect),
+        *[(BPF_JEQ_K, "deny", 0, nr) for nr in arch.fd_calls],
+        (BPF_JEQ_K, "fcntl", 0, arch.fcntl),
         (BPF_JEQ_K, "sendto", 0, sendto),
         (BPF_JEQ_K, "msg", 0, sendmsg),
         (BPF_JEQ_K, "msg", "allow", sendmmsg),
+        "fcntl",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1),
+        (BPF_JEQ_K, "deny", 0, F_DUPFD),
+        (BPF_JEQ_K, "deny", "allow", F_DUPFD_CLOEXEC),
         # sendmsg/sendmmsg carry their address inside a struct seccomp cannot read: never
         # on a packet socket
         "msg",
@@ -257,7 +271,8 @@ def lock_sends(packet_fds: tuple[int, ...]) -> bool:
     """For io once its sockets are set up: no bind or connect any more, and a packet socket
     sends only through send()/sendto() without an address, so only on the interface it
     is bound to (a compromised io could otherwise re-bind it, or send with another
-    interface's address). Other sockets are unaffected. Refused calls fail with EPERM.
+    interface's address). The lock goes by fd number, so nothing may give a socket another
+    number (Arch.fd_calls). Other sockets are unaffected. Refused calls fail with EPERM.
     True once installed; False on an architecture without numbers here."""
     arch = native_arch()
     if arch is None or not any(arch.net_calls):
