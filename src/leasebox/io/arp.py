@@ -80,12 +80,19 @@ def is_conflict(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
 
     RFC 5227 2.1.1: any ARP packet whose sender IP is the address, and any probe (sender IP
     0.0.0.0) whose target IP is the address, from a hardware address that is not ours.
+    A probe is a broadcast (RFC 5227 1.1) sent by the host it names: a unicast one is a
+    switch's liveness check (Cisco's IP device tracking asks that way for an address it
+    has seen), and one whose Ethernet source is not its sender is some device's forwarding
+    bug; counting either would decline a good lease over and over.
     """
     sender = _sender(frame, mac)
     if sender is None:
         return False
     packed = address.packed
-    return sender == packed or (sender == bytes(4) and frame[_TPA:_TPA + 4] == packed)
+    if sender == packed:
+        return True
+    return (sender == bytes(4) and frame[_TPA:_TPA + 4] == packed
+            and frame[:6] == _BROADCAST_MAC and frame[6:12] == frame[SENDER_MAC:SENDER_MAC + 6])
 
 
 def claims(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
