@@ -134,7 +134,7 @@ def test_refused_apply_changes_nothing(netns: str, start_netconf: Any, tmp_path:
     for i, bad in enumerate([
         lease(1, address=A("127.0.0.5"), prefixlen=8, routers=()),
         lease(2, address=A("198.51.100.10")),  # outside AllowedAddresses=
-        lease(3, routers=(A("198.51.100.1"),)),  # off-link gateway
+        lease(3, routers=(A("192.0.2.10"),)),  # a gateway that is our own address
         lease(4, address=A("192.0.2.0")),  # the network address
         lease(5, prefixlen=25, address=A("192.0.2.127")),  # the broadcast address
         lease(6, dns_servers=(A("224.0.0.251"),)),
