@@ -43,7 +43,7 @@ class FakeKernel:
         self.mtu = mtu
 
     def set_address(self, iface: IPv4Interface, broadcast: IPv4Address | None,
-                    lifetime: int, prefix_route: bool = True) -> None:
+                    lifetime: int, prefix_route: bool = True, metric: int = 0) -> None:
         self._maybe_fail(f"addr {iface}")
         self.addresses[iface] = 0xFFFFFFFF if self.lifetime_bug else lifetime
 

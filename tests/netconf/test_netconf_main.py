@@ -98,6 +98,7 @@ class Recording(rtnl.Rtnl):
 r = Recording(); r.open(); link = r.bind(7)
 link.set_address(IPv4Interface("192.0.2.5/24"), IPv4Address("192.0.2.255"), 600)
 link.set_address(IPv4Interface("192.0.2.5/24"), None, 0xFFFFFFFF, prefix_route=False)
+link.set_address(IPv4Interface("192.0.2.5/24"), None, 600, metric=600)
 link.del_address(IPv4Interface("192.0.2.5/24"))
 link.add_route(PlannedRoute(IPv4Network("0.0.0.0/0"), IPv4Address("192.0.2.1"), 254, 1024))
 link.del_route(PlannedRoute(IPv4Network("198.51.100.0/25"), None, 1000, 5))
@@ -138,14 +139,16 @@ def test_each_request_is_the_kernels_message_under_each_pyroute2(python: str) ->
             (6, struct.pack("=IIII", 600, 600, 0, 0))),
         _nl(20, request | ack | create | replace, 2, addr, (2, ip), (1, ip),
             (6, struct.pack("=IIII", 0xFFFFFFFF, 0xFFFFFFFF, 0, 0)), (8, _u32(0x200))),
-        _nl(21, request | ack, 3, addr, (2, ip), (1, ip)),
-        _nl(24, request | ack | create | append, 4,
+        _nl(20, request | ack | create | replace, 3, addr, (2, ip), (1, ip),
+            (6, struct.pack("=IIII", 600, 600, 0, 0)), (9, _u32(600))),
+        _nl(21, request | ack, 4, addr, (2, ip), (1, ip)),
+        _nl(24, request | ack | create | append, 5,
             struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 254, 16, 0, 1, 0),
             (4, _u32(7)), (6, _u32(1024)), (15, _u32(254)), (5, gw)),
-        _nl(25, request | ack, 5,
+        _nl(25, request | ack, 6,
             struct.pack("=BBBBBBBBI", socket.AF_INET, 25, 0, 0, 252, 16, 253, 1, 0),
             (1, net), (4, _u32(7)), (6, _u32(5)), (15, _u32(1000))),
-        _nl(16, request | ack, 6, struct.pack("=BxHiII", 0, 0, 7, 0, 0), (4, _u32(1400))),
-        _nl(16, request | ack, 7, struct.pack("=BxHiII", 0, 0, 7, 1, 1)),
+        _nl(16, request | ack, 7, struct.pack("=BxHiII", 0, 0, 7, 0, 0), (4, _u32(1400))),
+        _nl(16, request | ack, 8, struct.pack("=BxHiII", 0, 0, 7, 1, 1)),
     ]
     assert loaded == []

@@ -418,3 +418,14 @@ def test_a_slash_32_lease_with_only_a_router_gets_its_default_route(
         ("203.0.113.1", None, "link"), ("default", "203.0.113.1", None)}
     assert nc.request(ipc.Remove(2)).status == OK
     assert addresses(netns) == [] and route_set(netns) == set()
+
+
+def test_the_kernels_prefix_route_takes_route_metric(netns: str, start_netconf: Any) -> None:
+    """Two links on one LAN (Ethernet at RouteMetric=100, Wi-Fi at 600): the subnet's route
+    takes the metric too, or LAN traffic leaves by whichever link came up first."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteMetric=600\n")
+    assert nc.request(lease(1)).status == OK
+    prefix = [r for r in ip_json(netns, "-4", "route", "show", "dev", IFACE)
+              if r.get("protocol") == "kernel"]
+    assert [(r["dst"], r.get("metric")) for r in prefix] == [("192.0.2.0/24", 600)]
+    assert nc.request(ipc.Remove(2)).status == OK

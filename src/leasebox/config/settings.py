@@ -285,7 +285,8 @@ MINIMUM_MTU = Setting(
     _NC, "BYTES")
 ROUTE_METRIC = Setting(
     _N, "RouteMetric", v.uint32, 1024,
-    "The metric (priority) of every route leasebox adds. Lower wins.",
+    "The metric (priority) of every route leasebox adds, the kernel's route to the leased "
+    "subnet included. Lower wins.",
     _NC, "NUMBER")
 CLASSLESS_ROUTES: Setting[int | None] = Setting(
     _N, "ClasslessRoutes", v.classless_table, v.RT_TABLE_MAIN,

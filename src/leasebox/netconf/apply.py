@@ -39,7 +39,7 @@ class Kernel(Protocol):
     def set_mtu(self, mtu: int) -> None: ...
     def set_address(
         self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int,
-        prefix_route: bool = True,
+        prefix_route: bool = True, metric: int = 0,
     ) -> None: ...
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None: ...
     def del_address(self, iface: IPv4Interface) -> bool: ...
@@ -197,12 +197,12 @@ class Configurator:
         use (the engine keeps it), and its lifetime, which the kernel acts on, with it."""
         existed = new.address is not None
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
-                                plan.prefix_route)
+                                plan.prefix_route, plan.prefix_metric)
         if not existed:
             undo.append(lambda: self.kernel.del_address(plan.interface))
         elif held is not None and held[0] > 0:  # (0: the kernel is removing it anyway)
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
-                                held[0], plan.prefix_route))
+                                held[0], plan.prefix_route, plan.prefix_metric))
         new.address = plan.interface
         got = self.kernel.address_lifetimes(plan.interface)
         if not _lifetime_ok(plan.lifetime, got):

@@ -1,7 +1,7 @@
 """The kernel: netconf's requests on its own rtnetlink socket, encoded by pyroute2.
 
-Each change is one rtnetlink request: pyroute2's message classes (ifaddrmsg, rtmsg, and
-for the link a class of ours on pyroute2's nlmsg) encode it; netconf sends it on its own
+Each change is one rtnetlink request: pyroute2's message classes (rtmsg, and for the
+address and the link classes of ours on pyroute2's nlmsg) encode it; netconf sends it on its own
 socket and reads the kernel's answer with leasebox.runtime.rtnetlink's parser. The
 encodings are byte for byte the same under Debian's pyroute2 0.7.2 and 0.7.7 and PyPI's
 0.9.x. Not IPRoute: its modules (every
@@ -51,6 +51,8 @@ RT_SCOPE_LINK = 253
 RT_TABLE_COMPAT = 252  # rtm_table of a route whose table (in RTA_TABLE) is past 255
 RTN_UNICAST = 1
 IFA_F_NOPREFIXROUTE = 0x200
+# the ifaddrmsg attributes netconf sets (linux/if_addr.h)
+IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 4, 6, 8, 9
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 READ_TIMEOUT = 5.0  # seconds for each datagram of the kernel's answer to one request
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
@@ -69,8 +71,8 @@ class LinkInfo:
 
 
 def import_messages() -> tuple[Any, Any, Any]:
-    """pyroute2's ifaddrmsg and rtmsg, loaded without the package's __init__, and the
-    link message, on pyroute2's nlmsg (see there).
+    """The address message, pyroute2's rtmsg, loaded without the package's __init__, and
+    the link message; the address and link messages are ours, on pyroute2's nlmsg.
 
     That __init__ loads all of pyroute2's public classes (0.7: every entry point, with NDB,
     IPDB, the console and importlib.metadata's scan of site-packages): ~60 ms of CPU and
@@ -89,9 +91,26 @@ def import_messages() -> tuple[Any, Any, Any]:
             raise ImportError("pyroute2 is not installed")
         sys.modules["pyroute2"] = importlib.util.module_from_spec(spec)
     # lazy: see the module docstring
-    from pyroute2.netlink import nlmsg  # noqa: PLC0415
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg  # noqa: PLC0415
+    from pyroute2.netlink import nla, nlmsg  # noqa: PLC0415
     from pyroute2.netlink.rtnl.rtmsg import rtmsg  # noqa: PLC0415
+
+    class ifaddrmsg(nlmsg):  # type: ignore[misc]  # pyroute2 has no types
+        """The kernel's struct ifaddrmsg (rtnetlink(7)) with the attributes netconf sets.
+        pyroute2 0.7's ifaddrmsg (Debian 12 and 13) has no IFA_RT_PRIORITY, the metric of
+        the kernel's prefix route; an attribute it does not know is dropped unsaid."""
+
+        prefix = "IFA_"
+        fields = (("family", "B"), ("prefixlen", "B"), ("flags", "B"), ("scope", "B"),
+                  ("index", "I"))
+        nla_map = ((IFA_ADDRESS, "IFA_ADDRESS", "ipaddr"), (IFA_LOCAL, "IFA_LOCAL", "ipaddr"),
+                   (IFA_BROADCAST, "IFA_BROADCAST", "ipaddr"),
+                   (IFA_CACHEINFO, "IFA_CACHEINFO", "cacheinfo"),
+                   (IFA_FLAGS, "IFA_FLAGS", "uint32"),
+                   (IFA_RT_PRIORITY, "IFA_RT_PRIORITY", "uint32"))
+
+        class cacheinfo(nla):  # type: ignore[misc]
+            fields = (("ifa_preferred", "I"), ("ifa_valid", "I"), ("cstamp", "I"),
+                      ("tstamp", "I"))
 
     class ifinfmsg(nlmsg):  # type: ignore[misc]  # pyroute2 has no types
         """pyroute2's ifinfmsg with only the attribute netconf sets: its module loads every
@@ -280,10 +299,11 @@ class Link:
 
     def set_address(
         self, iface: IPv4Interface, broadcast: IPv4Address | None, lifetime: int,
-        prefix_route: bool = True,
+        prefix_route: bool = True, metric: int = 0,
     ) -> None:
         """Add or update (NLM_F_REPLACE) the address with kernel lifetimes (IFA_CACHEINFO;
-        all ones is forever). `address_lifetimes` reads them back."""
+        all ones is forever). `address_lifetimes` reads them back. `metric`: the kernel's
+        prefix route's (IFA_RT_PRIORITY, Linux 4.18; a replace changes it too)."""
         msg = self.rtnl.address_message(self.index, iface)
         if broadcast is not None:
             msg["attrs"].append(("IFA_BROADCAST", str(broadcast)))
@@ -292,6 +312,8 @@ class Link:
                                                "tstamp": 0}))
         if not prefix_route:  # RouteTable=N: netconf adds the prefix route to table N
             msg["attrs"].append(("IFA_FLAGS", IFA_F_NOPREFIXROUTE))
+        elif metric:
+            msg["attrs"].append(("IFA_RT_PRIORITY", metric))
         self.rtnl.request(f"set address {iface}", RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
                           msg)
 

@@ -58,6 +58,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # values deliberately left out, for the log and the reply
     ntp_servers: tuple[IPv4Address, ...] = ()
     prefix_route: bool = True  # the kernel's prefix route in main (RouteTable=main)
+    prefix_metric: int = 0  # its metric: RouteMetric=, as every route of the lease
 
 
 def forbidden_class(addr: IPv4Address) -> str | None:
@@ -261,5 +262,6 @@ def make_plan(msg: Apply, policy: Policy, link: LinkLimits | int) -> Plan:
         notes=tuple(notes),
         ntp_servers=_ntp(msg, policy),
         prefix_route=policy.route_table == RT_TABLE_MAIN,
+        prefix_metric=policy.route_metric,
     )
 
