@@ -77,6 +77,21 @@ def test_dropin_masking_by_name(tmp_path: Path) -> None:
     assert metric(tmp_path) == 1024
 
 
+def test_a_fifo_or_a_directory_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO dropped into a configuration directory would block every service's start
+    (nothing ever writes to it): it is named and refused at once, as is a directory."""
+    put(tmp_path, ETC, "leasebox.conf", net(5))
+    (tmp_path / ETC / "leasebox.conf.d").mkdir(exist_ok=True)
+    fifo = tmp_path / ETC / "leasebox.conf.d" / "50-fifo.conf"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="50-fifo.conf.*not a regular file"):
+        load(str(tmp_path), None)
+    fifo.unlink()
+    (tmp_path / ETC / "leasebox.conf.d" / "60-dir.conf").mkdir()
+    with pytest.raises(ConfigError, match="60-dir.conf.*not a regular file"):
+        load(str(tmp_path), None)
+
+
 def test_only_dot_conf_dropins_count(tmp_path: Path) -> None:
     put(tmp_path, ETC, "leasebox.conf.d/50-x.conf.disabled", net(7))
     put(tmp_path, ETC, "leasebox.conf.d/.50-hidden.conf", net(8))
@@ -139,7 +154,7 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
         load(str(tmp_path), None)
     latin.unlink()
     latin.mkdir()
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="not a regular file"):
         load(str(tmp_path), None)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from stat import S_ISDIR
+from stat import S_ISCHR, S_ISDIR, S_ISREG
 
 # paths are str, not pathlib's: the engine reads these and loads no pathlib (~0.3 MiB)
 from leasebox.config.parse import Config, ConfigError, Override, parse
@@ -80,10 +80,25 @@ def config_paths(root: str, interface: str | None) -> list[str]:
     return out
 
 
+_DEV_NULL = os.makedev(1, 3)  # a drop-in linked to /dev/null masks one of the same name
+
+
 def read_text(path: str) -> str:
+    """The file's text. Opened without blocking and checked before it is read: a FIFO
+    dropped into a configuration directory must not hang every service at its start."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            st = os.fstat(fd)
+            if S_ISCHR(st.st_mode) and st.st_rdev == _DEV_NULL:
+                return ""
+            if not S_ISREG(st.st_mode):
+                raise ConfigError(path, 0, "not a regular file")
+            data = b""
+            while len(data) <= MAX_FILE and (chunk := os.read(fd, MAX_FILE + 1 - len(data))):
+                data += chunk
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise ConfigError(path, 0, f"cannot read: {exc.strerror or exc}") from None
     if len(data) > MAX_FILE:
