@@ -4,7 +4,11 @@ netconf's state, tolerating files it cannot read."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from leasebox.ctl.commands import format_status, handoff_status
 
@@ -32,3 +36,25 @@ def test_handoff_status_from_the_files(tmp_path: Path) -> None:
     assert handoff_status("eth0", bus, run)["error"].startswith("cannot read")
     (bus / "eth0.json").write_text(json.dumps({"resolved": "bad\nline", "ntp_servers": [1]}))
     assert handoff_status("eth0", bus, run)["resolved"] == "?"
+
+
+def test_files_a_member_of_control_group_may_not_read_are_left_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """leasebox-bus's directory is root's: a member of ControlGroup= gets the rest of the
+    status, not a hand-off 'error'. A FIFO in its place is named, never waited on."""
+    bus, run = tmp_path / "links", tmp_path / "netconf"
+    bus.mkdir()
+    (bus / "eth0.json").write_text("{}")
+    real_open = os.open
+
+    def denied(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith("eth0.json"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", denied)
+    assert handoff_status("eth0", bus, run) == {}
+    monkeypatch.setattr(os, "open", real_open)
+    (bus / "eth0.json").unlink()
+    os.mkfifo(bus / "eth0.json")
+    assert "not a regular file" in handoff_status("eth0", bus, run)["error"]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -107,11 +109,19 @@ def _relative(seconds: float) -> str:
 
 
 def _read_json(path: Path) -> Any:
+    """A state file of leasebox's daemons: None when absent, or when it is root's and this
+    is a member of ControlGroup= (the rest of the status is still shown)."""
     try:
-        with path.open(encoding="utf-8") as handle:
-            return json.loads(handle.read(MAX_FILE))
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, PermissionError):
         return None
+    except OSError as exc:
+        return {"error": f"cannot read {path}: {exc.strerror or exc}"}
+    try:
+        with os.fdopen(fd, encoding="utf-8") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return {"error": f"cannot read {path}: not a regular file"}
+            return json.loads(handle.read(MAX_FILE))
     except (OSError, ValueError, RecursionError) as exc:
         return {"error": f"cannot read {path}: {exc}"}
 
