@@ -4,6 +4,7 @@ events; `--json` for each."""
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,8 +12,8 @@ import pytest
 from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the fixture
 
 from leasebox.core import events
+from leasebox.ctl import commands, monitor
 from leasebox.ctl import main as ctl_main
-from leasebox.ctl import monitor
 from leasebox.ctl.commands import EX_UNAVAILABLE
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
@@ -51,6 +52,23 @@ def test_list_one_line_per_interface(tmp_path: Path, engines: list[FakeEngine], 
     assert rows[0]["address"] == "192.0.2.57/24" and rows[0]["state"] == "BOUND"
     assert rows[1]["interface"] == "eth9" and rows[1]["state"] == "not running"
     assert "not running" in rows[1]["error"]
+
+
+def test_list_says_why_an_engine_that_runs_did_not_answer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hung engine is not 'not running': its line says it did not answer."""
+    monkeypatch.setattr(commands, "TIMEOUT", 0.3)
+    (tmp_path / "eth0").mkdir()
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        hung.bind(str(tmp_path / "eth0" / "control.sock"))
+        hung.listen(1)
+        assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json"]) == 0
+        [row] = json.loads(capsys.readouterr().out)
+        assert row["state"] == "no answer" and "did not answer" in row["error"]
+    finally:
+        hung.close()
 
 
 def test_monitor_events_from_journal_entries() -> None:

@@ -44,8 +44,9 @@ class CtlError(Exception):
 
 
 def request(rundir: Path, iface: str, command: control.Command,
-            timeout: float = TIMEOUT) -> dict[str, Any]:
+            timeout: float | None = None) -> dict[str, Any]:
     path = rundir / iface / "control.sock"
+    timeout = TIMEOUT if timeout is None else timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC) as sock:
             sock.settimeout(timeout)
@@ -278,17 +279,27 @@ def system_stopping() -> bool:
     return out.stdout.strip() == "stopping"
 
 
-def overview_row(name: str, st: dict[str, Any] | None, error: str = "") -> dict[str, Any]:
+def _why(exc: CtlError) -> str:
+    """An engine that could not be asked, in a word for the overview's state column."""
+    if exc.absent:
+        return "not running"
+    if exc.code == EX_NOPERM:
+        return "permission denied"
+    return "no answer" if exc.timed_out else "bad answer"
+
+
+def overview_row(name: str, st: dict[str, Any] | None,
+                 error: CtlError | None = None) -> dict[str, Any]:
     """One interface in a line: what `leaseboxctl` with no argument shows."""
     lease = (st or {}).get("lease") or {}
     return {
         "interface": name,
-        "state": (st or {}).get("state") or ("not running" if error else "starting"),
+        "state": (st or {}).get("state") or (_why(error) if error else "starting"),
         "carrier": (st or {}).get("carrier"),
         "address": f"{lease['address']}/{lease['prefixlen']}" if lease else None,
         "expires_in": lease.get("expires_in") if lease else None,
         "captive_portal": lease.get("captive_portal") if lease else None,
-        "error": error or None,
+        "error": str(error) if error else None,
     }
 
 
@@ -309,7 +320,7 @@ def run_list(args: argparse.Namespace) -> int:
         try:
             rows.append(overview_row(name, request(rundir, name, control.Command.STATUS)))
         except CtlError as exc:
-            rows.append(overview_row(name, None, str(exc)))
+            rows.append(overview_row(name, None, exc))
             # an interface asked for by name is an error, as for status; the overview of
             # every one is not (a row says "not running")
             code = code or (exc.code if args.interfaces else 0)
