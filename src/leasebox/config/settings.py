@@ -290,11 +290,12 @@ ROUTE_METRIC = Setting(
     _NC, "NUMBER")
 CLASSLESS_ROUTES: Setting[int | None] = Setting(
     _N, "ClasslessRoutes", v.classless_table, v.RT_TABLE_MAIN,
-    "Where the routes of option 121 go. main: the main table, as RFC 3442 says. ignore: "
-    "treat option 121 as absent (the default route then comes from option 3). table:N: "
-    "routing table N, where they cannot take traffic from the main table unless a routing "
-    "rule sends it there; table N also gets the route to their gateways (the leased subnet, "
-    "or a host route). main: the table RouteTable= names. A server (or anyone who can "
+    "Where the routes of option 121 go. main: with the lease's other routes, in the table "
+    "RouteTable= names (the main table unless it names another), as RFC 3442 says; "
+    "table:254 is the same. ignore: treat option 121 as absent (the default route then "
+    "comes from option 3). table:N: routing table N, where they cannot take traffic from "
+    "the main table unless a routing rule sends it there; table N also gets the route to "
+    "their gateways (the leased subnet, or a host route). A server (or anyone who can "
     "answer DHCP on the link) can use option 121 to pull traffic away from a VPN "
     "(TunnelVision, CVE-2024-3661); on hosts "
     "that use a VPN, choose ignore or table:N.",
