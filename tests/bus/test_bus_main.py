@@ -69,6 +69,29 @@ class BusProcess:
             return self.proc.wait(timeout=10)
 
 
+@needs_fakes
+def test_a_revert_owed_to_an_absent_resolved_keeps_the_bus(bus: PrivateBus,
+                                                          tmp_path: Path) -> None:
+    """resolved is away when the link is left: it would reload the DNS it was told when it
+    comes back, so the bus does not exit idle before it has reverted the link."""
+    fake = bus.start("resolved")
+    proc = BusProcess(tmp_path, bus.address, idle=0.5)
+    try:
+        proc.send(ipc.Handoff(1, "lo", ipc.Names((A("192.0.2.53"),), (), ())))
+        wait_for("delivered", lambda: "SetLinkDNS" in [c["call"] for c in bus.calls()], 10)
+        bus.stop(fake)
+        proc.send(ipc.Handoff(2, "lo", ipc.Names((), (), ())))
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.proc.wait(timeout=2.0)  # four idle times: it stays
+        bus.start("resolved")
+        wait_for("reverted once resolved is back",
+                 lambda: "RevertLink" in [c["call"] for c in bus.calls()], 10)
+        assert proc.proc.wait(timeout=15) == 0
+        assert "holding nothing for 0.5 s" in proc.output()
+    finally:
+        proc.stop()
+
+
 def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
                                                               tmp_path: Path) -> None:
     bus.start("resolved")

@@ -191,9 +191,16 @@ class Bus:
         deadline = self.links.next_deadline()
         if deadline is not None:
             waits.append(max(0.0, deadline - now))
-        if self.idle > 0 and not self.links.wants and not self.clients:
+        if self.idle > 0 and not self._busy():
             waits.append(max(0.0, self.last_activity + self.idle - now))
         return min(waits) if waits else None
+
+    def _busy(self) -> bool:
+        """Holding something for a link, talking to a netconf, or owing resolved or
+        timesyncd a change: a revert left undone while resolved is away would come back
+        with it (it reloads what it was told), so the bus waits for it."""
+        return bool(self.links.wants or self.clients
+                    or any(self.links.pending(target) for target in Target))
 
     def run(self) -> int:
         self.links.deliver(time.monotonic())
@@ -204,7 +211,7 @@ class Bus:
                               "were told", self.signals.received)
                 return EX_OK
             now = time.monotonic()
-            if self.links.wants or self.clients:
+            if self._busy():
                 self.last_activity = now
             elif self.idle > 0 and now - self.last_activity >= self.idle:
                 self.log.info("holding nothing for %g s: exiting until needed again",
