@@ -124,6 +124,20 @@ def test_a_restarted_timesyncd_gets_the_servers_again(fake: FakeServices) -> Non
     assert len(fake.calls) == 2
 
 
+def test_a_lost_bus_connection_gives_timesyncd_its_servers_again(fake: FakeServices) -> None:
+    """While the connection was down a timesyncd restart went unseen: once reconnected (at
+    the backoff), its servers go again; resolved, which keeps what it was told, is not
+    called."""
+    links = Links(fake)
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), (), (A("192.0.2.1"),))))
+    links.deliver(0.0)
+    links.connection_lost(1.0, "lost the system bus: EOF")
+    assert links.pending(Target.TIMESYNCD) and links.next_deadline() == 2.0
+    links.deliver(2.0)
+    assert fake.calls[2:] == [("set_ntp", (A("192.0.2.1"),))]
+    assert not links.pending(Target.TIMESYNCD) and not links.pending(Target.RESOLVED)
+
+
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
     links = Links(fake)
     links.update("eth0", Want(2, Names()))

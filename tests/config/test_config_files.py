@@ -84,11 +84,11 @@ def test_a_fifo_or_a_directory_is_refused_without_waiting(tmp_path: Path) -> Non
     (tmp_path / ETC / "leasebox.conf.d").mkdir(exist_ok=True)
     fifo = tmp_path / ETC / "leasebox.conf.d" / "50-fifo.conf"
     os.mkfifo(fifo)
-    with pytest.raises(ConfigError, match="50-fifo.conf.*not a regular file"):
+    with pytest.raises(ConfigError, match=r"50-fifo\.conf.*not a regular file"):
         load(str(tmp_path), None)
     fifo.unlink()
     (tmp_path / ETC / "leasebox.conf.d" / "60-dir.conf").mkdir()
-    with pytest.raises(ConfigError, match="60-dir.conf.*not a regular file"):
+    with pytest.raises(ConfigError, match=r"60-dir\.conf.*not a regular file"):
         load(str(tmp_path), None)
 
 

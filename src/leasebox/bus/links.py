@@ -120,6 +120,14 @@ class Links:
         else:  # nothing to try until it is back (or the backoff says to look again)
             self.retry[target].failed(now, f"{target} is not on the bus")
 
+    def connection_lost(self, now: float, why: str) -> None:
+        """The system bus connection broke: a timesyncd restart in the meantime would go
+        unseen (no NameOwnerChanged), so its servers are given again once reconnected;
+        both targets try again soon, not at once."""
+        self.ntp_has = None
+        for target in Target:
+            self.retry[target].failed(now, why)
+
     # ---- delivery -------------------------------------------------------------------------
 
     def pending(self, target: Target) -> bool:

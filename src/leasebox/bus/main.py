@@ -183,8 +183,7 @@ class Bus:
         except (DBusError, OSError) as exc:
             self.log.warning("lost the system bus: %s", exc)
             self.services.close()
-            for target in Target:  # try again (reconnecting) soon, not at once
-                self.links.retry[target].failed(now, f"lost the system bus: {exc}")
+            self.links.connection_lost(now, f"lost the system bus: {exc}")
 
     def _timeout(self, now: float) -> float | None:
         waits = [w for w in (self.watchdog,) if w is not None]
