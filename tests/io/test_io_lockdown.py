@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from leasebox.io.main import ARP_RCVBUF
 from tests.io.iolab import Veth, ip, needs_root
 
 PROBE = str(Path(__file__).with_name("lockdown_probe.py"))
@@ -44,4 +45,5 @@ def test_a_compromised_io_cannot_reach_another_interface(veth: Veth) -> None:
         "socketpair": "EPERM",
         "udp_sendto": "ok",  # unicast to the server goes through the UDP socket
         "engine_send": "ok",
+        "arp_rcvbuf": str(2 * ARP_RCVBUF),  # the kernel doubles what it is asked for
     }

@@ -76,6 +76,9 @@ class _Link:
     index: int
 
 
+ARP_RCVBUF = 64 * 1024  # the kernel doubles it; ~100 ARP frames' worth, all drainable
+
+
 def _packet_socket(fds: dict[str, list[int]], name: str, link: _Link, *, program: bytes,
                    protocol: int, log: Logger) -> tuple[socket.socket, bool]:
     """Reuse the FDSTORE socket `name` if it is sound, else open a new one. True if new."""
@@ -201,6 +204,10 @@ def _sockets(fds: dict[str, list[int]], link: _Link, rtnl: socket.socket, engine
         # probes nobody reads it; what queues there is drained when a probe starts.
         arp, new_arp = _packet_socket(fds, "arp", link, program=bpf.ARP_PROGRAM,
                                       protocol=bpf.ETH_P_ARP, log=log)
+        # Small, so that the drain empties it whatever net.core.rmem_default says: a full
+        # queue keeps its oldest frames (new ones are dropped), and an hours-old ARP of the
+        # address's last holder must not pass for a conflict at the next probe.
+        arp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ARP_RCVBUF)
     except SocketError as exc:
         raise Stop(EXIT_CONFIG, str(exc)) from None
     except OSError as exc:
