@@ -13,7 +13,7 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,10 @@ from leasebox.core import log as core_log
 from leasebox.core import wire
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
-from leasebox.core.machine.types import ClientConfig, State
+from leasebox.core.machine.types import REQUEST_OPTIONS, ClientConfig, State
 from leasebox.core.record import replace
+from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES
+from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.main import Loop
@@ -440,6 +442,47 @@ def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
         rig.svc, control.encode_request(control.Request(control.Command.STATUS)))
     assert b'"ok": false' in reply and b"reply not sent" in reply
     assert rig.svc.state is State.BOUND
+
+
+def test_the_largest_lease_a_server_can_give_still_has_a_status(tmp_path: Path) -> None:
+    """Every list of the lease at its bound, unknown options asked for with RequestOptions=
+    up to the codec's bound: status, and renew's status afterwards, still fit one reply."""
+    codes = tuple(range(224, 224 + MAX_UNKNOWN_BYTES // 255))  # site-specific: unknown
+    r = make_rig(tmp_path, config=ClientConfig(request_options=REQUEST_OPTIONS + codes))
+    discover = r.sent()
+    r.reply(offer(discover))
+    request = r.sent()
+    label = "a" * 63
+
+    def name(i: int) -> str:  # 253 characters, each name its own (no compression)
+        return f"{label}.{label}.{label}.{i:02d}{'b' * 59}"
+
+    def hosts(n: int, first: int) -> tuple[IPv4Address, ...]:
+        return tuple(IPv4Address(f"192.0.2.{first + i}") for i in range(n))
+
+    r.reply(ack(request, domain_name=name(99), domain_search=tuple(
+                name(i) for i in range(MAX_DOMAINS)),
+                routers=hosts(MAX_ROUTERS, 1), dns_servers=hosts(MAX_DNS, 20),
+                ntp_servers=hosts(MAX_NTP, 40),
+                classless_routes=tuple(wire.Route(IPv4Network(f"10.{i}.0.0/16"),
+                                                  IPv4Address("192.0.2.1"))
+                                       for i in range(MAX_ROUTES)),
+                unknown=tuple((code, bytes([code]) * 255) for code in codes)))
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    assert r.svc.state is State.BOUND
+    for command in (control.Command.STATUS, control.Command.RENEW):
+        data = dispatch.engine_dispatch_control(
+            r.svc, control.encode_request(control.Request(command)))
+        reply = control.decode_reply(data)
+        assert reply["ok"] is True, reply
+    lease = control.decode_reply(dispatch.engine_dispatch_control(
+        r.svc, control.encode_request(control.Request(control.Command.STATUS))))["result"]
+    assert len(lease["lease"]["received_options"]) == len(codes)
+    assert 16384 < len(data) < 30000, len(data)  # the limit was 16384
 
 
 def test_leave_holds_the_remove_until_io_sent_the_release(rig: Rig) -> None:
