@@ -25,9 +25,16 @@ from leasebox.core import log as core_log
 from leasebox.core import wire
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
-from leasebox.core.machine.types import REQUEST_OPTIONS, ClientConfig, State
+from leasebox.core.machine.types import ClientConfig, State
 from leasebox.core.record import replace
-from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTERS, MAX_ROUTES
+from leasebox.core.values import (
+    MAX_DNS,
+    MAX_DOMAINS,
+    MAX_NTP,
+    MAX_ROUTERS,
+    MAX_ROUTES,
+    REQUEST_OPTIONS,
+)
 from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
@@ -471,6 +478,7 @@ def test_the_largest_lease_a_server_can_give_still_has_a_status(tmp_path: Path) 
     conn, _ = r.netconf.accept()
     conn.settimeout(5)
     apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
     dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
                                                        ""))
     assert r.svc.state is State.BOUND
