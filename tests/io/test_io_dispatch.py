@@ -8,6 +8,7 @@ import pytest
 
 from leasebox import ipc
 from leasebox.io.dispatch import (
+    Drop,
     StartGuard,
     StartProbe,
     Transmit,
@@ -65,6 +66,22 @@ BAD_PAYLOAD[0] = 2
 def test_violations_are_fatal(msg: ipc.Message) -> None:
     with pytest.raises(ipc.PeerViolation, match="io_dispatch_engine"):
         io_dispatch_engine(msg, MAC)
+
+
+def test_a_request_for_the_previous_mac_is_dropped_not_fatal() -> None:
+    """The link's MAC changed while the engine's request was on its way: io sends nothing
+    and says so; the request must be sound otherwise, and no other MAC passes."""
+    new_mac = bytes.fromhex("020000001003")
+    for msg in (ipc.SendBroadcast(IPv4Address(0), GOOD),
+                ipc.SendUnicast(IPv4Address("192.0.2.1"), GOOD)):
+        assert isinstance(io_dispatch_engine(msg, new_mac, MAC), Drop)
+        with pytest.raises(ipc.PeerViolation):
+            io_dispatch_engine(msg, new_mac)  # no change known: a violation
+    for msg in (ipc.SendBroadcast(IPv4Address("224.0.0.1"), GOOD),  # bad otherwise
+                ipc.SendUnicast(IPv4Address("127.0.0.1"), GOOD),
+                ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest(mac=bytes(6))))):
+        with pytest.raises(ipc.PeerViolation):
+            io_dispatch_engine(msg, new_mac, MAC)
 
 
 def test_engine_messages_round_trip_through_the_contract() -> None:

@@ -49,24 +49,48 @@ class StartGuard:
     announce: int
 
 
-IoAction = Transmit | TransmitUnicast | StartProbe | StartGuard
+@record
+class Drop:
+    """Send nothing (and tell the engine so): a request the engine made for the link's
+    previous MAC address, which crossed the link's change on its way."""
+
+    why: str
+
+
+IoAction = Transmit | TransmitUnicast | StartProbe | StartGuard | Drop
 
 
 def _fatal(kind: ipc.MsgType, why: str) -> ipc.PeerViolation:
     return ipc.PeerViolation(f"io_dispatch_engine: invalid {kind.name}: {why}")
 
 
-def io_dispatch_engine(msg: ipc.Message, mac: bytes) -> IoAction:
-    """Check one decoded message from the engine against this interface's MAC."""
+def _stale(payload: bytes, previous_mac: bytes | None) -> Drop | None:
+    """A request that is sound for the link's previous MAC: the engine had not yet heard
+    of the change (a bond's failover, a bridge taking a new port's address) when it made
+    it. Sending it would be wrong, and it is no violation either."""
+    if previous_mac is not None and bootrequest_fault(payload, previous_mac) is None:
+        return Drop("a request for the previous MAC address")
+    return None
+
+
+def io_dispatch_engine(msg: ipc.Message, mac: bytes,
+                       previous_mac: bytes | None = None) -> IoAction:
+    """Check one decoded message from the engine against this interface's MAC (or, for a
+    request made before the engine heard of a change, its previous one: dropped)."""
     match msg:
         case ipc.SendBroadcast(source, payload):
             fault = bootrequest_fault(payload, mac) or source_fault(source)
             if fault:
+                if (stale := _stale(payload, previous_mac)) and not source_fault(source):
+                    return stale
                 raise _fatal(ipc.MsgType.SEND_BROADCAST, fault)
             return Transmit(broadcast_frame(mac, source, payload))
         case ipc.SendUnicast(destination, payload):
             fault = bootrequest_fault(payload, mac) or destination_fault(destination)
             if fault:
+                if (stale := _stale(payload, previous_mac)) and not destination_fault(
+                        destination):
+                    return stale
                 raise _fatal(ipc.MsgType.SEND_UNICAST, fault)
             return TransmitUnicast(destination, payload)
         case ipc.Probe(address, rfc5227):

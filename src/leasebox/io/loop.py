@@ -21,6 +21,7 @@ from leasebox.core.log import Logger
 from leasebox.core.record import record, replace
 from leasebox.io import arp
 from leasebox.io.dispatch import (
+    Drop,
     StartGuard,
     StartProbe,
     Transmit,
@@ -149,6 +150,7 @@ class IoLoop:
         self.clock = clock
         self.throttle = _Throttle(log, clock)
         self.link: ipc.LinkState | None = None  # what the engine was last told
+        self.previous_mac: bytes | None = None  # the link's MAC before its last change
         self.probe: arp.ProbeRun | None = None
         self.guard: arp.GuardRun | None = None
         self.guard_check: _GuardCheck | None = None
@@ -257,7 +259,7 @@ class IoLoop:
                 raise Stop(EXIT_OK, "engine closed its socket")
             if self.link is None:  # cannot happen: the loop starts after initial_link
                 raise Stop(EXIT_FAILURE, "engine message before the link is known")
-            action = io_dispatch_engine(msg, self.link.mac)
+            action = io_dispatch_engine(msg, self.link.mac, self.previous_mac)
         except ipc.PeerViolation as exc:
             raise Stop(EXIT_PROTOCOL, f"engine violated the contract: {exc}") from None
         except _ENGINE_GONE:
@@ -277,6 +279,9 @@ class IoLoop:
                 self.start_probe(address, rfc5227)
             case StartGuard(address, announce):
                 self.start_guard(address, announce)
+            case Drop(why):
+                self.log.info("not sent: %s (the engine sends again with the new one)", why)
+                self.to_engine(ipc.TxDone(sent=False))
 
     def transmit(self, sock: socket.socket, frame: bytes, what: str) -> bool:
         try:
@@ -436,6 +441,8 @@ class IoLoop:
         if state == self.link:
             return
         self.to_engine(state)  # first: a carrier up starts the engine's exchange
+        if self.link is not None and self.link.mac != mac:
+            self.previous_mac = self.link.mac
         self.link = state
         self.log.info("link %s: mac %s mtu %d carrier %s", self.ifname, format_mac(mac), mtu,
                       "up" if facts.carrier else "down")
