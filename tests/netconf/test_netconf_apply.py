@@ -355,3 +355,23 @@ def test_what_a_replaced_link_handed_on_is_taken_back() -> None:
     conf.remove(0.0)
     assert conf.hand_off(0.0) == "" and resolver.content is None
     assert conf.tracked.empty
+
+
+def test_an_address_change_changes_the_mtu_once_at_most(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """A new address with the same MTU: the MTU is not put back and set again (two changes,
+    and many drivers reset the link for each); a new MTU is one change; a lease without
+    one puts the original back, once."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(mtu=1400))
+    assert kernel.mtu == 1400
+    kernel.log.clear()
+    conf.apply(make_plan(address="192.0.2.11/24", mtu=1400))
+    assert not [e for e in kernel.log if e.startswith("mtu")]
+    conf.apply(make_plan(address="192.0.2.12/24", mtu=1300))
+    assert [e for e in kernel.log if e.startswith("mtu")] == ["mtu 1300"]
+    kernel.log.clear()
+    conf.apply(make_plan(address="192.0.2.13/24"))
+    assert [e for e in kernel.log if e.startswith("mtu")] == ["mtu 1500"] and kernel.mtu == 1500
+    conf.remove()
+    assert kernel.mtu == 1500 and conf.tracked.empty

@@ -160,7 +160,7 @@ class Configurator:
         if self.tracked.address is not None and self.tracked.address != plan.interface:
             log.info("address changes from %s to %s: removing the old one first",
                      self.tracked.address, plan.interface)
-            self.remove()
+            self.remove(now, mtu=False)
         new = self.tracked.copy()
         undo: list[Undo] = []
         try:
@@ -241,10 +241,12 @@ class Configurator:
 
     # ---- remove --------------------------------------------------------------------------
 
-    def remove(self, now: float = 0.0) -> None:
+    def remove(self, now: float = 0.0, *, mtu: bool = True) -> None:
         """Undo everything tracked. Goes on past a failing step; raises ApplyFailed at the
         end if anything in the kernel could not be removed (it stays tracked, for a later
-        retry). DNS and NTP are taken back by the next hand_off."""
+        retry). DNS and NTP are taken back by the next hand_off. `mtu` False: the MTU
+        stays, and tracked, for the apply that follows to set or restore (one change, not
+        two: many drivers reset the link for each)."""
         errors: list[str] = []
         t = self.tracked
         self.want(NOTHING, now)
@@ -260,7 +262,7 @@ class Configurator:
                 t.address = None
             except OSError as exc:
                 errors.append(str(exc))
-        if t.mtu is not None and t.original_mtu is not None:
+        if mtu and t.mtu is not None and t.original_mtu is not None:
             try:
                 # Someone else changed the MTU since: theirs now, leave it.
                 if self.kernel.link_mtu() == t.mtu:
