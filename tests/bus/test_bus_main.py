@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -149,3 +150,40 @@ def test_waits_for_resolved_and_exits_when_idle(bus: PrivateBus, tmp_path: Path)
         assert "holding nothing for 1 s" in proc.output()
     finally:
         proc.stop()
+
+
+def test_no_netconf_can_keep_the_others_out(tmp_path: Path) -> None:
+    """A netconf (one uid) holds a few connections at most, and none for long: the bus
+    stays open to every other interface's hand-offs."""
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.links import Links
+    from leasebox.bus.services import BusServices
+    from leasebox.bus.statefile import StateDir
+    from leasebox.core.log import Logger
+
+    path = str(tmp_path / "bus.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(16)
+    listener.setblocking(False)
+    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
+                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
+                       Logger("test.bus"), idle=0)
+    clients = []
+    try:
+        for _ in range(bus_main.MAX_PER_UID + 1):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            c.settimeout(2)
+            c.connect(path)
+            bus._accept()
+            clients.append(c)
+        assert len(bus.clients) == bus_main.MAX_PER_UID
+        assert clients[-1].recv(16) == b""  # the one too many: closed at once
+        now = time.monotonic()
+        assert bus._timeout(now) is not None  # the loop wakes for the oldest
+        bus._drop_stale(now + bus_main.CLIENT_TIMEOUT)
+        assert not bus.clients and all(c.recv(16) == b"" for c in clients[:-1])
+    finally:
+        for c in clients:
+            c.close()
+        listener.close()

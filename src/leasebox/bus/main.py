@@ -41,6 +41,10 @@ from leasebox.runtime.signals import StopSignals
 
 SEND_TIMEOUT = 5.0
 MAX_CLIENTS = 64
+# netconf connects for each hand-off and leaves once answered; a connection held longer is
+# dropped, and one uid holds a few at most, so that no netconf can keep the others out
+CLIENT_TIMEOUT = 10.0
+MAX_PER_UID = 4
 TARGET_OF = {RESOLVED.bus_name: Target.RESOLVED, TIMESYNCD.bus_name: Target.TIMESYNCD}
 
 
@@ -74,6 +78,7 @@ class Bus:
         self.idle = idle
         self.sel = selectors.DefaultSelector()
         self.clients: dict[socket.socket, peers.Credentials] = {}
+        self.opened: dict[socket.socket, float] = {}  # when each client connected
         self.watched: Connection | None = None
         self.last_activity = time.monotonic()
         self.last_status = ""
@@ -114,14 +119,30 @@ class Bus:
             self.log.warning("too many connections: refusing one")
             conn.close()
             return
+        peer = peers.peer_credentials(conn)
+        if sum(1 for p in self.clients.values() if p.uid == peer.uid) >= MAX_PER_UID:
+            self.log.warning("uid %d (pid %d) holds %d connections already: refusing one",
+                             peer.uid, peer.pid, MAX_PER_UID)
+            conn.close()
+            return
         conn.settimeout(SEND_TIMEOUT)
-        self.clients[conn] = peers.peer_credentials(conn)
+        self.clients[conn] = peer
+        self.opened[conn] = time.monotonic()
         self.sel.register(conn, selectors.EVENT_READ, "client")
 
     def _drop(self, conn: socket.socket) -> None:
         self.sel.unregister(conn)
         del self.clients[conn]
+        del self.opened[conn]
         conn.close()
+
+    def _drop_stale(self, now: float) -> None:
+        for conn, opened in list(self.opened.items()):
+            if now - opened >= CLIENT_TIMEOUT:
+                peer = self.clients[conn]
+                self.log.warning("netconf (pid %d, uid %d) held its connection %g s: dropped",
+                                 peer.pid, peer.uid, CLIENT_TIMEOUT)
+                self._drop(conn)
 
     def _serve(self, conn: socket.socket) -> None:
         peer = self.clients[conn]
@@ -192,6 +213,8 @@ class Bus:
             waits.append(max(0.0, deadline - now))
         if self.idle > 0 and not self._busy():
             waits.append(max(0.0, self.last_activity + self.idle - now))
+        if self.opened:
+            waits.append(max(0.0, min(self.opened.values()) + CLIENT_TIMEOUT - now))
         return min(waits) if waits else None
 
     def _busy(self) -> bool:
@@ -238,6 +261,7 @@ class Bus:
                     self._dbus_event()
                 else:
                     self.signals.drain()
+            self._drop_stale(time.monotonic())
             self.links.deliver(time.monotonic())
             self._save()
 
