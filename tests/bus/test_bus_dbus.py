@@ -32,6 +32,7 @@ from jeepney import (
 from jeepney.low_level import Header
 
 from leasebox.bus.dbus import MAX_QUEUED, Connection, DBusError
+from leasebox.bus.links import ServicesLost
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from tests.waiting import wait_for
 
@@ -143,7 +144,8 @@ def test_errors_name_the_callee_and_absence(bus: PrivateBus, tmp_path: Path) -> 
     services.close()
     with pytest.raises(OSError):
         BusServices(f"unix:path={tmp_path / 'nobus'}").set_ntp([])
-    with pytest.raises(DBusError, match="unsupported D-Bus address"):
+    # no connection at all: a round of calls ends here (links.ServicesLost)
+    with pytest.raises(ServicesLost, match="unsupported D-Bus address"):
         BusServices("tcp:host=127.0.0.1,port=1").set_ntp([])
 
 

@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from leasebox.bus.links import MAX_RETRY, Links, Target, Want
+from leasebox.bus.links import MAX_RETRY, Links, ServicesLost, Target, Want
 from leasebox.ipc import Names
 
 A = IPv4Address
@@ -136,6 +136,33 @@ def test_a_lost_bus_connection_gives_timesyncd_its_servers_again(fake: FakeServi
     links.deliver(2.0)
     assert fake.calls[2:] == [("set_ntp", (A("192.0.2.1"),))]
     assert not links.pending(Target.TIMESYNCD) and not links.pending(Target.RESOLVED)
+
+
+def test_a_hung_resolved_costs_one_wait_a_round_and_keeps_its_backoff() -> None:
+    """Each call to a hung resolved waits its time limit: the round ends at the first, not
+    link after link (six links were 30 s, WatchdogSec=); and a reconnection after it does
+    not start the backoff over."""
+    class Hung(FakeServices):
+        def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                     domains: Sequence[str]) -> None:
+            self.calls.append(("set_link", ifindex))
+            raise ServicesLost("D-Bus: no answer in time")
+
+    hung = Hung()
+    links = Links(hung)
+    for i in range(6):
+        links.update(f"eth{i}", Want(2 + i, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    assert hung.calls == [("set_link", 2)]
+    assert links.resolved_todo == {f"eth{i}" for i in range(6)}
+    first = links.next_deadline()
+    links.owner_changed(Target.RESOLVED, True, 0.5, reconnected=True)
+    assert links.next_deadline() == first  # not at once
+    links.deliver(first)
+    links.owner_changed(Target.RESOLVED, True, first + 0.1, reconnected=True)
+    assert links.next_deadline() > first + 2 * 0.9  # it doubled
+    links.owner_changed(Target.RESOLVED, True, first + 0.2)  # a new resolved: at once
+    assert links.next_deadline() == first + 0.2
 
 
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:

@@ -65,6 +65,11 @@ class Retry:
         self.delay = 0.0
 
 
+class ServicesLost(OSError):
+    """The connection to the services broke or a call went unanswered (a hung resolved):
+    the rest of the round would only wait as long again, link after link."""
+
+
 @record(frozen=False)
 class Links:
     services: Services
@@ -109,14 +114,17 @@ class Links:
 
     # ---- what the bus tells us ------------------------------------------------------------
 
-    def owner_changed(self, target: Target, present: bool, now: float) -> None:
+    def owner_changed(self, target: Target, present: bool, now: float,
+                      reconnected: bool = False) -> None:
         # A restarted resolved reloads what it was told, so only pending work is due; a
         # new timesyncd knows no runtime servers. Either way, what is due goes now, not at
-        # the end of its backoff.
+        # the end of its backoff; but not when only our connection is new (`reconnected`):
+        # a service that hangs would otherwise be asked again at once after each timeout.
         if target is Target.TIMESYNCD:
             self.ntp_has = None
         if present:
-            self.retry[target].now_please(now)
+            if not reconnected:
+                self.retry[target].now_please(now)
         else:  # nothing to try until it is back (or the backoff says to look again)
             self.retry[target].failed(now, f"{target} is not on the bus")
 
@@ -159,9 +167,13 @@ class Links:
         # Link by link: resolved refusing one (a link it no longer knows, or one another
         # manager holds) must not keep the others from their DNS. The failed ones stay to do.
         failed: dict[str, str] = {}
-        for name in sorted(self.resolved_todo):
+        todo = sorted(self.resolved_todo)
+        for i, name in enumerate(todo):
             try:
                 self._deliver_link(name)
+            except ServicesLost as exc:  # the others would wait as long: next round
+                failed.update(dict.fromkeys(todo[i:], str(exc) or type(exc).__name__))
+                break
             except OSError as exc:
                 failed[name] = str(exc) or type(exc).__name__
             else:

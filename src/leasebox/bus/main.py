@@ -98,7 +98,8 @@ class Bus:
         now = time.monotonic()
         for name, target in TARGET_OF.items():
             # whatever was missed while there was no connection: assume it happened
-            self.links.owner_changed(target, conn.owner(name) is not None, now)
+            self.links.owner_changed(target, conn.owner(name) is not None, now,
+                                     reconnected=True)
 
     def _unwatch(self) -> None:
         if self.watched is not None:

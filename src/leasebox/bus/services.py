@@ -17,6 +17,7 @@ from ipaddress import IPv4Address
 from jeepney import DBusAddress
 
 from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
+from leasebox.bus.links import ServicesLost
 from leasebox.core.names import check_domain
 
 RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
@@ -62,10 +63,11 @@ class BusServices:
         except DBusError as exc:
             if not exc.name:  # the connection itself is in doubt: start over next time
                 self.close()
+                raise ServicesLost(str(exc)) from None
             raise
-        except OSError:
+        except OSError as exc:
             self.close()
-            raise
+            raise ServicesLost(str(exc) or type(exc).__name__) from None
 
     def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
                  domains: Sequence[str]) -> None:
