@@ -241,6 +241,14 @@ class Configurator:
 
     # ---- remove --------------------------------------------------------------------------
 
+    def link_gone(self, now: float) -> None:
+        """The link went (unplugged, or renamed): its address, routes and MTU went with it,
+        or are no longer ours to manage; what was handed on for it (DNS, NTP) is taken
+        back at the next hand_off, as networkd drops a removed link's servers."""
+        t = self.tracked
+        t.address, t.routes, t.mtu, t.original_mtu = None, [], None, None
+        self.want(NOTHING, now)
+
     def remove(self, now: float = 0.0, *, mtu: bool = True) -> None:
         """Undo everything tracked. Goes on past a failing step; raises ApplyFailed at the
         end if anything in the kernel could not be removed (it stays tracked, for a later

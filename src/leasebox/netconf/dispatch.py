@@ -58,6 +58,16 @@ class Netconf:
             self.on_change(self.status())
         return self.configurator.due(now)
 
+    def link_gone(self) -> None:
+        """The link went: take back its DNS and NTP now (one try; a netconf serving the
+        name later tries again), so that timesyncd does not keep its servers and
+        leasebox-bus does not hold it for ever."""
+        now = self.clock()
+        self.configurator.link_gone(now)
+        self.configurator.hand_off(now)
+        self.save_state()
+        self.on_change(self.status())
+
     def save_state(self) -> None:
         """After every change, successful or not: a restarted netconf must know it."""
         if self.state is None:

@@ -405,11 +405,13 @@ def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _
         log.critical("engine broke the contract, exiting: %s", exc)
         return EX_FATAL
     except LinkGone as exc:
-        if not listening:
-            log.warning("%s: exiting", exc)
-            return EX_OK
-        log.warning("%s", exc)
-        return None
+        log.warning("%s%s", exc, "" if listening else ": exiting")
+        try:
+            nc.link_gone()
+        except BusViolation as violation:
+            log.critical("leasebox-bus broke the contract, exiting: %s", violation)
+            return EX_FATAL
+        return None if listening else EX_OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,6 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not listening:
                     log.error("interface %s does not exist", ifname)
                     return EX_FATAL
+                _take_back(svc)
                 if not _wait_for_link(svc):
                     return EX_OK
                 continue
@@ -481,6 +484,27 @@ class _Service:
     loop: _Loop
     watch: _LinkWatch
     log: Logger
+
+
+def _take_back(svc: _Service) -> None:
+    """Started while the link is gone (it went while no netconf ran): what an earlier
+    netconf handed on for it (DNS, NTP) is taken back, as when it goes under a running
+    one (Netconf.link_gone). The address, routes and MTU went with the link."""
+    state = StateFile(os.path.join(svc.args.runtime_dir, svc.ifname), 0)  # no link: no index
+    tracked = _load_state(state, svc.log)
+    if tracked is None or (tracked.dns == NOTHING and tracked.wanted is None):
+        return
+    resolver = _resolver(svc.args, svc.ifname, state.directory)
+    try:
+        resolver.hand_off(NOTHING, tracked.dns if tracked.dns_to == resolver.name else None)
+    except OSError as exc:  # the next netconf on this name tries again
+        svc.log.warning("%s is gone; cannot take back its DNS/NTP yet: %s", svc.ifname, exc)
+        return
+    svc.log.info("%s is gone: its DNS/NTP taken back", svc.ifname)
+    try:
+        state.save(Tracked())
+    except OSError as exc:
+        svc.log.error("cannot save state to %s: %s", state.path, exc)
 
 
 def _wait_for_link(svc: _Service) -> bool:
