@@ -455,3 +455,31 @@ def test_a_netconf_started_without_its_link_takes_back_its_dns(
     # part stays to do, in the state file, for the next netconf on this name
     assert "cannot take back its DNS/NTP yet" in nc2.output()
     assert (tmp_path / "run" / IFACE / "netconf.state").exists()
+
+
+def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any) -> None:
+    """RouteTable= changed and the target restarted with the lease kept: the kernel keeps an
+    address's noprefixroute through a replace, so netconf re-adds it; main then has the
+    subnet and the default route again, table 100 nothing (and the other way round)."""
+    def main_routes() -> set[tuple[str, str | None]]:
+        return {(r.get("dst", ""), r.get("gateway"))
+                for r in ip_json(netns, "-4", "route", "show", "table", "main")}
+
+    first = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n")
+    assert first.request(lease(1)).status == OK
+    first.stop()  # the configuration stays, in netconf.state
+    second = start_netconf(netns, INTERPRETERS[0].values[0])
+    reply = second.request(lease(2))
+    assert reply.status == OK, reply.reason
+    (addr,) = addresses(netns)
+    assert addr.get("noprefixroute") is None
+    assert {("192.0.2.0/24", None), ("default", "192.0.2.1")} <= main_routes()
+    assert {r[3] for r in route_set(netns)} == {None}  # main: no "table" in ip -j
+    second.stop()
+    third = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n")
+    assert third.request(lease(3)).status == OK
+    (addr,) = addresses(netns)
+    assert addr.get("noprefixroute") is True
+    assert not {r for r in main_routes() if "192.0.2" in r[0] or r[0] == "default"}
+    assert route_set(netns) == {("192.0.2.0/24", None, 1024, "100", "link"),
+                                ("default", "192.0.2.1", 1024, "100", None)}

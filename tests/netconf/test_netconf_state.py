@@ -49,6 +49,19 @@ def test_reads_what_the_previous_version_wrote() -> None:
     assert from_json(json.dumps(old), 7).dns == NOTHING
 
 
+def test_how_the_address_went_on_is_kept_and_may_be_unknown() -> None:
+    """prefix_route (RouteTable=main or not when the address was added) round-trips; a
+    state of an older netconf has none: not known, so nothing is re-added for it."""
+    for flag in (True, False):
+        assert from_json(to_json(7, Tracked(prefix_route=flag)), 7).prefix_route is flag
+    doc = json.loads(to_json(7, TRACKED))
+    del doc["prefix_route"]
+    assert from_json(json.dumps(doc), 7).prefix_route is None
+    doc["prefix_route"] = "yes"
+    with pytest.raises(StateError, match="prefix_route"):
+        from_json(json.dumps(doc), 7)
+
+
 def test_a_state_without_the_sink_leaves_it_unknown() -> None:
     """Written by the netconf of an earlier version 2, before dns_to."""
     doc = json.loads(to_json(7, TRACKED))

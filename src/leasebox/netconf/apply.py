@@ -77,10 +77,13 @@ class Tracked:
     dns: Names = NOTHING  # DNS and NTP as handed on
     wanted: Names | None = None  # what should be handed on instead, while it could not be
     dns_to: str = ""  # the Resolver that `dns` went to (its name); "": not known
+    # whether `address` went on with the kernel's prefix route (RouteTable=main) or
+    # without (noprefixroute); None: not known (a state file of an older netconf)
+    prefix_route: bool | None = None
 
     def copy(self) -> Tracked:
         return Tracked(self.address, list(self.routes), self.mtu, self.original_mtu, self.dns,
-                       self.wanted, self.dns_to)
+                       self.wanted, self.dns_to, self.prefix_route)
 
     @property
     def empty(self) -> bool:
@@ -196,6 +199,17 @@ class Configurator:
         """`held`: the address's lifetimes before. A renewal rolled back leaves the lease in
         use (the engine keeps it), and its lifetime, which the kernel acts on, with it."""
         existed = new.address is not None
+        if existed and new.prefix_route not in (None, plan.prefix_route):
+            # RouteTable= changed with the lease kept: the kernel keeps an address's
+            # noprefixroute through a replace, so the address goes and comes back. With it
+            # went the kernel's routes through it; the routes below are asked for again.
+            log.info("%s goes %s the kernel's prefix route (RouteTable=): re-adding it",
+                     plan.interface, "with" if plan.prefix_route else "without")
+            self.kernel.del_address(plan.interface)
+            undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
+                                held[0] if held is not None and held[0] > 0
+                                else plan.lifetime, new.prefix_route, plan.prefix_metric))
+            existed = False
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
                                 plan.prefix_route, plan.prefix_metric)
         if not existed:
@@ -204,6 +218,7 @@ class Configurator:
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
                                 held[0], plan.prefix_route, plan.prefix_metric))
         new.address = plan.interface
+        new.prefix_route = plan.prefix_route
         got = self.kernel.address_lifetimes(plan.interface)
         if not _lifetime_ok(plan.lifetime, got):
             raise OSError(errno.EPROTO, f"kernel holds {plan.interface} with lifetimes "

@@ -55,7 +55,14 @@ def to_json(ifindex: int, t: Tracked) -> str:
         "dns": _names_doc(t.dns),
         "wanted": None if t.wanted is None else _names_doc(t.wanted),
         "dns_to": t.dns_to,  # optional in version 2: an older netconf reads the rest
+        "prefix_route": t.prefix_route,  # optional too
     }, sort_keys=True)
+
+
+def _flag(value: Any) -> bool | None:
+    if value is not None and type(value) is not bool:
+        raise StateError(f"prefix_route: {value!r}")
+    return value
 
 
 def _sink(value: Any) -> str:
@@ -112,6 +119,7 @@ def from_json(text: str, ifindex: int) -> Tracked:
             dns=dns,
             wanted=wanted,
             dns_to=_sink(data.get("dns_to", "")),
+            prefix_route=_flag(data.get("prefix_route")),
         )
         if data["ifindex"] != ifindex:
             # The link was replaced (a NIC removed and added): its address, routes and MTU
