@@ -26,12 +26,12 @@ from tests.machine.machine_helpers import (
     OTHER_ADDRESS,
     OTHER_MAC,
     OTHER_SERVER,
-    SERVER,
     T0,
     Harness,
     ack,
     nak,
     of_type,
+    offer,
     remembered,
     sent,
 )
@@ -131,7 +131,10 @@ def test_link_down_up_reboots_and_keeps_the_lease() -> None:
     assert h.state is State.BOUND
 
 
-def test_link_flap_without_answer_keeps_the_applied_lease() -> None:
+def test_link_flap_without_answer_keeps_the_applied_lease_and_discovers() -> None:
+    """No answer to the INIT-REBOOT after a flap (a server down for a moment, or another
+    network whose server ignores an address it does not know, as Kea and ISC dhcpd
+    without `authoritative` do): DISCOVER, asking for the address, which stays applied."""
     h = Harness()
     lease = h.acquire()
     h.handle(LinkDown(h.now))
@@ -139,9 +142,51 @@ def test_link_flap_without_answer_keeps_the_applied_lease() -> None:
     h.link_up()
     while h.state is State.REBOOTING:
         actions = h.fire()
-    assert h.state is State.BOUND
+    assert h.state is State.SELECTING
     assert not of_type(actions, RemoveLease) and not of_type(actions, ApplyLease)
-    assert h.timer() == lease.t1_at
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER
+    assert discover.requested_ip == ADDRESS and h.client.lease == lease
+    assert h.timer() <= lease.expires_at
+
+
+def test_another_networks_offer_replaces_the_kept_lease() -> None:
+    """The laptop woke on another network: its server answers the DISCOVER; the new lease
+    takes the old one's place, which goes first."""
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    while h.state is State.REBOOTING:
+        h.fire()
+    h.deliver(offer(h.last_sent().message, yiaddr=OTHER_ADDRESS, server_id=OTHER_SERVER))
+    assert h.state is State.REQUESTING
+    actions = h.deliver(ack(h.last_sent().message, yiaddr=OTHER_ADDRESS,
+                            server_id=OTHER_SERVER))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [applied] = of_type(actions, ApplyLease)
+    assert applied.lease.address == OTHER_ADDRESS
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+
+
+def test_a_kept_lease_nobody_answers_for_goes_at_its_expiry() -> None:
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    removed: list[RemoveLease] = []
+    while not removed:
+        assert h.now <= lease.expires_at
+        actions = h.fire()
+        removed = of_type(actions, RemoveLease)
+        assert not of_type(actions, ApplyLease)
+    assert removed == [RemoveLease(lease)] and h.now == lease.expires_at
+    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.LOST
+    assert h.client.lease is None and h.state in (State.INIT, State.SELECTING)
 
 
 def test_a_link_flap_check_the_kernel_failed_is_not_kept() -> None:
@@ -177,7 +222,9 @@ def test_a_remembered_lease_the_kernel_failed_is_not_kept() -> None:
     assert h.last_sent().message.requested_ip == ADDRESS
 
 
-def test_link_flap_after_t1_resumes_renewing() -> None:
+def test_link_flap_after_t1_unanswered_gets_the_lease_again_by_discover() -> None:
+    """Past T1, no answer to the INIT-REBOOT: the DISCOVER's offer of the same address
+    from the same server renews it in place, without taking it off the link."""
     h = Harness()
     lease = h.acquire()
     h.handle(LinkDown(h.now))
@@ -185,8 +232,14 @@ def test_link_flap_after_t1_resumes_renewing() -> None:
     h.link_up()
     while h.state is State.REBOOTING:
         h.fire()
-    assert h.state is State.RENEWING
-    assert h.last_sent().destination == SERVER
+    assert h.state is State.SELECTING and h.last_sent().destination is None
+    h.deliver(offer(h.last_sent().message))
+    actions = h.deliver(ack(h.last_sent().message))
+    assert not of_type(actions, RemoveLease)
+    [applied] = of_type(actions, ApplyLease)
+    assert applied.lease.address == ADDRESS and applied.lease.acquired_at > lease.acquired_at
+    h.applied()
+    assert h.state is State.BOUND and h.timer() > lease.expires_at
 
 
 def test_lease_expires_while_link_down() -> None:

@@ -17,7 +17,12 @@ log = Logger("leasebox.core.machine")
 
 
 def init_timer(ctx: Context, event: Event) -> None:
-    steps.start_selecting(ctx)
+    """DISCOVER when INIT's wait is over. A lease kept while the client looks for another
+    (reboot.py: no answer to INIT-REBOOT) goes when it expires, wait or not."""
+    if expired(ctx):
+        steps.drop_lease(ctx, "expired")
+    if ctx.link_up and ctx.wake_at is not None and ctx.now >= ctx.wake_at:
+        steps.start_selecting(ctx)
 
 
 def init_renew(ctx: Context, event: Event) -> None:

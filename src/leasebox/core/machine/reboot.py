@@ -4,12 +4,16 @@ INIT-REBOOT is where a held lease waits: one remembered from disk before the fir
 LinkUp, or one kept across a link-down (still applied, still counting down to expiry).
 LinkUp (or the timer of a resumed snapshot) sends the init-reboot REQUEST (RFC 2131 3.2).
 
-No answer after REBOOT_ATTEMPTS REQUESTs (RFC 2131 3.2 step 5 leaves the choice open):
-- a lease that is still applied (a link flap) is kept and its own T1/T2 take over, so that
-  a server that is down for a moment does not take the address away;
-- a lease only remembered from disk is not applied: the client does a DISCOVER instead
-  (asking for that address again). Configuring an unverified address on what may be another
-  network is worse than the few seconds a DISCOVER costs.
+No answer after REBOOT_ATTEMPTS REQUESTs (RFC 2131 3.2 step 5 leaves the choice open), the
+client does a DISCOVER, asking for that address again:
+- a lease that is still applied (a link flap) stays applied meanwhile, until a new lease
+  replaces it or it expires, so that a server that is down for a moment does not take the
+  address away. Waiting for its T1 instead would leave a laptop that woke on another
+  network with the old address for hours: Kea, and ISC dhcpd unless `authoritative`,
+  answer an INIT-REBOOT for an address they do not know with nothing, where any server
+  answers a DISCOVER;
+- a lease only remembered from disk is not applied: configuring an unverified address on
+  what may be another network is worse than the few seconds a DISCOVER costs.
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ def rebooting_timer(ctx: Context, event: Event) -> None:
         if ctx.tries < timing.REBOOT_ATTEMPTS:
             steps.send_again(ctx, steps.send_request)
         elif ctx.applied is not None:
-            log.info("no answer to INIT-REBOOT; keeping %s until its lease says otherwise",
-                     steps.held(ctx).address)
-            steps.resume_lease(ctx)
+            lease = steps.held(ctx)
+            log.info("no answer to INIT-REBOOT; asking with DISCOVER, keeping %s meanwhile",
+                     lease.address)
+            ctx.previous_address = lease.address
+            steps.start_selecting(ctx)  # the lease stays held and applied (see above)
         else:
             lease = steps.held(ctx)
             log.info("no answer to INIT-REBOOT for %s; asking with DISCOVER", lease.address)

@@ -64,7 +64,7 @@ def _adapter_rows(state: State, can_bind: bool) -> dict[Kind, Rule]:
 TABLE: Mapping[State, Mapping[Kind, Rule]] = {
     S.INIT: {
         **_adapter_rows(S.INIT, can_bind=False),
-        K.TIMER: _rule(acquire.init_timer, S.SELECTING),
+        K.TIMER: _rule(acquire.init_timer, S.SELECTING, S.INIT),
         K.RENEW: _rule(acquire.init_renew, S.INIT),
     },
     S.SELECTING: {
@@ -110,8 +110,7 @@ TABLE: Mapping[State, Mapping[Kind, Rule]] = {
     },
     S.REBOOTING: {
         **_adapter_rows(S.REBOOTING, can_bind=True),
-        K.TIMER: _rule(reboot.rebooting_timer, S.REBOOTING, S.INIT,
-                       S.BOUND, S.RENEWING, S.REBINDING),
+        K.TIMER: _rule(reboot.rebooting_timer, S.REBOOTING, S.INIT, S.SELECTING),
         K.ACK: _rule(reboot.rebooting_ack, S.REBOOTING, S.PROBING, S.INIT),
         K.NAK: _rule(reboot.rebooting_nak, S.INIT),
     },
