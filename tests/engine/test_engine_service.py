@@ -763,6 +763,32 @@ def test_a_new_mac_ends_the_guard_of_the_old_one(tmp_path: Path) -> None:
     r.netconf.close()
 
 
+def test_a_new_mac_takes_the_old_ones_configuration_off(tmp_path: Path, logs: Logs) -> None:
+    """The link's MAC changed (a randomised MAC on another network): the new client starts
+    from nothing, so what the old one applied is removed now, or nothing ever would."""
+    r = make_rig(tmp_path)
+    bind(r)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    assert r.netconf_conn is not None
+    assert isinstance(channel.recv(r.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF),
+                      ipc.Remove)
+    assert any(rec.fields.get("LEASE_EVENT") == "left" for rec in logs.at_least(INFO,
+                                                                               "leasebox.engine"))
+    discover = r.sent()  # no RELEASE for the old MAC: io would not send it
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.chaddr[:6] == OTHER_MAC
+
+
+def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
+    """`leaseboxctl leave`, then `renew`: the engine is back on the link, and a restart
+    after that (a crash, an upgrade) resumes from the live state, not from nothing."""
+    bind(rig)
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert rig.svc.live.read() == b""
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    assert rig.svc.live.read() != b""
+
+
 def test_renew_after_release_starts_again(rig: Rig) -> None:
     # `leaseboxctl release` leaves the interface STOPPED (a link flap takes no new lease
     # behind the operator's back); `leaseboxctl renew` is the way back.

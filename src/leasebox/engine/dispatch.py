@@ -169,8 +169,11 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             if wait := svc.command_rate.allow(now):
                 return _reply(False, error=f"too many renew/release requests; try again in "
                                             f"{wait:.0f} s")
-            svc.feed(RenewRequested(now) if req.command is control.Command.RENEW
-                     else ReleaseRequested(now))
+            if req.command is control.Command.RENEW:
+                svc.live.resume()  # after a leave, the snapshot is kept again
+                svc.feed(RenewRequested(now))
+            else:
+                svc.feed(ReleaseRequested(now))
         case control.Command.LEAVE | control.Command.SHUTDOWN:
             # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
             # unless SendRelease=always.

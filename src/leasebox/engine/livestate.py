@@ -55,3 +55,8 @@ class LiveState:
         an engine that did not leave: STOPPED in one is an operator's release."""
         self.clear()
         self.retired = True
+
+    def resume(self) -> None:
+        """An operator's renew after a leave (`leaseboxctl leave`, then `renew`): the engine
+        is on the link again, and what it does is state to resume once more."""
+        self.retired = False

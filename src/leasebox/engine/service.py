@@ -26,6 +26,7 @@ from leasebox.core.machine.types import (
     Lease,
     LeaseEvent,
     LeaseEventKind,
+    LeaveRequested,
     LinkDown,
     LinkUp,
     PersistLease,
@@ -140,7 +141,10 @@ class EngineService:
         if self.client is None or (old is not None and old.mac != link.mac):
             if old is not None and old.mac != link.mac:
                 log.warning("MAC address changed to %s; starting over", link.mac.hex(":"))
-                self.feed(LinkDown(now))
+                # The old MAC's client goes, and what it applied with it: the new one
+                # starts from nothing and would never remove it. No RELEASE: io sends
+                # nothing for the old MAC any more.
+                self.feed(LeaveRequested(now, release=False))
             self.client = self._make_client(link.mac, now)
             self.client.set_link_mtu(link.mtu)
             # A restored client remembers whether its link was up; tell it how it is now.
