@@ -177,6 +177,26 @@ def bind_guarded(r: Rig) -> socket.socket:
     return conn
 
 
+def test_an_io_that_restarts_while_probing_probes_again(tmp_path: Path) -> None:
+    """io restarted during the ARP probe of a new address: the new io is asked to probe it
+    again, or the address would be taken as free, unprobed, when the probe's time is up."""
+    r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
+    r.reply(offer(r.sent()))
+    r.reply(ack(r.sent()))
+    assert r.from_engine() == ipc.Probe(ADDRESS)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    r.svc.drop_io()
+    r.svc.io_connected(theirs)
+    r.io.close()
+    r.io = ours
+    assert r.from_engine() == ipc.Probe(ADDRESS)
+    dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
+    assert r.svc.ledger.pending  # probed: the lease goes to netconf
+    ours.close()
+    r.netconf.close()
+
+
 def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
     # ARPProbe=yes: probe, then the guard once netconf has applied the lease, again for an
     # io that reconnects (unannounced); a conflict is defended, a second one declined.

@@ -100,6 +100,7 @@ class EngineService:
         self.link: ipc.LinkState | None = None
         self.io: socket.socket | None = None
         self.guarded: IPv4Address | None = None  # the last GuardAddress, for a new io
+        self.probe: ipc.Probe | None = None  # the last ProbeAddress, for a new io
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
         self.ledger = Ledger()  # what netconf and io were asked, and what is still due
@@ -223,7 +224,8 @@ class EngineService:
                 case Transmit(message, destination):
                     self.engine_compose_io_transmit(message, destination)
                 case ProbeAddress(address, timing):
-                    self.engine_compose_io(ipc.Probe(address, timing is ProbeTiming.RFC5227))
+                    self.probe = ipc.Probe(address, timing is ProbeTiming.RFC5227)
+                    self.engine_compose_io(self.probe)
                 case GuardAddress(address, announce):
                     self.guarded = address
                     self.engine_compose_io(ipc.Guard(address, announce))
@@ -328,10 +330,15 @@ class EngineService:
             self.send_netconf(msg)
 
     def io_connected(self, conn: socket.socket) -> None:
-        """A new io (the old one restarted): it guards nothing yet; tell it, unannounced."""
+        """A new io (the old one restarted): it guards nothing yet; tell it, unannounced.
+        And it probes nothing: a probe the old one was running starts again, or the
+        address would be taken as free when the probe's time is up, unprobed."""
         self.io = conn
         if self.guarded is not None:
             self.engine_compose_io(ipc.Guard(self.guarded))
+        if self.probe is not None and self.state is State.PROBING:
+            log.info("io restarted while probing %s: probing again", self.probe.address)
+            self.engine_compose_io(self.probe)
 
     def drop_io(self) -> None:
         if self.io is not None:
