@@ -231,6 +231,16 @@ def test_valid_doc_restores() -> None:
     assert restore(encode(bound_doc())).state is State.RENEWING
 
 
+def test_a_long_captive_portal_uri_survives_a_restart() -> None:
+    """The codec takes a portal URI up to 4 KiB (RFC 3396 joins repeated options): the
+    snapshot, bound by the same rule, does not throw the state away for one of 300."""
+    h = Harness()
+    portal = "https://portal.example/" + "p" * 300
+    h.acquire(captive_portal=portal)
+    back = restore(h.client.snapshot())
+    assert back.lease is not None and back.lease.captive_portal == portal
+
+
 def test_every_truncation_rejected() -> None:
     data = encode(bound_doc())
     for end in range(len(data)):

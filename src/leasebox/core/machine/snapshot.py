@@ -39,6 +39,8 @@ from leasebox.core.machine.errors import LeaseError, SnapshotError
 from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.types import ClientConfig, Lease, Random, State
 from leasebox.core.values import Route
+from leasebox.core.wire.limits import MAX_OPTION_DATA
+from leasebox.core.wire.strings import portal_problem
 
 if TYPE_CHECKING:
     from typing import Any, TypeVar
@@ -263,6 +265,14 @@ def _text(value: Any) -> str:
     return value
 
 
+def _portal(value: Any) -> str:
+    """A captive portal URI, by the codec's own rule and bound (RFC 3396 lets one be longer
+    than an option's 255 octets)."""
+    if type(value) is not str or len(value) > MAX_OPTION_DATA or portal_problem(value):
+        raise SnapshotError("captive portal: not an https URI of safe characters")
+    return value
+
+
 def _address(value: Any) -> IPv4Address:
     if type(value) is not str or len(value) > 15:
         raise SnapshotError("address expected")
@@ -306,7 +316,7 @@ def _lease(doc: Any) -> Lease:
         mtu=_opt(doc["mtu"], lambda v: _int(v, 0, 0xFFFF)),
         ntp_servers=_items(doc["ntp_servers"], _address),
         broadcast_address=_opt(doc["broadcast_address"], _address),
-        captive_portal=_opt(doc["captive_portal"], _text),
+        captive_portal=_opt(doc["captive_portal"], _portal),
     )
     check_lease(lease)
     return lease
