@@ -177,6 +177,31 @@ def bind_guarded(r: Rig) -> socket.socket:
     return conn
 
 
+def test_the_last_error_goes_once_a_lease_is_applied_again(rig: Rig) -> None:
+    """A failed apply (the link went while netconf applied it, as in hotplug) shows in
+    status, but not for days after the next lease is in use."""
+    apply = bind(rig)
+    rig.svc.last_error = ""
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    request = rig.sent()
+    rig.reply(ack(request))
+    assert rig.netconf_conn is not None
+    again = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(again, ipc.Apply) and again.request_id != apply.request_id
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(again.request_id,
+                                                         ipc.ResultStatus.FAILED, "ENODEV"))
+    assert "ENODEV" in str(rig.control(control.Command.STATUS)["result"])
+    rig.clock.now += 70
+    rig.svc.on_timer(rig.clock.now)
+    rig.reply(ack(rig.sent()))
+    last = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(last, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(last.request_id, ipc.ResultStatus.OK,
+                                                         ""))
+    result = rig.control(control.Command.STATUS)["result"]
+    assert isinstance(result, dict) and result["last_error"] is None
+
+
 def test_an_io_that_restarts_while_probing_probes_again(tmp_path: Path) -> None:
     """io restarted during the ARP probe of a new address: the new io is asked to probe it
     again, or the address would be taken as free, unprobed, when the probe's time is up."""

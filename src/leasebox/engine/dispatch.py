@@ -113,6 +113,7 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     now = svc.clock()
     if ok:
         if pending.kind == "apply":
+            svc.last_error = ""  # a lease is in use again: an old failure is history
             svc.feed(ConfigApplied(now))
         return
     svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
