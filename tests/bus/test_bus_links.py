@@ -156,11 +156,13 @@ def test_a_hung_resolved_costs_one_wait_a_round_and_keeps_its_backoff() -> None:
     assert hung.calls == [("set_link", 2)]
     assert links.resolved_todo == {f"eth{i}" for i in range(6)}
     first = links.next_deadline()
+    assert first is not None
     links.owner_changed(Target.RESOLVED, True, 0.5, reconnected=True)
     assert links.next_deadline() == first  # not at once
     links.deliver(first)
     links.owner_changed(Target.RESOLVED, True, first + 0.1, reconnected=True)
-    assert links.next_deadline() > first + 2 * 0.9  # it doubled
+    second = links.next_deadline()
+    assert second is not None and second > first + 2 * 0.9  # it doubled
     links.owner_changed(Target.RESOLVED, True, first + 0.2)  # a new resolved: at once
     assert links.next_deadline() == first + 0.2
 
