@@ -76,6 +76,22 @@ def test_renewed_at_t1_unicast_to_server() -> None:
     assert h.timer() == pytest.approx(renewed_at + 1800)
 
 
+def test_a_renewal_ack_without_a_mask_keeps_the_prefix_length() -> None:
+    """Some routers send the subnet mask in the first ACK only: a renewal of the address in
+    use without one keeps its prefix length, where it was refused and the lease ran out.
+    An ACK without a mask for another address is still refused."""
+    h = bound(subnet_mask=IPv4Address("255.255.255.128"))
+    h.fire()
+    [apply] = h.deliver(ack(h.last_sent().message, subnet_mask=None))
+    assert isinstance(apply, ApplyLease) and apply.lease.prefixlen == 25
+    h.applied()
+    assert h.state is State.BOUND
+    h.fire()
+    assert h.deliver(ack(h.last_sent().message, subnet_mask=None,
+                         yiaddr=OTHER_ADDRESS)) == []
+    assert h.state is State.RENEWING
+
+
 def test_renew_retransmits_at_half_the_time_to_t2() -> None:
     h = bound(lease_time=36000)  # T1 18000, T2 31500
     lease = h.client.lease

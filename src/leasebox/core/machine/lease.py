@@ -6,7 +6,9 @@ Rules, written down once:
 - Lease time (option 51) is required, and so is the subnet mask (option 1), which must be
   contiguous and /1 to /32. Without a mask there is no safe guess: classful masks have been
   obsolete since 1993 and "/24" configures a wrong on-link route as often as a right one,
-  so an ACK without one is not used (every server in common use sends it).
+  so an ACK without one is not used (every server in common use sends it in its first
+  ACK). An ACK that renews the address in use without one keeps that lease's prefix
+  length (`held_prefixlen`): some routers send the mask in the first ACK only.
 - 0xffffffff is an infinite lease: no renewal, no rebinding, no expiry.
 - A finite lease shorter than `min_lease_time` (and never shorter than LEASE_TIME_FLOOR,
   whatever the configuration says) is raised to it; the caller reports that (clamp_note).
@@ -56,9 +58,12 @@ def lease_times(lease_time: int, renewal: int | None, rebinding: int | None,
     return lease, t1, t2
 
 
-def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lease:
+def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
+                   held_prefixlen: int | None = None) -> Lease:
     """The Lease an ACK grants, with times counted from `acquired_at` (the adapter's
-    monotonic clock). Raises LeaseError, a ValueError, when the ACK is not a usable lease."""
+    monotonic clock). Raises LeaseError, a ValueError, when the ACK is not a usable lease.
+    `held_prefixlen`: the prefix length of the lease in use, when the ACK is for its
+    address (a renewal), taken if the ACK has no subnet mask."""
     if ack.op is not Op.BOOTREPLY or ack.message_type is not MessageType.ACK:
         raise LeaseError("not a DHCPACK")
     if not usable(ack.yiaddr):
@@ -70,8 +75,11 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int) -> Lea
     if ack.lease_time is None:
         raise LeaseError("no lease time")
     if ack.subnet_mask is None:
-        raise LeaseError("no subnet mask")
-    prefixlen = prefixlen_from_mask(ack.subnet_mask)
+        if held_prefixlen is None:
+            raise LeaseError("no subnet mask")
+        prefixlen: int | None = held_prefixlen
+    else:
+        prefixlen = prefixlen_from_mask(ack.subnet_mask)
     if prefixlen is None:
         raise LeaseError(f"invalid subnet mask {ack.subnet_mask}")
     if is_subnet_edge(ack.yiaddr, prefixlen):

@@ -332,9 +332,15 @@ def send_again(ctx: Context, send: Callable[[Context], None]) -> None:
 
 
 def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None:
-    """The lease an ACK grants, or None (logged) when it is not one leasebox can use."""
+    """The lease an ACK grants, or None (logged) when it is not one leasebox can use. An
+    ACK for the address of the lease applied may leave the mask out (lease.py)."""
+    in_use = ctx.applied
+    held = in_use.prefixlen if in_use is not None and in_use.address == ack.yiaddr else None
+    if ack.subnet_mask is None and held is not None:
+        log.info("ACK from %s without a subnet mask: %s keeps /%d", ack.server_id,
+                 ack.yiaddr, held)
     try:
-        return lease_from_ack(ack, acquired_at, ctx.config.min_lease_time)
+        return lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
         log.warning("ACK from %s not usable: %s", ack.server_id, exc.reason)
         return None
