@@ -75,6 +75,28 @@ def test_reboot_naked() -> None:
     assert h.last_sent().message.message_type is MessageType.DISCOVER
 
 
+def test_a_nak_without_a_server_identifier_counts_where_any_server_may_answer() -> None:
+    """ESP-IDF's server NAKs with option 53 alone. After a flap to that network, its NAK of
+    the old address must count: in REBOOTING any server may answer. In RENEWING only the
+    server asked may, and one without an identifier cannot be told from another."""
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    assert h.state is State.REBOOTING
+    actions = h.deliver(nak(h.last_sent().message, server_id=None))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.detail == "NAK from a server without identifier"
+    assert h.state is State.INIT
+    h = Harness()
+    h.acquire()
+    h.fire()
+    assert h.state is State.RENEWING
+    assert h.deliver(nak(h.last_sent().message, server_id=None)) == []
+    assert h.state is State.RENEWING
+
+
 def test_reboot_without_answer_falls_back_to_discover() -> None:
     h = rebooting()
     times = [h.now]

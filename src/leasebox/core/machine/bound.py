@@ -109,5 +109,5 @@ def renewing_nak(ctx: Context, event: Event) -> None:
     if not _from_leasing_server(ctx, nak):
         return
     text = f": {nak.error_message}" if nak.error_message else ""
-    steps.drop_lease(ctx, f"NAK from {nak.server_id}{text}")
+    steps.drop_lease(ctx, f"NAK from {nak.server_id or 'a server without identifier'}{text}")
     steps.restart_after_failure(ctx)

@@ -77,5 +77,5 @@ def rebooting_ack(ctx: Context, event: Event) -> None:
 def rebooting_nak(ctx: Context, event: Event) -> None:
     nak = expect_message(event)
     text = f": {nak.error_message}" if nak.error_message else ""
-    steps.drop_lease(ctx, f"NAK from {nak.server_id}{text}")
+    steps.drop_lease(ctx, f"NAK from {nak.server_id or 'a server without identifier'}{text}")
     steps.restart_after_failure(ctx)

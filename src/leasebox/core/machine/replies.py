@@ -14,9 +14,9 @@ from leasebox.core.wire.types import Message, MessageType, Op
 _KINDS = {MessageType.OFFER: Kind.OFFER, MessageType.ACK: Kind.ACK, MessageType.NAK: Kind.NAK}
 
 
-def screen(message: Message, xid: int | None, mac: bytes | None,
-           client_id: bytes | None) -> Kind | str:
-    """The reply's kind, or why it is dropped (one short phrase for the debug log)."""
+def _foreign(message: Message, xid: int | None, mac: bytes | None,
+             client_id: bytes | None) -> str:
+    """Why the message is not a reply to this client's exchange, or ""."""
     if message.op is not Op.BOOTREPLY:
         return "not a BOOTREPLY"
     if xid is None:
@@ -29,12 +29,24 @@ def screen(message: Message, xid: int | None, mac: bytes | None,
     if client_id is not None and message.client_id is not None \
             and message.client_id != client_id:
         return "foreign client identifier"
+    return ""
+
+
+def screen(message: Message, xid: int | None, mac: bytes | None,
+           client_id: bytes | None) -> Kind | str:
+    """The reply's kind, or why it is dropped (one short phrase for the debug log)."""
+    if foreign := _foreign(message, xid, mac, client_id):
+        return foreign
     kind = _KINDS.get(message.message_type) if message.message_type is not None else None
     if kind is None:
         return f"unexpected message type {message.message_type}"
     if message.server_id is None:
-        return "no server identifier"
-    if not usable(message.server_id):
+        # RFC 2131 table 3 requires one in a NAK too, but some servers (ESP-IDF's) leave it
+        # out. A NAK without one can count only where any server may answer (REBOOTING,
+        # REBINDING): the handlers compare it with the server asked everywhere else.
+        if kind is not Kind.NAK:
+            return "no server identifier"
+    elif not usable(message.server_id):
         return f"unusable server identifier {message.server_id}"
     if kind is not Kind.NAK and not usable(message.yiaddr):
         return f"unusable yiaddr {message.yiaddr}"
