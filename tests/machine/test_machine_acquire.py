@@ -434,6 +434,25 @@ def test_arp_probe_conflict_declines_and_waits() -> None:
     assert h.state is State.REQUESTING
 
 
+def test_a_link_flap_after_a_decline_keeps_the_ten_seconds() -> None:
+    """RFC 2131 3.1.5: at least 10 s after a DECLINE before starting again; a carrier that
+    flaps (a new attachment resets the backoff) does not bring the DISCOVER sooner."""
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.handle(ProbeResult(h.now, ADDRESS, True))
+    declined = h.now
+    h.advance(1)
+    h.handle(LinkDown(h.now))
+    h.advance(0.5)
+    h.link_up()
+    assert h.state is State.INIT and h.timer() >= declined + 10
+    h.fire()
+    assert h.last_sent().message.message_type is MessageType.DISCOVER
+
+
 def test_arp_probe_without_answer_proceeds() -> None:
     h = Harness(ClientConfig(arp_probe=True))
     h.link_up()

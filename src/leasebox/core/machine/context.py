@@ -68,6 +68,7 @@ class Context:
 
     previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
     failures: int = 0  # NAKs, refusals, failures and declines since the last binding
+    decline_until: float = 0.0  # no DISCOVER before this, a link flap or not (DECLINE_WAIT)
     # (server, address, until): not to be requested again before `until`.
     avoided: list[tuple[IPv4Address, IPv4Address, float]] = field(default_factory=list)
     forcerenew_logged_at: float | None = None

@@ -63,6 +63,10 @@ def link_up(ctx: Context, event: Event) -> None:
         # last one's address at each arrival, with a good lease between them.
         ctx.failures = 0
         restart(ctx)
+        # but not RFC 2131 3.1.5's wait after a DECLINE: a carrier that flaps must not
+        # bring the next DISCOVER sooner
+        if ctx.state is State.INIT and ctx.wake_at is not None:
+            ctx.wake_at = max(ctx.wake_at, ctx.decline_until)
 
 
 # ---- netconf's answers -----------------------------------------------------------------

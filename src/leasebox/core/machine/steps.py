@@ -310,6 +310,7 @@ def decline(ctx: Context, lease: Lease, reason: str) -> None:
     avoid(ctx, lease)
     ctx.lease = None
     ctx.previous_address = None
+    ctx.decline_until = ctx.now + timing.DECLINE_WAIT
     restart_after_failure(ctx, timing.DECLINE_WAIT)
 
 
