@@ -777,6 +777,27 @@ def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> No
     assert IPv4Address(0) == wire.ZERO
 
 
+def test_a_live_state_from_a_later_time_falls_back_to_the_lease_file(tmp_path: Path) -> None:
+    """A snapshot whose time is ahead of the clock (damaged) would make the client refuse
+    its first event, and the engine crash at every start: it is discarded instead."""
+    first = make_rig(tmp_path)
+    bind(first)
+    doc = json.loads(first.svc.live.read())
+    doc["now"] += 10**6
+    later = LiveState(None)
+    later.write(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
+    clock = Clock(first.clock.now + 60)
+    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
+                         first.svc.settings.netconf_path)
+    svc = EngineService(settings_, later, clock=clock, wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
+    rig = Rig(svc, ours, first.netconf, clock, first.state_dir)
+    assert rig.sent().message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
+
+
 def test_os_random_draws_in_range() -> None:
     from leasebox.engine.service import OsRandom
 

@@ -175,7 +175,7 @@ class EngineService:
         data = self.live.read()
         if data:
             try:
-                client = Client.restore(config, self.rng, data)
+                client = Client.restore(config, self.rng, data, now)
             except SnapshotError as exc:
                 log.warning("discarding the kept live state: %s", exc)
             else:

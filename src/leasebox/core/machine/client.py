@@ -36,7 +36,7 @@ from leasebox.core.log import Logger
 from leasebox.core.machine import snapshot as snapshots
 from leasebox.core.machine import timing
 from leasebox.core.machine.context import Context, deadline
-from leasebox.core.machine.errors import LeaseError, UsageError
+from leasebox.core.machine.errors import LeaseError, SnapshotError, UsageError
 from leasebox.core.machine.kinds import Kind
 from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.replies import screen
@@ -102,12 +102,17 @@ class Client:
             self._ctx.state = State.INIT_REBOOT
 
     @classmethod
-    def restore(cls, config: ClientConfig, rng: Random, data: bytes) -> Client:
+    def restore(cls, config: ClientConfig, rng: Random, data: bytes,
+                now: float | None = None) -> Client:
         """A client that carries on from `snapshot()` data, emitting nothing: BOUND,
         RENEWING and REBINDING resume with the same lease and deadlines. Raises
-        SnapshotError, and only that, for data that is not a valid snapshot."""
+        SnapshotError, and only that, for data that is not a valid snapshot, or (given
+        the clock's `now`) one taken later than now: the client would refuse its first
+        event, which goes back in time."""
         client = cls(config, rng)
         client._ctx = snapshots.decode(config, rng, data)
+        if now is not None and client._ctx.now > now:
+            raise SnapshotError(f"taken {client._ctx.now - now:.0f} s after now")
         return client
 
     def snapshot(self) -> bytes:
