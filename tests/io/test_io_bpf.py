@@ -13,7 +13,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
 from leasebox.io import bpf
-from leasebox.io.sockets import listen, open_packet, park
+from leasebox.io.sockets import drain, listen, open_packet
 from tests.io.iolab import Veth, in_netns, needs_root
 
 pytestmark = [needs_root, pytest.mark.root]
@@ -88,7 +88,9 @@ def test_dhcp_filter_is_locked(veth: Veth) -> None:
     sock.close()
 
 
-def test_arp_socket_receives_only_while_listening(veth: Veth) -> None:
+def test_arp_socket_receives_once_listening_and_drains(veth: Veth) -> None:
+    """io binds its ARP socket to ARP at start, for good (after lock_down it can bind
+    nothing); what queues while no probe or guard reads it is drained when one starts."""
     recv = in_netns(veth.netns, lambda: open_packet(veth.io, bpf.ARP_PROGRAM, 0))
     send = _sender(veth)
     eth = Ether(dst="ff:ff:ff:ff:ff:ff", src=veth.peer_mac)
@@ -107,8 +109,10 @@ def test_arp_socket_receives_only_while_listening(veth: Veth) -> None:
         send.send(frame)
     got = _collect(recv, bytes.fromhex("c0000234"))  # 192.0.2.52: the reply
     assert [f[:42] for f in got] == [request[:42], reply[:42]]
-    park(recv, veth.io)
-    send.send(arp(2, "192.0.2.55"))
+    for i in range(20):  # nobody reads: they queue...
+        send.send(arp(2, f"192.0.2.{60 + i}"))
+    assert select.select([recv], [], [], 2.0)[0]
+    drain(recv)  # ...and a probe's start drains them
     assert not select.select([recv], [], [], 0.2)[0]
     recv.close()
     send.close()

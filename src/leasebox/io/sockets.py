@@ -17,7 +17,6 @@ from leasebox.io import bpf
 from leasebox.runtime.rtnetlink import RTMGRP_LINK
 
 PACKET_HOST, PACKET_BROADCAST = 0, 1  # sll_pkttype values of frames io takes
-PARKED_PROTOCOL = 0xFFFF  # see park()
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
 TP_STATUS_CSUMNOTREADY = 0x08  # the transport checksum was never computed (offload)
@@ -70,18 +69,6 @@ def listen(sock: socket.socket, ifname: str, protocol: int) -> None:
     """Start receiving `protocol` on a packet socket. Needs no capability: only creating a
     packet socket does."""
     sock.bind((ifname, protocol))
-
-
-def park(sock: socket.socket, ifname: str) -> None:
-    """Stop receiving on a packet socket that was listening.
-
-    bind() with protocol 0 keeps the current protocol (packet_bind), so a socket cannot go
-    back to receiving nothing. It is moved to ethertype 0xFFFF instead, which IEEE reserves
-    and no stack sends; io's filters drop anything not ARP or IPv4 in any case. Whatever
-    arrived before the move is drained.
-    """
-    sock.bind((ifname, PARKED_PROTOCOL))
-    drain(sock)
 
 
 def stored_fault(sock: socket.socket, ifindex: int, program: bytes) -> str | None:
