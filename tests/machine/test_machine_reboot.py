@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from leasebox.core.machine import Client
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
@@ -14,6 +17,7 @@ from leasebox.core.machine.types import (
     LinkUp,
     PersistLease,
     ProbeAddress,
+    ProbeResult,
     RemoveLease,
     State,
     TimerExpired,
@@ -192,6 +196,62 @@ def test_another_networks_offer_replaces_the_kept_lease() -> None:
     actions = h.applied()
     assert h.state is State.BOUND
     assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+
+
+def test_a_kept_lease_in_init_survives_a_restart_and_a_new_mac() -> None:
+    """No answer to six DISCOVERs either: INIT, the lease still kept. A restart resumes it
+    as INIT-REBOOT (it is applied, and must stay known to be), and a LinkUp with another
+    MAC goes on to verify it."""
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    while h.state is not State.INIT:
+        assert h.now < lease.expires_at
+        h.fire()
+    assert h.client.lease == lease
+    back = Client.restore(h.config, random.Random(0), h.client.snapshot())
+    assert back.state is State.INIT_REBOOT and back.lease is not None
+    h.handle(LinkUp(h.now, OTHER_MAC))
+    assert h.state is State.REBOOTING
+
+
+def test_a_nak_for_the_kept_address_takes_it_off() -> None:
+    """The DISCOVER asked for the kept address, a server offered it and then NAKed the
+    REQUEST: the server refused it, so it goes (not kept until it expires)."""
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    while h.state is State.REBOOTING:
+        h.fire()
+    h.deliver(offer(h.last_sent().message))
+    actions = h.deliver(nak(h.last_sent().message))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    assert h.client.lease is None and h.state is State.INIT
+
+
+def test_the_kept_address_from_another_server_is_probed() -> None:
+    """Another network with the same subnet: its server grants the address kept. With
+    ARPProbe=yes it is probed first, someone there may have it; without a mask its
+    prefix length is not the old network's."""
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.handle(ProbeResult(h.now, ADDRESS, False))
+    h.applied()
+    assert h.state is State.BOUND
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    while h.state is State.REBOOTING:
+        h.fire()
+    h.deliver(offer(h.last_sent().message, server_id=OTHER_SERVER))
+    assert h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER,
+                         subnet_mask=None)) == []  # another server's: no mask, no lease
+    actions = h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER))
+    assert of_type(actions, ProbeAddress) and h.state is State.PROBING
 
 
 def test_a_kept_lease_nobody_answers_for_goes_at_its_expiry() -> None:

@@ -110,6 +110,9 @@ def requesting_nak(ctx: Context, event: Event) -> None:
     if _from_chosen_server(ctx, nak):
         log.info("server %s NAKed %s%s", nak.server_id, ctx.offer.yiaddr if ctx.offer else "",
                  f": {nak.error_message}" if nak.error_message else "")
+        held = ctx.lease  # kept while the client looked for a lease (reboot.py)
+        if held is not None and ctx.offer is not None and ctx.offer.yiaddr == held.address:
+            steps.drop_lease(ctx, f"NAK from {nak.server_id}")  # refused: it goes
         steps.restart_after_failure(ctx)
 
 

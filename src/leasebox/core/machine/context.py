@@ -32,7 +32,9 @@ class Context:
     link_up: bool = False
 
     # The lease the client holds: granted by an ACK, remembered from disk, or kept across a
-    # link-down. None in INIT and SELECTING/REQUESTING before the ACK, and in PROBING.
+    # link-down. In INIT, SELECTING and REQUESTING only while an applied lease is kept as
+    # the client looks for another (an unanswered INIT-REBOOT, reboot.py). In PROBING only
+    # the lease in use while another server's grant of its address is probed (steps).
     lease: Lease | None = None
     # An ACKed lease whose address is being probed (PROBING only).
     candidate: Lease | None = None

@@ -14,7 +14,8 @@ What is kept is a resume point, not every detail:
   file and an INIT-REBOOT). Restoring
   emits nothing: no ApplyLease, no Transmit.
 - INIT and INIT-REBOOT resume as they were (an INIT wait after a NAK or an IPv6-only
-  preference keeps its deadline).
+  preference keeps its deadline); INIT with a lease held (kept while the client looks for
+  another after an unanswered INIT-REBOOT) resumes as INIT-REBOOT, as an exchange does.
 - STOPPED stays STOPPED, with whatever lease it kept.
 - Any exchange in flight (SELECTING, REQUESTING, PROBING, REBOOTING, or an ACK waiting for
   netconf's answer) cannot be resumed, since replies and netconf's answer went to the old
@@ -82,7 +83,7 @@ def encode(ctx: Context) -> bytes:
         if state in _EXCHANGE_STATES:
             xid, started, sent, tries, wake = (ctx.xid, ctx.started_at, ctx.sent_at,
                                                ctx.tries, ctx.wake_at)
-    elif state in (State.INIT, State.INIT_REBOOT):
+    elif state is State.INIT_REBOOT or (state is State.INIT and lease is None):
         wake = ctx.wake_at
     elif state is not State.STOPPED:
         state = State.INIT_REBOOT if lease is not None else State.INIT

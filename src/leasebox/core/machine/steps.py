@@ -261,8 +261,14 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     if ctx.applied is None:
         kind = LeaseEventKind.ACQUIRED
     ctx.bind_kind, ctx.bind_detail = kind, detail
-    if ctx.applied is None and ctx.config.arp_probe:
-        ctx.lease = None  # a remembered lease is superseded by this one
+    # Probed when new to the link, and when another server grants the address in use (the
+    # same subnet on another network, after a flap): someone there may have it.
+    other_server = ctx.applied is not None and ctx.applied.server_id != lease.server_id
+    if (ctx.applied is None or other_server) and ctx.config.arp_probe:
+        if ctx.applied is None:
+            ctx.lease = None  # a remembered lease is superseded by this one
+        # (else the lease in use stays held while the other server's is probed: it is on
+        # the link, and goes with a DECLINE, or when it expires, or the new one replaces it)
         ctx.candidate = lease
         ctx.state = State.PROBING
         ctx.wake_at = ctx.now + timing.PROBE_TIMEOUT
@@ -334,9 +340,10 @@ def send_again(ctx: Context, send: Callable[[Context], None]) -> None:
 
 def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None:
     """The lease an ACK grants, or None (logged) when it is not one leasebox can use. An
-    ACK for the address of the lease applied may leave the mask out (lease.py)."""
-    in_use = ctx.applied
-    held = in_use.prefixlen if in_use is not None and in_use.address == ack.yiaddr else None
+    ACK of the lease held (its address, from its server) may leave the mask out (lease.py)."""
+    in_use = ctx.lease
+    held = (in_use.prefixlen if in_use is not None and in_use.address == ack.yiaddr
+            and in_use.server_id == ack.server_id else None)
     if ack.subnet_mask is None and held is not None:
         log.info("ACK from %s without a subnet mask: %s keeps /%d", ack.server_id,
                  ack.yiaddr, held)

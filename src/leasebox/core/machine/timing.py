@@ -26,7 +26,7 @@ DISCOVER_ATTEMPTS = 6
 # REQUEST after an OFFER: 4+8+16+32 s, then back to INIT: the server that offered is gone.
 REQUEST_ATTEMPTS = 4
 # INIT-REBOOT: 4+8 s. A server that is there answers within a second; more tries only delay
-# the fall-back (DISCOVER, or keeping an applied lease; see reboot.py).
+# the fall-back (DISCOVER, an applied lease kept meanwhile; see reboot.py).
 REBOOT_ATTEMPTS = 2
 
 # RFC 2131 4.4.5: in RENEWING/REBINDING retransmit after half the time left to T2 (resp.

@@ -45,7 +45,7 @@ def _adapter_rows(state: State, can_bind: bool) -> dict[Kind, Rule]:
     """The rows every state but STOPPED has alike: link, netconf answers, conflicts,
     release and stop. `can_bind`: the state may be waiting for the apply that binds."""
     link_up = {
-        S.INIT: (S.INIT,),
+        S.INIT: (S.INIT, S.REBOOTING),  # REBOOTING: a lease kept while it looks for one
         S.INIT_REBOOT: (S.INIT_REBOOT, S.REBOOTING, S.INIT),
     }.get(state, (state, S.INIT, S.REBOOTING))  # the same MAC again, or a new one
     return {
