@@ -845,6 +845,30 @@ def test_a_new_mac_takes_the_old_ones_configuration_off(tmp_path: Path, logs: Lo
     assert discover.chaddr[:6] == OTHER_MAC
 
 
+def test_a_new_mac_before_any_carrier_still_starts_a_client(tmp_path: Path) -> None:
+    """Started with no carrier (the first client never saw a LinkUp), then the MAC changed
+    as the link came up (a bond taking its first port's MAC): the new client asks for a
+    lease, and does not resume the old one's stop."""
+    clock = Clock()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    settings_ = Settings("eth0", ClientConfig(), str(state_dir), str(tmp_path / "nc.sock"))
+    svc = EngineService(settings_, LiveState(None), clock=clock,
+                        wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, False))
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    assert svc.state is State.INIT  # not STOPPED: a DISCOVER is due now
+    svc.on_timer(clock.now)
+    assert svc.state is State.SELECTING
+    msg = channel.recv(ours, ipc.Peer.ENGINE, ipc.Peer.IO)
+    assert isinstance(msg, ipc.SendBroadcast)
+    ours.close()
+    theirs.close()
+
+
 def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
     """`leaseboxctl leave`, then `renew`: the engine is back on the link, and a restart
     after that (a crash, an upgrade) resumes from the live state, not from nothing."""

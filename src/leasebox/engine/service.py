@@ -146,6 +146,7 @@ class EngineService:
                 # starts from nothing and would never remove it. No RELEASE: io sends
                 # nothing for the old MAC any more.
                 self.feed(LeaveRequested(now, release=False))
+                self.live.clear()  # that client's (STOPPED) state is not the new one's
             self.client = self._make_client(link.mac, now)
             self.client.set_link_mtu(link.mtu)
             # A restored client remembers whether its link was up; tell it how it is now.
