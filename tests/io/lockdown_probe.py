@@ -71,6 +71,12 @@ def main() -> None:
         "fcntl_dupfd_cloexec": attempt(lambda: fcntl.fcntl(p.fileno(), 1030, 0)),
         "fcntl_getfl": attempt(lambda: fcntl.fcntl(p.fileno(), fcntl.F_GETFL)),
         "socketpair": attempt(socket.socketpair),
+        # with SO_PASSCRED an unbound AF_UNIX socket binds itself at its first send, and
+        # could then receive a packet socket from itself (SCM_RIGHTS) under a new number
+        "passcred": attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                            .setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)),
+        "other_setsockopt": attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                                    .setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)),
         "udp_sendto": attempt(lambda: socks.udp.sendto(b"x", ("192.0.2.1", 67))),
         "engine_send": attempt(lambda: socks.engine.send(b"\x00")),
     }

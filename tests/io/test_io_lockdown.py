@@ -43,6 +43,8 @@ def test_a_compromised_io_cannot_reach_another_interface(veth: Veth) -> None:
         "fcntl_dupfd_cloexec": "EPERM",
         "fcntl_getfl": "ok",  # fcntl's other commands stay
         "socketpair": "EPERM",
+        "passcred": "EPERM",
+        "other_setsockopt": "ok",
         "udp_sendto": "ok",  # unicast to the server goes through the UDP socket
         "engine_send": "ok",
         "arp_rcvbuf": str(2 * ARP_RCVBUF),  # the kernel doubles what it is asked for

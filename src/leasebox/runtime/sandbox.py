@@ -68,23 +68,28 @@ class Arch:
     net_calls: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
     # what gives an fd a second number, which the send lock (by number) would not know:
     # dup, dup2 (x86_64 only), dup3, socketpair (SCM_RIGHTS to itself), io_uring_setup
-    # (its own send path), pidfd_getfd; and fcntl, for F_DUPFD and F_DUPFD_CLOEXEC
+    # (its own send path), pidfd_getfd; fcntl, for F_DUPFD and F_DUPFD_CLOEXEC; and
+    # setsockopt, for SO_PASSCRED and SO_PASSPIDFD, with which an unbound AF_UNIX socket
+    # binds itself (autobind) and could receive its own SCM_RIGHTS
     fd_calls: tuple[int, ...] = ()
     fcntl: int = -1
+    setsockopt: int = -1
 
 
 ARCHES: dict[str, Arch] = {
     "x86_64": Arch("x86_64", 0xC000003E,
                    (59, 322, _X32_SYSCALL_BIT | 520, _X32_SYSCALL_BIT | 545),
-                   (49, 42, 44, 46, 307), (32, 33, 292, 53, 425, 438), 72),
+                   (49, 42, 44, 46, 307), (32, 33, 292, 53, 425, 438), 72, 54),
     "aarch64": Arch("aarch64", 0xC00000B7, (221, 281), (200, 203, 206, 211, 269),
-                    (23, 24, 199, 425, 438), 25),
+                    (23, 24, 199, 425, 438), 25, 208),
 }
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
+SOL_SOCKET, SO_PASSCRED, SO_PASSPIDFD = 1, 16, 76  # asm-generic: x86_64 and aarch64
 SECCOMP_RET_ERRNO = 0x00050000
 EPERM = 1
 _OFFSET_ARG0 = 16  # args[i] at 16 + 8 * i, little-endian: the low word first
 _OFFSET_ARG1 = 16 + 8  # fcntl's cmd, an unsigned int: the kernel reads the low word only
+_OFFSET_ARG2 = 16 + 16  # setsockopt's optname, an int
 _OFFSET_ARG4 = 16 + 8 * 4
 
 _INSN = struct.Struct("=HBBI")  # struct sock_filter: code, jt, jf, k
@@ -213,6 +218,7 @@ def send_program(arch: Arch, packet_fds: tuple[int, ...]) -> list[tuple[int, int
         (BPF_JEQ_K, "deny", 0, connect),
         *[(BPF_JEQ_K, "deny", 0, nr) for nr in arch.fd_calls],
         (BPF_JEQ_K, "fcntl", 0, arch.fcntl),
+        (BPF_JEQ_K, "setsockopt", 0, arch.setsockopt),
         (BPF_JEQ_K, "sendto", 0, sendto),
         (BPF_JEQ_K, "msg", 0, sendmsg),
         (BPF_JEQ_K, "msg", "allow", sendmmsg),
@@ -220,6 +226,12 @@ def send_program(arch: Arch, packet_fds: tuple[int, ...]) -> list[tuple[int, int
         (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1),
         (BPF_JEQ_K, "deny", 0, F_DUPFD),
         (BPF_JEQ_K, "deny", "allow", F_DUPFD_CLOEXEC),
+        "setsockopt",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1),
+        (BPF_JEQ_K, 0, "allow", SOL_SOCKET),
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2),
+        (BPF_JEQ_K, "deny", 0, SO_PASSCRED),
+        (BPF_JEQ_K, "deny", "allow", SO_PASSPIDFD),
         # sendmsg/sendmmsg carry their address inside a struct seccomp cannot read: never
         # on a packet socket
         "msg",
