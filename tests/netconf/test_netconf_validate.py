@@ -95,6 +95,7 @@ def test_infinite_lifetime() -> None:
 
 
 @pytest.mark.parametrize(("router", "why"), [
+    ("198.51.100.1", "not on the link"),  # outside a /24: only a /32's router may be
     ("192.0.2.10", "our own address"),
     ("192.0.2.0", "network or broadcast"),
     ("192.0.2.255", "network or broadcast"),
@@ -108,8 +109,9 @@ def test_bad_router_refused(router: str, why: str) -> None:
 
 
 def test_a_router_outside_the_subnet_is_reached_through_a_host_route() -> None:
-    """A /32 lease with only option 3 (some clouds, some ISPs), or any router outside the
-    subnet: a host route to it first, then the default route, in the lease's table."""
+    """A /32 lease with only option 3 (some clouds, some ISPs): a host route to its router
+    first, then the default route, in the lease's table. (A router outside a wider subnet
+    is still refused: test_bad_router_refused.)"""
     msg = apply_msg(address=A("203.0.113.7"), prefixlen=32, routers=(A("203.0.113.1"),))
     for policy, table in ((Policy(), 254), (Policy(route_table=100), 100)):
         routes = [r for r in plan(msg, policy).routes if r.destination != N("203.0.113.7/32")]

@@ -222,7 +222,8 @@ DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     _D, "DenyServers", v.servers, (),
     "Never take offers or answers from these DHCP servers (server identifiers or source MAC "
     "addresses, space-separated), for example a rogue server the journal named. Applied "
-    "before AllowServers=.",
+    "before AllowServers=. A NAK without a server identifier (taken in INIT-REBOOT and "
+    "REBINDING, where any server may answer) is matched by its source MAC only.",
     _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,
@@ -264,8 +265,7 @@ USE_ROUTES = Setting(
 USE_GATEWAY = Setting(
     _N, "UseGateway", v.boolean, True,
     "Add a default route: from option 121 if the lease has one there, else via the first "
-    "router of option 3 (one outside the leased subnet, as with a /32 lease, gets a host "
-    "route to it first).",
+    "router of option 3 (a /32 lease's router, outside it, gets a host route to it first).",
     _NC, BOOL)
 USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,

@@ -153,10 +153,12 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
         if len(msg.routers) > MAX_ROUTERS:
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
         gateway = msg.routers[0]  # the others are only alternatives a client may ignore
-        # A router outside the subnet (a /32 lease, as some clouds and ISPs give) is
-        # reached through a host route to it, added below, as networkd, dhcpcd and
-        # dhclient-script do: the server that names the router could name one inside.
-        _check_gateway(gateway, iface, [IPv4Network((gateway, 32))])
+        # A /32 lease (some clouds and ISPs) has its router outside: it is reached through
+        # a host route, added below, as networkd, dhcpcd and dhclient-script do. Only
+        # there: a host route beats every more general one (a VPN's), so elsewhere a
+        # router outside the subnet is refused as before.
+        _check_gateway(gateway, iface,
+                       [IPv4Network((gateway, 32))] if iface.network.prefixlen == 32 else [])
         wanted.append((IPv4Network("0.0.0.0/0"), gateway, policy.route_table))
 
     # A gateway outside our subnet needs a host route to it first, or the kernel refuses
