@@ -167,6 +167,26 @@ def test_a_hung_resolved_costs_one_wait_a_round_and_keeps_its_backoff() -> None:
     assert links.next_deadline() == first + 0.2
 
 
+def test_a_lost_connection_keeps_an_ntp_revert_owed(fake: FakeServices) -> None:
+    """The link left while timesyncd was away, then the connection broke: its servers must
+    still be taken back, not forgotten as 'unknown'."""
+    links = Links(fake)
+    links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
+    links.deliver(0.0)
+    fake.down.add("timesyncd")
+    links.update("eth0", None)
+    links.deliver(1.0)
+    assert links.pending(Target.TIMESYNCD)
+    links.connection_lost(1.5, "lost the system bus: EOF")
+    links.owner_changed(Target.TIMESYNCD, True, 1.6, reconnected=True)
+    assert links.pending(Target.TIMESYNCD)
+    fake.down.clear()
+    deadline = links.next_deadline()
+    assert deadline is not None
+    links.deliver(deadline)
+    assert fake.calls[-1] == ("set_ntp", ())
+
+
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
     links = Links(fake)
     links.update("eth0", Want(2, Names()))

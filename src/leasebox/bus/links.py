@@ -121,7 +121,10 @@ class Links:
         # the end of its backoff; but not when only our connection is new (`reconnected`):
         # a service that hangs would otherwise be asked again at once after each timeout.
         if target is Target.TIMESYNCD:
-            self.ntp_has = None
+            if not reconnected:
+                self.ntp_has = None  # a new timesyncd holds none of ours
+            else:
+                self._ntp_unknown()
         if present:
             if not reconnected:
                 self.retry[target].now_please(now)
@@ -132,9 +135,16 @@ class Links:
         """The system bus connection broke: a timesyncd restart in the meantime would go
         unseen (no NameOwnerChanged), so its servers are given again once reconnected;
         both targets try again soon, not at once."""
-        self.ntp_has = None
+        self._ntp_unknown()
         for target in Target:
             self.retry[target].failed(now, why)
+
+    def _ntp_unknown(self) -> None:
+        """timesyncd may have restarted unseen: what it holds of ours is not known. The
+        servers wanted go again; with none wanted, a revert still owed stays owed (an
+        unknown holding would make it look done)."""
+        if self.ntp_union():
+            self.ntp_has = None
 
     # ---- delivery -------------------------------------------------------------------------
 
