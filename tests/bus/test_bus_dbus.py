@@ -15,6 +15,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
@@ -241,11 +243,23 @@ def _fake_bus(listener: socket.socket, script: list[Any]) -> None:
                 conn.sendall(out.serialise(serial=1000 + serial))
 
 
-def test_reply_is_taken_only_from_the_owner(tmp_path: Path) -> None:
+@contextmanager
+def fake_bus(tmp_path: Path, script: list[Any]) -> Iterator[str]:
+    """A hand-written bus (_fake_bus) serving one client; its address."""
     path = tmp_path / "fake.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(1)
+    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
+    thread.start()
+    try:
+        yield f"unix:path={path}"
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+
+
+def test_reply_is_taken_only_from_the_owner(tmp_path: Path) -> None:
     ok, sig = MessageType.method_return, MessageType.signal
     script = [
         [(ok, "", "s", (":1.1",))],  # Hello
@@ -254,24 +268,14 @@ def test_reply_is_taken_only_from_the_owner(tmp_path: Path) -> None:
          *[(sig, ":1.666", "", ())] * 50,
          (ok, ":1.9", "s", ("genuine",))],
     ]
-    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
-    thread.start()
-    try:
-        with Connection(f"unix:path={path}", timeout=5) as conn:
-            assert conn.call(RESOLVED, "RevertLink", "i", (1,)) == ("genuine",)
-    finally:
-        thread.join(timeout=10)
-        listener.close()
+    with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
+        assert conn.call(RESOLVED, "RevertLink", "i", (1,)) == ("genuine",)
 
 
 def test_a_signal_read_with_a_reply_is_kept_for_the_loop(tmp_path: Path) -> None:
     """timesyncd restarts while leasebox-bus waits for resolved's answer: the bus's
     NameOwnerChanged comes before the reply, is read with it, and the socket will not
     announce it again. `queued` tells the loop to look."""
-    path = tmp_path / "fake.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(1)
     ok, sig = MessageType.method_return, MessageType.signal
     changed = ("org.freedesktop.timesync1", ":1.7", ":1.42")
     script = [
@@ -280,17 +284,11 @@ def test_a_signal_read_with_a_reply_is_kept_for_the_loop(tmp_path: Path) -> None
         [(sig, "", "sss", changed, "NameOwnerChanged"), (ok, ":1.9", "", ())],
         [],  # open until the client closes
     ]
-    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
-    thread.start()
-    try:
-        with Connection(f"unix:path={path}", timeout=5) as conn:
-            conn.call(RESOLVED, "RevertLink", "i", (1,))
-            assert conn.queued()
-            assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
-            assert not conn.queued()
-    finally:
-        thread.join(timeout=10)
-        listener.close()
+    with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
+        conn.call(RESOLVED, "RevertLink", "i", (1,))
+        assert conn.queued()
+        assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
+        assert not conn.queued()
 
 
 def test_a_silent_bus_times_out(tmp_path: Path) -> None:
@@ -311,10 +309,6 @@ def test_the_bus_own_error_for_a_call_ends_it_at_once(tmp_path: Path) -> None:
     """resolved left between GetNameOwner and the call: dbus-daemon answers the call with an
     error of its own (sender org.freedesktop.DBus), not the callee; it ends the call now,
     not at the time limit."""
-    path = tmp_path / "fake.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(1)
     ok, err = MessageType.method_return, MessageType.error
     script = [
         [(ok, "", "s", (":1.1",))],  # Hello
@@ -322,25 +316,15 @@ def test_the_bus_own_error_for_a_call_ends_it_at_once(tmp_path: Path) -> None:
         [(err, "", "s", ("gone",))],  # from the bus itself
         [],
     ]
-    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
-    thread.start()
-    try:
-        with Connection(f"unix:path={path}", timeout=5) as conn:
-            started = time.monotonic()
-            with pytest.raises(DBusError):
-                conn.call(RESOLVED, "RevertLink", "i", (1,))
-            assert time.monotonic() - started < 2.0
-    finally:
-        thread.join(timeout=10)
-        listener.close()
+    with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
+        started = time.monotonic()
+        with pytest.raises(DBusError):
+            conn.call(RESOLVED, "RevertLink", "i", (1,))
+        assert time.monotonic() - started < 2.0
 
 
 def test_a_flood_of_signals_does_not_push_out_an_owner_change(tmp_path: Path) -> None:
     """Any local client may send us signals: only the bus's NameOwnerChanged is queued."""
-    path = tmp_path / "fake.sock"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(1)
     ok, sig = MessageType.method_return, MessageType.signal
     changed = ("org.freedesktop.timesync1", ":1.7", ":1.42")
     forged = ("org.freedesktop.timesync1", ":1.42", "")
@@ -353,12 +337,6 @@ def test_a_flood_of_signals_does_not_push_out_an_owner_change(tmp_path: Path) ->
          (ok, ":1.9", "", ())],
         [],
     ]
-    thread = threading.Thread(target=_fake_bus, args=(listener, script), daemon=True)
-    thread.start()
-    try:
-        with Connection(f"unix:path={path}", timeout=5) as conn:
-            conn.call(RESOLVED, "RevertLink", "i", (1,))
-            assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
-    finally:
-        thread.join(timeout=10)
-        listener.close()
+    with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
+        conn.call(RESOLVED, "RevertLink", "i", (1,))
+        assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]

@@ -754,6 +754,20 @@ def test_live_state_round_trip_and_bounds() -> None:
     assert again.read() == b"kept" and again.inherited
 
 
+def restarted(first: Rig, live: LiveState) -> Rig:
+    """A new engine a minute after `first`, on its state directory, with `live` as the
+    live state the FDSTORE kept; io reports the link up."""
+    clock = Clock(first.clock.now + 60)
+    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
+                         first.svc.settings.netconf_path)
+    svc = EngineService(settings_, live, clock=clock, wall=lambda: WALL0 + clock.now)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.settimeout(5)
+    svc.io = theirs
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
+    return Rig(svc, ours, first.netconf, clock, first.state_dir)
+
+
 def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> None:
     first = make_rig(tmp_path)
     bind(first)
@@ -761,15 +775,7 @@ def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> No
     assert json.loads(snapshot)  # the machine's own strict JSON
     damaged = LiveState(None)
     damaged.write(snapshot[: len(snapshot) // 2])
-    clock = Clock(first.clock.now + 60)
-    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
-                         first.svc.settings.netconf_path)
-    svc = EngineService(settings_, damaged, clock=clock, wall=lambda: WALL0 + clock.now)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
-    rig = Rig(svc, ours, first.netconf, clock, first.state_dir)
+    rig = restarted(first, damaged)
     request = rig.sent()
     assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
     assert request.requested_ip == ADDRESS
@@ -786,15 +792,7 @@ def test_a_live_state_from_a_later_time_falls_back_to_the_lease_file(tmp_path: P
     doc["now"] += 10**6
     later = LiveState(None)
     later.write(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
-    clock = Clock(first.clock.now + 60)
-    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
-                         first.svc.settings.netconf_path)
-    svc = EngineService(settings_, later, clock=clock, wall=lambda: WALL0 + clock.now)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
-    rig = Rig(svc, ours, first.netconf, clock, first.state_dir)
+    rig = restarted(first, later)
     assert rig.sent().message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from leasebox.core.machine import Client
 from leasebox.core.machine.types import (
+    Action,
     ApplyLease,
     ClientConfig,
     ConfigRefused,
@@ -157,17 +158,24 @@ def test_link_down_up_reboots_and_keeps_the_lease() -> None:
     assert h.state is State.BOUND
 
 
+def unanswered_after_a_flap(h: Harness) -> list[Action]:
+    """A link flap, then no answer to the INIT-REBOOT: the actions of the last try."""
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    actions: list[Action] = []
+    while h.state is State.REBOOTING:
+        actions = h.fire()
+    return actions
+
+
 def test_link_flap_without_answer_keeps_the_applied_lease_and_discovers() -> None:
     """No answer to the INIT-REBOOT after a flap (a server down for a moment, or another
     network whose server ignores an address it does not know, as Kea and ISC dhcpd
     without `authoritative` do): DISCOVER, asking for the address, which stays applied."""
     h = Harness()
     lease = h.acquire()
-    h.handle(LinkDown(h.now))
-    h.advance(10)
-    h.link_up()
-    while h.state is State.REBOOTING:
-        actions = h.fire()
+    actions = unanswered_after_a_flap(h)
     assert h.state is State.SELECTING
     assert not of_type(actions, RemoveLease) and not of_type(actions, ApplyLease)
     discover = h.last_sent().message
@@ -181,11 +189,7 @@ def test_another_networks_offer_replaces_the_kept_lease() -> None:
     takes the old one's place, which goes first."""
     h = Harness()
     lease = h.acquire()
-    h.handle(LinkDown(h.now))
-    h.advance(10)
-    h.link_up()
-    while h.state is State.REBOOTING:
-        h.fire()
+    unanswered_after_a_flap(h)
     h.deliver(offer(h.last_sent().message, yiaddr=OTHER_ADDRESS, server_id=OTHER_SERVER))
     assert h.state is State.REQUESTING
     actions = h.deliver(ack(h.last_sent().message, yiaddr=OTHER_ADDRESS,
@@ -221,10 +225,7 @@ def test_a_nak_for_the_kept_address_takes_it_off() -> None:
     REQUEST: the server refused it, so it goes (not kept until it expires)."""
     h = Harness()
     lease = h.acquire()
-    h.handle(LinkDown(h.now))
-    h.link_up()
-    while h.state is State.REBOOTING:
-        h.fire()
+    unanswered_after_a_flap(h)
     h.deliver(offer(h.last_sent().message))
     actions = h.deliver(nak(h.last_sent().message))
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
@@ -243,10 +244,7 @@ def test_the_kept_address_from_another_server_is_probed() -> None:
     h.handle(ProbeResult(h.now, ADDRESS, False))
     h.applied()
     assert h.state is State.BOUND
-    h.handle(LinkDown(h.now))
-    h.link_up()
-    while h.state is State.REBOOTING:
-        h.fire()
+    unanswered_after_a_flap(h)
     h.deliver(offer(h.last_sent().message, server_id=OTHER_SERVER))
     assert h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER,
                          subnet_mask=None)) == []  # another server's: no mask, no lease
