@@ -105,6 +105,15 @@ class Rig:
         queued = sorted((self.state_dir / "events").iterdir())
         return record, [json.loads(p.read_text())["event"] for p in queued]
 
+    def restart_io(self) -> None:
+        """io restarted: the engine loses its connection and gets a new one."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.settimeout(5)
+        self.svc.drop_io()
+        self.svc.io_connected(theirs)
+        self.io.close()
+        self.io = ours
+
     def control(self, command: control.Command) -> dict[str, object]:
         reply = dispatch.engine_dispatch_control(
             self.svc, control.encode_request(control.Request(command)))
@@ -209,16 +218,11 @@ def test_an_io_that_restarts_while_probing_probes_again(tmp_path: Path) -> None:
     r.reply(offer(r.sent()))
     r.reply(ack(r.sent()))
     assert r.from_engine() == ipc.Probe(ADDRESS)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    r.svc.drop_io()
-    r.svc.io_connected(theirs)
-    r.io.close()
-    r.io = ours
+    r.restart_io()
     assert r.from_engine() == ipc.Probe(ADDRESS)
     dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
     assert r.svc.ledger.pending  # probed: the lease goes to netconf
-    ours.close()
+    r.io.close()
     r.netconf.close()
 
 
@@ -227,12 +231,7 @@ def test_arp_guard_through_the_dispatch_functions(tmp_path: Path) -> None:
     # io that reconnects (unannounced); a conflict is defended, a second one declined.
     r = make_rig(tmp_path, config=ClientConfig(arp_probe=True))
     conn = bind_guarded(r)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    r.svc.drop_io()
-    r.svc.io_connected(theirs)
-    r.io.close()
-    r.io = ours
+    r.restart_io()
     assert r.from_engine() == ipc.Guard(ADDRESS, 0)
     intruder = bytes.fromhex("020000009999")
     dispatch.engine_dispatch_io(r.svc, ipc.Conflict(ADDRESS, intruder))
