@@ -169,6 +169,17 @@ def bind(r: Rig) -> ipc.Apply:
     return apply
 
 
+def applied_by_netconf(r: Rig) -> socket.socket:
+    """netconf takes the engine's first connection and applies its Apply; the connection."""
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    return conn
+
+
 def bind_guarded(r: Rig) -> socket.socket:
     """With ARPProbe=yes: bind through the probe; io is told to guard the address once
     netconf has applied it. Returns the engine's connection to netconf."""
@@ -176,12 +187,7 @@ def bind_guarded(r: Rig) -> socket.socket:
     r.reply(ack(r.sent()))
     assert r.from_engine() == ipc.Probe(ADDRESS)
     dispatch.engine_dispatch_io(r.svc, ipc.ProbeResult(ADDRESS, conflict=False))
-    conn, _ = r.netconf.accept()
-    conn.settimeout(5)
-    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                       ""))
+    conn = applied_by_netconf(r)
     assert r.from_engine() == ipc.Guard(ADDRESS, 2)
     return conn
 
@@ -519,12 +525,7 @@ def test_the_largest_lease_a_server_can_give_still_has_a_status(tmp_path: Path) 
                                                   IPv4Address("192.0.2.1"))
                                        for i in range(MAX_ROUTES)),
                 unknown=tuple((code, bytes([code]) * 255) for code in codes)))
-    conn, _ = r.netconf.accept()
-    conn.settimeout(5)
-    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                       ""))
+    applied_by_netconf(r).close()
     assert r.svc.state is State.BOUND
     for command in (control.Command.STATUS, control.Command.RENEW):
         data = dispatch.engine_dispatch_control(
