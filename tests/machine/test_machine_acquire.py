@@ -459,7 +459,7 @@ def test_arp_probe_without_answer_proceeds() -> None:
     h.fire()
     h.deliver(offer(h.last_sent().message))
     h.deliver(ack(h.last_sent().message))
-    assert h.timer() - h.now == pytest.approx(10)
+    assert h.timer() - h.now == pytest.approx(timing.PROBE_TIMEOUT)
     actions = h.fire()
     assert of_type(actions, ApplyLease)
 

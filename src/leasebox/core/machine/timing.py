@@ -40,8 +40,9 @@ DECLINE_WAIT = 10.0
 V6ONLY_WAIT_MIN = 300
 
 # An ARP probe (RFC 5227) takes at most PROBE_WAIT + 2 * PROBE_MAX + ANNOUNCE_WAIT = 7 s.
-# If the adapter has not answered by this time, no conflict was seen.
-PROBE_TIMEOUT = 10.0
+# If the adapter has not answered by this time, no conflict was seen. Twice that and more:
+# an io restarted during a probe runs it again from the start (engine.service).
+PROBE_TIMEOUT = 15.0
 # RFC 5227 2.3: ANNOUNCE_NUM announcements once an address is in use (io spaces them).
 ANNOUNCE_NUM = 2
 # RFC 5227 2.4 (b): a conflict while bound is defended with one announcement, unless there
