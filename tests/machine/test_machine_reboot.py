@@ -236,6 +236,16 @@ def test_the_kept_address_from_another_server_is_probed() -> None:
     """Another network with the same subnet: its server grants the address kept. With
     ARPProbe=yes it is probed first, someone there may have it; without a mask its
     prefix length is not the old network's."""
+    h = probed_and_bound()
+    unanswered_after_a_flap(h)
+    h.deliver(offer(h.last_sent().message, server_id=OTHER_SERVER))
+    assert h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER,
+                         subnet_mask=None)) == []  # another server's: no mask, no lease
+    actions = h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER))
+    assert of_type(actions, ProbeAddress) and h.state is State.PROBING
+
+
+def probed_and_bound() -> Harness:
     h = Harness(ClientConfig(arp_probe=True))
     h.link_up()
     h.fire()
@@ -244,12 +254,31 @@ def test_the_kept_address_from_another_server_is_probed() -> None:
     h.handle(ProbeResult(h.now, ADDRESS, False))
     h.applied()
     assert h.state is State.BOUND
-    unanswered_after_a_flap(h)
-    h.deliver(offer(h.last_sent().message, server_id=OTHER_SERVER))
-    assert h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER,
-                         subnet_mask=None)) == []  # another server's: no mask, no lease
-    actions = h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER))
+    return h
+
+
+@pytest.mark.parametrize("conflict", [False, True])
+def test_with_arp_probe_a_flap_probes_the_address_again(conflict: bool) -> None:
+    """RFC 5227 2.1: probe at every link establishment (a cable plugged in again, a Wi-Fi
+    association). The INIT-REBOOT ACK's address, the one in use, is probed before it is
+    applied again; someone else answering takes it off, with a DECLINE."""
+    h = probed_and_bound()
+    lease = h.client.lease
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    actions = h.deliver(ack(h.last_sent().message))
     assert of_type(actions, ProbeAddress) and h.state is State.PROBING
+    assert not of_type(actions, ApplyLease)
+    actions = h.handle(ProbeResult(h.now, ADDRESS, conflict))
+    if conflict:
+        assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+        assert sent(actions)[0].message.message_type is MessageType.DECLINE
+    else:
+        assert of_type(actions, ApplyLease) and not of_type(actions, RemoveLease)
+        h.applied()
+        assert h.state is State.BOUND
+        h.fire()  # T1: a renewal on the same attachment is not probed
+        assert not of_type(h.deliver(ack(h.last_sent().message)), ProbeAddress)
 
 
 def test_a_kept_lease_nobody_answers_for_goes_at_its_expiry() -> None:

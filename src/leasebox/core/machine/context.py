@@ -71,6 +71,10 @@ class Context:
     previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
     failures: int = 0  # NAKs, refusals, failures and declines since the last binding
     decline_until: float = 0.0  # no DISCOVER before this, a link flap or not (DECLINE_WAIT)
+    # The link came up (again) since the lease held was last probed or applied: with
+    # ARPProbe=yes its address is probed again before use (RFC 5227 2.1: at every link
+    # establishment). Not in the snapshot: a restarted engine probes nothing again.
+    reattached: bool = False
     # (server, address, until): not to be requested again before `until`.
     avoided: list[tuple[IPv4Address, IPv4Address, float]] = field(default_factory=list)
     forcerenew_logged_at: float | None = None

@@ -261,10 +261,12 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     if ctx.applied is None:
         kind = LeaseEventKind.ACQUIRED
     ctx.bind_kind, ctx.bind_detail = kind, detail
-    # Probed when new to the link, and when another server grants the address in use (the
-    # same subnet on another network, after a flap): someone there may have it.
+    # Probed when new to the link, after the link came up again (RFC 5227 2.1), and when
+    # another server grants the address in use (the same subnet on another network, after a
+    # flap): someone there may have it.
     other_server = ctx.applied is not None and ctx.applied.server_id != lease.server_id
-    if (ctx.applied is None or other_server) and ctx.config.arp_probe:
+    reattached, ctx.reattached = ctx.reattached, False
+    if (ctx.applied is None or other_server or reattached) and ctx.config.arp_probe:
         if ctx.applied is None:
             ctx.lease = None  # a remembered lease is superseded by this one
         # (else the lease in use stays held while the other server's is probed: it is on
