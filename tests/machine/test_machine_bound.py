@@ -508,3 +508,17 @@ def test_a_resume_past_expiry_removes_the_address_at_once(from_state: State) -> 
     assert h.state in (State.INIT, State.SELECTING)
     [event] = [e for e in of_type(actions, LeaseEvent) if e.kind is LeaseEventKind.LOST]
     assert event.lease.address == lease.address and event.detail == "expired"
+
+
+def test_a_failed_renewal_of_an_infinite_lease_kept_in_rebinding() -> None:
+    """An operator renews an infinite lease and gets a finite one; before netconf answers,
+    that lease's T2 takes the client to REBINDING; then the kernel fails it: the infinite
+    lease in use is kept, BOUND (found by the fuzz test's long profile)."""
+    h = bound(lease_time=0xFFFFFFFF)
+    h.handle(RenewRequested(h.now))
+    h.deliver(ack(h.last_sent().message, lease_time=60))
+    while h.state is not State.REBINDING:
+        h.fire()
+    actions = h.handle(ConfigRefused(h.now, "EINVAL", failed=True))
+    assert h.state is State.BOUND and not of_type(actions, RemoveLease)
+    assert h.client.lease is not None and h.client.lease.lease_time == 0xFFFFFFFF

@@ -52,9 +52,10 @@ def _adapter_rows(state: State, can_bind: bool) -> dict[Kind, Rule]:
         K.LINK_UP: _rule(reports.link_up, *link_up),
         K.LINK_DOWN: _rule(reports.link_down, S.INIT, S.INIT_REBOOT),
         K.APPLIED: _rule(reports.config_applied, state, *((S.BOUND,) if can_bind else ())),
-        # a renewal the kernel failed keeps the lease in use (an infinite one: BOUND)
+        # a renewal the kernel failed keeps the lease in use (an infinite one: BOUND; its
+        # renewal by an operator can reach REBINDING with the new, finite lease's T2)
         K.REFUSED: _rule(reports.config_refused, state, S.INIT,
-                         *((S.BOUND,) if state is S.RENEWING else ())),
+                         *((S.BOUND,) if state in (S.RENEWING, S.REBINDING) else ())),
         K.CONFLICT: _rule(reports.address_conflict, state, S.INIT),
         K.RELEASE: _rule(reports.release, S.STOPPED),
         K.LEAVE: _rule(reports.leave, S.STOPPED),
