@@ -196,7 +196,8 @@ ANONYMIZE = Setting(
     _E, BOOL)
 ARP_PROBE = Setting(
     _D, "ARPProbe", v.boolean, False,
-    "Address conflict detection (RFC 5227). Before using a new address, check with ARP "
+    "Address conflict detection (RFC 5227). Before using a new address, and the address in "
+    "use again after the link comes back, check with ARP "
     "probes that nobody else has it, and decline it (DHCPDECLINE) if someone does; once it "
     "is in use, announce it twice, 2 s apart, and keep watching ARP for another host "
     "claiming it. The first such claim is defended with one announcement; a second within "
