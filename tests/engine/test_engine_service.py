@@ -122,7 +122,7 @@ class Rig:
 
 
 def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
-             config: ClientConfig | None = None) -> Rig:
+             config: ClientConfig | None = None, carrier: bool = True) -> Rig:
     clock = clock or Clock()
     state_dir = tmp_path / "state"
     state_dir.mkdir(exist_ok=True)
@@ -137,7 +137,7 @@ def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
     svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, True))
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, carrier))
     return Rig(svc, ours, netconf, clock, state_dir)
 
 
@@ -847,24 +847,15 @@ def test_a_new_mac_before_any_carrier_still_starts_a_client(tmp_path: Path) -> N
     """Started with no carrier (the first client never saw a LinkUp), then the MAC changed
     as the link came up (a bond taking its first port's MAC): the new client asks for a
     lease, and does not resume the old one's stop."""
-    clock = Clock()
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
-    settings_ = Settings("eth0", ClientConfig(), str(state_dir), str(tmp_path / "nc.sock"))
-    svc = EngineService(settings_, LiveState(None), clock=clock,
-                        wall=lambda: WALL0 + clock.now)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, False))
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
-    assert svc.state is State.INIT  # not STOPPED: a DISCOVER is due now
-    svc.on_timer(clock.now)
-    assert svc.state is State.SELECTING
-    msg = channel.recv(ours, ipc.Peer.ENGINE, ipc.Peer.IO)
+    r = make_rig(tmp_path, carrier=False)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    assert r.svc.state is State.INIT  # not STOPPED: a DISCOVER is due now
+    r.svc.on_timer(r.clock.now)
+    assert r.svc.state is State.SELECTING
+    msg = channel.recv(r.io, ipc.Peer.ENGINE, ipc.Peer.IO)
     assert isinstance(msg, ipc.SendBroadcast)
-    ours.close()
-    theirs.close()
+    r.io.close()
+    r.netconf.close()
 
 
 def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
