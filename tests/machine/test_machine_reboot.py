@@ -19,6 +19,7 @@ from leasebox.core.machine.types import (
     PersistLease,
     ProbeAddress,
     ProbeResult,
+    ReleaseRequested,
     RemoveLease,
     State,
     TimerExpired,
@@ -31,6 +32,7 @@ from tests.machine.machine_helpers import (
     OTHER_ADDRESS,
     OTHER_MAC,
     OTHER_SERVER,
+    SERVER,
     T0,
     Harness,
     ack,
@@ -230,6 +232,28 @@ def test_a_nak_for_the_kept_address_takes_it_off() -> None:
     actions = h.deliver(nak(h.last_sent().message))
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
     assert h.client.lease is None and h.state is State.INIT
+
+
+@pytest.mark.parametrize("flap", [True, False], ids=["discovering", "rebooting"])
+def test_a_release_gives_back_the_kept_lease(flap: bool) -> None:
+    """`leaseboxctl release` while the applied lease is kept (verified by INIT-REBOOT, or
+    while a DISCOVER looks for another): the server granted it and it has not expired, so
+    it gets its RELEASE before it comes off, as in BOUND."""
+    h = Harness()
+    lease = h.acquire()
+    if flap:
+        unanswered_after_a_flap(h)
+    else:
+        h.handle(LinkDown(h.now))
+        h.link_up()
+        assert h.state is State.REBOOTING
+    actions = h.handle(ReleaseRequested(h.now))
+    [release] = of_type(actions, Transmit)
+    assert release.message.message_type is MessageType.RELEASE
+    assert release.message.ciaddr == ADDRESS and release.destination == SERVER
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.RELEASED and "RELEASE sent" in event.detail
 
 
 def test_the_kept_address_from_another_server_is_probed() -> None:

@@ -183,9 +183,12 @@ def address_conflict(ctx: Context, event: Event) -> None:
 
 
 def _holds_granted_lease(ctx: Context) -> bool:
-    """A server granted the lease held in this run (not merely remembered from disk)."""
-    return ctx.lease is not None and (ctx.state in steps.BOUND_STATES
-                                      or ctx.bind_kind is not None)
+    """A server granted the lease held (not merely remembered from disk): in this run, or
+    it is still applied, being verified after a flap or kept while a DISCOVER looks for
+    another (applied leases are taken off at their expiry)."""
+    lease = ctx.lease
+    return lease is not None and (ctx.state in steps.BOUND_STATES
+                                  or ctx.bind_kind is not None or ctx.applied == lease)
 
 
 def _send_release(ctx: Context) -> bool:
