@@ -61,6 +61,10 @@ def event_text(kind: LeaseEventKind, lease: Lease, detail: str, kept: bool = Fal
     return f"{text} ({detail})" if detail else text
 
 
+def _keeping(text: str, lease: Lease | None) -> str:
+    return text if lease is None else f"{text}; keeping {describe(lease)} until it expires"
+
+
 def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float) -> str:
     """The one line `systemctl status` shows, e.g. 'Bound 192.0.2.57/24 via 192.0.2.1,
     renews in 27 min'."""
@@ -80,10 +84,11 @@ def status_line(state: State | None, lease: Lease | None, carrier: bool, now: fl
                     f"rebinds in {duration(lease.t2_at - now)}")
         case State.REBINDING if lease is not None:
             return f"Rebinding {describe(lease)}, expires in {duration(lease.expires_at - now)}"
+        # a lease held in these is one still applied, kept until another replaces it
         case State.INIT | State.SELECTING:
-            return "Looking for a DHCP server"
+            return _keeping("Looking for a DHCP server", lease)
         case State.REQUESTING:
-            return "Requesting an address"
+            return _keeping("Requesting an address", lease)
         case State.PROBING:
             return "Checking the offered address for conflicts"
         case State.INIT_REBOOT | State.REBOOTING:

@@ -1,0 +1,31 @@
+"""The status line `systemctl status` and `leaseboxctl status` show (engine.journal)."""
+
+from __future__ import annotations
+
+from leasebox.core.machine.types import LinkDown, State
+from leasebox.engine.journal import status_line
+from tests.machine.machine_helpers import Harness
+
+
+def test_a_kept_lease_shows_while_the_client_looks_for_another() -> None:
+    """After a flap whose INIT-REBOOT went unanswered the address stays in use while a
+    DISCOVER looks for a server: the status says so, not only that it is looking."""
+    h = Harness()
+    h.acquire()
+    assert status_line(h.state, h.client.lease, True, h.now).startswith("Bound 192.0.2.")
+    h.handle(LinkDown(h.now))
+    h.advance(10)
+    h.link_up()
+    while h.state is State.REBOOTING:
+        h.fire()
+    assert h.state is State.SELECTING
+    line = status_line(h.state, h.client.lease, True, h.now)
+    assert line.startswith("Looking for a DHCP server; keeping 192.0.2.")
+    assert line.endswith(" until it expires")
+
+
+def test_no_lease_no_keeping() -> None:
+    h = Harness()
+    h.link_up()
+    h.fire()
+    assert status_line(h.state, h.client.lease, True, h.now) == "Looking for a DHCP server"
