@@ -195,6 +195,28 @@ def test_backup_copies_and_hooks_others_could_change_do_not_run(
     assert f"60-link-into-a-writable-directory: its directory {open_dir} is writable" in err
 
 
+def test_a_link_in_a_directory_others_may_write_does_not_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Whoever may write where a hook's link is may point it at any program root has (run
+    as root, with the event as its argument): refused, like a file there; so is a link
+    through such a directory to a safe one."""
+    safe = _hook(tmp_path / "safe", "x", "true")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "10-link").symlink_to(safe)
+    shared.chmod(0o777)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "20-through-shared").symlink_to(shared / "10-link")
+    assert dispatch.hooks((str(shared), str(etc))) == []
+    err = capsys.readouterr().err
+    assert f"10-link: its directory {shared} is writable by its group or by others" in err
+    assert f"20-through-shared: its directory {shared} is writable" in err
+    shared.chmod(0o755)
+    assert dispatch.hooks((str(shared), str(etc))) == [shared / "10-link",
+                                                       etc / "20-through-shared"]
+
+
 def test_a_hook_past_its_time_is_stopped_with_what_it_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

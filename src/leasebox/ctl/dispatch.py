@@ -127,27 +127,53 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
     return out
 
 
+MAX_HOPS = 40  # symbolic links followed from a hook to its file, as the kernel's limit
+
+
 def _unsafe(path: Path) -> str:
-    """Why root must not run the file `path` resolves to, or "": it, and each directory
-    on the way to it (a link may lead elsewhere), must be root's and not writable by
-    others, and it not set-user-ID."""
+    """Why root must not run the file `path` resolves to, or "": it, each directory on the
+    way to it, and each directory that holds a link on that way (whoever may write there
+    may point the link elsewhere) must be root's and not writable by others, and it not
+    set-user-ID."""
     real = Path(os.path.realpath(path))
-    for step in (real, *real.parents):
-        try:
-            st = step.stat()
-        except OSError as exc:
-            return f"{step}: {exc.strerror or exc}"
-        what = "" if step == real else f"its directory {step} is "
-        if st.st_uid != HOOK_OWNER:
-            return f"{what}owned by uid {st.st_uid}, not root"
-        # group or others may write: not a sticky directory (/tmp) either, where they may
-        # not replace root's file but may add their own
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return f"{what}writable by its group or by others"
-        if step == real and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
-            return "set-user-ID or set-group-ID"
-        if step == WALK_UP_TO:
-            break
+    problem = _unsafe_step(real, real)
+    hop = Path(os.path.abspath(path))
+    for _ in range(MAX_HOPS):
+        if problem:
+            return problem
+        for directory in dict.fromkeys((Path(os.path.abspath(hop.parent)),
+                                        Path(os.path.realpath(hop.parent)))):
+            problem = problem or _unsafe_directories(directory)
+        if not hop.is_symlink():
+            return problem
+        hop = Path(os.path.abspath(hop.parent / os.readlink(hop)))
+    return problem or "too many levels of symbolic links"
+
+
+def _unsafe_directories(directory: Path) -> str:
+    """Why `directory` or one above it (up to WALK_UP_TO) is unsafe, or ""."""
+    for step in (directory, *directory.parents):
+        problem = _unsafe_step(step, None)
+        if problem or step == WALK_UP_TO:
+            return problem
+    return ""
+
+
+def _unsafe_step(step: Path, real: Path | None) -> str:
+    """Why `step`, the hook's file `real` or a directory on the way (real None), is unsafe."""
+    try:
+        st = step.stat()
+    except OSError as exc:
+        return f"{step}: {exc.strerror or exc}"
+    what = "" if real is not None else f"its directory {step} is "
+    if st.st_uid != HOOK_OWNER:
+        return f"{what}owned by uid {st.st_uid}, not root"
+    # group or others may write: not a sticky directory (/tmp) either, where they may
+    # not replace root's file but may add their own
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"{what}writable by its group or by others"
+    if real is not None and st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+        return "set-user-ID or set-group-ID"
     return ""
 
 
