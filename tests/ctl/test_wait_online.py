@@ -74,7 +74,7 @@ def test_waits_for_every_interface(tmp_path: Path, engines: list[FakeEngine],
     engines.append(FakeEngine(tmp_path, "eth1", ["INIT-REBOOT", "RENEWING"]))
     assert wait_online(tmp_path, "--timeout", "10") == 0
     assert "online after" in capsys.readouterr().out
-    assert engines[0].commands == ["status"] * 3  # asked until BOUND, then no more
+    assert engines[0].commands == ["status"] * 3  # a round each, until both are configured
 
 
 def test_times_out_naming_what_is_not_configured(tmp_path: Path, engines: list[FakeEngine],
@@ -104,6 +104,38 @@ def test_hung_engines_hold_the_wait_up_to_its_timeout_only(
             sock.close()
     assert capsys.readouterr().err == ("leaseboxctl: timed out after 0.5 s waiting for "
                                        "eth0 (no answer), eth1 (no answer)\n")
+
+
+def test_online_is_every_interface_configured_at_once(
+        tmp_path: Path, engines: list[FakeEngine], capsys: pytest.CaptureFixture[str]) -> None:
+    """eth0 was bound, then lost its lease while eth1 was still looking: not online."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND", "INIT"]))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING", "SELECTING", "BOUND"]))
+    assert wait_online(tmp_path, "--timeout", "0.5") == waitonline.EX_TIMEOUT
+    assert capsys.readouterr().err == ("leaseboxctl: timed out after 0.5 s waiting for "
+                                       "eth0 (INIT)\n")
+
+
+def test_a_user_the_engine_refuses_is_told_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not 120 s of polling for an answer that cannot change."""
+    (tmp_path / "eth0").mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.bind(str(tmp_path / "eth0" / "control.sock"))
+        sock.listen(8)
+
+        def refuse() -> None:
+            conn, _ = sock.accept()
+            with conn:
+                conn.send(control.encode_reply(False, error="permission denied"))
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        started = time.monotonic()
+        assert wait_online(tmp_path, "--timeout", "30") == commands.EX_NOPERM
+        assert time.monotonic() - started < 5
+        thread.join(timeout=5)
+    assert capsys.readouterr().err == "leaseboxctl: eth0: permission denied\n"
 
 
 def test_json_says_what_it_saw(tmp_path: Path, engines: list[FakeEngine],

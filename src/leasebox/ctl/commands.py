@@ -279,7 +279,7 @@ def system_stopping() -> bool:
     return out.stdout.strip() == "stopping"
 
 
-def _why(exc: CtlError) -> str:
+def why(exc: CtlError) -> str:
     """An engine that could not be asked, in a word for the overview's state column."""
     if exc.absent:
         return "not running"
@@ -294,7 +294,7 @@ def overview_row(name: str, st: dict[str, Any] | None,
     lease = (st or {}).get("lease") or {}
     return {
         "interface": name,
-        "state": (st or {}).get("state") or (_why(error) if error else "starting"),
+        "state": (st or {}).get("state") or (why(error) if error else "starting"),
         "carrier": (st or {}).get("carrier"),
         "address": f"{lease['address']}/{lease['prefixlen']}" if lease else None,
         "expires_in": lease.get("expires_in") if lease else None,

@@ -4,8 +4,9 @@ The ExecStart= of leasebox-wait-online@IFACE.service (for IFACE, enabled with it
 and of leasebox-wait-online.service (every interface, or --any), which order themselves
 before network-online.target: units that need the network at boot start once every
 interface named, else every one leasebox runs on (or, with --any, one of them), holds a
-lease that netconf applied, or after the timeout, with a journal line naming what was not
-ready.
+lease that netconf applied, all at once (each asked again every round), or after the
+timeout, with a journal line naming what was not ready. A user the engines refuse is told
+so at once (exit 77): waiting would not change it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import sys
 import time
 from pathlib import Path
 
-from leasebox.ctl.commands import TIMEOUT, CtlError, chosen_interfaces, request, terminal_safe
+from leasebox.ctl.commands import (
+    EX_NOPERM,
+    TIMEOUT,
+    CtlError,
+    chosen_interfaces,
+    request,
+    terminal_safe,
+    why,
+)
 from leasebox.ipc import control
 
 POLL = 0.1  # seconds between two looks at each interface not yet configured
@@ -34,7 +43,9 @@ def _state(rundir: Path, name: str, deadline: float | None) -> str:
         return str(request(rundir, name, control.Command.STATUS, timeout).get("state")
                    or "none")
     except CtlError as exc:
-        return "no answer" if exc.timed_out else "not running"
+        if exc.code == EX_NOPERM:  # it will not change while this waits: said at once
+            raise
+        return why(exc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,11 +59,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
-    states = {name: "none" for name in names}
     while True:
-        for name in names:
-            if states[name] not in CONFIGURED:
-                states[name] = _state(rundir, name, deadline)
+        # every interface asked again each round: online is all of them configured at
+        # once, not each at some time (one may have lost its lease since)
+        try:
+            states = {name: _state(rundir, name, deadline) for name in names}
+        except CtlError as exc:
+            print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
+            return exc.code
         ready = [n for n in names if states[n] in CONFIGURED]
         online = bool(ready and args.any) or len(ready) == len(names)
         timed_out = not online and deadline is not None and time.monotonic() >= deadline
