@@ -150,9 +150,12 @@ def test_bad_message_type_rejects_the_message(value: bytes) -> None:
         decode(raw_message(opt(53, value) + b"\xff"))
 
 
-def test_repeated_message_type_is_concatenated_and_rejected() -> None:
+def test_repeated_message_type_is_one_value_or_rejected() -> None:
+    """The same copy twice is that type; two different ones cannot be guessed between."""
+    assert decode(raw_message(opt(53, b"\x05") + opt(53, b"\x05") + b"\xff")).message_type \
+        is MessageType.ACK
     with pytest.raises(DecodeError, match="option 53"):
-        decode(raw_message(opt(53, b"\x05") + opt(53, b"\x05") + b"\xff"))
+        decode(raw_message(opt(53, b"\x05") + opt(53, b"\x06") + b"\xff"))
 
 
 # ---- safe strings --------------------------------------------------------------------------
@@ -246,10 +249,29 @@ def test_split_fixed_option_is_concatenated() -> None:
         "255.255.255.0")
 
 
-def test_repeated_fixed_option_has_the_wrong_length() -> None:
-    msg = request_with(opt(1, b"\xff\xff\xff\x00"), opt(1, b"\xff\xff\xff\x00"))
+def test_repeated_different_fixed_option_has_the_wrong_length() -> None:
+    msg = request_with(opt(1, b"\xff\xff\xff\x00"), opt(1, b"\xff\xff\x00\x00"))
     assert msg.subnet_mask is None
     assert msg.dropped == (1,)
+
+
+def test_a_fixed_option_repeated_as_the_same_copy_is_that_value() -> None:
+    """dnsmasq configured with dhcp-option=54 sends option 54 twice when asked for it (as
+    nettools' n-dhcp4 found with NetworkManager): the one value, not the wrong length, so
+    the OFFER, ACK or NAK is not refused for it. Only whole copies of one size count."""
+    server = opt(54, bytes([192, 0, 2, 1]))
+    lease_time = opt(51, (3600).to_bytes(4, "big"))
+    for copies in ((server, server), (server, server, server)):
+        msg = decode(raw_message(opt(53, b"\x02") + b"".join(copies) + lease_time * 2
+                                 + opt(1, b"\xff\xff\xff\x00") * 2 + b"\xff"))
+        assert msg.server_id == IPv4Address("192.0.2.1") and msg.lease_time == 3600
+        assert msg.subnet_mask == IPv4Address("255.255.255.0") and msg.dropped == ()
+    with pytest.raises(DecodeError, match="option 54"):  # two different server ids
+        decode(raw_message(opt(53, b"\x02") + server + opt(54, bytes([192, 0, 2, 9]))
+                           + lease_time + b"\xff"))
+    # a variable-length option repeated is still one list, as RFC 3396 says
+    msg = request_with(opt(6, bytes([192, 0, 2, 1])), opt(6, bytes([192, 0, 2, 1])))
+    assert msg.dns_servers == (IPv4Address("192.0.2.1"),) * 2
 
 
 def test_long_option_over_many_pieces() -> None:

@@ -13,7 +13,11 @@ Defined behaviour for the framing corner cases:
 * A field that ends without END, right after a complete option, is accepted: the end of
   the field ends the list (the framing is intact, so nothing is guessed).
 * Repeated options are concatenated in the order options, file, sname (RFC 3396) and
-  decoded as one value; a fixed-size option that is repeated therefore has the wrong length.
+  decoded as one value; a fixed-size option that is repeated therefore has the wrong length,
+  unless every copy is the same whole value (FIXED_SIZE): then it is that value. dnsmasq
+  sends option 54 twice when it is configured with dhcp-option=54 and the client asks for
+  it; different copies still make the wrong length, as a guess at one could change the
+  message's meaning.
 * Options the codec does not know are kept raw, bounded in count and size; beyond the
   bound they are dropped.
 """
@@ -40,6 +44,25 @@ if TYPE_CHECKING:
     from typing import Any
 
 Chunks = dict[int, list[bytes]]
+
+# The options whose value has one size, which a server repeating the same copy cannot
+# have meant to lengthen (see the module's docstring).
+FIXED_SIZE: dict[int, int] = {
+    OptionCode.MESSAGE_TYPE: 1, OptionCode.SUBNET_MASK: 4, OptionCode.INTERFACE_MTU: 2,
+    OptionCode.BROADCAST_ADDRESS: 4, OptionCode.REQUESTED_IP: 4, OptionCode.LEASE_TIME: 4,
+    OptionCode.SERVER_ID: 4, OptionCode.MAX_MESSAGE_SIZE: 2, OptionCode.RENEWAL_TIME: 4,
+    OptionCode.REBINDING_TIME: 4, OptionCode.IPV6_ONLY_PREFERRED: 4,
+}
+
+
+def joined(code: int, parts: list[bytes]) -> bytes:
+    """The value of an option from its copies: concatenated (RFC 3396), or the one value
+    of a fixed-size option whose copies are all that same whole value."""
+    first = parts[0]
+    if len(parts) == 1 or (len(first) == FIXED_SIZE.get(code)
+                           and all(part == first for part in parts)):
+        return first
+    return b"".join(parts)
 
 # Options whose absence is fine but whose corruption is not: dropping them would turn a
 # broken message into a different, plausible one (an ACK with no server id or lease time,
@@ -316,7 +339,7 @@ def decode_values(chunks: Chunks) -> Decoded:
     raw = chunks.get(_C.MESSAGE_TYPE)
     if raw is not None:
         try:
-            message_type = _message_type(b"".join(raw))
+            message_type = _message_type(joined(_C.MESSAGE_TYPE, raw))
         except BadOption as e:
             raise DecodeError(f"option 53 (message type): {e.reason}") from None
         out.values["message_type"] = message_type
@@ -326,7 +349,7 @@ def decode_values(chunks: Chunks) -> Decoded:
         if code in (_C.MESSAGE_TYPE, _C.OVERLOAD):
             continue
         parts = chunks[code]
-        value = parts[0] if len(parts) == 1 else b"".join(parts)
+        value = joined(code, parts)
         spec = SPECS.get(code)
         if spec is None:
             if (len(out.unknown) < MAX_UNKNOWN_OPTIONS
