@@ -218,3 +218,15 @@ def _read(path: object) -> str:
 
     p = Path(str(path))
     return p.read_text() if p.exists() else ""
+
+
+def test_a_server_id_configured_in_dnsmasq_sent_twice_still_gives_a_lease(lab: Lab) -> None:
+    """dnsmasq with dhcp-option=54 (set by admins behind NAT or with several addresses)
+    sends option 54 itself and again as configured, since the client asks for it: the
+    same four octets twice, one server identifier (see core/wire/options.py)."""
+    dns = Dnsmasq(lab, f"--dhcp-option=54,{SERVER_IP}").start()
+    box = Leasebox(lab).start()
+    addr = lab.wait_address()
+    box.wait_bound()
+    assert dns.count("DHCPACK") == 1
+    assert f"{addr['local']}/24 via {SERVER_IP}" in box.status()
