@@ -186,5 +186,14 @@ def test_more_options_than_the_codec_sends_is_a_configuration_error(tmp_path: Pa
     put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{large}")
     with pytest.raises(ConfigError, match="cannot send these options"):
         read_config(args, "veth0")
+    # fewer octets than the codec's bound, more than io sends in one frame (1472): it
+    # would have exited at its first DISCOVER with a contract violation, and restarted
+    wide = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(10))
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{wide}")
+    with pytest.raises(ConfigError, match="more than the 1472 octets"):
+        read_config(args, "veth0")
+    fits = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(9))
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{fits}")
+    assert len(read_config(args, "veth0").client.send_options) == 9
     put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nSendOption=200:uint8:1\n")
     assert read_config(args, "veth0").client.send_options == ((200, b"\x01"),)

@@ -133,8 +133,9 @@ SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     "hex (octets). One per assignment; not the options leasebox sets from its own "
     "settings (12, 43, 50, 53-55, 57, 60, 61, 77, 80, 81, 108) nor those it reads from "
     "the server (1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 119, 121). At most "
-    "32 options in all with SendVendorOption= and UserClass=, of 4096 octets. "
-    "Anonymize=yes sends none.",
+    "32 options in all with SendVendorOption= and UserClass=, and a message of at most "
+    "1472 octets with the rest (what a 1500-octet MTU carries; about 1100 octets of these "
+    "options). Anonymize=yes sends none.",
     _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
 SEND_VENDOR_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendVendorOption", v.vendor_option, (),

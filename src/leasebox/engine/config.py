@@ -8,6 +8,8 @@ client identifier.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 from leasebox.config import settings as s
 from leasebox.config.parse import View
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
@@ -17,6 +19,7 @@ from leasebox.core.machine.types import ClientConfig
 from leasebox.core.record import record
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
+from leasebox.ipc.messages import MAX_BOOTP
 
 VENDOR_SPECIFIC, USER_CLASS = 43, 77
 
@@ -122,12 +125,21 @@ def engine_config(view: View, system_hostname: str | None,
 
 
 def sendable_problem(client: ClientConfig) -> str | None:
-    """Why the codec would refuse the DISCOVER these settings make, or None: check-config
-    refuses each SendOption= the codec cannot send, but only the whole (more than its 32
-    options or 4096 octets, with SendVendorOption= and UserClass=) tells the rest, and
-    the engine must say so at its start, not fail at its first DISCOVER."""
+    """Why the codec would refuse the messages these settings make, or why io could not
+    send them, or None: check-config refuses each SendOption= the codec cannot send, but
+    only the whole (more than its 32 options or 4096 octets, with SendVendorOption= and
+    UserClass=) tells the rest, and the engine must say so at its start, not fail at its
+    first DISCOVER. The largest messages it sends are a DISCOVER asking for an address and
+    a REQUEST that selects an offer; io sends what fits a 1500-octet MTU."""
+    address = IPv4Address("192.0.2.1")  # any: only the size counts
     try:
-        wire.encode(requests.discover(client, 0, bytes(6), 0.0, None))
+        sizes = [len(wire.encode(message)) for message in (
+            requests.discover(client, 0, bytes(6), 0.0, address),
+            requests.request_selecting(client, 0, bytes(6), 0.0, offered=address,
+                                       server_id=address))]
     except wire.EncodeError as exc:
         return f"cannot send these options: {exc}"
+    if max(sizes) > MAX_BOOTP:
+        return (f"these options make a {max(sizes)}-octet message, more than the "
+                f"{MAX_BOOTP} octets a 1500-octet MTU carries: send fewer or shorter ones")
     return None
