@@ -124,10 +124,12 @@ def test_a_user_the_engine_refuses_is_told_at_once(
         sock.bind(str(tmp_path / "eth0" / "control.sock"))
         sock.listen(8)
 
-        def refuse() -> None:
-            conn, _ = sock.accept()
+        def refuse() -> None:  # as the engine does: the reason, then the request read
+            conn, _ = sock.accept()  # (closing with it unread would reset the connection)
             with conn:
                 conn.send(control.encode_reply(False, error="permission denied"))
+                conn.settimeout(5)
+                conn.recv(control.MAX_REQUEST)
 
         thread = threading.Thread(target=refuse, daemon=True)
         thread.start()
