@@ -221,6 +221,26 @@ def _link_up(ns: str) -> bool:
     return "UP" in ip_json(ns, "link", "show", "dev", IFACE)[0]["flags"]
 
 
+@pytest.mark.parametrize("release", ["yes", "always"])
+def test_send_release_always_keeps_netconf_up_for_the_shutdown(
+        netns: str, start_netconf: Any, release: str) -> None:
+    """netconf exits idle, and systemd starts none once the system shuts down: with
+    SendRelease=always it stays, so the engine can release at shutdown and take the
+    address off (without it the engine keeps both, having no netconf to ask)."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True,
+                       policy=f"[DHCPv4]\nSendRelease={release}\n",
+                       extra_args=["--exit-idle-time", "0.5"])
+    nc.connect()
+    assert nc.request(lease(1)).status == OK
+    if release == "yes":
+        wait_for("the idle exit", lambda: nc.proc.poll() is not None, 10)
+        assert "no request for 0.5 s" in nc.output()
+    else:
+        time.sleep(1.5)
+        assert nc.proc.poll() is None, nc.output()
+        assert "SendRelease=always: no idle exit" in nc.output()
+
+
 def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: Any,
                                                    tmp_path: Path) -> None:
     # Socket-activated: started before the interface exists, netconf waits for it and

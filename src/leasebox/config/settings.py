@@ -171,8 +171,9 @@ SEND_RELEASE = Setting(
     "When leasebox leaves the link, give the lease back with DHCPRELEASE. Yes: when "
     "leasebox@IFACE.target is stopped (or leaseboxctl leave), but not when the system shuts "
     "down or reboots, which keeps the lease for the next boot to confirm (INIT-REBOOT). "
-    "Always: at shutdown and reboot too. No: never. A RELEASE always removes the "
-    "configuration, whatever KeepConfiguration= says.",
+    "Always: at shutdown and reboot too (leasebox-netconf@IFACE then stays running, not "
+    "exiting idle, to take the address off as the system goes down). No: never. A RELEASE "
+    "always removes the configuration, whatever KeepConfiguration= says.",
     _E, "yes|no|always")
 RAPID_COMMIT = Setting(
     _D, "RapidCommit", v.boolean, False,

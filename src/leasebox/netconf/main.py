@@ -43,8 +43,10 @@ from collections.abc import Callable, Sequence
 
 from leasebox import ipc
 from leasebox.config import files
+from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError
 from leasebox.config.settings import Scope
+from leasebox.config.values import SendRelease
 from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.ipc import channel, peers
@@ -437,8 +439,13 @@ def main(argv: list[str] | None = None) -> int:
         return EX_FATAL
     sock, listening = taken
     log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
-    svc = _Service(args, ifname, policy, sock, listening,
-                   args.exit_idle_time if listening else 0.0, _Loop(), _LinkWatch(), log)
+    idle = args.exit_idle_time if listening else 0.0
+    # The engine's setting, read here for one thing: a release at shutdown takes the
+    # address off, and systemd starts no netconf once the system shuts down.
+    if idle and config[s.SEND_RELEASE] is SendRelease.ALWAYS:
+        log.info("SendRelease=always: no idle exit, to take the address off at shutdown")
+        idle = 0.0
+    svc = _Service(args, ifname, policy, sock, listening, idle, _Loop(), _LinkWatch(), log)
     # (the link-event socket is open before the first look: a link appearing in between
     # is seen)
     exec_forbidden = False
