@@ -34,6 +34,7 @@ RELEASED = "084a4a2ba8f54de49275fc45b17f08c1"
 TARGET = f"leasebox@{IFACE}.target"
 SERVICES = [f"leasebox-{name}@{IFACE}.service" for name in ("io", "engine", "netconf")]
 LEAVE = f"leasebox-leave@{IFACE}.service"
+DISPATCH_PATH = f"leasebox-dispatch@{IFACE}.path"
 
 
 def loaded_units(c: Container) -> list[str]:
@@ -223,9 +224,17 @@ def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
     lab.wait_bound()
     before = lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")
     pids = {unit: lab.main_pid(unit) for unit in SERVICES}
+    # as after an upgrade from a target that did not want it yet (before 9bb84db): the
+    # running target, enabled, is started again, which starts what it wants and nothing
+    # else anew
+    c.run(["systemctl", "enable", TARGET])
+    c.run(["systemctl", "stop", DISPATCH_PATH])
     c.copy_in(package.deb, "/tmp/leasebox.deb")
     c.run(["dpkg", "-i", "/tmp/leasebox.deb"], timeout=120,
           env={"DEBIAN_FRONTEND": "noninteractive"})  # same version again: an upgrade
+    assert c.run(["systemctl", "is-active", DISPATCH_PATH],
+                 check=False).stdout.strip() == "active"
+    c.run(["systemctl", "disable", TARGET])
     for unit, old in pids.items():
         def restarted(u: str = unit, o: int = old) -> bool:
             return lab.main_pid(u) not in (0, o)
@@ -236,6 +245,34 @@ def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
     again = lab.address()
     assert again is not None and again["local"] == addr["local"]
     assert (lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")) == before
+
+
+def test_maintainer_scripts_for_another_root_leave_this_system_alone(
+        lab: LeaseLab, package: Package) -> None:
+    """dpkg --root with --force-script-chrootless (mmdebstrap's chrootless mode) runs the
+    scripts here with DPKG_ROOT set: they act on that tree, never on this system's
+    services or files."""
+    c = lab.c
+    c.run(["systemctl", "start", TARGET])
+    lab.wait_bound()
+    other = "/tmp/other-root"
+    c.run(["mkdir", "-p", f"{other}/run/leasebox-conf", f"{other}/var/lib/private/leasebox/x"])
+    try:
+        # (only postrm: debhelper's snippets in prerm and postinst, py3clean and
+        # systemd-tmpfiles --root, need that root's dpkg database and files, which a tree
+        # made here has not; leasebox's own parts there have the same guard)
+        for script, action in (("postrm", "remove"), ("postrm", "purge")):
+            c.run(["env", f"DPKG_ROOT={other}", "sh", f"/var/lib/dpkg/info/leasebox.{script}",
+                   action], timeout=60)
+        assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active"
+        assert c.run(["test", "-d", "/run/leasebox-conf"], check=False).returncode == 0
+        # purge cleaned that tree instead
+        assert c.run(["sh", "-c", f"find {other} -mindepth 1 | sort"]).stdout.split() == [
+            f"{other}/run", f"{other}/var", f"{other}/var/lib", f"{other}/var/lib/private"]
+        lab.wait_bound()
+    finally:
+        c.run(["rm", "-rf", other])
+        c.run(["systemctl", "stop", TARGET], check=False)
 
 
 def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
@@ -280,7 +317,8 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
     c.run(["apt-get", "purge", "-y", "leasebox"], timeout=120,
           env={"DEBIAN_FRONTEND": "noninteractive"})
     left = c.run(["sh", "-c", "ls -d /etc/leasebox /var/lib/leasebox /var/lib/private/leasebox "
-                  "/run/leasebox /run/leasebox-ipc /run/leasebox-netconf /usr/lib/leasebox "
+                  "/run/leasebox /run/leasebox-ipc /run/leasebox-netconf /run/leasebox-conf "
+                  "/run/leasebox-bus /usr/lib/leasebox "
                   "2>/dev/null; "
                   "find /etc/systemd /usr/lib/systemd /lib/systemd -name 'leasebox*' "
                   "! -name leasebox-test.conf; find /usr/lib/leasebox"],
