@@ -3,6 +3,7 @@ their precedence, each with a time limit; a failing hook changes nothing else.""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -119,6 +120,47 @@ def test_an_event_directory_that_is_a_link_is_not_followed(
     assert os.listdir(elsewhere) == ["000000000001.json"]
     assert not log.exists()
     assert "not reading" in capsys.readouterr().err
+    # the link itself is gone: the path unit follows it, and would start the dispatcher
+    # again at once for as long as it pointed at files
+    assert not os.path.lexists(tmp_path / "state" / "eth0" / "events")
+
+
+def test_what_cannot_leave_the_queue_is_not_run_again_and_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever stays on the queue starts the dispatcher again (DirectoryNotEmpty=): a
+    stray directory takes another hidden name when the first is taken; an event that
+    cannot be removed (a file system gone read-only) waits, unrun, and the run pauses
+    before it ends, so the next comes seconds later, not milliseconds."""
+    log = _recording_hook(tmp_path, monkeypatch)
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / ".stray-junk").mkdir()
+    (queue / ".stray-junk" / "x").write_text("")
+    (queue / "junk").mkdir()
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    monkeypatch.setattr(dispatch, "STUCK_PAUSE", 0.3)
+    real_unlink = os.unlink
+
+    def read_only(path: Any, *, dir_fd: int | None = None) -> None:
+        if path == "000000000001.json":
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "unlink", read_only)
+    started = time.monotonic()
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert time.monotonic() - started >= 0.3
+    assert sorted(os.listdir(queue)) == [".stray-junk", ".stray-junk.1", "000000000001.json"]
+    assert not log.exists()
+    err = capsys.readouterr().err
+    assert "cannot remove event 000000000001.json: Read-only file system; its hooks wait" in err
+    assert "next look in 0.3 s" in err
+    monkeypatch.setattr(os, "unlink", real_unlink)  # writable again: run once
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text().splitlines() == ["bound"]
+    assert sorted(os.listdir(queue)) == [".stray-junk", ".stray-junk.1"]
+    assert "next look" not in capsys.readouterr().err
 
 
 def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(

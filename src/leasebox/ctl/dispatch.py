@@ -14,6 +14,7 @@ A hook's failure is logged and changes nothing else: the lease is the engine's b
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -36,6 +37,8 @@ KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "serv
 MAX_FILE = 16384
 MAX_ITEMS = 32
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+STUCK_PAUSE = 5.0  # seconds before a run that left entries on the queue ends (see there)
+MAX_HIDDEN = 10  # hidden names a stray directory may take (.stray-NAME, .stray-NAME.1 ...)
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for a hook past its time limit
 HOOK_OWNER = 0  # root: hooks run as root (the tests, without root, set their own uid)
 WALK_UP_TO = Path("/")  # the directories checked: from a hook's real path up to this one
@@ -247,10 +250,10 @@ def run_hooks(env: dict[str, str], found: list[Path], timeout: float) -> int:
     return failures
 
 
-def _remove_stray(queue: int, name: str) -> None:
+def _remove_stray(queue: int, name: str) -> bool:
     """Remove (a directory: hide) what is not an event file (only a bad engine puts one
     there): left, it would keep the path unit's DirectoryNotEmpty= true, and the dispatcher
-    started for ever."""
+    started for ever. False if it is still there."""
     print(terminal_safe(f"<4>leaseboxctl: removing {name} from the event queue: not an "
                         "event file"), file=sys.stderr, flush=True)
     try:
@@ -259,33 +262,77 @@ def _remove_stray(queue: int, name: str) -> None:
         except IsADirectoryError:
             # Not walked as root (what the engine put there could block a walk): hidden,
             # which the path unit and the dispatcher pass over, for the engine to see.
-            os.rename(name, f".stray-{name}", src_dir_fd=queue, dst_dir_fd=queue)
+            _hide(queue, name)
     except FileNotFoundError:
         pass
     except OSError as exc:
         print(terminal_safe(f"leaseboxctl: cannot remove {name}: {exc.strerror or exc}"),
               file=sys.stderr, flush=True)
+        return False
+    return True
+
+
+def _hide(queue: int, name: str) -> None:
+    """Rename `name` to a hidden name not yet taken (an earlier stray may have the first)."""
+    for n in range(MAX_HIDDEN):
+        try:
+            os.rename(name, f".stray-{name}" + (f".{n}" if n else ""),
+                      src_dir_fd=queue, dst_dir_fd=queue)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise
+    raise OSError(errno.EEXIST, f"its {MAX_HIDDEN} hidden names are taken")
+
+
+def _pause_if_stuck(stuck: bool) -> None:
+    """What this run could not take off the queue starts it again at once (the path unit),
+    for as long as it stays: a pause between two runs, not a root process a few ms apart."""
+    if stuck:
+        print(terminal_safe(f"<4>leaseboxctl: the event queue keeps what could not be "
+                            f"removed: next look in {STUCK_PAUSE:g} s"),
+              file=sys.stderr, flush=True)
+        time.sleep(STUCK_PAUSE)
+
+
+def _open_queue(path: str) -> int | None:
+    """The event directory, not followed if a link (the engine owns its state directory:
+    it could make "events" a link to any directory, whose .json files root would then read
+    and delete). A link is removed, which the engine replaces with its directory: left,
+    the path unit, which follows it, would start the dispatcher for ever."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        print(terminal_safe(f"leaseboxctl: not reading {path}: {exc.strerror or exc} "
+                            "(a link or a file where the engine's event directory belongs)"),
+              file=sys.stderr, flush=True)
+        if os.path.islink(path):
+            try:
+                os.unlink(path)
+            except OSError as err:
+                print(terminal_safe(f"leaseboxctl: cannot remove {path}: "
+                                    f"{err.strerror or err}"), file=sys.stderr, flush=True)
+                _pause_if_stuck(True)
+        raise
 
 
 def run(args: argparse.Namespace) -> int:
     (interface,) = _checked([args.interface])
     path = os.path.join(args.state_dir, interface, "events")
     try:
-        # The engine owns its state directory: it could make "events" a link to any
-        # directory, whose .json files root would then read and delete. Not followed.
-        queue = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        print(terminal_safe(f"leaseboxctl: not reading {path}: {exc.strerror or exc} "
-                            "(a link or a file where the engine's event directory belongs)"),
-              file=sys.stderr, flush=True)
+        queue = _open_queue(path)
+    except OSError:
         return 1
+    if queue is None:
+        return 0
+    stuck = False
     try:
         entries = [name for name in os.listdir(queue) if not name.startswith(".")]
         names = sorted(name for name in entries if name.endswith(".json"))
         for name in sorted(set(entries) - set(names)):
-            _remove_stray(queue, name)
+            stuck |= not _remove_stray(queue, name)
         found = hooks()
         for name in names:
             try:
@@ -303,12 +350,19 @@ def run(args: argparse.Namespace) -> int:
             except FileNotFoundError:
                 pass
             except IsADirectoryError:  # only a bad engine makes one
-                _remove_stray(queue, name)
+                stuck |= not _remove_stray(queue, name)
+                continue
             except OSError as exc:
+                # not taken (a file system gone read-only): not run either, as it would be
+                # again at every run until it goes; it runs once it can be taken
                 print(terminal_safe(f"leaseboxctl: cannot remove event {name}: "
-                                    f"{exc.strerror or exc}"), file=sys.stderr, flush=True)
+                                    f"{exc.strerror or exc}; its hooks wait"),
+                      file=sys.stderr, flush=True)
+                stuck = True
+                continue
             if env is not None:
                 run_hooks(env, found, args.timeout)
     finally:
         os.close(queue)
+    _pause_if_stuck(stuck)
     return 0
