@@ -3,7 +3,9 @@ events; `--json` for each."""
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,3 +109,21 @@ def test_monitor_takes_only_what_the_interfaces_engine_logged() -> None:
     assert not monitor.is_lease_event({**entry, "_SYSTEMD_UNIT":
                                        "leasebox-engine@eth1.service"}, {"eth0"})
     assert not monitor.is_lease_event({**entry, "MESSAGE_ID": "0" * 32}, set())
+
+
+
+def test_monitor_tells_a_user_who_cannot_read_the_journal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal reader skips files it may not open without a word: journalctl's hint,
+    unless root or in a group journald's files grant reading."""
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    unknown = 2**31 - 7  # no group has it
+    monkeypatch.setattr(os, "getgroups", lambda: [unknown])
+    hint = monitor.journal_hint()
+    assert hint is not None and "systemd-journal" in hint
+    reader = grp.getgrnam("systemd-journal").gr_gid
+    monkeypatch.setattr(os, "getgroups", lambda: [unknown, reader])
+    assert monitor.journal_hint() is None
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "getgroups", lambda: [])
+    assert monitor.journal_hint() is None

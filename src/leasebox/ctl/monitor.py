@@ -10,10 +10,13 @@ sees what `journalctl` sees (root, or the systemd-journal group). Ends on SIGINT
 from __future__ import annotations
 
 import argparse
+import grp
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 from typing import Any
@@ -21,6 +24,7 @@ from typing import Any
 from leasebox.core import events
 from leasebox.ctl.commands import terminal_safe
 
+JOURNAL_READERS = ("systemd-journal", "adm", "wheel")  # journald's files grant them read
 WAIT = 0.5  # seconds per wait for new entries (the stop flag is looked at in between)
 FIELDS = ("INTERFACE", "LEASE_EVENT", "LEASE_ADDRESS", "SERVER_ID", "CAPTIVE_PORTAL",
           "DHCP_STATE", "MESSAGE")
@@ -73,7 +77,40 @@ def line(ev: dict[str, Any]) -> str:
                          f"{ev.get('message', '')}")
 
 
+def journal_hint() -> str | None:
+    """What journalctl says to a user who cannot read the system journal: the reader
+    skips files it may not open without a word, and monitor would wait for ever, silent."""
+    if os.geteuid() == 0:
+        return None
+    for gid in os.getgroups():
+        try:
+            if grp.getgrgid(gid).gr_name in JOURNAL_READERS:
+                return None
+        except KeyError:
+            continue
+    return ("leaseboxctl: you are not in the groups that may read the system journal "
+            f"({', '.join(JOURNAL_READERS)}), where the engines log: run as root, or be "
+            "added to systemd-journal")
+
+
+def _last(reader: Any, chosen: Callable[[dict[str, Any]], bool],
+          lines: int) -> list[dict[str, Any]]:
+    """The last `lines` chosen entries, oldest first, as journalctl -n shows them."""
+    reader.seek_tail()
+    earlier: list[dict[str, Any]] = []
+    while len(earlier) < lines:
+        entry = reader.get_previous()
+        if not entry:
+            break
+        if chosen(entry):
+            earlier.append(entry)
+    return earlier[::-1]
+
+
 def run(args: argparse.Namespace) -> int:
+    hint = journal_hint()
+    if hint:
+        print(hint, file=sys.stderr, flush=True)
     try:
         from systemd import journal  # noqa: PLC0415 - only this command reads the journal
     except ImportError:
@@ -97,15 +134,7 @@ def run(args: argparse.Namespace) -> int:
         ev = event(entry)
         print(json.dumps(ev, sort_keys=True) if args.json else line(ev), flush=True)
 
-    reader.seek_tail()
-    earlier: list[dict[str, Any]] = []
-    while len(earlier) < args.lines:  # the last LINES events first, as journalctl -n does
-        entry = reader.get_previous()
-        if not entry:
-            break
-        if chosen(entry):
-            earlier.append(entry)
-    for entry in reversed(earlier):
+    for entry in _last(reader, chosen, args.lines):
         emit(entry)
     reader.seek_tail()
     reader.get_previous()  # positioned after the last entry: only new ones from here
