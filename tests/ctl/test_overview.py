@@ -7,6 +7,7 @@ import grp
 import json
 import os
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from leasebox.core import events
 from leasebox.ctl import commands, monitor
 from leasebox.ctl import main as ctl_main
 from leasebox.ctl.commands import EX_UNAVAILABLE
+from leasebox.ipc import control
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
          "captive_portal": None}
@@ -71,6 +73,31 @@ def test_list_says_why_an_engine_that_runs_did_not_answer(
         assert row["state"] == "no answer" and "did not answer" in row["error"]
     finally:
         hung.close()
+
+
+def test_list_that_could_ask_no_engine_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every engine refused the user: the rows say so, and the exit status too (77), so a
+    script does not take an empty answer for a listing."""
+    (tmp_path / "eth0").mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.bind(str(tmp_path / "eth0" / "control.sock"))
+        sock.listen(8)
+
+        def refuse() -> None:  # as the engine: the reason, then the request read
+            conn, _ = sock.accept()
+            with conn:
+                conn.send(control.encode_reply(False, error="permission denied"))
+                conn.settimeout(5)
+                conn.recv(control.MAX_REQUEST)
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json"]) \
+            == commands.EX_NOPERM
+        thread.join(timeout=5)
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["state"] == "permission denied"
 
 
 def test_monitor_events_from_journal_entries() -> None:

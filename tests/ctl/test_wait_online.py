@@ -193,7 +193,8 @@ def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEng
 
 
 def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """ExecStop='s leave: no engine is success (nothing to leave); an engine that does not
     answer is a failure, since the address may still be configured."""
     monkeypatch.setattr(commands, "SYSTEMCTL", str(tmp_path / "no-systemctl"))
@@ -216,3 +217,10 @@ def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
     finally:
         hung.close()
     assert leave() == 0  # the socket file is left, but nobody listens: refused
+    capsys.readouterr()
+    args = build_parser().parse_args(["--runtime-dir", str(rundir), "leave", "eth9"])
+    assert isinstance(args, argparse.Namespace)
+    assert commands.leave_if_running(args) == 0  # by hand, without --quiet: said
+    assert capsys.readouterr().err == ("leaseboxctl: eth9: leasebox is not running for this "
+                                       f"interface (no {rundir}/eth9/control.sock): nothing "
+                                       "to leave\n")

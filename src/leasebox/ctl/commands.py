@@ -324,6 +324,8 @@ def run_list(args: argparse.Namespace) -> int:
             # an interface asked for by name is an error, as for status; the overview of
             # every one is not (a row says "not running")
             code = code or (exc.code if args.interfaces else 0)
+    if rows and all(r["state"] == "permission denied" for r in rows):
+        code = EX_NOPERM  # nothing could be asked: not a listing that worked
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return code
@@ -350,6 +352,8 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
         result = request(Path(args.runtime_dir), name, command)
     except CtlError as exc:
         if absent_ok and exc.absent:
+            if not args.quiet:  # (a mistyped name, too: said, but nothing to leave)
+                print(terminal_safe(f"leaseboxctl: {exc}: nothing to leave"), file=sys.stderr)
             return 0
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
