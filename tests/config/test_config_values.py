@@ -13,6 +13,9 @@ from leasebox.config.parse import ConfigError, parse
 from leasebox.config.values import ClientIdentifier
 from leasebox.core.values import ProbeTiming
 
+# 250 characters, whose option 81 is 255 octets: one option, not two parts (see values.fqdn)
+LONGEST_FQDN = ".".join(["x" * 61] * 4) + ".ab"
+
 BOOL_GOOD = [("yes", True), ("no", False), ("TRUE", True), ("off", False), ("1", True),
              ("0", False), ("On", True), ("n", False)]
 BOOL_BAD = [("maybe", "not a boolean"), ("2", "not a boolean"), ("yes please", "not a boolean")]
@@ -78,9 +81,10 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("gold", (b"gold",)), ("gold silver", (b"gold", b"silver"))],
         [("g\u00e9", "not a user class")]),
     "FQDN": ([("host.example.com", "host.example.com"), ("host.example.com.", "host.example.com"),
-              ("a.b", "a.b")],
+              ("a.b", "a.b"), (LONGEST_FQDN + ".", LONGEST_FQDN)],
              [("host", "not fully qualified"), ("-x.example", "not an RFC 1123 name"),
-              ("a..b", "not an RFC 1123 name")]),
+              ("a..b", "not an RFC 1123 name"),
+              ("x" + LONGEST_FQDN, "longer than 250 characters, all that one client FQDN")]),
     "ARPProbeTiming": ([("fast", ProbeTiming.FAST), ("rfc5227", ProbeTiming.RFC5227)],
                        [("yes", "expected fast or rfc5227"), ("RFC5227", "expected fast")]),
     "FQDNUpdate": ([("both", v.FQDNUpdate.BOTH), ("ptr", v.FQDNUpdate.PTR),

@@ -100,8 +100,8 @@ FQDN: Setting[str | None] = Setting(
     _D, "FQDN", v.fqdn, None,
     "Send this fully qualified name in the Client FQDN option (81, RFC 4702) instead of a "
     "host name (option 12: the RFC says not both), so that the server can register it in "
-    "DNS; FQDNUpdate= says which records the server is asked to update. Empty (the "
-    "default): no option 81.",
+    "DNS; FQDNUpdate= says which records the server is asked to update. At most 250 "
+    "characters, what one option carries. Empty (the default): no option 81.",
     _E, "NAME", default_text="none")
 FQDN_UPDATE = Setting(
     _D, "FQDNUpdate", v.fqdn_update, v.FQDNUpdate.BOTH,

@@ -307,6 +307,9 @@ def probe_timing(text: str) -> ProbeTiming:
         raise ValueError(f"expected fast or rfc5227, not {text!r}") from None
 
 
+MAX_FQDN = 250  # 255 octets of option 81, less its 3 octets of flags and 2 of wire form
+
+
 def fqdn(text: str) -> str:
     """FQDN=: a host name with at least two labels; a trailing dot is allowed and dropped."""
     name = text[:-1] if text.endswith(".") else text
@@ -315,6 +318,11 @@ def fqdn(text: str) -> str:
         raise ValueError(f"{text!r}: {problem}")
     if "." not in name:
         raise ValueError(f"{text!r} is not fully qualified (no domain)")
+    if len(name) > MAX_FQDN:
+        # three octets of flags and the name in wire form (two more) in one option 81:
+        # sent in two parts, servers that read only the first (dnsmasq) would cut it
+        raise ValueError(f"{text!r} is longer than {MAX_FQDN} characters, all that one "
+                         "client FQDN option (81) carries")
     return name
 
 
