@@ -52,11 +52,24 @@ def test_deterministic() -> None:
     assert encode(typical_ack()) == encode(typical_ack())
 
 
-def test_unknown_options_are_sorted_into_place() -> None:
-    msg = typical_ack(unknown=((250, b"z"), (43, b"v")))
+def test_unknown_options_go_into_place_in_code_order() -> None:
+    msg = typical_ack(unknown=((43, b"v"), (250, b"z")))
     codes = [code for code, _ in walk(encode(msg))]
     assert codes.index(43) < codes.index(51) and codes[-1] == 250
-    assert decode(encode(msg)).unknown == ((43, b"v"), (250, b"z"))
+    assert decode(encode(msg)) == msg
+    # decode gives them in code order: given in another, they would not come back equal
+    with pytest.raises(EncodeError, match="not in code order"):
+        encode(typical_ack(unknown=((250, b"z"), (43, b"v"))))
+
+
+def test_a_search_list_that_decodes_to_nothing_is_refused() -> None:
+    """Compression fits 40 names sharing a long suffix into 420 octets, but written out
+    they pass the decoder's 4096-octet bound, and it would drop the option."""
+    suffix = ".".join(["s" * 60] * 3)
+    names = tuple(f"n{i}.{suffix}" for i in range(40))
+    with pytest.raises(EncodeError, match="expand to more than"):
+        encode(typical_ack(domain_search=names))
+    assert decode(encode(typical_ack(domain_search=names[:20]))).domain_search == names[:20]
 
 
 def test_long_options_are_split_per_rfc_3396() -> None:

@@ -103,7 +103,7 @@ def encode_search_list(names: Iterable[str]) -> bytes:
     """
     out = bytearray()
     seen: dict[str, int] = {}  # suffix -> offset where it was written
-    count = 0
+    count = expanded = 0
     for name in names:
         count += 1
         if count > MAX_SEARCH_NAMES:
@@ -111,6 +111,9 @@ def encode_search_list(names: Iterable[str]) -> bytes:
         problem = hostname_problem(name)
         if problem:
             raise ValueError(f"{name!r}: {problem}")
+        expanded += len(name) + 2  # the decoder's bound, on the names written out
+        if expanded > MAX_OPTION_DATA:
+            raise ValueError(f"names expand to more than {MAX_OPTION_DATA} octets")
         labels = name.split(".")
         for i, label in enumerate(labels):
             suffix = ".".join(labels[i:])

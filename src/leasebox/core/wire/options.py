@@ -420,6 +420,8 @@ def _check_unknown(unknown: object) -> list[tuple[int, bytes]]:
             raise EncodeError(f"unknown: code {code} is not an unknown option code")
         if code in seen:
             raise EncodeError(f"unknown: code {code} given twice")
+        if seen and code < max(seen):  # decoded in code order: as given, or not equal
+            raise EncodeError(f"unknown: code {code} after a higher one (not in code order)")
         seen.add(code)
         total += len(value)
     if len(seen) > MAX_UNKNOWN_OPTIONS or total > MAX_UNKNOWN_BYTES:
