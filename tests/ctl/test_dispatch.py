@@ -40,6 +40,17 @@ def test_every_field_is_checked(key: str, value: Any) -> None:
         dispatch.environment({**EVENT, key: value}, "eth0")
 
 
+def test_only_a_changed_event_has_an_old_address() -> None:
+    changed = {**EVENT, "event": "changed", "old_address": "192.0.2.9"}
+    assert dispatch.environment(changed, "eth0")["LEASEBOX_OLD_ADDRESS"] == "192.0.2.9"
+    assert dispatch.environment(EVENT, "eth0")["LEASEBOX_OLD_ADDRESS"] == ""
+    for bad in ({**EVENT, "old_address": "192.0.2.9"},
+                {**changed, "old_address": "192.0.2.9; reboot"},
+                {**changed, "old_address": None}):
+        with pytest.raises(dispatch.BadEvent):
+            dispatch.environment(bad, "eth0")
+
+
 @pytest.fixture(autouse=True)
 def _trusted_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Hooks here are the test's user's, under a /tmp anyone may write: the ownership

@@ -33,6 +33,8 @@ def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Pa
     envs = [environment(doc, "eth0") for doc in docs]
     assert envs[0]["LEASEBOX_DNS"] == "192.0.2.53"
     assert envs[3]["LEASEBOX_EVENT"] == "renew-failed"
+    # "changed" says what went: hooks that set something up for it take it down
+    assert [e["LEASEBOX_OLD_ADDRESS"] for e in envs[:3]] == ["", "", str(lease.address)]
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

@@ -36,13 +36,23 @@ from leasebox.core.values import (
     REQUEST_OPTIONS,
 )
 from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
+from leasebox.ctl.dispatch import environment
 from leasebox.engine import dispatch, journal, leasefile
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.main import Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
 from tests.conftest import Logs
-from tests.machine.machine_helpers import ADDRESS, MAC, OTHER_MAC, SERVER, ack, offer
+from tests.machine.machine_helpers import (
+    ADDRESS,
+    MAC,
+    OTHER_ADDRESS,
+    OTHER_MAC,
+    SERVER,
+    ack,
+    nak,
+    offer,
+)
 from tests.profiles import examples
 
 SERVER_MAC = bytes.fromhex("020000000099")
@@ -794,6 +804,29 @@ def test_a_live_state_from_a_later_time_falls_back_to_the_lease_file(tmp_path: P
     later.write(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
     rig = restarted(first, later)
     assert rig.sent().message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
+
+
+def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path) -> None:
+    """The engine restarted (an upgrade, a crash; no live state kept): the lease file's
+    address was bound before, so a new lease for another one is "changed", with the old
+    address, for hooks that set things up for it; not "bound" as if it were the first."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, LiveState(None))
+    request = rig.sent()
+    assert request.requested_ip == ADDRESS  # INIT-REBOOT from the lease file
+    rig.reply(nak(request))
+    discover = rig.sent()
+    rig.reply(offer(discover, yiaddr=OTHER_ADDRESS))
+    rig.reply(ack(rig.sent(), yiaddr=OTHER_ADDRESS))
+    conn = applied_by_netconf(rig)
+    docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
+    # (no "lost": the remembered lease was not in use)
+    assert [(d["event"], d.get("old_address")) for d in docs] == [
+        ("bound", None), ("changed", str(ADDRESS))]
+    assert environment(docs[-1], "eth0")["LEASEBOX_OLD_ADDRESS"] == str(ADDRESS)
+    assert environment(docs[0], "eth0")["LEASEBOX_OLD_ADDRESS"] == ""
+    conn.close()
 
 
 def test_os_random_draws_in_range() -> None:

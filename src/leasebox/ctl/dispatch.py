@@ -34,6 +34,8 @@ EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "
                     "refused", "failed", "renew-failed"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
+# ("changed" only; an engine before it wrote none)
+OPTIONAL_KEYS = frozenset({"old_address"})
 MAX_FILE = 16384
 MAX_ITEMS = 32
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -71,8 +73,13 @@ def _list(value: Any, what: str) -> list[Any]:
 
 def environment(doc: Any, interface: str) -> dict[str, str]:
     """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field."""
-    if not isinstance(doc, dict) or set(doc) != KEYS:
+    if not isinstance(doc, dict) or set(doc) - OPTIONAL_KEYS != KEYS:
         raise BadEvent("not an object with exactly the event keys")
+    old = None
+    if "old_address" in doc:
+        if doc["event"] != "changed":
+            raise BadEvent("an old address in an event other than changed")
+        old = _address(doc["old_address"], "old_address")
     if not isinstance(doc["event"], str) or doc["event"] not in EVENTS:
         raise BadEvent("unknown event")
     if doc["interface"] != interface:
@@ -96,6 +103,7 @@ def environment(doc: Any, interface: str) -> dict[str, str]:
         "LEASEBOX_NTP": " ".join(_address(a, "ntp") for a in _list(doc["ntp"], "ntp")),
         "LEASEBOX_MTU": "" if mtu is None else str(_int(mtu, 68, 65535, "mtu")),
         "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
+        "LEASEBOX_OLD_ADDRESS": old or "",
     }
 
 

@@ -48,8 +48,12 @@ HOOK_EVENTS = {
 KEPT_EVENT = "renew-failed"
 
 
-def document(event: str, interface: str, lease: Lease) -> dict[str, object]:
-    return {
+def document(event: str, interface: str, lease: Lease,
+             old_address: str | None = None) -> dict[str, object]:
+    """The event file's JSON; `old_address` (a "changed" event's only) is the address of
+    the lease bound before, which the hooks may have set things up for."""
+    doc: dict[str, object] = {} if old_address is None else {"old_address": old_address}
+    return doc | {
         "event": event,
         "interface": interface,
         "address": str(lease.address),
@@ -113,7 +117,9 @@ class EventQueue:
         self.directory = f"{state_dir}/{DIRECTORY}"
         self.interface = interface
         self.seq = 0
-        self.last_address: str | None = None  # of the last lease bound: "changed" or not
+        # of the last lease bound, "changed" or not: set from the lease the engine starts
+        # with too (remembered, or resumed), so that a restart does not make it "bound"
+        self.last_address: str | None = None
         self.full_logged = False
         self.hook_mounts = hook_mounts
         self.mountinfo = mountinfo
@@ -137,9 +143,10 @@ class EventQueue:
 
     def add(self, kind: LeaseEventKind, lease: Lease, kept: bool = False) -> None:
         event = KEPT_EVENT if kept and kind is LeaseEventKind.FAILED else HOOK_EVENTS[kind]
+        old_address = None
         if event == "bound":
             if self.last_address is not None and self.last_address != str(lease.address):
-                event = "changed"
+                event, old_address = "changed", self.last_address
             self.last_address = str(lease.address)
         if not hooks_may_exist(self.hook_mounts, self.first_roots, mount_roots(self.mountinfo)):
             return
@@ -163,7 +170,8 @@ class EventQueue:
             else:
                 self.full_logged = False
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
-            data = json.dumps(document(event, self.interface, lease), sort_keys=True)
+            data = json.dumps(document(event, self.interface, lease, old_address),
+                              sort_keys=True)
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
                                     data.encode("ascii"), mode=0o600)
         except OSError as exc:

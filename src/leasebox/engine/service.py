@@ -194,6 +194,7 @@ class EngineService:
                     if client.lease is not None and client.state in (
                             State.BOUND, State.RENEWING, State.REBINDING):
                         self.ledger.applied = client.lease
+                    self._started_with(client.lease)
                     return client
         remembered = None
         try:
@@ -214,7 +215,14 @@ class EngineService:
             remembered = None
         if remembered is not None:
             log.info("remembered lease %s", journal.describe(remembered))
+        self._started_with(remembered)
         return Client(config, self.rng, remembered)
+
+    def _started_with(self, lease: Lease | None) -> None:
+        """The lease a new client starts with was bound before: the hooks' next "bound"
+        for another address is "changed", with this one as the old address."""
+        if lease is not None and self.events.last_address is None:
+            self.events.last_address = str(lease.address)
 
     # ---- actions -------------------------------------------------------------------------
 
