@@ -161,3 +161,21 @@ def test_make_install_refuses_paths_it_cannot_write_as_they_are(tmp_path: Path,
     assert done.returncode != 0
     assert "not a normalized absolute path of letters, digits and / . _ + -" in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(not Path("/usr/bin/man").exists(), reason="man-db is not installed")
+@pytest.mark.parametrize("page", sorted(p.name for p in (REPO / "man").iterdir()))
+def test_man_pages_format_without_a_warning(page: str, tmp_path: Path) -> None:
+    """As lintian's groff-message check formats them (MANWIDTH=120, its man command), in
+    the fast loop rather than only in the package build: a page edit can move a table
+    across a page break, which tbl warns of."""
+    for source in (REPO / "man").iterdir():  # laid out as installed: .so finds its page
+        section = tmp_path / f"man{source.name.rsplit('.', 1)[1]}"
+        section.mkdir(exist_ok=True)
+        (section / source.name).write_bytes(source.read_bytes())
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8", "MANROFFSEQ": "", "MANWIDTH": "120"}
+    path = tmp_path / f"man{page.rsplit('.', 1)[1]}" / page
+    r = subprocess.run(["man", "--warnings", "-E", "UTF-8", "-l", "-Tutf8", "-Z", str(path)],
+                       env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr

@@ -136,6 +136,31 @@ def test_an_event_directory_that_is_a_link_is_not_followed(
     assert not os.path.lexists(tmp_path / "state" / "eth0" / "events")
 
 
+def test_events_of_an_earlier_boot_are_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Events queued as the system went down (the path unit stopped: no hook ran) are the
+    last boot's: at the next boot they are taken off the queue, not run with stale data.
+    Events without a boot ID (an engine not given one) run."""
+    log = _recording_hook(tmp_path, monkeypatch)
+    this, earlier = "a" * 32, "b" * 32
+    boot_file = tmp_path / "boot_id"
+    boot_file.write_text("aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa\n")  # as the kernel writes it
+    monkeypatch.setattr(dispatch, "BOOT_ID", str(boot_file))
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    for n, doc in enumerate(({**EVENT, "event": "released", "boot": earlier},
+                             {**EVENT, "boot": this}, EVENT,
+                             {**EVENT, "event": "lost", "boot": "not a boot id"}), start=1):
+        (queue / f"{n:012d}.json").write_text(json.dumps(doc))
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text().splitlines() == ["bound", "bound"]
+    assert os.listdir(queue) == []
+    captured = capsys.readouterr()
+    assert "skipped event 000000000001.json: queued in an earlier boot" in captured.out
+    assert "dropped event 000000000004.json: boot is not a boot ID" in captured.err
+
+
 def test_what_cannot_leave_the_queue_is_not_run_again_and_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,8 @@ import os
 from ipaddress import IPv4Address
 from pathlib import Path
 
+import pytest
+
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.core.record import replace
 from leasebox.ctl.dispatch import environment
@@ -35,6 +37,31 @@ def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Pa
     assert envs[3]["LEASEBOX_EVENT"] == "renew-failed"
     # "changed" says what went: hooks that set something up for it take it down
     assert [e["LEASEBOX_OLD_ADDRESS"] for e in envs[:3]] == ["", "", str(lease.address)]
+
+
+def test_events_carry_the_boot_id_the_engine_was_given(tmp_path: Path) -> None:
+    lease = Harness().acquire()
+    events.EventQueue(str(tmp_path / "a"), "eth0", boot="0" * 32).add(
+        LeaseEventKind.ACQUIRED, lease)
+    events.EventQueue(str(tmp_path / "b"), "eth0").add(LeaseEventKind.ACQUIRED, lease)
+    [with_boot] = [json.loads(p.read_text()) for p in (tmp_path / "a" / "events").iterdir()]
+    [without] = [json.loads(p.read_text()) for p in (tmp_path / "b" / "events").iterdir()]
+    assert with_boot["boot"] == "0" * 32 and "boot" not in without
+    assert environment(with_boot, "eth0", "0" * 32)["LEASEBOX_EVENT"] == "bound"
+
+
+def test_the_engine_takes_a_boot_id_as_systemd_gives_it() -> None:
+    from leasebox.core.events import boot_id
+    from leasebox.engine.main import parse_args
+    from leasebox.runtime.cmdline import UsageError
+
+    assert boot_id("3F2504E0-4F89-11D3-9A0C-0305E82C3301\n") == "3f2504e04f8911d39a0c0305e82c3301"
+    for bad in ("", "3f2504e0", "x" * 32, "3f2504e04f8911d39a0c0305e82c3301aa"):
+        assert boot_id(bad) is None
+    args = parse_args(["eth0", "--boot-id", "3f2504e04f8911d39a0c0305e82c3301"])
+    assert args is not None and args.boot_id == "3f2504e04f8911d39a0c0305e82c3301"
+    with pytest.raises(UsageError, match="--boot-id"):
+        parse_args(["eth0", "--boot-id", "%b"])
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

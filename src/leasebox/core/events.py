@@ -38,3 +38,12 @@ HOOK_BACKUP_SUFFIXES = ("~", ".dpkg-old", ".dpkg-new", ".dpkg-dist", ".dpkg-tmp"
 def hook_name(name: str) -> bool:
     """Whether a name in a hook directory can be a hook: not hidden, not a backup copy."""
     return not name.startswith(".") and not name.endswith(HOOK_BACKUP_SUFFIXES)
+
+
+def boot_id(text: str) -> str | None:
+    """A boot ID as 32 lower-case hexadecimal digits (systemd's %b has no dashes, the
+    kernel's /proc/sys/kernel/random/boot_id has), or None if `text` is not one."""
+    digits = text.strip().replace("-", "").lower()
+    if len(digits) != 32 or digits.strip("0123456789abcdef"):
+        return None
+    return digits

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from leasebox.core.events import HOOK_DIRS, hook_name
+from leasebox.core.events import HOOK_DIRS, boot_id, hook_name
 from leasebox.core.names import hostname_problem
 from leasebox.ctl.commands import _checked, terminal_safe
 
@@ -34,8 +34,10 @@ EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "
                     "refused", "failed", "renew-failed"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
-# ("changed" only; an engine before it wrote none)
-OPTIONAL_KEYS = frozenset({"old_address"})
+# old_address: "changed" only; boot: when the engine was given its boot ID (engines before
+# these wrote neither)
+OPTIONAL_KEYS = frozenset({"old_address", "boot"})
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 MAX_FILE = 16384
 MAX_ITEMS = 32
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -48,6 +50,18 @@ WALK_UP_TO = Path("/")  # the directories checked: from a hook's real path up to
 
 class BadEvent(Exception):
     pass
+
+
+class EarlierBoot(Exception):
+    """An event queued in an earlier boot, as the system went down: stale, not run."""
+
+
+def this_boot() -> str | None:
+    try:
+        with open(BOOT_ID, encoding="ascii") as f:
+            return boot_id(f.read())
+    except (OSError, ValueError):
+        return None
 
 
 def _address(value: Any, what: str) -> str:
@@ -71,10 +85,16 @@ def _list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def environment(doc: Any, interface: str) -> dict[str, str]:
-    """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field."""
+def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, str]:
+    """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field;
+    raises EarlierBoot for an event of another boot than `boot` (this one's, if known)."""
     if not isinstance(doc, dict) or set(doc) - OPTIONAL_KEYS != KEYS:
         raise BadEvent("not an object with exactly the event keys")
+    if "boot" in doc:
+        if not isinstance(doc["boot"], str) or boot_id(doc["boot"]) != doc["boot"]:
+            raise BadEvent("boot is not a boot ID")
+        if boot is not None and doc["boot"] != boot:
+            raise EarlierBoot
     old = None
     if "old_address" in doc:
         if doc["event"] != "changed":
@@ -326,6 +346,23 @@ def _open_queue(path: str) -> int | None:
         raise
 
 
+def _event(queue: int, name: str, interface: str, boot: str | None) -> dict[str, str] | None:
+    """The hooks' environment for the event file `name`, or None (said why) for one that
+    is not run; raises FileNotFoundError if it is gone."""
+    try:
+        return environment(_read_at(queue, name), interface, boot)
+    except EarlierBoot:
+        print(terminal_safe(f"leaseboxctl: skipped event {name}: queued in an earlier boot "
+                            "(as the system went down, when no hook runs)"), flush=True)
+    except FileNotFoundError:
+        raise
+    except (BadEvent, OSError) as exc:
+        reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
+        print(terminal_safe(f"leaseboxctl: dropped event {name}: {reason}"),
+              file=sys.stderr, flush=True)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     (interface,) = _checked([args.interface])
     path = os.path.join(args.state_dir, interface, "events")
@@ -342,16 +379,12 @@ def run(args: argparse.Namespace) -> int:
         for name in sorted(set(entries) - set(names)):
             stuck |= not _remove_stray(queue, name)
         found = hooks()
+        boot = this_boot()
         for name in names:
             try:
-                env = environment(_read_at(queue, name), interface)
+                env = _event(queue, name, interface, boot)
             except FileNotFoundError:  # the engine dropped it for a newer one: it said so
                 continue
-            except (BadEvent, OSError) as exc:
-                reason = (exc.strerror or exc) if isinstance(exc, OSError) else exc
-                print(terminal_safe(f"leaseboxctl: dropped event {name}: {reason}"),
-                      file=sys.stderr, flush=True)
-                env = None
             try:  # taken: whatever the hooks do, it is not run twice
                 os.unlink(name, dir_fd=queue)
                 os.fsync(queue)  # not even after a crash

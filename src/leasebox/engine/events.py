@@ -48,11 +48,15 @@ HOOK_EVENTS = {
 KEPT_EVENT = "renew-failed"
 
 
-def document(event: str, interface: str, lease: Lease,
-             old_address: str | None = None) -> dict[str, object]:
+def document(event: str, interface: str, lease: Lease, old_address: str | None = None,
+             boot: str | None = None) -> dict[str, object]:
     """The event file's JSON; `old_address` (a "changed" event's only) is the address of
-    the lease bound before, which the hooks may have set things up for."""
+    the lease bound before, which the hooks may have set things up for; `boot`, the boot
+    ID when the engine was given it: the dispatcher skips events of an earlier boot (queued
+    as the system went down, when no hook runs), as stale."""
     doc: dict[str, object] = {} if old_address is None else {"old_address": old_address}
+    if boot is not None:
+        doc["boot"] = boot
     return doc | {
         "event": event,
         "interface": interface,
@@ -113,9 +117,11 @@ def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
 
 class EventQueue:
     def __init__(self, state_dir: str, interface: str,
-                 hook_mounts: dict[str, str] = HOOK_MOUNTS, mountinfo: str = MOUNTINFO) -> None:
+                 hook_mounts: dict[str, str] = HOOK_MOUNTS, mountinfo: str = MOUNTINFO,
+                 boot: str | None = None) -> None:
         self.directory = f"{state_dir}/{DIRECTORY}"
         self.interface = interface
+        self.boot = boot
         self.seq = 0
         # of the last lease bound, "changed" or not: set from the lease the engine starts
         # with too (remembered, or resumed), so that a restart does not make it "bound"
@@ -170,7 +176,7 @@ class EventQueue:
             else:
                 self.full_logged = False
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
-            data = json.dumps(document(event, self.interface, lease, old_address),
+            data = json.dumps(document(event, self.interface, lease, old_address, self.boot),
                               sort_keys=True)
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
                                     data.encode("ascii"), mode=0o600)

@@ -20,6 +20,7 @@ from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
 from leasebox.config.settings import Scope, Setting
+from leasebox.core import events as core_events
 from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.log import Logger
 from leasebox.core.record import record
@@ -76,6 +77,8 @@ SYNTAX = cmdline.Syntax(
         cmdline.Option("--netconf-socket", "PATH", "default RUNTIME_DIR/IFACE/netconf.sock"),
         cmdline.Option("--config-root", "DIR",
                        f"read leasebox.conf under DIR instead of {CONFIG_ROOT} (for tests)"),
+        cmdline.Option("--boot-id", "ID", "this boot's ID (the unit's %b), written into the "
+                       "lease events, so that the hooks skip those of an earlier boot"),
         *(_option(*row) for row in _CLI_SETTINGS),
         cmdline.Option("--debug", None, "log at debug level"),
     ))
@@ -90,6 +93,7 @@ class Args:
     config_root: str = CONFIG_ROOT
     overrides: tuple[Override, ...] = ()
     debug: bool = False
+    boot_id: str | None = None
 
 
 def parse_args(argv: list[str]) -> Args | None:
@@ -103,10 +107,15 @@ def parse_args(argv: list[str]) -> Args | None:
         text = const if option in command.flags else given.get(option)
         if text is not None:
             overrides.append(Override(setting, text, option))
+    boot_id = given.get("--boot-id")
+    if boot_id is not None:
+        boot_id = core_events.boot_id(boot_id)
+        if boot_id is None:
+            raise cmdline.UsageError("--boot-id: 32 hexadecimal digits (a boot ID)")
     return Args(command.positional, given.get("--state-dir"),
                 given.get("--runtime-dir", RUNTIME_DIR), given.get("--netconf-socket"),
                 given.get("--config-root", CONFIG_ROOT), tuple(overrides),
-                "--debug" in command.flags)
+                "--debug" in command.flags, boot_id)
 
 
 def read_config(args: Args, iface: str) -> EngineConfig:
@@ -174,6 +183,7 @@ def run(args: Args, iface: str, cfg: EngineConfig) -> int:
         iaid=cfg.iaid,
         allow_servers=cfg.allow_servers,
         deny_servers=cfg.deny_servers,
+        boot_id=args.boot_id,
     )
     access = control_access(cfg.control_gid, control_listener)
     live = LiveState(state_fds[0] if state_fds else None)

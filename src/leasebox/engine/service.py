@@ -85,6 +85,7 @@ class Settings:
     iaid: int | None = None
     allow_servers: tuple[ServerSpec, ...] = ()  # empty: any server not denied
     deny_servers: tuple[ServerSpec, ...] = ()
+    boot_id: str | None = None  # written into the hooks' events (see events.boot_id)
 
 
 class EngineService:
@@ -110,7 +111,8 @@ class EngineService:
         self.dropped = 0
         self.ignored = 0
         self.portal_reported: str | None = None  # the captive portal the journal was told
-        self.events = EventQueue(settings.state_dir, settings.interface)  # for the hooks
+        self.events = EventQueue(settings.state_dir, settings.interface,  # for the hooks
+                                 boot=settings.boot_id)
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.status_at = 0.0
         self.on_io_change: Callable[[], None] = lambda: None
