@@ -60,3 +60,11 @@ def test_interface_names_are_the_kernels_in_a_safe_ascii_set(name: str) -> None:
         assert ifname.check(name) == name and expected
     except ValueError:
         assert not expected
+
+
+def test_an_escaped_instance_name_is_explained() -> None:
+    """`leasebox@$(systemd-escape br-lan).target` gives br\\x2dlan: not a name, and why."""
+    with pytest.raises(ValueError, match="not systemd-escape'd"):
+        ifname.check("br\\x2dlan")
+    with pytest.raises(ValueError, match=r"invalid interface name 'bad/name'$"):
+        ifname.check("bad/name")

@@ -29,7 +29,8 @@ RESERVED_PREFIXES = ("io-", "nc-")
 def check(name: str) -> str:
     if (not 0 < len(name) < IFNAMSIZ or not _KERNEL.issuperset(name) or name in (".", "..")
             or name.startswith("-")):
-        raise ValueError(f"invalid interface name {name[:32]!r}")
+        hint = " (the interface's own name, not systemd-escape'd)" if "\\x" in name else ""
+        raise ValueError(f"invalid interface name {name[:32]!r}{hint}")
     if not _SAFE.issuperset(name):
         raise ValueError(f"interface name {name!r}: systemd's dynamic users, one per process "
                          "and interface, take letters, digits, '_' and '-' only; give the "
