@@ -195,5 +195,12 @@ def test_more_options_than_the_codec_sends_is_a_configuration_error(tmp_path: Pa
     fits = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(9))
     put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{fits}")
     assert len(read_config(args, "veth0").client.send_options) == 9
+    # the client identifier counts too, though the MAC address that completes it comes
+    # later: with a 130-octet DUID, these options no longer fit
+    duid = "00:04:" + "11:" * 127 + "11"
+    put(tmp_path, ETC, "leasebox.conf",
+        f"[DHCPv4]\n{fits}ClientIdentifier=duid\nDUID={duid}\n")
+    with pytest.raises(ConfigError, match="more than the 1472 octets"):
+        read_config(args, "veth0")
     put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nSendOption=200:uint8:1\n")
     assert read_config(args, "veth0").client.send_options == ((200, b"\x01"),)

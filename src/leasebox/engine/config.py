@@ -16,9 +16,10 @@ from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, Se
 from leasebox.core import wire
 from leasebox.core.machine import requests
 from leasebox.core.machine.types import ClientConfig
-from leasebox.core.record import record
+from leasebox.core.record import record, replace
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
+from leasebox.engine import clientid
 from leasebox.ipc.messages import MAX_BOOTP
 
 VENDOR_SPECIFIC, USER_CLASS = 43, 77
@@ -124,14 +125,18 @@ def engine_config(view: View, system_hostname: str | None,
     )
 
 
-def sendable_problem(client: ClientConfig) -> str | None:
+def sendable_problem(cfg: EngineConfig, interface: str) -> str | None:
     """Why the codec would refuse the messages these settings make, or why io could not
     send them, or None: check-config refuses each SendOption= the codec cannot send, but
     only the whole (more than its 32 options or 4096 octets, with SendVendorOption= and
     UserClass=) tells the rest, and the engine must say so at its start, not fail at its
     first DISCOVER. The largest messages it sends are a DISCOVER asking for an address and
-    a REQUEST that selects an offer; io sends what fits a 1500-octet MTU."""
+    a REQUEST that selects an offer, with the client identifier (option 61, up to 137
+    octets with a DUID) that the MAC address completes later; io sends what fits a
+    1500-octet MTU."""
     address = IPv4Address("192.0.2.1")  # any: only the size counts
+    client = replace(cfg.client, client_id=clientid.client_identifier(
+        cfg.client_id, bytes(6), interface, cfg.duid, cfg.iaid))
     try:
         sizes = [len(wire.encode(message)) for message in (
             requests.discover(client, 0, bytes(6), 0.0, address),

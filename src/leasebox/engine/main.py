@@ -122,7 +122,7 @@ def read_config(args: Args, iface: str) -> EngineConfig:
     """The engine's settings: files, then the command line. Raises ConfigError."""
     config = files.load(args.config_root, iface, args.overrides)
     cfg = engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
-    problem = sendable_problem(cfg.client)
+    problem = sendable_problem(cfg, iface)
     if problem is not None:
         raise ConfigError(config.files[-1] if config.files else "the configuration", 0, problem)
     return cfg
