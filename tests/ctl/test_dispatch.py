@@ -295,6 +295,53 @@ def test_a_link_in_a_directory_others_may_write_does_not_run(
                                                        etc / "20-through-shared"]
 
 
+def test_an_event_taken_runs_though_the_queue_cannot_be_synced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    log = _recording_hook(tmp_path, monkeypatch)
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+
+    def failing(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "fsync", failing)
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text().splitlines() == ["bound"] and os.listdir(queue) == []
+    assert "cannot sync the event queue: Input/output error" in capsys.readouterr().err
+
+
+def test_links_are_followed_as_the_kernel_does(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """".." after a link goes up from where the link led, not from its text: a merged-/usr
+    layout's relative links are hooks like any; and a link through a directory others may
+    write is refused, even where the text, collapsed, names a safe file."""
+    (tmp_path / "bin").symlink_to("usr/bin")  # merged /usr
+    tool = _hook(tmp_path / "usr" / "share", "tool", "true")
+    (tmp_path / "usr" / "bin").mkdir()
+    (tmp_path / "usr" / "bin" / "tool").symlink_to("../share/tool")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "10-tool").symlink_to(tmp_path / "bin" / "tool")
+    assert dispatch.hooks((str(etc),)) == [etc / "10-tool"]
+    assert dispatch._resolve(str(etc / "10-tool"))[0] == str(tool)
+    # srv/sub is reached through a link; srv/bin, others may write, holds a link to a
+    # safe program; the text etc/lnk/../bin/x collapses to etc/bin/x, a safe file too
+    _hook(tmp_path / "srv" / "sub", "keep", "true")
+    open_bin = tmp_path / "srv" / "bin"
+    open_bin.mkdir()
+    (open_bin / "x").symlink_to(tool)
+    open_bin.chmod(0o777)
+    (etc / "lnk").symlink_to(tmp_path / "srv" / "sub")
+    _hook(etc / "bin", "x", "true")
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "20-through").symlink_to(f"{etc}/lnk/../bin/x")
+    assert dispatch.hooks((str(hooks),)) == []
+    assert f"its directory {open_bin} is writable" in capsys.readouterr().err
+
+
 def test_a_hook_past_its_time_is_stopped_with_what_it_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

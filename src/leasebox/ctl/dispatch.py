@@ -166,19 +166,42 @@ def _unsafe(path: Path) -> str:
     way to it, and each directory that holds a link on that way (whoever may write there
     may point the link elsewhere) must be root's and not writable by others, and it not
     set-user-ID."""
-    real = Path(os.path.realpath(path))
-    problem = _unsafe_step(real, real)
-    hop = Path(os.path.abspath(path))
-    for _ in range(MAX_HOPS):
-        if problem:
-            return problem
-        for directory in dict.fromkeys((Path(os.path.abspath(hop.parent)),
-                                        Path(os.path.realpath(hop.parent)))):
-            problem = problem or _unsafe_directories(directory)
-        if not hop.is_symlink():
-            return problem
-        hop = Path(os.path.abspath(hop.parent / os.readlink(hop)))
-    return problem or "too many levels of symbolic links"
+    try:
+        real, holders = _resolve(str(path))
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    problem = _unsafe_step(Path(real), Path(real))
+    for directory in dict.fromkeys((os.path.dirname(real), *holders)):
+        problem = problem or _unsafe_directories(Path(directory))
+    return problem
+
+
+def _resolve(path: str) -> tuple[str, list[str]]:
+    """The real path of `path`, resolved one name at a time as the kernel does (".."
+    after the links before it, not on the text), and the real directories that hold a
+    symbolic link on the way."""
+    pending = list(reversed(os.path.join(os.getcwd(), path).split("/")))
+    current, holders, hops = "/", [], 0
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            current = os.path.dirname(current)
+            continue
+        candidate = os.path.join(current, name)
+        if not os.path.islink(candidate):
+            current = candidate
+            continue
+        hops += 1
+        if hops > MAX_HOPS:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
+        holders.append(current)
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            current = "/"
+        pending.extend(reversed(target.split("/")))
+    return current, holders
 
 
 def _unsafe_directories(directory: Path) -> str:
@@ -346,6 +369,16 @@ def _open_queue(path: str) -> int | None:
         raise
 
 
+def _sync(queue: int) -> None:
+    """Make the removal from the queue last; a failure only makes it less sure (a crash
+    may bring the event back), and the event, taken, still runs."""
+    try:
+        os.fsync(queue)
+    except OSError as exc:
+        print(terminal_safe(f"<4>leaseboxctl: cannot sync the event queue: "
+                            f"{exc.strerror or exc}"), file=sys.stderr, flush=True)
+
+
 def _event(queue: int, name: str, interface: str, boot: str | None) -> dict[str, str] | None:
     """The hooks' environment for the event file `name`, or None (said why) for one that
     is not run; raises FileNotFoundError if it is gone."""
@@ -387,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             try:  # taken: whatever the hooks do, it is not run twice
                 os.unlink(name, dir_fd=queue)
-                os.fsync(queue)  # not even after a crash
+                _sync(queue)  # not even after a crash
             except FileNotFoundError:
                 pass
             except IsADirectoryError:  # only a bad engine makes one
