@@ -77,8 +77,12 @@ def test_list_says_why_an_engine_that_runs_did_not_answer(
 
 def test_list_that_could_ask_no_engine_fails(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Every engine refused the user: the rows say so, and the exit status too (77), so a
-    script does not take an empty answer for a listing."""
+    """No engine answered and one refused the user (another is not running): the rows
+    say so, and the exit status too (77), so a script does not take an empty answer for
+    a listing."""
+    (tmp_path / "eth1").mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as gone:
+        gone.bind(str(tmp_path / "eth1" / "control.sock"))  # left behind: refused
     (tmp_path / "eth0").mkdir()
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
         sock.bind(str(tmp_path / "eth0" / "control.sock"))
@@ -96,8 +100,8 @@ def test_list_that_could_ask_no_engine_fails(
         assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json"]) \
             == commands.EX_NOPERM
         thread.join(timeout=5)
-    [row] = json.loads(capsys.readouterr().out)
-    assert row["state"] == "permission denied"
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["state"] for row in rows] == ["permission denied", "not running"]
 
 
 def test_monitor_events_from_journal_entries() -> None:

@@ -316,16 +316,19 @@ def run_list(args: argparse.Namespace) -> int:
         return names
     rows = []
     code = 0
+    answered = refused = False
     for name in names:
         try:
             rows.append(overview_row(name, request(rundir, name, control.Command.STATUS)))
+            answered = True
         except CtlError as exc:
+            refused |= exc.code == EX_NOPERM
             rows.append(overview_row(name, None, exc))
             # an interface asked for by name is an error, as for status; the overview of
             # every one is not (a row says "not running")
             code = code or (exc.code if args.interfaces else 0)
-    if rows and all(r["state"] == "permission denied" for r in rows):
-        code = EX_NOPERM  # nothing could be asked: not a listing that worked
+    if refused and not answered:
+        code = EX_NOPERM  # no engine answered, and one refused: not a listing that worked
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return code
