@@ -256,7 +256,15 @@ def test_maintainer_scripts_for_another_root_leave_this_system_alone(
     c.run(["systemctl", "start", TARGET])
     lab.wait_bound()
     other = "/tmp/other-root"
-    c.run(["mkdir", "-p", f"{other}/run/leasebox-conf", f"{other}/var/lib/private/leasebox/x"])
+    wants = f"{other}/etc/systemd/system/multi-user.target.wants"
+    c.run(["mkdir", "-p", f"{other}/run/leasebox-conf", f"{other}/var/lib/private/leasebox/x",
+           wants, f"{other}/etc/systemd/system/own"])
+    # enabled there (absolute links, as systemctl makes them: this system has the file
+    # they name, that root does not), and an administrator's own unit there, kept
+    c.run(["ln", "-s", "/usr/lib/systemd/system/leasebox@.target", f"{wants}/leasebox@x.target"])
+    c.run(["touch", f"{other}/etc/systemd/system/own/leasebox-own.service"])
+    c.run(["ln", "-s", "/etc/systemd/system/own/leasebox-own.service",
+           f"{wants}/leasebox-own.service"])
     try:
         # (only postrm: debhelper's snippets in prerm and postinst, py3clean and
         # systemd-tmpfiles --root, need that root's dpkg database and files, which a tree
@@ -267,8 +275,10 @@ def test_maintainer_scripts_for_another_root_leave_this_system_alone(
         assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active"
         assert c.run(["test", "-d", "/run/leasebox-conf"], check=False).returncode == 0
         # purge cleaned that tree instead
-        assert c.run(["sh", "-c", f"find {other} -mindepth 1 | sort"]).stdout.split() == [
-            f"{other}/run", f"{other}/var", f"{other}/var/lib", f"{other}/var/lib/private"]
+        assert c.run(["sh", "-c", f"find {other} ! -type d | sort"]).stdout.split() == [
+            f"{other}/etc/systemd/system/multi-user.target.wants/leasebox-own.service",
+            f"{other}/etc/systemd/system/own/leasebox-own.service"]
+        assert c.run(["test", "-e", f"{other}/run/leasebox-conf"], check=False).returncode
         lab.wait_bound()
     finally:
         c.run(["rm", "-rf", other])
