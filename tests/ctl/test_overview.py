@@ -7,18 +7,20 @@ import grp
 import json
 import os
 import socket
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.ctl.test_wait_online import FakeEngine, engines  # noqa: F401 - the fixture
+from tests.ctl.test_wait_online import (  # noqa: F401 - engines: the fixture
+    FakeEngine,
+    engines,
+    refusing_engine,
+)
 
 from leasebox.core import events
 from leasebox.ctl import commands, monitor
 from leasebox.ctl import main as ctl_main
 from leasebox.ctl.commands import EX_UNAVAILABLE
-from leasebox.ipc import control
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
          "captive_portal": None}
@@ -83,23 +85,9 @@ def test_list_that_could_ask_no_engine_fails(
     (tmp_path / "eth1").mkdir()
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as gone:
         gone.bind(str(tmp_path / "eth1" / "control.sock"))  # left behind: refused
-    (tmp_path / "eth0").mkdir()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-        sock.bind(str(tmp_path / "eth0" / "control.sock"))
-        sock.listen(8)
-
-        def refuse() -> None:  # as the engine: the reason, then the request read
-            conn, _ = sock.accept()
-            with conn:
-                conn.send(control.encode_reply(False, error="permission denied"))
-                conn.settimeout(5)
-                conn.recv(control.MAX_REQUEST)
-
-        thread = threading.Thread(target=refuse, daemon=True)
-        thread.start()
+    with refusing_engine(tmp_path, "eth0"):
         assert ctl_main.main(["--runtime-dir", str(tmp_path), "list", "--json"]) \
             == commands.EX_NOPERM
-        thread.join(timeout=5)
     rows = json.loads(capsys.readouterr().out)
     assert [row["state"] for row in rows] == ["permission denied", "not running"]
 

@@ -4,6 +4,7 @@ system shutdown from a stop (a fake systemctl stands in for the service manager)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -53,6 +54,29 @@ class FakeEngine:
         self.done.set()
         self.thread.join(timeout=5)
         self.sock.close()
+
+
+@contextlib.contextmanager
+def refusing_engine(rundir: Path, name: str) -> Iterator[None]:
+    """A control socket whose engine refuses the one connection it takes, as the real one
+    refuses a user: the reason, then the request read (closing with it unread would reset
+    the connection, and the client would lose the reason)."""
+    (rundir / name).mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
+        sock.bind(str(rundir / name / "control.sock"))
+        sock.listen(8)
+
+        def refuse() -> None:
+            conn, _ = sock.accept()
+            with conn:
+                conn.send(control.encode_reply(False, error="permission denied"))
+                conn.settimeout(5)
+                conn.recv(control.MAX_REQUEST)
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        yield
+        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -119,24 +143,10 @@ def test_online_is_every_interface_configured_at_once(
 def test_a_user_the_engine_refuses_is_told_at_once(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Not 120 s of polling for an answer that cannot change."""
-    (tmp_path / "eth0").mkdir()
-    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as sock:
-        sock.bind(str(tmp_path / "eth0" / "control.sock"))
-        sock.listen(8)
-
-        def refuse() -> None:  # as the engine does: the reason, then the request read
-            conn, _ = sock.accept()  # (closing with it unread would reset the connection)
-            with conn:
-                conn.send(control.encode_reply(False, error="permission denied"))
-                conn.settimeout(5)
-                conn.recv(control.MAX_REQUEST)
-
-        thread = threading.Thread(target=refuse, daemon=True)
-        thread.start()
+    with refusing_engine(tmp_path, "eth0"):
         started = time.monotonic()
         assert wait_online(tmp_path, "--timeout", "30") == commands.EX_NOPERM
         assert time.monotonic() - started < 5
-        thread.join(timeout=5)
     assert capsys.readouterr().err == "leaseboxctl: eth0: permission denied\n"
 
 
