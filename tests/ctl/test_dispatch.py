@@ -40,6 +40,29 @@ def test_every_field_is_checked(key: str, value: Any) -> None:
         dispatch.environment({**EVENT, key: value}, "eth0")
 
 
+LATER = {"routers": ["192.0.2.1"], "routes": [["198.51.100.0/24", "192.0.2.254"]],
+         "broadcast": None, "domain_name": "example.test", "search": [],
+         "renewal_time": 1800, "rebinding_time": 3150}
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("routers", ["x"]), ("routes", [["198.51.100.0/33", "192.0.2.254"]]),
+    ("routes", [["198.51.100.1/24", "192.0.2.254"]]), ("routes", [["a", "b", "c"]]),
+    ("routes", [["198.51.100.0/24", "192.0.2.254; reboot"]]), ("broadcast", 5),
+    ("domain_name", "$(reboot)"), ("search", ["a b"]), ("renewal_time", -1),
+    ("rebinding_time", "1"),
+])
+def test_the_later_fields_are_checked_too(key: str, value: Any) -> None:
+    env = dispatch.environment({**EVENT, **LATER}, "eth0")
+    assert env["LEASEBOX_ROUTES"] == "198.51.100.0/24,192.0.2.254"
+    with pytest.raises(dispatch.BadEvent):
+        dispatch.environment({**EVENT, **LATER, key: value}, "eth0")
+    # all of them or none (an engine from before them): not some
+    assert "LEASEBOX_ROUTERS" not in dispatch.environment(EVENT, "eth0")
+    with pytest.raises(dispatch.BadEvent, match="exactly the event keys"):
+        dispatch.environment({**EVENT, "routers": []}, "eth0")
+
+
 def test_only_a_changed_event_has_an_old_address() -> None:
     changed = {**EVENT, "event": "changed", "old_address": "192.0.2.9"}
     assert dispatch.environment(changed, "eth0")["LEASEBOX_OLD_ADDRESS"] == "192.0.2.9"

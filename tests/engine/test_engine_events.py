@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
 import pytest
 
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.core.record import replace
+from leasebox.core.values import Route
 from leasebox.ctl.dispatch import environment
 from leasebox.engine import events
 from tests.machine.machine_helpers import Harness
@@ -62,6 +63,36 @@ def test_the_engine_takes_a_boot_id_as_systemd_gives_it() -> None:
     assert args is not None and args.boot_id == "3f2504e04f8911d39a0c0305e82c3301"
     with pytest.raises(UsageError, match="--boot-id"):
         parse_args(["eth0", "--boot-id", "%b"])
+
+
+def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
+    """What dhclient's and dhcpcd's hooks get too: a policy-routing hook needs the
+    routers and option 121's routes, not only the default gateway. As many routes as a
+    lease may hold (64) pass the dispatcher."""
+    routes = tuple(Route(IPv4Network(f"10.{n}.0.0/16"), IPv4Address("192.0.2.254"))
+                   for n in range(63)) + (Route(IPv4Network("0.0.0.0/0"),
+                                                IPv4Address("192.0.2.1")),)
+    lease = replace(Harness().acquire(), classless_routes=routes,
+                    routers=(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")),
+                    broadcast_address=IPv4Address("192.0.2.255"), domain_name="example.test",
+                    domain_search=("corp.example.test",))
+    queue = events.EventQueue(str(tmp_path), "eth0")
+    queue.add(LeaseEventKind.ACQUIRED, lease)
+    [doc] = [json.loads(p.read_text()) for p in (tmp_path / "events").iterdir()]
+    env = environment(doc, "eth0")
+    assert env["LEASEBOX_ROUTERS"] == "192.0.2.1 192.0.2.2"
+    assert env["LEASEBOX_ROUTES"].split()[0] == "10.0.0.0/16,192.0.2.254"
+    assert env["LEASEBOX_ROUTES"].split()[-1] == "0.0.0.0/0,192.0.2.1"
+    assert len(env["LEASEBOX_ROUTES"].split()) == 64
+    assert env["LEASEBOX_BROADCAST"] == "192.0.2.255"
+    assert (env["LEASEBOX_DOMAIN_NAME"], env["LEASEBOX_SEARCH"]) == ("example.test",
+                                                                     "corp.example.test")
+    assert env["LEASEBOX_DOMAINS"] == "example.test corp.example.test"
+    assert (env["LEASEBOX_RENEWAL_TIME"], env["LEASEBOX_REBINDING_TIME"]) == (
+        str(lease.renewal_time), str(lease.rebinding_time))
+    # no option 121: no routes (the routers are used), unlike an empty list
+    plain = replace(lease, classless_routes=None, broadcast_address=None, domain_name=None)
+    assert environment(events.document("bound", "eth0", plain), "eth0")["LEASEBOX_ROUTES"] == ""
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

@@ -22,21 +22,25 @@ import stat
 import subprocess
 import sys
 import time
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
 
 from leasebox.core.events import HOOK_DIRS, boot_id, hook_name
 from leasebox.core.names import hostname_problem
+from leasebox.core.values import MAX_ROUTES
 from leasebox.ctl.commands import _checked, terminal_safe
 
 EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "declined",
                     "refused", "failed", "renew-failed"})
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
-# old_address: "changed" only; boot: when the engine was given its boot ID (engines before
-# these wrote neither)
+# old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
+# an engine before 2026-12-06 did not write (the dispatcher may be newer than the engine
+# whose events wait, in an upgrade): all or none of them
 OPTIONAL_KEYS = frozenset({"old_address", "boot"})
+LATER_KEYS = frozenset({"routers", "routes", "broadcast", "domain_name", "search",
+                        "renewal_time", "rebinding_time"})
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 MAX_FILE = 16384
 MAX_ITEMS = 32
@@ -79,16 +83,16 @@ def _int(value: Any, low: int, high: int, what: str) -> int:
     return value
 
 
-def _list(value: Any, what: str) -> list[Any]:
-    if not isinstance(value, list) or len(value) > MAX_ITEMS:
-        raise BadEvent(f"{what} is not a list of at most {MAX_ITEMS}")
+def _list(value: Any, what: str, most: int = MAX_ITEMS) -> list[Any]:
+    if not isinstance(value, list) or len(value) > most:
+        raise BadEvent(f"{what} is not a list of at most {most}")
     return value
 
 
 def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, str]:
     """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field;
     raises EarlierBoot for an event of another boot than `boot` (this one's, if known)."""
-    if not isinstance(doc, dict) or set(doc) - OPTIONAL_KEYS != KEYS:
+    if not isinstance(doc, dict) or set(doc) - OPTIONAL_KEYS not in (KEYS, KEYS | LATER_KEYS):
         raise BadEvent("not an object with exactly the event keys")
     if "boot" in doc:
         if not isinstance(doc["boot"], str) or boot_id(doc["boot"]) != doc["boot"]:
@@ -124,6 +128,43 @@ def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, 
         "LEASEBOX_MTU": "" if mtu is None else str(_int(mtu, 68, 65535, "mtu")),
         "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
         "LEASEBOX_OLD_ADDRESS": old or "",
+        **_later(doc),
+    }
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or hostname_problem(value):
+        raise BadEvent(f"{what} holds a name that is not one")
+    return value
+
+
+def _route(value: Any) -> str:
+    """One option-121 route as DEST/LEN,GATEWAY."""
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+        raise BadEvent("routes holds an item that is not [destination, gateway]")
+    try:
+        destination = IPv4Network(value[0])
+    except ValueError:
+        raise BadEvent("routes holds a destination that is not an IPv4 network") from None
+    return f"{destination},{_address(value[1], 'routes')}"
+
+
+def _later(doc: dict[str, Any]) -> dict[str, str]:
+    """The variables of the keys engines write since 2026-12-06 (empty without them)."""
+    if "routers" not in doc:
+        return {}
+    routes, broadcast, name = doc["routes"], doc["broadcast"], doc["domain_name"]
+    return {
+        "LEASEBOX_ROUTERS": " ".join(_address(a, "routers") for a in _list(doc["routers"],
+                                                                             "routers")),
+        "LEASEBOX_ROUTES": "" if routes is None else " ".join(
+            _route(r) for r in _list(routes, "routes", MAX_ROUTES)),
+        "LEASEBOX_BROADCAST": "" if broadcast is None else _address(broadcast, "broadcast"),
+        "LEASEBOX_DOMAIN_NAME": "" if name is None else _name(name, "domain_name"),
+        "LEASEBOX_SEARCH": " ".join(_name(n, "search") for n in _list(doc["search"], "search")),
+        "LEASEBOX_RENEWAL_TIME": str(_int(doc["renewal_time"], 0, 0xFFFFFFFF, "renewal_time")),
+        "LEASEBOX_REBINDING_TIME": str(_int(doc["rebinding_time"], 0, 0xFFFFFFFF,
+                                            "rebinding_time")),
     }
 
 

@@ -70,6 +70,15 @@ def document(event: str, interface: str, lease: Lease, old_address: str | None =
         "ntp": [str(n) for n in lease.ntp_servers],
         "mtu": lease.mtu,
         "lease_time": lease.lease_time,
+        # what dhclient's and dhcpcd's hooks get too (in files of engines since 2026-12-06)
+        "routers": [str(r) for r in lease.routers],
+        "routes": None if lease.classless_routes is None else [
+            [str(r.destination), str(r.gateway)] for r in lease.classless_routes],
+        "broadcast": None if lease.broadcast_address is None else str(lease.broadcast_address),
+        "domain_name": lease.domain_name,
+        "search": list(lease.domain_search),
+        "renewal_time": lease.renewal_time,
+        "rebinding_time": lease.rebinding_time,
     }
 
 
