@@ -363,6 +363,15 @@ def test_links_are_followed_as_the_kernel_does(tmp_path: Path,
     (hooks / "20-through").symlink_to(f"{etc}/lnk/../bin/x")
     assert dispatch.hooks((str(hooks),)) == []
     assert f"its directory {open_bin} is writable" in capsys.readouterr().err
+    # a directory only passed through and left by "..": whoever may write where it is may
+    # make it a link before the hook runs
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    shared.chmod(0o777)
+    (hooks / "20-through").unlink()
+    (hooks / "30-up-again").symlink_to(f"{shared}/sub/../../usr/share/tool")
+    assert dispatch.hooks((str(hooks),)) == []
+    assert f"its directory {shared} is writable" in capsys.readouterr().err
 
 
 def test_a_hook_past_its_time_is_stopped_with_what_it_started(

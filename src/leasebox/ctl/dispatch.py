@@ -227,7 +227,8 @@ def _resolve(path: str) -> tuple[str, list[str]]:
         name = pending.pop()
         if name in ("", "."):
             continue
-        if name == "..":
+        if name == "..":  # left again: whoever may write it could make `name` a link
+            holders.append(current)
             current = os.path.dirname(current)
             continue
         candidate = os.path.join(current, name)
