@@ -97,3 +97,23 @@ def test_bad_interface_name_is_a_usage_error(tmp_path: Path) -> None:
 def test_no_files(tmp_path: Path) -> None:
     code, out, _ = check(tmp_path)
     assert code == 0 and "No configuration files" in out
+
+
+def test_the_whole_is_judged_as_the_engine_judges_it(tmp_path: Path) -> None:
+    """Each SendOption= line is good, their sum is not: check-config says so as the engine
+    would at its start (exit 78), at the line that made the messages too long."""
+    wide = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(9))
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{wide}")
+    assert check(tmp_path, "eth0")[0] == 0
+    tenth = put(tmp_path, ETC, "interfaces/eth0.conf",
+                f"[DHCPv4]\nSendOption=209:hex:{'00:' * 126}00\n")
+    code, _, err = check(tmp_path, "eth0")
+    assert code == 78
+    assert err.startswith(f"leaseboxctl: {tenth}:2: these options make a ")
+    assert "more than the 1472 octets" in err
+    assert check(tmp_path)[0] == 0  # leasebox.conf alone is good
+    # the client identifier counts too, and without IFACE as well
+    put(tmp_path, ETC, "leasebox.conf.d/duid.conf",
+        "[DHCPv4]\nClientIdentifier=duid\nDUID=00:04:" + "11:" * 127 + "11\n")
+    code, _, err = check(tmp_path)
+    assert code == 78 and "duid.conf:3: these options make a " in err

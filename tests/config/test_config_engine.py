@@ -189,9 +189,10 @@ def test_more_options_than_the_codec_sends_is_a_configuration_error(tmp_path: Pa
     # fewer octets than the codec's bound, more than io sends in one frame (1472): it
     # would have exited at its first DISCOVER with a contract violation, and restarted
     wide = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(10))
-    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{wide}")
-    with pytest.raises(ConfigError, match="more than the 1472 octets"):
+    conf = put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{wide}")
+    with pytest.raises(ConfigError, match="more than the 1472 octets") as error:
         read_config(args, "veth0")
+    assert (error.value.path, error.value.line) == (str(conf), 11)  # the last of them
     fits = "".join(f"SendOption={200 + i}:hex:{'00:' * 126}00\n" for i in range(9))
     put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{fits}")
     assert len(read_config(args, "veth0").client.send_options) == 9

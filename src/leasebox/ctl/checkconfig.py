@@ -7,6 +7,9 @@ spelling, followed by `# PROCESS: SOURCE` (the process that reads it; FILE:LINE,
 for a list, or "default"). leasebox.conf has no trailing comments, so take those off before
 pasting a line into a file.
 
+The engine's check of the whole (the messages its options make must fit one frame) runs
+here too, so a configuration this accepts is one the engine starts with.
+
 Exit codes: 0 the configuration is good; 64 a bad interface name; 78 (EX_CONFIG) it is not,
 with the first error (FILE:LINE: what) on stderr, as the services would log it.
 """
@@ -15,16 +18,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from leasebox.config import files
 from leasebox.config.parse import Config, ConfigError
 from leasebox.config.settings import SECTIONS, SETTINGS, Setting
+from leasebox.engine.config import checked_engine_config
 from leasebox.runtime import ifname
 from leasebox.runtime.exits import EX_CONFIG
 
 EX_USAGE = 64
+# The engine's whole-configuration check needs a name; only the length of the messages
+# counts, and a name does not change it.
+ANY_INTERFACE = "eth0"
 _COMMENT_COLUMN = 38  # then two spaces, also after a longer value
 
 
@@ -87,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             return EX_USAGE
     try:
         config = files.load(args.config_root, interface)
+        checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
     except ConfigError as exc:
         print(f"leaseboxctl: {exc}", file=sys.stderr)
         return EX_CONFIG

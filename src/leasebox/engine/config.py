@@ -11,7 +11,8 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from leasebox.config import settings as s
-from leasebox.config.parse import View
+from leasebox.config.parse import Config, ConfigError, Source, View
+from leasebox.config.settings import Scope
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
 from leasebox.core import wire
 from leasebox.core.machine import requests
@@ -127,13 +128,13 @@ def engine_config(view: View, system_hostname: str | None,
 
 def sendable_problem(cfg: EngineConfig, interface: str) -> str | None:
     """Why the codec would refuse the messages these settings make, or why io could not
-    send them, or None: check-config refuses each SendOption= the codec cannot send, but
+    send them, or None: the parser refuses each SendOption= the codec cannot send, but
     only the whole (more than its 32 options or 4096 octets, with SendVendorOption= and
-    UserClass=) tells the rest, and the engine must say so at its start, not fail at its
-    first DISCOVER. The largest messages it sends are a DISCOVER asking for an address and
-    a REQUEST that selects an offer, with the client identifier (option 61, up to 137
-    octets with a DUID) that the MAC address completes later; io sends what fits a
-    1500-octet MTU."""
+    UserClass=) tells the rest, and the engine must say so at its start (check-config
+    before it), not fail at its first DISCOVER. The largest messages it sends are a
+    DISCOVER asking for an address and a REQUEST that selects an offer, with the client
+    identifier (option 61, up to 137 octets with a DUID) that the MAC address completes
+    later; io sends what fits a 1500-octet MTU."""
     address = IPv4Address("192.0.2.1")  # any: only the size counts
     client = replace(cfg.client, client_id=clientid.client_identifier(
         cfg.client_id, bytes(6), interface, cfg.duid, cfg.iaid))
@@ -148,3 +149,33 @@ def sendable_problem(cfg: EngineConfig, interface: str) -> str | None:
         return (f"these options make a {max(sizes)}-octet message, more than the "
                 f"{MAX_BOOTP} octets a 1500-octet MTU carries: send fewer or shorter ones")
     return None
+
+
+# the settings that make the messages longer: a message too long is blamed on the last of
+# them assigned
+_MESSAGE_SETTINGS = (s.SEND_OPTION, s.SEND_VENDOR_OPTION, s.USER_CLASS, s.HOSTNAME, s.FQDN,
+                     s.VENDOR_CLASS_IDENTIFIER, s.REQUEST_OPTIONS, s.CLIENT_IDENTIFIER, s.DUID)
+
+
+def _last_assignment(config: Config) -> Source:
+    def order(source: Source) -> tuple[int, int]:  # the command line comes after the files
+        files = config.files
+        return (files.index(source.path) if source.path in files else len(files),
+                source.line)
+    sources = [src for setting in _MESSAGE_SETTINGS for src in config.sources(setting)]
+    if sources:
+        return max(sources, key=order)
+    return Source(config.files[-1] if config.files else "the configuration")
+
+
+def checked_engine_config(config: Config, interface: str,
+                          system_hostname: str | None) -> EngineConfig:
+    """What the engine on `interface` runs with, checked as a whole (sendable_problem), as
+    the engine and `leaseboxctl check-config` both judge it. Raises ConfigError, at the
+    last assignment among the settings that make the messages longer."""
+    cfg = engine_config(config.view(Scope.ENGINE), system_hostname, config.files)
+    problem = sendable_problem(cfg, interface)
+    if problem is not None:
+        blamed = _last_assignment(config)
+        raise ConfigError(blamed.path, blamed.line, problem)
+    return cfg

@@ -19,14 +19,14 @@ from leasebox import ipc
 from leasebox.config import files
 from leasebox.config import settings as s
 from leasebox.config.parse import ConfigError, Override
-from leasebox.config.settings import Scope, Setting
+from leasebox.config.settings import Setting
 from leasebox.core import events as core_events
 from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.engine import boottime, dispatch
 from leasebox.engine.clients import Clients
-from leasebox.engine.config import EngineConfig, engine_config, sendable_problem
+from leasebox.engine.config import EngineConfig, checked_engine_config
 from leasebox.engine.livestate import FDNAME as STATE_FDNAME
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
@@ -121,11 +121,7 @@ def parse_args(argv: list[str]) -> Args | None:
 def read_config(args: Args, iface: str) -> EngineConfig:
     """The engine's settings: files, then the command line. Raises ConfigError."""
     config = files.load(args.config_root, iface, args.overrides)
-    cfg = engine_config(config.view(Scope.ENGINE), os.uname().nodename, config.files)
-    problem = sendable_problem(cfg, iface)
-    if problem is not None:
-        raise ConfigError(config.files[-1] if config.files else "the configuration", 0, problem)
-    return cfg
+    return checked_engine_config(config, iface, os.uname().nodename)
 
 
 def main(argv: list[str] | None = None) -> int:
