@@ -146,7 +146,8 @@ def test_unreadable_and_non_utf8_files(tmp_path: Path) -> None:
     latin = tmp_path / ETC / "leasebox.conf"
     latin.parent.mkdir(parents=True)
     latin.write_bytes(b"[Network]\n# caf\xe9\n")
-    with pytest.raises(ConfigError, match=f"^{latin}: not UTF-8"):
+    with pytest.raises(ConfigError, match=f"^{latin}:2: not UTF-8 text: invalid "
+                       "continuation byte at octet 6 of the line"):
         load(str(tmp_path), None)
     latin.unlink()
     os.symlink(tmp_path / "nowhere", latin)  # dangling: there, but unreadable
@@ -179,3 +180,36 @@ def test_a_path_it_may_not_look_at_is_an_error_not_a_missing_file(
     monkeypatch.setattr(os, "lstat", refuse(real_lstat))
     with pytest.raises(ConfigError, match=f"^{hidden}: cannot read: Permission denied"):
         load(str(tmp_path), None)
+
+
+@pytest.mark.parametrize("link", ["leasebox.conf.d", "interfaces", "interfaces/eth0.conf.d"])
+def test_a_directory_link_that_leads_nowhere_is_an_error(tmp_path: Path, link: str) -> None:
+    """In the services' minimal root a link out of /etc/leasebox leads nowhere, though it
+    works for check-config on the host: the files behind it would silently not apply."""
+    elsewhere = tmp_path / "srv"
+    put(elsewhere, "", "eth0.conf", net(7))
+    path = tmp_path / ETC / link
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(elsewhere)
+    assert metric(tmp_path) == 7  # it leads somewhere here
+    target = tmp_path / "gone"
+    elsewhere.rename(target)
+    with pytest.raises(ConfigError, match=f"^{path}: a symbolic link to '{elsewhere}', which "
+                       "is not there"):
+        load(str(tmp_path), "eth0")
+    target.rename(elsewhere)
+    assert metric(tmp_path) == 7
+
+
+def test_lines_end_where_an_editor_ends_them(tmp_path: Path) -> None:
+    """LF, CR LF or CR; not a form feed or a Unicode line separator in a comment, which
+    would shift every later line's number. A byte order mark is skipped."""
+    conf = tmp_path / ETC / "leasebox.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("\ufeff[Network]\r\n# page\x0c\n# \u2028 docs\rRouteMetric=7\n"
+                    "UseDSN=no\n", newline="")
+    with pytest.raises(ConfigError, match=f"^{conf}:5: unknown key UseDSN="):
+        load(str(tmp_path), None)
+    conf.write_text("\ufeff[Network]\r\n# page\x0c\n# \u2028 docs\rRouteMetric=7\n",
+                    newline="")
+    assert metric(tmp_path) == 7

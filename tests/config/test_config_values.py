@@ -51,6 +51,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "RequestOptions": (
         [("100", (100,)), ("1 254  42", (1, 254, 42)), ("-42 100", (-42, 100))],
         [("0", "not an option code 1..254"), ("255", "not an option code"),
+         ("1" * 5000, "not an option code"),
          ("1,2", "not an option code"), ("x", "not an option code"),
          ("-1", "cannot be taken out"), ("-54", "cannot be taken out"),
          ("--3", "not an option code")]),
@@ -107,7 +108,8 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("0", 0), ("90", 90), ("90s", 90), ("5min", 300), ("2h", 7200), ("1d", 86400),
          ("1h 30min", 5400), ("1h30min", 5400), ("5 min", 300), ("10 sec", 10)],
         [("soon", "not a time span"), ("5 weeks", "not a time span"), ("-5", "not a time"),
-         ("1.5h", "not a time span"), ("2d", "more than a day"), ("\u0665", "not a time")]),
+         ("1.5h", "not a time span"), ("2d", "more than a day"), ("\u0665", "not a time"),
+         ("9" * 5000 + "s", "longer than")]),
     "UseDNS": (BOOL_GOOD, BOOL_BAD),
     "UseNTP": (BOOL_GOOD, BOOL_BAD),
     "UseDomains": (BOOL_GOOD, BOOL_BAD),
@@ -124,7 +126,8 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "RouteMetric": (
         [("0", 0), ("2048", 2048), ("4294967295", 0xFFFFFFFF)],
         [("-1", "not an unsigned number"), ("4294967296", "out of range"),
-         ("1e3", "not an unsigned number"), ("\u0661", "not an unsigned number")]),
+         ("1e3", "not an unsigned number"), ("\u0661", "not an unsigned number"),
+         ("9" * 5000, "out of range")]),  # not Python's own words for int()'s digit limit
     "ClasslessRoutes": (
         [("main", 254), ("ignore", None), ("table:100", 100), ("table:4294967295", 0xFFFFFFFF)],
         [("table:0", "reserved"), ("table:253", "reserved"), ("table:255", "reserved"),
@@ -140,7 +143,8 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "ControlGroup": (
         [("0", 0), ("1001", 1001), ("4294967294", 4294967294)],
         [("netadmin", "not a numeric group id"), ("65534", "cannot be told apart"),
-         ("4294967295", "cannot be told apart"), ("-1", "not a numeric group id")]),
+         ("4294967295", "cannot be told apart"), ("-1", "not a numeric group id"),
+         ("1" * 5000, "cannot be told apart")]),
 }
 
 

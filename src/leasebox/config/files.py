@@ -39,15 +39,24 @@ DROPIN_SUFFIX = ".conf"
 MAX_FILE = 1 << 20  # a configuration file is small; anything this big is a mistake
 
 
-def _status(path: str, *, follow: bool = False) -> os.stat_result | None:
+def _status(path: str, *, base: str, follow: bool = False) -> os.stat_result | None:
     """The file's status, None when there is no such file. One the service may not look at
-    is an error, not a missing file: its settings would silently not apply."""
+    is an error, not a missing file: its settings would silently not apply. So is a
+    symbolic link on the way from `base` (the configuration directory) that leads nowhere:
+    in the services' minimal root, one pointing outside the directories bound into it."""
     try:
         return os.stat(path) if follow else os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return None
+        pass
     except OSError as exc:
         raise ConfigError(path, 0, f"cannot read: {exc.strerror or exc}") from None
+    parts = os.path.relpath(path, base).split(os.sep)
+    for depth in range(1, len(parts) + (1 if follow else 0)):
+        step = os.path.join(base, *parts[:depth])
+        if os.path.islink(step) and not os.path.exists(step):
+            raise ConfigError(step, 0, f"a symbolic link to {os.readlink(step)!r}, which "
+                              "is not there (or not visible to this service)")
+    return None
 
 
 def directories(root: str) -> list[str]:
@@ -60,13 +69,14 @@ def config_paths(root: str, interface: str | None) -> list[str]:
     names = [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
     out: list[str] = []
     for name in names:
-        main = next((f"{d}/{name}" for d in dirs if _status(f"{d}/{name}") is not None), None)
+        main = next((f"{d}/{name}" for d in dirs
+                     if _status(f"{d}/{name}", base=d) is not None), None)
         if main is not None:
             out.append(main)
         dropins: dict[str, str] = {}
         for d in reversed(dirs):  # lowest first, so that a higher directory's file replaces
             folder = f"{d}/{name}.d"
-            found = _status(folder, follow=True)
+            found = _status(folder, base=d, follow=True)
             if found is None or not S_ISDIR(found.st_mode):
                 continue
             try:
@@ -104,9 +114,14 @@ def read_text(path: str) -> str:
     if len(data) > MAX_FILE:
         raise ConfigError(path, 0, f"larger than {MAX_FILE} bytes")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(path, 0, f"not UTF-8 text: {exc.reason}") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        raise ConfigError(path, line, f"not UTF-8 text: {exc.reason} at octet {column} of "
+                          "the line") from None
+    # a byte order mark, which some editors write: systemd skips one too
+    return text.removeprefix("\ufeff")
 
 
 def load(root: str, interface: str | None,

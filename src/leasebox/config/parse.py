@@ -113,7 +113,10 @@ def defaults() -> Config:
 
 def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment]) -> None:
     section: str | None = None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    # Lines end at LF, CR LF or CR only: str.splitlines() would also end them at form
+    # feeds and Unicode separators, in comments too, and count the lines wrong from there.
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for lineno, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line[0] in "#;":
             continue

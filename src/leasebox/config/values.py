@@ -61,10 +61,16 @@ def boolean(text: str) -> bool:
     raise ValueError(f"not a boolean: {text!r} (yes/no, true/false, on/off, 1/0)")
 
 
+def _decimal(text: str) -> int:
+    """A string of ASCII digits as a number, a huge one as 2**64 (out of every range here):
+    int() refuses more than 4300 digits with a message about Python, not the value."""
+    return int(text) if len(text.lstrip("0")) <= 20 else 1 << 64
+
+
 def uint32(text: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"not an unsigned number: {text!r}")
-    number = int(text)
+    number = _decimal(text)
     if number > U32_MAX:
         raise ValueError(f"out of range 0..{U32_MAX}: {text}")
     return number
@@ -89,7 +95,7 @@ def seconds(text: str) -> int:
         match = _SPAN_WORD.match(low, pos) if low.isascii() else None
         if match is None or match.group(2) not in _SECONDS:
             raise ValueError(f"not a time span: {text!r} (e.g. 60, 90s, 5min, 2h, 1d)")
-        total += int(match.group(1)) * _SECONDS[match.group(2)]
+        total += _decimal(match.group(1)) * _SECONDS[match.group(2)]
         pos = match.end()
         while pos < len(low) and low[pos] == " ":
             pos += 1
@@ -202,7 +208,7 @@ SERVER_OPTIONS = frozenset({1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 11
 
 
 def _code(word: str) -> int:
-    if not word.isascii() or not word.isdigit() or not 1 <= int(word) <= 254:
+    if not word.isascii() or not word.isdigit() or not 1 <= _decimal(word) <= 254:
         raise ValueError(f"not an option code 1..254: {word!r}")
     return int(word)
 
@@ -374,7 +380,7 @@ def gid(text: str) -> int:
     if not text.isascii() or not text.isdigit():
         raise ValueError(f"not a numeric group id: {text!r} (use `getent group NAME` to find "
                          "the number; the engine cannot resolve names in its sandbox)")
-    number = int(text)
+    number = _decimal(text)
     if number >= U32_MAX or number == OVERFLOW_ID:
         raise ValueError(f"group id {number} cannot be told apart from an unknown group")
     return number
