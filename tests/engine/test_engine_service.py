@@ -5,6 +5,7 @@ on a restart."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import select
@@ -670,16 +671,70 @@ def test_a_lease_file_of_a_later_version_is_kept_unread(tmp_path: Path) -> None:
 
 def test_a_lease_file_that_cannot_be_read_or_removed_costs_only_the_reboot(
         tmp_path: Path, logs: Logs) -> None:
-    """A directory where the lease file goes (read: EISDIR, unlink: EISDIR): the engine
-    says so and asks for a new lease; it does not die at every start."""
+    """A directory where the lease file goes (not a regular file; unlink: EISDIR): the
+    engine says so and asks for a new lease; it does not die at every start."""
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / leasefile.FILENAME).mkdir()
     r = make_rig(tmp_path)
     assert r.sent().message_type is wire.MessageType.DISCOVER
-    assert any("discarding the lease file: cannot read" in m.message
+    assert any("discarding the lease file: not a regular file" in m.message
                for m in logs.at_least(WARNING, "leasebox.engine"))
     assert any("cannot remove the lease file" in m.message
                for m in logs.at_least(WARNING, "leasebox.engine"))
+
+
+def test_a_lease_file_that_fails_to_read_is_kept(tmp_path: Path, logs: Logs,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An I/O error says nothing about the file: the engine starts without it, and the
+    good lease is there for the next start."""
+    first = make_rig(tmp_path)
+    bind(first)
+    path = first.state_dir / leasefile.FILENAME
+    data = path.read_bytes()
+    real_read = os.read
+
+    def failing(fd: int, n: int) -> bytes:
+        if n > leasefile.MAX_SIZE:  # the lease file's read, and no other
+            raise OSError(errno.EIO, "Input/output error")
+        return real_read(fd, n)
+
+    monkeypatch.setattr(os, "read", failing)
+    again = make_rig(tmp_path, clock=Clock(first.clock.now + 60))
+    monkeypatch.undo()
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    assert path.read_bytes() == data
+    assert any("cannot read the lease file (cannot read: Input/output error)" in m.message
+               for m in logs.at_least(WARNING, "leasebox.engine"))
+    request = make_rig(tmp_path, clock=Clock(first.clock.now + 120)).sent()
+    assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT from the file
+
+
+def test_a_fifo_in_place_of_the_lease_file_does_not_hang_the_start(
+        tmp_path: Path, logs: Logs) -> None:
+    (tmp_path / "state").mkdir()
+    os.mkfifo(tmp_path / "state" / leasefile.FILENAME)
+    r = make_rig(tmp_path)
+    assert r.sent().message_type is wire.MessageType.DISCOVER
+    assert any("discarding the lease file: not a regular file" in m.message
+               for m in logs.at_least(WARNING, "leasebox.engine"))
+    assert not (tmp_path / "state" / leasefile.FILENAME).exists()
+
+
+def test_an_ack_a_jumbo_frame_carries_is_stored_and_read_back(tmp_path: Path) -> None:
+    """io passes frames up to 9216 octets; the lease file held only 4096 of ACK, and a
+    larger one was written, then refused and deleted at the next start."""
+    r = make_rig(tmp_path)
+    discover = r.sent()
+    r.reply(offer(discover))
+    request = r.sent()
+    names = tuple(f"n{i:02d}." + "x" * 50 + ".example.com" for i in range(40))
+    big = ack(request, unknown=tuple((200 + i, bytes(128)) for i in range(32)),
+              domain_search=names)
+    assert len(wire.encode(big)) > 4096
+    r.reply(big)
+    r.netconf_conn = applied_by_netconf(r)
+    data = (r.state_dir / leasefile.FILENAME).read_bytes()
+    assert len(data) > 4096 + leasefile.HEADER.size and parse(data) is not None
 
 
 # ---- the lease file parser ---------------------------------------------------------------

@@ -12,8 +12,10 @@ check is logged by the caller and discarded.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
+from stat import S_ISREG
 
 from leasebox.core import wire
 from leasebox.core.log import Logger
@@ -25,7 +27,10 @@ MAGIC = b"LBXLEASE"
 VERSION = 2
 READABLE = (1, 2)
 HEADER = struct.Struct("!8sBxHQ")
-MAX_SIZE = HEADER.size + 4096
+# the largest ACK a jumbo frame (ipc.MAX_FRAME, 9216 octets) carries, encoded again, with
+# room to spare: store() writes nothing that load() would refuse for its size
+MAX_ACK = 16384
+MAX_SIZE = HEADER.size + MAX_ACK
 FILENAME = "lease"
 log = Logger("leasebox.engine")
 CLOCK_SLACK = 60.0  # seconds a lease may be "acquired" in the future without a word
@@ -39,11 +44,19 @@ class NewerLeaseFile(LeaseFileError):
     """Written by a later leasebox (a downgrade): not read, and not thrown away either."""
 
 
+class UnreadableLeaseFile(LeaseFileError):
+    """The file could not be read this time (an I/O error, no free file descriptor...):
+    nothing is known about its content, so it is kept, not thrown away."""
+
+
 def store(directory: str, lease: Lease, acquired_wall: float) -> None:
     """Write atomically (temporary file, fsync, rename, fsync the directory), owner only."""
     if lease.ack is None:
         raise LeaseFileError("lease has no ACK to store")
     ack = wire.encode(lease.ack)
+    if len(ack) > MAX_ACK:
+        raise LeaseFileError(f"an ACK of {len(ack)} octets, more than a lease file holds "
+                             f"({MAX_ACK})")
     data = HEADER.pack(MAGIC, VERSION, len(ack), int(acquired_wall * 1e9)) + ack
     atomicfile.write_atomic(directory, FILENAME, data, mode=0o600)
 
@@ -57,19 +70,31 @@ def load(directory: str, *, now_mono: float, now_wall: float, min_lease_time: in
 
     Raises LeaseFileError for a file that is not a valid lease file.
     """
-    try:
-        fd = os.open(f"{directory}/{FILENAME}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:  # not blocking: a FIFO in its place must not hang the start
+        fd = os.open(f"{directory}/{FILENAME}",
+                     os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise LeaseFileError(f"cannot open: {exc.strerror}") from None
+        raise _open_error("cannot open", exc) from None
     try:
-        data = os.read(fd, MAX_SIZE + 1)
-    except OSError as exc:  # a directory (EISDIR), an I/O error
-        raise LeaseFileError(f"cannot read: {exc.strerror}") from None
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise LeaseFileError("not a regular file")
+        data = b""
+        while len(data) <= MAX_SIZE and (chunk := os.read(fd, MAX_SIZE + 1 - len(data))):
+            data += chunk
+    except OSError as exc:
+        raise _open_error("cannot read", exc) from None
     finally:
         os.close(fd)
     return parse(data, now_mono=now_mono, now_wall=now_wall, min_lease_time=min_lease_time)
+
+
+def _open_error(what: str, exc: OSError) -> LeaseFileError:
+    """A link in its place (O_NOFOLLOW) is no lease file; any other failure says nothing
+    about the file's content."""
+    error = LeaseFileError if exc.errno in (errno.ELOOP, errno.EISDIR) else UnreadableLeaseFile
+    return error(f"{what}: {exc.strerror or exc}")
 
 
 def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:

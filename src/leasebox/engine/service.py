@@ -205,6 +205,9 @@ class EngineService:
                                         min_lease_time=config.min_lease_time)
         except leasefile.NewerLeaseFile as exc:
             log.info("not reading the lease file (%s); it is replaced at the next lease", exc)
+        except leasefile.UnreadableLeaseFile as exc:
+            log.warning("cannot read the lease file (%s); starting without it, and keeping "
+                        "it until the next lease replaces it", exc)
         except leasefile.LeaseFileError as exc:
             log.warning("discarding the lease file: %s", exc)
             try:
