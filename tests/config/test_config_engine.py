@@ -54,6 +54,11 @@ RequestOptions=-42 -119 224 -224 225
         (200, b"\x01"), (201, b"\x00\x02"))
     asked = c.client.request_options
     assert 42 not in asked and 119 not in asked and 224 not in asked and asked[-1] == 225
+    # in the order assigned: a later line puts back what an earlier one took out
+    asked = cfg("[DHCPv4]\nRequestOptions=-42 -224\nRequestOptions=42 224 -119\n"
+                ).client.request_options
+    assert 42 in asked and asked[-1] == 224 and 119 not in asked
+    assert asked == cfg("[DHCPv4]\nRequestOptions=224 -119\n").client.request_options
     # RFC 3442: 121 before 3 and 33 (added after the defaults); Anonymize= keeps RFC 7844's
     # ascending order
     asked = cfg("[DHCPv4]\nRequestOptions=33\n").client.request_options

@@ -123,8 +123,8 @@ REQUEST_OPTIONS: Setting[tuple[int, ...]] = Setting(
     _D, "RequestOptions", v.option_codes, (),
     "Option codes (1..254, space-separated) to ask for in addition to the built-in "
     f"parameter request list ({_BASE_REQUEST}); -CODE takes one out of it (not 1, 51 or "
-    "54). leasebox applies none of the options it does not know: their values, as "
-    "received, show in leaseboxctl status.",
+    "54), until a later CODE puts it back. leasebox applies none of the options it does "
+    "not know: their values, as received, show in leaseboxctl status.",
     _E, "[-]CODE...", accumulate=True)
 SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendOption", v.send_option, (),

@@ -68,6 +68,23 @@ def own_options(view: View) -> tuple[tuple[int, bytes], ...]:
     return tuple(sorted(sent.items()))
 
 
+def requested_options(built_in: tuple[int, ...], wanted: tuple[int, ...]) -> tuple[int, ...]:
+    """The parameter request list: the built-in one, with RequestOptions= applied in the
+    order assigned, so that a later CODE puts back what an earlier -CODE took out (say, an
+    interface's file after leasebox.conf), and a later -CODE takes it out again."""
+    removed: set[int] = set()
+    extra: dict[int, None] = {}
+    for code in wanted:
+        if code < 0:
+            removed.add(-code)
+            extra.pop(-code, None)
+        else:
+            removed.discard(code)
+            if code not in built_in:
+                extra[code] = None
+    return tuple(c for c in built_in if c not in removed) + tuple(extra)
+
+
 def engine_config(view: View, system_hostname: str | None,
                   files: tuple[str, ...] = ()) -> EngineConfig:
     anonymize = view[s.ANONYMIZE]
@@ -87,11 +104,7 @@ def engine_config(view: View, system_hostname: str | None,
         elif view[s.SEND_HOSTNAME]:
             hostname = view[s.HOSTNAME] or usable_hostname(system_hostname)
         vendor = view[s.VENDOR_CLASS_IDENTIFIER]
-        wanted: tuple[int, ...] = view[s.REQUEST_OPTIONS]
-        removed = {-c for c in wanted if c < 0}
-        extra = tuple(c for c in dict.fromkeys(wanted)
-                      if c > 0 and c not in base.request_options and c not in removed)
-        request = tuple(c for c in base.request_options if c not in removed) + extra
+        request = requested_options(base.request_options, view[s.REQUEST_OPTIONS])
         sent = own_options(view)
         if not view[s.USE_CAPTIVE_PORTAL]:
             request = tuple(c for c in request if c != CAPTIVE_PORTAL_OPTION)
