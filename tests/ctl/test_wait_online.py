@@ -202,6 +202,37 @@ def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEng
     assert engines[0].commands == [sent]
 
 
+@pytest.mark.parametrize(("engine_says", "asked"), [
+    ("active", True), ("activating", True), ("reloading", True),
+    ("failed", False), ("inactive", False), ("deactivating", False),
+    (None, True),  # no service manager to ask: the socket decides
+])
+def test_leave_asks_no_engine_that_is_not_running(
+        tmp_path: Path, engines: list[FakeEngine], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], engine_says: str | None, asked: bool) -> None:
+    """A target restarted after its engine failed (a configuration error, fixed since):
+    leave@'s ExecStop= asked the failed engine, whose socket started it, but that start
+    waited for the stop job, which waited 5 s for the reply; the new engine then obeyed
+    the queued request and stayed STOPPED, with no lease."""
+    fake = tmp_path / "systemctl"
+    if engine_says is not None:
+        fake.write_text("#!/bin/sh\n"
+                        '[ "$1 $2 $3 $4 $5" = "show --property=ActiveState --value -- '
+                        f'leasebox-engine@eth0.service" ] && echo {engine_says} && exit 0\n'
+                        "exit 1\n")
+        fake.chmod(0o755)
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
+    rundir = tmp_path / "run"
+    engines.append(FakeEngine(rundir, "eth0", ["BOUND"]))
+    args = build_parser().parse_args(["--runtime-dir", str(rundir), "leave", "eth0"])
+    assert isinstance(args, argparse.Namespace)
+    assert commands.leave_if_running(args) == 0
+    assert engines[0].commands == (["leave"] if asked else [])
+    if not asked:
+        assert capsys.readouterr().err == (f"leaseboxctl: eth0: the engine is not running "
+                                           f"({engine_says}): nothing to leave\n")
+
+
 def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -279,6 +279,22 @@ def system_stopping() -> bool:
     return out.stdout.strip() == "stopping"
 
 
+# an engine in these states answers (or is about to); in any other, nothing does
+ENGINE_UP = frozenset({"active", "activating", "reloading"})
+
+
+def engine_state(iface: str) -> str | None:
+    """The engine service's ActiveState, as the service manager says; None when there is
+    no service manager to ask."""
+    try:
+        out = subprocess.run([SYSTEMCTL, "show", "--property=ActiveState", "--value", "--",
+                              f"leasebox-engine@{iface}.service"], capture_output=True,
+                             text=True, timeout=5, stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
 def why(exc: CtlError) -> str:
     """An engine that could not be asked, in a word for the overview's state column."""
     if exc.absent:
@@ -369,7 +385,20 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
 
 def leave_if_running(args: argparse.Namespace) -> int:
     """`leave` from a unit's ExecStop=: a target whose engine already stopped is fine; one
-    that did not answer, or answered nonsense, is not (the address may still be there)."""
+    that did not answer, or answered nonsense, is not (the address may still be there).
+
+    An engine that is not running is not asked at all: the request would start it through
+    its control socket, and when the target restarts, that start waits for this stop job
+    (systemd orders a stop before a start), which waits for the reply, until systemd kills
+    it; the engine that then starts finds the request queued and leaves the link for good.
+    """
+    if args.command == "leave":
+        state = engine_state(args.interface)
+        if state is not None and state not in ENGINE_UP:
+            if not args.quiet:
+                print(terminal_safe(f"leaseboxctl: {args.interface}: the engine is not "
+                                    f"running ({state}): nothing to leave"), file=sys.stderr)
+            return 0
     return run_command(args, absent_ok=args.command == "leave")
 
 
