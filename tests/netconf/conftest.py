@@ -38,21 +38,47 @@ def netns() -> Iterator[str]:
                        check=False)
 
 
+def _pair_of_another_process() -> tuple[socket.socket, socket.socket]:
+    """A SOCK_SEQPACKET pair made by a child process, which hands both ends over and exits:
+    SO_PEERCRED names the process that made the pair, so to netconf this is an engine of
+    another PID."""
+    here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    pid = os.fork()
+    if pid == 0:  # the child: make the pair, send it, leave without any clean-up
+        try:
+            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            socket.send_fds(there, [b"pair"], [a.fileno(), b.fileno()])
+        finally:
+            os._exit(0)
+    there.close()
+    try:
+        here.settimeout(10)
+        _, fds, _, _ = socket.recv_fds(here, 16, 2)
+    finally:
+        here.close()
+        os.waitpid(pid, 0)
+    return (socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
+
+
 @pytest.fixture
 def start_netconf(tmp_path: Path) -> Iterator[Any]:
     started: list[Netconf] = []
 
     def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
-              iface: str = IFACE, extra_args: list[str] | None = None) -> Netconf:
+              iface: str = IFACE, extra_args: list[str] | None = None,
+              config_root: Path | None = None, new_engine: bool = False) -> Netconf:
+        """`config_root`: read the files there (else a root of its own, with `policy`);
+        `new_engine`: the engine's end is another process's (an engine started since:
+        netconf reads the files again rather than keep what it read for this one)."""
         extra: list[str] = list(extra_args or [])
         if "--dns-to" not in extra:  # not whatever this host has installed
             extra += ["--dns-to", "file"]
         if "--bus-socket" not in extra:
             extra += ["--bus-socket", str(tmp_path / "no-bus.sock")]
         # its own configuration root, so that the host's /etc/leasebox never leaks in
-        root = tmp_path / f"root-{len(started)}"
+        root = config_root or tmp_path / f"root-{len(started)}"
         conf = root / "etc" / "leasebox" / "leasebox.conf"
-        conf.parent.mkdir(parents=True)
+        conf.parent.mkdir(parents=True, exist_ok=True)
         if policy is not None:
             conf.write_text(policy)
         extra += ["--config-root", str(root)]
@@ -65,7 +91,8 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
             theirs.listen(4)
             name = "netconf"
         else:
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ours, theirs = _pair_of_another_process() if new_engine else socket.socketpair(
+                socket.AF_UNIX, socket.SOCK_SEQPACKET)
             name = "engine"
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}

@@ -477,6 +477,44 @@ def test_a_netconf_started_without_its_link_takes_back_its_dns(
     assert (tmp_path / "run" / IFACE / "netconf.state").exists()
 
 
+def test_netconf_serves_an_engine_by_the_files_as_they_were_when_it_started(
+        netns: str, start_netconf: Any, tmp_path: Path) -> None:
+    """netconf exits idle, and the engine's next request (a renewal) starts it again: a
+    file saved in between, even with a mistake, is not applied mid-lease (nor does it stop
+    netconf with 78 and leave the renewal unapplied). An engine started since gets what
+    the files say now."""
+    python = INTERPRETERS[0].values[0]
+    root = tmp_path / "conf"
+    conf = root / "etc" / "leasebox" / "leasebox.conf"
+
+    def metrics() -> set[int | None]:
+        return {r[2] for r in route_set(netns)}
+
+    first = start_netconf(netns, python, config_root=root, policy="[Network]\nRouteMetric=100\n")
+    assert first.request(lease(1)).status == OK
+    assert metrics() == {100}
+    first.stop()  # as at an idle exit
+    conf.write_text("[Network]\nRouteMetrik=200\n")
+    renewal = start_netconf(netns, python, config_root=root)
+    assert renewal.request(lease(2)).status == OK  # the same engine: what it started with
+    assert metrics() == {100}
+    assert ("have changed, with an error (" f"{conf}:2: unknown key RouteMetrik=") in \
+        renewal.output()
+    renewal.stop()
+    restarted = start_netconf(netns, python, config_root=root, new_engine=True)
+    assert restarted.wait() == 78  # an engine started since reads the same mistake
+    assert f"{conf}:2: unknown key RouteMetrik=" in restarted.output()
+    conf.write_text("[Network]\nRouteMetric=200\n")
+    same = start_netconf(netns, python, config_root=root)
+    assert same.request(lease(3)).status == OK
+    assert metrics() == {100}
+    same.stop()
+    fixed = start_netconf(netns, python, config_root=root, new_engine=True)
+    assert fixed.request(lease(4)).status == OK
+    assert metrics() == {200}
+    assert "configuration: " in fixed.output()
+
+
 def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any) -> None:
     """RouteTable= changed and the target restarted with the lease kept: the kernel keeps an
     address's noprefixroute through a replace, so netconf re-adds it; main then has the
@@ -488,7 +526,8 @@ def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any)
     first = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n")
     assert first.request(lease(1)).status == OK
     first.stop()  # the configuration stays, in netconf.state
-    second = start_netconf(netns, INTERPRETERS[0].values[0])
+    # the target's restart restarts the engine too: netconf reads its files again
+    second = start_netconf(netns, INTERPRETERS[0].values[0], new_engine=True)
     reply = second.request(lease(2))
     assert reply.status == OK, reply.reason
     (addr,) = addresses(netns)
@@ -496,7 +535,8 @@ def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any)
     assert {("192.0.2.0/24", None), ("default", "192.0.2.1")} <= main_routes()
     assert {r[3] for r in route_set(netns)} == {None}  # main: no "table" in ip -j
     second.stop()
-    third = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n")
+    third = start_netconf(netns, INTERPRETERS[0].values[0], policy="[Network]\nRouteTable=100\n",
+                          new_engine=True)
     assert third.request(lease(3)).status == OK
     (addr,) = addresses(netns)
     assert addr.get("noprefixroute") is True

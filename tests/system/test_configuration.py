@@ -92,6 +92,36 @@ def test_bad_configuration_stops_the_service_with_78(lab: LeaseLab) -> None:
     assert "Stopping timed out" not in lab.journal("-u", f"leasebox-leave@{IFACE}.service")
 
 
+def test_a_changed_configuration_applies_when_the_engine_restarts(lab: LeaseLab) -> None:
+    """leasebox.conf(5): netconf, started again between (as after its idle exit), keeps what
+    it read for the running engine, a mistake saved since included; the engine's restart
+    keeps the lease, and the next lease event applies netconf's new settings."""
+    c = lab.c
+
+    def metric() -> int | None:
+        default = json.loads(c.run(["ip", "-4", "-j", "route", "show", "default"]).stdout)
+        return default[0].get("metric") if len(default) == 1 else None
+
+    c.write_file(IFACE_CONF, "[Network]\nRouteMetric=50\n")
+    c.run(["systemctl", "start", TARGET])
+    lab.wait_bound()
+    assert metric() == 50
+    c.write_file(IFACE_CONF, "[Network]\nRouteMetrik=60\n")
+    c.run(["systemctl", "restart", NETCONF])
+    c.run(["leaseboxctl", "renew", IFACE])
+    wait_for("netconf to say the files changed", lambda: "have changed, with an error" in
+             lab.journal("-u", NETCONF, "-o", "cat"), 15)
+    assert metric() == 50 and lab.status_line().startswith("Bound ")
+    c.write_file(IFACE_CONF, "[Network]\nRouteMetric=60\n")
+    discovers = lab.count("DHCPDISCOVER")
+    c.run(["systemctl", "restart", ENGINE])
+    lab.wait_bound()
+    c.run(["leaseboxctl", "renew", IFACE])
+    wait_for("the new metric", lambda: metric() == 60, 15)
+    assert lab.count("DHCPDISCOVER") == discovers  # the lease was kept throughout
+    c.run(["systemctl", "stop", TARGET])
+
+
 CONTROL_DROPIN = "/etc/systemd/system/leasebox-control@.socket.d/group.conf"
 
 

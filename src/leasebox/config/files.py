@@ -124,9 +124,13 @@ def read_text(path: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+def read(root: str, interface: str | None) -> list[tuple[str, str]]:
+    """The configuration files of `interface` (None: leasebox.conf and its drop-ins only)
+    as (path, text), in the order to apply them. Raises ConfigError."""
+    return [(path, read_text(path)) for path in config_paths(root, interface)]
+
+
 def load(root: str, interface: str | None,
          overrides: Sequence[Override] = ()) -> Config:
-    """Read and parse the configuration of `interface` (None: leasebox.conf and its
-    drop-ins only). Raises ConfigError."""
-    pairs = [(path, read_text(path)) for path in config_paths(root, interface)]
-    return parse(pairs, overrides)
+    """Read and parse the configuration of `interface`. Raises ConfigError."""
+    return parse(read(root, interface), overrides)

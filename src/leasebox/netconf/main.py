@@ -2,8 +2,9 @@
 
     leasebox-netconf IFACE [--config-root ROOT] [--runtime-dir DIR] [--debug]
 
-It reads its policy ([Network] in leasebox.conf, see leasebox.config.files) itself at
-start-up, from under ROOT (default /).
+It reads its policy ([Network] in leasebox.conf, see leasebox.config.files) itself, from
+under ROOT (default /), and serves each engine by the files as they were when that engine
+started, across its own idle exits (startconfig.py).
 
 DNS goes to systemd-resolved when it is installed (--dns-to=auto), else to
 DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); NTP goes to systemd-timesyncd.
@@ -42,9 +43,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from leasebox import ipc
-from leasebox.config import files
 from leasebox.config import settings as s
-from leasebox.config.parse import ConfigError
+from leasebox.config.parse import Config, ConfigError
 from leasebox.config.settings import Scope
 from leasebox.config.values import SendRelease
 from leasebox.core.log import Logger
@@ -63,6 +63,7 @@ from leasebox.netconf.handoff import (
 )
 from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
+from leasebox.netconf.startconfig import Configs
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import cmdline, sandbox, sd
 from leasebox.runtime import log as logsetup
@@ -358,7 +359,8 @@ def _resolver(args: _Args, ifname: str, runtime_dir: str
     return ToFileAndBus(file, bus)
 
 
-def _accept_engine(sock: socket.socket, log: Logger) -> socket.socket | None:
+def _accept_engine(sock: socket.socket, log: Logger) -> tuple[socket.socket, int] | None:
+    """The engine's connection and its PID; None if there was none, or it was refused."""
     try:
         conn, _ = sock.accept()
     except (BlockingIOError, InterruptedError):
@@ -372,29 +374,44 @@ def _accept_engine(sock: socket.socket, log: Logger) -> socket.socket | None:
         conn.close()
         return None
     log.info("engine connected (pid %d, uid %d, gid %d)", peer.pid, peer.uid, peer.gid)
-    return conn
+    return conn, peer.pid
 
 
-def _run(nc: Netconf, sock: socket.socket, listening: bool, idle: float, loop: _Loop,
-         log: Logger) -> int | None:
+def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int) -> int | None:
+    """Serve engine `pid` by its configuration until it closes (None), or until idle or
+    when that configuration does not parse (the exit status)."""
+    try:
+        _configure(svc, nc, svc.configs.for_engine(pid))
+    except ConfigError as exc:
+        svc.log.error("%s", exc)
+        return EX_CONFIG
+    if _serve(nc, conn, svc.loop, svc.log, svc.idle):
+        return _idle_exit(svc.idle, svc.log)
+    return None
+
+
+def _run(nc: Netconf, svc: _Service) -> int | None:
     """Serve engines until idle, stopped, or (connected socket) the engine closes; None
     when the link went away (see main). Idle exit only where something starts netconf
     again: a listening socket from socket activation. Each request is answered before the
     next wait, so an idle netconf has nothing half-done; what it applied is in its state
     file for the next start."""
+    sock, listening, loop, log = svc.sock, svc.listening, svc.loop, svc.log
     try:
         while True:
             if listening:
-                if not loop.wait(sock, idle, nc.retry):
-                    return _idle_exit(idle, log)
-                conn = _accept_engine(sock, log)
-                if conn is None:
+                if not loop.wait(sock, svc.idle, nc.retry):
+                    return _idle_exit(svc.idle, log)
+                accepted = _accept_engine(sock, log)
+                if accepted is None:
                     continue
+                conn, pid = accepted
             else:
-                conn = sock
+                conn, pid = sock, peers.peer_credentials(sock).pid
             with conn:
-                if _serve(nc, conn, loop, log, idle):
-                    return _idle_exit(idle, log)
+                code = _serve_engine(nc, svc, conn, pid)
+                if code is not None:
+                    return code
             if not listening:
                 return EX_OK
     except _Stop:
@@ -428,24 +445,19 @@ def main(argv: list[str] | None = None) -> int:
     # netconf no longer loads that module (rtnl.import_messages), but another version's
     # message modules might.
     sandbox.no_more_exec(log, refuse=True)
+    configs = Configs(args.config_root, ifname, os.path.join(args.runtime_dir, ifname), log)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
-        config = files.load(args.config_root, ifname)
+        config = configs.at_start()
     except ConfigError as exc:
         log.error("%s", exc)
         return EX_CONFIG
-    policy = policy_from_config(config.view(Scope.NETCONF))
     taken = _take_engine_socket(log)
     if taken is None:
         return EX_FATAL
     sock, listening = taken
-    log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
-    idle = args.exit_idle_time if listening else 0.0
-    # The engine's setting, read here for one thing: a release at shutdown takes the
-    # address off, and systemd starts no netconf once the system shuts down.
-    if idle and config[s.SEND_RELEASE] is SendRelease.ALWAYS:
-        log.info("SendRelease=always: no idle exit, to take the address off at shutdown")
-        idle = 0.0
-    svc = _Service(args, ifname, policy, sock, listening, idle, _Loop(), _LinkWatch(), log)
+    svc = _Service(args, ifname, Policy(), sock, listening, 0.0, _Loop(), _LinkWatch(), log,
+                   configs)
+    _configure(svc, None, config)
     # (the link-event socket is open before the first look: a link appearing in between
     # is seen)
     exec_forbidden = False
@@ -491,6 +503,25 @@ class _Service:
     loop: _Loop
     watch: _LinkWatch
     log: Logger
+    configs: Configs
+    config: Config | None = None  # what policy and idle come from
+
+
+def _configure(svc: _Service, nc: Netconf | None, config: Config) -> None:
+    """Serve by `config` from now on (at the start, then for each engine)."""
+    if config == svc.config:
+        return
+    svc.config = config
+    svc.log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
+    svc.policy = policy_from_config(config.view(Scope.NETCONF))
+    if nc is not None:
+        nc.policy = svc.policy
+    svc.idle = svc.args.exit_idle_time if svc.listening else 0.0
+    # The engine's setting, read here for one thing: a release at shutdown takes the
+    # address off, and systemd starts no netconf once the system shuts down.
+    if svc.idle and config[s.SEND_RELEASE] is SendRelease.ALWAYS:
+        svc.log.info("SendRelease=always: no idle exit, to take the address off at shutdown")
+        svc.idle = 0.0
 
 
 def _take_back(svc: _Service) -> None:
@@ -561,7 +592,7 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
                            f"renamed")
 
     svc.loop.watch, svc.loop.link_check = svc.watch, still_ours
-    return _run(nc, svc.sock, svc.listening, svc.idle, svc.loop, log)
+    return _run(nc, svc)
 
 
 def _idle_exit(idle: float, log: Logger) -> int:

@@ -1,0 +1,156 @@
+"""The configuration netconf serves an engine with: the files as they were when that engine
+started, not as they are now.
+
+netconf exits when idle, and the engine's next request (a renewal, hours later) starts it
+again. Reading the files anew at each start would apply a file saved since, half-edited,
+mid-lease, where leasebox.conf(5) promises changes at a restart; and a mistake in it would
+stop netconf with exit 78, leaving the renewal unapplied and the address to expire with
+its old kernel lifetime while the engine believes it BOUND.
+
+So netconf keeps the text of the files it read for an engine, and that engine's process
+ID, in its runtime directory (/run/leasebox-netconf/IFACE: the engine cannot reach it, and
+it goes at reboot). The PID comes from the kernel (SO_PEERCRED), not from the engine: an
+engine with another PID has started since, and read the files itself, so netconf reads
+them again too. The snapshot is read back as netconf's own file, strictly: anything
+unexpected and it is ignored, the files read instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from stat import S_ISREG
+
+from leasebox.config import files
+from leasebox.config.parse import Config, ConfigError
+from leasebox.config.parse import parse as parse_config
+from leasebox.core.log import Logger
+from leasebox.core.record import record
+from leasebox.runtime import atomicfile
+
+FILENAME = "config.json"
+VERSION = 1
+MAX_FILES = 512
+MAX_SIZE = 8 << 20  # the files it holds are at most 1 MiB each, and few
+
+
+class SnapshotError(ValueError):
+    pass
+
+
+@record
+class Snapshot:
+    engine_pid: int
+    files: tuple[tuple[str, str], ...]  # (path, text), in the order applied
+
+
+def save(directory: str, snapshot: Snapshot) -> None:
+    """Atomically, owner only. Raises OSError."""
+    data = json.dumps({"version": VERSION, "engine_pid": snapshot.engine_pid,
+                       "files": [list(pair) for pair in snapshot.files]})
+    atomicfile.write_atomic(directory, FILENAME, data.encode("utf-8"), mode=0o600)
+
+
+def load(directory: str) -> Snapshot | None:
+    """The snapshot, None if there is none. Raises SnapshotError (OSError included)."""
+    try:
+        fd = os.open(os.path.join(directory, FILENAME),
+                     os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SnapshotError(f"cannot open: {exc.strerror or exc}") from None
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise SnapshotError("not a regular file")
+        data = b""
+        while len(data) <= MAX_SIZE and (chunk := os.read(fd, MAX_SIZE + 1 - len(data))):
+            data += chunk
+    except OSError as exc:
+        raise SnapshotError(f"cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SIZE:
+        raise SnapshotError(f"larger than {MAX_SIZE} bytes")
+    return parse(data)
+
+
+def parse(data: bytes) -> Snapshot:
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SnapshotError(f"not JSON: {exc}") from None
+    if type(doc) is not dict or doc.get("version") != VERSION or set(doc) != {
+            "version", "engine_pid", "files"}:
+        raise SnapshotError("not a snapshot of this version")
+    pid, files = doc["engine_pid"], doc["files"]
+    if type(pid) is not int or not 0 < pid < 1 << 31:
+        raise SnapshotError(f"engine_pid: {pid!r}")
+    if type(files) is not list or len(files) > MAX_FILES or not all(
+            type(pair) is list and len(pair) == 2 and all(type(x) is str for x in pair)
+            for pair in files):
+        raise SnapshotError("files: not a list of [path, text]")
+    return Snapshot(pid, tuple((path, text) for path, text in files))
+
+
+class Configs:
+    """Which configuration netconf serves with: see the module's doc."""
+
+    def __init__(self, root: str, interface: str, directory: str, log: Logger) -> None:
+        self.root, self.interface, self.directory, self.log = root, interface, directory, log
+        self.kept: Snapshot | None = None
+        self.kept_config: Config | None = None
+
+    def _read(self) -> tuple[list[tuple[str, str]], Config]:
+        pairs = files.read(self.root, self.interface)
+        return pairs, parse_config(pairs)
+
+    def at_start(self) -> Config:
+        """What to go by until an engine connects (bringing the link up, the idle exit):
+        the files, or, when they do not parse, what was kept for an engine that may still
+        run. Raises ConfigError when there is neither."""
+        try:
+            self.kept = load(self.directory)
+        except SnapshotError as exc:
+            self.log.warning("ignoring %s/%s: %s", self.directory, FILENAME, exc)
+        if self.kept is not None:
+            try:
+                self.kept_config = parse_config(self.kept.files)
+            except ConfigError as exc:  # written by another version, say
+                self.log.warning("ignoring the configuration kept for engine pid %d: %s",
+                                 self.kept.engine_pid, exc)
+                self.kept = None
+        try:
+            return self._read()[1]
+        except ConfigError as exc:
+            if self.kept_config is None:
+                raise
+            self.log.warning("%s (until an engine connects, netconf goes by the "
+                             "configuration read for engine pid %d)", exc,
+                             self.kept.engine_pid if self.kept else 0)
+            return self.kept_config
+
+    def for_engine(self, pid: int) -> Config:
+        """The configuration to serve engine `pid` with: the one kept for it, or, for an
+        engine started since, the files as they are now (kept for it in turn). Raises
+        ConfigError."""
+        if self.kept is not None and self.kept_config is not None \
+                and self.kept.engine_pid == pid:
+            try:
+                changed = tuple(self._read()[0]) != self.kept.files
+                why = "changed"
+            except ConfigError as exc:
+                changed, why = True, f"changed, with an error ({exc})"
+            if changed:
+                self.log.warning("the configuration files have %s since engine pid %d "
+                                "started: netconf keeps what it read for it until the "
+                                "engine restarts (leasebox.conf(5))", why, pid)
+            return self.kept_config
+        pairs, config = self._read()
+        self.kept, self.kept_config = Snapshot(pid, tuple(pairs)), config
+        try:
+            save(self.directory, self.kept)
+        except OSError as exc:  # netconf still serves; a later start reads the files again
+            self.log.warning("cannot keep the configuration in %s: %s", self.directory,
+                             exc.strerror or exc)
+        return config
