@@ -102,10 +102,19 @@ def render_man() -> str:
         *_paragraphs(
             "leasebox runs three processes per interface (leasebox-io, leasebox-engine and "
             "leasebox-netconf, see leasebox(8)). The engine and netconf each read these files "
-            "themselves when they start, and each takes only its own settings: netconf never "
-            "takes its policy from the engine. A changed configuration takes effect when the "
-            "services are restarted (`systemctl restart leasebox@IFACE.target`); restarting "
-            "keeps the lease.",
+            "themselves, and each takes only its own settings: netconf never takes its policy "
+            "from the engine.",
+            "A changed configuration takes effect when the engine restarts. `systemctl "
+            "restart leasebox@IFACE.target` restarts everything, with a new exchange: with "
+            "SendRelease=yes (the default) the lease is given back first, and the server "
+            "usually gives the same address again. `systemctl restart "
+            "leasebox-engine@IFACE.service` keeps the lease, and netconf applies its new "
+            "settings with the next lease event (`leaseboxctl renew IFACE` makes one at "
+            "once). Until the engine restarts, netconf serves it by the files as they were "
+            "when it started, though netconf itself exits when idle and starts again in "
+            "between: a file saved half-edited, or with a mistake, changes nothing until "
+            "then, and the journal says that the files have changed. Restarting netconf "
+            "alone applies nothing. Check with `leaseboxctl check-config IFACE` first.",
             "A configuration error (an unknown section or key, or a value that does not "
             "parse) stops the service with exit status 78 (EX_CONFIG) and one log line "
             "naming the file and line; leasebox never guesses what was meant. "
