@@ -971,7 +971,14 @@ def test_renew_after_release_starts_again(rig: Rig) -> None:
     discover = rig.sent()
     assert discover.message_type is wire.MessageType.DISCOVER  # the lease was forgotten
     assert rig.svc.state is State.SELECTING
-    # while that exchange is under way there is nothing to renew
+    # unanswered so far: a renew sends the next DISCOVER now (a server back after an
+    # outage), not at the next retransmission
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    again = rig.sent()
+    assert again.message_type is wire.MessageType.DISCOVER
+    # once an offer is taken, that exchange is under way: nothing to renew
+    rig.reply(offer(again))
+    assert rig.sent().message_type is wire.MessageType.REQUEST
     reply = rig.control(control.Command.RENEW)
     assert reply["ok"] is False and "exchange is in progress" in str(reply["error"])
 

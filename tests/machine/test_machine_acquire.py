@@ -23,6 +23,7 @@ from leasebox.core.machine.types import (
     ProbeAddress,
     ProbeResult,
     RemoveLease,
+    RenewRequested,
     State,
     StateChanged,
     TimerExpired,
@@ -111,6 +112,31 @@ def test_retransmission_schedule_within_jitter() -> None:
         h.fire()
         assert h.state is State.SELECTING
         assert h.last_sent().message.xid != sent(h.history)[0].message.xid
+
+
+def test_a_renew_while_discovers_go_unanswered_sends_one_now() -> None:
+    """`leaseboxctl renew` after a server outage: the next DISCOVER goes at once, not at the
+    next retransmission (up to 64 s away), and the schedule goes on from there."""
+    h = Harness(seed=3)
+    h.link_up()
+    h.fire()
+    h.fire()
+    h.fire()  # two retransmissions: the next is ~16 s away
+    before = len(sent(h.history))
+    h.advance(2.0)
+    asked = h.now
+    h.handle(RenewRequested(h.now))
+    [again] = sent(h.fire())
+    assert h.now == asked and again.message.message_type is MessageType.DISCOVER
+    assert len(sent(h.history)) == before + 1 and h.state is State.SELECTING
+    # with an offer window open (an offer in hand), a renew changes nothing
+    h = Harness(replace(h.config, offer_window=1.0), seed=3)
+    h.link_up()
+    [discover] = sent(h.fire())
+    h.deliver(offer(discover.message))
+    window = h.timer()
+    assert sent(h.handle(RenewRequested(h.now))) == []
+    assert h.timer() == window and h.state is State.SELECTING
 
 
 def test_request_retransmitted_then_back_to_init() -> None:

@@ -133,13 +133,13 @@ def _reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> byt
 
 
 RENEWABLE = frozenset({State.BOUND, State.RENEWING, State.REBINDING, State.INIT,
-                       State.STOPPED})
+                       State.SELECTING, State.STOPPED})
 
 
 def _not_now(svc: EngineService, command: control.Command) -> str:
-    """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT,
-    DISCOVER now, not after the back-off; STOPPED (after a release), start again; elsewhere
-    an exchange is already under way."""
+    """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT or
+    SELECTING, DISCOVER now, not after the back-off or the next retransmission; STOPPED
+    (after a release), start again; elsewhere an exchange is already under way."""
     if command is control.Command.RELEASE:
         if svc.client is None or svc.client.lease is None:
             return "no lease to release"

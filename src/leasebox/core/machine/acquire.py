@@ -47,6 +47,14 @@ def selecting_timer(ctx: Context, event: Event) -> None:
                                      "no usable offer after %d DISCOVERs; starting again")
 
 
+def selecting_renew(ctx: Context, event: Event) -> None:
+    """An operator asked for a lease now while DISCOVERs go unanswered (a server back after
+    an outage, the next retransmission up to a minute away): the next DISCOVER goes at once.
+    With an offer in hand, the REQUEST follows anyway."""
+    if ctx.bind_kind is None and ctx.window_end is None:
+        ctx.wake_at = ctx.now
+
+
 def selecting_offer(ctx: Context, event: Event) -> None:
     offer = expect_message(event)
     if ctx.config.ipv6_only_preferred and offer.ipv6_only_preferred is not None:

@@ -73,6 +73,7 @@ TABLE: Mapping[State, Mapping[Kind, Rule]] = {
         K.TIMER: _rule(acquire.selecting_timer, S.SELECTING, S.REQUESTING, S.INIT),
         K.OFFER: _rule(acquire.selecting_offer, S.SELECTING, S.REQUESTING, S.INIT),
         K.ACK: _rule(acquire.selecting_ack, S.SELECTING, S.PROBING, S.INIT),  # rapid commit
+        K.RENEW: _rule(acquire.selecting_renew, S.SELECTING),
     },
     S.REQUESTING: {
         **_adapter_rows(S.REQUESTING, can_bind=True),
