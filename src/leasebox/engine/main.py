@@ -272,7 +272,9 @@ class Loop:
                 if handler is not None:
                     handler()
             self._housekeeping()
-        log.info("stopping; lease and live state kept for the next start")
+        held = self.svc.client is not None and self.svc.client.lease is not None
+        log.info("stopping; %s and live state kept for the next start",
+                 "lease" if held else "no lease held (released or never bound),")
         return 0
 
     def _on_signal(self, signum: int, frame: object) -> None:
