@@ -177,3 +177,5 @@ def test_no_daemon_exits_69_with_one_line(args: tuple[str, ...], tmp_path: Path)
     result = run("--runtime-dir", str(tmp_path), *args)
     assert_one_line_error(result, 69, "leaseboxctl:")
     assert result.stdout == b""
+    if args:  # where to look: a failed service's status says why (a configuration error)
+        assert b"systemctl status leasebox@nosuch0.target says why" in result.stderr

@@ -263,5 +263,6 @@ def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
     assert isinstance(args, argparse.Namespace)
     assert commands.leave_if_running(args) == 0  # by hand, without --quiet: said
     assert capsys.readouterr().err == ("leaseboxctl: eth9: leasebox is not running for this "
-                                       f"interface (no {rundir}/eth9/control.sock): nothing "
-                                       "to leave\n")
+                                       f"interface (no {rundir}/eth9/control.sock; "
+                                       "systemctl status leasebox@eth9.target says why): "
+                                       "nothing to leave\n")

@@ -43,6 +43,13 @@ class CtlError(Exception):
         self.absent = absent  # no engine listens: no socket, or the connection refused
 
 
+def _ask_systemd(iface: str) -> str:
+    """Where to look when the engine is not there: a failed service says why in its status
+    (a configuration error, a start limit), which leasebox itself cannot tell once it has
+    exited."""
+    return f"systemctl status leasebox@{iface}.target says why"
+
+
 def request(rundir: Path, iface: str, command: control.Command,
             timeout: float | None = None) -> dict[str, Any]:
     path = rundir / iface / "control.sock"
@@ -58,10 +65,10 @@ def request(rundir: Path, iface: str, command: control.Command,
             data = sock.recv(control.MAX_REPLY + 1)
     except FileNotFoundError:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
-                       f"(no {path})", absent=True) from None
+                       f"(no {path}; {_ask_systemd(iface)})", absent=True) from None
     except ConnectionRefusedError:
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface",
-                       absent=True) from None
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
+                       f"({_ask_systemd(iface)})", absent=True) from None
     except PermissionError:
         raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
                        "root's; see ControlGroup= in leasebox.conf(5))") from None
