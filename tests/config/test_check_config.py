@@ -39,9 +39,9 @@ def test_text_shows_values_and_sources(tmp_path: Path) -> None:
     assert line_of(out, "ClientIdentifier").endswith("# engine: default")
     assert line_of(out, "DUID").endswith("# engine: default (DUID-LL from the interface's "
                                          "MAC address)")
-    # without IFACE: the interface's own files are not read
+    # without IFACE: the interface's own files are checked, but not shown
     code, out, _ = check(tmp_path)
-    assert code == 0 and str(iface) not in out
+    assert code == 0 and str(iface) not in out and "Checked too, with their own files: eth0" in out
     assert line_of(out, "AllowedAddresses").split("#")[0].strip() == "AllowedAddresses="
 
 
@@ -86,7 +86,7 @@ def test_bad_configuration_exits_78_with_the_first_error(tmp_path: Path) -> None
     assert err.strip() == f"leaseboxctl: {bad}:2: RouteMetric=: not an unsigned number: 'lots'"
     code, _, _ = check(tmp_path, "--json", "eth0")
     assert code == 78
-    assert check(tmp_path)[0] == 0  # eth0's files are not read without IFACE
+    assert check(tmp_path)[:2] == (78, "")  # without IFACE, eth0's files are checked too
 
 
 def test_bad_interface_name_is_a_usage_error(tmp_path: Path) -> None:
@@ -111,9 +111,25 @@ def test_the_whole_is_judged_as_the_engine_judges_it(tmp_path: Path) -> None:
     assert code == 78
     assert err.startswith(f"leaseboxctl: {tenth}:2: these options make a ")
     assert "more than the 1472 octets" in err
-    assert check(tmp_path)[0] == 0  # leasebox.conf alone is good
+    assert check(tmp_path)[0] == 78  # leasebox.conf alone is good, eth0's files not
     # the client identifier counts too, and without IFACE as well
     put(tmp_path, ETC, "leasebox.conf.d/duid.conf",
         "[DHCPv4]\nClientIdentifier=duid\nDUID=00:04:" + "11:" * 127 + "11\n")
     code, _, err = check(tmp_path)
     assert code == 78 and "duid.conf:3: these options make a " in err
+
+
+def test_without_iface_every_interface_with_files_is_checked_too(tmp_path: Path) -> None:
+    """`check-config` with no IFACE said "good" while interfaces/eth0.conf had a mistake
+    that stops eth0's services; it now checks each interface that has files of its own."""
+    put(tmp_path, ETC, "leasebox.conf", "[Network]\nRouteMetric=50\n")
+    put(tmp_path, USR, "interfaces/eth1.conf.d/10-x.conf", "[Network]\nUseDNS=no\n")
+    put(tmp_path, RUN, "interfaces/not an interface.conf", "[Nonsense]\n")  # read by none
+    code, out, err = check(tmp_path)
+    assert code == 0, err
+    assert "# Checked too, with their own files: eth1 (check-config IFACE shows one)." in out
+    assert json.loads(check(tmp_path, "--json")[1])["checked_interfaces"] == ["eth1"]
+    bad = put(tmp_path, ETC, "interfaces/eth0.conf", "[Network]\nRouteMetrik=5\n")
+    code, out, err = check(tmp_path)
+    assert code == 78 and out == ""
+    assert err.startswith(f"leaseboxctl: {bad}:2: unknown key RouteMetrik= in [Network]")

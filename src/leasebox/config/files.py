@@ -90,6 +90,24 @@ def config_paths(root: str, interface: str | None) -> list[str]:
     return out
 
 
+def interfaces_with_files(root: str) -> list[str]:
+    """The interfaces that have files of their own (interfaces/NAME.conf or NAME.conf.d/),
+    in any of the directories, sorted: what `leaseboxctl check-config` checks besides
+    leasebox.conf when given no interface."""
+    names: set[str] = set()
+    for d in directories(root):
+        try:
+            entries = os.listdir(f"{d}/{INTERFACES}")
+        except OSError:
+            continue
+        for entry in entries:
+            for suffix in (DROPIN_SUFFIX + ".d", DROPIN_SUFFIX):
+                if entry.endswith(suffix) and len(entry) > len(suffix):
+                    names.add(entry[:-len(suffix)])
+                    break
+    return sorted(names)
+
+
 _DEV_NULL = os.makedev(1, 3)  # a drop-in linked to /dev/null masks one of the same name
 
 

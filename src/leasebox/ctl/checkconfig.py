@@ -10,6 +10,8 @@ pasting a line into a file.
 The engine's check of the whole (the messages its options make must fit one frame) runs
 here too, so a configuration this accepts is one the engine starts with.
 
+Without IFACE, every interface with files of its own is checked too (its errors only).
+
 Exit codes: 0 the configuration is good; 64 a bad interface name; 78 (EX_CONFIG) it is not,
 with the first error (FILE:LINE: what) on stderr, as the services would log it.
 """
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from leasebox.config import files
@@ -53,9 +56,12 @@ def _items(setting: Setting[Any], value: Any) -> Any:
     return setting.show(value)
 
 
-def format_text(config: Config, interface: str | None) -> str:
+def format_text(config: Config, interface: str | None, others: Sequence[str] = ()) -> str:
     what = f"for {interface}" if interface else "for every interface (no IFACE given)"
     lines = [f"# Effective leasebox configuration {what}."]
+    if others:
+        lines.append(f"# Checked too, with their own files: {', '.join(others)} "
+                     "(check-config IFACE shows one).")
     if config.files:
         lines.append("# Files, in the order read (later ones win):")
         lines += [f"#   {path}" for path in config.files]
@@ -72,7 +78,7 @@ def format_text(config: Config, interface: str | None) -> str:
     return "\n".join(lines)
 
 
-def format_json(config: Config, interface: str | None) -> str:
+def format_json(config: Config, interface: str | None, others: Sequence[str] = ()) -> str:
     settings = [{
         "section": setting.section.value,
         "name": setting.name,
@@ -81,7 +87,8 @@ def format_json(config: Config, interface: str | None) -> str:
         "sources": [str(s) for s in config.sources(setting)],
         "default": not config.sources(setting),
     } for setting in SETTINGS]
-    body = {"interface": interface, "files": list(config.files), "settings": settings}
+    body = {"interface": interface, "files": list(config.files), "settings": settings,
+            "checked_interfaces": list(others)}
     return json.dumps(body, indent=2)
 
 
@@ -93,11 +100,30 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"leaseboxctl: {exc}", file=sys.stderr)
             return EX_USAGE
+    others = [] if interface else _named_interfaces(args.config_root)
     try:
         config = files.load(args.config_root, interface)
         checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
+        for name in others:  # what each interface's services would read, errors only
+            checked_engine_config(files.load(args.config_root, name), name,
+                                  os.uname().nodename)
     except ConfigError as exc:
         print(f"leaseboxctl: {exc}", file=sys.stderr)
         return EX_CONFIG
-    print(format_json(config, interface) if args.json else format_text(config, interface))
+    if args.json:
+        print(format_json(config, interface, others))
+    else:
+        print(format_text(config, interface, others))
     return 0
+
+
+def _named_interfaces(root: str) -> list[str]:
+    """The interfaces with files of their own that a service could run on (a file named
+    otherwise is read by none)."""
+    names = []
+    for name in files.interfaces_with_files(root):
+        try:
+            names.append(ifname.check(name))
+        except ValueError:
+            continue
+    return names
