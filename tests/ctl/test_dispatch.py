@@ -63,6 +63,28 @@ def test_the_later_fields_are_checked_too(key: str, value: Any) -> None:
         dispatch.environment({**EVENT, "routers": []}, "eth0")
 
 
+@pytest.mark.parametrize(("times", "wrong"), [
+    ({"acquired": 1_790_000_000}, "exactly the event keys"),  # both or neither
+    ({"acquired": -1, "expires": None}, "acquired"),
+    ({"acquired": "1790000000", "expires": None}, "acquired"),
+    ({"acquired": 1_790_000_000, "expires": 1_789_999_999}, "expires"),  # before the start
+    ({"acquired": 1_790_000_000, "expires": True}, "expires"),
+    ({"acquired": 1 << 41, "expires": None}, "acquired"),
+])
+def test_the_lease_times_on_the_wall_clock(times: dict[str, Any], wrong: str) -> None:
+    """LEASEBOX_ACQUIRED and _EXPIRES, seconds since the epoch: a hook that runs late (a
+    busy dispatcher) still knows when the lease ends, as dhclient's new_expiry says."""
+    env = dispatch.environment({**EVENT, **LATER, "acquired": 1_790_000_000,
+                                "expires": 1_790_003_600}, "eth0")
+    assert (env["LEASEBOX_ACQUIRED"], env["LEASEBOX_EXPIRES"]) == ("1790000000", "1790003600")
+    infinite = dispatch.environment({**EVENT, "acquired": 1_790_000_000, "expires": None},
+                                    "eth0")
+    assert infinite["LEASEBOX_EXPIRES"] == ""
+    assert "LEASEBOX_ACQUIRED" not in dispatch.environment(EVENT, "eth0")  # an older engine
+    with pytest.raises(dispatch.BadEvent, match=wrong):
+        dispatch.environment({**EVENT, **times}, "eth0")
+
+
 def test_only_a_changed_event_has_an_old_address() -> None:
     changed = {**EVENT, "event": "changed", "old_address": "192.0.2.9"}
     assert dispatch.environment(changed, "eth0")["LEASEBOX_OLD_ADDRESS"] == "192.0.2.9"

@@ -77,9 +77,11 @@ def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
                     broadcast_address=IPv4Address("192.0.2.255"), domain_name="example.test",
                     domain_search=("corp.example.test",))
     queue = events.EventQueue(str(tmp_path), "eth0")
-    queue.add(LeaseEventKind.ACQUIRED, lease)
+    queue.add(LeaseEventKind.ACQUIRED, lease, acquired=1_790_000_000.7)
     [doc] = [json.loads(p.read_text()) for p in (tmp_path / "events").iterdir()]
     env = environment(doc, "eth0")
+    assert env["LEASEBOX_ACQUIRED"] == "1790000000"
+    assert env["LEASEBOX_EXPIRES"] == str(1_790_000_000 + lease.lease_time)
     assert env["LEASEBOX_ROUTERS"] == "192.0.2.1 192.0.2.2"
     assert env["LEASEBOX_ROUTES"].split()[0] == "10.0.0.0/16,192.0.2.254"
     assert env["LEASEBOX_ROUTES"].split()[-1] == "0.0.0.0/0,192.0.2.1"

@@ -881,6 +881,10 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
         ("bound", None), ("changed", str(ADDRESS))]
     assert environment(docs[-1], "eth0")["LEASEBOX_OLD_ADDRESS"] == str(ADDRESS)
     assert environment(docs[0], "eth0")["LEASEBOX_OLD_ADDRESS"] == ""
+    # the lease's start on the wall clock: when its REQUEST went (the fake clock's WALL0 +
+    # now), its end that plus the lease time
+    start = int(WALL0 + rig.svc.client.lease.acquired_at)  # type: ignore[union-attr]
+    assert (docs[-1]["acquired"], docs[-1]["expires"]) == (start, start + 3600)
     conn.close()
 
 

@@ -41,6 +41,10 @@ KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "serv
 OPTIONAL_KEYS = frozenset({"old_address", "boot"})
 LATER_KEYS = frozenset({"routers", "routes", "broadcast", "domain_name", "search",
                         "renewal_time", "rebinding_time"})
+# the lease's start and end on the wall clock: written by engines since the later keys,
+# all or none of them, checked apart
+TIME_KEYS = frozenset({"acquired", "expires"})
+MAX_TIME = 1 << 40  # seconds since the epoch: far beyond any clock's date
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 MAX_FILE = 16384
 MAX_ITEMS = 32
@@ -92,7 +96,10 @@ def _list(value: Any, what: str, most: int = MAX_ITEMS) -> list[Any]:
 def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, str]:
     """The hooks' LEASEBOX_* variables from one event file's JSON, checked field by field;
     raises EarlierBoot for an event of another boot than `boot` (this one's, if known)."""
-    if not isinstance(doc, dict) or set(doc) - OPTIONAL_KEYS not in (KEYS, KEYS | LATER_KEYS):
+    keys = set(doc) - OPTIONAL_KEYS if isinstance(doc, dict) else set()
+    times = TIME_KEYS <= keys
+    if not isinstance(doc, dict) or keys - (TIME_KEYS if times else set()) not in (
+            KEYS, KEYS | LATER_KEYS):
         raise BadEvent("not an object with exactly the event keys")
     if "boot" in doc:
         if not isinstance(doc["boot"], str) or boot_id(doc["boot"]) != doc["boot"]:
@@ -129,7 +136,16 @@ def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, 
         "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
         "LEASEBOX_OLD_ADDRESS": old or "",
         **_later(doc),
+        **(_times(doc) if times else {}),
     }
+
+
+def _times(doc: dict[str, Any]) -> dict[str, str]:
+    """The lease's start and end, as seconds since the epoch (an infinite lease has none)."""
+    start = _int(doc["acquired"], 0, MAX_TIME, "acquired")
+    expires = doc["expires"]  # not before the start
+    return {"LEASEBOX_ACQUIRED": str(start), "LEASEBOX_EXPIRES": "" if expires is None
+            else str(_int(expires, start, MAX_TIME, "expires"))}
 
 
 def _name(value: Any, what: str) -> str:

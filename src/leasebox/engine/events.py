@@ -24,6 +24,7 @@ import os
 from leasebox.core.events import HOOK_DIRS, hook_name
 from leasebox.core.log import Logger
 from leasebox.core.machine.types import Lease, LeaseEventKind
+from leasebox.core.values import INFINITE
 from leasebox.engine import journal
 from leasebox.runtime import atomicfile
 
@@ -49,14 +50,20 @@ KEPT_EVENT = "renew-failed"
 
 
 def document(event: str, interface: str, lease: Lease, old_address: str | None = None,
-             boot: str | None = None) -> dict[str, object]:
+             boot: str | None = None, acquired: float | None = None) -> dict[str, object]:
     """The event file's JSON; `old_address` (a "changed" event's only) is the address of
     the lease bound before, which the hooks may have set things up for; `boot`, the boot
     ID when the engine was given it: the dispatcher skips events of an earlier boot (queued
-    as the system went down, when no hook runs), as stale."""
+    as the system went down, when no hook runs), as stale; `acquired`, the lease's start on
+    the wall clock: with it, its end too (none for an infinite lease), which the relative
+    times do not give a hook that runs late (the dispatcher was busy, or started again)."""
     doc: dict[str, object] = {} if old_address is None else {"old_address": old_address}
     if boot is not None:
         doc["boot"] = boot
+    if acquired is not None:
+        start = max(int(acquired), 0)
+        doc["acquired"] = start
+        doc["expires"] = None if lease.lease_time == INFINITE else start + lease.lease_time
     return doc | {
         "event": event,
         "interface": interface,
@@ -156,7 +163,9 @@ class EventQueue:
                 except OSError as exc:
                     log.warning("cannot remove %s from the event queue: %s", name, exc.strerror)
 
-    def add(self, kind: LeaseEventKind, lease: Lease, kept: bool = False) -> None:
+    def add(self, kind: LeaseEventKind, lease: Lease, kept: bool = False,
+            acquired: float | None = None) -> None:
+        """Queue the event for the hooks; `acquired`: the lease's start on the wall clock."""
         event = KEPT_EVENT if kept and kind is LeaseEventKind.FAILED else HOOK_EVENTS[kind]
         old_address = None
         if event == "bound":
@@ -185,8 +194,8 @@ class EventQueue:
             else:
                 self.full_logged = False
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
-            data = json.dumps(document(event, self.interface, lease, old_address, self.boot),
-                              sort_keys=True)
+            data = json.dumps(document(event, self.interface, lease, old_address, self.boot,
+                                       acquired), sort_keys=True)
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
                                     data.encode("ascii"), mode=0o600)
         except OSError as exc:

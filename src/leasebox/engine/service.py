@@ -259,7 +259,7 @@ class EngineService:
                         **({"LEASE_KEPT": "1"} if kept else {}),
                     })
                     self._report_portal(kind, lease)
-                    self.events.add(kind, lease, kept)
+                    self.events.add(kind, lease, kept, self.wall() - (now - lease.acquired_at))
                 case StateChanged():
                     # the state machine logs the transition line itself; journald gets
                     # DHCP_STATE= on it from the field filter (see main.py)
