@@ -387,7 +387,8 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
         time.sleep(1.0)  # the path unit would have started it by now
         assert lab.journal("-u", dispatcher, f"--since=@{since}", "-o", "cat").strip() == ""
         c.write_file(hook, '#!/bin/sh\necho "$1 $LEASEBOX_INTERFACE $LEASEBOX_ADDRESS '
-                     '$LEASEBOX_GATEWAY $LEASEBOX_LEASE_TIME $LEASEBOX_ROUTERS" '
+                     '$LEASEBOX_GATEWAY $LEASEBOX_LEASE_TIME $LEASEBOX_ROUTERS '
+                     '$LEASEBOX_ACQUIRED $LEASEBOX_EXPIRES $(date +%s)" '
                      '>> /run/hook.log\n', mode=0o755)
 
         def recorded(event: str, address: str = addr["local"]) -> str:
@@ -404,6 +405,10 @@ def test_hooks_run_for_bound_renewed_and_released(lab: LeaseLab, hook_dir: str) 
         assert [line.split()[0] for line in lines] == ["renewed", "released"]
         assert all(line.split()[3] == SERVER_IP for line in lines)  # LEASEBOX_GATEWAY
         assert all(line.split()[5] == SERVER_IP for line in lines)  # LEASEBOX_ROUTERS
+        for line in lines:  # the lease's start and end on the wall clock, around the run
+            lease_time, acquired, expires, now = (int(x) for x in line.split()[4:5] +
+                                                  line.split()[6:9])
+            assert acquired <= now < expires == acquired + lease_time
         # the next start binds it again: bound
         c.run(["rm", "-f", "/run/hook.log"])
         c.run(["systemctl", "start", TARGET])
