@@ -203,8 +203,10 @@ def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEng
 
 
 @pytest.mark.parametrize(("engine_says", "asked"), [
-    ("active", True), ("activating", True), ("reloading", True),
-    ("failed", False), ("inactive", False), ("deactivating", False),
+    ("active/running", True), ("activating/start", True), ("reloading/reload", True),
+    ("refreshing/refresh", True),  # systemd 257's
+    ("failed/failed", False), ("inactive/dead", False), ("deactivating/stop-sigterm", False),
+    ("activating/auto-restart", False),  # Restart= waits; the restart job would wait on us
     (None, True),  # no service manager to ask: the socket decides
 ])
 def test_leave_asks_no_engine_that_is_not_running(
@@ -216,9 +218,11 @@ def test_leave_asks_no_engine_that_is_not_running(
     the queued request and stayed STOPPED, with no lease."""
     fake = tmp_path / "systemctl"
     if engine_says is not None:
+        active, sub = engine_says.split("/")
         fake.write_text("#!/bin/sh\n"
-                        '[ "$1 $2 $3 $4 $5" = "show --property=ActiveState --value -- '
-                        f'leasebox-engine@eth0.service" ] && echo {engine_says} && exit 0\n'
+                        '[ "$*" = "show --property=ActiveState --property=SubState -- '
+                        'leasebox-engine@eth0.service" ] && '
+                        f"printf 'ActiveState={active}\\nSubState={sub}\\n' && exit 0\n"
                         "exit 1\n")
         fake.chmod(0o755)
     monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
@@ -231,6 +235,11 @@ def test_leave_asks_no_engine_that_is_not_running(
     if not asked:
         assert capsys.readouterr().err == (f"leaseboxctl: eth0: the engine is not running "
                                            f"({engine_says}): nothing to leave\n")
+        # a name no interface has is said so, not taken for an engine not running
+        bad = build_parser().parse_args(["--runtime-dir", str(rundir), "leave", "eth*"])
+        assert isinstance(bad, argparse.Namespace)
+        assert commands.leave_if_running(bad) != 0
+        assert "invalid interface name" in capsys.readouterr().err
 
 
 def test_leave_from_execstop_is_fine_only_when_no_engine_runs(

@@ -286,20 +286,27 @@ def system_stopping() -> bool:
     return out.stdout.strip() == "stopping"
 
 
-# an engine in these states answers (or is about to); in any other, nothing does
-ENGINE_UP = frozenset({"active", "activating", "reloading"})
+# an engine in one of these states is not there to answer, and will not be until the
+# request (or the restart it waits for) starts it: ActiveState, or SubState (auto-restart:
+# ActiveState "activating" while Restart= waits RestartSec=)
+ENGINE_DOWN = frozenset({"inactive", "failed", "deactivating", "auto-restart"})
 
 
 def engine_state(iface: str) -> str | None:
-    """The engine service's ActiveState, as the service manager says; None when there is
-    no service manager to ask."""
+    """The engine service's state as the service manager says, "ACTIVE/SUB"; None when
+    there is no service manager to ask."""
     try:
-        out = subprocess.run([SYSTEMCTL, "show", "--property=ActiveState", "--value", "--",
-                              f"leasebox-engine@{iface}.service"], capture_output=True,
-                             text=True, timeout=5, stdin=subprocess.DEVNULL, check=False)
+        out = subprocess.run([SYSTEMCTL, "show", "--property=ActiveState",
+                              "--property=SubState", "--", f"leasebox-engine@{iface}.service"],
+                             capture_output=True, text=True, timeout=5,
+                             stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    if out.returncode != 0:
+        return None
+    props = dict(line.partition("=")[::2] for line in out.stdout.splitlines())
+    active, sub = props.get("ActiveState"), props.get("SubState")
+    return None if not active or not sub else f"{active}/{sub}"
 
 
 def why(exc: CtlError) -> str:
@@ -390,6 +397,14 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
     return 0
 
 
+def ifname_ok(name: str) -> bool:
+    try:
+        ifname.check(name)
+    except ValueError:
+        return False
+    return True
+
+
 def leave_if_running(args: argparse.Namespace) -> int:
     """`leave` from a unit's ExecStop=: a target whose engine already stopped is fine; one
     that did not answer, or answered nonsense, is not (the address may still be there).
@@ -399,9 +414,9 @@ def leave_if_running(args: argparse.Namespace) -> int:
     (systemd orders a stop before a start), which waits for the reply, until systemd kills
     it; the engine that then starts finds the request queued and leaves the link for good.
     """
-    if args.command == "leave":
+    if args.command == "leave" and ifname_ok(args.interface):
         state = engine_state(args.interface)
-        if state is not None and state not in ENGINE_UP:
+        if state is not None and not ENGINE_DOWN.isdisjoint(state.split("/")):
             if not args.quiet:
                 print(terminal_safe(f"leaseboxctl: {args.interface}: the engine is not "
                                     f"running ({state}): nothing to leave"), file=sys.stderr)
