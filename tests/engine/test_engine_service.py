@@ -987,6 +987,16 @@ def test_renew_after_release_starts_again(rig: Rig) -> None:
     assert reply["ok"] is False and "exchange is in progress" in str(reply["error"])
 
 
+def test_a_renew_with_an_offer_in_hand_is_refused(tmp_path: Path) -> None:
+    """In SELECTING with the offer window open, the REQUEST follows anyway: a renew is
+    refused as for any exchange under way, not answered ok and dropped."""
+    rig = make_rig(tmp_path, config=ClientConfig(offer_window=5.0))
+    rig.reply(offer(rig.sent()))
+    assert rig.svc.state is State.SELECTING
+    reply = rig.control(control.Command.RENEW)
+    assert reply["ok"] is False and "exchange is in progress" in str(reply["error"])
+
+
 def test_io_gone_with_a_message_unread_is_a_disconnection(rig: Rig) -> None:
     """io exits (its NIC unplugged, a restart) with what the engine sent it unread: the
     engine's next read gets ECONNRESET, not EOF. That is io gone, as an EOF is, not a

@@ -146,7 +146,8 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
         if svc.io is None:  # the RELEASE would be lost, and the server keep the lease
             return "io is not running (restarting?): nothing can be sent; try again"
         return ""
-    if svc.state in RENEWABLE:
+    if svc.state in RENEWABLE and not (svc.state is State.SELECTING and svc.client is not None
+                                       and svc.client.offer_in_hand):
         return ""
     if svc.link is None or not svc.link.carrier:  # INIT-REBOOT waits for it
         return f"no carrier on {svc.settings.interface}: the lease is checked when it comes back"

@@ -141,6 +141,12 @@ class Client:
         reply is awaited (every reply is then dropped)."""
         return self._ctx.xid
 
+    @property
+    def offer_in_hand(self) -> bool:
+        """In SELECTING, an offer is being chosen or a rapid-commit lease applied: the
+        exchange is under way, not waiting for a server."""
+        return self._ctx.window_end is not None or self._ctx.bind_kind is not None
+
     def set_link_mtu(self, mtu: int) -> None:
         """The link's MTU (at every report): what the DISCOVERs and REQUESTs that follow
         offer as their largest reply (option 57)."""
