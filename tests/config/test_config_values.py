@@ -51,7 +51,7 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "RequestOptions": (
         [("100", (100,)), ("1 254  42", (1, 254, 42)), ("-42 100", (-42, 100))],
         [("0", "not an option code 1..254"), ("255", "not an option code"),
-         ("1" * 5000, "not an option code"),
+         ("1" * 5000, "not an option code"), ("0" * 5000 + "1" * 5000, "not an option"),
          ("1,2", "not an option code"), ("x", "not an option code"),
          ("-1", "cannot be taken out"), ("-54", "cannot be taken out"),
          ("--3", "not an option code")]),
@@ -124,10 +124,11 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "MinimumMTU": ([("576", 576), ("1280", 1280), ("65535", 65535)],
                    [("575", "out of range"), ("65536", "out of range"), ("x", "unsigned")]),
     "RouteMetric": (
-        [("0", 0), ("2048", 2048), ("4294967295", 0xFFFFFFFF)],
+        [("0", 0), ("2048", 2048), ("4294967295", 0xFFFFFFFF), ("0" * 5000 + "7", 7)],
         [("-1", "not an unsigned number"), ("4294967296", "out of range"),
          ("1e3", "not an unsigned number"), ("\u0661", "not an unsigned number"),
-         ("9" * 5000, "out of range")]),  # not Python's own words for int()'s digit limit
+         ("9" * 5000, "out of range"),  # not Python's own words for int()'s digit limit
+         ("0" * 5000 + "9" * 5000, "out of range")]),
     "ClasslessRoutes": (
         [("main", 254), ("ignore", None), ("table:100", 100), ("table:4294967295", 0xFFFFFFFF)],
         [("table:0", "reserved"), ("table:253", "reserved"), ("table:255", "reserved"),

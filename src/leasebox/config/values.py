@@ -64,7 +64,8 @@ def boolean(text: str) -> bool:
 def _decimal(text: str) -> int:
     """A string of ASCII digits as a number, a huge one as 2**64 (out of every range here):
     int() refuses more than 4300 digits with a message about Python, not the value."""
-    return int(text) if len(text.lstrip("0")) <= 20 else 1 << 64
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 20 else 1 << 64
 
 
 def uint32(text: str) -> int:
@@ -208,9 +209,10 @@ SERVER_OPTIONS = frozenset({1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 11
 
 
 def _code(word: str) -> int:
-    if not word.isascii() or not word.isdigit() or not 1 <= _decimal(word) <= 254:
+    code = _decimal(word) if word.isascii() and word.isdigit() else 0
+    if not 1 <= code <= 254:
         raise ValueError(f"not an option code 1..254: {word!r}")
-    return int(word)
+    return code
 
 
 def option_codes(text: str) -> tuple[int, ...]:
