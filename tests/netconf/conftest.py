@@ -7,7 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +38,16 @@ def netns() -> Iterator[str]:
                        check=False)
 
 
-def _pair_of_another_process() -> tuple[socket.socket, socket.socket]:
-    """A SOCK_SEQPACKET pair made by a child process, which hands both ends over and exits:
-    SO_PEERCRED names the process that made the pair, so to netconf this is an engine of
+def _made_by_another_process(make: Callable[[], list[socket.socket]]) -> list[socket.socket]:
+    """Sockets made (connected) by a child process, which hands them over and exits:
+    SO_PEERCRED names the process that connected, so to netconf this is an engine of
     another PID."""
     here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     pid = os.fork()
-    if pid == 0:  # the child: make the pair, send it, leave without any clean-up
+    if pid == 0:  # the child: make them, send them, leave without any clean-up
         try:
-            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            socket.send_fds(there, [b"pair"], [a.fileno(), b.fileno()])
+            made = make()
+            socket.send_fds(there, [b"made"], [s.fileno() for s in made])
         finally:
             os._exit(0)
     there.close()
@@ -57,7 +57,23 @@ def _pair_of_another_process() -> tuple[socket.socket, socket.socket]:
     finally:
         here.close()
         os.waitpid(pid, 0)
-    return (socket.socket(fileno=fds[0]), socket.socket(fileno=fds[1]))
+    return [socket.socket(fileno=fd) for fd in fds]
+
+
+def _pair_of_another_process() -> tuple[socket.socket, socket.socket]:
+    ours, theirs = _made_by_another_process(
+        lambda: list(socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)))
+    return ours, theirs
+
+
+def connected_by_another_process(path: Path) -> socket.socket:
+    """A connection to `path` made by another process (see _made_by_another_process)."""
+    def connect() -> list[socket.socket]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sock.connect(str(path))
+        return [sock]
+    (sock,) = _made_by_another_process(connect)
+    return sock
 
 
 @pytest.fixture
@@ -66,10 +82,13 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
 
     def start(ns: str, python: str, *, listening: bool = False, policy: str | None = None,
               iface: str = IFACE, extra_args: list[str] | None = None,
-              config_root: Path | None = None, new_engine: bool = False) -> Netconf:
+              config_root: Path | None = None, new_engine: bool = False,
+              queued: bool = False) -> Netconf:
         """`config_root`: read the files there (else a root of its own, with `policy`);
         `new_engine`: the engine's end is another process's (an engine started since:
-        netconf reads the files again rather than keep what it read for this one)."""
+        netconf reads the files again rather than keep what it read for this one);
+        `queued` (listening): the engine's connection waits before netconf starts, as
+        when its request starts netconf."""
         extra: list[str] = list(extra_args or [])
         if "--dns-to" not in extra:  # not whatever this host has installed
             extra += ["--dns-to", "file"]
@@ -90,6 +109,11 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
             theirs.bind(str(listen_path))
             theirs.listen(4)
             name = "netconf"
+            if queued:
+                ours = connected_by_another_process(listen_path) if new_engine else \
+                    socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                if not new_engine:
+                    ours.connect(str(listen_path))
         else:
             ours, theirs = _pair_of_another_process() if new_engine else socket.socketpair(
                 socket.AF_UNIX, socket.SOCK_SEQPACKET)

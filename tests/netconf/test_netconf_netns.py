@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.netconf.conftest import connected_by_another_process
 from tests.netconf.nclab import IFACE, INTERPRETERS, REPLY_TIMEOUT, ip, ip_json, snapshot
 from tests.waiting import wait_for
 
@@ -366,7 +367,7 @@ def test_a_link_that_is_down_is_brought_up(netns: str, start_netconf: Any, pytho
     assert nc.request(ipc.Remove(1)).status == OK  # it is up and serving ...
     assert "UP" not in link_flags(netns)  # ... and left the link down
     nc.stop()
-    start_netconf(netns, python)
+    start_netconf(netns, python, new_engine=True)  # with the files' default, LinkUp=yes
     wait_for("the link up", lambda: "UP" in link_flags(netns), 15)
 
 
@@ -513,6 +514,55 @@ def test_netconf_serves_an_engine_by_the_files_as_they_were_when_it_started(
     assert fixed.request(lease(4)).status == OK
     assert metrics() == {200}
     assert "configuration: " in fixed.output()
+
+
+def test_netconf_started_by_its_engine_brings_the_link_up_by_that_engines_files(
+        netns: str, start_netconf: Any, tmp_path: Path) -> None:
+    """Started again by its engine's request (the connection waits), netconf decides on
+    bringing the link up by what it kept for that engine, not by a file saved since."""
+    python = INTERPRETERS[0].values[0]
+    root = tmp_path / "conf"
+    conf = root / "etc" / "leasebox" / "leasebox.conf"
+    ip("-n", netns, "link", "set", IFACE, "down")
+    first = start_netconf(netns, python, listening=True, queued=True, config_root=root,
+                          policy="[Network]\nLinkUp=no\n")
+    assert first.request(ipc.Remove(1)).status == OK
+    first.stop()
+    conf.write_text("[Network]\nLinkUp=yes\n")
+    again = start_netconf(netns, python, listening=True, queued=True, config_root=root)
+    assert again.request(ipc.Remove(2)).status == OK
+    assert "UP" not in link_flags(netns)
+    assert "the configuration files have changed since engine pid" in again.output()
+    again.stop()
+    other = start_netconf(netns, python, listening=True, queued=True, config_root=root,
+                          new_engine=True)
+    assert other.request(ipc.Remove(3)).status == OK
+    assert "UP" in link_flags(netns)
+
+
+def test_the_first_engine_is_served_by_the_files_as_at_netconfs_start(
+        netns: str, start_netconf: Any, tmp_path: Path) -> None:
+    """netconf and the engine start together (the target); netconf waits for the link
+    with the engine's connection queued: a file saved meanwhile is not what it serves
+    that engine by. A later engine gets the files as they are then."""
+    python = INTERPRETERS[0].values[0]
+    root = tmp_path / "conf"
+    conf = root / "etc" / "leasebox" / "leasebox.conf"
+    ip("-n", netns, "link", "del", IFACE)
+    nc = start_netconf(netns, python, listening=True, config_root=root,
+                       policy="[Network]\nRouteMetric=100\n")
+    wait_for("netconf waiting", lambda: "waiting for" in nc.output(), 10)
+    nc.connect()
+    conf.write_text("[Network]\nRouteMetric=200\n")
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    ip("-n", netns, "link", "set", "nc2", "up")
+    assert nc.request(lease(1)).status == OK
+    assert {r[2] for r in route_set(netns)} == {100}
+    nc.close_engine()
+    assert nc.listen_path is not None
+    nc.sock = connected_by_another_process(nc.listen_path)
+    assert nc.request(lease(2)).status == OK
+    assert {r[2] for r in route_set(netns)} == {200}
 
 
 def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any) -> None:

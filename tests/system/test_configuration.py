@@ -83,7 +83,7 @@ def test_bad_configuration_stops_the_service_with_78(lab: LeaseLab) -> None:
     # connection started the engine again until systemd's start limit, which a restart
     # within 10 s would hit (silently: the target is reached all the same).
     c.run(["rm", BAD_DROPIN])
-    c.run(["systemctl", "reset-failed"])
+    c.run(["systemctl", "reset-failed", f"leasebox*@{IFACE}.*"])  # as leasebox(8) says
     started = time.monotonic()
     c.run(["systemctl", "restart", TARGET])
     took = time.monotonic() - started
@@ -119,7 +119,12 @@ def test_a_changed_configuration_applies_when_the_engine_restarts(lab: LeaseLab)
     c.run(["leaseboxctl", "renew", IFACE])
     wait_for("the new metric", lambda: metric() == 60, 15)
     assert lab.count("DHCPDISCOVER") == discovers  # the lease was kept throughout
+    kept = f"/run/leasebox-netconf/{IFACE}/config.json"
+    assert c.run(["test", "-f", kept], check=False).returncode == 0
     c.run(["systemctl", "stop", TARGET])
+    # kept for no engine once the target is gone: a later one could have the same PID
+    wait_for("netconf's kept configuration gone", lambda: c.run(
+        ["test", "-e", kept], check=False).returncode != 0, 15)
 
 
 CONTROL_DROPIN = "/etc/systemd/system/leasebox-control@.socket.d/group.conf"

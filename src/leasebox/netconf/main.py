@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import selectors
 import socket
 import sys
@@ -390,24 +391,47 @@ def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int) -> 
     return None
 
 
+def _engine_at_start(sock: socket.socket, listening: bool,
+                     log: Logger) -> tuple[socket.socket, int] | None:
+    """The engine whose request started netconf (socket activation: its connection waits),
+    or the connected one, with its PID; None if none is known yet. Served first, and known
+    before the link is: bringing it up (LinkUp=) and the idle exit go by its configuration,
+    not by files saved since it started."""
+    if not listening:
+        return sock, peers.peer_credentials(sock).pid
+    if not select.select([sock], [], [], 0)[0]:
+        return None
+    return _accept_engine(sock, log)
+
+
+def _next_engine(nc: Netconf, svc: _Service) -> tuple[socket.socket, int] | int | None:
+    """The next engine to serve and its PID: the one known at the start, a new connection
+    (None: none was taken), the connected engine; an int: idle, the exit status."""
+    if svc.first is not None:
+        first, svc.first = svc.first, None
+        return first
+    if not svc.listening:
+        return svc.sock, peers.peer_credentials(svc.sock).pid
+    if not svc.loop.wait(svc.sock, svc.idle, nc.retry):
+        return _idle_exit(svc.idle, svc.log)
+    return _accept_engine(svc.sock, svc.log)
+
+
 def _run(nc: Netconf, svc: _Service) -> int | None:
     """Serve engines until idle, stopped, or (connected socket) the engine closes; None
     when the link went away (see main). Idle exit only where something starts netconf
     again: a listening socket from socket activation. Each request is answered before the
     next wait, so an idle netconf has nothing half-done; what it applied is in its state
     file for the next start."""
-    sock, listening, loop, log = svc.sock, svc.listening, svc.loop, svc.log
+    listening, loop, log = svc.listening, svc.loop, svc.log
     try:
         while True:
-            if listening:
-                if not loop.wait(sock, svc.idle, nc.retry):
-                    return _idle_exit(svc.idle, log)
-                accepted = _accept_engine(sock, log)
-                if accepted is None:
-                    continue
-                conn, pid = accepted
-            else:
-                conn, pid = sock, peers.peer_credentials(sock).pid
+            engine = _next_engine(nc, svc)
+            if isinstance(engine, int):
+                return engine
+            if engine is None:
+                continue
+            conn, pid = engine
             with conn:
                 code = _serve_engine(nc, svc, conn, pid)
                 if code is not None:
@@ -433,6 +457,34 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
         return None if listening else EX_OK
 
 
+def _start(args: _Args, log: Logger) -> _Service | int:
+    """The configuration, the engine socket and, if one waits, the engine; or the exit
+    status."""
+    ifname = args.interface
+    configs = Configs(args.config_root, ifname, os.path.join(args.runtime_dir, ifname), log)
+    try:  # before the sockets: a bad configuration is reported as such, wherever it runs
+        config = configs.provisional()
+    except ConfigError as exc:
+        log.error("%s", exc)
+        return EX_CONFIG
+    taken = _take_engine_socket(log)
+    if taken is None:
+        return EX_FATAL
+    sock, listening = taken
+    first = _engine_at_start(sock, listening, log)
+    if first is not None:
+        try:
+            config = configs.for_engine(first[1])
+        except ConfigError as exc:
+            log.error("%s", exc)
+            first[0].close()
+            return EX_CONFIG
+    svc = _Service(args, ifname, Policy(), sock, listening, 0.0, _Loop(), _LinkWatch(), log,
+                   configs, first)
+    _configure(svc, None, config)
+    return svc
+
+
 def main(argv: list[str] | None = None) -> int:
     args = cmdline.command(SYNTAX, _parse_args, argv, usage_code=EX_CONFIG)  # a unit mistake
     if isinstance(args, int):
@@ -445,19 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     # netconf no longer loads that module (rtnl.import_messages), but another version's
     # message modules might.
     sandbox.no_more_exec(log, refuse=True)
-    configs = Configs(args.config_root, ifname, os.path.join(args.runtime_dir, ifname), log)
-    try:  # before the sockets: a bad configuration is reported as such, wherever it runs
-        config = configs.at_start()
-    except ConfigError as exc:
-        log.error("%s", exc)
-        return EX_CONFIG
-    taken = _take_engine_socket(log)
-    if taken is None:
-        return EX_FATAL
-    sock, listening = taken
-    svc = _Service(args, ifname, Policy(), sock, listening, 0.0, _Loop(), _LinkWatch(), log,
-                   configs)
-    _configure(svc, None, config)
+    svc = _start(args, log)
+    if isinstance(svc, int):
+        return svc
+    listening = svc.listening
     # (the link-event socket is open before the first look: a link appearing in between
     # is seen)
     exec_forbidden = False
@@ -504,6 +547,7 @@ class _Service:
     watch: _LinkWatch
     log: Logger
     configs: Configs
+    first: tuple[socket.socket, int] | None = None  # the engine known at the start, and PID
     config: Config | None = None  # what policy and idle come from
 
 

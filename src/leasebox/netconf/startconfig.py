@@ -94,60 +94,79 @@ def parse(data: bytes) -> Snapshot:
 
 
 class Configs:
-    """Which configuration netconf serves with: see the module's doc."""
+    """Which configuration netconf serves with: see the module's doc. Made at netconf's
+    start, which reads the files and what was kept."""
 
     def __init__(self, root: str, interface: str, directory: str, log: Logger) -> None:
         self.root, self.interface, self.directory, self.log = root, interface, directory, log
         self.kept: Snapshot | None = None
         self.kept_config: Config | None = None
-
-    def _read(self) -> tuple[list[tuple[str, str]], Config]:
-        pairs = files.read(self.root, self.interface)
-        return pairs, parse_config(pairs)
-
-    def at_start(self) -> Config:
-        """What to go by until an engine connects (bringing the link up, the idle exit):
-        the files, or, when they do not parse, what was kept for an engine that may still
-        run. Raises ConfigError when there is neither."""
         try:
-            self.kept = load(self.directory)
+            self.kept = load(directory)
         except SnapshotError as exc:
-            self.log.warning("ignoring %s/%s: %s", self.directory, FILENAME, exc)
+            log.warning("ignoring %s/%s: %s", directory, FILENAME, exc)
         if self.kept is not None:
             try:
                 self.kept_config = parse_config(self.kept.files)
             except ConfigError as exc:  # written by another version, say
-                self.log.warning("ignoring the configuration kept for engine pid %d: %s",
-                                 self.kept.engine_pid, exc)
+                log.warning("ignoring the configuration kept for engine pid %d: %s",
+                            self.kept.engine_pid, exc)
                 self.kept = None
+        # the files as at netconf's start: at a start of the target, as the engine's own
+        # start read them, however long the first connection then waits (for the link)
+        self.start: tuple[tuple[tuple[str, str], ...], Config] | None = None
+        self.start_error: ConfigError | None = None
+        self.served = False  # whether an engine has been served yet
         try:
-            return self._read()[1]
+            self.start = self._read()
         except ConfigError as exc:
-            if self.kept_config is None:
-                raise
-            self.log.warning("%s (until an engine connects, netconf goes by the "
-                             "configuration read for engine pid %d)", exc,
-                             self.kept.engine_pid if self.kept else 0)
-            return self.kept_config
+            self.start_error = exc
+
+    def _read(self) -> tuple[tuple[tuple[str, str], ...], Config]:
+        pairs = tuple(files.read(self.root, self.interface))
+        return pairs, parse_config(pairs)
+
+    def provisional(self) -> Config:
+        """What to go by before an engine has connected (bringing the link up, the idle
+        exit): the files, or, when they do not parse, what was kept for an engine that may
+        still run. Raises ConfigError when there is neither."""
+        if self.start is not None:
+            return self.start[1]
+        assert self.start_error is not None
+        if self.kept is None or self.kept_config is None:
+            raise self.start_error
+        self.log.warning("%s (until an engine connects, netconf goes by the configuration "
+                         "read for engine pid %d)", self.start_error, self.kept.engine_pid)
+        return self.kept_config
+
+    def _files(self, first: bool) -> tuple[tuple[tuple[str, str], ...], Config]:
+        """The files for the first engine netconf serves as at its start, for a later one
+        as they are now. Raises ConfigError."""
+        if not first:
+            return self._read()
+        if self.start is None:
+            assert self.start_error is not None
+            raise self.start_error
+        return self.start
 
     def for_engine(self, pid: int) -> Config:
         """The configuration to serve engine `pid` with: the one kept for it, or, for an
-        engine started since, the files as they are now (kept for it in turn). Raises
+        engine started since, the files (see _files), kept for it in turn. Raises
         ConfigError."""
+        first, self.served = not self.served, True
         if self.kept is not None and self.kept_config is not None \
                 and self.kept.engine_pid == pid:
             try:
-                changed = tuple(self._read()[0]) != self.kept.files
-                why = "changed"
+                changed, why = self._files(first)[0] != self.kept.files, "changed"
             except ConfigError as exc:
                 changed, why = True, f"changed, with an error ({exc})"
             if changed:
                 self.log.warning("the configuration files have %s since engine pid %d "
-                                "started: netconf keeps what it read for it until the "
-                                "engine restarts (leasebox.conf(5))", why, pid)
+                                 "started: netconf keeps what it read for it until the "
+                                 "engine restarts (leasebox.conf(5))", why, pid)
             return self.kept_config
-        pairs, config = self._read()
-        self.kept, self.kept_config = Snapshot(pid, tuple(pairs)), config
+        pairs, config = self._files(first)
+        self.kept, self.kept_config = Snapshot(pid, pairs), config
         try:
             save(self.directory, self.kept)
         except OSError as exc:  # netconf still serves; a later start reads the files again
