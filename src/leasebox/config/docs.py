@@ -38,7 +38,7 @@ def render_default_file() -> str:
         "# /etc/leasebox/leasebox.conf.d/50-local.conf; settings for one interface go in",
         "# /etc/leasebox/interfaces/IFACE.conf. An empty assignment (Key=) resets a",
         "# setting to its default. Check the result with `leaseboxctl check-config [IFACE]`;",
-        "# the services read it when they start.",
+        "# a change applies when the engine restarts (see leasebox.conf(5)).",
     ]
     for section in SECTIONS:
         lines += ["", f"[{section}]"]

@@ -1,9 +1,11 @@
 """netconf's own policy: what it will accept from the engine, read from leasebox.conf.
 
 The engine never supplies policy; a compromised engine can only ask for values inside it.
-netconf reads the [Network] settings of leasebox.conf itself at start-up (leasebox.config,
-Scope.NETCONF), so that a typo there stops netconf with FILE:LINE rather than silently
-widening or narrowing what it applies.
+netconf reads the [Network] settings of leasebox.conf itself (leasebox.config,
+Scope.NETCONF), for each engine as they were when that engine started (startconfig.py), so
+that a typo there stops the services of a starting engine with FILE:LINE rather than
+silently widening or narrowing what netconf applies, and a typo saved under a running one
+changes nothing.
 """
 
 from __future__ import annotations
