@@ -49,5 +49,5 @@ def test_not_a_file_or_too_large_is_refused_without_waiting(tmp_path: Path) -> N
         startconfig.load(str(tmp_path))
     path.unlink()
     path.symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(SnapshotError, match="cannot open"):
+    with pytest.raises(SnapshotError, match="cannot read"):
         startconfig.load(str(tmp_path))

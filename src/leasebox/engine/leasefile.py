@@ -13,15 +13,13 @@ check is logged by the caller and discarded.
 from __future__ import annotations
 
 import errno
-import os
 import struct
-from stat import S_ISREG
 
 from leasebox.core import wire
 from leasebox.core.log import Logger
 from leasebox.core.machine import lease_from_ack
 from leasebox.core.machine.types import Lease
-from leasebox.runtime import atomicfile
+from leasebox.runtime import atomicfile, readfile
 
 MAGIC = b"LBXLEASE"
 VERSION = 2
@@ -70,31 +68,22 @@ def load(directory: str, *, now_mono: float, now_wall: float, min_lease_time: in
 
     Raises LeaseFileError for a file that is not a valid lease file.
     """
-    try:  # not blocking: a FIFO in its place must not hang the start
-        fd = os.open(f"{directory}/{FILENAME}",
-                     os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        data = readfile.read_regular(f"{directory}/{FILENAME}", MAX_SIZE)
     except FileNotFoundError:
         return None
+    except readfile.NotRegularFile:
+        raise LeaseFileError("not a regular file") from None
     except OSError as exc:
-        raise _open_error("cannot open", exc) from None
-    try:
-        if not S_ISREG(os.fstat(fd).st_mode):
-            raise LeaseFileError("not a regular file")
-        data = b""
-        while len(data) <= MAX_SIZE and (chunk := os.read(fd, MAX_SIZE + 1 - len(data))):
-            data += chunk
-    except OSError as exc:
-        raise _open_error("cannot read", exc) from None
-    finally:
-        os.close(fd)
+        raise _read_error(exc) from None
     return parse(data, now_mono=now_mono, now_wall=now_wall, min_lease_time=min_lease_time)
 
 
-def _open_error(what: str, exc: OSError) -> LeaseFileError:
-    """A link in its place (O_NOFOLLOW) is no lease file; any other failure says nothing
-    about the file's content."""
-    error = LeaseFileError if exc.errno in (errno.ELOOP, errno.EISDIR) else UnreadableLeaseFile
-    return error(f"{what}: {exc.strerror or exc}")
+def _read_error(exc: OSError) -> LeaseFileError:
+    """A link in its place is no lease file; any other failure says nothing about the
+    file's content."""
+    error = LeaseFileError if exc.errno == errno.ELOOP else UnreadableLeaseFile
+    return error(f"cannot read: {exc.strerror or exc}")
 
 
 def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-from stat import S_ISREG
 
 from leasebox.config import files
 from leasebox.config.parse import Config, ConfigError
 from leasebox.config.parse import parse as parse_config
 from leasebox.core.log import Logger
 from leasebox.core.record import record
-from leasebox.runtime import atomicfile
+from leasebox.runtime import atomicfile, readfile
 
 FILENAME = "config.json"
 VERSION = 1
@@ -54,22 +53,11 @@ def save(directory: str, snapshot: Snapshot) -> None:
 def load(directory: str) -> Snapshot | None:
     """The snapshot, None if there is none. Raises SnapshotError (OSError included)."""
     try:
-        fd = os.open(os.path.join(directory, FILENAME),
-                     os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        data = readfile.read_regular(os.path.join(directory, FILENAME), MAX_SIZE)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise SnapshotError(f"cannot open: {exc.strerror or exc}") from None
-    try:
-        if not S_ISREG(os.fstat(fd).st_mode):
-            raise SnapshotError("not a regular file")
-        data = b""
-        while len(data) <= MAX_SIZE and (chunk := os.read(fd, MAX_SIZE + 1 - len(data))):
-            data += chunk
-    except OSError as exc:
+    except OSError as exc:  # NotRegularFile among them
         raise SnapshotError(f"cannot read: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
     if len(data) > MAX_SIZE:
         raise SnapshotError(f"larger than {MAX_SIZE} bytes")
     return parse(data)
