@@ -534,9 +534,16 @@ def test_netconf_started_by_its_engine_brings_the_link_up_by_that_engines_files(
     assert "UP" not in link_flags(netns)
     assert "the configuration files have changed since engine pid" in again.output()
     again.stop()
-    other = start_netconf(netns, python, listening=True, queued=True, config_root=root,
-                          new_engine=True)
-    assert other.request(ipc.Remove(3)).status == OK
+    again.stop()
+    # restarted alone (by hand, or after a crash), with no request waiting: still by what
+    # was kept for the engine of this target, which most likely runs on
+    alone = start_netconf(netns, python, listening=True, config_root=root)
+    wait_for("netconf ready", lambda: "listening for the engine" in alone.output(), 10)
+    assert "UP" not in link_flags(netns)
+    # an engine started since (another PID) comes with LinkUp=yes: the link goes up then
+    assert alone.listen_path is not None
+    alone.sock = connected_by_another_process(alone.listen_path)
+    assert alone.request(ipc.Remove(3)).status == OK
     assert "UP" in link_flags(netns)
 
 
@@ -562,6 +569,23 @@ def test_the_first_engine_is_served_by_the_files_as_at_netconfs_start(
     assert nc.listen_path is not None
     nc.sock = connected_by_another_process(nc.listen_path)
     assert nc.request(lease(2)).status == OK
+    assert {r[2] for r in route_set(netns)} == {200}
+
+
+
+def test_an_engine_that_connects_to_a_ready_netconf_gets_the_files_as_they_are(
+        netns: str, start_netconf: Any, tmp_path: Path) -> None:
+    """The files as at netconf's start are for an engine whose connection waited for it:
+    one that comes to a netconf already serving started later, and read them later."""
+    python = INTERPRETERS[0].values[0]
+    root = tmp_path / "conf"
+    conf = root / "etc" / "leasebox" / "leasebox.conf"
+    nc = start_netconf(netns, python, listening=True, config_root=root,
+                       policy="[Network]\nRouteMetric=100\n")
+    wait_for("netconf ready", lambda: "listening for the engine" in nc.output(), 10)
+    conf.write_text("[Network]\nRouteMetric=200\n")
+    nc.connect()
+    assert nc.request(lease(1)).status == OK
     assert {r[2] for r in route_set(netns)} == {200}
 
 

@@ -72,6 +72,7 @@ from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
 from leasebox.runtime.signals import StopSignals
 
 RTMGRP_LINK = 1
+MAX_QUEUED = 8  # connections looked at for the engine at the start
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
@@ -378,14 +379,18 @@ def _accept_engine(sock: socket.socket, log: Logger) -> tuple[socket.socket, int
     return conn, peer.pid
 
 
-def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int) -> int | None:
+def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int,
+                  waited: bool) -> int | None:
     """Serve engine `pid` by its configuration until it closes (None), or until idle or
-    when that configuration does not parse (the exit status)."""
+    when that configuration does not parse (the exit status). `waited`: see
+    Configs.for_engine."""
     try:
-        _configure(svc, nc, svc.configs.for_engine(pid))
+        changed = _configure(svc, nc, svc.configs.for_engine(pid, waited))
     except ConfigError as exc:
         svc.log.error("%s", exc)
         return EX_CONFIG
+    if changed and svc.policy.link_up:  # LinkUp= of the engine's own files
+        _bring_up(nc.rtnl, nc.ifindex, svc.ifname, svc.log)
     if _serve(nc, conn, svc.loop, svc.log, svc.idle):
         return _idle_exit(svc.idle, svc.log)
     return None
@@ -399,9 +404,13 @@ def _engine_at_start(sock: socket.socket, listening: bool,
     not by files saved since it started."""
     if not listening:
         return sock, peers.peer_credentials(sock).pid
-    if not select.select([sock], [], [], 0)[0]:
-        return None
-    return _accept_engine(sock, log)
+    for _ in range(MAX_QUEUED):  # past whatever was refused
+        if not select.select([sock], [], [], 0)[0]:
+            return None
+        accepted = _accept_engine(sock, log)
+        if accepted is not None:
+            return accepted
+    return None
 
 
 def _next_engine(nc: Netconf, svc: _Service) -> tuple[socket.socket, int] | int | None:
@@ -409,6 +418,7 @@ def _next_engine(nc: Netconf, svc: _Service) -> tuple[socket.socket, int] | int 
     (None: none was taken), the connected engine; an int: idle, the exit status."""
     if svc.first is not None:
         first, svc.first = svc.first, None
+        svc.waited = True
         return first
     if not svc.listening:
         return svc.sock, peers.peer_credentials(svc.sock).pid
@@ -424,6 +434,9 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
     next wait, so an idle netconf has nothing half-done; what it applied is in its state
     file for the next start."""
     listening, loop, log = svc.listening, svc.loop, svc.log
+    if svc.first is None and not svc.served_once:  # a connection that waited for us
+        svc.waited = listening and bool(select.select([svc.sock], [], [], 0)[0])
+    svc.served_once = True
     try:
         while True:
             engine = _next_engine(nc, svc)
@@ -432,8 +445,9 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
             if engine is None:
                 continue
             conn, pid = engine
+            waited, svc.waited = svc.waited, False
             with conn:
-                code = _serve_engine(nc, svc, conn, pid)
+                code = _serve_engine(nc, svc, conn, pid, waited)
                 if code is not None:
                     return code
             if not listening:
@@ -474,7 +488,7 @@ def _start(args: _Args, log: Logger) -> _Service | int:
     first = _engine_at_start(sock, listening, log)
     if first is not None:
         try:
-            config = configs.for_engine(first[1])
+            config = configs.for_engine(first[1], waited=True)
         except ConfigError as exc:
             log.error("%s", exc)
             first[0].close()
@@ -548,13 +562,16 @@ class _Service:
     log: Logger
     configs: Configs
     first: tuple[socket.socket, int] | None = None  # the engine known at the start, and PID
+    waited: bool = False  # the next engine's connection waited while netconf started
+    served_once: bool = False  # _run has run: later connections come to a ready netconf
     config: Config | None = None  # what policy and idle come from
 
 
-def _configure(svc: _Service, nc: Netconf | None, config: Config) -> None:
-    """Serve by `config` from now on (at the start, then for each engine)."""
+def _configure(svc: _Service, nc: Netconf | None, config: Config) -> bool:
+    """Serve by `config` from now on (at the start, then for each engine); whether that
+    changed anything."""
     if config == svc.config:
-        return
+        return False
     svc.config = config
     svc.log.info("configuration: %s", ", ".join(config.files) or "no files, all defaults")
     svc.policy = policy_from_config(config.view(Scope.NETCONF))
@@ -566,6 +583,19 @@ def _configure(svc: _Service, nc: Netconf | None, config: Config) -> None:
     if svc.idle and config[s.SEND_RELEASE] is SendRelease.ALWAYS:
         svc.log.info("SendRelease=always: no idle exit, to take the address off at shutdown")
         svc.idle = 0.0
+    return True
+
+
+def _bring_up(rtnl: Rtnl, index: int, ifname: str, log: Logger) -> None:
+    """Bring the link up if it is down (LinkUp=yes): at the start, and when an engine's
+    configuration asks for it."""
+    try:
+        if rtnl.link(index).up:
+            return
+        rtnl.bind(index).set_up()
+        log.info("%s was down: brought it up (LinkUp=no leaves it)", ifname)
+    except OSError as exc:
+        log.error("cannot bring %s up: %s", ifname, exc)
 
 
 def _take_back(svc: _Service) -> None:
@@ -610,11 +640,7 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     """Bring the link up if asked, and serve it (see _run) until it goes."""
     ifname, log = svc.ifname, svc.log
     if not link.up and svc.policy.link_up:
-        try:
-            rtnl.bind(link.index).set_up()
-            log.info("%s was down: brought it up (LinkUp=no leaves it)", ifname)
-        except OSError as exc:
-            log.error("cannot bring %s up: %s", ifname, exc)
+        _bring_up(rtnl, link.index, ifname, log)
     runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
     state = StateFile(runtime_dir, link.index)
     resolver = _resolver(svc.args, ifname, runtime_dir)

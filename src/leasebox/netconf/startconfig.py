@@ -104,7 +104,7 @@ class Configs:
         # start read them, however long the first connection then waits (for the link)
         self.start: tuple[tuple[tuple[str, str], ...], Config] | None = None
         self.start_error: ConfigError | None = None
-        self.served = False  # whether an engine has been served yet
+        self.decided: int | None = None  # the engine this netconf serves now, by PID
         try:
             self.start = self._read()
         except ConfigError as exc:
@@ -116,36 +116,44 @@ class Configs:
 
     def provisional(self) -> Config:
         """What to go by before an engine has connected (bringing the link up, the idle
-        exit): the files, or, when they do not parse, what was kept for an engine that may
-        still run. Raises ConfigError when there is neither."""
-        if self.start is not None:
-            return self.start[1]
-        assert self.start_error is not None
-        if self.kept is None or self.kept_config is None:
-            raise self.start_error
-        self.log.warning("%s (until an engine connects, netconf goes by the configuration "
-                         "read for engine pid %d)", self.start_error, self.kept.engine_pid)
-        return self.kept_config
-
-    def _files(self, first: bool) -> tuple[tuple[tuple[str, str], ...], Config]:
-        """The files for the first engine netconf serves as at its start, for a later one
-        as they are now. Raises ConfigError."""
-        if not first:
-            return self._read()
+        exit): what was kept for the engine of this target, which most likely still runs
+        (netconf's socket removes it when the target has gone), else the files. Raises
+        ConfigError when there is neither."""
+        if self.kept is not None and self.kept_config is not None:
+            if self.start_error is not None:
+                self.log.warning("%s (netconf goes by the configuration read for engine pid "
+                                 "%d)", self.start_error, self.kept.engine_pid)
+            return self.kept_config
         if self.start is None:
             assert self.start_error is not None
             raise self.start_error
-        return self.start
+        return self.start[1]
 
-    def for_engine(self, pid: int) -> Config:
-        """The configuration to serve engine `pid` with: the one kept for it, or, for an
-        engine started since, the files (see _files), kept for it in turn. Raises
+    def _files(self, waited: bool) -> tuple[tuple[tuple[str, str], ...], Config]:
+        """The files as at netconf's start for an engine whose connection waited for it
+        (it started with netconf, or before), as they are now for any other. Raises
         ConfigError."""
-        first, self.served = not self.served, True
+        start, error = self.start, self.start_error
+        self.start = self.start_error = None  # for one engine
+        if not waited or (start is None and error is None):
+            return self._read()
+        if start is None:
+            assert error is not None
+            raise error
+        return start
+
+    def for_engine(self, pid: int, waited: bool = False) -> Config:
+        """The configuration to serve engine `pid` with: the one kept for it, or, for an
+        engine started since, the files (see _files), kept for it in turn. `waited`: its
+        connection waited while netconf started (or waited for the link). Raises
+        ConfigError."""
+        if pid == self.decided and self.kept_config is not None:
+            return self.kept_config  # said already
         if self.kept is not None and self.kept_config is not None \
                 and self.kept.engine_pid == pid:
+            self.decided = pid
             try:
-                changed, why = self._files(first)[0] != self.kept.files, "changed"
+                changed, why = self._files(waited)[0] != self.kept.files, "changed"
             except ConfigError as exc:
                 changed, why = True, f"changed, with an error ({exc})"
             if changed:
@@ -153,8 +161,8 @@ class Configs:
                                  "started: netconf keeps what it read for it until the "
                                  "engine restarts (leasebox.conf(5))", why, pid)
             return self.kept_config
-        pairs, config = self._files(first)
-        self.kept, self.kept_config = Snapshot(pid, pairs), config
+        pairs, config = self._files(waited)
+        self.kept, self.kept_config, self.decided = Snapshot(pid, pairs), config, pid
         try:
             save(self.directory, self.kept)
         except OSError as exc:  # netconf still serves; a later start reads the files again
