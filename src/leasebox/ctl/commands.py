@@ -288,8 +288,10 @@ def system_stopping() -> bool:
 
 # an engine in one of these states is not there to answer, and will not be until the
 # request (or the restart it waits for) starts it: ActiveState, or SubState (auto-restart:
-# ActiveState "activating" while Restart= waits RestartSec=)
-ENGINE_DOWN = frozenset({"inactive", "failed", "deactivating", "auto-restart"})
+# ActiveState "activating" while Restart= waits RestartSec=; auto-restart-queued, its job
+# queued, since systemd 254)
+ENGINE_DOWN = frozenset({"inactive", "failed", "deactivating", "auto-restart",
+                         "auto-restart-queued"})
 
 
 def engine_state(iface: str) -> str | None:
