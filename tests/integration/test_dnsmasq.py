@@ -233,3 +233,16 @@ def test_a_server_id_configured_in_dnsmasq_sent_twice_still_gives_a_lease(lab: L
     box.wait_bound()
     assert dns.count("DHCPACK") == 1
     assert f"{addr['local']}/24 via {SERVER_IP}" in box.status()
+
+
+def test_a_first_router_off_the_link_is_skipped_not_the_lease(lab: Lab) -> None:
+    """dnsmasq configured with a router outside the subnet first: the lease was refused
+    ("gateway is not on the link"), its address avoided, and the link stayed without an
+    address while the server kept offering it. The next router, on the link, is used."""
+    Dnsmasq(lab, f"--dhcp-option=option:router,198.51.100.9,{SERVER_IP}").start()
+    box = Leasebox(lab).start()
+    lab.wait_address()
+    default = [r for r in lab.routes() if r["dst"] == "default"]
+    assert [r["gateway"] for r in default] == [SERVER_IP]
+    box.wait_bound()
+    assert "router skipped: gateway 198.51.100.9 is not on the link" in box.log()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
@@ -104,14 +105,25 @@ def test_infinite_lifetime() -> None:
     ("0.0.0.0", r"0\.0\.0\.0/8"),
     ("255.255.255.255", "limited broadcast"),
 ])
-def test_bad_router_refused(router: str, why: str) -> None:
-    refused(apply_msg(routers=(A(router),)), why)
+def test_a_bad_router_is_skipped_with_a_note(router: str, why: str) -> None:
+    """A router the client cannot use is no reason to refuse the address (a server's
+    mistake would leave the link with nothing): skipped, said in the reply and the log;
+    the next one on the link is used (RFC 2132: in order of preference), and with none
+    the lease goes on without a default route."""
+    alone = plan(apply_msg(routers=(A(router),)))
+    assert not [r for r in alone.routes if r.destination.prefixlen == 0]
+    assert re.search(why, alone.notes[0]) and alone.notes[0].startswith("router skipped: ")
+    assert alone.notes[-1] == "no default route: no router of the lease is on the link"
+    second = plan(apply_msg(routers=(A(router), A("192.0.2.1"))))
+    assert [r.gateway for r in second.routes if r.destination.prefixlen == 0] == [
+        A("192.0.2.1")]
+    assert len(second.notes) == 1
 
 
 def test_a_router_outside_the_subnet_is_reached_through_a_host_route() -> None:
     """A /32 lease with only option 3 (some clouds, some ISPs): a host route to its router
     first, then the default route, in the lease's table. (A router outside a wider subnet
-    is still refused: test_bad_router_refused.)"""
+    is skipped: test_a_bad_router_is_skipped_with_a_note.)"""
     msg = apply_msg(address=A("203.0.113.7"), prefixlen=32, routers=(A("203.0.113.1"),))
     for policy, table in ((Policy(), 254), (Policy(route_table=100), 100)):
         routes = [r for r in plan(msg, policy).routes if r.destination != N("203.0.113.7/32")]

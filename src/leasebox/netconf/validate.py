@@ -116,7 +116,30 @@ def _check_destination(dest: IPv4Network) -> None:
             raise Refused(f"route destination {dest} is {name}")
 
 
-def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRoute]:
+def _first_usable_router(routers: tuple[IPv4Address, ...], iface: IPv4Interface,
+                         notes: list[str]) -> IPv4Address | None:
+    """The default route's gateway: the first router of option 3 that is on the link, in
+    the server's order of preference (RFC 2132 3.5). The others are alternatives a client
+    may skip, and a router a client cannot reach is no reason to refuse the address: one
+    is skipped with a note; with none usable the lease goes on without a default route, as
+    dhclient-script leaves it. A /32 lease (some clouds and ISPs) has its router outside:
+    it is reached through a host route, added below, as networkd, dhcpcd and
+    dhclient-script do. Only there: a host route beats every more general one (a VPN's),
+    so elsewhere a router outside the subnet is skipped."""
+    for router in routers:
+        try:
+            _check_gateway(router, iface, [IPv4Network((router, 32))]
+                           if iface.network.prefixlen == 32 else [])
+        except Refused as exc:
+            notes.append(f"router skipped: {exc}")
+            continue
+        return router
+    notes.append("no default route: no router of the lease is on the link")
+    return None
+
+
+def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
+            notes: list[str]) -> list[PlannedRoute]:
     """RFC 3442: when option 121 is present (and not ignored) option 3 is not used."""
     metric = policy.route_metric
     wanted: list[tuple[IPv4Network, IPv4Address | None, int]] = []
@@ -152,14 +175,9 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface) -> list[PlannedRou
     elif policy.use_gateway and msg.routers:
         if len(msg.routers) > MAX_ROUTERS:
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
-        gateway = msg.routers[0]  # the others are only alternatives a client may ignore
-        # A /32 lease (some clouds and ISPs) has its router outside: it is reached through
-        # a host route, added below, as networkd, dhcpcd and dhclient-script do. Only
-        # there: a host route beats every more general one (a VPN's), so elsewhere a
-        # router outside the subnet is refused as before.
-        _check_gateway(gateway, iface,
-                       [IPv4Network((gateway, 32))] if iface.network.prefixlen == 32 else [])
-        wanted.append((IPv4Network("0.0.0.0/0"), gateway, policy.route_table))
+        gateway = _first_usable_router(msg.routers, iface, notes)
+        if gateway is not None:
+            wanted.append((IPv4Network("0.0.0.0/0"), gateway, policy.route_table))
 
     # A gateway outside our subnet needs a host route to it first, or the kernel refuses
     # the route through it (networkd does the same).
@@ -249,7 +267,7 @@ def make_plan(msg: Apply, policy: Policy, link: LinkLimits | int) -> Plan:
     if msg.lifetime == 0:
         raise Refused("lease lifetime is 0")
     notes: list[str] = []
-    routes = _routes(msg, policy, iface)
+    routes = _routes(msg, policy, iface, notes)
     mtu = _mtu(msg, policy, limits, notes)
     servers, domains = _dns(msg, policy)
     net = iface.network
