@@ -13,7 +13,7 @@ from leasebox.core import wire
 from leasebox.core.log import WARNING
 from leasebox.core.machine.types import State
 from leasebox.engine import dispatch
-from leasebox.engine.servers import MESSAGE_ID, ServerWatch
+from leasebox.engine.servers import MAX_SEEN, MESSAGE_ID, ServerWatch
 from tests.conftest import Logs
 from tests.engine.test_engine_service import Rig, make_rig
 from tests.machine.machine_helpers import OTHER_SERVER, SERVER, offer
@@ -39,6 +39,24 @@ def test_watch_admits_denies_and_notices_a_second_server() -> None:
     assert w.answered(SERVER, MAC_B) is False  # the same one again
     assert w.answered(OTHER_SERVER, MAC_A) is True
     assert w.describe() == [f"{SERVER} (02:00:00:00:00:bb)", f"{OTHER_SERVER} (02:00:00:00:00:aa)"]
+
+
+def test_one_server_from_many_macs_is_one_and_a_new_one_is_still_heard() -> None:
+    """A server that answers from another MAC (a relay, a VRRP pair, a new NIC) filled the
+    list, 8 entries for one server, each with a false alarm; the rogue server that came
+    next went unreported."""
+    w = ServerWatch()
+    assert w.answered(SERVER, MAC_A) is False
+    for n in range(20):
+        assert w.answered(SERVER, bytes((2, 0, 0, 0, 1, n))) is False
+    assert w.describe() == [f"{SERVER} (02:00:00:00:01:13)"]
+    assert w.answered(OTHER_SERVER, MAC_B) is True
+    for n in range(MAX_SEEN + 3):  # many more: the list keeps the latest
+        assert w.answered(IPv4Address(f"198.51.100.{n + 1}"), MAC_A) is True
+    assert len(w.describe()) == MAX_SEEN
+    assert w.describe()[-1] == f"198.51.100.{MAX_SEEN + 3} (02:00:00:00:00:aa)"
+    assert w.answered(None, MAC_B) is True  # no server id: known by its MAC
+    assert w.answered(None, MAC_B) is False
 
 
 def reply_from(rig: Rig, message: wire.Message, mac: bytes) -> None:
