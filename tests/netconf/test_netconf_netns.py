@@ -20,7 +20,7 @@ from tests.waiting import wait_for
 
 from leasebox import ipc
 from leasebox.core.values import Route
-from leasebox.ipc import channel
+from leasebox.ipc import INFINITE, channel
 
 A = IPv4Address
 N = IPv4Network
@@ -135,7 +135,8 @@ def test_refused_apply_changes_nothing(netns: str, start_netconf: Any, tmp_path:
     for i, bad in enumerate([
         lease(1, address=A("127.0.0.5"), prefixlen=8, routers=()),
         lease(2, address=A("198.51.100.10")),  # outside AllowedAddresses=
-        lease(3, routers=(A("192.0.2.10"),)),  # a gateway that is our own address
+        # a gateway that is our own address (option 121's; option 3's is only skipped)
+        lease(3, classless_routes=(Route(IPv4Network("0.0.0.0/0"), A("192.0.2.10")),)),
         lease(4, address=A("192.0.2.0")),  # the network address
         lease(5, prefixlen=25, address=A("192.0.2.127")),  # the broadcast address
         lease(6, dns_servers=(A("224.0.0.251"),)),
@@ -274,6 +275,31 @@ def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: An
     assert nc.request(lease(2)).status == OK
     assert _link_up(netns)
     assert nc.output().count("brought it up") == 2
+
+
+def test_a_link_renamed_away_loses_what_netconf_put_on_it(netns: str,
+                                                          start_netconf: Any) -> None:
+    """Renamed away, the link is no longer leasebox's: the lease's address, routes and MTU
+    came off it, rather than stay there unmanaged (for ever, with an infinite lease). A
+    link that takes the name later gets the lease."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    assert nc.request(lease(1, mtu=1400, lifetime=INFINITE)).status == OK
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+    ip("-n", netns, "link", "set", IFACE, "down")
+    ip("-n", netns, "link", "set", IFACE, "name", "lan0")
+    wait_for("renamed", lambda: "is gone or was renamed" in nc.output(), 10)
+    wait_for("the address off lan0", lambda: not [
+        a for link in ip_json(netns, "-4", "addr", "show", "dev", "lan0")
+        for a in link.get("addr_info", [])], 10)
+    assert not [r for r in ip_json(netns, "-4", "route", "show", "dev", "lan0")
+                if r.get("protocol") == "dhcp"]
+    assert ip_json(netns, "link", "show", "dev", "lan0")[0]["mtu"] == 1500
+    assert "renamed away" in nc.output() and nc.proc.poll() is None
+    nc.connect()
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    assert nc.request(lease(2)).status == OK
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
 
 
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
