@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from leasebox.core.machine.types import LinkDown, State
-from leasebox.engine.journal import status_line
+from leasebox.core.machine.types import LeaseEventKind, LinkDown, State
+from leasebox.core.record import replace
+from leasebox.core.values import INFINITE
+from leasebox.engine.journal import event_text, status_line
 from tests.machine.machine_helpers import Harness
 
 
@@ -29,3 +31,11 @@ def test_no_lease_no_keeping() -> None:
     h.link_up()
     h.fire()
     assert status_line(h.state, h.client.lease, True, h.now) == "Looking for a DHCP server"
+
+
+def test_an_infinite_lease_is_said_so_not_in_days() -> None:
+    """0xffffffff is an infinite lease (RFC 2131 3.3), not "49710 days"."""
+    lease = replace(Harness().acquire(), lease_time=INFINITE)
+    assert event_text(LeaseEventKind.ACQUIRED, lease, "").endswith(", infinite lease")
+    finite = Harness().acquire()
+    assert event_text(LeaseEventKind.ACQUIRED, finite, "").endswith(", lease 60 min")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from leasebox.core import events
 from leasebox.core.machine.types import Lease, LeaseEventKind, State
+from leasebox.core.values import INFINITE
 
 MESSAGE_IDS: dict[LeaseEventKind, str] = {
     kind: events.LEASE_EVENT_IDS[kind.value] for kind in LeaseEventKind}
@@ -57,7 +58,8 @@ def event_text(kind: LeaseEventKind, lease: Lease, detail: str, kept: bool = Fal
     verb = "Could not apply the renewal of" if kept else _VERB[kind]
     text = f"{verb} {describe(lease)} from {lease.server_id}"
     if kind in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
-        text += f", lease {duration(lease.lease_time)}"
+        text += (", infinite lease" if lease.lease_time == INFINITE
+                 else f", lease {duration(lease.lease_time)}")
     return f"{text} ({detail})" if detail else text
 
 
@@ -74,7 +76,7 @@ def status_line(state: State | None, lease: Lease | None, carrier: bool, now: fl
         if lease is not None:
             return f"No carrier; keeping {describe(lease)} until it expires"
         return "No carrier"
-    infinite = lease is not None and lease.lease_time == 0xFFFFFFFF
+    infinite = lease is not None and lease.lease_time == INFINITE
     match state:
         case State.BOUND if lease is not None:
             tail = "infinite lease" if infinite else f"renews in {duration(lease.t1_at - now)}"

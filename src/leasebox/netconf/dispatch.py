@@ -121,7 +121,8 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
 
 
 def _describe(plan: Plan) -> str:
-    parts = [f"address {plan.interface}", f"lifetime {plan.lifetime}"]
+    parts = [f"address {plan.interface}", "lifetime infinite" if plan.lifetime == ipc.INFINITE
+             else f"lifetime {plan.lifetime}"]
     parts += [f"route {r}" for r in plan.routes]
     if plan.mtu is not None:
         parts.append(f"mtu {plan.mtu}")
