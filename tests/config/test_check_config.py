@@ -133,3 +133,10 @@ def test_without_iface_every_interface_with_files_is_checked_too(tmp_path: Path)
     code, out, err = check(tmp_path)
     assert code == 78 and out == ""
     assert err.startswith(f"leaseboxctl: {bad}:2: unknown key RouteMetrik= in [Network]")
+
+
+def test_a_config_root_that_is_not_there_is_said_so(tmp_path: Path) -> None:
+    """A mistyped --config-root showed "No configuration files" and exited 0."""
+    code, out, err = check(tmp_path / "nowhere", "eth0")
+    assert (code, out) == (66, "")
+    assert err == f"leaseboxctl: --config-root {tmp_path / 'nowhere'}: no such directory\n"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from tests.wire.wire_samples import MAC, opt, raw_ack, typical_ack
 
+from leasebox import __version__
 from leasebox.core.wire import encode, encode_frame
 
 BIN = Path(sys.executable).parent / "leaseboxctl"
@@ -169,6 +170,12 @@ def test_main_module_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
                             timeout=30)
     assert result.stdout.strip() == b"[]"
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.returncode, result.stdout) == (0, f"leaseboxctl (leasebox) {__version__}\n"
+                                                  .encode())
 
 
 @pytest.mark.parametrize("args", [(), ("nosuch0",), ("status", "nosuch0"), ("renew", "nosuch0")])

@@ -12,7 +12,8 @@ here too, so a configuration this accepts is one the engine starts with.
 
 Without IFACE, every interface with files of its own is checked too (its errors only).
 
-Exit codes: 0 the configuration is good; 64 a bad interface name; 78 (EX_CONFIG) it is not,
+Exit codes: 0 the configuration is good; 64 a bad interface name; 66 no --config-root
+directory; 78 (EX_CONFIG) it is not,
 with the first error (FILE:LINE: what) on stderr, as the services would log it.
 """
 
@@ -33,6 +34,7 @@ from leasebox.runtime import ifname
 from leasebox.runtime.exits import EX_CONFIG
 
 EX_USAGE = 64
+EX_NOINPUT = 66
 # The engine's whole-configuration check needs a name; only the length of the messages
 # counts, and a name does not change it.
 ANY_INTERFACE = "eth0"
@@ -93,6 +95,10 @@ def format_json(config: Config, interface: str | None, others: Sequence[str] = (
 
 
 def run(args: argparse.Namespace) -> int:
+    if not os.path.isdir(args.config_root):  # a mistyped --config-root: not "no files"
+        print(f"leaseboxctl: --config-root {args.config_root}: no such directory",
+              file=sys.stderr)
+        return EX_NOINPUT
     interface = None
     if args.interface is not None:
         try:

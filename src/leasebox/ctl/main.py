@@ -17,6 +17,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
+from leasebox import __version__
+
 EX_OK = 0
 EX_USAGE = 64
 PROG = "leaseboxctl"
@@ -211,6 +213,7 @@ def build_parser() -> _Parser:
     parser.add_argument("--runtime-dir", default="/run/leasebox", metavar="DIR",
                         help="where the control sockets are (default /run/leasebox)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    parser.add_argument("--version", action="version", version=f"{PROG} (leasebox) {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
     for add in _SUBCOMMANDS:
@@ -220,7 +223,7 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in _COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
+    if not any(a in _COMMANDS for a in argv) and not {"-h", "--help", "--version"} & set(argv):
         argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
