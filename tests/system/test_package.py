@@ -328,7 +328,7 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
           env={"DEBIAN_FRONTEND": "noninteractive"})
     left = c.run(["sh", "-c", "ls -d /etc/leasebox /var/lib/leasebox /var/lib/private/leasebox "
                   "/run/leasebox /run/leasebox-ipc /run/leasebox-netconf /run/leasebox-conf "
-                  "/run/leasebox-bus /usr/lib/leasebox "
+                  "/run/leasebox-bus /usr/lib/leasebox /run/private/leasebox-netconf "
                   "2>/dev/null; "
                   "find /etc/systemd /usr/lib/systemd /lib/systemd -name 'leasebox*' "
                   "! -name leasebox-test.conf; find /usr/lib/leasebox"],
