@@ -103,6 +103,20 @@ def test_decode_frame(tmp_path: Path) -> None:
                             "src_port": 67, "dst_port": 68}
 
 
+def test_a_capture_with_checksum_offload_decodes_with_no_checksum(tmp_path: Path) -> None:
+    """Captured on the host that sent it (veth, a VM), a frame's UDP checksum is not
+    filled in yet: --no-checksum decodes it, as io takes such a frame from the kernel."""
+    udp_checksum = 14 + 20 + 6
+    offloaded = FRAME[:udp_checksum] + b"\x12\x34" + FRAME[udp_checksum + 2:]
+    path = tmp_path / "frame.bin"
+    path.write_bytes(offloaded)
+    refused = run("decode", "--frame", str(path))
+    assert refused.returncode == 65 and b"UDP checksum mismatch" in refused.stderr
+    assert decoded("--frame", "--no-checksum", str(path))["message_type"] == "ACK"
+    assert run("decode", "--frame", "--no-checksum", "--hex",
+               stdin=b"00").returncode == 65  # too short: said, not a crash
+
+
 def test_decode_frame_hex() -> None:
     assert decoded("--frame", "--hex", stdin=FRAME.hex().encode())["yiaddr"] == "192.0.2.10"
 

@@ -54,6 +54,9 @@ def _add_decode(sub: Subparsers[_Parser]) -> None:
                    help="input is hex text (whitespace anywhere is ignored)")
     p.add_argument("--frame", action="store_true",
                    help="input is a whole Ethernet II frame (IPv4/UDP to port 68)")
+    p.add_argument("--no-checksum", action="store_true",
+                   help="with --frame: do not check the UDP checksum (a capture on the "
+                   "host that sent the frame, with checksum offload, has none filled in)")
     p.set_defaults(handler=_run_decode)
 
 
