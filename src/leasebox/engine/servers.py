@@ -3,11 +3,11 @@
 AllowServers=/DenyServers= name servers by server identifier (option 54) or by the source
 MAC address of their frames; a reply matching DenyServers=, or not matching a non-empty
 AllowServers=, is dropped before the state machine sees it. Every server that answers is
-remembered (the MAX_SEEN heard from most lately), by its server identifier (by its MAC
-address without one: a server answering from another MAC, behind a relay, in a VRRP pair
-or with a new NIC, is the same server); when another one appears, the journal gets one
-event with its own MESSAGE_ID naming them all, so an administrator learns of a rogue DHCP
-server from the client. Pure: no I/O, no clock.
+remembered, by server identifier and MAC address (one that copies a server's identifier
+from another MAC is another: an impostor, or a relay, a VRRP pair), the MAX_SEEN heard
+from most lately; when another one appears, the journal gets an event with its own
+MESSAGE_ID naming them all (the caller bounds how often), so an administrator learns of a
+rogue DHCP server from the client. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -26,10 +26,6 @@ MESSAGE_ID = events.SERVERS_ID  # more than one DHCP server answers
 class Seen:
     server_id: IPv4Address | None
     mac: bytes
-
-    @property
-    def key(self) -> IPv4Address | bytes:
-        return self.mac if self.server_id is None else self.server_id
 
     def __str__(self) -> str:
         return f"{self.server_id or 'no server id'} ({self.mac.hex(':')})"
@@ -53,11 +49,11 @@ class ServerWatch:
     def answered(self, server_id: IPv4Address | None, mac: bytes) -> bool:
         """Note a server that answered; True when it makes them more than one (new)."""
         entry = Seen(server_id, mac)
-        known = [s for s in self.seen if s.key == entry.key]
-        for old in known:  # heard again, perhaps from another MAC: the latest goes last
-            self.seen.remove(old)
-        if not known and len(self.seen) >= MAX_SEEN:
-            del self.seen[0]  # the one heard from least lately makes way
+        known = entry in self.seen
+        if known:  # heard again: the latest goes last
+            self.seen.remove(entry)
+        elif len(self.seen) >= MAX_SEEN:
+            del self.seen[0]  # the one heard from least lately makes way: a new one counts
         self.seen.append(entry)
         return not known and len(self.seen) > 1
 

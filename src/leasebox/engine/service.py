@@ -65,6 +65,7 @@ class OsRandom:
         return int.from_bytes(os.urandom((k + 7) // 8), "big") >> ((-k) % 8)
 
 DROP_LOG_INTERVAL = 10.0
+SERVERS_WARN_INTERVAL = 60.0  # seconds between two "more than one DHCP server" lines
 STATUS_REFRESH = 60.0
 NETCONF_RETRY = 0.5
 
@@ -114,6 +115,7 @@ class EngineService:
         self.events = EventQueue(settings.state_dir, settings.interface,  # for the hooks
                                  boot=settings.boot_id)
         self.drop_logged_at = -DROP_LOG_INTERVAL
+        self.servers_warned_at = -SERVERS_WARN_INTERVAL
         self.status_at = 0.0
         self.on_io_change: Callable[[], None] = lambda: None
         self.on_netconf_change: Callable[[], None] = lambda: None
@@ -435,7 +437,11 @@ class EngineService:
         if why is not None:
             self.note_dropped(f"reply from {message.server_id} ({src_mac.hex(':')}): {why}")
             return False
-        if self.servers.answered(message.server_id, src_mac):
+        now = self.clock()
+        if self.servers.answered(message.server_id, src_mac) and \
+                now - self.servers_warned_at >= SERVERS_WARN_INTERVAL:
+            # bounded: a host answering as ever new servers must not flood the journal
+            self.servers_warned_at = now
             names = ", ".join(self.servers.describe())
             log.warning("more than one DHCP server answers on %s: %s",
                         self.settings.interface, names,
