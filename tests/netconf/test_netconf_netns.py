@@ -20,7 +20,7 @@ from tests.waiting import wait_for
 
 from leasebox import ipc
 from leasebox.core.values import Route
-from leasebox.ipc import INFINITE, channel
+from leasebox.ipc import channel
 
 A = IPv4Address
 N = IPv4Network
@@ -275,31 +275,6 @@ def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: An
     assert nc.request(lease(2)).status == OK
     assert _link_up(netns)
     assert nc.output().count("brought it up") == 2
-
-
-def test_a_link_renamed_away_loses_what_netconf_put_on_it(netns: str,
-                                                          start_netconf: Any) -> None:
-    """Renamed away, the link is no longer leasebox's: the lease's address, routes and MTU
-    came off it, rather than stay there unmanaged (for ever, with an infinite lease). A
-    link that takes the name later gets the lease."""
-    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
-    nc.connect()
-    assert nc.request(lease(1, mtu=1400, lifetime=INFINITE)).status == OK
-    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
-    ip("-n", netns, "link", "set", IFACE, "down")
-    ip("-n", netns, "link", "set", IFACE, "name", "lan0")
-    wait_for("renamed", lambda: "is gone or was renamed" in nc.output(), 10)
-    wait_for("the address off lan0", lambda: not [
-        a for link in ip_json(netns, "-4", "addr", "show", "dev", "lan0")
-        for a in link.get("addr_info", [])], 10)
-    assert not [r for r in ip_json(netns, "-4", "route", "show", "dev", "lan0")
-                if r.get("protocol") == "dhcp"]
-    assert ip_json(netns, "link", "show", "dev", "lan0")[0]["mtu"] == 1500
-    assert "renamed away" in nc.output() and nc.proc.poll() is None
-    nc.connect()
-    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
-    assert nc.request(lease(2)).status == OK
-    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
 
 
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:

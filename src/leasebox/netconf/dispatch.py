@@ -61,24 +61,8 @@ class Netconf:
     def link_gone(self) -> None:
         """The link went: take back its DNS and NTP now (one try; a netconf serving the
         name later tries again), so that timesyncd does not keep its servers and
-        leasebox-bus does not hold it for ever. A link renamed away is still there, under
-        a name leasebox does not serve: what netconf put on it comes off, as at a Remove,
-        rather than stay there unmanaged until its lifetime runs out (never, for an
-        infinite lease)."""
+        leasebox-bus does not hold it for ever."""
         now = self.clock()
-        try:
-            self.rtnl.link(self.ifindex)
-            renamed = True
-        except OSError:  # gone (ENODEV): its address and routes went with it
-            renamed = False
-        if renamed and not self.configurator.tracked.empty:
-            try:
-                self.configurator.remove(now)
-                log.info("took the lease's address and routes off ifindex %d, renamed away",
-                         self.ifindex)
-            except ApplyFailed as exc:
-                log.warning("could not take everything off ifindex %d, renamed away: %s",
-                            self.ifindex, exc)
         self.configurator.link_gone(now)
         self.configurator.hand_off(now)
         self.save_state()
