@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 from leasebox.core.machine.types import LeaseEventKind, LinkDown, State
 from leasebox.core.record import replace
 from leasebox.core.values import INFINITE
-from leasebox.engine.journal import event_text, status_line
+from leasebox.engine.journal import describe, event_text, gateway, status_line
 from tests.machine.machine_helpers import Harness
 
 
@@ -39,3 +41,17 @@ def test_an_infinite_lease_is_said_so_not_in_days() -> None:
     assert event_text(LeaseEventKind.ACQUIRED, lease, "").endswith(", infinite lease")
     finite = Harness().acquire()
     assert event_text(LeaseEventKind.ACQUIRED, finite, "").endswith(", lease 60 min")
+
+
+def test_the_gateway_reported_is_the_router_netconf_uses() -> None:
+    """A first router off the link is skipped by netconf: the journal, the status and the
+    hooks name the one it uses, not the one skipped."""
+    lease = Harness().acquire()
+    off_first = replace(lease, routers=(IPv4Address("198.51.100.9"), IPv4Address("192.0.2.1")))
+    assert gateway(off_first) == "192.0.2.1"
+    assert describe(off_first).endswith(" via 192.0.2.1")
+    assert gateway(replace(lease, routers=(IPv4Address("198.51.100.9"),))) is None
+    assert gateway(replace(lease, routers=(lease.address, IPv4Address("192.0.2.0"),
+                                           IPv4Address("192.0.2.254")))) == "192.0.2.254"
+    slash32 = replace(lease, prefixlen=32, routers=(IPv4Address("198.51.100.9"),))
+    assert gateway(slash32) == "198.51.100.9"  # reached through a host route

@@ -113,7 +113,7 @@ def test_a_bad_router_is_skipped_with_a_note(router: str, why: str) -> None:
     alone = plan(apply_msg(routers=(A(router),)))
     assert not [r for r in alone.routes if r.destination.prefixlen == 0]
     assert re.search(why, alone.notes[0]) and alone.notes[0].startswith("router skipped: ")
-    assert alone.notes[-1] == "no default route: no router of the lease is on the link"
+    assert alone.notes[-1] == "no default route: no router of the lease is usable"
     second = plan(apply_msg(routers=(A(router), A("192.0.2.1"))))
     assert [r.gateway for r in second.routes if r.destination.prefixlen == 0] == [
         A("192.0.2.1")]

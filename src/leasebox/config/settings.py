@@ -269,8 +269,9 @@ USE_GATEWAY = Setting(
     _N, "UseGateway", v.boolean, True,
     "Add a default route: from option 121 if the lease has one there, else via the first "
     "router of option 3 that is on the link (a /32 lease's router, outside it, gets a host "
-    "route to it first); a router outside the lease's subnet is skipped, and the log says "
-    "so, as it does when none is usable and the lease goes on without a default route.",
+    "route to it first); one it cannot use (outside the lease's subnet, the address itself, "
+    "the subnet's network or broadcast address) is skipped, and the log says so, as it "
+    "does when none is usable and the lease goes on without a default route.",
     _NC, BOOL)
 USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,

@@ -40,3 +40,16 @@ class Route:
 
     def __str__(self) -> str:
         return f"{self.destination} via {self.gateway}"
+
+
+def router_on_link(routers: tuple[IPv4Address, ...], address: IPv4Address,
+                   prefixlen: int) -> IPv4Address | None:
+    """The router of option 3 a client uses: the first on the lease's link (RFC 2132 3.5:
+    in order of preference), that is in its subnet and neither the address itself nor the
+    subnet's network or broadcast address; a /32 lease's first, which a host route
+    reaches. netconf checks more (reserved addresses); what the engine reports agrees."""
+    if prefixlen == 32:
+        return routers[0] if routers else None
+    net = IPv4Network((address, prefixlen), strict=False)
+    edges = (net.network_address, net.broadcast_address) if prefixlen <= 30 else ()
+    return next((r for r in routers if r in net and r != address and r not in edges), None)

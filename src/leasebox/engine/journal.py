@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from leasebox.core import events
 from leasebox.core.machine.types import Lease, LeaseEventKind, State
-from leasebox.core.values import INFINITE
+from leasebox.core.values import INFINITE, router_on_link
 
 MESSAGE_IDS: dict[LeaseEventKind, str] = {
     kind: events.LEASE_EVENT_IDS[kind.value] for kind in LeaseEventKind}
@@ -33,7 +33,8 @@ def gateway(lease: Lease) -> str | None:
             if route.destination.prefixlen == 0:
                 return str(route.gateway)
         return None
-    return str(lease.routers[0]) if lease.routers else None
+    router = router_on_link(lease.routers, lease.address, lease.prefixlen)
+    return None if router is None else str(router)
 
 
 def describe(lease: Lease) -> str:

@@ -134,7 +134,7 @@ def _first_usable_router(routers: tuple[IPv4Address, ...], iface: IPv4Interface,
             notes.append(f"router skipped: {exc}")
             continue
         return router
-    notes.append("no default route: no router of the lease is on the link")
+    notes.append("no default route: no router of the lease is usable")
     return None
 
 
