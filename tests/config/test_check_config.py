@@ -139,4 +139,5 @@ def test_a_config_root_that_is_not_there_is_said_so(tmp_path: Path) -> None:
     """A mistyped --config-root showed "No configuration files" and exited 0."""
     code, out, err = check(tmp_path / "nowhere", "eth0")
     assert (code, out) == (66, "")
-    assert err == f"leaseboxctl: --config-root {tmp_path / 'nowhere'}: no such directory\n"
+    assert err == f"leaseboxctl: --config-root {tmp_path / 'nowhere'}: not a directory\n"
+    assert check(tmp_path / "nowhere", "bad/name")[0] == 64  # the name first

@@ -187,9 +187,16 @@ def test_main_module_imports_nothing_heavy() -> None:
 
 
 def test_version() -> None:
-    result = run("--version")
-    assert (result.returncode, result.stdout) == (0, f"leaseboxctl (leasebox) {__version__}\n"
-                                                  .encode())
+    for args in (("--version",), ("eth0", "--version"), ("status", "--version")):
+        result = run(*args)
+        assert (result.returncode, result.stdout) == (
+            0, f"leaseboxctl (leasebox) {__version__}\n".encode()), args
+    assert run("--vers").returncode == 64  # no abbreviations
+
+
+def test_no_checksum_needs_a_frame() -> None:
+    result = run("decode", "--no-checksum", stdin=b"")
+    assert result.returncode == 64 and b"--no-checksum needs --frame" in result.stderr
 
 
 @pytest.mark.parametrize("args", [(), ("nosuch0",), ("status", "nosuch0"), ("renew", "nosuch0")])

@@ -207,7 +207,7 @@ def test_leave_at_shutdown_keeps_the_lease(tmp_path: Path, engines: list[FakeEng
     ("refreshing/refresh", True),  # systemd 257's
     ("failed/failed", False), ("inactive/dead", False), ("deactivating/stop-sigterm", False),
     ("activating/auto-restart", False),  # Restart= waits; the restart job would wait on us
-    ("activating/auto-restart-queued", False),  # systemd 257's, the job queued
+    ("activating/auto-restart-queued", False),  # since systemd 254: the job queued
     (None, True),  # no service manager to ask: the socket decides
 ])
 def test_leave_asks_no_engine_that_is_not_running(

@@ -95,10 +95,6 @@ def format_json(config: Config, interface: str | None, others: Sequence[str] = (
 
 
 def run(args: argparse.Namespace) -> int:
-    if not os.path.isdir(args.config_root):  # a mistyped --config-root: not "no files"
-        print(f"leaseboxctl: --config-root {args.config_root}: no such directory",
-              file=sys.stderr)
-        return EX_NOINPUT
     interface = None
     if args.interface is not None:
         try:
@@ -106,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"leaseboxctl: {exc}", file=sys.stderr)
             return EX_USAGE
+    if not os.path.isdir(args.config_root):  # a mistyped --config-root: not "no files"
+        print(f"leaseboxctl: --config-root {args.config_root}: not a directory",
+              file=sys.stderr)
+        return EX_NOINPUT
     others = [] if interface else _named_interfaces(args.config_root)
     try:
         config = files.load(args.config_root, interface)

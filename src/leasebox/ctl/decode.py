@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 from leasebox.core.wire import DecodeError, Frame, Message, decode, decode_frame_message
 from leasebox.core.wire.limits import MAX_MESSAGE_SIZE
 
+EX_USAGE = 64
 EX_DATAERR = 65
 EX_NOINPUT = 66
 PROG = "leaseboxctl"
@@ -155,6 +156,9 @@ def _unchecked(frame: bytes) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.no_checksum and not args.frame:
+        return _fail("--no-checksum needs --frame (a DHCP message alone has no checksum)",
+                     EX_USAGE)
     try:
         data = _read(args.file)
         if args.hex:

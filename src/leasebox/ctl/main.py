@@ -212,11 +212,13 @@ _SUBCOMMANDS: tuple[Callable[[Subparsers[_Parser]], None], ...] = (
 
 
 def build_parser() -> _Parser:
-    parser = _Parser(prog=PROG, description="Inspect and control leasebox, the DHCPv4 client.")
+    # no abbreviations: `--vers` would go to the default command and be refused there
+    parser = _Parser(prog=PROG, description="Inspect and control leasebox, the DHCPv4 client.",
+                     allow_abbrev=False)
     parser.add_argument("--runtime-dir", default="/run/leasebox", metavar="DIR",
                         help="where the control sockets are (default /run/leasebox)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    parser.add_argument("--version", action="version", version=f"{PROG} (leasebox) {__version__}")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
     for add in _SUBCOMMANDS:
@@ -226,7 +228,10 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in _COMMANDS for a in argv) and not {"-h", "--help", "--version"} & set(argv):
+    if "--version" in argv[:argv.index("--")] if "--" in argv else "--version" in argv:
+        print(f"{PROG} (leasebox) {__version__}")  # anywhere, as a GNU program takes it
+        return 0
+    if not any(a in _COMMANDS for a in argv) and not {"-h", "--help"} & set(argv):
         argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
