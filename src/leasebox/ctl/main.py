@@ -228,8 +228,9 @@ def build_parser() -> _Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--version" in argv[:argv.index("--")] if "--" in argv else "--version" in argv:
-        print(f"{PROG} (leasebox) {__version__}")  # anywhere, as a GNU program takes it
+    options = argv[:argv.index("--")] if "--" in argv else argv
+    if "--version" in options:  # anywhere among the options, as a GNU program takes it
+        print(f"{PROG} (leasebox) {__version__}")
         return 0
     if not any(a in _COMMANDS for a in argv) and not {"-h", "--help"} & set(argv):
         argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status
