@@ -61,7 +61,7 @@ def test_a_full_list_makes_way_so_a_new_server_is_still_heard() -> None:
 def reply_from(rig: Rig, message: wire.Message, mac: bytes) -> None:
     frame = wire.encode_frame(wire.encode(message), src_mac=mac, src_ip=message.server_id
                               or SERVER, src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
-    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(frame))
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frames((frame,)))
 
 
 def test_two_servers_are_named_in_the_journal_and_status(

@@ -101,7 +101,7 @@ class Rig:
     def reply(self, message: wire.Message) -> None:
         frame = wire.encode_frame(wire.encode(message), src_mac=SERVER_MAC, src_ip=SERVER,
                                   src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
-        dispatch.engine_dispatch_io(self.svc, ipc.Frame(frame))
+        dispatch.engine_dispatch_io(self.svc, ipc.Frames((frame,)))
 
     def fail_apply(self, reason: str, logs: Logs) -> tuple[core_log.Record, list[str]]:
         """netconf answers the engine's next Apply FAILED: the journal record of the
@@ -351,7 +351,7 @@ def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
     with pytest.raises(ipc.PeerViolation):
         dispatch.engine_dispatch_io(rig.svc, ipc.Remove(1))
     # a malformed frame from the network is dropped with a (rate-limited) warning, no more
-    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frames((b"\x00" * 60,)))
     assert any("dropped 1 frame(s): 1 malformed" in r.message for r in logs.at_least(WARNING))
     assert rig.svc.state is State.BOUND
     # a bad control request gets an error reply and nothing changes
@@ -413,8 +413,26 @@ def test_frames_for_other_clients_are_screened_before_decoding(
     assert decoded == [] and rig.svc.state is State.SELECTING
     rig.reply(offer(discover))  # ours: decoded, and taken
     assert len(decoded) == 1 and rig.svc.state is State.REQUESTING
-    dispatch.engine_dispatch_io(rig.svc, ipc.Frame(b"\x00" * 60))  # malformed: to the decoder
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frames((b"\x00" * 60,)))  # malformed: to the decoder
     assert len(decoded) == 2
+
+
+def test_each_frame_of_a_batch_is_taken_on_its_own(rig: Rig, decoded: list[bytes]) -> None:
+    """io sends the frames of one wake-up together: junk before and after an answer costs
+    the answer nothing, each is judged as if it had come alone."""
+    discover = rig.sent()
+
+    def framed(message: wire.Message) -> bytes:
+        return wire.encode_frame(wire.encode(message), src_mac=SERVER_MAC, src_ip=SERVER,
+                                 src_port=wire.SERVER_PORT, dst_port=wire.CLIENT_PORT)
+
+    ours = framed(offer(discover))
+    batch = (b"\x00" * 60, framed(offer(discover, chaddr=OTHER_MAC)), ours, b"\x00" * 61)
+    dispatch.engine_dispatch_io(rig.svc, ipc.Frames(batch))
+    assert decoded == [b"\x00" * 60, ours, b"\x00" * 61]
+    assert rig.svc.state is State.REQUESTING
+    # the first malformed one was logged at once; the other two wait for the next line
+    assert (rig.svc.dropped, rig.svc.ignored) == (1, 1)
 
 
 def test_the_prescreen_drops_replies_to_other_exchanges_and_clients(

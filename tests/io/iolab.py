@@ -102,6 +102,7 @@ class IoRun:
     notify: socket.socket  # the test's NOTIFY_SOCKET: it plays the service manager
     log_path: Path
     notes: queue.Queue[tuple[list[str], list[int]]] = field(default_factory=queue.Queue)
+    frames: list[bytes] = field(default_factory=list)  # received, not yet taken: next_frame
 
     def __post_init__(self) -> None:
         # Read NOTIFY_SOCKET all the time, as a service manager does: a datagram socket
@@ -132,6 +133,15 @@ class IoRun:
             if want(msg):
                 return msg
         raise AssertionError("no such message from io in time")
+
+    def next_frame(self, timeout: float = 5.0) -> bytes:
+        """The next frame io passed on, in order, from however many FRAMES messages it
+        sent them in (other messages are skipped). TimeoutError if none comes in time."""
+        if not self.frames:
+            msg = self.recv_until(lambda m: isinstance(m, ipc.Frames), timeout)
+            assert isinstance(msg, ipc.Frames)
+            self.frames.extend(msg.frames)
+        return self.frames.pop(0)
 
     def send(self, msg: ipc.Message) -> None:
         channel.send(self.engine, msg)

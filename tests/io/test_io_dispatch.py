@@ -61,7 +61,7 @@ BAD_PAYLOAD[0] = 2
     ipc.Guard(IPv4Address("127.0.0.1")),
     ipc.Conflict(IPv4Address("192.0.2.10"), MAC),  # io -> engine only
     ipc.LinkState(1, MAC, 1500, True),  # io -> engine only
-    ipc.Frame(b"x"),
+    ipc.Frames((b"x",)),
 ], ids=lambda m: type(m).__name__)
 def test_violations_are_fatal(msg: ipc.Message) -> None:
     with pytest.raises(ipc.PeerViolation, match="io_dispatch_engine"):

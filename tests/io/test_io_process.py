@@ -106,8 +106,7 @@ def test_frames_both_ways(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> N
                     UDP(sport=68, dport=67) / Raw(b"NOT-FOR-IO")))
     reply = _dhcp_reply(veth, b"REPLY-ONE")
     peer.send(reply)
-    got = run.recv_until(lambda m: isinstance(m, ipc.Frame))
-    assert got == ipc.Frame(reply)
+    assert run.next_frame() == reply
 
     # Unicast goes out of the UDP :68 socket (kernel-built headers) to the server's port 67.
     ip("-n", veth.netns, "addr", "add", "192.0.2.77/24", "dev", veth.io)
@@ -136,12 +135,31 @@ def test_offloaded_checksum_is_marked_absent(veth: Veth, tmp_path: Path,
     sock = in_netns(veth.netns, server)
     payload = b"OFFLOADED" + bytes(300)
     sock.sendto(payload, ("255.255.255.255", 68))
-    got = run.recv_until(lambda m: isinstance(m, ipc.Frame))
-    assert isinstance(got, ipc.Frame)
-    frame = Ether(got.data)
+    frame = Ether(run.next_frame())
     assert bytes(frame[UDP].payload) == payload
     assert frame[UDP].chksum == 0
     sock.close()
+
+
+def test_frames_read_together_go_to_the_engine_together(veth: Veth, tmp_path: Path,
+                                                        io_runs: list[IoRun]) -> None:
+    """The frames io reads in one wake-up go in one FRAMES message, in order: under a flood
+    io makes one send, and the engine one receive, per batch rather than per frame."""
+    peer = peer_socket(veth)
+    run, _ = _start(veth, tmp_path, io_runs)
+    run.notifications("READY=1")
+    replies = [_dhcp_reply(veth, f"BATCH-{k}".encode()) for k in range(ipc.MAX_FRAMES + 6)]
+    os.kill(run.proc.pid, signal.SIGSTOP)  # the frames queue up in io's packet socket
+    try:
+        for reply in replies:
+            peer.send(reply)
+    finally:
+        os.kill(run.proc.pid, signal.SIGCONT)
+    first = run.recv_until(lambda m: isinstance(m, ipc.Frames))
+    assert isinstance(first, ipc.Frames)
+    assert list(first.frames) == replies[:ipc.MAX_FRAMES]
+    assert [run.next_frame() for _ in range(6)] == replies[ipc.MAX_FRAMES:]
+    peer.close()
 
 
 def test_frames_for_other_links_are_dropped(veth: Veth, tmp_path: Path,
@@ -156,9 +174,9 @@ def test_frames_for_other_links_are_dropped(veth: Veth, tmp_path: Path,
     peer.send(bytes(tagged))
     peer.send(bytes(other_mac))
     peer.send(untagged)
-    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(untagged)
+    assert run.next_frame() == untagged
     with pytest.raises(TimeoutError):  # neither of the others came after it
-        run.recv_until(lambda m: isinstance(m, ipc.Frame), timeout=0.3)
+        run.next_frame(timeout=0.3)
     peer.close()
 
 
@@ -180,9 +198,9 @@ def test_frames_of_a_device_on_top_are_dropped(veth: Veth, tmp_path: Path,
         for_mv0.dst = on_top_mac
         peer.send(bytes(for_mv0))
         peer.send(ours)
-        assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(ours)
+        assert run.next_frame() == ours
         with pytest.raises(TimeoutError):  # the macvlan's did not come after it
-            run.recv_until(lambda m: isinstance(m, ipc.Frame), timeout=0.3)
+            run.next_frame(timeout=0.3)
     finally:
         peer.close()
         ip("-n", veth.netns, "link", "del", "mv0")
@@ -198,7 +216,7 @@ def test_oversized_frames_are_dropped(veth: Veth, tmp_path: Path, io_runs: list[
     peer.send(big)
     small = _dhcp_reply(veth, b"SMALL")
     peer.send(small)
-    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(small)
+    assert run.next_frame() == small
     assert "dropped a 9345-byte frame (limit 9216)" in run.log()
     peer.close()
 
@@ -238,7 +256,7 @@ def test_started_while_the_link_is_down(veth: Veth, tmp_path: Path,
     run.recv_until(lambda m: isinstance(m, ipc.LinkState) and m.carrier)
     reply = _dhcp_reply(veth, b"AFTER-UP")
     peer.send(reply)
-    assert run.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(reply)
+    assert run.next_frame() == reply
     run.send(ipc.SendBroadcast(IPv4Address(0), bytes(bootrequest())))
     sniff(peer, _is_dhcp_request)
     peer.close()
@@ -415,7 +433,7 @@ def test_stored_sockets_are_reused(veth: Veth, tmp_path: Path, io_runs: list[IoR
     assert "reusing the stored arp socket" in second.log()
     reply = _dhcp_reply(veth, b"AFTER-RESTART")
     peer.send(reply)
-    assert second.recv_until(lambda m: isinstance(m, ipc.Frame)) == ipc.Frame(reply)
+    assert second.next_frame() == reply
     second.send(ipc.Probe(PROBED))
     assert second.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
         PROBED, conflict=False)

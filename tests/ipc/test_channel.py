@@ -22,7 +22,7 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 def test_send_recv(pair: tuple[socket.socket, socket.socket]) -> None:
     io_end, engine_end = pair
-    msg = ipc.Frame(b"\x01" * 1514)
+    msg = ipc.Frames((b"\x01" * 1514, b"\x02" * 60))
     channel.send(io_end, msg)
     assert channel.recv(engine_end, ipc.Peer.IO, ipc.Peer.ENGINE) == msg
 
@@ -37,7 +37,7 @@ def test_fds_are_a_violation_and_get_closed(pair: tuple[socket.socket, socket.so
     io_end, engine_end = pair
     r, w = os.pipe()
     try:
-        socket.send_fds(io_end, [ipc.encode(ipc.Frame(b"x"))], [r])
+        socket.send_fds(io_end, [ipc.encode(ipc.Frames((b"x",)))], [r])
         before = set(os.listdir("/proc/self/fd"))
         with pytest.raises(ipc.PeerViolation, match="file descriptor"):
             channel.recv(engine_end, ipc.Peer.IO, ipc.Peer.ENGINE)

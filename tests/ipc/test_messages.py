@@ -20,9 +20,10 @@ BOOTREQ = bytes([1, 1, 6, 0]) + bytes(232) + b"\x63\x82\x53\x63" + b"\x35\x01\x0
 SAMPLES: list[ipc.Message] = [
     ipc.LinkState(ifindex=3, mac=b"\x02\x00\x00\x00\x00\x01", mtu=1500, carrier=True),
     ipc.LinkState(ifindex=0x7FFFFFFF, mac=bytes(6), mtu=65536, carrier=False),
-    ipc.Frame(b"\x00" * 342),
-    ipc.Frame(b"x"),
-    ipc.Frame(b"y" * ipc.MAX_FRAME),
+    ipc.Frames((b"\x00" * 342,)),
+    ipc.Frames((b"x", b"\x00" * 342, b"z" * 9)),
+    ipc.Frames((b"y" * ipc.MAX_FRAME,) * 7),  # the most jumbo frames one message holds
+    ipc.Frames((b"w" * 1000,) * ipc.MAX_FRAMES),
     ipc.ProbeResult(A("192.0.2.10"), conflict=True),
     ipc.Conflict(A("192.0.2.10"), b"\x02\x00\x00\x00\x10\x02"),
     ipc.TxDone(sent=True),
@@ -138,6 +139,14 @@ def _raw(t: ipc.MsgType, body: bytes) -> bytes:
         (ipc.MsgType.RESULT, struct.pack("!IB", 1, 3)),  # unknown status
         (ipc.MsgType.RESULT, struct.pack("!IB", 1, 0) + b"bad\nline"),  # control byte
         (ipc.MsgType.RESULT, struct.pack("!IB", 1, 0) + b"x" * 201),  # reason too long
+        (ipc.MsgType.FRAMES, b""),  # no frame
+        (ipc.MsgType.FRAMES, b"\x00"),  # half a length
+        (ipc.MsgType.FRAMES, b"\x00\x01x\x00"),  # a frame, then half a length
+        (ipc.MsgType.FRAMES, b"\x00\x00"),  # an empty frame
+        (ipc.MsgType.FRAMES, b"\x00\x01x\x00\x00"),  # a frame, then an empty one
+        (ipc.MsgType.FRAMES, b"\x00\x03xy"),  # a frame longer than what is left
+        (ipc.MsgType.FRAMES, struct.pack("!H", ipc.MAX_FRAME + 1) + bytes(ipc.MAX_FRAME + 1)),
+        (ipc.MsgType.FRAMES, b"\x00\x01x" * (ipc.MAX_FRAMES + 1)),  # too many frames
     ],
 )
 def test_out_of_range_values_rejected(mtype: ipc.MsgType, body: bytes) -> None:
@@ -223,8 +232,11 @@ def test_handoff_bounds(data: bytes) -> None:
 def test_encoder_refuses_what_decoder_would_reject() -> None:
     bad: list[ipc.Message] = [
         ipc.LinkState(1, b"\x00" * 5, 1500, True),
-        ipc.Frame(b""),
-        ipc.Frame(b"x" * (ipc.MAX_FRAME + 1)),
+        ipc.Frames(()),
+        ipc.Frames((b"x", b"")),
+        ipc.Frames((b"x" * (ipc.MAX_FRAME + 1),)),
+        ipc.Frames((b"x",) * (ipc.MAX_FRAMES + 1)),
+        ipc.Frames((b"y" * ipc.MAX_FRAME,) * 8),  # over the 16-bit length
         ipc.SendBroadcast(A("0.0.0.0"), b"short"),
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, (), None, (), ("bad name;",)),
         ipc.Apply(1, A("192.0.2.1"), 24, 60, None, tuple([A("1.1.1.1")] * 9), None, (), ()),
@@ -261,3 +273,16 @@ def test_mutations_raise_only_peer_violation(msg: ipc.Message, data: st.DataObje
         return
     # whatever decodes must re-encode to exactly the same bytes: no silent normalisation
     assert ipc.encode(out) == bytes(raw)
+
+
+def test_frames_go_in_as_few_messages_as_fit_in_order() -> None:
+    small = [bytes([k]) * 300 for k in range(ipc.MAX_FRAMES + 5)]
+    assert [len(b.frames) for b in ipc.batches(small)] == [ipc.MAX_FRAMES, 5]
+    jumbo = [bytes([k]) * ipc.MAX_FRAME for k in range(15)]
+    assert [len(b.frames) for b in ipc.batches(jumbo)] == [7, 7, 1]  # 16 bits of length
+    for frames in (small, jumbo, [b"x"]):
+        out = ipc.batches(frames)
+        assert [f for b in out for f in b.frames] == frames
+        for batch in out:  # each one a message the engine takes
+            assert ipc.decode(ipc.encode(batch), ipc.Peer.IO, ipc.Peer.ENGINE) == batch
+    assert ipc.batches([]) == []

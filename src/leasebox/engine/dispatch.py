@@ -70,25 +70,30 @@ def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
     return None
 
 
+def _frame(svc: EngineService, data: bytes) -> None:
+    if svc.link is not None and svc.client is not None and prescreen(
+            data, svc.link.mac, svc.client.awaited_xid) is not None:
+        svc.note_ignored()
+        return
+    try:
+        frame, message = wire.decode_frame_message(data)
+    except wire.DecodeError as exc:
+        svc.note_dropped(exc.reason)
+        return
+    if message.op is not wire.Op.BOOTREPLY:
+        return  # another client's request, seen on the shared segment
+    if not svc.from_server(message, frame.src_mac):
+        return
+    svc.feed(MessageReceived(svc.clock(), message))
+
+
 def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
     match msg:
         case ipc.LinkState():
             svc.link_changed(msg)
-        case ipc.Frame(data):
-            if svc.link is not None and svc.client is not None and prescreen(
-                    data, svc.link.mac, svc.client.awaited_xid) is not None:
-                svc.note_ignored()
-                return
-            try:
-                frame, message = wire.decode_frame_message(data)
-            except wire.DecodeError as exc:
-                svc.note_dropped(exc.reason)
-                return
-            if message.op is not wire.Op.BOOTREPLY:
-                return  # another client's request, seen on the shared segment
-            if not svc.from_server(message, frame.src_mac):
-                return
-            svc.feed(MessageReceived(svc.clock(), message))
+        case ipc.Frames(frames):
+            for data in frames:
+                _frame(svc, data)
         case ipc.ProbeResult(address, conflict):
             svc.feed(ProbeResult(svc.clock(), address, conflict))
         case ipc.Conflict(address, mac):

@@ -44,7 +44,8 @@ EX_USAGE = 64
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
-IO_BURST = 64  # messages from io handled per wake-up (as io reads frames: io.loop.BURST)
+# frames (at least one message) from io handled per wake-up: as many as io reads in one
+IO_BURST = 64
 
 
 # The development launcher's options. Each sets one setting of leasebox.conf and, when
@@ -371,9 +372,10 @@ class Loop:
         log.debug("io connected")
 
     def _recv_io(self) -> None:
-        """Up to IO_BURST messages a wake-up: under a flood of frames the loop's own work
-        (timers, registrations, the watchdog) is paid once per burst, not per frame."""
-        for _ in range(IO_BURST):
+        """Messages until IO_BURST frames a wake-up: under a flood of frames the loop's own
+        work (timers, registrations, the watchdog) is paid once per burst, not per frame."""
+        frames = 0
+        while frames < IO_BURST:
             io = self.svc.io
             if io is None:
                 return
@@ -387,6 +389,7 @@ class Loop:
                 log.info("io disconnected")
                 self.svc.drop_io()
                 return
+            frames += len(msg.frames) if isinstance(msg, ipc.Frames) else 1
             dispatch.engine_dispatch_io(self.svc, msg)
 
     # ---- netconf ---------------------------------------------------------------------------

@@ -319,20 +319,22 @@ class IoLoop:
             # sockets too, untagged, with that device's name ("" if it could not be named).
             if n == 0 or addr[2] not in _ADDRESSED_TO_US or addr[0] not in (self.ifname, ""):
                 continue
-            frame = bytearray(buf[:n])
+            frame = buf[:n]  # a copy
             if udp and _aux_status(ancdata) & TP_STATUS_CSUMNOTREADY:
                 clear_udp_checksum(frame)
             frames.append(bytes(frame))
         return frames
 
     def on_packet(self) -> None:
-        for frame in self.read_frames(self.socks.packet, udp=True):
+        # the frames of one wake-up go together: one send for up to ipc.MAX_FRAMES
+        for batch in ipc.batches(self.read_frames(self.socks.packet, udp=True)):
             try:
-                self.socks.engine.send(ipc.encode(ipc.Frame(frame)), socket.MSG_DONTWAIT)
+                self.socks.engine.send(ipc.encode(batch), socket.MSG_DONTWAIT)
             except BlockingIOError:
-                # The engine is behind: dropping a frame costs a DHCP retransmission,
+                # The engine is behind: dropping frames costs a DHCP retransmission,
                 # blocking would stall link events and probes as well.
-                self.throttle.warn("engine-full", "engine not reading: dropped a frame")
+                self.throttle.warn("engine-full", "engine not reading: dropped "
+                                   f"{len(batch.frames)} frame(s)")
             except _ENGINE_GONE:
                 raise Stop(EXIT_OK, "engine closed its socket") from None
 

@@ -12,7 +12,7 @@ Pure: no sockets here (see channel.py), so the contract is testable on bytes alo
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import IntEnum, StrEnum
 from ipaddress import IPv4Address, IPv4Network
 
@@ -28,12 +28,19 @@ from leasebox.core.values import (
 )
 from leasebox.runtime import ifname as ifnames
 
-VERSION = 3  # 2: APPLY carries NTP servers; HANDOFF. 3: PROBE timing; GUARD, CONFLICT
+VERSION = 4  # 2: APPLY carries NTP servers; HANDOFF. 3: PROBE timing; GUARD, CONFLICT.
+# 4: FRAMES (several frames a datagram) in place of FRAME
 HEADER = struct.Struct("!BBH")  # version, type, payload length
 MAX_DATAGRAM = HEADER.size + 0xFFFF
 
 MAC_LEN = 6
 MAX_FRAME = 9216  # a jumbo Ethernet frame; io drops larger ones before they get here
+# Frames one FRAMES message may carry: io sends those it read in one wake-up together, so
+# that a flood costs io one send, and the engine one receive, per batch rather than per
+# frame (~2.5 us of CPU each a frame, a third of io's and a sixth of the engine's). Each
+# frame is preceded by its length (2 octets); the whole fits in the header's 16 bits.
+MAX_FRAMES = 64
+FRAME_LENGTH = struct.Struct("!H")
 MIN_BOOTP = 240  # fixed BOOTP header + magic cookie
 MAX_BOOTP = 1472  # 1500-byte MTU less IPv4 and UDP headers
 MAX_REASON = 200
@@ -54,7 +61,7 @@ class Peer(StrEnum):
 class MsgType(IntEnum):
     # io -> engine
     LINK_STATE = 1
-    FRAME = 2
+    FRAMES = 2
     PROBE_RESULT = 3
     TX_DONE = 4
     CONFLICT = 5
@@ -92,8 +99,11 @@ class LinkState:
 
 
 @record
-class Frame:
-    data: bytes
+class Frames:
+    """Frames io received, in order of arrival (1 to MAX_FRAMES, each 1 to MAX_FRAME octets,
+    together at most 0xFFFF octets with their lengths: see frames_fit)."""
+
+    frames: tuple[bytes, ...]
 
 
 @record
@@ -211,7 +221,7 @@ class HandoffResult:
 
 
 Message = (
-    LinkState | Frame | ProbeResult | Conflict | TxDone | SendBroadcast | SendUnicast | Probe
+    LinkState | Frames | ProbeResult | Conflict | TxDone | SendBroadcast | SendUnicast | Probe
     | Guard | Apply | Remove | Result | Handoff | HandoffResult
 )
 
@@ -220,7 +230,7 @@ Message = (
 _IO, _ENGINE, _NETCONF, _BUS = Peer.IO, Peer.ENGINE, Peer.NETCONF, Peer.BUS
 TYPES: dict[MsgType, tuple[type[Message], Peer, Peer]] = {
     MsgType.LINK_STATE: (LinkState, _IO, _ENGINE),
-    MsgType.FRAME: (Frame, _IO, _ENGINE),
+    MsgType.FRAMES: (Frames, _IO, _ENGINE),
     MsgType.PROBE_RESULT: (ProbeResult, _IO, _ENGINE),
     MsgType.CONFLICT: (Conflict, _IO, _ENGINE),
     MsgType.TX_DONE: (TxDone, _IO, _ENGINE),
@@ -291,10 +301,15 @@ def _payload(msg: Message) -> bytes:
             if len(mac) != MAC_LEN or not 0 < ifindex <= 0x7FFFFFFF or not 0 < mtu <= 0xFFFFFFFF:
                 raise _violation("LINK_STATE", "bad field")
             return _LINK.pack(ifindex, mac, mtu, int(carrier))
-        case Frame(data):
-            if not 1 <= len(data) <= MAX_FRAME:
-                raise _violation("FRAME", f"length {len(data)}")
-            return bytes(data)
+        case Frames(frames):
+            if not 1 <= len(frames) <= MAX_FRAMES:
+                raise _violation("FRAMES", f"{len(frames)} frames")
+            if not all(1 <= len(data) <= MAX_FRAME for data in frames):
+                raise _violation("FRAMES", "frame length")
+            payload = b"".join(FRAME_LENGTH.pack(len(data)) + data for data in frames)
+            if len(payload) > 0xFFFF:
+                raise _violation("FRAMES", f"{len(payload)} octets")
+            return payload
         case ProbeResult(address, conflict):
             return _PROBE_RESULT.pack(address.packed, int(conflict))
         case Conflict(address, mac):
@@ -442,10 +457,39 @@ def _decode_link(body: bytes) -> Message:
     return LinkState(ifindex, mac, mtu, _bool(carrier, "LINK_STATE"))
 
 
-def _decode_frame(body: bytes) -> Message:
-    if not 1 <= len(body) <= MAX_FRAME:
-        raise _violation("FRAME", f"length {len(body)}")
-    return Frame(body)
+def _decode_frames(body: bytes) -> Message:
+    frames: list[bytes] = []
+    at, end = 0, len(body)
+    while at < end:
+        if len(frames) == MAX_FRAMES:
+            raise _violation("FRAMES", f"more than {MAX_FRAMES} frames")
+        if end - at < FRAME_LENGTH.size:
+            raise _violation("FRAMES", "truncated length")
+        (length,) = FRAME_LENGTH.unpack_from(body, at)
+        at += FRAME_LENGTH.size
+        if not 1 <= length <= min(MAX_FRAME, end - at):
+            raise _violation("FRAMES", f"frame length {length}")
+        frames.append(body[at:at + length])
+        at += length
+    if not frames:
+        raise _violation("FRAMES", "no frame")
+    return Frames(tuple(frames))
+
+
+def batches(frames: Sequence[bytes]) -> list[Frames]:
+    """`frames` (each 1 to MAX_FRAME octets), in order, in as few FRAMES messages as fit."""
+    out: list[Frames] = []
+    batch: list[bytes] = []
+    size = 0
+    for data in frames:
+        if len(batch) == MAX_FRAMES or size + FRAME_LENGTH.size + len(data) > 0xFFFF:
+            out.append(Frames(tuple(batch)))
+            batch, size = [], 0
+        batch.append(data)
+        size += FRAME_LENGTH.size + len(data)
+    if batch:
+        out.append(Frames(tuple(batch)))
+    return out
 
 
 def _decode_probe_result(body: bytes) -> Message:
@@ -585,7 +629,7 @@ def _decode_result(body: bytes, cls: type[Result] | type[HandoffResult] = Result
 
 _DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.LINK_STATE: _decode_link,
-    MsgType.FRAME: _decode_frame,
+    MsgType.FRAMES: _decode_frames,
     MsgType.PROBE_RESULT: _decode_probe_result,
     MsgType.CONFLICT: _decode_conflict,
     MsgType.TX_DONE: _decode_tx_done,
