@@ -172,9 +172,13 @@ class IoRun:
 
 
 def start_io(v: Veth, tmp: Path, fds: dict[str, int] | None = None,
-             io_args: tuple[str, ...] = ("--debug",), env: dict[str, str] | None = None
-             ) -> IoRun:
+             io_args: tuple[str, ...] = ("--debug",), env: dict[str, str] | None = None,
+             sndbuf: int | None = None) -> IoRun:
+    """io on `v`, the test playing its engine (and its service manager); `sndbuf`: io's
+    end's SO_SNDBUF (else net.core.wmem_default's)."""
     test_end, io_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if sndbuf is not None:
+        io_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify_path = tmp / "notify"
     notify.bind(str(notify_path))

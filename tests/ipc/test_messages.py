@@ -286,3 +286,6 @@ def test_frames_go_in_as_few_messages_as_fit_in_order() -> None:
         for batch in out:  # each one a message the engine takes
             assert ipc.decode(ipc.encode(batch), ipc.Peer.IO, ipc.Peer.ENGINE) == batch
     assert ipc.batches([]) == []
+    # within io's limit (half its socket's send buffer), but a frame alone goes as it is
+    assert [len(b.frames) for b in ipc.batches(small[:7], 1000)] == [3, 3, 1]
+    assert [len(b.frames) for b in ipc.batches(jumbo[:2], 1000)] == [1, 1]

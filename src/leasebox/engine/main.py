@@ -44,7 +44,8 @@ EX_USAGE = 64
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
-# frames (at least one message) from io handled per wake-up: as many as io reads in one
+# io's messages handled a wake-up: until this many frames (io reads as many in one; a
+# FRAMES message holds up to ipc.MAX_FRAMES, so a wake-up handles fewer than twice this)
 IO_BURST = 64
 
 

@@ -3,7 +3,8 @@
 One selector over the engine, packet, UDP and rtnetlink sockets (and the ARP socket while a
 probe runs or an address is guarded); the only timers are the probe's, the announcements'
 and the watchdog's. Each wake-up reads at most BURST datagrams from a socket, so a flood on
-one cannot starve the others, and every frame costs one bounded recv and one send.
+one cannot starve the others; every frame costs one bounded recv, and the frames of a
+wake-up one send to the engine (ipc.FRAMES).
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ class IoLoop:
         self.arp_watched = False
         self.seq = 0
         self.frame_buf = bytearray(ipc.MAX_FRAME)
+        # The kernel refuses a datagram longer than the socket's send buffer (EMSGSIZE), which
+        # net.core.wmem_default sets, and holds what the engine has not read yet against it:
+        # FRAMES messages stay within a quarter of it (the default's: 53,248 octets).
+        sndbuf = socks.engine.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        self.batch_limit = max(min(sndbuf // 4, 0xFFFF), ipc.MAX_FRAME + 2)
         self.netlink_buf = bytearray(NETLINK_BUFFER)
         self.udp_buf = bytearray(1)
         self.watchdog = sd.watchdog_interval()
@@ -327,7 +333,8 @@ class IoLoop:
 
     def on_packet(self) -> None:
         # the frames of one wake-up go together: one send for up to ipc.MAX_FRAMES
-        for batch in ipc.batches(self.read_frames(self.socks.packet, udp=True)):
+        for batch in ipc.batches(self.read_frames(self.socks.packet, udp=True),
+                                 self.batch_limit):
             try:
                 self.socks.engine.send(ipc.encode(batch), socket.MSG_DONTWAIT)
             except BlockingIOError:

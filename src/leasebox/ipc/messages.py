@@ -101,7 +101,7 @@ class LinkState:
 @record
 class Frames:
     """Frames io received, in order of arrival (1 to MAX_FRAMES, each 1 to MAX_FRAME octets,
-    together at most 0xFFFF octets with their lengths: see frames_fit)."""
+    together at most 0xFFFF octets with their lengths: see batches)."""
 
     frames: tuple[bytes, ...]
 
@@ -476,13 +476,15 @@ def _decode_frames(body: bytes) -> Message:
     return Frames(tuple(frames))
 
 
-def batches(frames: Sequence[bytes]) -> list[Frames]:
-    """`frames` (each 1 to MAX_FRAME octets), in order, in as few FRAMES messages as fit."""
+def batches(frames: Sequence[bytes], limit: int = 0xFFFF) -> list[Frames]:
+    """`frames` (each 1 to MAX_FRAME octets), in order, in as few FRAMES messages as fit,
+    each at most `limit` octets of payload (at most 0xFFFF; a frame alone may exceed it)."""
     out: list[Frames] = []
     batch: list[bytes] = []
     size = 0
     for data in frames:
-        if len(batch) == MAX_FRAMES or size + FRAME_LENGTH.size + len(data) > 0xFFFF:
+        if batch and (len(batch) == MAX_FRAMES
+                      or size + FRAME_LENGTH.size + len(data) > min(limit, 0xFFFF)):
             out.append(Frames(tuple(batch)))
             batch, size = [], 0
         batch.append(data)
