@@ -43,13 +43,24 @@ class Outcome:
                 f"{self.coverage} | {self.features} | {self.corpus} | {found} |")
 
 
+def _wrapper(target: str) -> Path:
+    return WORK / f"run-{target}"
+
+
+def write_wrappers(targets: list[str]) -> None:
+    """libFuzzer's -merge runs argv[0] again in a subprocess: an executable per target.
+    All are written before any target runs: with --jobs, a fork for one target while
+    another's wrapper was open for writing made that one's exec fail (ETXTBSY)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    for target in targets:
+        wrapper = _wrapper(target)
+        wrapper.write_text(f"#!/bin/sh\ncd {shlex.quote(str(REPO))} && exec "
+                           f"{shlex.quote(sys.executable)} -m tests.fuzz.run {target} \"$@\"\n")
+        wrapper.chmod(0o755)
+
+
 def _libfuzzer(target: str, args: list[str], log: Path) -> subprocess.CompletedProcess[str]:
-    # libFuzzer's -merge runs argv[0] again in a subprocess: give it an executable that
-    # is this target.
-    wrapper = WORK / f"run-{target}"
-    wrapper.write_text(f"#!/bin/sh\ncd {shlex.quote(str(REPO))} && exec "
-                       f"{shlex.quote(sys.executable)} -m tests.fuzz.run {target} \"$@\"\n")
-    wrapper.chmod(0o755)
+    wrapper = _wrapper(target)
     env = {**os.environ, "LEASEBOX_FUZZ_ARGV0": str(wrapper)}
     with log.open("w") as out:
         return subprocess.run([str(wrapper), *args], cwd=REPO, stdout=out, env=env,
@@ -123,8 +134,10 @@ def main() -> int:
         p.error(f"unknown target {' '.join(unknown)}; targets: {' '.join(TARGETS)}")
     budget = ([f"-max_total_time={args.seconds}"] if args.seconds
               else [f"-runs={args.runs or 1_000_000}"])
+    targets = args.targets or list(TARGETS)
+    write_wrappers(targets)
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = list(pool.map(lambda t: fuzz(t, budget), args.targets or list(TARGETS)))
+        outcomes = list(pool.map(lambda t: fuzz(t, budget), targets))
     for o in outcomes:
         print(o.row(), flush=True)
     if args.record:
