@@ -187,6 +187,33 @@ def test_listening_mode_sigterm_keeps_configuration(netns: str, start_netconf: A
     assert 0 < addresses(netns)[0]["valid_life_time"] <= 900
 
 
+def test_sigterm_serves_the_connected_engine_until_it_closes(netns: str,
+                                                             start_netconf: Any) -> None:
+    """The target's stop sends netconf SIGTERM while its engine leaves the link: the
+    engine's removal is still served, and netconf exits once the engine closes; an engine
+    that stays connected keeps it no longer than STOP_DRAIN (3.5 s)."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    assert nc.request(lease(1)).status == OK
+    nc.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    assert nc.request(ipc.Remove(2)).status == OK  # after the signal
+    assert addresses(netns) == []
+    started = time.monotonic()
+    nc.close_engine()
+    assert nc.wait() == 0
+    assert time.monotonic() - started < 1.0
+    # the engine stays: netconf leaves after the drain all the same
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    assert nc.request(lease(3)).status == OK
+    started = time.monotonic()
+    nc.proc.send_signal(signal.SIGTERM)
+    assert nc.wait() == 0
+    assert 3.0 < time.monotonic() - started < 5.0
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]  # left in place
+
+
 def test_link_replaced_leaves_the_request_for_the_engine(netns: str,
                                                          start_netconf: Any) -> None:
     # Connected (not socket-activated): netconf ends, the request unanswered; the engine

@@ -27,7 +27,9 @@ in hand is left unanswered, the connection closed (the engine sends it again), a
 waits for a link of the name again. With a connected socket it exits instead.
 
 Exit status: 0 on SIGTERM/SIGINT (configuration left in place: the address carries kernel
-lifetimes and the engine decides on removal), when a connected engine closes or its link
+lifetimes and the engine decides on removal; the engine connected then is served until it
+closes, STOP_DRAIN seconds at most, for the removal of a target's stop), when a connected
+engine closes or its link
 went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
 (EX_CONFIG) for a bad configuration file (logged as FILE:LINE: what) or command line.
 """
@@ -74,6 +76,10 @@ from leasebox.runtime.signals import StopSignals
 RTMGRP_LINK = 1
 MAX_QUEUED = 8  # connections looked at for the engine at the start
 SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
+# After SIGTERM, the connected engine is still served this long, or until it closes: the
+# target's stop sends netconf its SIGTERM as the engine leaves the link (leasebox-leave@),
+# and the engine waits up to 3 s (its STOP_GRACE) for the removal it asks for then.
+STOP_DRAIN = 3.5
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
 RUNTIME_DIR = "/run/leasebox"  # resolv.conf goes to RUNTIME_DIR/IFACE/
@@ -213,16 +219,19 @@ class _Loop:
         self.watchdog = sd.watchdog_interval()
         self.watch: _LinkWatch | None = None
         self.link_check: Callable[[], None] = lambda: None
+        self.stopped_at: float | None = None  # when a stop signal was first seen
 
     @property
     def stop_signal(self) -> int | None:
         return self.signals.received
 
     def wait(self, sock: socket.socket, idle: float = 0.0,
-             tick: Callable[[float], float | None] = lambda now: None) -> bool:
+             tick: Callable[[float], float | None] = lambda now: None,
+             drain: bool = False) -> bool:
         """True when `sock` is readable; False after `idle` seconds (if non-zero) without;
-        raise _Stop on SIGTERM/SIGINT. `tick(now)` does what is due and returns when it
-        next needs to run (None: nothing pending); while something is, no idle exit."""
+        raise _Stop on SIGTERM/SIGINT (with `drain`, STOP_DRAIN seconds after it). `tick(now)`
+        does what is due and returns when it next needs to run (None: nothing pending);
+        while something is, no idle exit."""
         deadline = time.monotonic() + idle if idle > 0 else None
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
@@ -232,11 +241,14 @@ class _Loop:
             if watch is not None:
                 sel.register(watch.sock, selectors.EVENT_READ)
             while True:
-                if self.stop_signal is not None:
-                    raise _Stop
                 now = time.monotonic()
+                stop_at = self._stop_at(now)
+                if stop_at is not None and (not drain or now >= stop_at):
+                    raise _Stop
                 due = tick(now)
                 timeout = self.watchdog
+                if stop_at is not None:
+                    timeout = stop_at - now if timeout is None else min(timeout, stop_at - now)
                 if due is not None:
                     left = max(0.0, due - now)
                     timeout = left if timeout is None else min(timeout, left)
@@ -250,12 +262,21 @@ class _Loop:
                 ready = [key.fileobj for key, _ in sel.select(timeout)]
                 if self.watchdog is not None:
                     sd.notify("WATCHDOG=1")
-                if self._woken(ready, watch):
+                if self._woken(ready, watch, drain):
                     return True
 
-    def _woken(self, ready: Sequence[object], watch: _LinkWatch | None) -> bool:
+    def _stop_at(self, now: float) -> float | None:
+        """When a stop signal received makes netconf stop serving; None: none came."""
+        if self.stop_signal is None:
+            return None
+        if self.stopped_at is None:
+            self.stopped_at = now
+        return self.stopped_at + STOP_DRAIN
+
+    def _woken(self, ready: Sequence[object], watch: _LinkWatch | None,
+               drain: bool = False) -> bool:
         """Handle the signal and link-event wake-ups; True if the waited-for socket is
-        readable (and no stop signal came)."""
+        readable (and no stop signal came, or `drain`)."""
         readable = False
         for fileobj in ready:
             if fileobj is self.signals.reader:
@@ -265,16 +286,17 @@ class _Loop:
                 self.link_check()
             else:
                 readable = True
-        return readable and self.stop_signal is None
+        return readable and (drain or self.stop_signal is None)
 
 
 def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: Logger,
            idle: float = 0.0) -> bool:
     """Answer one engine until it closes (False) or, with `idle`, until it has asked
-    nothing for that long (True). PeerViolation and LinkGone propagate."""
+    nothing for that long (True). PeerViolation and LinkGone propagate. A stop signal ends
+    it only STOP_DRAIN seconds later (_Stop), for the engine leaving the link."""
     conn.settimeout(SEND_TIMEOUT)
     while True:
-        if not loop.wait(conn, idle, nc.retry):
+        if not loop.wait(conn, idle, nc.retry, drain=True):
             return True
         try:
             msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
