@@ -1111,3 +1111,14 @@ def test_renew_without_carrier_says_so(rig: Rig) -> None:
     assert rig.svc.state is State.INIT_REBOOT
     reply = rig.control(control.Command.RENEW)
     assert reply["ok"] is False and "no carrier on eth0" in str(reply["error"])
+
+
+def test_a_lost_lease_is_a_warning_in_the_journal(rig: Rig, logs: Logs) -> None:
+    """journalctl -p warning shows the address lost: the server silent until the lease
+    expired (the REBINDING warning before it), then the Lost event."""
+    bind(rig)
+    while rig.svc.state is not State.INIT and rig.svc.state is not State.SELECTING:
+        rig.sent(confirm=True)  # the REQUESTs of RENEWING and REBINDING, unanswered
+    texts = [r.text() for r in logs.at_least(WARNING, "leasebox")]
+    assert any(t.startswith("no answer from ") for t in texts), texts
+    assert any(t.startswith(f"Lost {ADDRESS}/") for t in texts), texts

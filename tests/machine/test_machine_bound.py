@@ -6,6 +6,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from leasebox.core.log import WARNING
 from leasebox.core.machine.types import (
     AddressConflict,
     ApplyLease,
@@ -26,6 +27,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
 )
 from leasebox.core.wire.types import ZERO, MessageType
+from tests.conftest import Logs
 from tests.machine.machine_helpers import (
     ADDRESS,
     OTHER_ADDRESS,
@@ -522,3 +524,15 @@ def test_a_failed_renewal_of_an_infinite_lease_kept_in_rebinding() -> None:
     actions = h.handle(ConfigRefused(h.now, "EINVAL", failed=True))
     assert h.state is State.BOUND and not of_type(actions, RemoveLease)
     assert h.client.lease is not None and h.client.lease.lease_time == 0xFFFFFFFF
+
+
+def test_rebinding_is_the_first_warning_that_the_lease_may_go(logs: Logs) -> None:
+    """Renewing is silent in the journal's warnings; from T2 on the server has not
+    answered for long, and the administrator hears of it before the address goes."""
+    h = bound(lease_time=7200)
+    while h.state is not State.REBINDING:
+        assert not logs.at_least(WARNING)
+        h.fire()
+    (warning,) = logs.at_least(WARNING)
+    assert warning.text().startswith(f"no answer from {SERVER} to renewing ")
+    assert "until it expires in 900 s" in warning.text()  # 7/8 of 2 h: 15 min left

@@ -26,6 +26,10 @@ _VERB = {
     LeaseEventKind.FAILED: "Could not apply",
 }
 
+# logged as warnings: a lease lost, or one the engine could not use
+WARNED = frozenset({LeaseEventKind.LOST, LeaseEventKind.DECLINED, LeaseEventKind.REFUSED,
+                    LeaseEventKind.FAILED})
+
 
 def gateway(lease: Lease) -> str | None:
     if lease.classless_routes:

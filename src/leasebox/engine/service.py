@@ -254,7 +254,9 @@ class EngineService:
                 case PersistLease(lease):
                     self._persist(lease, now)
                 case LeaseEvent(kind, lease, detail, kept):
-                    log.info(journal.event_text(kind, lease, detail, kept), extra={
+                    # a lease lost or not used is a warning (journalctl -p warning)
+                    report = log.warning if kind in journal.WARNED else log.info
+                    report(journal.event_text(kind, lease, detail, kept), extra={
                         **self._fields(self.state, lease),
                         "MESSAGE_ID": journal.MESSAGE_IDS[kind],
                         "LEASE_EVENT": kind.value,

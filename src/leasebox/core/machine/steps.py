@@ -147,6 +147,10 @@ def start_renewing(ctx: Context) -> None:
 
 def start_rebinding(ctx: Context) -> None:
     lease = held(ctx)
+    # the first sign in the journal's warnings that the lease may be lost: until T2 the
+    # renewal is silent, and a server gone since the lease began is noticed only now
+    log.warning("no answer from %s to renewing %s: asking any server until it expires in "
+                "%d s", lease.server_id, lease.address, max(0, int(lease.expires_at - ctx.now)))
     begin_exchange(ctx, State.REBINDING)
     send_request(ctx)
     ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.expires_at)
