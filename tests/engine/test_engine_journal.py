@@ -55,3 +55,13 @@ def test_the_gateway_reported_is_the_router_netconf_uses() -> None:
                                            IPv4Address("192.0.2.254")))) == "192.0.2.254"
     slash32 = replace(lease, prefixlen=32, routers=(IPv4Address("198.51.100.9"),))
     assert gateway(slash32) == "198.51.100.9"  # reached through a host route
+
+
+def test_renewing_says_which_server_is_asked_as_the_journal_does() -> None:
+    """'via' is the gateway; the server asked follows 'from', as in 'Acquired ... from'."""
+    h = Harness()
+    lease = h.acquire()
+    while h.state is not State.RENEWING:
+        h.fire()
+    line = status_line(h.state, h.client.lease, True, h.now)
+    assert line.startswith(f"Renewing {describe(lease)} from {lease.server_id}, rebinds in ")

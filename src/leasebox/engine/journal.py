@@ -87,7 +87,7 @@ def status_line(state: State | None, lease: Lease | None, carrier: bool, now: fl
             tail = "infinite lease" if infinite else f"renews in {duration(lease.t1_at - now)}"
             return f"Bound {describe(lease)}, {tail}"
         case State.RENEWING if lease is not None:
-            return (f"Renewing {describe(lease)} with {lease.server_id}, "
+            return (f"Renewing {describe(lease)} from {lease.server_id}, "
                     f"rebinds in {duration(lease.t2_at - now)}")
         case State.REBINDING if lease is not None:
             return f"Rebinding {describe(lease)}, expires in {duration(lease.expires_at - now)}"

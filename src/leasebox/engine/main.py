@@ -408,7 +408,8 @@ class Loop:
         except ConnectionResetError:
             msg = None
         if msg is None:
-            log.info("netconf disconnected")
+            log.info("netconf closed the connection (as it does when idle: the next request "
+                     "starts it again)")
             self.svc.drop_netconf()
             return
         dispatch.engine_dispatch_netconf(self.svc, msg)
