@@ -7,7 +7,7 @@ from ipaddress import IPv4Address
 from leasebox.core.machine.types import LeaseEventKind, LinkDown, State
 from leasebox.core.record import replace
 from leasebox.core.values import INFINITE
-from leasebox.engine.journal import describe, event_text, gateway, status_line
+from leasebox.engine.journal import counts_seconds, describe, event_text, gateway, status_line
 from tests.machine.machine_helpers import Harness
 
 
@@ -65,3 +65,11 @@ def test_renewing_says_which_server_is_asked_as_the_journal_does() -> None:
         h.fire()
     line = status_line(h.state, h.client.lease, True, h.now)
     assert line.startswith(f"Renewing {describe(lease)} from {lease.server_id}, rebinds in ")
+
+
+def test_a_countdown_in_seconds_is_told_from_other_lines() -> None:
+    assert counts_seconds("Bound 192.0.2.10/24 via 192.0.2.1, renews in 59 s")
+    assert not counts_seconds("Bound 192.0.2.10/24 via 192.0.2.1, renews in 29 min")
+    assert not counts_seconds("Bound 192.0.2.10/24, infinite lease")
+    assert not counts_seconds("No carrier; keeping 192.0.2.10/24 until it expires")
+    assert not counts_seconds("s")

@@ -1122,3 +1122,17 @@ def test_a_lost_lease_is_a_warning_in_the_journal(rig: Rig, logs: Logs) -> None:
     texts = [r.text() for r in logs.at_least(WARNING, "leasebox")]
     assert any(t.startswith("no answer from ") for t in texts), texts
     assert any(t.startswith(f"Lost {ADDRESS}/") for t in texts), texts
+
+
+def test_status_counting_seconds_is_sent_each_second(rig: Rig) -> None:
+    """systemd shows STATUS= as last sent: a countdown in minutes is sent each minute, one
+    in seconds (the last two minutes before T1, T2 or the expiry) each second."""
+    bind(rig)
+    lease = rig.svc.client.lease if rig.svc.client else None
+    assert lease is not None
+    now = rig.clock.now
+    rig.svc.status_field(now)
+    assert rig.svc.status_due() == now + 60.0  # "renews in 29 min"
+    now = lease.t1_at - 100
+    assert rig.svc.status_field(now).endswith("renews in 100 s")
+    assert rig.svc.status_due() == now + 1.0

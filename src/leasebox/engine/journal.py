@@ -50,7 +50,7 @@ def describe(lease: Lease) -> str:
 def duration(seconds: float) -> str:
     s = max(0, int(seconds))
     if s < 120:
-        return f"{s} s"
+        return f"{s} s"  # counts_seconds knows this form
     if s < 7200:
         return f"{s // 60} min"
     if s < 172800:
@@ -70,6 +70,12 @@ def event_text(kind: LeaseEventKind, lease: Lease, detail: str, kept: bool = Fal
 
 def _keeping(text: str, lease: Lease | None) -> str:
     return text if lease is None else f"{text}; keeping {describe(lease)} until it expires"
+
+
+def counts_seconds(line: str) -> bool:
+    """Whether a status line ends in a countdown in seconds ("..., renews in 59 s")."""
+    words = line.rsplit(" ", 2)
+    return len(words) == 3 and words[2] == "s" and words[1].isdigit()
 
 
 def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float) -> str:

@@ -309,7 +309,7 @@ class Loop:
 
     def _timeout(self) -> float:
         now = self.svc.clock()
-        deadlines = [now + 60.0]
+        deadlines = [now + 60.0, self.svc.status_due()]
         for d in (self.svc.timer(), self.svc.netconf_retry_at, self.svc.ledger.held_deadline()):
             if d is not None:
                 deadlines.append(d)

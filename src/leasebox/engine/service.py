@@ -67,6 +67,9 @@ class OsRandom:
 DROP_LOG_INTERVAL = 10.0
 SERVERS_WARN_INTERVAL = 60.0  # seconds between two "more than one DHCP server" lines
 STATUS_REFRESH = 60.0
+# while STATUS= counts seconds (under two minutes to T1, T2 or the expiry), it is sent
+# each second: `systemctl status` shows it as last sent
+STATUS_REFRESH_SECONDS = 1.0
 NETCONF_RETRY = 0.5
 
 
@@ -117,6 +120,7 @@ class EngineService:
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
         self.status_at = 0.0
+        self.status_in_seconds = False  # the last STATUS= counts seconds
         self.on_io_change: Callable[[], None] = lambda: None
         self.on_netconf_change: Callable[[], None] = lambda: None
 
@@ -417,9 +421,14 @@ class EngineService:
 
     # ---- status ----------------------------------------------------------------------------
 
+    def status_due(self) -> float:
+        """When STATUS= is next sent again, for the countdown it shows."""
+        return self.status_at + (STATUS_REFRESH_SECONDS if self.status_in_seconds
+                                 else STATUS_REFRESH)
+
     def update_status(self, force: bool = False) -> None:
         now = self.clock()
-        if not force and now - self.status_at < STATUS_REFRESH:
+        if not force and now < self.status_due():
             return
         sd.notify(self.status_field(now))
 
@@ -428,7 +437,9 @@ class EngineService:
         self.status_at = now
         carrier = self.link.carrier if self.link else False
         lease = self.client.lease if self.client else None
-        return "STATUS=" + journal.status_line(self.state, lease, carrier, now)
+        line = journal.status_line(self.state, lease, carrier, now)
+        self.status_in_seconds = journal.counts_seconds(line)
+        return "STATUS=" + line
 
     def from_server(self, message: wire.Message, src_mac: bytes) -> bool:
         """Whether a reply may reach the state machine (AllowServers=/DenyServers=); notes
