@@ -58,3 +58,15 @@ def test_files_a_member_of_control_group_may_not_read_are_left_out(
     (bus / "eth0.json").unlink()
     os.mkfifo(bus / "eth0.json")
     assert "not a regular file" in handoff_status("eth0", bus, run)["error"]
+
+
+def test_what_netconf_left_out_follows_the_lease() -> None:
+    lease = {"address": "192.0.2.10", "prefixlen": 24, "server_id": "192.0.2.1",
+             "obtained_ago": 10.0}
+    notes = "router skipped: 198.51.100.1 is not on the link"
+    text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
+                          "lease": lease, "netconf_notes": notes}, 0.0)
+    assert f"  Not applied: {notes}" in text.splitlines()
+    text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
+                          "lease": lease, "netconf_notes": None}, 0.0)
+    assert "Not applied" not in text

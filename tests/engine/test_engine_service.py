@@ -228,6 +228,44 @@ def test_the_last_error_goes_once_a_lease_is_applied_again(rig: Rig) -> None:
     assert isinstance(result, dict) and result["last_error"] is None
 
 
+def test_what_netconf_left_out_shows_in_status_while_it_holds(rig: Rig) -> None:
+    """netconf's OK to an apply says what of the lease it did not install (a router off the
+    link, an MTU out of range): status shows it while that lease is in use, until the next
+    OK says otherwise or the configuration is removed."""
+    def status() -> dict[str, object]:
+        result = rig.control(control.Command.STATUS)["result"]
+        assert isinstance(result, dict)
+        return result
+
+    def renew(notes: str) -> None:
+        assert rig.control(control.Command.RENEW)["ok"] is True
+        rig.reply(ack(rig.sent()))
+        assert rig.netconf_conn is not None
+        apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        assert isinstance(apply, ipc.Apply)
+        dispatch.engine_dispatch_netconf(
+            rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK, notes))
+
+    bind(rig)
+    assert status()["netconf_notes"] is None
+    skipped = "router skipped: 198.51.100.1 is not on the link; mtu 9000 ignored (outside 68..1500)"
+    renew(skipped)
+    assert status()["netconf_notes"] == skipped
+    rig.clock.now += 70  # past the renew command's rate
+    renew("")
+    assert status()["netconf_notes"] is None
+    rig.clock.now += 70
+    renew("no default route: no router of the lease is usable")
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert rig.sent().message_type is wire.MessageType.RELEASE  # confirmed: the Remove goes
+    assert rig.netconf_conn is not None
+    remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(remove.request_id,
+                                                         ipc.ResultStatus.OK, ""))
+    assert status()["netconf_notes"] is None
+
+
 def test_an_io_that_restarts_while_probing_probes_again(tmp_path: Path) -> None:
     """io restarted during the ARP probe of a new address: the new io is asked to probe it
     again, or the address would be taken as free, unprobed, when the probe's time is up."""

@@ -9,6 +9,8 @@ import time
 
 from scapy.layers.l2 import ARP, Ether
 
+from leasebox.ctl import commands
+from leasebox.ipc import control
 from tests.integration.netlab import CLIENT_MAC, SERVER_IP, Dnsmasq, Lab, Leasebox
 from tests.io.iolab import in_netns
 from tests.waiting import wait_for
@@ -245,4 +247,9 @@ def test_a_first_router_off_the_link_is_skipped_not_the_lease(lab: Lab) -> None:
     default = [r for r in lab.routes() if r["dst"] == "default"]
     assert [r["gateway"] for r in default] == [SERVER_IP]
     box.wait_bound()
-    assert "router skipped: gateway 198.51.100.9 is not on the link" in box.log()
+    skipped = "router skipped: gateway 198.51.100.9 is not on the link"
+    assert skipped in box.log()
+    # and leaseboxctl status says so, with the lease it belongs to
+    status = commands.request(box.rundir, "veth0", control.Command.STATUS)
+    assert status["netconf_notes"].startswith(skipped)
+    assert f"  Not applied: {skipped}" in commands.format_status(status, time.time())

@@ -158,6 +158,33 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
     return out
 
 
+def _lease_lines(lease: dict[str, Any], now_wall: float) -> list[str]:
+    lines = [
+        f"      Address: {lease['address']}/{lease['prefixlen']}",
+        f"      Gateway: {lease.get('gateway') or '-'}",
+        f"          DNS: {' '.join(lease.get('dns_servers') or []) or '-'}",
+        f"Search Domain: {' '.join(_domains(lease)) or '-'}",
+        *([f"          NTP: {' '.join(lease['ntp_servers'])}"]
+          if lease.get("ntp_servers") else []),
+        f"       Server: {lease['server_id']}",
+        f"     Obtained: {_when(-lease['obtained_ago'], now_wall)}",
+        f"      Expires: {_when(lease.get('expires_in'), now_wall)}",
+        f"     Renew T1: {_when(lease.get('t1_in'), now_wall)}",
+        f"    Rebind T2: {_when(lease.get('t2_in'), now_wall)}",
+    ]
+    if lease.get("classless_routes"):
+        lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
+    if lease.get("mtu"):
+        lines.append(f"          MTU: {lease['mtu']}")
+    if lease.get("received_options"):
+        lines.append("      Options: " + " ".join(
+            f"{code}={value}" for code, value in sorted(lease["received_options"].items(),
+                                                          key=lambda kv: int(kv[0]))))
+    if lease.get("captive_portal"):
+        lines.append(f"Captive Portal: {lease['captive_portal']}")
+    return lines
+
+
 def format_status(st: dict[str, Any], now_wall: float) -> str:
     lines = [f"● {st.get('interface')}",
              f"        State: {st.get('state') or 'starting'}"
@@ -165,29 +192,9 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
              f"       Status: {st.get('status')}"]
     lease = st.get("lease")
     if lease:
-        lines += [
-            f"      Address: {lease['address']}/{lease['prefixlen']}",
-            f"      Gateway: {lease.get('gateway') or '-'}",
-            f"          DNS: {' '.join(lease.get('dns_servers') or []) or '-'}",
-            f"Search Domain: {' '.join(_domains(lease)) or '-'}",
-            *([f"          NTP: {' '.join(lease['ntp_servers'])}"]
-              if lease.get("ntp_servers") else []),
-            f"       Server: {lease['server_id']}",
-            f"     Obtained: {_when(-lease['obtained_ago'], now_wall)}",
-            f"      Expires: {_when(lease.get('expires_in'), now_wall)}",
-            f"     Renew T1: {_when(lease.get('t1_in'), now_wall)}",
-            f"    Rebind T2: {_when(lease.get('t2_in'), now_wall)}",
-        ]
-        if lease.get("classless_routes"):
-            lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
-        if lease.get("mtu"):
-            lines.append(f"          MTU: {lease['mtu']}")
-        if lease.get("received_options"):
-            lines.append("      Options: " + " ".join(
-                f"{code}={value}" for code, value in sorted(lease["received_options"].items(),
-                                                              key=lambda kv: int(kv[0]))))
-        if lease.get("captive_portal"):
-            lines.append(f"Captive Portal: {lease['captive_portal']}")
+        lines += _lease_lines(lease, now_wall)
+        if st.get("netconf_notes"):  # what of the lease netconf did not install, and why
+            lines.append(f"  Not applied: {st['netconf_notes']}")
     handoff = st.get("handoff") or {}
     if not (lease or {}).get("ntp_servers") and handoff.get("ntp_servers"):
         lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")

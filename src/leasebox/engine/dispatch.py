@@ -119,7 +119,10 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if ok:
         if pending.kind == "apply":
             svc.last_error = ""  # a lease is in use again: an old failure is history
+            svc.netconf_notes = msg.reason
             svc.feed(ConfigApplied(now))
+        else:
+            svc.netconf_notes = ""  # the lease's configuration is gone, and its notes
         return
     svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
     log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
@@ -228,6 +231,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
         "status": journal.status_line(svc.state, lease, svc.link.carrier if svc.link else False,
                                       now),
         "last_error": svc.last_error or None,
+        "netconf_notes": svc.netconf_notes or None,
         "servers": svc.servers.describe(),
         "fqdn": svc.settings.fqdn,
         "lease": None,

@@ -112,6 +112,9 @@ class EngineService:
         self.command_rate = Rate()  # renew and release from the control socket
         self.servers = ServerWatch(settings.allow_servers, settings.deny_servers)
         self.last_error = ""
+        # what netconf left out of the lease in use, and why (its OK's notes: a router not
+        # on the link, an MTU out of range), for the status
+        self.netconf_notes = ""
         self.dropped = 0
         self.ignored = 0
         self.portal_reported: str | None = None  # the captive portal the journal was told
