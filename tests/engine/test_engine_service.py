@@ -255,7 +255,18 @@ def test_what_netconf_left_out_shows_in_status_while_it_holds(rig: Rig) -> None:
     renew("")
     assert status()["netconf_notes"] is None
     rig.clock.now += 70
-    renew("no default route: no router of the lease is usable")
+    no_route = "no default route: no router of the lease is usable"
+    renew(no_route)
+    # a new netconf (the old one exited idle) gets the lease in use again, and says so again
+    rig.svc.drop_netconf()
+    rig.svc.connect_netconf()
+    rig.netconf_conn, _ = rig.netconf.accept()
+    rig.netconf_conn.settimeout(5)
+    reapply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(reapply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(reapply.request_id,
+                                                         ipc.ResultStatus.OK, no_route))
+    assert status()["netconf_notes"] == no_route
     assert rig.control(control.Command.LEAVE)["ok"] is True
     assert rig.sent().message_type is wire.MessageType.RELEASE  # confirmed: the Remove goes
     assert rig.netconf_conn is not None

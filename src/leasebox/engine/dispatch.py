@@ -117,12 +117,12 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
         raise ipc.PeerViolation(f"netconf: result for unknown request {msg.request_id}")
     now = svc.clock()
     if ok:
+        # an apply's OK, or a reapply's (the lease in use, sent again to a new netconf),
+        # says what of it netconf left out; a removal's, that none of it is left
+        svc.netconf_notes = "" if pending.kind == "remove" else msg.reason
         if pending.kind == "apply":
             svc.last_error = ""  # a lease is in use again: an old failure is history
-            svc.netconf_notes = msg.reason
             svc.feed(ConfigApplied(now))
-        else:
-            svc.netconf_notes = ""  # the lease's configuration is gone, and its notes
         return
     svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
     log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
