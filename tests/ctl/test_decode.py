@@ -207,3 +207,24 @@ def test_no_daemon_exits_69_with_one_line(args: tuple[str, ...], tmp_path: Path)
     assert result.stdout == b""
     if args:  # where to look: a failed service's status says why (a configuration error)
         assert b"systemctl status leasebox@nosuch0.target says why" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "meant"), [(("renwe", "nosuch0"), "renew"),
+                                             (("relase", "nosuch0"), "release"),
+                                             (("-q", "statsu"), "status")])
+def test_a_mistyped_command_is_a_usage_error(args: tuple[str, ...], meant: str,
+                                              tmp_path: Path) -> None:
+    """A word close to a command that no interface has is taken for a mistyped command
+    (64), not for an interface leasebox does not run on (69)."""
+    result = run("--runtime-dir", str(tmp_path), *args)
+    assert_one_line_error(result, 64, "leaseboxctl: unknown command")
+    assert f"did you mean {meant!r}?".encode() in result.stderr
+    # an interface name unlike any command is still asked for
+    assert run("--runtime-dir", str(tmp_path), "nosuch0").returncode == 69
+
+
+@pytest.mark.parametrize("command", ["wait-online", "dispatch nosuch0"])
+def test_a_negative_timeout_is_a_usage_error(command: str) -> None:
+    result = run(*command.split(), "--timeout", "-1")
+    assert_one_line_error(result, 64, "leaseboxctl")
+    assert b"seconds must be 0 or more" in result.stderr

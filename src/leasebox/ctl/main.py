@@ -107,6 +107,17 @@ def _run_dispatch(args: argparse.Namespace) -> int:
     return dispatch.run(args)
 
 
+def _seconds(text: str) -> float:
+    """A time limit: 0 or more seconds (0 means none, where a command says so)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    return value
+
+
 def _add_dispatch(sub: Subparsers[_Parser]) -> None:
     p = sub.add_parser("dispatch", help="run the lease hooks for IFACE's queued events",
                        description="Run the executables in /etc/leasebox/dispatch.d (and "
@@ -116,7 +127,7 @@ def _add_dispatch(sub: Subparsers[_Parser]) -> None:
     p.add_argument("interface", metavar="IFACE")
     p.add_argument("--state-dir", default="/var/lib/private/leasebox", metavar="DIR",
                    help="where the engine's state directories are")
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
                    help="time limit of each hook (default 30)")
     p.set_defaults(handler=_run_dispatch)
 
@@ -192,7 +203,7 @@ def _add_wait_online(sub: Subparsers[_Parser]) -> None:
     p.add_argument("interfaces", nargs="*", metavar="IFACE")
     p.add_argument("--any", action="store_true",
                    help="one configured interface is enough")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_seconds, default=120.0, metavar="SECONDS",
                    help="give up after SECONDS (default 120; 0: never)")
     p.add_argument("--json", action="store_true",
                    help="at the end, print whether online, after how long, and each state")
@@ -234,6 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not any(a in _COMMANDS for a in argv) and not {"-h", "--help"} & set(argv):
         argv = _insert_default(argv)  # `leaseboxctl` means list, `leaseboxctl IFACE...` status
+        mistyped = _mistyped_command(argv)
+        if mistyped:
+            print(f"{PROG}: {mistyped}", file=sys.stderr)
+            return EX_USAGE
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
@@ -242,6 +257,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 _COMMANDS = frozenset({"list", "status", "monitor", "renew", "release", "leave",
                        "wait-online", "dispatch", "check-config", "decode"})
 _GLOBAL_FLAGS = frozenset({"-q", "--quiet"})
+
+
+def _mistyped_command(argv: list[str]) -> str:
+    """Why the first name after `status` (as _insert_default put it there) is taken for a
+    mistyped command rather than an interface: it is close to a command's name and no
+    interface has it (`leaseboxctl renwe eth0`); "" if it is not."""
+    if "status" not in argv:  # `list`: no name at all
+        return ""
+    names = [a for a in argv[argv.index("status") + 1:] if not a.startswith("-")]
+    if not names or "/" in names[0]:
+        return ""
+    import difflib  # noqa: PLC0415 - only for a name that is no command
+    import os  # noqa: PLC0415
+
+    if os.path.lexists(f"/sys/class/net/{names[0]}"):
+        return ""
+
+    close = difflib.get_close_matches(names[0], sorted(_COMMANDS), n=1, cutoff=0.75)
+    if not close:
+        return ""
+    return (f"unknown command {names[0]!r} (did you mean {close[0]!r}?), and no interface "
+            "has that name")
 
 
 def _insert_default(argv: list[str]) -> list[str]:

@@ -41,7 +41,7 @@ def _state(rundir: Path, name: str, deadline: float | None) -> str:
         min(TIMEOUT, max(deadline - time.monotonic(), MIN_ASK))
     try:
         return str(request(rundir, name, control.Command.STATUS, timeout).get("state")
-                   or "none")
+                   or "starting")  # as leaseboxctl's list says it
     except CtlError as exc:
         if exc.code == EX_NOPERM:  # it will not change while this waits: said at once
             raise
