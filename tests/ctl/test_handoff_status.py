@@ -70,3 +70,18 @@ def test_what_netconf_left_out_follows_the_lease() -> None:
     text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
                           "lease": lease, "netconf_notes": None}, 0.0)
     assert "Not applied" not in text
+
+
+def test_routers_show_when_they_are_more_than_the_gateway() -> None:
+    def text(routers: list[str], gateway: str | None) -> str:
+        lease = {"address": "192.0.2.10", "prefixlen": 24, "server_id": "192.0.2.1",
+                 "obtained_ago": 10.0, "routers": routers, "gateway": gateway}
+        return format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
+                              "lease": lease}, 0.0)
+
+    assert "Routers" not in text(["192.0.2.1"], "192.0.2.1")
+    assert "Routers" not in text([], None)
+    # the first is off the subnet: no gateway from option 3, and the routers say why
+    assert "      Routers: 198.51.100.9 192.0.2.1" in text(["198.51.100.9", "192.0.2.1"],
+                                                          "192.0.2.1").splitlines()
+    assert "      Routers: 10.9.9.9" in text(["10.9.9.9"], None).splitlines()

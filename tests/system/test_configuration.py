@@ -77,6 +77,16 @@ def test_bad_configuration_stops_the_service_with_78(lab: LeaseLab) -> None:
     assert lab.address() is None
     check = c.run(["leaseboxctl", "check-config"], check=False)
     assert check.returncode == 78 and f"{BAD_DROPIN}:2:" in check.stderr
+    # io's queued connection starts the engine until systemd's start limit fails it; the
+    # target stays active, so leaseboxctl names the failed unit, whose status says why
+    wait_for("the engine to fail", lambda: c.run(
+        ["systemctl", "show", "-p", "ActiveState", "--value", ENGINE]).stdout.strip()
+        == "failed", 15)
+    status = c.run(["leaseboxctl", "status", IFACE], check=False)
+    assert status.returncode == 69, status
+    assert f"failed: {ENGINE}" in status.stderr
+    assert f"systemctl status {ENGINE} says why" in status.stderr
+    assert f"systemctl reset-failed 'leasebox*@{IFACE}.*'" in status.stderr
     # fixed, then restarted as leasebox(8) says: leave@'s stop no longer asks the failed
     # engine (whose socket would start it, and that start wait for the stop job, 5 s), and
     # the new engine takes a lease rather than a queued "leave". reset-failed: io's queued

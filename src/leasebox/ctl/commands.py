@@ -43,11 +43,42 @@ class CtlError(Exception):
         self.absent = absent  # no engine listens: no socket, or the connection refused
 
 
-def _ask_systemd(iface: str) -> str:
-    """Where to look when the engine is not there: a failed service says why in its status
-    (a configuration error, a start limit), which leasebox itself cannot tell once it has
-    exited."""
-    return f"systemctl status leasebox@{iface}.target says why"
+# the units of an interface that can fail while its target stays active
+UNITS = ("leasebox-engine@{}.service", "leasebox-io@{}.service", "leasebox-netconf@{}.service",
+         "leasebox-engine@{}.socket", "leasebox-control@{}.socket", "leasebox-io@{}.socket",
+         "leasebox-io-link@{}.socket", "leasebox-netconf@{}.socket")
+SYSTEMCTL_TIMEOUT = 5.0
+
+
+def failed_units(iface: str) -> list[str]:
+    """Which of the interface's units systemd holds as failed (empty if it cannot tell:
+    no systemd, or not asked in time). `iface` is checked (ifname.check)."""
+    try:
+        out = subprocess.run(["systemctl", "show", "--property=Id,ActiveState",
+                              *(unit.format(iface) for unit in UNITS)],
+                             capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT,
+                             check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    failed = []
+    for block in out.split("\n\n"):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("ActiveState") == "failed" and props.get("Id"):
+            failed.append(props["Id"])
+    return failed
+
+
+def _ask_systemd(iface: str, failed: list[str] | None = None) -> str:
+    """Where to look when the engine is not there. A failed unit says why in its status (a
+    configuration error, a start limit), which leasebox itself cannot tell once it has
+    exited; the target stays active all the same, and says nothing."""
+    if failed is None:
+        failed = failed_units(iface)
+    if not failed:
+        return f"systemctl status leasebox@{iface}.target says why"
+    return (f"failed: {', '.join(failed)}; systemctl status {failed[0]} says why, and once "
+            f"that is fixed, systemctl reset-failed 'leasebox*@{iface}.*' and a restart of "
+            f"leasebox@{iface}.target start it again")
 
 
 def request(rundir: Path, iface: str, command: control.Command,
@@ -73,10 +104,19 @@ def request(rundir: Path, iface: str, command: control.Command,
         raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
                        "root's; see ControlGroup= in leasebox.conf(5))") from None
     except TimeoutError:
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer",
+        failed = failed_units(iface)  # a connection queued for an engine that cannot start
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer"
+                       + (f" ({_ask_systemd(iface, failed)})" if failed else ""),
                        timed_out=True) from None
+    except (ConnectionResetError, BrokenPipeError):
+        # started by the connection, the engine exited before it answered (exit 78, say)
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
+                       f"an answer ({_ask_systemd(iface)})", absent=True) from None
     except OSError as exc:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
+    if not data:  # as above, with the connection taken first
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
+                       f"an answer ({_ask_systemd(iface)})", absent=True)
     try:
         reply = control.decode_reply(data)
     except control.ControlError as exc:
@@ -172,6 +212,9 @@ def _lease_lines(lease: dict[str, Any], now_wall: float) -> list[str]:
         f"     Renew T1: {_when(lease.get('t1_in'), now_wall)}",
         f"    Rebind T2: {_when(lease.get('t2_in'), now_wall)}",
     ]
+    routers = lease.get("routers") or []
+    if routers and routers != [lease.get("gateway")]:  # option 3 as sent, beyond the gateway
+        lines.append(f"      Routers: {' '.join(routers)}")
     if lease.get("classless_routes"):
         lines.append(f"       Routes: {', '.join(lease['classless_routes'])}")
     if lease.get("mtu"):
