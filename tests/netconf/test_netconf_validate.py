@@ -10,6 +10,7 @@ import pytest
 from leasebox.core import record
 from leasebox.core.values import Route
 from leasebox.ipc import INFINITE, Apply
+from leasebox.netconf.dispatch import MAX_REASON, notes_text
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.validate import Plan, PlannedRoute, Refused, make_plan
 
@@ -302,3 +303,23 @@ def test_use_routes_no_cannot_be_bypassed_with_an_onlink_host_route() -> None:
     p = plan(msg)
     assert PlannedRoute(N("10.8.0.53/32"), None, 254, 1024) in p.routes
     assert PlannedRoute(N("0.0.0.0/0"), A("10.8.0.53"), 254, 1024) in p.routes
+
+
+def test_notes_go_to_the_engine_whole_or_not_at_all() -> None:
+    """The OK's reason holds at most the contract's 200 characters: the notes that fit go
+    whole, and the rest are counted, with where netconf logged them all."""
+    skipped = "router skipped: gateway 10.9.9.9 is not on the link (outside 192.0.2.0/24)"
+    no_route = "no default route: no router of the lease is usable"
+    mtu = "mtu 500 ignored (outside 1280..65535 (the link has IPv6))"
+    assert notes_text((), "eth0") == ""
+    assert notes_text((skipped, no_route), "eth0") == f"{skipped}; {no_route}"
+    many = notes_text((skipped, skipped, no_route, mtu), "eth0")
+    assert many == f"{skipped}; {skipped}; 2 more: journalctl -u leasebox-netconf@eth0"
+    assert len(many) <= MAX_REASON
+    long = "x" * 201
+    assert notes_text((long,), "eth0") == \
+        "1 note, too long for here: journalctl -u leasebox-netconf@eth0"
+    for k in range(1, 12):  # whatever the count and the interface's name, within bounds
+        text = notes_text((mtu,) * k, "e" * 15)
+        assert len(text) <= MAX_REASON and not text.endswith("...")
+        assert text == "; ".join((mtu,) * k) or text.endswith("@" + "e" * 15)

@@ -87,6 +87,24 @@ def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result
     return ipc.Result(request_id, status, text)
 
 
+def notes_text(notes: tuple[str, ...], ifname: str) -> str:
+    """An OK's reason: the notes whole, as many as fit in the contract's bound, and then
+    how many more there are and where (netconf logs each), rather than one cut short."""
+    text = ""
+    for n, note in enumerate(notes):
+        joined = f"{text}; {note}" if text else note
+        rest = len(notes) - n - 1
+        more = f"; {rest} more: journalctl -u leasebox-netconf@{ifname}" if rest else ""
+        if len(joined) + len(more) > MAX_REASON:
+            left = len(notes) - n
+            where = f"journalctl -u leasebox-netconf@{ifname}"
+            if text:
+                return f"{text}; {left} more: {where}"
+            return f"{left} note{'s' if left > 1 else ''}, too long for here: {where}"
+        text = joined
+    return text
+
+
 def check_link(nc: Netconf, request_id: int) -> LinkInfo:
     """Re-check before every change that IFNAME still is the link we resolved at start: our
     ifindex still exists and still has that name (names are unique, so no other link has
@@ -138,7 +156,7 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
              extra={"LEASE_ADDRESS": str(plan.interface.ip)})
     for note in plan.notes:
         log.warning("apply #%d: %s", msg.request_id, note)
-    return result(msg.request_id, ipc.ResultStatus.OK, "; ".join(plan.notes))
+    return result(msg.request_id, ipc.ResultStatus.OK, notes_text(plan.notes, nc.ifname))
 
 
 def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
