@@ -276,3 +276,14 @@ def test_leave_from_execstop_is_fine_only_when_no_engine_runs(
                                        f"interface (no {rundir}/eth9/control.sock; "
                                        "systemctl status leasebox@eth9.target says why): "
                                        "nothing to leave\n")
+
+
+def test_an_absent_engine_asks_systemd_only_when_the_error_is_shown(tmp_path: Path) -> None:
+    """wait-online looks at every interface ten times a second at boot: an engine not yet
+    there costs it a failed connect, not a systemctl run; the hint is made when shown."""
+    with pytest.raises(commands.CtlError) as caught:
+        commands.request(tmp_path, "eth9", control.Command.STATUS)
+    assert caught.value.ask_systemd == "eth9" and commands.why(caught.value) == "not running"
+    assert "{hint}" in caught.value.args[0]
+    shown = str(caught.value)  # here systemd is asked (no systemd: the target's status)
+    assert "{hint}" not in shown and "says why" in shown and caught.value.ask_systemd is None

@@ -36,11 +36,21 @@ MAX_FILE = 1 << 16
 
 class CtlError(Exception):
     def __init__(self, code: int, text: str, timed_out: bool = False,
-                 absent: bool = False) -> None:
+                 absent: bool = False, ask_systemd: str | None = None) -> None:
         super().__init__(text)
         self.code = code
         self.timed_out = timed_out  # the engine did not answer in time
         self.absent = absent  # no engine listens: no socket, or the connection refused
+        # the interface whose units systemd is asked about, once the error is shown (with
+        # " ({hint})" in `text`): wait-online and the overview, which only count the error,
+        # do not run systemctl at every look
+        self.ask_systemd = ask_systemd
+
+    def __str__(self) -> str:
+        if self.ask_systemd is not None:  # once
+            self.args = (str(self.args[0]).replace("{hint}", _ask_systemd(self.ask_systemd)),)
+            self.ask_systemd = None
+        return super().__str__()
 
 
 # the units of an interface that can fail while its target stays active
@@ -68,12 +78,11 @@ def failed_units(iface: str) -> list[str]:
     return failed
 
 
-def _ask_systemd(iface: str, failed: list[str] | None = None) -> str:
+def _ask_systemd(iface: str) -> str:
     """Where to look when the engine is not there. A failed unit says why in its status (a
     configuration error, a start limit), which leasebox itself cannot tell once it has
     exited; the target stays active all the same, and says nothing."""
-    if failed is None:
-        failed = failed_units(iface)
+    failed = failed_units(iface)
     if not failed:
         return f"systemctl status leasebox@{iface}.target says why"
     return (f"failed: {', '.join(failed)}; systemctl status {failed[0]} says why, and once "
@@ -96,27 +105,26 @@ def request(rundir: Path, iface: str, command: control.Command,
             data = sock.recv(control.MAX_REPLY + 1)
     except FileNotFoundError:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
-                       f"(no {path}; {_ask_systemd(iface)})", absent=True) from None
+                       f"(no {path}; {{hint}})", absent=True, ask_systemd=iface) from None
     except ConnectionRefusedError:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: leasebox is not running for this interface "
-                       f"({_ask_systemd(iface)})", absent=True) from None
+                       "({hint})", absent=True, ask_systemd=iface) from None
     except PermissionError:
         raise CtlError(EX_NOPERM, f"{iface}: permission denied (the control socket is "
                        "root's; see ControlGroup= in leasebox.conf(5))") from None
     except TimeoutError:
-        failed = failed_units(iface)  # a connection queued for an engine that cannot start
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer"
-                       + (f" ({_ask_systemd(iface, failed)})" if failed else ""),
-                       timed_out=True) from None
+        # (the connection may wait for an engine that cannot start: systemd says so)
+        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer ({{hint}})",
+                       timed_out=True, ask_systemd=iface) from None
     except (ConnectionResetError, BrokenPipeError):
         # started by the connection, the engine exited before it answered (exit 78, say)
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
-                       f"an answer ({_ask_systemd(iface)})", absent=True) from None
+                       "an answer ({hint})", absent=True, ask_systemd=iface) from None
     except OSError as exc:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
     if not data:  # as above, with the connection taken first
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
-                       f"an answer ({_ask_systemd(iface)})", absent=True)
+                       "an answer ({hint})", absent=True, ask_systemd=iface)
     try:
         reply = control.decode_reply(data)
     except control.ControlError as exc:
