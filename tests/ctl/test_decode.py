@@ -228,3 +228,15 @@ def test_a_negative_timeout_is_a_usage_error(command: str) -> None:
     result = run(*command.split(), "--timeout", "-1")
     assert_one_line_error(result, 64, "leaseboxctl")
     assert b"seconds must be 0 or more" in result.stderr
+
+
+def test_a_name_close_to_a_command_is_an_interface_when_leasebox_runs_on_it(
+        tmp_path: Path) -> None:
+    """leasebox runs on (and waits for) interfaces not there yet: a control socket makes a
+    name an interface, as does `--` before it."""
+    (tmp_path / "leave0").mkdir()
+    (tmp_path / "leave0" / "control.sock").touch()
+    for args in (("leave0",), ("status", "leave0"), ("--", "renwe")):
+        result = run("--runtime-dir", str(tmp_path), *args)
+        assert_one_line_error(result, 69, "leaseboxctl:")
+    assert run(f"--runtime-dir={tmp_path}", "leave0").returncode == 69

@@ -287,3 +287,37 @@ def test_an_absent_engine_asks_systemd_only_when_the_error_is_shown(tmp_path: Pa
     assert "{hint}" in caught.value.args[0]
     shown = str(caught.value)  # here systemd is asked (no systemd: the target's status)
     assert "{hint}" not in shown and "says why" in shown and caught.value.ask_systemd is None
+
+
+def test_leave_from_an_engine_that_closes_without_an_answer_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that takes the request and closes without an answer (it crashed, or exited
+    78) may or may not have left the link: that is a failure for leave@'s ExecStop, not
+    "not running, nothing to leave"."""
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(tmp_path / "no-systemctl"))
+    rundir = tmp_path / "run"
+    (rundir / "eth0").mkdir(parents=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server.bind(str(rundir / "eth0" / "control.sock"))
+    server.listen(1)
+    server.settimeout(5)
+
+    def closes_at_once() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            conn.recv(4096)
+            conn.close()
+
+    taker = threading.Thread(target=closes_at_once)
+    taker.start()
+    try:
+        args = build_parser().parse_args(["--runtime-dir", str(rundir), "--quiet", "leave",
+                                          "eth0"])
+        assert isinstance(args, argparse.Namespace)
+        assert commands.leave_if_running(args) == commands.EX_UNAVAILABLE
+    finally:
+        taker.join(10)
+        server.close()
+    with pytest.raises(commands.CtlError) as caught:
+        commands.request(rundir, "eth0", control.Command.STATUS, timeout=0.3)
+    assert commands.why(caught.value) == "not running"  # the socket is gone: refused

@@ -324,9 +324,9 @@ KEEP_CONFIGURATION = Setting(
     _N, "KeepConfiguration", v.boolean, False,
     "When leasebox leaves the link without a RELEASE (SendRelease=no), leave the address, "
     "routes and DNS in place; the address still expires with its lease lifetime in the "
-    "kernel, but the DNS and NTP servers handed to systemd-resolved and -timesyncd have no "
-    "lifetime: they stay until leasebox runs on the link again, or the link goes. A "
-    "RELEASE always removes them.",
+    "kernel, but the DNS and NTP servers handed on (to systemd-resolved and -timesyncd, or "
+    "to the resolv.conf file) have no lifetime: they stay until leasebox runs on that "
+    "interface again. A RELEASE always removes them.",
     _E, BOOL)
 
 # ---- [Control]: who may use leaseboxctl ---------------------------------------------------------

@@ -36,11 +36,15 @@ MAX_FILE = 1 << 16
 
 class CtlError(Exception):
     def __init__(self, code: int, text: str, timed_out: bool = False,
-                 absent: bool = False, ask_systemd: str | None = None) -> None:
+                 absent: bool = False, ask_systemd: str | None = None,
+                 closed: bool = False) -> None:
         super().__init__(text)
         self.code = code
         self.timed_out = timed_out  # the engine did not answer in time
         self.absent = absent  # no engine listens: no socket, or the connection refused
+        # the engine closed the connection without an answer: it exited (or crashed) with
+        # the request, which may or may not have been carried out; not "absent"
+        self.closed = closed
         # the interface whose units systemd is asked about, once the error is shown (with
         # " ({hint})" in `text`): wait-online and the overview, which only count the error,
         # do not run systemctl at every look
@@ -64,7 +68,7 @@ def failed_units(iface: str) -> list[str]:
     """Which of the interface's units systemd holds as failed (empty if it cannot tell:
     no systemd, or not asked in time). `iface` is checked (ifname.check)."""
     try:
-        out = subprocess.run(["systemctl", "show", "--property=Id,ActiveState",
+        out = subprocess.run([SYSTEMCTL, "show", "--property=Id,ActiveState",
                               *(unit.format(iface) for unit in UNITS)],
                              capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT,
                              check=False).stdout
@@ -119,12 +123,12 @@ def request(rundir: Path, iface: str, command: control.Command,
     except (ConnectionResetError, BrokenPipeError):
         # started by the connection, the engine exited before it answered (exit 78, say)
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
-                       "an answer ({hint})", absent=True, ask_systemd=iface) from None
+                       "an answer ({hint})", closed=True, ask_systemd=iface) from None
     except OSError as exc:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
     if not data:  # as above, with the connection taken first
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
-                       "an answer ({hint})", absent=True, ask_systemd=iface)
+                       "an answer ({hint})", closed=True, ask_systemd=iface)
     try:
         reply = control.decode_reply(data)
     except control.ControlError as exc:
@@ -373,6 +377,8 @@ def why(exc: CtlError) -> str:
     """An engine that could not be asked, in a word for the overview's state column."""
     if exc.absent:
         return "not running"
+    if exc.closed:
+        return "closed, no answer"
     if exc.code == EX_NOPERM:
         return "permission denied"
     return "no answer" if exc.timed_out else "bad answer"

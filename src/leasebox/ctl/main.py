@@ -263,7 +263,7 @@ def _mistyped_command(argv: list[str]) -> str:
     """Why the first name after `status` (as _insert_default put it there) is taken for a
     mistyped command rather than an interface: it is close to a command's name and no
     interface has it (`leaseboxctl renwe eth0`); "" if it is not."""
-    if "status" not in argv:  # `list`: no name at all
+    if "status" not in argv or "--" in argv:  # `list`, or `--`: names, whatever they are
         return ""
     names = [a for a in argv[argv.index("status") + 1:] if not a.startswith("-")]
     if not names or "/" in names[0]:
@@ -271,7 +271,12 @@ def _mistyped_command(argv: list[str]) -> str:
     import difflib  # noqa: PLC0415 - only for a name that is no command
     import os  # noqa: PLC0415
 
-    if os.path.lexists(f"/sys/class/net/{names[0]}"):
+    rundir = next((a.split("=", 1)[1] for a in argv if a.startswith("--runtime-dir=")),
+                  argv[argv.index("--runtime-dir") + 1] if "--runtime-dir" in argv[:-1]
+                  else "/run/leasebox")
+    # an interface there, or one leasebox runs on (and waits for), is asked for
+    if os.path.lexists(f"/sys/class/net/{names[0]}") or \
+            os.path.lexists(f"{rundir}/{names[0]}/control.sock"):
         return ""
 
     close = difflib.get_close_matches(names[0], sorted(_COMMANDS), n=1, cutoff=0.75)
