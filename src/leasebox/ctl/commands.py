@@ -121,12 +121,11 @@ def request(rundir: Path, iface: str, command: control.Command,
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine did not answer ({{hint}})",
                        timed_out=True, ask_systemd=iface) from None
     except (ConnectionResetError, BrokenPipeError):
-        # started by the connection, the engine exited before it answered (exit 78, say)
-        raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
-                       "an answer ({hint})", closed=True, ask_systemd=iface) from None
+        data = b""  # as an empty read: closed, taken or not
     except OSError as exc:
         raise CtlError(EX_UNAVAILABLE, f"{iface}: {exc.strerror or exc}") from None
-    if not data:  # as above, with the connection taken first
+    if not data:
+        # started by the connection, the engine exited before it answered (exit 78, say)
         raise CtlError(EX_UNAVAILABLE, f"{iface}: the engine closed the connection without "
                        "an answer ({hint})", closed=True, ask_systemd=iface)
     try:

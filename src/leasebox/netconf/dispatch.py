@@ -90,14 +90,13 @@ def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result
 def notes_text(notes: tuple[str, ...], ifname: str) -> str:
     """An OK's reason: the notes whole, as many as fit in the contract's bound, and then
     how many more there are and where (netconf logs each), rather than one cut short."""
+    where = f"journalctl -u leasebox-netconf@{ifname}"
     text = ""
     for n, note in enumerate(notes):
         joined = f"{text}; {note}" if text else note
         rest = len(notes) - n - 1
-        more = f"; {rest} more: journalctl -u leasebox-netconf@{ifname}" if rest else ""
-        if len(joined) + len(more) > MAX_REASON:
-            left = len(notes) - n
-            where = f"journalctl -u leasebox-netconf@{ifname}"
+        if len(joined) + (len(f"; {rest} more: {where}") if rest else 0) > MAX_REASON:
+            left = rest + 1
             if text:
                 return f"{text}; {left} more: {where}"
             return f"{left} note{'s' if left > 1 else ''}, too long for here: {where}"
