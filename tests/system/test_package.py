@@ -274,6 +274,8 @@ def test_maintainer_scripts_for_another_root_leave_this_system_alone(
                    action], timeout=60)
         assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active"
         assert c.run(["test", "-d", "/run/leasebox-conf"], check=False).returncode == 0
+        for runtime in (f"/run/leasebox/{IFACE}", f"/run/leasebox-ipc/{IFACE}"):
+            assert c.run(["test", "-d", runtime], check=False).returncode == 0, runtime
         # purge cleaned that tree instead
         assert c.run(["sh", "-c", f"find {other} ! -type d | sort"]).stdout.split() == [
             f"{other}/etc/systemd/system/multi-user.target.wants/leasebox-own.service",
@@ -311,6 +313,13 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
     files = c.run(["systemctl", "list-unit-files", "--no-legend", "leasebox*"],
                   check=False).stdout  # status 1: no such unit file
     assert files.strip() == "", files
+    # what the stopped services left in /run goes; the runtime configuration directory
+    # stays, as configuration
+    left = c.run(["sh", "-c", "ls -d /run/leasebox /run/leasebox-ipc /run/leasebox-netconf "
+                  "/run/leasebox-bus /run/private/leasebox-netconf 2>/dev/null"],
+                 check=False).stdout
+    assert left.strip() == "", f"remove left:\n{left}"
+    assert c.run(["test", "-d", "/run/leasebox-conf"], check=False).returncode == 0
     # remove keeps the configuration: the conffile, the enable link, the lease files
     status = c.run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", "leasebox"]).stdout
     assert status.strip() == "rc"
