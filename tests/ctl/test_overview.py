@@ -60,6 +60,31 @@ def test_list_one_line_per_interface(tmp_path: Path, engines: list[FakeEngine], 
     assert "not running" in rows[1]["error"]
 
 
+def test_the_table_asks_systemd_nothing_for_an_engine_not_running(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table shows only why(): no systemctl run for each interface without an engine;
+    --json's error text names the failed units, and asks systemd once an interface."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "systemctl"
+    fake.write_text(f"#!/bin/sh\necho \"$*\" >> {calls}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
+    for name in ("eth1", "eth2"):
+        (tmp_path / name).mkdir()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as gone:
+            gone.bind(str(tmp_path / name / "control.sock"))  # left behind: refused
+    assert ctl_main.main(["--runtime-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[:3] for line in out[1:3]] == [["eth1", "not", "running"],
+                                                      ["eth2", "not", "running"]]
+    assert not calls.exists()
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all("says why" in row["error"] for row in rows)
+    assert len(calls.read_text().splitlines()) == 2
+
+
 def test_list_says_why_an_engine_that_runs_did_not_answer(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

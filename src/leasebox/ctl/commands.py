@@ -384,8 +384,10 @@ def why(exc: CtlError) -> str:
 
 
 def overview_row(name: str, st: dict[str, Any] | None,
-                 error: CtlError | None = None) -> dict[str, Any]:
-    """One interface in a line: what `leaseboxctl` with no argument shows."""
+                 error: CtlError | None = None, detail: bool = True) -> dict[str, Any]:
+    """One interface in a line: what `leaseboxctl` with no argument shows. `detail`: the
+    error's whole text (--json), which asks systemd about the interface's units; the table
+    shows only why()."""
     lease = (st or {}).get("lease") or {}
     return {
         "interface": name,
@@ -394,7 +396,7 @@ def overview_row(name: str, st: dict[str, Any] | None,
         "address": f"{lease['address']}/{lease['prefixlen']}" if lease else None,
         "expires_in": lease.get("expires_in") if lease else None,
         "captive_portal": lease.get("captive_portal") if lease else None,
-        "error": str(error) if error else None,
+        "error": str(error) if error and detail else None,
     }
 
 
@@ -418,7 +420,7 @@ def run_list(args: argparse.Namespace) -> int:
             answered = True
         except CtlError as exc:
             refused |= exc.code == EX_NOPERM
-            rows.append(overview_row(name, None, exc))
+            rows.append(overview_row(name, None, exc, detail=args.json))
             # an interface asked for by name is an error, as for status; the overview of
             # every one is not (a row says "not running")
             code = code or (exc.code if args.interfaces else 0)
