@@ -446,3 +446,73 @@ def test_only_requests_go_out() -> None:
     h = rebooting()
     assert all(isinstance(a, Transmit) and a.message.op is Op.BOOTREQUEST
                for a in sent(h.history))
+
+
+@pytest.mark.parametrize("up_before_the_answer", [False, True])
+def test_a_bind_the_link_interrupted_is_reported_when_the_lease_is_verified(
+        up_before_the_answer: bool) -> None:
+    """The link goes down between a first ACK and netconf's answer: the lease is on the
+    interface, but no ACQUIRED was said (nor the lease file written). Verified at the next
+    LinkUp, it is ACQUIRED then, not RENEWED: the hooks, the journal and the lease file
+    have not seen it bound yet."""
+    h = Harness(remembered=None)
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    [apply] = h.deliver(ack(h.last_sent().message))
+    assert isinstance(apply, ApplyLease)
+    h.advance(0.01)
+    h.handle(LinkDown(h.now))
+    assert h.state is State.INIT_REBOOT
+    if up_before_the_answer:
+        h.advance(0.01)
+        h.link_up()
+    h.advance(0.01)
+    answered = h.applied()  # netconf put it on all the same
+    assert not of_type(answered, LeaseEvent) and not of_type(answered, PersistLease)
+    if not up_before_the_answer:
+        h.advance(2)
+        h.link_up()
+    h.fire()
+    assert h.state is State.REBOOTING
+    h.deliver(ack(h.last_sent().message))
+    if h.state is State.PROBING:  # (a new attachment is probed when probing is on)
+        h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert h.state is State.BOUND
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+    assert len(of_type(actions, PersistLease)) == 1
+
+
+def test_a_remembered_lease_whose_bind_the_link_interrupted_is_acquired_at_last() -> None:
+    """The same at boot: the remembered lease, verified, is being applied when the link
+    goes down. The lease file holds it from the boot before, but this boot's hooks have
+    not seen it bound."""
+    h = rebooting()
+    h.deliver(ack(h.last_sent().message))
+    h.handle(LinkDown(h.now))
+    assert not of_type(h.applied(), LeaseEvent)
+    h.advance(2)
+    h.link_up()
+    h.fire()
+    h.deliver(ack(h.last_sent().message))
+    if h.state is State.PROBING:
+        h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+
+
+def test_a_verified_lease_that_was_reported_bound_is_renewed() -> None:
+    """The same verification after an ordinary bind: RENEWED, as before."""
+    h = Harness(remembered=None)
+    h.acquire()
+    h.advance(60)
+    h.handle(LinkDown(h.now))
+    h.advance(2)
+    h.link_up()
+    h.fire()
+    h.deliver(ack(h.last_sent().message))
+    if h.state is State.PROBING:
+        h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]

@@ -15,7 +15,10 @@ from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    ConfigApplied,
     GuardAddress,
+    LeaseEvent,
+    LeaseEventKind,
     LeaveRequested,
     LinkDown,
     LinkUp,
@@ -376,6 +379,7 @@ def test_extra_missing_and_duplicate_keys_rejected() -> None:
     {"state": "STOPPED", "xid": None, "started_at": None, "sent_at": None, "tries": 0},
     {"link_up": True, "mac": None},
     {"applied": True, "lease": None},
+    {"applied": False, "unannounced": True},
     {"started_at": 2e9},
 ])
 def test_inconsistent_snapshots_rejected(change: dict[str, Any]) -> None:
@@ -383,6 +387,32 @@ def test_inconsistent_snapshots_rejected(change: dict[str, Any]) -> None:
     doc.update(change)
     with pytest.raises(SnapshotError):
         restore(encode(doc))
+
+
+def test_a_snapshot_of_an_engine_before_unannounced_restores() -> None:
+    """An engine restarted into this code at an upgrade reads what the old one wrote."""
+    doc = bound_doc()
+    del doc["unannounced"]
+    back = restore(encode(doc))
+    assert back.state is State.RENEWING and not back._ctx.unannounced
+
+
+def test_a_first_bind_cut_short_by_a_restart_is_reported_acquired() -> None:
+    """The engine restarts while netconf applies a first lease: the new engine verifies
+    it, and reports it ACQUIRED, which the old one never did."""
+    h = Harness()
+    at_requesting_applying(h)
+    back = restore(h.client.snapshot())
+    assert back.state is State.INIT_REBOOT and back._ctx.unannounced
+    [request, _] = back.handle(TimerExpired(h.now))
+    assert isinstance(request, Transmit)
+    actions = back.handle(MessageReceived(h.now, ack(request.message)))
+    if back.state is State.PROBING:
+        actions = back.handle(ProbeResult(h.now, ADDRESS, False))
+    assert any(isinstance(a, ApplyLease) for a in actions)
+    events = [a for a in back.handle(ConfigApplied(h.now)) if isinstance(a, LeaseEvent)]
+    assert [e.kind for e in events] == [LeaseEventKind.ACQUIRED]
+    assert not back._ctx.unannounced
 
 
 def test_non_bytes_rejected() -> None:

@@ -51,6 +51,11 @@ class Context:
     # lease event to report when it comes (ACQUIRED, RENEWED, REBOUND), and its detail.
     bind_kind: LeaseEventKind | None = None
     bind_detail: str = ""
+    # The lease applied was granted by a DISCOVER or an INIT-REBOOT and has not been
+    # reported ACQUIRED yet: its bind was cut short (the link went down, or the engine
+    # restarted, before netconf's answer), so that its verification reports ACQUIRED, not
+    # RENEWED: the hooks, the journal and the lease file have not seen it bound.
+    unannounced: bool = False
 
     # The exchange in flight: its xid (None: no reply is awaited), when it started (for
     # `secs`), when its current REQUEST first went out (the lease's acquired_at), and how

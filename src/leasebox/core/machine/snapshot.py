@@ -22,6 +22,7 @@ What is kept is a resume point, not every detail:
   process: it resumes as INIT-REBOOT with the lease held (verified at once when the link
   is up), or as INIT without one. A lease whose apply was in flight counts as applied, so
   that it is removed if it turns out to be unusable: removing is harmless, leaking is not.
+  A first bind cut short so is "unannounced": its verification reports it ACQUIRED.
 - Not kept: offers, addresses avoided after a decline or refusal, the ACK inside the
   lease (Lease.ack is None after restore; the lease file keeps it).
 """
@@ -57,8 +58,11 @@ MAX_TRIES = 1000
 
 _TOP_KEYS = frozenset({
     "v", "state", "now", "mac", "link_up", "lease", "applied", "persisted", "xid",
-    "started_at", "sent_at", "tries", "wake_at", "failures", "previous",
+    "started_at", "sent_at", "tries", "wake_at", "failures", "previous", "unannounced",
 })
+# what an engine of before 2026-12-06 wrote (its restart into this code, at an upgrade):
+# nothing unannounced
+_TOP_KEYS_BEFORE = _TOP_KEYS - {"unannounced"}
 _LEASE_KEYS = frozenset({
     "address", "prefixlen", "server_id", "lease_time", "renewal_time", "rebinding_time",
     "acquired_at", "routers", "dns_servers", "domain_name", "domain_search",
@@ -104,6 +108,7 @@ def encode(ctx: Context) -> bytes:
         "wake_at": wake,
         "failures": ctx.failures,
         "previous": _str(ctx.previous_address),
+        "unannounced": applied and ctx.unannounced,
     }
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
@@ -167,7 +172,7 @@ def _no_constant(name: str) -> Any:
 
 
 def _context(config: ClientConfig, rng: Random, doc: Any) -> Context:
-    _keys(doc, _TOP_KEYS, "snapshot")
+    _top_keys(doc)
     if _int(doc["v"], 0, 2**31) != VERSION:
         raise SnapshotError(f"unsupported version {doc['v']}")
     try:
@@ -190,11 +195,14 @@ def _context(config: ClientConfig, rng: Random, doc: Any) -> Context:
     ctx.wake_at = _opt(doc["wake_at"], _time)
     ctx.failures = _int(doc["failures"], 0, timing.MAX_FAILURES)
     ctx.previous_address = _opt(doc["previous"], _address)
+    unannounced = _bool(doc.get("unannounced", False))
 
     _agree(ctx.link_up and ctx.mac is None, "link up without a MAC address")
     _agree(applied and ctx.lease is None, "applied without a lease")
+    _agree(unannounced and not applied, "unannounced without an applied lease")
     if applied:
         ctx.applied = ctx.confirmed = ctx.lease
+        ctx.unannounced = unannounced
     if state in _EXCHANGE_STATES:
         if ctx.xid is None or started is None or sent is None or ctx.wake_at is None \
                 or ctx.tries < 1:
@@ -222,6 +230,11 @@ def _context(config: ClientConfig, rng: Random, doc: Any) -> Context:
 def _agree(bad: bool, what: str) -> None:
     if bad:
         raise SnapshotError(what)
+
+
+def _top_keys(doc: Any) -> None:
+    if not isinstance(doc, dict) or doc.keys() != _TOP_KEYS_BEFORE:
+        _keys(doc, _TOP_KEYS, "snapshot")
 
 
 def _keys(doc: Any, keys: frozenset[str], what: str) -> None:

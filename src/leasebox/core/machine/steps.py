@@ -228,6 +228,7 @@ def remove(ctx: Context) -> None:
         ctx.actions.append(RemoveLease(ctx.applied))
     ctx.applied = None
     ctx.confirmed = None
+    ctx.unannounced = False
 
 
 def forget(ctx: Context) -> None:
@@ -262,9 +263,10 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     clear_exchange(ctx)
     if ctx.applied is not None and ctx.applied.address != lease.address:
         remove(ctx)  # the server moved us: the old address goes before the new one comes
-    if ctx.applied is None:
+    if ctx.applied is None or ctx.unannounced:
         kind = LeaseEventKind.ACQUIRED
     ctx.bind_kind, ctx.bind_detail = kind, detail
+    ctx.unannounced = kind is LeaseEventKind.ACQUIRED
     # Probed when new to the link, after the link came up again (RFC 5227 2.1), and when
     # another server grants the address in use (the same subnet on another network, after a
     # flap): someone there may have it.
@@ -292,6 +294,7 @@ def finish_bind(ctx: Context) -> None:
     ctx.actions.append(PersistLease(lease))
     ctx.actions.append(LeaseEvent(kind, lease, detail))
     ctx.persisted = True
+    ctx.unannounced = False
     # A lease counts as good once it has survived a renewal: a server that ACKs and then
     # NAKs every renewal must meet the growing backoff, not a fresh start every T1.
     if kind in (LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
