@@ -516,3 +516,40 @@ def test_a_verified_lease_that_was_reported_bound_is_renewed() -> None:
         h.handle(ProbeResult(h.now, ADDRESS, False))
     actions = h.applied()
     assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]
+
+
+def test_a_probe_cut_short_leaves_the_lease_in_use_announced() -> None:
+    """INIT-REBOOT unanswered, the lease in use kept while a DISCOVER looks: the ACK for the
+    same address is probed (a new attachment), and the link goes down during the probe.
+    The lease on the interface was reported bound long before: its verification is
+    RENEWED, not a second ACQUIRED (the hooks would get "bound" again)."""
+    h = Harness(ClientConfig(arp_probe=True), remembered=None)
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    h.handle(ProbeResult(h.now, ADDRESS, False))
+    assert [e.kind for e in of_type(h.applied(), LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+    h.advance(10)
+    h.handle(LinkDown(h.now))
+    h.advance(1)
+    h.link_up()
+    h.fire()
+    assert h.state is State.REBOOTING
+    while h.state is State.REBOOTING:  # unanswered
+        h.fire()
+    assert h.state in (State.INIT, State.SELECTING) and h.client.lease is not None
+    if h.state is State.INIT:
+        h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message))
+    assert h.state is State.PROBING
+    h.handle(LinkDown(h.now))
+    h.advance(1)
+    h.link_up()
+    h.fire()
+    h.deliver(ack(h.last_sent().message))
+    if h.state is State.PROBING:
+        h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]

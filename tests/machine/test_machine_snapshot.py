@@ -389,10 +389,11 @@ def test_inconsistent_snapshots_rejected(change: dict[str, Any]) -> None:
         restore(encode(doc))
 
 
-def test_a_snapshot_of_an_engine_before_unannounced_restores() -> None:
-    """An engine restarted into this code at an upgrade reads what the old one wrote."""
+def test_unannounced_is_written_only_when_it_holds() -> None:
+    """An engine restarted into this code at an upgrade reads what the old one wrote, which
+    is what this one writes with nothing unannounced: a downgrade's restart reads it too."""
     doc = bound_doc()
-    del doc["unannounced"]
+    assert "unannounced" not in doc
     back = restore(encode(doc))
     assert back.state is State.RENEWING and not back._ctx.unannounced
 
@@ -402,8 +403,11 @@ def test_a_first_bind_cut_short_by_a_restart_is_reported_acquired() -> None:
     it, and reports it ACQUIRED, which the old one never did."""
     h = Harness()
     at_requesting_applying(h)
-    back = restore(h.client.snapshot())
+    data = h.client.snapshot()
+    assert json.loads(data)["unannounced"] is True
+    back = restore(data)
     assert back.state is State.INIT_REBOOT and back._ctx.unannounced
+    assert back.snapshot() == data
     [request, _] = back.handle(TimerExpired(h.now))
     assert isinstance(request, Transmit)
     actions = back.handle(MessageReceived(h.now, ack(request.message)))

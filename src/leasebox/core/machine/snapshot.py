@@ -60,8 +60,8 @@ _TOP_KEYS = frozenset({
     "v", "state", "now", "mac", "link_up", "lease", "applied", "persisted", "xid",
     "started_at", "sent_at", "tries", "wake_at", "failures", "previous", "unannounced",
 })
-# what an engine of before 2026-12-06 wrote (its restart into this code, at an upgrade):
-# nothing unannounced
+# with nothing unannounced, as most snapshots are: what an engine of before 2026-12-06
+# wrote too, and reads (an upgrade's restart into this code, and a downgrade's back)
 _TOP_KEYS_BEFORE = _TOP_KEYS - {"unannounced"}
 _LEASE_KEYS = frozenset({
     "address", "prefixlen", "server_id", "lease_time", "renewal_time", "rebinding_time",
@@ -108,8 +108,9 @@ def encode(ctx: Context) -> bytes:
         "wake_at": wake,
         "failures": ctx.failures,
         "previous": _str(ctx.previous_address),
-        "unannounced": applied and ctx.unannounced,
     }
+    if applied and ctx.unannounced:  # only then: an older engine reads the rest (downgrade)
+        doc["unannounced"] = True
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 

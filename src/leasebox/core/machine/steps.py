@@ -218,9 +218,12 @@ def _xid(ctx: Context) -> int:
 
 
 def apply(ctx: Context, lease: Lease) -> None:
+    """Send the lease of the bind under way (bind_kind) to netconf."""
     ctx.actions.append(ApplyLease(lease))
     ctx.applied = lease
     ctx.applies_pending += 1
+    # (not before: a lease only probed leaves the one applied as it was)
+    ctx.unannounced = ctx.bind_kind is LeaseEventKind.ACQUIRED
 
 
 def remove(ctx: Context) -> None:
@@ -266,7 +269,6 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     if ctx.applied is None or ctx.unannounced:
         kind = LeaseEventKind.ACQUIRED
     ctx.bind_kind, ctx.bind_detail = kind, detail
-    ctx.unannounced = kind is LeaseEventKind.ACQUIRED
     # Probed when new to the link, after the link came up again (RFC 5227 2.1), and when
     # another server grants the address in use (the same subnet on another network, after a
     # flap): someone there may have it.
