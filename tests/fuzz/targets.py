@@ -43,7 +43,7 @@ def _message(data: bytes) -> wire.Message | None:
         msg = wire.decode(data)
     except wire.DecodeError:
         return None
-    assert wire.decode(wire.encode(msg)) == record.replace(msg, dropped=())
+    assert wire.decode(wire.encode(msg)) == record.replace(msg, dropped=(), drop_reasons=())
     return msg
 
 

@@ -237,6 +237,22 @@ def test_a_server_id_configured_in_dnsmasq_sent_twice_still_gives_a_lease(lab: L
     assert f"{addr['local']}/24 via {SERVER_IP}" in box.status()
 
 
+def test_a_malformed_option_is_left_out_and_said(lab: Lab) -> None:
+    """dnsmasq sends an option 15 that is no RFC 1123 name (an underscore, as some
+    Windows domains have): the lease is taken without it, and the engine says which option
+    it left out and why, where the status alone would read as "none sent"."""
+    Dnsmasq(lab, "--dhcp-option=option:domain-name,corp_lan.example").start()
+    box = Leasebox(lab).start()
+    lab.wait_address()
+    box.wait_bound()
+    said = [line for line in box.log().splitlines() if "left out of the lease" in line]
+    assert len(said) == 1, box.log()
+    assert said[0].endswith("malformed: option 15 (domain name): not an RFC 1123 name "
+                            "(letters, digits, inner hyphens, dot-separated labels)")
+    status = commands.request(box.rundir, "veth0", control.Command.STATUS)
+    assert status["lease"]["domain_name"] is None
+
+
 def test_a_first_router_off_the_link_is_skipped_not_the_lease(lab: Lab) -> None:
     """dnsmasq configured with a router outside the subnet first: the lease was refused
     ("gateway is not on the link"), its address avoided, and the link stayed without an

@@ -577,6 +577,30 @@ def test_lease_event_reports_clamped_lease_time(logs: Logs) -> None:
                for r in logs.at_least(WARNING, "leasebox.core.machine"))
 
 
+def test_options_the_codec_dropped_are_said_once_a_run(logs: Logs) -> None:
+    """A lease without the search domain the server sent (malformed): a warning says
+    which and why, once; the same at every renewal only at debug; other drops again."""
+    h = Harness()
+    why = ("option 15 (domain name): not an RFC 1123 name",)
+    h.acquire(drop_reasons=why, dropped=(15,))
+
+    def said() -> list[str]:
+        return [r.message for r in logs.at_least(WARNING, "leasebox.core.machine")
+                if "malformed" in r.message]
+
+    assert said() == ["server 192.0.2.1: left out of the lease, malformed: " + why[0]]
+    for _ in range(2):
+        h.fire()  # T1
+        h.deliver(ack(h.last_sent().message, drop_reasons=why, dropped=(15,)))
+        h.applied()
+        assert h.state is State.BOUND
+    assert len(said()) == 1
+    h.fire()
+    other = ("option 26 (mtu): length 1, must be 2",)
+    h.deliver(ack(h.last_sent().message, drop_reasons=other, dropped=(26,)))
+    assert len(said()) == 2 and said()[1].endswith(other[0])
+
+
 def test_stale_config_applied_ignored() -> None:
     h = Harness()
     h.link_up()

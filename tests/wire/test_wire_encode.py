@@ -154,7 +154,7 @@ def test_encode_refuses_a_non_message() -> None:
 
 def test_dropped_is_not_encoded() -> None:
     msg = typical_ack(dropped=(1, 2, 3))
-    assert decode(encode(msg)) == record.replace(msg, dropped=())
+    assert decode(encode(msg)) == record.replace(msg, dropped=(), drop_reasons=())
 
 
 def test_client_fqdn_option() -> None:

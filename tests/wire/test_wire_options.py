@@ -108,6 +108,18 @@ def test_a_dropped_option_leaves_the_others() -> None:
     msg = request_with(opt(1, b"\xff"), opt(3, SERVER.packed), opt(26, b"\x00"))
     assert msg.routers == (SERVER,)
     assert msg.dropped == (1, 26)
+    # each one said, by number and name, with the codec's reason (nothing of the value)
+    assert msg.drop_reasons == ("option 1 (subnet mask): length 1, must be 4",
+                                "option 26 (mtu): length 1, must be 2")
+
+
+def test_a_name_with_an_underscore_is_dropped_with_its_reason() -> None:
+    msg = request_with(opt(15, b"corp_lan.example"), opt(114, b'"https://portal.example/"'))
+    assert msg.domain_name is None and msg.captive_portal is None
+    assert msg.dropped == (15, 114)
+    assert msg.drop_reasons[0].startswith("option 15 (domain name): not an RFC 1123 name")
+    assert msg.drop_reasons[1].startswith("option 114 (captive portal): ")
+    assert all("corp_lan" not in why and '"' not in why for why in msg.drop_reasons)
 
 
 # ---- the policy: options a message cannot be understood without ------------------------

@@ -41,7 +41,7 @@ def decode_or_reject(data: bytes) -> Message | None:
         assert e.reason and "\n" not in e.reason
         return None
     assert isinstance(msg, Message)
-    assert decode(encode(msg)) == record.replace(msg, dropped=())
+    assert decode(encode(msg)) == record.replace(msg, dropped=(), drop_reasons=())
     return msg
 
 

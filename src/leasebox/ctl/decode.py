@@ -131,6 +131,7 @@ def message_to_json(msg: Message) -> dict[str, Any]:
         "rapid_commit": msg.rapid_commit,
         "unknown": [{"code": code, "hex": value.hex()} for code, value in msg.unknown],
         "dropped": list(msg.dropped),
+        "drop_reasons": list(msg.drop_reasons),
     }
 
 

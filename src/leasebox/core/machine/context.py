@@ -56,6 +56,9 @@ class Context:
     # restarted, before netconf's answer), so that its verification reports ACQUIRED, not
     # RENEWED: the hooks, the journal and the lease file have not seen it bound.
     unannounced: bool = False
+    # The options the codec dropped from the last ACK taken, as last said (at warning: a
+    # server that sends the same bad option at every renewal is said to once a run).
+    dropped_said: tuple[str, ...] = ()
 
     # The exchange in flight: its xid (None: no reply is awaited), when it started (for
     # `secs`), when its current REQUEST first went out (the lease's acquired_at), and how

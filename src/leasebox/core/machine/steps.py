@@ -263,6 +263,16 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     detail = clamp_note(ack, lease)
     if detail:
         log.warning("server %s: %s", lease.server_id, detail)
+    if ack.drop_reasons:
+        # Malformed options are left out of the lease, which works without them; an
+        # operator who finds no search domain, say, must learn here that one was sent.
+        text = "; ".join(ack.drop_reasons)
+        if ack.drop_reasons != ctx.dropped_said:
+            log.warning("server %s: left out of the lease, malformed: %s", lease.server_id,
+                        text)
+        else:
+            log.debug("server %s: left out again: %s", lease.server_id, text)
+    ctx.dropped_said = ack.drop_reasons
     clear_exchange(ctx)
     if ctx.applied is not None and ctx.applied.address != lease.address:
         remove(ctx)  # the server moved us: the old address goes before the new one comes

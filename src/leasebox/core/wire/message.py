@@ -86,7 +86,7 @@ def decode(data: bytes) -> Message:
 
     chunks: options.Chunks = {}
     options.scan(data, OPTIONS_OFFSET, size, chunks, "options")
-    extra_dropped: list[int] = []
+    extra: dict[int, str] = {}
     overload = _overload(chunks)
     if overload:
         # RFC 2131 4.1: file first, then sname. Each field is read once, and an overload
@@ -96,7 +96,7 @@ def decode(data: bytes) -> Message:
         if overload & _OVERLOAD_SNAME:
             options.scan(data, SNAME_OFFSET, SNAME_OFFSET + SNAME_SIZE, chunks, "sname")
         if len(chunks[OptionCode.OVERLOAD]) > 1:
-            extra_dropped.append(OptionCode.OVERLOAD)
+            extra[OptionCode.OVERLOAD] = "repeated inside the fields it overloads"
 
     decoded = options.decode_values(chunks)
     message_type = decoded.values.get("message_type")
@@ -110,7 +110,9 @@ def decode(data: bytes) -> Message:
         sname=b"" if overload & _OVERLOAD_SNAME else _cstring(sname),
         file=b"" if overload & _OVERLOAD_FILE else _cstring(file),
         unknown=tuple(decoded.unknown),
-        dropped=tuple(sorted(set(decoded.dropped + extra_dropped))),
+        dropped=tuple(sorted(set(decoded.dropped) | set(extra))),
+        drop_reasons=tuple(options.drop_reason(code, why) for code, why in
+                           sorted((decoded.reasons | extra).items())),
         **fields,
     )
 

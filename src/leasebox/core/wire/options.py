@@ -330,11 +330,20 @@ class Decoded:
     values: dict[str, Any]
     unknown: list[tuple[int, bytes]]
     dropped: list[int]
+    reasons: dict[int, str]  # why each of `dropped` was
+
+
+def drop_reason(code: int, why: str) -> str:
+    """How a dropped option is named to an operator. `why` is the codec's own text (it
+    quotes nothing from the network)."""
+    spec = SPECS.get(code)
+    name = f" ({spec.field.replace('_', ' ')})" if spec is not None else ""
+    return f"option {code}{name}: {why}"
 
 
 def decode_values(chunks: Chunks) -> Decoded:
     """Turn concatenated option data into Message keyword arguments, applying the policy."""
-    out = Decoded({}, [], [])
+    out = Decoded({}, [], [], {})
     message_type: MessageType | None = None
     raw = chunks.get(_C.MESSAGE_TYPE)
     if raw is not None:
@@ -358,6 +367,8 @@ def decode_values(chunks: Chunks) -> Decoded:
                 unknown_bytes += len(value)
             else:
                 out.dropped.append(code)
+                out.reasons[code] = (f"over the {MAX_UNKNOWN_OPTIONS} options or "
+                                     f"{MAX_UNKNOWN_BYTES} octets kept of options not known")
             continue
         try:
             if len(value) > MAX_OPTION_DATA:
@@ -368,6 +379,7 @@ def decode_values(chunks: Chunks) -> Decoded:
                 name = spec.field.replace("_", " ")
                 raise DecodeError(f"option {code} ({name}): {e.reason}") from None
             out.dropped.append(code)
+            out.reasons[code] = e.reason
             continue
         if decoded is not None:  # None: the value means "absent" (captive portal URN)
             out.values[spec.field] = decoded

@@ -93,7 +93,8 @@ class Message:
     of safe characters, None for RFC 8910's "unrestricted" URN; error_message printable
     ASCII); subnet_mask is a contiguous mask; mtu >= 68; max_message_size >= 576;
     message_type matches op; `unknown` is sorted by code, one entry per code; `dropped` is
-    sorted. encode ignores `dropped`. See wire/options.py for the drop-or-reject policy.
+    sorted. encode ignores `dropped` and `drop_reasons`. See wire/options.py for the
+    drop-or-reject policy.
     """
 
     op: Op
@@ -137,6 +138,8 @@ class Message:
     classless_routes: tuple[Route, ...] | None = None  # None = absent; () = present, empty
     unknown: tuple[tuple[int, bytes], ...] = ()
     dropped: tuple[int, ...] = ()
+    # why, for each dropped option in `dropped`'s order: "option 15 (domain name): ..."
+    drop_reasons: tuple[str, ...] = ()
 
     @property
     def broadcast_flag(self) -> bool:
