@@ -112,7 +112,8 @@ def _hook(directory: Path, name: str, body: str) -> Path:
     return path
 
 
-def test_hooks_order_precedence_and_masking(tmp_path: Path) -> None:
+def test_hooks_order_precedence_and_masking(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     etc, usr = tmp_path / "etc", tmp_path / "usr"
     _hook(usr, "10-a", "true")
     mine = _hook(etc, "10-a", "true")  # the administrator's replaces the vendor's
@@ -120,7 +121,11 @@ def test_hooks_order_precedence_and_masking(tmp_path: Path) -> None:
     (etc / "30-c").symlink_to("/dev/null")  # masks the vendor's 30-c
     _hook(usr, "30-c", "true")
     (usr / "40-not-executable").write_text("#!/bin/sh\n")
+    (usr / "50-a-directory").mkdir()
     assert dispatch.hooks((str(etc), str(usr))) == [mine, usr / "20-b"]
+    # a forgotten chmod +x is said, at info (a directory, or a mask, is not)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"<6>leaseboxctl: not running {usr / '40-not-executable'}: not executable"]
 
 
 def test_dispatch_runs_each_event_once_and_survives_failures(

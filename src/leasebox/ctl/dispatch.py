@@ -205,6 +205,9 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
         if path.is_symlink() and os.path.realpath(path) == "/dev/null":
             continue
         if not (path.is_file() and os.access(path, os.X_OK)):
+            if path.is_file():  # a forgotten chmod +x, most often: said (a directory not)
+                print(terminal_safe(f"<6>leaseboxctl: not running {path}: not executable"),
+                      file=sys.stderr, flush=True)
             continue
         problem = _unsafe(path)
         if problem:
