@@ -290,9 +290,16 @@ def test_maintainer_scripts_for_another_root_leave_this_system_alone(
 def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
                                                          package: Package) -> None:
     c = lab.c
+    # a hook: the events of the removal itself are not run at a later install
+    hook, hook_log = "/etc/leasebox/dispatch.d/10-record", "/tmp/hook.log"
+    c.run(["mkdir", "-p", "/etc/leasebox/dispatch.d"])
+    c.write_file(hook, f'#!/bin/sh\necho "$1" >> {hook_log}\n')
+    c.run(["chmod", "0755", hook])
     c.run(["systemctl", "enable", "--now", TARGET])
     addr = lab.wait_address()
     lab.wait_bound()
+    wait_for("the hook's bound", lambda: c.run(["cat", hook_log], check=False).stdout
+             == "bound\n", 15)
     # Only an active leave unit runs its ExecStop= (leaseboxctl leave): a stop that comes
     # while it is still starting cancels it, and the link is not left. That is the units'
     # business; here the question is what removal does once leasebox runs.
@@ -333,6 +340,12 @@ def test_remove_leaves_the_link_and_purge_leaves_no_units(lab: LeaseLab,
     assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active"
     lab.wait_address()
     lab.wait_bound()
+    # the "released" queued as the removal left the link (its dispatcher had gone) is not
+    # run now, maybe days later, for an address that may be someone else's
+    wait_for("the hook's bound again", lambda: c.run(["cat", hook_log]).stdout.splitlines()[
+        -1:] == ["bound"] and c.run(["cat", hook_log]).stdout.count("\n") >= 2, 15)
+    assert c.run(["cat", hook_log]).stdout.splitlines() == ["bound", "bound"]
+    c.run(["rm", "-rf", "/etc/leasebox/dispatch.d", hook_log])
 
     c.run(["apt-get", "purge", "-y", "leasebox"], timeout=120,
           env={"DEBIAN_FRONTEND": "noninteractive"})
