@@ -203,6 +203,7 @@ def test_sigterm_serves_the_connected_engine_until_it_closes(netns: str,
     nc.close_engine()
     assert nc.wait() == 0
     assert time.monotonic() - started < 1.0
+    assert "stopping on signal 15; nothing applied" in nc.output()
     # the engine stays: netconf leaves after the drain all the same
     nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
     nc.connect()
@@ -212,6 +213,7 @@ def test_sigterm_serves_the_connected_engine_until_it_closes(netns: str,
     assert nc.wait() == 0
     assert 3.0 < time.monotonic() - started < 5.0
     assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]  # left in place
+    assert "stopping on signal 15; configuration left in place" in nc.output()
 
 
 def test_link_replaced_leaves_the_request_for_the_engine(netns: str,

@@ -475,7 +475,9 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
             if not listening:
                 return EX_OK
     except _Stop:
-        log.info("stopping on signal %d; configuration left in place", loop.stop_signal or 0)
+        kept = "nothing applied" if nc.configurator.tracked.empty else \
+            "configuration left in place"
+        log.info("stopping on signal %d; %s", loop.stop_signal or 0, kept)
         return EX_OK
     except BusViolation as exc:
         log.critical("leasebox-bus broke the contract, exiting: %s", exc)
