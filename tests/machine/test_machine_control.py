@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from leasebox.core.log import WARNING
 from leasebox.core.machine import Client, UsageError
 from leasebox.core.machine.types import (
     ClientConfig,
@@ -25,6 +26,7 @@ from leasebox.core.machine.types import (
     TimerExpired,
 )
 from leasebox.core.wire.types import MessageType
+from tests.conftest import Logs
 from tests.machine.machine_helpers import (
     ADDRESS,
     MAC,
@@ -125,11 +127,14 @@ def test_stop_keeping_configuration() -> None:
     assert h.state is State.REBOOTING
 
 
-def test_stop_with_release_ignores_keep_configuration() -> None:
+def test_stop_with_release_ignores_keep_configuration(logs: Logs) -> None:
     h = Harness()
     lease = h.acquire()
     actions = h.handle(LeaveRequested(h.now, release=True, keep_configuration=True))
     assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    # as documented (leasebox.conf(5)): said, at info, in the files' own words
+    assert not logs.at_least(WARNING, "leasebox.core.machine")
+    assert "KeepConfiguration= keeps it only when no RELEASE is sent" in logs.text
 
 
 def test_stopped_ignores_everything_but_renew_and_link() -> None:

@@ -230,7 +230,10 @@ def leave(ctx: Context, event: Event) -> None:
     lease = ctx.lease
     released = event.release and ctx.config.send_release and _send_release(ctx)
     if released and event.keep_configuration:
-        log.warning("RELEASE sent: removing the configuration despite keep_configuration")
+        # as leasebox.conf(5) says: not a fault, said so that a kept address not kept is
+        # explained
+        log.info("RELEASE sent (SendRelease=): the configuration goes with the lease; "
+                 "KeepConfiguration= keeps it only when no RELEASE is sent")
     applied = ctx.applied
     if released or not event.keep_configuration:
         steps.remove(ctx)
