@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from ipaddress import IPv4Address
@@ -25,7 +26,7 @@ KEYS = {"op", "xid", "yiaddr", "siaddr", "chaddr", "message_type", "server_id", 
         "renewal_time", "rebinding_time", "subnet_mask", "routers", "dns_servers",
         "domain_name", "domain_search", "classless_static_routes", "mtu", "ntp_servers",
         "hostname", "ipv6_only_preferred", "captive_portal", "ciaddr", "giaddr", "flags",
-        "client_id", "dropped"}
+        "client_id", "dropped", "drop_reasons"}
 
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -240,3 +241,22 @@ def test_a_name_close_to_a_command_is_an_interface_when_leasebox_runs_on_it(
         result = run("--runtime-dir", str(tmp_path), *args)
         assert_one_line_error(result, 69, "leaseboxctl:")
     assert run(f"--runtime-dir={tmp_path}", "leave0").returncode == 69
+
+
+def test_a_reader_that_went_ends_it_quietly(tmp_path: Path) -> None:
+    """`leaseboxctl status --json eth0 | missing-command`: the output's reader is gone.
+    leaseboxctl ends as a program SIGPIPE killed would (141), without a Python traceback
+    or complaint; `decode` itself ends 0, as `| head` is how it is read."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([*COMMAND, "check-config", "--json", "--config-root",
+                                 str(tmp_path)], stdout=write, stderr=subprocess.PIPE,
+                                timeout=30, check=False)
+        hexed = subprocess.run([*COMMAND, "decode", "--hex"], input=ACK.hex().encode(),
+                               stdout=write, stderr=subprocess.PIPE, timeout=30,
+                               check=False)
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, b"")
+    assert (hexed.returncode, hexed.stderr) == (0, b"")

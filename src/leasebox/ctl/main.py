@@ -21,6 +21,7 @@ from leasebox import __version__
 
 EX_OK = 0
 EX_USAGE = 64
+EX_SIGPIPE = 128 + 13  # as the shell shows a program SIGPIPE killed
 PROG = "leaseboxctl"
 
 
@@ -251,7 +252,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EX_USAGE
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        code = handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went (`leaseboxctl --json | missing-command`): end as a program killed
+        # by SIGPIPE would, without Python's traceback, or its complaint at exit when it
+        # flushes stdout again.
+        import os  # noqa: PLC0415
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EX_SIGPIPE
+    return code
 
 
 _COMMANDS = frozenset({"list", "status", "monitor", "renew", "release", "leave",
