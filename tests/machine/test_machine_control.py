@@ -116,11 +116,14 @@ def test_stop_without_release() -> None:
     assert of_type(actions, RemoveLease) and not of_type(actions, LeaseEvent)
 
 
-def test_stop_keeping_configuration() -> None:
+def test_stop_keeping_configuration(logs: Logs) -> None:
     h = Harness()
     lease = h.acquire()
     actions = h.handle(LeaveRequested(h.now, release=False, keep_configuration=True))
     assert [type(a).__name__ for a in actions] == ["StateChanged"]
+    # no event for the hooks, but a line: the stop is not a restart
+    assert f"leaving {lease.address}/{lease.prefixlen} on the link (KeepConfiguration=yes)" \
+        in logs.text
     assert h.client.lease == lease
     # Renew after such a stop verifies the kept lease instead of taking a second one.
     actions = h.handle(RenewRequested(h.now))
