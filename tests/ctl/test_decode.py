@@ -260,3 +260,14 @@ def test_a_reader_that_went_ends_it_quietly(tmp_path: Path) -> None:
         os.close(write)
     assert (result.returncode, result.stderr) == (141, b"")
     assert (hexed.returncode, hexed.stderr) == (0, b"")
+
+
+def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:
+    """Started with its standard output closed (`>&-`), leaseboxctl does its work and
+    exits with its own status, without a traceback (Python's sys.stdout is None then)."""
+    result = subprocess.run([*COMMAND, "--runtime-dir", str(tmp_path), "renew", "eth9"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+                            check=False, close_fds=True,
+                            preexec_fn=lambda: os.close(1))
+    assert result.returncode == 69, result.stderr
+    assert b"Traceback" not in result.stderr

@@ -247,7 +247,7 @@ def test_a_malformed_option_is_left_out_and_said(lab: Lab) -> None:
     box.wait_bound()
     said = [line for line in box.log().splitlines() if "left out of the lease" in line]
     assert len(said) == 1, box.log()
-    assert said[0].endswith("malformed: option 15 (domain name): not an RFC 1123 name "
+    assert said[0].endswith("lease: option 15 (domain name): not an RFC 1123 name "
                             "(letters, digits, inner hyphens, dot-separated labels)")
     status = commands.request(box.rundir, "veth0", control.Command.STATUS)
     assert status["lease"]["domain_name"] is None

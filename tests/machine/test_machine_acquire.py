@@ -586,9 +586,9 @@ def test_options_the_codec_dropped_are_said_once_a_run(logs: Logs) -> None:
 
     def said() -> list[str]:
         return [r.message for r in logs.at_least(WARNING, "leasebox.core.machine")
-                if "malformed" in r.message]
+                if "left out of the lease" in r.message]
 
-    assert said() == ["server 192.0.2.1: left out of the lease, malformed: " + why[0]]
+    assert said() == ["server 192.0.2.1: left out of the lease: " + why[0]]
     for _ in range(2):
         h.fire()  # T1
         h.deliver(ack(h.last_sent().message, drop_reasons=why, dropped=(15,)))

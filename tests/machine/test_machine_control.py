@@ -124,6 +124,13 @@ def test_stop_keeping_configuration(logs: Logs) -> None:
     # no event for the hooks, but a line: the stop is not a restart
     assert f"leaving {lease.address}/{lease.prefixlen} on the link (KeepConfiguration=yes)" \
         in logs.text
+    # not as the system goes down, when the engine keeps it for want of netconf whatever
+    # KeepConfiguration= says (engine.dispatch), and says that itself
+    logs.records.clear()
+    h = Harness()
+    h.acquire()
+    h.handle(LeaveRequested(h.now, release=False, keep_configuration=True, shutdown=True))
+    assert "KeepConfiguration" not in logs.text
     assert h.client.lease == lease
     # Renew after such a stop verifies the kept lease instead of taking a second one.
     actions = h.handle(RenewRequested(h.now))

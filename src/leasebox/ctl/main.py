@@ -254,14 +254,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         code = handler(args)
-        sys.stdout.flush()
+        if sys.stdout is not None:  # (None: started with its stdout closed)
+            sys.stdout.flush()
     except BrokenPipeError:
         # The reader went (`leaseboxctl --json | missing-command`): end as a program killed
         # by SIGPIPE would, without Python's traceback, or its complaint at exit when it
         # flushes stdout again.
         import os  # noqa: PLC0415
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if sys.stdout is not None:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EX_SIGPIPE
     return code
 

@@ -249,9 +249,10 @@ def leave(ctx: Context, event: Event) -> None:
         why = "no RELEASE sent" if event.release else "lease kept for the next start"
         ctx.actions.append(LeaseEvent(LeaseEventKind.LEFT, applied,
                                       f"configuration removed, {why}"))
-    elif applied is not None and ctx.applied is not None:
+    elif applied is not None and ctx.applied is not None and not event.shutdown:
         # nothing for the hooks (what they set up at "bound" stays true), but the journal
-        # says where the address stands, or the stop reads like a restart's
+        # says where the address stands, or the stop reads like a restart's. (Not as the
+        # system goes down: the engine keeps it then when netconf has exited, and says so.)
         log.info("leaving %s/%d on the link (KeepConfiguration=yes): it stays until its "
                  "lifetime ends, its DNS and NTP until leasebox runs here again",
                  applied.address, applied.prefixlen)

@@ -268,8 +268,7 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
         # operator who finds no search domain, say, must learn here that one was sent.
         text = "; ".join(ack.drop_reasons)
         if ack.drop_reasons != ctx.dropped_said:
-            log.warning("server %s: left out of the lease, malformed: %s", lease.server_id,
-                        text)
+            log.warning("server %s: left out of the lease: %s", lease.server_id, text)
         else:
             log.debug("server %s: left out again: %s", lease.server_id, text)
     ctx.dropped_said = ack.drop_reasons

@@ -334,8 +334,8 @@ class Decoded:
 
 
 def drop_reason(code: int, why: str) -> str:
-    """How a dropped option is named to an operator. `why` is the codec's own text (it
-    quotes nothing from the network)."""
+    """How a dropped option is named to an operator. `why` is the codec's own text: of
+    the value, at most numbers (a length, a mask), never a name or string from it."""
     spec = SPECS.get(code)
     name = f" ({spec.field.replace('_', ' ')})" if spec is not None else ""
     return f"option {code}{name}: {why}"
