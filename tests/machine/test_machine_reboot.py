@@ -448,6 +448,21 @@ def test_only_requests_go_out() -> None:
                for a in sent(h.history))
 
 
+def _verified(h: Harness, link_up: bool = True) -> list[LeaseEventKind]:
+    """(LinkUp,) INIT-REBOOT's REQUEST and its ACK (probed, as a new attachment, when
+    probing is on), netconf's answer: the lease events of that bind."""
+    if link_up:
+        h.link_up()
+    h.fire()
+    assert h.state is State.REBOOTING
+    h.deliver(ack(h.last_sent().message))
+    if h.state is State.PROBING:
+        h.handle(ProbeResult(h.now, ADDRESS, False))
+    actions = h.applied()
+    assert h.state is State.BOUND
+    return [e.kind for e in of_type(actions, LeaseEvent)]
+
+
 @pytest.mark.parametrize("up_before_the_answer", [False, True])
 def test_a_bind_the_link_interrupted_is_reported_when_the_lease_is_verified(
         up_before_the_answer: bool) -> None:
@@ -470,18 +485,9 @@ def test_a_bind_the_link_interrupted_is_reported_when_the_lease_is_verified(
     h.advance(0.01)
     answered = h.applied()  # netconf put it on all the same
     assert not of_type(answered, LeaseEvent) and not of_type(answered, PersistLease)
-    if not up_before_the_answer:
-        h.advance(2)
-        h.link_up()
-    h.fire()
-    assert h.state is State.REBOOTING
-    h.deliver(ack(h.last_sent().message))
-    if h.state is State.PROBING:  # (a new attachment is probed when probing is on)
-        h.handle(ProbeResult(h.now, ADDRESS, False))
-    actions = h.applied()
-    assert h.state is State.BOUND
-    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
-    assert len(of_type(actions, PersistLease)) == 1
+    h.advance(2)
+    assert _verified(h, link_up=not up_before_the_answer) == [LeaseEventKind.ACQUIRED]
+    assert of_type(h.history, PersistLease)[-1] == PersistLease(h.client.lease)
 
 
 def test_a_remembered_lease_whose_bind_the_link_interrupted_is_acquired_at_last() -> None:
@@ -493,13 +499,7 @@ def test_a_remembered_lease_whose_bind_the_link_interrupted_is_acquired_at_last(
     h.handle(LinkDown(h.now))
     assert not of_type(h.applied(), LeaseEvent)
     h.advance(2)
-    h.link_up()
-    h.fire()
-    h.deliver(ack(h.last_sent().message))
-    if h.state is State.PROBING:
-        h.handle(ProbeResult(h.now, ADDRESS, False))
-    actions = h.applied()
-    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
+    assert _verified(h) == [LeaseEventKind.ACQUIRED]
 
 
 def test_a_verified_lease_that_was_reported_bound_is_renewed() -> None:
@@ -509,13 +509,7 @@ def test_a_verified_lease_that_was_reported_bound_is_renewed() -> None:
     h.advance(60)
     h.handle(LinkDown(h.now))
     h.advance(2)
-    h.link_up()
-    h.fire()
-    h.deliver(ack(h.last_sent().message))
-    if h.state is State.PROBING:
-        h.handle(ProbeResult(h.now, ADDRESS, False))
-    actions = h.applied()
-    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]
+    assert _verified(h) == [LeaseEventKind.RENEWED]
 
 
 def test_a_probe_cut_short_leaves_the_lease_in_use_announced() -> None:
@@ -535,7 +529,6 @@ def test_a_probe_cut_short_leaves_the_lease_in_use_announced() -> None:
     h.advance(1)
     h.link_up()
     h.fire()
-    assert h.state is State.REBOOTING
     while h.state is State.REBOOTING:  # unanswered
         h.fire()
     assert h.state in (State.INIT, State.SELECTING) and h.client.lease is not None
@@ -546,10 +539,4 @@ def test_a_probe_cut_short_leaves_the_lease_in_use_announced() -> None:
     assert h.state is State.PROBING
     h.handle(LinkDown(h.now))
     h.advance(1)
-    h.link_up()
-    h.fire()
-    h.deliver(ack(h.last_sent().message))
-    if h.state is State.PROBING:
-        h.handle(ProbeResult(h.now, ADDRESS, False))
-    actions = h.applied()
-    assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.RENEWED]
+    assert _verified(h) == [LeaseEventKind.RENEWED]
