@@ -110,9 +110,9 @@ def decode(data: bytes) -> Message:
         sname=b"" if overload & _OVERLOAD_SNAME else _cstring(sname),
         file=b"" if overload & _OVERLOAD_FILE else _cstring(file),
         unknown=tuple(decoded.unknown),
-        dropped=tuple(sorted(set(decoded.dropped) | set(extra))),
+        dropped=tuple(sorted(decoded.dropped | extra)),
         drop_reasons=tuple(options.drop_reason(code, why) for code, why in
-                           sorted((decoded.reasons | extra).items())),
+                           sorted((decoded.dropped | extra).items())),
         **fields,
     )
 

@@ -329,8 +329,7 @@ NOT_UNKNOWN = frozenset(SPECS) | {_C.PAD, _C.END, _C.OVERLOAD}
 class Decoded:
     values: dict[str, Any]
     unknown: list[tuple[int, bytes]]
-    dropped: list[int]
-    reasons: dict[int, str]  # why each of `dropped` was
+    dropped: dict[int, str]  # each option dropped, and why
 
 
 def drop_reason(code: int, why: str) -> str:
@@ -343,7 +342,7 @@ def drop_reason(code: int, why: str) -> str:
 
 def decode_values(chunks: Chunks) -> Decoded:
     """Turn concatenated option data into Message keyword arguments, applying the policy."""
-    out = Decoded({}, [], [], {})
+    out = Decoded({}, [], {})
     message_type: MessageType | None = None
     raw = chunks.get(_C.MESSAGE_TYPE)
     if raw is not None:
@@ -366,8 +365,7 @@ def decode_values(chunks: Chunks) -> Decoded:
                 out.unknown.append((code, value))
                 unknown_bytes += len(value)
             else:
-                out.dropped.append(code)
-                out.reasons[code] = (f"over the {MAX_UNKNOWN_OPTIONS} options or "
+                out.dropped[code] = (f"over the {MAX_UNKNOWN_OPTIONS} options or "
                                      f"{MAX_UNKNOWN_BYTES} octets kept of options not known")
             continue
         try:
@@ -378,8 +376,7 @@ def decode_values(chunks: Chunks) -> Decoded:
             if code in required:
                 name = spec.field.replace("_", " ")
                 raise DecodeError(f"option {code} ({name}): {e.reason}") from None
-            out.dropped.append(code)
-            out.reasons[code] = e.reason
+            out.dropped[code] = e.reason
             continue
         if decoded is not None:  # None: the value means "absent" (captive portal URN)
             out.values[spec.field] = decoded
