@@ -368,6 +368,24 @@ def test_mtu_never_takes_ipv6_off_the_link(netns: str, start_netconf: Any, pytho
 
 
 @pytest.mark.parametrize("python", INTERPRETERS[:1])
+def test_an_mtu_set_by_hand_outlives_renewals(netns: str, start_netconf: Any,
+                                               python: str) -> None:
+    """An administrator's `ip link set mtu` after the lease's stays through renewals, in a
+    netconf restarted from its state file too, and through the remove."""
+    nc = start_netconf(netns, python)
+    assert nc.request(lease(1, mtu=1400)).status == OK and mtu(netns) == 1400
+    ip("-n", netns, "link", "set", IFACE, "mtu", "1450")
+    assert nc.request(lease(2, mtu=1400)).status == OK
+    assert mtu(netns) == 1450
+    assert "the link's MTU is 1450, set since leasebox set 1400" in nc.output()
+    nc.stop()
+    again = start_netconf(netns, python, new_engine=True)
+    assert again.request(lease(3, mtu=1400)).status == OK and mtu(netns) == 1450
+    assert again.request(ipc.Remove(4)).status == OK
+    assert mtu(netns) == 1450 and not addresses(netns)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS[:1])
 def test_a_permanent_address_is_never_taken_over(netns: str, start_netconf: Any,
                                                  python: str) -> None:
     """Security hardening, item 7: an administrator's address is left alone."""

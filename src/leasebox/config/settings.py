@@ -275,7 +275,9 @@ USE_GATEWAY = Setting(
     _NC, BOOL)
 USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,
-    "Set the interface MTU from option 26 (never above what the device supports).",
+    "Set the interface MTU from option 26 (never above what the device supports). An MTU "
+    "set by hand since (ip link set IFACE mtu N) is left as it is, at renewals and when "
+    "the lease ends, until the server sends another.",
     _NC, BOOL)
 LINK_UP = Setting(
     _N, "LinkUp", v.boolean, True,

@@ -184,6 +184,14 @@ class Configurator:
         else:
             return
         current = self.kernel.link_mtu()
+        if new.mtu is not None and current != new.mtu and plan.mtu in (None, new.mtu):
+            # Someone else (an administrator's `ip link set mtu`) changed the MTU since we
+            # set it, and the lease asks nothing new: theirs now, as remove() leaves it.
+            log.info("the link's MTU is %d, set since leasebox set %d: left as it is",
+                     current, new.mtu)
+            if plan.mtu is None:
+                new.mtu = new.original_mtu = None
+            return
         if target != current:
             self.kernel.set_mtu(target)
             undo.append(lambda: self.kernel.set_mtu(current))
