@@ -102,6 +102,10 @@ def test_holds_delivers_and_gives_a_new_timesyncd_its_servers(bus: PrivateBus,
         reply = proc.send(ipc.Handoff(1, "lo", ipc.Names((A("192.0.2.53"),), ("example.com",),
                                                          (A("192.0.2.123"),))))
         assert reply == ipc.HandoffResult(1, ipc.ResultStatus.OK, ""), proc.output()
+        # the link's file is written before the reply: from netconf's "handed on" to
+        # resolved's having it, wait-online sees the names on their way
+        early = json.loads((proc.state / "lo.json").read_text())
+        assert early["resolved"] in ("pending", "applied") and early["dns_servers"]
         calls = ["SetLinkDNS", "SetLinkDomains", "SetRuntimeNTPServers"]
         wait_for("the calls", lambda: sorted(c["call"] for c in bus.calls()) == sorted(calls), 15)
         wait_for("the state file", lambda: (proc.state / "lo.json").exists(), 15)

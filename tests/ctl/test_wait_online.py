@@ -79,6 +79,29 @@ def refusing_engine(rundir: Path, name: str) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+@pytest.fixture(autouse=True)
+def handoff_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """netconf's and leasebox-bus's files, in the test's directory, not this host's."""
+    netconf, bus = tmp_path / "netconf-run", tmp_path / "bus-links"
+    netconf.mkdir()
+    bus.mkdir()
+    monkeypatch.setattr(commands, "NETCONF_RUN", netconf)
+    monkeypatch.setattr(commands, "BUS_LINKS", bus)
+    return netconf, bus
+
+
+def netconf_wants(files: tuple[Path, Path], name: str, pending: bool) -> None:
+    (files[0] / name).mkdir(exist_ok=True)
+    wanted = {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}
+    (files[0] / name / "netconf.state").write_text(json.dumps(
+        {"address": "192.0.2.10/24", "wanted": wanted if pending else None}))
+
+
+def bus_says(files: tuple[Path, Path], name: str, resolved: str) -> None:
+    (files[1] / f"{name}.json").write_text(json.dumps(
+        {"interface": name, "dns_servers": ["192.0.2.53"], "resolved": resolved}))
+
+
 @pytest.fixture
 def engines(tmp_path: Path) -> Iterator[list[FakeEngine]]:
     started: list[FakeEngine] = []
@@ -321,3 +344,57 @@ def test_leave_from_an_engine_that_closes_without_an_answer_fails(
     with pytest.raises(commands.CtlError) as caught:
         commands.request(rundir, "eth0", control.Command.STATUS, timeout=0.3)
     assert commands.why(caught.value) == "not running"  # the socket is gone: refused
+
+
+def test_online_waits_for_the_dns_on_its_way_to_resolved(
+        tmp_path: Path, engines: list[FakeEngine], handoff_files: tuple[Path, Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """BOUND comes before netconf hands the DNS on, and leasebox-bus delivers it after
+    that: a unit after network-online.target must find it in resolved."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    netconf_wants(handoff_files, "eth0", pending=True)
+    bus_says(handoff_files, "eth0", "applied")  # the last lease's
+
+    def hand_on() -> None:
+        time.sleep(0.4)
+        bus_says(handoff_files, "eth0", "pending")
+        netconf_wants(handoff_files, "eth0", pending=False)
+        time.sleep(0.4)
+        bus_says(handoff_files, "eth0", "applied")
+
+    worker = threading.Thread(target=hand_on)
+    started = time.monotonic()
+    worker.start()
+    try:
+        assert wait_online(tmp_path, "--timeout", "10") == 0
+        assert time.monotonic() - started >= 0.8
+    finally:
+        worker.join()
+    captured = capsys.readouterr()
+    assert "online after" in captured.out and captured.err == ""
+
+
+def test_a_failed_dns_hand_off_holds_nothing_up(
+        tmp_path: Path, engines: list[FakeEngine], handoff_files: tuple[Path, Path],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """resolved not answering is leasebox-bus's error, retried there: no wait. One that
+    stays on its way (netconf cannot reach leasebox-bus) is waited for DNS_GRACE, and
+    said; the timeout names it."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    bus_says(handoff_files, "eth0",
+             "pending: org.freedesktop.resolve1 is not on the bus; next try in 4 s")
+    started = time.monotonic()
+    assert wait_online(tmp_path, "--timeout", "10") == 0
+    assert time.monotonic() - started < 1
+    netconf_wants(handoff_files, "eth0", pending=True)
+    assert wait_online(tmp_path, "--timeout", "0.3") == waitonline.EX_TIMEOUT
+    assert capsys.readouterr().err == ("leaseboxctl: timed out after 0.3 s waiting for eth0 "
+                                       "(netconf has not handed its DNS on yet)\n")
+    monkeypatch.setattr(waitonline, "DNS_GRACE", 0.3)
+    assert wait_online(tmp_path, "--json", "--timeout", "10") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["online"] is True
+    assert out["dns_pending"] == {"eth0": "netconf has not handed its DNS on yet"}
+    assert wait_online(tmp_path, "--timeout", "10") == 0
+    assert capsys.readouterr().err == ("leaseboxctl: eth0: going on without waiting for its "
+                                       "DNS any longer: netconf has not handed its DNS on yet\n")

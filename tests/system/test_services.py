@@ -132,6 +132,22 @@ def test_dns_and_ntp_reach_resolved_and_timesyncd(lab: LeaseLab) -> None:
     assert resolvectl(c, "dns", OTHER) == [OTHER_DNS]
 
 
+def test_wait_online_returns_with_the_dns_at_resolved(lab: LeaseLab) -> None:
+    """What a unit after network-online.target meets: wait-online returns once resolved
+    has the lease's DNS, not only the address, though leasebox-bus is started on demand
+    (as at boot) and delivers after netconf has answered the engine."""
+    c = lab.c
+    for _ in range(3):
+        c.run(["systemctl", "stop", TARGET, "leasebox-bus.service"])
+        wait_for("DNS reverted", lambda: resolvectl(c, "dns") == [], 10)
+        c.run(["systemctl", "start", TARGET])
+        done = c.run(["leaseboxctl", "wait-online", "--json", "--timeout", "30", IFACE])
+        assert json.loads(done.stdout)["dns_pending"] == {}
+        assert resolvectl(c, "dns") == list(DNS)  # at once: no wait_for
+        assert resolvectl(c, "domain") == list(DOMAINS)
+    c.run(["systemctl", "stop", TARGET])
+
+
 def test_resolved_down_costs_nothing_and_dns_arrives_when_it_is_back(lab: LeaseLab) -> None:
     c = lab.c
     c.run(["systemctl", "stop", "systemd-resolved", "systemd-timesyncd"])

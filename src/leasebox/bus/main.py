@@ -167,7 +167,10 @@ class Bus:
             self._drop(conn)
             return
         # The reply says "held", and goes first: delivery may wait on a slow resolver,
-        # and netconf must not wait with it (the loop delivers right after).
+        # and netconf must not wait with it (the loop delivers right after). The link's
+        # file says "pending" before it: `leaseboxctl wait-online` waits while either
+        # netconf's state or this file has the names on their way.
+        self._save()
         try:
             channel.send(conn, reply)
         except OSError as exc:

@@ -167,7 +167,7 @@ def _relative(seconds: float) -> str:
     return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     """A state file of leasebox's daemons: None when absent, or when it is root's and this
     is a member of ControlGroup= (the rest of the status is still shown)."""
     try:
@@ -195,7 +195,7 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
     systemd-resolved and -timesyncd, or pending and why), and whatever netconf could not
     yet hand to leasebox-bus (netconf.state's "wanted")."""
     out: dict[str, Any] = {}
-    doc = _read_json(bus_links / f"{iface}.json")
+    doc = read_json(bus_links / f"{iface}.json")
     if isinstance(doc, dict):
         for key in ("resolved", "timesyncd", "error"):
             if key in doc:
@@ -203,7 +203,7 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
         ntp = doc.get("ntp_servers")
         if isinstance(ntp, list):
             out["ntp_servers"] = [_text(a) for a in ntp]
-    state = _read_json(netconf_run / iface / "netconf.state")
+    state = read_json(netconf_run / iface / "netconf.state")
     if isinstance(state, dict) and state.get("wanted") is not None:
         out["netconf"] = "pending: leasebox-bus has not taken the latest values yet"
     return out

@@ -7,6 +7,14 @@ interface named, else every one leasebox runs on (or, with --any, one of them), 
 lease that netconf applied, all at once (each asked again every round), or after the
 timeout, with a journal line naming what was not ready. A user the engines refuse is told
 so at once (exit 77): waiting would not change it.
+
+A configured interface is ready once its lease's DNS has reached systemd-resolved too (or
+netconf's resolv.conf), so that a unit after network-online.target resolves names from
+its first lookup: netconf answers the engine before it hands DNS on, and leasebox-bus
+(started on demand, at boot) delivers it after that. The files netconf and leasebox-bus
+keep say where the hand-off stands; a hand-off that failed (resolved not answering, say)
+or still pending after DNS_GRACE holds nothing up: it is said, and the wait goes on
+without it. Files this user cannot read count as delivered.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from leasebox.ctl import commands
 from leasebox.ctl.commands import (
     EX_NOPERM,
     TIMEOUT,
@@ -33,6 +42,21 @@ EX_TIMEOUT = 1
 MIN_ASK = 0.05  # seconds an engine gets to answer once the deadline has passed
 # the address is applied in each of these (BOUND only once netconf confirmed it)
 CONFIGURED = frozenset({"BOUND", "RENEWING", "REBINDING"})
+# seconds a configured interface waits for its DNS hand-off at most (it is in flight: a
+# failed one waits not at all)
+DNS_GRACE = 5.0
+
+
+def dns_pending(name: str) -> str:
+    """Why the DNS of `name`'s lease is not with its resolver yet; "" when it is, when
+    its hand-off failed (an error in leasebox-bus's file), or when this cannot tell."""
+    state = commands.read_json(commands.NETCONF_RUN / name / "netconf.state")
+    if isinstance(state, dict) and state.get("wanted") is not None:
+        return "netconf has not handed its DNS on yet"
+    doc = commands.read_json(commands.BUS_LINKS / f"{name}.json")
+    if isinstance(doc, dict) and doc.get("resolved") == "pending":  # in flight, no error
+        return "systemd-resolved does not have its DNS yet"
+    return ""
 
 
 def _state(rundir: Path, name: str, deadline: float | None) -> str:
@@ -59,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
+    configured_since: dict[str, float] = {}
     while True:
         # every interface asked again each round: online is all of them configured at
         # once, not each at some time (one may have lost its lease since)
@@ -67,19 +92,30 @@ def run(args: argparse.Namespace) -> int:
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
             return exc.code
-        ready = [n for n in names if states[n] in CONFIGURED]
+        now = time.monotonic()
+        configured_since = {n: configured_since.get(n, now) for n in names
+                            if states[n] in CONFIGURED}
+        dns = {n: dns_pending(n) for n in configured_since}
+        ready = [n for n in configured_since
+                 if not dns[n] or now - configured_since[n] >= DNS_GRACE]
         online = bool(ready and args.any) or len(ready) == len(names)
-        timed_out = not online and deadline is not None and time.monotonic() >= deadline
+        timed_out = not online and deadline is not None and now >= deadline
         if args.json and (online or timed_out):
-            print(json.dumps({"online": online, "seconds": time.monotonic() - started,
-                              "states": states}, indent=2, sort_keys=True))
+            print(json.dumps({"online": online, "seconds": now - started, "states": states,
+                              "dns_pending": {n: why for n, why in dns.items() if why}},
+                             indent=2, sort_keys=True))
         if online:
+            for name in ready:
+                if dns[name] and not args.json:
+                    print(terminal_safe(f"leaseboxctl: {name}: going on without waiting for "
+                                        f"its DNS any longer: {dns[name]}"), file=sys.stderr)
             if not args.quiet and not args.json:
-                print(terminal_safe(f"leaseboxctl: online after "
-                                    f"{time.monotonic() - started:.1f} s: {', '.join(ready)}"))
+                print(terminal_safe(f"leaseboxctl: online after {now - started:.1f} s: "
+                                    f"{', '.join(ready)}"))
             return 0
         if timed_out:
-            waiting = ", ".join(f"{n} ({states[n]})" for n in names if n not in ready)
+            waiting = ", ".join(f"{n} ({dns.get(n) or states[n]})" for n in names
+                                if n not in ready)
             print(terminal_safe(f"leaseboxctl: timed out after {args.timeout:g} s waiting "
                                 f"for {'any of ' if args.any else ''}{waiting}"),
                   file=sys.stderr)
