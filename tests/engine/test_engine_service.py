@@ -391,27 +391,6 @@ def test_a_renewal_the_kernel_failed_is_renew_failed_for_hooks_and_journal(
     assert queued == ["bound", "renew-failed"]
 
 
-def test_the_release_of_a_bind_cut_short_is_journal_only(rig: Rig, logs: Logs) -> None:
-    """The carrier went between the ACK and netconf's answer, so "bound" was never said;
-    a release then is in the journal (MESSAGE_ID, LEASE_EVENT=released) but queues no
-    "released" for hooks that never heard of the lease."""
-    rig.reply(offer(rig.sent()))
-    rig.reply(ack(rig.sent()))
-    conn, _ = rig.netconf.accept()
-    conn.settimeout(5)
-    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
-    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                         ""))
-    assert rig.control(control.Command.RELEASE)["ok"] is True
-    assert [r.fields["LEASE_EVENT"] for r in logs.at_least(INFO, "leasebox.engine")
-            if "LEASE_EVENT" in r.fields] == ["released"]
-    events = rig.state_dir / "events"
-    assert not events.exists() or not list(events.iterdir())
-    conn.close()
-
-
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
     bind(rig)
     with pytest.raises(ipc.PeerViolation, match="unknown request"):

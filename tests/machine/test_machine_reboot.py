@@ -14,7 +14,6 @@ from leasebox.core.machine.types import (
     ConfigRefused,
     LeaseEvent,
     LeaseEventKind,
-    LeaveRequested,
     LinkDown,
     LinkUp,
     PersistLease,
@@ -541,37 +540,3 @@ def test_a_probe_cut_short_leaves_the_lease_in_use_announced() -> None:
     h.handle(LinkDown(h.now))
     h.advance(1)
     assert _verified(h) == [LeaseEventKind.RENEWED]
-
-
-@pytest.mark.parametrize("announced", [False, True])
-@pytest.mark.parametrize("end", ["expiry", "release", "leave"])
-def test_the_end_of_a_lease_never_announced_is_not_for_the_hooks(
-        end: str, announced: bool) -> None:
-    """A first bind cut short by the link (above) ends before it is verified: the journal
-    still has the lease's LOST, RELEASED or LEFT, but the hooks, which never heard "bound"
-    for it, hear nothing of its end either. After an ordinary bind they do."""
-    h = Harness(remembered=None)
-    if announced:
-        h.acquire()
-    else:
-        h.link_up()
-        h.fire()
-        h.deliver(offer(h.last_sent().message))
-        h.deliver(ack(h.last_sent().message))
-    h.advance(0.01)
-    h.handle(LinkDown(h.now))
-    if not announced:
-        assert not of_type(h.applied(), LeaseEvent)  # on the interface, not reported
-    if end == "expiry":
-        while h.client.lease is not None:
-            h.fire()
-        kind = LeaseEventKind.LOST
-    elif end == "release":
-        h.handle(ReleaseRequested(h.now))
-        kind = LeaseEventKind.RELEASED
-    else:
-        h.handle(LeaveRequested(h.now, release=True))
-        kind = LeaseEventKind.LEFT
-    [event] = [e for e in of_type(h.history, LeaseEvent) if e.kind is not LeaseEventKind.ACQUIRED]
-    assert event.kind is kind and event.hooks is announced
-    assert of_type(h.history, RemoveLease)

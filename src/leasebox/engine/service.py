@@ -260,8 +260,17 @@ class EngineService:
                         self.send_netconf(remove)
                 case PersistLease(lease):
                     self._persist(lease, now)
-                case LeaseEvent():
-                    self._lease_event(action, now)
+                case LeaseEvent(kind, lease, detail, kept):
+                    # a lease lost or not used is a warning (journalctl -p warning)
+                    report = log.warning if kind in journal.WARNED else log.info
+                    report(journal.event_text(kind, lease, detail, kept), extra={
+                        **self._fields(self.state, lease),
+                        "MESSAGE_ID": journal.MESSAGE_IDS[kind],
+                        "LEASE_EVENT": kind.value,
+                        **({"LEASE_KEPT": "1"} if kept else {}),
+                    })
+                    self._report_portal(kind, lease)
+                    self.events.add(kind, lease, kept, self.wall() - (now - lease.acquired_at))
                 case StateChanged():
                     # the state machine logs the transition line itself; journald gets
                     # DHCP_STATE= on it from the field filter (see main.py)
@@ -270,22 +279,6 @@ class EngineService:
                     raise TypeError(f"unknown action {action!r}")
         if self.client is not None:
             self.live.write(self.client.snapshot())
-
-    def _lease_event(self, event: LeaseEvent, now: float) -> None:
-        """The journal's line, with its MESSAGE_ID; the hooks' event, unless they never
-        heard of the lease (LeaseEvent.hooks)."""
-        kind, lease, kept = event.kind, event.lease, event.kept
-        # a lease lost or not used is a warning (journalctl -p warning)
-        report = log.warning if kind in journal.WARNED else log.info
-        report(journal.event_text(kind, lease, event.detail, kept), extra={
-            **self._fields(self.state, lease),
-            "MESSAGE_ID": journal.MESSAGE_IDS[kind],
-            "LEASE_EVENT": kind.value,
-            **({"LEASE_KEPT": "1"} if kept else {}),
-        })
-        self._report_portal(kind, lease)
-        if event.hooks:
-            self.events.add(kind, lease, kept, self.wall() - (now - lease.acquired_at))
 
     def captive_portal(self, lease: Lease | None) -> str | None:
         """The lease's captive portal URI, if UseCaptivePortal= says to show it."""

@@ -209,14 +209,13 @@ def release(ctx: Context, event: Event) -> None:
     """Give the lease back (RELEASE when one was granted), take it off, forget it, and stay
     STOPPED until a RenewRequested: an operator who released does not want a link flap to
     take a new lease behind their back."""
-    lease, announced = ctx.lease, not ctx.unannounced
+    lease = ctx.lease
     sent = _send_release(ctx)
     steps.remove(ctx)
     steps.forget(ctx)
     if lease is not None:
         detail = f"RELEASE sent to {lease.server_id}" if sent else "no RELEASE sent"
-        ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease, detail,
-                                      hooks=announced))
+        ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease, detail))
     ctx.lease = None
     ctx.previous_address = None
     _stopped(ctx)
@@ -228,7 +227,7 @@ def leave(ctx: Context, event: Event) -> None:
     keep_configuration says so."""
     if not isinstance(event, LeaveRequested):
         raise TypeError(f"bug: {event!r} in stop")
-    lease, announced = ctx.lease, not ctx.unannounced
+    lease = ctx.lease
     released = event.release and ctx.config.send_release and _send_release(ctx)
     if released and event.keep_configuration:
         # as leasebox.conf(5) says: not a fault, said so that a kept address not kept is
@@ -241,7 +240,7 @@ def leave(ctx: Context, event: Event) -> None:
     if released and lease is not None:
         steps.forget(ctx)
         ctx.actions.append(LeaseEvent(LeaseEventKind.RELEASED, lease,
-                                      f"RELEASE sent to {lease.server_id}", hooks=announced))
+                                      f"RELEASE sent to {lease.server_id}"))
         ctx.lease = None
     elif applied is not None and ctx.applied is None and not event.shutdown:
         # Taken off the link without a RELEASE (SendRelease=no, no carrier): the hooks
@@ -249,7 +248,7 @@ def leave(ctx: Context, event: Event) -> None:
         # when no hook can run before the next boot.
         why = "no RELEASE sent" if event.release else "lease kept for the next start"
         ctx.actions.append(LeaseEvent(LeaseEventKind.LEFT, applied,
-                                      f"configuration removed, {why}", hooks=announced))
+                                      f"configuration removed, {why}"))
     elif applied is not None and ctx.applied is not None and not event.shutdown:
         # nothing for the hooks (what they set up at "bound" stays true), but the journal
         # says where the address stands, or the stop reads like a restart's. (Not as the

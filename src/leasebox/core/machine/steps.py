@@ -245,15 +245,14 @@ def drop_lease(ctx: Context, detail: str) -> None:
     """Lose the lease held (expiry, NAK): take it off the interface, forget it, and report
     LOST when it was in use. The caller decides where to go next."""
     lease = ctx.lease
-    was_applied, announced = ctx.applied is not None, not ctx.unannounced
+    was_applied = ctx.applied is not None
     remove(ctx)
     forget(ctx)
     ctx.lease = None
     if lease is not None:
         ctx.previous_address = lease.address
         if was_applied:
-            ctx.actions.append(LeaseEvent(LeaseEventKind.LOST, lease, detail,
-                                          hooks=announced))
+            ctx.actions.append(LeaseEvent(LeaseEventKind.LOST, lease, detail))
         else:
             log.info("remembered lease %s dropped: %s", lease.address, detail)
 

@@ -243,9 +243,6 @@ class LeaseEvent:
     lease: Lease
     detail: str = ""
     kept: bool = False  # FAILED only: the lease in use stays (see reports._renewal_kept)
-    # False: the lease's bind was cut short before it was reported (Context.unannounced),
-    # so the hooks, which never heard "bound", hear nothing of its end either
-    hooks: bool = True
 
 
 @record
