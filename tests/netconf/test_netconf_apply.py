@@ -256,8 +256,9 @@ def test_remove_leaves_an_mtu_someone_else_changed(setup: tuple[FakeKernel, Fake
 
 def test_a_renewal_leaves_an_mtu_someone_else_changed(
         setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
-    """The same lease MTU at a renewal does not undo an administrator's `ip link set mtu`;
-    a new one from the server is set; a lease without one leaves theirs, and forgets."""
+    """The same lease MTU at a renewal does not undo an administrator's `ip link set mtu`,
+    but the link's own MTU again (a reset) gets the lease's back; a new one from the server
+    is set, and at the end theirs comes back; a lease without one leaves theirs."""
     kernel, _resolver, conf = setup
     conf.apply(make_plan(mtu=1400))
     kernel.mtu = 9000
@@ -265,15 +266,21 @@ def test_a_renewal_leaves_an_mtu_someone_else_changed(
     assert kernel.mtu == 9000 and conf.tracked.mtu == 1400
     conf.remove()
     assert kernel.mtu == 9000
+    conf.apply(make_plan(mtu=1400))  # over 9000, now the link's own
+    kernel.mtu = 9000  # a driver's reset, say
     conf.apply(make_plan(mtu=1400))
+    assert kernel.mtu == 1400
     kernel.mtu = 1450
     conf.apply(make_plan(mtu=1300))
-    assert kernel.mtu == 1300 and conf.tracked.original_mtu == 9000
-    kernel.mtu = 1450
-    conf.apply(make_plan(mtu=None))
-    assert kernel.mtu == 1450 and conf.tracked.mtu is None is conf.tracked.original_mtu
+    assert kernel.mtu == 1300 and conf.tracked.original_mtu == 1450
     conf.remove()
     assert kernel.mtu == 1450
+    conf.apply(make_plan(mtu=1400))
+    kernel.mtu = 1500
+    conf.apply(make_plan(mtu=None))
+    assert kernel.mtu == 1500 and conf.tracked.mtu is None is conf.tracked.original_mtu
+    conf.remove()
+    assert kernel.mtu == 1500
 
 
 def test_remove_tolerates_what_the_kernel_already_dropped(
