@@ -90,11 +90,17 @@ def handoff_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
     return netconf, bus
 
 
-def netconf_wants(files: tuple[Path, Path], name: str, pending: bool) -> None:
+def netconf_wants(files: tuple[Path, Path], name: str, pending: bool,
+                  ntp_only: bool = False) -> None:
+    """netconf.state as netconf writes it: `pending`, new names not yet handed on (only
+    a new NTP server, with `ntp_only`)."""
     (files[0] / name).mkdir(exist_ok=True)
+    handed = {"dns_servers": ["192.0.2.9"], "domains": [], "ntp_servers": []}
     wanted = {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}
+    if ntp_only:
+        wanted = {**handed, "ntp_servers": ["192.0.2.123"]}
     (files[0] / name / "netconf.state").write_text(json.dumps(
-        {"address": "192.0.2.10/24", "wanted": wanted if pending else None}))
+        {"address": "192.0.2.10/24", "dns": handed, "wanted": wanted if pending else None}))
 
 
 def bus_says(files: tuple[Path, Path], name: str, resolved: str) -> None:
@@ -384,6 +390,9 @@ def test_a_failed_dns_hand_off_holds_nothing_up(
     bus_says(handoff_files, "eth0",
              "pending: org.freedesktop.resolve1 is not on the bus; next try in 4 s")
     started = time.monotonic()
+    assert wait_online(tmp_path, "--timeout", "10") == 0
+    assert time.monotonic() - started < 1
+    netconf_wants(handoff_files, "eth0", pending=True, ntp_only=True)  # not waited for
     assert wait_online(tmp_path, "--timeout", "10") == 0
     assert time.monotonic() - started < 1
     netconf_wants(handoff_files, "eth0", pending=True)

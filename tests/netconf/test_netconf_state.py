@@ -31,7 +31,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert state.load() is None
     state.save(TRACKED)
     assert state.load() == TRACKED
-    assert oct(os.stat(state.path).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(state.path).st_mode & 0o777) == "0o644"
     state.save(Tracked())
     assert not os.path.exists(state.path)
     assert from_json(to_json(7, Tracked()), 7) == Tracked()

@@ -47,12 +47,21 @@ CONFIGURED = frozenset({"BOUND", "RENEWING", "REBINDING"})
 DNS_GRACE = 5.0
 
 
+def _dns_of(names: object) -> tuple[object, object] | None:
+    """The DNS part of netconf.state's "dns" or "wanted" (None: absent)."""
+    if not isinstance(names, dict):
+        return None
+    return names.get("dns_servers"), names.get("domains")
+
+
 def dns_pending(name: str) -> str:
     """Why the DNS of `name`'s lease is not with its resolver yet; "" when it is, when
     its hand-off failed (an error in leasebox-bus's file), or when this cannot tell."""
     state = commands.read_json(commands.NETCONF_RUN / name / "netconf.state")
-    if isinstance(state, dict) and state.get("wanted") is not None:
-        return "netconf has not handed its DNS on yet"
+    if isinstance(state, dict):
+        wanted = _dns_of(state.get("wanted"))
+        if wanted is not None and wanted != _dns_of(state.get("dns")):  # not NTP alone
+            return "netconf has not handed its DNS on yet"
     doc = commands.read_json(commands.BUS_LINKS / f"{name}.json")
     if isinstance(doc, dict) and doc.get("resolved") == "pending":  # in flight, no error
         return "systemd-resolved does not have its DNS yet"

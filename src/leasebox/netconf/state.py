@@ -160,4 +160,7 @@ class StateFile:
             atomic.remove(self.directory, FILENAME)
         else:
             data = to_json(self.ifindex, tracked).encode("ascii")
-            atomic.write_atomic(self.directory, FILENAME, data, mode=0o600)
+            # readable by all, as leasebox-bus's files: it says nothing `ip address` and
+            # resolvectl do not, and leaseboxctl wait-online (root without capabilities,
+            # so without CAP_DAC_OVERRIDE) reads whether the DNS is on its way
+            atomic.write_atomic(self.directory, FILENAME, data, mode=0o644)
