@@ -148,9 +148,11 @@ def test_carrier_down_up_does_a_reboot_exchange(lab: Lab) -> None:
 def test_arp_conflict_declines_and_takes_another_address(lab: Lab) -> None:
     # dnsmasq offers .77 to our MAC first; another host (the server namespace itself) has
     # it, so the ARP probe sees a conflict: DECLINE, and dnsmasq offers from its range.
+    # RequestBroadcast=yes: a reply sent to .77 would stay in the server's namespace,
+    # which has it.
     lab.ip(lab.server, "addr", "add", "192.0.2.77/32", "dev", "veth1")
     dns = Dnsmasq(lab, f"--dhcp-host={CLIENT_MAC},192.0.2.77").start()
-    box = Leasebox(lab, "--arp-probe").start()
+    box = Leasebox(lab, "--arp-probe", "--request-broadcast").start()
     addr = lab.wait_address(timeout=25)
     assert addr["local"] != "192.0.2.77"
     assert dns.count("DHCPDECLINE") == 1

@@ -55,7 +55,7 @@ def rebooting(**kw: object) -> Harness:
     assert msg.message_type is MessageType.REQUEST
     assert msg.requested_ip == ADDRESS
     assert msg.server_id is None and msg.ciaddr == ZERO
-    assert msg.flags & 0x8000
+    assert msg.flags == 0  # RequestBroadcast=no, the default
     return h
 
 

@@ -14,7 +14,7 @@ from tests.machine.machine_helpers import ADDRESS, MAC, SERVER
 
 CONFIG = ClientConfig(client_id=b"\x01" + MAC, hostname="host-1", vendor_class_id=b"lbx",
                       request_options=(1, 3, 6), rapid_commit=True, ipv6_only_preferred=True,
-                      max_message_size=1500)
+                      max_message_size=1500, request_broadcast=True)
 XID = 0x12345678
 
 
@@ -98,12 +98,14 @@ def test_previous_address_only_when_known() -> None:
 
 
 def test_request_broadcast_no_clears_the_flag_before_there_is_an_address() -> None:
-    quiet = ClientConfig(request_broadcast=False)
+    """RequestBroadcast=no, the default; yes sets the flag (Table 5, above)."""
+    quiet = ClientConfig()
     assert requests.discover(quiet, 1, MAC, 0, None).flags == 0
     assert requests.request_selecting(quiet, 1, MAC, 0, offered=ADDRESS,
                                       server_id=SERVER).flags == 0
     assert requests.request_init_reboot(quiet, 1, MAC, 0, ADDRESS).flags == 0
-    assert requests.discover(ClientConfig(), 1, MAC, 0, None).flags == requests.BROADCAST_FLAG
+    loud = ClientConfig(request_broadcast=True)
+    assert requests.discover(loud, 1, MAC, 0, None).flags == requests.BROADCAST_FLAG
 
 
 def test_request_address_goes_in_a_discover_with_no_previous_address() -> None:

@@ -209,7 +209,8 @@ def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use:
         lab.wait_bound()
         asked = lab.requested_options()
         assert 1 in asked and (114 in asked) is use, asked
-        assert "broadcast response" in lab.dnsmasq_log()  # RequestBroadcast=yes, the default
+        # RequestBroadcast=no, the default: with the flag, dnsmasq logs that it broadcast
+        assert "broadcast response" not in lab.dnsmasq_log()
         status = json.loads(c.run(["leaseboxctl", "status", "--json", IFACE]).stdout)[0]
         assert status["lease"]["captive_portal"] == (PORTAL if use else None)
         text = c.run(["leaseboxctl", "status", IFACE]).stdout
@@ -225,19 +226,20 @@ def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use:
         c.run(["rm", "-rf", "/etc/leasebox/interfaces"])
 
 
-def test_request_address_and_request_broadcast_no(lab: LeaseLab) -> None:
+def test_request_address_and_request_broadcast_yes(lab: LeaseLab) -> None:
     """Issue 15, item 4: RequestAddress= goes in the DISCOVER and the server gives it;
-    RequestBroadcast=no clears the BROADCAST flag, so dnsmasq answers by unicast, and the
-    lease still works."""
+    RequestBroadcast=yes sets the BROADCAST flag, so dnsmasq broadcasts its answers (the
+    default, no, has them sent to the MAC address: test_captive_portal_...), and the lease
+    still works."""
     c = lab.c
-    c.write_file(IFACE_CONF, "[DHCPv4]\nRequestAddress=192.0.2.123\nRequestBroadcast=no\n")
+    c.write_file(IFACE_CONF, "[DHCPv4]\nRequestAddress=192.0.2.123\nRequestBroadcast=yes\n")
     c.run(["systemctl", "start", TARGET])
     addr = lab.wait_address()
     lab.wait_bound()
     assert addr["local"] == "192.0.2.123"
     log = lab.dnsmasq_log()
     assert any("DHCPDISCOVER(veth1) 192.0.2.123 " in line for line in log.splitlines()), log
-    assert "broadcast response" not in log  # with the flag, dnsmasq logs that it did
+    assert "broadcast response" in log
 
 
 # A second host on the segment (netns srv) says, in an ARP request, that it has ADDRESS.

@@ -203,7 +203,8 @@ def render_man() -> str:
             "leasebox-engine and leasebox-netconf take --config-root=DIR (default /), the "
             "directory the paths above are relative to, for tests. leasebox-engine's "
             "options --client-id, --hostname, --rapid-commit, --ipv6-only-preferred, "
-            "--arp-probe, --no-release, --keep-configuration and --min-lease-time are for "
+            "--arp-probe, --arp-probe-timing, --request-broadcast, --no-release, "
+            "--keep-configuration and --min-lease-time are for "
             "the development launcher; when given, they override the files, and "
             "check-config shows them as coming from the command line. The units pass none "
             "of them: under systemd the files are the configuration.",

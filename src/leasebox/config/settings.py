@@ -154,10 +154,12 @@ REQUEST_ADDRESS: Setting[IPv4Address | None] = Setting(
     "is asked for instead. Empty (the default): none.",
     _E, "ADDRESS", default_text="none")
 REQUEST_BROADCAST = Setting(
-    _D, "RequestBroadcast", v.boolean, True,
+    _D, "RequestBroadcast", v.boolean, False,
     "Set the BROADCAST flag in DISCOVER and in the REQUESTs sent before there is an "
-    "address, so that the server broadcasts its reply. Some relays and access points need "
-    "it off: no, and the server sends its reply to the client's MAC address.",
+    "address, so that the server broadcasts its reply to the whole link. Off, the server "
+    "sends it to the client's MAC address, which leasebox receives before it has an "
+    "address (as systemd-networkd, dhclient and dhcpcd by default). Yes: for a server or "
+    "relay that cannot answer otherwise.",
     _E, BOOL)
 USE_CAPTIVE_PORTAL = Setting(
     _D, "UseCaptivePortal", v.boolean, True,

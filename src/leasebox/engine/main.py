@@ -58,6 +58,7 @@ _CLI_SETTINGS: tuple[tuple[str, Setting[Any], str | None], ...] = (
     ("--ipv6-only-preferred", s.IPV6_ONLY_PREFERRED, "yes"),
     ("--arp-probe", s.ARP_PROBE, "yes"),
     ("--arp-probe-timing", s.ARP_PROBE_TIMING, None),
+    ("--request-broadcast", s.REQUEST_BROADCAST, "yes"),
     ("--no-release", s.SEND_RELEASE, "no"),
     ("--keep-configuration", s.KEEP_CONFIGURATION, "yes"),
     ("--min-lease-time", s.MINIMUM_LEASE_TIME, None),

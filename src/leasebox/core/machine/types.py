@@ -52,7 +52,7 @@ class ClientConfig:
     min_lease_time: int = 60  # shorter leases are clamped up to this (and said so)
     offer_window: float = 0.0  # seconds to keep collecting offers after the first one
     max_message_size: int = 1500
-    request_broadcast: bool = True  # the BROADCAST flag before there is an address
+    request_broadcast: bool = False  # the BROADCAST flag before there is an address
     request_address: IPv4Address | None = None  # option 50 in a DISCOVER with no other
     client_fqdn: bytes | None = None  # option 81 as sent (wire.client_fqdn); then no 12
     send_options: tuple[tuple[int, bytes], ...] = ()  # sent as they are, sorted by code
