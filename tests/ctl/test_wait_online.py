@@ -91,14 +91,16 @@ def handoff_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path
 
 
 def netconf_wants(files: tuple[Path, Path], name: str, pending: bool,
-                  ntp_only: bool = False) -> None:
+                  ntp_only: bool = False, again: bool = False) -> None:
     """netconf.state as netconf writes it: `pending`, new names not yet handed on (only
-    a new NTP server, with `ntp_only`)."""
+    a new NTP server, with `ntp_only`; the same names again, to a new sink, with `again`)."""
     (files[0] / name).mkdir(exist_ok=True)
     handed = {"dns_servers": ["192.0.2.9"], "domains": [], "ntp_servers": []}
     wanted = {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}
     if ntp_only:
         wanted = {**handed, "ntp_servers": ["192.0.2.123"]}
+    if again:
+        wanted = dict(handed)
     (files[0] / name / "netconf.state").write_text(json.dumps(
         {"address": "192.0.2.10/24", "dns": handed, "wanted": wanted if pending else None}))
 
@@ -395,6 +397,9 @@ def test_a_failed_dns_hand_off_holds_nothing_up(
     netconf_wants(handoff_files, "eth0", pending=True, ntp_only=True)  # not waited for
     assert wait_online(tmp_path, "--timeout", "10") == 0
     assert time.monotonic() - started < 1
+    netconf_wants(handoff_files, "eth0", pending=True, again=True)  # waited for
+    assert wait_online(tmp_path, "--timeout", "0.3") == waitonline.EX_TIMEOUT
+    capsys.readouterr()
     netconf_wants(handoff_files, "eth0", pending=True)
     assert wait_online(tmp_path, "--timeout", "0.3") == waitonline.EX_TIMEOUT
     assert capsys.readouterr().err == ("leaseboxctl: timed out after 0.3 s waiting for eth0 "

@@ -58,9 +58,11 @@ def dns_pending(name: str) -> str:
     """Why the DNS of `name`'s lease is not with its resolver yet; "" when it is, when
     its hand-off failed (an error in leasebox-bus's file), or when this cannot tell."""
     state = commands.read_json(commands.NETCONF_RUN / name / "netconf.state")
-    if isinstance(state, dict):
-        wanted = _dns_of(state.get("wanted"))
-        if wanted is not None and wanted != _dns_of(state.get("dns")):  # not NTP alone
+    if isinstance(state, dict) and state.get("wanted") is not None:
+        # the same names again (a new sink, a link plugged in again) are on their way too;
+        # only a change of the NTP servers alone is not waited for
+        same_dns = _dns_of(state["wanted"]) == _dns_of(state.get("dns"))
+        if not same_dns or state["wanted"] == state.get("dns"):
             return "netconf has not handed its DNS on yet"
     doc = commands.read_json(commands.BUS_LINKS / f"{name}.json")
     if isinstance(doc, dict) and doc.get("resolved") == "pending":  # in flight, no error
