@@ -258,7 +258,7 @@ def test_a_renewal_leaves_an_mtu_someone_else_changed(
         setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
     """The same lease MTU at a renewal does not undo an administrator's `ip link set mtu`,
     but the link's own MTU again (a reset) gets the lease's back; a new one from the server
-    is set, and at the end theirs comes back; a lease without one leaves theirs."""
+    is set, and at the end the link's own comes back; a lease without one leaves theirs."""
     kernel, _resolver, conf = setup
     conf.apply(make_plan(mtu=1400))
     kernel.mtu = 9000
@@ -272,15 +272,18 @@ def test_a_renewal_leaves_an_mtu_someone_else_changed(
     assert kernel.mtu == 1400
     kernel.mtu = 1450
     conf.apply(make_plan(mtu=1300))
-    assert kernel.mtu == 1300 and conf.tracked.original_mtu == 1450
+    assert kernel.mtu == 1300 and conf.tracked.original_mtu == 9000
+    kernel.mtu = 9000  # reset: still told from an administrator's
+    conf.apply(make_plan(mtu=1300))
+    assert kernel.mtu == 1300
+    conf.remove()
+    assert kernel.mtu == 9000
+    conf.apply(make_plan(mtu=1400))
+    kernel.mtu = 1450
+    conf.apply(make_plan(mtu=None))
+    assert kernel.mtu == 1450 and conf.tracked.mtu is None is conf.tracked.original_mtu
     conf.remove()
     assert kernel.mtu == 1450
-    conf.apply(make_plan(mtu=1400))
-    kernel.mtu = 1500
-    conf.apply(make_plan(mtu=None))
-    assert kernel.mtu == 1500 and conf.tracked.mtu is None is conf.tracked.original_mtu
-    conf.remove()
-    assert kernel.mtu == 1500
 
 
 def test_remove_tolerates_what_the_kernel_already_dropped(

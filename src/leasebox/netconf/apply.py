@@ -186,14 +186,14 @@ class Configurator:
         current = self.kernel.link_mtu()
         if new.mtu is not None and current not in (new.mtu, new.original_mtu):
             # Someone else (an administrator's `ip link set mtu`) set the MTU since we did.
-            # (Back at the link's own, it is taken for a reset, and set again.)
+            # (Back at the link's own, it is taken for a reset, and set again. A new one
+            # from the server goes on over theirs, and the link's own comes back at the end.)
             if plan.mtu in (None, new.mtu):  # the lease asks nothing new: theirs now
                 log.info("the link's MTU is %d, set since leasebox set %d: left as it is",
                          current, new.mtu)
                 if plan.mtu is None:
                     new.mtu = new.original_mtu = None
                 return
-            new.original_mtu = current  # the server's new one goes on; theirs comes back
         if target != current:
             self.kernel.set_mtu(target)
             undo.append(lambda: self.kernel.set_mtu(current))
