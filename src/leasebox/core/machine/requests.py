@@ -1,10 +1,10 @@
 """The BOOTREQUESTs the engine sends, built field by field after RFC 2131 table 5.
 
     message             ciaddr  flags      requested ip  server id  client's own options
-    DISCOVER            0       BROADCAST  previous one  -          all (+ rapid commit)
+    DISCOVER            0       0 (*)      previous one  -          all (+ rapid commit)
                                            (or RequestAddress=)
-    REQUEST selecting   0       BROADCAST  offered       offerer's  all
-    REQUEST init-reboot 0       BROADCAST  remembered    -          all
+    REQUEST selecting   0       0 (*)      offered       offerer's  all
+    REQUEST init-reboot 0       0 (*)      remembered    -          all
     REQUEST renewing    ours    0          -             -          all
     REQUEST rebinding   ours    0          -             -          all
     DECLINE             0       0          declined      leaser's   client id only
@@ -14,11 +14,11 @@
 the parameter request list (55, with 108 added when IPv6-only is preferred) and max message
 size (57).
 
-The BROADCAST flag is set whenever the client has no address yet: a server then broadcasts
-its reply instead of unicasting it to an address the interface does not have, which some
-bridges, Wi-Fi access points and relays mishandle. Costs one broadcast per exchange.
-RequestBroadcast=no clears it (config.request_broadcast) where a relay or access point
-needs the opposite.
+(*) BROADCAST with RequestBroadcast=yes (config.request_broadcast), for a server or relay
+that cannot answer a client without an address otherwise. Off by default, as RFC 2131 4.1
+allows a client that receives unicasts before it has an address (io's packet socket sees
+the reply sent to our MAC address): a broadcast reply goes to every host on the link, and
+wakes every DHCP client there.
 
 This is the one implementation of table 5. Values are checked where the configuration is
 read, so the engine never raises on its own output in the middle of an exchange.
