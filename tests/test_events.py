@@ -31,7 +31,8 @@ def test_every_lease_event_kind_has_a_message_id_and_a_hook_event() -> None:
 
 
 def test_every_message_id_is_in_the_catalog_and_the_manual() -> None:
-    ids = [*events.LEASE_EVENT_IDS.values(), events.CAPTIVE_PORTAL_ID, events.SERVERS_ID]
+    ids = [*events.LEASE_EVENT_IDS.values(), events.CAPTIVE_PORTAL_ID, events.SERVERS_ID,
+           events.OTHER_CLIENT_ID]
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
     catalog = re.findall(r"^-- ([0-9a-f]{32})$",

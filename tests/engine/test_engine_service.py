@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leasebox import ipc
+from leasebox.core import events, wire
 from leasebox.core import log as core_log
-from leasebox.core import wire
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, State
@@ -38,7 +38,7 @@ from leasebox.core.values import (
 )
 from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.ctl.dispatch import environment
-from leasebox.engine import dispatch, journal, leasefile
+from leasebox.engine import dispatch, journal, leasefile, service
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.main import Loop
 from leasebox.engine.service import EngineService, Settings
@@ -389,6 +389,36 @@ def test_a_renewal_the_kernel_failed_is_renew_failed_for_hooks_and_journal(
     assert record.text().startswith(f"Could not apply the renewal of {ADDRESS}/24")
     assert record.fields["LEASE_KEPT"] == "1"
     assert queued == ["bound", "renew-failed"]
+
+
+def test_an_answer_to_another_client_with_our_mac_is_said(rig: Rig, logs: Logs) -> None:
+    """A server answering a request with our MAC address that we never sent: another DHCP
+    client manages the interface (or a host has the same MAC). Said once an hour, with its
+    MESSAGE_ID, whether it comes while we wait for an answer (pre-screened) or not; late
+    answers to our own requests, and others' MAC addresses, are not."""
+    discover = rig.sent()
+    rig.reply(offer(discover))
+    request = rig.sent()
+
+    def warnings() -> list[str]:
+        return [str(r.fields.get("DHCP_XID", "")) for r in logs.at_least(WARNING, "leasebox.engine")
+                if r.fields.get("MESSAGE_ID") == events.OTHER_CLIENT_ID]
+
+    rig.reply(offer(discover))  # late, to our DISCOVER, while the REQUEST waits
+    rig.reply(offer(discover, xid=0x5EED0001, chaddr=OTHER_MAC))  # not us
+    assert warnings() == []
+    rig.reply(offer(discover, xid=0x5EED0002))  # pre-screened: another exchange's xid
+    assert warnings() == ["5eed0002"]
+    rig.reply(ack(request, lease_time=86400))
+    applied_by_netconf(rig)
+    assert rig.svc.state is State.BOUND
+    rig.reply(ack(request, xid=0x5EED0003))  # decoded (no exchange): within the hour
+    assert warnings() == ["5eed0002"]
+    rig.clock.now += service.OTHER_CLIENT_WARN_INTERVAL
+    rig.reply(ack(request, xid=0x5EED0003))
+    rig.reply(ack(request))  # a late duplicate of our own
+    assert warnings() == ["5eed0002", "5eed0003"]
+    assert rig.svc.state is State.BOUND
 
 
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:

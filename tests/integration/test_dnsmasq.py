@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 import time
 
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from leasebox.ctl import commands
@@ -271,3 +273,29 @@ def test_a_first_router_off_the_link_is_skipped_not_the_lease(lab: Lab) -> None:
     status = commands.request(box.rundir, "veth0", control.Command.STATUS)
     assert status["netconf_notes"].startswith(skipped)
     assert f"  Not applied: {skipped}" in commands.format_status(status, time.time())
+
+
+def test_another_client_with_our_mac_address_is_noticed(lab: Lab) -> None:
+    """A second DHCP client on the interface, as a dhclient left running by ifupdown would
+    be: a DISCOVER with leasebox's MAC address from the client's namespace. dnsmasq answers
+    it, leasebox says so once (leasebox(8), COEXISTENCE), and keeps its lease."""
+    Dnsmasq(lab).start()
+    box = Leasebox(lab).start()
+    box.wait_bound()
+    sock = in_netns(lab.client, lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                                      socket.htons(0x0003)))
+    with sock:
+        sock.bind(("veth0", 0x0003))
+        mac = bytes.fromhex(CLIENT_MAC.replace(":", ""))
+        discover = (Ether(src=CLIENT_MAC, dst="ff:ff:ff:ff:ff:ff")
+                    / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
+                    / BOOTP(chaddr=mac, xid=0x5EED0001)
+                    / DHCP(options=[("message-type", "discover"), "end"]))
+        sock.send(bytes(discover))
+        wait_for("leasebox to notice", lambda: "another DHCP client may manage" in box.log(),
+                 10)
+        sock.send(bytes(discover))  # said once an hour, not once an answer
+        time.sleep(1)
+    assert box.log().count("another DHCP client may manage") == 1
+    assert "transaction id 0x5eed0001" in box.log()
+    assert box.status().startswith("Bound ")

@@ -23,6 +23,8 @@ LEASE_EVENT_IDS: dict[str, str] = {
 CAPTIVE_PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"
 # more than one DHCP server answers on a link
 SERVERS_ID = "4f2c7bd2a9f44a8f9e1d3c6b0a5e7d21"
+# a server answers another DHCP client that uses the link's MAC address
+OTHER_CLIENT_ID = "b6a3d0e4c1f54e7a9d2c8f0e5a7b3c19"
 
 # The lease hooks, by precedence (leaseboxctl dispatch runs them; leasebox(8), "HOOKS")
 HOOK_DIRS = ("/etc/leasebox/dispatch.d", "/run/leasebox-conf/dispatch.d",

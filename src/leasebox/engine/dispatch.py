@@ -40,6 +40,25 @@ _BOOTP_OP, _BOOTP_HTYPE, _BOOTP_HLEN, _BOOTP_XID, _BOOTP_CHADDR, _BOOTP_COOKIE =
 BOOTREPLY, HTYPE_ETHER, HLEN_ETHER = 2, 1, 6
 
 
+OTHER_EXCHANGE = "another exchange's xid"
+# DHCP message types of a server's answer: OFFER, ACK, NAK
+_ANSWERS = frozenset({2, 5, 6})
+_ANSWER_TYPES = frozenset({wire.MessageType.OFFER, wire.MessageType.ACK,
+                           wire.MessageType.NAK})
+
+
+def answer_xid(frame: bytes) -> int | None:
+    """The xid of a pre-screened frame (our chaddr, another exchange's xid) if it is a
+    server's OFFER, ACK or NAK by its first option, as servers put option 53; else None.
+    Fixed offsets only: a flood of such frames must stay cheap."""
+    bootp = _ETH_HEADER + (frame[_ETH_HEADER] & 0x0F) * 4 + _UDP_HEADER
+    first = bootp + _BOOTP_COOKIE + 4
+    if frame[first:first + 2] != b"\x35\x01" or len(frame) <= first + 2 \
+            or frame[first + 2] not in _ANSWERS:
+        return None
+    return int.from_bytes(frame[bootp + _BOOTP_XID:bootp + _BOOTP_XID + 4], "big")
+
+
 def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
     """Why a frame is not worth decoding, from a look at fixed offsets; None: decode it.
 
@@ -64,17 +83,20 @@ def prescreen(frame: bytes, mac: bytes, xid: int | None) -> str | None:
         return "another client's chaddr"
     if xid is not None and \
             int.from_bytes(frame[bootp + _BOOTP_XID:bootp + _BOOTP_XID + 4], "big") != xid:
-        return "another exchange's xid"
+        return OTHER_EXCHANGE
     if frame[bootp + _BOOTP_COOKIE:bootp + _BOOTP_COOKIE + 4] != wire.MAGIC_COOKIE:
         return "no magic cookie"
     return None
 
 
 def _frame(svc: EngineService, data: bytes) -> None:
-    if svc.link is not None and svc.client is not None and prescreen(
-            data, svc.link.mac, svc.client.awaited_xid) is not None:
-        svc.note_ignored()
-        return
+    if svc.link is not None and svc.client is not None:
+        why = prescreen(data, svc.link.mac, svc.client.awaited_xid)
+        if why is not None:
+            if why is OTHER_EXCHANGE and (xid := answer_xid(data)) is not None:
+                svc.note_answer_xid(xid)
+            svc.note_ignored()
+            return
     try:
         frame, message = wire.decode_frame_message(data)
     except wire.DecodeError as exc:
@@ -84,6 +106,9 @@ def _frame(svc: EngineService, data: bytes) -> None:
         return  # another client's request, seen on the shared segment
     if not svc.from_server(message, frame.src_mac):
         return
+    if svc.link is not None and message.chaddr[:6] == svc.link.mac and \
+            message.message_type in _ANSWER_TYPES:
+        svc.note_answer_xid(message.xid)
     svc.feed(MessageReceived(svc.clock(), message))
 
 

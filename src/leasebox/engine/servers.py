@@ -20,6 +20,7 @@ from leasebox.core.record import field, record
 
 MAX_SEEN = 8
 MESSAGE_ID = events.SERVERS_ID  # more than one DHCP server answers
+OTHER_CLIENT_MESSAGE_ID = events.OTHER_CLIENT_ID  # another client answered with our MAC
 
 
 @record

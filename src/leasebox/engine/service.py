@@ -45,7 +45,7 @@ from leasebox.engine.events import EventQueue
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.servers import MESSAGE_ID as SERVERS_MESSAGE_ID
-from leasebox.engine.servers import ServerWatch
+from leasebox.engine.servers import OTHER_CLIENT_MESSAGE_ID, ServerWatch
 from leasebox.ipc import channel
 from leasebox.runtime import sd
 
@@ -66,6 +66,8 @@ class OsRandom:
 
 DROP_LOG_INTERVAL = 10.0
 SERVERS_WARN_INTERVAL = 60.0  # seconds between two "more than one DHCP server" lines
+OTHER_CLIENT_WARN_INTERVAL = 3600.0  # seconds between two "another DHCP client" lines
+SENT_XIDS = 32  # the xids of our last requests: answers to them are ours, however late
 STATUS_REFRESH = 60.0
 # while STATUS= counts seconds (under two minutes to T1, T2 or the expiry), it is sent
 # each second: `systemctl status` shows it as last sent
@@ -122,6 +124,8 @@ class EngineService:
                                  boot=settings.boot_id)
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
+        self.sent_xids: list[int] = []
+        self.other_client_warned_at: float | None = None
         self.status_at = 0.0
         self.status_in_seconds = False  # the last STATUS= counts seconds
         self.on_io_change: Callable[[], None] = lambda: None
@@ -326,6 +330,8 @@ class EngineService:
 
     def engine_compose_io_transmit(self, message: wire.Message,
                                    destination: IPv4Address | None) -> None:
+        if message.xid not in self.sent_xids:  # (note_answer_xid)
+            self.sent_xids = [*self.sent_xids[1 - SENT_XIDS:], message.xid]
         payload = wire.encode(message)
         if destination is None:
             self.engine_compose_io(ipc.SendBroadcast(message.ciaddr, payload))
@@ -463,6 +469,26 @@ class EngineService:
                         self.settings.interface, names,
                         extra={"MESSAGE_ID": SERVERS_MESSAGE_ID, "DHCP_SERVERS": names})
         return True
+
+    def note_answer_xid(self, xid: int) -> None:
+        """A server's answer to this link's MAC address: one to an xid we never sent
+        means another DHCP client with that MAC, on this host (dhclient, networkd,
+        NetworkManager left managing the interface) or on another; said at once, then
+        at most once an hour. (A client restarted since sent the xids before
+        SENT_XIDS's; a late answer to one of those is the rare false alarm.)"""
+        if xid in self.sent_xids:
+            return
+        now = self.clock()
+        if self.other_client_warned_at is not None and \
+                now - self.other_client_warned_at < OTHER_CLIENT_WARN_INTERVAL:
+            return
+        self.other_client_warned_at = now
+        log.warning("a DHCP server answered a request with %s's MAC address that leasebox "
+                    "did not send (transaction id %#010x): another DHCP client may manage "
+                    "%s, here or on a host with the same MAC address; only one may "
+                    "(leasebox(8), COEXISTENCE)", self.settings.interface, xid,
+                    self.settings.interface,
+                    extra={"MESSAGE_ID": OTHER_CLIENT_MESSAGE_ID, "DHCP_XID": f"{xid:08x}"})
 
     def note_ignored(self) -> None:
         """A frame the pre-screen dropped: counted, and reported with the next malformed
