@@ -916,10 +916,10 @@ def test_live_state_round_trip_and_bounds() -> None:
     assert again.read() == b"kept" and again.inherited
 
 
-def restarted(first: Rig, live: LiveState) -> Rig:
-    """A new engine a minute after `first`, on its state directory, with `live` as the
-    live state the FDSTORE kept; io reports the link up."""
-    clock = Clock(first.clock.now + 60)
+def restarted(first: Rig, live: LiveState, after: float = 60.0) -> Rig:
+    """A new engine a minute (`after` seconds) after `first`, on its state directory, with
+    `live` as the live state the FDSTORE kept; io reports the link up."""
+    clock = Clock(first.clock.now + after)
     settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
                          first.svc.settings.netconf_path)
     svc = EngineService(settings_, live, clock=clock, wall=lambda: WALL0 + clock.now)
@@ -928,6 +928,39 @@ def restarted(first: Rig, live: LiveState) -> Rig:
     svc.io = theirs
     dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
     return Rig(svc, ours, first.netconf, clock, first.state_dir)
+
+
+def test_a_late_answer_to_the_engine_before_a_restart_is_ours(tmp_path: Path,
+                                                              logs: Logs) -> None:
+    """An engine restarted between its REQUEST and the ACK starts the exchange again with
+    a new xid (an exchange in flight is not kept): the old REQUEST's ACK, coming late, is no
+    other client's. A RENEWING resumed keeps its xid, and its answer is ours too."""
+    def said() -> list[object]:
+        return [r for r in logs.at_least(WARNING, "leasebox.engine")
+                if r.fields.get("MESSAGE_ID") == events.OTHER_CLIENT_ID]
+
+    first = make_rig(tmp_path)
+    first.reply(offer(first.sent()))
+    request = first.sent()
+    rig = restarted(first, first.svc.live, after=0.5)
+    discover = rig.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER and discover.xid != request.xid
+    rig.reply(ack(request))  # the old engine's answer, 0.5 s late
+    assert said() == []
+    rig.clock.now += service.RESTART_XID_GRACE
+    rig.reply(ack(request, xid=0x5EED0004))  # after the grace: another client's
+    assert len(said()) == 1
+
+    (tmp_path / "renewing").mkdir()
+    renewing = make_rig(tmp_path / "renewing")
+    bind(renewing)
+    renew = renewing.sent()  # at T1
+    again = restarted(renewing, renewing.svc.live, after=0.5)
+    assert again.svc.state is State.RENEWING and again.svc.client is not None
+    again.clock.now += service.RESTART_XID_GRACE
+    assert again.svc.client.awaited_xid == renew.xid
+    again.reply(ack(renew))
+    assert len(said()) == 1
 
 
 def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> None:

@@ -68,6 +68,7 @@ DROP_LOG_INTERVAL = 10.0
 SERVERS_WARN_INTERVAL = 60.0  # seconds between two "more than one DHCP server" lines
 OTHER_CLIENT_WARN_INTERVAL = 3600.0  # seconds between two "another DHCP client" lines
 SENT_XIDS = 32  # the xids of our last requests: answers to them are ours, however late
+RESTART_XID_GRACE = 10.0  # seconds after a restart in which an unknown xid may be ours
 STATUS_REFRESH = 60.0
 # while STATUS= counts seconds (under two minutes to T1, T2 or the expiry), it is sent
 # each second: `systemctl status` shows it as last sent
@@ -125,6 +126,7 @@ class EngineService:
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
         self.sent_xids: list[int] = []
+        self.xids_unknown_until = 0.0
         self.other_client_warned_at: float | None = None
         self.status_at = 0.0
         self.status_in_seconds = False  # the last STATUS= counts seconds
@@ -190,6 +192,10 @@ class EngineService:
             st.client_id, mac, st.interface, st.duid, st.iaid))
         data = self.live.read()
         if data:
+            # An engine restarted in the middle of an exchange starts it again with a new
+            # xid (the live state keeps none in flight): a late answer to the old one is no
+            # other client's (note_answer_xid).
+            self.xids_unknown_until = now + RESTART_XID_GRACE
             try:
                 client = Client.restore(config, self.rng, data, now)
             except SnapshotError as exc:
@@ -474,11 +480,11 @@ class EngineService:
         """A server's answer to this link's MAC address: one to an xid we never sent
         means another DHCP client with that MAC, on this host (dhclient, networkd,
         NetworkManager left managing the interface) or on another; said at once, then
-        at most once an hour. (A client restarted since sent the xids before
-        SENT_XIDS's; a late answer to one of those is the rare false alarm.)"""
-        if xid in self.sent_xids:
-            return
+        at most once an hour."""
         now = self.clock()
+        if xid in self.sent_xids or (self.client is not None and xid == self.client.awaited_xid
+                                     ) or now < self.xids_unknown_until:
+            return  # ours: in the live state (RENEWING resumed), or from before a restart
         if self.other_client_warned_at is not None and \
                 now - self.other_client_warned_at < OTHER_CLIENT_WARN_INTERVAL:
             return
