@@ -951,6 +951,16 @@ def test_a_late_answer_to_the_engine_before_a_restart_is_ours(tmp_path: Path,
     rig.reply(ack(request, xid=0x5EED0004))  # after the grace: another client's
     assert len(said()) == 1
 
+    # a restart of the target: the leave emptied the live state the FDSTORE hands over
+    (tmp_path / "target").mkdir()
+    before = make_rig(tmp_path / "target")
+    discover = before.sent()
+    emptied = LiveState(os.memfd_create("emptied"))
+    assert emptied.read() == b""
+    after = restarted(before, emptied, after=0.8)
+    after.reply(offer(discover))  # a ping-checking server's late OFFER to the old DISCOVER
+    assert len(said()) == 1
+
     (tmp_path / "renewing").mkdir()
     renewing = make_rig(tmp_path / "renewing")
     bind(renewing)

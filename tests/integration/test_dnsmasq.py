@@ -297,5 +297,5 @@ def test_another_client_with_our_mac_address_is_noticed(lab: Lab) -> None:
         sock.send(bytes(discover))  # said once an hour, not once an answer
         time.sleep(1)
     assert box.log().count("another DHCP client may manage") == 1
-    assert "transaction id 0x5eed0001" in box.log()
+    assert "(xid 5eed0001)" in box.log()
     assert box.status().startswith("Bound ")

@@ -7,6 +7,8 @@ rate-limited warning: the network is expected to be hostile, the peers are not.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address
+
 from leasebox import ipc
 from leasebox.core import wire
 from leasebox.core.generics import TYPE_CHECKING
@@ -94,7 +96,8 @@ def _frame(svc: EngineService, data: bytes) -> None:
         why = prescreen(data, svc.link.mac, svc.client.awaited_xid)
         if why is not None:
             if why is OTHER_EXCHANGE and (xid := answer_xid(data)) is not None:
-                svc.note_answer_xid(xid)
+                # (the server by the frame's source address: its identifier is an option)
+                svc.note_answer_xid(xid, IPv4Address(data[26:30]), data[6:12])
             svc.note_ignored()
             return
     try:
@@ -108,7 +111,7 @@ def _frame(svc: EngineService, data: bytes) -> None:
         return
     if svc.link is not None and message.chaddr[:6] == svc.link.mac and \
             message.message_type in _ANSWER_TYPES:
-        svc.note_answer_xid(message.xid)
+        svc.note_answer_xid(message.xid, message.server_id, frame.src_mac)
     svc.feed(MessageReceived(svc.clock(), message))
 
 

@@ -165,6 +165,8 @@ class EngineService:
                 self.feed(LeaveRequested(now, release=False))
                 self.live.clear()  # that client's (STOPPED) state is not the new one's
             self.client = self._make_client(link.mac, now)
+            if self.client.awaited_xid is not None:  # a RENEWING or REBINDING resumed
+                self.sent_xids = [self.client.awaited_xid]  # (note_answer_xid)
             self.client.set_link_mtu(link.mtu)
             # A restored client remembers whether its link was up; tell it how it is now.
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
@@ -191,10 +193,11 @@ class EngineService:
         config = replace(st.client, client_id=clientid.client_identifier(
             st.client_id, mac, st.interface, st.duid, st.iaid))
         data = self.live.read()
-        if data:
+        if data or self.live.inherited:
             # An engine restarted in the middle of an exchange starts it again with a new
-            # xid (the live state keeps none in flight): a late answer to the old one is no
-            # other client's (note_answer_xid).
+            # xid (the live state keeps none in flight; a restart of the target left it
+            # empty): a late answer to the old one is no other client's (note_answer_xid).
+            # Not at boot, where a DHCP client left running is met first.
             self.xids_unknown_until = now + RESTART_XID_GRACE
             try:
                 client = Client.restore(config, self.rng, data, now)
@@ -476,11 +479,11 @@ class EngineService:
                         extra={"MESSAGE_ID": SERVERS_MESSAGE_ID, "DHCP_SERVERS": names})
         return True
 
-    def note_answer_xid(self, xid: int) -> None:
+    def note_answer_xid(self, xid: int, server: IPv4Address | None, src_mac: bytes) -> None:
         """A server's answer to this link's MAC address: one to an xid we never sent
         means another DHCP client with that MAC, on this host (dhclient, networkd,
         NetworkManager left managing the interface) or on another; said at once, then
-        at most once an hour."""
+        at most once an hour. A server AllowServers=/DenyServers= refuses is not heard."""
         now = self.clock()
         if xid in self.sent_xids or (self.client is not None and xid == self.client.awaited_xid
                                      ) or now < self.xids_unknown_until:
@@ -488,12 +491,14 @@ class EngineService:
         if self.other_client_warned_at is not None and \
                 now - self.other_client_warned_at < OTHER_CLIENT_WARN_INTERVAL:
             return
+        if self.servers.admits(server, src_mac) is not None:
+            return
         self.other_client_warned_at = now
-        log.warning("a DHCP server answered a request with %s's MAC address that leasebox "
-                    "did not send (transaction id %#010x): another DHCP client may manage "
-                    "%s, here or on a host with the same MAC address; only one may "
-                    "(leasebox(8), COEXISTENCE)", self.settings.interface, xid,
-                    self.settings.interface,
+        log.warning("DHCP server %s (%s) answered a request that leasebox did not send, made "
+                    "with the MAC address of %s (xid %08x): another DHCP client may manage "
+                    "%s, here or on a host with the same MAC address (leasebox(8), "
+                    "COEXISTENCE)", server or "?", src_mac.hex(":"), self.settings.interface,
+                    xid, self.settings.interface,
                     extra={"MESSAGE_ID": OTHER_CLIENT_MESSAGE_ID, "DHCP_XID": f"{xid:08x}"})
 
     def note_ignored(self) -> None:
