@@ -263,7 +263,7 @@ def test_a_renewal_leaves_an_mtu_someone_else_changed(
     conf.apply(make_plan(mtu=1400))
     kernel.mtu = 9000
     conf.apply(make_plan(mtu=1400))
-    assert kernel.mtu == 9000 and conf.tracked.mtu == 1400
+    assert kernel.mtu == 9000 and conf.tracked.mtu == 1400 and conf.mtu_left == 9000
     conf.remove()
     assert kernel.mtu == 9000
     conf.apply(make_plan(mtu=1400))  # over 9000, now the link's own

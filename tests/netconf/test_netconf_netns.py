@@ -378,6 +378,7 @@ def test_an_mtu_set_by_hand_outlives_renewals(netns: str, start_netconf: Any,
     assert nc.request(lease(2, mtu=1400)).status == OK
     assert mtu(netns) == 1450
     assert "the link's MTU is 1450, set since leasebox set 1400" in nc.output()
+    assert "mtu 1450 as set by hand (the lease's 1400 not set)" in nc.output()
     nc.stop()
     again = start_netconf(netns, python, new_engine=True)
     assert again.request(lease(3, mtu=1400)).status == OK and mtu(netns) == 1450

@@ -100,6 +100,7 @@ class Configurator:
         self.resolver = resolver
         self.tracked = tracked if tracked is not None else Tracked()
         self.error = ""  # why the wanted DNS/NTP could not be handed on, the last time
+        self.mtu_left: int | None = None  # a hand-set MTU the last apply left in place
         self.next_try = 0.0
         self.delay = 0.0
         if not self._same_sink() and self.tracked.wanted is None:
@@ -166,6 +167,7 @@ class Configurator:
             self.remove(now, mtu=False)
         new = self.tracked.copy()
         undo: list[Undo] = []
+        self.mtu_left = None
         try:
             self._apply_mtu(plan, new, undo)
             self._apply_address(plan, new, undo, present)
@@ -191,6 +193,7 @@ class Configurator:
             if plan.mtu in (None, new.mtu):  # the lease asks nothing new: theirs now
                 log.info("the link's MTU is %d, set since leasebox set %d: left as it is",
                          current, new.mtu)
+                self.mtu_left = current
                 if plan.mtu is None:
                     new.mtu = new.original_mtu = None
                 return

@@ -121,11 +121,14 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
     return link
 
 
-def _describe(plan: Plan) -> str:
+def _describe(plan: Plan, mtu_left: int | None = None) -> str:
     parts = [f"address {plan.interface}", "lifetime infinite" if plan.lifetime == ipc.INFINITE
              else f"lifetime {plan.lifetime}"]
     parts += [f"route {r}" for r in plan.routes]
-    if plan.mtu is not None:
+    if mtu_left is not None:  # (Configurator.mtu_left)
+        parts.append(f"mtu {mtu_left} as set by hand" + (
+            "" if plan.mtu is None else f" (the lease's {plan.mtu} not set)"))
+    elif plan.mtu is not None:
         parts.append(f"mtu {plan.mtu}")
     if plan.dns_servers:
         parts.append("dns " + ",".join(map(str, plan.dns_servers)))
@@ -151,7 +154,7 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
     finally:
         nc.save_state()
-    log.info("applied #%d: %s", msg.request_id, _describe(plan),
+    log.info("applied #%d: %s", msg.request_id, _describe(plan, nc.configurator.mtu_left),
              extra={"LEASE_ADDRESS": str(plan.interface.ip)})
     for note in plan.notes:
         log.warning("apply #%d: %s", msg.request_id, note)
