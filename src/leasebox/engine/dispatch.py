@@ -43,10 +43,10 @@ BOOTREPLY, HTYPE_ETHER, HLEN_ETHER = 2, 1, 6
 
 
 OTHER_EXCHANGE = "another exchange's xid"
-# DHCP message types of a server's answer: OFFER, ACK, NAK
-_ANSWERS = frozenset({2, 5, 6})
+# DHCP message types of a server's answer, and their option-53 values
 _ANSWER_TYPES = frozenset({wire.MessageType.OFFER, wire.MessageType.ACK,
                            wire.MessageType.NAK})
+_ANSWERS = frozenset(t.value for t in _ANSWER_TYPES)
 
 
 def answer_xid(frame: bytes) -> int | None:
