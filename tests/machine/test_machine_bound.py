@@ -75,7 +75,35 @@ def test_renewed_at_t1_unicast_to_server() -> None:
     assert event.kind is LeaseEventKind.RENEWED
     assert not of_type(actions, RemoveLease)
     assert h.state is State.BOUND
-    assert h.timer() == pytest.approx(renewed_at + 1800)
+    assert 1800 - 1800 / 16 <= apply.lease.renewal_time <= 1800
+    assert h.timer() == pytest.approx(renewed_at + apply.lease.renewal_time)
+
+
+@pytest.mark.parametrize(("ack_fields", "t1", "t2"), [
+    ({}, 1800, 3150),  # the defaults of an hour's lease
+    ({"renewal_time": 1000, "rebinding_time": 1001}, 1000, 1001),  # T2 kept after T1
+    ({"lease_time": 86400 * 7}, 302400, 529200),  # a week's: 10 minutes at most
+    ({"lease_time": 60}, 30, 52),  # the shortest lease by default: seconds
+])
+def test_t1_and_t2_are_fuzzed_earlier(ack_fields: dict[str, int], t1: int, t2: int) -> None:
+    """RFC 2131 4.4.5: hosts leased together do not renew together. Each of T1 and T2
+    comes earlier by a random part of 1/16 of it, at most 10 minutes, never later, and
+    the client's timer follows what it drew."""
+    drawn = set()
+    for seed in range(40):
+        h = Harness(seed=seed)
+        lease = h.acquire(**ack_fields)
+        assert t1 - min(t1 / 16, 600) <= lease.renewal_time <= t1
+        assert t2 - min(t2 / 16, 600) <= lease.rebinding_time <= t2
+        assert 0 < lease.renewal_time < lease.rebinding_time < lease.lease_time
+        assert h.timer() == lease.t1_at
+        drawn.add((lease.renewal_time, lease.rebinding_time))
+    assert len(drawn) > 2  # spread
+
+
+def test_an_infinite_lease_has_no_times_to_fuzz() -> None:
+    lease = bound(lease_time=0xFFFFFFFF).client.lease
+    assert lease is not None and lease.renewal_time == lease.rebinding_time == 0xFFFFFFFF
 
 
 def test_a_renewal_ack_without_a_mask_keeps_the_prefix_length() -> None:
@@ -535,4 +563,8 @@ def test_rebinding_is_the_first_warning_that_the_lease_may_go(logs: Logs) -> Non
         h.fire()
     (warning,) = logs.at_least(WARNING)
     assert warning.text().startswith(f"no answer from {SERVER} to renewing ")
-    assert "until it expires in 900 s" in warning.text()  # 7/8 of 2 h: 15 min left
+    lease = h.client.lease
+    assert lease is not None  # T2 is 7/8 of 2 h, up to 1/16 of it earlier: 15-21 min left
+    left = lease.lease_time - lease.rebinding_time
+    assert 900 <= left <= 900 + 6300 / 16
+    assert f"until it expires in {left} s" in warning.text()

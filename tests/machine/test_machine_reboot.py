@@ -372,7 +372,8 @@ def test_link_flap_after_t1_unanswered_gets_the_lease_again_by_discover() -> Non
     [applied] = of_type(actions, ApplyLease)
     assert applied.lease.address == ADDRESS and applied.lease.acquired_at > lease.acquired_at
     h.applied()
-    assert h.state is State.BOUND and h.timer() > lease.expires_at
+    assert h.state is State.BOUND and h.timer() == applied.lease.t1_at
+    assert applied.lease.expires_at > lease.expires_at
 
 
 def test_lease_expires_while_link_down() -> None:

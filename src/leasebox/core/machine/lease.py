@@ -14,7 +14,8 @@ Rules, written down once:
   whatever the configuration says) is raised to it; the caller reports that (clamp_note).
 - T1/T2 from the server are used when 0 < T1 < T2 < lease; a missing one takes its default
   first; anything else, and any clamped lease (the server's T1/T2 were meant for the shorter
-  lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased uses.
+  lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased uses. The client
+  then makes each a little earlier at random (steps.usable_lease, timing.fuzzed_times).
 - All times count from `acquired_at`, when the REQUEST that got the ACK was first sent
   (RFC 2131 4.4.1), so the client never believes in a lease longer than the server's.
 """

@@ -368,10 +368,14 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
         log.info("ACK from %s without a subnet mask: %s keeps /%d", ack.server_id,
                  ack.yiaddr, held)
     try:
-        return lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
+        lease = lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
         log.warning("ACK from %s not usable: %s", ack.server_id, exc.reason)
         return None
+    if is_infinite(lease):
+        return lease
+    t1, t2 = timing.fuzzed_times(ctx.rng, lease.renewal_time, lease.rebinding_time)
+    return replace(lease, renewal_time=t1, rebinding_time=t2)
 
 
 def next_try_or_start_over(ctx: Context, attempts: int, send: Callable[[Context], None],

@@ -33,6 +33,17 @@ REBOOT_ATTEMPTS = 2
 # expiry), but not sooner than 60 s.
 RENEW_RETRY_MIN = 60.0
 
+# RFC 2131 4.4.5: "Times T1 and T2 SHOULD be chosen with some random 'fuzz' around a fixed
+# value, to avoid synchronization of client reacquisition": hosts that got their leases
+# together (a site's power back, a server back after an outage) would otherwise renew
+# together at every T1 for good. Each of T1 and T2 comes earlier by a random part of
+# TIMES_FUZZ_PART of it, at most TIMES_FUZZ_MAX seconds: a day's lease renews within ten
+# minutes before its T1, an hour's within ~2 minutes. Earlier only: the client never waits
+# past what the server said. (ISC dhclient moves T1 by up to a quarter, systemd-networkd
+# by +-1 s, and only the defaults.)
+TIMES_FUZZ_PART = 1 / 16
+TIMES_FUZZ_MAX = 600.0
+
 # RFC 2131 3.1.5: at least 10 s after a DECLINE before starting again.
 DECLINE_WAIT = 10.0
 
@@ -71,6 +82,14 @@ def retransmit_delay(rng: Random, attempt: int) -> float:
     doublings = min(max(attempt, 1) - 1, 8)
     base = min(RETRANSMIT_BASE * (1 << doublings), RETRANSMIT_MAX)
     return base + (rng.random() * 2 - 1) * RETRANSMIT_JITTER
+
+
+def fuzzed_times(rng: Random, renewal: int, rebinding: int) -> tuple[int, int]:
+    """Draws: T1 and T2 (whole seconds from the lease's start, 0 < T1 < T2) each moved
+    earlier by up to TIMES_FUZZ_PART of it (TIMES_FUZZ_MAX at most), still 0 < T1 < T2."""
+    t1 = renewal - int(rng.random() * min(renewal * TIMES_FUZZ_PART, TIMES_FUZZ_MAX))
+    t2 = rebinding - int(rng.random() * min(rebinding * TIMES_FUZZ_PART, TIMES_FUZZ_MAX))
+    return t1, max(t2, t1 + 1)
 
 
 def renew_retry_delay(now: float, until: float) -> float:
