@@ -26,7 +26,7 @@ from leasebox.core import events, wire
 from leasebox.core import log as core_log
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
-from leasebox.core.machine.types import ClientConfig, State
+from leasebox.core.machine.types import ClientConfig, Lease, State
 from leasebox.core.record import replace
 from leasebox.core.values import (
     MAX_DNS,
@@ -724,6 +724,29 @@ def test_restart_uses_the_lease_file_for_init_reboot(tmp_path: Path) -> None:
     request = again.sent()
     assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT, no DISCOVER
     assert request.requested_ip == ADDRESS and request.server_id is None
+
+
+def test_a_renewal_ack_without_a_mask_leaves_a_lease_file_that_reads_back(
+        tmp_path: Path) -> None:
+    """Some routers send the subnet mask in the first ACK only. The lease file keeps the
+    last ACK, and reads it back as a first one: it is stored with the mask in use, or the
+    next start refused the file, threw it away and sent a DISCOVER."""
+    r = make_rig(tmp_path)
+    bind(r)
+    renew = r.sent()  # at T1
+    assert renew.message_type is wire.MessageType.REQUEST and renew.ciaddr == ADDRESS
+    r.reply(ack(renew, subnet_mask=None))
+    assert r.netconf_conn is not None
+    apply = channel.recv(r.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply) and apply.prefixlen == 24
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    lease = parse((r.state_dir / leasefile.FILENAME).read_bytes(), now=r.clock.now)
+    assert isinstance(lease, Lease) and lease.prefixlen == 24
+    again = make_rig(tmp_path, clock=Clock(r.clock.now + 60))
+    request = again.sent()
+    assert request.message_type is wire.MessageType.REQUEST  # INIT-REBOOT
+    assert request.requested_ip == ADDRESS
 
 
 def test_a_lease_file_of_another_mac_is_not_used(tmp_path: Path) -> None:

@@ -28,6 +28,11 @@ def prefixlen_from_mask(mask: IPv4Address) -> int | None:
     return 32 - inverted.bit_length()
 
 
+def mask_from_prefixlen(prefixlen: int) -> IPv4Address:
+    """The subnet mask of a prefix length of 0 to 32."""
+    return IPv4Address((0xFFFFFFFF << (32 - prefixlen)) & 0xFFFFFFFF)
+
+
 def is_subnet_edge(address: IPv4Address, prefixlen: int) -> bool:
     """True for the network or broadcast address of a subnet that has them (/30 and wider;
     /31 and /32 have no such addresses, RFC 3021)."""

@@ -24,9 +24,15 @@ from __future__ import annotations
 
 import math
 
-from leasebox.core.machine.addresses import is_subnet_edge, prefixlen_from_mask, usable
+from leasebox.core.machine.addresses import (
+    is_subnet_edge,
+    mask_from_prefixlen,
+    prefixlen_from_mask,
+    usable,
+)
 from leasebox.core.machine.errors import LeaseError
 from leasebox.core.machine.types import Lease
+from leasebox.core.record import replace
 from leasebox.core.values import (
     INFINITE,
     MAX_DNS,
@@ -75,10 +81,13 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         raise LeaseError(f"unusable server identifier {ack.server_id}")
     if ack.lease_time is None:
         raise LeaseError("no lease time")
+    kept = ack  # for the lease file, which reads it back as a first ACK
     if ack.subnet_mask is None:
         if held_prefixlen is None:
             raise LeaseError("no subnet mask")
         prefixlen: int | None = held_prefixlen
+        # so it is kept with the mask in use, or the next start would refuse it
+        kept = replace(ack, subnet_mask=mask_from_prefixlen(held_prefixlen))
     else:
         prefixlen = prefixlen_from_mask(ack.subnet_mask)
     if prefixlen is None:
@@ -119,7 +128,7 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         ntp_servers=tuple(a for a in ack.ntp_servers if usable(a))[:MAX_NTP],
         broadcast_address=ack.broadcast_address,
         captive_portal=ack.captive_portal,
-        ack=ack,
+        ack=kept,
     )
 
 
