@@ -201,6 +201,14 @@ def test_any_is_enough_with_one(tmp_path: Path, engines: list[FakeEngine]) -> No
     assert wait_online(tmp_path, "eth0", "eth9", "--timeout", "0.3") == waitonline.EX_TIMEOUT
 
 
+def test_an_interface_named_twice_counts_once(tmp_path: Path,
+                                              engines: list[FakeEngine]) -> None:
+    """A drop-in that lists an interface twice waited its whole timeout, then said it
+    timed out waiting for nothing."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
+    assert wait_online(tmp_path, "eth0", "eth0", "--timeout", "5") == 0
+
+
 def test_nothing_to_wait_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert wait_online(tmp_path) == 0
     assert "nothing to wait for" in capsys.readouterr().err

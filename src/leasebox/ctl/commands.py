@@ -291,10 +291,11 @@ def _checked(names: list[str]) -> list[str]:
 
 
 def chosen_interfaces(args: argparse.Namespace) -> list[str] | int:
-    """The interfaces named on the command line, else every one leasebox runs on; or the
-    exit code after saying why a name is not one."""
+    """The interfaces named on the command line (each once), else every one leasebox runs
+    on; or the exit code after saying why a name is not one."""
     try:
-        return _checked(args.interfaces) or interfaces(Path(args.runtime_dir))
+        return list(dict.fromkeys(_checked(args.interfaces))) \
+            or interfaces(Path(args.runtime_dir))
     except CtlError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
