@@ -154,6 +154,23 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     assert "30-slow bound 192.0.2.57: failed (killed after 0.5 s)" in out.out
 
 
+def test_a_timeout_of_0_is_no_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """0 is "none" to every leaseboxctl time limit; dispatch killed every hook at once."""
+    log = tmp_path / "hook.log"
+    hooks = tmp_path / "hooks"
+    _hook(hooks, "10-slow", f'sleep 0.3; echo "$1" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    args = build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(tmp_path / "state"),
+                                      "--timeout", "0"])
+    assert dispatch.run(args) == 0
+    assert log.read_text() == "bound\n"
+    assert "killed" not in capsys.readouterr().out
+
+
 def _dispatch_args(state: Path) -> Any:
     return build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(state)])
 

@@ -326,7 +326,7 @@ def _run_hook(hook: Path, env: dict[str, str], timeout: float) -> int | str:
     except OSError as exc:
         return f"not run: {exc.strerror}"
     try:
-        return proc.wait(timeout=timeout)
+        return proc.wait(timeout=timeout or None)  # 0: no limit
     except subprocess.TimeoutExpired:
         pass
     _killpg(proc.pid, signal.SIGTERM)

@@ -129,7 +129,7 @@ def _add_dispatch(sub: Subparsers[_Parser]) -> None:
     p.add_argument("--state-dir", default="/var/lib/private/leasebox", metavar="DIR",
                    help="where the engine's state directories are")
     p.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS",
-                   help="time limit of each hook (default 30)")
+                   help="time limit of each hook (default 30; 0: none)")
     p.set_defaults(handler=_run_dispatch)
 
 
