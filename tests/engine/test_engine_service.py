@@ -996,6 +996,17 @@ def test_a_late_answer_to_the_engine_before_a_restart_is_ours(tmp_path: Path,
     assert len(said()) == 1
 
 
+def test_an_emptied_live_state_is_started_from_without_a_word(tmp_path: Path,
+                                                               logs: Logs) -> None:
+    """A restart of the target hands over the live state its leave emptied: that is no
+    damage to warn of ("discarding the kept live state: size out of range" was)."""
+    first = make_rig(tmp_path)
+    bind(first)
+    after = restarted(first, LiveState(os.memfd_create("emptied")))
+    assert after.sent().message_type is wire.MessageType.REQUEST  # INIT-REBOOT, from the file
+    assert not logs.at_least(WARNING, "leasebox.engine")
+
+
 def test_a_damaged_live_state_falls_back_to_the_lease_file(tmp_path: Path) -> None:
     first = make_rig(tmp_path)
     bind(first)

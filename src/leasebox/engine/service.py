@@ -199,27 +199,10 @@ class EngineService:
             # empty): a late answer to the old one is no other client's (note_answer_xid).
             # Not at boot, where a DHCP client left running is met first.
             self.xids_unknown_until = now + RESTART_XID_GRACE
-            try:
-                client = Client.restore(config, self.rng, data, now)
-            except SnapshotError as exc:
-                log.warning("discarding the kept live state: %s", exc)
-            else:
-                if client.mac is not None and client.mac != mac:
-                    # the link's MAC changed (link_changed): that client's lease, if the
-                    # server binds it to the old MAC, is not this one's (as for the file)
-                    log.info("kept live state belongs to another MAC address; not using it")
-                else:
-                    # STOPPED: released by an operator (a leave retires the live state),
-                    # and a crash or an upgrade's restart must not take a new lease
-                    log.info("resumed in %s from the kept live state%s", client.state,
-                             "; idle until leaseboxctl renew"
-                             if client.state is State.STOPPED else "",
-                             extra=self._fields(client.state, client.lease))
-                    if client.lease is not None and client.state in (
-                            State.BOUND, State.RENEWING, State.REBINDING):
-                        self.ledger.applied = client.lease
-                    self._started_with(client.lease)
-                    return client
+        # empty: nothing was kept (a leave retired it, a new MAC cleared it): no word
+        resumed = self._resumed(config, data, mac, now) if data else None
+        if resumed is not None:
+            return resumed
         remembered = None
         try:
             remembered = leasefile.load(self.settings.state_dir, now_mono=now,
@@ -244,6 +227,30 @@ class EngineService:
             log.info("remembered lease %s", journal.describe(remembered))
         self._started_with(remembered)
         return Client(config, self.rng, remembered)
+
+    def _resumed(self, config: ClientConfig, data: bytes, mac: bytes,
+                 now: float) -> Client | None:
+        """The client the kept live state holds, or None (said why) when it cannot be."""
+        try:
+            client = Client.restore(config, self.rng, data, now)
+        except SnapshotError as exc:
+            log.warning("discarding the kept live state: %s", exc)
+            return None
+        if client.mac is not None and client.mac != mac:
+            # the link's MAC changed (link_changed): that client's lease, if the server
+            # binds it to the old MAC, is not this one's (as for the lease file)
+            log.info("kept live state belongs to another MAC address; not using it")
+            return None
+        # STOPPED: released by an operator (a leave retires the live state), and a crash
+        # or an upgrade's restart must not take a new lease
+        log.info("resumed in %s from the kept live state%s", client.state,
+                 "; idle until leaseboxctl renew" if client.state is State.STOPPED else "",
+                 extra=self._fields(client.state, client.lease))
+        if client.lease is not None and client.state in (
+                State.BOUND, State.RENEWING, State.REBINDING):
+            self.ledger.applied = client.lease
+        self._started_with(client.lease)
+        return client
 
     def _started_with(self, lease: Lease | None) -> None:
         """The lease a new client starts with was bound before: the hooks' next "bound"
