@@ -749,6 +749,15 @@ def test_a_renewal_ack_without_a_mask_leaves_a_lease_file_that_reads_back(
     assert request.requested_ip == ADDRESS
 
 
+def test_without_carrier_a_lease_only_remembered_is_not_said_kept(tmp_path: Path) -> None:
+    """Booted without a carrier, the lease file's lease is not on the link: the status
+    line says it is remembered, not kept (which is what a lease still applied is)."""
+    bind(make_rig(tmp_path))
+    again = make_rig(tmp_path, carrier=False)
+    status = again.svc.status_field(again.clock.now)
+    assert status == f"STATUS=No carrier; {ADDRESS}/24 via {SERVER} remembered, to confirm"
+
+
 def test_a_lease_file_of_another_mac_is_not_used(tmp_path: Path) -> None:
     bind(make_rig(tmp_path))
     other = make_rig(tmp_path, mac=OTHER_MAC)

@@ -72,21 +72,29 @@ def _keeping(text: str, lease: Lease | None) -> str:
     return text if lease is None else f"{text}; keeping {describe(lease)} until it expires"
 
 
+def _no_carrier(lease: Lease | None, applied: bool) -> str:
+    if lease is None:
+        return "No carrier"
+    if applied:
+        return f"No carrier; keeping {describe(lease)} until it expires"
+    return f"No carrier; {describe(lease)} remembered, to confirm"
+
+
 def counts_seconds(line: str) -> bool:
     """Whether a status line ends in a countdown in seconds ("..., renews in 59 s")."""
     words = line.rsplit(" ", 2)
     return len(words) == 3 and words[2] == "s" and words[1].isdigit()
 
 
-def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float) -> str:
+def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float,
+                applied: bool = True) -> str:
     """The one line `systemctl status` shows, e.g. 'Bound 192.0.2.57/24 via 192.0.2.1,
-    renews in 27 min'."""
+    renews in 27 min'; `applied`: the lease is configured on the link, not only
+    remembered from disk."""
     if state is None:
         return "Waiting for io to report the link"
     if not carrier and state is not State.STOPPED:
-        if lease is not None:
-            return f"No carrier; keeping {describe(lease)} until it expires"
-        return "No carrier"
+        return _no_carrier(lease, applied)
     infinite = lease is not None and lease.lease_time == INFINITE
     match state:
         case State.BOUND if lease is not None:

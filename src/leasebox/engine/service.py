@@ -462,7 +462,8 @@ class EngineService:
         self.status_at = now
         carrier = self.link.carrier if self.link else False
         lease = self.client.lease if self.client else None
-        line = journal.status_line(self.state, lease, carrier, now)
+        applied = self.client.applied if self.client else False
+        line = journal.status_line(self.state, lease, carrier, now, applied)
         self.status_in_seconds = journal.counts_seconds(line)
         return "STATUS=" + line
 

@@ -131,6 +131,12 @@ class Client:
         return self._ctx.lease
 
     @property
+    def applied(self) -> bool:
+        """Whether a lease is configured on the link (netconf applied it, and it has not
+        been removed); not so for one only remembered from disk."""
+        return self._ctx.applied is not None
+
+    @property
     def mac(self) -> bytes | None:
         """The link's MAC address as the last LinkUp gave it (kept while the link is down)."""
         return self._ctx.mac
