@@ -122,6 +122,21 @@ def test_a_renewal_ack_without_a_mask_keeps_the_prefix_length() -> None:
     assert h.state is State.RENEWING
 
 
+def test_a_suspend_past_t2_warns_of_no_renewal_that_was_never_sent(logs: Logs) -> None:
+    """Asleep through T1 and T2, the client sent no REQUEST: the warning does not blame the
+    server for not answering one."""
+    h = bound(lease_time=7200)
+    lease = h.client.lease
+    assert lease is not None
+    h.now = lease.t2_at + 60
+    h.fire()
+    assert h.state is State.REBINDING
+    (warning,) = logs.at_least(WARNING)
+    assert warning.text() == (f"{ADDRESS} is past its rebinding time (T2), not renewed: "
+                              f"asking any server until it expires in "
+                              f"{int(lease.expires_at - h.now)} s")
+
+
 def test_renew_retransmits_at_half_the_time_to_t2() -> None:
     h = bound(lease_time=36000)  # T1 18000, T2 31500
     lease = h.client.lease

@@ -149,8 +149,12 @@ def start_rebinding(ctx: Context) -> None:
     lease = held(ctx)
     # the first sign in the journal's warnings that the lease may be lost: until T2 the
     # renewal is silent, and a server gone since the lease began is noticed only now
-    log.warning("no answer from %s to renewing %s: asking any server until it expires in "
-                "%d s", lease.server_id, lease.address, max(0, int(lease.expires_at - ctx.now)))
+    if ctx.state is State.RENEWING:
+        why = f"no answer from {lease.server_id} to renewing {lease.address}"
+    else:  # T1 and T2 went by unseen: a suspend, or a lease resumed or kept past T2
+        why = f"{lease.address} is past its rebinding time (T2), not renewed"
+    log.warning("%s: asking any server until it expires in %d s", why,
+                max(0, int(lease.expires_at - ctx.now)))
     begin_exchange(ctx, State.REBINDING)
     send_request(ctx)
     ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, lease.expires_at)
