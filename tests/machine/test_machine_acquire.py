@@ -405,6 +405,25 @@ def test_ipv6_only_wait_ends_at_link_change() -> None:
     assert h.timer() - h.now < 0.1
 
 
+def test_ipv6_only_loses_a_lease_still_applied() -> None:
+    """After a link flap the INIT-REBOOT's ACK says IPv6-only: the address goes, and the
+    journal and the hooks hear "lost" (it went without a word before)."""
+    h = Harness(ClientConfig(ipv6_only_preferred=True))
+    lease = h.acquire()
+    h.advance(100)
+    h.handle(LinkDown(h.now))
+    h.advance(1)
+    h.link_up()
+    assert h.state is State.REBOOTING
+    actions = h.deliver(ack(h.last_sent().message, ipv6_only_preferred=600))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.LOST and event.lease == lease
+    assert "IPv6-only" in event.detail
+    assert h.state is State.INIT and h.client.lease is None
+    assert h.timer() - h.now == 600
+
+
 def test_arp_probe_clear() -> None:
     h = Harness(ClientConfig(arp_probe=True))
     h.link_up()

@@ -349,9 +349,8 @@ def v6only_wait(ctx: Context, server: IPv4Address | None, seconds: int) -> None:
     or until the link goes down and up again."""
     wait = max(seconds, timing.V6ONLY_WAIT_MIN)
     log.info("server %s prefers IPv6-only: no IPv4 address for %d s", server, wait)
-    remove(ctx)
-    forget(ctx)
-    ctx.lease = None
+    # a lease still applied (kept through a link flap) is lost, as the hooks must hear
+    drop_lease(ctx, f"server {server} prefers IPv6-only (RFC 8925)")
     enter_init(ctx, float(wait))
 
 
