@@ -269,6 +269,30 @@ def test_the_kept_address_from_another_server_is_probed() -> None:
     assert of_type(actions, ProbeAddress) and h.state is State.PROBING
 
 
+def test_a_late_answer_for_the_lease_in_use_does_not_end_a_probe() -> None:
+    """A renewal's Apply still unanswered when the link flaps; another server grants the
+    address, which is probed. netconf's late answer to the renewal must not bind the old
+    lease and drop the one being probed (BOUND to the old server, the probe's result
+    ignored)."""
+    h = probed_and_bound()
+    h.fire()  # T1
+    assert h.state is State.RENEWING
+    h.deliver(ack(h.last_sent().message))  # its Apply goes to netconf, unanswered
+    h.advance(1)
+    h.handle(LinkDown(h.now))
+    h.advance(1)
+    h.link_up()
+    h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER, lease_time=7200))
+    assert h.state is State.PROBING
+    assert of_type(h.applied(), LeaseEvent) == []  # the renewal's answer, late
+    assert h.state is State.PROBING
+    [apply] = of_type(h.handle(ProbeResult(h.now, ADDRESS, False)), ApplyLease)
+    assert apply.lease.server_id == OTHER_SERVER
+    [event] = of_type(h.applied(), LeaseEvent)
+    assert event.lease.server_id == OTHER_SERVER and event.lease.lease_time == 7200
+    assert h.state is State.BOUND and h.client.lease == apply.lease
+
+
 def probed_and_bound() -> Harness:
     h = Harness(ClientConfig(arp_probe=True))
     h.link_up()

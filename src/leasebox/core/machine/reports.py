@@ -91,7 +91,9 @@ def config_applied(ctx: Context, event: Event) -> None:
             ctx.confirmed = ctx.applied
         return
     ctx.confirmed = ctx.applied
-    if ctx.bind_kind is not None:
+    # While another server's grant of the address is probed, the answer is a late one for
+    # the lease in use (a renewal's): the bind is the candidate's, once probed and applied.
+    if ctx.bind_kind is not None and ctx.candidate is None:
         steps.finish_bind(ctx)
 
 
