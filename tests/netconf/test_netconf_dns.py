@@ -3,8 +3,11 @@ the two sinks taking the DNS over from each other."""
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import stat
+import threading
 from ipaddress import IPv4Address
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from leasebox.ipc import Names
 from leasebox.netconf.dns import ResolvConfFile, render
-from leasebox.netconf.handoff import ToBus, ToFileAndBus
+from leasebox.netconf.handoff import BusClient, ToBus, ToFileAndBus
 from leasebox.netconf.validate import Refused
 
 A = IPv4Address
@@ -94,3 +97,25 @@ def test_the_file_taking_over_tells_the_bus_to_keep_ntp_alone(tmp_path: Path) ->
     assert "nameserver 192.0.2.53" in Path(file.path).read_text()
     sink.hand_off(NAMES, NAMES)
     assert len(bus.sent) == 1
+
+
+def test_a_bus_that_closes_unanswered_is_tried_again_later(tmp_path: Path) -> None:
+    """leasebox-bus stopping (an upgrade's restart, the shutdown) or over its connection
+    limit closes a connection it read without answering: an OSError, which netconf tries
+    again later, not a broken contract that makes netconf exit."""
+    path = str(tmp_path / "bus.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as server:
+        server.bind(path)
+        server.listen(1)
+
+        def read_and_close() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(4096)
+
+        thread = threading.Thread(target=read_and_close)
+        thread.start()
+        with pytest.raises(OSError) as raised:
+            BusClient("eth0", path).send(Names(dns_servers=(IPv4Address("192.0.2.53"),)))
+        thread.join(5)
+    assert raised.value.errno == errno.ECONNRESET

@@ -54,6 +54,8 @@ class BusClient:
                 raise OSError(errno.ETIMEDOUT, "leasebox-bus did not answer in time") from None
             except OSError as exc:
                 raise OSError(exc.errno, f"leasebox-bus: {exc.strerror or exc}") from None
+        if reply is None:  # a bus stopping, restarted, or at its connection limit: again later
+            raise OSError(errno.ECONNRESET, "leasebox-bus closed the connection unanswered")
         if not isinstance(reply, ipc.HandoffResult) or reply.request_id != msg.request_id:
             raise BusViolation(f"answered {reply!r} to #{msg.request_id}")
         if reply.status is not ipc.ResultStatus.OK:
