@@ -31,6 +31,12 @@ class LinkGone(Exception):
     """Our interface disappeared or now names another link: exit, the request unanswered."""
 
 
+class LinkUnreadable(Exception):
+    """The kernel did not say what our link is this time (rtnl_lock held past the timeout,
+    EIO): the link and what is on it are as they were. The request fails; nothing is
+    forgotten, as it would be for a link gone."""
+
+
 @record(frozen=False)
 class Netconf:
     ifname: str
@@ -112,9 +118,9 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
     try:
         link = nc.rtnl.link(nc.ifindex)
     except OSError as exc:
-        link = None
         if exc.errno != errno.ENODEV:
-            log.error("cannot read link %s: %s", nc.ifname, exc)
+            raise LinkUnreadable(f"cannot read link {nc.ifname}: {exc}") from None
+        link = None
     if link is None or link.name != nc.ifname:
         raise LinkGone(f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was "
                        f"replaced; request #{request_id} is left for the engine to send again")
@@ -137,8 +143,16 @@ def _describe(plan: Plan, mtu_left: int | None = None) -> str:
     return "; ".join(parts)
 
 
+def _unreadable(request_id: int, exc: LinkUnreadable) -> ipc.Result:
+    log.error("request #%d failed: %s", request_id, exc)
+    return result(request_id, ipc.ResultStatus.FAILED, str(exc))
+
+
 def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
-    link = check_link(nc, msg.request_id)
+    try:
+        link = check_link(nc, msg.request_id)
+    except LinkUnreadable as exc:
+        return _unreadable(msg.request_id, exc)
     try:
         plan = make_plan(msg, nc.policy, LinkLimits(link.max_mtu, link.ipv6))
     except Refused as exc:
@@ -162,7 +176,10 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
 
 
 def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
-    check_link(nc, msg.request_id)
+    try:
+        check_link(nc, msg.request_id)
+    except LinkUnreadable as exc:
+        return _unreadable(msg.request_id, exc)
     if nc.configurator.tracked.empty:
         log.info("remove #%d: nothing applied", msg.request_id)
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")

@@ -1,0 +1,66 @@
+"""netconf's requests end to end on a fake kernel: what a failed link lookup does."""
+
+from __future__ import annotations
+
+import errno
+from ipaddress import IPv4Address, IPv4Interface
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.netconf.test_netconf_apply import FakeKernel, FakeResolver
+
+from leasebox import ipc
+from leasebox.netconf.apply import Configurator
+from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
+from leasebox.netconf.policy import Policy
+from leasebox.netconf.rtnl import LinkInfo
+from leasebox.netconf.state import StateFile
+
+A = IPv4Address
+APPLY = ipc.Apply(1, A("192.0.2.10"), 24, 600, None, (A("192.0.2.1"),), None,
+                  (A("192.0.2.53"),), ())
+
+
+class FakeRtnl:
+    def __init__(self) -> None:
+        self.error: int | None = None
+
+    def link(self, index: int) -> LinkInfo:
+        if self.error is not None:
+            raise OSError(self.error, "read link 3")
+        return LinkInfo(3, "eth0", 1500, 9000, False)
+
+
+def netconf(state_dir: Path, kernel: FakeKernel, rtnl: FakeRtnl) -> Netconf:
+    state = StateFile(str(state_dir), 3)
+    return Netconf("eth0", 3, Policy(), rtnl,  # type: ignore[arg-type]  # a fake
+                   Configurator(kernel, FakeResolver(), state.load()), state)
+
+
+@pytest.mark.parametrize("error", [errno.EIO, errno.ETIMEDOUT])
+def test_a_link_lookup_that_fails_fails_the_request_and_forgets_nothing(
+        tmp_path: Path, error: int) -> None:
+    """A passing netlink failure (rtnl_lock held past the timeout, EIO) is not the link
+    gone: taken for it, netconf forgot the address it applied, so that the engine's Remove
+    sent again found "nothing applied" and left it on the link."""
+    kernel, rtnl = FakeKernel(), FakeRtnl()
+    nc = netconf(tmp_path, kernel, rtnl)
+    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
+    rtnl.error = error
+    failed: Any = netconf_dispatch_engine(nc, ipc.Remove(2))
+    assert failed.status is ipc.ResultStatus.FAILED and "cannot read link eth0" in failed.reason
+    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.FAILED
+    rtnl.error = None
+    again = netconf(tmp_path, kernel, rtnl)  # the state file kept it too
+    assert netconf_dispatch_engine(again, ipc.Remove(3)).status is ipc.ResultStatus.OK
+    assert kernel.addresses == {} and kernel.routes == []
+
+
+def test_a_link_gone_is_said_so(tmp_path: Path) -> None:
+    rtnl = FakeRtnl()
+    nc = netconf(tmp_path, FakeKernel(), rtnl)
+    rtnl.error = errno.ENODEV
+    with pytest.raises(LinkGone):
+        netconf_dispatch_engine(nc, APPLY)
+    assert IPv4Interface("192.0.2.10/24") not in nc.configurator.kernel.addresses  # type: ignore[attr-defined]
