@@ -11,6 +11,7 @@ import pytest
 from tests.netconf.test_netconf_apply import FakeKernel, FakeResolver
 
 from leasebox import ipc
+from leasebox.core.record import replace
 from leasebox.netconf.apply import Configurator
 from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
 from leasebox.netconf.policy import Policy
@@ -64,3 +65,22 @@ def test_a_link_gone_is_said_so(tmp_path: Path) -> None:
     with pytest.raises(LinkGone):
         netconf_dispatch_engine(nc, APPLY)
     assert IPv4Interface("192.0.2.10/24") not in nc.configurator.kernel.addresses  # type: ignore[attr-defined]
+
+
+def test_an_mtu_the_kernel_refuses_costs_the_mtu_not_the_lease(tmp_path: Path) -> None:
+    """A VLAN or macvlan reports a maximum MTU its parent's current one overrules: the
+    kernel refuses the lease's jumbo MTU. The lease was FAILED for it, asked for again,
+    granted with the same MTU and FAILED again, and the link never got an address."""
+    kernel = FakeKernel()
+    kernel.fail_on = "mtu 9000"
+    nc = netconf(tmp_path, kernel, FakeRtnl())
+    answer: Any = netconf_dispatch_engine(nc, replace(APPLY, mtu=9000))
+    assert answer.status is ipc.ResultStatus.OK
+    assert answer.reason == "mtu 9000 not set (mtu 9000: EINVAL), 1500 kept"
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses and kernel.mtu == 1500
+    assert nc.configurator.tracked.mtu is None  # nothing of ours to put back at the end
+    kernel.fail_on = None
+    assert netconf_dispatch_engine(nc, replace(APPLY, request_id=2, mtu=9000)).reason == ""
+    assert kernel.mtu == 9000
+    netconf_dispatch_engine(nc, ipc.Remove(3))
+    assert kernel.mtu == 1500

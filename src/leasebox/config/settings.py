@@ -277,7 +277,8 @@ USE_GATEWAY = Setting(
     _NC, BOOL)
 USE_MTU = Setting(
     _N, "UseMTU", v.boolean, True,
-    "Set the interface MTU from option 26 (never above what the device supports). An MTU "
+    "Set the interface MTU from option 26 (never above what the device supports; one the "
+    "kernel refuses, as a VLAN's above its parent's, is left out, and said). An MTU "
     "set by hand since (ip link set IFACE mtu N) is left as it is, at renewals and when "
     "the lease ends, until the server sends another; the interface's MTU from before the "
     "lease counts as a reset, and gets the lease's again.",

@@ -101,6 +101,7 @@ class Configurator:
         self.tracked = tracked if tracked is not None else Tracked()
         self.error = ""  # why the wanted DNS/NTP could not be handed on, the last time
         self.mtu_left: int | None = None  # a hand-set MTU the last apply left in place
+        self.mtu_refused = ""  # why the kernel refused the last apply's MTU ("": it did not)
         self.next_try = 0.0
         self.delay = 0.0
         if not self._same_sink() and self.tracked.wanted is None:
@@ -168,6 +169,7 @@ class Configurator:
         new = self.tracked.copy()
         undo: list[Undo] = []
         self.mtu_left = None
+        self.mtu_refused = ""
         try:
             self._apply_mtu(plan, new, undo)
             self._apply_address(plan, new, undo, present)
@@ -198,7 +200,15 @@ class Configurator:
                     new.mtu = new.original_mtu = None
                 return
         if target != current:
-            self.kernel.set_mtu(target)
+            try:
+                self.kernel.set_mtu(target)
+            except OSError as exc:
+                # The kernel's limits are not all in IFLA_MAX_MTU: a VLAN's or a macvlan's
+                # MTU is bound by its parent's current one. The lease works without it, so
+                # it costs the MTU, not the lease (which the server would grant again, with
+                # the same MTU, failing again for ever).
+                self.mtu_refused = f"mtu {target} not set ({exc.strerror or exc}), {current} kept"
+                return
             undo.append(lambda: self.kernel.set_mtu(current))
         if plan.mtu is not None:
             if new.original_mtu is None:

@@ -127,14 +127,14 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
     return link
 
 
-def _describe(plan: Plan, mtu_left: int | None = None) -> str:
+def _describe(plan: Plan, mtu_left: int | None = None, mtu_refused: bool = False) -> str:
     parts = [f"address {plan.interface}", "lifetime infinite" if plan.lifetime == ipc.INFINITE
              else f"lifetime {plan.lifetime}"]
     parts += [f"route {r}" for r in plan.routes]
     if mtu_left is not None:  # (Configurator.mtu_left)
         parts.append(f"mtu {mtu_left} as set by hand" + (
             "" if plan.mtu is None else f" (the lease's {plan.mtu} not set)"))
-    elif plan.mtu is not None:
+    elif plan.mtu is not None and not mtu_refused:  # (else a note says why)
         parts.append(f"mtu {plan.mtu}")
     if plan.dns_servers:
         parts.append("dns " + ",".join(map(str, plan.dns_servers)))
@@ -168,11 +168,14 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
     finally:
         nc.save_state()
-    log.info("applied #%d: %s", msg.request_id, _describe(plan, nc.configurator.mtu_left),
+    refused = nc.configurator.mtu_refused
+    log.info("applied #%d: %s", msg.request_id,
+             _describe(plan, nc.configurator.mtu_left, bool(refused)),
              extra={"LEASE_ADDRESS": str(plan.interface.ip)})
-    for note in plan.notes:
+    notes = (*plan.notes, refused) if refused else plan.notes
+    for note in notes:
         log.warning("apply #%d: %s", msg.request_id, note)
-    return result(msg.request_id, ipc.ResultStatus.OK, notes_text(plan.notes, nc.ifname))
+    return result(msg.request_id, ipc.ResultStatus.OK, notes_text(notes, nc.ifname))
 
 
 def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
