@@ -387,6 +387,25 @@ def test_an_mtu_set_by_hand_outlives_renewals(netns: str, start_netconf: Any,
 
 
 @pytest.mark.parametrize("python", INTERPRETERS[:1])
+def test_an_mtu_above_a_macvlans_parent_is_left_out(netns: str, start_netconf: Any,
+                                                    python: str) -> None:
+    """A macvlan reports its parent's maximum MTU, and the kernel bounds it by the parent's
+    current one: the lease's 9000 is refused. The lease is applied without it, said in the
+    reply; it failed before, again and again."""
+    ip("-n", netns, "link", "del", IFACE)  # the veth pair goes; IFACE comes back a macvlan
+    ip("-n", netns, "link", "add", "lower0", "type", "veth", "peer", "name", "lower1")
+    ip("-n", netns, "link", "set", "lower0", "up")
+    ip("-n", netns, "link", "add", IFACE, "link", "lower0", "type", "macvlan", "mode", "bridge")
+    ip("-n", netns, "link", "set", IFACE, "up")
+    nc = start_netconf(netns, python)
+    reply = nc.request(lease(1, mtu=9000))
+    assert reply.status == OK and reply.reason.startswith("mtu 9000 not set ("), reply.reason
+    assert mtu(netns) == 1500 and [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+    assert nc.request(ipc.Remove(2)).status == OK
+    assert mtu(netns) == 1500 and not addresses(netns)
+
+
+@pytest.mark.parametrize("python", INTERPRETERS[:1])
 def test_a_permanent_address_is_never_taken_over(netns: str, start_netconf: Any,
                                                  python: str) -> None:
     """Security hardening, item 7: an administrator's address is left alone."""
