@@ -349,6 +349,27 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
 
 
+def test_a_replaced_link_tells_the_hooks_bound_again(rig: Rig, logs: Logs) -> None:
+    """What the hooks set up at "bound" went with the old link (a NIC unplugged and
+    plugged back): its lease, verified on the new link, is "bound" again, not "renewed",
+    and the journal says Acquired."""
+    bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))  # unplugged
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))  # plugged back
+    rig.reply(ack(rig.sent()))
+    assert rig.netconf_conn is not None
+    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
+                                                         ""))
+    assert rig.svc.state is State.BOUND
+    queued = sorted((rig.state_dir / "events").iterdir())
+    assert [json.loads(p.read_text())["event"] for p in queued] == ["bound", "bound"]
+    events_said = [r.fields.get("LEASE_EVENT") for r in logs.at_least(INFO, "leasebox.engine")
+                   if r.fields.get("LEASE_EVENT")]
+    assert events_said == ["acquired", "acquired"]
+
+
 def test_a_link_gone_while_netconf_applied_does_not_bar_the_address(rig: Rig,
                                                                      logs: Logs) -> None:
     """The flapping NIC of test_lifecycle: the link was replaced, the INIT-REBOOT ACK came,

@@ -179,8 +179,7 @@ class EngineService:
             # carrier loss.
             log.info("%s is a new link (ifindex %d, was %d)", self.settings.interface,
                      link.ifindex, old.ifindex)
-            if old.carrier:
-                self.feed(LinkDown(now))
+            self.feed(LinkDown(now, gone=True))
             old = replace(old, carrier=False)
             # netconf may have exited idle: started again, it brings a new link up
             self.connect_netconf()

@@ -22,6 +22,7 @@ from leasebox.core.machine.types import (
     LeaseEvent,
     LeaseEventKind,
     LeaveRequested,
+    LinkDown,
     LinkUp,
     State,
 )
@@ -39,6 +40,9 @@ def link_down(ctx: Context, event: Event) -> None:
     ctx.link_up = False
     if ctx.state is State.STOPPED:
         return
+    if isinstance(event, LinkDown) and event.gone and ctx.applied is not None:
+        # the adapter applies it again on the new link; its verification reports ACQUIRED
+        ctx.unannounced = True
     steps.clear_exchange(ctx)
     if ctx.lease is not None:
         ctx.state = State.INIT_REBOOT

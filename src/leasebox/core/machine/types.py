@@ -70,6 +70,9 @@ class LinkUp:
 @record
 class LinkDown:
     now: float
+    # The link itself went (removed, or another of its name came): what was applied on it
+    # went with it, and the hooks must hear "bound" again once the lease is verified.
+    gone: bool = False
 
 
 @record
