@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from ipaddress import IPv4Address
+from pathlib import Path
 
 import pytest
 
 from leasebox.bus.links import MAX_RETRY, Links, ServicesLost, Target, Want
+from leasebox.bus.statefile import StateDir
 from leasebox.ipc import Names
 
 A = IPv4Address
@@ -259,3 +261,37 @@ def test_a_held_link_from_the_state_file_is_reverted_when_left(fake: FakeService
     links.deliver(0.5)
     assert fake.calls == [("revert_link", 2)]
     assert links.next_deadline() is None
+
+
+def test_a_revert_owed_outlives_a_restart_of_the_bus(fake: FakeServices, tmp_path: Path) -> None:
+    """A link left while resolved is away: the revert is owed. leasebox-bus restarted then
+    (an upgrade's try-restart, a crash) read no file for the link and never reverted it,
+    so resolved kept the old DNS until the next boot."""
+    state = StateDir(str(tmp_path))
+    links = Links(fake)
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), ("example.com",))))
+    links.deliver(0.0)
+    fake.down.add("resolved")
+    links.update("eth0", None)
+    links.deliver(1.0)
+    state.save(links, 1.0)
+    assert (tmp_path / "eth0.revert").read_text() == "2\n"
+    assert state.load() == ({}, [])  # no link held
+    # the restarted bus
+    again = Links(fake)
+    owed, errors = state.load_reverts()
+    assert (owed, errors) == ({"eth0": 2}, [])
+    for name, ifindex in owed.items():
+        again.resume_revert(name, ifindex)
+    fake.down.clear()
+    again.deliver(2.0)
+    assert fake.calls[-1] == ("revert_link", 2)
+    state.save(again, 2.0)
+    assert not (tmp_path / "eth0.revert").exists()
+
+
+@pytest.mark.parametrize("content", ["", "0\n", "-3\n", "x\n", "99999999999\n"])
+def test_an_owed_revert_file_that_is_not_one_is_reported(tmp_path: Path, content: str) -> None:
+    (tmp_path / "eth0.revert").write_text(content)
+    owed, [error] = StateDir(str(tmp_path)).load_reverts()
+    assert owed == {} and error.startswith(str(tmp_path / "eth0.revert"))

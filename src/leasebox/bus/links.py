@@ -106,6 +106,24 @@ class Links:
         if want.names.dns_servers or want.names.domains:
             self.resolved_has[ifname] = (want.ifindex, (), ())
 
+    def owed_reverts(self) -> dict[str, int]:
+        """The links left (or keeping only NTP) whose DNS resolved still has from us: the
+        ifindex to revert, for the state directory, so that a restarted leasebox-bus still
+        reverts it (resolved keeps what it was told until then, even across its restarts)."""
+        owed: dict[str, int] = {}
+        for name, has in self.resolved_has.items():
+            want = self.wants.get(name)
+            if name in self.resolved_todo and (
+                    want is None or not (want.names.dns_servers or want.names.domains)):
+                owed[name] = has[0]
+        return owed
+
+    def resume_revert(self, ifname: str, ifindex: int) -> None:
+        """A revert an earlier leasebox-bus owed (its state directory): owed again."""
+        if ifname not in self.resolved_has:
+            self.resolved_has[ifname] = (ifindex, (), ())
+            self.resolved_todo.add(ifname)
+
     def ntp_union(self) -> tuple[IPv4Address, ...]:
         servers: dict[IPv4Address, None] = {}
         for name in sorted(self.wants):

@@ -301,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
         links.resume(name, want)
     if wants:
         log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
+    owed, errors = state.load_reverts()
+    for error in errors:
+        log.warning("ignoring %s", error)
+    for name, ifindex in owed.items():
+        links.resume_revert(name, ifindex)
+    if owed:
+        log.info("taking back from systemd-resolved what an earlier leasebox-bus still owed: "
+                 "%s", ", ".join(owed))
     sandbox.no_more_exec(log)
     bus = Bus(listener, links, services, state, log, idle=args.exit_idle_time)
     log.info("ready; D-Bus at %s", address)

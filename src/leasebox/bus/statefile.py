@@ -19,6 +19,7 @@ from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import ifname as ifnames
 
 SUFFIX = ".json"
+REVERT = ".revert"  # a link left whose DNS resolved still has: its ifindex, as text
 MAX_FILE = 1 << 16
 MAX_ITEMS = 32
 
@@ -79,13 +80,36 @@ class StateDir:
         for name in self.names():
             if name not in links.wants:
                 atomic.remove(self.directory, name + SUFFIX)
+        owed = links.owed_reverts()
+        for name, ifindex in owed.items():
+            atomic.write_atomic(self.directory, name + REVERT, b"%d\n" % ifindex, mode=0o644)
+        for name in self.names(REVERT):
+            if name not in owed:
+                atomic.remove(self.directory, name + REVERT)
 
-    def names(self) -> list[str]:
+    def names(self, suffix: str = SUFFIX) -> list[str]:
         try:
             entries = os.listdir(self.directory)
         except FileNotFoundError:
             return []
-        return sorted(e[: -len(SUFFIX)] for e in entries if e.endswith(SUFFIX))
+        return sorted(e[: -len(suffix)] for e in entries if e.endswith(suffix))
+
+    def load_reverts(self) -> tuple[dict[str, int], list[str]]:
+        """(the reverts an earlier leasebox-bus owed, what could not be read)."""
+        owed: dict[str, int] = {}
+        errors: list[str] = []
+        for name in self.names(REVERT):
+            path = os.path.join(self.directory, name + REVERT)
+            try:
+                with open(path, encoding="ascii") as handle:
+                    text = handle.read(32)
+                ifindex = int(text) if text.strip().isdigit() else 0
+                if not 0 < ifindex <= 0x7FFFFFFF:
+                    raise StateError(f"ifindex {text.strip()!r}")
+                owed[ifnames.check(name)] = ifindex
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                errors.append(f"{path}: {exc}")
+        return owed, errors
 
     def load(self) -> tuple[dict[str, Want], list[str]]:
         """(the links held before a restart, what could not be read)."""
