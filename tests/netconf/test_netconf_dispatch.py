@@ -13,7 +13,12 @@ from tests.netconf.test_netconf_apply import FakeKernel, FakeResolver
 from leasebox import ipc
 from leasebox.core.record import replace
 from leasebox.netconf.apply import Configurator
-from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
+from leasebox.netconf.dispatch import (
+    LinkGone,
+    LinkUnreadable,
+    Netconf,
+    netconf_dispatch_engine,
+)
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo
 from leasebox.netconf.state import StateFile
@@ -40,21 +45,24 @@ def netconf(state_dir: Path, kernel: FakeKernel, rtnl: FakeRtnl) -> Netconf:
 
 
 @pytest.mark.parametrize("error", [errno.EIO, errno.ETIMEDOUT])
-def test_a_link_lookup_that_fails_fails_the_request_and_forgets_nothing(
+def test_a_link_lookup_that_fails_leaves_the_request_and_forgets_nothing(
         tmp_path: Path, error: int) -> None:
     """A passing netlink failure (rtnl_lock held past the timeout, EIO) is not the link
     gone: taken for it, netconf forgot the address it applied, so that the engine's Remove
-    sent again found "nothing applied" and left it on the link."""
+    sent again found "nothing applied" and left it on the link. Nor is it a FAILED, which
+    the engine takes for the kernel refusing the lease. netconf leaves the request for the
+    engine to send again (to the next netconf, main.py), with its state as it was."""
     kernel, rtnl = FakeKernel(), FakeRtnl()
     nc = netconf(tmp_path, kernel, rtnl)
     assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
     rtnl.error = error
-    failed: Any = netconf_dispatch_engine(nc, ipc.Remove(2))
-    assert failed.status is ipc.ResultStatus.FAILED and "cannot read link eth0" in failed.reason
-    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.FAILED
+    for request in (ipc.Remove(2), replace(APPLY, request_id=2)):
+        with pytest.raises(LinkUnreadable, match="cannot read link eth0"):
+            netconf_dispatch_engine(nc, request)
+    assert nc.configurator.tracked.address == IPv4Interface("192.0.2.10/24")
     rtnl.error = None
-    again = netconf(tmp_path, kernel, rtnl)  # the state file kept it too
-    assert netconf_dispatch_engine(again, ipc.Remove(3)).status is ipc.ResultStatus.OK
+    again = netconf(tmp_path, kernel, rtnl)  # the next netconf, from the state file
+    assert netconf_dispatch_engine(again, ipc.Remove(2)).status is ipc.ResultStatus.OK
     assert kernel.addresses == {} and kernel.routes == []
 
 

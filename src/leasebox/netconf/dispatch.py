@@ -33,8 +33,10 @@ class LinkGone(Exception):
 
 class LinkUnreadable(Exception):
     """The kernel did not say what our link is this time (rtnl_lock held past the timeout,
-    EIO): the link and what is on it are as they were. The request fails; nothing is
-    forgotten, as it would be for a link gone."""
+    EIO): the link and what is on it are as they were. Exit, the request unanswered (the
+    engine sends it again to the next netconf), and nothing forgotten, as it is for a link
+    gone. (Not a FAILED: the engine takes that for the kernel refusing the lease, and
+    drops any but a renewal's.)"""
 
 
 @record(frozen=False)
@@ -119,7 +121,8 @@ def check_link(nc: Netconf, request_id: int) -> LinkInfo:
         link = nc.rtnl.link(nc.ifindex)
     except OSError as exc:
         if exc.errno != errno.ENODEV:
-            raise LinkUnreadable(f"cannot read link {nc.ifname}: {exc}") from None
+            raise LinkUnreadable(f"cannot read link {nc.ifname}: {exc}; request "
+                                 f"#{request_id} is left for the engine to send again") from None
         link = None
     if link is None or link.name != nc.ifname:
         raise LinkGone(f"interface {nc.ifname} (ifindex {nc.ifindex}) is gone or was "
@@ -143,16 +146,8 @@ def _describe(plan: Plan, mtu_left: int | None = None, mtu_refused: bool = False
     return "; ".join(parts)
 
 
-def _unreadable(request_id: int, exc: LinkUnreadable) -> ipc.Result:
-    log.error("request #%d failed: %s", request_id, exc)
-    return result(request_id, ipc.ResultStatus.FAILED, str(exc))
-
-
 def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
-    try:
-        link = check_link(nc, msg.request_id)
-    except LinkUnreadable as exc:
-        return _unreadable(msg.request_id, exc)
+    link = check_link(nc, msg.request_id)
     try:
         plan = make_plan(msg, nc.policy, LinkLimits(link.max_mtu, link.ipv6))
     except Refused as exc:
@@ -179,10 +174,7 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
 
 
 def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
-    try:
-        check_link(nc, msg.request_id)
-    except LinkUnreadable as exc:
-        return _unreadable(msg.request_id, exc)
+    check_link(nc, msg.request_id)
     if nc.configurator.tracked.empty:
         log.info("remove #%d: nothing applied", msg.request_id)
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")

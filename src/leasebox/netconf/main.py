@@ -54,7 +54,12 @@ from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import Configurator, Tracked
-from leasebox.netconf.dispatch import LinkGone, Netconf, netconf_dispatch_engine
+from leasebox.netconf.dispatch import (
+    LinkGone,
+    LinkUnreadable,
+    Netconf,
+    netconf_dispatch_engine,
+)
 from leasebox.netconf.dns import ResolvConfFile
 from leasebox.netconf.handoff import (
     BUS_SOCKET,
@@ -479,11 +484,12 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
             "configuration left in place"
         log.info("stopping on signal %d; %s", loop.stop_signal or 0, kept)
         return EX_OK
-    except BusViolation as exc:
-        log.critical("leasebox-bus broke the contract, exiting: %s", exc)
+    except ipc.PeerViolation as exc:  # BusViolation is one too
+        log.critical("%s broke the contract, exiting: %s",
+                     "leasebox-bus" if isinstance(exc, BusViolation) else "engine", exc)
         return EX_FATAL
-    except ipc.PeerViolation as exc:
-        log.critical("engine broke the contract, exiting: %s", exc)
+    except LinkUnreadable as exc:  # what was applied stays, and is known at the next start
+        log.error("%s: exiting", exc)
         return EX_FATAL
     except LinkGone as exc:
         log.warning("%s%s", exc, "" if listening else ": exiting")
