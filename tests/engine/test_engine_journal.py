@@ -16,14 +16,15 @@ def test_a_kept_lease_shows_while_the_client_looks_for_another() -> None:
     DISCOVER looks for a server: the status says so, not only that it is looking."""
     h = Harness()
     h.acquire()
-    assert status_line(h.state, h.client.lease, True, h.now).startswith("Bound 192.0.2.")
+    line = status_line(h.state, h.client.lease, True, h.now, h.client.applied)
+    assert line.startswith("Bound 192.0.2.")
     h.handle(LinkDown(h.now))
     h.advance(10)
     h.link_up()
     while h.state is State.REBOOTING:
         h.fire()
     assert h.state is State.SELECTING
-    line = status_line(h.state, h.client.lease, True, h.now)
+    line = status_line(h.state, h.client.lease, True, h.now, h.client.applied)
     assert line.startswith("Looking for a DHCP server; keeping 192.0.2.")
     assert line.endswith(" until it expires")
 
@@ -32,7 +33,8 @@ def test_no_lease_no_keeping() -> None:
     h = Harness()
     h.link_up()
     h.fire()
-    assert status_line(h.state, h.client.lease, True, h.now) == "Looking for a DHCP server"
+    line = status_line(h.state, h.client.lease, True, h.now, h.client.applied)
+    assert line == "Looking for a DHCP server"
 
 
 def test_an_infinite_lease_is_said_so_not_in_days() -> None:
@@ -63,7 +65,7 @@ def test_renewing_says_which_server_is_asked_as_the_journal_does() -> None:
     lease = h.acquire()
     while h.state is not State.RENEWING:
         h.fire()
-    line = status_line(h.state, h.client.lease, True, h.now)
+    line = status_line(h.state, h.client.lease, True, h.now, h.client.applied)
     assert line.startswith(f"Renewing {describe(lease)} from {lease.server_id}, rebinds in ")
 
 

@@ -775,8 +775,10 @@ def test_without_carrier_a_lease_only_remembered_is_not_said_kept(tmp_path: Path
     line says it is remembered, not kept (which is what a lease still applied is)."""
     bind(make_rig(tmp_path))
     again = make_rig(tmp_path, carrier=False)
-    status = again.svc.status_field(again.clock.now)
-    assert status == f"STATUS=No carrier; {ADDRESS}/24 via {SERVER} remembered, to confirm"
+    line = f"No carrier; {ADDRESS}/24 via {SERVER} remembered, to confirm"
+    assert again.svc.status_field(again.clock.now) == f"STATUS={line}"
+    reply = again.control(control.Command.STATUS)  # leaseboxctl status, and --json
+    assert isinstance(reply["result"], dict) and reply["result"]["status"] == line
 
 
 def test_a_lease_file_of_another_mac_is_not_used(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def counts_seconds(line: str) -> bool:
 
 
 def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float,
-                applied: bool = True) -> str:
+                applied: bool) -> str:
     """The one line `systemctl status` shows, e.g. 'Bound 192.0.2.57/24 via 192.0.2.1,
     renews in 27 min'; `applied`: the lease is configured on the link, not only
     remembered from disk."""

@@ -459,12 +459,16 @@ class EngineService:
     def status_field(self, now: float) -> str:
         """STATUS= for the service manager as of `now`, noted as the time it was sent."""
         self.status_at = now
-        carrier = self.link.carrier if self.link else False
-        lease = self.client.lease if self.client else None
-        applied = self.client.applied if self.client else False
-        line = journal.status_line(self.state, lease, carrier, now, applied)
+        line = self.status_text(now)
         self.status_in_seconds = journal.counts_seconds(line)
         return "STATUS=" + line
+
+    def status_text(self, now: float) -> str:
+        """The status line as of `now`: systemd's STATUS= and leaseboxctl status alike."""
+        client = self.client
+        return journal.status_line(self.state, client.lease if client else None,
+                                   self.link.carrier if self.link else False, now,
+                                   client.applied if client else False)
 
     def from_server(self, message: wire.Message, src_mac: bytes) -> bool:
         """Whether a reply may reach the state machine (AllowServers=/DenyServers=); notes
