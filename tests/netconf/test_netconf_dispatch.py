@@ -92,3 +92,24 @@ def test_an_mtu_the_kernel_refuses_costs_the_mtu_not_the_lease(tmp_path: Path) -
     assert kernel.mtu == 9000
     netconf_dispatch_engine(nc, ipc.Remove(3))
     assert kernel.mtu == 1500
+
+
+def test_an_mtu_set_though_its_answer_failed_is_ours(tmp_path: Path) -> None:
+    """A netlink timeout after the kernel took the MTU: it is on the link, so it is
+    tracked, and the link's own comes back at the end."""
+    class LateKernel(FakeKernel):
+        late = True
+
+        def set_mtu(self, mtu: int) -> None:
+            super().set_mtu(mtu)
+            if self.late:
+                raise OSError(errno.ETIMEDOUT, "no answer")
+
+    kernel = LateKernel()
+    nc = netconf(tmp_path, kernel, FakeRtnl())
+    answer: Any = netconf_dispatch_engine(nc, replace(APPLY, mtu=9000))
+    assert answer.status is ipc.ResultStatus.OK and answer.reason == ""
+    assert kernel.mtu == 9000 and nc.configurator.tracked.original_mtu == 1500
+    kernel.late = False
+    netconf_dispatch_engine(nc, ipc.Remove(2))
+    assert kernel.mtu == 1500

@@ -206,9 +206,12 @@ class Configurator:
                 # The kernel's limits are not all in IFLA_MAX_MTU: a VLAN's or a macvlan's
                 # MTU is bound by its parent's current one. The lease works without it, so
                 # it costs the MTU, not the lease (which the server would grant again, with
-                # the same MTU, failing again for ever).
-                self.mtu_refused = f"mtu {target} not set ({exc.strerror or exc}), {current} kept"
-                return
+                # the same MTU, failing again for ever). Unless it took after all (an answer
+                # lost, a timeout): then it is ours as if set.
+                if self.kernel.link_mtu() != target:
+                    self.mtu_refused = (f"mtu {target} not set ({exc.strerror or exc}), "
+                                        f"{current} kept")
+                    return
             undo.append(lambda: self.kernel.set_mtu(current))
         if plan.mtu is not None:
             if new.original_mtu is None:
