@@ -230,7 +230,7 @@ class LeaseEventKind(StrEnum):
     ACQUIRED = "acquired"
     RENEWED = "renewed"
     REBOUND = "rebound"
-    LOST = "lost"  # expired, or NAKed while bound
+    LOST = "lost"  # expired, NAKed while bound, or IPv6-only preferred (RFC 8925)
     DECLINED = "declined"
     RELEASED = "released"
     LEFT = "left"  # the configuration removed at a stop, no RELEASE: the lease is kept
