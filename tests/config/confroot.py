@@ -21,11 +21,12 @@ def put(root: Path, directory: str, relpath: str, text: str) -> Path:
     return path
 
 
-def run_module(module: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+def run_module(module: str, *args: str, timeout: float = 30,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """A leasebox program as its own process, with none of the service manager's variables
-    (so that nothing it inherits here looks like sockets or a journal)."""
+    (so that nothing it inherits here looks like sockets or a journal); `env`: more."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))}
+           if not k.startswith(("LISTEN_", "NOTIFY_", "WATCHDOG_", "JOURNAL_"))} | (env or {})
     env["PYTHONPATH"] = str(SRC)
     return subprocess.run([sys.executable, "-m", module, *args], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from leasebox.config import settings as s
@@ -141,3 +142,26 @@ def test_a_config_root_that_is_not_there_is_said_so(tmp_path: Path) -> None:
     assert (code, out) == (66, "")
     assert err == f"leaseboxctl: --config-root {tmp_path / 'nowhere'}: not a directory\n"
     assert check(tmp_path / "nowhere", "bad/name")[0] == 64  # the name first
+
+
+def test_json_spells_a_word_value_that_is_none_inside(tmp_path: Path) -> None:
+    """ClasslessRoutes=ignore is None inside: JSON said null, as for a setting unset, so a
+    tool could not tell the TunnelVision mitigation from nothing."""
+    put(tmp_path, ETC, "leasebox.conf", "[Network]\nClasslessRoutes=ignore\n")
+    code, out, _ = check(tmp_path, "--json")
+    by_name = {x["name"]: x for x in json.loads(out)["settings"]}
+    assert code == 0 and by_name["ClasslessRoutes"]["value"] == "ignore"
+    assert by_name["Hostname"]["value"] is None  # unset: still null
+
+
+def test_a_file_name_not_in_utf8_is_shown_escaped(tmp_path: Path) -> None:
+    """A drop-in named in Latin-1 (read, as the services read it): its name went to a
+    strict UTF-8 stdout as it was, and print() failed with a traceback."""
+    dropins = tmp_path / ETC / "leasebox.conf.d"
+    dropins.mkdir(parents=True)
+    with open(os.fsencode(dropins) + b"/50-caf\xe9.conf", "wb") as dropin:
+        dropin.write(b"[Network]\nUseDNS=no\n")
+    env = {"PYTHONIOENCODING": "utf-8:strict"}
+    proc = run_module(CTL, "check-config", f"--config-root={tmp_path}", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "50-caf\\udce9.conf" in proc.stdout

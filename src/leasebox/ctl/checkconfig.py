@@ -29,6 +29,7 @@ from typing import Any
 from leasebox.config import files
 from leasebox.config.parse import Config, ConfigError
 from leasebox.config.settings import SECTIONS, SETTINGS, Setting
+from leasebox.ctl.commands import terminal_safe
 from leasebox.engine.config import checked_engine_config
 from leasebox.runtime import ifname
 from leasebox.runtime.exits import EX_CONFIG
@@ -50,9 +51,10 @@ def _source(config: Config, setting: Setting[Any]) -> str:
 
 def _items(setting: Setting[Any], value: Any) -> Any:
     """The value as JSON: the file spelling, a list of spellings for list settings, null
-    for a setting that is unset by default (e.g. Hostname=)."""
+    for a setting that is unset (e.g. Hostname=); not for a value whose spelling is a word
+    (ClasslessRoutes=ignore)."""
     if value is None:
-        return None
+        return setting.show(value) or None
     if setting.accumulate:
         return [setting.show((item,)) for item in value]
     return setting.show(value)
@@ -114,12 +116,12 @@ def run(args: argparse.Namespace) -> int:
             checked_engine_config(files.load(args.config_root, name), name,
                                   os.uname().nodename)
     except ConfigError as exc:
-        print(f"leaseboxctl: {exc}", file=sys.stderr)
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return EX_CONFIG
     if args.json:
-        print(format_json(config, interface, others))
-    else:
-        print(format_text(config, interface, others))
+        print(format_json(config, interface, others))  # (ASCII: names escaped)
+    else:  # a file name not in UTF-8 must not make print() fail
+        print("\n".join(map(terminal_safe, format_text(config, interface, others).split("\n"))))
     return 0
 
 
