@@ -60,6 +60,17 @@ def test_list_one_line_per_interface(tmp_path: Path, engines: list[FakeEngine], 
     assert "not running" in rows[1]["error"]
 
 
+@pytest.mark.parametrize("command", ["list", "status"])
+def test_json_with_no_engine_is_an_empty_array(tmp_path: Path, command: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """`leaseboxctl --json | jq` got no input at all when leasebox ran on no interface."""
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), command, "--json"]) == EX_UNAVAILABLE
+    out = capsys.readouterr()
+    assert json.loads(out.out) == [] and "not running on any interface" in out.err
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), command]) == EX_UNAVAILABLE
+    assert capsys.readouterr().out == ""
+
+
 def test_the_table_asks_systemd_nothing_for_an_engine_not_running(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

@@ -205,9 +205,9 @@ def render_man() -> str:
             "options --client-id, --hostname, --rapid-commit, --ipv6-only-preferred, "
             "--arp-probe, --arp-probe-timing, --request-broadcast, --no-release, "
             "--keep-configuration and --min-lease-time are for "
-            "the development launcher; when given, they override the files, and "
-            "check-config shows them as coming from the command line. The units pass none "
-            "of them: under systemd the files are the configuration.",
+            "the development launcher; when given, they override the files (check-config, "
+            "which reads the files only, does not show them). The units pass none of them: "
+            "under systemd the files are the configuration.",
         ),
         ".SH EXAMPLES",
         *_paragraphs("Keep a DHCP server from steering traffic past a VPN, on every interface:"),

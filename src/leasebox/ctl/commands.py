@@ -305,6 +305,8 @@ def _running(args: argparse.Namespace) -> list[str] | int:
     """chosen_interfaces, and EX_UNAVAILABLE (said) when leasebox runs on none."""
     names = chosen_interfaces(args)
     if names == []:
+        if getattr(args, "json", False):
+            print("[]")  # still a JSON array for a reader (jq) to read
         print("leaseboxctl: leasebox is not running on any interface", file=sys.stderr)
         return EX_UNAVAILABLE
     return names
