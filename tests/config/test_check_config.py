@@ -165,3 +165,37 @@ def test_a_file_name_not_in_utf8_is_shown_escaped(tmp_path: Path) -> None:
     proc = run_module(CTL, "check-config", f"--config-root={tmp_path}", env=env)
     assert proc.returncode == 0, proc.stderr
     assert "50-caf\\udce9.conf" in proc.stdout
+
+
+def test_a_file_the_services_cannot_read_is_an_error(tmp_path: Path) -> None:
+    """Under a umask of 027 a file is 0640, a directory 0750: root reads them, the services'
+    own users do not, and exit 78. check-config, run as root, said all was well."""
+    dropin = put(tmp_path, ETC, "leasebox.conf.d/50-dns.conf", "[Network]\nUseDNS=no\n")
+    dropin.chmod(0o640)
+    code, _, err = check(tmp_path)
+    assert code == 78 and f"{dropin}: the services cannot read it: file" in err
+    assert "mode 0640" in err and "chmod o+r" in err
+    dropin.chmod(0o644)
+    dropin.parent.chmod(0o750)
+    code, _, err = check(tmp_path)
+    assert code == 78 and f"directory {dropin.parent} has mode 0750" in err
+    dropin.parent.chmod(0o755)
+    assert check(tmp_path)[0] == 0
+
+
+def test_a_link_out_of_the_services_sight_is_an_error(tmp_path: Path) -> None:
+    """In the services' root only the configuration directories and /usr are there: a
+    drop-in linked to /srv leads nowhere for them (exit 78), not for check-config."""
+    elsewhere = tmp_path / "srv" / "dns.conf"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("[Network]\nUseDNS=no\n")
+    dropins = tmp_path / ETC / "leasebox.conf.d"
+    dropins.mkdir(parents=True)
+    (dropins / "50-dns.conf").symlink_to(elsewhere)
+    (dropins / "60-mask.conf").symlink_to(os.devnull)
+    code, _, err = check(tmp_path)
+    assert code == 78 and "which the services cannot see" in err
+    (dropins / "50-dns.conf").unlink()
+    (dropins / "50-dns.conf").symlink_to(tmp_path / USR / "dns.conf")
+    put(tmp_path, USR, "dns.conf", "[Network]\nUseDNS=no\n")
+    assert check(tmp_path)[0] == 0

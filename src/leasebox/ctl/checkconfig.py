@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -112,9 +113,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = files.load(args.config_root, interface)
         checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
+        read = list(config.files)
         for name in others:  # what each interface's services would read, errors only
-            checked_engine_config(files.load(args.config_root, name), name,
-                                  os.uname().nodename)
+            theirs = files.load(args.config_root, name)
+            checked_engine_config(theirs, name, os.uname().nodename)
+            read += theirs.files
+        for path in dict.fromkeys(read):
+            _seen_by_the_services(args.config_root, str(path))
     except ConfigError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return EX_CONFIG
@@ -123,6 +128,34 @@ def run(args: argparse.Namespace) -> int:
     else:  # a file name not in UTF-8 must not make print() fail
         print("\n".join(map(terminal_safe, format_text(config, interface, others).split("\n"))))
     return 0
+
+
+def _seen_by_the_services(root: str, path: str) -> None:
+    """Raise ConfigError for a file this reads (as root) that the services cannot: they run
+    as dynamic users, so it and the directories down to it must be readable by others
+    (a umask of 027 makes them not), and in their minimal root only the configuration
+    directories and /usr are there, so a symbolic link to anywhere else leads nowhere."""
+    real = os.path.realpath(path)
+    if real == os.devnull:
+        return  # a mask
+    seen = [os.path.realpath(d) for d in files.directories(root)]
+    seen.append(os.path.realpath(os.path.join(root, "usr")))
+    base = next((d for d in seen if os.path.commonpath([d, real]) == d), None)
+    if base is None:
+        raise ConfigError(path, 0, f"leads to {real}, which the services cannot see: "
+                          "their root holds only /etc/leasebox, /run/leasebox-conf and /usr")
+    step = real
+    while True:
+        mode = os.stat(step).st_mode
+        needed = stat.S_IXOTH if step != real else stat.S_IROTH
+        if not mode & needed:
+            what = "directory" if step != real else "file"
+            raise ConfigError(path, 0, f"the services cannot read it: {what} {step} has mode "
+                              f"{stat.S_IMODE(mode):04o}, and they run as users of their own "
+                              f"(chmod o+{'x' if step != real else 'r'})")
+        if step == base:
+            return
+        step = os.path.dirname(step)
 
 
 def _named_interfaces(root: str) -> list[str]:
