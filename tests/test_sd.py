@@ -42,9 +42,9 @@ def test_store_fd_replaces_what_may_be_stored(manager: socket.socket) -> None:
     try:
         assert sd.store_fd(r, "state") is True
         assert datagrams(manager) == [b"FDSTOREREMOVE=1\nFDNAME=state",
-                                      b"FDSTORE=1\nFDNAME=state"]
+                                      b"FDSTORE=1\nFDNAME=state\nFDPOLL=0"]
         assert sd.store_fd(r, "state", replace=False) is True
-        assert datagrams(manager) == [b"FDSTORE=1\nFDNAME=state"]
+        assert datagrams(manager) == [b"FDSTORE=1\nFDNAME=state\nFDPOLL=0"]
     finally:
         os.close(r)
         os.close(w)

@@ -102,10 +102,12 @@ def notify(*lines: str, fds: Iterable[int] = ()) -> bool:
 def store_fd(fd: int, name: str, replace: bool = True) -> bool:
     """Hand `fd` to the service manager's FDSTORE under `name`, replacing one of that name
     (systemd keeps both otherwise); `replace=False` when none was handed in at start: the
-    store has none then, and one notification is spared."""
+    store has none then, and one notification is spared. FDPOLL=0: systemd would drop a
+    stored socket that polls with an error (a packet socket after its link went down,
+    ENETDOWN) and the next start would lose it; the programs check what they get back."""
     if replace and not notify("FDSTOREREMOVE=1", f"FDNAME={name}"):
         return False
-    return notify("FDSTORE=1", f"FDNAME={name}", fds=[fd])
+    return notify("FDSTORE=1", f"FDNAME={name}", "FDPOLL=0", fds=[fd])
 
 
 def watchdog_interval() -> float | None:
