@@ -68,8 +68,39 @@ def _schedule(run: arp.ProbeRun, start: float) -> tuple[list[float], float]:
         assert now < start + 10, "the probe never finishes"
         if run.due(now):
             sent.append(now)
+            run.sent(now, True)
         now = max(now, run.next_deadline())
     return sent, now
+
+
+def test_a_loop_held_up_still_spaces_the_probes() -> None:
+    """io held up past every probe's time (a busy engine, a paused VM): the probes went
+    out in three turns of the loop at once and the address was free with no time for an
+    answer. Each wait counts from the probe before."""
+    run = arp.ProbeRun.fast(ADDR, 100.0)
+    now = 105.0
+    assert run.due(now)
+    run.sent(now, True)
+    assert not run.due(now) and not run.finished(now)
+    sent, end = _schedule(run, now)
+    assert sent == pytest.approx([105.0 + i * arp.PROBE_INTERVAL
+                                  for i in range(1, arp.PROBE_COUNT)])
+    assert end == pytest.approx(sent[-1] + arp.LISTEN_WINDOW)
+
+
+def test_a_probe_not_sent_is_not_counted_and_tried_again() -> None:
+    run = arp.ProbeRun.fast(ADDR, 100.0)
+    for n in range(arp.MAX_SEND_FAILURES):
+        assert run.due(100.0 + n * arp.SEND_RETRY) and not run.given_up
+        run.sent(100.0 + n * arp.SEND_RETRY, False)
+        assert run.count == 0 and not run.finished(1000.0)
+    assert run.given_up and not run.due(1000.0)
+    # one failure, then the sends work: three probes all the same
+    run = arp.ProbeRun.fast(ADDR, 100.0)
+    run.sent(100.0, False)
+    assert run.next_deadline() == pytest.approx(100.0 + arp.SEND_RETRY)
+    sent, _ = _schedule(run, 100.0)
+    assert len(sent) == arp.PROBE_COUNT and run.count == arp.PROBE_COUNT
 
 
 def test_fast_probe_timing() -> None:

@@ -16,6 +16,7 @@ from leasebox import ipc
 from leasebox.core.log import WARNING, Logger
 from leasebox.io import loop
 from leasebox.io.loop import IoLoop, Sockets
+from leasebox.ipc import channel
 from leasebox.runtime import rtnetlink
 from tests.conftest import Logs
 
@@ -36,6 +37,7 @@ class Rig:
     io: IoLoop
     kernel: socket.socket  # the rtnetlink socket's other end: what io asks arrives here
     clock: Clock
+    ends: list[socket.socket]  # the other end of each of io's sockets, in Sockets' order
 
 
 @pytest.fixture
@@ -49,7 +51,7 @@ def rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
     io.link = ipc.LinkState(2, MAC, 1500, True)
     kernel = pairs[4][1]
     kernel.setblocking(False)
-    yield Rig(io, kernel, clock)
+    yield Rig(io, kernel, clock, [theirs for _, theirs in pairs])
     for a, b in pairs:
         a.close()
         b.close()
@@ -140,3 +142,20 @@ def test_a_link_query_answered_enodev_is_a_removed_link(rig: Rig) -> None:
     with pytest.raises(loop.Stop) as stop:
         rig.io.on_link_event(rtnetlink.NetlinkError(rig.io.seq, 19), initial=False)
     assert stop.value.code == loop.EXIT_OK and "removed" in stop.value.reason
+
+
+def test_a_probe_that_cannot_be_sent_is_given_up_and_said(rig: Rig, logs: Logs) -> None:
+    """Every probe failed to go out (a full queue, the link going down): io waited out the
+    window and told the engine "no conflict" with nothing said. Now each is tried again a
+    few times; then the address is taken as free, unchecked, with a warning."""
+    rig.ends[2].close()  # the ARP socket's other end: every send fails (EPIPE)
+    rig.io.start_probe(ADDRESS)
+    for _ in range(20):
+        rig.io.on_timers()
+        rig.clock.now += 0.1
+        if rig.io.probe is None:
+            break
+    assert rig.io.probe is None and rig.clock.now < 101.0  # not the whole window
+    answer = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
+    assert answer == ipc.ProbeResult(ADDRESS, conflict=False)
+    assert any("5 probes could not be sent" in r.text() for r in logs.at_least(WARNING))

@@ -33,6 +33,9 @@ PROBE_MIN = 1.0
 PROBE_MAX = 2.0
 ANNOUNCE_WAIT = 2.0
 ANNOUNCE_INTERVAL = 2.0
+# A probe the kernel would not send is tried again this much later, this many times in all.
+SEND_RETRY = 0.1
+MAX_SEND_FAILURES = 5
 # io's own floor between two announcements, whatever the engine asks: a compromised engine
 # cannot make io flood the link with them.
 ANNOUNCE_MIN_GAP = 1.0
@@ -107,42 +110,61 @@ def claims(frame: bytes, mac: bytes, address: IPv4Address) -> bool:
 
 @record(frozen=False)
 class ProbeRun:
-    """One probe for one address. The loop calls `due(now)` to learn whether to send a probe
-    and `finished(now)` to learn whether the window has closed without a conflict."""
+    """One probe for one address. The loop asks `due(now)` whether to send a probe now,
+    tells `sent(now, ok)` how the sending went, and asks `finished(now)` whether the window
+    has closed without a conflict.
+
+    Each wait counts from the probe actually sent before it, not from the start: a loop
+    held up (a busy engine, a paused VM) must not send the probes back to back and declare
+    the address free with no time for an answer. A probe the kernel would not send (a full
+    queue, the link going down) is not counted, and is tried again SEND_RETRY later, up to
+    MAX_SEND_FAILURES times; then the run gives up (`given_up`)."""
 
     address: IPv4Address
-    times: tuple[float, ...]  # when each probe goes out
-    end: float  # when the window closes
-    sent: int = 0
+    waits: tuple[float, ...]  # before each probe: from the start, then from the one before
+    window: float  # after the last probe
+    next_at: float = 0.0
+    count: int = 0  # probes sent
+    end: float | None = None  # when the window closes, once the last probe is out
+    failures: int = 0
 
     @classmethod
     def fast(cls, address: IPv4Address, started: float) -> ProbeRun:
-        times = tuple(started + i * PROBE_INTERVAL for i in range(PROBE_COUNT))
-        return cls(address, times, times[-1] + LISTEN_WINDOW)
+        waits = (0.0,) + (PROBE_INTERVAL,) * (PROBE_COUNT - 1)
+        return cls(address, waits, LISTEN_WINDOW, started)
 
     @classmethod
     def rfc5227(cls, address: IPv4Address, started: float,
                 uniform: Callable[[float, float], float]) -> ProbeRun:
         """`uniform(a, b)`: a random number in [a, b]."""
-        at = started + uniform(0.0, PROBE_WAIT)
-        times = [at]
-        for _ in range(PROBE_NUM - 1):
-            at += uniform(PROBE_MIN, PROBE_MAX)
-            times.append(at)
-        return cls(address, tuple(times), at + ANNOUNCE_WAIT)
+        waits = (uniform(0.0, PROBE_WAIT),) + tuple(
+            uniform(PROBE_MIN, PROBE_MAX) for _ in range(PROBE_NUM - 1))
+        return cls(address, waits, ANNOUNCE_WAIT, started + waits[0])
 
     def next_deadline(self) -> float:
-        return self.times[self.sent] if self.sent < len(self.times) else self.end
+        return self.next_at if self.end is None else self.end
 
     def due(self, now: float) -> bool:
-        """True when a probe should go out now (the caller sends it; this counts it)."""
-        if self.sent < len(self.times) and now >= self.times[self.sent]:
-            self.sent += 1
-            return True
-        return False
+        """True when a probe should go out now (the caller sends it, and says `sent`)."""
+        return self.end is None and not self.given_up and now >= self.next_at
+
+    def sent(self, now: float, ok: bool) -> None:
+        if not ok:
+            self.failures += 1
+            self.next_at = now + SEND_RETRY
+            return
+        self.count += 1
+        if self.count < len(self.waits):
+            self.next_at = now + self.waits[self.count]
+        else:
+            self.end = now + self.window
+
+    @property
+    def given_up(self) -> bool:
+        return self.failures >= MAX_SEND_FAILURES
 
     def finished(self, now: float) -> bool:
-        return self.sent >= len(self.times) and now >= self.end
+        return self.end is not None and now >= self.end
 
 
 @record(frozen=False)

@@ -240,7 +240,13 @@ class IoLoop:
             self.next_watchdog = now + self.watchdog
         if self.probe is not None:
             if self.probe.due(now):
-                self.send_probe(self.probe)
+                self.probe.sent(now, self.send_probe(self.probe))
+                if self.probe.given_up:
+                    # nothing but the engine's own timeout would end it: said, and over
+                    self.log.warning("ARP probe of %s: %d probes could not be sent; taking "
+                                     "it as free, unchecked", self.probe.address,
+                                     self.probe.failures)
+                    self.finish_probe(conflict=False)
             elif self.probe.finished(now):
                 self.finish_probe(conflict=False)
         if self.guard_check is not None and now >= self.guard_check.deadline:
@@ -479,10 +485,10 @@ class IoLoop:
                       else arp.ProbeRun.fast(address, now))
         self.watch_arp()
 
-    def send_probe(self, probe: arp.ProbeRun) -> None:
-        if self.link is not None:
-            self.transmit(self.socks.arp, arp.probe_frame(self.link.mac, probe.address),
-                          "ARP probe")
+    def send_probe(self, probe: arp.ProbeRun) -> bool:
+        """Whether the probe went out."""
+        return self.link is not None and self.transmit(
+            self.socks.arp, arp.probe_frame(self.link.mac, probe.address), "ARP probe")
 
     def start_guard(self, address: IPv4Address | None, announce: int) -> None:
         guard = self.guard
