@@ -4,6 +4,7 @@ clock is a fake. For what needs the real kernel, see test_io_process.py."""
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 from collections.abc import Iterator
@@ -159,3 +160,43 @@ def test_a_probe_that_cannot_be_sent_is_given_up_and_said(rig: Rig, logs: Logs) 
     answer = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
     assert answer == ipc.ProbeResult(ADDRESS, conflict=False)
     assert any("5 probes could not be sent" in r.text() for r in logs.at_least(WARNING))
+
+
+def test_a_busy_address_dump_is_asked_for_again_not_given_up(rig: Rig) -> None:
+    """The kernel refuses a dump while another on the socket runs (EBUSY): io gave up the
+    guard for good, unsaid to the engine. It asks again at the query's deadline."""
+    rig.io.start_guard(ADDRESS, 2)
+    (first,) = _queries(rig.kernel)
+    rig.io.on_link_event(rtnetlink.NetlinkError(first, errno.EBUSY), initial=False)
+    assert rig.io.guard_check is not None
+    rig.clock.now += loop.ADDR_QUERY_TIMEOUT
+    rig.io.on_timers()
+    (second,) = _queries(rig.kernel)
+    rig.io.on_link_event(rtnetlink.AddressFact(second, 2, ADDRESS.packed), initial=False)
+    rig.io.on_link_event(rtnetlink.DumpDone(second), initial=False)
+    assert rig.io.guard is not None and rig.io.guard.address == ADDRESS
+
+
+def test_lost_events_ask_for_the_link_not_the_addresses_again(rig: Rig,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """ENOBUFS on rtnetlink: events were lost, a dump's answer was not; asking for the
+    addresses again then would be refused while the first dump runs."""
+    rig.io.start_guard(ADDRESS, 2)
+    assert len(_queries(rig.kernel)) == 1
+
+    class Overrun:
+        calls = 0
+
+        def recvfrom_into(self, *args: object) -> tuple[int, tuple[int, int]]:
+            self.calls += 1
+            if self.calls == 1:
+                raise OSError(errno.ENOBUFS, "No buffer space available")
+            raise BlockingIOError
+
+    asked: list[str] = []
+    monkeypatch.setattr(rig.io, "query_link", lambda: asked.append("link"))
+    monkeypatch.setattr(rig.io, "ask_addresses", lambda check: asked.append("addresses"))
+    monkeypatch.setattr(rig.io.socks, "rtnl", Overrun())
+    rig.io.on_rtnl()
+    assert asked == ["link"]

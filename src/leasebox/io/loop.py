@@ -155,7 +155,9 @@ class IoLoop:
         self.probe: arp.ProbeRun | None = None
         self.guard: arp.GuardRun | None = None
         self.guard_check: _GuardCheck | None = None
-        self.addr_seq = ADDR_SEQ_BASE
+        # from a random point: the rtnetlink socket outlives io (FDSTORE), and a dump an io
+        # before asked for and did not read to the end must not answer this one's
+        self.addr_seq = ADDR_SEQ_BASE + int.from_bytes(os.urandom(3), "big")
         self.last_announce = -arp.ANNOUNCE_MIN_GAP
         self.arp_watched = False
         self.seq = 0
@@ -374,9 +376,9 @@ class IoLoop:
                 return
             except OSError as exc:
                 if exc.errno == errno.ENOBUFS:  # events were lost: ask again
+                    # (not for the addresses: a dump's answer is flow-controlled, never
+                    # lost so, and a second dump while it runs would be refused, EBUSY)
                     self.query_link()
-                    if self.guard_check is not None:  # its answer may be among them
-                        self.ask_addresses(self.guard_check)
                     continue
                 raise Stop(EXIT_OSERR, f"rtnetlink: {exc.strerror}") from None
             if port != 0:
@@ -426,6 +428,8 @@ class IoLoop:
                     check.found = True
             case link.DumpDone(seq) if seq == check.seq:
                 self.guard_checked(check)
+            case link.NetlinkError(seq, err) if seq == check.seq and err == errno.EBUSY:
+                pass  # another dump on the socket still runs (an io before): asked again soon
             case link.NetlinkError(seq, err) if seq == check.seq and err:
                 self.log.warning("cannot list the addresses of %s: errno %d", self.ifname, err)
                 self.guard_check = None
