@@ -113,3 +113,25 @@ def test_an_mtu_set_though_its_answer_failed_is_ours(tmp_path: Path) -> None:
     kernel.late = False
     netconf_dispatch_engine(nc, ipc.Remove(2))
     assert kernel.mtu == 1500
+
+
+def test_an_mtu_not_set_and_not_read_back_costs_only_the_mtu(tmp_path: Path) -> None:
+    """rtnl_lock held past the timeout: the MTU not set, and the link not read back either.
+    That second failure failed the whole apply, which costs the engine the lease."""
+    class StuckKernel(FakeKernel):
+        stuck = False
+
+        def set_mtu(self, mtu: int) -> None:
+            self.stuck = True
+            raise OSError(errno.ETIMEDOUT, "no answer")
+
+        def link_mtu(self) -> int:
+            if self.stuck:
+                raise OSError(errno.ETIMEDOUT, "no answer")
+            return super().link_mtu()
+
+    kernel = StuckKernel()
+    nc = netconf(tmp_path, kernel, FakeRtnl())
+    answer: Any = netconf_dispatch_engine(nc, replace(APPLY, mtu=9000))
+    assert answer.status is ipc.ResultStatus.OK and answer.reason.startswith("mtu 9000 not set")
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses

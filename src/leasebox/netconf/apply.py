@@ -208,7 +208,7 @@ class Configurator:
                 # it costs the MTU, not the lease (which the server would grant again, with
                 # the same MTU, failing again for ever). Unless it took after all (an answer
                 # lost, a timeout): then it is ours as if set.
-                if self.kernel.link_mtu() != target:
+                if self._mtu_now(current) != target:
                     self.mtu_refused = (f"mtu {target} not set ({exc.strerror or exc}), "
                                         f"{current} kept")
                     return
@@ -219,6 +219,14 @@ class Configurator:
             new.mtu = plan.mtu
         else:
             new.mtu = new.original_mtu = None
+
+    def _mtu_now(self, before: int) -> int:
+        """The link's MTU read again after setting it failed; `before` if that fails too:
+        an MTU not known to be set costs the MTU, never the lease."""
+        try:
+            return self.kernel.link_mtu()
+        except OSError:
+            return before
 
     def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo],
                        held: tuple[int, int] | None) -> None:
