@@ -33,10 +33,10 @@ class LinkGone(Exception):
 
 class LinkUnreadable(Exception):
     """The kernel did not say what our link is this time (rtnl_lock held past the timeout,
-    EIO): the link and what is on it are as they were. Exit, the request unanswered (the
-    engine sends it again to the next netconf), and nothing forgotten, as it is for a link
-    gone. (Not a FAILED: the engine takes that for the kernel refusing the lease, and
-    drops any but a renewal's.)"""
+    EIO): the link and what is on it are as they were. The request stays unanswered (the
+    engine sends it again) and nothing is forgotten, as it is for a link gone (main.py).
+    (Not a FAILED: the engine takes that for the kernel refusing the lease, and drops any
+    but a renewal's.)"""
 
 
 @record(frozen=False)

@@ -488,9 +488,13 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
         log.critical("%s broke the contract, exiting: %s",
                      "leasebox-bus" if isinstance(exc, BusViolation) else "engine", exc)
         return EX_FATAL
-    except LinkUnreadable as exc:  # what was applied stays, and is known at the next start
-        log.error("%s: exiting", exc)
-        return EX_FATAL
+    except LinkUnreadable as exc:
+        # The engine's connection closes with the request unanswered, and nothing is
+        # forgotten: the link is looked up again and served from the state file, as after
+        # a link gone and back (main), with no exit that would count towards the unit's
+        # start limit; the engine sends the request again.
+        log.error("%s%s", exc, ": looking the link up again" if listening else ": exiting")
+        return None if listening else EX_FATAL
     except LinkGone as exc:
         log.warning("%s%s", exc, "" if listening else ": exiting")
         try:
