@@ -179,7 +179,24 @@ def test_a_file_the_services_cannot_read_is_an_error(tmp_path: Path) -> None:
     dropin.parent.chmod(0o750)
     code, _, err = check(tmp_path)
     assert code == 78 and f"directory {dropin.parent} has mode 0750" in err
+    assert "chmod o+rx" in err
+    dropin.parent.chmod(0o751)  # searchable, but a drop-in directory is listed too
+    code, _, err = check(tmp_path)
+    assert code == 78 and f"directory {dropin.parent} has mode 0751" in err
     dropin.parent.chmod(0o755)
+    assert check(tmp_path)[0] == 0
+    # a drop-in linked to a vendor's file: the directory it is listed in counts as well
+    vendor = put(tmp_path, USR, "dns.conf", "[Network]\nUseDNS=no\n")
+    dropin.unlink()
+    dropin.symlink_to(vendor)
+    dropin.parent.chmod(0o750)
+    code, _, err = check(tmp_path)
+    assert code == 78 and f"directory {dropin.parent} has mode 0750" in err
+    dropin.parent.chmod(0o755)
+    vendor.chmod(0o600)
+    code, _, err = check(tmp_path)
+    assert code == 78 and f"file {vendor} has mode 0600" in err
+    vendor.chmod(0o644)
     assert check(tmp_path)[0] == 0
 
 

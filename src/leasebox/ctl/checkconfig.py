@@ -132,30 +132,44 @@ def run(args: argparse.Namespace) -> int:
 
 def _seen_by_the_services(root: str, path: str) -> None:
     """Raise ConfigError for a file this reads (as root) that the services cannot: they run
-    as dynamic users, so it and the directories down to it must be readable by others
-    (a umask of 027 makes them not), and in their minimal root only the configuration
-    directories and /usr are there, so a symbolic link to anywhere else leads nowhere."""
+    as dynamic users, so the file must be readable by others, every directory on the way
+    to it searchable, and a drop-in directory (listed) readable too; a umask of 027 makes
+    them none of that. And in their minimal root only the configuration directories and
+    /usr are there, so a symbolic link to anywhere else leads nowhere."""
     real = os.path.realpath(path)
     if real == os.devnull:
         return  # a mask
     seen = [os.path.realpath(d) for d in files.directories(root)]
     seen.append(os.path.realpath(os.path.join(root, "usr")))
-    base = next((d for d in seen if os.path.commonpath([d, real]) == d), None)
-    if base is None:
+    if not any(os.path.commonpath([d, real]) == d for d in seen):
         raise ConfigError(path, 0, f"leads to {real}, which the services cannot see: "
                           "their root holds only /etc/leasebox, /run/leasebox-conf and /usr")
-    step = real
-    while True:
-        mode = os.stat(step).st_mode
-        needed = stat.S_IXOTH if step != real else stat.S_IROTH
-        if not mode & needed:
-            what = "directory" if step != real else "file"
-            raise ConfigError(path, 0, f"the services cannot read it: {what} {step} has mode "
-                              f"{stat.S_IMODE(mode):04o}, and they run as users of their own "
-                              f"(chmod o+{'x' if step != real else 'r'})")
-        if step == base:
-            return
+    base = next(d for d in files.directories(root) if path.startswith(d + os.sep))
+    # the way as written (each directory, and a link's target with it, by os.stat), then
+    # the way to where a link leads, from its configuration directory or /usr down
+    steps = [base]
+    for part in os.path.relpath(os.path.dirname(path), base).split(os.sep):
+        if part != os.curdir:
+            steps.append(os.path.join(steps[-1], part))
+    real_base = next(d for d in seen if os.path.commonpath([d, real]) == d)
+    step = os.path.dirname(real)
+    while os.path.commonpath([real_base, step]) == real_base:
+        steps.append(step)
         step = os.path.dirname(step)
+    for step in dict.fromkeys(steps):
+        listed = step.endswith(".conf.d")
+        _readable_by_others(path, step, stat.S_IXOTH | (stat.S_IROTH if listed else 0),
+                            "o+rx" if listed else "o+x")
+    _readable_by_others(path, real, stat.S_IROTH, "o+r")
+
+
+def _readable_by_others(path: str, what: str, needed: int, chmod: str) -> None:
+    mode = os.stat(what).st_mode
+    if mode & needed != needed:
+        kind = "directory" if stat.S_ISDIR(mode) else "file"
+        raise ConfigError(path, 0, f"the services cannot read it: {kind} {what} has mode "
+                          f"{stat.S_IMODE(mode):04o}, and they run as users of their own "
+                          f"(chmod {chmod})")
 
 
 def _named_interfaces(root: str) -> list[str]:
