@@ -15,7 +15,7 @@ import pytest
 
 from leasebox import ipc
 from leasebox.core.log import WARNING, Logger
-from leasebox.io import loop
+from leasebox.io import arp, loop
 from leasebox.io.loop import IoLoop, Sockets
 from leasebox.ipc import channel
 from leasebox.runtime import rtnetlink
@@ -200,3 +200,19 @@ def test_lost_events_ask_for_the_link_not_the_addresses_again(rig: Rig,
     monkeypatch.setattr(rig.io.socks, "rtnl", Overrun())
     rig.io.on_rtnl()
     assert asked == ["link"]
+
+
+def test_the_probe_window_reads_what_came_before_it_closes(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """io held up through the listen window: the answer that came within it waits in the
+    ARP socket. The window's end must not say "free" without reading it."""
+    rig.io.start_probe(ADDRESS)
+    while rig.io.probe is not None and rig.io.probe.end is None:
+        rig.io.on_timers()
+        rig.clock.now += arp.PROBE_INTERVAL
+    taken = arp.announce_frame(bytes.fromhex("020000000099"), ADDRESS)  # another host's
+    monkeypatch.setattr(rig.io, "read_frames", lambda sock, udp: [taken])
+    rig.clock.now += 10.0
+    rig.io.on_timers()
+    answer = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
+    assert answer == ipc.ProbeResult(ADDRESS, conflict=True)

@@ -250,7 +250,10 @@ class IoLoop:
                                      self.probe.failures)
                     self.finish_probe(conflict=False)
             elif self.probe.finished(now):
-                self.finish_probe(conflict=False)
+                # what came within the window may wait unread (the loop held up): first
+                self.on_arp()
+                if self.probe is not None:
+                    self.finish_probe(conflict=False)
         if self.guard_check is not None and now >= self.guard_check.deadline:
             self.addresses_overdue(self.guard_check)
         if self.guard is not None and self.link is not None and self.guard.due(now):
