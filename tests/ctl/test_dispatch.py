@@ -154,18 +154,25 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     assert "30-slow bound 192.0.2.57: failed (killed after 0.5 s)" in out.out
 
 
-def test_a_timeout_of_0_is_no_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """0 is "none" to every leaseboxctl time limit; dispatch killed every hook at once."""
-    log = tmp_path / "hook.log"
+def _one_event_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hook: str,
+                   timeout: str) -> Any:
+    """One hook (`hook`, a shell script) and one event queued for eth0: the arguments of
+    `leaseboxctl dispatch --timeout TIMEOUT eth0` to run it."""
     hooks = tmp_path / "hooks"
-    _hook(hooks, "10-slow", f'sleep 0.3; echo "$1" >> {log}')
+    _hook(hooks, "10-slow", hook)
     monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
     queue = tmp_path / "state" / "eth0" / "events"
     queue.mkdir(parents=True)
     (queue / "000000000001.json").write_text(json.dumps(EVENT))
-    args = build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(tmp_path / "state"),
-                                      "--timeout", "0"])
+    return build_parser().parse_args(["dispatch", "eth0", "--state-dir",
+                                      str(tmp_path / "state"), "--timeout", timeout])
+
+
+def test_a_timeout_of_0_is_no_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """0 is "none" to every leaseboxctl time limit; dispatch killed every hook at once."""
+    log = tmp_path / "hook.log"
+    args = _one_event_for(tmp_path, monkeypatch, f'sleep 0.3; echo "$1" >> {log}', "0")
     assert dispatch.run(args) == 0
     assert log.read_text() == "bound\n"
     assert "killed" not in capsys.readouterr().out
@@ -424,16 +431,11 @@ def test_a_hook_past_its_time_is_stopped_with_what_it_started(
     """SIGTERM first (a hook may clean up), to its whole process group: nothing it started
     runs on beside the next hook."""
     log = tmp_path / "hook.log"
-    hooks = tmp_path / "hooks"
-    _hook(hooks, "10-slow", f"trap 'echo term >> {log}; exit 1' TERM\n"
-                            f"(sleep 1; echo late >> {log}) &\n"
-                            f"(trap '' TERM; sleep 1; echo deaf >> {log}) &\nsleep 30 & wait")
-    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(hooks),))
-    queue = tmp_path / "state" / "eth0" / "events"
-    queue.mkdir(parents=True)
-    (queue / "000000000001.json").write_text(json.dumps(EVENT))
-    args = build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(tmp_path / "state"),
-                                      "--timeout", "0.3"])
+    args = _one_event_for(tmp_path, monkeypatch,
+                          f"trap 'echo term >> {log}; exit 1' TERM\n"
+                          f"(sleep 1; echo late >> {log}) &\n"
+                          f"(trap '' TERM; sleep 1; echo deaf >> {log}) &\nsleep 30 & wait",
+                          "0.3")
     started = time.monotonic()
     assert dispatch.run(args) == 0
     assert time.monotonic() - started < dispatch.KILL_GRACE

@@ -116,6 +116,15 @@ class Rig:
         queued = sorted((self.state_dir / "events").iterdir())
         return record, [json.loads(p.read_text())["event"] for p in queued]
 
+    def applies(self) -> ipc.Apply:
+        """netconf applies the engine's next Apply (on the connection it has): OK."""
+        assert self.netconf_conn is not None
+        apply = channel.recv(self.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        assert isinstance(apply, ipc.Apply)
+        dispatch.engine_dispatch_netconf(self.svc, ipc.Result(
+            apply.request_id, ipc.ResultStatus.OK, ""))
+        return apply
+
     def restart_io(self) -> None:
         """io restarted: the engine loses its connection and gets a new one."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -335,11 +344,7 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
     # and the same again through a carrier loss reported first
     rig.reply(ack(request))
-    assert rig.netconf_conn is not None
-    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                         ""))
+    rig.applies()
     assert rig.svc.state is State.BOUND
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, False))
     status = rig.control(control.Command.STATUS)["result"]
@@ -357,11 +362,7 @@ def test_a_replaced_link_tells_the_hooks_bound_again(rig: Rig, logs: Logs) -> No
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))  # unplugged
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))  # plugged back
     rig.reply(ack(rig.sent()))
-    assert rig.netconf_conn is not None
-    apply = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply)
-    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                         ""))
+    rig.applies()
     assert rig.svc.state is State.BOUND
     queued = sorted((rig.state_dir / "events").iterdir())
     assert [json.loads(p.read_text())["event"] for p in queued] == ["bound", "bound"]
@@ -757,11 +758,7 @@ def test_a_renewal_ack_without_a_mask_leaves_a_lease_file_that_reads_back(
     renew = r.sent()  # at T1
     assert renew.message_type is wire.MessageType.REQUEST and renew.ciaddr == ADDRESS
     r.reply(ack(renew, subnet_mask=None))
-    assert r.netconf_conn is not None
-    apply = channel.recv(r.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert isinstance(apply, ipc.Apply) and apply.prefixlen == 24
-    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(apply.request_id, ipc.ResultStatus.OK,
-                                                       ""))
+    assert r.applies().prefixlen == 24
     lease = parse((r.state_dir / leasefile.FILENAME).read_bytes(), now=r.clock.now)
     assert isinstance(lease, Lease) and lease.prefixlen == 24
     again = make_rig(tmp_path, clock=Clock(r.clock.now + 60))

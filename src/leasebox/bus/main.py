@@ -283,6 +283,23 @@ def _take_listener(log: Logger) -> socket.socket | None:
     return sock
 
 
+def _resume(state: StateDir, links: Links, log: Logger) -> None:
+    """What an earlier leasebox-bus held, and the reverts it still owed (its files)."""
+    wants, errors = state.load()
+    owed, more = state.load_reverts()
+    for error in errors + more:
+        log.warning("ignoring %s", error)
+    for name, want in wants.items():
+        links.resume(name, want)
+    for name, ifindex in owed.items():
+        links.resume_revert(name, ifindex)
+    if wants:
+        log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
+    if owed:
+        log.info("taking back from systemd-resolved what an earlier leasebox-bus still owed: "
+                 "%s", ", ".join(owed))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     log = logsetup.setup("bus", "-", debug=args.debug)
@@ -294,21 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     address = args.bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
     services = BusServices(address)
     links = Links(services)
-    wants, errors = state.load()
-    for error in errors:
-        log.warning("ignoring %s", error)
-    for name, want in wants.items():
-        links.resume(name, want)
-    if wants:
-        log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
-    owed, errors = state.load_reverts()
-    for error in errors:
-        log.warning("ignoring %s", error)
-    for name, ifindex in owed.items():
-        links.resume_revert(name, ifindex)
-    if owed:
-        log.info("taking back from systemd-resolved what an earlier leasebox-bus still owed: "
-                 "%s", ", ".join(owed))
+    _resume(state, links, log)
     sandbox.no_more_exec(log)
     bus = Bus(listener, links, services, state, log, idle=args.exit_idle_time)
     log.info("ready; D-Bus at %s", address)
