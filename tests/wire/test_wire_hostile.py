@@ -86,9 +86,11 @@ def test_option_52_overload_repeated_self_referencing_and_in_the_last_octet() ->
     + b"\xc0\x41" + b"\x3f" + b"d" * 63 + b"\xc0\x83",  # expansion past 255
 ])
 def test_option_119_compression_pointer_loop_forward_last_octet_expansion(data: bytes) -> None:
-    start = time.perf_counter()
+    # CPU time, not the wall clock: a decode that loops or blows up takes seconds of it,
+    # while a shared machine's stall can take 0.17 s of wall time from one that does not
+    start = time.process_time()
     msg = decode(raw_ack(split_opt(119, data)))
-    assert time.perf_counter() - start < 0.1
+    assert time.process_time() - start < 0.1
     assert msg.domain_search == ()
     assert msg.dropped == (119,)
 
@@ -238,10 +240,10 @@ def test_floods_of_junk_frames() -> None:
         raw_ack(opt(119, (b"\x01a" + b"\xc0\x00") * 63), *[opt(6, b"\x01" * 252)] * 250),
         struct.pack("!B", 2) + bytes(MAX_MESSAGE_SIZE - 1),
     ]
-    start = time.perf_counter()
+    start = time.process_time()  # (CPU time: see above)
     for data in worst:
         try:
             decode(data)
         except DecodeError:
             pass
-    assert time.perf_counter() - start < 1.0
+    assert time.process_time() - start < 1.0
