@@ -48,10 +48,17 @@ def test_text_shows_values_and_sources(tmp_path: Path) -> None:
 
 def test_text_output_spells_values_as_files_do(tmp_path: Path) -> None:
     put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nDUID=00:04:" + ":".join(["ab"] * 16)
-        + "\nRequestOptions=100 101\nMinimumLeaseTime=2min\n[Network]\nClasslessRoutes=table:9\n"
+        + "\nRequestOptions=100 101\nMinimumLeaseTime=2min\nSendOption=150:string:ab\n"
+        "SendOption=224:hex:01:02\nSendVendorOption=1:string:x\nSendVendorOption=2:uint8:7\n"
+        "UserClass=one two\n[Network]\nClasslessRoutes=table:9\n"
         "[Control]\nControlGroup=1001\n")
     code, out, _ = check(tmp_path)
     assert code == 0
+    # a list of one item a line takes a line for each, the comment on the first
+    sends = [line for line in out.splitlines() if line.startswith("SendOption=")]
+    assert [line.split()[0] for line in sends] == ["SendOption=150:hex:61:62",
+                                                   "SendOption=224:hex:01:02"]
+    assert "# engine:" in sends[0] and "#" not in sends[1]
     # without the trailing "# process: source" comments it is a configuration file
     text = "\n".join(line.rpartition("  # ")[0].rstrip() if "  # " in line else line
                      for line in out.splitlines())

@@ -4,8 +4,9 @@ Reads the files the way the services do (leasebox.config.files), so what it prin
 leasebox-engine and leasebox-netconf for IFACE would run with (without IFACE: leasebox.conf
 and its drop-ins only). Text output is a `Key=value` line per setting, in the files' own
 spelling, followed by `# PROCESS: SOURCE` (the process that reads it; FILE:LINE, several
-for a list, or "default"). leasebox.conf has no trailing comments, so take those off before
-pasting a line into a file.
+for a list, or "default"); a list whose items go one to a line (SendOption=) takes a line
+for each, the comment on the first. leasebox.conf has no trailing comments, so take those
+off before pasting a line into a file.
 
 The engine's check of the whole (the messages its options make must fit one frame) runs
 here too, so a configuration this accepts is one the engine starts with.
@@ -61,6 +62,15 @@ def _items(setting: Setting[Any], value: Any) -> Any:
     return setting.show(value)
 
 
+def _assignments(setting: Setting[Any], value: Any) -> list[str]:
+    """The `Key=value` lines that set `value` again. A list whose items go one to a line
+    (SendOption=CODE:TYPE:VALUE, not `CODE...`) takes a line for each; the source comment
+    goes on the first."""
+    if setting.accumulate and value and not setting.values.endswith("..."):
+        return [f"{setting.name}={setting.show((item,))}" for item in value]
+    return [f"{setting.name}={setting.show(value)}"]
+
+
 def format_text(config: Config, interface: str | None, others: Sequence[str] = ()) -> str:
     what = f"for {interface}" if interface else "for every interface (no IFACE given)"
     lines = [f"# Effective leasebox configuration {what}."]
@@ -77,9 +87,9 @@ def format_text(config: Config, interface: str | None, others: Sequence[str] = (
         for setting in SETTINGS:
             if setting.section is not section:
                 continue
-            assignment = f"{setting.name}={setting.show(config[setting])}"
             comment = f"# {setting.scope}: {_source(config, setting)}"
-            lines.append(f"{assignment:<{_COMMENT_COLUMN}}  {comment}")
+            for n, spelled in enumerate(_assignments(setting, config[setting])):
+                lines.append(f"{spelled:<{_COMMENT_COLUMN}}  {comment}" if n == 0 else spelled)
     return "\n".join(lines)
 
 
