@@ -354,6 +354,40 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
 
 
+def _netconf_called(r: Rig) -> bool:
+    """Whether the engine connected to netconf's socket since (socket activation)."""
+    if not select.select([r.netconf], [], [], 0)[0]:
+        return False
+    r.netconf.accept()[0].close()
+    return True
+
+
+def test_a_link_removed_while_netconf_is_idle_starts_netconf(rig: Rig) -> None:
+    """A NIC unplugged while netconf had exited idle: io says the carrier is lost and
+    exits. Connecting starts a netconf, which takes back the DNS and NTP servers it handed
+    on (netconf's own test); before, they stayed until the lease ran out."""
+    bind(rig)
+    assert rig.netconf_conn is not None
+    rig.netconf_conn.close()  # netconf exits idle
+    rig.svc.drop_netconf()
+    assert not _netconf_called(rig)
+    rig.restart_io()  # an io restarted with the carrier up: no reason to
+    assert not _netconf_called(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    assert not _netconf_called(rig)  # a carrier lost alone: the link is still there
+    rig.io.close()  # io exits: its link was removed
+    rig.svc.drop_io()
+    assert _netconf_called(rig)
+
+
+def test_io_gone_without_a_lease_starts_no_netconf(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, carrier=False)
+    rig.io.close()
+    rig.svc.drop_io()
+    assert not _netconf_called(rig)
+    rig.netconf.close()
+
+
 def test_a_replaced_link_tells_the_hooks_bound_again(rig: Rig, logs: Logs) -> None:
     """What the hooks set up at "bound" went with the old link (a NIC unplugged and
     plugged back): its lease, verified on the new link, is "bound" again, not "renewed",

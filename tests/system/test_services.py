@@ -132,6 +132,34 @@ def test_dns_and_ntp_reach_resolved_and_timesyncd(lab: LeaseLab) -> None:
     assert resolvectl(c, "dns", OTHER) == [OTHER_DNS]
 
 
+def test_a_nic_unplugged_while_netconf_is_idle_leaves_timesyncd(lab: LeaseLab) -> None:
+    """netconf has exited idle (as it does 30 s after a lease) when the NIC is unplugged:
+    its NTP server leaves timesyncd then, not when the lease runs out. (resolved drops a
+    removed link's DNS itself.) The lease is kept for when the NIC comes back."""
+    c = lab.c
+    unit = f"leasebox-netconf@{IFACE}.service"
+    dropin = f"/run/systemd/system/{unit}.d/idle.conf"
+    c.write_file(dropin, (
+        "[Service]\nExecStart=\nExecStart=/usr/bin/leasebox-netconf %i --runtime-dir "
+        "/run/leasebox-netconf --exit-idle-time 1\n"))
+    c.run(["systemctl", "daemon-reload"])
+    try:
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_address()
+        lab.wait_bound()
+        wait_for("the lease's NTP server at timesyncd", lambda: runtime_ntp(c) == [NTP], 10)
+        wait_for("netconf to exit when idle", lambda: c.run(
+            ["systemctl", "is-active", unit], check=False).stdout.strip() == "inactive", 10)
+        c.run(["ip", "link", "del", IFACE])
+        wait_for("the NTP server taken back", lambda: runtime_ntp(c) == [], 10)
+        assert "is gone: its DNS/NTP taken back" in lab.journal("-u", unit)
+        assert lab.status_line().startswith("No carrier; keeping")
+    finally:
+        c.run(["systemctl", "stop", TARGET], check=False)
+        c.run(["rm", "-rf", dropin.rpartition("/")[0]])
+        c.run(["systemctl", "daemon-reload"])
+
+
 def test_wait_online_returns_with_the_dns_at_resolved(lab: LeaseLab) -> None:
     """What a unit after network-online.target meets: wait-online returns once resolved
     has the lease's DNS, not only the address, though leasebox-bus is started on demand

@@ -391,6 +391,14 @@ class EngineService:
             self.io.close()
             self.io = None
             self.on_io_change()
+            if self.link is not None and not self.link.carrier and self.client is not None \
+                    and self.client.lease is not None:
+                # io exits when its link is removed, having said the carrier is lost. A
+                # netconf that exited idle would never hear of it and its DNS and NTP
+                # servers would stay handed on until the lease ran out: connecting starts
+                # one, which takes them back if the link is gone (netconf.main) and is
+                # idle again soon if it is not (io restarted for another reason).
+                self.connect_netconf()
         for msg in self.ledger.io_lost():
             self.send_netconf(msg)
 
