@@ -12,7 +12,7 @@ One writable tree per suite (an overlay on the cached one) is booted three times
    that systemd would not start while the system shuts down.
 2. Boot: dnsmasq sees a REQUEST and no DISCOVER, the same address. With SendRelease=always
    written and netconf running, power off: now the shutdown sends the RELEASE (so dnsmasq
-   was there to see one after boot 1 too).
+   was there to see one after boot 1 too), also after a service that stops slowly.
 """
 
 from __future__ import annotations
@@ -87,6 +87,17 @@ $(ip -4 -o addr show dev {IFACE} scope global)" >> {LAB}/online.log'
 WantedBy=multi-user.target
 """,
 }
+
+# Ordered after network.target, so stopped before it at shutdown, and slowly: 5 s, more
+# than a stopping netconf serves its engine (netconf.main.STOP_DRAIN).
+SLOW_STOP = """[Unit]
+After=network.target
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+ExecStop=/bin/sleep 5
+"""
 
 
 @pytest.fixture(scope="module")
@@ -193,8 +204,11 @@ def test_boot_waits_for_the_lease_and_reboot_keeps_it(tree: Path) -> None:
         # A release takes the address away, which only a running netconf can do at
         # shutdown (with netconf idle the lease would be kept): netconf as shipped, running
         c.run(["rm", f"/etc/systemd/system/{NETCONF}.d/idle.conf"])
+        # and a service that uses the network and takes longer to stop than netconf's
+        # drain (a database, docker, an NFS mount): leasebox leaves the link after it
+        c.write_file("/etc/systemd/system/lab-slow-stop.service", SLOW_STOP)
         c.run(["systemctl", "daemon-reload"])
-        c.run(["systemctl", "start", NETCONF])
+        c.run(["systemctl", "start", NETCONF, "lab-slow-stop.service"])
     finally:
         _poweroff(c)
     assert _count(dnsmasq_log.read_text(), "DHCPRELEASE") == 1, _shutdown_journal(tree)
