@@ -4,7 +4,8 @@ leasebox-bus's D-Bus tests on a private bus.
 Run with Debian's /usr/bin/python3 (python3-dbus, python3-gi): an independent D-Bus
 implementation decodes what leasebox-bus marshals through jeepney. Each call is appended to
 a JSON-lines file. SetLinkDNS with 192.0.2.66 in it answers AccessDenied, as resolved does
-for a caller it does not authorize.
+for a caller it does not authorize; with 192.0.2.77 (or RevertLink of ifindex 77), LinkBusy,
+as resolved does for a link that systemd-networkd manages.
 
     fake_services.py BUS_ADDRESS RECORD_FILE resolved|timesyncd...
 """
@@ -26,6 +27,10 @@ class Denied(dbus.exceptions.DBusException):
     _dbus_error_name = "org.freedesktop.DBus.Error.AccessDenied"
 
 
+class Busy(dbus.exceptions.DBusException):
+    _dbus_error_name = "org.freedesktop.resolve1.LinkBusy"
+
+
 class Recorder(dbus.service.Object):
     def __init__(self, bus, path, record):
         super().__init__(bus, path)
@@ -43,6 +48,8 @@ class Resolved(Recorder):
                    for family, raw in addresses]
         if any(s[1] == "192.0.2.66" for s in servers):
             raise Denied("Access denied")
+        if any(s[1] == "192.0.2.77" for s in servers):
+            raise Busy(f"Link {int(ifindex)} is managed.")
         self._log({"call": "SetLinkDNS", "ifindex": int(ifindex), "servers": servers})
 
     @dbus.service.method(RESOLVED + ".Manager", in_signature="ia(sb)")
@@ -52,6 +59,8 @@ class Resolved(Recorder):
 
     @dbus.service.method(RESOLVED + ".Manager", in_signature="i")
     def RevertLink(self, ifindex):
+        if int(ifindex) == 77:
+            raise Busy("Link 77 is managed.")
         self._log({"call": "RevertLink", "ifindex": int(ifindex)})
 
 

@@ -141,6 +141,12 @@ def test_errors_name_the_callee_and_absence(bus: PrivateBus, tmp_path: Path) -> 
     with pytest.raises(DBusError, match="AccessDenied: Access denied") as denied:
         services.set_link(7, [A("192.0.2.66")], [])
     assert denied.value.name == "org.freedesktop.DBus.Error.AccessDenied"
+    # the link is systemd-networkd's: what to do about it, with resolved's own words
+    with pytest.raises(DBusError, match=r"Unmanaged=yes .*LinkBusy: Link 7 is managed") as busy:
+        services.set_link(7, [A("192.0.2.77")], [])
+    assert busy.value.name == "org.freedesktop.resolve1.LinkBusy"
+    # handed (back) to networkd: resolved holds networkd's DNS for it, nothing of ours
+    services.revert_link(77)
     with pytest.raises(DBusError, match="timesync1 is not on the bus"):
         services.set_ntp([A("192.0.2.1")])
     services.close()

@@ -25,6 +25,9 @@ RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
 TIMESYNCD = DBusAddress("/org/freedesktop/timesync1", "org.freedesktop.timesync1",
                         "org.freedesktop.timesync1.Manager")
 WATCHED = (RESOLVED.bus_name, TIMESYNCD.bus_name)
+# resolved's answer to a change of a link that systemd-networkd manages (resolved then
+# takes the link's DNS from networkd's state only), in both 252 and 257
+LINK_BUSY = "org.freedesktop.resolve1.LinkBusy"
 
 
 class BusServices:
@@ -74,7 +77,14 @@ class BusServices:
         dns = [(socket.AF_INET, s.packed) for s in servers if isinstance(s, IPv4Address)]
         if len(dns) != len(servers):
             raise TypeError("DNS servers must be IPv4 addresses")
-        self._call(RESOLVED, "SetLinkDNS", "ia(iay)", (ifindex, dns))
+        try:
+            self._call(RESOLVED, "SetLinkDNS", "ia(iay)", (ifindex, dns))
+        except DBusError as exc:
+            if exc.name != LINK_BUSY:
+                raise
+            raise DBusError(f"systemd-networkd manages the link, and resolved takes its DNS "
+                            f"from networkd alone: set Unmanaged=yes in the [Link] section of "
+                            f"the link's .network file ({exc})", exc.name) from None
         # False: a search domain, not only a routing domain
         self._call(RESOLVED, "SetLinkDomains", "ia(sb)",
                    (ifindex, [(check_domain(d), False) for d in domains]))
@@ -83,8 +93,9 @@ class BusServices:
         try:
             self._call(RESOLVED, "RevertLink", "i", (ifindex,))
         except DBusError as exc:
-            # The link is gone (resolved forgot it with it): nothing left to revert.
-            if exc.name != "org.freedesktop.resolve1.NoSuchLink":
+            # The link is gone (resolved forgot it with it), or systemd-networkd manages it
+            # now (resolved replaced what we set with networkd's): nothing left to revert.
+            if exc.name not in ("org.freedesktop.resolve1.NoSuchLink", LINK_BUSY):
                 raise
 
     def set_ntp(self, servers: Sequence[IPv4Address]) -> None:
