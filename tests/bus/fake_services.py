@@ -7,7 +7,7 @@ a JSON-lines file. SetLinkDNS with 192.0.2.66 in it answers AccessDenied, as res
 for a caller it does not authorize; with 192.0.2.77 (or RevertLink of ifindex 77), LinkBusy,
 as resolved does for a link that systemd-networkd manages.
 
-    fake_services.py BUS_ADDRESS RECORD_FILE resolved|timesyncd...
+    fake_services.py BUS_ADDRESS RECORD_FILE resolved|timesyncd[:NTP=,SERVERS]...
 """
 
 import json
@@ -65,6 +65,17 @@ class Resolved(Recorder):
 
 
 class Timesyncd(Recorder):
+    def __init__(self, bus, path, record, system):
+        super().__init__(bus, path, record)
+        self.system = system
+
+    @dbus.service.method("org.freedesktop.DBus.Properties", in_signature="ss",
+                         out_signature="v")
+    def Get(self, interface, name):
+        if (interface, name) != (TIMESYNCD + ".Manager", "SystemNTPServers"):
+            raise dbus.exceptions.DBusException(f"no property {name}")
+        return dbus.Array(self.system, signature="s")
+
     @dbus.service.method(TIMESYNCD + ".Manager", in_signature="as")
     def SetRuntimeNTPServers(self, servers):
         self._log({"call": "SetRuntimeNTPServers", "servers": [str(s) for s in servers]})
@@ -78,9 +89,10 @@ def main():
         if which == "resolved":
             keep += [dbus.service.BusName(RESOLVED, bus),
                      Resolved(bus, "/org/freedesktop/resolve1", sys.argv[2])]
-        elif which == "timesyncd":
+        elif which.partition(":")[0] == "timesyncd":  # timesyncd:SYSTEM,SERVERS (NTP=)
+            system = [n for n in which.partition(":")[2].split(",") if n]
             keep += [dbus.service.BusName(TIMESYNCD, bus),
-                     Timesyncd(bus, "/org/freedesktop/timesync1", sys.argv[2])]
+                     Timesyncd(bus, "/org/freedesktop/timesync1", sys.argv[2], system)]
     print("ready", flush=True)
     GLib.MainLoop().run()
     del keep

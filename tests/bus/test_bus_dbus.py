@@ -135,6 +135,22 @@ def test_calls_decode_in_an_independent_implementation(bus: PrivateBus) -> None:
 
 
 @needs_fakes
+def test_the_leases_ntp_servers_come_after_the_administrators(bus: PrivateBus) -> None:
+    """timesyncd tries its runtime servers instead of those of NTP= in timesyncd.conf: the
+    administrator's go first, as with networkd's link servers; a server in both, once."""
+    bus.start("timesyncd:ntp.example.org,192.0.2.9")
+    services = BusServices(bus.address)
+    services.set_ntp([A("192.0.2.123"), A("192.0.2.9")])
+    services.set_ntp([])  # nothing of the leases': the administrator's list as it was
+    services.close()
+    assert bus.calls() == [
+        {"call": "SetRuntimeNTPServers", "servers": ["ntp.example.org", "192.0.2.9",
+                                                     "192.0.2.123"]},
+        {"call": "SetRuntimeNTPServers", "servers": []},
+    ]
+
+
+@needs_fakes
 def test_errors_name_the_callee_and_absence(bus: PrivateBus, tmp_path: Path) -> None:
     bus.start("resolved")
     services = BusServices(bus.address)

@@ -132,6 +132,28 @@ def test_dns_and_ntp_reach_resolved_and_timesyncd(lab: LeaseLab) -> None:
     assert resolvectl(c, "dns", OTHER) == [OTHER_DNS]
 
 
+def test_the_administrators_ntp_servers_stay_first(lab: LeaseLab) -> None:
+    """timesyncd tries its runtime servers instead of NTP= of timesyncd.conf: leasebox-bus
+    puts the administrator's first, so a DHCP server does not choose the machine's time
+    source over them (networkd's link servers come after them too)."""
+    c = lab.c
+    conf = "/etc/systemd/timesyncd.conf.d/lab.conf"
+    c.write_file(conf, "[Time]\nNTP=192.0.2.2\n")
+    c.run(["systemctl", "restart", "systemd-timesyncd"])
+    try:
+        c.run(["systemctl", "start", TARGET])
+        lab.wait_bound()
+        wait_for("the lease's NTP server after the administrator's",
+                 lambda: runtime_ntp(c) == ["192.0.2.2", NTP], 10)
+        assert status_json(c)["handoff"] == {"resolved": "applied", "timesyncd": "applied",
+                                             "ntp_servers": [NTP]}
+        c.run(["systemctl", "stop", TARGET])
+        wait_for("NTP reverted", lambda: runtime_ntp(c) == [], 10)
+    finally:
+        c.run(["rm", "-f", conf])
+        c.run(["systemctl", "restart", "systemd-timesyncd"])
+
+
 def test_a_nic_unplugged_while_netconf_is_idle_leaves_timesyncd(lab: LeaseLab) -> None:
     """netconf has exited idle (as it does 30 s after a lease) when the NIC is unplugged:
     its NTP server leaves timesyncd then, not when the lease runs out. (resolved drops a

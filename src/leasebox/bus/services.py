@@ -24,6 +24,8 @@ RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
                        "org.freedesktop.resolve1.Manager")
 TIMESYNCD = DBusAddress("/org/freedesktop/timesync1", "org.freedesktop.timesync1",
                         "org.freedesktop.timesync1.Manager")
+PROPERTIES_OF_TIMESYNCD = DBusAddress(TIMESYNCD.object_path, TIMESYNCD.bus_name,
+                                      "org.freedesktop.DBus.Properties")
 WATCHED = (RESOLVED.bus_name, TIMESYNCD.bus_name)
 # resolved's answer to a change of a link that systemd-networkd manages (resolved then
 # takes the link's DNS from networkd's state only), in both 252 and 257
@@ -60,9 +62,9 @@ class BusServices:
             conn.close()
 
     def _call(self, address: DBusAddress, member: str, signature: str,
-              body: tuple[object, ...]) -> None:
+              body: tuple[object, ...]) -> tuple[object, ...]:
         try:
-            self.connection().call(address, member, signature, body)
+            return self.connection().call(address, member, signature, body)
         except DBusError as exc:
             if not exc.name:  # the connection itself is in doubt: start over next time
                 self.close()
@@ -99,4 +101,23 @@ class BusServices:
                 raise
 
     def set_ntp(self, servers: Sequence[IPv4Address]) -> None:
-        self._call(TIMESYNCD, "SetRuntimeNTPServers", "as", ([str(s) for s in servers],))
+        """The leases' servers, after the administrator's (NTP= in timesyncd.conf): timesyncd
+        tries its runtime servers instead of its system ones, not before them, so the lease's
+        alone would put the DHCP server's choice of time source above the administrator's.
+        networkd's link servers come after the system ones; so do these."""
+        names = [str(s) for s in servers]
+        if names:
+            system = self._system_ntp()
+            names = system + [name for name in names if name not in system]
+        self._call(TIMESYNCD, "SetRuntimeNTPServers", "as", (names,))
+
+    def _system_ntp(self) -> list[str]:
+        """timesyncd's SystemNTPServers (NTP= of its configuration), as it reads them."""
+        (value,) = self._call(PROPERTIES_OF_TIMESYNCD, "Get", "ss",
+                              (TIMESYNCD.interface, "SystemNTPServers"))
+        signature, names = value if isinstance(value, tuple) and len(value) == 2 else (None, None)
+        if signature != "as" or not isinstance(names, list) \
+                or not all(isinstance(n, str) for n in names):
+            raise DBusError(f"timesyncd's SystemNTPServers is not a list of names: {value!r}",
+                            "org.freedesktop.DBus.Error.InvalidSignature")
+        return names

@@ -250,7 +250,7 @@ USE_DNS = Setting(
 USE_NTP = Setting(
     _N, "UseNTP", v.boolean, True,
     "Hand the NTP servers of the lease (option 42) to systemd-timesyncd, as its runtime "
-    "servers, while the lease lasts.",
+    "servers, while the lease lasts, after those of NTP= in timesyncd.conf.",
     _NC, BOOL)
 USE_DOMAINS = Setting(
     _N, "UseDomains", v.boolean, True,
