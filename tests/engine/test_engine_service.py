@@ -719,6 +719,24 @@ def test_leave_holds_the_remove_until_io_sent_the_release(rig: Rig) -> None:
     assert isinstance(remove, ipc.Remove)
 
 
+def test_leave_without_io_says_no_release_was_sent(rig: Rig, logs: Logs) -> None:
+    """io is between restarts when the target stops: the RELEASE cannot go, so the hooks
+    and the journal must not hear "released", and the lease file stays, as the server
+    still holds the lease. The address goes as at any leave."""
+    bind(rig)
+    rig.io.close()
+    rig.svc.drop_io()
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert rig.netconf_conn is not None
+    remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    assert (rig.state_dir / leasefile.FILENAME).exists()
+    queued = sorted((rig.state_dir / "events").iterdir())
+    assert [json.loads(p.read_text())["event"] for p in queued] == ["bound", "left"]
+    assert any("no DHCPRELEASE can be sent" in r.text()
+               for r in logs.at_least(WARNING, "leasebox.engine"))
+
+
 @pytest.mark.parametrize("always", [False, True])
 def test_shutdown_keeps_the_lease_unless_send_release_always(tmp_path: Path,
                                                               always: bool) -> None:

@@ -233,6 +233,13 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                     log.warning("SendRelease=always: the lease is kept, not released, as "
                                 "its address cannot be removed now")
                 keep, release = True, False
+            if release and svc.io is None and svc.client is not None \
+                    and svc.client.lease is not None:
+                # Between io's restarts (or after its start limit) nothing can be sent: the
+                # server keeps the lease, and so does the lease file, for the next start.
+                log.warning("io is not running: no DHCPRELEASE can be sent; the lease is "
+                            "kept, the server holds it until it runs out")
+                release = False
             svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                                     shutdown=shutdown))
             svc.live.retire()
