@@ -424,6 +424,31 @@ def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
     assert h.state is State.BOUND
 
 
+def test_a_renewal_failed_after_the_carrier_went_keeps_the_lease_to_verify() -> None:
+    """The carrier went while netconf applied a renewal, and its failure (the kernel's,
+    for that very reason) is read after the LinkDown: the lease in use is kept, with its
+    file, for INIT-REBOOT when the carrier is back, as if the failure had come first."""
+    h = bound()
+    lease = h.client.lease
+    assert lease is not None
+    h.fire()
+    assert h.state is State.RENEWING
+    h.deliver(ack(h.last_sent().message))
+    h.advance(0.01)
+    h.handle(LinkDown(h.now))
+    actions = h.handle(ConfigRefused(h.now, "[Errno 19] No such device", failed=True))
+    assert not of_type(actions, RemoveLease) and not of_type(actions, PersistLease)
+    assert [(e.kind, e.kept) for e in of_type(actions, LeaseEvent)] == [
+        (LeaseEventKind.FAILED, True)]
+    assert h.state is State.INIT_REBOOT and h.client.lease == lease
+    h.advance(5)
+    h.link_up()
+    request = h.last_sent().message
+    assert request.message_type is MessageType.REQUEST and request.requested_ip == ADDRESS
+    assert request.server_id is None  # INIT-REBOOT
+    assert h.timer() is not None and h.timer() <= lease.expires_at
+
+
 def test_a_renewal_to_another_prefix_length_the_kernel_failed_is_not_kept() -> None:
     """To netconf another prefix length is another address: it removed the old one before
     it failed the new one, so the lease in use is gone and cannot be kept."""

@@ -146,9 +146,16 @@ def _renewal_kept(ctx: Context, failed: Lease) -> bool:
     on, and at T2 or expiry as ever), rather than dropping a working address for INIT."""
     kept = ctx.confirmed
     if kept is None or (kept.address, kept.prefixlen) != (failed.address, failed.prefixlen) \
-            or ctx.state not in (State.RENEWING, State.REBINDING):
+            or ctx.state not in (State.RENEWING, State.REBINDING, State.INIT_REBOOT) \
+            or (ctx.state is State.INIT_REBOOT and ctx.link_up):
         return False  # (another prefix length is another address to netconf: it went)
     ctx.applied = ctx.lease = kept
+    if ctx.state is State.INIT_REBOOT:
+        # The carrier went while netconf applied the renewal (the kernel's failure most
+        # often comes of that): the lease in use waits to be verified, as any at a carrier
+        # loss, rather than being dropped, with its file, for a DISCOVER.
+        log.info("keeping the lease in use, to be verified when the carrier is back")
+        return True
     if is_infinite(kept):  # renewed only when an operator asks: BOUND, as before
         steps.resume_lease(ctx)
         log.info("keeping the lease in use")
