@@ -24,6 +24,7 @@ from leasebox.core.machine.types import (
     LinkUp,
     MessageReceived,
     ProbeResult,
+    RenewRequested,
     State,
     TimerExpired,
     Transmit,
@@ -179,6 +180,22 @@ def test_restore_continues_like_the_original(name: str) -> None:
     # the same lease, but for T1 and T2, which each client fuzzes with its own draws
     assert (replace(one.lease, renewal_time=0, rebinding_time=0)
             == replace(other.lease, renewal_time=0, rebinding_time=0))
+
+
+def test_a_renewal_retried_for_an_hour_by_an_operator_still_restores() -> None:
+    """`leaseboxctl renew` in a loop while the server is away (3 a 10 s, for an hour and
+    more) must not count an exchange's tries out of what a saved state may hold: the
+    engine restarted after it would refuse its live state and forget the lease in use."""
+    h = Harness()
+    h.acquire(lease_time=7 * 86400)
+    h.fire()
+    for _ in range(1200):
+        h.advance(3.4)
+        h.handle(RenewRequested(h.now))
+    assert h.state is State.RENEWING
+    back = restore(h.client.snapshot())
+    assert back.state is State.RENEWING
+    assert without_ack(back.lease) == without_ack(h.client.lease)
 
 
 def test_restored_init_reboot_verifies_at_once() -> None:

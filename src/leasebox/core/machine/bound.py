@@ -76,7 +76,7 @@ def retry_now(ctx: Context, event: Event) -> None:
 
 
 def _retransmit(ctx: Context, until: float) -> None:
-    ctx.tries += 1
+    ctx.tries = min(ctx.tries + 1, timing.MAX_TRIES)
     steps.send_request(ctx)
     ctx.wake_at = ctx.now + timing.renew_retry_delay(ctx.now, until)
 

@@ -54,7 +54,7 @@ MAX_SIZE = 65536  # the adapter's memfd holds no more
 MAX_TIME = 2.0**40  # clock seconds; a lease remembered from disk may predate boot (< 0)
 MAX_ITEMS = 256  # addresses, routes or names in one lease field
 MAX_TEXT = 255
-MAX_TRIES = 1000
+MAX_TRIES = timing.MAX_TRIES
 
 _TOP_KEYS = frozenset({
     "v", "state", "now", "mac", "link_up", "lease", "applied", "persisted", "xid",

@@ -356,7 +356,7 @@ def v6only_wait(ctx: Context, server: IPv4Address | None, seconds: int) -> None:
 
 def send_again(ctx: Context, send: Callable[[Context], None]) -> None:
     """The next try of an exchange: send, and wake after RFC 2131 4.1's backoff."""
-    ctx.tries += 1
+    ctx.tries = min(ctx.tries + 1, timing.MAX_TRIES)
     send(ctx)
     ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, ctx.tries)
 

@@ -28,6 +28,10 @@ REQUEST_ATTEMPTS = 4
 # INIT-REBOOT: 4+8 s. A server that is there answers within a second; more tries only delay
 # the fall-back (DISCOVER, an applied lease kept meanwhile; see reboot.py).
 REBOOT_ATTEMPTS = 2
+# An exchange's count of tries stops here: every limit above is far below it, and an
+# operator's renews while the server is away (3 per 10 s, for an hour) must not take it out
+# of the range a saved state may hold (snapshot), which a restart would refuse.
+MAX_TRIES = 1000
 
 # RFC 2131 4.4.5: in RENEWING/REBINDING retransmit after half the time left to T2 (resp.
 # expiry), but not sooner than 60 s.
