@@ -53,7 +53,7 @@ from leasebox.config.values import SendRelease
 from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.ipc import channel, peers
-from leasebox.netconf.apply import Configurator, Tracked
+from leasebox.netconf.apply import MAX_RETRY, Configurator, Tracked
 from leasebox.netconf.dispatch import (
     LinkGone,
     LinkUnreadable,
@@ -566,8 +566,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not listening:
                     log.error("interface %s does not exist", ifname)
                     return EX_FATAL
-                _take_back(svc)
-                if not _wait_for_link(svc):
+                taken_back = _take_back(svc)
+                if not _wait_for_link(svc, taken_back):
                     return EX_OK
                 continue
             try:
@@ -632,36 +632,58 @@ def _bring_up(rtnl: Rtnl, index: int, ifname: str, log: Logger) -> None:
         log.error("cannot bring %s up: %s", ifname, exc)
 
 
-def _take_back(svc: _Service) -> None:
+def _take_back(svc: _Service, quiet: bool = False) -> bool:
     """Started while the link is gone (it went while no netconf ran): what an earlier
     netconf handed on for it (DNS, NTP) is taken back, as when it goes under a running
-    one (Netconf.link_gone). The address, routes and MTU went with the link."""
+    one (Netconf.link_gone). The address, routes and MTU went with the link. False when
+    some is left to take back (leasebox-bus could not be reached): tried again."""
     state = StateFile(os.path.join(svc.args.runtime_dir, svc.ifname), 0)  # no link: no index
     tracked = _load_state(state, svc.log)
     if tracked is None or (tracked.dns == NOTHING and tracked.wanted is None):
-        return
+        return True
     resolver = _resolver(svc.args, svc.ifname, state.directory)
     try:
         resolver.hand_off(NOTHING, tracked.dns if tracked.dns_to == resolver.name else None)
-    except OSError as exc:  # the next netconf on this name tries again
-        svc.log.warning("%s is gone; cannot take back its DNS/NTP yet: %s", svc.ifname, exc)
-        return
+    except OSError as exc:  # tried again while waiting, and by the next netconf on this name
+        (svc.log.debug if quiet else svc.log.warning)(
+            "%s is gone; cannot take back its DNS/NTP yet: %s", svc.ifname, exc)
+        return False
     svc.log.info("%s is gone: its DNS/NTP taken back", svc.ifname)
     try:
         state.save(Tracked())
     except OSError as exc:
         svc.log.error("cannot save state to %s: %s", state.path, exc)
+    return True
 
 
-def _wait_for_link(svc: _Service) -> bool:
+class _TakeBackAgain:
+    """_take_back tried again while the link is awaited, 1 s doubling to MAX_RETRY apart."""
+
+    def __init__(self, svc: _Service, at: float | None) -> None:
+        self.svc, self.at, self.delay = svc, at, 1.0
+
+    def tick(self, now: float) -> float | None:
+        if self.at is not None and now >= self.at:
+            if _take_back(self.svc, quiet=True):
+                self.at = None
+            else:
+                self.delay = min(self.delay * 2, MAX_RETRY)
+                self.at = now + self.delay
+        return self.at
+
+
+def _wait_for_link(svc: _Service, taken_back: bool = True) -> bool:
     """Wait (no idle exit: netconf brings the link up) until an interface has the name;
-    False if stopped by a signal meanwhile. The engine's connection waits in the backlog."""
+    False if stopped by a signal meanwhile. The engine's connection waits in the backlog.
+    What could not be taken back yet is tried again meanwhile, with the hand-off's backoff
+    (the link may never come back: a NIC unplugged for good)."""
     svc.log.info("waiting for %s to appear", svc.ifname)
     sd.notify("READY=1", f"STATUS=waiting for {svc.ifname}")
     svc.loop.watch = None
+    retry = _TakeBackAgain(svc, None if taken_back else time.monotonic() + 1.0)
     while _index(svc.ifname) is None:
         try:
-            svc.loop.wait(svc.watch.sock)
+            svc.loop.wait(svc.watch.sock, tick=retry.tick)
         except _Stop:
             svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
             return False
