@@ -388,6 +388,21 @@ def test_io_gone_without_a_lease_starts_no_netconf(tmp_path: Path) -> None:
     rig.netconf.close()
 
 
+def test_io_gone_after_a_leave_starts_no_netconf(rig: Rig) -> None:
+    """After `leaseboxctl leave` (STOPPED) what the leave kept is meant to stay: a netconf
+    started then would bring the link up again when it comes back."""
+    bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    rig.control(control.Command.LEAVE)
+    assert rig.svc.state is State.STOPPED
+    assert rig.netconf_conn is not None
+    rig.netconf_conn.close()
+    rig.svc.drop_netconf()
+    rig.io.close()
+    rig.svc.drop_io()
+    assert not _netconf_called(rig)
+
+
 def test_a_replaced_link_tells_the_hooks_bound_again(rig: Rig, logs: Logs) -> None:
     """What the hooks set up at "bound" went with the old link (a NIC unplugged and
     plugged back): its lease, verified on the new link, is "bound" again, not "renewed",

@@ -235,10 +235,13 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 keep, release = True, False
             if release and svc.io is None and svc.client is not None \
                     and svc.client.lease is not None:
-                # Between io's restarts (or after its start limit) nothing can be sent: the
-                # server keeps the lease, and so does the lease file, for the next start.
-                log.warning("io is not running: no DHCPRELEASE can be sent; the lease is "
-                            "kept, the server holds it until it runs out")
+                # Between io's restarts (or after its start limit), or while io waits for
+                # the interface to appear, nothing can be sent: the server keeps the lease,
+                # and so does the lease file, for the next start. (Without a RELEASE,
+                # KeepConfiguration= decides about the address, as for SendRelease=no.)
+                log.warning("io is not connected (restarting, or waiting for %s to "
+                            "appear): no DHCPRELEASE can be sent; the lease is kept, the "
+                            "server holds it until it runs out", svc.settings.interface)
                 release = False
             svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                                     shutdown=shutdown))

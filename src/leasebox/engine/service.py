@@ -391,13 +391,12 @@ class EngineService:
             self.io.close()
             self.io = None
             self.on_io_change()
-            if self.link is not None and not self.link.carrier and self.client is not None \
-                    and self.client.lease is not None:
+            if self.link is not None and not self.link.carrier and self._hands_on_names():
                 # io exits when its link is removed, having said the carrier is lost. A
-                # netconf that exited idle would never hear of it and its DNS and NTP
-                # servers would stay handed on until the lease ran out: connecting starts
-                # one, which takes them back if the link is gone (netconf.main) and is
-                # idle again soon if it is not (io restarted for another reason).
+                # netconf that exited idle would never hear of it and the lease's DNS and
+                # NTP servers would stay handed on until the lease ran out: connecting
+                # starts one, which takes them back if the link is gone and waits for it
+                # (netconf.main), or is idle again soon if it is not (io restarted).
                 self.connect_netconf()
         for msg in self.ledger.io_lost():
             self.send_netconf(msg)
@@ -415,6 +414,13 @@ class EngineService:
         except OSError as exc:
             log.warning("netconf connection lost while sending: %s", exc)
             self.drop_netconf()
+
+    def _hands_on_names(self) -> bool:
+        """Whether the lease held has DNS or NTP servers or domains that netconf may have
+        handed on (not after a leave: the client is STOPPED, what it kept is kept)."""
+        lease = self.client.lease if self.client is not None else None
+        return lease is not None and self.state is not State.STOPPED and bool(
+            lease.dns_servers or lease.ntp_servers or lease.domain_name or lease.domain_search)
 
     def connect_netconf(self) -> None:
         """Connect (socket activation starts netconf if it is not running)."""
