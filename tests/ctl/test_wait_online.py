@@ -272,9 +272,23 @@ def test_leave_asks_no_engine_that_is_not_running(
     assert isinstance(args, argparse.Namespace)
     assert commands.leave_if_running(args) == 0
     assert engines[0].commands == (["leave"] if asked else [])
-    if not asked:
+    if not asked and engine_says in ("inactive/dead", "deactivating/stop-sigterm"):
         assert capsys.readouterr().err == (f"leaseboxctl: eth0: the engine is not running "
                                            f"({engine_says}): nothing to leave\n")
+    elif not asked:
+        # a failed engine left nothing: said even with --quiet, as from ExecStop=
+        quiet = build_parser().parse_args(["--runtime-dir", str(rundir), "--quiet", "leave",
+                                           "eth0"])
+        assert isinstance(quiet, argparse.Namespace)
+        capsys.readouterr()
+        assert commands.leave_if_running(quiet) == 0
+        assert capsys.readouterr().err == (
+            f"leaseboxctl: eth0: the engine is not running ({engine_says}): what it applied "
+            "on eth0 (address, routes, DNS, NTP) stays until its lifetime ends; see "
+            "journalctl -u leasebox-engine@eth0, then start and stop leasebox@eth0.target "
+            "to remove it\n")
+        assert engines[0].commands == []
+    if not asked:
         # a name no interface has is said so, not taken for an engine not running
         bad = build_parser().parse_args(["--runtime-dir", str(rundir), "leave", "eth*"])
         assert isinstance(bad, argparse.Namespace)

@@ -356,6 +356,9 @@ def system_stopping() -> bool:
 # queued, since systemd 254)
 ENGINE_DOWN = frozenset({"inactive", "failed", "deactivating", "auto-restart",
                          "auto-restart-queued"})
+# of those, an engine that did not stop by itself (an exit 78 for a configuration error, a
+# crash): it did not leave the link
+ENGINE_FAILED = frozenset({"failed", "auto-restart", "auto-restart-queued"})
 
 
 def engine_state(iface: str) -> str | None:
@@ -487,7 +490,16 @@ def leave_if_running(args: argparse.Namespace) -> int:
     if args.command == "leave" and ifname_ok(args.interface):
         state = engine_state(args.interface)
         if state is not None and not ENGINE_DOWN.isdisjoint(state.split("/")):
-            if not args.quiet:
+            if not ENGINE_FAILED.isdisjoint(state.split("/")):
+                # said even from ExecStop= (--quiet): a failed engine left nothing, and
+                # what it applied is still on the link, as nobody else removes it
+                print(terminal_safe(
+                    f"leaseboxctl: {args.interface}: the engine is not running ({state}): "
+                    f"what it applied on {args.interface} (address, routes, DNS, NTP) "
+                    f"stays until its lifetime ends; see journalctl -u "
+                    f"leasebox-engine@{args.interface}, then start and stop "
+                    f"leasebox@{args.interface}.target to remove it"), file=sys.stderr)
+            elif not args.quiet:
                 print(terminal_safe(f"leaseboxctl: {args.interface}: the engine is not "
                                     f"running ({state}): nothing to leave"), file=sys.stderr)
             return 0
