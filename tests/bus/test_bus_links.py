@@ -57,6 +57,28 @@ def test_delivers_once_and_only_changes(fake: FakeServices) -> None:
     assert fake.calls[2:] == [("set_link", 2, (A("192.0.2.54"),), ())]
 
 
+class LandsThenTimesOut(FakeServices):
+    """resolved carries SetLinkDNS out, but its answer comes too late (a slow or
+    restarting resolved): the bus's call fails, resolved holds the servers."""
+
+    def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
+                 domains: Sequence[str]) -> None:
+        super().set_link(ifindex, servers, domains)
+        raise OSError("D-Bus: no answer in time")
+
+
+def test_dns_a_timed_out_call_may_have_set_is_reverted_when_left() -> None:
+    fake = LandsThenTimesOut()
+    links = Links(fake)
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    assert fake.calls == [("set_link", 2, (A("192.0.2.53"),), ())]
+    links.update("eth0", None)  # the lease goes before a try got its answer
+    links.deliver(1.0)
+    assert fake.calls[-1] == ("revert_link", 2)
+    assert links.owed_reverts() == {} and links.next_deadline() is None
+
+
 def test_ntp_is_the_union_of_every_link(fake: FakeServices) -> None:
     links = Links(fake)
     links.update("eth1", Want(3, Names(ntp_servers=(A("192.0.2.2"), A("192.0.2.1")))))

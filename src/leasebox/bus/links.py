@@ -223,8 +223,11 @@ class Links:
             self.services.revert_link(has[0])
             del self.resolved_has[name]
         if want is not None and dns is not None:
-            self.services.set_link(want.ifindex, *dns.dns)
+            # Counted as held before the call: a call that timed out (or whose second half,
+            # the domains, failed) may have been carried out all the same, and what resolved
+            # may hold is reverted when the link no longer wants it.
             self.resolved_has[name] = (want.ifindex, *dns.dns)
+            self.services.set_link(want.ifindex, *dns.dns)
 
     def next_deadline(self) -> float | None:
         times = [self.retry[t].next_try for t in Target if self.pending(t)]
