@@ -185,6 +185,24 @@ def test_dns_failure_keeps_the_address_and_retries(setup: tuple[FakeKernel, Fake
     assert kernel.addresses  # never touched by any of it
 
 
+def test_a_hand_off_that_failed_is_undone_even_back_to_what_was_confirmed(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """The first lease's hand-off times out at netconf (leasebox-bus answered late) but
+    leasebox-bus carries it out; the lease then goes before a retry. Wanted is nothing
+    again, as confirmed, yet it must go: the bus holds the lease's DNS and NTP."""
+    _kernel, resolver, conf = setup
+    resolver.fail = True
+    conf.apply(make_plan(), now=100.0)
+    conf.hand_off(100.0)
+    assert conf.tracked.dns == NOTHING and conf.tracked.wanted is not None
+    conf.want(NOTHING, 101.0)  # the Remove
+    assert conf.due(101.0) == 101.0
+    resolver.fail = False
+    assert conf.hand_off(101.0) == ""
+    assert resolver.content is None and resolver.calls == 2
+    assert conf.due(102.0) is None
+
+
 def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeResolver,
                                                               Configurator]) -> None:
     kernel, _resolver, conf = setup

@@ -117,7 +117,12 @@ class Configurator:
     def want(self, names: Names, now: float) -> None:
         """Hand `names` on at the next hand_off (netconf's loop calls it as soon as the
         engine has its reply: a slow resolver must not hold up the address)."""
-        self.tracked.wanted = None if names == self.tracked.dns and self._same_sink() else names
+        # A hand-off whose try failed may have been carried out all the same (leasebox-bus
+        # answered too late, then acted): what is wanted now goes even if it is what was
+        # last confirmed, so that nothing of that try stays.
+        in_doubt = self.tracked.wanted is not None and bool(self.error)
+        self.tracked.wanted = None if (names == self.tracked.dns and self._same_sink()
+                                       and not in_doubt) else names
         self.delay = 0.0
         self.next_try = now
 
