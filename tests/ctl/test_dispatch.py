@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,36 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     assert "dropped event 000000000002.json: not ASCII JSON" in out.err
     assert "20-fail bound 192.0.2.57: failed (3)" in out.out
     assert "30-slow bound 192.0.2.57: failed (killed after 0.5 s)" in out.out
+
+
+def test_two_dispatchers_run_each_event_once_and_in_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path unit's dispatcher and one run by hand, at once: each read events before
+    the other took them, and ran hooks twice and out of order."""
+    log = tmp_path / "hook.log"
+    _hook(tmp_path / "hooks", "10-record", f'sleep 0.02; echo "$LEASEBOX_ADDRESS" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(tmp_path / "hooks"),))
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    addresses = [f"192.0.2.{10 + i}" for i in range(12)]
+    for i, address in enumerate(addresses):
+        (queue / f"{i + 1:012d}.json").write_text(json.dumps({**EVENT, "address": address}))
+    args = _dispatch_args(tmp_path / "state")
+    runs = [threading.Thread(target=dispatch.run, args=(args,)) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=30)
+    assert not any(run.is_alive() for run in runs)
+    assert log.read_text().split() == addresses
+    assert os.listdir(queue) == []
+
+
+def test_a_bad_interface_name_is_a_usage_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["dispatch", "a/b", "--state-dir", str(tmp_path)])
+    assert dispatch.run(args) == 64
+    assert capsys.readouterr().err.startswith("leaseboxctl: invalid interface name 'a/b'")
 
 
 def _one_event_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hook: str,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import fcntl
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ from typing import Any
 from leasebox.core.events import HOOK_DIRS, boot_id, hook_name
 from leasebox.core.names import hostname_problem
 from leasebox.core.values import MAX_ROUTES
-from leasebox.ctl.commands import _checked, terminal_safe
+from leasebox.ctl.commands import CtlError, _checked, terminal_safe
 
 EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "declined",
                     "refused", "failed", "renew-failed"})
@@ -458,7 +459,11 @@ def _event(queue: int, name: str, interface: str, boot: str | None) -> dict[str,
 
 
 def run(args: argparse.Namespace) -> int:
-    (interface,) = _checked([args.interface])
+    try:
+        (interface,) = _checked([args.interface])
+    except CtlError as exc:  # a usage error (64), as the man page says, not a traceback
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
+        return exc.code
     path = os.path.join(args.state_dir, interface, "events")
     try:
         queue = _open_queue(path)
@@ -468,6 +473,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stuck = False
     try:
+        # One dispatcher at a time (the path unit's, one run by hand): two would both read
+        # an event before either took it, and run the hooks twice and out of order. The
+        # other one's hooks are bounded by their timeout, and so is this wait.
+        fcntl.flock(queue, fcntl.LOCK_EX)
         entries = [name for name in os.listdir(queue) if not name.startswith(".")]
         names = sorted(name for name in entries if name.endswith(".json"))
         for name in sorted(set(entries) - set(names)):
@@ -482,8 +491,8 @@ def run(args: argparse.Namespace) -> int:
             try:  # taken: whatever the hooks do, it is not run twice
                 os.unlink(name, dir_fd=queue)
                 _sync(queue)  # not even after a crash
-            except FileNotFoundError:
-                pass
+            except FileNotFoundError:  # taken by another (or dropped by the engine): not ours
+                continue
             except IsADirectoryError:  # only a bad engine makes one
                 stuck |= not _remove_stray(queue, name)
                 continue
