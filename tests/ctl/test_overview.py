@@ -71,6 +71,20 @@ def test_json_with_no_engine_is_an_empty_array(tmp_path: Path, command: str,
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.parametrize("command", ["renew", "release", "leave"])
+def test_a_commands_json_is_the_status_as_status_prints_it(
+        tmp_path: Path, engines: list[FakeEngine], command: str,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The man page: "the interface's status afterwards, as status --json prints one";
+    the hand-off of its DNS and NTP was missing."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"], {"lease": LEASE}))
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), "status", "--json", "eth0"]) == 0
+    (status,) = json.loads(capsys.readouterr().out)
+    assert ctl_main.main(["--runtime-dir", str(tmp_path), command, "--json", "eth0"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert sorted(after) == sorted(status) and "handoff" in after
+
+
 def test_the_table_asks_systemd_nothing_for_an_engine_not_running(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:

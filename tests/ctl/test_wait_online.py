@@ -212,6 +212,10 @@ def test_an_interface_named_twice_counts_once(tmp_path: Path,
 def test_nothing_to_wait_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert wait_online(tmp_path) == 0
     assert "nothing to wait for" in capsys.readouterr().err
+    # with --json, still the object the man page promises (`| jq .online` read nothing)
+    assert wait_online(tmp_path, "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"online": True, "seconds": 0.0,
+                                                   "states": {}, "dns_pending": {}}
 
 
 @pytest.mark.parametrize(("manager_says", "option", "sent"), [

@@ -463,7 +463,8 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
             return 0
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
-    if args.json:
+    if args.json:  # the interface's status afterwards, as `status --json` prints one
+        result["handoff"] = handoff_status(name)
         print(json.dumps(result, indent=2, sort_keys=True))
     elif not args.quiet:
         print(terminal_safe(f"{name}: {result.get('status')}"))

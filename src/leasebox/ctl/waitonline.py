@@ -91,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
     if not names:
         print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
               file=sys.stderr)
+        if args.json:  # still the object a reader (jq .online) reads: online, as the exit says
+            print(json.dumps({"online": True, "seconds": 0.0, "states": {},
+                              "dns_pending": {}}, indent=2, sort_keys=True))
         return 0
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
