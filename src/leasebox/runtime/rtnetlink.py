@@ -53,7 +53,7 @@ class LinkFacts:
     mac: bytes | None
     mtu: int | None
     carrier: bool
-    name: str | None = None  # None when absent or not a valid interface name
+    name: str | None = None  # None when absent; "" when not a name leasebox takes
     flags: int = 0  # IFF_*
     max_mtu: int | None = None  # IFLA_MAX_MTU: absent before Linux 4.10; 0 from some drivers
 
@@ -206,9 +206,10 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
     return LinkFacts(ifindex, arphrd, mac, mtu, carrier, name, flags, max_mtu)
 
 
-def _ifname(value: bytes) -> str | None:
-    """IFLA_IFNAME: NUL-terminated, at most IFNAMSIZ - 1 printable ASCII characters."""
+def _ifname(value: bytes) -> str:
+    """IFLA_IFNAME: NUL-terminated, at most IFNAMSIZ - 1 printable ASCII characters; ""
+    for any other name (the kernel also takes UTF-8 ones), which is none of ours."""
     raw = value.split(b"\0", 1)[0]
     if not 0 < len(raw) < 16 or not all(0x21 <= b <= 0x7E and b != 0x2F for b in raw):
-        return None
+        return ""
     return raw.decode("ascii")
