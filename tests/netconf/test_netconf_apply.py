@@ -200,7 +200,11 @@ def test_a_hand_off_that_failed_is_undone_even_back_to_what_was_confirmed(
     resolver.fail = False
     assert conf.hand_off(101.0) == ""
     assert resolver.content is None and resolver.calls == 2
+    assert resolver.olds[-1] is None  # whole, not as no change from the confirmed nothing
     assert conf.due(102.0) is None
+    # once one went through, changes are changes again
+    conf.want(NOTHING, 103.0)
+    assert conf.due(103.0) is None
 
 
 def test_failed_renewal_restores_previous_routes(setup: tuple[FakeKernel, FakeResolver,

@@ -104,6 +104,11 @@ class Configurator:
         self.mtu_refused = ""  # why the kernel refused the last apply's MTU ("": it did not)
         self.next_try = 0.0
         self.delay = 0.0
+        # A hand-off tried and failed may have been carried out all the same (leasebox-bus
+        # answered too late, then acted; the file written, the bus not reached): until one
+        # goes through, the next is sent whole, not as a change from what was confirmed. So
+        # is one pending from an earlier netconf, which may have tried it.
+        self.in_doubt = self.tracked.wanted is not None
         if not self._same_sink() and self.tracked.wanted is None:
             # systemd-resolved was installed or removed since the DNS was handed on: the
             # new sink gets it now, and the old one gives it up (handoff).
@@ -117,12 +122,8 @@ class Configurator:
     def want(self, names: Names, now: float) -> None:
         """Hand `names` on at the next hand_off (netconf's loop calls it as soon as the
         engine has its reply: a slow resolver must not hold up the address)."""
-        # A hand-off whose try failed may have been carried out all the same (leasebox-bus
-        # answered too late, then acted): what is wanted now goes even if it is what was
-        # last confirmed, so that nothing of that try stays.
-        in_doubt = self.tracked.wanted is not None and bool(self.error)
         self.tracked.wanted = None if (names == self.tracked.dns and self._same_sink()
-                                       and not in_doubt) else names
+                                       and not self.in_doubt) else names
         self.delay = 0.0
         self.next_try = now
 
@@ -136,8 +137,10 @@ class Configurator:
             self.error = ""
             return ""
         try:
-            self.resolver.hand_off(wanted, self.tracked.dns if self._same_sink() else None)
+            self.resolver.hand_off(wanted, self.tracked.dns if self._same_sink()
+                                   and not self.in_doubt else None)
         except OSError as exc:
+            self.in_doubt = True
             self.error = str(exc) or type(exc).__name__
             self.delay = min(max(1.0, self.delay * 2), MAX_RETRY)
             self.next_try = now + self.delay
@@ -147,6 +150,7 @@ class Configurator:
         if self.error:
             log.info("DNS/NTP handed on after all")
         self.tracked.dns, self.tracked.wanted, self.error, self.delay = wanted, None, "", 0.0
+        self.in_doubt = False
         self.tracked.dns_to = self.resolver.name
         return ""
 

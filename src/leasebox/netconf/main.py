@@ -642,8 +642,10 @@ def _take_back(svc: _Service, quiet: bool = False) -> bool:
     if tracked is None or (tracked.dns == NOTHING and tracked.wanted is None):
         return True
     resolver = _resolver(svc.args, svc.ifname, state.directory)
+    # (a hand-off still pending may have been carried out: then all is taken back, whole)
+    same = tracked.dns_to == resolver.name and tracked.wanted is None
     try:
-        resolver.hand_off(NOTHING, tracked.dns if tracked.dns_to == resolver.name else None)
+        resolver.hand_off(NOTHING, tracked.dns if same else None)
     except OSError as exc:  # tried again while waiting, and by the next netconf on this name
         (svc.log.debug if quiet else svc.log.warning)(
             "%s is gone; cannot take back its DNS/NTP yet: %s", svc.ifname, exc)
@@ -666,9 +668,9 @@ class _TakeBackAgain:
         if self.at is not None and now >= self.at:
             if _take_back(self.svc, quiet=True):
                 self.at = None
-            else:
+            else:  # from the try's end: a bus that hangs takes its 5 s timeout each time
                 self.delay = min(self.delay * 2, MAX_RETRY)
-                self.at = now + self.delay
+                self.at = time.monotonic() + self.delay
         return self.at
 
 
