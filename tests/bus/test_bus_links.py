@@ -64,7 +64,7 @@ class LandsThenTimesOut(FakeServices):
     def set_link(self, ifindex: int, servers: Sequence[IPv4Address],
                  domains: Sequence[str]) -> None:
         super().set_link(ifindex, servers, domains)
-        raise OSError("D-Bus: no answer in time")
+        raise ServicesLost("D-Bus: no answer in time")
 
 
 def test_dns_a_timed_out_call_may_have_set_is_reverted_when_left() -> None:
@@ -77,6 +77,19 @@ def test_dns_a_timed_out_call_may_have_set_is_reverted_when_left() -> None:
     links.deliver(1.0)
     assert fake.calls[-1] == ("revert_link", 2)
     assert links.owed_reverts() == {} and links.next_deadline() is None
+
+
+def test_dns_resolved_refused_is_not_reverted_when_left(fake: FakeServices) -> None:
+    """A refusal (resolved stopped: not on the bus) set nothing: a link left then owes no
+    revert, which would keep the bus up and go to a stale ifindex later."""
+    fake.down.add("resolved")
+    links = Links(fake)
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    links.update("eth0", None)
+    links.deliver(1.0)
+    assert links.owed_reverts() == {} and links.next_deadline() is None
+    assert fake.calls == []
 
 
 def test_ntp_is_the_union_of_every_link(fake: FakeServices) -> None:

@@ -67,7 +67,12 @@ class Retry:
 
 class ServicesLost(OSError):
     """The connection to the services broke or a call went unanswered (a hung resolved):
-    the rest of the round would only wait as long again, link after link."""
+    the rest of the round would only wait as long again, link after link. Such a call
+    may have been carried out all the same."""
+
+
+class PartlySet(OSError):
+    """resolved took a link's DNS servers but refused its domains: it holds some of it."""
 
 
 @record(frozen=False)
@@ -223,11 +228,14 @@ class Links:
             self.services.revert_link(has[0])
             del self.resolved_has[name]
         if want is not None and dns is not None:
-            # Counted as held before the call: a call that timed out (or whose second half,
-            # the domains, failed) may have been carried out all the same, and what resolved
-            # may hold is reverted when the link no longer wants it.
+            try:
+                self.services.set_link(want.ifindex, *dns.dns)
+            except (ServicesLost, PartlySet):
+                # carried out perhaps (a call unanswered in time), or in part: counted as
+                # held, so that it is reverted when the link no longer wants it
+                self.resolved_has[name] = (want.ifindex, *dns.dns)
+                raise
             self.resolved_has[name] = (want.ifindex, *dns.dns)
-            self.services.set_link(want.ifindex, *dns.dns)
 
     def next_deadline(self) -> float | None:
         times = [self.retry[t].next_try for t in Target if self.pending(t)]

@@ -17,7 +17,7 @@ from ipaddress import IPv4Address
 from jeepney import DBusAddress
 
 from leasebox.bus.dbus import SYSTEM_BUS, Connection, DBusError
-from leasebox.bus.links import ServicesLost
+from leasebox.bus.links import PartlySet, ServicesLost
 from leasebox.core.names import check_domain
 
 RESOLVED = DBusAddress("/org/freedesktop/resolve1", "org.freedesktop.resolve1",
@@ -88,8 +88,13 @@ class BusServices:
                             f"from networkd alone: set Unmanaged=yes in the [Link] section of "
                             f"the link's .network file ({exc})", exc.name) from None
         # False: a search domain, not only a routing domain
-        self._call(RESOLVED, "SetLinkDomains", "ia(sb)",
-                   (ifindex, [(check_domain(d), False) for d in domains]))
+        try:
+            self._call(RESOLVED, "SetLinkDomains", "ia(sb)",
+                       (ifindex, [(check_domain(d), False) for d in domains]))
+        except ServicesLost:
+            raise
+        except (DBusError, ValueError) as exc:  # the servers are set, the domains are not
+            raise PartlySet(f"the DNS servers are set, not the domains: {exc}") from None
 
     def revert_link(self, ifindex: int) -> None:
         try:
