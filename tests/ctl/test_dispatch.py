@@ -4,6 +4,7 @@ their precedence, each with a time limit; a failing hook changes nothing else.""
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import threading
@@ -176,6 +177,29 @@ def test_two_dispatchers_run_each_event_once_and_in_order(
     assert not any(run.is_alive() for run in runs)
     assert log.read_text().split() == addresses
     assert os.listdir(queue) == []
+
+
+def test_a_dispatcher_leaves_the_queue_to_one_at_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Not waited for: its hooks may have no time limit (--timeout 0), or run this very
+    command; nor can the engine, which owns the directory, hold root's dispatcher up."""
+    log = _recording_hook(tmp_path, monkeypatch)
+    queue = tmp_path / "state" / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    held = os.open(queue, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        started = time.monotonic()
+        assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+        assert time.monotonic() - started < 5
+        assert "another dispatcher is at work on eth0's events" in capsys.readouterr().out
+        assert not log.exists() and os.listdir(queue) == ["000000000001.json"]
+    finally:
+        os.close(held)
+    assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    assert log.read_text() == "bound\n"
 
 
 def test_a_bad_interface_name_is_a_usage_error(tmp_path: Path,

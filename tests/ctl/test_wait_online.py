@@ -287,8 +287,8 @@ def test_leave_asks_no_engine_that_is_not_running(
         capsys.readouterr()
         assert commands.leave_if_running(quiet) == 0
         assert capsys.readouterr().err == (
-            f"leaseboxctl: eth0: the engine is not running ({engine_says}): what it applied "
-            "on eth0 (address, routes, DNS, NTP) stays until its lifetime ends; see "
+            f"leaseboxctl: eth0: the engine is not running ({engine_says}): whatever it had "
+            "applied on eth0 (address, routes, DNS, NTP) stays until its lifetime ends; see "
             "journalctl -u leasebox-engine@eth0, then start and stop leasebox@eth0.target "
             "to remove it\n")
         assert engines[0].commands == []

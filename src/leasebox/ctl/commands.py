@@ -496,8 +496,8 @@ def leave_if_running(args: argparse.Namespace) -> int:
                 # what it applied is still on the link, as nobody else removes it
                 print(terminal_safe(
                     f"leaseboxctl: {args.interface}: the engine is not running ({state}): "
-                    f"what it applied on {args.interface} (address, routes, DNS, NTP) "
-                    f"stays until its lifetime ends; see journalctl -u "
+                    f"whatever it had applied on {args.interface} (address, routes, DNS, "
+                    f"NTP) stays until its lifetime ends; see journalctl -u "
                     f"leasebox-engine@{args.interface}, then start and stop "
                     f"leasebox@{args.interface}.target to remove it"), file=sys.stderr)
             elif not args.quiet:

@@ -458,6 +458,23 @@ def _event(queue: int, name: str, interface: str, boot: str | None) -> dict[str,
     return None
 
 
+def _lock(queue: int, interface: str) -> bool:
+    """One dispatcher at a time (the path unit's, one run by hand): two read an event before
+    either took it, and ran the hooks twice and out of order. Another at work is left the
+    queue, not waited for (its hooks may take long, or have no time limit): what it did not
+    list, the path unit gives the next run. False: leave the queue alone."""
+    try:
+        fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(terminal_safe(f"leaseboxctl: another dispatcher is at work on {interface}'s "
+                            "events: leaving them to it"), flush=True)
+        return False
+    except OSError as exc:  # no locks on this file system: one dispatcher, as before
+        print(terminal_safe(f"leaseboxctl: cannot lock {interface}'s event queue "
+                            f"({exc.strerror or exc}); going on"), file=sys.stderr, flush=True)
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         (interface,) = _checked([args.interface])
@@ -473,10 +490,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stuck = False
     try:
-        # One dispatcher at a time (the path unit's, one run by hand): two would both read
-        # an event before either took it, and run the hooks twice and out of order. The
-        # other one's hooks are bounded by their timeout, and so is this wait.
-        fcntl.flock(queue, fcntl.LOCK_EX)
+        if not _lock(queue, interface):
+            return 0
         entries = [name for name in os.listdir(queue) if not name.startswith(".")]
         names = sorted(name for name in entries if name.endswith(".json"))
         for name in sorted(set(entries) - set(names)):
