@@ -202,6 +202,22 @@ def test_lost_events_ask_for_the_link_not_the_addresses_again(rig: Rig,
     assert asked == ["link"]
 
 
+def test_the_hosts_other_interfaces_are_learned_from_link_events(rig: Rig) -> None:
+    """A dump of every link when ARP work begins, and their events since: whose ARP is
+    the host's own (from_this_host). This link's MAC is not among them."""
+    other = bytes.fromhex("020000000077")
+    rig.io.start_probe(ADDRESS)
+    assert rig.io.links_dumping
+    rig.io.on_link_event(rtnetlink.LinkFacts(9, rtnetlink.ARPHRD_ETHER, other, 1500, True,
+                                             "wlan0"),
+                         False)
+    rig.io.on_link_event(rtnetlink.DumpDone(loop.LINKS_SEQ), False)
+    assert not rig.io.links_dumping and rig.io.from_this_host(other)
+    assert not rig.io.from_this_host(MAC)  # this link's: its own frames are dropped anyway
+    rig.io.on_link_event(rtnetlink.LinkGone(9), False)
+    assert not rig.io.from_this_host(other)
+
+
 def test_the_probe_window_reads_what_came_before_it_closes(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """io held up through the listen window: the answer that came within it waits in the

@@ -289,6 +289,9 @@ def test_started_while_the_link_is_down(veth: Veth, tmp_path: Path,
     peer.close()
 
 
+OTHER_HOST = "02:00:00:00:10:99"  # a host on the segment behind peer0: no interface here
+
+
 def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     peer = peer_socket(veth)
     run, _ = _start(veth, tmp_path, io_runs)
@@ -307,15 +310,15 @@ def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     window = (arp.PROBE_COUNT - 1) * arp.PROBE_INTERVAL + arp.LISTEN_WINDOW
     assert window * 0.9 <= elapsed < window + 1.0
 
-    # The owner answers the first probe: conflict, at once.
+    # The owner (another host, behind peer0) answers the first probe: conflict, at once.
     run.send(ipc.Probe(PROBED))
     sniff(peer, is_probe)
-    peer.send(bytes(Ether(dst=veth.io_mac, src=veth.peer_mac) /
-                    ARP(op=2, hwsrc=veth.peer_mac, psrc=str(PROBED), hwdst=veth.io_mac,
+    peer.send(bytes(Ether(dst=veth.io_mac, src=OTHER_HOST) /
+                    ARP(op=2, hwsrc=OTHER_HOST, psrc=str(PROBED), hwdst=veth.io_mac,
                         pdst="0.0.0.0")))
     assert run.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
         PROBED, conflict=True)
-    assert "192.0.2.10 is in use by 02:00:00:00:10:02" in run.log()
+    assert f"192.0.2.10 is in use by {OTHER_HOST}" in run.log()
 
     # A new probe replaces one still running: only the newest is answered.
     run.send(ipc.Probe(IPv4Address("192.0.2.11")))
@@ -324,6 +327,30 @@ def test_arp_probe(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
         IPv4Address("192.0.2.12"), conflict=False)
     with pytest.raises(TimeoutError):
         run.recv_until(lambda m: isinstance(m, ipc.ProbeResult), timeout=0.5)
+    peer.close()
+
+
+def test_the_hosts_own_interfaces_are_no_conflict(veth: Veth, tmp_path: Path,
+                                                  io_runs: list[IoRun]) -> None:
+    """The address is this host's (kept on io0 across a carrier loss, re-probed), and
+    peer0, another interface of the host on the same segment, hears the probe: the kernel
+    answers it there (arp_ignore=0, the default), from peer0's MAC. That is no other host
+    (RFC 5227 2.1.1); a laptop's Wi-Fi on the dock's LAN made io decline a good lease."""
+    peer = peer_socket(veth)
+    ip("-n", veth.netns, "addr", "add", f"{PROBED}/24", "dev", veth.io)
+    run, _ = _start(veth, tmp_path, io_runs)
+
+    def answer_from_peer0(frame: bytes) -> bool:
+        return frame[12:14] == b"\x08\x06" and frame[6:12] == bytes.fromhex(
+            veth.peer_mac.replace(":", "")) and frame[28:32] == PROBED.packed
+
+    run.send(ipc.Probe(PROBED))
+    peer.settimeout(3.0)
+    while not answer_from_peer0(peer.recv(65536)):  # the kernel answers, from peer0
+        pass
+    assert run.recv_until(lambda m: isinstance(m, ipc.ProbeResult)) == ipc.ProbeResult(
+        PROBED, conflict=False)
+    assert "is in use" not in run.log()
     peer.close()
 
 
@@ -352,8 +379,8 @@ def test_rfc5227_probe_timing(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) 
 
 def _claim(veth: Veth, psrc: str) -> bytes:
     """ARP from the peer saying it has `psrc` (0.0.0.0: a probe for PROBED)."""
-    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=veth.peer_mac) /
-                 ARP(op=1, hwsrc=veth.peer_mac, psrc=psrc, pdst=str(PROBED)))
+    return bytes(Ether(dst="ff:ff:ff:ff:ff:ff", src=OTHER_HOST) /
+                 ARP(op=1, hwsrc=OTHER_HOST, psrc=psrc, pdst=str(PROBED)))
 
 
 def test_guard_announces_and_reports_claims(veth: Veth, tmp_path: Path,
@@ -388,7 +415,7 @@ def test_guard_announces_and_reports_claims(veth: Veth, tmp_path: Path,
         run.recv_until(lambda m: isinstance(m, ipc.Conflict), timeout=0.3)
     peer.send(_claim(veth, str(PROBED)))
     conflict = run.recv_until(lambda m: isinstance(m, ipc.Conflict))
-    assert conflict == ipc.Conflict(PROBED, bytes.fromhex(veth.peer_mac.replace(":", "")))
+    assert conflict == ipc.Conflict(PROBED, bytes.fromhex(OTHER_HOST.replace(":", "")))
 
     # Defending: one announcement at once; then the engine stops the watch.
     run.send(ipc.Guard(PROBED, 1))

@@ -50,6 +50,7 @@ NETLINK_BUFFER = 65536
 LINK_QUERY_TIMEOUT = 2.0  # seconds to wait for the kernel's answer at start-up
 WARN_EVERY = 10.0  # seconds between two warnings of one kind (network-driven events)
 ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link queries' are low
+LINKS_SEQ = 0x40000000  # the dump of all links (host_macs), between the two
 ADDR_QUERY_TIMEOUT = 2.0  # seconds for the kernel's list of addresses (a GUARD's check)
 ADDR_QUERY_TRIES = 3  # then the GUARD is given up: the next one asks again
 
@@ -160,6 +161,11 @@ class IoLoop:
         self.addr_seq = ADDR_SEQ_BASE + int.from_bytes(os.urandom(3), "big")
         self.last_announce = -arp.ANNOUNCE_MIN_GAP
         self.arp_watched = False
+        # The Ethernet addresses of the host's other interfaces (ifindex: MAC), from a dump
+        # of the links when ARP work begins and from their events since; their ARP is not
+        # another host's (from_this_host).
+        self.host_macs: dict[int, bytes] = {}
+        self.links_dumping = False
         self.seq = 0
         self.frame_buf = bytearray(ipc.MAX_FRAME)
         # The kernel refuses a datagram longer than the socket's send buffer (EMSGSIZE), which
@@ -399,7 +405,22 @@ class IoLoop:
                 # the start-up rules hold until the link is known, not for the whole read
                 self.on_link_event(event, initial and self.link is None)
 
+    def on_host_link(self, event: link.LinkEvent) -> bool:
+        """The host's other links and the end of their dump (host_macs): True for those."""
+        if isinstance(event, link.LinkFacts | link.LinkGone) and event.ifindex != self.ifindex:
+            if isinstance(event, link.LinkGone):
+                self.host_macs.pop(event.ifindex, None)
+            elif event.arphrd == link.ARPHRD_ETHER and event.mac and any(event.mac):
+                self.host_macs[event.ifindex] = event.mac
+            return True
+        if isinstance(event, link.DumpDone | link.NetlinkError) and event.seq == LINKS_SEQ:
+            self.links_dumping = False  # (refused, EBUSY: the events still count)
+            return True
+        return False
+
     def on_link_event(self, event: link.LinkEvent, initial: bool) -> None:
+        if self.on_host_link(event):
+            return
         match event:
             case link.LinkFacts() if event.ifindex == self.ifindex:
                 if event.name is not None and event.name != self.ifname:
@@ -492,7 +513,15 @@ class IoLoop:
         now = self.clock()
         self.probe = (arp.ProbeRun.rfc5227(address, now, _uniform) if rfc5227
                       else arp.ProbeRun.fast(address, now))
+        if self.guard_check is None:  # (one dump at a time on the socket: EBUSY)
+            self.dump_links()
         self.watch_arp()
+
+    def dump_links(self) -> None:
+        """Ask the kernel for every link (host_macs), before ARP work that judges frames."""
+        if not self.links_dumping:
+            self.links_dumping = True
+            self.socks.rtnl.send(link.getlink_dump_request(LINKS_SEQ))
 
     def send_probe(self, probe: arp.ProbeRun) -> bool:
         """Whether the probe went out."""
@@ -543,6 +572,7 @@ class IoLoop:
         next_at = max(self.clock(), self.last_announce + arp.ANNOUNCE_MIN_GAP)
         self.guard = arp.GuardRun(check.address, check.announce, next_at)
         self.log.info("watching ARP for %s (RFC 5227)", check.address)
+        self.dump_links()  # (the address dump is over)
         self.watch_arp()
 
     def on_arp(self) -> None:
@@ -550,19 +580,34 @@ class IoLoop:
         frames = self.read_frames(self.socks.arp, udp=False)
         if state is None:
             return
+        if self.links_dumping:  # what the host's interfaces are, before judging their ARP
+            self.on_rtnl()
         probe, guard = self.probe, self.guard
         for frame in frames:
             sender = frame[arp.SENDER_MAC:arp.SENDER_MAC + 6]
-            if probe is not None and arp.is_conflict(frame, state.mac, probe.address):
+            if probe is not None and arp.is_conflict(frame, state.mac, probe.address) \
+                    and not self.from_this_host(sender):
                 self.log.warning("%s is in use by %s", probe.address, format_mac(sender))
                 self.finish_probe(conflict=True)
                 probe = None
-            if guard is not None and arp.claims(frame, state.mac, guard.address):
+            if guard is not None and arp.claims(frame, state.mac, guard.address) \
+                    and not self.from_this_host(sender):
                 # One report a burst: the engine needs to hear of a conflict, not of each
                 # frame of a flood.
                 self.throttle.warn("claimed", f"{format_mac(sender)} claims {guard.address}")
                 self.to_engine(ipc.Conflict(guard.address, sender))
                 guard = None
+
+    def from_this_host(self, mac: bytes) -> bool:
+        """Whether `mac` is one of this host's other interfaces': RFC 5227 2.1.1 counts
+        only another host's ARP. With arp_ignore=0 (Linux's default) the kernel answers a
+        probe for any address the host has, such as this link's own after a carrier loss,
+        on every interface that hears it: a laptop's Wi-Fi on the dock's LAN made io
+        decline a good lease."""
+        if mac in self.host_macs.values():
+            self.log.debug("ARP from %s, this host's own: not a conflict", format_mac(mac))
+            return True
+        return False
 
     def finish_probe(self, conflict: bool) -> None:
         probe = self.probe

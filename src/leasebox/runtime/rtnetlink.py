@@ -101,6 +101,13 @@ def getlink_request(ifindex: int, seq: int) -> bytes:
     return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body
 
 
+def getlink_dump_request(seq: int) -> bytes:
+    """RTM_GETLINK dump: one RTM_NEWLINK for each interface, ended by NLMSG_DONE."""
+    body = _IFINFOMSG.pack(0, 0, 0, 0, 0)
+    return _NLMSGHDR.pack(_NLMSGHDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+                          seq, 0) + body
+
+
 def getaddr_request(ifindex: int, seq: int, family: int = AF_INET) -> bytes:
     """RTM_GETADDR dump of one family's addresses (the kernel may include other
     interfaces': the caller filters by ifindex), ended by NLMSG_DONE."""
