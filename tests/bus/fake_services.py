@@ -31,6 +31,10 @@ class Busy(dbus.exceptions.DBusException):
     _dbus_error_name = "org.freedesktop.resolve1.LinkBusy"
 
 
+class NoReply(dbus.exceptions.DBusException):
+    _dbus_error_name = "org.freedesktop.DBus.Error.NoReply"
+
+
 class Recorder(dbus.service.Object):
     def __init__(self, bus, path, record):
         super().__init__(bus, path)
@@ -50,6 +54,9 @@ class Resolved(Recorder):
             raise Denied("Access denied")
         if any(s[1] == "192.0.2.77" for s in servers):
             raise Busy(f"Link {int(ifindex)} is managed.")
+        if any(s[1] == "192.0.2.88" for s in servers):  # as the bus says for a callee gone
+            self._log({"call": "SetLinkDNS", "ifindex": int(ifindex), "servers": servers})
+            raise NoReply("Message recipient disconnected from message bus without replying")
         self._log({"call": "SetLinkDNS", "ifindex": int(ifindex), "servers": servers})
 
     @dbus.service.method(RESOLVED + ".Manager", in_signature="ia(sb)")

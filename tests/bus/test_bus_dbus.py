@@ -163,6 +163,9 @@ def test_errors_name_the_callee_and_absence(bus: PrivateBus, tmp_path: Path) -> 
     assert busy.value.name == "org.freedesktop.resolve1.LinkBusy"
     # handed (back) to networkd: resolved holds networkd's DNS for it, nothing of ours
     services.revert_link(77)
+    # resolved gone mid-call (the bus answers NoReply): it may have acted, as a timeout
+    with pytest.raises(ServicesLost, match="NoReply"):
+        services.set_link(7, [A("192.0.2.88")], [])
     with pytest.raises(DBusError, match="timesync1 is not on the bus"):
         services.set_ntp([A("192.0.2.1")])
     services.close()

@@ -30,6 +30,8 @@ WATCHED = (RESOLVED.bus_name, TIMESYNCD.bus_name)
 # resolved's answer to a change of a link that systemd-networkd manages (resolved then
 # takes the link's DNS from networkd's state only), in both 252 and 257
 LINK_BUSY = "org.freedesktop.resolve1.LinkBusy"
+# the bus daemon's answer for a callee that exited or hung before answering
+NO_REPLY = "org.freedesktop.DBus.Error.NoReply"
 
 
 class BusServices:
@@ -68,6 +70,8 @@ class BusServices:
         except DBusError as exc:
             if not exc.name:  # the connection itself is in doubt: start over next time
                 self.close()
+                raise ServicesLost(str(exc)) from None
+            if exc.name == NO_REPLY:  # the callee died or hung mid-call: it may have acted
                 raise ServicesLost(str(exc)) from None
             raise
         except OSError as exc:

@@ -466,8 +466,12 @@ def _lock(queue: int, interface: str) -> bool:
     try:
         fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        # the path unit starts this again at once while events wait: a pause between two
+        # runs (the other may hold the lock long), not a root process a few ms apart
         print(terminal_safe(f"leaseboxctl: another dispatcher is at work on {interface}'s "
-                            "events: leaving them to it"), flush=True)
+                            f"events: leaving them to it; next look in {STUCK_PAUSE:g} s"),
+              flush=True)
+        time.sleep(STUCK_PAUSE)
         return False
     except OSError as exc:  # no locks on this file system: one dispatcher, as before
         print(terminal_safe(f"leaseboxctl: cannot lock {interface}'s event queue "

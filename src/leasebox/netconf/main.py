@@ -649,6 +649,12 @@ def _take_back(svc: _Service, quiet: bool = False) -> bool:
     except OSError as exc:  # tried again while waiting, and by the next netconf on this name
         (svc.log.debug if quiet else svc.log.warning)(
             "%s is gone; cannot take back its DNS/NTP yet: %s", svc.ifname, exc)
+        if tracked.wanted != NOTHING:  # it may have been carried out: the next one is whole
+            tracked.wanted = NOTHING
+            try:
+                state.save(tracked)
+            except OSError as err:
+                svc.log.error("cannot save state to %s: %s", state.path, err)
         return False
     svc.log.info("%s is gone: its DNS/NTP taken back", svc.ifname)
     try:
