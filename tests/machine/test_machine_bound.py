@@ -398,16 +398,22 @@ def test_refused_renewal_drops_the_lease() -> None:
     assert h.state is State.INIT
 
 
-def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
-    """netconf could not apply a renewal of the same address (FAILED: it rolled its change
-    back, the lease it had applied stays): the address is not taken away, nor the lease
-    file; the REQUEST goes again as if the ACK had been lost, and binds when it applies."""
+def _renewal_acked() -> tuple[Harness, Lease]:
+    """Bound, then RENEWING at T1, and the server's ACK in: netconf is applying it."""
     h = bound()
     lease = h.client.lease
     assert lease is not None
     h.fire()
     assert h.state is State.RENEWING
     h.deliver(ack(h.last_sent().message))
+    return h, lease
+
+
+def test_a_renewal_the_kernel_failed_keeps_the_lease_in_use() -> None:
+    """netconf could not apply a renewal of the same address (FAILED: it rolled its change
+    back, the lease it had applied stays): the address is not taken away, nor the lease
+    file; the REQUEST goes again as if the ACK had been lost, and binds when it applies."""
+    h, lease = _renewal_acked()
     actions = h.handle(ConfigRefused(h.now, "[Errno 105] No buffer space available",
                                      failed=True))
     assert not of_type(actions, RemoveLease) and not of_type(actions, PersistLease)
@@ -428,12 +434,7 @@ def test_a_renewal_failed_after_the_carrier_went_keeps_the_lease_to_verify() -> 
     """The carrier went while netconf applied a renewal, and its failure (the kernel's,
     for that very reason) is read after the LinkDown: the lease in use is kept, with its
     file, for INIT-REBOOT when the carrier is back, as if the failure had come first."""
-    h = bound()
-    lease = h.client.lease
-    assert lease is not None
-    h.fire()
-    assert h.state is State.RENEWING
-    h.deliver(ack(h.last_sent().message))
+    h, lease = _renewal_acked()
     h.advance(0.01)
     h.handle(LinkDown(h.now))
     actions = h.handle(ConfigRefused(h.now, "[Errno 19] No such device", failed=True))
