@@ -548,14 +548,15 @@ def test_hotplug_waits_for_the_interface_and_exits_when_it_goes(
     assert f"{veth.io} was removed: exiting" in run.log()
 
 
-@pytest.mark.parametrize("new_name", ["io9", "lan-\u00fc"])
+@pytest.mark.parametrize("new_name", ["io9", "lan-\u00fc", "lan\x01x"])
 def test_renamed_away_is_gone(veth: Veth, tmp_path: Path, io_runs: list[IoRun],
                               new_name: str) -> None:
-    """Also to a UTF-8 name, which the kernel takes: io, reading no name it knows, had
-    stayed, dropping every frame as another interface's."""
+    """Also to a UTF-8 name or one with a control character, which the kernel takes: io,
+    reading no name it knows, had stayed, dropping every frame as another interface's."""
     run, _ = _start(veth, tmp_path, io_runs)
     ip("-n", veth.netns, "link", "set", veth.io, "down")
     ip("-n", veth.netns, "link", "set", veth.io, "name", new_name)
     assert run.wait() == 0
-    said = new_name if new_name.isascii() else "a name that is not ASCII"
+    said = new_name if new_name.isascii() and new_name.isprintable() \
+        else "a name leasebox does not take"
     assert f"{veth.io} was renamed to {said}: exiting" in run.log()

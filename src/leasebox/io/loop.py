@@ -424,9 +424,9 @@ class IoLoop:
         match event:
             case link.LinkFacts() if event.ifindex == self.ifindex:
                 if event.name is not None and event.name != self.ifname:
-                    # ("": a name leasebox does not take, such as one in UTF-8)
+                    # ("": a name leasebox does not take: UTF-8, control characters, '/')
                     self.link_gone(f"{self.ifname} was renamed to "
-                                   f"{event.name or 'a name that is not ASCII'}")
+                                   f"{event.name or 'a name leasebox does not take'}")
                 self.on_link_facts(event, initial)
             case link.LinkGone(ifindex) if ifindex == self.ifindex:
                 self.link_gone(f"{self.ifname} was removed")
