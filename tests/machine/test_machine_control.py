@@ -98,6 +98,36 @@ def test_stop_with_release_but_configured_not_to() -> None:
         LeaseEventKind.LEFT, lease, "configuration removed, no RELEASE sent")
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_release_after_a_leave_that_kept_the_lease(keep: bool) -> None:
+    """SendRelease=no (or no io at the leave) kept the lease, which the server still holds:
+    `leaseboxctl release` gives it back then, with whatever is still applied of it. It had
+    answered "Stopped" and sent nothing, and the next start took the lease up again."""
+    h = Harness(ClientConfig(send_release=False))
+    lease = h.acquire()
+    h.handle(LeaveRequested(h.now, release=True, keep_configuration=keep))
+    assert h.state is State.STOPPED and h.client.lease == lease
+    actions = h.handle(ReleaseRequested(h.now + 60))
+    [release] = sent(actions)
+    assert release.message.message_type is MessageType.RELEASE
+    assert release.message.ciaddr == ADDRESS and release.destination == SERVER
+    assert of_type(actions, RemoveLease) == ([RemoveLease(lease)] if keep else [])
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.RELEASED
+    assert h.state is State.STOPPED and h.client.lease is None
+
+
+def test_release_after_a_leave_of_a_lease_that_ran_out_sends_nothing() -> None:
+    h = Harness(ClientConfig(send_release=False))
+    lease = h.acquire()
+    h.handle(LeaveRequested(h.now, release=True))
+    actions = h.handle(ReleaseRequested(lease.expires_at + 1))
+    assert not sent(actions)
+    assert of_type(actions, PersistLease) == [PersistLease(None)]  # forgotten all the same
+    assert h.client.lease is None
+
+
 def test_stop_without_release() -> None:
     """The configuration goes, the lease stays (the lease file): a LEFT event tells the
     hooks; not at shutdown, when none could run before the next boot."""
@@ -147,12 +177,11 @@ def test_stop_with_release_ignores_keep_configuration(logs: Logs) -> None:
     assert "KeepConfiguration= keeps it only when no RELEASE is sent" in logs.text
 
 
-def test_stopped_ignores_everything_but_renew_and_link() -> None:
+def test_stopped_ignores_everything_but_renew_release_and_link() -> None:
     h = Harness()
     h.acquire()
     h.handle(LeaveRequested(h.now, release=False))
     assert h.handle(LeaveRequested(h.now, release=True)) == []
-    assert h.handle(ReleaseRequested(h.now)) == []
     h.advance(10000)
     assert h.handle(TimerExpired(h.now)) == []
     assert h.handle(ConfigApplied(h.now)) == []

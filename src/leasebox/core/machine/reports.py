@@ -204,9 +204,10 @@ def _holds_granted_lease(ctx: Context) -> bool:
                                   or ctx.bind_kind is not None or ctx.applied == lease)
 
 
-def _send_release(ctx: Context) -> bool:
+def _send_release(ctx: Context, granted: bool = False) -> bool:
+    """RELEASE the lease held, when the server granted it (or `granted` says it did)."""
     lease = ctx.lease
-    if lease is None or not ctx.link_up or not _holds_granted_lease(ctx):
+    if lease is None or not ctx.link_up or not (granted or _holds_granted_lease(ctx)):
         return False
     steps.send(ctx, requests.release(ctx.config, steps.new_xid(ctx), steps.mac(ctx),
                                      lease.address, lease.server_id), lease.server_id)
@@ -218,12 +219,12 @@ def _stopped(ctx: Context) -> None:
     ctx.state = State.STOPPED
 
 
-def release(ctx: Context, event: Event) -> None:
+def release(ctx: Context, event: Event, granted: bool = False) -> None:
     """Give the lease back (RELEASE when one was granted), take it off, forget it, and stay
     STOPPED until a RenewRequested: an operator who released does not want a link flap to
     take a new lease behind their back."""
     lease = ctx.lease
-    sent = _send_release(ctx)
+    sent = _send_release(ctx, granted)
     steps.remove(ctx)
     steps.forget(ctx)
     if lease is not None:
@@ -270,6 +271,14 @@ def leave(ctx: Context, event: Event) -> None:
                  "lifetime ends, its DNS and NTP until leasebox runs here again",
                  applied.address, applied.prefixlen)
     _stopped(ctx)
+
+
+def stopped_release(ctx: Context, event: Event) -> None:
+    """A release after a leave that kept the lease (SendRelease=no, KeepConfiguration=yes,
+    no io then): the server holds it until it runs out, so it goes back now as from BOUND,
+    with what is still applied of it. One that ran out meanwhile is only forgotten."""
+    lease = ctx.lease
+    release(ctx, event, granted=lease is not None and ctx.now < lease.expires_at)
 
 
 def stopped_renew(ctx: Context, event: Event) -> None:

@@ -122,6 +122,7 @@ TABLE: Mapping[State, Mapping[Kind, Rule]] = {
         K.APPLIED: _rule(reports.config_applied, S.STOPPED),
         K.REFUSED: _rule(reports.config_refused, S.STOPPED),
         K.RENEW: _rule(reports.stopped_renew, S.INIT, S.INIT_REBOOT, S.REBOOTING),
+        K.RELEASE: _rule(reports.stopped_release, S.STOPPED),
     },
 }
 
