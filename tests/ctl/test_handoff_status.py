@@ -85,3 +85,10 @@ def test_routers_show_when_they_are_more_than_the_gateway() -> None:
     assert "      Routers: 198.51.100.9 192.0.2.1" in text(["198.51.100.9", "192.0.2.1"],
                                                           "192.0.2.1").splitlines()
     assert "      Routers: 10.9.9.9" in text(["10.9.9.9"], None).splitlines()
+
+
+def test_status_says_when_io_is_not_connected() -> None:
+    base = {"interface": "eth0", "state": "BOUND", "status": "Bound", "carrier": None}
+    assert "io: not connected" in format_status({**base, "io": False}, 0.0)
+    assert "io:" not in format_status({**base, "io": True}, 0.0)
+    assert "io:" not in format_status(base, 0.0)  # an engine from before the key

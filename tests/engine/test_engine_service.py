@@ -40,7 +40,7 @@ from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.ctl.dispatch import environment
 from leasebox.engine import dispatch, journal, leasefile, service
 from leasebox.engine.livestate import LiveState
-from leasebox.engine.main import Loop
+from leasebox.engine.main import STOP_GRACE, Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
 from tests.conftest import Logs
@@ -659,15 +659,25 @@ def test_option_57_follows_the_links_mtu(rig: Rig) -> None:
     assert rig.sent().max_message_size == 1400
 
 
-def test_release_waits_for_io_to_send_it(rig: Rig) -> None:
+@pytest.mark.parametrize("command", [control.Command.RELEASE, control.Command.RENEW])
+def test_release_and_renew_wait_for_io_to_send_them(rig: Rig,
+                                                    command: control.Command) -> None:
+    """Without io nothing can be sent: a renew had answered "Renewing" all the same, and
+    the status showed the carrier io last reported, with nothing about io."""
     bind(rig)
     io, rig.svc.io = rig.svc.io, None  # io restarting
-    reply = rig.control(control.Command.RELEASE)
+    reply = rig.control(command)
     assert reply["ok"] is False and "io is not running" in str(reply["error"])
     assert rig.svc.state is State.BOUND  # the lease is kept, not released unsent
+    status = rig.control(control.Command.STATUS)["result"]
+    assert (status["io"], status["carrier"]) == (False, None)
     rig.svc.io = io
-    assert rig.control(control.Command.RELEASE)["ok"] is True
-    assert rig.sent().message_type is wire.MessageType.RELEASE
+    assert rig.control(command)["ok"] is True
+    sent = wire.MessageType.RELEASE if command is control.Command.RELEASE \
+        else wire.MessageType.REQUEST
+    assert rig.sent().message_type is sent
+    status = rig.control(control.Command.STATUS)["result"]
+    assert (status["io"], status["carrier"]) == (True, True)
 
 
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
@@ -750,6 +760,48 @@ def test_leave_without_io_says_no_release_was_sent(rig: Rig, logs: Logs) -> None
     assert [json.loads(p.read_text())["event"] for p in queued] == ["bound", "left"]
     assert any("no DHCPRELEASE can be sent" in r.text()
                for r in logs.at_least(WARNING, "leasebox.engine"))
+
+
+@pytest.mark.parametrize("answer", ["ok", "failed", "none"])
+def test_a_leave_says_whether_netconf_removed_the_configuration(rig: Rig,
+                                                               answer: str) -> None:
+    """The target's stop job (leaseboxctl leave) waits for the removal: one netconf failed,
+    or did not confirm in time, is an error for it, not a "Stopped" with exit status 0
+    while the address may still be on the link."""
+    bind(rig)
+    listener, other = socket.socketpair()
+    loop = Loop(rig.svc, listener, None)
+    ctl, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        ctl.send(control.encode_request(control.Request(control.Command.LEAVE)))
+        loop._recv_control(conn)
+        assert rig.sent().message_type is wire.MessageType.RELEASE
+        dispatch.engine_dispatch_io(rig.svc, ipc.TxDone(True))  # the Remove goes after it
+        assert rig.netconf_conn is not None
+        remove = channel.recv(rig.netconf_conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        assert isinstance(remove, ipc.Remove) and len(loop.stop_waiters) == 1
+        if answer == "none":
+            rig.clock.now += STOP_GRACE
+        else:
+            status = ipc.ResultStatus.OK if answer == "ok" else ipc.ResultStatus.FAILED
+            dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
+                remove.request_id, status, "" if answer == "ok" else "RTM_DELADDR: EPERM"))
+        loop._housekeeping()
+        assert not loop.stop_waiters
+        ctl.settimeout(5)
+        reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+        assert reply["ok"] is (answer == "ok")
+        if answer == "failed":
+            assert reply["error"] == ("netconf could not remove the configuration "
+                                      "(RTM_DELADDR: EPERM): some of it may still be on eth0")
+        elif answer == "none":
+            assert reply["error"].startswith("netconf did not confirm the removal")
+        else:
+            assert reply["result"]["state"] == "STOPPED"
+    finally:
+        for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()
 
 
 @pytest.mark.parametrize("always", [False, True])

@@ -244,6 +244,9 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
              f"        State: {st.get('state') or 'starting'}"
              + ("" if st.get("carrier") in (None, True) else " (no carrier)"),
              f"       Status: {st.get('status')}"]
+    if st.get("io") is False:
+        lines.append("           io: not connected (restarting, or waiting for the "
+                     "interface): nothing is sent or received")
     lease = st.get("lease")
     if lease:
         lines += _lease_lines(lease, now_wall)

@@ -153,6 +153,8 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
             svc.feed(ConfigApplied(now))
         return
     svc.last_error = f"netconf {msg.status.name.lower()}: {msg.reason}"
+    if pending.kind == "remove":
+        svc.removal_failed = (msg.request_id, msg.reason)
     log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
     if pending.kind == "apply":
         svc.feed(ConfigRefused(now, msg.reason, failed=msg.status is ipc.ResultStatus.FAILED))
@@ -176,11 +178,12 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT or
     SELECTING, DISCOVER now, not after the back-off or the next retransmission; STOPPED
     (after a release), start again; elsewhere an exchange is already under way."""
+    if command is control.Command.RELEASE and (svc.client is None or svc.client.lease is None):
+        return "no lease to release"
+    if svc.io is None:  # the RELEASE would be lost, and the server keep the lease; the
+        # REQUEST or DISCOVER too, and the answer "Renewing" would not be true
+        return "io is not running (restarting?): nothing can be sent; try again"
     if command is control.Command.RELEASE:
-        if svc.client is None or svc.client.lease is None:
-            return "no lease to release"
-        if svc.io is None:  # the RELEASE would be lost, and the server keep the lease
-            return "io is not running (restarting?): nothing can be sent; try again"
         return ""
     if svc.state in RENEWABLE and not (svc.state is State.SELECTING and svc.client is not None
                                        and svc.client.offer_in_hand):
@@ -249,6 +252,28 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     return _reply(True, status(svc, svc.clock()))
 
 
+def pending_removals(svc: EngineService) -> frozenset[int]:
+    """The request ids of the removals netconf has not answered yet."""
+    return frozenset(rid for rid, p in svc.ledger.pending.items() if p.kind == "remove")
+
+
+def leave_reply(svc: EngineService, removals: frozenset[int]) -> bytes:
+    """The answer to a leave that waited for its removals (`removals`, pending_removals
+    right after it): the status once netconf confirmed them all, else an error, so that
+    the caller (the target's stop job, through leaseboxctl) does not take a link that may
+    still carry the address for a clean one."""
+    iface = svc.settings.interface
+    if removals & svc.ledger.pending.keys():
+        return _reply(False, error=f"netconf did not confirm the removal of the configuration "
+                                   f"in time: the address, routes and DNS may still be on "
+                                   f"{iface}")
+    if svc.removal_failed is not None and svc.removal_failed[0] in removals:
+        return _reply(False, error=f"netconf could not remove the configuration "
+                                   f"({svc.removal_failed[1]}): some of it may still be on "
+                                   f"{iface}")
+    return _reply(True, status(svc, svc.clock()))
+
+
 def received_options(svc: EngineService, lease: Lease) -> dict[str, str] | None:
     """The options asked for (RequestOptions=) that leasebox does not know, as the server
     sent them (hex): shown, never applied. None when the ACK is not at hand (a lease
@@ -264,7 +289,9 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "interface": svc.settings.interface,
         "state": str(svc.state) if svc.state else None,
-        "carrier": svc.link.carrier if svc.link else None,
+        # io reports the carrier: without it, what it said last may no longer be true
+        "io": svc.io is not None,
+        "carrier": svc.link.carrier if svc.link and svc.io else None,
         "mac": svc.link.mac.hex(":") if svc.link else None,
         "status": svc.status_text(now),
         "last_error": svc.last_error or None,

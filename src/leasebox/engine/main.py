@@ -240,7 +240,8 @@ class Loop:
         self.io_listener = io_listener
         self.control_listener = control_listener
         self.control_clients: Clients[socket.socket] = Clients()
-        self.stop_waiters: list[tuple[socket.socket, float]] = []
+        # leaves waiting for their removals: (connection, deadline, the removals' ids)
+        self.stop_waiters: list[tuple[socket.socket, float, frozenset[int]]] = []
         self.watchdog = sd.watchdog_interval()
         self.watchdog_at = 0.0
         self.terminate = False
@@ -316,7 +317,7 @@ class Loop:
                 deadlines.append(d)
         if self.watchdog is not None:
             deadlines.append(self.watchdog_at)
-        deadlines += [d for _, d in self.stop_waiters]
+        deadlines += [d for _, d, _ in self.stop_waiters]
         idle = self.control_clients.next_deadline()
         if idle is not None:
             deadlines.append(idle)
@@ -334,14 +335,13 @@ class Loop:
             self.watchdog_at = now + self.watchdog
         self.svc.update_status()
         waiting = []
-        for sock, deadline in self.stop_waiters:
+        for sock, deadline, removals in self.stop_waiters:
             if not self.svc.ledger.pending or now >= deadline:
-                self._reply(sock, dispatch.engine_dispatch_control(
-                    self.svc, control.encode_request(control.Request(control.Command.STATUS))))
+                self._reply(sock, dispatch.leave_reply(self.svc, removals))
             else:
-                waiting.append((sock, deadline))
+                waiting.append((sock, deadline, removals))
         self.stop_waiters = waiting
-        busy = {sock for sock, _ in self.stop_waiters}
+        busy = {sock for sock, _, _ in self.stop_waiters}
         for sock in self.control_clients.idle(now, busy):
             log.debug("closing an idle control connection")
             sock.close()
@@ -477,7 +477,8 @@ class Loop:
         if waits and self.svc.ledger.pending:
             # Answer once netconf has confirmed the removal, so that the caller (the
             # launcher, or the target's stop job) knows the link is clean when it returns.
-            self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE))
+            self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE,
+                                      dispatch.pending_removals(self.svc)))
             return
         self._reply(conn, reply)
 

@@ -115,6 +115,9 @@ class EngineService:
         self.command_rate = Rate()  # renew and release from the control socket
         self.servers = ServerWatch(settings.allow_servers, settings.deny_servers)
         self.last_error = ""
+        # the request id and netconf's reason of the last removal it did not carry out,
+        # for a leave that waits for its removal (main.Loop)
+        self.removal_failed: tuple[int, str] | None = None
         # what netconf left out of the lease in use, and why (its OK's notes: a router not
         # on the link, an MTU out of range), for the status
         self.netconf_notes = ""
