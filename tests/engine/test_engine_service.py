@@ -670,14 +670,14 @@ def test_release_and_renew_wait_for_io_to_send_them(rig: Rig,
     assert reply["ok"] is False and "io is not running" in str(reply["error"])
     assert rig.svc.state is State.BOUND  # the lease is kept, not released unsent
     status = rig.control(control.Command.STATUS)["result"]
-    assert (status["io"], status["carrier"]) == (False, None)
+    assert isinstance(status, dict) and (status["io"], status["carrier"]) == (False, None)
     rig.svc.io = io
     assert rig.control(command)["ok"] is True
     sent = wire.MessageType.RELEASE if command is control.Command.RELEASE \
         else wire.MessageType.REQUEST
     assert rig.sent().message_type is sent
     status = rig.control(control.Command.STATUS)["result"]
-    assert (status["io"], status["carrier"]) == (True, True)
+    assert isinstance(status, dict) and (status["io"], status["carrier"]) == (True, True)
 
 
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
