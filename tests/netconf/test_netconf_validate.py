@@ -174,16 +174,24 @@ def test_classless_table_and_metric_from_policy() -> None:
     assert p.routes == (PlannedRoute(N("0.0.0.0/0"), A("192.0.2.1"), 254, 50),)
 
 
-def test_classless_onlink_route_is_link_scope_and_comes_first() -> None:
-    msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(), classless_routes=(
-        Route(N("0.0.0.0/0"), A("10.128.0.1")),
-        Route(N("10.128.0.1/32"), A("0.0.0.0")),
+@pytest.mark.parametrize(("address", "prefixlen", "gateway"), [
+    ("10.128.0.5", 32, "10.128.0.1"),
+    ("192.0.2.10", 24, "198.51.100.1"),  # outside a /24: RFC 3442's own way still works
+])
+def test_classless_onlink_route_is_link_scope_and_comes_first(address: str, prefixlen: int,
+                                                              gateway: str) -> None:
+    msg = apply_msg(address=A(address), prefixlen=prefixlen, routers=(), classless_routes=(
+        Route(N("0.0.0.0/0"), A(gateway)),
+        Route(N((gateway, 32)), A("0.0.0.0")),
+        Route(N("203.0.113.0/24"), A(gateway)),
     ))
     p = plan(msg)
     assert p.routes == (
-        PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
-        PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024),
+        PlannedRoute(N((gateway, 32)), None, 254, 1024),
+        PlannedRoute(N("0.0.0.0/0"), A(gateway), 254, 1024),
+        PlannedRoute(N("203.0.113.0/24"), A(gateway), 254, 1024),
     )
+    assert p.notes == ()
 
 
 def test_gateway_onlink_via_wider_classless_route_gets_host_route_first() -> None:
@@ -197,26 +205,94 @@ def test_gateway_onlink_via_wider_classless_route_gets_host_route_first() -> Non
         PlannedRoute(N("198.51.100.1/32"), None, 254, 1024),
         PlannedRoute(N("203.0.113.0/24"), A("198.51.100.1"), 254, 1024),
     )
+    assert p.notes == ()
 
 
-def test_classless_gateway_off_link_refused() -> None:
-    msg = apply_msg(classless_routes=(Route(N("203.0.113.0/24"), A("198.51.100.1")),))
-    refused(msg, "not on the link")
+def test_classless_gateway_off_link_is_skipped_with_a_note() -> None:
+    """A /24 lease with one option-121 route through a gateway outside the subnet and no
+    on-link route to it: that route is skipped, said in the reply and the log, and the rest
+    of the lease is applied (refusing it lost the address, again at every offer)."""
+    msg = apply_msg(classless_routes=(
+        Route(N("0.0.0.0/0"), A("192.0.2.1")),
+        Route(N("203.0.113.0/24"), A("198.51.100.1")),
+        Route(N("198.51.100.0/24"), A("192.0.2.2")),
+    ))
+    for policy, table in ((Policy(), 254), (Policy(classless_table=100), 100)):
+        p = plan(msg, policy)
+        assert p.interface == IPv4Interface("192.0.2.10/24")
+        assert [(r.destination, r.gateway) for r in p.routes] == [
+            *([(N("192.0.2.0/24"), None)] if table != 254 else []),
+            (N("0.0.0.0/0"), A("192.0.2.1")), (N("198.51.100.0/24"), A("192.0.2.2"))]
+        assert {r.table for r in p.routes} == {table}
+        assert p.notes == ("classless route 203.0.113.0/24 skipped: gateway 198.51.100.1 is"
+                           " not on the link (outside 192.0.2.0/24, no on-link route)",)
+    # the default route itself: the lease goes on without one
+    p = plan(apply_msg(classless_routes=(Route(N("0.0.0.0/0"), A("198.51.100.1")),)))
+    assert p.routes == () and p.notes[0].startswith("classless route 0.0.0.0/0 skipped: ")
 
 
-def test_onlink_route_counts_only_when_it_is_installed() -> None:
-    """A /32 lease reaches its gateway through the server's on-link route (RFC 3442). With
-    UseRoutes=no that route is not installed, so it cannot vouch for the gateway either
-    (the bypass of security hardening item 5): every gateway must be in our subnet."""
+def test_a_slash_32_lease_reaches_a_classless_gateway_through_a_host_route() -> None:
+    """A routed /32 lease whose option 121 has the default route via a gateway outside it
+    and no on-link route to that gateway: a host route to it first (once, however many
+    routes go through it), as for option 3's router and as networkd does."""
+    msg = apply_msg(address=A("203.0.113.7"), prefixlen=32, routers=(), classless_routes=(
+        Route(N("0.0.0.0/0"), A("203.0.113.1")),
+        Route(N("198.51.100.0/24"), A("203.0.113.1")),
+    ))
+    for policy, table in ((Policy(), 254), (Policy(route_table=100), 100),
+                          (Policy(classless_table=200), 200)):
+        p = plan(msg, policy)
+        routes = [r for r in p.routes if r.destination != N("203.0.113.7/32")]
+        assert routes == [PlannedRoute(N("203.0.113.1/32"), None, table, 1024),
+                          PlannedRoute(N("0.0.0.0/0"), A("203.0.113.1"), table, 1024),
+                          PlannedRoute(N("198.51.100.0/24"), A("203.0.113.1"), table, 1024)]
+        assert p.notes == ()
+
+
+@pytest.mark.parametrize("prefixlen", [24, 32])
+@pytest.mark.parametrize(("gateway", "why"), [
+    ("192.0.2.10", "our own address"),
+    ("127.0.0.1", "loopback"),
+    ("224.0.0.1", "multicast"),
+    ("0.1.2.3", r"0\.0\.0\.0/8"),
+    ("255.255.255.255", "limited broadcast"),
+    ("240.0.0.1", "class E"),
+])
+def test_classless_gateway_never_acceptable_refused(prefixlen: int, gateway: str,
+                                                    why: str) -> None:
+    """Off the link is a route's problem; a gateway no lease may have is still the lease's,
+    on a /24 as on a /32 (where no host route makes it acceptable)."""
+    refused(apply_msg(prefixlen=prefixlen, routers=(), classless_routes=(
+        Route(N("198.51.100.0/24"), A(gateway)),)), why)
+
+
+@pytest.mark.parametrize("gateway", ["192.0.2.0", "192.0.2.255"])
+def test_classless_gateway_network_or_broadcast_refused(gateway: str) -> None:
+    refused(apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A(gateway)),)),
+            "network or broadcast")
+
+
+def test_a_host_route_comes_only_with_an_installed_route_through_it() -> None:
+    """A /32 lease: the host route to a gateway comes with the route through it, and only
+    when that route is installed. With UseRoutes=no the server's on-link routes are not
+    installed; the default route (UseGateway=) still gets its host route, as option 3's
+    router does, but a skipped route gets none (the bypass of security hardening item 5)."""
     msg = apply_msg(address=A("10.128.0.5"), prefixlen=32, routers=(), classless_routes=(
         Route(N("10.128.0.1/32"), A("0.0.0.0")),
         Route(N("0.0.0.0/0"), A("10.128.0.1")),
+        Route(N("198.51.100.0/24"), A("10.128.0.9")),
+        Route(N("172.16.0.0/24"), A("0.0.0.0")),
     ))
-    refused(msg, "not on the link", Policy(use_routes=False))
-    p = plan(msg)
-    assert p.routes == (
+    default = (PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
+               PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024))
+    assert plan(msg, Policy(use_routes=False)).routes == default
+    assert plan(msg, Policy(use_routes=False, use_gateway=False)).routes == ()
+    assert plan(msg).routes == (
         PlannedRoute(N("10.128.0.1/32"), None, 254, 1024),
+        PlannedRoute(N("172.16.0.0/24"), None, 254, 1024),
+        PlannedRoute(N("10.128.0.9/32"), None, 254, 1024),
         PlannedRoute(N("0.0.0.0/0"), A("10.128.0.1"), 254, 1024),
+        PlannedRoute(N("198.51.100.0/24"), A("10.128.0.9"), 254, 1024),
     )
 
 
@@ -298,7 +374,10 @@ def test_use_routes_no_cannot_be_bypassed_with_an_onlink_host_route() -> None:
     """Security hardening, item 5: a skipped on-link route must not admit a gateway."""
     routes = (Route(N("0.0.0.0/0"), A("10.8.0.53")), Route(N("10.8.0.53/32"), A("0.0.0.0")))
     msg = apply_msg(classless_routes=routes)
-    refused(msg, "gateway 10.8.0.53 is not on the link", Policy(use_routes=False))
+    p = plan(msg, Policy(use_routes=False))  # the default route is skipped, not the lease
+    assert p.routes == ()
+    assert p.notes == ("classless route 0.0.0.0/0 skipped: gateway 10.8.0.53 is not on the"
+                       " link (outside 192.0.2.0/24, no on-link route)",)
     # with the on-link route installed, the gateway behind it is fine (RFC 3442)
     p = plan(msg)
     assert PlannedRoute(N("10.8.0.53/32"), None, 254, 1024) in p.routes

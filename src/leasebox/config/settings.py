@@ -264,8 +264,10 @@ USE_DOMAINS = Setting(
 USE_ROUTES = Setting(
     _N, "UseRoutes", v.boolean, True,
     "Add the classless static routes (option 121) of the lease, other than a default "
-    "route. With UseRoutes=no every gateway must lie in the leased subnet: an on-link route "
-    "that is not installed cannot make a gateway outside it reachable.",
+    "route. A route whose gateway is not on the link is left out (said in leaseboxctl "
+    "status), not the lease; a /32 lease reaches its gateways through a host route, as "
+    "systemd-networkd does. With UseRoutes=no every gateway must lie in the leased subnet: "
+    "an on-link route that is not installed cannot make a gateway outside it reachable.",
     _NC, BOOL)
 USE_GATEWAY = Setting(
     _N, "UseGateway", v.boolean, True,

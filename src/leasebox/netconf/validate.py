@@ -34,6 +34,12 @@ class Refused(Exception):
     """The request breaks policy. str() is the reason sent back to the engine and logged."""
 
 
+class OffLink(Refused):
+    """A gateway that is fine in itself but that the client cannot reach: the route through
+    it is skipped with a note, never the lease (a server's mistake would leave the link
+    with no address, its offers avoided again and again)."""
+
+
 @record
 class PlannedRoute:
     destination: IPv4Network
@@ -98,6 +104,11 @@ def _check_address(msg: Apply, policy: Policy) -> IPv4Interface:
 
 
 def _check_gateway(gw: IPv4Address, iface: IPv4Interface, onlink: list[IPv4Network]) -> None:
+    """Raises Refused for a gateway no lease may have, OffLink for one not on the link.
+    A /32 lease (some clouds and ISPs) has every gateway outside: it is reached through a
+    host route, which _routes adds, as networkd, dhcpcd and dhclient-script do. Only there:
+    a host route beats every more general one (a VPN's), so elsewhere a gateway outside
+    the subnet needs an installed on-link route of the lease (RFC 3442)."""
     _check_host(gw, "gateway")
     net = iface.network
     if gw == iface.ip:
@@ -106,8 +117,8 @@ def _check_gateway(gw: IPv4Address, iface: IPv4Interface, onlink: list[IPv4Netwo
         if net.prefixlen <= 30 and gw in (net.network_address, net.broadcast_address):
             raise Refused(f"gateway {gw} is the network or broadcast address of {net}")
         return
-    if not any(gw in link for link in onlink):
-        raise Refused(f"gateway {gw} is not on the link (outside {net}, no on-link route)")
+    if net.prefixlen != 32 and not any(gw in link for link in onlink):
+        raise OffLink(f"gateway {gw} is not on the link (outside {net}, no on-link route)")
 
 
 def _check_destination(dest: IPv4Network) -> None:
@@ -120,16 +131,13 @@ def _first_usable_router(routers: tuple[IPv4Address, ...], iface: IPv4Interface,
                          notes: list[str]) -> IPv4Address | None:
     """The default route's gateway: the first router of option 3 that is on the link, in
     the server's order of preference (RFC 2132 3.5). The others are alternatives a client
-    may skip, and a router a client cannot reach is no reason to refuse the address: one
+    may skip, and a router a client cannot use is no reason to refuse the address: one
     is skipped with a note; with none usable the lease goes on without a default route, as
-    dhclient-script leaves it. A /32 lease (some clouds and ISPs) has its router outside:
-    it is reached through a host route, added below, as networkd, dhcpcd and
-    dhclient-script do. Only there: a host route beats every more general one (a VPN's),
-    so elsewhere a router outside the subnet is skipped."""
+    dhclient-script leaves it. A /32 lease's router is reached through a host route
+    (_check_gateway)."""
     for router in routers:
         try:
-            _check_gateway(router, iface, [IPv4Network((router, 32))]
-                           if iface.network.prefixlen == 32 else [])
+            _check_gateway(router, iface, [])
         except Refused as exc:
             notes.append(f"router skipped: {exc}")
             continue
@@ -149,10 +157,11 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
         # ClasslessRoutes=main: with the lease's other routes (RouteTable=)
         table = (policy.route_table if policy.classless_table == RT_TABLE_MAIN
                  else policy.classless_table)
-        # The server's on-link routes make gateways inside them acceptable, but only the
+        # The server's on-link routes make gateways inside them reachable, but only the
         # on-link routes that will be installed: with UseRoutes=no a skipped 10.8.0.53/32
         # must not let a default route via 10.8.0.53 through (every gateway then has to be
-        # inside our own subnet).
+        # inside our own subnet, or be a /32 lease's, reached by a host route added only
+        # for a route through it that is installed).
         def installed(route: Route) -> bool:
             return policy.use_gateway if route.destination.prefixlen == 0 else policy.use_routes
 
@@ -169,9 +178,13 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
                 _check_destination(route.destination)
             if route.gateway == ANY:
                 wanted.append((route.destination, None, table))
-            else:
+                continue
+            try:
                 _check_gateway(route.gateway, iface, onlink)
-                wanted.append((route.destination, route.gateway, table))
+            except OffLink as exc:  # as option 3's router: the route goes, not the lease
+                notes.append(f"classless route {route.destination} skipped: {exc}")
+                continue
+            wanted.append((route.destination, route.gateway, table))
     elif policy.use_gateway and msg.routers:
         if len(msg.routers) > MAX_ROUTERS:
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
