@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
 
     services = []
     for name, argv_, sockets in (
-        ("netconf", module("netconf") + ["--runtime-dir", str(args.runtime_dir)]
+        ("netconf", module("netconf") + ["--runtime-dir", str(args.runtime_dir),
+                                            "--dns-dir", str(args.runtime_dir / "dns")]
          + debug + args.netconf_arg, [("netconf", socks["netconf"])]),
         ("engine", module("engine") + ["--runtime-dir", str(args.runtime_dir),
                                           "--state-dir", str(state_dir)]

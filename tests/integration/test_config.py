@@ -57,7 +57,7 @@ def test_use_dns_no(lab: Lab) -> None:
     box = configured(lab, "leasebox.conf.d/50-nodns.conf", "[Network]\nUseDNS=no\n").start()
     lab.wait_address()
     box.wait_bound()
-    resolv = _read(box.rundir / "veth0" / "resolv.conf")
+    resolv = _read(box.rundir / "dns" / "veth0.conf")
     assert not [line for line in resolv.splitlines() if line.startswith("nameserver")]
     assert "example.test" in resolv  # UseDomains= is still yes: only DNS servers are off
 

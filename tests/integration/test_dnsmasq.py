@@ -44,7 +44,7 @@ def test_cold_lease_applies_everything(lab: Lab) -> None:
     assert default[0]["protocol"] == "dhcp"
     assert any(r["dst"] == "198.51.100.0/24" and r["gateway"] == "192.0.2.254" for r in routes)
     assert lab.mtu() == 1400
-    resolv = wait_for("resolv.conf", lambda: _read(box.rundir / "veth0" / "resolv.conf"), 5)
+    resolv = wait_for("resolv.conf", lambda: _read(box.rundir / "dns" / "veth0.conf"), 5)
     assert "nameserver 192.0.2.53" in resolv and "nameserver 192.0.2.54" in resolv
     assert "example.test" in resolv and "corp.example.test" in resolv
     wait_for("the STATUS line", lambda: box.status().startswith("Bound "), 5)
@@ -61,7 +61,7 @@ def test_release_on_stop_removes_everything(lab: Lab) -> None:
     assert lab.address() is None
     assert not [r for r in lab.routes() if r.get("protocol") == "dhcp"]
     assert lab.mtu() == 1500
-    assert not (box.rundir / "veth0" / "resolv.conf").exists()
+    assert not (box.rundir / "dns" / "veth0.conf").exists()
     wait_for("DHCPRELEASE at dnsmasq", lambda: dns.count("DHCPRELEASE") == 1, 5)
     wait_for("the lease gone from dnsmasq's file", lambda: addr["local"] not in dns.leases(), 5)
     # the engine's last line does not say it kept the lease it had just given back

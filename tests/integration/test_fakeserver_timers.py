@@ -26,7 +26,7 @@ INFINITE = 0xFFFFFFFF
 
 
 def resolv_conf(box: Leasebox) -> str:
-    path = box.rundir / "veth0" / "resolv.conf"
+    path = box.rundir / "dns" / "veth0.conf"
     return path.read_text() if path.exists() else ""
 
 
@@ -173,7 +173,7 @@ def test_expiry_removes_everything_when_the_server_never_returns(lab: Lab) -> No
     gone = time.monotonic() - acquired
     assert 11.0 <= gone <= 13.5, f"address removed at {gone:.2f} s, the lease is 12 s"
     wait_for("the DHCP routes to go", lambda: not dhcp_routes(lab), 3)
-    wait_for("resolv.conf to go", lambda: not (box.rundir / "veth0" / "resolv.conf").exists(), 3)
+    wait_for("resolv.conf to go", lambda: not (box.rundir / "dns" / "veth0.conf").exists(), 3)
     # and it starts over
     again = server.wait(DISCOVERING, 8, count=2)[1].time - acquired
     assert again >= 11.0

@@ -99,7 +99,7 @@ class Run:
         self.server = FakeServer(lab, script).start()
         self.monitor = Monitor(lab).start()
         self.box = Leasebox(lab, *engine_args, netconf_args=netconf_args)
-        self.resolv = ResolvWatch(self.box.rundir / "veth0" / "resolv.conf")
+        self.resolv = ResolvWatch(self.box.rundir / "dns" / "veth0.conf")
         self.pids: dict[str, int] = {}
 
     def __enter__(self) -> Run:

@@ -39,7 +39,7 @@ def test_lease_options_renewal_and_release(lab: Lab, kind: str) -> None:
     assert low <= int(addr["local"].rsplit(".", 1)[1]) <= high and addr["prefixlen"] == 24
     default = [r for r in lab.routes() if r["dst"] == "default"]
     assert [r["gateway"] for r in default] == [SERVER_IP]
-    resolv = wait_for("resolv.conf", lambda: _read(box.rundir / "veth0" / "resolv.conf"), 5)
+    resolv = wait_for("resolv.conf", lambda: _read(box.rundir / "dns" / "veth0.conf"), 5)
     assert f"nameserver {DNS}" in resolv and f"{kind}.example" in resolv
     box.wait_bound()
     assert server.count("DHCPDISCOVER") == 1

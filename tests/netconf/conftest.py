@@ -125,7 +125,8 @@ def start_netconf(tmp_path: Path) -> Iterator[Any]:
         # `ip netns exec` execs in turn, so LISTEN_PID still names netconf's python
         argv = activation.argv([(name, fd)], [
             "ip", "netns", "exec", ns, python, "-m", "leasebox.netconf.main", iface,
-            "--runtime-dir", str(tmp_path / "run"), "--debug", *extra])
+            "--runtime-dir", str(tmp_path / "run"), "--dns-dir", str(tmp_path / "run" / "dns"),
+            "--debug", *extra])
         log_path = tmp_path / f"netconf-{len(started)}.log"
         with log_path.open("w") as log:
             proc = subprocess.Popen(argv, env=env, pass_fds=(fd,), stdin=subprocess.DEVNULL,

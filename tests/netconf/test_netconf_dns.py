@@ -41,16 +41,16 @@ def test_render_rechecks_servers() -> None:
 
 
 def test_write_replace_remove(tmp_path: Path) -> None:
-    target = ResolvConfFile(str(tmp_path / "eth0"), "eth0")
+    target = ResolvConfFile(str(tmp_path / "dns"), "eth0")
     target.write([A("192.0.2.53")], ["example.com"])
-    path = tmp_path / "eth0" / "resolv.conf"
+    path = tmp_path / "dns" / "eth0.conf"
     assert "nameserver 192.0.2.53" in path.read_text()
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     inode = path.stat().st_ino
     target.write([A("192.0.2.54")], [])
     assert "192.0.2.54" in path.read_text() and "search" not in path.read_text()
     assert path.stat().st_ino != inode  # a new file renamed over the old one
-    assert os.listdir(tmp_path / "eth0") == ["resolv.conf"]  # no temp file left behind
+    assert os.listdir(tmp_path / "dns") == ["eth0.conf"]  # no temp file left behind
     assert target.remove()
     assert not path.exists()
     assert not target.remove()
@@ -61,8 +61,8 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
     target.write([A("192.0.2.53")], [])
     with pytest.raises(Refused):
         target.write([A("192.0.2.54")], ["bad name"])
-    assert "192.0.2.53" in (tmp_path / "resolv.conf").read_text()
-    assert os.listdir(tmp_path) == ["resolv.conf"]
+    assert "192.0.2.53" in (tmp_path / "eth0.conf").read_text()
+    assert os.listdir(tmp_path) == ["eth0.conf"]
 
 
 class RecordingBus:

@@ -61,8 +61,13 @@ def route_set(ns: str) -> set[tuple[str, str | None, int | None, str | None, str
 
 @pytest.mark.parametrize("python", INTERPRETERS)
 def test_apply_renew_remove(netns: str, start_netconf: Any, tmp_path: Path, python: str) -> None:
+    # where an older netconf wrote the file, which only root could read: replaced
+    old = tmp_path / "run" / IFACE / "resolv.conf"
+    old.parent.mkdir(parents=True)
+    old.write_text("nameserver 192.0.2.99\n")
     nc = start_netconf(netns, python)
     reply = nc.request(lease(1))
+    assert not old.exists()
     assert (reply.request_id, reply.status) == (1, OK), reply.reason
 
     [addr] = addresses(netns)
@@ -72,7 +77,7 @@ def test_apply_renew_remove(netns: str, start_netconf: Any, tmp_path: Path, pyth
     assert 590 <= addr["preferred_life_time"] <= 600
     assert route_set(netns) == {("default", "192.0.2.1", 1024, None, None)}
     assert mtu(netns) == 1400
-    resolv = tmp_path / "run" / IFACE / "resolv.conf"
+    resolv = tmp_path / "run" / "dns" / f"{IFACE}.conf"
     assert resolv.read_text().splitlines()[1:] == [
         "nameserver 192.0.2.53", "nameserver 192.0.2.54", "search example.com corp.example"]
 
@@ -145,7 +150,7 @@ def test_refused_apply_changes_nothing(netns: str, start_netconf: Any, tmp_path:
         reply = nc.request(bad)
         assert (reply.request_id, reply.status) == (i, REFUSED), reply.reason
         assert snapshot(netns) == before
-    assert not (tmp_path / "run" / IFACE / "resolv.conf").exists()
+    assert not (tmp_path / "run" / "dns" / f"{IFACE}.conf").exists()
     reply = nc.request(ipc.Remove(7))  # still serving
     assert reply.status == OK and reply.reason == "nothing was applied"
 
@@ -290,7 +295,7 @@ def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: An
     assert nc.request(lease(1)).status == OK
     assert _link_up(netns)
     assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
-    resolv = tmp_path / "run" / IFACE / "resolv.conf"
+    resolv = tmp_path / "run" / "dns" / f"{IFACE}.conf"
     wait_for("the DNS handed on", resolv.exists, 10)
     # gone while netconf waits for a request: the link-event socket wakes it, and the
     # link's DNS is taken back (its address and routes went with it)
@@ -349,7 +354,7 @@ def test_restarted_netconf_removes_what_its_predecessor_added(
     reply = again.request(ipc.Remove(2))
     assert reply.status == OK, reply.reason
     assert snapshot(netns) == pristine  # MTU 1500 again, no address, no routes
-    assert not (tmp_path / "run" / IFACE / "resolv.conf").exists()
+    assert not (tmp_path / "run" / "dns" / f"{IFACE}.conf").exists()
     assert not (tmp_path / "run" / IFACE / "netconf.state").exists()
     assert "resuming what an earlier netconf applied" in again.output()
 
@@ -533,7 +538,7 @@ def test_a_netconf_started_without_its_link_takes_back_its_dns(
     not held for ever."""
     nc = start_netconf(netns, INTERPRETERS[0].values[0])
     assert nc.request(lease(1)).status == OK
-    resolv = tmp_path / "run" / IFACE / "resolv.conf"
+    resolv = tmp_path / "run" / "dns" / f"{IFACE}.conf"
     wait_for("the DNS handed on", resolv.exists, 10)
     nc.stop()
     ip("-n", netns, "link", "del", IFACE)

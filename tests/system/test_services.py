@@ -237,7 +237,7 @@ def test_resolved_down_costs_nothing_and_dns_arrives_when_it_is_back(lab: LeaseL
 
 
 NETCONF_DROPIN = f"/run/systemd/system/leasebox-netconf@{IFACE}.service.d/dns-to-file.conf"
-RESOLV_CONF = f"/run/leasebox-netconf/{IFACE}/resolv.conf"
+RESOLV_CONF = f"/run/leasebox-dns/{IFACE}.conf"
 
 
 def test_dns_moves_to_resolved_when_it_comes_under_a_running_lease(lab: LeaseLab) -> None:
@@ -257,6 +257,11 @@ def test_dns_moves_to_resolved_when_it_comes_under_a_running_lease(lab: LeaseLab
         lab.wait_bound()
         wait_for("DNS in the file", lambda: "nameserver 192.0.2.53" in c.run(
             ["cat", RESOLV_CONF], check=False).stdout, 10)
+        # as every resolver reads it: as any user, through a symbolic link
+        c.run(["ln", "-sf", RESOLV_CONF, "/run/resolv-test.conf"])
+        read = c.run(["runuser", "-u", "nobody", "--", "cat", "/run/resolv-test.conf"],
+                     check=False)
+        assert "nameserver 192.0.2.53" in read.stdout, read.stderr
         assert resolvectl(c, "dns") == [] and resolvectl(c, "domain") == []
         requests = lab.count("DHCPREQUEST")
 

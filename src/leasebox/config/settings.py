@@ -244,7 +244,7 @@ USE_DNS = Setting(
     _N, "UseDNS", v.boolean, True,
     "Hand the DNS servers of the lease to systemd-resolved (through leasebox-bus), or, when "
     "resolved is not installed, write them to the resolv.conf-format file "
-    "/run/leasebox-netconf/IFACE/resolv.conf. A failed hand-off never costs the address: it "
+    "/run/leasebox-dns/IFACE.conf. A failed hand-off never costs the address: it "
     "is retried, and leaseboxctl status shows it as pending.",
     _NC, BOOL)
 USE_NTP = Setting(

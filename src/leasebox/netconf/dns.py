@@ -15,7 +15,9 @@ from ipaddress import IPv4Address
 from leasebox.netconf.validate import check_domain
 from leasebox.runtime import atomicfile as atomic
 
-FILENAME = "resolv.conf"
+# Where netconf wrote the file before it had a directory of its own (a leasebox before
+# 2026-12-07): below the runtime directory, which only root could read.
+OLD_FILENAME = "resolv.conf"
 
 
 def render(ifname: str, servers: Sequence[IPv4Address], domains: Sequence[str]) -> str:
@@ -32,17 +34,22 @@ def render(ifname: str, servers: Sequence[IPv4Address], domains: Sequence[str]) 
 
 
 class ResolvConfFile:
-    """The file at DIRECTORY/resolv.conf that this netconf owns for its one interface."""
+    """The file DIRECTORY/IFACE.conf that this netconf owns for its one interface.
+
+    DIRECTORY is shared by every interface's netconf (group leasebox may write it): a
+    dynamic user's own directories are below /run/private, which no other user may enter,
+    and every user's resolver must read this file."""
 
     def __init__(self, directory: str, ifname: str) -> None:
         self.directory = directory
         self.ifname = ifname
-        self.path = os.path.join(directory, FILENAME)
+        self.filename = f"{ifname}.conf"
+        self.path = os.path.join(directory, self.filename)
 
     def write(self, servers: Sequence[IPv4Address], domains: Sequence[str]) -> None:
         data = render(self.ifname, servers, domains).encode("ascii")
-        atomic.write_atomic(self.directory, FILENAME, data, mode=0o644)  # resolvers read it
+        atomic.write_atomic(self.directory, self.filename, data, mode=0o644)  # resolvers read it
 
     def remove(self) -> bool:
         """False when there was no file."""
-        return atomic.remove(self.directory, FILENAME)
+        return atomic.remove(self.directory, self.filename)

@@ -7,7 +7,7 @@ under ROOT (default /), and serves each engine by the files as they were when th
 started, across its own idle exits (startconfig.py).
 
 DNS goes to systemd-resolved when it is installed (--dns-to=auto), else to
-DIR/IFACE/resolv.conf (DIR defaults to /run/leasebox); NTP goes to systemd-timesyncd.
+DNSDIR/IFACE.conf (--dns-dir, default /run/leasebox-dns); NTP goes to systemd-timesyncd.
 Both through leasebox-bus (--bus-socket), because only root may tell those services
 anything. A hand-off that fails never costs the address: it is retried with a bounded
 backoff, and netconf does not exit idle while one is pending. What netconf changed is
@@ -60,7 +60,7 @@ from leasebox.netconf.dispatch import (
     Netconf,
     netconf_dispatch_engine,
 )
-from leasebox.netconf.dns import ResolvConfFile
+from leasebox.netconf.dns import OLD_FILENAME, ResolvConfFile
 from leasebox.netconf.handoff import (
     BUS_SOCKET,
     NOTHING,
@@ -73,6 +73,7 @@ from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.startconfig import Configs
 from leasebox.netconf.state import StateError, StateFile
+from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import cmdline, sandbox, sd
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
@@ -87,7 +88,11 @@ SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 STOP_DRAIN = 3.5
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
-RUNTIME_DIR = "/run/leasebox"  # resolv.conf goes to RUNTIME_DIR/IFACE/
+RUNTIME_DIR = "/run/leasebox"  # netconf.state goes to RUNTIME_DIR/IFACE/
+# The resolv.conf-format files, DNS_DIR/IFACE.conf: not in the runtime directory, which
+# systemd keeps below /run/private (mode 0700) for a dynamic user that preserves it, where
+# no resolver but root's could read them (README, "DNS without systemd-resolved").
+DNS_DIR = "/run/leasebox-dns"
 CONFIG_ROOT = "/"
 
 
@@ -101,7 +106,9 @@ SYNTAX = cmdline.Syntax(
         cmdline.Option("--config-root", "DIR",
                        f"read leasebox.conf under DIR instead of {CONFIG_ROOT} (for tests)"),
         cmdline.Option("--runtime-dir", "DIR",
-                       f"resolv.conf goes to DIR/IFACE/ (default {RUNTIME_DIR})"),
+                       f"netconf.state goes to DIR/IFACE/ (default {RUNTIME_DIR})"),
+        cmdline.Option("--dns-dir", "DIR",
+                       f"the resolv.conf-format file is DIR/IFACE.conf (default {DNS_DIR})"),
         cmdline.Option("--dns-to", "auto|file|resolved",
                        "auto (default): systemd-resolved when it is installed, else the "
                        "resolv.conf file"),
@@ -120,6 +127,7 @@ class _Args:
     config_root: str = CONFIG_ROOT
     runtime_dir: str = RUNTIME_DIR
     dns_to: str = "auto"
+    dns_dir: str = DNS_DIR
     bus_socket: str = BUS_SOCKET
     exit_idle_time: float = 0.0  # never
     debug: bool = False
@@ -136,7 +144,7 @@ def _parse_args(argv: list[str]) -> _Args | None:
         raise cmdline.UsageError(f"--dns-to: auto, file or resolved, not {dns_to!r}")
     return _Args(cmdline.interface(command.positional), given.get("--config-root", CONFIG_ROOT),
                  given.get("--runtime-dir", RUNTIME_DIR), dns_to,
-                 given.get("--bus-socket", BUS_SOCKET),
+                 given.get("--dns-dir", DNS_DIR), given.get("--bus-socket", BUS_SOCKET),
                  _idle_time(given.get("--exit-idle-time", "0")), "--debug" in command.flags)
 
 
@@ -382,7 +390,11 @@ def _load_state(state: StateFile, log: Logger) -> Tracked | None:
 def _resolver(args: _Args, ifname: str, runtime_dir: str
               ) -> ToBus | ToFileAndBus:
     bus = BusClient(ifname, args.bus_socket)
-    file = ResolvConfFile(runtime_dir, ifname)
+    file = ResolvConfFile(args.dns_dir, ifname)
+    try:  # an older netconf's file, which only root could read: the new one replaces it
+        atomic.remove(runtime_dir, OLD_FILENAME)
+    except OSError:
+        pass
     if args.dns_to == "resolved" or (args.dns_to == "auto" and os.path.exists(RESOLVED_BINARY)):
         return ToBus(bus, stale=file)
     return ToFileAndBus(file, bus)
