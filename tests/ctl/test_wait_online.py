@@ -438,3 +438,31 @@ def test_a_failed_dns_hand_off_holds_nothing_up(
     assert wait_online(tmp_path, "--timeout", "10") == 0
     assert capsys.readouterr().err == ("leaseboxctl: eth0: going on without waiting for its "
                                        "DNS any longer: netconf has not handed its DNS on yet\n")
+
+
+@pytest.mark.parametrize("load_state", ["masked", "loaded"])
+def test_an_interface_whose_target_is_masked_is_not_waited_for(
+        tmp_path: Path, engines: list[FakeEngine], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], load_state: str) -> None:
+    """`systemctl mask leasebox@eth1.target` leaves the enabled wait unit of eth1: it held
+    every boot up for its whole timeout. systemd is asked once, only about an interface
+    leasebox does not run on."""
+    fake, calls = tmp_path / "systemctl", tmp_path / "calls"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n'
+                    '[ "$*" = "show --property=LoadState --value leasebox@eth1.target" ] && '
+                    f"echo {load_state} && exit 0\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
+    engines.append(FakeEngine(tmp_path, "eth0", ["SELECTING", "BOUND"]))
+    if load_state == "masked":
+        assert wait_online(tmp_path, "--timeout", "10", "eth0", "eth1") == 0
+        assert "eth1: leasebox@eth1.target is masked: not waiting for it" in \
+            capsys.readouterr().err
+        assert wait_online(tmp_path, "--timeout", "10", "eth1") == 0  # nothing left
+    else:
+        assert wait_online(tmp_path, "--timeout", "0.5", "eth0", "eth1") == \
+            waitonline.EX_TIMEOUT
+        assert "waiting for eth1 (not running)" in capsys.readouterr().err
+    assert calls.read_text().splitlines()[0] == \
+        "show --property=LoadState --value leasebox@eth1.target"
+    assert len(calls.read_text().splitlines()) == (2 if load_state == "masked" else 1)

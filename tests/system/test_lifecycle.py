@@ -75,6 +75,15 @@ def test_restart_while_bound_keeps_the_lease_without_an_exchange(lab: LeaseLab,
     assert exchanges(lab) == before, "a restart must not cost a DHCP exchange"
     if name == "engine":
         assert "resumed in BOUND" in lab.journal("-u", unit, "-o", "cat")
+        # The leave unit's stop leaves the link, so only the target's stop may stop it: a
+        # restart of every unit of the interface by a glob had released the lease and left
+        # the engine idle behind an active target.
+        leave = f"leasebox-leave@{IFACE}.service"
+        refused = lab.c.run(["systemctl", "restart", leave], check=False)
+        assert refused.returncode != 0 and "refused" in refused.stderr, refused
+        assert lab.c.run(["systemctl", "is-active", leave]).stdout.strip() == "active"
+        lab.wait_bound()
+        assert exchanges(lab) == before
 
 
 def test_stop_releases_and_removes(lab: LeaseLab) -> None:

@@ -82,6 +82,17 @@ def failed_units(iface: str) -> list[str]:
     return failed
 
 
+def target_masked(iface: str) -> bool:
+    """Whether systemd has leasebox@IFACE.target masked (False if it cannot tell)."""
+    try:
+        out = subprocess.run([SYSTEMCTL, "show", "--property=LoadState", "--value",
+                              f"leasebox@{iface}.target"], capture_output=True, text=True,
+                             timeout=SYSTEMCTL_TIMEOUT, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.strip() == "masked"
+
+
 def _ask_systemd(iface: str) -> str:
     """Where to look when the engine is not there. A failed unit says why in its status (a
     configuration error, a start limit), which leasebox itself cannot tell once it has

@@ -83,11 +83,32 @@ def _state(rundir: Path, name: str, deadline: float | None) -> str:
         return why(exc)
 
 
+def _unmasked(names: list[str], states: dict[str, str], asked: set[str]) -> list[str]:
+    """`names` but those whose target is masked, asked of systemd once for each interface
+    leasebox does not run on: `systemctl mask leasebox@IFACE.target` turns leasebox off
+    there and leaves the enabled leasebox-wait-online@IFACE.service, whose wait, at every
+    boot, nothing would end."""
+    kept = []
+    for name in names:
+        if states.get(name) == "not running" and name not in asked:
+            asked.add(name)
+            if commands.target_masked(name):
+                print(terminal_safe(f"leaseboxctl: {name}: leasebox@{name}.target is "
+                                    f"masked: not waiting for it"), file=sys.stderr)
+                continue
+        kept.append(name)
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     rundir = Path(args.runtime_dir)
     names = chosen_interfaces(args)
     if isinstance(names, int):
         return names
+    return _wait(args, rundir, names)
+
+
+def _wait(args: argparse.Namespace, rundir: Path, names: list[str]) -> int:
     if not names:
         print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
               file=sys.stderr)
@@ -98,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
     configured_since: dict[str, float] = {}
+    asked: set[str] = set()
     while True:
         # every interface asked again each round: online is all of them configured at
         # once, not each at some time (one may have lost its lease since)
@@ -106,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
             return exc.code
+        if len(asked) < len(names) and len(names := _unmasked(names, states, asked)) == 0:
+            return _wait(args, rundir, names)  # nothing left to wait for
         now = time.monotonic()
         configured_since = {n: configured_since.get(n, now) for n in names
                             if states[n] in CONFIGURED}
