@@ -643,7 +643,9 @@ def test_renew_is_rate_limited(rig: Rig) -> None:
     assert "too many renew/release requests" in str(replies[3]["error"])  # ... then limited
     reply = rig.control(control.Command.RELEASE)
     assert reply["ok"] is False and "too many renew/release" in str(reply["error"])
-    rig.clock.now += 11  # the window has passed
+    rig.clock.now += 9.6  # 0.4 s left: said as 1 s, not as "in 0 s"
+    assert str(rig.control(control.Command.RELEASE)["error"]).endswith("try again in 1 s")
+    rig.clock.now += 1.4  # the window has passed
     assert "too many" not in str(rig.control(control.Command.RELEASE).get("error", ""))
 
 

@@ -7,6 +7,7 @@ rate-limited warning: the network is expected to be hostile, the peers are not.
 
 from __future__ import annotations
 
+import math
 from ipaddress import IPv4Address
 
 from leasebox import ipc
@@ -208,8 +209,9 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             if error := _not_now(svc, req.command):
                 return _reply(False, error=error)
             if wait := svc.command_rate.allow(now):
+                # rounded up: "in 0 s" came back refused again
                 return _reply(False, error=f"too many renew/release requests; try again in "
-                                            f"{wait:.0f} s")
+                                            f"{math.ceil(wait)} s")
             if req.command is control.Command.RENEW:
                 svc.live.resume()  # after a leave, the snapshot is kept again
                 svc.feed(RenewRequested(now))
