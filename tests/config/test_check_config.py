@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from leasebox.config import settings as s
 from leasebox.config.files import load
 from leasebox.config.parse import parse
@@ -223,3 +225,66 @@ def test_a_link_out_of_the_services_sight_is_an_error(tmp_path: Path) -> None:
     (dropins / "50-dns.conf").symlink_to(tmp_path / USR / "dns.conf")
     put(tmp_path, USR, "dns.conf", "[Network]\nUseDNS=no\n")
     assert check(tmp_path)[0] == 0
+
+
+@pytest.mark.parametrize(("where", "mode", "chmod"), [
+    (f"{ETC}/leasebox.conf.d", 0o750, "o+rx"),  # listed, though empty
+    (f"{ETC}/interfaces", 0o750, "o+x"),  # searched for the interface's own file
+    (f"{ETC}/interfaces/eth0.conf.d", 0o750, "o+rx"),
+    (f"{ETC}/interfaces/eth0.conf.d", 0o751, "o+rx"),
+    (RUN, 0o700, "o+x"),  # searched for leasebox.conf
+])
+def test_a_directory_the_services_cannot_look_into_is_an_error(
+        tmp_path: Path, where: str, mode: int, chmod: str) -> None:
+    """`mkdir /etc/leasebox/leasebox.conf.d` under root's umask 027 makes it 0750: the
+    services cannot list it and exit 78 ("cannot list: Permission denied"), an interfaces/
+    at 0750 stops every interface; check-config looked only on the way to files it read,
+    and said all was well."""
+    folder = tmp_path / where
+    folder.mkdir(parents=True)
+    folder.chmod(mode)
+    for args in (("eth0",), ("eth1",), ()):
+        if "eth0" in where and args == ("eth1",):
+            continue  # eth1's services do not look into eth0's drop-ins
+        code, out, err = check(tmp_path, *args)
+        assert (code, out) == (78, ""), args
+        assert err == (f"leaseboxctl: {folder}: the services cannot look into it: directory "
+                       f"{folder} has mode {mode:04o}, and they run as users of their own "
+                       f"(chmod {chmod})\n")
+    folder.chmod(0o755)
+    assert check(tmp_path, "eth0")[0] == check(tmp_path)[0] == 0
+
+
+def test_a_searched_directory_need_not_be_listed(tmp_path: Path) -> None:
+    (tmp_path / ETC / "interfaces").mkdir(parents=True, mode=0o711)
+    (tmp_path / ETC / "interfaces").chmod(0o711)
+    put(tmp_path, ETC, "interfaces/eth0.conf", "[Network]\nUseDNS=no\n")
+    assert check(tmp_path, "eth0")[0] == check(tmp_path, "eth1")[0] == 0
+
+
+@pytest.mark.parametrize("link", ["leasebox.conf.d", "interfaces"])
+def test_a_directory_link_out_of_the_services_sight_is_an_error(
+        tmp_path: Path, link: str) -> None:
+    """A link to /srv leads nowhere in the services' root, with files behind it or not;
+    an interfaces/ linked there was flagged only for an interface with a file, while the
+    services of every interface stopped."""
+    elsewhere = tmp_path / "srv" / "leasebox"
+    elsewhere.mkdir(parents=True)
+    path = tmp_path / ETC / link
+    path.parent.mkdir(parents=True)
+    path.symlink_to(elsewhere)
+    for args in (("eth0",), ()):
+        code, _, err = check(tmp_path, *args)
+        assert code == 78, args
+        assert err == (f"leaseboxctl: {path}: leads to {elsewhere}, which the services cannot "
+                       "see: their root holds only /etc/leasebox, /run/leasebox-conf and "
+                       "/usr\n")
+    vendor = tmp_path / USR / link
+    vendor.mkdir(parents=True)
+    path.unlink()
+    path.symlink_to(vendor)
+    assert check(tmp_path, "eth0")[0] == check(tmp_path)[0] == 0
+    vendor.chmod(0o750)  # where the link leads counts, as for a file (chmod follows it)
+    code, _, err = check(tmp_path, "eth0")
+    assert code == 78 and "the services cannot look into it: directory " in err
+    assert "has mode 0750" in err

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from leasebox.config import settings as s
-from leasebox.config.files import config_paths, load
+from leasebox.config.files import config_paths, interfaces_with_files, load, looked_into
 from leasebox.config.parse import ConfigError
 from tests.config.confroot import ETC, RUN, USR, put
 
@@ -213,3 +213,43 @@ def test_lines_end_where_an_editor_ends_them(tmp_path: Path) -> None:
     conf.write_text("\ufeff[Network]\r\n# page\x0c\n# \u2028 docs\rRouteMetric=7\n",
                     newline="")
     assert metric(tmp_path) == 7
+
+
+def test_an_interfaces_directory_it_cannot_list_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check-config` without IFACE checks the interfaces with files of their own; an
+    interfaces/ it could not list was skipped, and their files went unchecked. (The tests
+    run as root: the refusal is played by os.listdir.)"""
+    put(tmp_path, USR, "interfaces/eth0.conf", net(7))
+    put(tmp_path, ETC, "interfaces/eth1.conf.d/10-a.conf", net(8))
+    assert interfaces_with_files(str(tmp_path)) == ["eth0", "eth1"]
+    hidden = str(tmp_path / ETC / "interfaces")
+    real_listdir = os.listdir
+
+    def listdir(path: str) -> list[str]:
+        if str(path) == hidden:
+            raise PermissionError(13, "Permission denied", path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(ConfigError, match=f"^{hidden}: cannot list: Permission denied$"):
+        interfaces_with_files(str(tmp_path))
+    (tmp_path / ETC / "interfaces" / "eth1.conf.d" / "10-a.conf").unlink()
+    (tmp_path / ETC / "interfaces" / "eth1.conf.d").rmdir()
+    (tmp_path / ETC / "interfaces").rmdir()
+    (tmp_path / ETC / "interfaces").write_text("")  # not a directory: nothing in it
+    assert interfaces_with_files(str(tmp_path)) == ["eth0"]
+
+
+def test_the_directories_the_services_look_into(tmp_path: Path) -> None:
+    """What `check-config` checks they may look into: those there, in the services' order."""
+    assert looked_into(str(tmp_path), "eth0") == []
+    put(tmp_path, ETC, "interfaces/eth0.conf.d/10-a.conf", net(7))
+    put(tmp_path, USR, "leasebox.conf.d/10-a.conf", net(7))
+    (tmp_path / RUN / "leasebox.conf.d").mkdir(parents=True)
+    (tmp_path / RUN / "interfaces" / "eth1.conf.d").mkdir(parents=True)
+    got = [os.path.relpath(p, tmp_path) for p in looked_into(str(tmp_path), "eth0")]
+    assert got == [ETC, RUN, USR, f"{ETC}/interfaces", f"{RUN}/interfaces",
+                   f"{USR}/leasebox.conf.d", f"{RUN}/leasebox.conf.d",
+                   f"{ETC}/interfaces/eth0.conf.d"]
+    assert looked_into(str(tmp_path), None) == looked_into(str(tmp_path), "eth0")[:-1]

@@ -63,12 +63,29 @@ def directories(root: str) -> list[str]:
     return [os.path.join(root, d) for d in CONFIG_DIRS]
 
 
+def _names(interface: str | None) -> list[str]:
+    """The files looked for, relative to a configuration directory; each NAME with its
+    drop-in directory NAME.d/."""
+    return [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
+
+
+def _entries(folder: str, base: str) -> list[str]:
+    """The names in `folder` (a directory under the configuration directory `base`, after
+    links); none when it is not there or not a directory."""
+    found = _status(folder, base=base, follow=True)
+    if found is None or not S_ISDIR(found.st_mode):
+        return []
+    try:
+        return os.listdir(folder)
+    except OSError as exc:
+        raise ConfigError(folder, 0, f"cannot list: {exc.strerror or exc}") from None
+
+
 def config_paths(root: str, interface: str | None) -> list[str]:
     """The files to read, in the order to apply them (lowest precedence first)."""
     dirs = directories(root)
-    names = [MAIN] + ([f"{INTERFACES}/{interface}.conf"] if interface else [])
     out: list[str] = []
-    for name in names:
+    for name in _names(interface):
         main = next((f"{d}/{name}" for d in dirs
                      if _status(f"{d}/{name}", base=d) is not None), None)
         if main is not None:
@@ -76,31 +93,40 @@ def config_paths(root: str, interface: str | None) -> list[str]:
         dropins: dict[str, str] = {}
         for d in reversed(dirs):  # lowest first, so that a higher directory's file replaces
             folder = f"{d}/{name}.d"
-            found = _status(folder, base=d, follow=True)
-            if found is None or not S_ISDIR(found.st_mode):
-                continue
-            try:
-                entries = os.listdir(folder)
-            except OSError as exc:
-                raise ConfigError(folder, 0, f"cannot list: {exc.strerror or exc}") from None
-            for entry in entries:
+            for entry in _entries(folder, d):
                 if entry.endswith(DROPIN_SUFFIX) and not entry.startswith("."):
                     dropins[entry] = f"{folder}/{entry}"
         out += [dropins[n] for n in sorted(dropins)]
     return out
 
 
+def looked_into(root: str, interface: str | None) -> list[str]:
+    """The directories that the services of `interface` look into, besides those of the
+    files they read, and that are there (as directories, after links): each configuration
+    directory and its interfaces/, searched for files, and the drop-in directories, listed.
+    With None, those of any interface: every service runs for one, and so searches
+    interfaces/. For `leaseboxctl check-config`, which checks that the services may. Raises
+    ConfigError as config_paths() would for one (a link on the way that leads nowhere)."""
+    dirs = directories(root)
+    where = [(d, d) for d in dirs] + [(f"{d}/{INTERFACES}", d) for d in dirs]
+    for name in _names(interface):
+        where += [(f"{d}/{name}.d", d) for d in reversed(dirs)]
+    out = []
+    for path, base in where:
+        found = _status(path, base=base, follow=True)
+        if found is not None and S_ISDIR(found.st_mode):
+            out.append(path)
+    return out
+
+
 def interfaces_with_files(root: str) -> list[str]:
     """The interfaces that have files of their own (interfaces/NAME.conf or NAME.conf.d/),
     in any of the directories, sorted: what `leaseboxctl check-config` checks besides
-    leasebox.conf when given no interface."""
+    leasebox.conf when given no interface. Raises ConfigError for an interfaces/ it cannot
+    list: the files it would have found would go unchecked."""
     names: set[str] = set()
     for d in directories(root):
-        try:
-            entries = os.listdir(f"{d}/{INTERFACES}")
-        except OSError:
-            continue
-        for entry in entries:
+        for entry in _entries(f"{d}/{INTERFACES}", d):
             for suffix in (DROPIN_SUFFIX + ".d", DROPIN_SUFFIX):
                 if entry.endswith(suffix) and len(entry) > len(suffix):
                     names.add(entry[:-len(suffix)])

@@ -119,17 +119,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"leaseboxctl: --config-root {args.config_root}: not a directory",
               file=sys.stderr)
         return EX_NOINPUT
-    others = [] if interface else _named_interfaces(args.config_root)
     try:
-        config = files.load(args.config_root, interface)
-        checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
-        read = list(config.files)
-        for name in others:  # what each interface's services would read, errors only
-            theirs = files.load(args.config_root, name)
-            checked_engine_config(theirs, name, os.uname().nodename)
-            read += theirs.files
-        for path in dict.fromkeys(read):
-            _seen_by_the_services(args.config_root, str(path))
+        others = [] if interface else _named_interfaces(args.config_root)
+        config = _checked(args.config_root, interface, others)
     except ConfigError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return EX_CONFIG
@@ -140,12 +132,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked(root: str, interface: str | None, others: Sequence[str]) -> Config:
+    """Load and check the configuration of `interface`, and that of each of `others` (for
+    its errors only), as their services would; and that each file and directory they look
+    at is one they may. Raises ConfigError."""
+    config = files.load(root, interface)
+    checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
+    seen = files.looked_into(root, interface) + list(config.files)
+    for name in others:
+        theirs = files.load(root, name)
+        checked_engine_config(theirs, name, os.uname().nodename)
+        seen += files.looked_into(root, name) + list(theirs.files)
+    for path in dict.fromkeys(seen):
+        _seen_by_the_services(root, path)
+    return config
+
+
 def _seen_by_the_services(root: str, path: str) -> None:
-    """Raise ConfigError for a file this reads (as root) that the services cannot: they run
-    as dynamic users, so the file must be readable by others, every directory on the way
-    to it searchable, and a drop-in directory (listed) readable too; a umask of 027 makes
-    them none of that. And in their minimal root only the configuration directories and
-    /usr are there, so a symbolic link to anywhere else leads nowhere."""
+    """Raise ConfigError for a file this reads (as root), or a directory this looks into,
+    that the services cannot: they run as dynamic users, so the file must be readable by
+    others, every directory on the way to it searchable, and a drop-in directory (listed)
+    readable too; a umask of 027 makes them none of that. And in their minimal root only
+    the configuration directories and /usr are there, so a symbolic link to anywhere else
+    leads nowhere."""
     real = os.path.realpath(path)
     if real == os.devnull:
         return  # a mask
@@ -154,15 +163,16 @@ def _seen_by_the_services(root: str, path: str) -> None:
     if not any(os.path.commonpath([d, real]) == d for d in seen):
         raise ConfigError(path, 0, f"leads to {real}, which the services cannot see: "
                           "their root holds only /etc/leasebox, /run/leasebox-conf and /usr")
-    base = next(d for d in files.directories(root) if path.startswith(d + os.sep))
+    base = next(d for d in files.directories(root) if os.path.commonpath([d, path]) == d)
+    folder = os.path.isdir(path)
     # the way as written (each directory, and a link's target with it, by os.stat), then
     # the way to where a link leads, from its configuration directory or /usr down
     steps = [base]
-    for part in os.path.relpath(os.path.dirname(path), base).split(os.sep):
+    for part in os.path.relpath(path if folder else os.path.dirname(path), base).split(os.sep):
         if part != os.curdir:
             steps.append(os.path.join(steps[-1], part))
     real_base = next(d for d in seen if os.path.commonpath([d, real]) == d)
-    step = os.path.dirname(real)
+    step = real if folder else os.path.dirname(real)
     while os.path.commonpath([real_base, step]) == real_base:
         steps.append(step)
         step = os.path.dirname(step)
@@ -170,14 +180,16 @@ def _seen_by_the_services(root: str, path: str) -> None:
         listed = step.endswith(".conf.d")
         _readable_by_others(path, step, stat.S_IXOTH | (stat.S_IROTH if listed else 0),
                             "o+rx" if listed else "o+x")
-    _readable_by_others(path, real, stat.S_IROTH, "o+r")
+    if not folder:
+        _readable_by_others(path, real, stat.S_IROTH, "o+r")
 
 
 def _readable_by_others(path: str, what: str, needed: int, chmod: str) -> None:
     mode = os.stat(what).st_mode
     if mode & needed != needed:
         kind = "directory" if stat.S_ISDIR(mode) else "file"
-        raise ConfigError(path, 0, f"the services cannot read it: {kind} {what} has mode "
+        doing = "look into it" if os.path.isdir(path) else "read it"
+        raise ConfigError(path, 0, f"the services cannot {doing}: {kind} {what} has mode "
                           f"{stat.S_IMODE(mode):04o}, and they run as users of their own "
                           f"(chmod {chmod})")
 
