@@ -99,6 +99,25 @@ def test_errors_name_file_and_line(text: str, line: int, what: str) -> None:
     assert what in str(info.value)
 
 
+@pytest.mark.parametrize(("text", "what"), [
+    ("[DHCPv4]\nHost\u200bname=x\n", "unknown key Host\\u200bname= in [DHCPv4] "
+                                       "(did you mean Hostname=?)"),
+    ("[DHCPv4]\nHostn\u0430me=x\n", "unknown key Hostn\\u0430me= in [DHCPv4]"),  # Cyrillic a
+    ("[DHCPv4]\nHost\\u200bname=x\n", "unknown key Host\\\\u200bname= in [DHCPv4]"),
+    ("[DHCPv4]\nHost\x07name=x\n", "unknown key Host\\x07name= in [DHCPv4] (did you mean "),
+    ("[Net\u00adwork]\n", "unknown section [Net\\xadwork] (known: "),
+    ("Use\u200bDNS=yes\n", "Use\\u200bDNS= outside a section"),
+])
+def test_names_show_the_characters_that_do_not(text: str, what: str) -> None:
+    """A key with a zero-width space in it showed in the journal as `unknown key Hostname=
+    in [DHCPv4]`: the one character at fault did not show. It is escaped now."""
+    with pytest.raises(ConfigError) as info:
+        one(text, "a")
+    message = str(info.value)
+    assert message.startswith("a:") and message.partition(": ")[2].startswith(what)
+    assert message.isascii() and message.isprintable()
+
+
 def test_the_first_error_stops_parsing() -> None:
     with pytest.raises(ConfigError) as info:
         parse([("a", "[Network]\nUseDNS=x\n"), ("b", "[Nope]\n")])

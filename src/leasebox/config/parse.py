@@ -126,17 +126,19 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
             section = line[1:-1]
             if section not in _SECTION_NAMES:
                 known = ", ".join(f"[{s}]" for s in SECTIONS)
-                raise ConfigError(path, lineno, f"unknown section [{section}] (known: {known})")
+                raise ConfigError(path, lineno, f"unknown section [{_shown(section)}] "
+                                  f"(known: {known})")
             continue
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
             raise ConfigError(path, lineno, f"expected Key=value, not {line!r}")
         if section is None:
-            raise ConfigError(path, lineno, f"{key}= outside a section")
+            raise ConfigError(path, lineno, f"{_shown(key)}= outside a section")
         setting = BY_KEY.get((section, key))
         if setting is None:
-            raise ConfigError(path, lineno, f"unknown key {key}= in [{section}]{_hint(key)}")
+            raise ConfigError(path, lineno, f"unknown key {_shown(key)}= in [{section}]"
+                              f"{_hint(key)}")
         try:
             _assign(setting, value, Source(path, lineno), assigned)
         except ValueError as exc:
@@ -157,12 +159,22 @@ def _assign(setting: Setting[Any], text: str, source: Source,
         assigned[setting.key] = Assignment(parsed, (source,))
 
 
+def _shown(name: str) -> str:
+    """A key or section name as a message shows it. Every name leasebox knows is printable
+    ASCII, so any other character is the mistake, and shows as an escape: a zero-width space
+    pasted from a web page as \\u200b, a Cyrillic a as \\u0430, not as itself, which would
+    hide it (a backslash doubles, so that no name looks like another)."""
+    return name.encode("unicode_escape").decode("ascii")
+
+
 def _hint(key: str) -> str:
-    """Point at the right section when the key exists elsewhere: a common slip."""
+    """Point at the right section when the key exists elsewhere, or at the key meant when
+    it differs in case or by characters that do not show: common slips."""
     for setting in SETTINGS:
         if setting.name == key:
             return f" (it belongs in [{setting.section}])"
+    bare = "".join(c for c in key if c.isprintable()).lower()
     for setting in SETTINGS:
-        if setting.name.lower() == key.lower():
+        if setting.name.lower() == bare:
             return f" (did you mean {setting.name}=?)"
     return ""
