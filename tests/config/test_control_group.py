@@ -36,6 +36,17 @@ def test_engine_admits_control(peer: peers.Credentials, groups: tuple[int, ...],
     assert peers.engine_admits_control(peer, groups, ENGINE_UID, access) is admitted
 
 
+@pytest.mark.parametrize(("peer", "access", "user"), [
+    (UNMAPPED, peers.ControlAccess(unmapped=True), None),  # every member, and no one
+    (UNMAPPED, ACCESS, peers.OVERFLOW_ID),  # the group is seen: this is the user nobody
+    (MEMBER_PRIMARY, peers.ControlAccess(unmapped=True), 1000),
+    (ROOT, peers.ControlAccess(unmapped=True), 0),
+])
+def test_control_user_counts_unmapped_members_as_no_one_in_particular(
+        peer: peers.Credentials, access: peers.ControlAccess, user: int | None) -> None:
+    assert peers.control_user(peer, access) == user
+
+
 IDENTITY = "         0          0 4294967295\n"
 PRIVATE_USERS = "         0          0          1\n     61002      61002          1\n"
 

@@ -21,6 +21,20 @@ def test_per_user_slots_and_root_always_gets_in() -> None:
     assert "u0" not in c.clients and "root" in c.clients
 
 
+def test_users_not_told_apart_are_not_one_user() -> None:
+    """Under PrivateUsers=yes every ControlGroup= member is uid 65534 to the engine: one
+    allowance of PER_USER for them all, and one member's poller locked every other out
+    with "too many connections from uid 65534". They share the whole socket now."""
+    c: Clients[str] = Clients()
+    for i in range(MAX_CLIENTS):
+        assert c.admit(f"m{i}", None, now=float(i)) == (True, None, ""), i
+    assert c.admit("late", None, now=20.0) == (False, None, "too many clients")
+    assert c.admit("root", 0, now=21.0) == (True, "m0", "")  # root still gets in
+    assert c.admit("other", 1000, now=22.0) == (False, None, "too many clients")
+    c.drop("m1")
+    assert c.admit("again", None, now=23.0) == (True, None, "")
+
+
 def test_idle_connections_are_closed_unless_awaiting_an_answer() -> None:
     c: Clients[str] = Clients()
     c.admit("a", 1000, now=0.0)

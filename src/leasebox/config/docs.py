@@ -196,7 +196,9 @@ def render_man() -> str:
             "there as the overflow user (nobody). The engine then admits such peers only "
             "if the control socket file gives no access to others (mode ending in 0), so "
             "that the file's group, set by SocketGroup=, decides who they are. SocketGroup= "
-            "must name the same group as ControlGroup=.",
+            "must name the same group as ControlGroup=. As the engine cannot tell these "
+            "members apart, they are not held to the limit of two connections a user: "
+            "together they may take every connection (8), and root always gets in.",
         ),
         ".SH COMMAND LINE",
         *_paragraphs(

@@ -5,6 +5,10 @@ Pure: time passed in; the loop (main.py) carries out the decisions.
   locked out: when all slots are taken, root's connection closes the longest idle one of
   another user (the leave unit's `leaseboxctl leave` must get through to remove the
   address on `systemctl stop`).
+- Users the engine cannot tell apart (uid None: under PrivateUsers=yes every ControlGroup=
+  member shows as the overflow uid) are not held to PER_USER, which would be one allowance
+  for all of them together: one member's poller would lock every other member out. They
+  share the MAX_CLIENTS slots, first come first served, and root still gets in.
 - A connection that sends nothing for IDLE seconds is closed.
 - renew and release run at most BURST times in any WINDOW seconds: each costs a DHCP
   exchange, an apply and a lease-file write.
@@ -28,7 +32,7 @@ C = TypeVar("C")
 
 @record(frozen=False)
 class _Client:
-    uid: int
+    uid: int | None
     last: float
 
 
@@ -36,9 +40,10 @@ class _Client:
 class Clients(Generic[C]):
     clients: dict[C, _Client] = field(default_factory=dict)
 
-    def admit(self, conn: C, uid: int, now: float) -> tuple[bool, C | None, str]:
-        """(admitted, connection to close to make room, reason if refused)."""
-        if uid != 0 and sum(c.uid == uid for c in self.clients.values()) >= PER_USER:
+    def admit(self, conn: C, uid: int | None, now: float) -> tuple[bool, C | None, str]:
+        """(admitted, connection to close to make room, reason if refused). `uid` None: a
+        user not told apart from others (see the module's docstring)."""
+        if uid not in (0, None) and sum(c.uid == uid for c in self.clients.values()) >= PER_USER:
             return False, None, f"too many connections from uid {uid}"
         evict = None
         if len(self.clients) >= MAX_CLIENTS:

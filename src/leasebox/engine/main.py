@@ -428,8 +428,8 @@ class Loop:
                                                self.access)
         why = "permission denied"
         if admitted:
-            admitted, evict, why = self.control_clients.admit(conn, peer.uid,
-                                                              self.svc.clock())
+            user = peers.control_user(peer, self.access)
+            admitted, evict, why = self.control_clients.admit(conn, user, self.svc.clock())
             if evict is not None:
                 log.info("control socket full: closing the longest idle connection for root")
                 evict.close()

@@ -104,3 +104,10 @@ def engine_admits_control(peer: Credentials, groups: tuple[int, ...], uid: int,
     if access.gid is not None and access.gid in ids:
         return True
     return access.unmapped and OVERFLOW_ID in ids
+
+
+def control_user(peer: Credentials, access: ControlAccess) -> int | None:
+    """Whose connection this is, for the control socket's per-user limit: the peer's uid,
+    or None for a ControlGroup= member admitted as unmapped, whose uid (OVERFLOW_ID) is
+    every member's and no one's."""
+    return None if access.unmapped and peer.uid == OVERFLOW_ID else peer.uid
