@@ -1442,3 +1442,18 @@ def test_status_counting_seconds_is_sent_each_second(rig: Rig) -> None:
     now = lease.t1_at - 100
     assert rig.svc.status_field(now).endswith("renews in 100 s")
     assert rig.svc.status_due() == now + 1.0
+
+
+def test_a_netconf_that_cannot_be_reached_is_the_last_error(rig: Rig) -> None:
+    """The server acknowledged, but netconf's socket is gone (its unit failed, its start
+    limit): the status said only "Requesting an address", for as long as it lasted, and
+    wait-online's timeout pointed at the DHCP server."""
+    rig.netconf.close()
+    os.unlink(rig.svc.settings.netconf_path)
+    discover = rig.sent()
+    rig.reply(offer(discover))
+    rig.reply(ack(rig.sent()))
+    status = rig.control(control.Command.STATUS)["result"]
+    assert isinstance(status, dict) and status["state"] == "REQUESTING"
+    assert status["last_error"] == (f"cannot reach netconf at {rig.svc.settings.netconf_path}: "
+                                    "No such file or directory")

@@ -437,6 +437,9 @@ class EngineService:
             if self.netconf_retry_at is None:
                 log.warning("cannot reach netconf at %s: %s; retrying",
                             self.settings.netconf_path, exc.strerror)
+            if self.ledger.pending:  # for the status: what holds the lease or its removal up
+                self.last_error = (f"cannot reach netconf at {self.settings.netconf_path}: "
+                                   f"{exc.strerror or exc}")
             self.netconf_retry_at = self.clock() + NETCONF_RETRY
             return
         self.netconf = sock
