@@ -8,7 +8,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 import pytest
 
 from leasebox.core import record
-from leasebox.core.values import Route
+from leasebox.core.values import MAX_ROUTES, Route
 from leasebox.ipc import INFINITE, Apply
 from leasebox.netconf.dispatch import MAX_REASON, notes_text
 from leasebox.netconf.policy import Policy
@@ -324,9 +324,10 @@ def test_use_gateway_and_use_routes() -> None:
 
 
 def test_route_bound() -> None:
-    routes = tuple(Route(N(f"198.51.{i}.0/24"), A("192.0.2.1")) for i in range(65))
-    refused(apply_msg(classless_routes=routes), "at most 64")
-    assert len(plan(apply_msg(classless_routes=routes[:64])).routes) == 64
+    routes = tuple(Route(N(f"10.{i // 256}.{i % 256}.0/24"), A("192.0.2.1"))
+                   for i in range(MAX_ROUTES + 1))
+    refused(apply_msg(classless_routes=routes), f"at most {MAX_ROUTES}")
+    assert len(plan(apply_msg(classless_routes=routes[:MAX_ROUTES])).routes) == MAX_ROUTES
 
 
 def test_server_bound_and_classes() -> None:

@@ -13,7 +13,10 @@ INFINITE = 0xFFFFFFFF  # RFC 2131 3.3: a lease time of all ones is an infinite l
 # classless routes than MAX_ROUTES refuse it), the ipc contract carries no more, netconf
 # accepts no more, and a status reply stays small by construction.
 MAX_ROUTERS = 8
-MAX_ROUTES = 64
+# 255: the contract's count is one octet. A 1500-octet ACK has room for ~250 routes
+# at most, so no real server's table is cut short or refused (64 refused an
+# enterprise's option 121 and left the link with no address).
+MAX_ROUTES = 255
 MAX_DNS = 8
 MAX_NTP = 8
 MAX_DOMAINS = 16  # the domain name and the search list together

@@ -15,6 +15,7 @@ import os
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
+from leasebox.core.values import MAX_ROUTES
 from leasebox.ipc import Names
 from leasebox.netconf.apply import Tracked
 from leasebox.netconf.handoff import NOTHING, SINKS
@@ -24,7 +25,8 @@ from leasebox.runtime import atomicfile as atomic
 FILENAME = "netconf.state"
 VERSION = 2  # 2: DNS and NTP as handed on, and what is still to be handed on
 READABLE = (1, 2)  # a netconf restarted by an upgrade still knows what the old one applied
-MAX_ENTRIES = 256
+# a /32 lease's plan: each classless route, and a host route to each gateway, plus one
+MAX_ENTRIES = 2 * MAX_ROUTES + 2
 
 
 class StateError(ValueError):
