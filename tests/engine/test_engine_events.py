@@ -11,8 +11,8 @@ import pytest
 
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.core.record import replace
-from leasebox.core.values import Route
-from leasebox.ctl.dispatch import environment
+from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTES, Route
+from leasebox.ctl.dispatch import decode_event, environment
 from leasebox.engine import events
 from tests.machine.machine_helpers import Harness
 
@@ -68,24 +68,32 @@ def test_the_engine_takes_a_boot_id_as_systemd_gives_it() -> None:
 def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
     """What dhclient's and dhcpcd's hooks get too: a policy-routing hook needs the
     routers and option 121's routes, not only the default gateway. As many routes as a
-    lease may hold (64) pass the dispatcher."""
-    routes = tuple(Route(IPv4Network(f"10.{n}.0.0/16"), IPv4Address("192.0.2.254"))
-                   for n in range(63)) + (Route(IPv4Network("0.0.0.0/0"),
-                                                IPv4Address("192.0.2.1")),)
+    lease may hold (MAX_ROUTES) pass the dispatcher, with the longest addresses."""
+    routes = tuple(Route(IPv4Network(f"100.{n}.{n}.128/25"), IPv4Address("198.151.200.254"))
+                   for n in range(MAX_ROUTES - 1)) + (Route(IPv4Network("0.0.0.0/0"),
+                                                            IPv4Address("192.0.2.1")),)
     lease = replace(Harness().acquire(), classless_routes=routes,
                     routers=(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")),
                     broadcast_address=IPv4Address("192.0.2.255"), domain_name="example.test",
                     domain_search=("corp.example.test",))
+    # and every other list at its bound, with the longest names: the file stays readable
+    longest = tuple(f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{n:02d}{'d' * 59}"
+                    for n in range(MAX_DOMAINS - 1))
+    widest = replace(lease, domain_name=longest[0], domain_search=longest[1:],
+                     dns_servers=(IPv4Address("198.151.200.254"),) * MAX_DNS,
+                     ntp_servers=(IPv4Address("198.151.200.254"),) * MAX_NTP)
+    decode_event(json.dumps(events.document("bound", "eth0", widest, acquired=1.0)).encode())
     queue = events.EventQueue(str(tmp_path), "eth0")
     queue.add(LeaseEventKind.ACQUIRED, lease, acquired=1_790_000_000.7)
-    [doc] = [json.loads(p.read_text()) for p in (tmp_path / "events").iterdir()]
+    [path] = (tmp_path / "events").iterdir()
+    doc = decode_event(path.read_bytes())  # within the dispatcher's bound
     env = environment(doc, "eth0")
     assert env["LEASEBOX_ACQUIRED"] == "1790000000"
     assert env["LEASEBOX_EXPIRES"] == str(1_790_000_000 + lease.lease_time)
     assert env["LEASEBOX_ROUTERS"] == "192.0.2.1 192.0.2.2"
-    assert env["LEASEBOX_ROUTES"].split()[0] == "10.0.0.0/16,192.0.2.254"
+    assert env["LEASEBOX_ROUTES"].split()[0] == "100.0.0.128/25,198.151.200.254"
     assert env["LEASEBOX_ROUTES"].split()[-1] == "0.0.0.0/0,192.0.2.1"
-    assert len(env["LEASEBOX_ROUTES"].split()) == 64
+    assert len(env["LEASEBOX_ROUTES"].split()) == MAX_ROUTES
     assert env["LEASEBOX_BROADCAST"] == "192.0.2.255"
     assert (env["LEASEBOX_DOMAIN_NAME"], env["LEASEBOX_SEARCH"]) == ("example.test",
                                                                      "corp.example.test")
