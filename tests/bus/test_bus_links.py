@@ -330,3 +330,29 @@ def test_an_owed_revert_file_that_is_not_one_is_reported(tmp_path: Path, content
     (tmp_path / "eth0.revert").write_text(content)
     owed, [error] = StateDir(str(tmp_path)).load_reverts()
     assert owed == {} and error.startswith(str(tmp_path / "eth0.revert"))
+
+
+def test_a_link_whose_file_cannot_be_read_is_taken_back(fake: FakeServices,
+                                                        tmp_path: Path) -> None:
+    """A restarted leasebox-bus that could not read a link's file (a transient error, a
+    torn file) only reported it; its next save deleted the file, and when the link was
+    left nothing reverted the DNS resolved still had for it."""
+    from leasebox.bus.main import _resume
+    from leasebox.core.log import Logger
+
+    (tmp_path / "eth6.json").write_text("{")
+    (tmp_path / "gone0.json").write_text("{")  # a link that is gone: nothing to take back
+    state = StateDir(str(tmp_path))
+    links = Links(fake)
+
+    def ifindex(name: str) -> int:
+        if name == "gone0":
+            raise OSError(19, "No such device")
+        return 7
+
+    _resume(state, links, Logger("test"), ifindex)
+    assert links.owed_reverts() == {"eth6": 7}
+    links.deliver(0.0)
+    assert fake.calls == [("revert_link", 7)]
+    state.save(links, 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ import selectors
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,6 +35,7 @@ from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from leasebox.bus.statefile import StateDir
 from leasebox.core.log import Logger
 from leasebox.ipc import channel, peers
+from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime import sandbox, sd
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
@@ -283,16 +285,24 @@ def _take_listener(log: Logger) -> socket.socket | None:
     return sock
 
 
-def _resume(state: StateDir, links: Links, log: Logger) -> None:
-    """What an earlier leasebox-bus held, and the reverts it still owed (its files)."""
+def _resume(state: StateDir, links: Links, log: Logger,
+            ifindex: Callable[[str], int] = socket.if_nametoindex) -> None:
+    """What an earlier leasebox-bus held, and the reverts it still owed (its files). A
+    link whose file cannot be read may have DNS at resolved from us: it is taken back
+    (the file goes at the next save), or nothing would ever revert it."""
     wants, errors = state.load()
     owed, more = state.load_reverts()
     for error in errors + more:
         log.warning("ignoring %s", error)
     for name, want in wants.items():
         links.resume(name, want)
-    for name, ifindex in owed.items():
-        links.resume_revert(name, ifindex)
+    for name in state.unread:
+        try:
+            owed.setdefault(ifnames.check(name), ifindex(name))
+        except (OSError, ValueError):  # gone (resolved forgot it with it), or no name
+            continue
+    for name, ifindex_ in owed.items():
+        links.resume_revert(name, ifindex_)
     if wants:
         log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
     if owed:

@@ -71,6 +71,7 @@ def from_doc(text: str) -> tuple[str, Want]:
 class StateDir:
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self.unread: list[str] = []  # the links whose files load() could not read
 
     def save(self, links: Links, now: float) -> None:
         """Bring the directory in line with `links`: one file per link held, no others."""
@@ -115,6 +116,7 @@ class StateDir:
         """(the links held before a restart, what could not be read)."""
         wants: dict[str, Want] = {}
         errors: list[str] = []
+        self.unread = []
         for name in self.names():
             path = os.path.join(self.directory, name + SUFFIX)
             try:
@@ -125,4 +127,5 @@ class StateDir:
                 wants[ifname] = want
             except (OSError, UnicodeDecodeError, StateError) as exc:
                 errors.append(f"{path}: {exc}")
+                self.unread.append(name)
         return wants, errors
