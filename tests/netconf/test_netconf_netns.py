@@ -704,3 +704,52 @@ def test_route_table_changed_with_the_lease_kept(netns: str, start_netconf: Any)
     assert not {r for r in main_routes() if "192.0.2" in r[0] or r[0] == "default"}
     assert route_set(netns) == {("192.0.2.0/24", None, 1024, "100", "link"),
                                 ("default", "192.0.2.1", 1024, "100", None)}
+
+
+def test_a_dns_file_gone_is_written_again_at_the_next_start(
+        netns: str, start_netconf: Any, tmp_path: Path) -> None:
+    """An upgrade moved the file (DNS_DIR) and removed the old one: the netconf that
+    resumed the state (the DNS handed on, to the file) wrote nothing until the DNS next
+    changed, and /etc/resolv.conf pointed at no file."""
+    import threading
+
+    bus_path = tmp_path / "bus.sock"
+    bus = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    bus.bind(str(bus_path))
+    bus.listen(4)
+    bus.settimeout(0.2)
+    done = threading.Event()
+
+    def serve() -> None:  # leasebox-bus, taking whatever it is handed
+        while not done.is_set():
+            try:
+                conn, _ = bus.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                msg = channel.recv(conn, ipc.Peer.NETCONF, ipc.Peer.BUS)
+                assert isinstance(msg, ipc.Handoff)
+                channel.send(conn, ipc.HandoffResult(msg.request_id, ipc.ResultStatus.OK, ""))
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        python = INTERPRETERS[0].values[0]
+        extra = ["--bus-socket", str(bus_path)]
+        nc = start_netconf(netns, python, extra_args=extra)
+        assert nc.request(lease(1)).status == OK
+        resolv = tmp_path / "run" / "dns" / f"{IFACE}.conf"
+        state = tmp_path / "run" / IFACE / "netconf.state"
+        wait_for("the DNS handed on", lambda: resolv.exists()
+                 and '"wanted": null' in state.read_text(), 10)
+        nc.stop()  # the configuration stays
+        resolv.unlink()
+        again = start_netconf(netns, python, listening=True, extra_args=extra)
+        wait_for("the DNS file written again", resolv.exists, 10)
+        assert "nameserver 192.0.2.53" in resolv.read_text()
+        assert "the DNS file is gone: writing it again" in again.output()
+    finally:
+        done.set()
+        server.join(5)
+        bus.close()

@@ -13,6 +13,7 @@ broken peer: PeerViolation, and netconf exits.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 
 from leasebox import ipc
@@ -78,6 +79,10 @@ class ToBus:
         if old is None and self.stale is not None:
             self.stale.remove()
 
+    def lost(self, held: Names) -> bool:
+        """Whether what this sink was given (`held`) is known to be gone: never here."""
+        return False
+
     def describe(self) -> str:
         return f"DNS and NTP go to systemd-resolved and -timesyncd through {self.bus.path}"
 
@@ -100,6 +105,10 @@ class ToFileAndBus:
         # after systemd-resolved (old None), leasebox-bus gives up the link's DNS this way
         if old is None or new.ntp_servers != old.ntp_servers:
             self.bus.send(Names(ntp_servers=new.ntp_servers))
+
+    def lost(self, held: Names) -> bool:
+        """Whether the file that `held` went to is gone."""
+        return bool(held.dns_servers or held.domains) and not os.path.exists(self.file.path)
 
     def describe(self) -> str:
         return f"DNS goes to {self.file.path}; NTP to systemd-timesyncd through {self.bus.path}"

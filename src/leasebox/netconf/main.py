@@ -721,8 +721,14 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     state = StateFile(runtime_dir, link.index)
     resolver = _resolver(svc.args, ifname, runtime_dir)
     log.info("%s", resolver.describe())
+    tracked = _load_state(state, log)
+    if tracked is not None and tracked.dns_to == resolver.name and resolver.lost(tracked.dns):
+        # written once, gone since: an upgrade moved the file (DNS_DIR), or someone removed
+        # it; handed on whole again now, as to a new sink, not when the DNS next changes
+        log.info("the DNS file is gone: writing it again")
+        tracked.dns_to = ""
     nc = Netconf(ifname, link.index, svc.policy, rtnl,
-                 Configurator(rtnl.bind(link.index), resolver, _load_state(state, log)),
+                 Configurator(rtnl.bind(link.index), resolver, tracked),
                  state, on_change=lambda text: sd.notify(f"STATUS={text}"))
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if svc.listening else "connected to the engine")
