@@ -36,6 +36,7 @@ from tests.machine.machine_helpers import (
     nak,
     of_type,
     offer,
+    remembered,
     sent,
 )
 
@@ -116,6 +117,18 @@ def test_release_after_a_leave_that_kept_the_lease(keep: bool) -> None:
     [event] = of_type(actions, LeaseEvent)
     assert event.kind is LeaseEventKind.RELEASED
     assert h.state is State.STOPPED and h.client.lease is None
+
+
+def test_release_after_a_leave_of_a_lease_never_confirmed_sends_nothing() -> None:
+    """A leave while the remembered lease is being verified sends no RELEASE for it (the
+    server may not hold it); nor does a release after."""
+    h = Harness(remembered=remembered())
+    h.link_up()
+    assert h.state is State.REBOOTING
+    assert not sent(h.handle(LeaveRequested(h.now, release=True)))
+    assert h.state is State.STOPPED and h.client.lease is not None
+    actions = h.handle(ReleaseRequested(h.now + 1))
+    assert not sent(actions) and h.client.lease is None
 
 
 def test_release_after_a_leave_of_a_lease_that_ran_out_sends_nothing() -> None:

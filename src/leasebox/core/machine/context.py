@@ -78,6 +78,9 @@ class Context:
 
     previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
     failures: int = 0  # NAKs, refusals, failures and declines since the last binding
+    # STOPPED after a leave that kept the lease: whether the server had granted it (in use,
+    # not only remembered from disk), so that a release may give it back
+    kept_granted: bool = False
     decline_until: float = 0.0  # no DISCOVER before this, a link flap or not (DECLINE_WAIT)
     # The link came up (again) since the lease held was last probed or applied: with
     # ARPProbe=yes its address is probed again before use (RFC 5227 2.1: at every link

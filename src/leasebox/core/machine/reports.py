@@ -242,6 +242,7 @@ def leave(ctx: Context, event: Event) -> None:
     if not isinstance(event, LeaveRequested):
         raise TypeError(f"bug: {event!r} in stop")
     lease = ctx.lease
+    ctx.kept_granted = _holds_granted_lease(ctx)
     released = event.release and ctx.config.send_release and _send_release(ctx)
     if released and event.keep_configuration:
         # as leasebox.conf(5) says: not a fault, said so that a kept address not kept is
@@ -276,9 +277,11 @@ def leave(ctx: Context, event: Event) -> None:
 def stopped_release(ctx: Context, event: Event) -> None:
     """A release after a leave that kept the lease (SendRelease=no, KeepConfiguration=yes,
     no io then): the server holds it until it runs out, so it goes back now as from BOUND,
-    with what is still applied of it. One that ran out meanwhile is only forgotten."""
+    with what is still applied of it. One that ran out meanwhile, or that was only
+    remembered from disk at the leave (never confirmed), is only forgotten."""
     lease = ctx.lease
-    release(ctx, event, granted=lease is not None and ctx.now < lease.expires_at)
+    release(ctx, event, granted=ctx.kept_granted and lease is not None
+            and ctx.now < lease.expires_at)
 
 
 def stopped_renew(ctx: Context, event: Event) -> None:
