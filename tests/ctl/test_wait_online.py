@@ -466,3 +466,15 @@ def test_an_interface_whose_target_is_masked_is_not_waited_for(
     assert calls.read_text().splitlines()[0] == \
         "show --property=LoadState --value leasebox@eth1.target"
     assert len(calls.read_text().splitlines()) == (2 if load_state == "masked" else 1)
+
+
+def test_a_leave_netconf_has_not_confirmed_is_said_even_when_quiet(
+        tmp_path: Path, engines: list[FakeEngine], capsys: pytest.CaptureFixture[str]) -> None:
+    engines.append(FakeEngine(tmp_path, "eth0", ["STOPPED"], extra={
+        "warning": "netconf has not confirmed the removal of the configuration yet"}))
+    args = build_parser().parse_args(["--runtime-dir", str(tmp_path), "--quiet", "leave",
+                                      "eth0"])
+    assert isinstance(args, argparse.Namespace)
+    assert commands.run_command(args, absent_ok=True) == 0
+    assert capsys.readouterr().err == ("leaseboxctl: eth0: netconf has not confirmed the "
+                                       "removal of the configuration yet\n")

@@ -477,6 +477,8 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
             return 0
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
+    if result.get("warning"):  # (a leave netconf has not confirmed): even with --quiet
+        print(terminal_safe(f"leaseboxctl: {name}: {result['warning']}"), file=sys.stderr)
     if args.json:  # the interface's status afterwards, as `status --json` prints one
         result["handoff"] = handoff_status(name)
         print(json.dumps(result, indent=2, sort_keys=True))

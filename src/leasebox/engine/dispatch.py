@@ -149,6 +149,8 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
         # an apply's OK, or a reapply's (the lease in use, sent again to a new netconf),
         # says what of it netconf left out; a removal's, that none of it is left
         svc.netconf_notes = "" if pending.kind == "remove" else msg.reason
+        if pending.kind == "remove":
+            svc.removal_failed = None  # nothing of ours is left on the link
         if pending.kind == "apply":
             svc.last_error = ""  # a lease is in use again: an old failure is history
             svc.feed(ConfigApplied(now))
@@ -194,6 +196,48 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     return f"an exchange is in progress (state {svc.state}); try again once it is over"
 
 
+def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
+    """Leave the link (`leaseboxctl leave`, the target's stop), or keep it for the next
+    boot at shutdown."""
+    # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
+    # unless SendRelease=always.
+    release = not shutdown or svc.settings.release_at_shutdown
+    keep = svc.settings.keep_configuration
+    if not release:
+        log.info("leaving the link as the system shuts down: the lease is kept for "
+                 "the next boot (SendRelease=always would release it)")
+    if shutdown and svc.netconf is None:
+        # Once the system shuts down, systemd starts no socket-activated service
+        # (the socket's stop job flushes the connection): an idle-exited netconf
+        # would only hold the shutdown up (the loop waits for no removal either).
+        # The address stays, so the lease is not released either (RFC 2131 4.4.6;
+        # a soft reboot would even keep the address into the next boot).
+        log.info("netconf has exited idle and is not started while the system "
+                 "shuts down: the configuration stays until the system is down")
+        if release:
+            log.warning("SendRelease=always: the lease is kept, not released, as "
+                        "its address cannot be removed now")
+        keep, release = True, False
+    if release and svc.io is None and svc.client is not None \
+            and svc.client.lease is not None:
+        # Between io's restarts (or after its start limit), or while io waits for
+        # the interface to appear, nothing can be sent: the server keeps the lease,
+        # and so does the lease file, for the next start. (Without a RELEASE,
+        # KeepConfiguration= decides about the address, as for SendRelease=no.)
+        log.warning("io is not connected (restarting, or waiting for %s to "
+                    "appear): no DHCPRELEASE can be sent; the lease is kept, the "
+                    "server holds it until it runs out", svc.settings.interface)
+        release = False
+    svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
+                            shutdown=shutdown))
+    svc.live.retire()
+    if svc.removal_failed is not None and not pending_removals(svc) and not keep:
+        # a removal netconf did not carry out before (a release's, an earlier
+        # leave's): asked again, so that this leave too says how it ends
+        if (msg := svc.ledger.remove(None, now)) is not None:
+            svc.send_netconf(msg)
+
+
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
     """Answer one control request. A bad request gets an error reply, nothing more."""
     try:
@@ -218,39 +262,7 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
             else:
                 svc.feed(ReleaseRequested(now))
         case control.Command.LEAVE | control.Command.SHUTDOWN:
-            # At shutdown or reboot the lease is kept for the next boot's INIT-REBOOT,
-            # unless SendRelease=always.
-            shutdown = req.command is control.Command.SHUTDOWN
-            release = not shutdown or svc.settings.release_at_shutdown
-            keep = svc.settings.keep_configuration
-            if not release:
-                log.info("leaving the link as the system shuts down: the lease is kept for "
-                         "the next boot (SendRelease=always would release it)")
-            if shutdown and svc.netconf is None:
-                # Once the system shuts down, systemd starts no socket-activated service
-                # (the socket's stop job flushes the connection): an idle-exited netconf
-                # would only hold the shutdown up (the loop waits for no removal either).
-                # The address stays, so the lease is not released either (RFC 2131 4.4.6;
-                # a soft reboot would even keep the address into the next boot).
-                log.info("netconf has exited idle and is not started while the system "
-                         "shuts down: the configuration stays until the system is down")
-                if release:
-                    log.warning("SendRelease=always: the lease is kept, not released, as "
-                                "its address cannot be removed now")
-                keep, release = True, False
-            if release and svc.io is None and svc.client is not None \
-                    and svc.client.lease is not None:
-                # Between io's restarts (or after its start limit), or while io waits for
-                # the interface to appear, nothing can be sent: the server keeps the lease,
-                # and so does the lease file, for the next start. (Without a RELEASE,
-                # KeepConfiguration= decides about the address, as for SendRelease=no.)
-                log.warning("io is not connected (restarting, or waiting for %s to "
-                            "appear): no DHCPRELEASE can be sent; the lease is kept, the "
-                            "server holds it until it runs out", svc.settings.interface)
-                release = False
-            svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
-                                    shutdown=shutdown))
-            svc.live.retire()
+            _leave(svc, req.command is control.Command.SHUTDOWN, now)
     return _reply(True, status(svc, svc.clock()))
 
 
@@ -261,19 +273,21 @@ def pending_removals(svc: EngineService) -> frozenset[int]:
 
 def leave_reply(svc: EngineService, removals: frozenset[int]) -> bytes:
     """The answer to a leave that waited for its removals (`removals`, pending_removals
-    right after it): the status once netconf confirmed them all, else an error, so that
-    the caller (the target's stop job, through leaseboxctl) does not take a link that may
-    still carry the address for a clean one."""
+    right after it): the status once netconf confirmed them all; an error when netconf
+    could not carry one out, and a warning with the status when it has not answered yet,
+    so that the caller (the target's stop job, through leaseboxctl) does not take a link
+    that may still carry the address for a clean one."""
     iface = svc.settings.interface
-    if removals & svc.ledger.pending.keys():
-        return _reply(False, error=f"netconf did not confirm the removal of the configuration "
-                                   f"in time: the address, routes and DNS may still be on "
-                                   f"{iface}")
     if svc.removal_failed is not None and svc.removal_failed[0] in removals:
         return _reply(False, error=f"netconf could not remove the configuration "
                                    f"({svc.removal_failed[1]}): some of it may still be on "
                                    f"{iface}")
-    return _reply(True, status(svc, svc.clock()))
+    result = status(svc, svc.clock())
+    if removals & svc.ledger.pending.keys():  # slow (a netconf starting on a busy machine)
+        # rather than failed: it may still come, and the engine asks again at its next start
+        result["warning"] = (f"netconf has not confirmed the removal of the configuration "
+                             f"yet: the address, routes and DNS may still be on {iface}")
+    return _reply(True, result)
 
 
 def received_options(svc: EngineService, lease: Lease) -> dict[str, str] | None:
