@@ -682,6 +682,17 @@ def test_release_and_renew_wait_for_io_to_send_them(rig: Rig,
     assert isinstance(status, dict) and (status["io"], status["carrier"]) == (True, True)
 
 
+def test_a_renew_after_a_release_starts_again_without_io(rig: Rig) -> None:
+    """After a release, with the NIC unplugged (io waits for it), renew is the only way
+    out of STOPPED: it starts again, and what it sends waits for io."""
+    bind(rig)
+    assert rig.control(control.Command.RELEASE)["ok"] is True
+    rig.svc.io = None
+    rig.clock.now += 11  # past the rate's window
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    assert rig.svc.state is not State.STOPPED
+
+
 def test_a_reply_too_large_is_an_error_reply_not_a_crash(rig: Rig,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     bind(rig)

@@ -183,8 +183,10 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     (after a release), start again; elsewhere an exchange is already under way."""
     if command is control.Command.RELEASE and (svc.client is None or svc.client.lease is None):
         return "no lease to release"
-    if svc.io is None:  # the RELEASE would be lost, and the server keep the lease; the
-        # REQUEST or DISCOVER too, and the answer "Renewing" would not be true
+    if svc.io is None and not (command is control.Command.RENEW and svc.state is State.STOPPED):
+        # the RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER
+        # too, and the answer "Renewing" would not be true. (A renew after a release only
+        # starts again: what it sends waits for io, and for the link.)
         return "io is not running (restarting?): nothing can be sent; try again"
     if command is control.Command.RELEASE:
         return ""
