@@ -499,3 +499,49 @@ def test_a_hook_past_its_time_is_stopped_with_what_it_started(
     time.sleep(1.5)
     assert log.read_text().splitlines() == ["term"]  # never "late", nor "deaf" (SIGKILL)
     assert "<4>" in capsys.readouterr().out  # a failure, at warning priority
+
+
+def test_bound_hooks_run_once_the_dns_is_handed_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """netconf answers the engine, which queues "bound", before it hands the DNS on: a
+    hook that resolved names at once (a dynamic DNS update) could run before the lease's
+    servers were anywhere. Its hooks wait for them, as wait-online does, a while at most."""
+    from leasebox.ctl import commands
+
+    run_dir = tmp_path / "netconf"
+    (run_dir / "eth0").mkdir(parents=True)
+    monkeypatch.setattr(commands, "NETCONF_RUN", run_dir)
+    monkeypatch.setattr(commands, "BUS_LINKS", tmp_path / "bus")
+    state = run_dir / "eth0" / "netconf.state"
+    names = {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}
+    state.write_text(json.dumps({"dns": None, "wanted": names}))  # not handed on yet
+    log = tmp_path / "hook.log"
+    args = _one_event_for(tmp_path, monkeypatch, f'cat {state} >> {log}', "5")
+
+    def handed_on() -> None:
+        time.sleep(0.3)
+        state.write_text(json.dumps({"dns": names, "wanted": None}))
+
+    threading.Thread(target=handed_on).start()
+    assert dispatch.run(args) == 0
+    assert json.loads(log.read_text())["wanted"] is None  # the hook saw it handed on
+    # one that never comes holds the hooks up DNS_WAIT at most
+    state.write_text(json.dumps({"dns": None, "wanted": names}))
+    monkeypatch.setattr(dispatch, "DNS_WAIT", 0.2)
+    (tmp_path / "state" / "eth0" / "events" / "000000000002.json").write_text(json.dumps(EVENT))
+    started = time.monotonic()
+    assert dispatch.run(args) == 0
+    assert 0.2 <= time.monotonic() - started < 2
+    assert log.read_text().count("wanted") == 2
+
+
+def test_a_hook_that_is_a_link_to_nothing_is_said(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    etc, usr = tmp_path / "etc", tmp_path / "usr"
+    etc.mkdir()
+    (etc / "50-vpn").symlink_to(tmp_path / "opt" / "vpn-hook")
+    _hook(usr, "50-vpn", "true")  # hidden by it, as by any hook of the name
+    assert dispatch.hooks((str(etc), str(usr))) == []
+    assert capsys.readouterr().err == (f"<4>leaseboxctl: not running {etc / '50-vpn'}: a link "
+                                       f"to {tmp_path / 'opt' / 'vpn-hook'}, which is not "
+                                       "there\n")

@@ -30,10 +30,17 @@ from typing import Any
 from leasebox.core.events import HOOK_DIRS, boot_id, hook_name
 from leasebox.core.names import hostname_problem
 from leasebox.core.values import MAX_ROUTES
+from leasebox.ctl import waitonline
 from leasebox.ctl.commands import CtlError, _checked, terminal_safe
 
 EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "declined",
                     "refused", "failed", "renew-failed"})
+# The hooks of these run once the lease's DNS is with its resolver, as wait-online waits
+# for it, or after DNS_WAIT: netconf answers the engine (which queues the event) before it
+# hands the DNS on, and a hook at "bound" (a dynamic DNS update, a mount) resolves names.
+DNS_EVENTS = frozenset({"bound", "changed", "renewed"})
+DNS_WAIT = waitonline.DNS_GRACE
+DNS_POLL = 0.05
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
 # old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
@@ -208,6 +215,10 @@ def hooks(dirs: tuple[str, ...] | None = None) -> list[Path]:
         if not (path.is_file() and os.access(path, os.X_OK)):
             if path.is_file():  # a forgotten chmod +x, most often: said (a directory not)
                 print(terminal_safe(f"<6>leaseboxctl: not running {path}: not executable"),
+                      file=sys.stderr, flush=True)
+            elif path.is_symlink() and not path.exists():  # (it still hides a later one)
+                print(terminal_safe(f"<4>leaseboxctl: not running {path}: a link to "
+                                    f"{os.readlink(path)}, which is not there"),
                       file=sys.stderr, flush=True)
             continue
         problem = _unsafe(path)
@@ -479,6 +490,17 @@ def _lock(queue: int, interface: str) -> bool:
     return True
 
 
+def _run_event(env: dict[str, str], found: list[Path], interface: str,
+               timeout: float) -> None:
+    """The hooks of one event; those of DNS_EVENTS once the interface's DNS is with its
+    resolver (a hand-off that failed is not waited for), or after DNS_WAIT."""
+    if found and env["LEASEBOX_EVENT"] in DNS_EVENTS:
+        deadline = time.monotonic() + DNS_WAIT
+        while waitonline.dns_pending(interface) and time.monotonic() < deadline:
+            time.sleep(DNS_POLL)
+    run_hooks(env, found, timeout)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         (interface,) = _checked([args.interface])
@@ -524,7 +546,7 @@ def run(args: argparse.Namespace) -> int:
                 stuck = True
                 continue
             if env is not None:
-                run_hooks(env, found, args.timeout)
+                _run_event(env, found, interface, args.timeout)
     finally:
         os.close(queue)
     _pause_if_stuck(stuck)
