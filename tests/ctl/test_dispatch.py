@@ -545,3 +545,28 @@ def test_a_hook_that_is_a_link_to_nothing_is_said(tmp_path: Path,
     assert capsys.readouterr().err == (f"<4>leaseboxctl: not running {etc / '50-vpn'}: a link "
                                        f"to {tmp_path / 'opt' / 'vpn-hook'}, which is not "
                                        "there\n")
+
+
+def test_the_hooks_of_two_interfaces_run_one_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop leaving the dock: eth0's "lost" and wlan0's "bound" hooks, each rewriting
+    the same files or routes, ran side by side and the last to write won."""
+    log = tmp_path / "hook.log"
+    _hook(tmp_path / "hooks", "10-slow",
+          f'echo "start $LEASEBOX_INTERFACE" >> {log}; sleep 0.3; '
+          f'echo "end $LEASEBOX_INTERFACE" >> {log}')
+    monkeypatch.setattr(dispatch, "HOOK_DIRS", (str(tmp_path / "hooks"),))
+    state = tmp_path / "state"
+    for name, event in (("eth0", "lost"), ("wlan0", "bound")):
+        (state / name / "events").mkdir(parents=True)
+        (state / name / "events" / "000000000001.json").write_text(
+            json.dumps({**EVENT, "interface": name, "event": event}))
+    runs = [threading.Thread(target=dispatch.run, args=(build_parser().parse_args(
+        ["dispatch", name, "--state-dir", str(state)]),)) for name in ("eth0", "wlan0")]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(10)
+    lines = log.read_text().splitlines()
+    assert sorted(lines) == ["end eth0", "end wlan0", "start eth0", "start wlan0"]
+    assert lines[0].split()[1] == lines[1].split()[1], lines  # one's end before the other

@@ -41,6 +41,7 @@ EVENTS = frozenset({"bound", "changed", "renewed", "released", "left", "lost", "
 DNS_EVENTS = frozenset({"bound", "changed", "renewed"})
 DNS_WAIT = waitonline.DNS_GRACE
 DNS_POLL = 0.05
+MACHINE_LOCK = ".hooks.lock"  # in the state directory, above each interface's
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
 # old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
@@ -490,15 +491,37 @@ def _lock(queue: int, interface: str) -> bool:
     return True
 
 
-def _run_event(env: dict[str, str], found: list[Path], interface: str,
-               timeout: float) -> None:
+def _one_at_a_time(state_dir: str) -> int | None:
+    """The machine's hooks lock, taken (waiting for it): one event's hooks run at a time,
+    whatever the interface, as dhcpcd's and NetworkManager's do. A laptop's "lost" on the
+    dock's eth0 and "bound" on wlan0 ran side by side, each rewriting the same files, routes
+    or firewall, and the last to write won. Waits at most as long as the other's hooks may
+    take (their time limits). None: no lock to be had here (said); the hooks run anyway."""
+    try:
+        fd = os.open(os.path.join(state_dir, MACHINE_LOCK),
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as exc:
+        print(terminal_safe(f"leaseboxctl: cannot take the hooks' lock in {state_dir} "
+                            f"({exc.strerror or exc}); going on"), file=sys.stderr, flush=True)
+        return None
+    return fd
+
+
+def _run_event(env: dict[str, str], found: list[Path], interface: str, timeout: float,
+               state_dir: str) -> None:
     """The hooks of one event; those of DNS_EVENTS once the interface's DNS is with its
     resolver (a hand-off that failed is not waited for), or after DNS_WAIT."""
     if found and env["LEASEBOX_EVENT"] in DNS_EVENTS:
         deadline = time.monotonic() + DNS_WAIT
         while waitonline.dns_pending(interface) and time.monotonic() < deadline:
             time.sleep(DNS_POLL)
-    run_hooks(env, found, timeout)
+    lock = _one_at_a_time(state_dir) if found else None
+    try:
+        run_hooks(env, found, timeout)
+    finally:
+        if lock is not None:
+            os.close(lock)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -546,7 +569,7 @@ def run(args: argparse.Namespace) -> int:
                 stuck = True
                 continue
             if env is not None:
-                _run_event(env, found, interface, args.timeout)
+                _run_event(env, found, interface, args.timeout, args.state_dir)
     finally:
         os.close(queue)
     _pause_if_stuck(stuck)
