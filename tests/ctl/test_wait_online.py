@@ -478,3 +478,13 @@ def test_a_leave_netconf_has_not_confirmed_is_said_even_when_quiet(
     assert commands.run_command(args, absent_ok=True) == 0
     assert capsys.readouterr().err == ("leaseboxctl: eth0: netconf has not confirmed the "
                                        "removal of the configuration yet\n")
+
+
+def test_leave_json_prints_an_object_when_there_is_nothing_to_leave(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["--runtime-dir", str(tmp_path), "--quiet", "leave",
+                                      "--json", "eth0"])
+    assert isinstance(args, argparse.Namespace)
+    assert commands.run_command(args, absent_ok=True) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["interface"], doc["state"], doc["status"]) == ("eth0", None, "not running")

@@ -474,6 +474,7 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
         if absent_ok and exc.absent:
             if not args.quiet:  # (a mistyped name, too: said, but nothing to leave)
                 print(terminal_safe(f"leaseboxctl: {exc}: nothing to leave"), file=sys.stderr)
+            _nothing_to_leave(args, "not running")
             return 0
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return exc.code
@@ -485,6 +486,14 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
     elif not args.quiet:
         print(terminal_safe(f"{name}: {result.get('status')}"))
     return 0
+
+
+def _nothing_to_leave(args: argparse.Namespace, why: str) -> None:
+    """With --json, the object a leave prints (as `status --json` does one), for a reader
+    (jq .state) when there was no engine to ask."""
+    if getattr(args, "json", False):
+        print(json.dumps({"interface": args.interface, "state": None, "status": why,
+                          "handoff": handoff_status(args.interface)}, indent=2, sort_keys=True))
 
 
 def ifname_ok(name: str) -> bool:
@@ -519,6 +528,7 @@ def leave_if_running(args: argparse.Namespace) -> int:
             elif not args.quiet:
                 print(terminal_safe(f"leaseboxctl: {args.interface}: the engine is not "
                                     f"running ({state}): nothing to leave"), file=sys.stderr)
+            _nothing_to_leave(args, f"the engine is not running ({state})")
             return 0
     return run_command(args, absent_ok=args.command == "leave")
 
