@@ -7,6 +7,7 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -570,3 +571,29 @@ def test_the_hooks_of_two_interfaces_run_one_at_a_time(
     lines = log.read_text().splitlines()
     assert sorted(lines) == ["end eth0", "end wlan0", "start eth0", "start wlan0"]
     assert lines[0].split()[1] == lines[1].split()[1], lines  # one's end before the other
+
+
+def test_a_hook_that_outlives_its_sigkill_holds_nothing_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hook stuck in the kernel (a hung NFS mount) outlives even SIGKILL: the dispatcher
+    waited for it for good, and every later event of the interface, and now of the
+    machine (its hooks lock), with it. Here the SIGKILL is left out to make one."""
+    pids: list[int] = []
+
+    def no_sigkill(pgid: int, sig: int) -> None:
+        if sig == signal.SIGKILL:
+            pids.append(pgid)
+        else:
+            os.killpg(pgid, sig)
+
+    monkeypatch.setattr(dispatch, "_killpg", no_sigkill)
+    monkeypatch.setattr(dispatch, "KILL_GRACE", 0.2)
+    hook = _hook(tmp_path / "hooks", "10-stuck", "trap '' TERM; sleep 30")
+    started = time.monotonic()
+    try:
+        code = dispatch._run_hook(hook, dispatch.environment(EVENT, "eth0"), 0.2)
+    finally:
+        for pgid in pids:
+            os.killpg(pgid, signal.SIGKILL)
+    assert code == "killed after 0.2 s, and still not gone 0.2 s later"
+    assert time.monotonic() - started < 5

@@ -349,7 +349,11 @@ def _run_hook(hook: Path, env: dict[str, str], timeout: float) -> int | str:
         pass
     # whatever the hook did with its SIGTERM, what it started may have ignored its own
     _killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        proc.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:  # stuck in the kernel (a hung NFS mount): the next
+        # hooks and events do not wait for it, nor does the machine's hooks lock
+        return f"killed after {timeout:g} s, and still not gone {KILL_GRACE:g} s later"
     return f"killed after {timeout:g} s"
 
 
