@@ -597,3 +597,36 @@ def test_a_hook_that_outlives_its_sigkill_holds_nothing_up(
             os.killpg(pgid, signal.SIGKILL)
     assert code == "killed after 0.2 s, and still not gone 0.2 s later"
     assert time.monotonic() - started < 5
+
+
+def test_the_machine_lock_is_waited_for_a_while_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A hook that waits for another interface's dispatcher (or one past no time limit)
+    would hold every other event on the machine for good; and a dispatcher stopped while
+    it waits (a shutdown) leaves the event queued, not taken and lost."""
+    log = _recording_hook(tmp_path, monkeypatch)
+    state = tmp_path / "state"
+    queue = state / "eth0" / "events"
+    queue.mkdir(parents=True)
+    (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    monkeypatch.setattr(dispatch, "LOCK_WAIT", 0.3)
+    held = os.open(state / dispatch.MACHINE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)  # another interface's hooks at work
+    try:
+        def stopped(state_dir: str, timeout: float) -> int | None:
+            raise SystemExit(0)  # SIGTERM while it waits
+
+        with monkeypatch.context() as m:
+            m.setattr(dispatch, "_one_at_a_time", stopped)
+            with pytest.raises(SystemExit):
+                dispatch.run(_dispatch_args(state))
+        assert os.listdir(queue) == ["000000000001.json"]  # still queued
+        started = time.monotonic()
+        assert dispatch.run(build_parser().parse_args(
+            ["dispatch", "eth0", "--state-dir", str(state), "--timeout", "0.1"])) == 0
+        assert 0.3 <= time.monotonic() - started < 3
+        assert log.read_text() == "bound\n"
+        assert "another interface's hooks still run after 0.3 s" in capsys.readouterr().err
+    finally:
+        os.close(held)

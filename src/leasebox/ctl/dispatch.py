@@ -42,6 +42,8 @@ DNS_EVENTS = frozenset({"bound", "changed", "renewed"})
 DNS_WAIT = waitonline.DNS_GRACE
 DNS_POLL = 0.05
 MACHINE_LOCK = ".hooks.lock"  # in the state directory, above each interface's
+LOCK_WAIT = 120.0  # seconds an event's hooks wait for another interface's at least
+LOCK_POLL = 0.1
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
 # old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
@@ -495,34 +497,76 @@ def _lock(queue: int, interface: str) -> bool:
     return True
 
 
-def _one_at_a_time(state_dir: str) -> int | None:
-    """The machine's hooks lock, taken (waiting for it): one event's hooks run at a time,
-    whatever the interface, as dhcpcd's and NetworkManager's do. A laptop's "lost" on the
-    dock's eth0 and "bound" on wlan0 ran side by side, each rewriting the same files, routes
-    or firewall, and the last to write won. Waits at most as long as the other's hooks may
-    take (their time limits). None: no lock to be had here (said); the hooks run anyway."""
+def _one_at_a_time(state_dir: str, timeout: float) -> int | None:
+    """The machine's hooks lock: one event's hooks run at a time, whatever the interface,
+    as dhcpcd's and NetworkManager's do. A laptop's "lost" on the dock's eth0 and "bound"
+    on wlan0 ran side by side, each rewriting the same files, routes or firewall, and the
+    last to write won. Waited for LOCK_WAIT, or twice the hooks' time limit if longer:
+    past that (a hook that waits for another interface's dispatcher would wait for ever)
+    these hooks run beside the others, said. None: run without it."""
     try:
         fd = os.open(os.path.join(state_dir, MACHINE_LOCK),
                      os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
     except OSError as exc:
         print(terminal_safe(f"leaseboxctl: cannot take the hooks' lock in {state_dir} "
                             f"({exc.strerror or exc}); going on"), file=sys.stderr, flush=True)
         return None
-    return fd
+    patience = max(LOCK_WAIT, 2 * timeout)
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(LOCK_POLL)
+        except OSError:  # no locks on this file system
+            break
+    os.close(fd)
+    print(terminal_safe(f"<4>leaseboxctl: another interface's hooks still run after "
+                        f"{patience:g} s: running these beside them"), file=sys.stderr,
+          flush=True)
+    return None
 
 
-def _run_event(env: dict[str, str], found: list[Path], interface: str, timeout: float,
-               state_dir: str) -> None:
-    """The hooks of one event; those of DNS_EVENTS once the interface's DNS is with its
-    resolver (a hand-off that failed is not waited for), or after DNS_WAIT."""
-    if found and env["LEASEBOX_EVENT"] in DNS_EVENTS:
+def _ready(env: dict[str, str], found: list[Path], interface: str,
+           args: argparse.Namespace) -> int | None:
+    """Before an event's hooks: for DNS_EVENTS, the interface's DNS with its resolver (a
+    hand-off that failed is not waited for), or DNS_WAIT; then the machine's hooks lock."""
+    if not found:
+        return None
+    if env["LEASEBOX_EVENT"] in DNS_EVENTS:
         deadline = time.monotonic() + DNS_WAIT
         while waitonline.dns_pending(interface) and time.monotonic() < deadline:
             time.sleep(DNS_POLL)
-    lock = _one_at_a_time(state_dir) if found else None
+    return _one_at_a_time(args.state_dir, args.timeout)
+
+
+def _dispatch_one(queue: int, name: str, env: dict[str, str] | None, found: list[Path],
+                  interface: str, args: argparse.Namespace) -> bool:
+    """Take the event `name` and run its hooks (env None: a bad event, only taken). The
+    waits come before it is taken, so that a dispatcher stopped meanwhile (a shutdown,
+    prerm) leaves it queued. True: it could not leave the queue."""
+    lock = None if env is None else _ready(env, found, interface, args)
     try:
-        run_hooks(env, found, timeout)
+        try:  # taken: whatever the hooks do, it is not run twice
+            os.unlink(name, dir_fd=queue)
+            _sync(queue)  # not even after a crash
+        except FileNotFoundError:  # taken by another (or dropped by the engine): not ours
+            return False
+        except IsADirectoryError:  # only a bad engine makes one
+            return not _remove_stray(queue, name)
+        except OSError as exc:
+            # not taken (a file system gone read-only): not run either, as it would be
+            # again at every run until it goes; it runs once it can be taken
+            print(terminal_safe(f"leaseboxctl: cannot remove event {name}: "
+                                f"{exc.strerror or exc}; its hooks wait"),
+                  file=sys.stderr, flush=True)
+            return True
+        if env is not None:
+            run_hooks(env, found, args.timeout)
+        return False
     finally:
         if lock is not None:
             os.close(lock)
@@ -556,24 +600,7 @@ def run(args: argparse.Namespace) -> int:
                 env = _event(queue, name, interface, boot)
             except FileNotFoundError:  # the engine dropped it for a newer one: it said so
                 continue
-            try:  # taken: whatever the hooks do, it is not run twice
-                os.unlink(name, dir_fd=queue)
-                _sync(queue)  # not even after a crash
-            except FileNotFoundError:  # taken by another (or dropped by the engine): not ours
-                continue
-            except IsADirectoryError:  # only a bad engine makes one
-                stuck |= not _remove_stray(queue, name)
-                continue
-            except OSError as exc:
-                # not taken (a file system gone read-only): not run either, as it would be
-                # again at every run until it goes; it runs once it can be taken
-                print(terminal_safe(f"leaseboxctl: cannot remove event {name}: "
-                                    f"{exc.strerror or exc}; its hooks wait"),
-                      file=sys.stderr, flush=True)
-                stuck = True
-                continue
-            if env is not None:
-                _run_event(env, found, interface, args.timeout, args.state_dir)
+            stuck |= _dispatch_one(queue, name, env, found, interface, args)
     finally:
         os.close(queue)
     _pause_if_stuck(stuck)
