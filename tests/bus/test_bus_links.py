@@ -332,11 +332,12 @@ def test_an_owed_revert_file_that_is_not_one_is_reported(tmp_path: Path, content
     assert owed == {} and error.startswith(str(tmp_path / "eth0.revert"))
 
 
-def test_a_link_whose_file_cannot_be_read_is_taken_back(fake: FakeServices,
-                                                        tmp_path: Path) -> None:
+def test_a_link_whose_file_cannot_be_read_is_taken_back_when_left(
+        fake: FakeServices, tmp_path: Path) -> None:
     """A restarted leasebox-bus that could not read a link's file (a transient error, a
     torn file) only reported it; its next save deleted the file, and when the link was
-    left nothing reverted the DNS resolved still had for it."""
+    left nothing reverted the DNS resolved still had for it. Not reverted at once either:
+    netconf may still want that DNS, and sends nothing until it changes."""
     from leasebox.bus.main import _resume
     from leasebox.core.log import Logger
 
@@ -351,8 +352,12 @@ def test_a_link_whose_file_cannot_be_read_is_taken_back(fake: FakeServices,
         return 7
 
     _resume(state, links, Logger("test"), ifindex)
-    assert links.owed_reverts() == {"eth6": 7}
     links.deliver(0.0)
-    assert fake.calls == [("revert_link", 7)]
+    assert fake.calls == []  # the link's DNS stays with resolved while netconf wants it
     state.save(links, 0.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eth6.json"]  # kept, as evidence
+    links.update("eth6", None)  # netconf: nothing for the link any more
+    links.deliver(1.0)
+    assert fake.calls == [("revert_link", 7)]
+    state.save(links, 1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -100,7 +100,8 @@ class Links:
             self.wants[ifname] = want
         none: tuple[tuple[IPv4Address, ...], tuple[str, ...]] = ((), ())
         if (old.names.dns if old else none) != (want.names.dns if want else none) or (
-                old and want and old.ifindex != want.ifindex):
+                old and want and old.ifindex != want.ifindex) or (
+                want is None and ifname in self.resolved_has):  # (resume_unknown)
             self.resolved_todo.add(ifname)
 
     def resume(self, ifname: str, want: Want) -> None:
@@ -110,6 +111,11 @@ class Links:
         self.update(ifname, want)
         if want.names.dns_servers or want.names.domains:
             self.resolved_has[ifname] = (want.ifindex, (), ())
+
+    def resume_unknown(self, ifname: str, ifindex: int) -> None:
+        """A link an earlier leasebox-bus held, its file unreadable: resolved may have DNS
+        from us for it, so a hand-off of nothing for the link reverts it."""
+        self.resolved_has.setdefault(ifname, (ifindex, (), ()))
 
     def owed_reverts(self) -> dict[str, int]:
         """The links left (or keeping only NTP) whose DNS resolved still has from us: the

@@ -288,21 +288,22 @@ def _take_listener(log: Logger) -> socket.socket | None:
 def _resume(state: StateDir, links: Links, log: Logger,
             ifindex: Callable[[str], int] = socket.if_nametoindex) -> None:
     """What an earlier leasebox-bus held, and the reverts it still owed (its files). A
-    link whose file cannot be read may have DNS at resolved from us: it is taken back
-    (the file goes at the next save), or nothing would ever revert it."""
+    link whose file cannot be read may have DNS at resolved from us, which netconf may
+    still want (it sends nothing until that changes): it is reverted when netconf hands
+    the link nothing, as for a file read, not now; the file stays until then."""
     wants, errors = state.load()
     owed, more = state.load_reverts()
     for error in errors + more:
         log.warning("ignoring %s", error)
     for name, want in wants.items():
         links.resume(name, want)
+    for name, index in owed.items():
+        links.resume_revert(name, index)
     for name in state.unread:
         try:
-            owed.setdefault(ifnames.check(name), ifindex(name))
+            links.resume_unknown(ifnames.check(name), ifindex(name))
         except (OSError, ValueError):  # gone (resolved forgot it with it), or no name
             continue
-    for name, ifindex_ in owed.items():
-        links.resume_revert(name, ifindex_)
     if wants:
         log.info("holding again what an earlier leasebox-bus held: %s", ", ".join(wants))
     if owed:

@@ -79,8 +79,12 @@ class StateDir:
             data = json.dumps(to_doc(links, name, now), sort_keys=True).encode()
             atomic.write_atomic(self.directory, name + SUFFIX, data, mode=0o644)
         for name in self.names():
-            if name not in links.wants:
+            # a file that could not be read stays while resolved may hold what it said
+            if name not in links.wants and not (name in self.unread
+                                                 and name in links.resolved_has):
                 atomic.remove(self.directory, name + SUFFIX)
+        self.unread = [n for n in self.unread if n in links.resolved_has
+                       and n not in links.wants]
         owed = links.owed_reverts()
         for name, ifindex in owed.items():
             atomic.write_atomic(self.directory, name + REVERT, b"%d\n" % ifindex, mode=0o644)
