@@ -5,6 +5,7 @@ on a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -187,6 +188,21 @@ def bind(r: Rig) -> ipc.Apply:
     assert r.svc.state is State.BOUND
     r.netconf_conn = conn
     return apply
+
+
+@contextlib.contextmanager
+def control_loop(rig: Rig) -> Iterator[tuple[Loop, socket.socket, socket.socket]]:
+    """The engine's loop over the rig, and a control connection to it: (the loop, our
+    end, the engine's end, which loop._recv_control reads)."""
+    listener, other = socket.socketpair()
+    loop = Loop(rig.svc, listener, None)
+    ctl, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        yield loop, ctl, conn
+    finally:
+        for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()
 
 
 def applied_by_netconf(r: Rig) -> socket.socket:
@@ -783,10 +799,7 @@ def test_a_leave_says_whether_netconf_removed_the_configuration(rig: Rig,
     on the link; one it did not confirm in time, a warning. A leave after a failed one
     asks netconf again, and says how that ends."""
     bind(rig)
-    listener, other = socket.socketpair()
-    loop = Loop(rig.svc, listener, None)
-    ctl, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
+    with control_loop(rig) as (loop, ctl, conn):
         ctl.send(control.encode_request(control.Request(control.Command.LEAVE)))
         loop._recv_control(conn)
         assert rig.sent().message_type is wire.MessageType.RELEASE
@@ -822,10 +835,6 @@ def test_a_leave_says_whether_netconf_removed_the_configuration(rig: Rig,
                                                          "removal")
         else:
             assert reply["result"]["state"] == "STOPPED" and "warning" not in reply["result"]
-    finally:
-        for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
-            sock.close()
-        loop.alarm.close()
 
 
 @pytest.mark.parametrize("always", [False, True])
@@ -858,10 +867,7 @@ def test_shutdown_does_not_wait_for_an_idle_exited_netconf(tmp_path: Path,
     rig.svc.settings = replace(rig.svc.settings, release_at_shutdown=always)
     bind(rig)
     rig.svc.drop_netconf()  # netconf exited idle
-    listener, other = socket.socketpair()
-    loop = Loop(rig.svc, listener, None)
-    ctl, conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    try:
+    with control_loop(rig) as (loop, ctl, conn):
         ctl.send(control.encode_request(control.Request(control.Command.SHUTDOWN)))
         loop._recv_control(conn)
         assert not loop.stop_waiters
@@ -876,10 +882,6 @@ def test_shutdown_does_not_wait_for_an_idle_exited_netconf(tmp_path: Path,
         with pytest.raises(BlockingIOError):  # and no connection to start it with
             rig.netconf.accept()
         assert (rig.state_dir / leasefile.FILENAME).exists()  # the lease is kept
-    finally:
-        for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
-            sock.close()
-        loop.alarm.close()
 
 
 def test_restart_uses_the_lease_file_for_init_reboot(tmp_path: Path) -> None:
