@@ -22,6 +22,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -43,7 +44,6 @@ DNS_WAIT = waitonline.DNS_GRACE
 DNS_POLL = 0.05
 MACHINE_LOCK = ".hooks.lock"  # in the state directory, above each interface's
 LOCK_WAIT = 120.0  # seconds an event's hooks wait for another interface's at least
-LOCK_POLL = 0.1
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
 # old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
@@ -497,11 +497,12 @@ def _lock(queue: int, interface: str) -> bool:
     return True
 
 
-def _one_at_a_time(state_dir: str, timeout: float) -> int | None:
+def _one_at_a_time(state_dir: str, patience: float) -> int | None:
     """The machine's hooks lock: one event's hooks run at a time, whatever the interface,
     as dhcpcd's and NetworkManager's do. A laptop's "lost" on the dock's eth0 and "bound"
     on wlan0 ran side by side, each rewriting the same files, routes or firewall, and the
-    last to write won. Waited for LOCK_WAIT, or twice the hooks' time limit if longer:
+    last to write won. Waited for (the kernel wakes a waiter when it is let go, where a
+    poll lost it to a dispatcher taking it again for its next event) `patience` seconds:
     past that (a hook that waits for another interface's dispatcher would wait for ever)
     these hooks run beside the others, said. None: run without it."""
     try:
@@ -511,23 +512,38 @@ def _one_at_a_time(state_dir: str, timeout: float) -> int | None:
         print(terminal_safe(f"leaseboxctl: cannot take the hooks' lock in {state_dir} "
                             f"({exc.strerror or exc}); going on"), file=sys.stderr, flush=True)
         return None
-    patience = max(LOCK_WAIT, 2 * timeout)
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(LOCK_POLL)
-        except OSError:  # no locks on this file system
-            break
+    try:
+        _flock_within(fd, patience)
+        return fd
+    except TimeoutError:
+        print(terminal_safe(f"<4>leaseboxctl: another interface's hooks still run after "
+                            f"{patience:g} s: running these beside them"), file=sys.stderr,
+              flush=True)
+    except OSError as exc:  # no locks on this file system
+        print(terminal_safe(f"leaseboxctl: cannot take the hooks' lock in {state_dir} "
+                            f"({exc.strerror or exc}); going on"), file=sys.stderr, flush=True)
     os.close(fd)
-    print(terminal_safe(f"<4>leaseboxctl: another interface's hooks still run after "
-                        f"{patience:g} s: running these beside them"), file=sys.stderr,
-          flush=True)
     return None
+
+
+def _flock_within(fd: int, seconds: float) -> None:
+    """flock(LOCK_EX), waiting `seconds` at most (TimeoutError past them): an interval
+    timer's SIGALRM ends the wait. Outside the main thread (only tests run it there) no
+    signal can be had: the wait has no limit."""
+    if threading.current_thread() is not threading.main_thread():
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _ready(env: dict[str, str], found: list[Path], interface: str,
@@ -540,7 +556,9 @@ def _ready(env: dict[str, str], found: list[Path], interface: str,
         deadline = time.monotonic() + DNS_WAIT
         while waitonline.dns_pending(interface) and time.monotonic() < deadline:
             time.sleep(DNS_POLL)
-    return _one_at_a_time(args.state_dir, args.timeout)
+    # long enough for every hook of the other's event to run out its time, and be killed
+    patience = len(found) * (args.timeout + 2 * KILL_GRACE) if args.timeout else 0.0
+    return _one_at_a_time(args.state_dir, max(LOCK_WAIT, 2 * patience))
 
 
 def _dispatch_one(queue: int, name: str, env: dict[str, str] | None, found: list[Path],
