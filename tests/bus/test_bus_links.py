@@ -361,3 +361,20 @@ def test_a_link_whose_file_cannot_be_read_is_taken_back_when_left(
     assert fake.calls == [("revert_link", 7)]
     state.save(links, 1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_unreadable_link_file_handed_ntp_only_is_reverted_too(
+        fake: FakeServices, tmp_path: Path) -> None:
+    """Handed NTP servers and no DNS (UseDNS=no since, or DNS gone to a file), the link
+    with an unreadable file kept our old DNS at resolved, and lost it for good once its
+    file was rewritten clean."""
+    from leasebox.bus.main import _resume
+    from leasebox.core.log import Logger
+
+    (tmp_path / "eth6.json").write_text("{")
+    state = StateDir(str(tmp_path))
+    links = Links(fake)
+    _resume(state, links, Logger("test"), lambda name: 7)
+    links.update("eth6", Want(7, Names(ntp_servers=(A("192.0.2.123"),))))
+    links.deliver(0.0)
+    assert ("revert_link", 7) in fake.calls

@@ -101,7 +101,8 @@ class Links:
         none: tuple[tuple[IPv4Address, ...], tuple[str, ...]] = ((), ())
         if (old.names.dns if old else none) != (want.names.dns if want else none) or (
                 old and want and old.ifindex != want.ifindex) or (
-                want is None and ifname in self.resolved_has):  # (resume_unknown)
+                ifname in self.resolved_has and (want is None or not (
+                    want.names.dns_servers or want.names.domains))):  # (resume_unknown)
             self.resolved_todo.add(ifname)
 
     def resume(self, ifname: str, want: Want) -> None:
