@@ -286,7 +286,8 @@ def leave_reply(svc: EngineService, removals: frozenset[int]) -> bytes:
                                    f"{iface}")
     result = status(svc, svc.clock())
     if removals & svc.ledger.pending.keys():  # slow (a netconf starting on a busy machine)
-        # rather than failed: it may still come, and the engine asks again at its next start
+        # rather than failed: it may still come (it stays pending, and goes again on each
+        # new connection to netconf while this engine runs)
         result["warning"] = (f"netconf has not confirmed the removal of the configuration "
                              f"yet: the address, routes and DNS may still be on {iface}")
     return _reply(True, result)
