@@ -22,7 +22,8 @@ def put(root: Path, directory: str, relpath: str, text: str) -> Path:
 
 
 def run_module(module: str, *args: str, timeout: float = 30,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+               env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """A leasebox program as its own process, with none of the service manager's variables
     (so that nothing it inherits here looks like sockets or a journal); `env`: more."""
     env = {k: v for k, v in os.environ.items()
@@ -30,4 +31,4 @@ def run_module(module: str, *args: str, timeout: float = 30,
     env["PYTHONPATH"] = str(SRC)
     return subprocess.run([sys.executable, "-m", module, *args], env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, cwd=cwd)

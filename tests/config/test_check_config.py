@@ -153,6 +153,17 @@ def test_a_config_root_that_is_not_there_is_said_so(tmp_path: Path) -> None:
     assert check(tmp_path / "nowhere", "bad/name")[0] == 64  # the name first
 
 
+@pytest.mark.parametrize("spelling", [".", "./", "./.", "root/.."])
+def test_a_config_root_spelled_any_way_is_checked(tmp_path: Path, spelling: str) -> None:
+    """`--config-root .` (or `./`, `root/..`) ended in a StopIteration traceback, exit 1:
+    the paths it compared were not normalised, and no directory was found to hold a file."""
+    conf = put(tmp_path, ETC, "leasebox.conf", "[Network]\nUseMTU=no\n")
+    (tmp_path / "root").mkdir()
+    proc = run_module(CTL, "check-config", f"--config-root={spelling}", "eth0", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert line_of(proc.stdout, "UseMTU").endswith(f"# netconf: {conf}:2")
+
+
 def test_json_spells_a_word_value_that_is_none_inside(tmp_path: Path) -> None:
     """ClasslessRoutes=ignore is None inside: JSON said null, as for a setting unset, so a
     tool could not tell the TunnelVision mitigation from nothing."""

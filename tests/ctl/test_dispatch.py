@@ -262,10 +262,29 @@ def test_an_event_directory_that_is_a_link_is_not_followed(
     assert dispatch.run(_dispatch_args(tmp_path / "state")) == 1
     assert os.listdir(elsewhere) == ["000000000001.json"]
     assert not log.exists()
-    assert "not reading" in capsys.readouterr().err
+    assert "(a link or a file where" in capsys.readouterr().err
     # the link itself is gone: the path unit follows it, and would start the dispatcher
     # again at once for as long as it pointed at files
     assert not os.path.lexists(tmp_path / "state" / "eth0" / "events")
+
+
+def test_a_queue_refused_for_want_of_permission_is_not_called_a_link(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run without root (the state directory is 0700) was told of "a link or a file
+    where the engine's event directory belongs"."""
+    queue = tmp_path / "events"
+    queue.mkdir()
+
+    def refused(path: str, *_args: object) -> int:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(PermissionError):
+        dispatch._open_queue(str(queue))
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and "link" not in err
+    assert queue.is_dir()
 
 
 def test_events_of_an_earlier_boot_are_skipped(

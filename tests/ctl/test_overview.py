@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.config.confroot import run_module
 from tests.ctl.test_wait_online import (  # noqa: F401 - engines: the fixture
     FakeEngine,
     engines,
@@ -196,3 +197,46 @@ def test_monitor_tells_a_user_who_cannot_read_the_journal(
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(os, "getgroups", lambda: [])
     assert monitor.journal_hint() is None
+
+
+def test_monitor_refuses_a_name_no_interface_can_have() -> None:
+    """`monitor bad/name` followed the journal for ever, printing nothing."""
+    proc = run_module("leasebox.ctl.main", "monitor", "bad/name", timeout=10)
+    assert proc.returncode == 64 and proc.stdout == ""
+    assert proc.stderr.startswith("leaseboxctl: ") and "bad/name" in proc.stderr
+
+
+def test_monitor_ctrl_c_ends_the_walk_back_through_the_boot() -> None:
+    """`monitor -n 10` with fewer events in the boot reads the whole boot back; Ctrl-C
+    (the handler's flag) did not end that walk, only the following after it."""
+
+    class Stop:
+        requested = False
+
+    stop = Stop()
+
+    class Boot:  # a long boot's entries, none of them a lease event
+        read = 0
+
+        def seek_tail(self) -> None:
+            pass
+
+        def get_previous(self) -> dict[str, str]:
+            self.read += 1
+            stop.requested |= self.read == 100  # Ctrl-C, at the 100th entry
+            return {"MESSAGE": "x"} if self.read < 100_000 else {}
+
+    boot = Boot()
+    assert monitor._last(boot, lambda _entry: False, 10, stop) == []  # type: ignore[arg-type]
+    assert boot.read == 100
+
+
+def test_status_prints_in_a_locale_without_its_characters(
+        tmp_path: Path, engines: list[FakeEngine]) -> None:  # noqa: F811
+    """A terminal in a Latin-1 locale could not show status's "●": UnicodeEncodeError,
+    a traceback and no status."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"], extra={"interface": "eth0"}))
+    proc = run_module("leasebox.ctl.main", "--runtime-dir", str(tmp_path), "status", "eth0",
+                      env={"PYTHONIOENCODING": "latin-1"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("\\u25cf eth0") and "BOUND" in proc.stdout

@@ -6,13 +6,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.config.confroot import SRC
 
 from leasebox.ctl import commands, waitonline
 from leasebox.ctl.main import build_parser
@@ -488,3 +493,27 @@ def test_leave_json_prints_an_object_when_there_is_nothing_to_leave(
     assert commands.run_command(args, absent_ok=True) == 0
     doc = json.loads(capsys.readouterr().out)
     assert (doc["interface"], doc["state"], doc["status"]) == ("eth0", None, "not running")
+
+
+def test_ctrl_c_ends_the_wait_as_sigint_does_with_the_json_object(
+        tmp_path: Path, engines: list[FakeEngine]) -> None:
+    """Ctrl-C printed Python's traceback, and --json nothing: a script reading .online
+    got no object. Now the object (online false, the states last seen) and a death by
+    SIGINT, as a program without Python's handler would end (a shell's loop stops)."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["SELECTING"]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_"))}
+    env["PYTHONPATH"] = str(SRC)
+    with subprocess.Popen([sys.executable, "-m", "leasebox.ctl.main", "--runtime-dir",
+                           str(tmp_path), "wait-online", "--json", "eth0"], env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        deadline = time.monotonic() + 20
+        while engines[0].commands.count("status") < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engines[0].commands.count("status") >= 2, "the wait never asked twice"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGINT, err
+    assert "Traceback" not in err
+    body = json.loads(out)
+    assert body["online"] is False and body["states"] == {"eth0": "SELECTING"}

@@ -119,9 +119,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"leaseboxctl: --config-root {args.config_root}: not a directory",
               file=sys.stderr)
         return EX_NOINPUT
+    root = os.path.abspath(args.config_root)  # its paths are compared with commonpath's
     try:
-        others = [] if interface else _named_interfaces(args.config_root)
-        config = _checked(args.config_root, interface, others)
+        others = [] if interface else _named_interfaces(root)
+        config = _checked(root, interface, others)
     except ConfigError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return EX_CONFIG

@@ -436,8 +436,9 @@ def _open_queue(path: str) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        print(terminal_safe(f"leaseboxctl: not reading {path}: {exc.strerror or exc} "
-                            "(a link or a file where the engine's event directory belongs)"),
+        why = " (a link or a file where the engine's event directory belongs)" \
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) else ""  # (EACCES: not root)
+        print(terminal_safe(f"leaseboxctl: not reading {path}: {exc.strerror or exc}{why}"),
               file=sys.stderr, flush=True)
         if os.path.islink(path):
             try:

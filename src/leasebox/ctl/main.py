@@ -252,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EX_USAGE
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    if sys.stdout is not None:  # a status's "●" and a server's names in a Latin-1 locale
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         code = handler(args)
         if sys.stdout is not None:  # (None: started with its stdout closed)
@@ -265,7 +267,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.stdout is not None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EX_SIGPIPE
+    except KeyboardInterrupt:
+        return _interrupted()
     return code
+
+
+def _interrupted() -> NoReturn:
+    """Ctrl-C (SIGINT): end as a program killed by it would, so that a shell's loop or
+    script stops too, with what was printed and without Python's traceback."""
+    import os  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+    os._exit(128 + signal.SIGINT)  # (SIGINT blocked: not reached otherwise)
 
 
 _COMMANDS = frozenset({"list", "status", "monitor", "renew", "release", "leave",

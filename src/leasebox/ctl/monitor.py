@@ -22,7 +22,8 @@ from types import FrameType
 from typing import Any
 
 from leasebox.core import events
-from leasebox.ctl.commands import terminal_safe
+from leasebox.ctl.commands import EX_USAGE, terminal_safe
+from leasebox.runtime import ifname
 
 JOURNAL_READERS = ("systemd-journal", "adm", "wheel")  # journald's files grant them read
 WAIT = 0.5  # seconds per wait for new entries (the stop flag is looked at in between)
@@ -94,11 +95,12 @@ def journal_hint() -> str | None:
 
 
 def _last(reader: Any, chosen: Callable[[dict[str, Any]], bool],
-          lines: int) -> list[dict[str, Any]]:
-    """The last `lines` chosen entries, oldest first, as journalctl -n shows them."""
+          lines: int, stop: _Stop) -> list[dict[str, Any]]:
+    """The last `lines` chosen entries, oldest first, as journalctl -n shows them; the
+    walk goes back through the whole boot when it has fewer, and Ctrl-C ends it."""
     reader.seek_tail()
     earlier: list[dict[str, Any]] = []
-    while len(earlier) < lines:
+    while len(earlier) < lines and not stop.requested:
         entry = reader.get_previous()
         if not entry:
             break
@@ -108,6 +110,11 @@ def _last(reader: Any, chosen: Callable[[dict[str, Any]], bool],
 
 
 def run(args: argparse.Namespace) -> int:
+    try:  # checked as every command checks them: a name no interface can have waits for ever
+        wanted = {ifname.check(name) for name in args.interfaces}
+    except ValueError as exc:
+        print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
+        return EX_USAGE
     hint = journal_hint()
     if hint:
         print(hint, file=sys.stderr, flush=True)
@@ -125,7 +132,6 @@ def run(args: argparse.Namespace) -> int:
     # that nothing has met yet, systemd 252's reader, positioned at the tail, misses the
     # entries appended later (seen as a flaky test); this boot always has entries.
     reader.this_boot()
-    wanted = set(args.interfaces)
 
     def chosen(entry: dict[str, Any]) -> bool:
         return is_lease_event(entry, wanted)
@@ -134,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         ev = event(entry)
         print(json.dumps(ev, sort_keys=True) if args.json else line(ev), flush=True)
 
-    for entry in _last(reader, chosen, args.lines):
+    for entry in _last(reader, chosen, args.lines, stop):
         emit(entry)
     reader.seek_tail()
     reader.get_previous()  # positioned after the last entry: only new ones from here

@@ -105,16 +105,30 @@ def run(args: argparse.Namespace) -> int:
     names = chosen_interfaces(args)
     if isinstance(names, int):
         return names
-    return _wait(args, rundir, names)
+    started = time.monotonic()
+    last: dict[str, dict[str, str]] = {"states": {}, "dns": {}}  # as the last round saw
+    try:
+        return _wait(args, rundir, names, last)
+    except KeyboardInterrupt:  # (Ctrl-C): still the object a reader (jq .online) reads
+        if args.json:
+            _report(False, time.monotonic() - started, last["states"], last["dns"])
+        raise
 
 
-def _wait(args: argparse.Namespace, rundir: Path, names: list[str]) -> int:
+def _report(online: bool, seconds: float, states: dict[str, str], dns: dict[str, str]) -> None:
+    """--json's object, printed at the end: online, timed out or interrupted."""
+    print(json.dumps({"online": online, "seconds": seconds, "states": states,
+                      "dns_pending": {n: why for n, why in dns.items() if why}},
+                     indent=2, sort_keys=True))
+
+
+def _wait(args: argparse.Namespace, rundir: Path, names: list[str],
+          last: dict[str, dict[str, str]]) -> int:
     if not names:
         print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
               file=sys.stderr)
         if args.json:  # still the object a reader (jq .online) reads: online, as the exit says
-            print(json.dumps({"online": True, "seconds": 0.0, "states": {},
-                              "dns_pending": {}}, indent=2, sort_keys=True))
+            _report(True, 0.0, {}, {})
         return 0
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
@@ -129,19 +143,18 @@ def _wait(args: argparse.Namespace, rundir: Path, names: list[str]) -> int:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
             return exc.code
         if len(asked) < len(names) and len(names := _unmasked(names, states, asked)) == 0:
-            return _wait(args, rundir, names)  # nothing left to wait for
+            return _wait(args, rundir, names, last)  # nothing left to wait for
         now = time.monotonic()
         configured_since = {n: configured_since.get(n, now) for n in names
                             if states[n] in CONFIGURED}
         dns = {n: dns_pending(n) for n in configured_since}
+        last.update(states=states, dns=dns)
         ready = [n for n in configured_since
                  if not dns[n] or now - configured_since[n] >= DNS_GRACE]
         online = bool(ready and args.any) or len(ready) == len(names)
         timed_out = not online and deadline is not None and now >= deadline
         if args.json and (online or timed_out):
-            print(json.dumps({"online": online, "seconds": now - started, "states": states,
-                              "dns_pending": {n: why for n, why in dns.items() if why}},
-                             indent=2, sort_keys=True))
+            _report(online, now - started, states, dns)
         if online:
             for name in ready:
                 if dns[name] and not args.json:
