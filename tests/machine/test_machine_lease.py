@@ -38,9 +38,12 @@ def test_typical_ack() -> None:
     (3600, 600, None, (3600, 600, 3150)),  # a missing one takes its default
     (3600, None, 3000, (3600, 1800, 3000)),
     (3600, 3500, None, (3600, 1800, 3150)),  # ... and the pair must still make sense
-    (0, None, None, (60, 30, 52)),  # clamped to min_lease_time
-    (30, 10, 20, (60, 30, 52)),  # clamped: the server's T1/T2 were for the shorter lease
-    (59, None, None, (60, 30, 52)),
+    # raised to min_lease_time, the expiry only: T1 and T2 stay within the server's lease
+    (0, None, None, (60, 5, 8)),  # (the floor's)
+    (30, 10, 20, (60, 10, 20)),
+    (30, None, None, (60, 15, 26)),
+    (30, 20, 40, (60, 15, 26)),  # T2 past the server's lease
+    (59, None, None, (60, 29, 51)),
     (60, 20, 40, (60, 20, 40)),
     (0xFFFFFFFF, 100, 200, (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)),  # infinite
     (0xFFFFFFFE, None, None, (0xFFFFFFFE, 0x7FFFFFFF, 0xFFFFFFFE * 7 // 8)),
@@ -56,6 +59,15 @@ def test_lease_times(lease: int, t1: int | None, t2: int | None,
 def test_min_lease_time_has_a_floor() -> None:
     assert lease_times(1, None, None, 0) == (10, 5, 8)
     assert lease_times(1, None, None, -5) == (10, 5, 8)
+    assert lease_times(1, 1, 2, 0) == (10, 5, 8)  # the server's were for the shorter lease
+
+
+def test_a_raised_lease_is_renewed_within_the_servers() -> None:
+    """T1 and T2 came from the raised lease: a 600 s lease under MinimumLeaseTime=1h was
+    first renewed after 30 minutes, 20 minutes after the server could have given the
+    address to another host."""
+    assert lease_times(600, None, None, 3600) == (3600, 300, 525)
+    assert lease_times(20, None, None, 60) == (60, 10, 17)
 
 
 @pytest.mark.parametrize(("change", "reason"), [

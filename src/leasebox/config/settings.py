@@ -232,10 +232,13 @@ DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,
-    "Leases shorter than this are treated as this long (and the journal says so), so that a "
-    "broken or hostile server cannot make the client renew in a tight loop. A time span of "
-    "at most a day: seconds, or with a unit: 90s, 5min, 2h, 1d. Below 10 s it has no "
-    "effect: no lease is ever taken as shorter than that.",
+    "The address of a shorter lease is kept this long (and the journal says so), so that "
+    "a broken or hostile server's short leases do not take it away while the server is "
+    "unreachable. Renewals still follow the server's lease (its T1 and T2, or half and "
+    "seven eighths of it), so that they come while the server still holds the address; "
+    "a lease under 10 s is renewed as one of 10 s, so no server can make the client renew "
+    "in a tight loop. A time span of at most a day: seconds, or with a unit: 90s, 5min, "
+    "2h, 1d. Below 10 s it has no effect: no lease is ever taken as shorter than that.",
     _E, "SECONDS")
 
 # ---- [Network]: what netconf accepts and applies -------------------------------------------------

@@ -11,11 +11,15 @@ Rules, written down once:
   length (`held_prefixlen`): some routers send the mask in the first ACK only.
 - 0xffffffff is an infinite lease: no renewal, no rebinding, no expiry.
 - A finite lease shorter than `min_lease_time` (and never shorter than LEASE_TIME_FLOOR,
-  whatever the configuration says) is raised to it; the caller reports that (clamp_note).
+  whatever the configuration says) expires that late; the caller reports that
+  (clamp_note). Its T1 and T2 stay those of the server's lease, raised to
+  LEASE_TIME_FLOOR only: a renewal that came after the server's lease had run out (T1 at
+  30 s of a 20 s lease) would ask for an address the server may have given another host.
 - T1/T2 from the server are used when 0 < T1 < T2 < lease; a missing one takes its default
-  first; anything else, and any clamped lease (the server's T1/T2 were meant for the shorter
-  lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased uses. The client
-  then makes each a little earlier at random (steps.usable_lease, timing.fuzzed_times).
+  first; anything else, and any lease raised to the floor (the server's T1/T2 were meant
+  for the shorter lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased
+  uses. The client then makes each a little earlier at random (steps.usable_lease,
+  timing.fuzzed_times).
 - All times count from `acquired_at`, when the REQUEST that got the ACK was first sent
   (RFC 2131 4.4.1), so the client never believes in a lease longer than the server's.
 """
@@ -55,13 +59,15 @@ def lease_times(lease_time: int, renewal: int | None, rebinding: int | None,
     """(lease, T1, T2) in seconds after the clamps described in the module docstring."""
     if lease_time >= INFINITE:
         return INFINITE, INFINITE, INFINITE
-    floor = max(min_lease_time, LEASE_TIME_FLOOR)
-    clamped = lease_time < floor
-    lease = max(lease_time, floor)
-    t1 = lease // 2 if renewal is None else renewal
-    t2 = lease * 7 // 8 if rebinding is None else rebinding
-    if clamped or not 0 < t1 < t2 < lease:
-        t1, t2 = lease // 2, lease * 7 // 8
+    # T1/T2 follow the server's lease (its own T1/T2 when they fit it), raised to the
+    # floor only; the expiry alone is raised to min_lease_time: renewals come while the
+    # server still holds the address for us, and a server away keeps it longer
+    granted = max(lease_time, LEASE_TIME_FLOOR)
+    lease = max(granted, min_lease_time)
+    t1 = granted // 2 if renewal is None else renewal
+    t2 = granted * 7 // 8 if rebinding is None else rebinding
+    if granted != lease_time or not 0 < t1 < t2 < granted:
+        t1, t2 = granted // 2, granted * 7 // 8
     return lease, t1, t2
 
 
