@@ -511,6 +511,25 @@ def test_arp_probe_without_answer_proceeds() -> None:
     assert of_type(actions, ApplyLease)
 
 
+@pytest.mark.parametrize("answer", ["timer", "probe result"])
+def test_a_lease_that_ran_out_during_its_probe_is_not_applied(answer: str) -> None:
+    """The machine slept while the address was probed (the engine's clock counts the
+    sleep, io's probe did not): the timer, or io's late answer, applied a lease that had
+    run out meanwhile, with addresses, routes and DNS perhaps of another network."""
+    h = Harness(ClientConfig(arp_probe=True))
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    h.deliver(ack(h.last_sent().message, lease_time=3600))
+    assert h.state is State.PROBING
+    h.advance(3601)  # a suspend
+    actions = h.fire() if answer == "timer" else h.handle(ProbeResult(h.now, ADDRESS, False))
+    assert not of_type(actions, ApplyLease) and not of_type(actions, LeaseEvent)
+    assert h.state is State.INIT and h.client.lease is None
+    h.fire()
+    assert h.last_sent().message.message_type is MessageType.DISCOVER
+
+
 def not_applied(h: Harness, answer: ConfigRefused) -> LeaseEvent:
     """A first lease, which netconf does not apply: its one lease event; back in INIT."""
     h.link_up()

@@ -10,6 +10,7 @@ from leasebox.core.log import Logger
 from leasebox.core.machine import steps, timing
 from leasebox.core.machine.checks import expect_message, expired
 from leasebox.core.machine.context import Context
+from leasebox.core.machine.lease import is_infinite
 from leasebox.core.machine.types import Event, LeaseEventKind, ProbeResult
 from leasebox.core.wire.types import Message
 
@@ -163,6 +164,13 @@ def _probed(ctx: Context) -> None:
         raise RuntimeError("bug: no probed lease")
     ctx.candidate = None
     ctx.wake_at = None
+    if not is_infinite(lease) and ctx.now >= lease.expires_at:
+        # it ran out while its address was probed (the machine slept meanwhile): never
+        # applied, so nothing to remove, and no server holds it for us any more
+        log.warning("the lease of %s ran out while its address was probed; starting over",
+                    lease.address)
+        steps.enter_init(ctx)
+        return
     ctx.lease = lease
     steps.apply(ctx, lease)
 
