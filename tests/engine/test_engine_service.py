@@ -1113,9 +1113,9 @@ def test_live_state_round_trip_and_bounds() -> None:
     assert again.read() == b"kept" and again.inherited
 
 
-def restarted(first: Rig, live: LiveState, after: float = 60.0) -> Rig:
+def restarted(first: Rig, live: LiveState, after: float = 60.0, mac: bytes = MAC) -> Rig:
     """A new engine a minute (`after` seconds) after `first`, on its state directory, with
-    `live` as the live state the FDSTORE kept; io reports the link up."""
+    `live` as the live state the FDSTORE kept; io reports the link up (with `mac`)."""
     clock = Clock(first.clock.now + after)
     settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
                          first.svc.settings.netconf_path)
@@ -1123,7 +1123,7 @@ def restarted(first: Rig, live: LiveState, after: float = 60.0) -> Rig:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
     svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
+    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, True))
     return Rig(svc, ours, first.netconf, clock, first.state_dir)
 
 
@@ -1236,6 +1236,33 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
     conn.close()
 
 
+@pytest.mark.parametrize("command", [control.Command.LEAVE, control.Command.RELEASE])
+def test_an_engine_started_without_its_live_state_still_takes_the_address_off(
+        tmp_path: Path, command: control.Command) -> None:
+    """`systemctl stop leasebox-engine@IFACE` alone empties the FDSTORE, and io's next
+    connection starts the engine again from the lease file, not knowing that netconf
+    holds that lease's address: a leave (the target's stop) or a release before the lease
+    was verified again left the address, routes and DNS on the link."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, LiveState(None))
+    assert rig.sent().requested_ip == ADDRESS  # INIT-REBOOT, unanswered (a server away)
+    assert rig.control(command)["ok"] is True
+    rig.svc.on_timer(rig.clock.now + 2)  # (a RELEASE's removal waits for io's TxDone)
+    conn, _ = rig.netconf.accept()
+    conn.settimeout(5)
+    remove = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(remove.request_id,
+                                                         ipc.ResultStatus.OK, ""))
+    # known from now on: a second leave asks nothing more
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    conn.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    conn.close()
+
+
 def test_os_random_draws_in_range() -> None:
     from leasebox.engine.service import OsRandom
 
@@ -1296,6 +1323,57 @@ def test_a_new_mac_before_any_carrier_still_starts_a_client(tmp_path: Path) -> N
     assert isinstance(msg, ipc.SendBroadcast)
     r.io.close()
     r.netconf.close()
+
+
+def _quiet_io(r: Rig) -> None:
+    """Read what the engine sent io until it sends nothing more (a RELEASE, a guard)."""
+    r.io.settimeout(0.2)
+    try:
+        while channel.recv(r.io, ipc.Peer.ENGINE, ipc.Peer.IO) is not None:
+            pass
+    except TimeoutError:
+        pass
+    finally:
+        r.io.settimeout(5)
+
+
+@pytest.mark.parametrize("command", [control.Command.RELEASE, control.Command.LEAVE])
+def test_a_new_mac_after_a_release_or_leave_stays_idle(tmp_path: Path,
+                                                       command: control.Command) -> None:
+    """After `leaseboxctl release` (or leave) the engine stays idle "also across link
+    changes", until renew: a new MAC made a new client, which took a new lease at once."""
+    r = make_rig(tmp_path)
+    bind(r)
+    assert r.control(command)["ok"] is True
+    _quiet_io(r)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    r.clock.now += 60
+    r.svc.on_timer(r.clock.now)
+    assert r.svc.state is State.STOPPED and r.svc.timer() is None
+    r.io.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        channel.recv(r.io, ipc.Peer.ENGINE, ipc.Peer.IO)
+    r.io.settimeout(5)
+    assert r.control(control.Command.RENEW)["ok"] is True
+    discover = r.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.chaddr[:6] == OTHER_MAC
+
+
+def test_an_engine_restarted_after_a_release_on_a_new_mac_stays_idle(tmp_path: Path) -> None:
+    """A release, then the MAC changed while the engine was away (an upgrade's restart):
+    the kept live state, another MAC's, was dropped, and the new client took a lease."""
+    first = make_rig(tmp_path)
+    bind(first)
+    assert first.control(control.Command.RELEASE)["ok"] is True
+    _quiet_io(first)
+    again = restarted(first, first.svc.live, mac=OTHER_MAC)
+    again.svc.on_timer(again.clock.now + 60)
+    assert again.svc.state is State.STOPPED and again.svc.timer() is None
+    assert again.control(control.Command.RENEW)["ok"] is True
+    discover = again.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.chaddr[:6] == OTHER_MAC
 
 
 def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
@@ -1390,16 +1468,7 @@ def test_a_netconf_event_whose_connection_went_in_the_same_wake_up(rig: Rig) -> 
 
 def _restarted(first: Rig) -> Rig:
     """The engine started again with the live state systemd kept in its FDSTORE."""
-    clock = Clock(first.clock.now + 5)
-    settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
-                         first.svc.settings.netconf_path)
-    svc = EngineService(settings_, LiveState(os.dup(first.svc.live.fd)), clock=clock,
-                        wall=lambda: WALL0 + clock.now)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    ours.settimeout(5)
-    svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, MAC, 1500, True))
-    return Rig(svc, ours, first.netconf, clock, first.state_dir)
+    return restarted(first, LiveState(os.dup(first.svc.live.fd)), after=5)
 
 
 def test_a_release_holds_across_a_restart_of_the_engine(rig: Rig) -> None:

@@ -145,6 +145,7 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if pending is None:
         raise ipc.PeerViolation(f"netconf: result for unknown request {msg.request_id}")
     now = svc.clock()
+    svc.netconf_unsure = False  # what it holds is what it was asked for from now on
     if ok:
         # an apply's OK, or a reapply's (the lease in use, sent again to a new netconf),
         # says what of it netconf left out; a removal's, that none of it is left
@@ -233,11 +234,20 @@ def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
     svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                             shutdown=shutdown))
     svc.live.retire()
-    if svc.removal_failed is not None and not pending_removals(svc) and not keep:
-        # a removal netconf did not carry out before (a release's, an earlier
-        # leave's): asked again, so that this leave too says how it ends
-        if (msg := svc.ledger.remove(None, now)) is not None:
-            svc.send_netconf(msg)
+    if not keep:
+        remove_unknown(svc, now)
+
+
+def remove_unknown(svc: EngineService, now: float) -> None:
+    """After a leave or release that took the configuration off: when the state machine
+    asked for no removal, ask netconf anyway if what it holds is not known here. A removal
+    netconf did not carry out before (a release's, an earlier leave's) is asked for again,
+    so that this one too says how it ends; and an engine that started without its live
+    state (svc.netconf_unsure) does not know the address a predecessor applied."""
+    if (svc.removal_failed is None and not svc.netconf_unsure) or pending_removals(svc):
+        return
+    if (msg := svc.ledger.remove(None, now)) is not None:
+        svc.send_netconf(msg)
 
 
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
@@ -263,6 +273,7 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 svc.feed(RenewRequested(now))
             else:
                 svc.feed(ReleaseRequested(now))
+                remove_unknown(svc, now)
         case control.Command.LEAVE | control.Command.SHUTDOWN:
             _leave(svc, req.command is control.Command.SHUTDOWN, now)
     return _reply(True, status(svc, svc.clock()))

@@ -118,6 +118,11 @@ class EngineService:
         # the request id and netconf's reason of the last removal it did not carry out,
         # for a leave that waits for its removal (main.Loop)
         self.removal_failed: tuple[int, str] | None = None
+        # netconf may hold a configuration this engine knows nothing of: it started without
+        # its live state (a stop of the engine alone empties the FDSTORE; io's next
+        # connection starts it again) and netconf has answered nothing since. A leave or
+        # release then asks netconf to remove whatever it holds (dispatch.remove_unknown).
+        self.netconf_unsure = False
         # what netconf left out of the lease in use, and why (its OK's notes: a router not
         # on the link, an MTU out of range), for the status
         self.netconf_notes = ""
@@ -160,14 +165,20 @@ class EngineService:
         old, self.link = self.link, link
         now = self.clock()
         if self.client is None or (old is not None and old.mac != link.mac):
+            # released or left by an operator: idle for the new MAC too, until a renew
+            idle = self.client is not None and self.client.state is State.STOPPED
             if old is not None and old.mac != link.mac:
-                log.warning("MAC address changed to %s; starting over", link.mac.hex(":"))
+                log.warning("MAC address changed to %s; %s", link.mac.hex(":"),
+                            "staying idle until leaseboxctl renew" if idle else
+                            "starting over")
                 # The old MAC's client goes, and what it applied with it: the new one
                 # starts from nothing and would never remove it. No RELEASE: io sends
                 # nothing for the old MAC any more.
                 self.feed(LeaveRequested(now, release=False))
                 self.live.clear()  # that client's (STOPPED) state is not the new one's
             self.client = self._make_client(link.mac, now)
+            if idle:
+                self.client = self._idle(self.client, now)
             if self.client.awaited_xid is not None:  # a RENEWING or REBINDING resumed
                 self.sent_xids = [self.client.awaited_xid]  # (note_answer_xid)
             self.client.set_link_mtu(link.mtu)
@@ -205,6 +216,8 @@ class EngineService:
         resumed = self._resumed(config, data, mac, now) if data else None
         if resumed is not None:
             return resumed
+        if self.client is None:  # (a new MAC's: the old client's removal went already)
+            self.netconf_unsure = True
         remembered = None
         try:
             remembered = leasefile.load(self.settings.state_dir, now_mono=now,
@@ -240,7 +253,12 @@ class EngineService:
             return None
         if client.mac is not None and client.mac != mac:
             # the link's MAC changed (link_changed): that client's lease, if the server
-            # binds it to the old MAC, is not this one's (as for the lease file)
+            # binds it to the old MAC, is not this one's (as for the lease file); but an
+            # operator's release or leave still holds
+            if client.state is State.STOPPED:
+                log.info("kept live state belongs to another MAC address; idle until "
+                         "leaseboxctl renew, as it was")
+                return self._idle(Client(config, self.rng, None), now)
             log.info("kept live state belongs to another MAC address; not using it")
             return None
         # STOPPED: released by an operator (a leave retires the live state), and a crash
@@ -252,6 +270,14 @@ class EngineService:
                 State.BOUND, State.RENEWING, State.REBINDING):
             self.ledger.applied = client.lease
         self._started_with(client.lease)
+        return client
+
+    @staticmethod
+    def _idle(client: Client, now: float) -> Client:
+        """`client` made STOPPED, as the one it replaces was after an operator's release or
+        leave: a new MAC does not take a new lease behind their back. Nothing to carry
+        out: no RELEASE, and the configuration stays (this client applied none)."""
+        client.handle(LeaveRequested(now, release=False, keep_configuration=True))
         return client
 
     def _started_with(self, lease: Lease | None) -> None:
