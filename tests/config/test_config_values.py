@@ -106,8 +106,12 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
     "ARPProbe": (BOOL_GOOD, BOOL_BAD),
     "MinimumLeaseTime": (
         [("0", 0), ("90", 90), ("90s", 90), ("5min", 300), ("2h", 7200), ("1d", 86400),
-         ("1h 30min", 5400), ("1h30min", 5400), ("5 min", 300), ("10 sec", 10)],
-        [("soon", "not a time span"), ("5 weeks", "not a time span"), ("-5", "not a time"),
+         ("1h 30min", 5400), ("1h30min", 5400), ("5 min", 300), ("10 sec", 10),
+         # systemd.time(7)'s long names
+         ("2hours", 7200), ("1day", 86400), ("10minutes", 600), ("30 seconds", 30)],
+        [("soon", "not a time span"), ("5 weeks", "more than a day"), ("-5", "not a time"),
+         # case matters, as in systemd: "M" is a month there, not a minute
+         ("1M", "not a time span"), ("1H", "not a time span"), ("5MIN", "not a time span"),
          ("1.5h", "not a time span"), ("2d", "more than a day"), ("\u0665", "not a time"),
          ("9" * 5000 + "s", "longer than")]),
     "UseDNS": (BOOL_GOOD, BOOL_BAD),

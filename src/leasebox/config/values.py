@@ -26,8 +26,14 @@ RESERVED_TABLES = frozenset({0, 253, 255})
 OVERFLOW_ID = 65534
 # RFC 8415 11.1: a DUID is a 2-octet type and at most 128 octets of identifier.
 MAX_DUID = 130
-_SECONDS = {"": 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400}
-_SPAN_WORD = re.compile(r"([0-9]+)\s*([a-z]*)")
+# systemd.time(7)'s units of a second and more, spelled as it spells them: case matters
+# there ("M" is a month), and a span here is whole seconds of at most a day or so
+_SECONDS = {"": 1, **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+            **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
+            **dict.fromkeys(("h", "hr", "hour", "hours"), 3600),
+            **dict.fromkeys(("d", "day", "days"), 86400),
+            **dict.fromkeys(("w", "week", "weeks"), 7 * 86400)}
+_SPAN_WORD = re.compile(r"([0-9]+)\s*([a-zA-Z]*)")
 _HEX_BYTES = re.compile(r"[0-9A-Fa-f]{2}(?::?[0-9A-Fa-f]{2})*")
 
 
@@ -91,14 +97,14 @@ def mtu(text: str) -> int:
 
 def seconds(text: str) -> int:
     """A time span in whole seconds: `90`, `90s`, `5min`, `2h`, `1d`, or sums: `1h 30min`."""
-    total, pos, low = 0, 0, text.lower()
-    while pos < len(low):
-        match = _SPAN_WORD.match(low, pos) if low.isascii() else None
+    total, pos = 0, 0
+    while pos < len(text):
+        match = _SPAN_WORD.match(text, pos) if text.isascii() else None
         if match is None or match.group(2) not in _SECONDS:
             raise ValueError(f"not a time span: {text!r} (e.g. 60, 90s, 5min, 2h, 1d)")
         total += _decimal(match.group(1)) * _SECONDS[match.group(2)]
         pos = match.end()
-        while pos < len(low) and low[pos] == " ":
+        while pos < len(text) and text[pos] == " ":
             pos += 1
     if total > U32_MAX:
         raise ValueError(f"longer than {U32_MAX} seconds: {text!r}")

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"leaseboxctl: --config-root {args.config_root}: not a directory",
               file=sys.stderr)
         return EX_NOINPUT
-    root = os.path.abspath(args.config_root)  # its paths are compared with commonpath's
+    root = os.path.realpath(args.config_root)  # its paths are compared with commonpath's
     try:
         others = [] if interface else _named_interfaces(root)
         config = _checked(root, interface, others)

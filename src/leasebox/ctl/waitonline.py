@@ -20,6 +20,7 @@ without it. Files this user cannot read count as delivered.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -110,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _wait(args, rundir, names, last)
     except KeyboardInterrupt:  # (Ctrl-C): still the object a reader (jq .online) reads
-        if args.json:
-            _report(False, time.monotonic() - started, last["states"], last["dns"])
+        if args.json and "reported" not in last:
+            with contextlib.suppress(OSError):  # (a reader gone: the SIGINT still ends it)
+                _report(False, time.monotonic() - started, last["states"], last["dns"])
         raise
 
 
@@ -154,6 +156,7 @@ def _wait(args: argparse.Namespace, rundir: Path, names: list[str],
         online = bool(ready and args.any) or len(ready) == len(names)
         timed_out = not online and deadline is not None and now >= deadline
         if args.json and (online or timed_out):
+            last["reported"] = {}
             _report(online, now - started, states, dns)
         if online:
             for name in ready:

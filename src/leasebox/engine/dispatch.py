@@ -145,8 +145,8 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if pending is None:
         raise ipc.PeerViolation(f"netconf: result for unknown request {msg.request_id}")
     now = svc.clock()
-    svc.netconf_unsure = False  # what it holds is what it was asked for from now on
     if ok:
+        svc.netconf_unsure = False  # it holds what it was asked for from now on
         # an apply's OK, or a reapply's (the lease in use, sent again to a new netconf),
         # says what of it netconf left out; a removal's, that none of it is left
         svc.netconf_notes = "" if pending.kind == "remove" else msg.reason

@@ -120,8 +120,9 @@ class EngineService:
         self.removal_failed: tuple[int, str] | None = None
         # netconf may hold a configuration this engine knows nothing of: it started without
         # its live state (a stop of the engine alone empties the FDSTORE; io's next
-        # connection starts it again) and netconf has answered nothing since. A leave or
-        # release then asks netconf to remove whatever it holds (dispatch.remove_unknown).
+        # connection starts it again), from the lease file, and netconf has confirmed
+        # nothing since. A leave or release then asks netconf to remove whatever it holds
+        # (dispatch.remove_unknown).
         self.netconf_unsure = False
         # what netconf left out of the lease in use, and why (its OK's notes: a router not
         # on the link, an MTU out of range), for the status
@@ -216,8 +217,6 @@ class EngineService:
         resumed = self._resumed(config, data, mac, now) if data else None
         if resumed is not None:
             return resumed
-        if self.client is None:  # (a new MAC's: the old client's removal went already)
-            self.netconf_unsure = True
         remembered = None
         try:
             remembered = leasefile.load(self.settings.state_dir, now_mono=now,
@@ -240,6 +239,9 @@ class EngineService:
             remembered = None
         if remembered is not None:
             log.info("remembered lease %s", journal.describe(remembered))
+            # a predecessor's, which netconf may still hold (without a lease file it holds
+            # nothing: a release removed it, and no lease was ever applied)
+            self.netconf_unsure = self.client is None
         self._started_with(remembered)
         return Client(config, self.rng, remembered)
 
@@ -254,7 +256,7 @@ class EngineService:
         if client.mac is not None and client.mac != mac:
             # the link's MAC changed (link_changed): that client's lease, if the server
             # binds it to the old MAC, is not this one's (as for the lease file); but an
-            # operator's release or leave still holds
+            # operator's release still holds (a leave kept no live state)
             if client.state is State.STOPPED:
                 log.info("kept live state belongs to another MAC address; idle until "
                          "leaseboxctl renew, as it was")
