@@ -1263,6 +1263,35 @@ def test_an_engine_started_without_its_live_state_still_takes_the_address_off(
     conn.close()
 
 
+def test_a_refused_apply_leaves_netconf_holding_what_it_held(tmp_path: Path) -> None:
+    """netconf refused the restarted engine's apply and kept the predecessor's address:
+    that answer must not count as knowing what netconf holds."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, LiveState(None))
+    rig.reply(ack(rig.sent()))  # INIT-REBOOT answered
+    conn, _ = rig.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id,
+                                                         ipc.ResultStatus.REFUSED, "policy"))
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert isinstance(channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF), ipc.Remove)
+    conn.close()
+
+
+def test_a_leave_of_an_engine_that_never_had_a_lease_asks_netconf_nothing(rig: Rig) -> None:
+    """No lease file, so no predecessor's lease to remove: netconf is not started (nor
+    waited for) to answer "nothing was applied"."""
+    assert rig.sent().message_type is wire.MessageType.DISCOVER
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert dispatch.pending_removals(rig.svc) == frozenset()
+    rig.netconf.settimeout(0.2)
+    with pytest.raises(TimeoutError):
+        rig.netconf.accept()
+
+
 def test_os_random_draws_in_range() -> None:
     from leasebox.engine.service import OsRandom
 
