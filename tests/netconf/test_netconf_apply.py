@@ -276,6 +276,51 @@ def test_remove_leaves_an_mtu_someone_else_changed(setup: tuple[FakeKernel, Fake
     assert kernel.mtu == 9000
 
 
+def test_a_link_mtu_the_kernel_refuses_back_does_not_fail_every_removal(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """A VLAN's parent lowered since the lease's MTU was set: the link's own MTU is refused
+    (ERANGE), for good. The removal failed, and so did every one after it, with the MTU
+    tracked for ever; now that costs the MTU, as at apply, and the rest is removed."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan(mtu=1400))
+    kernel.fail_on = "mtu 1500"
+    conf.remove()
+    assert conf.tracked.empty and kernel.mtu == 1400 and not kernel.addresses
+    # a failure asking again may cure still fails the removal, and stays tracked
+    kernel.fail_on = None
+    conf.apply(make_plan(mtu=1400))
+
+    def busy(mtu: int) -> None:
+        raise OSError(errno.EBUSY, "busy")
+
+    kernel.set_mtu = busy  # type: ignore[method-assign]
+    with pytest.raises(ApplyFailed, match="busy"):
+        conf.remove()
+    assert conf.tracked.mtu == 1400
+
+
+def test_a_failed_first_apply_leaves_what_was_there_before(
+        setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
+    """The address and a route were on the link already (an initrd's DHCP client's, with
+    a lifetime; a root on NFS needs them): a first apply that failed half-way deleted both
+    in its rollback, as if it had added them."""
+    kernel, _resolver, conf = setup
+    kernel.addresses[IPv4Interface("192.0.2.10/24")] = 500
+    kernel.routes.append(GW)
+    kernel.fail_on = f"route {NET.destination}"
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(GW, NET)))
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): 500}
+    assert kernel.routes == [GW]
+    assert conf.tracked.empty
+    # what it added itself still goes
+    kernel.addresses.clear()
+    kernel.routes.clear()
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(GW, NET)))
+    assert not kernel.addresses and not kernel.routes
+
+
 def test_a_renewal_leaves_an_mtu_someone_else_changed(
         setup: tuple[FakeKernel, FakeResolver, Configurator]) -> None:
     """The same lease MTU at a renewal does not undo an administrator's `ip link set mtu`,

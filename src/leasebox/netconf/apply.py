@@ -28,6 +28,9 @@ from leasebox.netconf.validate import Plan, PlannedRoute
 
 MAX_RETRY = 60.0  # seconds between two tries of a pending DNS/NTP hand-off, at most
 LIFETIME_SLACK = 5  # seconds the kernel's countdown may have run between set and read-back
+# the kernel's refusal of an MTU for the link as it is now (out of its or its parent's
+# range), which asking again does not change
+MTU_REFUSED = frozenset({errno.EINVAL, errno.ERANGE})
 
 log = Logger("leasebox.netconf")
 
@@ -240,8 +243,10 @@ class Configurator:
     def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo],
                        held: tuple[int, int] | None) -> None:
         """`held`: the address's lifetimes before. A renewal rolled back leaves the lease in
-        use (the engine keeps it), and its lifetime, which the kernel acts on, with it."""
-        existed = new.address is not None
+        use (the engine keeps it), and its lifetime, which the kernel acts on, with it; so
+        does a first apply over an address that was there already, not ours (an initrd's
+        DHCP client's, an earlier run's), which the link may need (a root on NFS)."""
+        tracked = existed = new.address is not None
         if existed and new.prefix_route not in (None, plan.prefix_route):
             # RouteTable= changed with the lease kept: the kernel keeps an address's
             # noprefixroute through a replace, so the address goes and comes back. With it
@@ -255,7 +260,7 @@ class Configurator:
             existed = False
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
                                 plan.prefix_route, plan.prefix_metric)
-        if not existed:
+        if not existed and (tracked or held is None or held[0] <= 0):
             undo.append(lambda: self.kernel.del_address(plan.interface))
         elif held is not None and held[0] > 0:  # (0: the kernel is removing it anyway)
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
@@ -283,11 +288,12 @@ class Configurator:
                 if self.kernel.add_route(route):
                     log.warning("route %s had gone from the link: put back", route)
                 continue
-            if not self.kernel.add_route(route):
+            new.routes.append(route)
+            if self.kernel.add_route(route):
+                undo.append(partial(self.kernel.del_route, route))
+            else:  # (and a rollback leaves it as it found it)
                 log.info("route %s was already in place (left by an earlier run): adopted",
                          route)
-            new.routes.append(route)
-            undo.append(partial(self.kernel.del_route, route))
         new.routes = list(plan.routes)  # in install order, for a later removal in reverse
 
     def _roll_back(self, undo: list[Undo]) -> None:
@@ -335,7 +341,12 @@ class Configurator:
                     self.kernel.set_mtu(t.original_mtu)
                 t.mtu = t.original_mtu = None
             except OSError as exc:
-                errors.append(str(exc))
+                if exc.errno not in MTU_REFUSED:
+                    errors.append(str(exc))
+                else:  # (a VLAN's parent lowered since): no retry would set it either
+                    log.warning("the link's MTU %d not restored (%s): %d stays", t.original_mtu,
+                                exc.strerror or exc, t.mtu)
+                    t.mtu = t.original_mtu = None
         if errors:
             raise ApplyFailed("; ".join(errors))
 
