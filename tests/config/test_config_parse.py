@@ -118,6 +118,18 @@ def test_names_show_the_characters_that_do_not(text: str, what: str) -> None:
     assert message.isascii() and message.isprintable()
 
 
+def test_extension_sections_and_keys_are_ignored_as_systemd_does() -> None:
+    """`[X-Site]` and `X-Owner=` (systemd.syntax(7): for other tools and notes) made the
+    whole configuration refused, and every service exit 78."""
+    config = one("[X-Site]\nOwner=ops\nUseDNS=whatever\n[Network]\nX-Owner=ops\n"
+                 "UseDNS=no\n")
+    assert config[s.USE_DNS] is False
+    with pytest.raises(ConfigError, match="expected Key=value"):
+        one("[X-Site]\njust words\n")  # still the file's syntax
+    with pytest.raises(ConfigError, match="unknown key x-Owner"):
+        one("[Network]\nx-Owner=ops\n")  # case matters, as for every name
+
+
 def test_the_first_error_stops_parsing() -> None:
     with pytest.raises(ConfigError) as info:
         parse([("a", "[Network]\nUseDNS=x\n"), ("b", "[Nope]\n")])

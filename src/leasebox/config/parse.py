@@ -111,6 +111,11 @@ def defaults() -> Config:
     return Config((), {})
 
 
+# sections and keys by this prefix are for other tools and notes (systemd.syntax(7)),
+# ignored here as systemd ignores them
+EXTENSION = "X-"
+
+
 def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment]) -> None:
     section: str | None = None
     # Lines end at LF, CR LF or CR only: str.splitlines() would also end them at form
@@ -124,7 +129,7 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
             if not line.endswith("]"):
                 raise ConfigError(path, lineno, f"bad section header {line!r}")
             section = line[1:-1]
-            if section not in _SECTION_NAMES:
+            if section not in _SECTION_NAMES and not section.startswith(EXTENSION):
                 known = ", ".join(f"[{s}]" for s in SECTIONS)
                 raise ConfigError(path, lineno, f"unknown section [{_shown(section)}] "
                                   f"(known: {known})")
@@ -135,6 +140,8 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
             raise ConfigError(path, lineno, f"expected Key=value, not {line!r}")
         if section is None:
             raise ConfigError(path, lineno, f"{_shown(key)}= outside a section")
+        if section.startswith(EXTENSION) or key.startswith(EXTENSION):
+            continue  # an administrator's own, as systemd keeps them: not leasebox's
         setting = BY_KEY.get((section, key))
         if setting is None:
             raise ConfigError(path, lineno, f"unknown key {_shown(key)}= in [{section}]"

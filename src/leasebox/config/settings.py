@@ -130,7 +130,8 @@ SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendOption", v.send_option, (),
     "An option to send in DISCOVER and REQUEST, as CODE:TYPE:VALUE (as networkd's): TYPE "
     "uint8, uint16, uint32, ipv4address (comma-separated), string (printable ASCII) or "
-    "hex (octets). One per assignment; not the options leasebox sets from its own "
+    "hex (octets). One per assignment, and a later one with the same CODE replaces the "
+    "earlier (a drop-in may change one); not the options leasebox sets from its own "
     "settings (12, 43, 50, 53-55, 57, 60, 61, 77, 80, 81, 108) nor those it reads from "
     "the server (1, 3, 6, 15, 26, 28, 42, 51, 52, 56, 58, 59, 114, 119, 121). At most "
     "32 options in all with SendVendorOption= and UserClass=, and a message of at most "
@@ -140,7 +141,8 @@ SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
 SEND_VENDOR_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendVendorOption", v.vendor_option, (),
     "A sub-option of the vendor-specific option (43), as CODE:TYPE:VALUE like SendOption=; "
-    "one per assignment. Anonymize=yes sends none.",
+    "one per assignment, a later one with the same CODE replacing the earlier. "
+    "Anonymize=yes sends none.",
     _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
 USER_CLASS: Setting[tuple[bytes, ...]] = Setting(
     _D, "UserClass", v.user_class, (),
