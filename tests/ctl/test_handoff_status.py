@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from leasebox.ctl import commands
 from leasebox.ctl.commands import format_status, handoff_status
 
 
@@ -58,6 +59,22 @@ def test_files_a_member_of_control_group_may_not_read_are_left_out(
     (bus / "eth0.json").unlink()
     os.mkfifo(bus / "eth0.json")
     assert "not a regular file" in handoff_status("eth0", bus, run)["error"]
+
+
+def test_a_link_in_a_state_files_place_is_not_followed(tmp_path: Path) -> None:
+    """netconf's and leasebox-bus's directories are those confined daemons': a link they
+    put where their file belongs made root (the hooks' dispatcher, leaseboxctl) open
+    whatever it pointed at (a device whose opening acts: a watchdog)."""
+    bus, run = tmp_path / "links", tmp_path / "netconf"
+    bus.mkdir()
+    (run / "eth0").mkdir(parents=True)
+    secret = tmp_path / "secret"
+    secret.write_text('{"resolved": "pending"}')
+    (bus / "eth0.json").symlink_to(secret)
+    (run / "eth0" / "netconf.state").symlink_to(secret)
+    assert commands.read_json(bus / "eth0.json")["error"].startswith("cannot read")
+    assert commands.read_json(run / "eth0" / "netconf.state")["error"].startswith(
+        "cannot read")
 
 
 def test_what_netconf_left_out_follows_the_lease() -> None:

@@ -14,6 +14,7 @@ from leasebox import ipc
 from leasebox.core.record import replace
 from leasebox.netconf.apply import Configurator
 from leasebox.netconf.dispatch import (
+    SAVE_RETRY,
     LinkGone,
     LinkUnreadable,
     Netconf,
@@ -135,3 +136,32 @@ def test_an_mtu_not_set_and_not_read_back_costs_only_the_mtu(tmp_path: Path) -> 
     answer: Any = netconf_dispatch_engine(nc, replace(APPLY, mtu=9000))
     assert answer.status is ipc.ResultStatus.OK and answer.reason.startswith("mtu 9000 not set")
     assert IPv4Interface("192.0.2.10/24") in kernel.addresses
+
+
+def test_a_state_file_that_cannot_be_saved_is_not_left_out_of_date(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/run full: the state of the next lease could not be saved, and the file still said
+    the last one; netconf then exited idle, and the next one removed the old lease's routes
+    at a Remove and left this one's address. Now the old file goes, netconf stays (its
+    retry is due: no idle exit) and saves it once it can."""
+    kernel, rtnl = FakeKernel(), FakeRtnl()
+    nc = netconf(tmp_path, kernel, rtnl)
+    clock = [100.0]
+    nc.clock = lambda: clock[0]
+    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
+    assert nc.state is not None and (tmp_path / "netconf.state").exists()
+    real_save = StateFile.save
+
+    def full(self: StateFile, tracked: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(StateFile, "save", full)
+    other = replace(APPLY, request_id=2, address=A("192.0.2.20"))
+    assert netconf_dispatch_engine(nc, other).status is ipc.ResultStatus.OK
+    assert not (tmp_path / "netconf.state").exists()
+    assert nc.retry(clock[0]) == pytest.approx(clock[0] + SAVE_RETRY)  # no idle exit
+    monkeypatch.setattr(StateFile, "save", real_save)
+    clock[0] += SAVE_RETRY
+    assert nc.retry(clock[0]) is None
+    saved = StateFile(str(tmp_path), 3).load()
+    assert saved is not None and saved.address == IPv4Interface("192.0.2.20/24")

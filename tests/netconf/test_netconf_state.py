@@ -37,6 +37,21 @@ def test_round_trip(tmp_path: Path) -> None:
     assert from_json(to_json(7, Tracked()), 7) == Tracked()
 
 
+def test_a_fifo_or_a_link_in_its_place_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO where netconf.state belongs (the directory outlives netconf, which a
+    compromised one could leave so) held the next netconf before READY=1 until systemd's
+    start timeout, at every restart; a link was followed."""
+    state = StateFile(str(tmp_path), 7)
+    os.mkfifo(tmp_path / "netconf.state")
+    with pytest.raises(StateError):
+        state.load()
+    (tmp_path / "netconf.state").unlink()
+    (tmp_path / "other").write_text("{}")
+    (tmp_path / "netconf.state").symlink_to(tmp_path / "other")
+    with pytest.raises(StateError):
+        state.load()
+
+
 def test_reads_what_the_previous_version_wrote() -> None:
     """An upgrade restarts netconf: it must still know what the old one applied."""
     old = json.loads(to_json(7, TRACKED))

@@ -180,9 +180,11 @@ def _relative(seconds: float) -> str:
 
 def read_json(path: Path) -> Any:
     """A state file of leasebox's daemons: None when absent, or when it is root's and this
-    is a member of ControlGroup= (the rest of the status is still shown)."""
+    is a member of ControlGroup= (the rest of the status is still shown). Not followed if
+    a link: the directory is the (confined) daemon's, and root reads this (the hooks'
+    dispatcher, every 50 ms while it waits for DNS)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (FileNotFoundError, PermissionError):
         return None
     except OSError as exc:

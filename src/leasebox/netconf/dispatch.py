@@ -49,6 +49,7 @@ class Netconf:
     state: StateFile | None = None
     on_change: Callable[[str], object] = lambda status: None  # STATUS= for systemd
     clock: Callable[[], float] = time.monotonic
+    save_again_at: float | None = None  # the state file is out of date: when to try again
 
     def status(self) -> str:
         t = self.configurator.tracked
@@ -64,7 +65,11 @@ class Netconf:
             self.configurator.hand_off(now)
             self.save_state()
             self.on_change(self.status())
-        return self.configurator.due(now)
+        elif self.save_again_at is not None and now >= self.save_again_at:
+            self.save_state()
+        # (while the state file is out of date, no idle exit: this is what knows)
+        return min((t for t in (self.configurator.due(now), self.save_again_at)
+                    if t is not None), default=None)
 
     def link_gone(self) -> None:
         """The link went: take back its DNS and NTP now (one try; a netconf serving the
@@ -77,14 +82,31 @@ class Netconf:
         self.on_change(self.status())
 
     def save_state(self) -> None:
-        """After every change, successful or not: a restarted netconf must know it."""
+        """After every change, successful or not: a restarted netconf must know it. When
+        it cannot be saved (a full /run), the old file goes, which a restarted netconf
+        would act on (removing another lease's routes, leaving this one's address), and
+        this netconf stays, trying again every SAVE_RETRY seconds."""
         if self.state is None:
             return
         try:
             self.state.save(self.configurator.tracked)
         except OSError as exc:
-            log.error("cannot save state to %s (a restart would forget it): %s",
-                      self.state.path, exc)
+            if self.save_again_at is None:  # said once
+                log.error("cannot save state to %s: %s; trying again every %.0f s, and "
+                          "not exiting idle meanwhile", self.state.path, exc, SAVE_RETRY)
+                try:
+                    self.state.discard()
+                except OSError as err:
+                    log.error("cannot remove the out-of-date %s either: %s",
+                              self.state.path, err)
+            self.save_again_at = self.clock() + SAVE_RETRY
+            return
+        if self.save_again_at is not None:
+            log.info("state saved to %s after all", self.state.path)
+            self.save_again_at = None
+
+
+SAVE_RETRY = 10.0  # seconds between two tries of a state file that could not be saved
 
 
 def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result:

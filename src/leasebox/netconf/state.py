@@ -21,8 +21,10 @@ from leasebox.netconf.apply import Tracked
 from leasebox.netconf.handoff import NOTHING, SINKS
 from leasebox.netconf.validate import PlannedRoute, Refused, check_domain
 from leasebox.runtime import atomicfile as atomic
+from leasebox.runtime import readfile
 
 FILENAME = "netconf.state"
+MAX_STATE = 1 << 20  # bytes read back at most (the largest state is some tens of KiB)
 VERSION = 2  # 2: DNS and NTP as handed on, and what is still to be handed on
 READABLE = (1, 2)  # a netconf restarted by an upgrade still knows what the old one applied
 # a /32 lease's plan: each classless route, and a host route to each gateway, plus one
@@ -148,14 +150,20 @@ class StateFile:
 
     def load(self) -> Tracked | None:
         """The state a previous netconf left; None when there is none. Raises StateError."""
-        try:
-            with open(self.path, encoding="ascii") as handle:
-                text = handle.read(1 << 20)
+        try:  # (not blocking on a FIFO, nor following a link, in its place)
+            data = readfile.read_regular(self.path, MAX_STATE)
+            text = data.decode("ascii")
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             raise StateError(str(exc)) from None
+        if len(data) > MAX_STATE:
+            raise StateError(f"longer than {MAX_STATE} bytes")
         return from_json(text, self.ifindex)
+
+    def discard(self) -> None:
+        """Remove the file (one that is out of date misleads more than none)."""
+        atomic.remove(self.directory, FILENAME)
 
     def save(self, tracked: Tracked) -> None:
         if tracked.empty:
