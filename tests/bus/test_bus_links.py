@@ -325,6 +325,36 @@ def test_a_revert_owed_outlives_a_restart_of_the_bus(fake: FakeServices, tmp_pat
     assert not (tmp_path / "eth0.revert").exists()
 
 
+def test_one_file_that_cannot_be_written_stops_no_other(
+        fake: FakeServices, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full /run: the first link file that could not be written ended the whole save,
+    so a left link's file stayed and its owed revert was not written; a restart then gave
+    resolved the left link's DNS again."""
+    from leasebox.bus import statefile
+
+    state = StateDir(str(tmp_path))
+    links = Links(fake)
+    for name, index in (("eth0", 2), ("eth1", 3)):
+        links.update(name, Want(index, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    state.save(links, 0.0)
+    fake.down.add("resolved")
+    links.update("eth0", None)  # left while resolved is away: a revert owed
+    links.update("eth1", Want(3, Names((A("192.0.2.54"),))))
+    links.deliver(1.0)
+    real = statefile.atomic.write_atomic
+
+    def full(directory: str, name: str, *args: object, **kwargs: object) -> None:
+        if name == "eth1.json":
+            raise OSError(28, "No space left on device")
+        real(directory, name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(statefile.atomic, "write_atomic", full)
+    with pytest.raises(OSError, match="No space"):
+        state.save(links, 1.0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eth0.revert", "eth1.json"]
+
+
 @pytest.mark.parametrize("content", ["", "0\n", "-3\n", "x\n", "99999999999\n"])
 def test_an_owed_revert_file_that_is_not_one_is_reported(tmp_path: Path, content: str) -> None:
     (tmp_path / "eth0.revert").write_text(content)

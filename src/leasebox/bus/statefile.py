@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from functools import partial
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -74,23 +76,40 @@ class StateDir:
         self.unread: list[str] = []  # the links whose files load() could not read
 
     def save(self, links: Links, now: float) -> None:
-        """Bring the directory in line with `links`: one file per link held, no others."""
+        """Bring the directory in line with `links`: one file per link held, no others.
+        Each file on its own: one that cannot be written (a full /run) stops no other, and
+        a link's file goes only once the revert owed for it is written, so a restart after
+        a failure still knows what to take back. Raises the first OSError at the end."""
+        errors: list[OSError] = []
+
+        def attempt(step: Callable[[], object]) -> bool:
+            try:
+                step()
+            except OSError as exc:
+                errors.append(exc)
+                return False
+            return True
+
+        owed = links.owed_reverts()
+        unwritten = {name for name, ifindex in owed.items() if not attempt(partial(
+            atomic.write_atomic, self.directory, name + REVERT, b"%d\n" % ifindex,
+            mode=0o644))}
         for name in links.wants:
             data = json.dumps(to_doc(links, name, now), sort_keys=True).encode()
-            atomic.write_atomic(self.directory, name + SUFFIX, data, mode=0o644)
+            attempt(partial(atomic.write_atomic, self.directory, name + SUFFIX, data,
+                            mode=0o644))
         for name in self.names():
             # a file that could not be read stays while resolved may hold what it said
-            if name not in links.wants and not (name in self.unread
-                                                 and name in links.resolved_has):
-                atomic.remove(self.directory, name + SUFFIX)
+            if name not in links.wants and name not in unwritten and not (
+                    name in self.unread and name in links.resolved_has):
+                attempt(partial(atomic.remove, self.directory, name + SUFFIX))
         self.unread = [n for n in self.unread if n in links.resolved_has
                        and n not in links.wants]
-        owed = links.owed_reverts()
-        for name, ifindex in owed.items():
-            atomic.write_atomic(self.directory, name + REVERT, b"%d\n" % ifindex, mode=0o644)
         for name in self.names(REVERT):
             if name not in owed:
-                atomic.remove(self.directory, name + REVERT)
+                attempt(partial(atomic.remove, self.directory, name + REVERT))
+        if errors:
+            raise errors[0]
 
     def names(self, suffix: str = SUFFIX) -> list[str]:
         try:
