@@ -115,5 +115,9 @@ def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int)
     except ValueError as exc:
         raise LeaseFileError(f"stored ACK: {exc}") from None
     if lease.lease_time != 0xFFFFFFFF and lease.expires_at <= now_mono:
+        # said: on a board without a real-time clock a lease written before NTP set the
+        # clock looks this old (and a new lease comes through DISCOVER, not INIT-REBOOT)
+        log.info("the lease file's lease of %s ran out %.0f s ago by the clock; asking "
+                 "for a new one", lease.address, now_mono - lease.expires_at)
         return None
     return lease
