@@ -26,6 +26,7 @@ from leasebox.io import main as io_main
 from leasebox.io.packet import broadcast_frame
 
 ETH_P_FORGED = 0x88B5  # IEEE local experimental ethertype
+SOL_PACKET = 263
 
 
 def attempt(fn: Callable[[], object]) -> str:
@@ -77,6 +78,12 @@ def main() -> None:
                             .setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)),
         "other_setsockopt": attempt(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
                                     .setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)),
+        # a packet socket's options would go with it into the FDSTORE, to the next io:
+        # PACKET_ORIGDEV (9), PACKET_FANOUT (18), PACKET_RX_RING (5, here with no ring)
+        "packet_origdev": attempt(lambda: p.setsockopt(SOL_PACKET, 9, 1)),
+        "packet_fanout": attempt(lambda: p.setsockopt(SOL_PACKET, 18, 1)),
+        "packet_rx_ring": attempt(lambda: p.setsockopt(SOL_PACKET, 5, bytes(16))),
+        "packet_auxdata": attempt(lambda: p.setsockopt(SOL_PACKET, 8, 1)),  # io's own
         "udp_sendto": attempt(lambda: socks.udp.sendto(b"x", ("192.0.2.1", 67))),
         "engine_send": attempt(lambda: socks.engine.send(b"\x00")),
     }

@@ -45,6 +45,10 @@ def test_a_compromised_io_cannot_reach_another_interface(veth: Veth) -> None:
         "socketpair": "EPERM",
         "passcred": "EPERM",
         "other_setsockopt": "ok",
+        "packet_origdev": "EPERM",
+        "packet_fanout": "EPERM",
+        "packet_rx_ring": "EPERM",
+        "packet_auxdata": "ok",
         "udp_sendto": "ok",  # unicast to the server goes through the UDP socket
         "engine_send": "ok",
         "arp_rcvbuf": str(2 * ARP_RCVBUF),  # the kernel doubles what it is asked for

@@ -70,7 +70,8 @@ class Arch:
     # dup, dup2 (x86_64 only), dup3, socketpair (SCM_RIGHTS to itself), io_uring_setup
     # (its own send path), pidfd_getfd; fcntl, for F_DUPFD and F_DUPFD_CLOEXEC; and
     # setsockopt, for SO_PASSCRED and SO_PASSPIDFD, with which an unbound AF_UNIX socket
-    # binds itself (autobind) and could receive its own SCM_RIGHTS
+    # binds itself (autobind) and could receive its own SCM_RIGHTS, and for SOL_PACKET's
+    # options but PACKET_AUXDATA
     fd_calls: tuple[int, ...] = ()
     fcntl: int = -1
     setsockopt: int = -1
@@ -85,6 +86,7 @@ ARCHES: dict[str, Arch] = {
 }
 F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 SOL_SOCKET, SO_PASSCRED, SO_PASSPIDFD = 1, 16, 76  # asm-generic: x86_64 and aarch64
+SOL_PACKET, PACKET_AUXDATA = 263, 8
 SECCOMP_RET_ERRNO = 0x00050000
 EPERM = 1
 _OFFSET_ARG0 = 16  # args[i] at 16 + 8 * i, little-endian: the low word first
@@ -228,10 +230,17 @@ def send_program(arch: Arch, packet_fds: tuple[int, ...]) -> list[tuple[int, int
         (BPF_JEQ_K, "deny", "allow", F_DUPFD_CLOEXEC),
         "setsockopt",
         (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1),
+        (BPF_JEQ_K, "packet_option", 0, SOL_PACKET),
         (BPF_JEQ_K, 0, "allow", SOL_SOCKET),
         (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2),
         (BPF_JEQ_K, "deny", 0, SO_PASSCRED),
         (BPF_JEQ_K, "deny", "allow", SO_PASSPIDFD),
+        # a packet socket's own options: PACKET_AUXDATA only (the checksum status io
+        # reads). A ring, a fanout group or PACKET_ORIGDEV would go with the socket into
+        # the FDSTORE and make every later io deaf, or take a VLAN's frames for the link's
+        "packet_option",
+        (BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2),
+        (BPF_JEQ_K, "allow", "deny", PACKET_AUXDATA),
         # sendmsg/sendmmsg carry their address inside a struct seccomp cannot read: never
         # on a packet socket
         "msg",
