@@ -15,10 +15,11 @@ Rules, written down once:
   (clamp_note). Its T1 and T2 stay those of the server's lease, raised to
   LEASE_TIME_FLOOR only: a renewal that came after the server's lease had run out (T1 at
   30 s of a 20 s lease) would ask for an address the server may have given another host.
-- T1/T2 from the server are used when MIN_RENEWAL <= T1 < T2 < lease; a missing one takes
-  its default first; anything else, and any lease raised to the floor (the server's T1/T2
-  were meant for the shorter lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's
-  dhcpleased uses. The client then makes each a little earlier at random (steps.usable_lease,
+- T1/T2 from the server are used when 0 < T1 < T2 < lease (a short T1 is the server's to
+  choose, as for every client: test labs use one); a missing one takes its default
+  first; anything else, and any lease raised to the floor (the server's T1/T2 were meant
+  for the shorter lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased
+  uses. The client then makes each a little earlier at random (steps.usable_lease,
   timing.fuzzed_times).
 - All times count from `acquired_at`, when the REQUEST that got the ACK was first sent
   (RFC 2131 4.4.1), so the client never believes in a lease longer than the server's.
@@ -50,9 +51,6 @@ from leasebox.core.wire.types import Message, MessageType, Op
 # Below this a lease cannot be renewed before it runs out (the first retransmission alone
 # waits 4 s), so even a configuration asking for less gets this.
 LEASE_TIME_FLOOR = 10
-# The earliest renewal a server's T1 may ask for: a lease renewed every second (T1 1 s of
-# a long lease, its renewal the same again) would be a REQUEST and a lease file a second.
-MIN_RENEWAL = LEASE_TIME_FLOOR // 2
 MIN_MTU = 68
 MAX_MTU = 65535
 
@@ -69,7 +67,7 @@ def lease_times(lease_time: int, renewal: int | None, rebinding: int | None,
     lease = max(granted, min_lease_time)
     t1 = granted // 2 if renewal is None else renewal
     t2 = granted * 7 // 8 if rebinding is None else rebinding
-    if granted != lease_time or not MIN_RENEWAL <= t1 < t2 < granted:
+    if granted != lease_time or not 0 < t1 < t2 < granted:
         t1, t2 = granted // 2, granted * 7 // 8
     return lease, t1, t2
 
