@@ -330,7 +330,7 @@ def test_one_file_that_cannot_be_written_stops_no_other(
     """A full /run: the first link file that could not be written ended the whole save,
     so a left link's file stayed and its owed revert was not written; a restart then gave
     resolved the left link's DNS again."""
-    from leasebox.bus import statefile
+    from leasebox.runtime import atomicfile
 
     state = StateDir(str(tmp_path))
     links = Links(fake)
@@ -342,14 +342,14 @@ def test_one_file_that_cannot_be_written_stops_no_other(
     links.update("eth0", None)  # left while resolved is away: a revert owed
     links.update("eth1", Want(3, Names((A("192.0.2.54"),))))
     links.deliver(1.0)
-    real = statefile.atomic.write_atomic
+    real = atomicfile.write_atomic
 
-    def full(directory: str, name: str, *args: object, **kwargs: object) -> None:
+    def full(directory: str, name: str, data: bytes, mode: int = 0o644) -> None:
         if name == "eth1.json":
             raise OSError(28, "No space left on device")
-        real(directory, name, *args, **kwargs)  # type: ignore[arg-type]
+        real(directory, name, data, mode=mode)
 
-    monkeypatch.setattr(statefile.atomic, "write_atomic", full)
+    monkeypatch.setattr(atomicfile, "write_atomic", full)
     with pytest.raises(OSError, match="No space"):
         state.save(links, 1.0)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eth0.revert", "eth1.json"]
