@@ -161,6 +161,26 @@ def test_nothing_is_queued_while_no_hook_is_installed(tmp_path: Path) -> None:
     assert [d["event"] for d in docs] == ["changed"]
 
 
+def test_masks_alone_are_no_hooks(tmp_path: Path) -> None:
+    """Every hook masked (a link to /dev/null, as leasebox(8) says to turn one off): each
+    lease event was still queued and a root dispatcher started, to run nothing."""
+    lease = Harness().acquire()
+    hook_mounts, mountinfo = _hook_dirs(tmp_path)
+    state = tmp_path / "state"
+    queue = events.EventQueue(str(state), "eth0", hook_mounts, mountinfo)
+    etc, _, usr = (Path(d) for d in hook_mounts)
+    for folder in (etc, usr):
+        folder.mkdir(parents=True)
+    (usr / "50-vendor").write_text("#!/bin/sh\n")
+    (etc / "50-vendor").symlink_to(os.devnull)  # masks the vendor's
+    (etc / "60-own").symlink_to(os.devnull)
+    queue.add(LeaseEventKind.ACQUIRED, lease)
+    assert _queued(state) == []
+    (usr / "70-vendor").write_text("#!/bin/sh\n")  # not masked: it runs
+    queue.add(LeaseEventKind.RENEWED, lease)
+    assert len(_queued(state)) == 1
+
+
 def test_events_are_queued_unless_every_hook_directory_is_in_sight(tmp_path: Path) -> None:
     lease = Harness().acquire()
 

@@ -110,10 +110,13 @@ def mount_roots(path: str = MOUNTINFO) -> dict[str, str]:
 
 def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
                     now: dict[str, str]) -> bool:
-    """False only if every hook directory is in sight and holds nothing (or is absent).
-    In sight: its bind is mounted and shows what it showed at the start (`first`, the
-    mount roots then; `now`, the mount roots now). A directory removed or renamed on the
-    host after the start leaves the bind on the old one, out of sight of a new one."""
+    """False only if every hook directory is in sight and holds nothing (or is absent),
+    or only masks: a name whose first entry, in the directories' order, is a link to
+    /dev/null (the dispatcher runs none of them). In sight: its bind is mounted and shows
+    what it showed at the start (`first`, the mount roots then; `now`, the mount roots
+    now). A directory removed or renamed on the host after the start leaves the bind on
+    the old one, out of sight of a new one."""
+    named: set[str] = set()
     for directory, mount in hook_mounts.items():
         root = now.get(mount)
         if root is None or root != first.get(mount) or root.endswith("//deleted"):
@@ -126,8 +129,12 @@ def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
             continue
         except OSError:
             return True  # cannot look: assume there are
-        if any(hook_name(name) for name in names):  # as the dispatcher reads it
-            return True
+        for name in names:  # as the dispatcher reads them
+            if hook_name(name) and name not in named:
+                named.add(name)
+                path = os.path.join(directory, name)
+                if not (os.path.islink(path) and os.path.realpath(path) == os.devnull):
+                    return True
     return False
 
 
