@@ -232,3 +232,18 @@ def test_the_probe_window_reads_what_came_before_it_closes(
     rig.io.on_timers()
     answer = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
     assert answer == ipc.ProbeResult(ADDRESS, conflict=True)
+
+
+def test_a_batch_larger_than_the_send_buffer_is_dropped_not_fatal(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny net.core.wmem_default: the engine socket refused a batch of frames with
+    EMSGSIZE, which killed io ("unexpected error", exit 1), again at every restart."""
+    frame = bytes(300)
+    monkeypatch.setattr(rig.io, "read_frames", lambda sock, udp: [frame])
+
+    class Small:
+        def send(self, data: bytes, flags: int = 0) -> int:
+            raise OSError(errno.EMSGSIZE, "Message too long")
+
+    monkeypatch.setattr(rig.io.socks, "engine", Small())
+    rig.io.on_packet()  # no exception: said (throttled), and io goes on

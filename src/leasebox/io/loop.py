@@ -361,6 +361,14 @@ class IoLoop:
                                    f"{len(batch.frames)} frame(s)")
             except _ENGINE_GONE:
                 raise Stop(EXIT_OK, "engine closed its socket") from None
+            except OSError as exc:
+                if exc.errno != errno.EMSGSIZE:
+                    raise
+                # a send buffer smaller than one batch of frames (a tiny
+                # net.core.wmem_default): those frames are lost, not io
+                self.throttle.warn("engine-msgsize", f"dropped {len(batch.frames)} "
+                                   "frame(s): larger than the engine socket's send buffer "
+                                   "(net.core.wmem_default)")
 
     def on_udp(self) -> None:
         # Replies to port 68 reach the packet socket as well; this socket exists so the
