@@ -1241,6 +1241,21 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
     conn.close()
 
 
+def _cold_restart(tmp_path: Path) -> Rig:
+    """An engine that bound, then started again without its live state (from the lease
+    file), while netconf still holds the lease it applied."""
+    first = make_rig(tmp_path)
+    bind(first)
+    return restarted(first, LiveState(None))
+
+
+def _netconf_connects(r: Rig) -> tuple[socket.socket, ipc.Message | None]:
+    """netconf takes the engine's next connection: it, and the first message on it."""
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    return conn, channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+
+
 @pytest.mark.parametrize("command", [control.Command.LEAVE, control.Command.RELEASE])
 def test_an_engine_started_without_its_live_state_still_takes_the_address_off(
         tmp_path: Path, command: control.Command) -> None:
@@ -1248,15 +1263,11 @@ def test_an_engine_started_without_its_live_state_still_takes_the_address_off(
     connection starts the engine again from the lease file, not knowing that netconf
     holds that lease's address: a leave (the target's stop) or a release before the lease
     was verified again left the address, routes and DNS on the link."""
-    first = make_rig(tmp_path)
-    bind(first)
-    rig = restarted(first, LiveState(None))
+    rig = _cold_restart(tmp_path)
     assert rig.sent().requested_ip == ADDRESS  # INIT-REBOOT, unanswered (a server away)
     assert rig.control(command)["ok"] is True
     rig.svc.on_timer(rig.clock.now + 2)  # (a RELEASE's removal waits for io's TxDone)
-    conn, _ = rig.netconf.accept()
-    conn.settimeout(5)
-    remove = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    conn, remove = _netconf_connects(rig)
     assert isinstance(remove, ipc.Remove)
     dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(remove.request_id,
                                                          ipc.ResultStatus.OK, ""))
@@ -1271,13 +1282,9 @@ def test_an_engine_started_without_its_live_state_still_takes_the_address_off(
 def test_a_refused_apply_leaves_netconf_holding_what_it_held(tmp_path: Path) -> None:
     """netconf refused the restarted engine's apply and kept the predecessor's address:
     that answer must not count as knowing what netconf holds."""
-    first = make_rig(tmp_path)
-    bind(first)
-    rig = restarted(first, LiveState(None))
+    rig = _cold_restart(tmp_path)
     rig.reply(ack(rig.sent()))  # INIT-REBOOT answered
-    conn, _ = rig.netconf.accept()
-    conn.settimeout(5)
-    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    conn, apply = _netconf_connects(rig)
     assert isinstance(apply, ipc.Apply)
     dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id,
                                                          ipc.ResultStatus.REFUSED, "policy"))
