@@ -408,3 +408,19 @@ def test_an_unreadable_link_file_handed_ntp_only_is_reverted_too(
     links.update("eth6", Want(7, Names(ntp_servers=(A("192.0.2.123"),))))
     links.deliver(0.0)
     assert ("revert_link", 7) in fake.calls
+
+
+def test_a_fifo_or_a_link_in_a_files_place_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    """The directory outlives leasebox-bus: a FIFO left where a link's file or an owed
+    revert belongs held every later one at its start; a link there was followed."""
+    import os
+
+    os.mkfifo(tmp_path / "eth0.json")
+    os.mkfifo(tmp_path / "eth0.revert")
+    (tmp_path / "elsewhere").write_text("2\n")
+    (tmp_path / "eth1.revert").symlink_to(tmp_path / "elsewhere")
+    state = StateDir(str(tmp_path))
+    wants, errors = state.load()
+    assert wants == {} and len(errors) == 1 and "eth0.json" in errors[0]
+    owed, errors = state.load_reverts()
+    assert owed == {} and len(errors) == 2

@@ -23,6 +23,7 @@ from leasebox.netconf.dispatch import (
 from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo
 from leasebox.netconf.state import StateFile
+from leasebox.runtime import atomicfile
 
 A = IPv4Address
 APPLY = ipc.Apply(1, A("192.0.2.10"), 24, 600, None, (A("192.0.2.1"),), None,
@@ -143,24 +144,29 @@ def test_a_state_file_that_cannot_be_saved_is_not_left_out_of_date(
     """/run full: the state of the next lease could not be saved, and the file still said
     the last one; netconf then exited idle, and the next one removed the old lease's routes
     at a Remove and left this one's address. Now the old file goes, netconf stays (its
-    retry is due: no idle exit) and saves it once it can."""
+    retry is due: no idle exit) and saves it once it can. A renewal, whose state the file
+    already holds, costs nothing."""
     kernel, rtnl = FakeKernel(), FakeRtnl()
     nc = netconf(tmp_path, kernel, rtnl)
     clock = [100.0]
     nc.clock = lambda: clock[0]
     assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
+    assert nc.retry(clock[0]) is None  # (its DNS handed on, and that saved)
     assert nc.state is not None and (tmp_path / "netconf.state").exists()
-    real_save = StateFile.save
+    real_write = atomicfile.write_atomic
 
-    def full(self: StateFile, tracked: Any) -> None:
+    def full(directory: str, name: str, data: bytes, mode: int = 0o644) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(StateFile, "save", full)
-    other = replace(APPLY, request_id=2, address=A("192.0.2.20"))
+    monkeypatch.setattr(atomicfile, "write_atomic", full)
+    renewal = replace(APPLY, request_id=2)  # the same state: the file says it already
+    assert netconf_dispatch_engine(nc, renewal).status is ipc.ResultStatus.OK
+    assert (tmp_path / "netconf.state").exists() and nc.save_again_at is None
+    other = replace(APPLY, request_id=3, address=A("192.0.2.20"))
     assert netconf_dispatch_engine(nc, other).status is ipc.ResultStatus.OK
     assert not (tmp_path / "netconf.state").exists()
     assert nc.retry(clock[0]) == pytest.approx(clock[0] + SAVE_RETRY)  # no idle exit
-    monkeypatch.setattr(StateFile, "save", real_save)
+    monkeypatch.setattr(atomicfile, "write_atomic", real_write)
     clock[0] += SAVE_RETRY
     assert nc.retry(clock[0]) is None
     saved = StateFile(str(tmp_path), 3).load()

@@ -46,8 +46,11 @@ def test_a_fifo_or_a_link_in_its_place_is_an_error_not_a_hang(tmp_path: Path) ->
     with pytest.raises(StateError):
         state.load()
     (tmp_path / "netconf.state").unlink()
-    (tmp_path / "other").write_text("{}")
-    (tmp_path / "netconf.state").symlink_to(tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    valid = StateFile(str(tmp_path / "other"), 7)
+    valid.save(Tracked(address=IPv4Interface("192.0.2.10/24")))
+    assert valid.load() is not None  # a state netconf would take, but not through a link
+    (tmp_path / "netconf.state").symlink_to(tmp_path / "other" / "netconf.state")
     with pytest.raises(StateError):
         state.load()
 

@@ -19,6 +19,7 @@ from leasebox.core.names import BadDomain, check_domain
 from leasebox.ipc import Names
 from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import ifname as ifnames
+from leasebox.runtime import readfile
 
 SUFFIX = ".json"
 REVERT = ".revert"  # a link left whose DNS resolved still has: its ifindex, as text
@@ -124,9 +125,8 @@ class StateDir:
         errors: list[str] = []
         for name in self.names(REVERT):
             path = os.path.join(self.directory, name + REVERT)
-            try:
-                with open(path, encoding="ascii") as handle:
-                    text = handle.read(32)
+            try:  # (not blocking on a FIFO, nor following a link, in its place)
+                text = readfile.read_regular(path, 32).decode("ascii")
                 ifindex = int(text) if text.strip().isdigit() else 0
                 if not 0 < ifindex <= 0x7FFFFFFF:
                     raise StateError(f"ifindex {text.strip()!r}")
@@ -143,8 +143,10 @@ class StateDir:
         for name in self.names():
             path = os.path.join(self.directory, name + SUFFIX)
             try:
-                with open(path, encoding="utf-8") as handle:
-                    ifname, want = from_doc(handle.read(MAX_FILE))
+                data = readfile.read_regular(path, MAX_FILE)
+                if len(data) > MAX_FILE:
+                    raise StateError(f"longer than {MAX_FILE} bytes")
+                ifname, want = from_doc(data.decode("utf-8"))
                 if ifname != name:
                     raise StateError(f"file is for {ifname}")
                 wants[ifname] = want

@@ -245,7 +245,9 @@ class Configurator:
         """`held`: the address's lifetimes before. A renewal rolled back leaves the lease in
         use (the engine keeps it), and its lifetime, which the kernel acts on, with it; so
         does a first apply over an address that was there already, not ours (an initrd's
-        DHCP client's, an earlier run's), which the link may need (a root on NFS)."""
+        DHCP client's, an earlier run's), which the link may need (a root on NFS): put
+        back with its valid lifetime (its preferred one, broadcast and prefix metric are
+        the plan's)."""
         tracked = existed = new.address is not None
         if existed and new.prefix_route not in (None, plan.prefix_route):
             # RouteTable= changed with the lease kept: the kernel keeps an address's

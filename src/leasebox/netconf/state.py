@@ -147,6 +147,7 @@ class StateFile:
         self.directory = directory
         self.ifindex = ifindex
         self.path = os.path.join(directory, FILENAME)
+        self.saved: bytes | None = None  # what the file holds, as far as this knows
 
     def load(self) -> Tracked | None:
         """The state a previous netconf left; None when there is none. Raises StateError."""
@@ -159,18 +160,30 @@ class StateFile:
             raise StateError(str(exc)) from None
         if len(data) > MAX_STATE:
             raise StateError(f"longer than {MAX_STATE} bytes")
-        return from_json(text, self.ifindex)
+        tracked = from_json(text, self.ifindex)
+        self.saved = data
+        return tracked
 
     def discard(self) -> None:
         """Remove the file (one that is out of date misleads more than none)."""
         atomic.remove(self.directory, FILENAME)
+        self.saved = None
 
     def save(self, tracked: Tracked) -> None:
+        """Raises OSError when the file could not be made to say `tracked`; not when it
+        says so already (a renewal's state, with a full /run)."""
         if tracked.empty:
             atomic.remove(self.directory, FILENAME)
-        else:
-            data = to_json(self.ifindex, tracked).encode("ascii")
+            self.saved = None
+            return
+        data = to_json(self.ifindex, tracked).encode("ascii")
+        try:
             # readable by all, as leasebox-bus's files: it says nothing `ip address` and
             # resolvectl do not, and leaseboxctl wait-online (root without capabilities,
             # so without CAP_DAC_OVERRIDE) reads whether the DNS is on its way
             atomic.write_atomic(self.directory, FILENAME, data, mode=0o644)
+        except OSError:
+            if data != self.saved:
+                raise
+            return
+        self.saved = data
