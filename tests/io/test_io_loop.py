@@ -4,6 +4,7 @@ clock is a fake. For what needs the real kernel, see test_io_process.py."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import struct
@@ -232,6 +233,32 @@ def test_the_probe_window_reads_what_came_before_it_closes(
     rig.io.on_timers()
     answer = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
     assert answer == ipc.ProbeResult(ADDRESS, conflict=True)
+
+
+def test_a_small_send_buffer_makes_small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """net.core.wmem_default at its floor: the batch limit's own floor (one frame of the
+    largest size) made one FRAMES message of twenty 400-octet frames, which the kernel
+    refused whole, each of which it would have taken alone. (What an engine that does not
+    read cannot take is dropped as ever: here, what the buffer holds arrives.)"""
+    monkeypatch.setattr(loop, "enable_auxdata", lambda sock: None)
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(5)]
+    try:
+        engine = pairs[0][0]
+        engine.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)  # the kernel's floor
+        io = IoLoop("eth0", 2, Sockets(*(ours for ours, _ in pairs)), Logger("t"), Clock())
+        monkeypatch.setattr(io, "read_frames", lambda sock, udp: [bytes(400)] * 20)
+        io.on_packet()
+        got = 0
+        pairs[0][1].setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            while msg := channel.recv(pairs[0][1], ipc.Peer.IO, ipc.Peer.ENGINE):
+                assert isinstance(msg, ipc.Frames)
+                got += len(msg.frames)
+        assert got > 0
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 def test_a_batch_larger_than_the_send_buffer_is_dropped_not_fatal(

@@ -134,13 +134,15 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
                 raise ConfigError(path, lineno, f"unknown section [{_shown(section)}] "
                                   f"(known: {known})")
             continue
+        if section is not None and section.startswith(EXTENSION):
+            continue  # every line of another tool's section, as systemd skips them
         key, sep, value = line.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key:
             raise ConfigError(path, lineno, f"expected Key=value, not {line!r}")
         if section is None:
             raise ConfigError(path, lineno, f"{_shown(key)}= outside a section")
-        if section.startswith(EXTENSION) or key.startswith(EXTENSION):
+        if key.startswith(EXTENSION):
             continue  # an administrator's own, as systemd keeps them: not leasebox's
         setting = BY_KEY.get((section, key))
         if setting is None:

@@ -240,9 +240,9 @@ MINIMUM_LEASE_TIME = Setting(
     "seven eighths of it), so that they come while the server still holds the address; "
     "a lease under 10 s is renewed as one of 10 s, so that a lease time of 0 or 1 s does "
     "not make the client renew in a tight loop. A time span of at most a day: "
-    "seconds, or with a unit (as systemd.time(7) spells them: s, min, h, d, w, or sec, "
-    "minutes, hours, days...): 90s, 5min, 2h, 1d, 1h 30min. Below 10 s it has no effect: "
-    "no lease is ever taken as shorter than that.",
+    "seconds, or with a unit as systemd.time(7) spells it, case included (s, min, h, d, "
+    "or sec, minutes, hours, days...): 90s, 5min, 2h, 1d, 1h 30min. Below 10 s it has no "
+    "effect: no lease is ever taken as shorter than that.",
     _E, "SECONDS")
 
 # ---- [Network]: what netconf accepts and applies -------------------------------------------------

@@ -170,9 +170,10 @@ class IoLoop:
         self.frame_buf = bytearray(ipc.MAX_FRAME)
         # The kernel refuses a datagram longer than the socket's send buffer (EMSGSIZE), which
         # net.core.wmem_default sets, and holds what the engine has not read yet against it:
-        # FRAMES messages stay within a quarter of it (the default's: 53,248 octets).
+        # FRAMES messages stay within a quarter of it (the default's: 53,248 octets; a
+        # frame alone may be longer, and is dropped if the kernel refuses it).
         sndbuf = socks.engine.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-        self.batch_limit = max(min(sndbuf // 4, 0xFFFF), ipc.MAX_FRAME + 2)
+        self.batch_limit = max(min(sndbuf // 4, 0xFFFF), 1)
         self.netlink_buf = bytearray(NETLINK_BUFFER)
         self.udp_buf = bytearray(1)
         self.watchdog = sd.watchdog_interval()

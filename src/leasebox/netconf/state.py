@@ -147,7 +147,6 @@ class StateFile:
         self.directory = directory
         self.ifindex = ifindex
         self.path = os.path.join(directory, FILENAME)
-        self.saved: bytes | None = None  # what the file holds, as far as this knows
 
     def load(self) -> Tracked | None:
         """The state a previous netconf left; None when there is none. Raises StateError."""
@@ -160,21 +159,17 @@ class StateFile:
             raise StateError(str(exc)) from None
         if len(data) > MAX_STATE:
             raise StateError(f"longer than {MAX_STATE} bytes")
-        tracked = from_json(text, self.ifindex)
-        self.saved = data
-        return tracked
+        return from_json(text, self.ifindex)
 
     def discard(self) -> None:
         """Remove the file (one that is out of date misleads more than none)."""
         atomic.remove(self.directory, FILENAME)
-        self.saved = None
 
     def save(self, tracked: Tracked) -> None:
         """Raises OSError when the file could not be made to say `tracked`; not when it
         says so already (a renewal's state, with a full /run)."""
         if tracked.empty:
             atomic.remove(self.directory, FILENAME)
-            self.saved = None
             return
         data = to_json(self.ifindex, tracked).encode("ascii")
         try:
@@ -183,7 +178,9 @@ class StateFile:
             # so without CAP_DAC_OVERRIDE) reads whether the DNS is on its way
             atomic.write_atomic(self.directory, FILENAME, data, mode=0o644)
         except OSError:
-            if data != self.saved:
+            try:  # what the file says, read back (a read needs no space)
+                same = readfile.read_regular(self.path, MAX_STATE) == data
+            except OSError:
+                same = False
+            if not same:
                 raise
-            return
-        self.saved = data
