@@ -28,6 +28,7 @@ class FakeKernel:
         self.routes: list[PlannedRoute] = []
         self.fail_on: str | None = None
         self.lifetime_bug = False
+        self.promote_secondaries = True
         self.log: list[str] = []
 
     def _maybe_fail(self, what: str) -> None:
@@ -54,7 +55,14 @@ class FakeKernel:
 
     def del_address(self, iface: IPv4Interface) -> bool:
         self._maybe_fail(f"deladdr {iface}")
-        return self.addresses.pop(iface, None) is not None
+        if iface not in self.addresses:
+            return False
+        primary = next(a for a in self.addresses if a.network == iface.network)
+        if primary == iface and not self.promote_secondaries:  # the kernel's: they go too
+            for other in [a for a in self.addresses if a.network == iface.network]:
+                del self.addresses[other]
+        self.addresses.pop(iface, None)
+        return True
 
     def add_route(self, route: PlannedRoute) -> bool:
         self._maybe_fail(f"route {route.destination} {route.gateway}")
@@ -137,15 +145,42 @@ def test_renewal_changes_only_what_differs(setup: tuple[FakeKernel, FakeResolver
     assert conf.tracked.mtu is None and conf.tracked.original_mtu is None
 
 
-def test_new_address_removes_old_first(setup: tuple[FakeKernel, FakeResolver,
-                                                    Configurator]) -> None:
+@pytest.mark.parametrize("promote", [True, False])
+@pytest.mark.parametrize("address", ["192.0.2.20/24", "192.0.2.10/23", "198.51.100.7/24"])
+def test_a_new_address_goes_on_before_the_old_one_goes(
+        setup: tuple[FakeKernel, FakeResolver, Configurator], address: str,
+        promote: bool) -> None:
+    """Never without an address (the kernel flushes every route through a link left without
+    one, an administrator's too): a new address, or the same one with a new prefix, goes on
+    first. A secondary that went with the old primary (promote_secondaries=0) comes back."""
     kernel, _resolver, conf = setup
+    kernel.promote_secondaries = promote
     conf.apply(make_plan(mtu=1400))
-    conf.apply(make_plan(address="192.0.2.20/24", mtu=1400))
-    assert list(kernel.addresses) == [IPv4Interface("192.0.2.20/24")]
-    assert kernel.routes == [GW]
+    kernel.log.clear()
+    conf.apply(make_plan(address=address, mtu=1400))
+    assert kernel.log.index(f"addr {address}") < kernel.log.index("deladdr 192.0.2.10/24")
+    assert list(kernel.addresses) == [IPv4Interface(address)]
+    assert kernel.routes == [GW] and conf.tracked.address == IPv4Interface(address)
     conf.remove()
     assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
+
+
+@pytest.mark.parametrize("fail_on", ["deladdr 192.0.2.10", "route 0.0.0.0/0"])
+def test_a_failed_address_change_leaves_what_it_says(
+        setup: tuple[FakeKernel, FakeResolver, Configurator], fail_on: str) -> None:
+    """The new address is rolled back; the old one is still there and tracked if it could
+    not be removed, and neither on the link nor tracked once it was."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan())
+    kernel.fail_on = fail_on
+    with pytest.raises(ApplyFailed, match="EINVAL"):
+        conf.apply(make_plan(address="192.0.2.20/24"))
+    kept = [IPv4Interface("192.0.2.10/24")] if fail_on.startswith("deladdr") else []
+    assert list(kernel.addresses) == kept
+    assert conf.tracked.address == (kept[0] if kept else None)
+    kernel.fail_on = None
+    conf.remove()
+    assert not kernel.addresses and not kernel.routes and conf.tracked.empty
 
 
 @pytest.mark.parametrize("fail_on", ["addr", "route 0.0.0.0/0", "route 198.51"])

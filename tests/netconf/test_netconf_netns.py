@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 import time
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
@@ -423,6 +424,33 @@ def test_a_permanent_address_is_never_taken_over(netns: str, start_netconf: Any,
     [kept] = addresses(netns)
     assert kept["local"] == "192.0.2.10" and kept["valid_life_time"] == 0xFFFFFFFF
     assert routes(netns) == []
+
+
+@pytest.mark.parametrize("promote", ["0", "1"])
+def test_an_address_change_keeps_the_routes_through_the_link(netns: str, start_netconf: Any,
+                                                             promote: str) -> None:
+    """A new prefix for the same address, then a new address in the same subnet: the new
+    one goes on before the old one goes, so the link never loses every IPv4 address and
+    with them the routes through it, here an administrator's. With promote_secondaries=0
+    (systemd's sysctl.d sets 1) the new address, a secondary of the old, goes with it and
+    is put back."""
+    subprocess.run(["ip", "netns", "exec", netns, "sysctl", "-qw",
+                    f"net.ipv4.conf.{IFACE}.promote_secondaries={promote}"],
+                   check=True, timeout=10)
+    ip("-n", netns, "route", "add", "203.0.113.0/24", "dev", IFACE)
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc.request(lease(1)).status == OK
+    for request_id, address, prefixlen in ((2, "192.0.2.10", 23), (3, "192.0.2.20", 23)):
+        reply = nc.request(lease(request_id, address=A(address), prefixlen=prefixlen))
+        assert reply.status == OK, reply.reason
+        assert [(a["local"], a["prefixlen"]) for a in addresses(netns)] == [(address, 23)]
+        assert route_set(netns) == {("default", "192.0.2.1", 1024, None, None)}
+        admin = ip_json(netns, "-4", "route", "show", "203.0.113.0/24")
+        # (with promote_secondaries=0 the kernel takes the new address, a secondary, with
+        # the old one: the link is left without one for a moment, which flushes its routes)
+        assert admin or (promote, request_id) == ("0", 3)
+    assert nc.request(ipc.Remove(4)).status == OK
+    assert addresses(netns) == [] and routes(netns) == []
 
 
 def link_flags(ns: str) -> list[str]:

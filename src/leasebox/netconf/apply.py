@@ -174,10 +174,9 @@ class Configurator:
         if self.tracked.address != plan.interface and present == (INFINITE, INFINITE):
             raise NotOurs(f"{plan.interface} is already on the link as a permanent address "
                           "that leasebox did not add")
-        if self.tracked.address is not None and self.tracked.address != plan.interface:
-            log.info("address changes from %s to %s: removing the old one first",
-                     self.tracked.address, plan.interface)
-            self.remove(now, mtu=False)
+        if self.tracked.address not in (None, plan.interface):
+            log.info("address changes from %s to %s: the new one goes on before the old one "
+                     "goes", self.tracked.address, plan.interface)
         new = self.tracked.copy()
         undo: list[Undo] = []
         self.mtu_left = None
@@ -248,7 +247,8 @@ class Configurator:
         DHCP client's, an earlier run's), which the link may need (a root on NFS): put
         back with its valid lifetime (its preferred one, broadcast and prefix metric are
         the plan's)."""
-        tracked = existed = new.address is not None
+        old = new.address if new.address not in (None, plan.interface) else None
+        tracked = existed = new.address == plan.interface
         if existed and new.prefix_route not in (None, plan.prefix_route):
             # RouteTable= changed with the lease kept: the kernel keeps an address's
             # noprefixroute through a replace, so the address goes and comes back. With it
@@ -267,12 +267,27 @@ class Configurator:
         elif held is not None and held[0] > 0:  # (0: the kernel is removing it anyway)
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
                                 held[0], plan.prefix_route, plan.prefix_metric))
+        if old is not None:
+            self._drop_old_address(old, plan)
         new.address = plan.interface
         new.prefix_route = plan.prefix_route
         got = self.kernel.address_lifetimes(plan.interface)
         if not _lifetime_ok(plan.lifetime, got):
             raise OSError(errno.EPROTO, f"kernel holds {plan.interface} with lifetimes "
                           f"{got}, not {plan.lifetime}")
+
+    def _drop_old_address(self, old: IPv4Interface, plan: Plan) -> None:
+        """The old lease's address goes once the new one is on (a new address, or the same
+        one with a new prefix): a link left without an IPv4 address loses every route
+        through it, an administrator's too, and goes without an address for a moment. Not
+        put back by a rollback: the lease it came with is over."""
+        self.kernel.del_address(old)
+        self.tracked.address = None
+        if self.kernel.address_lifetimes(plan.interface) is None:
+            # The new one was a secondary of the old (the same subnet), and went with it:
+            # net.ipv4.conf.IFACE.promote_secondaries=0 (systemd's sysctl.d sets it to 1).
+            self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
+                                    plan.prefix_route, plan.prefix_metric)
 
     def _apply_routes(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
         # Stale routes go in reverse install order, so a gateway route goes before the
@@ -315,12 +330,10 @@ class Configurator:
         t.address, t.routes, t.mtu, t.original_mtu = None, [], None, None
         self.want(NOTHING, now)
 
-    def remove(self, now: float = 0.0, *, mtu: bool = True) -> None:
+    def remove(self, now: float = 0.0) -> None:
         """Undo everything tracked. Goes on past a failing step; raises ApplyFailed at the
         end if anything in the kernel could not be removed (it stays tracked, for a later
-        retry). DNS and NTP are taken back by the next hand_off. `mtu` False: the MTU
-        stays, and tracked, for the apply that follows to set or restore (one change, not
-        two: many drivers reset the link for each)."""
+        retry). DNS and NTP are taken back by the next hand_off."""
         errors: list[str] = []
         t = self.tracked
         self.want(NOTHING, now)
@@ -336,7 +349,7 @@ class Configurator:
                 t.address = None
             except OSError as exc:
                 errors.append(str(exc))
-        if mtu and t.mtu is not None and t.original_mtu is not None:
+        if t.mtu is not None and t.original_mtu is not None:
             try:
                 # Someone else changed the MTU since: theirs now, leave it.
                 if self.kernel.link_mtu() == t.mtu:
