@@ -299,3 +299,33 @@ def test_a_directory_link_out_of_the_services_sight_is_an_error(
     code, _, err = check(tmp_path, "eth0")
     assert code == 78 and "the services cannot look into it: directory " in err
     assert "has mode 0750" in err
+
+
+@pytest.mark.parametrize(("files", "warned"), [
+    ({"leasebox.conf": "[DHCPv4]\nClientIdentifier=duid\nIAID=7\n"}, ["leasebox.conf:3: IAID="]),
+    ({"leasebox.conf.d/5.conf": "[DHCPv4]\nRequestAddress=192.0.2.7\n"},
+     ["5.conf:2: RequestAddress="]),
+    # the interface's own value wins: nothing shared
+    ({"leasebox.conf": "[DHCPv4]\nClientIdentifier=duid\nIAID=7\nRequestAddress=192.0.2.7\n",
+      "interfaces/eth0.conf": "[DHCPv4]\nIAID=8\n",
+      "interfaces/eth0.conf.d/a.conf": "[DHCPv4]\nRequestAddress=192.0.2.8\n"}, []),
+    # not sent: no IAID without ClientIdentifier=duid, neither with Anonymize=yes
+    ({"leasebox.conf": "[DHCPv4]\nIAID=7\n"}, []),
+    ({"leasebox.conf": "[DHCPv4]\nAnonymize=yes\nClientIdentifier=duid\nIAID=7\n"
+                       "RequestAddress=192.0.2.7\n"}, []),
+])
+def test_a_per_interface_setting_in_leasebox_conf_is_warned_of(
+        tmp_path: Path, files: dict[str, str], warned: list[str]) -> None:
+    for relpath, text in files.items():
+        put(tmp_path, ETC, relpath, text)
+    code, out, err = check(tmp_path, "eth0")
+    assert code == 0
+    assert len(err.splitlines()) == len(warned)
+    for part, line in zip(warned, err.splitlines(), strict=True):
+        assert line.startswith("leaseboxctl: warning: ") and part in line
+        assert "set it in interfaces/IFACE.conf" in line
+    assert [x for x in out.splitlines() if x.startswith("# Warning: ")] == [
+        line.removeprefix("leaseboxctl: warning: ").join(("# Warning: ", ""))
+        for line in err.splitlines()]
+    code, out, _ = check(tmp_path, "--json", "eth0")
+    assert code == 0 and len(json.loads(out)["warnings"]) == len(warned)

@@ -82,3 +82,15 @@ Hostname=not-for-netconf
 def test_policy_defaults_match_the_table() -> None:
     assert policy_from_config(parse([]).view(Scope.NETCONF)) == Policy()
     assert (Policy().route_metric, Policy().classless_table) == (1024, 254)
+
+
+def test_the_engine_warns_of_an_identity_every_interface_shares(tmp_path: Path) -> None:
+    """IAID= (with ClientIdentifier=duid) or RequestAddress= in leasebox.conf: every
+    interface has the same; the engine starts all the same, and says so."""
+    conf = tmp_path / ETC / "leasebox.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("[DHCPv4]\nClientIdentifier=duid\nIAID=7\n")
+    proc = run_module("leasebox.engine.main", "veth0", f"--config-root={tmp_path}")
+    (warning, sockets) = proc.stderr.strip().splitlines()
+    assert "socket" in sockets  # on to the sockets, which were not passed in
+    assert f"{conf}:3: IAID= is set for every interface" in warning

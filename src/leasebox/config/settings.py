@@ -88,7 +88,8 @@ IAID: Setting[int | None] = Setting(
     _D, "IAID", v.iaid, None,
     "The IAID for ClientIdentifier=duid, a 32-bit number (decimal or 0x...). By default it "
     "is derived from the interface name, so it stays the same across reboots and differs "
-    "between interfaces.",
+    "between interfaces. Set it in the interface's own file: in leasebox.conf it gives "
+    "every interface the same one, and the engine and check-config warn.",
     _E, "NUMBER", default_text="derived from the interface name")
 SEND_HOSTNAME = Setting(
     _D, "SendHostname", v.boolean, True,
@@ -153,7 +154,9 @@ REQUEST_ADDRESS: Setting[IPv4Address | None] = Setting(
     _D, "RequestAddress", v.host_address, None,
     "Ask for this address in the DISCOVER (option 50), as networkd's RequestAddress= and "
     "dhcpcd -r do: a server that can give it offers it. After a lease, the last address "
-    "is asked for instead. Empty (the default): none.",
+    "is asked for instead. Empty (the default): none. Set it in the interface's own file: "
+    "in leasebox.conf it gives every interface the same one, and the engine and "
+    "check-config warn.",
     _E, "ADDRESS", default_text="none")
 REQUEST_BROADCAST = Setting(
     _D, "RequestBroadcast", v.boolean, False,

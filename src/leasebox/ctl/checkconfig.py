@@ -12,6 +12,8 @@ The engine's check of the whole (the messages its options make must fit one fram
 here too, so a configuration this accepts is one the engine starts with.
 
 Without IFACE, every interface with files of its own is checked too (its errors only).
+The engine's warnings (a per-interface setting in leasebox.conf) go to stderr, and into
+the output; they do not change the exit code.
 
 Exit codes: 0 the configuration is good; 64 a bad interface name; 66 no --config-root
 directory; 78 (EX_CONFIG) it is not,
@@ -71,9 +73,11 @@ def _assignments(setting: Setting[Any], value: Any) -> list[str]:
     return [f"{setting.name}={setting.show(value)}"]
 
 
-def format_text(config: Config, interface: str | None, others: Sequence[str] = ()) -> str:
+def format_text(config: Config, interface: str | None, others: Sequence[str] = (),
+                warnings: Sequence[str] = ()) -> str:
     what = f"for {interface}" if interface else "for every interface (no IFACE given)"
     lines = [f"# Effective leasebox configuration {what}."]
+    lines += [f"# Warning: {warning}" for warning in warnings]
     if others:
         lines.append(f"# Checked too, with their own files: {', '.join(others)} "
                      "(check-config IFACE shows one).")
@@ -93,7 +97,8 @@ def format_text(config: Config, interface: str | None, others: Sequence[str] = (
     return "\n".join(lines)
 
 
-def format_json(config: Config, interface: str | None, others: Sequence[str] = ()) -> str:
+def format_json(config: Config, interface: str | None, others: Sequence[str] = (),
+                warnings: Sequence[str] = ()) -> str:
     settings = [{
         "section": setting.section.value,
         "name": setting.name,
@@ -103,7 +108,7 @@ def format_json(config: Config, interface: str | None, others: Sequence[str] = (
         "default": not config.sources(setting),
     } for setting in SETTINGS]
     body = {"interface": interface, "files": list(config.files), "settings": settings,
-            "checked_interfaces": list(others)}
+            "checked_interfaces": list(others), "warnings": list(warnings)}
     return json.dumps(body, indent=2)
 
 
@@ -122,23 +127,28 @@ def run(args: argparse.Namespace) -> int:
     root = os.path.realpath(args.config_root)  # its paths are compared with commonpath's
     try:
         others = [] if interface else _named_interfaces(root)
-        config = _checked(root, interface, others)
+        config, warnings = _checked(root, interface, others)
     except ConfigError as exc:
         print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
         return EX_CONFIG
+    for warning in warnings:  # as the engine logs them; the configuration is good
+        print(terminal_safe(f"leaseboxctl: warning: {warning}"), file=sys.stderr)
     if args.json:
-        print(format_json(config, interface, others))  # (ASCII: names escaped)
+        print(format_json(config, interface, others, warnings))  # (ASCII: names escaped)
     else:  # a file name not in UTF-8 must not make print() fail
-        print("\n".join(map(terminal_safe, format_text(config, interface, others).split("\n"))))
+        text = format_text(config, interface, others, warnings)
+        print("\n".join(map(terminal_safe, text.split("\n"))))
     return 0
 
 
-def _checked(root: str, interface: str | None, others: Sequence[str]) -> Config:
+def _checked(root: str, interface: str | None,
+             others: Sequence[str]) -> tuple[Config, tuple[str, ...]]:
     """Load and check the configuration of `interface`, and that of each of `others` (for
     its errors only), as their services would; and that each file and directory they look
-    at is one they may. Raises ConfigError."""
+    at is one they may. With the engine's warnings about `interface`'s. Raises
+    ConfigError."""
     config = files.load(root, interface)
-    checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
+    cfg = checked_engine_config(config, interface or ANY_INTERFACE, os.uname().nodename)
     seen = files.looked_into(root, interface) + list(config.files)
     for name in others:
         theirs = files.load(root, name)
@@ -146,7 +156,7 @@ def _checked(root: str, interface: str | None, others: Sequence[str]) -> Config:
         seen += files.looked_into(root, name) + list(theirs.files)
     for path in dict.fromkeys(seen):
         _seen_by_the_services(root, path)
-    return config
+    return config, cfg.warnings
 
 
 def _seen_by_the_services(root: str, path: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 from leasebox.config import settings as s
+from leasebox.config.files import INTERFACES
 from leasebox.config.parse import Config, ConfigError, Source, View
 from leasebox.config.settings import Scope
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
@@ -40,6 +41,7 @@ class EngineConfig:
     files: tuple[str, ...] = ()
     allow_servers: tuple[ServerSpec, ...] = ()
     deny_servers: tuple[ServerSpec, ...] = ()  # what it was read from, for the start-up log line
+    warnings: tuple[str, ...] = ()  # logged at start, printed by check-config
 
 
 def usable_hostname(name: str | None) -> str | None:
@@ -181,6 +183,29 @@ def _last_assignment(config: Config) -> Source:
     return Source(config.files[-1] if config.files else "the configuration")
 
 
+# an interface's own: in leasebox.conf, every interface has the same one
+_PER_INTERFACE = ((s.IAID, "IAID (with ClientIdentifier=duid, the same client identifier: "
+                   "a server sees two interfaces of one network as one client)"),
+                  (s.REQUEST_ADDRESS, "address asked for"))
+
+
+def shared_identity(config: Config) -> tuple[str, ...]:
+    """A warning for each per-interface setting (IAID=, RequestAddress=) whose value comes
+    from leasebox.conf or its drop-ins, not from the interface's own files."""
+    if config[s.ANONYMIZE]:  # (neither is sent then)
+        return ()
+    found = []
+    for setting, what in _PER_INTERFACE:
+        if setting is s.IAID and config[s.CLIENT_IDENTIFIER] is not ClientIdentifier.DUID:
+            continue  # (not sent)
+        sources = [src for src in config.sources(setting) if src.path in config.files]
+        if sources and f"/{INTERFACES}/" not in sources[-1].path:
+            found.append(f"{sources[-1]}: {setting.name}= is set for every interface, which "
+                         f"then all have the same {what}; set it in "
+                         f"{INTERFACES}/IFACE.conf")
+    return tuple(found)
+
+
 def checked_engine_config(config: Config, interface: str,
                           system_hostname: str | None) -> EngineConfig:
     """What the engine on `interface` runs with, checked as a whole (sendable_problem), as
@@ -191,4 +216,4 @@ def checked_engine_config(config: Config, interface: str,
     if problem is not None:
         blamed = _last_assignment(config)
         raise ConfigError(blamed.path, blamed.line, problem)
-    return cfg
+    return replace(cfg, warnings=shared_identity(config))

@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("%s", exc)
         return EX_CONFIG
+    for warning in cfg.warnings:
+        log.warning("%s", warning)
     try:
         return run(args, iface, cfg)
     except ipc.PeerViolation as exc:
