@@ -66,9 +66,19 @@ def test_apply_renew_remove(netns: str, start_netconf: Any, tmp_path: Path, pyth
     old = tmp_path / "run" / IFACE / "resolv.conf"
     old.parent.mkdir(parents=True)
     old.write_text("nameserver 192.0.2.99\n")
+    # what writes cut short left (a netconf killed while writing): removed at the start,
+    # and another interface's left alone
+    (tmp_path / "run" / "dns").mkdir()
+    cut_short = [tmp_path / "run" / IFACE / f".{name}.0123456789ab"
+                 for name in ("netconf.state", "config.json")]
+    cut_short.append(tmp_path / "run" / "dns" / f".{IFACE}.conf.0123456789ab")
+    others = tmp_path / "run" / "dns" / ".other0.conf.0123456789ab"
+    for path in [*cut_short, others]:
+        path.write_text("{")
     nc = start_netconf(netns, python)
     reply = nc.request(lease(1))
     assert not old.exists()
+    assert not any(path.exists() for path in cut_short) and others.exists()
     assert (reply.request_id, reply.status) == (1, OK), reply.reason
 
     [addr] = addresses(netns)

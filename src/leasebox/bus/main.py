@@ -35,6 +35,7 @@ from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from leasebox.bus.statefile import StateDir
 from leasebox.core.log import Logger
 from leasebox.ipc import channel, peers
+from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime import sandbox, sd
@@ -319,6 +320,13 @@ def main(argv: list[str] | None = None) -> int:
         return EX_FATAL
     state = StateDir(args.state_dir)
     Path(args.state_dir).mkdir(mode=0o755, exist_ok=True)
+    try:  # what writes cut short (a bus killed while writing) left: only this one writes
+        if atomic.remove_leftovers(args.state_dir, None):
+            log.info("removed the temporary files an interrupted write left in %s",
+                     args.state_dir)
+    except OSError as exc:
+        log.warning("cannot remove the temporary files in %s: %s", args.state_dir,
+                    exc.strerror or exc)
     address = args.bus_address or os.environ.get("DBUS_SYSTEM_BUS_ADDRESS") or SYSTEM_BUS
     services = BusServices(address)
     links = Links(services)

@@ -24,14 +24,14 @@ from leasebox.core import events as core_events
 from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.log import Logger
 from leasebox.core.record import record
-from leasebox.engine import boottime, dispatch
+from leasebox.engine import boottime, dispatch, leasefile
 from leasebox.engine.clients import Clients
 from leasebox.engine.config import EngineConfig, checked_engine_config
 from leasebox.engine.livestate import FDNAME as STATE_FDNAME
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control, peers
-from leasebox.runtime import cmdline, ifname, sandbox, sd
+from leasebox.runtime import atomicfile, cmdline, ifname, sandbox, sd
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG
 
@@ -152,6 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _remove_leftovers(state_dir: str) -> None:
+    """The lease file's temporary files that a write cut short left (a power loss): one
+    engine at a time writes it. (The event queue removes its own: EventQueue.)"""
+    try:
+        if atomicfile.remove_leftovers(state_dir, leasefile.FILENAME):
+            log.info("removed the temporary files of the lease file an interrupted write "
+                     "left")
+    except OSError as exc:
+        log.warning("cannot remove the lease file's temporary files: %s", exc.strerror or exc)
+
+
 def run(args: Args, iface: str, cfg: EngineConfig) -> int:
     fds = sd.listen_fds()
     io_listener = sd.take_socket(fds, "engine")
@@ -170,6 +181,7 @@ def run(args: Args, iface: str, cfg: EngineConfig) -> int:
     log.info("configuration: %s", ", ".join(cfg.files) or "no files, all defaults")
     state_dir = args.state_dir or f"/var/lib/leasebox/{iface}"
     os.makedirs(state_dir, mode=0o700, exist_ok=True)
+    _remove_leftovers(state_dir)
     settings = Settings(
         interface=iface,
         client=cfg.client,

@@ -71,7 +71,9 @@ from leasebox.netconf.handoff import (
 )
 from leasebox.netconf.policy import Policy, policy_from_config
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
+from leasebox.netconf.startconfig import FILENAME as CONFIG_FILENAME
 from leasebox.netconf.startconfig import Configs
+from leasebox.netconf.state import FILENAME as STATE_FILENAME
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import cmdline, sandbox, sd
@@ -517,10 +519,27 @@ def _run(nc: Netconf, svc: _Service) -> int | None:
         return None if listening else EX_OK
 
 
+def _remove_leftovers(args: _Args, log: Logger) -> None:
+    """The temporary files of netconf's own files that a write cut short left (netconf
+    killed while writing): one netconf at a time writes them."""
+    runtime_dir = os.path.join(args.runtime_dir, args.interface)
+    dns = ResolvConfFile(args.dns_dir, args.interface)
+    for directory, filename in ((runtime_dir, STATE_FILENAME), (runtime_dir, CONFIG_FILENAME),
+                                (dns.directory, dns.filename)):
+        try:
+            if atomic.remove_leftovers(directory, filename):
+                log.info("removed the temporary files of %s an interrupted write left in %s",
+                         filename, directory)
+        except OSError as exc:
+            log.warning("cannot remove the temporary files of %s in %s: %s", filename,
+                        directory, exc.strerror or exc)
+
+
 def _start(args: _Args, log: Logger) -> _Service | int:
     """The configuration, the engine socket and, if one waits, the engine; or the exit
     status."""
     ifname = args.interface
+    _remove_leftovers(args, log)
     configs = Configs(args.config_root, ifname, os.path.join(args.runtime_dir, ifname), log)
     try:  # before the sockets: a bad configuration is reported as such, wherever it runs
         config = configs.provisional()
