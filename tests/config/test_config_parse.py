@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from ipaddress import IPv4Network
 
 import pytest
@@ -164,3 +165,18 @@ def test_every_setting_has_a_unique_key_and_a_reader() -> None:
     for setting in s.SETTINGS:
         assert setting.scope in Scope and setting.help.endswith(".")
         assert setting.accumulate == isinstance(setting.default, tuple)
+
+
+@pytest.mark.parametrize(("text", "error"), [
+    ("[Network]\nUseDNS=no\u00a0\n", "not a boolean: 'no\\xa0'"),
+    ("[Network]\n\u2003UseDNS=no\n", "unknown key \\u2003UseDNS= in [Network] (did you mean"),
+    ("[Network]\nAllowedAddresses=10.0.0.0/8\u00a0192.0.2.0/24\n", "not an IPv4 range"),
+])
+def test_only_spaces_and_tabs_are_whitespace(text: str, error: str) -> None:
+    """As systemd's: a no-break space pasted from a web page is an error to see, not taken
+    away quietly (and a value that works here would fail in a unit)."""
+    with pytest.raises(ConfigError, match=re.escape(error)):
+        parse([("f", text)])
+    spaced = parse([("f", "[Network]\n\t UseDNS = no \t\nAllowedAddresses= 10.0.0.0/8\t"
+                          "192.0.2.0/24 \n")])
+    assert spaced[s.USE_DNS] is False and len(spaced[s.ALLOWED_ADDRESSES]) == 2

@@ -155,7 +155,9 @@ def render_man() -> str:
             "section names are case-sensitive; those starting with X- are ignored, for "
             "other tools' and an administrator's own use, as in systemd. A file must be "
             "UTF-8 text throughout, its comments too: one that is not is refused (an "
-            "editor's Latin-1 comment, say). An empty assignment (Key=) resets the "
+            "editor's Latin-1 comment, say). Whitespace is spaces and tabs, as in "
+            "systemd: a no-break space (pasted from a web page) is part of the value, "
+            "and refused there. An empty assignment (Key=) resets the "
             "setting to its default. Assigning a setting again replaces its value, except "
             "for lists (marked below), where assignments add up and an empty one empties "
             "the list. Booleans are yes/no, true/false, on/off or 1/0.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from leasebox.config.settings import BY_KEY, SECTIONS, SETTINGS, Scope, Setting
+from leasebox.config.values import WHITESPACE
 from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.record import record
 
@@ -122,7 +123,7 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
     # feeds and Unicode separators, in comments too, and count the lines wrong from there.
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     for lineno, raw in enumerate(lines, start=1):
-        line = raw.strip()
+        line = raw.strip(WHITESPACE)
         if not line or line[0] in "#;":
             continue
         if line.startswith("["):
@@ -137,7 +138,7 @@ def _parse_file(path: str, text: str, assigned: dict[tuple[str, str], Assignment
         if section is not None and section.startswith(EXTENSION):
             continue  # every line of another tool's section, as systemd skips them
         key, sep, value = line.partition("=")
-        key, value = key.strip(), value.strip()
+        key, value = key.strip(WHITESPACE), value.strip(WHITESPACE)
         if not sep or not key:
             raise ConfigError(path, lineno, f"expected Key=value, not {line!r}")
         if section is None:

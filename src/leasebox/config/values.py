@@ -123,9 +123,19 @@ def min_lease_time(text: str) -> int:
     return value
 
 
+# What separates words and surrounds values: systemd's whitespace (" \t", and the line ends
+# the parser splits at). A no-break space pasted from a web page is part of a word, to be
+# refused there, as systemd does: str.split() and str.strip() would quietly take it away.
+WHITESPACE = " \t"
+
+
+def words(text: str) -> list[str]:
+    return [word for word in text.replace("\t", " ").split(" ") if word]
+
+
 def networks(text: str) -> tuple[IPv4Network, ...]:
     out = []
-    for word in text.split():
+    for word in words(text):
         try:
             # strict: host bits set in a range is a typo we would rather hear about
             out.append(IPv4Network(word, strict=True))
@@ -154,7 +164,7 @@ def host_address(text: str) -> IPv4Address:
 def servers(text: str) -> tuple[ServerSpec, ...]:
     """AllowServers=/DenyServers=: server identifiers (IPv4) and MAC addresses."""
     out: list[ServerSpec] = []
-    for word in text.split():
+    for word in words(text):
         if _MAC.fullmatch(word):
             out.append(bytes.fromhex(word.replace(":", "")))
             continue
@@ -225,7 +235,7 @@ def option_codes(text: str) -> tuple[int, ...]:
     """Option codes 1..254 (0 and 255 are padding and the end mark, never options); -N
     takes a code out of the built-in list (kept as -N)."""
     out = []
-    for word in text.split():
+    for word in words(text):
         if word.startswith("-"):
             code = _code(word[1:])
             if code in NEEDED_OPTIONS:
@@ -286,7 +296,7 @@ def vendor_option(text: str) -> tuple[tuple[int, bytes], ...]:
 def user_class(text: str) -> tuple[bytes, ...]:
     """UserClass=: user classes (RFC 3004), whitespace-separated printable ASCII."""
     out = []
-    for word in text.split():
+    for word in words(text):
         if len(word) > 255 or not all("!" <= c <= "~" for c in word):
             raise ValueError(f"not a user class (printable ASCII, at most 255): {word!r}")
         out.append(word.encode("ascii"))
