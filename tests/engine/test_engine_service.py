@@ -143,7 +143,8 @@ class Rig:
 
 
 def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
-             config: ClientConfig | None = None, carrier: bool = True) -> Rig:
+             config: ClientConfig | None = None, carrier: bool | None = True) -> Rig:
+    """`carrier` None: io has not reported the link yet (no client)."""
     clock = clock or Clock()
     state_dir = tmp_path / "state"
     state_dir.mkdir(exist_ok=True)
@@ -158,7 +159,8 @@ def make_rig(tmp_path: Path, mac: bytes = MAC, clock: Clock | None = None,
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
     svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, carrier))
+    if carrier is not None:
+        dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, carrier))
     return Rig(svc, ours, netconf, clock, state_dir)
 
 
@@ -300,6 +302,22 @@ def test_what_netconf_left_out_shows_in_status_while_it_holds(rig: Rig) -> None:
     dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(remove.request_id,
                                                          ipc.ResultStatus.OK, ""))
     assert status()["netconf_notes"] is None
+
+
+def test_a_leave_before_io_reported_the_link_holds(tmp_path: Path) -> None:
+    """`leaseboxctl leave` while io waits for the interface to appear (or restarts): there
+    is no client yet to stop, and the one io's first report makes stays idle, as a client
+    that existed would have, until `leaseboxctl renew`."""
+    r = make_rig(tmp_path, carrier=None)
+    assert r.svc.client is None
+    assert r.control(control.Command.LEAVE)["ok"] is True
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, MAC, 1500, True))
+    assert r.svc.state is State.STOPPED and r.svc.timer() is None
+    assert not select.select([r.io], [], [], 0)[0]  # no DISCOVER
+    assert r.control(control.Command.RENEW)["ok"] is True
+    assert r.sent().message_type is wire.MessageType.DISCOVER
+    r.io.close()
+    r.netconf.close()
 
 
 def test_an_io_that_restarts_while_probing_probes_again(tmp_path: Path) -> None:

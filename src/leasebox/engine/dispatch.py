@@ -233,6 +233,7 @@ def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
         release = False
     svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                             shutdown=shutdown))
+    svc.left_early = svc.client is None  # (io not connected yet: no client to stop)
     svc.live.retire()
     if not keep:
         remove_unknown(svc, now)

@@ -124,6 +124,9 @@ class EngineService:
         # nothing since. A leave or release then asks netconf to remove whatever it holds
         # (dispatch.remove_unknown).
         self.netconf_unsure = False
+        # an operator's leave came before io's first report made the client: that client
+        # starts idle (STOPPED), as a client that existed would have stayed
+        self.left_early = False
         # what netconf left out of the lease in use, and why (its OK's notes: a router not
         # on the link, an MTU out of range), for the status
         self.netconf_notes = ""
@@ -167,7 +170,10 @@ class EngineService:
         now = self.clock()
         if self.client is None or (old is not None and old.mac != link.mac):
             # released or left by an operator: idle for the new MAC too, until a renew
-            idle = self.client is not None and self.client.state is State.STOPPED
+            idle = (self.client.state is State.STOPPED if self.client is not None
+                    else self.left_early)
+            if self.client is None and idle:
+                log.info("left before io reported the link: idle until leaseboxctl renew")
             if old is not None and old.mac != link.mac:
                 log.warning("MAC address changed to %s; %s", link.mac.hex(":"),
                             "staying idle until leaseboxctl renew" if idle else
