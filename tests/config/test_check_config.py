@@ -302,7 +302,13 @@ def test_a_directory_link_out_of_the_services_sight_is_an_error(
 
 
 @pytest.mark.parametrize(("files", "warned"), [
-    ({"leasebox.conf": "[DHCPv4]\nClientIdentifier=duid\nIAID=7\n"}, ["leasebox.conf:3: IAID="]),
+    ({"leasebox.conf": "[DHCPv4]\nClientIdentifier=duid\nDUID=00:04:" + ":".join(["ab"] * 16)
+      + "\nIAID=7\n"}, ["leasebox.conf:4: IAID="]),
+    # each interface's own DUID-LL (DUID= unset): the client identifiers differ all the same
+    ({"leasebox.conf": "[DHCPv4]\nClientIdentifier=duid\nIAID=7\n"}, []),
+    # an empty assignment resets it: nothing is set
+    ({"leasebox.conf": "[DHCPv4]\nRequestAddress=192.0.2.7\n",
+      "leasebox.conf.d/9.conf": "[DHCPv4]\nRequestAddress=\n"}, []),
     ({"leasebox.conf.d/5.conf": "[DHCPv4]\nRequestAddress=192.0.2.7\n"},
      ["5.conf:2: RequestAddress="]),
     # the interface's own value wins: nothing shared
@@ -329,3 +335,13 @@ def test_a_per_interface_setting_in_leasebox_conf_is_warned_of(
         for line in err.splitlines()]
     code, out, _ = check(tmp_path, "--json", "eth0")
     assert code == 0 and len(json.loads(out)["warnings"]) == len(warned)
+
+
+def test_a_config_root_below_a_directory_named_interfaces_is_warned_of_all_the_same(
+        tmp_path: Path) -> None:
+    """Whether a file is an interface's own goes by its place in its configuration
+    directory, not by a word anywhere in its path (an image below /srv/interfaces/)."""
+    root = tmp_path / "interfaces" / "image"
+    put(root, ETC, "leasebox.conf", "[DHCPv4]\nRequestAddress=192.0.2.7\n")
+    code, _out, err = check(root, "eth0")
+    assert code == 0 and "RequestAddress= is set for every interface" in err

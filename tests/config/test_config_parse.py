@@ -178,5 +178,6 @@ def test_only_spaces_and_tabs_are_whitespace(text: str, error: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(error)):
         parse([("f", text)])
     spaced = parse([("f", "[Network]\n\t UseDNS = no \t\nAllowedAddresses= 10.0.0.0/8\t"
-                          "192.0.2.0/24 \n")])
+                          "192.0.2.0/24 \n[DHCPv4]\nMinimumLeaseTime=1h\t30 min\n")])
     assert spaced[s.USE_DNS] is False and len(spaced[s.ALLOWED_ADDRESSES]) == 2
+    assert spaced[s.MINIMUM_LEASE_TIME] == 5400

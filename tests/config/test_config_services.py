@@ -85,12 +85,12 @@ def test_policy_defaults_match_the_table() -> None:
 
 
 def test_the_engine_warns_of_an_identity_every_interface_shares(tmp_path: Path) -> None:
-    """IAID= (with ClientIdentifier=duid) or RequestAddress= in leasebox.conf: every
-    interface has the same; the engine starts all the same, and says so."""
+    """RequestAddress= (or IAID= with a DUID=) in leasebox.conf: every interface has the
+    same; the engine starts all the same, and says so."""
     conf = tmp_path / ETC / "leasebox.conf"
     conf.parent.mkdir(parents=True)
-    conf.write_text("[DHCPv4]\nClientIdentifier=duid\nIAID=7\n")
+    conf.write_text("[DHCPv4]\nRequestAddress=192.0.2.7\n")
     proc = run_module("leasebox.engine.main", "veth0", f"--config-root={tmp_path}")
     (warning, sockets) = proc.stderr.strip().splitlines()
     assert "socket" in sockets  # on to the sockets, which were not passed in
-    assert f"{conf}:3: IAID= is set for every interface" in warning
+    assert f"{conf}:2: RequestAddress= is set for every interface" in warning

@@ -1136,9 +1136,11 @@ def test_live_state_round_trip_and_bounds() -> None:
     assert again.read() == b"kept" and again.inherited
 
 
-def restarted(first: Rig, live: LiveState, after: float = 60.0, mac: bytes = MAC) -> Rig:
+def restarted(first: Rig, live: LiveState, after: float = 60.0, mac: bytes = MAC,
+              report: bool = True) -> Rig:
     """A new engine a minute (`after` seconds) after `first`, on its state directory, with
-    `live` as the live state the FDSTORE kept; io reports the link up (with `mac`)."""
+    `live` as the live state the FDSTORE kept; io reports the link up (with `mac`) unless
+    not `report`."""
     clock = Clock(first.clock.now + after)
     settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
                          first.svc.settings.netconf_path)
@@ -1146,7 +1148,8 @@ def restarted(first: Rig, live: LiveState, after: float = 60.0, mac: bytes = MAC
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
     svc.io = theirs
-    dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, True))
+    if report:
+        dispatch.engine_dispatch_io(svc, ipc.LinkState(2, mac, 1500, True))
     return Rig(svc, ours, first.netconf, clock, first.state_dir)
 
 
@@ -1265,6 +1268,23 @@ def _cold_restart(tmp_path: Path) -> Rig:
     first = make_rig(tmp_path)
     bind(first)
     return restarted(first, LiveState(None))
+
+
+def test_a_leave_before_io_reported_the_link_takes_a_predecessors_address_off(
+        tmp_path: Path) -> None:
+    """An engine started without its live state (from the lease file), io not reporting
+    yet (restarting): a leave has no client to stop, but netconf may hold the lease its
+    predecessor applied. Once io reports the link, the idle client asks netconf to remove
+    whatever it holds, as the leave would have."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, LiveState(None), report=False)
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+    assert rig.svc.state is State.STOPPED
+    conn, remove = _netconf_connects(rig)
+    assert isinstance(remove, ipc.Remove)
+    conn.close()
 
 
 def _netconf_connects(r: Rig) -> tuple[socket.socket, ipc.Message | None]:

@@ -6,7 +6,9 @@ import errno
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 import pytest
+from tests.conftest import Logs
 
+from leasebox.core.log import WARNING
 from leasebox.ipc import Names
 from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs, Tracked
 from leasebox.netconf.handoff import NOTHING
@@ -29,6 +31,9 @@ class FakeKernel:
         self.fail_on: str | None = None
         self.lifetime_bug = False
         self.promote_secondaries = True
+        # the kernel's rules about addresses and routes: a link left without an IPv4 address
+        # loses every route through it, and a gateway must be on one of its subnets
+        self.kernel_rules = False
         self.log: list[str] = []
 
     def _maybe_fail(self, what: str) -> None:
@@ -62,12 +67,17 @@ class FakeKernel:
             for other in [a for a in self.addresses if a.network == iface.network]:
                 del self.addresses[other]
         self.addresses.pop(iface, None)
+        if self.kernel_rules and not self.addresses:  # (these routes are all the link's)
+            self.routes.clear()
         return True
 
     def add_route(self, route: PlannedRoute) -> bool:
         self._maybe_fail(f"route {route.destination} {route.gateway}")
         if route in self.routes:
             return False
+        if self.kernel_rules and route.gateway is not None and not any(
+                route.gateway in a.network for a in self.addresses):  # the kernel's
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
         self.routes.append(route)
         return True
 
@@ -149,35 +159,42 @@ def test_renewal_changes_only_what_differs(setup: tuple[FakeKernel, FakeResolver
 @pytest.mark.parametrize("address", ["192.0.2.20/24", "192.0.2.10/23", "198.51.100.7/24"])
 def test_a_new_address_goes_on_before_the_old_one_goes(
         setup: tuple[FakeKernel, FakeResolver, Configurator], address: str,
-        promote: bool) -> None:
+        promote: bool, logs: Logs) -> None:
     """Never without an address (the kernel flushes every route through a link left without
     one, an administrator's too): a new address, or the same one with a new prefix, goes on
     first. A secondary that went with the old primary (promote_secondaries=0) comes back."""
     kernel, _resolver, conf = setup
-    kernel.promote_secondaries = promote
+    kernel.promote_secondaries, kernel.kernel_rules = promote, True
     conf.apply(make_plan(mtu=1400))
     kernel.log.clear()
     conf.apply(make_plan(address=address, mtu=1400))
     assert kernel.log.index(f"addr {address}") < kernel.log.index("deladdr 192.0.2.10/24")
     assert list(kernel.addresses) == [IPv4Interface(address)]
     assert kernel.routes == [GW] and conf.tracked.address == IPv4Interface(address)
+    # where the kernel took the new address with the old, and the routes, it says so once
+    flushed = not promote and IPv4Interface(address).network == N("192.0.2.0/24")
+    assert ("promote_secondaries=0" in logs.text) == flushed
+    assert not logs.at_least(WARNING)
     conf.remove()
     assert kernel.mtu == 1500 and not kernel.addresses and not kernel.routes
 
 
-@pytest.mark.parametrize("fail_on", ["deladdr 192.0.2.10", "route 0.0.0.0/0"])
+@pytest.mark.parametrize("fail_on", ["deladdr 192.0.2.10", "route 198.51.100.0/24"])
 def test_a_failed_address_change_leaves_what_it_says(
         setup: tuple[FakeKernel, FakeResolver, Configurator], fail_on: str) -> None:
     """The new address is rolled back; the old one is still there and tracked if it could
-    not be removed, and neither on the link nor tracked once it was."""
+    not be removed, and neither on the link nor tracked once it was, nor the old lease's
+    routes (not put back without their address)."""
     kernel, _resolver, conf = setup
-    conf.apply(make_plan())
+    kernel.kernel_rules = True
+    conf.apply(make_plan(routes=(GW,)))
     kernel.fail_on = fail_on
     with pytest.raises(ApplyFailed, match="EINVAL"):
-        conf.apply(make_plan(address="192.0.2.20/24"))
+        conf.apply(make_plan(address="192.0.2.20/24", routes=(NET, GW2)))
     kept = [IPv4Interface("192.0.2.10/24")] if fail_on.startswith("deladdr") else []
     assert list(kernel.addresses) == kept
     assert conf.tracked.address == (kept[0] if kept else None)
+    assert conf.tracked.routes == kernel.routes  # what it says is what is there
     kernel.fail_on = None
     conf.remove()
     assert not kernel.addresses and not kernel.routes and conf.tracked.empty

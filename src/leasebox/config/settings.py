@@ -88,8 +88,9 @@ IAID: Setting[int | None] = Setting(
     _D, "IAID", v.iaid, None,
     "The IAID for ClientIdentifier=duid, a 32-bit number (decimal or 0x...). By default it "
     "is derived from the interface name, so it stays the same across reboots and differs "
-    "between interfaces. Set it in the interface's own file: in leasebox.conf it gives "
-    "every interface the same one, and the engine and check-config warn.",
+    "between interfaces. With DUID= set (one DUID for the host), set it in each "
+    "interface's own file: in leasebox.conf it gives every interface the same client "
+    "identifier, and the engine and check-config warn.",
     _E, "NUMBER", default_text="derived from the interface name")
 SEND_HOSTNAME = Setting(
     _D, "SendHostname", v.boolean, True,

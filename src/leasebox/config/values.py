@@ -33,7 +33,11 @@ _SECONDS = {"": 1, **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
             **dict.fromkeys(("h", "hr", "hour", "hours"), 3600),
             **dict.fromkeys(("d", "day", "days"), 86400),
             **dict.fromkeys(("w", "week", "weeks"), 7 * 86400)}
-_SPAN_WORD = re.compile(r"([0-9]+)\s*([a-zA-Z]*)")
+# What separates words and surrounds values: systemd's whitespace (" \t", and the line ends
+# the parser splits at). A no-break space pasted from a web page is part of a word, to be
+# refused there, as systemd does: str.split() and str.strip() would quietly take it away.
+WHITESPACE = " \t"
+_SPAN_WORD = re.compile(r"([0-9]+)[ \t]*([a-zA-Z]*)")
 _HEX_BYTES = re.compile(r"[0-9A-Fa-f]{2}(?::?[0-9A-Fa-f]{2})*")
 
 
@@ -104,7 +108,7 @@ def seconds(text: str) -> int:
             raise ValueError(f"not a time span: {text!r} (e.g. 60, 90s, 5min, 2h, 1d)")
         total += _decimal(match.group(1)) * _SECONDS[match.group(2)]
         pos = match.end()
-        while pos < len(text) and text[pos] == " ":
+        while pos < len(text) and text[pos] in WHITESPACE:
             pos += 1
     if total > U32_MAX:
         raise ValueError(f"longer than {U32_MAX} seconds: {text!r}")
@@ -121,12 +125,6 @@ def min_lease_time(text: str) -> int:
     if value > MAX_MIN_LEASE:
         raise ValueError(f"more than a day ({MAX_MIN_LEASE} s): {text!r}")
     return value
-
-
-# What separates words and surrounds values: systemd's whitespace (" \t", and the line ends
-# the parser splits at). A no-break space pasted from a web page is part of a word, to be
-# refused there, as systemd does: str.split() and str.strip() would quietly take it away.
-WHITESPACE = " \t"
 
 
 def words(text: str) -> list[str]:

@@ -8,14 +8,16 @@ client identifier.
 
 from __future__ import annotations
 
+import os
 from ipaddress import IPv4Address
 
 from leasebox.config import settings as s
 from leasebox.config.files import INTERFACES
 from leasebox.config.parse import Config, ConfigError, Source, View
-from leasebox.config.settings import Scope
+from leasebox.config.settings import Scope, Setting
 from leasebox.config.values import ClientIdentifier, FQDNUpdate, SendRelease, ServerSpec
 from leasebox.core import wire
+from leasebox.core.generics import TYPE_CHECKING
 from leasebox.core.machine import requests
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.record import record, replace
@@ -23,6 +25,9 @@ from leasebox.core.values import CAPTIVE_PORTAL_OPTION
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
 from leasebox.engine import clientid
 from leasebox.ipc.messages import MAX_BOOTP
+
+if TYPE_CHECKING:
+    from typing import Any
 
 VENDOR_SPECIFIC, USER_CLASS = 43, 77
 
@@ -184,9 +189,19 @@ def _last_assignment(config: Config) -> Source:
 
 
 # an interface's own: in leasebox.conf, every interface has the same one
-_PER_INTERFACE = ((s.IAID, "IAID (with ClientIdentifier=duid, the same client identifier: "
-                   "a server sees two interfaces of one network as one client)"),
-                  (s.REQUEST_ADDRESS, "address asked for"))
+_PER_INTERFACE: tuple[tuple[Setting[Any], str], ...] = (
+    (s.IAID, "IAID and, with DUID= set, the same client identifier: a server sees two "
+             "interfaces of one network as one client"),
+    (s.REQUEST_ADDRESS, "address asked for"))
+
+
+def _per_interface_file(path: str) -> bool:
+    """Whether `path` is an interface's own file: interfaces/IFACE.conf or a drop-in of it
+    (in whichever configuration directory)."""
+    folder = os.path.dirname(path)
+    if folder.endswith(".conf.d"):
+        folder = os.path.dirname(folder)
+    return os.path.basename(folder) == INTERFACES
 
 
 def shared_identity(config: Config) -> tuple[str, ...]:
@@ -196,10 +211,13 @@ def shared_identity(config: Config) -> tuple[str, ...]:
         return ()
     found = []
     for setting, what in _PER_INTERFACE:
-        if setting is s.IAID and config[s.CLIENT_IDENTIFIER] is not ClientIdentifier.DUID:
-            continue  # (not sent)
+        if config[setting] is None:  # unset, or reset to that by an empty assignment
+            continue
+        if setting is s.IAID and (config[s.CLIENT_IDENTIFIER] is not ClientIdentifier.DUID
+                                  or config[s.DUID] is None):
+            continue  # not sent; or with each interface's own DUID-LL, not shared
         sources = [src for src in config.sources(setting) if src.path in config.files]
-        if sources and f"/{INTERFACES}/" not in sources[-1].path:
+        if sources and not _per_interface_file(sources[-1].path):
             found.append(f"{sources[-1]}: {setting.name}= is set for every interface, which "
                          f"then all have the same {what}; set it in "
                          f"{INTERFACES}/IFACE.conf")

@@ -119,7 +119,13 @@ def _frame(svc: EngineService, data: bytes) -> None:
 def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
     match msg:
         case ipc.LinkState():
+            first = svc.client is None
             svc.link_changed(msg)
+            if first and svc.left_early is False:
+                # The leave that came before the client asked for the configuration to go:
+                # a predecessor's, which netconf may still hold (with a lease file), goes
+                # now that the link is there (none went with it), as a client's would have.
+                remove_unknown(svc, svc.clock())
         case ipc.Frames(frames):
             for data in frames:
                 _frame(svc, data)
@@ -233,7 +239,8 @@ def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
         release = False
     svc.feed(LeaveRequested(now, release=release, keep_configuration=keep,
                             shutdown=shutdown))
-    svc.left_early = svc.client is None  # (io not connected yet: no client to stop)
+    if svc.client is None:  # io has not reported the link yet: no client to stop
+        svc.left_early = keep
     svc.live.retire()
     if not keep:
         remove_unknown(svc, now)

@@ -125,8 +125,9 @@ class EngineService:
         # (dispatch.remove_unknown).
         self.netconf_unsure = False
         # an operator's leave came before io's first report made the client: that client
-        # starts idle (STOPPED), as a client that existed would have stayed
-        self.left_early = False
+        # starts idle (STOPPED), as a client that existed would have stayed; None: none
+        # came, else the leave's KeepConfiguration= (dispatch: what it asks of netconf)
+        self.left_early: bool | None = None
         # what netconf left out of the lease in use, and why (its OK's notes: a router not
         # on the link, an MTU out of range), for the status
         self.netconf_notes = ""
@@ -171,7 +172,7 @@ class EngineService:
         if self.client is None or (old is not None and old.mac != link.mac):
             # released or left by an operator: idle for the new MAC too, until a renew
             idle = (self.client.state is State.STOPPED if self.client is not None
-                    else self.left_early)
+                    else self.left_early is not None)
             if self.client is None and idle:
                 log.info("left before io reported the link: idle until leaseboxctl renew")
             if old is not None and old.mac != link.mac:

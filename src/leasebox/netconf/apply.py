@@ -4,7 +4,7 @@ netconf removes what it added as recorded here, never what the engine describes.
 the kernel's part (MTU, address, routes) is a transaction: each step that succeeds pushes
 its undo, and when a later step fails the undos run in reverse, so a failed Apply leaves
 the link as it was. A renewal of the same address only changes what differs (new
-lifetimes, changed routes); a different address removes the old configuration first.
+lifetimes, changed routes); a different address goes on before the old one goes.
 
 DNS and NTP are handed on after the transaction and outside it: a resolver that is absent,
 restarting or refusing never costs the address. What could not be handed on stays wanted,
@@ -183,8 +183,9 @@ class Configurator:
         self.mtu_refused = ""
         try:
             self._apply_mtu(plan, new, undo)
-            self._apply_address(plan, new, undo, present)
-            self._apply_routes(plan, new, undo)
+            changed = new.address not in (None, plan.interface)
+            flushed = self._apply_address(plan, new, undo, present)
+            self._apply_routes(plan, new, undo, changed=changed, flushed=flushed)
         except OSError as exc:
             self._roll_back(undo)
             raise ApplyFailed(str(exc)) from None
@@ -240,13 +241,14 @@ class Configurator:
             return before
 
     def _apply_address(self, plan: Plan, new: Tracked, undo: list[Undo],
-                       held: tuple[int, int] | None) -> None:
-        """`held`: the address's lifetimes before. A renewal rolled back leaves the lease in
-        use (the engine keeps it), and its lifetime, which the kernel acts on, with it; so
-        does a first apply over an address that was there already, not ours (an initrd's
-        DHCP client's, an earlier run's), which the link may need (a root on NFS): put
-        back with its valid lifetime (its preferred one, broadcast and prefix metric are
-        the plan's)."""
+                       held: tuple[int, int] | None) -> bool:
+        """Whether the link was left without an address for a moment, and so without the
+        routes through it. `held`: the address's lifetimes before. A renewal rolled back
+        leaves the lease in use (the engine keeps it), and its lifetime, which the kernel
+        acts on, with it; so does a first apply over an address that was there already,
+        not ours (an initrd's DHCP client's, an earlier run's), which the link may need (a
+        root on NFS): put back with its valid lifetime (its preferred one, broadcast and
+        prefix metric are the plan's)."""
         old = new.address if new.address not in (None, plan.interface) else None
         tracked = existed = new.address == plan.interface
         if existed and new.prefix_route not in (None, plan.prefix_route):
@@ -259,7 +261,9 @@ class Configurator:
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
                                 held[0] if held is not None and held[0] > 0
                                 else plan.lifetime, new.prefix_route, plan.prefix_metric))
-            existed = False
+            existed = flushed = True
+        else:
+            flushed = False
         self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
                                 plan.prefix_route, plan.prefix_metric)
         if not existed and (tracked or held is None or held[0] <= 0):
@@ -268,28 +272,37 @@ class Configurator:
             undo.append(partial(self.kernel.set_address, plan.interface, plan.broadcast,
                                 held[0], plan.prefix_route, plan.prefix_metric))
         if old is not None:
-            self._drop_old_address(old, plan)
+            flushed = self._drop_old_address(old, plan)
         new.address = plan.interface
         new.prefix_route = plan.prefix_route
         got = self.kernel.address_lifetimes(plan.interface)
         if not _lifetime_ok(plan.lifetime, got):
             raise OSError(errno.EPROTO, f"kernel holds {plan.interface} with lifetimes "
                           f"{got}, not {plan.lifetime}")
+        return flushed
 
-    def _drop_old_address(self, old: IPv4Interface, plan: Plan) -> None:
+    def _drop_old_address(self, old: IPv4Interface, plan: Plan) -> bool:
         """The old lease's address goes once the new one is on (a new address, or the same
         one with a new prefix): a link left without an IPv4 address loses every route
         through it, an administrator's too, and goes without an address for a moment. Not
-        put back by a rollback: the lease it came with is over."""
+        put back by a rollback: the lease it came with is over. True when the link was
+        left without an address all the same."""
         self.kernel.del_address(old)
         self.tracked.address = None
-        if self.kernel.address_lifetimes(plan.interface) is None:
-            # The new one was a secondary of the old (the same subnet), and went with it:
-            # net.ipv4.conf.IFACE.promote_secondaries=0 (systemd's sysctl.d sets it to 1).
-            self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
-                                    plan.prefix_route, plan.prefix_metric)
+        if self.kernel.address_lifetimes(plan.interface) is not None:
+            return False
+        # The new one was a secondary of the old (the same subnet), and went with it:
+        # net.ipv4.conf.IFACE.promote_secondaries=0 (systemd's sysctl.d sets it to 1).
+        log.info("%s went with %s (promote_secondaries=0), and the routes through the "
+                 "link with them: putting them back", plan.interface, old)
+        self.kernel.set_address(plan.interface, plan.broadcast, plan.lifetime,
+                                plan.prefix_route, plan.prefix_metric)
+        return True
 
-    def _apply_routes(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
+    def _apply_routes(self, plan: Plan, new: Tracked, undo: list[Undo], *, changed: bool,
+                      flushed: bool) -> None:
+        """`changed`: the address changed, and the old one is gone; `flushed`: the link was
+        left without an address for a moment, and without its routes."""
         # Stale routes go in reverse install order, so a gateway route goes before the
         # on-link route it relied on.
         for route in reversed(list(new.routes)):
@@ -297,12 +310,15 @@ class Configurator:
                 continue
             self.kernel.del_route(route)
             new.routes.remove(route)
-            undo.append(partial(self.kernel.add_route, route))
+            if changed:  # not put back: the lease they came with is over, its address gone
+                self.tracked.routes.remove(route)
+            else:
+                undo.append(partial(self.kernel.add_route, route))
         for route in plan.routes:
             if route in new.routes:
                 # Asked for again, not assumed: a rollback step that failed, or someone's
                 # `ip route del`, may have taken it, and a kept lease must not go without.
-                if self.kernel.add_route(route):
+                if self.kernel.add_route(route) and not flushed:
                     log.warning("route %s had gone from the link: put back", route)
                 continue
             new.routes.append(route)
