@@ -481,6 +481,40 @@ def test_arp_probe_conflict_declines_and_waits() -> None:
     assert h.state is State.REQUESTING
 
 
+@pytest.mark.parametrize("rapid_commit", [False, True])
+def test_a_declined_address_is_not_asked_for_or_taken_again(rapid_commit: bool) -> None:
+    """RequestAddress= an address someone else turns out to hold: after the DECLINE the
+    DISCOVER asks for no address (a server that honours option 50 would offer it again),
+    and a rapid-commit ACK of it is ignored as its OFFER would be, for the avoid time, so
+    that another server's address gets its turn."""
+    h = Harness(ClientConfig(arp_probe=True, request_address=ADDRESS,
+                             rapid_commit=rapid_commit))
+    h.link_up()
+    h.fire()
+    assert h.last_sent().message.requested_ip == ADDRESS
+    if rapid_commit:
+        h.deliver(ack(h.last_sent().message, rapid_commit=True))
+    else:
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(ack(h.last_sent().message))
+    h.handle(ProbeResult(h.now, ADDRESS, True))
+    assert h.state is State.INIT
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER and discover.requested_ip is None
+    if rapid_commit:
+        assert h.deliver(ack(discover, rapid_commit=True)) == []
+        assert h.state is State.SELECTING
+        h.deliver(ack(discover, rapid_commit=True, yiaddr=OTHER_ADDRESS,
+                      server_id=OTHER_SERVER))
+        assert h.state is State.PROBING
+    h.advance(timing.AVOID_TIME)
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    h.fire()
+    assert h.last_sent().message.requested_ip in (ADDRESS, OTHER_ADDRESS)
+
+
 def test_a_link_flap_after_a_decline_keeps_the_ten_seconds() -> None:
     """RFC 2131 3.1.5: at least 10 s after a DECLINE before starting again; a carrier that
     flaps (a new attachment resets the backoff) does not bring the DISCOVER sooner."""

@@ -109,11 +109,17 @@ def test_request_broadcast_no_clears_the_flag_before_there_is_an_address() -> No
 
 
 def test_request_address_goes_in_a_discover_with_no_previous_address() -> None:
+    from tests.machine.machine_helpers import Harness
+
     wanted = IPv4Address("192.0.2.123")
-    config = ClientConfig(request_address=wanted)
-    assert requests.discover(config, 1, MAC, 0, None).requested_ip == wanted
-    assert requests.discover(config, 1, MAC, 0, ADDRESS).requested_ip == ADDRESS
-    assert requests.discover(ClientConfig(), 1, MAC, 0, None).requested_ip is None
+    h = Harness(ClientConfig(request_address=wanted))
+    h.link_up()
+    h.fire()
+    assert h.last_sent().message.requested_ip == wanted
+    plain = Harness()
+    plain.link_up()
+    plain.fire()
+    assert plain.last_sent().message.requested_ip is None
 
 
 def test_option_81_goes_instead_of_option_12() -> None:

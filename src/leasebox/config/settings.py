@@ -155,7 +155,8 @@ REQUEST_ADDRESS: Setting[IPv4Address | None] = Setting(
     _D, "RequestAddress", v.host_address, None,
     "Ask for this address in the DISCOVER (option 50), as networkd's RequestAddress= and "
     "dhcpcd -r do: a server that can give it offers it. After a lease, the last address "
-    "is asked for instead. Empty (the default): none. Set it in the interface's own file: "
+    "is asked for instead; neither for 5 minutes after it was declined (someone else "
+    "holds it) or refused. Empty (the default): none. Set it in the interface's own file: "
     "in leasebox.conf it gives every interface the same one, and the engine and "
     "check-config warn.",
     _E, "ADDRESS", default_text="none")

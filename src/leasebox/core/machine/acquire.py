@@ -91,6 +91,12 @@ def selecting_ack(ctx: Context, event: Event) -> None:
     if ctx.config.ipv6_only_preferred and ack.ipv6_only_preferred is not None:
         steps.v6only_wait(ctx, ack.server_id, ack.ipv6_only_preferred)
         return
+    if ack.server_id is not None and steps.is_avoided(ctx, ack.server_id, ack.yiaddr):
+        # as its OFFER would be: taken again, it would be declined or refused again, and
+        # another server's offer never get its turn
+        log.debug("rapid-commit ACK of %s from %s ignored: recently refused or declined",
+                  ack.yiaddr, ack.server_id)
+        return
     _accept(ctx, ack, ctx.sent_at)
 
 

@@ -76,10 +76,10 @@ def _broadcast(config: ClientConfig) -> int:
 
 
 def discover(config: ClientConfig, xid: int, mac: bytes, secs: float,
-             previous: IPv4Address | None) -> Message:
+             wanted: IPv4Address | None) -> Message:
+    """`wanted`: the address asked for (option 50), the last one held or RequestAddress=."""
     return _solicit(config, MessageType.DISCOVER, xid, mac, secs, flags=_broadcast(config),
-                    requested_ip=previous or config.request_address,
-                    rapid_commit=config.rapid_commit)
+                    requested_ip=wanted, rapid_commit=config.rapid_commit)
 
 
 def request_selecting(config: ClientConfig, xid: int, mac: bytes, secs: float, *,

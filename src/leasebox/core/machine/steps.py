@@ -112,8 +112,12 @@ def start_selecting(ctx: Context) -> None:
 def send_discover(ctx: Context) -> None:
     ctx.sent_at = ctx.now  # a rapid-commit ACK's lease runs from here (see send_request)
     ctx.discover_secs = secs(ctx)
+    wanted = ctx.previous_address or ctx.config.request_address
+    if wanted is not None and any(a == wanted for _, a, until in ctx.avoided
+                                  if until > ctx.now):
+        wanted = None  # just declined or refused (RequestAddress=): not asked for again
     send(ctx, requests.discover(solicit_config(ctx), _xid(ctx), mac(ctx), ctx.discover_secs,
-                                ctx.previous_address))
+                                wanted))
 
 
 def start_requesting(ctx: Context, offer: Message) -> None:
