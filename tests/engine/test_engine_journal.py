@@ -57,6 +57,9 @@ def test_the_gateway_reported_is_the_router_netconf_uses() -> None:
                                            IPv4Address("192.0.2.254")))) == "192.0.2.254"
     slash32 = replace(lease, prefixlen=32, routers=(IPv4Address("198.51.100.9"),))
     assert gateway(slash32) == "198.51.100.9"  # reached through a host route
+    # a /32 lease's own address first: netconf skips it, and so does the report
+    own_first = replace(slash32, routers=(lease.address, IPv4Address("198.51.100.9")))
+    assert gateway(own_first) == "198.51.100.9"
 
 
 def test_renewing_says_which_server_is_asked_as_the_journal_does() -> None:

@@ -304,11 +304,39 @@ def test_classless_forbidden_destination(dest: str, why: str) -> None:
     refused(apply_msg(classless_routes=(Route(N(dest), A("192.0.2.1")),)), why)
 
 
-def test_classless_duplicate_destination_refused() -> None:
-    refused(apply_msg(classless_routes=(
+def test_a_classless_destination_given_twice_is_skipped_not_the_lease() -> None:
+    """The kernel would refuse the second route (EEXIST): the first is kept, the second
+    noted, as a route through a gateway off the link is; a refusal would cost the link its
+    address (and with UseRoutes=no the route is not even added)."""
+    msg = apply_msg(classless_routes=(
+        Route(N("0.0.0.0/0"), A("192.0.2.1")),
         Route(N("198.51.100.0/24"), A("192.0.2.1")),
         Route(N("198.51.100.0/24"), A("192.0.2.2")),
-    )), "twice")
+    ))
+    p = plan(msg)
+    assert [(str(r.destination), str(r.gateway)) for r in p.routes] == [
+        ("0.0.0.0/0", "192.0.2.1"), ("198.51.100.0/24", "192.0.2.1")]
+    assert p.notes == ("classless route 198.51.100.0/24 skipped: given twice, the first "
+                       "kept",)
+    p = plan(msg, Policy(use_routes=False))
+    assert [str(r.destination) for r in p.routes] == ["0.0.0.0/0"] and p.notes == ()
+
+
+def test_why_there_is_no_default_route_is_said() -> None:
+    """RFC 3442: with option 121, option 3 is not used; a server that sends both without
+    a default route in 121 gets none, and the status says why. With ClasslessRoutes=ignore
+    the default route is option 3's, which the status says too (the engine reports the
+    lease's gateway, 121's)."""
+    msg = apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A("192.0.2.2")),))
+    for policy in (Policy(), Policy(use_routes=False), Policy(classless_table=100)):
+        assert not [r for r in plan(msg, policy).routes if r.destination.prefixlen == 0]
+        assert plan(msg, policy).notes == ("no default route: option 121 has none, and "
+                                           "option 3's routers are not used with it (RFC "
+                                           "3442)",)
+    assert plan(msg, Policy(use_gateway=False)).notes == ()
+    ignored = plan(msg, Policy(classless_table=None))
+    assert ignored.notes == ("option 121 ignored (ClasslessRoutes=ignore): the default "
+                             "route is option 3's",)
 
 
 def test_use_gateway_and_use_routes() -> None:

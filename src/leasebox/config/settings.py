@@ -283,7 +283,9 @@ USE_ROUTES = Setting(
     _NC, BOOL)
 USE_GATEWAY = Setting(
     _N, "UseGateway", v.boolean, True,
-    "Add a default route: from option 121 if the lease has one there, else via the first "
+    "Add a default route: from option 121 when the lease has that option (RFC 3442: its "
+    "routers, option 3, are then not used, and with no default route in option 121 there "
+    "is none, which leaseboxctl status says), else via the first "
     "router of option 3 that is on the link (a /32 lease's router, outside it, gets a host "
     "route to it first); one it cannot use (outside the lease's subnet, the address itself, "
     "the subnet's network or broadcast address) is skipped, and the log says so, as it "
@@ -321,7 +323,9 @@ CLASSLESS_ROUTES: Setting[int | None] = Setting(
     "table:254 is the same. ignore: treat option 121 as absent (the default route then "
     "comes from option 3). table:N: routing table N, where they cannot take traffic from "
     "the main table unless a routing rule sends it there; table N also gets the route to "
-    "their gateways (the leased subnet, or a host route). A server (or anyone who can "
+    "their gateways (the leased subnet, or a host route), and their default route, if "
+    "any: option 3 is not used with option 121 (RFC 3442), so the main table gets none. A "
+    "server (or anyone who can "
     "answer DHCP on the link) can use option 121 to pull traffic away from a VPN "
     "(TunnelVision, CVE-2024-3661); on hosts "
     "that use a VPN, choose ignore or table:N.",

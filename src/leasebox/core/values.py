@@ -52,7 +52,7 @@ def router_on_link(routers: tuple[IPv4Address, ...], address: IPv4Address,
     subnet's network or broadcast address; a /32 lease's first, which a host route
     reaches. netconf checks more (reserved addresses); what the engine reports agrees."""
     if prefixlen == 32:
-        return routers[0] if routers else None
+        return next((r for r in routers if r != address), None)
     net = IPv4Network((address, prefixlen), strict=False)
     edges = (net.network_address, net.broadcast_address) if prefixlen <= 30 else ()
     return next((r for r in routers if r in net and r != address and r not in edges), None)

@@ -169,11 +169,13 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
                   if r.gateway == ANY and installed(r)]
         seen: set[IPv4Network] = set()
         for route in msg.classless_routes:
-            if route.destination in seen:
-                raise Refused(f"classless route {route.destination} given twice")
-            seen.add(route.destination)
-            if not installed(route):
+            if not installed(route):  # (a route not added has nothing to refuse)
                 continue
+            if route.destination in seen:  # the kernel would refuse it: EEXIST
+                notes.append(f"classless route {route.destination} skipped: given twice, "
+                             "the first kept")
+                continue
+            seen.add(route.destination)
             if route.destination.prefixlen:
                 _check_destination(route.destination)
             if route.gateway == ANY:
@@ -185,7 +187,15 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
                 notes.append(f"classless route {route.destination} skipped: {exc}")
                 continue
             wanted.append((route.destination, route.gateway, table))
+        if policy.use_gateway and msg.routers and not any(
+                r.destination.prefixlen == 0 for r in msg.classless_routes):
+            # a common server set-up, and not an error: said, as status shows no gateway
+            notes.append("no default route: option 121 has none, and option 3's routers "
+                         "are not used with it (RFC 3442)")
     elif policy.use_gateway and msg.routers:
+        if msg.classless_routes:
+            notes.append("option 121 ignored (ClasslessRoutes=ignore): the default route "
+                         "is option 3's")
         if len(msg.routers) > MAX_ROUTERS:
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
         gateway = _first_usable_router(msg.routers, iface, notes)
