@@ -326,6 +326,8 @@ def test_what_cannot_leave_the_queue_is_not_run_again_and_again(
     (queue / ".stray-junk" / "x").write_text("")
     (queue / "junk").mkdir()
     (queue / "000000000001.json").write_text(json.dumps(EVENT))
+    # a later event waits behind it: hooks see the events in the queue's order
+    (queue / "000000000002.json").write_text(json.dumps({**EVENT, "event": "lost"}))
     monkeypatch.setattr(dispatch, "STUCK_PAUSE", 0.3)
     real_unlink = os.unlink
 
@@ -338,14 +340,15 @@ def test_what_cannot_leave_the_queue_is_not_run_again_and_again(
     started = time.monotonic()
     assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
     assert time.monotonic() - started >= 0.3
-    assert sorted(os.listdir(queue)) == [".stray-junk", ".stray-junk.1", "000000000001.json"]
+    assert sorted(os.listdir(queue)) == [".stray-junk", ".stray-junk.1", "000000000001.json",
+                                         "000000000002.json"]
     assert not log.exists()
     err = capsys.readouterr().err
     assert "cannot remove event 000000000001.json: Read-only file system; its hooks wait" in err
     assert "next look in 0.3 s" in err
     monkeypatch.setattr(os, "unlink", real_unlink)  # writable again: run once
     assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
-    assert log.read_text().splitlines() == ["bound"]
+    assert log.read_text().splitlines() == ["bound", "lost"]
     assert sorted(os.listdir(queue)) == [".stray-junk", ".stray-junk.1"]
     assert "next look" not in capsys.readouterr().err
 

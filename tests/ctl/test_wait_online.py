@@ -186,6 +186,17 @@ def test_a_user_the_engine_refuses_is_told_at_once(
     assert capsys.readouterr().err == "leaseboxctl: eth0: permission denied\n"
 
 
+def test_json_prints_its_object_on_an_error_too(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The man page's "at the end, an object": a reader (jq .online) read nothing when
+    the engine refused the user (77) or a name was bad (64)."""
+    with refusing_engine(tmp_path, "eth0"):
+        assert wait_online(tmp_path, "--json", "--timeout", "30") == commands.EX_NOPERM
+    assert json.loads(capsys.readouterr().out)["online"] is False
+    assert wait_online(tmp_path, "--json", "bad/name") == 64
+    assert json.loads(capsys.readouterr().out)["online"] is False
+
+
 def test_json_says_what_it_saw(tmp_path: Path, engines: list[FakeEngine],
                                capsys: pytest.CaptureFixture[str]) -> None:
     engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"]))
@@ -221,6 +232,10 @@ def test_nothing_to_wait_for(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert wait_online(tmp_path, "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"online": True, "seconds": 0.0,
                                                    "states": {}, "dns_pending": {}}
+    # -q: "print nothing on success"
+    args = build_parser().parse_args(["--runtime-dir", str(tmp_path), "-q", "wait-online"])
+    assert waitonline.run(args) == 0
+    assert capsys.readouterr() == ("", "")
 
 
 @pytest.mark.parametrize(("manager_says", "option", "sent"), [
@@ -471,6 +486,26 @@ def test_an_interface_whose_target_is_masked_is_not_waited_for(
     assert calls.read_text().splitlines()[0] == \
         "show --property=LoadState --value leasebox@eth1.target"
     assert len(calls.read_text().splitlines()) == (2 if load_state == "masked" else 1)
+
+
+def test_an_interface_masked_during_the_wait_is_not_waited_for(
+        tmp_path: Path, engines: list[FakeEngine], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """eth0's target masked from the start, eth1's stopped and masked during the wait:
+    eth1 was never asked about again (the count of those asked matched the count left),
+    and the wait ran to its timeout."""
+    fake = tmp_path / "systemctl"
+    fake.write_text("#!/bin/sh\necho masked\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(commands, "SYSTEMCTL", str(fake))
+    engines.append(FakeEngine(tmp_path, "eth1", ["SELECTING"]))
+    threading.Timer(0.5, engines[0].close).start()
+    started = time.monotonic()
+    assert wait_online(tmp_path, "--timeout", "20", "eth0", "eth1") == 0
+    assert time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert "eth1: leasebox@eth1.target is masked" in err
+    assert "every interface asked for has its target masked" in err
 
 
 def test_a_leave_netconf_has_not_confirmed_is_said_even_when_quiet(

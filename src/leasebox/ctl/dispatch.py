@@ -539,7 +539,8 @@ def _flock_within(fd: int, seconds: float) -> None:
         raise TimeoutError
 
     previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # (past ~9.2e9 s setitimer raises OverflowError: a wait longer than 68 years is none)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, 2**31))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
     finally:
@@ -619,7 +620,9 @@ def run(args: argparse.Namespace) -> int:
                 env = _event(queue, name, interface, boot)
             except FileNotFoundError:  # the engine dropped it for a newer one: it said so
                 continue
-            stuck |= _dispatch_one(queue, name, env, found, interface, args)
+            if _dispatch_one(queue, name, env, found, interface, args):
+                stuck = True  # the later ones wait behind it: hooks see the queue's order
+                break
     finally:
         os.close(queue)
     _pause_if_stuck(stuck)

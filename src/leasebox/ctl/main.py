@@ -108,14 +108,18 @@ def _run_dispatch(args: argparse.Namespace) -> int:
     return dispatch.run(args)
 
 
+MAX_SECONDS = 2**31  # some 68 years
+
+
 def _seconds(text: str) -> float:
     """A time limit: 0 or more seconds (0 means none, where a command says so)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"seconds must be 0 or more: {text!r}")
+    if not 0 <= value <= MAX_SECONDS:  # (a timer of the kernel's takes no more)
+        raise argparse.ArgumentTypeError(f"seconds must be 0 to {MAX_SECONDS} (0: where a "
+                                         f"command says so, none): {text!r}")
     return value
 
 

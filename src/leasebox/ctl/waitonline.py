@@ -105,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     rundir = Path(args.runtime_dir)
     names = chosen_interfaces(args)
     if isinstance(names, int):
+        if args.json:  # still the object a reader (jq .online) reads
+            _report(False, 0.0, {}, {})
         return names
     started = time.monotonic()
     last: dict[str, dict[str, str]] = {"states": {}, "dns": {}}  # as the last round saw
@@ -124,14 +126,21 @@ def _report(online: bool, seconds: float, states: dict[str, str], dns: dict[str,
                      indent=2, sort_keys=True))
 
 
+def _nothing_to_wait_for(args: argparse.Namespace, masked: bool) -> int:
+    """`masked`: there were interfaces to wait for, their targets all masked."""
+    if not args.quiet:
+        why = ("every interface asked for has its target masked" if masked
+               else "leasebox runs on no interface")
+        print(f"leaseboxctl: {why}: nothing to wait for", file=sys.stderr)
+    if args.json:  # still the object a reader (jq .online) reads: online, as the exit says
+        _report(True, 0.0, {}, {})
+    return 0
+
+
 def _wait(args: argparse.Namespace, rundir: Path, names: list[str],
           last: dict[str, dict[str, str]]) -> int:
     if not names:
-        print("leaseboxctl: leasebox runs on no interface: nothing to wait for",
-              file=sys.stderr)
-        if args.json:  # still the object a reader (jq .online) reads: online, as the exit says
-            _report(True, 0.0, {}, {})
-        return 0
+        return _nothing_to_wait_for(args, masked=False)
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout > 0 else None
     configured_since: dict[str, float] = {}
@@ -143,9 +152,13 @@ def _wait(args: argparse.Namespace, rundir: Path, names: list[str],
             states = {name: _state(rundir, name, deadline) for name in names}
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
+            if args.json:  # still the object a reader (jq .online) reads
+                _report(False, time.monotonic() - started, last["states"], last["dns"])
             return exc.code
-        if len(asked) < len(names) and len(names := _unmasked(names, states, asked)) == 0:
-            return _wait(args, rundir, names, last)  # nothing left to wait for
+        # (one not running may have been masked since it was last asked about)
+        if any(n not in asked for n in names) and not (
+                names := _unmasked(names, states, asked)):
+            return _nothing_to_wait_for(args, masked=True)
         now = time.monotonic()
         configured_since = {n: configured_since.get(n, now) for n in names
                             if states[n] in CONFIGURED}
