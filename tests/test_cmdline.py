@@ -72,11 +72,14 @@ def test_engine_arguments() -> None:
         assert reset is not None and reset.overrides == (Override(s.HOSTNAME, "", "--hostname"),)
 
 
-def test_engine_exits_2_on_a_usage_error_and_64_on_a_bad_name(
+def test_engine_exits_78_on_a_usage_error_and_a_bad_name(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert engine_main.main(["eth0", "--rapid-commit=no"]) == 2
+    """The unit's mistake, which a restart would make again: 78 (RestartPreventExitStatus=)
+    ends the restarts, as for netconf."""
+    assert engine_main.main(["eth0", "--rapid-commit=no"]) == 78
     assert "error: --rapid-commit takes no value" in capsys.readouterr().err
-    assert engine_main.main(["bad/name"]) == engine_main.EX_USAGE == 64
+    assert engine_main.main(["bad/name"]) == 78
+    assert engine_main.main(["io-eth0"]) == 78
     assert engine_main.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--min-lease-time" in out and "--keep-configuration" in out

@@ -34,8 +34,12 @@ def test_refusals(argv: list[str], error: str) -> None:
         io_main.parse_args(argv)
 
 
-def test_main_exits_2_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    assert io_main.main(["--bogus"]) == 2
+def test_main_exits_78_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    """The unit's mistake (leasebox@nc-uplink.target: a name refused): 78 stops the
+    restarts (RestartPreventExitStatus=), where 2 had io restarted 50 times a minute."""
+    assert io_main.main(["nc-uplink"]) == 78
+    capsys.readouterr()
+    assert io_main.main(["--bogus"]) == 78
     err = capsys.readouterr().err
     assert err.startswith("usage: leasebox-io") and "error: unknown option --bogus" in err
     assert io_main.main(["--help"]) == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import select
 import socket
 import struct
 from collections.abc import Iterator
@@ -201,6 +202,43 @@ def test_lost_events_ask_for_the_link_not_the_addresses_again(rig: Rig,
     monkeypatch.setattr(rig.io.socks, "rtnl", Overrun())
     rig.io.on_rtnl()
     assert asked == ["link"]
+
+
+def test_after_an_overrun_the_link_is_asked_for_once_the_socket_is_read_empty(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel drops every message to an overrun rtnetlink socket, an answer too, until
+    its queue is read empty: a query sent at the ENOBUFS went unanswered, and a change
+    lost in the overrun (a carrier, a removal) stayed unknown. A real socket, a tiny
+    buffer, and a burst of unread answers about lo (nothing leaves the host)."""
+    monkeypatch.setattr(loop, "enable_auxdata", lambda sock: None)
+    rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(4)]
+    try:
+        rtnl.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        rtnl.bind((0, 0))
+        engine, packet, arp_sock, udp = (ours for ours, _ in pairs)
+        io = IoLoop("lo", socket.if_nametoindex("lo"),
+                    Sockets(engine, packet, arp_sock, udp, rtnl), Logger("leasebox.io.test"),
+                    Clock())
+        answered: list[int] = []  # the link's facts, as answers come
+        monkeypatch.setattr(io, "on_link_facts",
+                            lambda facts, initial: answered.append(facts.ifindex))
+        for seq in range(500, 600):  # more than the buffer holds: an overrun
+            rtnl.send(rtnetlink.getlink_request(io.ifindex, seq))
+        for _ in range(100):  # read it empty (each call reads a burst at most)
+            io.on_rtnl()
+            if io.seq:
+                break
+        assert io.seq == 1 and not io.requery  # asked once, when it was read empty
+        answered.clear()
+        assert select.select([rtnl], [], [], 2.0)[0], "no answer to the query"
+        io.on_rtnl()
+        assert answered == [io.ifindex]
+    finally:
+        rtnl.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 def test_the_hosts_other_interfaces_are_learned_from_link_events(rig: Rig) -> None:

@@ -272,6 +272,22 @@ def test_link_changes_are_reported(veth: Veth, tmp_path: Path, io_runs: list[IoR
     assert run.wait() == EX_PROTOCOL
 
 
+def test_a_link_that_leaves_its_bridge_is_still_there(veth: Veth, tmp_path: Path,
+                                                      io_runs: list[IoRun]) -> None:
+    """`ip link set eth0 nomaster`: the bridge's RTM_DELLINK for its port (AF_BRIDGE) was
+    taken for the link removed: io told the engine the carrier was gone, and exited."""
+    ip("-n", veth.netns, "link", "add", "lbxbr0", "type", "bridge")
+    ip("-n", veth.netns, "link", "set", veth.io, "master", "lbxbr0")
+    run, first = _start(veth, tmp_path, io_runs)
+    ip("-n", veth.netns, "link", "set", veth.io, "nomaster")
+    ip("-n", veth.netns, "link", "set", veth.io, "master", "lbxbr0")
+    ip("-n", veth.netns, "link", "del", "lbxbr0")
+    ip("-n", veth.netns, "link", "set", veth.io, "mtu", "1400")  # an event after them all
+    assert run.recv_until(lambda m: isinstance(m, ipc.LinkState) and m.mtu == 1400) == \
+        ipc.LinkState(first.ifindex, first.mac, 1400, first.carrier)
+    assert run.proc.poll() is None and "removed" not in run.log()
+
+
 def test_started_while_the_link_is_down(veth: Veth, tmp_path: Path,
                                        io_runs: list[IoRun]) -> None:
     # At boot io may well start before the interface is up; frames flow once it is.

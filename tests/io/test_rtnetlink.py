@@ -24,14 +24,22 @@ def _attr(atype: int, value: bytes) -> bytes:
 
 
 def _newlink(ifindex: int, flags: int, attrs: bytes, mtype: int = link.RTM_NEWLINK,
-             arphrd: int = 1) -> bytes:
-    body = struct.pack("=BxHiII", 0, arphrd, ifindex, flags, 0) + attrs
+             arphrd: int = 1, family: int = 0) -> bytes:
+    body = struct.pack("=BxHiII", family, arphrd, ifindex, flags, 0) + attrs
     return struct.pack("=IHHII", 16 + len(body), mtype, 0, 0, 0) + body
 
 
 UP = link.IFF_UP | link.IFF_LOWER_UP
 ATTRS = (_attr(link.IFLA_ADDRESS, MAC) + _attr(link.IFLA_MTU, struct.pack("=I", 1500))
          + _attr(link.IFLA_OPERSTATE, bytes([link.IF_OPER_UP])))
+
+
+def test_a_bridges_news_of_its_port_is_not_the_links() -> None:
+    """`ip link set eth0 nomaster`: the bridge says RTM_DELLINK, AF_BRIDGE, for its port,
+    which is still there; io took it for the link removed, and exited."""
+    for mtype in (link.RTM_DELLINK, link.RTM_NEWLINK):
+        assert list(link.parse(_newlink(7, UP, ATTRS, mtype, family=socket.AF_BRIDGE))) == []
+    assert list(link.parse(_newlink(7, 0, b"", link.RTM_DELLINK))) == [link.LinkGone(7)]
 
 
 def test_parse_newlink() -> None:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 log = Logger("leasebox.engine")
 
-EX_USAGE = 64
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
@@ -128,14 +127,15 @@ def read_config(args: Args, iface: str) -> EngineConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cmdline.command(SYNTAX, parse_args, argv)
+    # a unit mistake (a name refused): restarting would not help (78 stops it)
+    args = cmdline.command(SYNTAX, parse_args, argv, usage_code=EX_CONFIG)
     if isinstance(args, int):
         return args
     try:
         iface = ifname.check(args.interface)
     except ValueError as exc:
         print(f"leasebox-engine: {exc}", file=sys.stderr)
-        return EX_USAGE
+        return EX_CONFIG
     logsetup.setup("engine", iface, args.debug)
     # before the sockets: a bad configuration is reported as such, wherever it runs
     try:

@@ -165,6 +165,7 @@ class IoLoop:
         # of the links when ARP work begins and from their events since; their ARP is not
         # another host's (from_this_host).
         self.host_macs: dict[int, bytes] = {}
+        self.requery = False  # the link is asked for again once the socket is read empty
         self.links_dumping = False
         self.seq = 0
         self.frame_buf = bytearray(ipc.MAX_FRAME)
@@ -191,8 +192,11 @@ class IoLoop:
         self.socks.rtnl.send(link.getlink_request(self.ifindex, self.seq))
 
     def initial_link(self) -> ipc.LinkState:
-        """Ask the kernel for the link facts and tell the engine; bounded in time."""
-        self.query_link()
+        """Ask the kernel for the link facts and tell the engine; bounded in time. Asked
+        once what queued while io was away is read: a socket that overran meanwhile gets
+        no answer before."""
+        self.requery = True
+        self.on_rtnl(initial=True)
         deadline = self.clock() + LINK_QUERY_TIMEOUT
         with selectors.DefaultSelector() as sel:
             sel.register(self.socks.rtnl, selectors.EVENT_READ)
@@ -391,24 +395,28 @@ class IoLoop:
                     self.netlink_buf, len(self.netlink_buf), socket.MSG_TRUNC | socket.MSG_DONTWAIT
                 )
             except (BlockingIOError, InterruptedError):
+                if self.requery:  # read empty: the kernel's answers reach the socket again
+                    self.requery = False
+                    self.query_link()
                 return
             except OSError as exc:
-                if exc.errno == errno.ENOBUFS:  # events were lost: ask again
-                    # (not for the addresses: a dump's answer is flow-controlled, never
-                    # lost so, and a second dump while it runs would be refused, EBUSY)
-                    self.query_link()
+                if exc.errno == errno.ENOBUFS:  # events were lost: ask again, once read empty
+                    # (the kernel drops every message to an overrun socket, an answer too,
+                    # until its queue is empty; not for the addresses: a dump's answer is
+                    # flow-controlled, never lost so, and a second dump would be refused)
+                    self.requery = True
                     continue
                 raise Stop(EXIT_OSERR, f"rtnetlink: {exc.strerror}") from None
             if port != 0:
                 continue  # not from the kernel: another process cannot speak for the link
             if n > len(self.netlink_buf):
-                self.query_link()
+                self.requery = True
                 continue
             try:
                 events = list(link.parse(bytes(self.netlink_buf[:n])))
             except link.LinkParseError as exc:
                 self.log.warning("unreadable rtnetlink message: %s", exc)
-                self.query_link()
+                self.requery = True
                 continue
             for event in events:
                 # the start-up rules hold until the link is known, not for the whole read
@@ -450,7 +458,7 @@ class IoLoop:
                     raise Stop(EXIT_CONFIG, f"cannot read link {self.ifname}: errno {err}")
                 self.log.warning("rtnetlink refused the link query: errno %d", err)
             case link.Overrun():
-                self.query_link()
+                self.requery = True
 
     def on_address_event(self, event: link.LinkEvent) -> None:
         """The kernel's answer to the address query of a GUARD (start_guard)."""

@@ -258,7 +258,8 @@ def run(ifname: str, engine_path: str, log: Logger) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cmdline.command(SYNTAX, parse_args, argv)
+    # a unit mistake (a name refused, io- or nc-): restarting would not help (78 stops it)
+    args = cmdline.command(SYNTAX, parse_args, argv, usage_code=EXIT_CONFIG)
     if isinstance(args, int):
         return args
     log = logsetup.setup("io", args.interface, debug=args.debug)

@@ -36,6 +36,7 @@ _NLA_TYPE_MASK = 0x3FFF  # strip NLA_F_NESTED and NLA_F_NET_BYTEORDER
 
 _NLMSGHDR = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+_AF_BRIDGE = bytes((7,))  # socket.AF_BRIDGE, as an ifinfomsg's first octet
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefix length, flags, scope, index
 _RTATTR = struct.Struct("=HH")  # length, type
 _U32 = struct.Struct("=I")
@@ -134,6 +135,10 @@ def parse(data: bytes) -> Iterator[LinkEvent]:
         body = data[pos + _NLMSGHDR.size:pos + length]
         pos += _align(length)
         if mtype in (RTM_NEWLINK, RTM_DELLINK):
+            if body[:1] == _AF_BRIDGE:
+                # a bridge's news of a port (its RTM_DELLINK: the port left the bridge, the
+                # link is still there); the link's own come as AF_UNSPEC
+                continue
             yield _parse_link(mtype, body)
         elif mtype == RTM_NEWADDR:
             fact = _parse_addr(seq, body)
