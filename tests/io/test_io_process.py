@@ -8,6 +8,7 @@ socket on the veth's other end plays the network.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import signal
@@ -534,6 +535,19 @@ def _add_veth(veth: Veth) -> None:
        "peer", "name", veth.peer, "address", veth.peer_mac)
     ip("-n", veth.netns, "link", "set", veth.io, "up")
     ip("-n", veth.netns, "link", "set", veth.peer, "up")
+
+
+def test_an_alternative_name_is_refused_with_the_interfaces_own(
+        veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    """leasebox@ALTNAME.target (udev gives interfaces altnames, which `ip link` shows): the
+    kernel finds the interface by it, and io took its own name for a rename, exiting and
+    starting again until systemd's start limit. Refused now, with the name to use."""
+    ip("-n", veth.netns, "link", "property", "add", "dev", veth.io, "altname", "enxlbx0")
+    run = start_io(dataclasses.replace(veth, io="enxlbx0"), tmp_path)
+    io_runs.append(run)
+    assert run.wait() == 78
+    assert f"enxlbx0 is an alternative name of {veth.io}" in run.log()
+    assert f"leasebox@{veth.io}.target" in run.log()
 
 
 def test_hotplug_waits_for_the_interface_and_exits_when_it_goes(

@@ -349,6 +349,14 @@ def test_startup_errors(netns: str, start_netconf: Any) -> None:
     nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="bad/name")
     assert nc.wait() == 78
     assert time.monotonic() - started < 10
+    # another interface's alternative name (udev gives many): found by the kernel, then
+    # taken for a renamed link, at once and for ever (a busy loop); refused now
+    ip("-n", netns, "link", "property", "add", "dev", IFACE, "altname", "enxlbx0")
+    for listening in (False, True):
+        nc = start_netconf(netns, INTERPRETERS[0].values[0], iface="enxlbx0",
+                           listening=listening)
+        assert nc.wait() == 78
+        assert f"enxlbx0 is an alternative name of {IFACE}" in nc.output()
 
 
 @pytest.mark.parametrize("python", INTERPRETERS)

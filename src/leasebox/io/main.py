@@ -42,6 +42,7 @@ from leasebox.io.sockets import (
     stored_fault,
 )
 from leasebox.runtime import cmdline, sandbox, sd
+from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 
 DEFAULT_ENGINE_SOCKET = "/run/leasebox-ipc/{ifname}/engine.sock"
@@ -143,9 +144,9 @@ def _rtnl(fds: dict[str, list[int]]) -> socket.socket:
 
 def _ifindex(ifname: str) -> int | None:
     try:
-        return socket.if_nametoindex(ifname)
-    except OSError:
-        return None
+        return ifnames.index_of(ifname)
+    except ifnames.AlternativeName as exc:  # the unit's mistake: a restart would not help
+        raise Stop(EXIT_CONFIG, str(exc)) from None
 
 
 def wait_for_interface(ifname: str, rtnl: socket.socket, log: Logger) -> int:

@@ -77,6 +77,7 @@ from leasebox.netconf.state import FILENAME as STATE_FILENAME
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import cmdline, sandbox, sd
+from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
 from leasebox.runtime.signals import StopSignals
@@ -217,9 +218,9 @@ class _LinkWatch:
 
 def _index(ifname: str) -> int | None:
     try:
-        return socket.if_nametoindex(ifname)
-    except OSError:
-        return None
+        return ifnames.index_of(ifname)
+    except ifnames.AlternativeName as exc:  # the unit's mistake: a restart would not help
+        raise _Fatal(EX_CONFIG, str(exc)) from None
 
 
 class _Loop:
@@ -586,21 +587,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         while True:
             try:
-                rtnl, link = _open_link(ifname)
-                if not exec_forbidden:  # once pyroute2 is loaded; one filter for good
-                    sandbox.no_more_exec(log)
-                    exec_forbidden = True
-            except _Fatal as exc:
+                try:
+                    rtnl, link = _open_link(ifname)
+                    if not exec_forbidden:  # once pyroute2 is loaded; one filter for good
+                        sandbox.no_more_exec(log)
+                        exec_forbidden = True
+                except _Missing:
+                    if not listening:
+                        log.error("interface %s does not exist", ifname)
+                        return EX_FATAL
+                    taken_back = _take_back(svc)
+                    if not _wait_for_link(svc, taken_back):
+                        return EX_OK
+                    continue
+            except _Fatal as exc:  # (an altname may come while it waits)
                 log.error("%s", exc)
                 return exc.code
-            except _Missing:
-                if not listening:
-                    log.error("interface %s does not exist", ifname)
-                    return EX_FATAL
-                taken_back = _take_back(svc)
-                if not _wait_for_link(svc, taken_back):
-                    return EX_OK
-                continue
             try:
                 code = _serve_link(svc, rtnl, link)
             finally:

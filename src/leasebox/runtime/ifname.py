@@ -14,6 +14,8 @@ systemd.netdev or .link file, or `ip link add link eth0 name vlan10 type vlan id
 
 from __future__ import annotations
 
+import socket
+
 # spelled out, not a regular expression: io loads nothing else that needs `re`
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _KERNEL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.@-")
@@ -40,3 +42,30 @@ def check(name: str) -> str:
                          f"interface's leasebox processes (names starting "
                          f"{' or '.join(RESERVED_PREFIXES)} are not supported)")
     return name
+
+
+class AlternativeName(ValueError):
+    """The name is another interface's alternative name (`ip link`'s altname, which udev
+    gives many interfaces), which the kernel looks names up by too."""
+
+
+def index_of(name: str) -> int | None:
+    """The ifindex of the interface called `name`, None when there is none. Raises
+    AlternativeName for another interface's altname: io and netconf would find that
+    interface, then take its own name for a rename, and start over, for ever."""
+    try:
+        index = socket.if_nametoindex(name)
+        primary = socket.if_indextoname(index)
+    except OSError:
+        return None  # (gone in between too)
+    if primary != name and index == _index_or_none(name):  # (not renamed in between)
+        raise AlternativeName(f"{name} is an alternative name of {primary}: leasebox runs "
+                              f"on an interface by its own name (leasebox@{primary}.target)")
+    return index if primary == name else None
+
+
+def _index_or_none(name: str) -> int | None:
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        return None
