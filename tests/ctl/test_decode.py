@@ -231,7 +231,7 @@ def test_a_timeout_out_of_range_is_a_usage_error(command: str, value: str) -> No
     event left queued, and the path unit starting the dispatcher again at once, for ever."""
     result = run(*command.split(), "--timeout", value)
     assert_one_line_error(result, 64, "leaseboxctl")
-    assert b"seconds must be 0 to 2147483648" in result.stderr
+    assert b"seconds must be 0 to 2147483647" in result.stderr
 
 
 def test_a_name_close_to_a_command_is_an_interface_when_leasebox_runs_on_it(

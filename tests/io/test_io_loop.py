@@ -204,6 +204,30 @@ def test_lost_events_ask_for_the_link_not_the_addresses_again(rig: Rig,
     assert asked == ["link"]
 
 
+def test_an_overrun_read_last_in_a_burst_is_asked_about_too(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ENOBUFS read last in a burst, the queue empty after it: no read of that burst
+    ends empty, and the socket wakes no select again; the query goes all the same."""
+    class Socket:
+        calls = 0
+
+        def recvfrom_into(self, *args: object) -> tuple[int, tuple[int, int]]:
+            self.calls += 1
+            if self.calls == loop.BURST:
+                raise OSError(errno.ENOBUFS, "No buffer space available")
+            return 0, (0, 0)  # (a message of nothing)
+
+        def recv(self, size: int, flags: int) -> bytes:
+            assert flags & socket.MSG_PEEK
+            raise BlockingIOError
+
+    asked: list[str] = []
+    monkeypatch.setattr(rig.io, "query_link", lambda: asked.append("link"))
+    monkeypatch.setattr(rig.io.socks, "rtnl", Socket())
+    rig.io.on_rtnl()
+    assert asked == ["link"] and not rig.io.requery
+
+
 def test_after_an_overrun_the_link_is_asked_for_once_the_socket_is_read_empty(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The kernel drops every message to an overrun rtnetlink socket, an answer too, until

@@ -167,10 +167,12 @@ def test_a_new_address_goes_on_before_the_old_one_goes(
     kernel.promote_secondaries, kernel.kernel_rules = promote, True
     conf.apply(make_plan(mtu=1400))
     kernel.log.clear()
-    conf.apply(make_plan(address=address, mtu=1400))
+    gateway = GW if A("192.0.2.1") in IPv4Interface(address).network else \
+        PlannedRoute(N("0.0.0.0/0"), A("198.51.100.1"), 254, 1024)
+    conf.apply(make_plan(address=address, mtu=1400, routes=(gateway,)))
     assert kernel.log.index(f"addr {address}") < kernel.log.index("deladdr 192.0.2.10/24")
     assert list(kernel.addresses) == [IPv4Interface(address)]
-    assert kernel.routes == [GW] and conf.tracked.address == IPv4Interface(address)
+    assert kernel.routes == [gateway] and conf.tracked.address == IPv4Interface(address)
     # where the kernel took the new address with the old, and the routes, it says so once
     flushed = not promote and IPv4Interface(address).network == N("192.0.2.0/24")
     assert ("promote_secondaries=0" in logs.text) == flushed
@@ -187,10 +189,10 @@ def test_a_failed_address_change_leaves_what_it_says(
     routes (not put back without their address)."""
     kernel, _resolver, conf = setup
     kernel.kernel_rules = True
-    conf.apply(make_plan(routes=(GW,)))
+    conf.apply(make_plan(routes=(GW, HOST)))
     kernel.fail_on = fail_on
-    with pytest.raises(ApplyFailed, match="EINVAL"):
-        conf.apply(make_plan(address="192.0.2.20/24", routes=(NET, GW2)))
+    with pytest.raises(ApplyFailed, match="EINVAL"):  # (GW in both leases)
+        conf.apply(make_plan(address="192.0.2.20/24", routes=(GW, NET, GW2)))
     kept = [IPv4Interface("192.0.2.10/24")] if fail_on.startswith("deladdr") else []
     assert list(kernel.addresses) == kept
     assert conf.tracked.address == (kept[0] if kept else None)

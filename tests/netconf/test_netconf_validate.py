@@ -320,13 +320,16 @@ def test_a_classless_destination_given_twice_is_skipped_not_the_lease() -> None:
                        "kept",)
     p = plan(msg, Policy(use_routes=False))
     assert [str(r.destination) for r in p.routes] == ["0.0.0.0/0"] and p.notes == ()
+    # a first one skipped (off the link) keeps nothing: the second is the one used
+    p = plan(apply_msg(classless_routes=(Route(N("0.0.0.0/0"), A("203.0.113.9")),
+                                         Route(N("0.0.0.0/0"), A("192.0.2.1")))))
+    assert [str(r.gateway) for r in p.routes] == ["192.0.2.1"] and len(p.notes) == 1
 
 
 def test_why_there_is_no_default_route_is_said() -> None:
     """RFC 3442: with option 121, option 3 is not used; a server that sends both without
-    a default route in 121 gets none, and the status says why. With ClasslessRoutes=ignore
-    the default route is option 3's, which the status says too (the engine reports the
-    lease's gateway, 121's)."""
+    a default route in 121 gets none, and the status says why. ClasslessRoutes=ignore is
+    the administrator's choice, not a note at every renewal."""
     msg = apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A("192.0.2.2")),))
     for policy in (Policy(), Policy(use_routes=False), Policy(classless_table=100)):
         assert not [r for r in plan(msg, policy).routes if r.destination.prefixlen == 0]
@@ -335,8 +338,7 @@ def test_why_there_is_no_default_route_is_said() -> None:
                                            "3442)",)
     assert plan(msg, Policy(use_gateway=False)).notes == ()
     ignored = plan(msg, Policy(classless_table=None))
-    assert ignored.notes == ("option 121 ignored (ClasslessRoutes=ignore): the default "
-                             "route is option 3's",)
+    assert ignored.notes == () and ignored.routes[-1].gateway == A("192.0.2.1")
 
 
 def test_use_gateway_and_use_routes() -> None:

@@ -539,8 +539,8 @@ def _flock_within(fd: int, seconds: float) -> None:
         raise TimeoutError
 
     previous = signal.signal(signal.SIGALRM, expired)
-    # (past ~9.2e9 s setitimer raises OverflowError: a wait longer than 68 years is none)
-    signal.setitimer(signal.ITIMER_REAL, min(seconds, 2**31))
+    # (past time_t setitimer raises OverflowError: a wait longer than 68 years is none)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, 2**31 - 1))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
     finally:

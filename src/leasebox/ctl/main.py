@@ -108,7 +108,7 @@ def _run_dispatch(args: argparse.Namespace) -> int:
     return dispatch.run(args)
 
 
-MAX_SECONDS = 2**31  # some 68 years
+MAX_SECONDS = 2**31 - 1  # some 68 years; a 32-bit time_t takes no more
 
 
 def _seconds(text: str) -> float:

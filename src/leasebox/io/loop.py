@@ -421,6 +421,11 @@ class IoLoop:
             for event in events:
                 # the start-up rules hold until the link is known, not for the whole read
                 self.on_link_event(event, initial and self.link is None)
+        # A whole burst read: one whose last message emptied the queue ends in no
+        # BlockingIOError above, and the socket wakes no select again.
+        if self.requery and _read_empty(self.socks.rtnl):
+            self.requery = False
+            self.query_link()
 
     def on_host_link(self, event: link.LinkEvent) -> bool:
         """The host's other links and the end of their dump (host_macs): True for those."""
@@ -635,3 +640,13 @@ class IoLoop:
         if not conflict:
             self.log.info("probe for %s: no conflict", probe.address)
         self.to_engine(ipc.ProbeResult(address=probe.address, conflict=conflict))
+
+
+def _read_empty(sock: socket.socket) -> bool:
+    try:
+        sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    except OSError:  # (an overrun again: its ENOBUFS read here, and the queue not empty)
+        return False
+    return False

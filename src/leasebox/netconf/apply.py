@@ -304,13 +304,15 @@ class Configurator:
         """`changed`: the address changed, and the old one is gone; `flushed`: the link was
         left without an address for a moment, and without its routes."""
         # Stale routes go in reverse install order, so a gateway route goes before the
-        # on-link route it relied on.
+        # on-link route it relied on. After an address change every route of the old lease
+        # goes, not put back by a rollback (the lease they came with is over, its address
+        # gone): the new lease's are its own, which a rollback takes away with its address.
         for route in reversed(list(new.routes)):
-            if route in plan.routes:
+            if route in plan.routes and not changed:
                 continue
             self.kernel.del_route(route)
             new.routes.remove(route)
-            if changed:  # not put back: the lease they came with is over, its address gone
+            if changed:
                 self.tracked.routes.remove(route)
             else:
                 undo.append(partial(self.kernel.add_route, route))

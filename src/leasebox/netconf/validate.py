@@ -175,11 +175,11 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
                 notes.append(f"classless route {route.destination} skipped: given twice, "
                              "the first kept")
                 continue
-            seen.add(route.destination)
             if route.destination.prefixlen:
                 _check_destination(route.destination)
             if route.gateway == ANY:
                 wanted.append((route.destination, None, table))
+                seen.add(route.destination)
                 continue
             try:
                 _check_gateway(route.gateway, iface, onlink)
@@ -187,15 +187,13 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
                 notes.append(f"classless route {route.destination} skipped: {exc}")
                 continue
             wanted.append((route.destination, route.gateway, table))
+            seen.add(route.destination)
         if policy.use_gateway and msg.routers and not any(
                 r.destination.prefixlen == 0 for r in msg.classless_routes):
             # a common server set-up, and not an error: said, as status shows no gateway
             notes.append("no default route: option 121 has none, and option 3's routers "
                          "are not used with it (RFC 3442)")
     elif policy.use_gateway and msg.routers:
-        if msg.classless_routes:
-            notes.append("option 121 ignored (ClasslessRoutes=ignore): the default route "
-                         "is option 3's")
         if len(msg.routers) > MAX_ROUTERS:
             raise Refused(f"{len(msg.routers)} routers, at most {MAX_ROUTERS}")
         gateway = _first_usable_router(msg.routers, iface, notes)

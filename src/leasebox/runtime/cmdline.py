@@ -5,7 +5,8 @@ option wins; options are not abbreviated.
 
 Not argparse: with the modules it loads (gettext, re) it is ~0.6 MiB and ~3 ms of each
 start of io, the engine and netconf, which take a handful of options from their units and
-the development launcher. Exit 2 on a usage error, as argparse did (netconf: 78).
+the development launcher. The services exit 78 on a usage error (`usage_code`): a mistake
+in a unit, which a restart would make again.
 """
 
 from __future__ import annotations
