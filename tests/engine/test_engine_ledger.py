@@ -21,7 +21,7 @@ A = IPv4Address
 def test_apply_is_pending_until_its_result_and_then_applied() -> None:
     ledger, lease = Ledger(), remembered()
     msg = ledger.apply(lease, now=1000.0)
-    assert msg.request_id == 1 and list(ledger.pending) == [1]
+    assert msg is not None and msg.request_id == 1 and list(ledger.pending) == [1]
     assert ledger.on_connect(1001.0) == [msg]  # a new connection carries it again
     pending = ledger.result(1, ok=True)
     assert pending is not None and pending.kind == "apply"
@@ -48,7 +48,7 @@ def test_an_apply_confirmed_after_a_later_remove_is_not_applied() -> None:
 
 def test_remove_waits_for_io_to_confirm_the_release_at_most_tx_wait() -> None:
     ledger, lease = Ledger(), remembered()
-    ledger.result(ledger.apply(lease, 1000.0).request_id, ok=True)
+    ledger.result(1, ok=ledger.apply(lease, 1000.0) is not None)
     ledger.transmitted()  # the RELEASE, handed to io
     assert ledger.remove(lease, now=1000.0) is None  # held
     assert ledger.applied is None and ledger.held_deadline() == 1000.0 + TX_WAIT
@@ -79,7 +79,7 @@ def test_losing_io_releases_everything_held() -> None:
 
 def test_a_new_connection_with_nothing_pending_reapplies_the_lease() -> None:
     ledger, lease = Ledger(), remembered()
-    ledger.result(ledger.apply(lease, 1000.0).request_id, ok=True)
+    ledger.result(1, ok=ledger.apply(lease, 1000.0) is not None)
     [again] = ledger.on_connect(1100.0)
     assert isinstance(again, ipc.Apply) and ledger.pending[again.request_id].kind == "reapply"
     assert again.lifetime == lease_to_apply(lease, 0, 1100.0).lifetime  # current, not stale
@@ -112,3 +112,22 @@ def test_lease_to_apply() -> None:
     forever = replace(lease, lease_time=INFINITE)
     assert lease_to_apply(forever, 9, now=10**9).lifetime == INFINITE
     ipc.encode(msg)  # within the contract
+
+
+def test_what_comes_after_a_held_message_waits_with_it() -> None:
+    """netconf gets the messages in order: an Apply after a Remove held for io's TxDone
+    would otherwise go first, and the Remove then take the new address away."""
+    ledger, lease = Ledger(), remembered()
+    ledger.transmitted()  # a RELEASE, or a REQUEST, that io has not confirmed
+    assert ledger.remove(lease, now=1000.0) is None
+    assert ledger.apply(replace(lease, address=A("192.0.2.51")), now=1000.0) is None
+    assert ledger.on_connect(1000.1) == []  # a new connection: nothing past the first held
+    remove, apply = ledger.tx_done()
+    assert isinstance(remove, ipc.Remove) and isinstance(apply, ipc.Apply)
+    assert remove.request_id < apply.request_id and not ledger.held
+    # the deadline: all of them, in order, once the first is due
+    ledger.transmitted()
+    assert ledger.remove(lease, now=2000.0) is None
+    assert ledger.apply(lease, now=2000.5) is None
+    assert ledger.due(2000.5) == []
+    assert [type(m) for m in ledger.due(2000.0 + TX_WAIT)] == [ipc.Remove, ipc.Apply]

@@ -1270,6 +1270,81 @@ def _cold_restart(tmp_path: Path) -> Rig:
     return restarted(first, LiveState(None))
 
 
+def _netconf_gets(conn: socket.socket) -> list[ipc.Message]:
+    got = []
+    while select.select([conn], [], [], 0.2)[0]:
+        msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+        assert msg is not None
+        got.append(msg)
+    return got
+
+
+def test_netconf_gets_a_held_remove_before_the_apply_after_it(rig: Rig) -> None:
+    """A renewal's REQUEST not yet confirmed by io (TxDone) when the server's ACK moves
+    the client to another address: the Remove of the old one waits for io, and the Apply
+    of the new one went before it; netconf then removed the new address."""
+    bind(rig)
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    rig.sent(confirm=True)
+    rig.clock.now = rig.svc.timer() or rig.clock.now
+    rig.svc.on_timer(rig.clock.now)
+    request = rig.sent(confirm=False)  # a retransmission, io's TxDone to come
+    other = IPv4Address("192.0.2.51")
+    rig.reply(ack(request, yiaddr=other))
+    assert rig.netconf_conn is not None
+    assert _netconf_gets(rig.netconf_conn) == []  # both wait for io
+    dispatch.engine_dispatch_io(rig.svc, ipc.TxDone(True))
+    remove, apply = _netconf_gets(rig.netconf_conn)
+    assert isinstance(remove, ipc.Remove) and isinstance(apply, ipc.Apply)
+    assert remove.request_id < apply.request_id and apply.address == other
+
+
+def test_netconf_answering_a_replaced_clients_apply_is_not_the_new_ones(
+        tmp_path: Path) -> None:
+    """A MAC change while netconf (slow at boot) has not answered the old client's Apply:
+    its OK was taken for the new client's, which went BOUND (lease file, "bound" hook)
+    before its own lease was applied, and then took netconf's refusal of it as stale."""
+    r = make_rig(tmp_path)
+    r.reply(offer(r.sent()))
+    r.reply(ack(r.sent()))  # Apply 1, unanswered
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    r.reply(offer(r.sent()))
+    r.reply(ack(r.sent()))
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    first, *middle, last = _netconf_gets(conn)
+    assert isinstance(first, ipc.Apply) and isinstance(last, ipc.Apply)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(first.request_id, ipc.ResultStatus.OK,
+                                                       ""))
+    assert r.svc.state is not State.BOUND
+    for msg in middle:
+        assert isinstance(msg, ipc.Remove)
+        dispatch.engine_dispatch_netconf(r.svc, ipc.Result(msg.request_id,
+                                                           ipc.ResultStatus.OK, ""))
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(last.request_id,
+                                                       ipc.ResultStatus.FAILED, "EEXIST"))
+    assert r.svc.state is not State.BOUND and "EEXIST" in r.svc.last_error
+    conn.close()
+    r.io.close()
+    r.netconf.close()
+
+
+def test_a_release_after_a_leave_keeps_the_engine_idle_across_a_restart(
+        tmp_path: Path) -> None:
+    """SendRelease=no and KeepConfiguration=yes: `leaseboxctl leave`, then `release`. The
+    leave retired the live state and the release did not take it back: an engine
+    restarted (a crash, an upgrade) found no STOPPED snapshot and the lease file gone,
+    and took a new lease at once, against leaseboxctl(8)'s "stays idle ... until renew"."""
+    r = make_rig(tmp_path, config=ClientConfig(send_release=False))
+    r.svc.settings = replace(r.svc.settings, keep_configuration=True)
+    bind(r)
+    assert r.control(control.Command.LEAVE)["ok"] is True
+    r.clock.now += 5
+    assert r.control(control.Command.RELEASE)["ok"] is True
+    after = restarted(r, r.svc.live, after=1)
+    assert after.svc.state is State.STOPPED and after.svc.timer() is None
+
+
 def test_a_leave_before_io_reported_the_link_takes_a_predecessors_address_off(
         tmp_path: Path) -> None:
     """An engine started without its live state (from the lease file), io not reporting

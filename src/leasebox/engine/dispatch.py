@@ -158,7 +158,7 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
         svc.netconf_notes = "" if pending.kind == "remove" else msg.reason
         if pending.kind == "remove":
             svc.removal_failed = None  # nothing of ours is left on the link
-        if pending.kind == "apply":
+        if pending.kind == "apply" and pending.client == svc.ledger.client:
             svc.last_error = ""  # a lease is in use again: an old failure is history
             svc.feed(ConfigApplied(now))
         return
@@ -166,7 +166,8 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if pending.kind == "remove":
         svc.removal_failed = (msg.request_id, msg.reason)
     log.error("netconf %s the %s: %s", msg.status.name.lower(), pending.kind, msg.reason)
-    if pending.kind == "apply":
+    if pending.kind == "apply" and pending.client == svc.ledger.client:  # (not a replaced
+        # client's: the new one's own answer is to come)
         svc.feed(ConfigRefused(now, msg.reason, failed=msg.status is ipc.ResultStatus.FAILED))
 
 
@@ -280,6 +281,9 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 svc.live.resume()  # after a leave, the snapshot is kept again
                 svc.feed(RenewRequested(now))
             else:
+                # kept again (after a leave, which retired it): a STOPPED snapshot is an
+                # operator's release, which a crash or an upgrade's restart must keep
+                svc.live.resume()
                 svc.feed(ReleaseRequested(now))
                 remove_unknown(svc, now)
         case control.Command.LEAVE | control.Command.SHUTDOWN:

@@ -4,7 +4,12 @@
   on every new connection (netconf handles both idempotently).
 - A Remove is *held* while io has transmissions it has not confirmed (TxDone), at most
   TX_WAIT: a RELEASE is sent from the leased address, so netconf must not take the
-  address away before io has handed the RELEASE to the kernel.
+  address away before io has handed the RELEASE to the kernel. Whatever is asked for
+  after a held message is held with it: netconf gets them in order (an Apply that went
+  before an earlier Remove would be removed by it).
+- Each pending message belongs to the client that asked for it (`client`, counted up
+  when a new MAC address makes a new one): netconf's answer to an earlier client's Apply
+  is not the new one's.
 - What netconf confirmed last is *applied*: a netconf that restarted (and may have
   forgotten it) gets it again on the next connection when nothing else is pending.
 
@@ -28,6 +33,7 @@ class Pending:
     kind: str  # "apply", "reapply" or "remove"
     lease: Lease | None
     msg: NetconfMessage
+    client: int = 0  # the client that asked (Ledger.client then)
 
 
 def lease_to_apply(lease: Lease, request_id: int, now: float) -> ipc.Apply:
@@ -56,6 +62,7 @@ class Ledger:
     tx_outstanding: int = 0
     applied: Lease | None = None
     next_request: int = 1
+    client: int = 0  # the client asking now (new_client)
 
     def _request_id(self) -> int:
         rid = self.next_request
@@ -64,18 +71,27 @@ class Ledger:
 
     # ---- what the state machine asks for --------------------------------------------------
 
-    def apply(self, lease: Lease, now: float, kind: str = "apply") -> ipc.Apply:
+    def new_client(self) -> None:
+        """A new client (a new MAC address) asks from now on."""
+        self.client += 1
+
+    def apply(self, lease: Lease, now: float, kind: str = "apply") -> ipc.Apply | None:
+        """The Apply to send now, or None while it is held behind an earlier message."""
         msg = lease_to_apply(lease, self._request_id(), now)
-        self.pending[msg.request_id] = Pending(kind, lease, msg)
+        self.pending[msg.request_id] = Pending(kind, lease, msg, self.client)
+        if self.held:
+            self.held[msg.request_id] = max(self.held.values())
+            return None
         return msg
 
     def remove(self, lease: Lease | None, now: float) -> ipc.Remove | None:
-        """The Remove to send now, or None while it is held for io's confirmations."""
+        """The Remove to send now, or None while it is held for io's confirmations (or
+        behind an earlier message)."""
         self.applied = None
         msg = ipc.Remove(self._request_id())
-        self.pending[msg.request_id] = Pending("remove", lease, msg)
-        if self.tx_outstanding:
-            self.held[msg.request_id] = now + TX_WAIT
+        self.pending[msg.request_id] = Pending("remove", lease, msg, self.client)
+        if self.tx_outstanding or self.held:
+            self.held[msg.request_id] = max([now + TX_WAIT, *self.held.values()])
             return None
         return msg
 
@@ -103,13 +119,15 @@ class Ledger:
         return min(self.held.values(), default=None)
 
     def _release(self, now: float | None) -> list[NetconfMessage]:
+        """In order, up to the first still held (the deadlines only grow along it)."""
         out = []
         for rid, deadline in sorted(self.held.items()):
-            if now is None or now >= deadline:
-                del self.held[rid]
-                pending = self.pending.get(rid)
-                if pending is not None:
-                    out.append(pending.msg)
+            if now is not None and now < deadline:
+                break
+            del self.held[rid]
+            pending = self.pending.get(rid)
+            if pending is not None:
+                out.append(pending.msg)
         return out
 
     # ---- what netconf says -----------------------------------------------------------------
@@ -127,12 +145,17 @@ class Ledger:
         return pending
 
     def on_connect(self, now: float) -> list[NetconfMessage]:
-        """What a new connection to netconf must carry: every pending message not held,
-        in order; with nothing pending, the applied lease again (a restarted netconf may
+        """What a new connection to netconf must carry: every pending message up to the
+        first held, in order; with nothing pending, the applied lease again (a restarted netconf may
         have forgotten it, and then could not remove it, nor keep its lifetimes current)."""
         if self.pending:
-            return [self.pending[rid].msg for rid in sorted(self.pending)
-                    if rid not in self.held]
+            out = []
+            for rid in sorted(self.pending):
+                if rid in self.held:  # it, and what came after it, wait
+                    break
+                out.append(self.pending[rid].msg)
+            return out
         if self.applied is not None:
-            return [self.apply(self.applied, now, "reapply")]
+            again = self.apply(self.applied, now, "reapply")  # (nothing is held)
+            return [again] if again is not None else []
         return []

@@ -184,6 +184,7 @@ class EngineService:
                 # nothing for the old MAC any more.
                 self.feed(LeaveRequested(now, release=False))
                 self.live.clear()  # that client's (STOPPED) state is not the new one's
+                self.ledger.new_client()  # netconf's answers to its Applies are not ours
             self.client = self._make_client(link.mac, now)
             if idle:
                 self.client = self._idle(self.client, now)
@@ -309,12 +310,12 @@ class EngineService:
                 case GuardAddress(address, announce):
                     self.guarded = address
                     self.engine_compose_io(ipc.Guard(address, announce))
-                case ApplyLease(lease):
-                    self.send_netconf(self.ledger.apply(lease, now))
-                case RemoveLease(lease):
-                    remove = self.ledger.remove(lease, now)
-                    if remove is not None:  # else held until io confirms the RELEASE
-                        self.send_netconf(remove)
+                case ApplyLease(lease) | RemoveLease(lease):
+                    msg = (self.ledger.apply(lease, now) if isinstance(action, ApplyLease)
+                           else self.ledger.remove(lease, now))
+                    # (else held until io confirms a RELEASE, or behind what was held)
+                    if msg is not None:
+                        self.send_netconf(msg)
                 case PersistLease(lease):
                     self._persist(lease, now)
                 case LeaseEvent(kind, lease, detail, kept):
@@ -406,11 +407,17 @@ class EngineService:
 
     def tx_done(self) -> None:
         """io confirmed one transmission; send what was waiting for all of them."""
-        for msg in self.ledger.tx_done():
-            self.send_netconf(msg)
+        self._send_released(self.ledger.tx_done())
 
     def release_held(self, now: float) -> None:
-        for msg in self.ledger.due(now):
+        self._send_released(self.ledger.due(now))
+
+    def _send_released(self, released: list[ipc.Apply | ipc.Remove]) -> None:
+        """Once: a connection made for the first one carries them all (on_connect)."""
+        if released and self.netconf is None:
+            self.connect_netconf()
+            return
+        for msg in released:
             self.send_netconf(msg)
 
     def io_connected(self, conn: socket.socket) -> None:
@@ -436,8 +443,7 @@ class EngineService:
                 # starts one, which takes them back if the link is gone and waits for it
                 # (netconf.main), or is idle again soon if it is not (io restarted).
                 self.connect_netconf()
-        for msg in self.ledger.io_lost():
-            self.send_netconf(msg)
+        self._send_released(self.ledger.io_lost())
 
     # ---- to netconf ----------------------------------------------------------------------
 
