@@ -257,17 +257,45 @@ def test_a_link_resolved_refuses_does_not_hold_up_the_others() -> None:
     assert links.target_status("wlan0", Target.RESOLVED, 0.0) == "applied"
     assert links.target_status("eth0", Target.RESOLVED, 0.0) == (
         "pending: Link 7 not known; next try in 1 s")
-    # wlan0's next change goes at the next try, with eth0's, and is not held up either
+    # wlan0's next change goes at once, not at eth0's next try, eth0 tried with it; and
+    # its status is its own, not eth0's error
     links.update("wlan0", Want(3, Names((A("198.51.100.54"),))))
-    links.deliver(1.0)
+    assert links.target_status("wlan0", Target.RESOLVED, 0.1) == "pending"
+    links.deliver(0.1)
     assert fake.calls[-1] == ("set_link", 3, (A("198.51.100.54"),), ())
-    assert links.resolved_todo == {"eth0"} and links.next_deadline() == 3.0
+    assert links.resolved_todo == {"eth0"} and links.next_deadline() == pytest.approx(2.1)
+    links.deliver(2.1)
+    assert links.next_deadline() == pytest.approx(6.1)
     # the link comes back under a new ifindex: delivered, and nothing is left to do
     links.update("eth0", Want(9, Names((A("192.0.2.53"),))))
     links.deliver(3.0)
     assert fake.calls[-1] == ("set_link", 9, (A("192.0.2.53"),), ())
     assert links.next_deadline() is None
     assert links.target_status("eth0", Target.RESOLVED, 3.0) == "applied"
+
+
+@pytest.mark.parametrize("order", ["new first", "together"])
+def test_a_link_renamed_keeps_its_dns_under_the_new_name(fake: FakeServices,
+                                                         order: str) -> None:
+    """leasebox on both names of a link renamed (wan0 -> lan0, ifindex 3): netconf@wan0
+    hands nothing on, netconf@lan0 the DNS. The revert for wan0 took lan0's DNS away from
+    resolved, whose file still said applied."""
+    links = Links(fake)
+    links.update("wan0", Want(3, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    lan = Want(3, Names((A("198.51.100.53"),)))
+    if order == "new first":
+        links.update("lan0", lan)
+        links.deliver(1.0)
+        links.update("wan0", None)
+    else:
+        links.update("wan0", None)
+        links.update("lan0", lan)
+    links.deliver(2.0)
+    assert ("revert_link", 3) not in fake.calls
+    assert fake.calls[-1] == ("set_link", 3, (A("198.51.100.53"),), ())
+    assert links.target_status("lan0", Target.RESOLVED, 2.0) == "applied"
+    assert links.owed_reverts() == {}
 
 
 def test_dns_given_up_for_ntp_alone_is_reverted(fake: FakeServices) -> None:

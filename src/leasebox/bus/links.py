@@ -104,6 +104,10 @@ class Links:
                 ifname in self.resolved_has and (want is None or not (
                     want.names.dns_servers or want.names.domains))):  # (resume_unknown)
             self.resolved_todo.add(ifname)
+            # at the next round, not at the end of the backoff of a link resolved keeps
+            # refusing (LinkBusy, NoSuchLink): that one is tried with it, once more
+            self.retry[Target.RESOLVED].next_try = 0.0
+            self.resolved_errors.pop(ifname, None)  # (not tried yet as it is now)
 
     def resume(self, ifname: str, want: Want) -> None:
         """Hold again what an earlier leasebox-bus held (its state file). resolved may still
@@ -232,7 +236,13 @@ class Links:
         # Reverted when the link is left, re-created (a new ifindex), or keeps only its NTP
         # (UseDNS=no and UseDomains=no since): resolved would go on using the old servers.
         if has is not None and (want is None or dns is None or has[0] != want.ifindex):
-            self.services.revert_link(has[0])
+            # Not when another name holds that ifindex now (a link renamed while leasebox
+            # runs on both names): its DNS would go, its status say "applied"; its own
+            # SetLinkDNS replaces what this one set.
+            if not any(other != name and w.ifindex == has[0]
+                       and (w.names.dns_servers or w.names.domains)
+                       for other, w in self.wants.items()):
+                self.services.revert_link(has[0])
             del self.resolved_has[name]
         if want is not None and dns is not None:
             try:
@@ -264,7 +274,10 @@ class Links:
         if not pending:
             return "applied"
         retry = self.retry[target]
-        error = (target is Target.RESOLVED and self.resolved_errors.get(ifname)) or retry.error
+        if target is Target.RESOLVED and self.resolved_errors:  # each link's own
+            error = self.resolved_errors.get(ifname, "")
+        else:  # (the service absent: the same for every link)
+            error = retry.error
         if not error:
             return "pending"
         return f"pending: {error}; next try in {max(0, retry.next_try - now):.0f} s"
