@@ -155,8 +155,10 @@ class Links:
         # the end of its backoff; but not when only our connection is new (`reconnected`):
         # a service that hangs would otherwise be asked again at once after each timeout.
         if target is Target.TIMESYNCD:
-            if not reconnected:
-                self.ntp_has = None  # a new timesyncd holds none of ours
+            if not reconnected or not present:
+                # a new timesyncd holds none of ours, nor one not running: nothing is owed
+                # to it (an owed take-back would keep the bus from its idle exit for ever)
+                self.ntp_has = None
             else:
                 self._ntp_unknown()
         if present:
