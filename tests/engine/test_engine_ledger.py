@@ -22,7 +22,7 @@ def test_apply_is_pending_until_its_result_and_then_applied() -> None:
     ledger, lease = Ledger(), remembered()
     msg = ledger.apply(lease, now=1000.0)
     assert msg is not None and msg.request_id == 1 and list(ledger.pending) == [1]
-    assert ledger.on_connect(1001.0) == [msg]  # a new connection carries it again
+    assert ledger.on_connect(1000.0) == [msg]  # a new connection carries it again
     pending = ledger.result(1, ok=True)
     assert pending is not None and pending.kind == "apply"
     assert ledger.applied == lease and ledger.pending == {}
@@ -131,3 +131,15 @@ def test_what_comes_after_a_held_message_waits_with_it() -> None:
     assert ledger.apply(lease, now=2000.5) is None
     assert ledger.due(2000.5) == []
     assert [type(m) for m in ledger.due(2000.0 + TX_WAIT)] == [ipc.Remove, ipc.Apply]
+
+
+def test_an_apply_sent_again_carries_the_lifetime_left() -> None:
+    """netconf unreachable for ten minutes (it could not start): the Apply a new
+    connection carries asks for the lifetime left then, not the one left when it was
+    first asked for, which the kernel would keep past the lease's end."""
+    ledger, lease = Ledger(), remembered()
+    first = ledger.apply(lease, now=lease.acquired_at)
+    assert first is not None
+    (again,) = ledger.on_connect(lease.acquired_at + 600)
+    assert isinstance(again, ipc.Apply) and again.request_id == first.request_id
+    assert again.lifetime == first.lifetime - 600

@@ -153,7 +153,12 @@ class Ledger:
             for rid in sorted(self.pending):
                 if rid in self.held:  # it, and what came after it, wait
                     break
-                out.append(self.pending[rid].msg)
+                pending = self.pending[rid]
+                if isinstance(pending.msg, ipc.Apply) and pending.lease is not None:
+                    # the lifetime left now, not when it was first asked for: after a long
+                    # wait for netconf the kernel would keep the address past the lease
+                    pending.msg = lease_to_apply(pending.lease, rid, now)
+                out.append(pending.msg)
             return out
         if self.applied is not None:
             again = self.apply(self.applied, now, "reapply")  # (nothing is held)
