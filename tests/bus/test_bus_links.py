@@ -314,6 +314,39 @@ def test_a_link_renamed_keeps_its_dns_under_the_new_name(fake: FakeServices,
     assert links.owed_reverts() == {}
 
 
+def test_a_renamed_links_dns_refused_under_the_new_name_is_still_taken_back() -> None:
+    """The revert for the old name skipped, and resolved refusing the new name's: what it
+    holds from the old name is the new name's to take back, when that one is left."""
+    fake = RefusingOne(3)
+    links = Links(fake)
+    links.resume("wan0", Want(3, Names((A("192.0.2.53"),))))  # held before (a restart)
+    links.update("wan0", None)
+    links.update("lan0", Want(3, Names((A("198.51.100.53"),))))
+    links.deliver(0.0)
+    assert fake.calls == [] and links.resolved_has["lan0"][0] == 3
+    links.update("lan0", None)
+    assert links.owed_reverts() == {"lan0": 3}
+    links.deliver(10.0)
+    assert fake.calls == [("revert_link", 3)]
+
+
+def test_each_links_status_says_its_own_reason() -> None:
+    """One link refused, then resolved gone: every link waits for the same reason; a link
+    changed since its last try is pending, not failed for its old reason."""
+    fake = RefusingOne(7)
+    links = Links(fake)
+    links.update("eth0", Want(7, Names((A("192.0.2.53"),))))
+    links.deliver(0.0)
+    assert "Link 7 not known" in links.target_status("eth0", Target.RESOLVED, 0.0)
+    links.update("eth0", Want(7, Names((A("192.0.2.54"),))))
+    assert links.target_status("eth0", Target.RESOLVED, 0.0) == "pending"
+    links.owner_changed(Target.RESOLVED, False, 0.5)
+    links.update("wlan0", Want(3, Names((A("198.51.100.53"),))))
+    for name in ("eth0", "wlan0"):
+        assert links.target_status(name, Target.RESOLVED, 0.5).startswith(
+            "pending: systemd-resolved is not on the bus")
+
+
 def test_dns_given_up_for_ntp_alone_is_reverted(fake: FakeServices) -> None:
     """UseDNS=no and UseDomains=no since the last lease, NTP still used: resolved must not
     go on with the old servers."""

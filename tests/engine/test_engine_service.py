@@ -1299,6 +1299,32 @@ def test_netconf_gets_a_held_remove_before_the_apply_after_it(rig: Rig) -> None:
     assert remove.request_id < apply.request_id and apply.address == other
 
 
+@pytest.mark.parametrize("netconf", ["exited idle", "gone unnoticed"])
+def test_messages_released_together_reach_netconf_once_each(rig: Rig, netconf: str) -> None:
+    """Held messages released together while netconf is not connected (it exited idle),
+    or is gone and the first send fails: the connection made for them carries them all,
+    and each was sent again after it; netconf's second answer to one is a peer
+    violation, which ends the engine."""
+    bind(rig)
+    assert rig.netconf_conn is not None
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    rig.sent(confirm=True)
+    rig.clock.now = rig.svc.timer() or rig.clock.now
+    rig.svc.on_timer(rig.clock.now)
+    request = rig.sent(confirm=False)
+    rig.reply(ack(request, yiaddr=IPv4Address("192.0.2.51")))  # a Remove and an Apply, held
+    if netconf == "exited idle":
+        rig.svc.drop_netconf()
+    rig.netconf_conn.close()  # (gone unnoticed: the engine's end still thinks it is there)
+    dispatch.engine_dispatch_io(rig.svc, ipc.TxDone(True))
+    conn, _ = rig.netconf.accept()
+    conn.settimeout(5)
+    ids = [m.request_id for m in _netconf_gets(conn)
+           if isinstance(m, ipc.Apply | ipc.Remove)]
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    conn.close()
+
+
 def test_netconf_answering_a_replaced_clients_apply_is_not_the_new_ones(
         tmp_path: Path) -> None:
     """A MAC change while netconf (slow at boot) has not answered the old client's Apply:

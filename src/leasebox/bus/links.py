@@ -107,7 +107,8 @@ class Links:
             # at the next round, not at the end of the backoff of a link resolved keeps
             # refusing (LinkBusy, NoSuchLink): that one is tried with it, once more
             self.retry[Target.RESOLVED].next_try = 0.0
-            self.resolved_errors.pop(ifname, None)  # (not tried yet as it is now)
+            if ifname in self.resolved_errors:
+                self.resolved_errors[ifname] = ""  # (not tried yet as it is now)
 
     def resume(self, ifname: str, want: Want) -> None:
         """Hold again what an earlier leasebox-bus held (its state file). resolved may still
@@ -166,12 +167,15 @@ class Links:
                 self.retry[target].now_please(now)
         else:  # nothing to try until it is back (or the backoff says to look again)
             self.retry[target].failed(now, f"{target} is not on the bus")
+            if target is Target.RESOLVED:
+                self.resolved_errors = {}  # (the same for each link now)
 
     def connection_lost(self, now: float, why: str) -> None:
         """The system bus connection broke: a timesyncd restart in the meantime would go
         unseen (no NameOwnerChanged), so its servers are given again once reconnected;
         both targets try again soon, not at once."""
         self._ntp_unknown()
+        self.resolved_errors = {}  # (the same for each link now)
         for target in Target:
             self.retry[target].failed(now, why)
 
@@ -241,10 +245,12 @@ class Links:
             # Not when another name holds that ifindex now (a link renamed while leasebox
             # runs on both names): its DNS would go, its status say "applied"; its own
             # SetLinkDNS replaces what this one set.
-            if not any(other != name and w.ifindex == has[0]
-                       and (w.names.dns_servers or w.names.domains)
-                       for other, w in self.wants.items()):
+            heirs = [other for other, w in self.wants.items() if other != name and
+                     w.ifindex == has[0] and (w.names.dns_servers or w.names.domains)]
+            if not heirs:
                 self.services.revert_link(has[0])
+            for other in heirs:  # what resolved holds is theirs to revert now, should
+                self.resolved_has.setdefault(other, (has[0], (), ()))  # their set fail
             del self.resolved_has[name]
         if want is not None and dns is not None:
             try:

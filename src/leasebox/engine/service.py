@@ -413,11 +413,12 @@ class EngineService:
         self._send_released(self.ledger.due(now))
 
     def _send_released(self, released: list[ipc.Apply | ipc.Remove]) -> None:
-        """Once: a connection made for the first one carries them all (on_connect)."""
-        if released and self.netconf is None:
-            self.connect_netconf()
-            return
+        """Each once: a connection made for one (the first, or after a send failed)
+        carries it and all the rest (on_connect)."""
         for msg in released:
+            if self.netconf is None:
+                self.connect_netconf()
+                return
             self.send_netconf(msg)
 
     def io_connected(self, conn: socket.socket) -> None:
