@@ -204,9 +204,13 @@ def test_a_hung_resolved_costs_one_wait_a_round_and_keeps_its_backoff() -> None:
     assert links.next_deadline() == first + 0.2
 
 
-def test_a_lost_connection_keeps_an_ntp_revert_owed(fake: FakeServices) -> None:
+@pytest.mark.parametrize("timesyncd_back", [True, False])
+def test_a_lost_connection_keeps_an_ntp_revert_owed(fake: FakeServices,
+                                                    timesyncd_back: bool) -> None:
     """The link left while timesyncd was away, then the connection broke: its servers must
-    still be taken back, not forgotten as 'unknown'."""
+    still be taken back, not forgotten as 'unknown'. Unless timesyncd is not on the bus
+    when the connection comes back: it holds none of leasebox's servers, and the take-back
+    kept the bus from its idle exit until timesyncd came back, maybe never (masked)."""
     links = Links(fake)
     links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
     links.deliver(0.0)
@@ -215,29 +219,16 @@ def test_a_lost_connection_keeps_an_ntp_revert_owed(fake: FakeServices) -> None:
     links.deliver(1.0)
     assert links.pending(Target.TIMESYNCD)
     links.connection_lost(1.5, "lost the system bus: EOF")
-    links.owner_changed(Target.TIMESYNCD, True, 1.6, reconnected=True)
+    links.owner_changed(Target.TIMESYNCD, timesyncd_back, 1.6, reconnected=True)
+    if not timesyncd_back:
+        assert not links.pending(Target.TIMESYNCD) and links.next_deadline() is None
+        return
     assert links.pending(Target.TIMESYNCD)
     fake.down.clear()
     deadline = links.next_deadline()
     assert deadline is not None
     links.deliver(deadline)
     assert fake.calls[-1] == ("set_ntp", ())
-
-
-def test_a_timesyncd_gone_when_the_connection_comes_back_is_owed_nothing(
-        fake: FakeServices) -> None:
-    """The same, but timesyncd is not on the bus when the connection comes back: it holds
-    none of leasebox's servers, and the take-back kept the bus from its idle exit until
-    timesyncd came back, maybe never (masked, uninstalled)."""
-    links = Links(fake)
-    links.update("eth0", Want(2, Names(ntp_servers=(A("192.0.2.1"),))))
-    links.deliver(0.0)
-    fake.down.add("timesyncd")
-    links.update("eth0", None)
-    links.deliver(1.0)
-    links.connection_lost(1.5, "lost the system bus: EOF")
-    links.owner_changed(Target.TIMESYNCD, False, 1.6, reconnected=True)
-    assert not links.pending(Target.TIMESYNCD) and links.next_deadline() is None
 
 
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
