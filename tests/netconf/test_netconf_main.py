@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from tests import activation
 from tests.io.iolab import needs_root
 from tests.netconf.nclab import INTERPRETERS, SRC
 
@@ -152,3 +155,50 @@ def test_each_request_is_the_kernels_message_under_each_pyroute2(python: str) ->
         _nl(16, request | ack, 8, struct.pack("=BxHiII", 0, 0, 7, 1, 1)),
     ]
     assert loaded == []
+
+
+_UNREADABLE = """
+import errno, sys
+from leasebox.netconf import main as m
+
+class Rtnl:  # the kernel answers for the link with EIO, for a while
+    def open(self): pass
+    def close(self): pass
+    def link(self, index):
+        raise OSError(errno.EIO, "no end to the kernel's answer")
+
+m.Rtnl = Rtnl
+m._index = lambda name: 3
+sys.exit(m.main(sys.argv[1:]))
+"""
+
+
+def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Path) -> None:
+    """EIO (or ENOBUFS) reading the link: netconf exited 1, and so did every restart, each
+    counting towards the unit's start limit, until the socket failed and, bound to it, the
+    engine stopped. In listening mode it tries again, 1 s doubling; a stop ends the wait."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(tmp_path / "netconf.sock"))
+    listener.listen(4)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "JOURNAL_"))}
+    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
+    with (tmp_path / "log").open("w") as out:
+        proc = subprocess.Popen(
+            activation.argv([("netconf", listener.fileno())], [
+                sys.executable, "-c", _UNREADABLE, "eth9", "--config-root", str(tmp_path),
+                "--runtime-dir", str(tmp_path / "run"), "--dns-to", "file",
+                "--dns-dir", str(tmp_path / "dns"), "--bus-socket", str(tmp_path / "bus")]),
+            env=env, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=out,
+            stderr=out)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=3.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        listener.close()
+    log = (tmp_path / "log").read_text()
+    assert "cannot read interface eth9" in log and "trying again in 2 s" in log, log

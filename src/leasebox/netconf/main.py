@@ -346,6 +346,11 @@ class _Fatal(Exception):
         self.code = code
 
 
+class _Unreadable(Exception):
+    """The link is there but could not be read (EIO, ENOBUFS...): in listening mode, waited
+    out (it passes, or the link goes), not an exit that counts towards the start limit."""
+
+
 class _Missing(Exception):
     """The interface does not exist (yet)."""
 
@@ -367,7 +372,7 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
         rtnl.close()
         if exc.errno == errno.ENODEV:
             raise _Missing from None  # gone again since the name was looked up
-        raise _Fatal(EX_FATAL, f"cannot read interface {ifname}: {exc}") from None
+        raise _Unreadable(f"cannot read interface {ifname}: {exc}") from None
     if link.name != ifname:
         rtnl.close()
         raise _Missing  # the index now names another link: look the name up again
@@ -580,29 +585,12 @@ def main(argv: list[str] | None = None) -> int:
     svc = _start(args, log)
     if isinstance(svc, int):
         return svc
-    listening = svc.listening
-    # (the link-event socket is open before the first look: a link appearing in between
-    # is seen)
-    exec_forbidden = False
     try:
         while True:
-            try:
-                try:
-                    rtnl, link = _open_link(ifname)
-                    if not exec_forbidden:  # once pyroute2 is loaded; one filter for good
-                        sandbox.no_more_exec(log)
-                        exec_forbidden = True
-                except _Missing:
-                    if not listening:
-                        log.error("interface %s does not exist", ifname)
-                        return EX_FATAL
-                    taken_back = _take_back(svc)
-                    if not _wait_for_link(svc, taken_back):
-                        return EX_OK
-                    continue
-            except _Fatal as exc:  # (an altname may come while it waits)
-                log.error("%s", exc)
-                return exc.code
+            found = _next_link(svc)
+            if isinstance(found, int):
+                return found
+            rtnl, link = found
             try:
                 code = _serve_link(svc, rtnl, link)
             finally:
@@ -612,6 +600,42 @@ def main(argv: list[str] | None = None) -> int:
             # the link went; the engine sends what was unanswered again, on the next one
     finally:
         svc.watch.close()
+
+
+def _next_link(svc: _Service) -> tuple[Rtnl, LinkInfo] | int:
+    """The link of the name, opened; waited for in listening mode (absent, or not readable
+    for a while); or the exit status. (The link-event socket is open before the first
+    look: a link appearing in between is seen.)"""
+    log, pause = svc.log, 1.0  # after a link that could not be read: 1 s doubling
+    while True:
+        try:
+            try:
+                rtnl, link = _open_link(svc.ifname)
+            except _Missing:
+                if not svc.listening:
+                    log.error("interface %s does not exist", svc.ifname)
+                    return EX_FATAL
+                if not _wait_for_link(svc, _take_back(svc)):
+                    return EX_OK
+                continue
+            except _Unreadable as exc:
+                if not svc.listening:
+                    raise _Fatal(EX_FATAL, str(exc)) from None
+                log.warning("%s: trying again in %g s", exc, pause)
+                if not _pause(svc, pause):
+                    return EX_OK
+                pause = min(pause * 2, MAX_RETRY)
+                continue
+        except _Fatal as exc:  # (an altname may come while it waits)
+            log.error("%s", exc)
+            return exc.code
+        except ipc.PeerViolation as exc:  # (a take-back's answer: BusViolation)
+            log.critical("leasebox-bus broke the contract, exiting: %s", exc)
+            return EX_FATAL
+        if not svc.exec_forbidden:  # once pyroute2 is loaded; one filter for good
+            sandbox.no_more_exec(log)
+            svc.exec_forbidden = True
+        return rtnl, link
 
 
 @record(frozen=False)
@@ -629,6 +653,7 @@ class _Service:
     log: Logger
     configs: Configs
     first: tuple[socket.socket, int] | None = None  # the engine known at the start, and PID
+    exec_forbidden: bool = False  # exec kills (sandbox.no_more_exec), pyroute2 loaded
     waited: bool = False  # the next engine's connection waited while netconf started
     served_once: bool = False  # _run has run: later connections come to a ready netconf
     config: Config | None = None  # what policy and idle come from
@@ -711,6 +736,19 @@ class _TakeBackAgain:
                 self.delay = min(self.delay * 2, MAX_RETRY)
                 self.at = time.monotonic() + self.delay
         return self.at
+
+
+def _pause(svc: _Service, seconds: float) -> bool:
+    """`seconds`, or less if a link event comes; False if stopped by a signal meanwhile.
+    The engine's connection waits in the backlog."""
+    svc.loop.watch = None
+    try:
+        svc.loop.wait(svc.watch.sock, idle=seconds)
+    except _Stop:
+        svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
+        return False
+    svc.watch.drain()
+    return True
 
 
 def _wait_for_link(svc: _Service, taken_back: bool = True) -> bool:
