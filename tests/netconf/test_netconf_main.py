@@ -202,3 +202,51 @@ def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Pa
         listener.close()
     log = (tmp_path / "log").read_text()
     assert "cannot read interface eth9" in log and "trying again in 2 s" in log, log
+
+
+def test_a_bus_breaking_the_contract_at_a_take_back_is_said_not_a_traceback(
+        tmp_path: Path) -> None:
+    """netconf started for a link not there, with DNS to take back (its state file): a
+    leasebox-bus answering another request's id is a peer violation, logged as such and
+    exit 1, not a traceback."""
+    from ipaddress import IPv4Address
+
+    from leasebox import ipc
+    from leasebox.ipc import channel
+    from leasebox.netconf.apply import Tracked
+    from leasebox.netconf.state import StateFile
+
+    StateFile(str(tmp_path / "run" / "nosuch0"), 7).save(
+        Tracked(dns=ipc.Names((IPv4Address("192.0.2.53"),)), dns_to="resolved"))
+    bus = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    bus.bind(str(tmp_path / "bus.sock"))
+    bus.listen(4)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(tmp_path / "netconf.sock"))
+    listener.listen(4)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LISTEN_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))}
+    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
+    proc = subprocess.Popen(
+        activation.argv([("netconf", listener.fileno())], [
+            sys.executable, "-m", "leasebox.netconf.main", "nosuch0", "--config-root",
+            str(tmp_path), "--runtime-dir", str(tmp_path / "run"), "--dns-to", "resolved",
+            "--bus-socket", str(tmp_path / "bus.sock"), "--dns-dir", str(tmp_path / "dns")]),
+        env=env, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        bus.settimeout(10)
+        conn, _ = bus.accept()
+        msg = channel.recv(conn, ipc.Peer.NETCONF, ipc.Peer.BUS)
+        assert isinstance(msg, ipc.Handoff)
+        channel.send(conn, ipc.HandoffResult(msg.request_id + 1, ipc.ResultStatus.OK, ""))
+        out, _ = proc.communicate(timeout=10)
+        conn.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        bus.close()
+        listener.close()
+    assert proc.returncode == 1
+    assert "leasebox-bus broke the contract" in out and "Traceback" not in out, out
