@@ -180,8 +180,11 @@ def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Pa
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(str(tmp_path / "netconf.sock"))
     listener.listen(4)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "JOURNAL_"))}
-    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # as systemd's, for READY=1
+    notify.bind(str(tmp_path / "notify"))
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LISTEN_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))}
+    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}", NOTIFY_SOCKET=str(tmp_path / "notify"))
     with (tmp_path / "log").open("w") as out:
         proc = subprocess.Popen(
             activation.argv([("netconf", listener.fileno())], [
@@ -195,11 +198,15 @@ def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Pa
             proc.wait(timeout=3.5)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+        notify.settimeout(1)
+        said = notify.recv(4096).decode()  # ready while it waits: a start that never is
+        assert "READY=1" in said and "cannot read eth9" in said  # would time out, and fail
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         listener.close()
+        notify.close()
     log = (tmp_path / "log").read_text()
     assert "cannot read interface eth9" in log and "trying again in 2 s" in log, log
 

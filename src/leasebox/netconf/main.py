@@ -739,15 +739,19 @@ class _TakeBackAgain:
 
 
 def _pause(svc: _Service, seconds: float) -> bool:
-    """`seconds`, or less if a link event comes; False if stopped by a signal meanwhile.
-    The engine's connection waits in the backlog."""
+    """`seconds` (link events read meanwhile, and passed over); False if stopped by a
+    signal meanwhile. The engine's connection waits in the backlog. Ready all the same
+    (Type=notify: a start that never is would time out, fail and restart)."""
+    sd.notify("READY=1", f"STATUS=cannot read {svc.ifname}: trying again in {seconds:g} s")
     svc.loop.watch = None
+    deadline = time.monotonic() + seconds
     try:
-        svc.loop.wait(svc.watch.sock, idle=seconds)
+        while (left := deadline - time.monotonic()) > 0:
+            svc.loop.wait(svc.watch.sock, idle=left)
+            svc.watch.drain()
     except _Stop:
         svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
         return False
-    svc.watch.drain()
     return True
 
 
