@@ -281,6 +281,22 @@ def test_a_link_resolved_refuses_does_not_hold_up_the_others() -> None:
     assert links.target_status("eth0", Target.RESOLVED, 3.0) == "applied"
 
 
+def test_a_service_away_when_a_link_is_handed_on_says_so_at_once(
+        fake: FakeServices) -> None:
+    """resolved and timesyncd both away at the bus's start (a backoff begun, nothing held
+    yet), then a link's DNS and NTP: both are tried at the next round, and both say why
+    they wait; timesyncd's status said nothing until the end of its backoff."""
+    links = Links(fake)
+    fake.down.update({"resolved", "timesyncd"})
+    for target in Target:
+        links.owner_changed(target, False, 0.0, reconnected=True)
+    links.deliver(0.5)  # nothing pending: nothing to say
+    links.update("eth0", Want(2, Names((A("192.0.2.53"),), (), (A("192.0.2.123"),))))
+    links.deliver(0.6)
+    summary = links.summary(0.6)
+    assert "systemd-resolved pending" in summary and "systemd-timesyncd pending" in summary
+
+
 @pytest.mark.parametrize("order", ["new first", "together"])
 def test_a_link_renamed_keeps_its_dns_under_the_new_name(fake: FakeServices,
                                                          order: str) -> None:

@@ -94,10 +94,13 @@ class Links:
         if want is not None and want.names.empty:
             want = None
         old = self.wants.get(ifname)
+        ntp = self.ntp_union()
         if want is None:
             self.wants.pop(ifname, None)
         else:
             self.wants[ifname] = want
+        if self.ntp_union() != ntp:  # at the next round too, as a link's DNS (below)
+            self.retry[Target.TIMESYNCD].next_try = 0.0
         none: tuple[tuple[IPv4Address, ...], tuple[str, ...]] = ((), ())
         if (old.names.dns if old else none) != (want.names.dns if want else none) or (
                 old and want and old.ifindex != want.ifindex) or (
