@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -173,39 +175,51 @@ sys.exit(m.main(sys.argv[1:]))
 """
 
 
-def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Path) -> None:
-    """EIO (or ENOBUFS) reading the link: netconf exited 1, and so did every restart, each
-    counting towards the unit's start limit, until the socket failed and, bound to it, the
-    engine stopped. In listening mode it tries again, 1 s doubling; a stop ends the wait."""
+@contextlib.contextmanager
+def _listening_netconf(tmp_path: Path, program: list[str], ifname: str, dns_to: str,
+                       **env: str) -> Iterator[subprocess.Popen[str]]:
+    """netconf socket-activated in listening mode (its socket unit's listener), its output
+    in tmp_path/log; killed (by its own pid) if it still runs at the end."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(str(tmp_path / "netconf.sock"))
     listener.listen(4)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # as systemd's, for READY=1
-    notify.bind(str(tmp_path / "notify"))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LISTEN_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))}
-    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}", NOTIFY_SOCKET=str(tmp_path / "notify"))
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith(("LISTEN_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))}
+    environ.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}", **env)
     with (tmp_path / "log").open("w") as out:
         proc = subprocess.Popen(
             activation.argv([("netconf", listener.fileno())], [
-                sys.executable, "-c", _UNREADABLE, "eth9", "--config-root", str(tmp_path),
-                "--runtime-dir", str(tmp_path / "run"), "--dns-to", "file",
+                sys.executable, *program, ifname, "--config-root", str(tmp_path),
+                "--runtime-dir", str(tmp_path / "run"), "--dns-to", dns_to,
                 "--dns-dir", str(tmp_path / "dns"), "--bus-socket", str(tmp_path / "bus")]),
-            env=env, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=out,
-            stderr=out)
+            env=environ, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL, stdout=out,
+            stderr=out, text=True)
     try:
-        with pytest.raises(subprocess.TimeoutExpired):
-            proc.wait(timeout=3.5)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-        notify.settimeout(1)
-        said = notify.recv(4096).decode()  # ready while it waits: a start that never is
-        assert "READY=1" in said and "cannot read eth9" in said  # would time out, and fail
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
         listener.close()
+
+
+def test_a_link_that_cannot_be_read_is_waited_out_in_listening_mode(tmp_path: Path) -> None:
+    """EIO (or ENOBUFS) reading the link: netconf exited 1, and so did every restart, each
+    counting towards the unit's start limit, until the socket failed and, bound to it, the
+    engine stopped. In listening mode it tries again, 1 s doubling; a stop ends the wait."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)  # as systemd's, for READY=1
+    notify.bind(str(tmp_path / "notify"))
+    try:
+        with _listening_netconf(tmp_path, ["-c", _UNREADABLE], "eth9", "file",
+                                NOTIFY_SOCKET=str(tmp_path / "notify")) as proc:
+            with pytest.raises(subprocess.TimeoutExpired):
+                proc.wait(timeout=3.5)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+            notify.settimeout(1)
+            said = notify.recv(4096).decode()  # ready while it waits: a start that never
+            assert "READY=1" in said and "cannot read eth9" in said  # is would time out
+    finally:
         notify.close()
     log = (tmp_path / "log").read_text()
     assert "cannot read interface eth9" in log and "trying again in 2 s" in log, log
@@ -226,34 +240,20 @@ def test_a_bus_breaking_the_contract_at_a_take_back_is_said_not_a_traceback(
     StateFile(str(tmp_path / "run" / "nosuch0"), 7).save(
         Tracked(dns=ipc.Names((IPv4Address("192.0.2.53"),)), dns_to="resolved"))
     bus = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    bus.bind(str(tmp_path / "bus.sock"))
+    bus.bind(str(tmp_path / "bus"))
     bus.listen(4)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(str(tmp_path / "netconf.sock"))
-    listener.listen(4)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LISTEN_", "JOURNAL_", "NOTIFY_", "WATCHDOG_"))}
-    env.update(PYTHONPATH=f"{SRC}{os.pathsep}{SRC.parent}")
-    proc = subprocess.Popen(
-        activation.argv([("netconf", listener.fileno())], [
-            sys.executable, "-m", "leasebox.netconf.main", "nosuch0", "--config-root",
-            str(tmp_path), "--runtime-dir", str(tmp_path / "run"), "--dns-to", "resolved",
-            "--bus-socket", str(tmp_path / "bus.sock"), "--dns-dir", str(tmp_path / "dns")]),
-        env=env, pass_fds=(listener.fileno(),), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        bus.settimeout(10)
-        conn, _ = bus.accept()
-        msg = channel.recv(conn, ipc.Peer.NETCONF, ipc.Peer.BUS)
-        assert isinstance(msg, ipc.Handoff)
-        channel.send(conn, ipc.HandoffResult(msg.request_id + 1, ipc.ResultStatus.OK, ""))
-        out, _ = proc.communicate(timeout=10)
-        conn.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        with _listening_netconf(tmp_path, ["-m", "leasebox.netconf.main"], "nosuch0",
+                                "resolved") as proc:
+            bus.settimeout(10)
+            conn, _ = bus.accept()
+            msg = channel.recv(conn, ipc.Peer.NETCONF, ipc.Peer.BUS)
+            assert isinstance(msg, ipc.Handoff)
+            channel.send(conn, ipc.HandoffResult(msg.request_id + 1, ipc.ResultStatus.OK, ""))
             proc.wait(timeout=10)
+            conn.close()
+    finally:
         bus.close()
-        listener.close()
+    out = (tmp_path / "log").read_text()
     assert proc.returncode == 1
     assert "leasebox-bus broke the contract" in out and "Traceback" not in out, out
