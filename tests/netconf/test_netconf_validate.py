@@ -258,18 +258,29 @@ def test_a_slash_32_lease_reaches_a_classless_gateway_through_a_host_route() -> 
     ("255.255.255.255", "limited broadcast"),
     ("240.0.0.1", "class E"),
 ])
-def test_classless_gateway_never_acceptable_refused(prefixlen: int, gateway: str,
-                                                    why: str) -> None:
-    """Off the link is a route's problem; a gateway no lease may have is still the lease's,
-    on a /24 as on a /32 (where no host route makes it acceptable)."""
-    refused(apply_msg(prefixlen=prefixlen, routers=(), classless_routes=(
-        Route(N("198.51.100.0/24"), A(gateway)),)), why)
+def test_a_classless_gateway_never_acceptable_is_skipped_not_the_lease(
+        prefixlen: int, gateway: str, why: str) -> None:
+    """A gateway no lease may have costs its route, not the lease: on a /24 as on a /32
+    (where no host route makes it acceptable), as option 3's router is skipped. A refusal
+    would leave the link with no address, the server's offers avoided again and again."""
+    p = plan(apply_msg(prefixlen=prefixlen, routers=(), classless_routes=(
+        Route(N("198.51.100.0/24"), A(gateway)),
+        Route(N("203.0.113.0/24"), A("192.0.2.1")),
+        Route(N("0.0.0.0/0"), A("192.0.2.1")))))
+    assert p.interface == IPv4Interface(f"192.0.2.10/{prefixlen}")
+    assert [(str(r.destination), str(r.gateway)) for r in p.routes if r.gateway] == [
+        ("203.0.113.0/24", "192.0.2.1"), ("0.0.0.0/0", "192.0.2.1")]
+    [note] = p.notes
+    assert note.startswith(f"classless route 198.51.100.0/24 skipped: gateway {gateway} ")
+    assert re.search(why, note)
 
 
 @pytest.mark.parametrize("gateway", ["192.0.2.0", "192.0.2.255"])
-def test_classless_gateway_network_or_broadcast_refused(gateway: str) -> None:
-    refused(apply_msg(classless_routes=(Route(N("198.51.100.0/24"), A(gateway)),)),
-            "network or broadcast")
+def test_a_classless_gateway_at_the_subnets_edge_is_skipped(gateway: str) -> None:
+    p = plan(apply_msg(routers=(), classless_routes=(Route(N("198.51.100.0/24"), A(gateway)),)))
+    assert p.routes == () and p.interface == IPv4Interface("192.0.2.10/24")
+    [note] = p.notes
+    assert "network or broadcast" in note and note.startswith("classless route 198.51")
 
 
 def test_a_host_route_comes_only_with_an_installed_route_through_it() -> None:
@@ -300,8 +311,19 @@ def test_a_host_route_comes_only_with_an_installed_route_through_it() -> None:
     ("127.0.0.0/8", "loopback"), ("127.1.0.0/16", "loopback"), ("224.0.0.0/4", "multicast"),
     ("239.1.0.0/16", "multicast"), ("240.0.0.0/8", "class E"), ("0.0.0.0/8", r"0\.0\.0\.0/8"),
 ])
-def test_classless_forbidden_destination(dest: str, why: str) -> None:
-    refused(apply_msg(classless_routes=(Route(N(dest), A("192.0.2.1")),)), why)
+@pytest.mark.parametrize("gateway", ["192.0.2.1", "0.0.0.0"])
+def test_a_classless_destination_no_link_may_route_is_skipped(dest: str, why: str,
+                                                              gateway: str) -> None:
+    """Through a gateway or on the link alike; the rest of the lease goes on."""
+    p = plan(apply_msg(classless_routes=(
+        Route(N(dest), A(gateway)),
+        Route(N("0.0.0.0/0"), A("192.0.2.1")),
+    )))
+    assert [(str(r.destination), str(r.gateway)) for r in p.routes] == [
+        ("0.0.0.0/0", "192.0.2.1")]
+    [note] = p.notes
+    assert note.startswith(f"classless route {dest} skipped: destination is ")
+    assert re.search(why, note)
 
 
 def test_a_classless_destination_given_twice_is_skipped_not_the_lease() -> None:
@@ -320,6 +342,23 @@ def test_a_classless_destination_given_twice_is_skipped_not_the_lease() -> None:
                        "kept",)
     p = plan(msg, Policy(use_routes=False))
     assert [str(r.destination) for r in p.routes] == ["0.0.0.0/0"] and p.notes == ()
+
+
+def test_an_on_link_route_given_second_makes_no_gateway_reachable() -> None:
+    """Only the first of a destination given twice is installed: an on-link route that
+    comes second is not, and a gateway inside it is off the link, as one inside an on-link
+    route skipped for UseRoutes=no (security hardening item 5)."""
+    p = plan(apply_msg(routers=(), classless_routes=(
+        Route(N("198.51.100.0/24"), A("192.0.2.1")),
+        Route(N("198.51.100.0/24"), A("0.0.0.0")),
+        Route(N("203.0.113.0/24"), A("198.51.100.7")),
+    )))
+    assert [(str(r.destination), str(r.gateway)) for r in p.routes] == [
+        ("198.51.100.0/24", "192.0.2.1")]
+    assert p.notes == (
+        "classless route 198.51.100.0/24 skipped: given twice, the first kept",
+        "classless route 203.0.113.0/24 skipped: gateway 198.51.100.7 is not on the link "
+        "(outside 192.0.2.0/24, no on-link route)")
     # a first one skipped (off the link) keeps nothing: the second is the one used
     p = plan(apply_msg(classless_routes=(Route(N("0.0.0.0/0"), A("203.0.113.9")),
                                          Route(N("0.0.0.0/0"), A("192.0.2.1")))))

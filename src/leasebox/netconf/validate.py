@@ -34,12 +34,6 @@ class Refused(Exception):
     """The request breaks policy. str() is the reason sent back to the engine and logged."""
 
 
-class OffLink(Refused):
-    """A gateway that is fine in itself but that the client cannot reach: the route through
-    it is skipped with a note, never the lease (a server's mistake would leave the link
-    with no address, its offers avoided again and again)."""
-
-
 @record
 class PlannedRoute:
     destination: IPv4Network
@@ -104,7 +98,8 @@ def _check_address(msg: Apply, policy: Policy) -> IPv4Interface:
 
 
 def _check_gateway(gw: IPv4Address, iface: IPv4Interface, onlink: list[IPv4Network]) -> None:
-    """Raises Refused for a gateway no lease may have, OffLink for one not on the link.
+    """Raises Refused for a gateway the client cannot or must not use; the callers skip
+    the route through it, never the lease.
     A /32 lease (some clouds and ISPs) has every gateway outside: it is reached through a
     host route, which _routes adds, as networkd, dhcpcd and dhclient-script do. Only there:
     a host route beats every more general one (a VPN's), so elsewhere a gateway outside
@@ -118,13 +113,14 @@ def _check_gateway(gw: IPv4Address, iface: IPv4Interface, onlink: list[IPv4Netwo
             raise Refused(f"gateway {gw} is the network or broadcast address of {net}")
         return
     if net.prefixlen != 32 and not any(gw in link for link in onlink):
-        raise OffLink(f"gateway {gw} is not on the link (outside {net}, no on-link route)")
+        raise Refused(f"gateway {gw} is not on the link (outside {net}, no on-link route)")
 
 
-def _check_destination(dest: IPv4Network) -> None:
+def _forbidden_destination(dest: IPv4Network) -> str | None:
     for network, name in FORBIDDEN:
-        if dest.subnet_of(network):
-            raise Refused(f"route destination {dest} is {name}")
+        if dest.prefixlen and dest.subnet_of(network):  # (0.0.0.0/0 is the default route)
+            return name
+    return None
 
 
 def _first_usable_router(routers: tuple[IPv4Address, ...], iface: IPv4Interface,
@@ -146,6 +142,55 @@ def _first_usable_router(routers: tuple[IPv4Address, ...], iface: IPv4Interface,
     return None
 
 
+def _classless_routes(msg: Apply, policy: Policy, iface: IPv4Interface,
+                      notes: list[str]) -> list[tuple[IPv4Network, IPv4Address | None]]:
+    """Option 121's routes to install, in its order, gateway None for on-link ones. A route
+    the client cannot or must not use is skipped with a note, never the lease, as option
+    3's routers are (and as networkd does): a gateway off the link, loopback, multicast,
+    reserved, the lease's own address or its subnet's edges; a destination in a class no
+    link may route; a destination given twice (the kernel would refuse it: EEXIST). A
+    refusal would cost the link its address, avoided for 5 minutes at a time, over what a
+    server could as well have left out."""
+    # The server's on-link routes make gateways inside them reachable, but only the
+    # on-link routes that will be installed: with UseRoutes=no a skipped 10.8.0.53/32
+    # must not let a default route via 10.8.0.53 through (every gateway then has to be
+    # inside our own subnet, or be a /32 lease's, reached by a host route added only
+    # for a route through it that is installed).
+    def installed(route: Route) -> bool:
+        return policy.use_gateway if route.destination.prefixlen == 0 else policy.use_routes
+
+    assert msg.classless_routes is not None
+    usable: list[Route] = []
+    for route in msg.classless_routes:
+        if not installed(route):  # (a route not added has nothing to check)
+            continue
+        why = _forbidden_destination(route.destination)
+        if why is not None:
+            notes.append(f"classless route {route.destination} skipped: destination is {why}")
+            continue
+        usable.append(route)
+    first: dict[IPv4Network, Route] = {}
+    for route in usable:
+        first.setdefault(route.destination, route)
+    onlink = [dest for dest, route in first.items() if route.gateway == ANY]
+    kept: list[tuple[IPv4Network, IPv4Address | None]] = []
+    seen: set[IPv4Network] = set()
+    for route in usable:
+        if route.destination in seen:
+            notes.append(f"classless route {route.destination} skipped: given twice, "
+                         "the first kept")
+            continue
+        if route.gateway != ANY:
+            try:
+                _check_gateway(route.gateway, iface, onlink)
+            except Refused as exc:
+                notes.append(f"classless route {route.destination} skipped: {exc}")
+                continue
+        kept.append((route.destination, None if route.gateway == ANY else route.gateway))
+        seen.add(route.destination)
+    return kept
+
+
 def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
             notes: list[str]) -> list[PlannedRoute]:
     """RFC 3442: when option 121 is present (and not ignored) option 3 is not used."""
@@ -157,37 +202,8 @@ def _routes(msg: Apply, policy: Policy, iface: IPv4Interface,
         # ClasslessRoutes=main: with the lease's other routes (RouteTable=)
         table = (policy.route_table if policy.classless_table == RT_TABLE_MAIN
                  else policy.classless_table)
-        # The server's on-link routes make gateways inside them reachable, but only the
-        # on-link routes that will be installed: with UseRoutes=no a skipped 10.8.0.53/32
-        # must not let a default route via 10.8.0.53 through (every gateway then has to be
-        # inside our own subnet, or be a /32 lease's, reached by a host route added only
-        # for a route through it that is installed).
-        def installed(route: Route) -> bool:
-            return policy.use_gateway if route.destination.prefixlen == 0 else policy.use_routes
-
-        onlink = [r.destination for r in msg.classless_routes
-                  if r.gateway == ANY and installed(r)]
-        seen: set[IPv4Network] = set()
-        for route in msg.classless_routes:
-            if not installed(route):  # (a route not added has nothing to refuse)
-                continue
-            if route.destination in seen:  # the kernel would refuse it: EEXIST
-                notes.append(f"classless route {route.destination} skipped: given twice, "
-                             "the first kept")
-                continue
-            if route.destination.prefixlen:
-                _check_destination(route.destination)
-            if route.gateway == ANY:
-                wanted.append((route.destination, None, table))
-                seen.add(route.destination)
-                continue
-            try:
-                _check_gateway(route.gateway, iface, onlink)
-            except OffLink as exc:  # as option 3's router: the route goes, not the lease
-                notes.append(f"classless route {route.destination} skipped: {exc}")
-                continue
-            wanted.append((route.destination, route.gateway, table))
-            seen.add(route.destination)
+        wanted = [(dest, gw, table)
+                  for dest, gw in _classless_routes(msg, policy, iface, notes)]
         if policy.use_gateway and msg.routers and not any(
                 r.destination.prefixlen == 0 for r in msg.classless_routes):
             # a common server set-up, and not an error: said, as status shows no gateway
