@@ -234,6 +234,14 @@ def test_a_timeout_out_of_range_is_a_usage_error(command: str, value: str) -> No
     assert b"seconds must be 0 to 2147483647" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["-1", "x", "1.5"])
+def test_a_monitor_count_not_zero_or_more_is_a_usage_error(value: str) -> None:
+    """journalctl -n -1 shows nothing; here it had meant no earlier event, silently."""
+    result = run("monitor", "-n", value)
+    assert_one_line_error(result, 64, "leaseboxctl")
+    assert b"argument -n/--lines" in result.stderr
+
+
 def test_a_name_close_to_a_command_is_an_interface_when_leasebox_runs_on_it(
         tmp_path: Path) -> None:
     """leasebox runs on (and waits for) interfaces not there yet: a control socket makes a

@@ -161,6 +161,10 @@ def test_monitor_events_from_journal_entries() -> None:
     portal = monitor.event({"MESSAGE_ID": events.CAPTIVE_PORTAL_ID,
                             "MESSAGE": "captive portal on eth0: https://p.example/\x1b[2J"})
     assert portal["event"] == "captive-portal" and portal["time"] is None
+    other = {"MESSAGE_ID": events.OTHER_CLIENT_ID, "INTERFACE": "eth0",
+             "_SYSTEMD_UNIT": "leasebox-engine@eth0.service"}
+    assert monitor.is_lease_event(other, {"eth0"})  # the coexistence warning is followed too
+    assert monitor.event(other)["event"] == "other-client"
     assert "\x1b" not in monitor.line(portal)  # journal text never drives the terminal
 
 

@@ -83,6 +83,17 @@ def _add_list(sub: Subparsers[_Parser]) -> None:
     p.set_defaults(handler=_run_list)
 
 
+def _count(text: str) -> int:
+    """A number of events: 0 or more (journalctl takes -n -1 for none; here it is a typo)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {text!r}")
+    return value
+
+
 def _run_monitor(args: argparse.Namespace) -> int:
     from leasebox.ctl import monitor  # noqa: PLC0415 - imported only when chosen
 
@@ -92,12 +103,13 @@ def _run_monitor(args: argparse.Namespace) -> int:
 def _add_monitor(sub: Subparsers[_Parser]) -> None:
     p = sub.add_parser("monitor", help="follow lease events as they happen (from the journal)",
                        description="Print each lease event (acquired, renewed, rebound, lost, "
-                       "declined, released, refused, failed; a captive portal; more than one "
-                       "server) as the engine logs it, until interrupted. Reads the journal: "
+                       "declined, released, left, refused, failed, renew-failed; a captive "
+                       "portal; more than one server; another DHCP client on the link's MAC "
+                       "address) as the engine logs it, until interrupted. Reads the journal: "
                        "root or the systemd-journal group.")
     p.add_argument("interfaces", nargs="*", metavar="IFACE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("-n", "--lines", type=int, default=0, metavar="N",
+    p.add_argument("-n", "--lines", type=_count, default=0, metavar="N",
                    help="first show the last N events of this boot (default 0)")
     p.set_defaults(handler=_run_monitor)
 

@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any
 
 from leasebox.core import events
-from leasebox.ctl.commands import EX_USAGE, terminal_safe
+from leasebox.ctl.commands import EX_UNAVAILABLE, EX_USAGE, terminal_safe
 from leasebox.runtime import ifname
 
 JOURNAL_READERS = ("systemd-journal", "adm", "wheel")  # journald's files grant them read
@@ -32,6 +32,7 @@ FIELDS = ("INTERFACE", "LEASE_EVENT", "LEASE_ADDRESS", "SERVER_ID", "CAPTIVE_POR
 _KIND = {ident: kind for kind, ident in events.LEASE_EVENT_IDS.items()}
 _KIND[events.CAPTIVE_PORTAL_ID] = "captive-portal"
 _KIND[events.SERVERS_ID] = "servers"
+_KIND[events.OTHER_CLIENT_ID] = "other-client"  # another DHCP client uses the link's MAC
 
 
 class _Stop:
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         from systemd import journal  # noqa: PLC0415 - only this command reads the journal
     except ImportError:
         print("leaseboxctl: monitor needs python3-systemd", file=sys.stderr)
-        return 69
+        return EX_UNAVAILABLE
     stop = _Stop()
     reader = journal.Reader()
     # Watch the journal directories from now on (inotify), before the first look: a file
