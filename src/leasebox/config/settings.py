@@ -276,8 +276,10 @@ USE_DOMAINS = Setting(
 USE_ROUTES = Setting(
     _N, "UseRoutes", v.boolean, True,
     "Add the classless static routes (option 121) of the lease, other than a default "
-    "route. A route whose gateway is not on the link is left out (said in leaseboxctl "
-    "status), not the lease; a /32 lease reaches its gateways through a host route, as "
+    "route. A route the client cannot use is left out (said in leaseboxctl status), not "
+    "the lease: its gateway not on the link, loopback, multicast, reserved, the lease's "
+    "own address or its subnet's edges, or its destination in 0/8, 127/8, 224/4 or "
+    "240/4; a /32 lease reaches its gateways through a host route, as "
     "systemd-networkd does. With UseRoutes=no every gateway must lie in the leased subnet: "
     "an on-link route that is not installed cannot make a gateway outside it reachable.",
     _NC, BOOL)
