@@ -122,6 +122,12 @@ def test_send_hostname_no_sends_none_even_if_set() -> None:
     assert cfg("[DHCPv4]\nSendHostname=no\nHostname=x\n").client.hostname is None
 
 
+def test_send_hostname_no_sends_no_fqdn_either() -> None:
+    """A privacy drop-in with SendHostname=no need not know of FQDN= (as networkd's)."""
+    c = cfg("[DHCPv4]\nFQDN=box.example.org\nSendHostname=no\n")
+    assert c.client.client_fqdn is None and c.client.hostname is None and c.fqdn is None
+
+
 def test_anonymize_overrides_what_identifies_the_host() -> None:
     c = cfg("[DHCPv4]\nAnonymize=yes\nClientIdentifier=duid\nDUID=00:03:00:01:02:00:5e:00:00:01\n"
             "Hostname=named\nVendorClassIdentifier=v\nRequestOptions=100\nRapidCommit=yes\n")

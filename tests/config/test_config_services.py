@@ -59,7 +59,7 @@ def test_netconf_policy_from_config() -> None:
     assert policy_from_config(parse([]).view(Scope.NETCONF)) == Policy()
     config = parse([("t", """[Network]
 AllowedAddresses=192.0.2.0/24 10.0.0.0/8
-AllowedAddresses=198.51.100.7
+AllowedAddresses=198.51.100.7/32
 RouteMetric=50
 UseDNS=no
 UseDomains=false

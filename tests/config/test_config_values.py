@@ -80,7 +80,10 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
         [("1:uint8:-1", "not a uint8"), ("300:uint8:1", "not an option code")]),
     "UserClass": (
         [("gold", (b"gold",)), ("gold silver", (b"gold", b"silver"))],
-        [("g\u00e9", "not a user class")]),
+        [("g\u00e9", "not a user class"),
+         # networkd takes quotes apart; sent as they are, they made classes '"corp', 'laptop"'
+         ('"corp laptop"', "no quotes or backslashes"), ("'corp'", "no quotes"),
+         ("corp\\", "backslashes")]),
     "FQDN": ([("host.example.com", "host.example.com"), ("host.example.com.", "host.example.com"),
               ("a.b", "a.b"), (LONGEST_FQDN + ".", LONGEST_FQDN)],
              [("host", "not fully qualified"), ("-x.example", "not an RFC 1123 name"),
@@ -140,10 +143,12 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
          ("Main", "main, ignore or table:N"), ("254", "main, ignore or table:N")]),
     "AllowedAddresses": (
         [("192.0.2.0/24", (IPv4Network("192.0.2.0/24"),)),
-         ("10.0.0.0/8 198.51.100.7", (IPv4Network("10.0.0.0/8"),
-                                      IPv4Network("198.51.100.7/32")))],
+         ("10.0.0.0/8 198.51.100.7/32", (IPv4Network("10.0.0.0/8"),
+                                         IPv4Network("198.51.100.7/32")))],
         [("192.0.2.1/24", "host bits"), ("2001:db8::/32", "not an IPv4 range"),
-         ("192.0.2.0/33", "not an IPv4 range"), ("any", "not an IPv4 range")]),
+         ("192.0.2.0/33", "not an IPv4 range"), ("any", "not an IPv4 range"),
+         # a bare address is a /32, in which no /24 lease lies: every lease was refused
+         ("10.0.0.0/8 198.51.100.7", "needs its prefix length")]),
     "KeepConfiguration": (BOOL_GOOD, BOOL_BAD),
     "ControlGroup": (
         [("0", 0), ("1001", 1001), ("4294967294", 4294967294)],

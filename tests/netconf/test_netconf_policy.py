@@ -35,7 +35,7 @@ def test_every_key() -> None:
 ; another
 [Network]
 AllowedAddresses=192.0.2.0/24 10.0.0.0/8
-AllowedAddresses=198.51.100.7
+AllowedAddresses=198.51.100.7/32
 RouteMetric=50
 UseDNS=no
 UseDomains=false

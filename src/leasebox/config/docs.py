@@ -224,10 +224,13 @@ def render_man() -> str:
             "ClasslessRoutes=ignore",
         ),
         *_paragraphs("Accept only addresses of the office network on eth0, with a lower "
-                     "route priority and without its DNS servers:"),
+                     "route priority and without its DNS servers (the empty assignment "
+                     "first: lists add up, and a range in leasebox.conf would otherwise "
+                     "be allowed too):"),
         *_example(
             "# /etc/leasebox/interfaces/eth0.conf",
             "[Network]",
+            "AllowedAddresses=",
             "AllowedAddresses=10.20.0.0/16",
             "RouteMetric=2048",
             "UseDNS=no",

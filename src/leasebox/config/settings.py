@@ -96,14 +96,16 @@ SEND_HOSTNAME = Setting(
     _D, "SendHostname", v.boolean, True,
     "Send a host name (option 12) in DISCOVER and REQUEST, so that the server can register "
     "it in DNS. The name is Hostname= if set, else the system's host name when that is a "
-    "valid DNS name other than localhost.",
+    "valid DNS name other than localhost. No sends no name at all: neither this nor "
+    "FQDN= (option 81), as in systemd-networkd.",
     _E, BOOL)
 FQDN: Setting[str | None] = Setting(
     _D, "FQDN", v.fqdn, None,
     "Send this fully qualified name in the Client FQDN option (81, RFC 4702) instead of a "
     "host name (option 12: the RFC says not both), so that the server can register it in "
     "DNS; FQDNUpdate= says which records the server is asked to update. At most 250 "
-    "characters, what one option carries. Empty (the default): no option 81.",
+    "characters, what one option carries. Empty (the default): no option 81; nor with "
+    "SendHostname=no.",
     _E, "NAME", default_text="none")
 FQDN_UPDATE = Setting(
     _D, "FQDNUpdate", v.fqdn_update, v.FQDNUpdate.BOTH,
@@ -341,7 +343,8 @@ ROUTE_TABLE = Setting(
     _NC, "main|N", show=v.show_route_table)
 ALLOWED_ADDRESSES: Setting[tuple[IPv4Network, ...]] = Setting(
     _N, "AllowedAddresses", v.networks, (),
-    "IPv4 ranges (CIDR, space-separated) the leased address and its subnet must lie in. "
+    "IPv4 ranges (CIDR, space-separated, each with its prefix length) the leased address "
+    "and its subnet must lie in. "
     "netconf refuses a lease outside them; the engine logs the refusal, does not ask for "
     "that address again for a while, and starts over. Empty (the default) accepts any "
     "address that passes the other checks.",

@@ -131,9 +131,20 @@ def words(text: str) -> list[str]:
     return [word for word in text.replace("\t", " ").split(" ") if word]
 
 
+def _is_address(word: str) -> bool:
+    try:
+        IPv4Address(word)
+    except ValueError:
+        return False
+    return True
+
+
 def networks(text: str) -> tuple[IPv4Network, ...]:
     out = []
     for word in words(text):
+        if "/" not in word and _is_address(word):  # a /32, which no wider lease lies in
+            raise ValueError(f"a range needs its prefix length: {word!r} (such as "
+                             f"10.20.0.0/16; {word}/32 would allow a /32 lease only)")
         try:
             # strict: host bits set in a range is a typo we would rather hear about
             out.append(IPv4Network(word, strict=True))
@@ -292,11 +303,16 @@ def vendor_option(text: str) -> tuple[tuple[int, bytes], ...]:
 
 
 def user_class(text: str) -> tuple[bytes, ...]:
-    """UserClass=: user classes (RFC 3004), whitespace-separated printable ASCII."""
+    """UserClass=: user classes (RFC 3004), whitespace-separated printable ASCII. No quotes
+    or backslashes: systemd takes them apart (networkd's UserClass="a b" is one class),
+    and sent as they are they would make classes the administrator did not mean."""
     out = []
     for word in words(text):
         if len(word) > 255 or not all("!" <= c <= "~" for c in word):
             raise ValueError(f"not a user class (printable ASCII, at most 255): {word!r}")
+        if any(c in "\"'\\" for c in word):
+            raise ValueError(f"no quotes or backslashes in a user class: {word!r} (classes are "
+                             "separated by spaces and cannot hold one)")
         out.append(word.encode("ascii"))
     return tuple(out)
 

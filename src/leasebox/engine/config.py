@@ -103,7 +103,9 @@ def engine_config(view: View, system_hostname: str | None,
         client_id = ClientIdentifier.MAC
     else:
         hostname = None
-        fqdn: str | None = view[s.FQDN]
+        # SendHostname=no sends no name at all, as networkd's: a privacy drop-in need not
+        # know of FQDN=
+        fqdn: str | None = view[s.FQDN] if view[s.SEND_HOSTNAME] else None
         if fqdn is not None:  # option 81 instead of 12 (RFC 4702 3.1)
             update = view[s.FQDN_UPDATE]
             fqdn_option = client_fqdn(fqdn, server_updates=update is FQDNUpdate.BOTH,
@@ -138,7 +140,7 @@ def engine_config(view: View, system_hostname: str | None,
         keep_configuration=view[s.KEEP_CONFIGURATION],
         release_at_shutdown=view[s.SEND_RELEASE] is SendRelease.ALWAYS,
         use_captive_portal=view[s.USE_CAPTIVE_PORTAL] and not anonymize,
-        fqdn=None if anonymize else view[s.FQDN],
+        fqdn=None if anonymize or not view[s.SEND_HOSTNAME] else view[s.FQDN],
         control_gid=view[s.CONTROL_GROUP],
         files=files,
         allow_servers=view[s.ALLOW_SERVERS],
