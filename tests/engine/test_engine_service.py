@@ -366,6 +366,24 @@ def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:
     assert (rig.state_dir / leasefile.FILENAME).exists()
 
 
+def test_a_lease_that_ran_out_while_off_is_asked_for_again(tmp_path: Path) -> None:
+    """A machine off for longer than its lease: the lease file's address goes in the
+    DISCOVER (option 50), as when the lease runs out while the engine runs, and a new
+    address then is "changed" for the hooks, the old one named."""
+    first = make_rig(tmp_path)
+    bind(first)
+    off = LiveState(os.memfd_create("reboot"))  # a reboot: no live state
+    rig = restarted(first, off, after=7 * 3600)
+    discover = rig.sent()
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.requested_ip == ADDRESS
+    assert rig.svc.events.last_address == str(ADDRESS)
+    # another MAC's lease file: nothing of it is asked for
+    other = restarted(first, LiveState(os.memfd_create("other")), after=7 * 3600,
+                      mac=b"\x02\x00\x5e\x00\x00\x99")
+    assert other.sent().requested_ip is None
+
+
 def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     # The interface was removed and came back (same name and MAC, new ifindex): what was
     # applied went with the old link. io reports the carrier lost before it exits, but
@@ -1072,10 +1090,11 @@ def test_lease_file_every_truncation_is_refused(tmp_path: Path) -> None:
         parse(data + bytes(leasefile.MAX_SIZE))
 
 
-def test_lease_file_expired_is_none_and_bad_header_refused(tmp_path: Path,
-                                                           logs: Logs) -> None:
+def test_lease_file_expired_keeps_its_address_and_bad_header_refused(tmp_path: Path,
+                                                                     logs: Logs) -> None:
     data = stored(tmp_path)
-    assert parse(data, now=1000.0 + 3600 + 1) is None  # expired: nothing to remember
+    expired = parse(data, now=1000.0 + 3600 + 1)  # not used, but its address is asked for
+    assert isinstance(expired, leasefile.Expired) and expired.lease.address == ADDRESS
     # said (a board without a real-time clock: written before NTP set the clock, it looks
     # this old), not dropped without a word
     assert any("ran out" in r.message and str(ADDRESS) in r.message
@@ -1087,6 +1106,11 @@ def test_lease_file_expired_is_none_and_bad_header_refused(tmp_path: Path,
             parse(bad)
     with pytest.raises(leasefile.NewerLeaseFile, match="version 9, from a later"):
         parse(data[:8] + b"\x09" + data[9:])
+    # kept whatever its size: a later version may store more, or less, than this one
+    for size in (leasefile.HEADER.size, leasefile.MAX_SIZE + 1):
+        newer = (data[:8] + b"\x09" + data[9:] + bytes(leasefile.MAX_SIZE))[:size]
+        with pytest.raises(leasefile.NewerLeaseFile):
+            parse(newer)
     # a stored message that decodes but is not an ACK
     header, message = data[:leasefile.HEADER.size], wire.decode(data[leasefile.HEADER.size:])
     nak = wire.Message(op=wire.Op.BOOTREPLY, xid=message.xid, chaddr=message.chaddr,
@@ -1114,7 +1138,8 @@ def test_lease_file_mutations_give_a_lease_none_or_the_one_error(data: st.DataOb
         result = parse(bytes(mutated))
     except leasefile.LeaseFileError:
         return
-    assert result is None or result.address is not None  # type: ignore[attr-defined]
+    assert result is None or isinstance(result, leasefile.Expired) \
+        or result.address is not None  # type: ignore[attr-defined]
 
 
 # ---- the live state --------------------------------------------------------------------------

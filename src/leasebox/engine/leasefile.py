@@ -42,6 +42,19 @@ class NewerLeaseFile(LeaseFileError):
     """Written by a later leasebox (a downgrade): not read, and not thrown away either."""
 
 
+class Expired:
+    """A lease file whose lease ran out: not used, but its address is asked for again in
+    the DISCOVER and preferred among the offers (RFC 2131 4.4.1 lets a client suggest the
+    address it last had), as when a lease runs out while the engine runs. A machine
+    switched off for longer than its lease, or a board without a real-time clock whose
+    clock is ahead of the file, keeps its address where the server still has it free."""
+
+    __slots__ = ("lease",)
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+
+
 class UnreadableLeaseFile(LeaseFileError):
     """The file could not be read this time (an I/O error, no free file descriptor...):
     nothing is known about its content, so it is kept, not thrown away."""
@@ -63,8 +76,9 @@ def forget(directory: str) -> None:
     atomicfile.remove(directory, FILENAME)
 
 
-def load(directory: str, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
-    """The remembered lease, or None when there is none or it has expired.
+def load(directory: str, *, now_mono: float, now_wall: float,
+         min_lease_time: int) -> Lease | Expired | None:
+    """The remembered lease, Expired when it has run out, or None when there is none.
 
     Raises LeaseFileError for a file that is not a valid lease file.
     """
@@ -86,12 +100,14 @@ def _read_error(exc: OSError) -> LeaseFileError:
     return error(f"cannot read: {exc.strerror or exc}")
 
 
-def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int) -> Lease | None:
+def parse(data: bytes, *, now_mono: float, now_wall: float,
+          min_lease_time: int) -> Lease | Expired | None:
+    if len(data) >= HEADER.size:  # a later version's file is kept, whatever its size
+        magic, version, length, acquired_ns = HEADER.unpack_from(data)
+        if magic == MAGIC and version > max(READABLE):
+            raise NewerLeaseFile(f"version {version}, from a later leasebox")
     if not HEADER.size < len(data) <= MAX_SIZE:
         raise LeaseFileError(f"size {len(data)}")
-    magic, version, length, acquired_ns = HEADER.unpack_from(data)
-    if magic == MAGIC and version > max(READABLE):
-        raise NewerLeaseFile(f"version {version}, from a later leasebox")
     if magic != MAGIC or version not in READABLE:
         raise LeaseFileError("not a leasebox lease file (magic or version)")
     if version >= 2 and length != len(data) - HEADER.size:
@@ -118,6 +134,7 @@ def parse(data: bytes, *, now_mono: float, now_wall: float, min_lease_time: int)
         # said: on a board without a real-time clock a lease written before NTP set the
         # clock looks this old (and a new lease comes through DISCOVER, not INIT-REBOOT)
         log.info("the lease file's lease of %s ran out %.0f s ago by the clock; asking "
-                 "for a new one", lease.address, now_mono - lease.expires_at)
-        return None
+                 "for a new one, and for that address again", lease.address,
+                 now_mono - lease.expires_at)
+        return Expired(lease)
     return lease

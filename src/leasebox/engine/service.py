@@ -241,17 +241,21 @@ class EngineService:
                 leasefile.forget(self.settings.state_dir)
             except OSError as err:  # a directory in its place, a read-only file system
                 log.error("cannot remove the lease file: %s", err)
-        if remembered is not None and remembered.ack is not None \
-                and remembered.ack.chaddr[:6] != mac:
-            log.info("remembered lease belongs to another MAC address; not using it")
-            remembered = None
+        expired = None
+        if isinstance(remembered, leasefile.Expired):
+            expired, remembered = remembered.lease, None
+        for lease in (remembered, expired):
+            if lease is not None and lease.ack is not None and lease.ack.chaddr[:6] != mac:
+                log.info("remembered lease belongs to another MAC address; not using it")
+                remembered = expired = None
         if remembered is not None:
             log.info("remembered lease %s", journal.describe(remembered))
             # a predecessor's, which netconf may still hold (without a lease file it holds
             # nothing: a release removed it, and no lease was ever applied)
             self.netconf_unsure = self.client is None
-        self._started_with(remembered)
-        return Client(config, self.rng, remembered)
+        self._started_with(remembered or expired)
+        return Client(config, self.rng, remembered,
+                      previous=None if expired is None else expired.address)
 
     def _resumed(self, config: ClientConfig, data: bytes, mac: bytes,
                  now: float) -> Client | None:

@@ -33,6 +33,7 @@ Decisions, and where each is explained:
 from __future__ import annotations
 
 import math
+from ipaddress import IPv4Address
 
 from leasebox.core.log import Logger
 from leasebox.core.machine import snapshot as snapshots
@@ -88,11 +89,13 @@ _KINDS: dict[type, Kind] = {
 
 class Client:
     """One interface's DHCP client. `remembered`: a lease from the lease file, verified with
-    INIT-REBOOT once the link is up (it must be one lease_from_ack made)."""
+    INIT-REBOOT once the link is up (it must be one lease_from_ack made). `previous`: the
+    address of one that ran out, asked for again in the DISCOVER."""
 
-    def __init__(self, config: ClientConfig, rng: Random, remembered: Lease | None = None
-                 ) -> None:
+    def __init__(self, config: ClientConfig, rng: Random, remembered: Lease | None = None,
+                 previous: IPv4Address | None = None) -> None:
         self._ctx = Context(config, rng)
+        self._ctx.previous_address = previous
         if remembered is not None:
             try:
                 check_lease(remembered)
