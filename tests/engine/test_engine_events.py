@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from leasebox.core.log import WARNING
 from leasebox.core.machine.types import LeaseEventKind
 from leasebox.core.record import replace
 from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTES, Route
 from leasebox.ctl.dispatch import decode_event, environment
 from leasebox.engine import events
+from tests.conftest import Logs
 from tests.machine.machine_helpers import Harness
 
 
@@ -238,3 +240,18 @@ def test_mount_roots_of_a_mountinfo(tmp_path: Path) -> None:
     assert events.mount_roots(str(path)) == {"/usr": "/usr",
                                              "/run/leasebox-conf": "/leasebox-conf//deleted"}
     assert events.mount_roots(str(tmp_path / "missing")) == {}
+
+
+def test_a_start_removes_what_an_earlier_engine_left_hidden(tmp_path: Path,
+                                                             logs: Logs) -> None:
+    """A temporary file of a write cut short, and a directory the dispatcher hid as
+    .stray-NAME (only a misbehaving engine makes one): unlink() failed on the directory,
+    and every start said so again."""
+    queue = tmp_path / "events"
+    (queue / ".stray-junk" / "deeper").mkdir(parents=True)
+    (queue / ".stray-junk" / "deeper" / "f").write_text("x")
+    (queue / ".000000000001.json.tmp").write_text("{")
+    (queue / "000000000002.json").write_text("{}")  # an event not yet dispatched: kept
+    events.EventQueue(str(tmp_path), "eth0")
+    assert sorted(p.name for p in queue.iterdir()) == ["000000000002.json"]
+    assert not [r for r in logs.at_least(WARNING, "leasebox.engine")]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 from leasebox.core.events import HOOK_DIRS, hook_name
 from leasebox.core.log import Logger
@@ -165,8 +166,16 @@ class EventQueue:
             return
         for name in names:
             if name.startswith("."):
+                path = f"{self.directory}/{name}"
                 try:
-                    os.unlink(f"{self.directory}/{name}")
+                    if stat.S_ISDIR(os.lstat(path).st_mode):
+                        # a directory the dispatcher hid (.stray-NAME): only a misbehaving
+                        # engine makes one; unlink() failed on it at every start
+                        import shutil  # noqa: PLC0415 - never on a normal start
+
+                        shutil.rmtree(path)
+                    else:
+                        os.unlink(path)
                 except OSError as exc:
                     log.warning("cannot remove %s from the event queue: %s", name, exc.strerror)
 
