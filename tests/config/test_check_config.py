@@ -70,6 +70,25 @@ def test_text_output_spells_values_as_files_do(tmp_path: Path) -> None:
         assert again[setting] == original[setting], setting.name
 
 
+def test_an_option_given_again_shows_as_sent_once(tmp_path: Path) -> None:
+    """A drop-in's SendOption= of the same CODE replaces leasebox.conf's: check-config
+    showed both, as if both were sent, and the JSON listed both."""
+    put(tmp_path, ETC, "leasebox.conf", "[DHCPv4]\nSendOption=200:string:old\n"
+        "SendOption=201:uint8:1\nSendVendorOption=1:uint8:1\n")
+    put(tmp_path, ETC, "leasebox.conf.d/50-new.conf", "[DHCPv4]\nSendOption=200:string:new\n"
+        "SendVendorOption=1:uint8:2\n")
+    code, out, _ = check(tmp_path)
+    assert code == 0
+    sends = [line.split()[0] for line in out.splitlines() if line.startswith("SendOption=")]
+    assert sends == ["SendOption=200:hex:6e:65:77", "SendOption=201:hex:01"]
+    vendor = [line.split()[0] for line in out.splitlines()
+              if line.startswith("SendVendorOption=")]
+    assert vendor == ["SendVendorOption=1:hex:02"]
+    code, out, _ = check(tmp_path, "--json")
+    by_name = {x["name"]: x for x in json.loads(out)["settings"]}
+    assert by_name["SendOption"]["value"] == ["200:hex:6e:65:77", "201:hex:01"]
+
+
 def test_json(tmp_path: Path) -> None:
     conf = put(tmp_path, ETC, "leasebox.conf",
                "[Network]\nAllowedAddresses=10.0.0.0/8 192.0.2.0/24\nUseMTU=no\n")

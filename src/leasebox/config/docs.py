@@ -129,7 +129,10 @@ def render_man() -> str:
             "override earlier ones:",
         ),
         ".IP 1. 4",
-        _roff("leasebox.conf: the first found, by precedence."),
+        _roff("leasebox.conf: the first found, by precedence. The package installs "
+              f"{etc}/leasebox.conf (every setting commented out), so a leasebox.conf in "
+              f"{run} or {usr} is not read: a generator or a vendor adds settings with a "
+              "drop-in (2), as in systemd."),
         ".IP 2. 4",
         _roff("Drop-ins leasebox.conf.d/*.conf from all three directories, sorted by file "
               "name. A drop-in masks one of the same name in a directory of lower "

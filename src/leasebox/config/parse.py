@@ -163,7 +163,11 @@ def _assign(setting: Setting[Any], text: str, source: Source,
         return
     parsed = setting.parse(text)
     earlier = assigned.get(setting.key)
-    if setting.accumulate and earlier is not None:
+    if setting.keyed and earlier is not None:
+        merged = dict(earlier.value)
+        merged.update(parsed)
+        assigned[setting.key] = Assignment(tuple(merged.items()), (*earlier.sources, source))
+    elif setting.accumulate and earlier is not None:
         assigned[setting.key] = Assignment(earlier.value + parsed, (*earlier.sources, source))
     else:
         assigned[setting.key] = Assignment(parsed, (source,))

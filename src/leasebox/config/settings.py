@@ -46,6 +46,9 @@ class Setting(Generic[T]):
     scope: Scope
     values: str  # how the value is spelled, for the docs: "BOOL", "main|ignore|table:N"
     accumulate: bool = False  # a list: repeated assignments add up, an empty one resets
+    # a list of (CODE, value): a later item with the same CODE replaces the earlier, in its
+    # place, so that the list is what is sent (check-config shows it so)
+    keyed: bool = False
     show: Callable[[T], str] = v.show  # the value as it is spelled in a file
     default_text: str | None = None  # for the docs, when show(default) says too little
 
@@ -141,13 +144,15 @@ SEND_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     "32 options in all with SendVendorOption= and UserClass=, and a message of at most "
     "1472 octets with the rest (what a 1500-octet MTU carries; about 1100 octets of these "
     "options). Anonymize=yes sends none.",
-    _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
+    _E, "CODE:TYPE:VALUE", accumulate=True, keyed=True, show=v.show_options,
+    default_text="none")
 SEND_VENDOR_OPTION: Setting[tuple[tuple[int, bytes], ...]] = Setting(
     _D, "SendVendorOption", v.vendor_option, (),
     "A sub-option of the vendor-specific option (43), as CODE:TYPE:VALUE like SendOption=; "
     "one per assignment, a later one with the same CODE replacing the earlier. "
     "Anonymize=yes sends none.",
-    _E, "CODE:TYPE:VALUE", accumulate=True, show=v.show_options, default_text="none")
+    _E, "CODE:TYPE:VALUE", accumulate=True, keyed=True, show=v.show_options,
+    default_text="none")
 USER_CLASS: Setting[tuple[bytes, ...]] = Setting(
     _D, "UserClass", v.user_class, (),
     "User classes to send in option 77 (RFC 3004), whitespace-separated. Anonymize=yes "
