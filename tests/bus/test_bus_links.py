@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -508,3 +511,18 @@ def test_a_fifo_or_a_link_in_a_files_place_is_an_error_not_a_hang(tmp_path: Path
     assert wants == {} and len(errors) == 1 and "eth0.json" in errors[0]
     owed, errors = state.load_reverts()
     assert owed == {} and len(errors) == 2
+
+
+@pytest.mark.parametrize("args", [[], ["eth0"]])
+def test_a_unit_mistake_exits_78(tmp_path: Path, args: list[str]) -> None:
+    """No socket handed in, or an interface name (leasebox-bus serves every link): the
+    unit is wrong, and a restart would fail the same way, so 78 (EX_CONFIG) stops it
+    (RestartPreventExitStatus=) rather than 1, which systemd retries to its start limit."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_"))}
+    env["PYTHONPATH"] = str(src)
+    proc = subprocess.run([sys.executable, "-m", "leasebox.bus.main", "--state-dir",
+                           str(tmp_path / "links"), *args], env=env, capture_output=True,
+                          text=True, timeout=30, check=False)
+    assert proc.returncode == 78, proc.stderr
+    assert "Traceback" not in proc.stderr

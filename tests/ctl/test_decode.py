@@ -234,6 +234,22 @@ def test_a_timeout_out_of_range_is_a_usage_error(command: str, value: str) -> No
     assert b"seconds must be 0 to 2147483647" in result.stderr
 
 
+def test_the_global_options_go_after_the_command_too(tmp_path: Path) -> None:
+    """`leaseboxctl renew -q eth0`, as systemctl takes its options: it was a usage error
+    (64), though leaseboxctl(8) lists -q for renew, release, leave and wait-online."""
+    (tmp_path / "eth9").mkdir()
+    for args in (["renew", "-q", "eth9", "--runtime-dir", str(tmp_path)],
+                 ["status", f"--runtime-dir={tmp_path}", "eth9"],
+                 ["--runtime-dir", "/nonexistent", "release", "--runtime-dir", str(tmp_path),
+                  "eth9"]):
+        result = run(*args)
+        # the directory after the command is the one asked (no control.sock in it)
+        assert result.returncode == 69, result.stderr
+        assert f"no {tmp_path}/eth9/control.sock".encode() in result.stderr
+    quiet = run("wait-online", "-q", "--timeout", "0", "--runtime-dir", str(tmp_path))
+    assert quiet.returncode != 64, quiet.stderr
+
+
 @pytest.mark.parametrize("value", ["-1", "x", "1.5"])
 def test_a_monitor_count_not_zero_or_more_is_a_usage_error(value: str) -> None:
     """journalctl -n -1 shows nothing; here it had meant no earlier event, silently."""

@@ -39,7 +39,7 @@ from leasebox.runtime import atomicfile as atomic
 from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime import sandbox, sd
-from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
+from leasebox.runtime.exits import EX_CONFIG, EX_OK
 from leasebox.runtime.signals import StopSignals
 
 SEND_TIMEOUT = 5.0
@@ -316,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     log = logsetup.setup("bus", "-", debug=args.debug)
     listener = _take_listener(log)
-    if listener is None:
-        return EX_FATAL
+    if listener is None:  # the unit's socket is wrong: restarting would not mend it
+        return EX_CONFIG
     state = StateDir(args.state_dir)
     Path(args.state_dir).mkdir(mode=0o755, exist_ok=True)
     try:  # what writes cut short (a bus killed while writing) left: only this one writes

@@ -106,7 +106,7 @@ def _add_monitor(sub: Subparsers[_Parser]) -> None:
                        "declined, released, left, refused, failed, renew-failed; a captive "
                        "portal; more than one server; another DHCP client on the link's MAC "
                        "address) as the engine logs it, until interrupted. Reads the journal: "
-                       "root or the systemd-journal group.")
+                       "root or the groups systemd-journal, adm or wheel.")
     p.add_argument("interfaces", nargs="*", metavar="IFACE")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("-n", "--lines", type=_count, default=0, metavar="N",
@@ -188,9 +188,10 @@ def _add_commands(sub: Subparsers[_Parser]) -> None:
     for name, text in (
         ("renew", "renew the lease now (RENEWING, unicast to the server)"),
         ("release", "give the lease back (DHCPRELEASE) and remove the configuration"),
-        ("leave", "leave the link: release if SendRelease=yes, remove the configuration "
-                  "unless KeepConfiguration=yes (what stopping leasebox@IFACE.target does); "
-                  "while the system shuts down, keep the lease unless SendRelease=always"),
+        ("leave", "leave the link: release if SendRelease=yes (the default) or always, "
+                  "and remove the configuration, which KeepConfiguration=yes keeps only "
+                  "without a RELEASE (what stopping leasebox@IFACE.target does); while the "
+                  "system shuts down, keep the lease unless SendRelease=always"),
     ):
         p = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         p.add_argument("interface", metavar="IFACE")
@@ -251,6 +252,13 @@ def build_parser() -> _Parser:
                                 parser_class=_Parser)
     for add in _SUBCOMMANDS:
         add(sub)
+    for command in sub.choices.values():
+        # after the command too, as systemctl takes its options (`renew -q eth0`);
+        # SUPPRESS: when not given there, the value before the command stands
+        command.add_argument("--runtime-dir", default=argparse.SUPPRESS, metavar="DIR",
+                             help="as before the command")
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="as before the command")
     return parser
 
 

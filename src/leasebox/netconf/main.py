@@ -31,7 +31,8 @@ lifetimes and the engine decides on removal; the engine connected then is served
 closes, STOP_DRAIN seconds at most, for the removal of a target's stop), when a connected
 engine closes or its link
 went away; 1 when the engine broke the ipc contract (systemd restarts us); 78
-(EX_CONFIG) for a bad configuration file (logged as FILE:LINE: what) or command line.
+(EX_CONFIG) for a bad configuration file (logged as FILE:LINE: what), command line,
+inherited sockets or interface (loopback): a unit's mistake, not restarted.
 """
 
 from __future__ import annotations
@@ -378,7 +379,8 @@ def _open_link(ifname: str) -> tuple[Rtnl, LinkInfo]:
         raise _Missing  # the index now names another link: look the name up again
     if link.loopback:
         rtnl.close()
-        raise _Fatal(EX_FATAL, f"interface {ifname} is loopback")
+        # as io's: a unit's mistake, which restarting would not mend (78 stops it)
+        raise _Fatal(EX_CONFIG, f"interface {ifname} is loopback")
     return rtnl, link
 
 
@@ -553,8 +555,8 @@ def _start(args: _Args, log: Logger) -> _Service | int:
         log.error("%s", exc)
         return EX_CONFIG
     taken = _take_engine_socket(log)
-    if taken is None:
-        return EX_FATAL
+    if taken is None:  # the unit's sockets are wrong: restarting would not mend them
+        return EX_CONFIG
     sock, listening = taken
     first = _engine_at_start(sock, listening, log)
     if first is not None:
