@@ -274,19 +274,23 @@ def test_a_reader_that_went_ends_it_quietly(tmp_path: Path) -> None:
     """`leaseboxctl status --json eth0 | missing-command`: the output's reader is gone.
     leaseboxctl ends as a program SIGPIPE killed would (141), without a Python traceback
     or complaint; `decode` itself ends 0, as `| head` is how it is read."""
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        result = subprocess.run([*COMMAND, "check-config", "--json", "--config-root",
-                                 str(tmp_path)], stdout=write, stderr=subprocess.PIPE,
-                                timeout=30, check=False)
-        hexed = subprocess.run([*COMMAND, "decode", "--hex"], input=ACK.hex().encode(),
-                               stdout=write, stderr=subprocess.PIPE, timeout=30,
-                               check=False)
-    finally:
-        os.close(write)
-    assert (result.returncode, result.stderr) == (141, b"")
-    assert (hexed.returncode, hexed.stderr) == (0, b"")
+    # stdout buffered, as a user's shell leaves it, and unbuffered (PYTHONUNBUFFERED=1):
+    # with a buffer, decode's output went again at exit, and it ended 141
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for env in (plain, {**plain, "PYTHONUNBUFFERED": "1"}):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            result = subprocess.run([*COMMAND, "check-config", "--json", "--config-root",
+                                     str(tmp_path)], stdout=write, stderr=subprocess.PIPE,
+                                    timeout=30, check=False, env=env)
+            hexed = subprocess.run([*COMMAND, "decode", "--hex"], input=ACK.hex().encode(),
+                                   stdout=write, stderr=subprocess.PIPE, timeout=30,
+                                   check=False, env=env)
+        finally:
+            os.close(write)
+        assert (result.returncode, result.stderr) == (141, b"")
+        assert (hexed.returncode, hexed.stderr) == (0, b"")
 
 
 def test_a_closed_stdout_is_no_crash(tmp_path: Path) -> None:

@@ -179,7 +179,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=True) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        # The reader went away (| head): not an error worth a traceback.
-        sys.stderr.close()
+        # The reader went away (| head): not an error worth a traceback. What stdout still
+        # buffers goes nowhere, or the flush at exit fails again and says 141.
+        import os  # noqa: PLC0415 - only when the reader went
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return 0
