@@ -114,6 +114,8 @@ class Seen:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     rebound: str = ""
     usr_mount: str = ""
+    private_tmp: dict[str, list[str]] = field(default_factory=dict)
+    host_tmp: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -264,6 +266,12 @@ def seen(container: Container) -> Iterator[Seen]:
             line for role in ROLES
             for line in c.journalctl("-u", unit(role), "-o", "cat", check=False).splitlines()
             if "cannot forbid exec" in line or "cannot refuse exec" in line)
+        # (systemd 257 says "disconnected" only as PrivateTmpEx=; PrivateTmp= is a boolean)
+        s.private_tmp = {role: c.run(["systemctl", "show", "-p", "PrivateTmp", "-p",
+                                      "PrivateTmpEx", unit(role)]).stdout.split()
+                         for role in ROLES}
+        s.host_tmp = [name for name in c.run(["ls", "-a", "/tmp", "/var/tmp"]).stdout.split()
+                      if name.startswith("systemd-private-") and "leasebox-" in name]
         s.seconds["lease + daemons"] = time.monotonic() - t
         t = time.monotonic()
         s.scores = {role: security_score(c, unit(role)) for role in ROLES}
@@ -546,6 +554,19 @@ def test_netconf_refuses_a_leasebox_group_member_that_is_not_the_engine(seen: Se
 def test_exposure_scores_of_the_running_instances(seen: Seen) -> None:
     for role, limit in MAX_SCORE.items():
         assert seen.scores[role] <= limit, (role, seen.scores)
+
+
+def test_private_tmp_is_what_dynamic_user_implies(seen: Seen, suite: str) -> None:
+    """DynamicUser= implies PrivateTmp=: yes on systemd 252, and on 257 "disconnected", a
+    tmpfs of the unit's own with no directory in the host's /tmp or /var/tmp (which an
+    explicit PrivateTmp=yes would ask for again, and a full /tmp would fail the start)."""
+    for role, shown in seen.private_tmp.items():
+        if suite == "bookworm":
+            assert shown == ["PrivateTmp=yes"], role
+        else:
+            assert sorted(shown) == ["PrivateTmp=yes", "PrivateTmpEx=disconnected"], role
+    if suite != "bookworm":
+        assert seen.host_tmp == []
 
 
 def test_no_unit_sees_its_root_again_under_usr(seen: Seen) -> None:

@@ -10,8 +10,9 @@ libraries probe by running programs (netconf: pyroute2 0.7); the kill filter fol
 
 How, and why that way:
 - Classic BPF through prctl(PR_SET_SECCOMP), not the seccomp(2) system call: seccomp(2)
-  is not in systemd's @system-service set, so under the units calling it would get the
-  caller killed. The price is that prctl has no TSYNC: the filter covers the calling
+  is not in systemd 252's @system-service set, where the units' filters answer it with
+  EPERM (systemd 257 lets it through); prctl works under both. The price is that prctl
+  has no TSYNC: the filter covers the calling
   thread and what it later creates, not threads that already run. So a process with
   other threads is refused (OSError), rather than given a filter with a hole in it.
   The kernel tells, without /proc (which io's and netconf's units do not mount):
