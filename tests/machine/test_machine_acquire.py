@@ -98,6 +98,9 @@ def test_lease_obtained() -> None:
 
 
 def test_retransmission_schedule_within_jitter() -> None:
+    """RFC 2131 4.1: 4, 8, 16... seconds, each randomized by -1..+1 s, so that clients
+    started together (a power cut) do not retransmit in step."""
+    firsts = []
     for seed in range(20):
         h = Harness(seed=seed)
         h.link_up()
@@ -110,10 +113,13 @@ def test_retransmission_schedule_within_jitter() -> None:
         assert len(times) == 6  # DISCOVER_ATTEMPTS
         for gap, base in zip(gaps(times), (4, 8, 16, 32, 64), strict=True):
             assert base - 1 <= gap <= base + 1
+        firsts.append(gaps(times)[0])
         assert h.state is State.INIT  # gave up: start again with a new xid
         h.fire()
         assert h.state is State.SELECTING
         assert h.last_sent().message.xid != sent(h.history)[0].message.xid
+    # randomized: the seeds' first gaps differ, and spread over most of the 2 s
+    assert len({round(g, 3) for g in firsts}) > 10 and max(firsts) - min(firsts) > 1.0
 
 
 def test_a_renew_while_discovers_go_unanswered_sends_one_now() -> None:

@@ -69,15 +69,28 @@ class LeaseLab:
         # a fresh server for each lab: an earlier test's client (another random MAC) may
         # still hold the address this one asks for in dnsmasq's lease file
         c.run(["rm", "-f", "/tmp/dnsmasq.leases"])
-        c.run(["ip", "netns", "add", "srv"])
-        c.run(["ip", "link", "add", IFACE, "type", "veth", "peer", "name", "veth1",
-               "netns", "srv"])
-        c.run(["ip", "-n", "srv", "addr", "add", f"{SERVER_IP}/24", "dev", "veth1"])
-        c.run(["ip", "-n", "srv", "link", "set", "veth1", "up"])
-        c.run(["ip", "-n", "srv", "link", "set", "lo", "up"])
-        c.run(["ip", "link", "set", IFACE, "up"])
+        # Undone if any step fails (as start_dnsmasq()), whoever made the lab: the next
+        # test's lab in the shared container would find srv and veth0 there, and fail too.
+        try:
+            c.run(["ip", "netns", "add", "srv"])
+            c.run(["ip", "link", "add", IFACE, "type", "veth", "peer", "name", "veth1",
+                   "netns", "srv"])
+            c.run(["ip", "-n", "srv", "addr", "add", f"{SERVER_IP}/24", "dev", "veth1"])
+            c.run(["ip", "-n", "srv", "link", "set", "veth1", "up"])
+            c.run(["ip", "-n", "srv", "link", "set", "lo", "up"])
+            c.run(["ip", "link", "set", IFACE, "up"])
+        except BaseException:
+            self.close()
+            raise
 
     def start_dnsmasq(self) -> None:
+        try:
+            self._start_dnsmasq()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_dnsmasq(self) -> None:
         self.c.run(["rm", "-f", "/tmp/dnsmasq.log"])
         self.dnsmasq = self.c.spawn([
             "ip", "netns", "exec", "srv", "dnsmasq", "--keep-in-foreground", "--no-ping",
@@ -121,8 +134,10 @@ class LeaseLab:
         c.run(["ip", "-n", "srv", "link", "set", "veth1", "master", "br0", "up"])
 
     def close(self) -> None:
+        """Everything the lab made, whatever is there of it; again is harmless."""
         if self.dnsmasq is not None:
             self.dnsmasq.stop()
+            self.dnsmasq = None
         self.c.run(["systemctl", "stop", f"leasebox@{IFACE}.target"], check=False)
         self.c.run(["ip", "link", "del", IFACE], check=False)
         self.c.run(["ip", "netns", "del", "srv"], check=False)
