@@ -343,3 +343,55 @@ def test_bus_is_root_without_capabilities_and_hears_only_netconf(lab: LeaseLab) 
     assert resolvectl(c, "dns") == list(DNS)  # none of it reached resolved
     assert "refused a hand-off for veth0" in lab.journal("-u", "leasebox-bus.service",
                                                          "-o", "cat")
+
+
+SECOND = "veth2"  # a second NIC leasebox runs on, beside veth0 (its peer veth3 in srv)
+
+
+def test_two_interfaces_share_the_bus_and_each_leaves_only_its_own(lab: LeaseLab) -> None:
+    """Wired and wireless, say: two targets at once, one leasebox-bus holding both links'
+    DNS at resolved (and the NTP server once at timesyncd), wait-online for both; stopping
+    one takes back its address and its link's DNS only, the NTP server staying while the
+    other link still has it."""
+    c = lab.c
+    lab.bridge_server()  # dnsmasq on br0 in srv, which serves both veths
+    second = f"leasebox@{SECOND}.target"
+    c.run(["ip", "link", "add", SECOND, "type", "veth", "peer", "name", "veth3", "netns", "srv"])
+    try:
+        c.run(["ip", "-n", "srv", "link", "set", "veth3", "master", "br0", "up"])
+        c.run(["ip", "link", "set", SECOND, "up"])
+        c.run(["systemctl", "start", TARGET, second])
+
+        def address(link: str) -> str | None:
+            out = json.loads(c.run(["ip", "-4", "-j", "addr", "show", "dev", link]).stdout)
+            found = [a["local"] for entry in out for a in entry.get("addr_info", [])
+                     if a.get("scope") == "global"]
+            return found[0] if found else None
+
+        first = wait_for("an address on veth0", lambda: address(IFACE), 15)
+        other = wait_for(f"an address on {SECOND}", lambda: address(SECOND), 15)
+        assert first != other
+        done = c.run(["leaseboxctl", "wait-online", "--json", "--timeout", "30", IFACE, SECOND])
+        online = json.loads(done.stdout)
+        assert online["online"] is True and online["dns_pending"] == {}, online
+        for link in (IFACE, SECOND):
+            assert resolvectl(c, "dns", link) == list(DNS), link
+            assert resolvectl(c, "domain", link) == list(DOMAINS), link
+        wait_for("the NTP server at timesyncd, once", lambda: runtime_ntp(c) == [NTP], 10)
+        assert c.run(["systemctl", "is-active", "leasebox-bus.service"]).stdout.strip() \
+            == "active"
+
+        c.run(["systemctl", "stop", second])
+        assert address(SECOND) is None
+        wait_for(f"{SECOND}'s DNS taken back", lambda: resolvectl(c, "dns", SECOND) == [], 10)
+        assert resolvectl(c, "domain", SECOND) == []
+        # the other link keeps all of it: its address, its DNS, the shared NTP server
+        assert address(IFACE) == first
+        assert resolvectl(c, "dns", IFACE) == list(DNS)
+        assert runtime_ntp(c) == [NTP]
+        assert lab.status_line().startswith("Bound ")
+        c.run(["systemctl", "stop", TARGET])
+        wait_for("NTP reverted with the last link", lambda: runtime_ntp(c) == [], 10)
+    finally:
+        c.run(["systemctl", "stop", second], check=False)
+        c.run(["ip", "link", "del", SECOND], check=False)
