@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import ctypes
 import os
 import selectors
 import signal
@@ -30,6 +31,7 @@ from leasebox.ipc import control
 from leasebox.runtime import ifname
 from tests.activation import io_sockets, place_fds
 
+PR_SET_PDEATHSIG = 1
 RESTART_BURST = 5
 RESTART_INTERVAL = 10.0
 STOP_TIMEOUT = 5.0
@@ -86,9 +88,15 @@ class Launcher:
         env.update(NOTIFY_SOCKET=svc.notify_path, LISTEN_FDS=str(len(fds)),
                    LISTEN_FDNAMES=":".join(names))
         env.pop("LISTEN_PID", None)
+        self_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # child: fds to 3.., LISTEN_PID = our own pid, exec
             try:
+                # killed with the launcher, whatever ends it (a test's SIGKILL after its
+                # grace): never left running in a namespace the test then deletes
+                ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+                if os.getppid() != self_pid:  # the launcher went before the prctl
+                    os._exit(127)
                 place_fds(fds)
                 os.closerange(3 + len(fds), 4096)
                 env["LISTEN_PID"] = str(os.getpid())
@@ -163,22 +171,24 @@ class Launcher:
         for svc in self.services:
             svc.notify.setblocking(False)
             self.sel.register(svc.notify, selectors.EVENT_READ, ("notify", svc))
-        for svc in self.services:
-            self.spawn(svc)
-        while not self.stopping:
-            for key, _ in self.sel.select(1.0):
-                kind, svc = key.data
-                if kind == "signal":
-                    try:
-                        wake_r.recv(64)
-                    except BlockingIOError:
-                        pass
-                    self.stopping = True
-                elif kind == "notify":
-                    self.read_notify(svc)
-                elif kind == "exit":
-                    self.reap(svc)
-        self.shutdown()
+        try:
+            for svc in self.services:
+                self.spawn(svc)
+            while not self.stopping:
+                for key, _ in self.sel.select(1.0):
+                    kind, svc = key.data
+                    if kind == "signal":
+                        try:
+                            wake_r.recv(64)
+                        except BlockingIOError:
+                            pass
+                        self.stopping = True
+                    elif kind == "notify":
+                        self.read_notify(svc)
+                    elif kind == "exit":
+                        self.reap(svc)
+        finally:  # a SystemExit from read_notify too: the services stop with us
+            self.shutdown()
         return 0
 
     def shutdown(self) -> None:

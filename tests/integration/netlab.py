@@ -39,14 +39,18 @@ class Lab:
         self.client = f"lbxc-{os.getpid()}-{n}"
         self.server = f"lbxs-{os.getpid()}-{n}"
         self.procs: list[subprocess.Popen[bytes]] = []
-        sh(["ip", "netns", "add", self.client])
-        sh(["ip", "netns", "add", self.server])
-        sh(["ip", "link", "add", "veth0", "netns", self.client, "address", CLIENT_MAC,
-            "type", "veth", "peer", "name", "veth1", "netns", self.server])
-        self.ip(self.server, "addr", "add", f"{SERVER_IP}/24", "dev", "veth1")
-        for ns, dev in ((self.server, "veth1"), (self.client, "veth0")):
-            self.ip(ns, "link", "set", "lo", "up")
-            self.ip(ns, "link", "set", dev, "up")
+        try:  # undone if a step fails: the fixture's close() never runs then
+            sh(["ip", "netns", "add", self.client])
+            sh(["ip", "netns", "add", self.server])
+            sh(["ip", "link", "add", "veth0", "netns", self.client, "address", CLIENT_MAC,
+                "type", "veth", "peer", "name", "veth1", "netns", self.server])
+            self.ip(self.server, "addr", "add", f"{SERVER_IP}/24", "dev", "veth1")
+            for ns, dev in ((self.server, "veth1"), (self.client, "veth0")):
+                self.ip(ns, "link", "set", "lo", "up")
+                self.ip(ns, "link", "set", dev, "up")
+        except BaseException:
+            self.close()
+            raise
 
     # ---- plumbing -------------------------------------------------------------------------
 
@@ -78,7 +82,9 @@ class Lab:
     def close(self) -> None:
         for proc in reversed(self.procs):
             if proc.poll() is None:
-                self.stop(proc, timeout=10)
+                # above the launcher's own worst case (5 s for the engine's leave, 5 s for
+                # the services to stop), so that it kills what does not stop itself
+                self.stop(proc, timeout=20)
         for ns in (self.client, self.server):
             sh(["ip", "netns", "del", ns], check=False)
 
