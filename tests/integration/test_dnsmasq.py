@@ -71,18 +71,27 @@ def test_release_on_stop_removes_everything(lab: Lab) -> None:
 
 def test_renewal_at_t1_is_unicast(lab: Lab) -> None:
     dns = Dnsmasq(lab, *FAST_TIMERS).start()
+    capture = lab.tmp / "tcpdump.log"
+    cap = lab.spawn(lab.server, ["tcpdump", "-i", "veth1", "-n", "-l", "--immediate-mode",
+                                 "udp port 67"], capture)
+    wait_for("tcpdump", lambda: "listening" in capture.read_text(), 10)
     box = Leasebox(lab).start()
     addr = lab.wait_address()
+    bound_at, lifetime = time.monotonic(), addr["valid_life_time"]
     assert dns.count("DHCPDISCOVER") == 1
     wait_for("a renewal", lambda: dns.count("DHCPACK") >= 2, 10)
-    # dnsmasq logs which interface and whether the request was broadcast; a renewal is
-    # unicast from the leased address to the server (RFC 2131 4.4.5)
-    assert "renewing" in box.log().lower() or "RENEWING" in box.log()
+    wait_for("BOUND again", lambda: box.status().startswith("Bound "), 5)
     assert dns.count("DHCPDISCOVER") == 1
     again = lab.address()
     assert again is not None and again["local"] == addr["local"]
-    assert again["valid_life_time"] >= 110  # refreshed by the renewal
-    wait_for("BOUND again", lambda: box.status().startswith("Bound "), 5)
+    # refreshed by the renewal: more left than the first lease's lifetime less the wait
+    assert again["valid_life_time"] > lifetime - (time.monotonic() - bound_at) + 2, again
+    # the renewal's REQUEST is unicast from the leased address to the server (RFC 2131
+    # 4.4.5), where the first exchange was broadcast from 0.0.0.0
+    unicast = f"IP {addr['local']}.68 > {SERVER_IP}.67:"
+    wait_for("the renewal on the wire", lambda: unicast in capture.read_text(), 5)
+    lab.stop(cap)
+    assert "IP 0.0.0.0.68 > 255.255.255.255.67:" in capture.read_text()
 
 
 def test_rebinding_when_the_server_is_gone_at_t1(lab: Lab) -> None:
