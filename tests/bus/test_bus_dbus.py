@@ -33,7 +33,7 @@ from jeepney import (
 )
 from jeepney.low_level import Header
 
-from leasebox.bus.dbus import MAX_QUEUED, Connection, DBusError
+from leasebox.bus.dbus import MAX_MESSAGE, MAX_QUEUED, Connection, DBusError
 from leasebox.bus.links import ServicesLost
 from leasebox.bus.services import RESOLVED, TIMESYNCD, BusServices
 from tests.waiting import wait_for
@@ -365,3 +365,27 @@ def test_a_flood_of_signals_does_not_push_out_an_owner_change(tmp_path: Path) ->
     with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
         conn.call(RESOLVED, "RevertLink", "i", (1,))
         assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
+
+
+@needs_fakes
+def test_a_signal_too_large_to_take_is_dropped_not_the_connection(bus: PrivateBus) -> None:
+    """Any local user may send us a signal as large as the bus allows: it was taken for a
+    broken connection (ServicesLost), every call failing, again after each reconnect. It
+    is dropped as it streams by, never buffered, and the calls go on."""
+    bus.start("resolved")
+    with Connection(bus.address) as ours, Connection(bus.address) as theirs:
+        deadline = time.monotonic() + 10
+        for size in (MAX_MESSAGE + 1, 3 * MAX_MESSAGE):
+            noise = new_signal(DBusAddress("/x", interface="org.example.Noise"), "Noise",
+                               "ay", (b"x" * size,))
+            noise.header.fields[HeaderFields.destination] = ours.unique_name
+            theirs.send(noise, deadline)
+        small = new_signal(DBusAddress("/x", interface="org.example.Noise"), "Noise", "s",
+                           ("after",))
+        small.header.fields[HeaderFields.destination] = ours.unique_name
+        theirs.send(small, deadline)
+        ours.call(RESOLVED, "RevertLink", "i", (4,))
+        assert not ours.queued()  # nothing of it kept, and the stream still in step
+        ours.call(RESOLVED, "RevertLink", "i", (5,))
+    assert bus.calls() == [{"call": "RevertLink", "ifindex": 4},
+                           {"call": "RevertLink", "ifindex": 5}]

@@ -12,6 +12,7 @@ sooner.
 from __future__ import annotations
 
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -27,6 +28,19 @@ CALL_TIMEOUT = 5.0
 MAX_MESSAGE = 1 << 20  # what we take from the bus in one message; our replies are tiny
 MAX_QUEUED = 256  # signals kept for the caller between two polls; older ones are dropped
 BUS_NAME = "org.freedesktop.DBus"  # the bus itself: no client can send with this name
+
+
+_FIXED_HEADER = 16  # endianness, type, flags, version, body length, serial, fields length
+
+
+def _message_size(fixed: bytes) -> int:
+    """The whole size of the message these 16 bytes begin: the fixed header, the header
+    fields (padded to 8) and the body (the D-Bus specification, "Message Format")."""
+    order = {ord("l"): "<", ord("B"): ">"}.get(fixed[0])
+    if order is None or fixed[3] != 1:
+        raise DBusError("D-Bus: not a message of protocol version 1")
+    body, _serial, fields = struct.unpack_from(f"{order}III", fixed, 4)
+    return int(_FIXED_HEADER + fields + (-(_FIXED_HEADER + fields) % 8) + body)
 
 
 def _owner_change(msg: Message) -> bool:
@@ -67,6 +81,8 @@ class Connection:
         self.timeout = timeout
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         self.parser = Parser()
+        self._pending = bytearray()  # bytes of the next message, not yet whole
+        self._skip = 0  # bytes of an oversized message still to drop
         self.serial = 0
         self.signals: deque[Message] = deque(maxlen=MAX_QUEUED)
         self.unique_name = ""
@@ -127,17 +143,38 @@ class Connection:
         self._settimeout(deadline)
         self.sock.sendall(BEGIN)  # the Authenticator leaves the last line to its caller
 
+    def _feed(self, data: bytes) -> None:
+        """Hand the parser whole messages only, and none larger than MAX_MESSAGE: a larger
+        one is dropped as it streams by, never buffered. Any client may send us signals as
+        large as the bus allows (32 MiB on the system bus); failing on one would let a
+        local user cut every call short, again and again. Our own replies are tiny: one
+        that large would be no answer, and the call ends at its deadline."""
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        self._pending += data
+        while len(self._pending) >= _FIXED_HEADER:
+            size = _message_size(bytes(self._pending[:_FIXED_HEADER]))
+            if size > MAX_MESSAGE:
+                dropped = min(size, len(self._pending))
+                self._skip = size - dropped
+                del self._pending[:dropped]
+                continue
+            if len(self._pending) < size:
+                break
+            self.parser.add_data(bytes(self._pending[:size]))
+            del self._pending[:size]
+
     def _next_message(self, deadline: float | None) -> Message | None:
         """The next message; None when `deadline` is None and none is complete yet."""
         while True:
             msg = self.parser.get_next_message()
             if msg is not None:
                 return msg
-            if self.parser.bytes_desired() > MAX_MESSAGE:
-                raise DBusError("D-Bus: message too large")
             if deadline is None:
                 return None
-            self.parser.add_data(self._recv(deadline))
+            self._feed(self._recv(deadline))
 
     def send(self, msg: Message, deadline: float) -> int:
         self.serial += 1
@@ -221,7 +258,7 @@ class Connection:
                     data = self.sock.recv(65536)
                     if not data:
                         raise DBusError("D-Bus: the bus closed the connection")
-                    self.parser.add_data(data)
+                    self._feed(data)
         finally:
             self.sock.setblocking(True)
         while (msg := self._next_message(None)) is not None:
