@@ -22,6 +22,7 @@ from leasebox.io.loop import IoLoop, Sockets
 from leasebox.ipc import channel
 from leasebox.runtime import rtnetlink
 from tests.conftest import Logs
+from tests.io.iolab import bootrequest
 
 ADDRESS = IPv4Address("192.0.2.10")
 MAC = bytes.fromhex("020000000001")
@@ -336,3 +337,37 @@ def test_a_batch_larger_than_the_send_buffer_is_dropped_not_fatal(
 
     monkeypatch.setattr(rig.io.socks, "engine", Small())
     rig.io.on_packet()  # no exception: said (throttled), and io goes on
+
+
+def test_what_the_engine_may_put_on_the_wire_is_bounded(rig: Rig, logs: Logs) -> None:
+    """A compromised engine has no network of its own; through io it could send UDP/67
+    anywhere, free-form options and all, as fast as it likes. A burst of SEND_BURST, then
+    SEND_RATE a second: what is over is not sent, the engine told so, and said once."""
+    engine = rig.ends[0]
+    payload = bytes(bootrequest(MAC))
+
+    def ask(n: int) -> list[bool]:
+        done = []
+        for _ in range(n):
+            channel.send(engine, ipc.SendUnicast(IPv4Address("192.0.2.1"), payload))
+            rig.io.on_engine()
+            reply = channel.recv(engine, ipc.Peer.IO, ipc.Peer.ENGINE)
+            assert isinstance(reply, ipc.TxDone)
+            done.append(reply.sent)
+        return done
+
+    out: list[tuple[bytes, tuple[str, int]]] = []
+
+    class Udp:  # the UDP :68 socket, recording what goes out
+        def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+            out.append((data, address))
+            return len(data)
+
+    rig.io.socks.udp = Udp()  # type: ignore[assignment]
+    sent = ask(loop.SEND_BURST + 5)
+    assert len(out) == loop.SEND_BURST
+    assert sent.count(True) == loop.SEND_BURST and sent[loop.SEND_BURST:] == [False] * 5
+    warned = [r for r in logs.at_least(WARNING, "leasebox.io.test") if "not sent" in r.message]
+    assert len(warned) == 1
+    rig.clock.now += 2 / loop.SEND_RATE  # refilled: two more
+    assert ask(3) == [True, True, False]

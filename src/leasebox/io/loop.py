@@ -53,6 +53,13 @@ ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link qu
 LINKS_SEQ = 0x40000000  # the dump of all links (host_macs), between the two
 ADDR_QUERY_TIMEOUT = 2.0  # seconds for the kernel's list of addresses (a GUARD's check)
 ADDR_QUERY_TRIES = 3  # then the GUARD is given up: the next one asks again
+# What the engine may put on the wire through io: DHCP needs a few requests a minute (a
+# DISCOVER every 4 s and more at worst, a REQUEST, a DECLINE); a compromised engine, which
+# has no network of its own, would use io as a way out (any UDP/67 destination, free-form
+# options) and as a flood source. A burst of SEND_BURST, then SEND_RATE a second; what is
+# over is not sent, said, and the engine told (its timers send again).
+SEND_BURST = 20
+SEND_RATE = 1.0
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -145,12 +152,31 @@ class _Throttle:
                           else "")
 
 
+class _SendBudget:
+    """A token bucket: SEND_BURST requests at once, refilled at SEND_RATE a second."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._tokens = float(SEND_BURST)
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(float(SEND_BURST), self._tokens + (now - self._at) * SEND_RATE)
+        self._at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+
 class IoLoop:
     def __init__(self, ifname: str, ifindex: int, socks: Sockets, log: Logger,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ifname, self.ifindex, self.socks, self.log = ifname, ifindex, socks, log
         self.clock = clock
         self.throttle = _Throttle(log, clock)
+        self.budget = _SendBudget(clock)
         self.link: ipc.LinkState | None = None  # what the engine was last told
         self.previous_mac: bytes | None = None  # the link's MAC before its last change
         self.probe: arp.ProbeRun | None = None
@@ -293,16 +319,8 @@ class IoLoop:
         except _ENGINE_GONE:
             raise Stop(EXIT_OK, "engine closed its socket") from None
         match action:
-            case Transmit(frame):
-                self.to_engine(ipc.TxDone(self.transmit(self.socks.packet, frame, "broadcast")))
-            case TransmitUnicast(destination, payload):
-                try:
-                    self.socks.udp.sendto(payload, (str(destination), SERVER_PORT))
-                except OSError as exc:
-                    self.throttle.warn("unicast", f"unicast to {destination}: {exc.strerror}")
-                    self.to_engine(ipc.TxDone(sent=False))
-                else:
-                    self.to_engine(ipc.TxDone(sent=True))
+            case Transmit() | TransmitUnicast():
+                self.to_engine(ipc.TxDone(self.send_request(action)))
             case StartProbe(address, rfc5227):
                 self.start_probe(address, rfc5227)
             case StartGuard(address, announce):
@@ -310,6 +328,21 @@ class IoLoop:
             case Drop(why):
                 self.log.info("not sent: %s (the engine sends again with the new one)", why)
                 self.to_engine(ipc.TxDone(sent=False))
+
+    def send_request(self, action: Transmit | TransmitUnicast) -> bool:
+        """Put the engine's request on the wire, within its budget; whether it went."""
+        if not self.budget.take():
+            self.throttle.warn("budget", f"request not sent: the engine asks for more than "
+                               f"{SEND_BURST} at once or {SEND_RATE:g} a second")
+            return False
+        if isinstance(action, Transmit):
+            return self.transmit(self.socks.packet, action.frame, "broadcast")
+        try:
+            self.socks.udp.sendto(action.payload, (str(action.destination), SERVER_PORT))
+        except OSError as exc:
+            self.throttle.warn("unicast", f"unicast to {action.destination}: {exc.strerror}")
+            return False
+        return True
 
     def transmit(self, sock: socket.socket, frame: bytes, what: str) -> bool:
         try:
