@@ -94,3 +94,26 @@ def test_a_denied_server_is_never_heard(tmp_path: Path) -> None:
     assert rig.svc.state is State.SELECTING  # the offer never reached the machine
     reply_from(rig, offer(discover), MAC_B)
     assert rig.svc.state is State.REQUESTING
+
+
+def test_another_network_after_a_carrier_loss_is_no_second_server(
+        tmp_path: Path, logs: Logs) -> None:
+    """A laptop that sleeps at home and wakes at the office: the office's server is the
+    only one on its link, not a rogue beside home's. The servers heard are forgotten with
+    the carrier (the allow and deny lists stay)."""
+    rig = make_rig(tmp_path)
+    rig.svc.servers.deny = (MAC_B,)
+    discover = rig.sent()
+    reply_from(rig, offer(discover), MAC_A)
+    assert rig.svc.link is not None
+    mac = rig.svc.link.mac
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, mac, 1500, False))
+    assert dispatch.status(rig.svc, rig.clock.now)["servers"] == []
+    rig.clock.now += 8 * 3600
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, mac, 1500, True))
+    discover = rig.sent()
+    reply_from(rig, offer(discover, server_id=OTHER_SERVER), MAC_A)
+    assert not [r for r in logs.at_least(WARNING) if r.fields.get("MESSAGE_ID") == MESSAGE_ID]
+    assert dispatch.status(rig.svc, rig.clock.now)["servers"] == [
+        f"{OTHER_SERVER} (02:00:00:00:00:aa)"]
+    assert rig.svc.servers.deny == (MAC_B,)

@@ -204,9 +204,14 @@ class EngineService:
                      link.ifindex, old.ifindex)
             self.feed(LinkDown(now, gone=True))
             old = replace(old, carrier=False)
+            self.servers.seen.clear()  # (a new attachment, as after a carrier loss)
             # netconf may have exited idle: started again, it brings a new link up
             self.connect_netconf()
         if old is not None and old.carrier != link.carrier:
+            if not link.carrier:
+                # The servers heard are those of this attachment: a laptop that sleeps at
+                # home and wakes at the office meets another server, which is no rogue
+                self.servers.seen.clear()
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)
 
