@@ -365,7 +365,10 @@ def test_an_event_that_is_a_link_or_not_a_file_is_dropped_not_followed(
     (queue / "000000000002.json").mkdir()
     os.mkfifo(queue / "000000000003.json")  # a reader that would block is not opened so
     (queue / "000000000004.json").write_text(json.dumps(EVENT))
+    fds_before = len(os.listdir("/proc/self/fd"))
     assert dispatch.run(_dispatch_args(tmp_path / "state")) == 0
+    # none left open: a directory's fd leaked, and many would exhaust the root dispatcher's
+    assert len(os.listdir("/proc/self/fd")) == fds_before
     assert log.read_text().splitlines() == ["bound"]  # only the regular file
     assert target.exists()  # the link went, not what it points to
     err = capsys.readouterr().err

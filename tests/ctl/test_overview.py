@@ -244,3 +244,30 @@ def test_status_prints_in_a_locale_without_its_characters(
                       env={"PYTHONIOENCODING": "latin-1"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("\\u25cf eth0") and "BOUND" in proc.stdout
+
+
+@pytest.mark.parametrize("extra", [
+    {"lease": {**LEASE, "expires_in": float("nan")}},  # NaN: no JSON, though Python's
+    {"lease": [1], "carrier": True},  # a lease that is no object
+    {"lease": {**LEASE, "server_id": "192.0.2.1", "obtained_ago": 10.0, "dns_servers": [1]},
+     "carrier": True},  # a server that is no text
+    {"lease": LEASE, "carrier": "yes"},
+])
+def test_a_broken_engines_reply_is_said_not_a_traceback(
+        tmp_path: Path, engines: list[FakeEngine], extra: dict[str, object],  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """leaseboxctl runs as root and reads what the engine answers, which parses network
+    data: a reply of the wrong shape is a bad reply (69) for that interface, never a
+    traceback that loses every other interface's output."""
+    engines.append(FakeEngine(tmp_path, "eth0", ["BOUND"], extra))
+    whole = {**LEASE, "server_id": "192.0.2.1", "obtained_ago": 10.0}
+    engines.append(FakeEngine(tmp_path, "eth1", ["BOUND"], {"lease": whole,
+                                                            "carrier": True}))
+    code = ctl_main.main(["--runtime-dir", str(tmp_path), "status", "eth0", "eth1"])
+    out, err = capsys.readouterr()
+    assert code == EX_UNAVAILABLE and "eth0: bad reply from the engine" in err, (out, err)
+    assert "192.0.2.57/24" in out  # eth1's all the same
+    for command in (["list"], ["list", "--json"]):  # what it shows of eth0, or why not
+        code = ctl_main.main(["--runtime-dir", str(tmp_path), *command, "eth0", "eth1"])
+        out, err = capsys.readouterr()
+        assert code in (0, EX_UNAVAILABLE) and "192.0.2.57/24" in out, (command, out, err)

@@ -333,21 +333,30 @@ def run_status(args: argparse.Namespace) -> int:
     names = _running(args)
     if isinstance(names, int):
         return names
-    results: list[dict[str, Any]] = []
+    results: list[tuple[str, dict[str, Any]]] = []
     code = 0
     for name in names:
         try:
             st = request(rundir, name, control.Command.STATUS)
             st["handoff"] = handoff_status(name)
-            results.append(st)
+            results.append((name, st))
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
             code = code or exc.code
     if args.json:
-        print(json.dumps(results, indent=2, sort_keys=True))
-    elif results:
-        now = time.time()
-        print("\n\n".join(format_status(st, now) for st in results))
+        print(json.dumps([st for _, st in results], indent=2, sort_keys=True))
+        return code
+    now = time.time()
+    shown = []
+    for name, st in results:
+        try:  # the engine's fields as it sends them; a broken or hostile one is said so
+            shown.append(format_status(st, now))
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+            print(terminal_safe(f"leaseboxctl: {name}: bad reply from the engine: "
+                                f"{type(exc).__name__}: {exc}"), file=sys.stderr)
+            code = code or EX_UNAVAILABLE
+    if shown:
+        print("\n\n".join(shown))
     return code
 
 
@@ -422,6 +431,22 @@ def overview_row(name: str, st: dict[str, Any] | None,
     }
 
 
+def _row(name: str, st: dict[str, Any]) -> dict[str, Any]:
+    """overview_row of an engine's answer whose fields have the types it sends; raises
+    CtlError for one that does not (a broken or hostile engine)."""
+    try:
+        row = overview_row(name, st)
+        fits = (isinstance(row["state"], str) and isinstance(st.get("lease") or {}, dict)
+                and row["carrier"] in (None, True, False)
+                and isinstance(row["expires_in"], int | float | None))
+    except (TypeError, KeyError, AttributeError, ValueError):
+        fits = False
+    if not fits:
+        raise CtlError(EX_UNAVAILABLE, f"{name}: bad reply from the engine: fields of the "
+                       "wrong type")
+    return row
+
+
 def _expiry(row: dict[str, Any]) -> str:
     if row["address"] is None:
         return "-"
@@ -438,7 +463,7 @@ def run_list(args: argparse.Namespace) -> int:
     answered = refused = False
     for name in names:
         try:
-            rows.append(overview_row(name, request(rundir, name, control.Command.STATUS)))
+            rows.append(_row(name, request(rundir, name, control.Command.STATUS)))
             answered = True
         except CtlError as exc:
             refused |= exc.code == EX_NOPERM

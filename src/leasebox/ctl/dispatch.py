@@ -311,9 +311,14 @@ def _read_at(queue: int, name: str) -> Any:
     """The event file `name` in the directory open as `queue`: a regular file, not a link."""
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                  dir_fd=queue)
-    with os.fdopen(fd, "rb") as handle:
+    try:  # checked before fdopen, which refuses a directory and would leave fd open
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise BadEvent("not a regular file")
+        handle = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with handle:
         return decode_event(handle.read(MAX_FILE + 1))
 
 

@@ -81,10 +81,16 @@ def encode_reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") 
 def decode_reply(data: bytes) -> dict[str, Any]:
     if not 0 < len(data) <= MAX_REPLY:
         raise ControlError(f"reply of {len(data)} bytes")
-    try:
-        obj = json.loads(data.decode("utf-8"))
+    try:  # (NaN and Infinity are no JSON, though Python's parser takes them)
+        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack
         raise ControlError("reply is not JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
         raise ControlError("reply has no 'ok'")
+    if not isinstance(obj.get("result", {}), dict):
+        raise ControlError("reply's 'result' is not an object")
     return obj
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
