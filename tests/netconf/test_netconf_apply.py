@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import Logs
 
 from leasebox.core.log import WARNING
-from leasebox.ipc import Names
+from leasebox.ipc import INFINITE, Names
 from leasebox.netconf.apply import ApplyFailed, Configurator, NotOurs, Tracked
 from leasebox.netconf.handoff import NOTHING
 from leasebox.netconf.state import from_json, to_json
@@ -30,6 +30,7 @@ class FakeKernel:
         self.routes: list[PlannedRoute] = []
         self.fail_on: str | None = None
         self.lifetime_bug = False
+        self.lifetime_cap: int | None = None  # a 32-bit kernel's LONG_MAX / HZ
         self.promote_secondaries = True
         # the kernel's rules about addresses and routes: a link left without an IPv4 address
         # loses every route through it, and a gateway must be on one of its subnets
@@ -51,7 +52,11 @@ class FakeKernel:
     def set_address(self, iface: IPv4Interface, broadcast: IPv4Address | None,
                     lifetime: int, prefix_route: bool = True, metric: int = 0) -> None:
         self._maybe_fail(f"addr {iface}")
-        self.addresses[iface] = 0xFFFFFFFF if self.lifetime_bug else lifetime
+        if self.lifetime_bug:
+            lifetime = 0xFFFFFFFF
+        elif self.lifetime_cap is not None and lifetime != 0xFFFFFFFF:
+            lifetime = min(lifetime, self.lifetime_cap)
+        self.addresses[iface] = lifetime
 
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None:
         self._maybe_fail(f"lifetimes {iface}")
@@ -319,6 +324,22 @@ def test_lifetimes_that_do_not_land_are_a_failure(setup: tuple[FakeKernel, FakeR
     with pytest.raises(ApplyFailed, match="lifetimes"):
         conf.apply(make_plan())
     assert not kernel.addresses and conf.tracked.empty
+
+
+@pytest.mark.parametrize("hz", [1000, 250])
+def test_a_lease_past_a_32_bit_kernels_cap_is_applied(
+        setup: tuple[FakeKernel, FakeResolver, Configurator], logs: Logs, hz: int) -> None:
+    """On i386 or armhf the kernel holds a finite lifetime for LONG_MAX / HZ seconds at
+    most (~24.8 days at HZ=1000, ~99 at 250): read back as wrong, a 120-day lease was
+    rolled back, and the engine got it again, and again: never an address. It is taken,
+    and the journal says when the address would go without a renewal."""
+    kernel, _resolver, conf = setup
+    kernel.lifetime_cap = (2**31 - 1) // hz
+    conf.apply(make_plan(lifetime=120 * 86400))
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): (2**31 - 1) // hz}
+    assert any("32-bit kernel's cap" in r.message for r in logs.at_least(WARNING))
+    conf.apply(make_plan(lifetime=INFINITE))  # forever is forever there too
+    assert kernel.addresses == {IPv4Interface("192.0.2.10/24"): INFINITE}
 
 
 def test_remove_leaves_an_mtu_someone_else_changed(setup: tuple[FakeKernel, FakeResolver,

@@ -28,6 +28,7 @@ from leasebox.netconf.validate import Plan, PlannedRoute
 
 MAX_RETRY = 60.0  # seconds between two tries of a pending DNS/NTP hand-off, at most
 LIFETIME_SLACK = 5  # seconds the kernel's countdown may have run between set and read-back
+KERNEL32_CAP = (2**31 - 1) // 1000  # the least a 32-bit kernel holds a finite lifetime for
 # the kernel's refusal of an MTU for the link as it is now (out of its or its parent's
 # range), which asking again does not change
 MTU_REFUSED = frozenset({errno.EINVAL, errno.ERANGE})
@@ -279,6 +280,10 @@ class Configurator:
         if not _lifetime_ok(plan.lifetime, got):
             raise OSError(errno.EPROTO, f"kernel holds {plan.interface} with lifetimes "
                           f"{got}, not {plan.lifetime}")
+        if got is not None and got[0] < plan.lifetime - LIFETIME_SLACK:
+            log.warning("the kernel holds %s for %d s of the lease's %d (a 32-bit kernel's "
+                        "cap): the address goes then unless the lease is renewed before",
+                        plan.interface, got[0], plan.lifetime)
         return flushed
 
     def _drop_old_address(self, old: IPv4Interface, plan: Plan) -> bool:
@@ -385,9 +390,14 @@ class Configurator:
 
 
 def _lifetime_ok(asked: int, got: tuple[int, int] | None) -> bool:
+    """Whether the kernel holds the address with the lifetime asked for: within the slack of
+    its countdown, or capped where a 32-bit kernel caps a finite one (LONG_MAX / HZ seconds,
+    ~24.8 days at HZ=1000, ~99 at 250): refusing that applied no lease longer than the cap
+    there, ever. The lease's renewal, at T1, puts it on again with its lifetime."""
     if got is None:
         return False
     valid, preferred = got
     if asked == INFINITE:
         return valid == preferred == INFINITE
-    return all(asked - LIFETIME_SLACK <= v <= asked for v in (valid, preferred))
+    floor = min(asked, KERNEL32_CAP) - LIFETIME_SLACK
+    return all(floor <= v <= asked for v in (valid, preferred))
