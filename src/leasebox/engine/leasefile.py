@@ -19,6 +19,7 @@ from leasebox.core import wire
 from leasebox.core.log import Logger
 from leasebox.core.machine import lease_from_ack
 from leasebox.core.machine.types import Lease
+from leasebox.core.record import record
 from leasebox.runtime import atomicfile, readfile
 
 MAGIC = b"LBXLEASE"
@@ -42,6 +43,7 @@ class NewerLeaseFile(LeaseFileError):
     """Written by a later leasebox (a downgrade): not read, and not thrown away either."""
 
 
+@record
 class Expired:
     """A lease file whose lease ran out: not used, but its address is asked for again in
     the DISCOVER and preferred among the offers (RFC 2131 4.4.1 lets a client suggest the
@@ -49,10 +51,7 @@ class Expired:
     switched off for longer than its lease, or a board without a real-time clock whose
     clock is ahead of the file, keeps its address where the server still has it free."""
 
-    __slots__ = ("lease",)
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
+    lease: Lease
 
 
 class UnreadableLeaseFile(LeaseFileError):
