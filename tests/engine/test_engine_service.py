@@ -470,6 +470,21 @@ def test_a_link_removed_while_netconf_is_idle_starts_netconf(rig: Rig) -> None:
     assert _netconf_called(rig)
 
 
+def test_a_new_link_under_the_name_starts_netconf_whatever_its_mac(tmp_path: Path) -> None:
+    """No lease held, so netconf has exited idle; the device goes and another comes under
+    the name (a USB NIC, a phone's tethering with a MAC of its own each time). A new link
+    is down: the netconf started for it brings it up (LinkUp=), or no DHCP ever starts."""
+    for mac in (MAC, b"\x02\x00\x5e\x00\x00\x99"):
+        (tmp_path / mac.hex()).mkdir()
+        rig = make_rig(tmp_path / mac.hex(), carrier=False)
+        assert not _netconf_called(rig)
+        dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+        assert not _netconf_called(rig)  # the same link
+        dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, mac, 1500, False))
+        assert _netconf_called(rig), mac.hex()
+        rig.netconf.close()
+
+
 def test_io_gone_without_a_lease_starts_no_netconf(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, carrier=False)
     rig.io.close()

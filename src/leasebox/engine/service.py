@@ -194,6 +194,8 @@ class EngineService:
             # A restored client remembers whether its link was up; tell it how it is now.
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             self.update_status(force=True)
+            if old is not None and old.ifindex != link.ifindex:
+                self.connect_netconf()  # a new link, down until netconf brings it up (below)
             return
         self.client.set_link_mtu(link.mtu)  # netconf may have changed it (option 26)
         if old is not None and old.ifindex != link.ifindex:
