@@ -444,6 +444,30 @@ def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     assert rig.svc.state is State.REBOOTING
 
 
+def test_a_carrier_back_puts_the_lease_back_before_a_server_answers(tmp_path: Path) -> None:
+    """`ip link set down` and `up` (rfkill too) took every route through the link, and
+    brought back only the prefix route: the lease still in use goes to netconf again at
+    once, so a server that does not answer the INIT-REBOOT costs no default route. Not
+    after a leave that kept the configuration (SendRelease=no, KeepConfiguration=yes):
+    that is no longer leasebox's."""
+    rig = make_rig(tmp_path, config=ClientConfig(send_release=False))
+    first = bind(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+    again = rig.applies()
+    assert again.address == ADDRESS and again.routers == first.routers
+    assert again.request_id != first.request_id
+    assert rig.sent().message_type is wire.MessageType.REQUEST  # the INIT-REBOOT all the same
+    assert rig.svc.state is State.REBOOTING
+    rig.svc.settings = replace(rig.svc.settings, keep_configuration=True)
+    rig.control(control.Command.LEAVE)
+    assert rig.svc.state is State.STOPPED
+    for carrier in (False, True):
+        dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, carrier))
+    assert rig.netconf_conn is not None
+    assert not select.select([rig.netconf_conn], [], [], 0)[0]
+
+
 def _netconf_called(r: Rig) -> bool:
     """Whether the engine connected to netconf's socket since (socket activation)."""
     if not select.select([r.netconf], [], [], 0)[0]:

@@ -215,7 +215,19 @@ class EngineService:
                 # home and wakes at the office meets another server, which is no rogue
                 self.servers.seen.clear()
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
+            if link.carrier and old.ifindex == link.ifindex:  # (a new link: verified first)
+                self._reapply(now)
             self.update_status(force=True)
+
+    def _reapply(self, now: float) -> None:
+        """The carrier is back, the lease still in use: `ip link set down` (and rfkill)
+        took every route through the link with it, and `up` brings back only the prefix
+        route. netconf puts the lease's back now, not when a server next answers."""
+        applied = self.ledger.applied
+        if applied is None or self.ledger.pending or self.state is State.STOPPED:
+            return
+        if (msg := self.ledger.apply(applied, now, "reapply")) is not None:
+            self.send_netconf(msg)
 
     def _make_client(self, mac: bytes, now: float) -> Client:
         st = self.settings
