@@ -96,6 +96,21 @@ def test_an_mtu_the_kernel_refuses_costs_the_mtu_not_the_lease(tmp_path: Path) -
     assert kernel.mtu == 1500
 
 
+def test_an_mtu_set_by_hand_and_kept_is_said_in_the_answer(tmp_path: Path) -> None:
+    """`ip link set mtu 9000` after the lease set 1400: a renewal keeps theirs
+    (leasebox.conf(5)), and `leaseboxctl status` shows it under "Not applied" rather than
+    the lease's MTU alone."""
+    kernel = FakeKernel()
+    nc = netconf(tmp_path, kernel, FakeRtnl())
+    assert netconf_dispatch_engine(nc, replace(APPLY, mtu=1400)).reason == ""
+    kernel.mtu = 9000
+    answer: Any = netconf_dispatch_engine(nc, replace(APPLY, request_id=2, mtu=1400))
+    assert answer.status is ipc.ResultStatus.OK and kernel.mtu == 9000
+    assert answer.reason == "mtu 1400 not set, 9000 set by hand kept"
+    # a lease without an MTU leaves theirs, and has nothing to say about it
+    assert netconf_dispatch_engine(nc, replace(APPLY, request_id=3)).reason == ""
+
+
 def test_an_mtu_set_though_its_answer_failed_is_ours(tmp_path: Path) -> None:
     """A netlink timeout after the kernel took the MTU: it is on the link, so it is
     tracked, and the link's own comes back at the end."""

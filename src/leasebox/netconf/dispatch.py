@@ -192,6 +192,9 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
     notes = (*plan.notes, refused) if refused else plan.notes
     for note in notes:
         log.warning("apply #%d: %s", msg.request_id, note)
+    left = nc.configurator.mtu_left
+    if left is not None and plan.mtu not in (None, left):  # (said in the line above)
+        notes += (f"mtu {plan.mtu} not set, {left} set by hand kept",)
     return result(msg.request_id, ipc.ResultStatus.OK, notes_text(notes, nc.ifname))
 
 
