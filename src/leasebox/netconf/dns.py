@@ -1,8 +1,9 @@
 """Handing DNS servers and search domains on: a resolv.conf-format file per interface.
 
-Written for systems without systemd-resolved (or for whatever merges per-link files into
-/etc/resolv.conf). Only values that passed validation reach this module, and it checks them
-once more while rendering, so no name from the network can inject a line into the file.
+Written for systems without systemd-resolved (for a symlink from /etc/resolv.conf, or for
+whatever an administrator sets up to merge per-link files). Only values that passed
+validation reach this module, and it checks them once more while rendering, so no name
+from the network can inject a line into the file.
 The write is atomic (see leasebox.runtime.atomicfile): a reader sees the old file or the new one.
 """
 
