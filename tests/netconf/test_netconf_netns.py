@@ -489,6 +489,30 @@ def test_a_link_that_is_down_is_brought_up(netns: str, start_netconf: Any, pytho
     wait_for("the link up", lambda: "UP" in link_flags(netns), 15)
 
 
+def test_a_link_taken_down_after_netconf_served_it_stays_down(netns: str,
+                                                              start_netconf: Any) -> None:
+    """LinkUp=yes brings a link up once: a netconf started again later (the engine's
+    request at a lease's end, an upgrade) leaves an administrator's `ip link set down`
+    alone. A new link under the name (plugged in again) is brought up again."""
+    python = INTERPRETERS[0].values[0]
+    ip("-n", netns, "link", "set", IFACE, "down")
+    first = start_netconf(netns, python)
+    assert first.request(ipc.Remove(1)).status == OK
+    assert "UP" in link_flags(netns) and "brought it up" in first.output()
+    first.stop()
+    ip("-n", netns, "link", "set", IFACE, "down")  # the administrator's
+    again = start_netconf(netns, python)
+    assert again.request(ipc.Remove(2)).status == OK
+    assert "UP" not in link_flags(netns)
+    assert f"{IFACE} is down, set so since leasebox found or brought it up" in again.output()
+    again.stop()
+    ip("-n", netns, "link", "del", IFACE)
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    new = start_netconf(netns, python)
+    assert new.request(ipc.Remove(3)).status == OK
+    assert "UP" in link_flags(netns)
+
+
 def test_route_table_takes_every_route_of_the_lease(netns: str, start_netconf: Any) -> None:
     """RouteTable=100: the prefix route (the address goes on with noprefixroute), the
     option-3 default route and option-121 routes all go to table 100; main gets none."""

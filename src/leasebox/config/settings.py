@@ -311,8 +311,9 @@ USE_MTU = Setting(
 LINK_UP = Setting(
     _N, "LinkUp", v.boolean, True,
     "Bring the interface up (administratively, like `ip link set IFACE up`) when leasebox "
-    "starts and finds it down, as every DHCP client does. leasebox never takes an interface "
-    "down. No: leave the link as the administrator set it.",
+    "first serves it in a boot and finds it down (at boot, or plugged in), as every DHCP "
+    "client does; taken down by hand after that, it stays down. leasebox never takes an "
+    "interface down. No: leave the link as the administrator set it.",
     _NC, BOOL)
 MINIMUM_MTU = Setting(
     _N, "MinimumMTU", v.mtu, v.MTU_FLOOR,

@@ -77,7 +77,7 @@ from leasebox.netconf.startconfig import Configs
 from leasebox.netconf.state import FILENAME as STATE_FILENAME
 from leasebox.netconf.state import StateError, StateFile
 from leasebox.runtime import atomicfile as atomic
-from leasebox.runtime import cmdline, sandbox, sd
+from leasebox.runtime import cmdline, readfile, sandbox, sd
 from leasebox.runtime import ifname as ifnames
 from leasebox.runtime import log as logsetup
 from leasebox.runtime.exits import EX_CONFIG, EX_FATAL, EX_OK
@@ -98,6 +98,8 @@ RUNTIME_DIR = "/run/leasebox"  # netconf.state goes to RUNTIME_DIR/IFACE/
 # no resolver but root's could read them (README, "DNS without systemd-resolved").
 DNS_DIR = "/run/leasebox-dns"
 CONFIG_ROOT = "/"
+# the ifindex of the link a netconf of this boot served with LinkUp=yes (_link_up_once)
+SERVED_FILENAME = "link-up"
 
 
 class _Stop(Exception):
@@ -533,7 +535,7 @@ def _remove_leftovers(args: _Args, log: Logger) -> None:
     runtime_dir = os.path.join(args.runtime_dir, args.interface)
     dns = ResolvConfFile(args.dns_dir, args.interface)
     for directory, filename in ((runtime_dir, STATE_FILENAME), (runtime_dir, CONFIG_FILENAME),
-                                (dns.directory, dns.filename)):
+                                (runtime_dir, SERVED_FILENAME), (dns.directory, dns.filename)):
         try:
             if atomic.remove_leftovers(directory, filename):
                 log.info("removed the temporary files of %s an interrupted write left in %s",
@@ -692,6 +694,31 @@ def _bring_up(rtnl: Rtnl, index: int, ifname: str, log: Logger) -> None:
         log.error("cannot bring %s up: %s", ifname, exc)
 
 
+def _link_up_once(rtnl: Rtnl, link: LinkInfo, ifname: str, runtime_dir: str,
+                  log: Logger) -> None:
+    """LinkUp=yes: bring the link up when the first netconf of this boot to serve it finds
+    it down (at boot, or plugged in: a new link is down). One started again later (on the
+    engine's request at a lease's end, by an upgrade) leaves an administrator's `ip link
+    set down` as it is, as a link that is down on purpose."""
+    path = os.path.join(runtime_dir, SERVED_FILENAME)
+    try:
+        served = readfile.read_regular(path, 16) == f"{link.index}\n".encode()
+    except OSError:  # none yet (or not a file of ours): served now
+        served = False
+    if served:
+        if not link.up:
+            log.info("%s is down, set so since leasebox found or brought it up: left down "
+                     "(`ip link set %s up` brings it back)", ifname, ifname)
+        return
+    if not link.up:
+        _bring_up(rtnl, link.index, ifname, log)
+    try:
+        atomic.write_atomic(runtime_dir, SERVED_FILENAME, f"{link.index}\n".encode())
+    except OSError as exc:
+        log.warning("cannot note that %s is served (%s): a later netconf brings it up "
+                    "again if it is down then", ifname, exc.strerror or exc)
+
+
 def _take_back(svc: _Service, quiet: bool = False) -> bool:
     """Started while the link is gone (it went while no netconf ran): what an earlier
     netconf handed on for it (DNS, NTP) is taken back, as when it goes under a running
@@ -780,9 +807,9 @@ def _wait_for_link(svc: _Service, taken_back: bool = True) -> bool:
 def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     """Bring the link up if asked, and serve it (see _run) until it goes."""
     ifname, log = svc.ifname, svc.log
-    if not link.up and svc.policy.link_up:
-        _bring_up(rtnl, link.index, ifname, log)
     runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
+    if svc.policy.link_up:
+        _link_up_once(rtnl, link, ifname, runtime_dir, log)
     state = StateFile(runtime_dir, link.index)
     resolver = _resolver(svc.args, ifname, runtime_dir)
     log.info("%s", resolver.describe())
