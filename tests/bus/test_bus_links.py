@@ -234,6 +234,70 @@ def test_a_lost_connection_keeps_an_ntp_revert_owed(fake: FakeServices,
     assert fake.calls[-1] == ("set_ntp", ())
 
 
+class LateTimesyncd(FakeServices):
+    """timesyncd carries each call out, but its answer comes too late while `late`."""
+
+    late = False
+
+    def set_ntp(self, servers: Sequence[IPv4Address]) -> None:
+        super().set_ntp(servers)
+        if self.late:
+            raise ServicesLost("D-Bus: no answer in time")
+
+
+def test_timesyncd_told_in_doubt_is_told_again_even_nothing() -> None:
+    """A call to timesyncd that went unanswered may have been carried out: what it holds
+    is not known, and it is told again whatever is wanted then. Before, its servers stayed
+    with timesyncd when the lease went before the retry (it kept polling the old network's
+    server, never falling back to Debian's pool), and a take-back unanswered kept the
+    lease's servers from it when the same lease came back."""
+    late = LateTimesyncd()
+    links = Links(late)
+    ntp = Want(2, Names(ntp_servers=(A("192.0.2.1"),)))
+    late.late = True
+    links.update("eth0", ntp)
+    links.deliver(0.0)
+    late.late = False
+    links.update("eth0", None)  # released before the retry
+    assert links.pending(Target.TIMESYNCD)
+    links.deliver(10.0)
+    assert late.calls == [("set_ntp", (A("192.0.2.1"),)), ("set_ntp", ())]
+    # the reverse: delivered, its take-back unanswered, and the same lease back
+    links.update("eth0", ntp)
+    links.deliver(20.0)
+    late.late = True
+    links.update("eth0", None)
+    links.deliver(21.0)
+    late.late = False
+    links.update("eth0", ntp)
+    assert links.pending(Target.TIMESYNCD)
+    links.deliver(30.0)
+    assert late.calls[-1] == ("set_ntp", (A("192.0.2.1"),))
+    assert not links.pending(Target.TIMESYNCD)
+
+
+def test_an_unseen_timesyncd_is_told_even_nothing(fake: FakeServices) -> None:
+    """A restarted leasebox-bus resumes a link with NTP (an earlier one may have handed it
+    on), or the bus connection broke (a timesyncd restart went unseen): the link leaving
+    before the servers go again still takes them back."""
+    ntp = Want(2, Names(ntp_servers=(A("192.0.2.1"),)))
+    resumed = Links(fake)
+    resumed.resume("eth0", ntp)
+    resumed.update("eth0", None)
+    assert resumed.pending(Target.TIMESYNCD)
+    resumed.deliver(0.0)
+    assert fake.calls == [("set_ntp", ())]
+    lost = Links(fake)
+    lost.update("eth0", ntp)
+    lost.deliver(1.0)
+    lost.connection_lost(2.0, "lost the system bus: EOF")
+    lost.update("eth0", None)
+    assert lost.pending(Target.TIMESYNCD)
+    lost.deliver(10.0)
+    assert fake.calls[-1] == ("set_ntp", ())
+    assert not lost.pending(Target.TIMESYNCD)
+
+
 def test_nothing_held_means_nothing_called(fake: FakeServices) -> None:
     links = Links(fake)
     links.update("eth0", Want(2, Names()))

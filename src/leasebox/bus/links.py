@@ -85,6 +85,10 @@ class Links:
     resolved_todo: set[str] = field(default_factory=set)
     resolved_errors: dict[str, str] = field(default_factory=dict)  # why a link is still to do
     ntp_has: tuple[IPv4Address, ...] | None = None  # None: unknown (never told, or forgot)
+    # timesyncd may hold servers of ours that ntp_has does not say (a call that went
+    # unanswered, an earlier leasebox-bus's, an unseen restart): it is told again, even
+    # nothing, rather than taken to hold what was last known
+    ntp_doubt: bool = False
     retry: dict[Target, Retry] = field(default_factory=lambda: {t: Retry() for t in Target})
 
     # ---- what netconf asks ----------------------------------------------------------------
@@ -120,6 +124,8 @@ class Links:
         self.update(ifname, want)
         if want.names.dns_servers or want.names.domains:
             self.resolved_has[ifname] = (want.ifindex, (), ())
+        if want.names.ntp_servers:  # which timesyncd may hold, the link left or not
+            self.ntp_doubt = True
 
     def resume_unknown(self, ifname: str, ifindex: int) -> None:
         """A link an earlier leasebox-bus held, its file unreadable: resolved may have DNS
@@ -163,6 +169,7 @@ class Links:
                 # a new timesyncd holds none of ours, nor one not running: nothing is owed
                 # to it (an owed take-back would keep the bus from its idle exit for ever)
                 self.ntp_has = None
+                self.ntp_doubt = False
             else:
                 self._ntp_unknown()
         if present:
@@ -188,6 +195,7 @@ class Links:
         unknown holding would make it look done)."""
         if self.ntp_union():
             self.ntp_has = None
+            self.ntp_doubt = True  # as wanted now, or nothing if the link leaves before
 
     # ---- delivery -------------------------------------------------------------------------
 
@@ -195,7 +203,8 @@ class Links:
         if target is Target.RESOLVED:
             return bool(self.resolved_todo)
         wanted = self.ntp_union()
-        return self.ntp_has != wanted and (self.ntp_has is not None or bool(wanted))
+        return self.ntp_doubt or (
+            self.ntp_has != wanted and (self.ntp_has is not None or bool(wanted)))
 
     def deliver(self, now: float) -> None:
         """Carry out what is due. Never raises: failures are kept for status and retry."""
@@ -214,8 +223,12 @@ class Links:
     def _deliver(self, target: Target) -> None:
         if target is Target.TIMESYNCD:
             wanted = self.ntp_union()
-            self.services.set_ntp(wanted)
-            self.ntp_has = wanted
+            try:
+                self.services.set_ntp(wanted)
+            except ServicesLost:  # carried out or not: told again, whatever is wanted then
+                self.ntp_doubt = True
+                raise
+            self.ntp_has, self.ntp_doubt = wanted, False
             return
         # Link by link: resolved refusing one (a link it no longer knows, or one another
         # manager holds) must not keep the others from their DNS. The failed ones stay to do.
