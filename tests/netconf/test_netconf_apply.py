@@ -27,7 +27,10 @@ class FakeKernel:
     def __init__(self) -> None:
         self.mtu = 1500
         self.addresses: dict[IPv4Interface, int] = {}
+        # every route on the link, once for each way it is there (NLM_F_APPEND: with
+        # another preferred source it is another route); `sourced` those with one
         self.routes: list[PlannedRoute] = []
+        self.sourced: list[tuple[PlannedRoute, IPv4Address]] = []
         self.fail_on: str | None = None
         self.lifetime_bug = False
         self.lifetime_cap: int | None = None  # a 32-bit kernel's LONG_MAX / HZ
@@ -74,23 +77,53 @@ class FakeKernel:
         self.addresses.pop(iface, None)
         if self.kernel_rules and not self.addresses:  # (these routes are all the link's)
             self.routes.clear()
+        if self.kernel_rules:  # the routes with it as their source go with it
+            for route, source in self._sourced():
+                if source == iface.ip:
+                    self._drop(route, source)
         return True
 
-    def add_route(self, route: PlannedRoute) -> bool:
+    def _sourced(self) -> list[tuple[PlannedRoute, IPv4Address]]:
+        """`sourced`, less what a test took out of `routes` by hand."""
+        self.sourced = [(r, src) for i, (r, src) in enumerate(self.sourced)
+                        if [x for x, _ in self.sourced[:i + 1]].count(r) <= self.routes.count(r)]
+        return list(self.sourced)
+
+    def _drop(self, route: PlannedRoute, source: IPv4Address | None) -> None:
+        self.routes.remove(route)
+        if source is not None:
+            self.sourced.remove((route, source))
+
+    def add_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool:
         self._maybe_fail(f"route {route.destination} {route.gateway}")
-        if route in self.routes:
+        with_source = [src for r, src in self._sourced() if r == route]
+        if source in with_source or (source is None and
+                                     self.routes.count(route) > len(with_source)):
             return False
         if self.kernel_rules and route.gateway is not None and not any(
                 route.gateway in a.network for a in self.addresses):  # the kernel's
             raise OSError(errno.ENETUNREACH, "Network is unreachable")
+        if self.kernel_rules and source is not None and not any(
+                source == a.ip for a in self.addresses):  # a preferred source not local
+            raise OSError(errno.EINVAL, "Invalid prefsrc")
         self.routes.append(route)
+        if source is not None:
+            self.sourced.append((route, source))
         return True
 
-    def del_route(self, route: PlannedRoute) -> bool:
+    def del_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool:
         self._maybe_fail(f"delroute {route.destination} {route.gateway}")
-        if route not in self.routes:
+        with_source = [src for r, src in self._sourced() if r == route]
+        if source is not None:
+            if source not in with_source:
+                return False
+            self._drop(route, source)
+        elif self.routes.count(route) > len(with_source):  # one without a source
+            self.routes.remove(route)
+        elif with_source:  # the kernel takes the first with any source
+            self._drop(route, with_source[0])
+        else:
             return False
-        self.routes.remove(route)
         return True
 
 
@@ -372,6 +405,50 @@ def test_a_link_mtu_the_kernel_refuses_back_does_not_fail_every_removal(
     with pytest.raises(ApplyFailed, match="busy"):
         conf.remove()
     assert conf.tracked.mtu == 1400
+
+
+class FailOnceKernel(FakeKernel):
+    """fail_on fails the first step it names, then no more."""
+
+    def _maybe_fail(self, what: str) -> None:
+        try:
+            super()._maybe_fail(what)
+        except OSError:
+            self.fail_on = None
+            raise
+
+
+def test_routes_go_on_with_the_lease_address_as_their_source() -> None:
+    """RTA_PREFSRC, as networkd's: without it the kernel picks the first primary address on
+    the link whose subnet holds the gateway, or any, which for a /32 lease's routes (or
+    on-link classless ones) may be another address on the link, an administrator's or a
+    VIP, and connections leave from it. An older netconf's routes, without a source, go
+    and come back at the next apply (a rollback puts them back as they were); an address
+    change takes the old lease's off by their source."""
+    kernel = FailOnceKernel()
+    conf = Configurator(kernel, FakeResolver())
+    kernel.kernel_rules = True
+    kernel.addresses[IPv4Interface("192.0.2.99/24")] = 0xFFFFFFFF  # the administrator's
+    conf.apply(make_plan(routes=(NET, GW)))
+    ours = A("192.0.2.10")
+    assert kernel.sourced == [(NET, ours), (GW, ours)] and kernel.routes == [NET, GW]
+    assert conf.tracked.route_source == ours
+    conf.remove()
+    assert kernel.routes == [] and kernel.sourced == []
+    # an older netconf's, from its state file
+    conf.apply(make_plan(routes=(NET, GW)))
+    kernel.sourced.clear()
+    conf.tracked.route_source = None
+    kernel.fail_on = f"route {GW.destination}"  # a renewal fails: its rollback puts back
+    with pytest.raises(ApplyFailed):
+        conf.apply(make_plan(routes=(NET, GW)))
+    assert kernel.routes == [NET, GW] and kernel.sourced == []
+    conf.apply(make_plan(routes=(NET, GW)))
+    assert kernel.sourced == [(NET, ours), (GW, ours)] and kernel.routes == [NET, GW]
+    # a new address: the old lease's routes go (the kernel took them with the address)
+    conf.apply(make_plan("192.0.2.20/24", routes=(NET, GW)))
+    assert kernel.sourced == [(NET, A("192.0.2.20")), (GW, A("192.0.2.20"))]
+    assert kernel.routes == [NET, GW]
 
 
 def test_a_failed_first_apply_leaves_what_was_there_before(

@@ -105,7 +105,8 @@ link.set_address(IPv4Interface("192.0.2.5/24"), IPv4Address("192.0.2.255"), 600)
 link.set_address(IPv4Interface("192.0.2.5/24"), None, 0xFFFFFFFF, prefix_route=False)
 link.set_address(IPv4Interface("192.0.2.5/24"), None, 600, metric=600)
 link.del_address(IPv4Interface("192.0.2.5/24"))
-link.add_route(PlannedRoute(IPv4Network("0.0.0.0/0"), IPv4Address("192.0.2.1"), 254, 1024))
+link.add_route(PlannedRoute(IPv4Network("0.0.0.0/0"), IPv4Address("192.0.2.1"), 254, 1024),
+               IPv4Address("192.0.2.5"))
 link.del_route(PlannedRoute(IPv4Network("198.51.100.0/25"), None, 1000, 5))
 link.set_mtu(1400)
 link.set_up()
@@ -149,7 +150,7 @@ def test_each_request_is_the_kernels_message_under_each_pyroute2(python: str) ->
         _nl(21, request | ack, 4, addr, (2, ip), (1, ip)),
         _nl(24, request | ack | create | append, 5,
             struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 254, 16, 0, 1, 0),
-            (4, _u32(7)), (6, _u32(1024)), (15, _u32(254)), (5, gw)),
+            (4, _u32(7)), (6, _u32(1024)), (15, _u32(254)), (5, gw), (7, ip)),
         _nl(25, request | ack, 6,
             struct.pack("=BBBBBBBBI", socket.AF_INET, 25, 0, 0, 252, 16, 253, 1, 0),
             (1, net), (4, _u32(7)), (6, _u32(5)), (15, _u32(1000))),

@@ -128,11 +128,15 @@ def test_classless_routes_onlink_gateway_and_policy(netns: str, start_netconf: A
                                   Route(N("10.128.0.1/32"), A("0.0.0.0")),
                                   Route(N("198.51.100.0/24"), A("172.16.0.1")),
                                   Route(N("172.16.0.0/24"), A("0.0.0.0"))))
+    # an administrator's address, first on the link: without a preferred source on each
+    # route the kernel would send from it through every route but the gateway's subnet's
+    ip("-n", netns, "addr", "add", "192.168.50.2/24", "dev", IFACE)
     reply = nc.request(msg)
     assert reply.status == OK, reply.reason
-    [addr] = addresses(netns)
+    admin, addr = addresses(netns)
     assert (addr["local"], addr["prefixlen"]) == ("10.128.0.5", 32)
     assert "broadcast" not in addr
+    assert {r.get("prefsrc") for r in routes(netns)} == {"10.128.0.5"}
     assert route_set(netns) == {
         ("default", "10.128.0.1", 50, "100", None),  # option 3's router was not used
         ("10.128.0.1", None, 50, "100", "link"),
@@ -141,7 +145,7 @@ def test_classless_routes_onlink_gateway_and_policy(netns: str, start_netconf: A
         ("198.51.100.0/24", "172.16.0.1", 50, "100", None),
     }
     assert nc.request(ipc.Remove(2)).status == OK
-    assert routes(netns) == [] and addresses(netns) == []
+    assert routes(netns) == [] and addresses(netns) == [admin]
 
 
 @pytest.mark.parametrize("python", INTERPRETERS[:1])

@@ -80,6 +80,19 @@ def test_how_the_address_went_on_is_kept_and_may_be_unknown() -> None:
         from_json(json.dumps(doc), 7)
 
 
+def test_the_routes_source_is_kept_and_may_be_unknown() -> None:
+    """The preferred source the routes went on with round-trips; an older netconf's state
+    has none (its routes have none): they go and come back with one at the next apply."""
+    source = IPv4Address("192.0.2.10")
+    assert from_json(to_json(7, Tracked(route_source=source)), 7).route_source == source
+    doc = json.loads(to_json(7, TRACKED))
+    del doc["route_source"]
+    assert from_json(json.dumps(doc), 7).route_source is None
+    doc["route_source"] = "yes"
+    with pytest.raises(StateError, match="ValueError"):
+        from_json(json.dumps(doc), 7)
+
+
 def test_a_state_without_the_sink_leaves_it_unknown() -> None:
     """Written by the netconf of an earlier version 2, before dns_to."""
     doc = json.loads(to_json(7, TRACKED))

@@ -47,8 +47,8 @@ class Kernel(Protocol):
     ) -> None: ...
     def address_lifetimes(self, iface: IPv4Interface) -> tuple[int, int] | None: ...
     def del_address(self, iface: IPv4Interface) -> bool: ...
-    def add_route(self, route: PlannedRoute) -> bool: ...
-    def del_route(self, route: PlannedRoute) -> bool: ...
+    def add_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool: ...
+    def del_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool: ...
 
 
 class Resolver(Protocol):
@@ -84,10 +84,13 @@ class Tracked:
     # whether `address` went on with the kernel's prefix route (RouteTable=main) or
     # without (noprefixroute); None: not known (a state file of an older netconf)
     prefix_route: bool | None = None
+    # the preferred source address `routes` went on with (the lease's, as networkd's); None:
+    # without one (an older netconf's routes)
+    route_source: IPv4Address | None = None
 
     def copy(self) -> Tracked:
         return Tracked(self.address, list(self.routes), self.mtu, self.original_mtu, self.dns,
-                       self.wanted, self.dns_to, self.prefix_route)
+                       self.wanted, self.dns_to, self.prefix_route, self.route_source)
 
     @property
     def empty(self) -> bool:
@@ -307,34 +310,43 @@ class Configurator:
     def _apply_routes(self, plan: Plan, new: Tracked, undo: list[Undo], *, changed: bool,
                       flushed: bool) -> None:
         """`changed`: the address changed, and the old one is gone; `flushed`: the link was
-        left without an address for a moment, and without its routes."""
+        left without an address for a moment, and without its routes.
+
+        Every route goes on with the lease's address as its preferred source (RTA_PREFSRC,
+        as networkd's): without one the kernel picks the first primary address on the link
+        whose subnet holds the gateway, or any, which for a /32 lease's routes or on-link
+        classless ones may be another address on the link (an administrator's, a VIP)."""
+        source, old_source = plan.interface.ip, new.route_source
         # Stale routes go in reverse install order, so a gateway route goes before the
         # on-link route it relied on. After an address change every route of the old lease
         # goes, not put back by a rollback (the lease they came with is over, its address
         # gone): the new lease's are its own, which a rollback takes away with its address.
+        # Routes of the same lease without the source (an older netconf's) go and come back.
+        resourced = old_source != source and not changed
         for route in reversed(list(new.routes)):
-            if route in plan.routes and not changed:
+            if route in plan.routes and not changed and not resourced:
                 continue
-            self.kernel.del_route(route)
+            self.kernel.del_route(route, old_source)
             new.routes.remove(route)
             if changed:
                 self.tracked.routes.remove(route)
             else:
-                undo.append(partial(self.kernel.add_route, route))
+                undo.append(partial(self.kernel.add_route, route, old_source))
         for route in plan.routes:
             if route in new.routes:
                 # Asked for again, not assumed: a rollback step that failed, or someone's
                 # `ip route del`, may have taken it, and a kept lease must not go without.
-                if self.kernel.add_route(route) and not flushed:
+                if self.kernel.add_route(route, source) and not flushed:
                     log.warning("route %s had gone from the link: put back", route)
                 continue
             new.routes.append(route)
-            if self.kernel.add_route(route):
-                undo.append(partial(self.kernel.del_route, route))
+            if self.kernel.add_route(route, source):
+                undo.append(partial(self.kernel.del_route, route, source))
             else:  # (and a rollback leaves it as it found it)
                 log.info("route %s was already in place (left by an earlier run): adopted",
                          route)
         new.routes = list(plan.routes)  # in install order, for a later removal in reverse
+        new.route_source = source
 
     def _roll_back(self, undo: list[Undo]) -> None:
         for step in reversed(undo):
@@ -362,7 +374,7 @@ class Configurator:
         self.want(NOTHING, now)
         for route in reversed(list(t.routes)):
             try:
-                self.kernel.del_route(route)
+                self.kernel.del_route(route, t.route_source)
                 t.routes.remove(route)
             except OSError as exc:
                 errors.append(str(exc))

@@ -167,7 +167,8 @@ class Rtnl:
         msg["attrs"] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
         return msg
 
-    def route_message(self, index: int, route: PlannedRoute) -> Any:
+    def route_message(self, index: int, route: PlannedRoute,
+                      source: IPv4Address | None = None) -> Any:
         msg = self._classes()[1]()
         msg["family"] = socket.AF_INET
         msg["dst_len"] = route.destination.prefixlen
@@ -182,6 +183,8 @@ class Rtnl:
                   ("RTA_TABLE", route.table)]
         if route.gateway is not None:
             attrs.append(("RTA_GATEWAY", str(route.gateway)))
+        if source is not None:
+            attrs.append(("RTA_PREFSRC", str(source)))
         msg["attrs"] = attrs
         return msg
 
@@ -337,26 +340,30 @@ class Link:
 
     # ---- routes --------------------------------------------------------------------------
 
-    def add_route(self, route: PlannedRoute) -> bool:
-        """Add a route; False when this exact route (same proto, device, gateway) exists.
+    def add_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool:
+        """Add a route, with `source` as its preferred source address; False when this
+        exact route (same proto, device, gateway, source) exists.
 
         NLM_F_APPEND rather than NLM_F_EXCL: another link's DHCP default route with the same
         metric is a different route and must not make ours fail, while an identical one can
         only be ours from before a restart, and is adopted.
         """
         return self._route_change(f"add route {route}", RTM_NEWROUTE,
-                                  NLM_F_CREATE | NLM_F_APPEND, route, errno.EEXIST)
+                                  NLM_F_CREATE | NLM_F_APPEND, route, source, errno.EEXIST)
 
-    def del_route(self, route: PlannedRoute) -> bool:
-        """Delete exactly this route (proto, device and gateway must match); False if gone."""
-        return self._route_change(f"delete route {route}", RTM_DELROUTE, 0, route,
+    def del_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool:
+        """Delete exactly this route (proto, device and gateway must match, and `source`
+        if given; without it the kernel takes the first route with any source); False if
+        gone."""
+        return self._route_change(f"delete route {route}", RTM_DELROUTE, 0, route, source,
                                   errno.ESRCH)
 
     def _route_change(self, what: str, kind: int, flags: int, route: PlannedRoute,
-                      moot: int) -> bool:
+                      source: IPv4Address | None, moot: int) -> bool:
         """False when the kernel answers `moot` (already there, or already gone)."""
         try:
-            self.rtnl.request(what, kind, flags, self.rtnl.route_message(self.index, route))
+            self.rtnl.request(what, kind, flags,
+                              self.rtnl.route_message(self.index, route, source))
         except OSError as exc:
             if exc.errno == moot:
                 return False

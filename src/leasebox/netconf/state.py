@@ -60,6 +60,7 @@ def to_json(ifindex: int, t: Tracked) -> str:
         "wanted": None if t.wanted is None else _names_doc(t.wanted),
         "dns_to": t.dns_to,  # optional in version 2: an older netconf reads the rest
         "prefix_route": t.prefix_route,  # optional too
+        "route_source": None if t.route_source is None else str(t.route_source),  # too
     }, sort_keys=True)
 
 
@@ -124,6 +125,8 @@ def from_json(text: str, ifindex: int) -> Tracked:
             wanted=wanted,
             dns_to=_sink(data.get("dns_to", "")),
             prefix_route=_flag(data.get("prefix_route")),
+            route_source=(None if data.get("route_source") is None
+                          else IPv4Address(str(data["route_source"]))),
         )
         if data["ifindex"] != ifindex:
             # The link was replaced (a NIC removed and added): its address, routes and MTU
