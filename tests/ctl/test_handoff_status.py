@@ -27,7 +27,8 @@ def test_handoff_status_from_the_files(tmp_path: Path) -> None:
     got = handoff_status("eth0", bus, run)
     assert got == {"resolved": "pending: resolve1 is not on the bus", "timesyncd": "applied",
                    "ntp_servers": ["192.0.2.1"],
-                   "netconf": "pending: leasebox-bus has not taken the latest values yet"}
+                   "netconf": "pending: not handed on yet (systemctl status "
+                              "leasebox-netconf@eth0 says why)"}
     text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
                           "handoff": got}, 0.0)
     assert "     Hand-off: systemd-resolved: pending: resolve1 is not on the bus" in text

@@ -218,7 +218,9 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
             out["ntp_servers"] = [_text(a) for a in ntp]
     state = read_json(netconf_run / iface / "netconf.state")
     if isinstance(state, dict) and state.get("wanted") is not None:
-        out["netconf"] = "pending: leasebox-bus has not taken the latest values yet"
+        # the DNS file, or leasebox-bus: netconf's status has its error
+        out["netconf"] = (f"pending: not handed on yet (systemctl status "
+                          f"leasebox-netconf@{iface} says why)")
     return out
 
 
