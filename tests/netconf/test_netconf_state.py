@@ -6,9 +6,11 @@ import json
 import os
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from leasebox.core.record import replace
 from leasebox.ipc import Names
 from leasebox.netconf.apply import Tracked
 from leasebox.netconf.handoff import NOTHING
@@ -67,29 +69,24 @@ def test_reads_what_the_previous_version_wrote() -> None:
     assert from_json(json.dumps(old), 7).dns == NOTHING
 
 
-def test_how_the_address_went_on_is_kept_and_may_be_unknown() -> None:
-    """prefix_route (RouteTable=main or not when the address was added) round-trips; a
-    state of an older netconf has none: not known, so nothing is re-added for it."""
-    for flag in (True, False):
-        assert from_json(to_json(7, Tracked(prefix_route=flag)), 7).prefix_route is flag
+@pytest.mark.parametrize(("key", "values", "error"), [
+    # how the address went on: with the kernel's prefix route (RouteTable=main) or not
+    ("prefix_route", (True, False), "prefix_route"),
+    # the preferred source the routes went on with (an older netconf's had none: they go
+    # and come back with one at the next apply)
+    ("route_source", (IPv4Address("192.0.2.10"),), "ValueError"),
+])
+def test_what_an_older_netconf_did_not_keep_is_unknown(key: str, values: tuple[object, ...],
+                                                       error: str) -> None:
+    """Each optional key round-trips; a state of an older netconf has none: not known."""
+    for value in values:
+        changed: dict[str, Any] = {key: value}
+        assert getattr(from_json(to_json(7, replace(TRACKED, **changed)), 7), key) == value
     doc = json.loads(to_json(7, TRACKED))
-    del doc["prefix_route"]
-    assert from_json(json.dumps(doc), 7).prefix_route is None
-    doc["prefix_route"] = "yes"
-    with pytest.raises(StateError, match="prefix_route"):
-        from_json(json.dumps(doc), 7)
-
-
-def test_the_routes_source_is_kept_and_may_be_unknown() -> None:
-    """The preferred source the routes went on with round-trips; an older netconf's state
-    has none (its routes have none): they go and come back with one at the next apply."""
-    source = IPv4Address("192.0.2.10")
-    assert from_json(to_json(7, Tracked(route_source=source)), 7).route_source == source
-    doc = json.loads(to_json(7, TRACKED))
-    del doc["route_source"]
-    assert from_json(json.dumps(doc), 7).route_source is None
-    doc["route_source"] = "yes"
-    with pytest.raises(StateError, match="ValueError"):
+    del doc[key]
+    assert getattr(from_json(json.dumps(doc), 7), key) is None
+    doc[key] = "yes"
+    with pytest.raises(StateError, match=error):
         from_json(json.dumps(doc), 7)
 
 
