@@ -384,44 +384,6 @@ def test_a_lease_that_ran_out_while_off_is_asked_for_again(tmp_path: Path) -> No
     assert other.sent().requested_ip is None
 
 
-def _first_to_netconf(r: Rig) -> ipc.Message:
-    """What the engine sends netconf first, on the first connection it makes."""
-    conn, _ = r.netconf.accept()
-    conn.settimeout(5)
-    r.netconf_conn = conn
-    msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
-    assert msg is not None
-    return msg
-
-
-def test_a_lease_the_new_engine_does_not_use_is_taken_off_the_link(tmp_path: Path) -> None:
-    """KeepConfiguration=yes at the last stop left the lease on the link, and it ran out
-    while no engine ran (the kernel's lifetime stands still in a suspend), or it is another
-    MAC's: the new engine asks netconf to remove it before anything else. A lease it uses,
-    or a leave that keeps the configuration, is left alone."""
-    first = make_rig(tmp_path)
-    bind(first)
-    for after, mac in ((7 * 3600, MAC), (60, b"\x02\x00\x5e\x00\x00\x99")):
-        rig = restarted(first, LiveState(os.memfd_create("off")), after=after, mac=mac)
-        removal = _first_to_netconf(rig)
-        assert isinstance(removal, ipc.Remove)
-        dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(
-            removal.request_id, ipc.ResultStatus.OK, "nothing was applied"))
-        assert rig.sent().message_type is wire.MessageType.DISCOVER
-    # the lease in use: netconf is asked for nothing until the exchange says what to apply
-    used = restarted(first, LiveState(os.memfd_create("used")), after=60)
-    assert used.sent().message_type is wire.MessageType.REQUEST  # (INIT-REBOOT)
-    assert _netconf_called(used) is False
-    # left before io reported the link, keeping the configuration: kept
-    kept = restarted(first, LiveState(os.memfd_create("kept")), after=7 * 3600,
-                     report=False)
-    kept.svc.settings = replace(kept.svc.settings, keep_configuration=True)
-    dispatch.engine_dispatch_control(kept.svc, control.encode_request(
-        control.Request(control.Command.LEAVE)))
-    dispatch.engine_dispatch_io(kept.svc, ipc.LinkState(2, MAC, 1500, True))
-    assert _netconf_called(kept) is False
-
-
 def test_a_replaced_link_is_verified_by_init_reboot(rig: Rig) -> None:
     # The interface was removed and came back (same name and MAC, new ifindex): what was
     # applied went with the old link. io reports the carrier lost before it exits, but

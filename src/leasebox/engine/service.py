@@ -244,36 +244,11 @@ class EngineService:
         resumed = self._resumed(config, data, mac, now) if data else None
         if resumed is not None:
             return resumed
-        remembered = self._lease_file(config, now)
-        expired = None
-        if isinstance(remembered, leasefile.Expired):
-            expired, remembered = remembered.lease, None
-        unused = expired is not None  # a lease of the file this client does not hold
-        for lease in (remembered, expired):
-            if lease is not None and lease.ack is not None and lease.ack.chaddr[:6] != mac:
-                log.info("remembered lease belongs to another MAC address; not using it")
-                remembered = expired = None
-                unused = True
-        if unused and self.client is None and self.left_early is None:
-            # A predecessor left with KeepConfiguration=yes may have left it on the link,
-            # where its kernel lifetime stood still through a suspend: netconf takes it off
-            # (a removal of nothing is a no-op there). Not after a leave that keeps it.
-            if (msg := self.ledger.remove(None, now)) is not None:
-                self.send_netconf(msg)
-        if remembered is not None:
-            log.info("remembered lease %s", journal.describe(remembered))
-            # a predecessor's, which netconf may still hold (without a lease file it holds
-            # nothing: a release removed it, and no lease was ever applied)
-            self.netconf_unsure = self.client is None
-        self._started_with(remembered or expired)
-        return Client(config, self.rng, remembered,
-                      previous=None if expired is None else expired.address)
-
-    def _lease_file(self, config: ClientConfig, now: float) -> Lease | leasefile.Expired | None:
-        """The lease file's lease, or None (said why) when there is none to use."""
+        remembered = None
         try:
-            return leasefile.load(self.settings.state_dir, now_mono=now,
-                                  now_wall=self.wall(), min_lease_time=config.min_lease_time)
+            remembered = leasefile.load(self.settings.state_dir, now_mono=now,
+                                        now_wall=self.wall(),
+                                        min_lease_time=config.min_lease_time)
         except leasefile.NewerLeaseFile as exc:
             log.info("not reading the lease file (%s); it is replaced at the next lease", exc)
         except leasefile.UnreadableLeaseFile as exc:
@@ -285,7 +260,21 @@ class EngineService:
                 leasefile.forget(self.settings.state_dir)
             except OSError as err:  # a directory in its place, a read-only file system
                 log.error("cannot remove the lease file: %s", err)
-        return None
+        expired = None
+        if isinstance(remembered, leasefile.Expired):
+            expired, remembered = remembered.lease, None
+        for lease in (remembered, expired):
+            if lease is not None and lease.ack is not None and lease.ack.chaddr[:6] != mac:
+                log.info("remembered lease belongs to another MAC address; not using it")
+                remembered = expired = None
+        if remembered is not None:
+            log.info("remembered lease %s", journal.describe(remembered))
+            # a predecessor's, which netconf may still hold (without a lease file it holds
+            # nothing: a release removed it, and no lease was ever applied)
+            self.netconf_unsure = self.client is None
+        self._started_with(remembered or expired)
+        return Client(config, self.rng, remembered,
+                      previous=None if expired is None else expired.address)
 
     def _resumed(self, config: ClientConfig, data: bytes, mac: bytes,
                  now: float) -> Client | None:
