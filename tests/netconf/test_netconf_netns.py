@@ -493,11 +493,12 @@ def test_a_link_that_is_down_is_brought_up(netns: str, start_netconf: Any, pytho
     wait_for("the link up", lambda: "UP" in link_flags(netns), 15)
 
 
-def test_a_link_taken_down_after_netconf_served_it_stays_down(netns: str,
-                                                              start_netconf: Any) -> None:
-    """LinkUp=yes brings a link up once: a netconf started again later (the engine's
-    request at a lease's end, an upgrade) leaves an administrator's `ip link set down`
-    alone. A new link under the name (plugged in again) is brought up again."""
+def test_a_link_taken_down_by_hand_stays_down_for_the_same_engine(netns: str,
+                                                                   start_netconf: Any) -> None:
+    """LinkUp=yes brings a link up when it is served first, and for a new engine (leasebox
+    restarted): a netconf started again for the same engine (its request at a lease's end,
+    after an io restart) leaves an administrator's `ip link set down` alone. A new link
+    under the name (plugged in again) is brought up again."""
     python = INTERPRETERS[0].values[0]
     ip("-n", netns, "link", "set", IFACE, "down")
     first = start_netconf(netns, python)
@@ -505,15 +506,19 @@ def test_a_link_taken_down_after_netconf_served_it_stays_down(netns: str,
     assert "UP" in link_flags(netns) and "brought it up" in first.output()
     first.stop()
     ip("-n", netns, "link", "set", IFACE, "down")  # the administrator's
-    again = start_netconf(netns, python)
+    again = start_netconf(netns, python)  # the same engine (this process)
     assert again.request(ipc.Remove(2)).status == OK
     assert "UP" not in link_flags(netns)
     assert f"{IFACE} is down, set so since leasebox found or brought it up" in again.output()
     again.stop()
+    restarted = start_netconf(netns, python, new_engine=True)
+    assert restarted.request(ipc.Remove(3)).status == OK
+    assert "UP" in link_flags(netns)
+    restarted.stop()
     ip("-n", netns, "link", "del", IFACE)
     ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
     new = start_netconf(netns, python)
-    assert new.request(ipc.Remove(3)).status == OK
+    assert new.request(ipc.Remove(4)).status == OK
     assert "UP" in link_flags(netns)
 
 

@@ -312,8 +312,9 @@ LINK_UP = Setting(
     _N, "LinkUp", v.boolean, True,
     "Bring the interface up (administratively, like `ip link set IFACE up`) when leasebox "
     "first serves it in a boot and finds it down (at boot, or plugged in), as every DHCP "
-    "client does; taken down by hand after that, it stays down. leasebox never takes an "
-    "interface down. No: leave the link as the administrator set it.",
+    "client does, and again when leasebox restarts; taken down by hand in between, it "
+    "stays down. leasebox never takes an interface down. No: leave the link as the "
+    "administrator set it.",
     _NC, BOOL)
 MINIMUM_MTU = Setting(
     _N, "MinimumMTU", v.mtu, v.MTU_FLOOR,

@@ -98,7 +98,8 @@ RUNTIME_DIR = "/run/leasebox"  # netconf.state goes to RUNTIME_DIR/IFACE/
 # no resolver but root's could read them (README, "DNS without systemd-resolved").
 DNS_DIR = "/run/leasebox-dns"
 CONFIG_ROOT = "/"
-# the ifindex of the link a netconf of this boot served with LinkUp=yes (_link_up_once)
+# the ifindex of the link a netconf of this boot served with LinkUp=yes, and the engine's
+# PID (_link_up)
 SERVED_FILENAME = "link-up"
 
 
@@ -440,8 +441,8 @@ def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int,
     except ConfigError as exc:
         svc.log.error("%s", exc)
         return EX_CONFIG
-    if changed and svc.policy.link_up:  # LinkUp= of the engine's own files
-        _bring_up(nc.rtnl, nc.ifindex, svc.ifname, svc.log)
+    if svc.policy.link_up:  # a new engine's, or LinkUp= of the engine's own files
+        _link_up(svc, nc.rtnl, nc.ifindex, pid, asked=changed)
     if _serve(nc, conn, svc.loop, svc.log, svc.idle):
         return _idle_exit(svc.idle, svc.log)
     return None
@@ -682,41 +683,51 @@ def _configure(svc: _Service, nc: Netconf | None, config: Config) -> bool:
     return True
 
 
-def _bring_up(rtnl: Rtnl, index: int, ifname: str, log: Logger) -> None:
-    """Bring the link up if it is down (LinkUp=yes): at the start, and when an engine's
-    configuration asks for it."""
+def _bring_up(rtnl: Rtnl, index: int, ifname: str, log: Logger) -> bool:
+    """Bring the link up if it is down (see _link_up); False if that failed."""
     try:
         if rtnl.link(index).up:
-            return
+            return True
         rtnl.bind(index).set_up()
         log.info("%s was down: brought it up (LinkUp=no leaves it)", ifname)
     except OSError as exc:
         log.error("cannot bring %s up: %s", ifname, exc)
+        return False
+    return True
 
 
-def _link_up_once(rtnl: Rtnl, link: LinkInfo, ifname: str, runtime_dir: str,
-                  log: Logger) -> None:
-    """LinkUp=yes: bring the link up when the first netconf of this boot to serve it finds
-    it down (at boot, or plugged in: a new link is down). One started again later (on the
-    engine's request at a lease's end, by an upgrade) leaves an administrator's `ip link
-    set down` as it is, as a link that is down on purpose."""
+def _link_up(svc: _Service, rtnl: Rtnl, index: int, engine: int | None, *,
+             up: bool | None = None, asked: bool = False) -> bool:
+    """LinkUp=yes: bring the link `index` up (`up`: whether it is, if known) when it is
+    served first in this boot (at boot, or plugged in: a new link is down), for a new
+    engine (leasebox restarted; PID `engine`, None while not known), or when the engine's
+    configuration has just asked for it (`asked`). A netconf started again for the same
+    engine (at a lease's end, after an io restart) leaves an administrator's `ip link set
+    down` as it is. The link and the engine last acted for are noted in the runtime
+    directory (0: the engine to come); not when bringing it up failed, so that the next
+    netconf tries again. Whether it was acted on."""
+    ifname, log = svc.ifname, svc.log
+    runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
     path = os.path.join(runtime_dir, SERVED_FILENAME)
     try:
-        served = readfile.read_regular(path, 16) == f"{link.index}\n".encode()
-    except OSError:  # none yet (or not a file of ours): served now
-        served = False
-    if served:
-        if not link.up:
-            log.info("%s is down, set so since leasebox found or brought it up: left down "
-                     "(`ip link set %s up` brings it back)", ifname, ifname)
-        return
-    if not link.up:
-        _bring_up(rtnl, link.index, ifname, log)
-    try:
-        atomic.write_atomic(runtime_dir, SERVED_FILENAME, f"{link.index}\n".encode())
-    except OSError as exc:
-        log.warning("cannot note that %s is served (%s): a later netconf brings it up "
-                    "again if it is down then", ifname, exc.strerror or exc)
+        noted = [int(n) for n in readfile.read_regular(path, 32).split()]
+    except (OSError, ValueError):  # none yet, or not one of ours: served first now
+        noted = []
+    if len(noted) != 2 or noted[0] != index:
+        due, note = True, (index, engine or 0)
+    elif engine is None or engine == noted[1]:
+        due, note = False, None
+    else:
+        due, note = noted[1] != 0, (index, engine)  # a new engine, or the one expected
+    if (due or asked) and up is not True and not _bring_up(rtnl, index, ifname, log):
+        return True
+    if note is not None:
+        try:
+            atomic.write_atomic(runtime_dir, SERVED_FILENAME, b"%d %d\n" % note)
+        except OSError as exc:
+            log.warning("cannot note that %s is served (%s): a later netconf brings it up "
+                        "again if it is down then", ifname, exc.strerror or exc)
+    return due or asked
 
 
 def _take_back(svc: _Service, quiet: bool = False) -> bool:
@@ -808,8 +819,12 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     """Bring the link up if asked, and serve it (see _run) until it goes."""
     ifname, log = svc.ifname, svc.log
     runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
-    if svc.policy.link_up:
-        _link_up_once(rtnl, link, ifname, runtime_dir, log)
+    engine = svc.first[1] if svc.first is not None else None
+    if svc.policy.link_up and not _link_up(svc, rtnl, link.index, engine,
+                                           up=link.up) and not link.up:
+        log.info("%s is down, set so since leasebox found or brought it up: left down "
+                 "(`ip link set %s up`, or restarting leasebox, brings it back)",
+                 ifname, ifname)
     state = StateFile(runtime_dir, link.index)
     resolver = _resolver(svc.args, ifname, runtime_dir)
     log.info("%s", resolver.describe())
