@@ -18,6 +18,7 @@ from leasebox.netconf.dispatch import (
     LinkGone,
     LinkUnreadable,
     Netconf,
+    expire_kept,
     netconf_dispatch_engine,
 )
 from leasebox.netconf.policy import Policy
@@ -186,3 +187,47 @@ def test_a_state_file_that_cannot_be_saved_is_not_left_out_of_date(
     assert nc.retry(clock[0]) is None
     saved = StateFile(str(tmp_path), 3).load()
     assert saved is not None and saved.address == IPv4Interface("192.0.2.20/24")
+
+
+def test_a_configuration_kept_past_its_lease_goes_when_netconf_starts(tmp_path: Path) -> None:
+    """KeepConfiguration=yes: the engine left, the address kept with the kernel's lifetime,
+    which stands still in a suspend. The next netconf (the next start's, from the state
+    file) takes off what ran out by CLOCK_BOOTTIME, and nothing else: not a lease with
+    time left, not an infinite one."""
+    kernel, clock = FakeKernel(), [5000.0]
+    nc = replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0])
+    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
+    assert (tmp_path / "lease-end").read_text() == "192.0.2.10/24 5600.000\n"
+    clock[0] = 5599.0
+    again = replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0])
+    expire_kept(again)
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses  # time left
+    clock[0] = 5600.0 + 8 * 3600  # a night suspended
+    later = replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0])
+    expire_kept(later)
+    assert kernel.addresses == {} and kernel.routes == []
+    assert later.configurator.tracked.address is None
+    assert netconf(tmp_path, kernel, FakeRtnl()).configurator.tracked.empty  # saved
+    # infinite: never
+    assert netconf_dispatch_engine(later, replace(APPLY, request_id=2,
+                                                  lifetime=ipc.INFINITE)).reason == ""
+    assert not (tmp_path / "lease-end").exists()
+    expire_kept(later)
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses
+    # a renewal that could not note its new end (a full /run): no note, rather than the
+    # old one, which would take the renewed lease off
+    assert netconf_dispatch_engine(later, replace(APPLY, request_id=3)).reason == ""
+    (tmp_path / "lease-end").write_text("192.0.2.10/24 1.000\n")  # the old lease's
+    real_write = atomicfile.write_atomic
+    try:
+        atomicfile.write_atomic = _full  # type: ignore[assignment]
+        assert netconf_dispatch_engine(later, replace(APPLY, request_id=4)).reason == ""
+    finally:
+        atomicfile.write_atomic = real_write
+    assert not (tmp_path / "lease-end").exists()
+    expire_kept(later)
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses
+
+
+def _full(directory: str, name: str, data: bytes, mode: int = 0o644) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")

@@ -522,6 +522,28 @@ def test_a_link_taken_down_by_hand_stays_down_for_the_same_engine(netns: str,
     assert "UP" in link_flags(netns)
 
 
+def test_a_lease_kept_past_its_end_goes_when_netconf_starts(netns: str, start_netconf: Any,
+                                                             tmp_path: Path) -> None:
+    """KeepConfiguration=yes kept the lease on the link, and the machine slept through its
+    end, which the kernel's lifetime did not count: the next netconf takes it off, by
+    CLOCK_BOOTTIME."""
+    python = INTERPRETERS[0].values[0]
+    first = start_netconf(netns, python)
+    assert first.request(lease(1)).status == OK
+    first.stop()  # the configuration stays
+    end = tmp_path / "run" / IFACE / "lease-end"
+    address, when = end.read_text().split()
+    assert address == "192.0.2.10/24"
+    assert float(when) > time.clock_gettime(time.CLOCK_BOOTTIME)
+    end.write_text(f"{address} {time.clock_gettime(time.CLOCK_BOOTTIME) - 5:.3f}\n")
+    again = start_netconf(netns, python)
+    wait_for("the kept lease taken off", lambda: "the lease of 192.0.2.10/24 ran out 5 s ago"
+             in again.output(), 10)
+    assert addresses(netns) == [] and routes(netns) == []
+    reply = again.request(ipc.Remove(2))
+    assert reply.status == OK and reply.reason == "nothing was applied"
+
+
 def test_route_table_takes_every_route_of_the_lease(netns: str, start_netconf: Any) -> None:
     """RouteTable=100: the prefix route (the address goes on with noprefixroute), the
     option-3 default route and option-121 routes all go to table 100; main gets none."""

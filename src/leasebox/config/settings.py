@@ -361,7 +361,8 @@ KEEP_CONFIGURATION = Setting(
     "When leasebox leaves the link without a RELEASE (SendRelease=no), leave the address, "
     "routes and DNS in place; the address still expires with its lease lifetime in the "
     "kernel, whose clock stops while the machine is suspended (a laptop that sleeps "
-    "through the lease's end keeps the address for the rest of it after waking), but the "
+    "through the lease's end keeps the address after waking, for the rest of it or until "
+    "leasebox next starts on the interface, which takes off a lease that ran out), but the "
     "DNS and NTP servers handed on (to systemd-resolved and -timesyncd, or "
     "to the resolv.conf file) have no lifetime: they stay until leasebox runs on that "
     "interface again. A RELEASE always removes them.",

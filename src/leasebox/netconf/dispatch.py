@@ -10,6 +10,7 @@ connection (the engine sends the request again), and main waits for a link of th
 from __future__ import annotations
 
 import errno
+import os
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,8 @@ from leasebox.netconf.policy import Policy
 from leasebox.netconf.rtnl import LinkInfo, Rtnl
 from leasebox.netconf.state import StateFile
 from leasebox.netconf.validate import LinkLimits, Plan, Refused, make_plan
+from leasebox.runtime import atomicfile as atomic
+from leasebox.runtime import readfile
 
 MAX_REASON = 200  # the ipc contract's bound on Result.reason
 
@@ -49,6 +52,7 @@ class Netconf:
     state: StateFile | None = None
     on_change: Callable[[str], object] = lambda status: None  # STATUS= for systemd
     clock: Callable[[], float] = time.monotonic
+    boottime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
     save_again_at: float | None = None  # the state file is out of date: when to try again
 
     def status(self) -> str:
@@ -107,6 +111,7 @@ class Netconf:
 
 
 SAVE_RETRY = 10.0  # seconds between two tries of a state file that could not be saved
+LEASE_END_FILENAME = "lease-end"  # beside the state file: see note_lease_end
 
 
 def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result:
@@ -177,6 +182,8 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
     try:
         nc.configurator.apply(plan, nc.clock())
+        note_lease_end(nc, None if plan.lifetime == ipc.INFINITE
+                       else nc.boottime() + plan.lifetime)
     except NotOurs as exc:
         log.warning("refused apply #%d: %s", msg.request_id, exc)
         return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
@@ -203,6 +210,7 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
     if nc.configurator.tracked.empty:
         log.info("remove #%d: nothing applied", msg.request_id)
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")
+    note_lease_end(nc, None)
     try:
         nc.configurator.remove(nc.clock())
         # Taking DNS/NTP back is tried before the reply (unlike handing them on): whoever
@@ -216,6 +224,60 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
         nc.save_state()
     log.info("removed #%d: the link is as it was before leasebox", msg.request_id)
     return result(msg.request_id, ipc.ResultStatus.OK, "")
+
+
+def note_lease_end(nc: Netconf, end: float | None) -> None:
+    """Note when the lease applied runs out (CLOCK_BOOTTIME; None: never, or nothing
+    applied) for expire_kept, beside the state file: a renewal's new end would make a full
+    /run cost the state file (Netconf.save_state). A note that cannot be written goes:
+    none is no harm, an old one would take a renewed lease off."""
+    if nc.state is None:
+        return
+    address = nc.configurator.tracked.address
+    try:
+        if end is None or address is None:
+            atomic.remove(nc.state.directory, LEASE_END_FILENAME)
+        else:
+            atomic.write_atomic(nc.state.directory, LEASE_END_FILENAME,
+                                f"{address} {end:.3f}\n".encode())
+    except OSError as exc:
+        log.warning("cannot note when the lease runs out (%s)", exc.strerror or exc)
+        try:
+            atomic.remove(nc.state.directory, LEASE_END_FILENAME)
+        except OSError:
+            pass
+
+
+def expire_kept(nc: Netconf) -> None:
+    """Take off a configuration kept past its lease. KeepConfiguration=yes leaves it at the
+    engine's stop with the kernel's lifetime on the address, which stands still while the
+    machine is suspended: a laptop that slept through the lease's end kept the address, its
+    routes and DNS (these without a lifetime) after waking. netconf checks by CLOCK_BOOTTIME
+    when it starts (note_lease_end), the next engine asking for a lease of its own."""
+    t = nc.configurator.tracked
+    if t.address is None or nc.state is None:
+        return
+    try:
+        noted = readfile.read_regular(os.path.join(nc.state.directory, LEASE_END_FILENAME),
+                                      64).decode("ascii").split()
+        address, end = noted[0], float(noted[1])
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        log.warning("not reading when the lease runs out: %s", exc)
+        return
+    if address != str(t.address) or nc.boottime() < end:
+        return
+    log.info("the lease of %s ran out %.0f s ago, kept on the link past it: taking it off",
+             t.address, nc.boottime() - end)
+    try:
+        nc.configurator.remove(nc.clock())
+        nc.configurator.hand_off(nc.clock())
+    except ApplyFailed as exc:
+        log.error("cannot take the expired lease off: %s", exc)
+    finally:
+        nc.save_state()
+        note_lease_end(nc, None)
 
 
 def netconf_dispatch_engine(nc: Netconf, msg: ipc.Message) -> ipc.Result:

@@ -56,9 +56,11 @@ from leasebox.core.record import record
 from leasebox.ipc import channel, peers
 from leasebox.netconf.apply import MAX_RETRY, Configurator, Tracked
 from leasebox.netconf.dispatch import (
+    LEASE_END_FILENAME,
     LinkGone,
     LinkUnreadable,
     Netconf,
+    expire_kept,
     netconf_dispatch_engine,
 )
 from leasebox.netconf.dns import OLD_FILENAME, ResolvConfFile
@@ -536,7 +538,8 @@ def _remove_leftovers(args: _Args, log: Logger) -> None:
     runtime_dir = os.path.join(args.runtime_dir, args.interface)
     dns = ResolvConfFile(args.dns_dir, args.interface)
     for directory, filename in ((runtime_dir, STATE_FILENAME), (runtime_dir, CONFIG_FILENAME),
-                                (runtime_dir, SERVED_FILENAME), (dns.directory, dns.filename)):
+                                (runtime_dir, SERVED_FILENAME), (runtime_dir, LEASE_END_FILENAME),
+                                (dns.directory, dns.filename)):
         try:
             if atomic.remove_leftovers(directory, filename):
                 log.info("removed the temporary files of %s an interrupted write left in %s",
@@ -837,6 +840,7 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     nc = Netconf(ifname, link.index, svc.policy, rtnl,
                  Configurator(rtnl.bind(link.index), resolver, tracked),
                  state, on_change=lambda text: sd.notify(f"STATUS={text}"))
+    expire_kept(nc)
     log.info("ready on %s (ifindex %d), %s", ifname, link.index,
              "listening for the engine" if svc.listening else "connected to the engine")
     sd.notify("READY=1", f"STATUS={nc.status()}")
