@@ -46,8 +46,8 @@ class NewerLeaseFile(LeaseFileError):
 @record
 class Expired:
     """A lease file whose lease ran out: not used, but its address is asked for again in
-    the DISCOVER and preferred among the offers (RFC 2131 4.4.1 lets a client suggest the
-    address it last had), as when a lease runs out while the engine runs. A machine
+    the DISCOVER (RFC 2131 4.4.1 lets a client suggest the address it last had), as when a
+    lease runs out while the engine runs. A machine
     switched off for longer than its lease, or a board without a real-time clock whose
     clock is ahead of the file, keeps its address where the server still has it free."""
 

@@ -76,7 +76,9 @@ class Context:
     window_end: float | None = None  # when the offer window closes
     offer: Message | None = None  # the OFFER being requested (REQUESTING)
 
-    previous_address: IPv4Address | None = None  # asked for again in DISCOVER, and preferred
+    # asked for again in DISCOVER, and preferred among the offers if a window collects
+    # them (ClientConfig.offer_window; 0, the default, takes the first)
+    previous_address: IPv4Address | None = None
     failures: int = 0  # NAKs, refusals, failures and declines since the last binding
     # STOPPED after a leave that kept the lease: whether the server had granted it (in use,
     # not only remembered from disk), so that a release may give it back
