@@ -414,19 +414,35 @@ def test_a_carrier_back_puts_the_lease_back_before_a_server_answers(tmp_path: Pa
     that is no longer leasebox's."""
     rig = make_rig(tmp_path, config=ClientConfig(send_release=False))
     first = bind(rig)
+    assert rig.netconf_conn is not None
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
     dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+    request = rig.sent()
+    assert request.message_type is wire.MessageType.REQUEST  # the INIT-REBOOT all the same
+    # not at once: the exchange's own apply does it, and must not wait for this one
+    assert not select.select([rig.netconf_conn], [], [], 0)[0]
+    rig.clock.now += service.REAPPLY_DELAY
+    rig.svc.on_timer(rig.clock.now)
     again = rig.applies()
     assert again.address == ADDRESS and again.routers == first.routers
     assert again.request_id != first.request_id
-    assert rig.sent().message_type is wire.MessageType.REQUEST  # the INIT-REBOOT all the same
     assert rig.svc.state is State.REBOOTING
+    # answered within the delay: the ACK's apply, and nothing more
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+    rig.reply(ack(rig.sent()))
+    rig.applies()
+    assert rig.svc.state is State.BOUND
+    rig.clock.now += service.REAPPLY_DELAY
+    rig.svc.on_timer(rig.clock.now)
+    assert not select.select([rig.netconf_conn], [], [], 0)[0]
     rig.svc.settings = replace(rig.svc.settings, keep_configuration=True)
     rig.control(control.Command.LEAVE)
     assert rig.svc.state is State.STOPPED
     for carrier in (False, True):
         dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, carrier))
-    assert rig.netconf_conn is not None
+    rig.clock.now += service.REAPPLY_DELAY
+    rig.svc.on_timer(rig.clock.now)
     assert not select.select([rig.netconf_conn], [], [], 0)[0]
 
 

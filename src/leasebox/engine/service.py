@@ -74,6 +74,9 @@ STATUS_REFRESH = 60.0
 # each second: `systemctl status` shows it as last sent
 STATUS_REFRESH_SECONDS = 1.0
 NETCONF_RETRY = 0.5
+# after the carrier came back, the lease in use goes to netconf again if no ACK has by
+# then (_reapply): not at once, where it would take CPU from the exchange itself
+REAPPLY_DELAY = 1.0
 
 
 @record
@@ -111,6 +114,7 @@ class EngineService:
         self.probe: ipc.Probe | None = None  # the last ProbeAddress, for a new io
         self.netconf: socket.socket | None = None
         self.netconf_retry_at: float | None = None
+        self.reapply_at: float | None = None  # see REAPPLY_DELAY
         self.ledger = Ledger()  # what netconf and io were asked, and what is still due
         self.command_rate = Rate()  # renew and release from the control socket
         self.servers = ServerWatch(settings.allow_servers, settings.deny_servers)
@@ -158,10 +162,14 @@ class EngineService:
         self.carry_out(self.client.handle(event))
 
     def timer(self) -> float | None:
-        return self.client.get_timer() if self.client else None
+        machine = self.client.get_timer() if self.client else None
+        return min((d for d in (machine, self.reapply_at) if d is not None), default=None)
 
     def on_timer(self, now: float) -> None:
-        deadline = self.timer()
+        if self.reapply_at is not None and now >= self.reapply_at:
+            self.reapply_at = None
+            self._reapply(now)
+        deadline = self.client.get_timer() if self.client else None
         if deadline is not None and now >= deadline:
             self.feed(TimerExpired(now))
 
@@ -215,14 +223,16 @@ class EngineService:
                 # home and wakes at the office meets another server, which is no rogue
                 self.servers.seen.clear()
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
-            if link.carrier and old.ifindex == link.ifindex:  # (a new link: verified first)
-                self._reapply(now)
+            # (a new link is verified first)
+            same = link.carrier and old.ifindex == link.ifindex
+            self.reapply_at = now + REAPPLY_DELAY if same else None
             self.update_status(force=True)
 
     def _reapply(self, now: float) -> None:
-        """The carrier is back, the lease still in use: `ip link set down` (and rfkill)
-        took every route through the link with it, and `up` brings back only the prefix
-        route. netconf puts the lease's back now, not when a server next answers."""
+        """The carrier came back REAPPLY_DELAY ago, the lease still in use and no ACK
+        applied since: `ip link set down` (and rfkill) took every route through the link
+        with it, and `up` brings back only the prefix route. netconf puts the lease's back
+        now, not when a server next answers."""
         applied = self.ledger.applied
         if applied is None or self.ledger.pending or self.state is State.STOPPED:
             return
@@ -334,6 +344,7 @@ class EngineService:
                     self.guarded = address
                     self.engine_compose_io(ipc.Guard(address, announce))
                 case ApplyLease(lease) | RemoveLease(lease):
+                    self.reapply_at = None  # (what is applied now is this)
                     msg = (self.ledger.apply(lease, now) if isinstance(action, ApplyLease)
                            else self.ledger.remove(lease, now))
                     # (else held until io confirms a RELEASE, or behind what was held)
