@@ -14,6 +14,7 @@ from leasebox import ipc
 from leasebox.core.record import replace
 from leasebox.netconf.apply import Configurator
 from leasebox.netconf.dispatch import (
+    EXPIRY_GRACE,
     SAVE_RETRY,
     LinkGone,
     LinkUnreadable,
@@ -202,11 +203,15 @@ def test_a_configuration_kept_past_its_lease_goes_when_netconf_starts(tmp_path: 
     again = replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0])
     expire_kept(again)
     assert IPv4Interface("192.0.2.10/24") in kernel.addresses  # time left
+    clock[0] = 5600.0 + EXPIRY_GRACE - 1  # the running engine's own removal comes first
+    expire_kept(replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0]))
+    assert IPv4Interface("192.0.2.10/24") in kernel.addresses
     clock[0] = 5600.0 + 8 * 3600  # a night suspended
     later = replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0])
     expire_kept(later)
     assert kernel.addresses == {} and kernel.routes == []
     assert later.configurator.tracked.address is None
+    later.retry(later.clock())  # the DNS goes back at the serving loop's next hand-off
     assert netconf(tmp_path, kernel, FakeRtnl()).configurator.tracked.empty  # saved
     # infinite: never
     assert netconf_dispatch_engine(later, replace(APPLY, request_id=2,
@@ -227,6 +232,15 @@ def test_a_configuration_kept_past_its_lease_goes_when_netconf_starts(tmp_path: 
     assert not (tmp_path / "lease-end").exists()
     expire_kept(later)
     assert IPv4Interface("192.0.2.10/24") in kernel.addresses
+    # a removal that fails keeps the note: the next netconf tries again
+    assert netconf_dispatch_engine(later, replace(APPLY, request_id=5)).reason == ""
+    clock[0] += 600 + EXPIRY_GRACE
+    kernel.fail_on = "deladdr"
+    expire_kept(later)
+    assert (tmp_path / "lease-end").exists()
+    kernel.fail_on = None
+    expire_kept(replace(netconf(tmp_path, kernel, FakeRtnl()), boottime=lambda: clock[0]))
+    assert kernel.addresses == {} and not (tmp_path / "lease-end").exists()
 
 
 def _full(directory: str, name: str, data: bytes, mode: int = 0o644) -> None:

@@ -112,6 +112,10 @@ class Netconf:
 
 SAVE_RETRY = 10.0  # seconds between two tries of a state file that could not be saved
 LEASE_END_FILENAME = "lease-end"  # beside the state file: see note_lease_end
+# seconds past a lease's end before netconf takes it off on its own (expire_kept): a
+# running engine's removal at the end comes first, and the end noted here may be up to a
+# second before the engine's
+EXPIRY_GRACE = 60.0
 
 
 def result(request_id: int, status: ipc.ResultStatus, reason: str) -> ipc.Result:
@@ -210,7 +214,6 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
     if nc.configurator.tracked.empty:
         log.info("remove #%d: nothing applied", msg.request_id)
         return result(msg.request_id, ipc.ResultStatus.OK, "nothing was applied")
-    note_lease_end(nc, None)
     try:
         nc.configurator.remove(nc.clock())
         # Taking DNS/NTP back is tried before the reply (unlike handing them on): whoever
@@ -222,6 +225,7 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.FAILED, str(exc))
     finally:
         nc.save_state()
+    note_lease_end(nc, None)
     log.info("removed #%d: the link is as it was before leasebox", msg.request_id)
     return result(msg.request_id, ipc.ResultStatus.OK, "")
 
@@ -253,7 +257,9 @@ def expire_kept(nc: Netconf) -> None:
     engine's stop with the kernel's lifetime on the address, which stands still while the
     machine is suspended: a laptop that slept through the lease's end kept the address, its
     routes and DNS (these without a lifetime) after waking. netconf checks by CLOCK_BOOTTIME
-    when it starts (note_lease_end), the next engine asking for a lease of its own."""
+    when it starts (note_lease_end), the next engine asking for a lease of its own. The DNS
+    and NTP go back at the serving loop's next hand-off. A removal that fails keeps the
+    note, for the next netconf to try again."""
     t = nc.configurator.tracked
     if t.address is None or nc.state is None:
         return
@@ -266,18 +272,18 @@ def expire_kept(nc: Netconf) -> None:
     except (OSError, UnicodeDecodeError, IndexError, ValueError) as exc:
         log.warning("not reading when the lease runs out: %s", exc)
         return
-    if address != str(t.address) or nc.boottime() < end:
+    if address != str(t.address) or nc.boottime() < end + EXPIRY_GRACE:
         return
     log.info("the lease of %s ran out %.0f s ago, kept on the link past it: taking it off",
              t.address, nc.boottime() - end)
     try:
         nc.configurator.remove(nc.clock())
-        nc.configurator.hand_off(nc.clock())
     except ApplyFailed as exc:
         log.error("cannot take the expired lease off: %s", exc)
+        return
     finally:
         nc.save_state()
-        note_lease_end(nc, None)
+    note_lease_end(nc, None)
 
 
 def netconf_dispatch_engine(nc: Netconf, msg: ipc.Message) -> ipc.Result:

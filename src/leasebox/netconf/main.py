@@ -823,8 +823,9 @@ def _serve_link(svc: _Service, rtnl: Rtnl, link: LinkInfo) -> int | None:
     ifname, log = svc.ifname, svc.log
     runtime_dir = os.path.join(svc.args.runtime_dir, ifname)
     engine = svc.first[1] if svc.first is not None else None
+    # (with no engine known yet, the one that connects decides: _serve_engine)
     if svc.policy.link_up and not _link_up(svc, rtnl, link.index, engine,
-                                           up=link.up) and not link.up:
+                                           up=link.up) and not link.up and engine is not None:
         log.info("%s is down, set so since leasebox found or brought it up: left down "
                  "(`ip link set %s up`, or restarting leasebox, brings it back)",
                  ifname, ifname)
