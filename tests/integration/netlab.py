@@ -142,8 +142,9 @@ class Daemon:
 
 class Dnsmasq(Daemon):
     def __init__(self, lab: Lab, *options: str, lease_time: str = "2m",
-                 range_: str = "192.0.2.50,192.0.2.150") -> None:
+                 range_: str = "192.0.2.50,192.0.2.150", authoritative: bool = True) -> None:
         self.lab = lab
+        self.authoritative = authoritative
         self.leasefile = lab.tmp / "dnsmasq.leases"
         self.logfile = lab.tmp / "dnsmasq.log"
         self.options = list(options)
@@ -154,7 +155,8 @@ class Dnsmasq(Daemon):
     def start(self) -> Dnsmasq:
         argv = [
             "dnsmasq", "--keep-in-foreground", "--no-ping", "--port=0", "--conf-file=/dev/null",
-            "--interface=veth1", "--bind-interfaces", "--dhcp-authoritative",
+            "--interface=veth1", "--bind-interfaces",
+            *(["--dhcp-authoritative"] if self.authoritative else []),
             f"--dhcp-range={self.range},255.255.255.0,{self.lease_time}",
             f"--dhcp-leasefile={self.leasefile}", "--log-dhcp",
             f"--log-facility={self.logfile}", "--pid-file=",

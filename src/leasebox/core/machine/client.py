@@ -21,7 +21,7 @@ Decisions, and where each is explained:
   waits at least 10 s (timing.failure_backoff). The count starts over with a lease that
   survived a renewal, and with the carrier's return (a new attachment).
 - No initial delay before the first DISCOVER, not RFC 2131's 1-10 s (see timing.py).
-- INIT-REBOOT gives up after 2 REQUESTs (about 12 s) for a DISCOVER: an applied lease stays
+- INIT-REBOOT gives up after 2 REQUESTs (about 5 s) for a DISCOVER: an applied lease stays
   applied meanwhile, until a new lease replaces it or it expires; a lease only remembered
   from disk is dropped (reboot.py).
 - Events that do not apply in a state are ignored; misuse is a UsageError (transitions.py).

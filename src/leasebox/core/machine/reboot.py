@@ -4,8 +4,8 @@ INIT-REBOOT is where a held lease waits: one remembered from disk before the fir
 LinkUp, or one kept across a link-down (still applied, still counting down to expiry).
 LinkUp (or the timer of a resumed snapshot) sends the init-reboot REQUEST (RFC 2131 3.2).
 
-No answer after REBOOT_ATTEMPTS REQUESTs (RFC 2131 3.2 step 5 leaves the choice open), the
-client does a DISCOVER, asking for that address again:
+No answer after REBOOT_ATTEMPTS REQUESTs, ~5 s (RFC 2131 3.2 step 5 leaves the choice
+open; timing.REBOOT_WAIT), the client does a DISCOVER, asking for that address again:
 - a lease that is still applied (a link flap) stays applied meanwhile, until a new lease
   replaces it or it expires, so that a server that is down for a moment does not take the
   address away. Waiting for its T1 instead would leave a laptop that woke on another
@@ -48,7 +48,7 @@ def init_reboot_timer(ctx: Context, event: Event) -> None:
 def rebooting_timer(ctx: Context, event: Event) -> None:
     if steps.exchange_due(ctx):
         if ctx.tries < timing.REBOOT_ATTEMPTS:
-            steps.send_again(ctx, steps.send_request)
+            steps.send_again(ctx, steps.send_request, timing.reboot_delay(ctx.rng))
         elif ctx.applied is not None:
             lease = steps.held(ctx)
             log.info("no answer to INIT-REBOOT; asking with DISCOVER, keeping %s meanwhile",

@@ -135,7 +135,7 @@ def start_requesting(ctx: Context, offer: Message) -> None:
 def start_rebooting(ctx: Context) -> None:
     begin_exchange(ctx, State.REBOOTING)
     send_request(ctx)
-    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, 1)
+    ctx.wake_at = ctx.now + timing.reboot_delay(ctx.rng)
 
 
 def start_renewing(ctx: Context) -> None:
@@ -358,11 +358,15 @@ def v6only_wait(ctx: Context, server: IPv4Address | None, seconds: int) -> None:
     enter_init(ctx, float(wait))
 
 
-def send_again(ctx: Context, send: Callable[[Context], None]) -> None:
-    """The next try of an exchange: send, and wake after RFC 2131 4.1's backoff."""
+def send_again(ctx: Context, send: Callable[[Context], None],
+               delay: float | None = None) -> None:
+    """The next try of an exchange: send, and wake after `delay`, or by default after RFC
+    2131 4.1's backoff."""
     ctx.tries = min(ctx.tries + 1, timing.MAX_TRIES)
     send(ctx)
-    ctx.wake_at = ctx.now + timing.retransmit_delay(ctx.rng, ctx.tries)
+    if delay is None:
+        delay = timing.retransmit_delay(ctx.rng, ctx.tries)
+    ctx.wake_at = ctx.now + delay
 
 
 def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None:

@@ -25,9 +25,16 @@ RETRANSMIT_JITTER = 1.0
 DISCOVER_ATTEMPTS = 6
 # REQUEST after an OFFER: 4+8+16+32 s, then back to INIT: the server that offered is gone.
 REQUEST_ATTEMPTS = 4
-# INIT-REBOOT: 4+8 s. A server that is there answers within a second; more tries only delay
-# the fall-back (DISCOVER, an applied lease kept meanwhile; see reboot.py).
+# INIT-REBOOT: the REQUEST goes at once and again REBOOT_WAIT (+-REBOOT_JITTER) later, and
+# REBOOT_WAIT after that the client falls back to DISCOVER (reboot.py): ~5 s in all, dhcpcd's
+# default (`reboot 5`; systemd-networkd sends one REQUEST and waits 3-5 s). A server that is
+# there answers within a second, and one that does not know the address (Kea, dnsmasq and
+# ISC dhcpd unless authoritative, on another network with the same subnet as the last,
+# 192.168.1.0/24 at home and at work) never does: RFC 2131's 4 s and 8 s waits only kept
+# such a host 10-14 s without its new lease.
 REBOOT_ATTEMPTS = 2
+REBOOT_WAIT = 2.5
+REBOOT_JITTER = 0.5
 # An exchange's count of tries stops here: every limit above is far below it, and an
 # operator's renews while the server is away (3 per 10 s, for an hour) must not take it out
 # of the range a saved state may hold (snapshot), which a restart would refuse.
@@ -86,6 +93,11 @@ def retransmit_delay(rng: Random, attempt: int) -> float:
     doublings = min(max(attempt, 1) - 1, 8)
     base = min(RETRANSMIT_BASE * (1 << doublings), RETRANSMIT_MAX)
     return base + (rng.random() * 2 - 1) * RETRANSMIT_JITTER
+
+
+def reboot_delay(rng: Random) -> float:
+    """Draws: the wait after an INIT-REBOOT REQUEST, before the next one or the fall-back."""
+    return REBOOT_WAIT + (rng.random() * 2 - 1) * REBOOT_JITTER
 
 
 def fuzzed_times(rng: Random, renewal: int, rebinding: int) -> tuple[int, int]:
