@@ -234,6 +234,48 @@ def test_ack_without_mask_or_lease_time_ignored() -> None:
     assert of_type(h.deliver(ack(request)), ApplyLease)
 
 
+def test_an_offer_answered_only_by_an_unusable_ack_fails(logs: Logs) -> None:
+    """A server whose ACKs lack the lease time answers every REQUEST so. At the next
+    retransmission the offer has failed: INIT backs off as after a NAK, and that server's
+    offer of that address is passed over for AVOID_TIME, another server's taken. It used to
+    be REQUESTed four times (a minute), said to be "no answer", and taken again."""
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    assert h.deliver(ack(request, lease_time=None)) == []
+    assert h.state is State.REQUESTING  # a usable ACK may still come
+    assert not sent(h.fire())
+    assert h.state is State.INIT
+    assert any("its ACK was not usable (no lease time" in r.message
+               for r in logs.at_least(WARNING, "leasebox.core.machine"))
+    assert not any("no answer" in r.message for r in logs.records)
+    h.fire()
+    discover = h.last_sent().message
+    assert discover.message_type is MessageType.DISCOVER
+    assert h.deliver(offer(discover)) == []  # passed over
+    h.deliver(offer(discover, server_id=OTHER_SERVER, yiaddr=OTHER_ADDRESS))
+    assert h.state is State.REQUESTING and h.last_sent().message.server_id == OTHER_SERVER
+    # a second failure in a row backs off
+    assert h.deliver(ack(h.last_sent().message, server_id=OTHER_SERVER,
+                         yiaddr=OTHER_ADDRESS, lease_time=None)) == []
+    h.fire()
+    assert h.state is State.INIT and h.timer() - h.now == 2
+
+
+def test_an_unusable_ack_then_a_usable_one_is_a_lease() -> None:
+    """An unusable ACK may be a forgery or a second, broken server's: a good ACK that
+    follows before the next retransmission is taken."""
+    h = Harness()
+    h.link_up()
+    h.fire()
+    h.deliver(offer(h.last_sent().message))
+    request = h.last_sent().message
+    h.deliver(ack(request, subnet_mask=None))
+    assert of_type(h.deliver(ack(request)), ApplyLease)
+
+
 def test_duplicate_ack_after_apply_ignored() -> None:
     h = Harness()
     h.link_up()

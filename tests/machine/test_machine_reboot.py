@@ -27,6 +27,7 @@ from leasebox.core.machine.types import (
 )
 from leasebox.core.record import replace
 from leasebox.core.wire.types import ZERO, MessageType, Op
+from tests.conftest import Logs
 from tests.machine.machine_helpers import (
     ADDRESS,
     OTHER_ADDRESS,
@@ -119,6 +120,18 @@ def test_reboot_without_answer_falls_back_to_discover() -> None:
     discover = h.last_sent().message
     assert discover.message_type is MessageType.DISCOVER
     assert discover.requested_ip == ADDRESS
+
+
+def test_an_unusable_ack_to_init_reboot_asks_with_discover_at_once(logs: Logs) -> None:
+    """The server answers the INIT-REBOOT, with an ACK without lease time: no second REQUEST
+    (it would be answered the same), the DISCOVER follows at the first retransmission."""
+    h = rebooting()
+    assert h.deliver(ack(h.last_sent().message, lease_time=None)) == []
+    assert not sent(h.fire())
+    assert h.state is State.INIT and h.timer() == h.now  # the remembered lease is dropped
+    h.fire()
+    assert h.last_sent().message.message_type is MessageType.DISCOVER
+    assert any("an unusable ACK (no lease time" in r.message for r in logs.records)
 
 
 def test_remembered_lease_expired_before_link_up() -> None:

@@ -104,9 +104,22 @@ def selecting_ack(ctx: Context, event: Event) -> None:
 
 
 def requesting_timer(ctx: Context, event: Event) -> None:
-    if steps.exchange_due(ctx):
-        steps.next_try_or_start_over(ctx, timing.REQUEST_ATTEMPTS, steps.send_request,
-                                     "no answer to %d REQUESTs; starting again")
+    if not steps.exchange_due(ctx):
+        return
+    offer = ctx.offer
+    if ctx.unusable and offer is not None and offer.server_id is not None:
+        # The server answered, with an ACK leasebox cannot use (no lease time, say), and
+        # will answer each REQUEST so: the offer has failed. Another server's offer gets
+        # its turn, and INIT backs off as after a NAK, rather than the same REQUEST again
+        # and again for a minute, then "no answer" and the same offer taken again.
+        log.warning("%s from %s not taken: its ACK was not usable (%s); not asked for "
+                    "again for %d s", offer.yiaddr, offer.server_id, ctx.unusable,
+                    timing.AVOID_TIME)
+        steps.avoid_address(ctx, offer.server_id, offer.yiaddr)
+        steps.restart_after_failure(ctx)
+        return
+    steps.next_try_or_start_over(ctx, timing.REQUEST_ATTEMPTS, steps.send_request,
+                                 "no answer to %d REQUESTs; starting again")
 
 
 def _from_chosen_server(ctx: Context, message: Message) -> bool:

@@ -75,6 +75,10 @@ class Context:
     offers: list[Message] = field(default_factory=list)  # SELECTING, offer window open
     window_end: float | None = None  # when the offer window closes
     offer: Message | None = None  # the OFFER being requested (REQUESTING)
+    # Why the last ACK of the exchange in flight could not be used (lease.py), or "": when
+    # no usable one follows by the next retransmission, the exchange has failed (it was
+    # answered, not lost). Not in the snapshot: a restarted engine asks again.
+    unusable: str = ""
 
     # asked for again in DISCOVER, and preferred among the offers if a window collects
     # them (ClientConfig.offer_window; 0, the default, takes the first)

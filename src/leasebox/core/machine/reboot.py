@@ -46,21 +46,24 @@ def init_reboot_timer(ctx: Context, event: Event) -> None:
 
 
 def rebooting_timer(ctx: Context, event: Event) -> None:
-    if steps.exchange_due(ctx):
-        if ctx.tries < timing.REBOOT_ATTEMPTS:
-            steps.send_again(ctx, steps.send_request, timing.reboot_delay(ctx.rng))
-        elif ctx.applied is not None:
-            lease = steps.held(ctx)
-            log.info("no answer to INIT-REBOOT; asking with DISCOVER, keeping %s meanwhile",
-                     lease.address)
-            ctx.previous_address = lease.address
-            steps.start_selecting(ctx)  # the lease stays held and applied (see above)
-        else:
-            lease = steps.held(ctx)
-            log.info("no answer to INIT-REBOOT for %s; asking with DISCOVER", lease.address)
-            ctx.previous_address = lease.address
-            ctx.lease = None
-            steps.enter_init(ctx)
+    if not steps.exchange_due(ctx):
+        return
+    # an ACK that could not be used (lease.py) ends the wait: the server answers so each time
+    answer = f"an unusable ACK ({ctx.unusable})" if ctx.unusable else "no answer"
+    if ctx.tries < timing.REBOOT_ATTEMPTS and not ctx.unusable:
+        steps.send_again(ctx, steps.send_request, timing.reboot_delay(ctx.rng))
+    elif ctx.applied is not None:
+        lease = steps.held(ctx)
+        log.info("%s to INIT-REBOOT; asking with DISCOVER, keeping %s meanwhile", answer,
+                 lease.address)
+        ctx.previous_address = lease.address
+        steps.start_selecting(ctx)  # the lease stays held and applied (see above)
+    else:
+        lease = steps.held(ctx)
+        log.info("%s to INIT-REBOOT for %s; asking with DISCOVER", answer, lease.address)
+        ctx.previous_address = lease.address
+        ctx.lease = None
+        steps.enter_init(ctx)
 
 
 def rebooting_ack(ctx: Context, event: Event) -> None:

@@ -72,6 +72,7 @@ def clear_exchange(ctx: Context) -> None:
     ctx.window_end = None
     ctx.offers.clear()
     ctx.offer = None
+    ctx.unusable = ""
     ctx.candidate = None
     ctx.bind_kind = None
     ctx.bind_detail = ""
@@ -324,7 +325,11 @@ def finish_bind(ctx: Context) -> None:
 
 
 def avoid(ctx: Context, lease: Lease) -> None:
-    ctx.avoided.append((lease.server_id, lease.address, ctx.now + timing.AVOID_TIME))
+    avoid_address(ctx, lease.server_id, lease.address)
+
+
+def avoid_address(ctx: Context, server: IPv4Address, address: IPv4Address) -> None:
+    ctx.avoided.append((server, address, ctx.now + timing.AVOID_TIME))
     del ctx.avoided[:-timing.MAX_AVOIDED]
 
 
@@ -382,6 +387,7 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
         lease = lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
         log.warning("ACK from %s not usable: %s", ack.server_id, exc.reason)
+        ctx.unusable = exc.reason
         return None
     if is_infinite(lease):
         return lease
