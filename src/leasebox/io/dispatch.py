@@ -51,8 +51,8 @@ class StartGuard:
 
 @record
 class Drop:
-    """Send nothing (and tell the engine so): a request the engine made for the link's
-    previous MAC address, which crossed the link's change on its way."""
+    """Send nothing (and tell the engine so): a request the engine made for one of the link's
+    earlier MAC addresses, which crossed the link's change on its way."""
 
     why: str
 
@@ -64,31 +64,32 @@ def _fatal(kind: ipc.MsgType, why: str) -> ipc.PeerViolation:
     return ipc.PeerViolation(f"io_dispatch_engine: invalid {kind.name}: {why}")
 
 
-def _stale(payload: bytes, previous_mac: bytes | None) -> Drop | None:
-    """A request that is sound for the link's previous MAC: the engine had not yet heard
-    of the change (a bond's failover, a bridge taking a new port's address) when it made
-    it. Sending it would be wrong, and it is no violation either."""
-    if previous_mac is not None and bootrequest_fault(payload, previous_mac) is None:
-        return Drop("a request for the previous MAC address")
+def _stale(payload: bytes, previous_macs: tuple[bytes, ...]) -> Drop | None:
+    """A request that is sound for one of the link's earlier MACs: the engine had not yet
+    heard of the change (a bond's failover, a bridge taking a new port's address; two in a
+    row as ports are added one after the other) when it made it. Sending it would be wrong,
+    and it is no violation either."""
+    if any(bootrequest_fault(payload, old) is None for old in previous_macs):
+        return Drop("a request for an earlier MAC address")
     return None
 
 
 def io_dispatch_engine(msg: ipc.Message, mac: bytes,
-                       previous_mac: bytes | None = None) -> IoAction:
+                       previous_macs: tuple[bytes, ...] = ()) -> IoAction:
     """Check one decoded message from the engine against this interface's MAC (or, for a
-    request made before the engine heard of a change, its previous one: dropped)."""
+    request made before the engine heard of a change, one of its earlier ones: dropped)."""
     match msg:
         case ipc.SendBroadcast(source, payload):
             fault = bootrequest_fault(payload, mac) or source_fault(source)
             if fault:
-                if (stale := _stale(payload, previous_mac)) and not source_fault(source):
+                if (stale := _stale(payload, previous_macs)) and not source_fault(source):
                     return stale
                 raise _fatal(ipc.MsgType.SEND_BROADCAST, fault)
             return Transmit(broadcast_frame(mac, source, payload))
         case ipc.SendUnicast(destination, payload):
             fault = bootrequest_fault(payload, mac) or destination_fault(destination)
             if fault:
-                if (stale := _stale(payload, previous_mac)) and not destination_fault(
+                if (stale := _stale(payload, previous_macs)) and not destination_fault(
                         destination):
                     return stale
                 raise _fatal(ipc.MsgType.SEND_UNICAST, fault)

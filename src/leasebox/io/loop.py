@@ -53,6 +53,9 @@ ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link qu
 LINKS_SEQ = 0x40000000  # the dump of all links (host_macs), between the two
 ADDR_QUERY_TIMEOUT = 2.0  # seconds for the kernel's list of addresses (a GUARD's check)
 ADDR_QUERY_TRIES = 3  # then the GUARD is given up: the next one asks again
+# earlier MACs of the link whose requests, made before the engine heard of a change, are
+# dropped, not taken for a violation: a bridge or bond changes its MAC as ports are added
+PREVIOUS_MACS = 4
 # What the engine may put on the wire through io: DHCP needs a few requests a minute (a
 # DISCOVER every 4 s and more at worst, a REQUEST, a DECLINE); a compromised engine, which
 # has no network of its own, would use io as a way out (any UDP/67 destination, free-form
@@ -178,7 +181,8 @@ class IoLoop:
         self.throttle = _Throttle(log, clock)
         self.budget = _SendBudget(clock)
         self.link: ipc.LinkState | None = None  # what the engine was last told
-        self.previous_mac: bytes | None = None  # the link's MAC before its last change
+        # the link's MACs before its last changes, newest last (PREVIOUS_MACS at most)
+        self.previous_macs: tuple[bytes, ...] = ()
         self.probe: arp.ProbeRun | None = None
         self.guard: arp.GuardRun | None = None
         self.guard_check: _GuardCheck | None = None
@@ -313,7 +317,7 @@ class IoLoop:
                 raise Stop(EXIT_OK, "engine closed its socket")
             if self.link is None:  # cannot happen: the loop starts after initial_link
                 raise Stop(EXIT_FAILURE, "engine message before the link is known")
-            action = io_dispatch_engine(msg, self.link.mac, self.previous_mac)
+            action = io_dispatch_engine(msg, self.link.mac, self.previous_macs)
         except ipc.PeerViolation as exc:
             raise Stop(EXIT_PROTOCOL, f"engine violated the contract: {exc}") from None
         except _ENGINE_GONE:
@@ -542,7 +546,7 @@ class IoLoop:
             return
         self.to_engine(state)  # first: a carrier up starts the engine's exchange
         if self.link is not None and self.link.mac != mac:
-            self.previous_mac = self.link.mac
+            self.previous_macs = (*self.previous_macs, self.link.mac)[-PREVIOUS_MACS:]
         self.link = state
         self.log.info("link %s: mac %s mtu %d carrier %s", self.ifname, format_mac(mac), mtu,
                       "up" if facts.carrier else "down")
