@@ -108,7 +108,9 @@ def test_option_121_prefix_over_32_truncated_destination_trailing_bytes(data: by
 
 def test_zero_length_options_pad_runs_missing_end_data_after_end() -> None:
     assert decode(raw_ack(opt(80), opt(121), opt(222))).unknown == ((222, b""),)
-    assert decode(raw_ack(opt(3, bytes(0)))).dropped == (3,)  # zero length where not allowed
+    assert decode(raw_ack(opt(1, bytes(0)))).dropped == (1,)  # zero length where not allowed
+    # an empty address list is "none" (dnsmasq's router or DNS option without a value)
+    assert decode(raw_ack(opt(3, bytes(0)), opt(6, bytes(0)))).dropped == ()
     assert decode(raw_ack(b"\0" * 500, opt(3, SERVER.packed))).routers == (SERVER,)
     assert decode(raw_ack(opt(3, SERVER.packed), end=b"", pad_to=0)).routers == (SERVER,)
     after = decode(raw_ack(end=b"\xff" + opt(3, SERVER.packed) + b"\x06\xff"))

@@ -112,8 +112,11 @@ def _address(value: bytes) -> IPv4Address:
 
 
 def _addresses(value: bytes) -> tuple[IPv4Address, ...]:
-    if not value or len(value) % 4:
-        raise BadOption(f"length {len(value)}, must be a non-zero multiple of 4")
+    # Empty is "none": dnsmasq's `dhcp-option=option:router` without a value (OpenStack
+    # Neutron's subnet without a gateway; likewise option 6 with DNS turned off) sends it to
+    # keep its default back. RFC 2132 asks for 4 octets at least; the meaning is plain.
+    if len(value) % 4:
+        raise BadOption(f"length {len(value)}, must be a multiple of 4")
     return tuple(IPv4Address(value[i : i + 4]) for i in range(0, len(value), 4))
 
 
