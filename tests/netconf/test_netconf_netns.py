@@ -291,6 +291,22 @@ def test_send_release_always_keeps_netconf_up_for_the_shutdown(
         assert "SendRelease=always: no idle exit" in nc.output()
 
 
+def test_a_short_lease_keeps_netconf_between_its_renewals(netns: str,
+                                                          start_netconf: Any) -> None:
+    """A lease shorter than 20 idle times (10 minutes at the default 30 s) renews so often
+    that starting netconf again for each renewal costs more than keeping it: no idle exit
+    while one is applied. A longer lease, or none, and netconf exits idle as ever."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True,
+                       extra_args=["--exit-idle-time", "0.5"])
+    nc.connect()
+    assert nc.request(lease(1, lifetime=9)).status == OK  # under 20 x 0.5 s
+    time.sleep(1.5)
+    assert nc.proc.poll() is None, nc.output()
+    assert nc.request(lease(2, lifetime=10)).status == OK  # a renewal, a longer lease
+    wait_for("the idle exit", lambda: nc.proc.poll() is not None, 10)
+    assert "no request for 0.5 s" in nc.output()
+
+
 def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: Any,
                                                    tmp_path: Path) -> None:
     # Socket-activated: started before the interface exists, netconf waits for it and

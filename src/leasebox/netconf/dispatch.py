@@ -54,6 +54,9 @@ class Netconf:
     clock: Callable[[], float] = time.monotonic
     boottime: Callable[[], float] = lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
     save_again_at: float | None = None  # the state file is out of date: when to try again
+    # the lifetime of the lease last applied; None: none applied, or removed since (or this
+    # netconf has not applied one yet)
+    lifetime: int | None = None
 
     def status(self) -> str:
         t = self.configurator.tracked
@@ -186,6 +189,7 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
         return result(msg.request_id, ipc.ResultStatus.REFUSED, str(exc))
     try:
         nc.configurator.apply(plan, nc.clock())
+        nc.lifetime = plan.lifetime
         note_lease_end(nc, None if plan.lifetime == ipc.INFINITE
                        else nc.boottime() + plan.lifetime)
     except NotOurs as exc:
@@ -226,6 +230,7 @@ def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:
     finally:
         nc.save_state()
     note_lease_end(nc, None)
+    nc.lifetime = None
     log.info("removed #%d: the link is as it was before leasebox", msg.request_id)
     return result(msg.request_id, ipc.ResultStatus.OK, "")
 

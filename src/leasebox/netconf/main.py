@@ -92,6 +92,8 @@ SEND_TIMEOUT = 5.0  # an engine that does not take its reply is broken; drop it
 # target's stop sends netconf its SIGTERM as the engine leaves the link (leasebox-leave@),
 # and the engine waits up to 3 s (its STOP_GRACE) for the removal it asks for then.
 STOP_DRAIN = 3.5
+# no idle exit while the lease applied is shorter than this many idle times (_idle)
+SHORT_LEASE = 20
 # Installed, resolved takes DNS (running or not: while it is stopped, the hand-off waits).
 RESOLVED_BINARY = "/usr/lib/systemd/systemd-resolved"
 RUNTIME_DIR = "/run/leasebox"  # netconf.state goes to RUNTIME_DIR/IFACE/
@@ -312,13 +314,13 @@ class _Loop:
 
 
 def _serve(nc: Netconf, conn: socket.socket, loop: _Loop, log: Logger,
-           idle: float = 0.0) -> bool:
-    """Answer one engine until it closes (False) or, with `idle`, until it has asked
-    nothing for that long (True). PeerViolation and LinkGone propagate. A stop signal ends
-    it only STOP_DRAIN seconds later (_Stop), for the engine leaving the link."""
+           idle: Callable[[], float] = lambda: 0.0) -> bool:
+    """Answer one engine until it closes (False) or, with `idle()` non-zero, until it has
+    asked nothing for that long (True). PeerViolation and LinkGone propagate. A stop signal
+    ends it only STOP_DRAIN seconds later (_Stop), for the engine leaving the link."""
     conn.settimeout(SEND_TIMEOUT)
     while True:
-        if not loop.wait(conn, idle, nc.retry, drain=True):
+        if not loop.wait(conn, idle(), nc.retry, drain=True):
             return True
         try:
             msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
@@ -445,9 +447,21 @@ def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int,
         return EX_CONFIG
     if svc.policy.link_up:  # a new engine's, or LinkUp= of the engine's own files
         _link_up(svc, nc.rtnl, nc.ifindex, pid, asked=changed)
-    if _serve(nc, conn, svc.loop, svc.log, svc.idle):
+    if _serve(nc, conn, svc.loop, svc.log, lambda: _idle(svc, nc)):
         return _idle_exit(svc.idle, svc.log)
     return None
+
+
+def _idle(svc: _Service, nc: Netconf) -> float:
+    """How long netconf waits for a request before it exits (0: for ever). Not at all while
+    the lease applied lasts less than SHORT_LEASE idle times, so that its renewals (at half
+    its lifetime) come within ten: starting netconf again for each (its sandbox, interpreter
+    and pyroute2, ~140 ms of CPU, and a dozen journal lines) would cost more than its
+    memory does in the meantime. At the default 30 s: leases under 10 minutes."""
+    lifetime = nc.lifetime
+    if lifetime is not None and lifetime != ipc.INFINITE and lifetime < SHORT_LEASE * svc.idle:
+        return 0.0
+    return svc.idle
 
 
 def _engine_at_start(sock: socket.socket, listening: bool,
@@ -476,7 +490,7 @@ def _next_engine(nc: Netconf, svc: _Service) -> tuple[socket.socket, int] | int 
         return first
     if not svc.listening:
         return svc.sock, peers.peer_credentials(svc.sock).pid
-    if not svc.loop.wait(svc.sock, svc.idle, nc.retry):
+    if not svc.loop.wait(svc.sock, _idle(svc, nc), nc.retry):
         return _idle_exit(svc.idle, svc.log)
     return _accept_engine(svc.sock, svc.log)
 
