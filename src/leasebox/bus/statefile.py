@@ -75,6 +75,20 @@ class StateDir:
     def __init__(self, directory: str) -> None:
         self.directory = directory
         self.unread: list[str] = []  # the links whose files load() could not read
+        # what this process last wrote to each file: the loop saves after every turn (the
+        # watchdog's every 15 s), and a file that would not change is not written again
+        self.written: dict[str, bytes] = {}
+
+    def _write(self, filename: str, data: bytes) -> None:
+        if self.written.get(filename) == data:
+            return
+        self.written.pop(filename, None)  # (not known, should the write fail)
+        atomic.write_atomic(self.directory, filename, data, mode=0o644)
+        self.written[filename] = data
+
+    def _remove(self, filename: str) -> None:
+        self.written.pop(filename, None)
+        atomic.remove(self.directory, filename)
 
     def save(self, links: Links, now: float) -> None:
         """Bring the directory in line with `links`: one file per link held, no others.
@@ -92,23 +106,25 @@ class StateDir:
             return True
 
         owed = links.owed_reverts()
+        # a file no longer wanted is forgotten, written or not: if the link comes back, its
+        # file is written again (even with the same content, even if it is already there)
+        keep = {name + SUFFIX for name in links.wants} | {name + REVERT for name in owed}
+        self.written = {f: data for f, data in self.written.items() if f in keep}
         unwritten = {name for name, ifindex in owed.items() if not attempt(partial(
-            atomic.write_atomic, self.directory, name + REVERT, b"%d\n" % ifindex,
-            mode=0o644))}
+            self._write, name + REVERT, b"%d\n" % ifindex))}
         for name in links.wants:
             data = json.dumps(to_doc(links, name, now), sort_keys=True).encode()
-            attempt(partial(atomic.write_atomic, self.directory, name + SUFFIX, data,
-                            mode=0o644))
+            attempt(partial(self._write, name + SUFFIX, data))
         for name in self.names():
             # a file that could not be read stays while resolved may hold what it said
             if name not in links.wants and name not in unwritten and not (
                     name in self.unread and name in links.resolved_has):
-                attempt(partial(atomic.remove, self.directory, name + SUFFIX))
+                attempt(partial(self._remove, name + SUFFIX))
         self.unread = [n for n in self.unread if n in links.resolved_has
                        and n not in links.wants]
         for name in self.names(REVERT):
             if name not in owed:
-                attempt(partial(atomic.remove, self.directory, name + REVERT))
+                attempt(partial(self._remove, name + REVERT))
         if errors:
             raise errors[0]
 
