@@ -366,6 +366,44 @@ def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:
     assert (rig.state_dir / leasefile.FILENAME).exists()
 
 
+def test_renewals_rewrite_the_lease_file_at_most_hourly(rig: Rig) -> None:
+    """A 10-minute lease renews every ~5 minutes: written at each, it was 288 writes (two
+    fsyncs each) a day on what may be an SD card, for a file only the next cold start reads.
+    Written at the bind, then again at the first renewal an hour or more later, and at the
+    stop with the last renewal not yet written."""
+    path = rig.state_dir / leasefile.FILENAME
+    discover = rig.sent()
+    rig.reply(offer(discover))
+    rig.reply(ack(rig.sent(), lease_time=600))
+    rig.netconf_conn, _ = rig.netconf.accept()
+    rig.netconf_conn.settimeout(5)
+    rig.applies()
+    bound_at, first = rig.clock.now, path.read_bytes()
+
+    def renew() -> bytes:
+        request = rig.sent()
+        assert request.message_type is wire.MessageType.REQUEST and request.ciaddr == ADDRESS
+        rig.reply(ack(request, lease_time=600))
+        rig.applies()
+        assert rig.svc.state is State.BOUND
+        return path.read_bytes()
+
+    written = [first]
+    while (rig.svc.timer() or 0) - bound_at < service.LEASE_FILE_REFRESH:  # T1 next
+        assert renew() == first
+    written.append(renew())  # the first renewal an hour on
+    assert written[1] != first
+    again = renew()
+    assert again == written[1]
+    rig.svc.store_renewal()  # the stop
+    last = path.read_bytes()
+    assert last != written[1]
+    # as the next boot reads it: the last renewal's lease, not an hour-old one run out
+    stored = leasefile.load(str(rig.state_dir), now_mono=rig.clock.now,
+                            now_wall=WALL0 + rig.clock.now, min_lease_time=0)
+    assert isinstance(stored, Lease) and stored.expires_at > rig.clock.now + 500
+
+
 def test_a_lease_that_ran_out_while_off_is_asked_for_again(tmp_path: Path) -> None:
     """A machine off for longer than its lease: the lease file's address goes in the
     DISCOVER (option 50), as when the lease runs out while the engine runs, and a new

@@ -290,6 +290,7 @@ class Loop:
                 if handler is not None:
                     handler()
             self._housekeeping()
+        self.svc.store_renewal()
         held = self.svc.client is not None and self.svc.client.lease is not None
         log.info("stopping; %s and live state kept for the next start",
                  "lease" if held else "no lease held (released or never bound),")
