@@ -234,6 +234,31 @@ def test_frames_of_a_device_on_top_are_dropped(veth: Veth, tmp_path: Path,
         ip("-n", veth.netns, "link", "del", "mv0")
 
 
+def test_a_link_that_is_not_ethernet_is_sat_out(veth: Veth, tmp_path: Path,
+                                                 io_runs: list[IoRun]) -> None:
+    """leasebox@tun0 (or wg0, ib0): io said so and exited 78, and its link socket started
+    it again at the host's next link event, until systemd's start limit. It stays now,
+    ready, the reason in STATUS=, telling the engine nothing, whatever the link does; it
+    exits 0 when the link goes, so that a new one of the name is looked at afresh."""
+    ip("-n", veth.netns, "tuntap", "add", "mode", "tun", "name", "lbtun0")
+    run = start_io(dataclasses.replace(veth, io="lbtun0"), tmp_path)
+    io_runs.append(run)
+    lines, _ = run.notifications("READY=1")
+    assert any("lbtun0 is not an Ethernet interface (link type 65534)" in line
+               for line in lines), lines
+    ip("-n", veth.netns, "link", "set", "lbtun0", "mtu", "1400")  # a link event: ignored
+    ip("-n", veth.netns, "link", "set", "lbtun0", "up")
+    time.sleep(0.5)
+    assert run.proc.poll() is None, run.log()
+    with pytest.raises(TimeoutError):  # nothing for the engine
+        run.recv(timeout=0.3)
+    ip("-n", veth.netns, "link", "del", "lbtun0")
+    assert run.wait() == 0
+    log = run.log()
+    assert log.count("is not an Ethernet interface") == 1, log
+    assert "ignored a link message" not in log and "lbtun0 was removed" in log
+
+
 def test_oversized_frames_are_dropped(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     for dev in (veth.io, veth.peer):
         ip("-n", veth.netns, "link", "set", dev, "mtu", "9500")

@@ -183,6 +183,7 @@ class IoLoop:
         self.link: ipc.LinkState | None = None  # what the engine was last told
         # the link's MACs before its last changes, newest last (PREVIOUS_MACS at most)
         self.previous_macs: tuple[bytes, ...] = ()
+        self.unsupported: str | None = None  # why the link is not one to run on (sit_out)
         self.probe: arp.ProbeRun | None = None
         self.guard: arp.GuardRun | None = None
         self.guard_check: _GuardCheck | None = None
@@ -221,32 +222,43 @@ class IoLoop:
         self.seq += 1
         self.socks.rtnl.send(link.getlink_request(self.ifindex, self.seq))
 
-    def initial_link(self) -> ipc.LinkState:
-        """Ask the kernel for the link facts and tell the engine; bounded in time. Asked
-        once what queued while io was away is read: a socket that overran meanwhile gets
-        no answer before."""
+    def initial_link(self) -> None:
+        """Ask the kernel for the link facts and tell the engine (or find the link is not
+        one leasebox runs on: sit_out); bounded in time. Asked once what queued while io
+        was away is read: a socket that overran meanwhile gets no answer before."""
         self.requery = True
         self.on_rtnl(initial=True)
         deadline = self.clock() + LINK_QUERY_TIMEOUT
         with selectors.DefaultSelector() as sel:
             sel.register(self.socks.rtnl, selectors.EVENT_READ)
-            while self.link is None:
+            while self.link is None and self.unsupported is None:
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     raise Stop(EXIT_OSERR, "no answer from rtnetlink about the interface")
                 if sel.select(remaining):
                     self.on_rtnl(initial=True)
-        return self.link
+
+    def sit_out(self, why: str) -> None:
+        """The link is not one leasebox runs on (WireGuard, a tun device, InfiniBand,
+        loopback). Exiting, as io did, was no end: the link socket starts io again at the
+        host's next link event (a container, a Wi-Fi scan), until systemd's start limit,
+        the error logged each time. io stays instead, ready, saying why in STATUS=, and
+        tells the engine nothing; it exits when the link is removed or renamed (a new
+        link of the name is looked at afresh) or the engine stops."""
+        self.unsupported = why
+        self.log.error("%s: nothing to do until it is removed or renamed", why)
+        sd.notify(f"STATUS={why}")
 
     # ---- the loop ----------------------------------------------------------------------
 
     def run(self) -> int:
         handlers: list[tuple[socket.socket, Callable[[], None]]] = [
             (self.socks.engine, self.on_engine),
-            (self.socks.packet, self.on_packet),
             (self.socks.udp, self.on_udp),
             (self.socks.rtnl, self.on_rtnl),
         ]
+        if self.unsupported is None:  # (sit_out: frames of that link are nobody's business)
+            handlers.append((self.socks.packet, self.on_packet))
         for sock, handler in handlers:
             self.sel.register(sock, selectors.EVENT_READ, handler)
         try:
@@ -536,9 +548,15 @@ class IoLoop:
             # address, MTU or operstate, so no carrier to believe either.
             self.log.debug("ignored a partial link message (no MTU)")
             return
+        if self.unsupported is not None:
+            return
         if facts.arphrd != link.ARPHRD_ETHER or mac is None or len(mac) != 6 or not mtu:
             if initial:
-                raise Stop(EXIT_CONFIG, f"{self.ifname} is not an Ethernet interface")
+                self.sit_out(f"{self.ifname} is not an Ethernet interface (link type "
+                             f"{facts.arphrd}); leasebox runs on Ethernet links only"
+                             if facts.arphrd != link.ARPHRD_ETHER else
+                             f"{self.ifname} has no Ethernet address or MTU")
+                return
             self.log.warning("ignored a link message without Ethernet address or MTU")
             return
         state = ipc.LinkState(ifindex=self.ifindex, mac=mac, mtu=mtu, carrier=facts.carrier)
