@@ -88,6 +88,17 @@ def test_the_lease_times_on_the_wall_clock(times: dict[str, Any], wrong: str) ->
         dispatch.environment({**EVENT, **times}, "eth0")
 
 
+def test_the_hostname_the_server_sent_is_checked_and_passed_on() -> None:
+    """LEASEBOX_HOSTNAME: option 12, as dhclient's new_host_name (Google's hostname hook
+    reads that); empty when the server sent none, or the engine is older."""
+    env = dispatch.environment({**EVENT, **LATER, "hostname": "vm7.c.proj.internal"}, "eth0")
+    assert env["LEASEBOX_HOSTNAME"] == "vm7.c.proj.internal"
+    assert dispatch.environment(EVENT, "eth0")["LEASEBOX_HOSTNAME"] == ""
+    for bad in ("$(reboot)", "a b", "", None, 5, "-x"):
+        with pytest.raises(dispatch.BadEvent, match="hostname"):
+            dispatch.environment({**EVENT, "hostname": bad}, "eth0")
+
+
 def test_only_a_changed_event_has_an_old_address() -> None:
     changed = {**EVENT, "event": "changed", "old_address": "192.0.2.9"}
     assert dispatch.environment(changed, "eth0")["LEASEBOX_OLD_ADDRESS"] == "192.0.2.9"

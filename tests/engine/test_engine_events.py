@@ -77,11 +77,12 @@ def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
     lease = replace(Harness().acquire(), classless_routes=routes,
                     routers=(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")),
                     broadcast_address=IPv4Address("192.0.2.255"), domain_name="example.test",
-                    domain_search=("corp.example.test",))
+                    domain_search=("corp.example.test",), hostname="vm7.example.test")
     # and every other list at its bound, with the longest names: the file stays readable
     longest = tuple(f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{n:02d}{'d' * 59}"
                     for n in range(MAX_DOMAINS - 1))
     widest = replace(lease, domain_name=longest[0], domain_search=longest[1:],
+                     hostname=longest[0],
                      dns_servers=(IPv4Address("198.151.200.254"),) * MAX_DNS,
                      ntp_servers=(IPv4Address("198.151.200.254"),) * MAX_NTP)
     decode_event(json.dumps(events.document("bound", "eth0", widest, acquired=1.0)).encode())
@@ -100,11 +101,14 @@ def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
     assert (env["LEASEBOX_DOMAIN_NAME"], env["LEASEBOX_SEARCH"]) == ("example.test",
                                                                      "corp.example.test")
     assert env["LEASEBOX_DOMAINS"] == "example.test corp.example.test"
+    assert env["LEASEBOX_HOSTNAME"] == "vm7.example.test"
     assert (env["LEASEBOX_RENEWAL_TIME"], env["LEASEBOX_REBINDING_TIME"]) == (
         str(lease.renewal_time), str(lease.rebinding_time))
     # no option 121: no routes (the routers are used), unlike an empty list
-    plain = replace(lease, classless_routes=None, broadcast_address=None, domain_name=None)
-    assert environment(events.document("bound", "eth0", plain), "eth0")["LEASEBOX_ROUTES"] == ""
+    plain = replace(lease, classless_routes=None, broadcast_address=None, domain_name=None,
+                    hostname=None)
+    plain_env = environment(events.document("bound", "eth0", plain), "eth0")
+    assert plain_env["LEASEBOX_ROUTES"] == "" and plain_env["LEASEBOX_HOSTNAME"] == ""
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

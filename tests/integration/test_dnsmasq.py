@@ -296,6 +296,18 @@ def test_a_malformed_option_is_left_out_and_said(lab: Lab) -> None:
     assert status["lease"]["domain_name"] is None
 
 
+def test_the_hostname_dnsmasq_knows_the_host_by_is_asked_for_and_shown(lab: Lab) -> None:
+    """dnsmasq sends option 12 (the name of a dhcp-host line) only to a client that asks
+    for it in option 55, as systemd-networkd's does: leasebox asks, and shows it."""
+    Dnsmasq(lab, f"--dhcp-host={CLIENT_MAC},vm7").start()
+    box = Leasebox(lab).start()
+    lab.wait_address()
+    box.wait_bound()
+    status = commands.request(box.rundir, "veth0", control.Command.STATUS)
+    assert status["lease"]["hostname"] == "vm7"
+    assert "     Hostname: vm7" in commands.format_status(status, time.time())
+
+
 def test_a_first_router_off_the_link_is_skipped_not_the_lease(lab: Lab) -> None:
     """dnsmasq configured with a router outside the subnet first: the lease was refused
     ("gateway is not on the link"), its address avoided, and the link stayed without an

@@ -438,6 +438,24 @@ def test_inconsistent_snapshots_rejected(change: dict[str, Any]) -> None:
         restore(encode(doc))
 
 
+def test_a_hostname_survives_a_restart_and_is_written_only_when_sent() -> None:
+    """Option 12 (2026-12-07): a lease without it is written as before, so an engine of
+    before reads it (a downgrade) and this one reads theirs (an upgrade); with it, it is
+    kept across a restart, and a bad one refused."""
+    h = Harness()
+    h.acquire(hostname="host7.example")
+    doc = json.loads(h.client.snapshot())
+    assert doc["lease"]["hostname"] == "host7.example"
+    back = restore(h.client.snapshot())
+    assert back.lease is not None and back.lease.hostname == "host7.example"
+    assert "hostname" not in bound_doc()["lease"]
+    assert restore(encode(bound_doc())).lease is not None
+    for bad in (None, "", "-bad", "a b", "x" * 300, 7):
+        doc["lease"]["hostname"] = bad
+        with pytest.raises(SnapshotError):
+            restore(json.dumps(doc).encode())
+
+
 def test_unannounced_is_written_only_when_it_holds() -> None:
     """An engine restarted into this code at an upgrade reads what the old one wrote, which
     is what this one writes with nothing unannounced: a downgrade's restart reads it too."""

@@ -21,9 +21,12 @@ MAX_DNS = 8
 MAX_NTP = 8
 MAX_DOMAINS = 16  # the domain name and the search list together
 # What the client asks for (option 55) unless configured otherwise: mask, classless routes,
-# router, DNS, domain, MTU, broadcast, NTP, lease time, server id, T1, T2, captive portal,
-# search list. RFC 3442: 121 before 3 (and 33), as a server short of room fills in order.
-REQUEST_OPTIONS: tuple[int, ...] = (1, 121, 3, 6, 15, 26, 28, 42, 51, 54, 58, 59, 114, 119)
+# router, DNS, host name, domain, MTU, broadcast, NTP, lease time, server id, T1, T2, captive
+# portal, search list. RFC 3442: 121 before 3 (and 33), as a server short of room fills in
+# order. The host name is only reported (status, LEASEBOX_HOSTNAME): dnsmasq sends its name
+# for the host only to a client that asks, as systemd-networkd's does.
+REQUEST_OPTIONS: tuple[int, ...] = (1, 121, 3, 6, 12, 15, 26, 28, 42, 51, 54, 58, 59, 114,
+                                    119)
 CAPTIVE_PORTAL_OPTION = 114  # RFC 8910; UseCaptivePortal=no leaves it out
 
 

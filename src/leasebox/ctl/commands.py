@@ -230,6 +230,7 @@ def _lease_lines(lease: dict[str, Any], now_wall: float) -> list[str]:
         f"      Gateway: {lease.get('gateway') or '-'}",
         f"          DNS: {' '.join(lease.get('dns_servers') or []) or '-'}",
         f"Search Domain: {' '.join(_domains(lease)) or '-'}",
+        *([f"     Hostname: {lease['hostname']}"] if lease.get("hostname") else []),
         *([f"          NTP: {' '.join(lease['ntp_servers'])}"]
           if lease.get("ntp_servers") else []),
         f"       Server: {lease['server_id']}",

@@ -46,10 +46,10 @@ MACHINE_LOCK = ".hooks.lock"  # in the state directory, above each interface's
 LOCK_WAIT = 120.0  # seconds an event's hooks wait for another interface's at least
 KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "server", "dns",
                   "domains", "ntp", "mtu", "lease_time"})
-# old_address: "changed" only; boot: when the engine was given its boot ID; the rest, what
-# an engine before 2026-12-06 did not write (the dispatcher may be newer than the engine
-# whose events wait, in an upgrade): all or none of them
-OPTIONAL_KEYS = frozenset({"old_address", "boot"})
+# old_address: "changed" only; boot: when the engine was given its boot ID; hostname: when
+# the server sent option 12; the rest, what an engine before 2026-12-06 did not write (the
+# dispatcher may be newer than the engine whose events wait, in an upgrade): all or none
+OPTIONAL_KEYS = frozenset({"old_address", "boot", "hostname"})
 LATER_KEYS = frozenset({"routers", "routes", "broadcast", "domain_name", "search",
                         "renewal_time", "rebinding_time"})
 # the lease's start and end on the wall clock: written by engines since the later keys,
@@ -146,6 +146,7 @@ def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, 
         "LEASEBOX_MTU": "" if mtu is None else str(_int(mtu, 68, 65535, "mtu")),
         "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
         "LEASEBOX_OLD_ADDRESS": old or "",
+        "LEASEBOX_HOSTNAME": _name(doc["hostname"], "hostname") if "hostname" in doc else "",
         **_later(doc),
         **(_times(doc) if times else {}),
     }

@@ -354,6 +354,7 @@ def status(svc: EngineService, now: float) -> dict[str, Any]:
             "ntp_servers": [str(n) for n in lease.ntp_servers],
             "domain_name": lease.domain_name,
             "domain_search": list(lease.domain_search),
+            "hostname": lease.hostname,
             "classless_routes": ([str(r) for r in lease.classless_routes]
                                  if lease.classless_routes is not None else None),
             "mtu": lease.mtu,

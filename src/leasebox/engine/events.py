@@ -87,7 +87,7 @@ def document(event: str, interface: str, lease: Lease, old_address: str | None =
         "search": list(lease.domain_search),
         "renewal_time": lease.renewal_time,
         "rebinding_time": lease.rebinding_time,
-    }
+    } | ({} if lease.hostname is None else {"hostname": lease.hostname})
 
 
 # each hook directory, and the bind of the engine's unit that brings it into its root

@@ -135,6 +135,7 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         ntp_servers=tuple(a for a in ack.ntp_servers if usable(a))[:MAX_NTP],
         broadcast_address=ack.broadcast_address,
         captive_portal=ack.captive_portal,
+        hostname=ack.hostname,
         ack=kept,
     )
 

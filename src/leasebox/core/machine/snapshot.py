@@ -42,7 +42,7 @@ from leasebox.core.machine.lease import check_lease
 from leasebox.core.machine.types import ClientConfig, Lease, Random, State
 from leasebox.core.values import Route
 from leasebox.core.wire.limits import MAX_OPTION_DATA
-from leasebox.core.wire.strings import portal_problem
+from leasebox.core.wire.strings import hostname_problem, portal_problem
 
 if TYPE_CHECKING:
     from typing import Any, TypeVar
@@ -67,7 +67,11 @@ _LEASE_KEYS = frozenset({
     "address", "prefixlen", "server_id", "lease_time", "renewal_time", "rebinding_time",
     "acquired_at", "routers", "dns_servers", "domain_name", "domain_search",
     "classless_routes", "mtu", "ntp_servers", "broadcast_address", "captive_portal",
+    "hostname",
 })
+# without a hostname (option 12), as most leases are: what an engine of before 2026-12-07
+# wrote too, and reads (an upgrade's restart into this code, and a downgrade's back)
+_LEASE_KEYS_BEFORE = _LEASE_KEYS - {"hostname"}
 _EXCHANGE_STATES = (State.RENEWING, State.REBINDING)
 _RESUMABLE = frozenset({State.INIT, State.INIT_REBOOT, State.BOUND, State.RENEWING,
                         State.REBINDING, State.STOPPED})
@@ -138,6 +142,7 @@ def _lease_doc(lease: Lease) -> dict[str, Any]:
         "ntp_servers": [str(a) for a in lease.ntp_servers],
         "broadcast_address": _str(lease.broadcast_address),
         "captive_portal": lease.captive_portal,
+        **({} if lease.hostname is None else {"hostname": lease.hostname}),
     }
 
 
@@ -288,6 +293,13 @@ def _portal(value: Any) -> str:
     return value
 
 
+def _hostname(value: Any) -> str:
+    """Option 12's name, by the codec's own rule."""
+    if type(value) is not str or len(value) > MAX_TEXT or hostname_problem(value):
+        raise SnapshotError("hostname: not a host name")
+    return value
+
+
 def _address(value: Any) -> IPv4Address:
     if type(value) is not str or len(value) > 15:
         raise SnapshotError("address expected")
@@ -314,7 +326,8 @@ def _route(value: Any) -> Route:
 
 
 def _lease(doc: Any) -> Lease:
-    _keys(doc, _LEASE_KEYS, "lease")
+    if not isinstance(doc, dict) or doc.keys() != _LEASE_KEYS_BEFORE:
+        _keys(doc, _LEASE_KEYS, "lease")
     lease = Lease(
         address=_address(doc["address"]),
         prefixlen=_int(doc["prefixlen"], 1, 32),
@@ -332,6 +345,7 @@ def _lease(doc: Any) -> Lease:
         ntp_servers=_items(doc["ntp_servers"], _address),
         broadcast_address=_opt(doc["broadcast_address"], _address),
         captive_portal=_opt(doc["captive_portal"], _portal),
+        hostname=_hostname(doc["hostname"]) if "hostname" in doc else None,  # (never null)
     )
     check_lease(lease)
     return lease

@@ -165,6 +165,7 @@ class Lease:
     ntp_servers: tuple[IPv4Address, ...] = ()
     broadcast_address: IPv4Address | None = None
     captive_portal: str | None = None
+    hostname: str | None = None  # option 12: the name the server knows this host by
     ack: Message | None = None  # the ACK itself, for the lease file
 
     @property
