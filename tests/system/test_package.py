@@ -91,6 +91,7 @@ def test_file_list(files: set[str], container: Container) -> None:
     assert "/usr/lib/sysusers.d/leasebox.conf" in files
     assert "/usr/lib/systemd/catalog/leasebox.catalog" in files
     assert "/usr/lib/python3/dist-packages/leasebox/__init__.py" in files
+    assert "/usr/share/python3/runtime.d/leasebox.rtupdate" in files
     assert "/usr/share/doc/leasebox/copyright" in files
     for page in ("leasebox", "leaseboxctl", "leasebox-io", "leasebox-engine",
                  "leasebox-netconf", "leasebox-bus"):
@@ -245,6 +246,37 @@ def test_upgrade_restarts_running_services_without_an_exchange(lab: LeaseLab,
     again = lab.address()
     assert again is not None and again["local"] == addr["local"]
     assert (lab.count("DHCPDISCOVER"), lab.count("DHCPREQUEST")) == before
+
+
+def test_a_new_default_python_gets_byte_code_and_what_failed_started_again(
+        lab: LeaseLab, package: Package) -> None:
+    """A Debian 12 to 13 upgrade makes 3.13 the default Python: nothing recompiled a package
+    built for 3.11, and the services, which cannot write /usr, would have compiled
+    leasebox at every start; a service started in the upgrade while 3.13's standard library
+    was not unpacked yet failed with its interface's others. python3's postinst runs the
+    package's runtime hook: byte-code for the (new) default version, and the enabled
+    interfaces started again."""
+    c = lab.c
+    hook = "/usr/share/python3/runtime.d/leasebox.rtupdate"
+    pyc = "find /usr/lib/python3/dist-packages/leasebox -name '*.pyc'"  # (one Python here)
+    before = c.run(["sh", "-c", pyc]).stdout.split()
+    assert len(before) > 50
+    c.run(["py3clean", "-p", "leasebox"])
+    assert c.run(["sh", "-c", pyc]).stdout.split() == []
+    c.run(["systemctl", "enable", TARGET])
+    try:
+        c.run(["systemctl", "stop", TARGET])  # as the services taken down by the failure
+        version = c.run(["python3", "-c", "import sys; print('python%d.%d' % "
+                         "sys.version_info[:2])"]).stdout.strip()
+        c.run([hook, "pre-rtupdate", version, version])  # nothing yet
+        assert c.run(["systemctl", "is-active", TARGET], check=False).stdout.strip() != "active"
+        c.run([hook, "rtupdate", version, version], timeout=120)
+        assert sorted(c.run(["sh", "-c", pyc]).stdout.split()) == sorted(before)
+        wait_for("the target started again", lambda: c.run(
+            ["systemctl", "is-active", TARGET], check=False).stdout.strip() == "active", 15)
+        lab.wait_bound()
+    finally:
+        c.run(["systemctl", "disable", "--now", TARGET], check=False)
 
 
 def test_maintainer_scripts_for_another_root_leave_this_system_alone(
