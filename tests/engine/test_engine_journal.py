@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address
 
+from leasebox.core.log import WARNING
 from leasebox.core.machine.types import LeaseEventKind, LinkDown, State
 from leasebox.core.record import replace
 from leasebox.core.values import INFINITE
 from leasebox.engine.journal import counts_seconds, describe, event_text, gateway, status_line
-from tests.machine.machine_helpers import Harness
+from tests.conftest import Logs
+from tests.machine.machine_helpers import Harness, offer
 
 
 def test_a_kept_lease_shows_while_the_client_looks_for_another() -> None:
@@ -35,6 +37,38 @@ def test_no_lease_no_keeping() -> None:
     h.fire()
     line = status_line(h.state, h.client.lease, True, h.now, h.client.applied)
     assert line == "Looking for a DHCP server"
+
+
+def test_a_link_without_a_server_says_how_long_it_has_been_asking(logs: Logs) -> None:
+    """No server on the link (a wrong VLAN): "Looking for a DHCP server" alone read the
+    same after a second as after ten minutes, and the first journal line came at info
+    after ~3 minutes. The status counts the DISCOVERs; the 5th (~60 s) brings a warning,
+    once since the last lease or link-up, not every 3 minutes."""
+    h = Harness()
+    h.link_up()
+    h.fire()
+
+    def line() -> str:
+        return status_line(h.state, h.client.lease, True, h.now, h.client.applied,
+                           h.client.discovers)
+
+    assert line() == "Looking for a DHCP server"
+    h.fire()
+    assert line() == "Looking for a DHCP server (2 DISCOVERs in 4 s)"
+    assert not counts_seconds(line())  # as of the last DISCOVER: sent with it, not each second
+    for _ in range(3):
+        h.fire()
+    assert line().startswith("Looking for a DHCP server (5 DISCOVERs in ")
+    [warned] = [r.message for r in logs.at_least(WARNING, "leasebox.core.machine")]
+    assert warned.startswith("no usable offer after 4 DISCOVERs in ")
+    assert 56 <= int(warned.split(" in ")[1].split(" s:")[0]) <= 64  # 4+8+16+32, +-1 each
+    assert "no DHCP server answers on this link" in warned
+    for _ in range(7):  # the 6th, the give-up, then the next exchange's 5th: at info
+        h.fire()
+    assert len(logs.at_least(WARNING, "leasebox.core.machine")) == 1
+    assert sum("no usable offer after 4 DISCOVERs" in r.message for r in logs.records) == 2
+    h.deliver(offer(h.last_sent().message))
+    assert line().startswith("Requesting")
 
 
 def test_an_infinite_lease_is_said_so_not_in_days() -> None:

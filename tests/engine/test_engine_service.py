@@ -637,6 +637,23 @@ def test_an_answer_to_another_client_with_our_mac_is_said(rig: Rig, logs: Logs) 
     assert rig.svc.state is State.BOUND
 
 
+def test_a_server_the_policy_refuses_is_said_apart_from_malformed_frames(
+        rig: Rig, logs: Logs) -> None:
+    """DenyServers= (or AllowServers=) refusing the one server there is: its sound OFFER
+    was counted among "malformed" frames, sending the operator after a broken server or a
+    checksum offload. Said as what it is, with where to look, once a minute."""
+    from leasebox.engine.servers import ServerWatch
+    rig.svc.servers = ServerWatch((), (SERVER,))
+    discover = rig.sent()
+    rig.reply(offer(discover))
+    rig.reply(offer(discover))
+    said = [r.message for r in logs.at_least(WARNING, "leasebox.engine")]
+    assert said == [f"ignored a OFFER from DHCP server {SERVER} ({SERVER_MAC.hex(':')}): "
+                    "denied by DenyServers= (leaseboxctl check-config eth0 shows where it "
+                    "is set)"], said
+    assert rig.svc.state is State.SELECTING
+
+
 def test_peer_violations_and_bad_input(rig: Rig, logs: Logs) -> None:
     bind(rig)
     with pytest.raises(ipc.PeerViolation, match="unknown request"):

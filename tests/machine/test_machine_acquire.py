@@ -287,6 +287,25 @@ def test_duplicate_ack_after_apply_ignored() -> None:
     assert h.deliver(nak(request)) == []
 
 
+def test_naks_in_a_row_are_warned_of(logs: Logs) -> None:
+    """One NAK is ordinary (an address from another network); the same server NAKing every
+    REQUEST offers what it then refuses: at info only, and with the status "Looking for a
+    DHCP server", nothing said the server answers. Warned at the 2nd, 4th, 8th... in a row."""
+    h = Harness()
+    h.link_up()
+    for _ in range(8):
+        h.fire()
+        h.deliver(offer(h.last_sent().message))
+        h.deliver(nak(h.last_sent().message, error_message="address not available"))
+    warned = [r.message for r in logs.at_least(WARNING, "leasebox.core.machine")]
+    assert [w.split("(")[-1] for w in warned] == [
+        f"{n} failures in a row: its pool or reservations, or another server authoritative "
+        "for this subnet?)" for n in (2, 4, 8)]
+    assert warned[0].startswith(f"server {SERVER} NAKed {ADDRESS}: address not available (")
+    said = [r.message for r in logs.records if "NAKed" in r.message]
+    assert len(said) == 8 and said[0] == f"server {SERVER} NAKed {ADDRESS}: address not available"
+
+
 def test_nak_in_requesting_restarts_with_backoff() -> None:
     h = Harness()
     h.link_up()

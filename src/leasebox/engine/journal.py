@@ -87,10 +87,10 @@ def counts_seconds(line: str) -> bool:
 
 
 def status_line(state: State | None, lease: Lease | None, carrier: bool, now: float,
-                applied: bool) -> str:
+                applied: bool, discovers: tuple[int, float] | None = None) -> str:
     """The one line `systemctl status` shows, e.g. 'Bound 192.0.2.57/24 via 192.0.2.1,
     renews in 27 min'; `applied`: the lease is configured on the link, not only
-    remembered from disk."""
+    remembered from disk; `discovers`: in SELECTING, how many DISCOVERs went since when."""
     if state is None:
         return "Waiting for io to report the link"
     if not carrier and state is not State.STOPPED:
@@ -107,7 +107,11 @@ def status_line(state: State | None, lease: Lease | None, carrier: bool, now: fl
             return f"Rebinding {describe(lease)}, expires in {duration(lease.expires_at - now)}"
         # a lease held in these is one still applied, kept until another replaces it
         case State.INIT | State.SELECTING:
-            return _keeping("Looking for a DHCP server", lease)
+            looking = "Looking for a DHCP server"
+            if discovers is not None and discovers[0] >= 2:  # how long it has been asking
+                # (as of the last DISCOVER, when STATUS= is sent: not a countdown)
+                looking += f" ({discovers[0]} DISCOVERs in {duration(now - discovers[1])})"
+            return _keeping(looking, lease)
         case State.REQUESTING:
             return _keeping("Requesting an address", lease)
         case State.PROBING:

@@ -149,6 +149,7 @@ class EngineService:
                                  boot=settings.boot_id)
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
+        self.refused_warned_at = -SERVERS_WARN_INTERVAL  # AllowServers=/DenyServers=
         self.sent_xids: list[int] = []
         self.xids_unknown_until = 0.0
         self.other_client_warned_at: float | None = None
@@ -349,6 +350,8 @@ class EngineService:
             match action:
                 case Transmit(message, destination):
                     self.engine_compose_io_transmit(message, destination)
+                    if message.message_type is wire.MessageType.DISCOVER:
+                        self.update_status(force=True)  # the count of them in STATUS=
                 case ProbeAddress(address, timing):
                     self.probe = ipc.Probe(address, timing is ProbeTiming.RFC5227)
                     self.engine_compose_io(self.probe)
@@ -590,7 +593,8 @@ class EngineService:
         client = self.client
         return journal.status_line(self.state, client.lease if client else None,
                                    self.link.carrier if self.link else False, now,
-                                   client.applied if client else False)
+                                   client.applied if client else False,
+                                   client.discovers if client else None)
 
     def from_server(self, message: wire.Message, src_mac: bytes) -> bool:
         """Whether a reply may reach the state machine (AllowServers=/DenyServers=); notes
@@ -598,10 +602,17 @@ class EngineService:
         if self.link is not None and message.chaddr[:6] != self.link.mac:
             return True  # not an answer to us: the machine ignores it anyway
         why = self.servers.admits(message.server_id, src_mac)
-        if why is not None:
-            self.note_dropped(f"reply from {message.server_id} ({src_mac.hex(':')}): {why}")
-            return False
         now = self.clock()
+        if why is not None:
+            # a sound reply, not a malformed one: said apart, with where the policy is set
+            if now - self.refused_warned_at >= SERVERS_WARN_INTERVAL:
+                self.refused_warned_at = now
+                log.warning("ignored a %s from DHCP server %s (%s): %s (leaseboxctl "
+                            "check-config %s shows where it is set)",
+                            "reply" if message.message_type is None
+                            else message.message_type.name, message.server_id,
+                            src_mac.hex(":"), why, self.settings.interface)
+            return False
         if self.servers.answered(message.server_id, src_mac) and \
                 now - self.servers_warned_at >= SERVERS_WARN_INTERVAL:
             # bounded: a host answering as ever new servers must not flood the journal

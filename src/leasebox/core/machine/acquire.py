@@ -46,6 +46,15 @@ def selecting_timer(ctx: Context, event: Event) -> None:
     elif ctx.wake_at is not None and ctx.now >= ctx.wake_at:
         steps.next_try_or_start_over(ctx, timing.DISCOVER_ATTEMPTS, steps.send_discover,
                                      "no usable offer after %d DISCOVERs; starting again")
+        if ctx.tries == timing.DISCOVERS_WARNED:
+            # past a switch port's spanning-tree wait (30 s), before a boot's wait for the
+            # network gives up (120 s); once since the last lease or link-up, then info
+            report = log.info if ctx.unanswered_said else log.warning
+            ctx.unanswered_said = True
+            report("no usable offer after %d DISCOVERs in %.0f s: no DHCP server "
+                        "answers on this link (its cable, switch port or VLAN; the server "
+                        "or relay), or none that leasebox may use; still asking",
+                        ctx.tries - 1, ctx.now - ctx.started_at)
 
 
 def selecting_renew(ctx: Context, event: Event) -> None:
@@ -136,8 +145,14 @@ def requesting_ack(ctx: Context, event: Event) -> None:
 def requesting_nak(ctx: Context, event: Event) -> None:
     nak = expect_message(event)
     if _from_chosen_server(ctx, nak):
-        log.info("server %s NAKed %s%s", nak.server_id, ctx.offer.yiaddr if ctx.offer else "",
-                 f": {nak.error_message}" if nak.error_message else "")
+        # one NAK is ordinary (a lease from another network); the same again and again
+        # means a server that offers what it then refuses: warned at 2, 4, 8... in a row
+        row = ctx.failures + 1
+        report = log.warning if row >= 2 and not row & (row - 1) else log.info
+        report("server %s NAKed %s%s%s", nak.server_id, ctx.offer.yiaddr if ctx.offer else "",
+               f": {nak.error_message}" if nak.error_message else "",
+               f" ({row} failures in a row: its pool or reservations, or another server "
+               "authoritative for this subnet?)" if row >= 2 else "")
         held = ctx.lease  # kept while the client looked for a lease (reboot.py)
         if held is not None and ctx.offer is not None and ctx.offer.yiaddr == held.address:
             steps.drop_lease(ctx, f"NAK from {nak.server_id}")  # refused: it goes

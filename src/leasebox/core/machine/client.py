@@ -151,6 +151,15 @@ class Client:
         return self._ctx.xid
 
     @property
+    def discovers(self) -> tuple[int, float] | None:
+        """In SELECTING with no offer in hand: the DISCOVERs sent in this exchange, and
+        when the first went (on the adapter's clock); else None."""
+        ctx = self._ctx
+        if ctx.state is not State.SELECTING or self.offer_in_hand:
+            return None
+        return ctx.tries, ctx.started_at
+
+    @property
     def offer_in_hand(self) -> bool:
         """In SELECTING, an offer is being chosen or a rapid-commit lease applied: the
         exchange is under way, not waiting for a server."""

@@ -84,6 +84,9 @@ class Context:
     # them (ClientConfig.offer_window; 0, the default, takes the first)
     previous_address: IPv4Address | None = None
     failures: int = 0  # NAKs, refusals, failures and declines since the last binding
+    # DISCOVERs without a usable offer have been warned of since the last binding or link-up
+    # (acquire.selecting_timer): once, not every three minutes on a link without a server
+    unanswered_said: bool = False
     # STOPPED after a leave that kept the lease: whether the server had granted it (in use,
     # not only remembered from disk), so that a release may give it back
     kept_granted: bool = False

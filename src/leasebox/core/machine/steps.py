@@ -319,6 +319,7 @@ def finish_bind(ctx: Context) -> None:
     # NAKs every renewal must meet the growing backoff, not a fresh start every T1.
     if kind in (LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
         ctx.failures = 0
+    ctx.unanswered_said = False
     ctx.previous_address = lease.address
     clear_exchange(ctx)
     ctx.state = State.BOUND

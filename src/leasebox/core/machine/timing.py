@@ -23,6 +23,8 @@ RETRANSMIT_JITTER = 1.0
 # How many times each message goes out before the client gives up on that exchange.
 # DISCOVER: 4+8+16+32+64+64 s, about 3 minutes, then INIT starts again with a new xid.
 DISCOVER_ATTEMPTS = 6
+# as the 5th DISCOVER goes (~60 s in), an exchange without a usable offer is warned of
+DISCOVERS_WARNED = 5
 # REQUEST after an OFFER: 4+8+16+32 s, then back to INIT: the server that offered is gone.
 REQUEST_ATTEMPTS = 4
 # INIT-REBOOT: the REQUEST goes at once and again REBOOT_WAIT (+-REBOOT_JITTER) later, and
