@@ -105,6 +105,24 @@ def test_routers_show_when_they_are_more_than_the_gateway() -> None:
     assert "      Routers: 10.9.9.9" in text(["10.9.9.9"], None).splitlines()
 
 
+def test_status_says_the_interface_does_not_exist() -> None:
+    """leasebox@eht0.target: every unit active, io waiting for a link of that name, and
+    leaseboxctl said "State: starting" for as long as one liked. It says what it is."""
+    from leasebox.ctl.commands import no_such_interface, overview_row
+    absent = {"interface": "eht0", "state": None, "status": "Waiting for io to report the link",
+              "carrier": None, "io": False}
+    text = format_status(absent, 0.0)
+    assert "        State: no such interface" in text.splitlines()
+    assert "io: waiting for an interface named eht0, which does not exist" in text
+    assert overview_row("eht0", absent)["state"] == "no such interface"
+    present = {**absent, "interface": "lo", "io": True}  # lo: there, and not Ethernet
+    assert "        State: starting" in format_status(present, 0.0).splitlines()
+    assert "io: has not reported the link (systemctl status leasebox-io@lo says why)" in \
+        format_status(present, 0.0)
+    assert not no_such_interface("lo") and not no_such_interface("../x")
+    assert not no_such_interface(None)
+
+
 def test_status_says_when_io_is_not_connected() -> None:
     base = {"interface": "eth0", "state": "BOUND", "status": "Bound", "carrier": None}
     assert "io: not connected" in format_status({**base, "io": False}, 0.0)

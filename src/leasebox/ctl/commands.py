@@ -255,12 +255,31 @@ def _lease_lines(lease: dict[str, Any], now_wall: float) -> list[str]:
     return lines
 
 
+def no_such_interface(name: object) -> bool:
+    """Whether `name`, a name leasebox takes, names no interface here (leaseboxctl runs in
+    the host's network namespace, as the services' links are)."""
+    if not isinstance(name, str):
+        return False
+    try:
+        return ifname.index_of(ifname.check(name)) is None
+    except ValueError:  # (AlternativeName too: the engine says that one)
+        return False
+
+
 def format_status(st: dict[str, Any], now_wall: float) -> str:
-    lines = [f"● {st.get('interface')}",
-             f"        State: {st.get('state') or 'starting'}"
+    name = st.get("interface")
+    missing = not st.get("state") and no_such_interface(name)
+    lines = [f"● {name}",
+             f"        State: {'no such interface' if missing else st.get('state') or 'starting'}"
              + ("" if st.get("carrier") in (None, True) else " (no carrier)"),
              f"       Status: {st.get('status')}"]
-    if st.get("io") is False:
+    if missing:  # a typo in leasebox@NAME.target, or a NIC not there (yet)
+        lines.append(f"           io: waiting for an interface named {name}, which does not "
+                     "exist (`ip -br link` lists the names)")
+    elif not st.get("state") and st.get("io"):  # (io's own status has why: not Ethernet)
+        lines.append(f"           io: has not reported the link (systemctl status "
+                     f"leasebox-io@{name} says why)")
+    elif st.get("io") is False:
         lines.append("           io: not connected (restarting, or waiting for the "
                      "interface): nothing is sent or received")
     lease = st.get("lease")
@@ -425,7 +444,8 @@ def overview_row(name: str, st: dict[str, Any] | None,
     lease = (st or {}).get("lease") or {}
     return {
         "interface": name,
-        "state": (st or {}).get("state") or (why(error) if error else "starting"),
+        "state": (st or {}).get("state") or (why(error) if error else "no such interface"
+                                             if no_such_interface(name) else "starting"),
         "carrier": (st or {}).get("carrier"),
         "address": f"{lease['address']}/{lease['prefixlen']}" if lease else None,
         "expires_in": lease.get("expires_in") if lease else None,

@@ -32,6 +32,7 @@ from leasebox.ctl.commands import (
     TIMEOUT,
     CtlError,
     chosen_interfaces,
+    no_such_interface,
     request,
     terminal_safe,
     why,
@@ -77,7 +78,8 @@ def _state(rundir: Path, name: str, deadline: float | None) -> str:
         min(TIMEOUT, max(deadline - time.monotonic(), MIN_ASK))
     try:
         return str(request(rundir, name, control.Command.STATUS, timeout).get("state")
-                   or "starting")  # as leaseboxctl's list says it
+                   or ("no such interface" if no_such_interface(name)
+                       else "starting"))  # as leaseboxctl's list says it
     except CtlError as exc:
         if exc.code == EX_NOPERM:  # it will not change while this waits: said at once
             raise
