@@ -40,6 +40,42 @@ def test_handoff_status_from_the_files(tmp_path: Path) -> None:
     assert handoff_status("eth0", bus, run)["resolved"] == "?"
 
 
+@pytest.mark.parametrize(("sink", "target", "said"), [
+    ("resolved", "/run/systemd/resolve/stub-resolv.conf", None),
+    ("resolved", "/usr/lib/systemd/resolv.conf", None),
+    ("resolved", None, "is a file of its own, not systemd-resolved's: programs reading it "
+                       "do not use these DNS servers (ln -sf ../run/systemd/"),
+    ("resolved", "/run/NetworkManager/resolv.conf", "is a link to /run/NetworkManager/"),
+    ("file", "/run/leasebox-dns/eth0.conf", None),
+    ("file", "/run/leasebox-dns/eth1.conf", "the DNS servers are in /run/leasebox-dns/eth0"
+                                            ".conf, and "),
+    ("", None, None),  # an older netconf's state: not known where the DNS went
+])
+def test_status_says_when_resolv_conf_does_not_use_the_dns(
+        tmp_path: Path, sink: str, target: str | None, said: str | None) -> None:
+    """The address works and no name resolves: /etc/resolv.conf a file of its own (left by
+    dhclient, or written by hand) while the DNS went to systemd-resolved, or not the link
+    to the DNS file. leasebox never writes /etc/resolv.conf; status says which it is."""
+    bus, run = tmp_path / "links", tmp_path / "netconf"
+    (run / "eth0").mkdir(parents=True)
+    (run / "eth0" / "netconf.state").write_text(json.dumps({
+        "wanted": None, "dns_to": sink,
+        "dns": {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}}))
+    resolv = tmp_path / "resolv.conf"
+    if target is None:
+        resolv.write_text("nameserver 198.51.100.1\n")
+    else:
+        resolv.symlink_to(target)
+    got = handoff_status("eth0", bus, run, resolv).get("resolv_conf")
+    if said is None:
+        assert got is None
+    else:
+        assert got is not None and said in got, got
+        text = format_status({"interface": "eth0", "state": "BOUND", "status": "Bound",
+                              "handoff": {"resolv_conf": got}}, 0.0)
+        assert f"     Hand-off: resolv.conf: {got}" in text
+
+
 def test_files_a_member_of_control_group_may_not_read_are_left_out(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """leasebox-bus's directory is root's: a member of ControlGroup= gets the rest of the

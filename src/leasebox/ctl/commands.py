@@ -31,6 +31,12 @@ EX_NOPERM = 77
 TIMEOUT = 10.0
 BUS_LINKS = Path("/run/leasebox-bus/links")  # leasebox-bus's per-link files (root's)
 NETCONF_RUN = Path("/run/leasebox-netconf")  # netconf's netconf.state per interface
+RESOLV_CONF = Path("/etc/resolv.conf")
+# what /etc/resolv.conf is, on a machine whose programs use systemd-resolved: its stub's
+# file, its list of the servers it holds, or the static stub file that systemd ships
+RESOLVED_FILES = ("/run/systemd/resolve/stub-resolv.conf", "/run/systemd/resolve/resolv.conf",
+                  "/usr/lib/systemd/resolv.conf")
+DNS_FILES = Path("/run/leasebox-dns")  # netconf's DNS file per interface (--dns-to=file)
 MAX_FILE = 1 << 16
 
 
@@ -202,8 +208,8 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) and value.isprintable() else "?"
 
 
-def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
-                   netconf_run: Path = NETCONF_RUN) -> dict[str, Any]:
+def handoff_status(iface: str, bus_links: Path = BUS_LINKS, netconf_run: Path = NETCONF_RUN,
+                   resolv_conf: Path = RESOLV_CONF) -> dict[str, Any]:
     """Where the lease's DNS and NTP stand: leasebox-bus's file for the link (delivered to
     systemd-resolved and -timesyncd, or pending and why), and whatever netconf could not
     yet hand to leasebox-bus (netconf.state's "wanted")."""
@@ -221,7 +227,37 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS,
         # the DNS file, or leasebox-bus: netconf's status has its error
         out["netconf"] = (f"pending: not handed on yet (systemctl status "
                           f"leasebox-netconf@{iface} says why)")
+    if isinstance(state, dict) and isinstance(state.get("dns"), dict) \
+            and state["dns"].get("dns_servers"):
+        note = resolv_conf_note(iface, state.get("dns_to"), resolv_conf)
+        if note:
+            out["resolv_conf"] = note
     return out
+
+
+def resolv_conf_note(iface: str, sink: object, resolv_conf: Path = RESOLV_CONF) -> str | None:
+    """Why programs may not use the DNS servers netconf handed on: /etc/resolv.conf is
+    not systemd-resolved's (sink "resolved"), or not the interface's DNS file (sink "file");
+    None when it is, or the sink is not known. The commonest "the address works but no
+    name resolves" of a new installation, which leasebox itself never causes or mends (it
+    never writes /etc/resolv.conf)."""
+    target = os.path.realpath(resolv_conf)
+    linked = os.path.islink(resolv_conf)
+    what = f"a link to {target}" if linked else (
+        "a file of its own" if os.path.exists(resolv_conf) else "missing")
+    if sink == "resolved":
+        if target in RESOLVED_FILES:
+            return None
+        return (f"{resolv_conf} is {what}, not systemd-resolved's: programs reading it do "
+                "not use these DNS servers (ln -sf ../run/systemd/resolve/stub-resolv.conf "
+                f"{resolv_conf})")
+    if sink == "file":
+        own = str(DNS_FILES / f"{iface}.conf")
+        if target == own:
+            return None
+        return (f"the DNS servers are in {own}, and {resolv_conf} is {what} (leasebox(8): "
+                f"ln -sf {own} {resolv_conf}, on a machine with one interface)")
+    return None
 
 
 def _lease_lines(lease: dict[str, Any], now_wall: float) -> list[str]:
@@ -267,18 +303,18 @@ def no_such_interface(name: object) -> bool:
 
 
 def format_status(st: dict[str, Any], now_wall: float) -> str:
-    name = st.get("interface")
-    missing = not st.get("state") and no_such_interface(name)
-    lines = [f"● {name}",
+    iface = st.get("interface")
+    missing = not st.get("state") and no_such_interface(iface)
+    lines = [f"● {iface}",
              f"        State: {'no such interface' if missing else st.get('state') or 'starting'}"
              + ("" if st.get("carrier") in (None, True) else " (no carrier)"),
              f"       Status: {st.get('status')}"]
     if missing:  # a typo in leasebox@NAME.target, or a NIC not there (yet)
-        lines.append(f"           io: waiting for an interface named {name}, which does not "
+        lines.append(f"           io: waiting for an interface named {iface}, which does not "
                      "exist (`ip -br link` lists the names)")
     elif not st.get("state") and st.get("io"):  # (io's own status has why: not Ethernet)
         lines.append(f"           io: has not reported the link (systemctl status "
-                     f"leasebox-io@{name} says why)")
+                     f"leasebox-io@{iface} says why)")
     elif st.get("io") is False:
         lines.append("           io: not connected (restarting, or waiting for the "
                      "interface): nothing is sent or received")
@@ -292,7 +328,8 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         lines.append(f"          NTP: {' '.join(handoff['ntp_servers'])}")
     label = "     Hand-off:"
     for key, name in (("resolved", "systemd-resolved"), ("timesyncd", "systemd-timesyncd"),
-                      ("netconf", "netconf"), ("error", "leasebox-bus")):
+                      ("netconf", "netconf"), ("error", "leasebox-bus"),
+                      ("resolv_conf", "resolv.conf")):
         if handoff.get(key) and handoff[key] != "not used":
             lines.append(f"{label} {name}: {handoff[key]}")
             label = " " * len(label)
