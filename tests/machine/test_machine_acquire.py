@@ -149,10 +149,7 @@ def test_a_renew_while_discovers_go_unanswered_sends_one_now() -> None:
 
 def test_request_retransmitted_then_back_to_init() -> None:
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    request = requesting(h)
     times = [h.now]
     while h.state is State.REQUESTING:
         if sent(h.fire()):
@@ -210,12 +207,17 @@ def test_forcerenew_ignored(logs: Logs) -> None:
                 if "FORCERENEW" in r.message]) == 1
 
 
-def test_ack_in_requesting_from_another_server_ignored() -> None:
-    h = Harness()
+def requesting(h: Harness) -> Message:
+    """LinkUp, DISCOVER, OFFER: the REQUEST that follows."""
     h.link_up()
     h.fire()
     h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    return h.last_sent().message
+
+
+def test_ack_in_requesting_from_another_server_ignored() -> None:
+    h = Harness()
+    request = requesting(h)
     assert h.deliver(ack(request, server_id=OTHER_SERVER)) == []
     assert h.deliver(nak(request, server_id=OTHER_SERVER)) == []
     assert h.state is State.REQUESTING
@@ -223,10 +225,7 @@ def test_ack_in_requesting_from_another_server_ignored() -> None:
 
 def test_ack_without_mask_or_lease_time_ignored() -> None:
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    request = requesting(h)
     assert h.deliver(ack(request, subnet_mask=None)) == []
     assert h.deliver(ack(request, lease_time=None)) == []
     assert h.deliver(ack(request, subnet_mask=IPv4Address("255.0.255.0"))) == []
@@ -240,10 +239,7 @@ def test_an_offer_answered_only_by_an_unusable_ack_fails(logs: Logs) -> None:
     offer of that address is passed over for AVOID_TIME, another server's taken. It used to
     be REQUESTed four times (a minute), said to be "no answer", and taken again."""
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    request = requesting(h)
     assert h.deliver(ack(request, lease_time=None)) == []
     assert h.state is State.REQUESTING  # a usable ACK may still come
     assert not sent(h.fire())
@@ -268,20 +264,14 @@ def test_an_unusable_ack_then_a_usable_one_is_a_lease() -> None:
     """An unusable ACK may be a forgery or a second, broken server's: a good ACK that
     follows before the next retransmission is taken."""
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    request = requesting(h)
     h.deliver(ack(request, subnet_mask=None))
     assert of_type(h.deliver(ack(request)), ApplyLease)
 
 
 def test_duplicate_ack_after_apply_ignored() -> None:
     h = Harness()
-    h.link_up()
-    h.fire()
-    h.deliver(offer(h.last_sent().message))
-    request = h.last_sent().message
+    request = requesting(h)
     h.deliver(ack(request))
     assert h.deliver(ack(request)) == []  # the exchange is over
     assert h.deliver(nak(request)) == []
