@@ -69,8 +69,10 @@ _LEASE_KEYS = frozenset({
     "classless_routes", "mtu", "ntp_servers", "broadcast_address", "captive_portal",
     "hostname",
 })
-# without a hostname (option 12), as most leases are: what an engine of before 2026-12-07
-# wrote too, and reads (an upgrade's restart into this code, and a downgrade's back)
+# without a hostname (option 12): what this engine writes, as engines of before 2026-12-07
+# did, whose restart after a downgrade must find its live state (a lease on a dnsmasq
+# network mostly has one: dnsmasq sends back the client's own name); a restored lease has
+# none until its next ACK. Read with one too, as a later engine may write it.
 _LEASE_KEYS_BEFORE = _LEASE_KEYS - {"hostname"}
 _EXCHANGE_STATES = (State.RENEWING, State.REBINDING)
 _RESUMABLE = frozenset({State.INIT, State.INIT_REBOOT, State.BOUND, State.RENEWING,
@@ -142,7 +144,6 @@ def _lease_doc(lease: Lease) -> dict[str, Any]:
         "ntp_servers": [str(a) for a in lease.ntp_servers],
         "broadcast_address": _str(lease.broadcast_address),
         "captive_portal": lease.captive_portal,
-        **({} if lease.hostname is None else {"hostname": lease.hostname}),
     }
 
 
