@@ -20,7 +20,7 @@ from leasebox.core.log import WARNING, Logger
 from leasebox.io import arp, loop
 from leasebox.io.loop import IoLoop, Sockets
 from leasebox.ipc import channel
-from leasebox.runtime import rtnetlink
+from leasebox.runtime import rtnetlink, sd
 from tests.conftest import Logs
 from tests.io.iolab import bootrequest
 
@@ -137,6 +137,23 @@ def test_a_wireless_extensions_event_is_not_the_link(rig: Rig, logs: Logs) -> No
     rig.io.on_link_event(event, initial=False)
     assert rig.io.link == known
     assert not logs.at_least(WARNING)
+
+
+def test_a_link_sat_out_that_becomes_ethernet_is_looked_at_afresh(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wlan0 in monitor mode (ARPHRD_IEEE80211_RADIOTAP) when io started: sat out. Back in
+    managed mode, the same ifindex is an Ethernet link: io exits for systemd to start it
+    again (Restart=always), where it used to ignore the link for as long as it ran."""
+    monkeypatch.setattr(sd, "notify", lambda *lines: None)
+    rig.io.link = None
+    monitor = rtnetlink.LinkFacts(2, 803, bytes(6), 1500, False, name="eth0")
+    rig.io.on_link_event(monitor, initial=True)
+    assert rig.io.unsupported is not None and rig.io.link is None
+    rig.io.on_link_event(monitor, initial=False)  # still not: nothing
+    with pytest.raises(loop.Stop) as stop:
+        rig.io.on_link_event(rtnetlink.LinkFacts(2, rtnetlink.ARPHRD_ETHER, MAC, 1500, True,
+                                                 name="eth0"), initial=False)
+    assert stop.value.code == loop.EXIT_OK and "Ethernet interface now" in stop.value.reason
 
 
 def test_a_link_query_answered_enodev_is_a_removed_link(rig: Rig) -> None:

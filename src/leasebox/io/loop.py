@@ -327,7 +327,7 @@ class IoLoop:
             msg = channel.recv(self.socks.engine, ipc.Peer.ENGINE, ipc.Peer.IO)
             if msg is None:
                 raise Stop(EXIT_OK, "engine closed its socket")
-            if self.link is None:  # cannot happen: the loop starts after initial_link
+            if self.link is None:  # the link is not known (sit_out): the engine knows nothing
                 raise Stop(EXIT_FAILURE, "engine message before the link is known")
             action = io_dispatch_engine(msg, self.link.mac, self.previous_macs)
         except ipc.PeerViolation as exc:
@@ -548,9 +548,14 @@ class IoLoop:
             # address, MTU or operstate, so no carrier to believe either.
             self.log.debug("ignored a partial link message (no MTU)")
             return
+        ether = mac if facts.arphrd == link.ARPHRD_ETHER and mac is not None and len(mac) == 6 \
+            and mtu else None
         if self.unsupported is not None:
+            if ether is not None:  # (a Wi-Fi interface out of monitor mode, a bond's new slave)
+                raise Stop(EXIT_OK, f"{self.ifname} is an Ethernet interface now: starting "
+                                    "again")
             return
-        if facts.arphrd != link.ARPHRD_ETHER or mac is None or len(mac) != 6 or not mtu:
+        if ether is None:
             if initial:
                 self.sit_out(f"{self.ifname} is not an Ethernet interface (link type "
                              f"{facts.arphrd}); leasebox runs on Ethernet links only"
@@ -559,6 +564,7 @@ class IoLoop:
                 return
             self.log.warning("ignored a link message without Ethernet address or MTU")
             return
+        mac = ether
         state = ipc.LinkState(ifindex=self.ifindex, mac=mac, mtu=mtu, carrier=facts.carrier)
         if state == self.link:
             return
