@@ -66,6 +66,8 @@ def test_a_link_without_a_server_says_how_long_it_has_been_asking(logs: Logs) ->
     for _ in range(7):  # the 6th, the give-up, then the next exchange's 5th: at info
         h.fire()
     assert len(logs.at_least(WARNING, "leasebox.core.machine")) == 1
+    # counted since the link came up, not from each round's new exchange
+    assert line().startswith("Looking for a DHCP server (11 DISCOVERs in 4 min"), line()
     assert sum("no usable offer after 4 DISCOVERs" in r.message for r in logs.records) == 2
     h.deliver(offer(h.last_sent().message))
     assert line().startswith("Requesting")

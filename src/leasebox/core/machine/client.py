@@ -152,12 +152,14 @@ class Client:
 
     @property
     def discovers(self) -> tuple[int, float] | None:
-        """In SELECTING with no offer in hand: the DISCOVERs sent in this exchange, and
-        when the first went (on the adapter's clock); else None."""
+        """Looking for a server (INIT, SELECTING with no offer in hand): the DISCOVERs sent
+        since the last lease or link-up, and when the first went (on the adapter's clock);
+        else None."""
         ctx = self._ctx
-        if ctx.state is not State.SELECTING or self.offer_in_hand:
+        if ctx.state not in (State.INIT, State.SELECTING) or self.offer_in_hand \
+                or not ctx.discovers:
             return None
-        return ctx.tries, ctx.started_at
+        return ctx.discovers, ctx.discovering_since
 
     @property
     def offer_in_hand(self) -> bool:

@@ -87,6 +87,10 @@ class Context:
     # DISCOVERs without a usable offer have been warned of since the last binding or link-up
     # (acquire.selecting_timer): once, not every three minutes on a link without a server
     unanswered_said: bool = False
+    # DISCOVERs sent since then, and when the first went: the status's "how long it has been
+    # asking", across the new exchange each round of DISCOVERs (3 minutes) starts
+    discovers: int = 0
+    discovering_since: float = 0.0
     # STOPPED after a leave that kept the lease: whether the server had granted it (in use,
     # not only remembered from disk), so that a release may give it back
     kept_granted: bool = False

@@ -62,7 +62,7 @@ def link_up(ctx: Context, event: Event) -> None:
     ctx.mac = event.mac
     ctx.link_up = True
     ctx.reattached = ctx.lease is not None
-    ctx.unanswered_said = False
+    ctx.unanswered_said, ctx.discovers = False, 0
     if ctx.state is not State.STOPPED:
         # A new attachment: pending waits (after a decline, IPv6-only) no longer apply, nor
         # does the failures' backoff: a laptop moving between networks gets a NAK for the

@@ -112,6 +112,9 @@ def start_selecting(ctx: Context) -> None:
 
 def send_discover(ctx: Context) -> None:
     ctx.sent_at = ctx.now  # a rapid-commit ACK's lease runs from here (see send_request)
+    if not ctx.discovers:
+        ctx.discovering_since = ctx.now
+    ctx.discovers += 1
     ctx.discover_secs = secs(ctx)
     wanted = ctx.previous_address or ctx.config.request_address
     if wanted is not None and any(a == wanted for _, a, until in ctx.avoided
@@ -319,7 +322,7 @@ def finish_bind(ctx: Context) -> None:
     # NAKs every renewal must meet the growing backoff, not a fresh start every T1.
     if kind in (LeaseEventKind.RENEWED, LeaseEventKind.REBOUND):
         ctx.failures = 0
-    ctx.unanswered_said = False
+    ctx.unanswered_said, ctx.discovers = False, 0
     ctx.previous_address = lease.address
     clear_exchange(ctx)
     ctx.state = State.BOUND
