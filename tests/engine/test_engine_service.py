@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import select
+import signal
 import socket
 import struct
 import time
@@ -366,26 +367,59 @@ def test_a_lease_through_the_dispatch_functions(rig: Rig) -> None:
     assert (rig.state_dir / leasefile.FILENAME).exists()
 
 
+def bind_short(rig: Rig) -> None:
+    """A 10-minute lease, bound, netconf's connection taken."""
+    rig.reply(offer(rig.sent()))
+    rig.reply(ack(rig.sent(), lease_time=600))
+    rig.netconf_conn, _ = rig.netconf.accept()
+    rig.netconf_conn.settimeout(5)
+    rig.applies()
+
+
+def renew_short(rig: Rig) -> None:
+    """Its next renewal, at T1."""
+    request = rig.sent()
+    assert request.message_type is wire.MessageType.REQUEST and request.ciaddr == ADDRESS
+    rig.reply(ack(request, lease_time=600))
+    rig.applies()
+    assert rig.svc.state is State.BOUND
+
+
+def test_the_engines_stop_writes_the_renewal_the_file_has_not_had(rig: Rig) -> None:
+    """The loop's end, however it comes (a stop, a peer's violation), writes the lease
+    the file has not had, so that the next boot judges it by its last ACK."""
+    path = rig.state_dir / leasefile.FILENAME
+    bind_short(rig)
+    first = path.read_bytes()
+    renew_short(rig)
+    assert path.read_bytes() == first  # within the hour: not written
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
+                                                       signal.SIGPIPE)}
+    try:
+        with control_loop(rig) as (loop, _, _):
+            loop.terminate = True  # as SIGTERM
+            assert loop.run() == 0
+    finally:
+        signal.set_wakeup_fd(-1)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert path.read_bytes() != first
+    stored = leasefile.load(str(rig.state_dir), now_mono=rig.clock.now,
+                            now_wall=WALL0 + rig.clock.now, min_lease_time=0)
+    assert isinstance(stored, Lease) and stored.expires_at > rig.clock.now + 500
+
+
 def test_renewals_rewrite_the_lease_file_at_most_hourly(rig: Rig) -> None:
     """A 10-minute lease renews every ~5 minutes: written at each, it was 288 writes (two
     fsyncs each) a day on what may be an SD card, for a file only the next cold start reads.
     Written at the bind, then again at the first renewal an hour or more later, and at the
     stop with the last renewal not yet written."""
     path = rig.state_dir / leasefile.FILENAME
-    discover = rig.sent()
-    rig.reply(offer(discover))
-    rig.reply(ack(rig.sent(), lease_time=600))
-    rig.netconf_conn, _ = rig.netconf.accept()
-    rig.netconf_conn.settimeout(5)
-    rig.applies()
+    bind_short(rig)
     bound_at, first = rig.clock.now, path.read_bytes()
 
     def renew() -> bytes:
-        request = rig.sent()
-        assert request.message_type is wire.MessageType.REQUEST and request.ciaddr == ADDRESS
-        rig.reply(ack(request, lease_time=600))
-        rig.applies()
-        assert rig.svc.state is State.BOUND
+        renew_short(rig)
         return path.read_bytes()
 
     written = [first]

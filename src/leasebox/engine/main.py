@@ -277,6 +277,16 @@ class Loop:
         log.info("started; waiting for io")  # before READY=1, as io's and netconf's lines
         sd.notify("READY=1", self.svc.status_field(self.svc.clock()))
         self.sel.register(self.alarm, selectors.EVENT_READ)
+        try:
+            self._loop()
+        finally:  # a stop, or a bad peer's violation: the next start may need the file
+            self.svc.store_renewal()
+        held = self.svc.client is not None and self.svc.client.lease is not None
+        log.info("stopping; %s and live state kept for the next start",
+                 "lease" if held else "no lease held (released or never bound),")
+        return 0
+
+    def _loop(self) -> None:
         while not self.terminate:
             self._sync_registrations()
             timeout = self._timeout()
@@ -290,11 +300,6 @@ class Loop:
                 if handler is not None:
                     handler()
             self._housekeeping()
-        self.svc.store_renewal()
-        held = self.svc.client is not None and self.svc.client.lease is not None
-        log.info("stopping; %s and live state kept for the next start",
-                 "lease" if held else "no lease held (released or never bound),")
-        return 0
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self.terminate = True

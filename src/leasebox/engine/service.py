@@ -81,8 +81,8 @@ REAPPLY_DELAY = 1.0
 # only this long after the last write: on an SD card a 2-minute lease was ~1,470 writes a
 # day (two fsyncs each). The file only serves the next cold start, which confirms what it
 # holds with the server; one behind by up to this long may look expired a little early,
-# and the client then asks for its address with DISCOVER. Leases over two hours renew less
-# often than this, and every renewal is written.
+# and the client then asks for its address with DISCOVER. A lease whose T1 comes later
+# than this (over ~2 h 8 min: T1 may come 1/16 early) has every renewal written.
 LEASE_FILE_REFRESH = 3600.0
 
 
