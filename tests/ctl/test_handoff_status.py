@@ -43,6 +43,7 @@ def test_handoff_status_from_the_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("sink", "target", "said"), [
     ("resolved", "/run/systemd/resolve/stub-resolv.conf", None),
     ("resolved", "/usr/lib/systemd/resolv.conf", None),
+    ("resolved", "stub copy", None),
     ("resolved", None, "is a file of its own, not systemd-resolved's: programs reading it "
                        "do not use these DNS servers (ln -sf ../run/systemd/"),
     ("resolved", "/run/NetworkManager/resolv.conf", "is a link to /run/NetworkManager/"),
@@ -62,7 +63,9 @@ def test_status_says_when_resolv_conf_does_not_use_the_dns(
         "wanted": None, "dns_to": sink,
         "dns": {"dns_servers": ["192.0.2.53"], "domains": [], "ntp_servers": []}}))
     resolv = tmp_path / "resolv.conf"
-    if target is None:
+    if target == "stub copy":  # systemd-resolved's stub file, copied: it uses the stub
+        resolv.write_text("# a copy\nnameserver 127.0.0.53\noptions edns0 trust-ad\n")
+    elif target is None:
         resolv.write_text("nameserver 198.51.100.1\n")
     else:
         resolv.symlink_to(target)

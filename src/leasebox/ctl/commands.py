@@ -235,6 +235,19 @@ def handoff_status(iface: str, bus_links: Path = BUS_LINKS, netconf_run: Path = 
     return out
 
 
+def _stub_only(path: Path) -> bool:
+    """Whether `path` names systemd-resolved's stub as its only name servers (a copy of its
+    stub-resolv.conf, or a file written so by hand)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(MAX_FILE)
+    except OSError:
+        return False
+    servers = {line.split()[1] for line in text.splitlines()
+               if line.startswith("nameserver") and len(line.split()) > 1}
+    return bool(servers) and servers <= {"127.0.0.53", "127.0.0.54"}
+
+
 def resolv_conf_note(iface: str, sink: object, resolv_conf: Path = RESOLV_CONF) -> str | None:
     """Why programs may not use the DNS servers netconf handed on: /etc/resolv.conf is
     not systemd-resolved's (sink "resolved"), or not the interface's DNS file (sink "file");
@@ -246,7 +259,7 @@ def resolv_conf_note(iface: str, sink: object, resolv_conf: Path = RESOLV_CONF) 
     what = f"a link to {target}" if linked else (
         "a file of its own" if os.path.exists(resolv_conf) else "missing")
     if sink == "resolved":
-        if target in RESOLVED_FILES:
+        if target in RESOLVED_FILES or _stub_only(resolv_conf):
             return None
         return (f"{resolv_conf} is {what}, not systemd-resolved's: programs reading it do "
                 "not use these DNS servers (ln -sf ../run/systemd/resolve/stub-resolv.conf "
