@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import os
 import select
@@ -45,6 +46,7 @@ from leasebox.engine.livestate import LiveState
 from leasebox.engine.main import STOP_GRACE, Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
+from leasebox.runtime import sd
 from tests.conftest import Logs
 from tests.machine.machine_helpers import (
     ADDRESS,
@@ -407,6 +409,23 @@ def test_the_engines_stop_writes_the_renewal_the_file_has_not_had(rig: Rig) -> N
     stored = leasefile.load(str(rig.state_dir), now_mono=rig.clock.now,
                             now_wall=WALL0 + rig.clock.now, min_lease_time=0)
     assert isinstance(stored, Lease) and stored.expires_at > rig.clock.now + 500
+
+
+def test_a_status_line_unchanged_is_not_sent_again(rig: Rig,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """STATUS= went to PID 1 at each state change, each DISCOVER and each minute, the same
+    line again included (PID 1 then tells the bus of its StatusText)."""
+    sent: list[str] = []
+    monkeypatch.setattr(sd, "notify", lambda *lines: sent.extend(lines))
+    rig.svc.update_status(force=True)  # as sent when io reported the link: not again
+    rig.svc.update_status(force=True)
+    rig.clock.now += service.STATUS_REFRESH
+    rig.svc.update_status()
+    assert sent == []
+    bind(rig)
+    statuses = [s for s in sent if s.startswith("STATUS=")]
+    assert statuses[-1].startswith("STATUS=Bound ")
+    assert all(a != b for a, b in itertools.pairwise(statuses)), statuses
 
 
 def test_renewals_rewrite_the_lease_file_at_most_hourly(rig: Rig) -> None:

@@ -155,6 +155,7 @@ class EngineService:
         self.other_client_warned_at: float | None = None
         self.status_at = 0.0
         self.status_in_seconds = False  # the last STATUS= counts seconds
+        self.status_sent = ""  # the last STATUS= itself
         # the lease file as this process last wrote it: (address, server) and when; and a
         # renewal since that it did not write yet (LEASE_FILE_REFRESH), written at the stop
         self.stored: tuple[IPv4Address, IPv4Address] | None = None
@@ -579,14 +580,18 @@ class EngineService:
         now = self.clock()
         if not force and now < self.status_due():
             return
-        sd.notify(self.status_field(now))
+        before = self.status_sent
+        field = self.status_field(now)
+        if field != before:  # the same again costs PID 1 and the bus for nothing
+            sd.notify(field)
 
     def status_field(self, now: float) -> str:
-        """STATUS= for the service manager as of `now`, noted as the time it was sent."""
+        """STATUS= for the service manager as of `now`, noted as sent then."""
         self.status_at = now
         line = self.status_text(now)
         self.status_in_seconds = journal.counts_seconds(line)
-        return "STATUS=" + line
+        self.status_sent = "STATUS=" + line
+        return self.status_sent
 
     def status_text(self, now: float) -> str:
         """The status line as of `now`: systemd's STATUS= and leaseboxctl status alike."""
