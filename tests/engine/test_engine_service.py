@@ -1513,6 +1513,21 @@ def test_messages_released_together_reach_netconf_once_each(rig: Rig, netconf: s
     conn.close()
 
 
+def test_a_mac_change_with_nothing_held_is_no_warning(tmp_path: Path, logs: Logs) -> None:
+    """A bridge or bond takes its MAC from its first port at boot, its carrier still down:
+    the engine, holding nothing and asking nothing, said so as a warning. Info; a change
+    that ends an exchange or a lease stays a warning."""
+    r = make_rig(tmp_path, carrier=False)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, False))
+    assert not logs.at_least(WARNING, "leasebox.engine")
+    assert any("MAC address changed" in rec.message for rec in logs.records)
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, OTHER_MAC, 1500, True))
+    r.sent()  # a DISCOVER: an exchange under way
+    dispatch.engine_dispatch_io(r.svc, ipc.LinkState(2, MAC, 1500, True))
+    [warned] = [rec.message for rec in logs.at_least(WARNING, "leasebox.engine")]
+    assert warned.startswith("MAC address changed to ")
+
+
 def test_netconf_answering_a_replaced_clients_apply_is_not_the_new_ones(
         tmp_path: Path) -> None:
     """A MAC change while netconf (slow at boot) has not answered the old client's Apply:

@@ -198,9 +198,13 @@ class EngineService:
             if self.client is None and idle:
                 log.info("left before io reported the link: idle until leaseboxctl renew")
             if old is not None and old.mac != link.mac:
-                log.warning("MAC address changed to %s; %s", link.mac.hex(":"),
-                            "staying idle until leaseboxctl renew" if idle else
-                            "starting over")
+                # a warning when it costs something; a bridge or bond taking its MAC from
+                # its first port at boot, with nothing held or asked yet, costs nothing
+                held = self.client is not None and (
+                    self.client.lease is not None or self.client.awaited_xid is not None)
+                (log.warning if held else log.info)(
+                    "MAC address changed to %s; %s", link.mac.hex(":"),
+                    "staying idle until leaseboxctl renew" if idle else "starting over")
                 # The old MAC's client goes, and what it applied with it: the new one
                 # starts from nothing and would never remove it. No RELEASE: io sends
                 # nothing for the old MAC any more.
