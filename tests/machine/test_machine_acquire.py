@@ -258,6 +258,15 @@ def test_an_offer_answered_only_by_an_unusable_ack_fails(logs: Logs) -> None:
                          yiaddr=OTHER_ADDRESS, lease_time=None)) == []
     h.fire()
     assert h.state is State.INIT and h.timer() - h.now == 2
+    # with only those offers on the link, the warning of the 5th DISCOVER says so
+    h.fire()
+    for _ in range(timing.DISCOVERS_WARNED - 1):
+        h.deliver(offer(h.last_sent().message))  # passed over
+        h.deliver(offer(h.last_sent().message, server_id=OTHER_SERVER, yiaddr=OTHER_ADDRESS))
+        h.fire()
+    warned = [r.message for r in logs.at_least(WARNING, "leasebox.core.machine")]
+    assert warned[-1].startswith("no usable offer after 4 DISCOVERs in "), warned
+    assert "the offers are of addresses refused or declined lately" in warned[-1]
 
 
 def test_an_unusable_ack_then_a_usable_one_is_a_lease() -> None:

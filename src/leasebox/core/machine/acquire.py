@@ -47,14 +47,23 @@ def selecting_timer(ctx: Context, event: Event) -> None:
         steps.next_try_or_start_over(ctx, timing.DISCOVER_ATTEMPTS, steps.send_discover,
                                      "no usable offer after %d DISCOVERs; starting again")
         if ctx.tries == timing.DISCOVERS_WARNED:
-            # past a switch port's spanning-tree wait (30 s), before a boot's wait for the
-            # network gives up (120 s); once since the last lease or link-up, then info
-            report = log.info if ctx.unanswered_said else log.warning
-            ctx.unanswered_said = True
-            report("no usable offer after %d DISCOVERs in %.0f s: no DHCP server "
-                        "answers on this link (its cable, switch port or VLAN; the server "
-                        "or relay), or none that leasebox may use; still asking",
-                        ctx.tries - 1, ctx.now - ctx.started_at)
+            _say_unanswered(ctx)
+
+
+def _say_unanswered(ctx: Context) -> None:
+    """Past a switch port's spanning-tree wait (30 s), before a boot's wait for the network
+    gives up (120 s): a warning, once since the last lease or link-up, then info."""
+    report = log.info if ctx.unanswered_said else log.warning
+    ctx.unanswered_said = True
+    if any(until > ctx.now for _, _, until in ctx.avoided):
+        # (an unusable ACK, a refusal or a decline: the same offer comes again, passed over)
+        why = (f"the offers are of addresses refused or declined lately, passed over for "
+               f"{timing.AVOID_TIME:.0f} s after")
+    else:
+        why = ("no DHCP server answers on this link (its cable, switch port or VLAN; the "
+               "server or relay), or none that leasebox may use")
+    report("no usable offer after %d DISCOVERs in %.0f s: %s; still asking", ctx.tries - 1,
+           ctx.now - ctx.started_at, why)
 
 
 def selecting_renew(ctx: Context, event: Event) -> None:
