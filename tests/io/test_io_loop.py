@@ -153,7 +153,49 @@ def test_a_link_sat_out_that_becomes_ethernet_is_looked_at_afresh(
     with pytest.raises(loop.Stop) as stop:
         rig.io.on_link_event(rtnetlink.LinkFacts(2, rtnetlink.ARPHRD_ETHER, MAC, 1500, True,
                                                  name="eth0"), initial=False)
-    assert stop.value.code == loop.EXIT_OK and "Ethernet interface now" in stop.value.reason
+    assert stop.value.code == loop.EXIT_OK and "of its own now" in stop.value.reason
+
+
+def _port(master: int, kind: str) -> rtnetlink.LinkFacts:
+    return rtnetlink.LinkFacts(2, rtnetlink.ARPHRD_ETHER, MAC, 1500, True, name="eth0",
+                               master=master, master_kind=kind)
+
+
+def test_a_bridge_port_is_sat_out_until_it_leaves_the_bridge(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """leasebox@eth0 with eth0 in br0: the bridge took every reply, so io sent DISCOVERs
+    for ever with nothing said. It sits out now, saying why, and starts again once eth0 is
+    a link of its own (`ip link set eth0 nomaster`)."""
+    status: list[str] = []
+    monkeypatch.setattr(sd, "notify", lambda *lines: status.extend(lines))
+    rig.io.link = None
+    rig.io.on_link_event(_port(7, "bridge"), initial=True)
+    assert rig.io.link is None and rig.io.unsupported is not None
+    assert "eth0 is a port of bridge interface 7" in rig.io.unsupported
+    assert status == [f"STATUS={rig.io.unsupported}"]
+    rig.io.on_link_event(_port(8, "bond"), initial=False)  # still a port: nothing
+    with pytest.raises(loop.Stop) as stop:
+        rig.io.on_link_event(_port(0, ""), initial=False)
+    assert stop.value.code == loop.EXIT_OK and "of its own now" in stop.value.reason
+
+
+def test_a_vrf_port_is_a_link_to_run_on(rig: Rig) -> None:
+    """A VRF does not take its ports' frames: DHCP on eth0 in vrf-blue works."""
+    rig.io.link = None
+    rig.io.on_link_event(_port(7, "vrf"), initial=True)
+    assert rig.io.unsupported is None and rig.io.link == ipc.LinkState(2, MAC, 1500, True)
+
+
+def test_a_link_made_a_port_while_run_on_is_left(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """eth0 added to a bond while leased: the engine hears the carrier is gone (it keeps
+    the lease, as for an unplugged cable) and io exits, for the next io to sit it out."""
+    monkeypatch.setattr(sd, "notify", lambda *lines: None)
+    with pytest.raises(loop.Stop) as stop:
+        rig.io.on_link_event(_port(9, "bond"), initial=False)
+    assert stop.value.code == loop.EXIT_OK and "port of bond interface 9" in stop.value.reason
+    told = channel.recv(rig.ends[0], ipc.Peer.IO, ipc.Peer.ENGINE, nonblocking=True)
+    assert told == ipc.LinkState(2, MAC, 1500, False)
 
 
 def test_a_link_query_answered_enodev_is_a_removed_link(rig: Rig) -> None:

@@ -53,6 +53,33 @@ def test_parse_newlink() -> None:
     assert isinstance(event, link.LinkFacts) and event.max_mtu is None  # wrong size: unread
 
 
+def _linkinfo(*inner: bytes) -> bytes:
+    return _attr(link.IFLA_LINKINFO | 0x8000, b"".join(inner))  # (NLA_F_NESTED, as sent)
+
+
+@pytest.mark.parametrize(("attrs", "master", "kind"), [
+    (b"", 0, ""),
+    (_attr(link.IFLA_MASTER, struct.pack("=I", 9)), 9, ""),
+    (_attr(link.IFLA_MASTER, struct.pack("=I", 9))
+     + _linkinfo(_attr(1, b"veth\0"), _attr(link.IFLA_INFO_SLAVE_KIND, b"bridge\0")),
+     9, "bridge"),
+    (_linkinfo(_attr(link.IFLA_INFO_SLAVE_KIND, b"vrf")), 0, "vrf"),
+    (_linkinfo(_attr(link.IFLA_INFO_SLAVE_KIND, b"Br idge\0")), 0, ""),  # not a kind's name
+    (_linkinfo(_attr(1, b"bridge\0")), 0, ""),  # the link's own kind, not its master's
+    (_attr(link.IFLA_MASTER, b"\1\2"), 0, ""),  # wrong size: unread
+])
+def test_parse_master(attrs: bytes, master: int, kind: str) -> None:
+    """A bridge's or bond's port is not a link to run on (io.loop, port_of)."""
+    (event,) = link.parse(_newlink(7, UP, ATTRS + attrs))
+    assert isinstance(event, link.LinkFacts)
+    assert (event.master, event.master_kind) == (master, kind)
+
+
+def test_a_bad_nested_attribute_is_refused() -> None:
+    with pytest.raises(link.LinkParseError):
+        list(link.parse(_newlink(7, UP, ATTRS + _linkinfo(struct.pack("=HH", 40, 4)))))
+
+
 @pytest.mark.parametrize(("raw", "name"), [
     (b"eth0\0", "eth0"), (b"eth0", "eth0"), (b"a" * 15 + b"\0", "a" * 15),
     (b"a" * 16, ""), (b"\0", ""), (b"et h0\0", ""), (b"a/b\0", ""),
@@ -196,6 +223,27 @@ def test_real_link_events(veth: Veth) -> None:
     ip("-n", veth.netns, "link", "del", veth.peer)
     _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkGone))
     rtnl.close()
+
+
+@needs_root
+@pytest.mark.root
+def test_real_bridge_port(veth: Veth) -> None:
+    """The kernel names a port's master and its kind, and says when it is a port no more."""
+    rtnl = in_netns(veth.netns, open_rtnl)
+    ifindex = in_netns(veth.netns, lambda: socket.if_nametoindex(veth.io))
+    ip("-n", veth.netns, "link", "add", "lbbr0", "type", "bridge")
+    try:
+        bridge = in_netns(veth.netns, lambda: socket.if_nametoindex("lbbr0"))
+        ip("-n", veth.netns, "link", "set", veth.io, "master", "lbbr0")
+        event = _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and e.master != 0)
+        assert isinstance(event, link.LinkFacts)
+        assert (event.master, event.master_kind) == (bridge, "bridge")
+        ip("-n", veth.netns, "link", "set", veth.io, "nomaster")
+        _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts) and e.mtu is not None
+              and e.master == 0 and e.master_kind == "")
+    finally:
+        ip("-n", veth.netns, "link", "del", "lbbr0")
+        rtnl.close()
 
 
 @needs_root

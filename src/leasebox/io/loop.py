@@ -240,13 +240,15 @@ class IoLoop:
 
     def sit_out(self, why: str) -> None:
         """The link is not one leasebox runs on (WireGuard, a tun device, InfiniBand,
-        loopback). Exiting, as io did, was no end: the link socket starts io again at the
-        host's next link event (a container, a Wi-Fi scan), until systemd's start limit,
-        the error logged each time. io stays instead, ready, saying why in STATUS=, and
-        tells the engine nothing; it exits when the link is removed or renamed (a new
-        link of the name is looked at afresh) or the engine stops."""
+        loopback, a bridge's port: port_of). Exiting, as io did, was no end: the link
+        socket starts io again at the host's next link event (a container, a Wi-Fi scan),
+        until systemd's start limit, the error logged each time. io stays instead, ready,
+        saying why in STATUS=, and tells the engine nothing; it exits when the link is
+        removed or renamed (a new link of the name is looked at afresh), becomes one to
+        run on, or the engine stops."""
         self.unsupported = why
-        self.log.error("%s: nothing to do until it is removed or renamed", why)
+        self.log.error("%s: nothing to do until that changes or the link is removed or "
+                       "renamed", why)
         sd.notify(f"STATUS={why}")
 
     # ---- the loop ----------------------------------------------------------------------
@@ -532,9 +534,10 @@ class IoLoop:
                 self.guard_check = None
 
     def link_gone(self, why: str) -> None:
-        """Our link is gone (removed, or renamed away): tell the engine the carrier is lost
-        (it keeps the lease and verifies it when the link is back) and exit; systemd starts
-        io again, which waits for an interface of this name."""
+        """Our link is gone (removed, renamed away, or made a port: port_of): tell the
+        engine the carrier is lost (it keeps the lease and verifies it when the link is
+        back) and exit; systemd starts io again, which waits for an interface of this
+        name."""
         if self.link is not None and self.link.carrier:
             self.to_engine(replace(self.link, carrier=False))
         sd.notify(f"STATUS={why}")
@@ -550,10 +553,12 @@ class IoLoop:
             return
         ether = mac if facts.arphrd == link.ARPHRD_ETHER and mac is not None and len(mac) == 6 \
             and mtu else None
+        port = self.port_of(facts)
         if self.unsupported is not None:
-            if ether is not None:  # (a Wi-Fi interface out of monitor mode, a bond's new slave)
-                raise Stop(EXIT_OK, f"{self.ifname} is an Ethernet interface now: starting "
-                                    "again")
+            if ether is not None and port is None:
+                # (a Wi-Fi interface out of monitor mode, a port taken out of its bridge)
+                raise Stop(EXIT_OK, f"{self.ifname} is an Ethernet interface of its own now: "
+                                    "starting again")
             return
         if ether is None:
             if initial:
@@ -564,6 +569,13 @@ class IoLoop:
                 return
             self.log.warning("ignored a link message without Ethernet address or MTU")
             return
+        if port is not None:
+            if initial:
+                self.sit_out(port)
+                return
+            # made a port while running: as if removed (the engine keeps the lease, and
+            # verifies it if the link is ever its own again); the io started next sits out
+            self.link_gone(port)
         mac = ether
         state = ipc.LinkState(ifindex=self.ifindex, mac=mac, mtu=mtu, carrier=facts.carrier)
         if state == self.link:
@@ -575,6 +587,19 @@ class IoLoop:
         self.log.info("link %s: mac %s mtu %d carrier %s", self.ifname, format_mac(mac), mtu,
                       "up" if facts.carrier else "down")
         sd.notify(f"STATUS=carrier {'up' if facts.carrier else 'down'}, mtu {mtu}")
+
+    def port_of(self, facts: link.LinkFacts) -> str | None:
+        """Why the link is not one to run on as a port of another (None: it is not one).
+        A bridge, bond, team or Open vSwitch takes its ports' frames for itself: DHCP on
+        the port sends DISCOVERs that the replies never come back to, and an address on
+        it is dead. A VRF does not: its ports are run on as any link (dhcpcd too ignores
+        bridge ports and bond slaves)."""
+        if not facts.master or facts.master_kind == "vrf":
+            return None
+        kind = facts.master_kind or "master"
+        return (f"{self.ifname} is a port of {kind} interface {facts.master} (`ip link show "
+                f"{self.ifname}` names it), which takes its frames: leasebox runs on the "
+                f"{kind} itself, not on its ports")
 
     # ---- ARP: probe, announce, guard --------------------------------------------------
 
