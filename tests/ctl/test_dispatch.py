@@ -156,6 +156,7 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     (queue / "000000000001.json").write_text(json.dumps(EVENT))
     (queue / "000000000002.json").write_text("{not json")
     (queue / "000000000003.json").write_text(json.dumps({**EVENT, "event": "released"}))
+    (queue / "000000000004.json").write_text("")  # not synced when the power went
     args = build_parser().parse_args(["dispatch", "eth0", "--state-dir", str(tmp_path / "state"),
                                       "--timeout", "0.5"])
     assert dispatch.run(args) == 0
@@ -164,6 +165,7 @@ def test_dispatch_runs_each_event_once_and_survives_failures(
     assert os.listdir(queue) == []
     out = capsys.readouterr()
     assert "dropped event 000000000002.json: not ASCII JSON" in out.err
+    assert "dropped event 000000000004.json: empty: written just before a crash" in out.err
     assert "20-fail bound 192.0.2.57: failed (3)" in out.out
     assert "30-slow bound 192.0.2.57: failed (killed after 0.5 s)" in out.out
 

@@ -14,7 +14,7 @@ from leasebox.core.machine.types import LeaseEventKind
 from leasebox.core.record import replace
 from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTES, Route
 from leasebox.ctl.dispatch import decode_event, environment
-from leasebox.engine import events
+from leasebox.engine import events, leasefile
 from tests.conftest import Logs
 from tests.machine.machine_helpers import Harness
 
@@ -40,6 +40,25 @@ def test_events_are_queued_in_order_and_read_back_by_the_dispatcher(tmp_path: Pa
     assert envs[3]["LEASEBOX_EVENT"] == "renew-failed"
     # "changed" says what went: hooks that set something up for it take it down
     assert [e["LEASEBOX_OLD_ADDRESS"] for e in envs[:3]] == ["", "", str(lease.address)]
+
+
+def test_events_are_not_synced_to_disk(tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each event cost two fsyncs (file and directory), at every renewal of a short lease,
+    for a file that is stale after a reboot anyway. The lease file keeps its own."""
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    lease = Harness().acquire()
+    events.EventQueue(str(tmp_path), "eth0").add(LeaseEventKind.ACQUIRED, lease)
+    assert len(os.listdir(tmp_path / "events")) == 1 and synced == []
+    leasefile.store(str(tmp_path), lease, acquired_wall=1e9)
+    assert len(synced) == 2
 
 
 def test_events_carry_the_boot_id_the_engine_was_given(tmp_path: Path) -> None:

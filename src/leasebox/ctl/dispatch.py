@@ -327,6 +327,8 @@ def decode_event(data: bytes) -> Any:
     """An event file's JSON document (checked by `environment`); raises BadEvent."""
     if len(data) > MAX_FILE:
         raise BadEvent(f"larger than {MAX_FILE} octets")
+    if not data:  # the engine does not sync its events to disk (engine.events)
+        raise BadEvent("empty: written just before a crash or power loss")
     try:
         return json.loads(data.decode("ascii"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack

@@ -212,8 +212,11 @@ class EventQueue:
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
             data = json.dumps(document(event, self.interface, lease, old_address, self.boot,
                                        acquired), sort_keys=True)
+            # not synced to disk: an event is stale after a reboot (the dispatcher skips
+            # those of an earlier boot), and with short leases these were two fsyncs a
+            # renewal, on what may be an SD card
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
-                                    data.encode("ascii"), mode=0o600)
+                                    data.encode("ascii"), mode=0o600, durable=False)
         except OSError as exc:
             log.error("cannot queue the %s event for the dispatcher: %s", event, exc)
 

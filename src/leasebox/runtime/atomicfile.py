@@ -28,7 +28,10 @@ def _create_temporary(directory: str, filename: str) -> tuple[int, str]:
     raise FileExistsError(f"no free temporary name for {filename} in {directory}")
 
 
-def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644,
+                 durable: bool = True) -> None:
+    """`durable=False`: no fsync, for a file of no use after a crash or power loss (which
+    may leave it empty, though never half-written by another content)."""
     os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, tmp = _create_temporary(directory, filename)
     try:
@@ -36,7 +39,8 @@ def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644) 
             handle.write(data)
             handle.flush()
             os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, os.path.join(directory, filename))
     except BaseException:
         try:
@@ -44,7 +48,8 @@ def write_atomic(directory: str, filename: str, data: bytes, mode: int = 0o644) 
         except FileNotFoundError:
             pass
         raise
-    sync_directory(directory)
+    if durable:
+        sync_directory(directory)
 
 
 def _temporary_of(name: str, filename: str | None) -> bool:
