@@ -38,6 +38,7 @@ class FakeKernel:
         # the kernel's rules about addresses and routes: a link left without an IPv4 address
         # loses every route through it, and a gateway must be on one of its subnets
         self.kernel_rules = False
+        self.linkdown_ignored = False
         self.log: list[str] = []
 
     def _maybe_fail(self, what: str) -> None:
@@ -47,6 +48,10 @@ class FakeKernel:
 
     def link_mtu(self) -> int:
         return self.mtu
+
+    def ignore_routes_without_carrier(self) -> None:
+        self._maybe_fail("linkdown")
+        self.linkdown_ignored = True
 
     def set_mtu(self, mtu: int) -> None:
         self._maybe_fail(f"mtu {mtu}")
@@ -178,6 +183,24 @@ def test_apply_then_remove_restores_everything(setup: tuple[FakeKernel, FakeReso
     assert [e for e in kernel.log if e.startswith("delroute")] == [
         "delroute 0.0.0.0/0 192.0.2.1", "delroute 198.51.100.0/24 192.0.2.1",
         "delroute 203.0.113.1/32 None"]
+
+
+def test_the_links_routes_are_skipped_while_it_has_no_carrier(
+        setup: tuple[FakeKernel, FakeResolver, Configurator], logs: Logs) -> None:
+    """The lease is kept through a carrier loss, and its routes were used all the while: a
+    laptop undocked sent everything to the unplugged port. The kernel is asked to skip them
+    (the netns test shows the effect); a kernel that refuses costs the lease nothing, and
+    is said once."""
+    kernel, _resolver, conf = setup
+    conf.apply(make_plan())
+    assert kernel.linkdown_ignored
+    refusing = FakeKernel()
+    refusing.fail_on = "linkdown"
+    conf = Configurator(refusing, FakeResolver())
+    conf.apply(make_plan())
+    conf.apply(make_plan(lifetime=300))
+    assert refusing.addresses == {IPv4Interface("192.0.2.10/24"): 300}
+    assert len([r for r in logs.at_least(WARNING) if "no carrier" in r.text()]) == 1
 
 
 def test_renewal_changes_only_what_differs(setup: tuple[FakeKernel, FakeResolver,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from tests.netconf.conftest import connected_by_another_process
-from tests.netconf.nclab import IFACE, INTERPRETERS, REPLY_TIMEOUT, ip, ip_json, snapshot
+from tests.netconf.nclab import IFACE, INTERPRETERS, PEER, REPLY_TIMEOUT, ip, ip_json, snapshot
 from tests.waiting import wait_for
 
 from leasebox import ipc
@@ -643,6 +643,34 @@ def test_the_kernels_prefix_route_takes_route_metric(netns: str, start_netconf: 
     prefix = [r for r in ip_json(netns, "-4", "route", "show", "dev", IFACE)
               if r.get("protocol") == "kernel"]
     assert [(r["dst"], r.get("metric")) for r in prefix] == [("192.0.2.0/24", 600)]
+    assert nc.request(ipc.Remove(2)).status == OK
+
+
+def test_another_links_route_carries_the_traffic_while_ours_has_no_carrier(
+        netns: str, start_netconf: Any) -> None:
+    """A docked laptop, Ethernet and Wi-Fi leased at equal metrics, Ethernet's default route
+    first. Undocked, the lease stays (a flap costs nothing) and so did the kernel's use of
+    its routes: everything went to the unplugged port until the lease expired. The kernel
+    skips them now while the carrier is lost, and uses them again the moment it is back."""
+    ip("-n", netns, "link", "add", "lbw0", "type", "veth", "peer", "name", "lbw1")
+    for dev in ("lbw0", "lbw1"):
+        ip("-n", netns, "link", "set", dev, "up")
+    ip("-n", netns, "addr", "add", "198.51.100.10/24", "dev", "lbw0")
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc.request(lease(1)).status == OK
+    [metric] = [r[2] for r in route_set(netns) if r[0] == "default"]
+    ip("-n", netns, "route", "append", "default", "via", "198.51.100.1", "dev", "lbw0",
+       "metric", str(metric or 0))
+
+    def out() -> str:
+        return str(ip_json(netns, "route", "get", "203.0.113.1")[0]["dev"])
+
+    assert out() == IFACE
+    ip("-n", netns, "link", "set", PEER, "down")  # our link's carrier is lost
+    wait_for("the other link's route", lambda: out() == "lbw0", 3)
+    assert route_set(netns)  # kept, for the carrier's return
+    ip("-n", netns, "link", "set", PEER, "up")
+    wait_for("our route again", lambda: out() == IFACE, 3)
     assert nc.request(ipc.Remove(2)).status == OK
 
 

@@ -49,6 +49,7 @@ class Kernel(Protocol):
     def del_address(self, iface: IPv4Interface) -> bool: ...
     def add_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool: ...
     def del_route(self, route: PlannedRoute, source: IPv4Address | None = None) -> bool: ...
+    def ignore_routes_without_carrier(self) -> None: ...
 
 
 class Resolver(Protocol):
@@ -109,6 +110,7 @@ class Configurator:
         self.error = ""  # why the wanted DNS/NTP could not be handed on, the last time
         self.mtu_left: int | None = None  # a hand-set MTU the last apply left in place
         self.mtu_refused = ""  # why the kernel refused the last apply's MTU ("": it did not)
+        self.linkdown_refused = False  # the kernel refused ignore_routes_without_carrier
         self.next_try = 0.0
         self.delay = 0.0
         # A hand-off tried and failed may have been carried out all the same (leasebox-bus
@@ -194,7 +196,27 @@ class Configurator:
             self._roll_back(undo)
             raise ApplyFailed(str(exc)) from None
         self.tracked = new
+        self._routes_skipped_without_carrier()
         self.want(Names(plan.dns_servers, plan.domains, plan.ntp_servers), now)
+
+    def _routes_skipped_without_carrier(self) -> None:
+        """A lease stays applied through a carrier loss (a flap costs nothing), and so did
+        its routes: the kernel kept sending through the unplugged link (its default route
+        first of equals, or at a lower RouteMetric=) while Wi-Fi was up, until the lease
+        expired. Now the kernel skips them while the carrier is lost, as networkd's
+        removal of the configuration does, and uses them again the moment it is back.
+        At every apply (a setting of the link, which someone may change back); not a
+        failure of the lease when refused."""
+        try:
+            self.kernel.ignore_routes_without_carrier()
+        except OSError as exc:
+            if not self.linkdown_refused:
+                log.warning("cannot have the kernel skip the link's routes while it has no "
+                            "carrier (%s): another link will not carry the traffic while it "
+                            "is unplugged", exc)
+            self.linkdown_refused = True
+            return
+        self.linkdown_refused = False
 
     def _apply_mtu(self, plan: Plan, new: Tracked, undo: list[Undo]) -> None:
         if plan.mtu is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import importlib.util
 import socket
+import struct
 import sys
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
@@ -53,10 +54,23 @@ RTN_UNICAST = 1
 IFA_F_NOPREFIXROUTE = 0x200
 # the ifaddrmsg attributes netconf sets (linux/if_addr.h)
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST, IFA_CACHEINFO, IFA_FLAGS, IFA_RT_PRIORITY = 1, 2, 4, 6, 8, 9
+# IFLA_AF_SPEC > AF_INET > IFLA_INET_CONF > one IPV4_DEVCONF_* (linux/ip.h, from 1): what
+# `sysctl net.ipv4.conf.IFACE.KEY` sets, over rtnetlink (netconf has no /proc/sys)
+IFLA_AF_SPEC, IFLA_INET_CONF, NLA_F_NESTED = 26, 1, 0x8000
+IPV4_DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN = 29
 MTU_CEILING = 65535  # when the kernel does not report IFLA_MAX_MTU (before 4.10)
 READ_TIMEOUT = 5.0  # seconds for each datagram of the kernel's answer to one request
 READ_BUFFER = 1 << 17  # an RTM_NEWLINK without VF details (not asked for) is a few KiB
 MAX_DATAGRAMS = 4096  # of one answer: a dump of more addresses than any link has
+
+
+def _attr(atype: int, value: bytes) -> bytes:
+    raw = struct.pack("=HH", 4 + len(value), atype) + value
+    return raw + bytes(-len(raw) % 4)
+
+
+def _nested(atype: int, inner: bytes) -> bytes:
+    return _attr(atype | NLA_F_NESTED, inner)
 
 
 @record
@@ -193,6 +207,19 @@ class Rtnl:
         msg["index"] = index
         return msg
 
+    def set_inet_conf(self, index: int, key: int, value: int) -> None:
+        """One IPv4 setting of link `index` (an IPV4_DEVCONF_* key), as sysctl would set
+        it; by hand: pyroute2 encodes IFLA_INET_CONF as the kernel dumps it (an array),
+        not as it takes it (nested attributes)."""
+        seq = self._next_seq()
+        conf = _nested(IFLA_AF_SPEC, _nested(socket.AF_INET, _nested(
+            IFLA_INET_CONF, _attr(key, struct.pack("=I", value)))))
+        body = struct.pack("=BxHiII", socket.AF_UNSPEC, 0, index, 0, 0) + conf
+        request = struct.pack("=IHHII", 16 + len(body), RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK,
+                              seq, 0) + body
+        self._ask(f"set IPv4 setting {key} of link {index}", request, seq,
+                  lambda e: isinstance(e, rtnetlink.NetlinkError) and e.seq == seq)
+
     def close(self) -> None:
         self._close_reader()
 
@@ -291,6 +318,12 @@ class Link:
         msg = self.rtnl.link_message(self.index)
         msg["attrs"] = [("IFLA_MTU", mtu)]
         self.rtnl.request(f"set mtu {mtu}", RTM_NEWLINK, 0, msg)
+
+    def ignore_routes_without_carrier(self) -> None:
+        """The kernel skips the link's routes while it has no carrier (its "linkdown"
+        routes), so that another link's default route carries the traffic meanwhile: a
+        lease is kept, address and routes, through a carrier loss, for a flap's sake."""
+        self.rtnl.set_inet_conf(self.index, IPV4_DEVCONF_IGNORE_ROUTES_WITH_LINKDOWN, 1)
 
     def set_up(self) -> None:
         """Administratively up (never down: leasebox brings a link up, nothing more)."""
