@@ -693,6 +693,11 @@ def test_a_netconf_started_without_its_link_takes_back_its_dns(
     # stays to do, in the state file, and is tried again while netconf waits
     assert "cannot take back its DNS/NTP yet" in nc2.output()
     assert (tmp_path / "run" / IFACE / "netconf.state").exists()
+    # the engine's Remove (the target's stop) is answered meanwhile, saying what is left
+    nc2.connect()
+    reply = nc2.request(ipc.Remove(7))
+    assert (reply.status, reply.request_id) == (FAILED, 7)
+    assert "not taken back yet" in reply.reason
     handed: list[ipc.Handoff] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as bus:
         bus.bind(str(tmp_path / "no-bus.sock"))  # where the fixture points netconf
@@ -706,6 +711,51 @@ def test_a_netconf_started_without_its_link_takes_back_its_dns(
             channel.send(conn, ipc.HandoffResult(msg.request_id, ipc.ResultStatus.OK, ""))
     assert handed[0].names == ipc.Names()  # nothing left for the link
     wait_for("the NTP taken back", lambda: "its DNS/NTP taken back" in nc2.output(), 10)
+    assert nc2.request(ipc.Remove(8)).status == OK
+
+
+def test_the_engine_is_answered_while_the_link_is_gone_and_its_end_ends_netconf(
+        netns: str, start_netconf: Any) -> None:
+    """The target stopped after its NIC was pulled. netconf, started to take the link's
+    DNS back, waits for the link and left the engine's Remove unanswered: the stop waited
+    3 s for it and warned that the address might still be on the link; and it waited on
+    after the engine had gone, to bring the NIC up when plugged in again with leasebox
+    stopped. The Remove is answered now, and the engine's end ends netconf."""
+    ip("-n", netns, "link", "del", IFACE)
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True, queued=True)
+    wait_for("waiting for the link", lambda: f"waiting for {IFACE}" in nc.output(), 10)
+    started = time.monotonic()
+    reply = nc.request(ipc.Remove(1))
+    assert time.monotonic() - started < 1.0
+    assert reply.status == OK and f"{IFACE} is gone" in reply.reason
+    nc.close_engine()
+    assert nc.wait() == 0
+    assert "the engine closed its connection" in nc.output()
+
+
+def test_an_apply_while_the_link_is_gone_waits_for_it_unless_a_removal_comes(
+        netns: str, start_netconf: Any) -> None:
+    """The engine sends the lease in use again on each connection: read while the link is
+    gone, it waits for the link, and is applied once it is back; a removal after it is
+    answered, the Apply first (superseded: nothing applied)."""
+    ip("-n", netns, "link", "del", IFACE)
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True, queued=True)
+    wait_for("waiting for the link", lambda: f"waiting for {IFACE}" in nc.output(), 10)
+    assert nc.sock is not None
+    channel.send(nc.sock, lease(1))
+    reply = nc.request(ipc.Remove(2))
+    assert (reply.request_id, reply.status) == (1, OK) and "nothing applied" in reply.reason
+    later = channel.recv(nc.sock, ipc.Peer.NETCONF, ipc.Peer.ENGINE)
+    assert isinstance(later, ipc.Result) and (later.request_id, later.status) == (2, OK)
+    channel.send(nc.sock, lease(3))
+    time.sleep(0.3)  # read, and left to wait
+    ip("-n", netns, "link", "add", IFACE, "type", "veth", "peer", "name", "nc2")
+    ip("-n", netns, "link", "set", "nc2", "up")
+    nc.sock.settimeout(REPLY_TIMEOUT)
+    applied = channel.recv(nc.sock, ipc.Peer.NETCONF, ipc.Peer.ENGINE)
+    assert isinstance(applied, ipc.Result) and (applied.request_id, applied.status) == (3, OK)
+    assert [a["local"] for a in addresses(netns)] == ["192.0.2.10"]
+    assert nc.request(ipc.Remove(4)).status == OK
 
 
 def test_netconf_serves_an_engine_by_the_files_as_they_were_when_it_started(

@@ -447,6 +447,10 @@ def _serve_engine(nc: Netconf, svc: _Service, conn: socket.socket, pid: int,
         return EX_CONFIG
     if svc.policy.link_up:  # a new engine's, or LinkUp= of the engine's own files
         _link_up(svc, nc.rtnl, nc.ifindex, pid, asked=changed)
+    held, svc.held = svc.held, ()
+    for msg in held:  # read while the link was gone (_engine_without_link), in order
+        if not _send(conn, netconf_dispatch_engine(nc, msg), svc.log):
+            return None
     if _serve(nc, conn, svc.loop, svc.log, lambda: _idle(svc, nc)):
         return _idle_exit(svc.idle, svc.log)
     return None
@@ -678,6 +682,7 @@ class _Service:
     exec_forbidden: bool = False  # exec kills (sandbox.no_more_exec), pyroute2 loaded
     waited: bool = False  # the next engine's connection waited while netconf started
     served_once: bool = False  # _run has run: later connections come to a ready netconf
+    held: tuple[ipc.Apply, ...] = ()  # first's requests read while the link was gone
     config: Config | None = None  # what policy and idle come from
 
 
@@ -812,23 +817,99 @@ def _pause(svc: _Service, seconds: float) -> bool:
     return True
 
 
+MAX_HELD = 16  # requests an engine may leave waiting for the link (it sends one or two)
+
+
+class _Appeared(Exception):
+    """The interface awaited has appeared (_wait_for_link)."""
+
+
 def _wait_for_link(svc: _Service, taken_back: bool = True) -> bool:
     """Wait (no idle exit: netconf brings the link up) until an interface has the name;
-    False if stopped by a signal meanwhile. The engine's connection waits in the backlog.
-    What could not be taken back yet is tried again meanwhile, with the hand-off's backoff
-    (the link may never come back: a NIC unplugged for good)."""
+    False if stopped by a signal meanwhile, or when the engine left. What could not be
+    taken back yet is tried again meanwhile, with the hand-off's backoff (the link may
+    never come back: a NIC unplugged for good).
+
+    The engine is heard meanwhile (_engine_without_link): a removal is answered at once,
+    and netconf exits when the engine closes. A stop of the target whose NIC was pulled
+    waited 3 s for a removal left unanswered, warned that the address might still be on
+    the link, and left this netconf waiting, to bring the NIC up when plugged in again
+    with leasebox stopped. Anything else the engine asks waits for the link."""
     svc.log.info("waiting for %s to appear", svc.ifname)
     sd.notify("READY=1", f"STATUS=waiting for {svc.ifname}")
-    svc.loop.watch = None
     retry = _TakeBackAgain(svc, None if taken_back else time.monotonic() + 1.0)
-    while _index(svc.ifname) is None:
-        try:
-            svc.loop.wait(svc.watch.sock, tick=retry.tick)
-        except _Stop:
-            svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
-            return False
-        svc.watch.drain()
+
+    def appeared() -> None:
+        if _index(svc.ifname) is not None:
+            raise _Appeared
+
+    svc.loop.link_check = appeared
+    try:
+        while _index(svc.ifname) is None:
+            engine = svc.first[0] if svc.first is not None else \
+                svc.sock if svc.listening else None
+            svc.loop.watch = None if engine is None else svc.watch
+            if not svc.loop.wait(engine or svc.watch.sock, tick=retry.tick):
+                continue
+            if engine is None:
+                svc.watch.drain()
+                continue
+            if not _engine_without_link(svc, retry):
+                return False
+    except _Appeared:
+        pass
+    except _Stop:
+        svc.log.info("stopping on signal %d", svc.loop.stop_signal or 0)
+        return False
+    finally:
+        svc.loop.watch, svc.loop.link_check = None, lambda: None
     svc.log.info("%s appeared", svc.ifname)
+    return True
+
+
+def _engine_without_link(svc: _Service, retry: _TakeBackAgain) -> bool:
+    """The engine's connection (or a new one) is readable while the link is gone: False
+    when the engine closed, else True (accepted; a request read). A removal is answered
+    (what came before it too: superseded); an Apply waits for the link (svc.held).
+    PeerViolation propagates."""
+    if svc.first is None:
+        svc.first = _accept_engine(svc.sock, svc.log)
+        return True
+    if _index(svc.ifname) is not None:
+        raise _Appeared  # (a request after the link came back: served there)
+    conn = svc.first[0]
+    try:
+        msg = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF, nonblocking=True)
+    except (BlockingIOError, InterruptedError):
+        return True
+    except OSError:
+        msg = None
+    if msg is None:
+        svc.log.info("the engine closed its connection while %s is gone: exiting",
+                     svc.ifname)
+        return False
+    if isinstance(msg, ipc.Apply):
+        if len(svc.held) >= MAX_HELD:
+            raise ipc.PeerViolation(f"more than {MAX_HELD} requests while the link is gone")
+        svc.held = (*svc.held, msg)
+        return True
+    if not isinstance(msg, ipc.Remove):  # (decode checked the direction: unreachable)
+        raise ipc.PeerViolation(f"engine: unexpected {type(msg).__name__}")
+    # The address, routes and MTU went with the link; what was handed on for it is taken
+    # back, or not yet (leasebox-bus not reached: tried again meanwhile). An Apply before
+    # the removal (the lease in use, sent again on connecting) is superseded by it: OK,
+    # nothing applied, as the engine's ledger expects of an Apply answered after a Remove.
+    for held in svc.held:
+        _send(conn, ipc.Result(held.request_id, ipc.ResultStatus.OK,
+                               f"{svc.ifname} is gone: nothing applied"), svc.log)
+    svc.held = ()
+    reply = ipc.Result(msg.request_id, ipc.ResultStatus.OK,
+                       f"{svc.ifname} is gone, and its configuration with it")
+    if retry.at is not None:
+        reply = ipc.Result(msg.request_id, ipc.ResultStatus.FAILED,
+                           f"{svc.ifname} is gone, but its DNS/NTP is not taken back yet "
+                           "(leasebox-bus not reached)")
+    _send(conn, reply, svc.log)
     return True
 
 
