@@ -91,7 +91,12 @@ def _packet_socket(fds: dict[str, list[int]], name: str, link: _Link, *, program
             listen(stored, ifname, protocol)
             log.info("reusing the stored %s socket", name)
             return stored, False
-        log.warning("not reusing the stored %s socket: %s", name, fault)
+        why, earlier_link = fault
+        if earlier_link:  # (at each replug of a USB NIC: no warning for that)
+            log.info("the stored %s socket is of an earlier %s: opening a new one (%s)",
+                     name, ifname, why)
+        else:
+            log.warning("not reusing the stored %s socket: %s", name, why)
         stored.close()
     return open_packet(ifname, program, protocol), True
 

@@ -71,19 +71,22 @@ def listen(sock: socket.socket, ifname: str, protocol: int) -> None:
     sock.bind((ifname, protocol))
 
 
-def stored_fault(sock: socket.socket, ifindex: int, program: bytes) -> str | None:
-    """Why a packet socket from the FDSTORE cannot be reused, or None if it can."""
+def stored_fault(sock: socket.socket, ifindex: int,
+                 program: bytes) -> tuple[str, bool] | None:
+    """Why a packet socket from the FDSTORE cannot be reused, and whether only because it
+    is of an earlier link (a NIC unplugged and plugged in again, a link made anew: what
+    the FDSTORE is expected to hold then); None if it can be."""
     if sock.family != socket.AF_PACKET or sock.type != socket.SOCK_RAW:
-        return f"not an AF_PACKET SOCK_RAW socket ({sock.family!r}, {sock.type!r})"
+        return f"not an AF_PACKET SOCK_RAW socket ({sock.family!r}, {sock.type!r})", False
     try:
         name = sock.getsockname()
         current = socket.if_nametoindex(name[0]) if name[0] else 0
     except OSError as exc:
-        return f"its interface is gone ({exc.strerror})"
+        return f"its interface is gone ({exc.strerror})", True
     if current != ifindex:
-        return f"bound to interface {name[0] or '(gone)'}, not ifindex {ifindex}"
+        return f"bound to interface {name[0] or '(gone)'}, not ifindex {ifindex}", True
     if not bpf.is_locked(sock) or bpf.attached_program(sock) != program:
-        return "filter missing, different or not locked"
+        return "filter missing, different or not locked", False
     return None
 
 
