@@ -34,8 +34,12 @@ def test_typical_ack() -> None:
     (3600, 3000, 1000, (3600, 1800, 3150)),
     (3600, 1000, 3600, (3600, 1800, 3150)),  # T2 >= lease
     (3600, 0, 1000, (3600, 1800, 3150)),  # T1 = 0
-    (3600, 1, 2, (3600, 1, 2)),  # short, but the server's to choose (labs, tests)
-    (10, 1, 2, (60, 1, 2)),
+    (3600, 10, 20, (3600, 10, 20)),  # short, but the server's to choose (labs, tests)
+    # ... down to T1_FLOOR: a T1 of 1 s renewed every second (an apply and a hook event
+    # each), a lease time of 0 or 1 s already could not
+    (3600, 1, 2, (3600, 5, 3150)),
+    (3600, 1, 60, (3600, 5, 60)),
+    (10, 1, 2, (60, 5, 8)),
     (3600, None, None, (3600, 1800, 3150)),
     (3600, 600, None, (3600, 600, 3150)),  # a missing one takes its default
     (3600, None, 3000, (3600, 1800, 3000)),

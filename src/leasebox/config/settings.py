@@ -250,8 +250,9 @@ MINIMUM_LEASE_TIME = Setting(
     "a broken or hostile server's short leases do not take it away while the server is "
     "unreachable. Renewals still follow the server's lease (its T1 and T2, or half and "
     "seven eighths of it), so that they come while the server still holds the address; "
-    "a lease under 10 s is renewed as one of 10 s, so that a lease time of 0 or 1 s does "
-    "not make the client renew in a tight loop. A time span of at most a day: "
+    "a lease under 10 s is renewed as one of 10 s, and a T1 under 5 s is taken as 5 s, so "
+    "that a lease time or T1 of 0 or 1 s does not make the client renew in a tight loop. "
+    "A time span of at most a day: "
     "seconds, or with a unit as systemd.time(7) spells it, case included (s, min, h, d, "
     "or sec, minutes, hours, days...): 90s, 5min, 2h, 1d, 1h 30min. Below 10 s it has no "
     "effect: no lease is ever taken as shorter than that.",

@@ -125,11 +125,13 @@ def requesting_timer(ctx: Context, event: Event) -> None:
     if not steps.exchange_due(ctx):
         return
     offer = ctx.offer
-    if ctx.unusable and offer is not None and offer.server_id is not None:
-        # The server answered, with an ACK leasebox cannot use (no lease time, say), and
-        # will answer each REQUEST so: the offer has failed. Another server's offer gets
-        # its turn, and INIT backs off as after a NAK, rather than the same REQUEST again
-        # and again for a minute, then "no answer" and the same offer taken again.
+    if ctx.unusable_tries >= 2 and offer is not None and offer.server_id is not None:
+        # The server answered two REQUESTs with an ACK leasebox cannot use (no lease time,
+        # say), and will answer each so: the offer has failed. (After one, the REQUEST
+        # goes again: that ACK may be a forged one, and the server's good one lost.)
+        # Another server's offer gets its turn, and INIT backs off as after a NAK, rather
+        # than the same REQUEST again and again for a minute, then "no answer" and the
+        # same offer taken again.
         log.warning("%s from %s not taken: its ACK was not usable (%s); not asked for "
                     "again for %d s", offer.yiaddr, offer.server_id, ctx.unusable,
                     timing.AVOID_TIME)

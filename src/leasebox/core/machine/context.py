@@ -59,6 +59,7 @@ class Context:
     # The options the codec dropped from the last ACK taken, as last said (at warning: a
     # server that sends the same bad option at every renewal is said to once a run).
     dropped_said: tuple[str, ...] = ()
+    clamp_said: str = ""  # the lease time clamp last warned of (steps.accept_ack)
 
     # The exchange in flight: its xid (None: no reply is awaited), when it started (for
     # `secs`), when its current REQUEST first went out (the lease's acquired_at), and how
@@ -79,6 +80,11 @@ class Context:
     # no usable one follows by the next retransmission, the exchange has failed (it was
     # answered, not lost). Not in the snapshot: a restarted engine asks again.
     unusable: str = ""
+    # how many tries (REQUESTs) such an ACK answered, and the last: one might be anyone's
+    # (a forged frame needs only the broadcast REQUEST's xid and option 54), two are the
+    # server's way (acquire.requesting_timer)
+    unusable_tries: int = 0
+    unusable_try: int = 0
 
     # asked for again in DISCOVER, and preferred among the offers if a window collects
     # them (ClientConfig.offer_window; 0, the default, takes the first)

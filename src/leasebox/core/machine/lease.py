@@ -16,8 +16,9 @@ Rules, written down once:
   LEASE_TIME_FLOOR only: a renewal that came after the server's lease had run out (T1 at
   30 s of a 20 s lease) would ask for an address the server may have given another host.
 - T1/T2 from the server are used when 0 < T1 < T2 < lease (a short T1 is the server's to
-  choose, as for every client: test labs use one); a missing one takes its default
-  first; anything else, and any lease raised to the floor (the server's T1/T2 were meant
+  choose, as for every client: test labs use one), T1 raised to T1_FLOOR (a T1 of 1 s
+  renewed every second, each renewal an apply and a hook event); a missing one takes its
+  default first; anything else, and any lease raised to the floor (the server's T1/T2 were meant
   for the shorter lease), gets 1/2 and 7/8 of the lease, the rule OpenBSD's dhcpleased
   uses. The client then makes each a little earlier at random (steps.usable_lease,
   timing.fuzzed_times).
@@ -51,6 +52,7 @@ from leasebox.core.wire.types import Message, MessageType, Op
 # Below this a lease cannot be renewed before it runs out (the first retransmission alone
 # waits 4 s), so even a configuration asking for less gets this.
 LEASE_TIME_FLOOR = 10
+T1_FLOOR = LEASE_TIME_FLOOR // 2  # renewals at most this often, whatever T1 the server sends
 MIN_MTU = 68
 MAX_MTU = 65535
 
@@ -69,6 +71,10 @@ def lease_times(lease_time: int, renewal: int | None, rebinding: int | None,
     t2 = granted * 7 // 8 if rebinding is None else rebinding
     if granted != lease_time or not 0 < t1 < t2 < granted:
         t1, t2 = granted // 2, granted * 7 // 8
+    if t1 < T1_FLOOR:  # (granted // 2 never is: the floor's half)
+        t1 = T1_FLOOR
+        if t2 <= t1:
+            t2 = granted * 7 // 8
     return lease, t1, t2
 
 

@@ -73,6 +73,7 @@ def clear_exchange(ctx: Context) -> None:
     ctx.offers.clear()
     ctx.offer = None
     ctx.unusable = ""
+    ctx.unusable_tries = ctx.unusable_try = 0
     ctx.candidate = None
     ctx.bind_kind = None
     ctx.bind_detail = ""
@@ -273,8 +274,10 @@ def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -
     """An ACK ended the exchange: probe the address if it is new and probing is on, else
     apply it; BOUND follows when netconf confirms (reports.config_applied)."""
     detail = clamp_note(ack, lease)
-    if detail:
-        log.warning("server %s: %s", lease.server_id, detail)
+    if detail:  # (at every renewal of such a lease: warned of once, as the options below)
+        (log.warning if detail != ctx.clamp_said else log.debug)(
+            "server %s: %s", lease.server_id, detail)
+    ctx.clamp_said = detail
     if ack.drop_reasons:
         # Malformed options are left out of the lease, which works without them; an
         # operator who finds no search domain, say, must learn here that one was sent.
@@ -390,8 +393,14 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
     try:
         lease = lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
-        log.warning("ACK from %s not usable: %s", ack.server_id, exc.reason)
+        # warned of once an exchange: anyone who hears the REQUEST can send such ACKs by
+        # the thousand, and the journal must not carry each
+        (log.debug if ctx.unusable else log.warning)(
+            "ACK from %s not usable: %s", ack.server_id, exc.reason)
         ctx.unusable = exc.reason
+        if ctx.unusable_try != ctx.tries or not ctx.unusable_tries:
+            ctx.unusable_tries += 1
+            ctx.unusable_try = ctx.tries
         return None
     if is_infinite(lease):
         return lease
