@@ -223,10 +223,23 @@ def test_ack_in_requesting_from_another_server_ignored() -> None:
     assert h.state is State.REQUESTING
 
 
-def test_ack_without_mask_or_lease_time_ignored() -> None:
+def test_an_ack_without_a_mask_gets_its_class_s(logs: Logs) -> None:
+    """busybox udhcpd sends only the options its configuration names: without `opt
+    subnet`, no option 1. The ACK was refused, the offer avoided, and the link never got
+    an address, where networkd and dhcpcd take the classful mask. So does leasebox now,
+    with a warning naming the server."""
     h = Harness()
     request = requesting(h)
-    assert h.deliver(ack(request, subnet_mask=None)) == []
+    [apply] = of_type(h.deliver(ack(request, subnet_mask=None, yiaddr=IPv4Address("10.1.2.3"))),
+                      ApplyLease)
+    assert apply.lease.prefixlen == 8
+    assert any("without a subnet mask: 10.1.2.3 taken as /8" in r.message
+               for r in logs.at_least(WARNING))
+
+
+def test_ack_without_lease_time_or_with_a_bad_mask_ignored() -> None:
+    h = Harness()
+    request = requesting(h)
     assert h.deliver(ack(request, lease_time=None)) == []
     assert h.deliver(ack(request, subnet_mask=IPv4Address("255.0.255.0"))) == []
     assert h.state is State.REQUESTING
@@ -295,7 +308,7 @@ def test_an_unusable_ack_then_a_usable_one_is_a_lease() -> None:
     follows before the next retransmission is taken."""
     h = Harness()
     request = requesting(h)
-    h.deliver(ack(request, subnet_mask=None))
+    h.deliver(ack(request, lease_time=None))
     assert of_type(h.deliver(ack(request)), ApplyLease)
 
 

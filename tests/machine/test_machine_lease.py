@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from leasebox.core.machine import LeaseError, lease_from_ack
-from leasebox.core.machine.lease import lease_times
+from leasebox.core.machine.lease import classful_prefixlen, lease_times
 from leasebox.core.record import replace
 from leasebox.core.values import Route
 from leasebox.core.wire.types import Message, MessageType, Op
@@ -76,6 +76,21 @@ def test_a_raised_lease_is_renewed_within_the_servers() -> None:
     assert lease_times(20, None, None, 60) == (60, 10, 17)
 
 
+@pytest.mark.parametrize(("address", "prefixlen"), [
+    ("10.1.2.3", 8), ("127.0.0.1", 8), ("172.16.5.4", 16), ("191.255.1.1", 16),
+    ("192.168.1.50", 24), ("223.1.1.1", 24), ("224.0.0.1", None), ("240.0.0.1", None),
+])
+def test_classful_prefixlen(address: str, prefixlen: int | None) -> None:
+    assert classful_prefixlen(IPv4Address(address)) == prefixlen
+
+
+def test_an_ack_without_a_mask_gets_its_class_s_and_keeps_it_for_the_file() -> None:
+    lease = lease_from_ack(replace(ACK, subnet_mask=None, yiaddr=IPv4Address("172.16.5.4")),
+                           0.0, 60)
+    assert lease.prefixlen == 16 and lease.ack is not None
+    assert lease.ack.subnet_mask == IPv4Address("255.255.0.0")
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     ({"message_type": MessageType.OFFER}, "not a DHCPACK"),
     ({"op": Op.BOOTREQUEST}, "not a DHCPACK"),
@@ -90,7 +105,6 @@ def test_a_raised_lease_is_renewed_within_the_servers() -> None:
     ({"server_id": None}, "no server identifier"),
     ({"server_id": IPv4Address("255.255.255.255")}, "unusable server"),
     ({"lease_time": None}, "no lease time"),
-    ({"subnet_mask": None}, "no subnet mask"),
     ({"subnet_mask": IPv4Address("0.0.0.0")}, "invalid subnet mask"),
     ({"subnet_mask": IPv4Address("255.0.255.0")}, "invalid subnet mask"),
     ({"subnet_mask": IPv4Address("0.255.255.255")}, "invalid subnet mask"),

@@ -3,12 +3,13 @@
 Rules, written down once:
 - The ACK must offer a usable address (not 0/8, loopback, multicast, class E, broadcast,
   nor the network or broadcast address of its own subnet) and name a usable server.
-- Lease time (option 51) is required, and so is the subnet mask (option 1), which must be
-  contiguous and /1 to /32. Without a mask there is no safe guess: classful masks have been
-  obsolete since 1993 and "/24" configures a wrong on-link route as often as a right one,
-  so an ACK without one is not used (every server in common use sends it in its first
-  ACK). An ACK that renews the address in use without one keeps that lease's prefix
-  length (`held_prefixlen`): some routers send the mask in the first ACK only.
+- Lease time (option 51) is required. The subnet mask (option 1) must be contiguous and
+  /1 to /32. An ACK that renews the address in use without one keeps that lease's prefix
+  length (`held_prefixlen`): some routers send the mask in the first ACK only. Any other
+  ACK without one gets the address's classful mask (/8, /16 or /24), as networkd and
+  dhcpcd give it: busybox udhcpd sends only the options its configuration names, and a
+  configuration without `opt subnet` is common enough that refusing the lease left a
+  network where every other client works without an address (the caller warns).
 - 0xffffffff is an infinite lease: no renewal, no rebinding, no expiry.
 - A finite lease shorter than `min_lease_time` (and never shorter than LEASE_TIME_FLOOR,
   whatever the configuration says) expires that late; the caller reports that
@@ -29,6 +30,7 @@ Rules, written down once:
 from __future__ import annotations
 
 import math
+from ipaddress import IPv4Address
 
 from leasebox.core.machine.addresses import (
     is_subnet_edge,
@@ -96,11 +98,12 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         raise LeaseError("no lease time")
     kept = ack  # for the lease file, which reads it back as a first ACK
     if ack.subnet_mask is None:
-        if held_prefixlen is None:
+        prefixlen: int | None = held_prefixlen if held_prefixlen is not None else \
+            classful_prefixlen(ack.yiaddr)
+        if prefixlen is None:
             raise LeaseError("no subnet mask")
-        prefixlen: int | None = held_prefixlen
-        # so it is kept with the mask in use, or the next start would refuse it
-        kept = replace(ack, subnet_mask=mask_from_prefixlen(held_prefixlen))
+        # kept with the mask in use, so that the lease file reads back as the lease
+        kept = replace(ack, subnet_mask=mask_from_prefixlen(prefixlen))
     else:
         prefixlen = prefixlen_from_mask(ack.subnet_mask)
     if prefixlen is None:
@@ -144,6 +147,12 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         hostname=ack.hostname,
         ack=kept,
     )
+
+
+def classful_prefixlen(address: IPv4Address) -> int | None:
+    """The prefix length of the address's class (A /8, B /16, C /24); None for D and E."""
+    first = address.packed[0]
+    return 8 if first < 128 else 16 if first < 192 else 24 if first < 224 else None
 
 
 def clamp_note(ack: Message, lease: Lease) -> str:

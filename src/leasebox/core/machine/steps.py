@@ -390,6 +390,7 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
     if ack.subnet_mask is None and held is not None:
         log.info("ACK from %s without a subnet mask: %s keeps /%d", ack.server_id,
                  ack.yiaddr, held)
+
     try:
         lease = lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
@@ -402,6 +403,10 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
             ctx.unusable_tries += 1
             ctx.unusable_try = ctx.tries
         return None
+    if ack.subnet_mask is None and held is None:
+        log.warning("ACK from %s without a subnet mask: %s taken as /%d, its class's (as "
+                    "networkd and dhcpcd take it; the server should send option 1)",
+                    ack.server_id, ack.yiaddr, lease.prefixlen)
     if is_infinite(lease):
         return lease
     t1, t2 = timing.fuzzed_times(ctx.rng, lease.renewal_time, lease.rebinding_time)
