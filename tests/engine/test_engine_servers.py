@@ -13,7 +13,14 @@ from leasebox.core import wire
 from leasebox.core.log import WARNING
 from leasebox.core.machine.types import State
 from leasebox.engine import dispatch
-from leasebox.engine.servers import MAX_SEEN, MESSAGE_ID, ServerWatch
+from leasebox.engine.servers import (
+    MAX_SEEN,
+    MESSAGE_ID,
+    NEW_MAC,
+    NEW_SERVER,
+    NOTHING_NEW,
+    ServerWatch,
+)
 from tests.conftest import Logs
 from tests.engine.test_engine_service import Rig, make_rig
 from tests.machine.machine_helpers import OTHER_SERVER, SERVER, offer
@@ -35,27 +42,39 @@ def test_watch_admits_denies_and_notices_a_second_server() -> None:
     assert w.admits(OTHER_SERVER, MAC_B) is None  # the MAC is allowed
     assert w.admits(SERVER, MAC_A) == "denied by DenyServers="  # deny wins
     assert w.admits(OTHER_SERVER, bytes(6)) == "not in AllowServers="
-    assert w.answered(SERVER, MAC_B) is False
-    assert w.answered(SERVER, MAC_B) is False  # the same one again
-    assert w.answered(OTHER_SERVER, MAC_A) is True
+    assert w.answered(SERVER, MAC_B) == NOTHING_NEW
+    assert w.answered(SERVER, MAC_B) == NOTHING_NEW  # the same one again
+    assert w.answered(OTHER_SERVER, MAC_A) == NEW_SERVER
     assert w.describe() == [f"{SERVER} (02:00:00:00:00:bb)", f"{OTHER_SERVER} (02:00:00:00:00:aa)"]
 
 
 def test_a_full_list_makes_way_so_a_new_server_is_still_heard() -> None:
-    """The list kept the first 8 servers for ever: a server answering from ever new MACs
+    """The list kept the first 8 servers for ever: a host answering as ever new servers
     filled it, and the rogue server that came next went unreported. The one heard from
-    least lately now makes way. A server's identifier from another MAC is another server
-    (an impostor copies it)."""
+    least lately now makes way."""
     w = ServerWatch()
-    assert w.answered(SERVER, MAC_A) is False
+    assert w.answered(SERVER, MAC_A) == NOTHING_NEW
     for n in range(20):
-        assert w.answered(SERVER, bytes((2, 0, 0, 0, 1, n))) is True
+        assert w.answered(IPv4Address(f"198.51.100.{n + 1}"), MAC_A) == NEW_SERVER
     assert len(w.describe()) == MAX_SEEN
-    assert w.answered(OTHER_SERVER, MAC_B) is True
+    assert w.answered(OTHER_SERVER, MAC_B) == NEW_SERVER
     assert w.describe()[-1] == f"{OTHER_SERVER} (02:00:00:00:00:bb)"
-    assert w.answered(SERVER, bytes((2, 0, 0, 0, 1, 19))) is False  # heard again
-    assert w.describe()[-1] == f"{SERVER} (02:00:00:00:01:13)"
-    assert w.answered(SERVER, MAC_B) is True  # OTHER_SERVER's MAC with SERVER's id
+    assert w.answered(IPv4Address("198.51.100.20"), MAC_A) == NOTHING_NEW  # heard again
+    assert w.describe()[-1] == "198.51.100.20 (02:00:00:00:00:aa)"
+
+
+def test_one_server_from_several_macs_is_one_server() -> None:
+    """Two routers relaying to one server (an HSRP or VRRP pair), or the relay of the
+    first exchange and the gateway of a renewal: one identifier from two MACs. Counted as
+    two servers, every client of such a network warned of a rogue server at every boot."""
+    w = ServerWatch()
+    assert w.answered(SERVER, MAC_A) == NOTHING_NEW
+    assert w.answered(SERVER, MAC_B) == NEW_MAC
+    assert w.answered(SERVER, MAC_A) == NOTHING_NEW
+    assert w.describe() == [f"{SERVER} (02:00:00:00:00:bb, 02:00:00:00:00:aa)"]
+    for n in range(10):  # a server's MACs are bounded, the latest kept
+        w.answered(SERVER, bytes((2, 0, 0, 0, 1, n)))
+    assert w.describe() == [f"{SERVER} ({', '.join(f'02:00:00:00:01:0{n}' for n in range(6, 10))})"]
 
 
 def reply_from(rig: Rig, message: wire.Message, mac: bytes) -> None:
@@ -84,6 +103,21 @@ def test_two_servers_are_named_in_the_journal_and_status(
     reply_from(rig, offer(discover, server_id=IPv4Address("192.0.2.4")), MAC_A)
     records = [r for r in logs.at_least(WARNING) if r.fields.get("MESSAGE_ID") == MESSAGE_ID]
     assert len(records) == 2 and "192.0.2.3" in records[-1].message
+
+
+def test_a_server_relayed_by_a_vrrp_pair_is_not_a_rogue_one(
+        tmp_path: Path, logs: Logs) -> None:
+    """Both routers of the pair relay the DISCOVER, and the server answers each: two
+    OFFERs with its identifier from two MACs. It was "more than one DHCP server answers"
+    at every boot; it is one server, said at info."""
+    rig = make_rig(tmp_path)
+    discover = rig.sent()
+    reply_from(rig, offer(discover), MAC_A)
+    reply_from(rig, offer(discover), MAC_B)
+    assert not logs.at_least(WARNING)
+    assert any("from more than one MAC address" in r.message for r in logs.records)
+    assert dispatch.status(rig.svc, rig.clock.now)["servers"] == [
+        f"{SERVER} (02:00:00:00:00:aa, 02:00:00:00:00:bb)"]
 
 
 def test_a_denied_server_is_never_heard(tmp_path: Path) -> None:

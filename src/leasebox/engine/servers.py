@@ -3,11 +3,17 @@
 AllowServers=/DenyServers= name servers by server identifier (option 54) or by the source
 MAC address of their frames; a reply matching DenyServers=, or not matching a non-empty
 AllowServers=, is dropped before the state machine sees it. Every server that answers is
-remembered, by server identifier and MAC address (one that copies a server's identifier
-from another MAC is another: an impostor, or a relay, a VRRP pair), the MAX_SEEN heard
-from most lately; when another one appears, the journal gets an event with its own
-MESSAGE_ID naming them all (the caller bounds how often), so an administrator learns of a
-rogue DHCP server from the client. Pure: no I/O, no clock.
+remembered by its server identifier, with the MAC addresses it was heard from, the
+MAX_SEEN heard from most lately; when another one appears, the journal gets an event with
+its own MESSAGE_ID naming them all (the caller bounds how often), so an administrator
+learns of a rogue DHCP server from the client.
+
+One identifier from several MACs is one server, said at info: two routers relaying to it
+(the HSRP or VRRP pair of most enterprise networks), the relay of the first exchange and
+the gateway of a routed renewal, a server behind balance-alb bonding. Counted as servers,
+they warned of a rogue server at every boot of every client of such a network. An impostor
+that copies the real server's identifier looks the same; AllowServers= by MAC is what
+keeps one out. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from leasebox.core import events
 from leasebox.core.record import field, record
 
 MAX_SEEN = 8
+MAX_MACS = 4  # a server's, the latest
+NOTHING_NEW, NEW_MAC, NEW_SERVER = 0, 1, 2  # what answered() heard
 MESSAGE_ID = events.SERVERS_ID  # more than one DHCP server answers
 OTHER_CLIENT_MESSAGE_ID = events.OTHER_CLIENT_ID  # another client answered with our MAC
 
@@ -26,10 +34,11 @@ OTHER_CLIENT_MESSAGE_ID = events.OTHER_CLIENT_ID  # another client answered with
 @record
 class Seen:
     server_id: IPv4Address | None
-    mac: bytes
+    macs: tuple[bytes, ...]
 
     def __str__(self) -> str:
-        return f"{self.server_id or 'no server id'} ({self.mac.hex(':')})"
+        macs = ", ".join(mac.hex(":") for mac in self.macs)
+        return f"{self.server_id or 'no server id'} ({macs})"
 
 
 @record(frozen=False)
@@ -47,16 +56,19 @@ class ServerWatch:
             return "not in AllowServers="
         return None
 
-    def answered(self, server_id: IPv4Address | None, mac: bytes) -> bool:
-        """Note a server that answered; True when it makes them more than one (new)."""
-        entry = Seen(server_id, mac)
-        known = entry in self.seen
-        if known:  # heard again: the latest goes last
-            self.seen.remove(entry)
-        elif len(self.seen) >= MAX_SEEN:
-            del self.seen[0]  # the one heard from least lately makes way: a new one counts
-        self.seen.append(entry)
-        return not known and len(self.seen) > 1
+    def answered(self, server_id: IPv4Address | None, mac: bytes) -> int:
+        """Note a server that answered: NEW_SERVER when it makes them more than one,
+        NEW_MAC when a known one answered from another MAC, else NOTHING_NEW."""
+        entry = next((s for s in self.seen if s.server_id == server_id), None)
+        if entry is None:
+            if len(self.seen) >= MAX_SEEN:
+                del self.seen[0]  # the one heard from least lately makes way
+            self.seen.append(Seen(server_id, (mac,)))
+            return NEW_SERVER if len(self.seen) > 1 else NOTHING_NEW
+        self.seen.remove(entry)  # heard again: the latest goes last
+        macs = (*(m for m in entry.macs if m != mac), mac)[-MAX_MACS:]
+        self.seen.append(Seen(server_id, macs))
+        return NOTHING_NEW if mac in entry.macs else NEW_MAC
 
     def describe(self) -> list[str]:
         return [str(s) for s in self.seen]

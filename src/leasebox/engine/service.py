@@ -45,7 +45,7 @@ from leasebox.engine.events import EventQueue
 from leasebox.engine.ledger import Ledger
 from leasebox.engine.livestate import LiveState
 from leasebox.engine.servers import MESSAGE_ID as SERVERS_MESSAGE_ID
-from leasebox.engine.servers import OTHER_CLIENT_MESSAGE_ID, ServerWatch
+from leasebox.engine.servers import NEW_MAC, NEW_SERVER, OTHER_CLIENT_MESSAGE_ID, ServerWatch
 from leasebox.ipc import channel
 from leasebox.runtime import sd
 
@@ -149,6 +149,7 @@ class EngineService:
                                  boot=settings.boot_id)
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
+        self.server_macs_said_at = -SERVERS_WARN_INTERVAL  # (NEW_MAC, at info)
         self.refused_warned_at = -SERVERS_WARN_INTERVAL  # AllowServers=/DenyServers=
         self.sent_xids: list[int] = []
         self.xids_unknown_until = 0.0
@@ -622,14 +623,20 @@ class EngineService:
                             else message.message_type.name, message.server_id,
                             src_mac.hex(":"), why, self.settings.interface)
             return False
-        if self.servers.answered(message.server_id, src_mac) and \
-                now - self.servers_warned_at >= SERVERS_WARN_INTERVAL:
-            # bounded: a host answering as ever new servers must not flood the journal
+        heard = self.servers.answered(message.server_id, src_mac)
+        # bounded: a host answering as ever new servers must not flood the journal
+        if heard == NEW_SERVER and now - self.servers_warned_at >= SERVERS_WARN_INTERVAL:
             self.servers_warned_at = now
             names = ", ".join(self.servers.describe())
             log.warning("more than one DHCP server answers on %s: %s",
                         self.settings.interface, names,
                         extra={"MESSAGE_ID": SERVERS_MESSAGE_ID, "DHCP_SERVERS": names})
+        elif heard == NEW_MAC and now - self.server_macs_said_at >= SERVERS_WARN_INTERVAL:
+            self.server_macs_said_at = now
+            log.info("DHCP server %s answers on %s from more than one MAC address (relays, "
+                     "a VRRP pair; AllowServers= by MAC keeps impostors out): %s",
+                     message.server_id, self.settings.interface,
+                     ", ".join(self.servers.describe()))
         return True
 
     def note_answer_xid(self, xid: int, server: IPv4Address | None, src_mac: bytes) -> None:
