@@ -122,11 +122,15 @@ def test_reboot_without_answer_falls_back_to_discover() -> None:
     assert discover.requested_ip == ADDRESS
 
 
-def test_an_unusable_ack_to_init_reboot_asks_with_discover_at_once(logs: Logs) -> None:
-    """The server answers the INIT-REBOOT, with an ACK without lease time: no second REQUEST
-    (it would be answered the same), the DISCOVER follows at the first retransmission."""
+def test_unusable_acks_to_init_reboot_ask_with_discover(logs: Logs) -> None:
+    """The server answers the INIT-REBOOT with an ACK without lease time. One may be anyone's
+    (a forged one, the server's good one lost): the second REQUEST goes, as with no answer.
+    Answered so again, the DISCOVER follows at once, the remembered lease dropped."""
     h = rebooting()
     assert h.deliver(ack(h.last_sent().message, lease_time=None)) == []
+    again = [t.message for t in sent(h.fire())]
+    assert [m.message_type for m in again] == [MessageType.REQUEST]
+    assert h.deliver(ack(again[0], lease_time=None)) == []
     assert not sent(h.fire())
     assert h.state is State.INIT and h.timer() == h.now  # the remembered lease is dropped
     h.fire()

@@ -655,8 +655,9 @@ def _next_link(svc: _Service) -> tuple[Rtnl, LinkInfo] | int:
         except _Fatal as exc:  # (an altname may come while it waits)
             log.error("%s", exc)
             return exc.code
-        except ipc.PeerViolation as exc:  # (a take-back's answer: BusViolation)
-            log.critical("leasebox-bus broke the contract, exiting: %s", exc)
+        except ipc.PeerViolation as exc:  # a take-back's answer, or the engine's meanwhile
+            log.critical("%s broke the contract, exiting: %s",
+                         "leasebox-bus" if isinstance(exc, BusViolation) else "engine", exc)
             return EX_FATAL
         if not svc.exec_forbidden:  # once pyroute2 is loaded; one filter for good
             sandbox.no_more_exec(log)

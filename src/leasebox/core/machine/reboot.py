@@ -48,9 +48,10 @@ def init_reboot_timer(ctx: Context, event: Event) -> None:
 def rebooting_timer(ctx: Context, event: Event) -> None:
     if not steps.exchange_due(ctx):
         return
-    # an ACK that could not be used (lease.py) ends the wait: the server answers so each time
+    # ACKs that could not be used (lease.py) end the wait once they answered two REQUESTs
+    # (the server answers so each time; one may be anyone's: acquire.requesting_timer)
     answer = f"an unusable ACK ({ctx.unusable})" if ctx.unusable else "no answer"
-    if ctx.tries < timing.REBOOT_ATTEMPTS and not ctx.unusable:
+    if ctx.tries < timing.REBOOT_ATTEMPTS and ctx.unusable_tries < 2:
         steps.send_again(ctx, steps.send_request, timing.reboot_delay(ctx.rng))
     elif ctx.applied is not None:
         lease = steps.held(ctx)
