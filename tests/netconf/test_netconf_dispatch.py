@@ -35,17 +35,36 @@ APPLY = ipc.Apply(1, A("192.0.2.10"), 24, 600, None, (A("192.0.2.1"),), None,
 class FakeRtnl:
     def __init__(self) -> None:
         self.error: int | None = None
+        self.port_of = ""
 
     def link(self, index: int) -> LinkInfo:
         if self.error is not None:
             raise OSError(self.error, "read link 3")
-        return LinkInfo(3, "eth0", 1500, 9000, False)
+        return LinkInfo(3, "eth0", 1500, 9000, False, port_of=self.port_of)
 
 
 def netconf(state_dir: Path, kernel: FakeKernel, rtnl: FakeRtnl) -> Netconf:
     state = StateFile(str(state_dir), 3)
     return Netconf("eth0", 3, Policy(), rtnl,  # type: ignore[arg-type]  # a fake
                    Configurator(kernel, FakeResolver(), state.load()), state)
+
+
+def test_a_lease_is_not_applied_on_a_bridge_port(tmp_path: Path) -> None:
+    """eth0 put in a bridge while leased: io sits it out, but the lease in use, sent again
+    to a netconf started to take its DNS back, went back onto the port, whose routes the
+    kernel kept using (a port keeps its carrier) while the bridge took the replies. It is
+    refused now, and what was applied taken off."""
+    kernel, rtnl = FakeKernel(), FakeRtnl()
+    nc = netconf(tmp_path, kernel, rtnl)
+    assert netconf_dispatch_engine(nc, APPLY).status is ipc.ResultStatus.OK
+    assert kernel.addresses and kernel.routes
+    rtnl.port_of = "bridge"
+    answer = netconf_dispatch_engine(nc, replace(APPLY, request_id=2))
+    assert answer.status is ipc.ResultStatus.REFUSED
+    assert "port of a bridge interface" in answer.reason and "removed" in answer.reason
+    assert not kernel.addresses and not kernel.routes and nc.configurator.tracked.empty
+    answer = netconf_dispatch_engine(nc, replace(APPLY, request_id=3))
+    assert answer.status is ipc.ResultStatus.REFUSED and "removed" not in answer.reason
 
 
 @pytest.mark.parametrize("error", [errno.EIO, errno.ETIMEDOUT])

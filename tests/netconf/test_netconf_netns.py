@@ -674,6 +674,19 @@ def test_another_links_route_carries_the_traffic_while_ours_has_no_carrier(
     assert nc.request(ipc.Remove(2)).status == OK
 
 
+def test_a_lease_is_not_applied_on_a_bridge_port(netns: str, start_netconf: Any) -> None:
+    """The link made a bridge's port while leased: the lease sent again is refused, and
+    the address and routes on the port are taken off (a port keeps its carrier, so the
+    kernel kept using its routes while the bridge took every reply)."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0])
+    assert nc.request(lease(1)).status == OK
+    ip("-n", netns, "link", "add", "lbbr9", "type", "bridge")
+    ip("-n", netns, "link", "set", IFACE, "master", "lbbr9")
+    reply = nc.request(lease(2))
+    assert reply.status == REFUSED and "port of a bridge interface" in reply.reason
+    assert addresses(netns) == [] and route_set(netns) == set()
+
+
 def test_a_netconf_started_without_its_link_takes_back_its_dns(
         netns: str, start_netconf: Any, tmp_path: Path) -> None:
     """The link went while no netconf ran (idle exit), and the engine's Remove at the

@@ -182,6 +182,8 @@ def _describe(plan: Plan, mtu_left: int | None = None, mtu_refused: bool = False
 
 def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
     link = check_link(nc, msg.request_id)
+    if link.port_of:
+        return _refuse_on_a_port(nc, msg, link.port_of)
     try:
         plan = make_plan(msg, nc.policy, LinkLimits(link.max_mtu, link.ipv6))
     except Refused as exc:
@@ -211,6 +213,29 @@ def _apply(nc: Netconf, msg: ipc.Apply) -> ipc.Result:
     if left is not None and plan.mtu not in (None, left):  # (said in the line above)
         notes += (f"mtu {plan.mtu} not set, {left} set by hand kept",)
     return result(msg.request_id, ipc.ResultStatus.OK, notes_text(notes, nc.ifname))
+
+
+def _refuse_on_a_port(nc: Netconf, msg: ipc.Apply, kind: str) -> ipc.Result:
+    """The link was made a port of a bridge, bond or team while leased (io sits it out
+    from then on): the lease in use, sent again to a netconf started to take its DNS back,
+    went back onto the port, where a carrier loss's `linkdown` never comes, and its routes
+    carried traffic the master takes (black-holed) until the lease ran out. Refused, and
+    what is applied taken off, as networkd and dhcpcd drop such a link's configuration."""
+    why = (f"{nc.ifname} is a port of a {kind} interface, which takes its frames: the "
+           "lease belongs on that interface")
+    if not nc.configurator.tracked.empty:
+        try:
+            nc.configurator.remove(nc.clock())
+            nc.configurator.hand_off(nc.clock())
+            note_lease_end(nc, None)
+            nc.lifetime = None
+            why += "; the configuration applied before is removed"
+        except ApplyFailed as exc:
+            why += f"; the configuration applied before could not all be removed: {exc}"
+        finally:
+            nc.save_state()
+    log.warning("refused apply #%d: %s", msg.request_id, why)
+    return result(msg.request_id, ipc.ResultStatus.REFUSED, why)
 
 
 def _remove(nc: Netconf, msg: ipc.Remove) -> ipc.Result:

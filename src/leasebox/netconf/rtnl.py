@@ -82,6 +82,9 @@ class LinkInfo:
     loopback: bool
     ipv6: bool = False  # the link has an IPv6 address (IPv6 is enabled on it)
     up: bool = True  # administratively up (IFF_UP)
+    # the kind of the bridge, bond, team... the link is a port of ("master" when the kernel
+    # names none), whose master takes its frames; "" for none, or a VRF (io.loop.port_of)
+    port_of: str = ""
 
 
 def import_messages() -> tuple[Any, Any, Any]:
@@ -298,6 +301,8 @@ class Rtnl:
             loopback=bool(facts.flags & rtnetlink.IFF_LOOPBACK),
             up=bool(facts.flags & rtnetlink.IFF_UP),
             ipv6=bool(self.addresses(index, socket.AF_INET6)),
+            port_of=(facts.master_kind or "master") if facts.master
+            and facts.master_kind != "vrf" else "",
         )
 
     def bind(self, index: int) -> Link:
