@@ -173,9 +173,10 @@ class IoRun:
 
 def start_io(v: Veth, tmp: Path, fds: dict[str, int] | None = None,
              io_args: tuple[str, ...] = ("--debug",), env: dict[str, str] | None = None,
-             sndbuf: int | None = None) -> IoRun:
+             sndbuf: int | None = None, *, wrapper: tuple[str, ...] = ()) -> IoRun:
     """io on `v`, the test playing its engine (and its service manager); `sndbuf`: io's
-    end's SO_SNDBUF (else net.core.wmem_default's)."""
+    end's SO_SNDBUF (else net.core.wmem_default's); `wrapper`: a command io runs under
+    (setpriv, to take a capability away)."""
     test_end, io_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     if sndbuf is not None:
         io_end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
@@ -188,7 +189,7 @@ def start_io(v: Veth, tmp: Path, fds: dict[str, int] | None = None,
     log_path = tmp / "io.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", v.netns, sys.executable, SPAWN, v.io,
+            ["ip", "netns", "exec", v.netns, *wrapper, sys.executable, SPAWN, v.io,
              *(f"{n}={fd}" for n, fd in named.items()), "--", *io_args],
             pass_fds=list(named.values()), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             env=env,

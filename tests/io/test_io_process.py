@@ -259,6 +259,18 @@ def test_a_link_that_is_not_ethernet_is_sat_out(veth: Veth, tmp_path: Path,
     assert "ignored a link message" not in log and "lbtun0 was removed" in log
 
 
+def test_without_cap_net_raw_io_says_so_and_is_not_restarted(
+        veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
+    """A container that withholds CAP_NET_RAW (podman's default set lacks it): systemd drops
+    the ambient capability without a word, and io exited 71 on "Operation not permitted",
+    restarted ~50 times. It names the capability now, and exits 78, which the unit does
+    not restart."""
+    run = start_io(veth, tmp_path, wrapper=("setpriv", "--bounding-set", "-net_raw"))
+    io_runs.append(run)
+    assert run.wait() == 78
+    assert "io needs CAP_NET_RAW" in run.log() and "withholds it" in run.log()
+
+
 def test_a_bridge_port_is_sat_out(veth: Veth, tmp_path: Path, io_runs: list[IoRun]) -> None:
     """leasebox@eth0 with eth0 in a bridge: the bridge takes the replies, so io sent
     DISCOVERs for ever with nothing said. It sits out now, the reason in STATUS=, and

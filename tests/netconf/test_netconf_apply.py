@@ -203,6 +203,18 @@ def test_the_links_routes_are_skipped_while_it_has_no_carrier(
     assert len([r for r in logs.at_least(WARNING) if "no carrier" in r.text()]) == 1
 
 
+def test_a_refusal_for_want_of_cap_net_admin_says_so() -> None:
+    """In a container that withholds CAP_NET_ADMIN every apply failed with "Operation not
+    permitted", and the engine backed off and tried again for ever: the cause is named."""
+    class Unprivileged(FakeKernel):
+        def set_address(self, iface: IPv4Interface, broadcast: IPv4Address | None,
+                        lifetime: int, prefix_route: bool = True, metric: int = 0) -> None:
+            raise OSError(errno.EPERM, "set address: EPERM")
+
+    with pytest.raises(ApplyFailed, match="netconf needs CAP_NET_ADMIN"):
+        Configurator(Unprivileged(), FakeResolver()).apply(make_plan())
+
+
 def test_renewal_changes_only_what_differs(setup: tuple[FakeKernel, FakeResolver,
                                                         Configurator]) -> None:
     kernel, _resolver, conf = setup

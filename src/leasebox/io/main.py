@@ -77,6 +77,7 @@ class _Link:
     index: int
 
 
+CAP_NET_RAW = 13  # linux/capability.h
 ARP_RCVBUF = 64 * 1024  # the kernel doubles it; ~100 ARP frames' worth, all drainable
 
 
@@ -216,9 +217,26 @@ def _sockets(fds: dict[str, list[int]], link: _Link, rtnl: socket.socket, engine
         arp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ARP_RCVBUF)
     except SocketError as exc:
         raise Stop(EXIT_CONFIG, str(exc)) from None
+    except PermissionError as exc:
+        # (a container that withholds CAP_NET_RAW: systemd drops the ambient capability
+        # without a word, and io restarted ~50 times on "Operation not permitted")
+        raise Stop(EXIT_CONFIG, f"cannot open a packet socket ({exc.strerror}): io needs "
+                   f"CAP_NET_RAW, and has none to use here ({_no_net_raw()}); a container "
+                   "must be given it, as with podman's --cap-add=NET_RAW") from None
     except OSError as exc:
         raise Stop(EXIT_OSERR, f"cannot set up sockets: {exc}") from None
     return Sockets(engine, packet, arp, udp, rtnl), {"packet": new_packet, "arp": new_arp}
+
+
+def _no_net_raw() -> str:
+    """Why CAP_NET_RAW did not open the socket, as far as io can tell (the error above)."""
+    try:
+        bounding = caps.read_sets()["CapBnd"]
+    except OSError:
+        return "its capability sets cannot be read"
+    if not bounding & 1 << CAP_NET_RAW:
+        return "the container or the service manager withholds it"
+    return "the network namespace belongs to a user namespace io's is not in"
 
 
 def lock_down(socks: Sockets, log: Logger) -> None:

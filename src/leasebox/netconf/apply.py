@@ -194,7 +194,7 @@ class Configurator:
             self._apply_routes(plan, new, undo, changed=changed, flushed=flushed)
         except OSError as exc:
             self._roll_back(undo)
-            raise ApplyFailed(str(exc)) from None
+            raise ApplyFailed(_failure(exc)) from None
         self.tracked = new
         self._routes_skipped_without_carrier()
         self.want(Names(plan.dns_servers, plan.domains, plan.ntp_servers), now)
@@ -421,6 +421,15 @@ class Configurator:
                     t.mtu = t.original_mtu = None
         if errors:
             raise ApplyFailed("; ".join(errors))
+
+
+def _failure(exc: OSError) -> str:
+    """What an apply's kernel error says, with the cause when it is a missing capability
+    (a container that withholds CAP_NET_ADMIN; the engine would only back off and retry)."""
+    if exc.errno == errno.EPERM:
+        return (f"{exc}: netconf needs CAP_NET_ADMIN, which this system does not grant it "
+                "(a container must be given it, as with podman's --cap-add=NET_ADMIN)")
+    return str(exc)
 
 
 def _lifetime_ok(asked: int, got: tuple[int, int] | None) -> bool:
