@@ -341,6 +341,25 @@ def test_the_hosts_other_interfaces_are_learned_from_link_events(rig: Rig) -> No
     assert not rig.io.from_this_host(other)
 
 
+def test_a_macvtap_guests_arp_is_another_hosts(rig: Rig) -> None:
+    """A VM host: libvirt's macvtap devices carry each guest's own MAC, and their frames go
+    to the guest. Learned as this host's, a guest that holds the probed address answered
+    unheard, and the address was taken though in use."""
+    guest = bytes.fromhex("525400000001")
+    rig.io.start_probe(ADDRESS)
+    rig.io.on_link_event(rtnetlink.LinkFacts(9, rtnetlink.ARPHRD_ETHER, guest, 1500, True,
+                                             "macvtap0", kind="macvtap"), False)
+    rig.io.on_link_event(rtnetlink.DumpDone(loop.LINKS_SEQ), False)
+    assert not rig.io.from_this_host(guest)
+    # and a partial message (a Wi-Fi scan's) changes nothing of what was learned
+    wlan = bytes.fromhex("020000000077")
+    rig.io.on_link_event(rtnetlink.LinkFacts(8, rtnetlink.ARPHRD_ETHER, wlan, 1500, True,
+                                             "wlan0"), False)
+    rig.io.on_link_event(rtnetlink.LinkFacts(8, rtnetlink.ARPHRD_ETHER, None, None, True,
+                                             "wlan0"), False)
+    assert rig.io.from_this_host(wlan)
+
+
 def test_the_probe_window_reads_what_came_before_it_closes(
         rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
     """io held up through the listen window: the answer that came within it waits in the

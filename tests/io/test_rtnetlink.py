@@ -75,6 +75,13 @@ def test_parse_master(attrs: bytes, master: int, kind: str) -> None:
     assert (event.master, event.master_kind) == (master, kind)
 
 
+def test_parse_own_kind() -> None:
+    (event,) = link.parse(_newlink(7, UP, ATTRS + _linkinfo(
+        _attr(link.IFLA_INFO_KIND, b"macvtap\0"), _attr(link.IFLA_INFO_SLAVE_KIND, b"vrf\0"))))
+    assert isinstance(event, link.LinkFacts)
+    assert (event.kind, event.master_kind) == ("macvtap", "vrf")
+
+
 def test_a_bad_nested_attribute_is_refused() -> None:
     with pytest.raises(link.LinkParseError):
         list(link.parse(_newlink(7, UP, ATTRS + _linkinfo(struct.pack("=HH", 40, 4)))))
@@ -211,7 +218,8 @@ def test_real_link_events(veth: Veth) -> None:
     first = _wait(rtnl, ifindex, lambda e: isinstance(e, link.LinkFacts))
     assert isinstance(first, link.LinkFacts)
     assert first == link.LinkFacts(ifindex, link.ARPHRD_ETHER, MAC, 1500, carrier=True,
-                                   name=veth.io, flags=first.flags, max_mtu=65535)
+                                   name=veth.io, flags=first.flags, max_mtu=65535,
+                                   kind="veth")
     assert first.flags & link.IFF_UP and not first.flags & link.IFF_LOOPBACK
 
     ip("-n", veth.netns, "link", "set", veth.peer, "down")

@@ -483,8 +483,14 @@ class IoLoop:
         if isinstance(event, link.LinkFacts | link.LinkGone) and event.ifindex != self.ifindex:
             if isinstance(event, link.LinkGone):
                 self.host_macs.pop(event.ifindex, None)
-            elif event.arphrd == link.ARPHRD_ETHER and event.mac and any(event.mac):
+            elif event.mtu is None:
+                pass  # a partial message (cfg80211's wireless events): nothing to learn
+            elif event.arphrd == link.ARPHRD_ETHER and event.mac and any(event.mac) \
+                    and event.kind != "macvtap":
                 self.host_macs[event.ifindex] = event.mac
+            else:  # (a macvtap carries a VM's own MAC, and its frames go to the VM: another
+                # host, whose ARP for an address is a real claim)
+                self.host_macs.pop(event.ifindex, None)
             return True
         if isinstance(event, link.DumpDone | link.NetlinkError) and event.seq == LINKS_SEQ:
             self.links_dumping = False  # (refused, EBUSY: the events still count)

@@ -7,7 +7,7 @@ reads its one link and its addresses with it (netconf.rtnl), because pyroute2's 
 keeps a little memory on every read (tests/RESULTS.md, the soak), while pyroute2 stays
 netconf's writer.
 
-Only the fixed netlink header, the ifinfomsg and seven attributes, one nested (the
+Only the fixed netlink header, the ifinfomsg and eight attributes, two nested (the
 ifaddrmsg and three) are read. The data comes from the kernel, not the network, but every
 length is still checked against what is left of the buffer: a parser that trusts lengths
 is one bug away from an endless loop.
@@ -30,7 +30,8 @@ AF_INET, AF_INET6 = 2, 10
 IFA_ADDRESS, IFA_LOCAL, IFA_CACHEINFO = 1, 2, 6
 RTMGRP_LINK = 0x01
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_OPERSTATE, IFLA_MAX_MTU = 1, 3, 4, 16, 51
-IFLA_MASTER, IFLA_LINKINFO, IFLA_INFO_SLAVE_KIND = 10, 18, 4  # (the last nested in LINKINFO)
+IFLA_MASTER, IFLA_LINKINFO = 10, 18
+IFLA_INFO_KIND, IFLA_INFO_SLAVE_KIND = 1, 4  # nested in IFLA_LINKINFO
 IFF_UP, IFF_LOOPBACK, IFF_LOWER_UP = 0x1, 0x8, 0x10000
 IF_OPER_UNKNOWN, IF_OPER_UP = 0, 6
 ARPHRD_ETHER = 1
@@ -61,6 +62,7 @@ class LinkFacts:
     max_mtu: int | None = None  # IFLA_MAX_MTU: absent before Linux 4.10; 0 from some drivers
     master: int = 0  # IFLA_MASTER: the bridge, bond or VRF the link is a port of; 0: none
     master_kind: str = ""  # its kind ("bridge", "bond", "vrf"...), when the kernel says it
+    kind: str = ""  # the link's own ("veth", "macvtap"...); "" for a NIC's, which has none
 
 
 @record
@@ -204,7 +206,7 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
     max_mtu: int | None = None
     name: str | None = None
     operstate = IF_OPER_UNKNOWN
-    master, master_kind = 0, ""
+    master, kind, master_kind = 0, "", ""
     for atype, value in _attrs(body, _IFINFOMSG.size):
         if atype == IFLA_ADDRESS:
             mac = value
@@ -219,25 +221,26 @@ def _parse_link(mtype: int, body: bytes) -> LinkEvent:
         elif atype == IFLA_MASTER and len(value) == _U32.size:
             (master,) = _U32.unpack(value)
         elif atype == IFLA_LINKINFO:
-            master_kind = _master_kind(value)
+            kind, master_kind = _kinds(value)
     # Carrier as networkd sees it: administratively up, lower layer up, and not dormant or
     # otherwise held back (UNKNOWN is what drivers without operstate support report).
     carrier = (flags & IFF_UP != 0 and flags & IFF_LOWER_UP != 0
                and operstate in (IF_OPER_UP, IF_OPER_UNKNOWN))
     return LinkFacts(ifindex, arphrd, mac, mtu, carrier, name, flags, max_mtu, master,
-                     master_kind)
+                     master_kind, kind)
 
 
-def _master_kind(linkinfo: bytes) -> str:
-    """IFLA_INFO_SLAVE_KIND in IFLA_LINKINFO: the kind of the link's master, as a short
-    lower-case word; "" when absent or not such a word."""
+def _kinds(linkinfo: bytes) -> tuple[str, str]:
+    """IFLA_INFO_KIND and IFLA_INFO_SLAVE_KIND in IFLA_LINKINFO: the link's own kind and its
+    master's, each a short lower-case word; "" when absent or not such a word."""
+    kinds = {IFLA_INFO_KIND: "", IFLA_INFO_SLAVE_KIND: ""}
     for atype, value in _attrs(linkinfo, 0):
-        if atype == IFLA_INFO_SLAVE_KIND:
-            kind = value.split(b"\0", 1)[0]
-            if 0 < len(kind) < 16 and all(0x61 <= b <= 0x7A or 0x30 <= b <= 0x39 or b == 0x5F
-                                         for b in kind):
-                return kind.decode("ascii")
-    return ""
+        if atype in kinds:
+            word = value.split(b"\0", 1)[0]
+            if 0 < len(word) < 16 and all(0x61 <= b <= 0x7A or 0x30 <= b <= 0x39 or b == 0x5F
+                                         for b in word):
+                kinds[atype] = word.decode("ascii")
+    return kinds[IFLA_INFO_KIND], kinds[IFLA_INFO_SLAVE_KIND]
 
 
 def _ifname(value: bytes) -> str:
