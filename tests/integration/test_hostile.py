@@ -20,6 +20,7 @@ import pytest
 from scapy.layers.dhcp import DHCP
 from scapy.layers.l2 import Ether
 
+from leasebox.core.machine.lease import T1_FLOOR
 from tests.integration import hostile_cases as hc
 from tests.integration.fakeserver import ACK, OFFER, Ctx, FakeServer, Monitor, Script
 from tests.integration.netlab import SERVER_IP, Lab, Leasebox
@@ -94,9 +95,9 @@ class Run:
     """Fake server, ip monitor, leasebox and a resolv.conf watch, for one test."""
 
     def __init__(self, lab: Lab, script: dict[str, Any], *engine_args: str,
-                 netconf_args: tuple[str, ...] = ()) -> None:
+                 netconf_args: tuple[str, ...] = (), server_seconds: float = 90.0) -> None:
         self.lab = lab
-        self.server = FakeServer(lab, script).start()
+        self.server = FakeServer(lab, script, max_seconds=server_seconds).start()
         self.monitor = Monitor(lab).start()
         self.box = Leasebox(lab, *engine_args, netconf_args=netconf_args)
         self.resolv = ResolvWatch(self.box.rundir / "dns" / "veth0.conf")
@@ -203,7 +204,7 @@ def test_rejected_replies_are_ignored_while_selecting_requesting_and_renewing(la
         "REQUEST": [REJECT, REJECT],
     })
     with Run(lab, script, "--min-lease-time=5") as run:
-        run.wait_acks(3, 15)  # selecting, and two renewals
+        run.wait_acks(3, 25)  # selecting, and two renewals (T1 raised to 5 s: T1_FLOOR)
         assert run.server.count(r"^RECV DISCOVER ") == 1, "a NAK with the wrong xid/chaddr?"
         assert run.server.count(r"^RECV REQUEST unicast .* state=renewing") == 2
         wait_for("Bound", lambda: run.box.status().startswith("Bound"), 5)
@@ -239,8 +240,10 @@ def test_broken_options_one_per_renewal(lab: Lab) -> None:
     bursts: list[list[str]] = [[]] + [[a] + ([PARSED[i]] if i < len(PARSED) else [])
                      for i, a in enumerate(APPLIED)] + [[]]
     script = good_script(lease_time=12, t1=1, t2=10, hostile={"REQUEST": bursts})
-    with Run(lab, script, "--min-lease-time=5") as run:
-        run.wait_acks(len(bursts), 2 * len(bursts) + 10)
+    # a renewal every 5 s at most, whatever T1 the server sends (lease.T1_FLOOR)
+    seconds = T1_FLOOR * len(bursts) + 15
+    with Run(lab, script, "--min-lease-time=5", server_seconds=seconds + 10) as run:
+        run.wait_acks(len(bursts), seconds)
         time.sleep(0.3)
         assert run.server.count(r"^RECV DISCOVER ") == 1
         run.assert_clean()

@@ -6,10 +6,11 @@ Rules, written down once:
 - Lease time (option 51) is required. The subnet mask (option 1) must be contiguous and
   /1 to /32. An ACK that renews the address in use without one keeps that lease's prefix
   length (`held_prefixlen`): some routers send the mask in the first ACK only. Any other
-  ACK without one gets the address's classful mask (/8, /16 or /24), as networkd and
-  dhcpcd give it: busybox udhcpd sends only the options its configuration names, and a
-  configuration without `opt subnet` is common enough that refusing the lease left a
-  network where every other client works without an address (the caller warns).
+  ACK without one (absent, not malformed: a mask the server sent broken is no lease) gets
+  the address's classful mask (/8, /16 or /24), as networkd and dhcpcd give it: busybox
+  udhcpd sends only the options its configuration names, and a configuration without
+  `opt subnet` is common enough that refusing the lease left a network where every
+  other client works without an address (the caller warns).
 - 0xffffffff is an infinite lease: no renewal, no rebinding, no expiry.
 - A finite lease shorter than `min_lease_time` (and never shorter than LEASE_TIME_FLOOR,
   whatever the configuration says) expires that late; the caller reports that
@@ -54,6 +55,7 @@ from leasebox.core.wire.types import Message, MessageType, Op
 # Below this a lease cannot be renewed before it runs out (the first retransmission alone
 # waits 4 s), so even a configuration asking for less gets this.
 LEASE_TIME_FLOOR = 10
+OPTION_SUBNET_MASK = 1
 T1_FLOOR = LEASE_TIME_FLOOR // 2  # renewals at most this often, whatever T1 the server sends
 MIN_MTU = 68
 MAX_MTU = 65535
@@ -96,18 +98,7 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         raise LeaseError(f"unusable server identifier {ack.server_id}")
     if ack.lease_time is None:
         raise LeaseError("no lease time")
-    kept = ack  # for the lease file, which reads it back as a first ACK
-    if ack.subnet_mask is None:
-        prefixlen: int | None = held_prefixlen if held_prefixlen is not None else \
-            classful_prefixlen(ack.yiaddr)
-        if prefixlen is None:
-            raise LeaseError("no subnet mask")
-        # kept with the mask in use, so that the lease file reads back as the lease
-        kept = replace(ack, subnet_mask=mask_from_prefixlen(prefixlen))
-    else:
-        prefixlen = prefixlen_from_mask(ack.subnet_mask)
-    if prefixlen is None:
-        raise LeaseError(f"invalid subnet mask {ack.subnet_mask}")
+    kept, prefixlen = _with_mask(ack, held_prefixlen)  # kept: for the lease file
     if is_subnet_edge(ack.yiaddr, prefixlen):
         raise LeaseError(f"{ack.yiaddr}/{prefixlen} is a network or broadcast address")
     if not math.isfinite(acquired_at):
@@ -147,6 +138,22 @@ def lease_from_ack(ack: Message, acquired_at: float, min_lease_time: int,
         hostname=ack.hostname,
         ack=kept,
     )
+
+
+def _with_mask(ack: Message, held_prefixlen: int | None) -> tuple[Message, int]:
+    """The ACK as the lease file keeps it (with the mask in use, so that it reads back as
+    this lease) and the prefix length (the module docstring's rules)."""
+    if ack.subnet_mask is not None:
+        prefixlen = prefixlen_from_mask(ack.subnet_mask)
+        if prefixlen is None:
+            raise LeaseError(f"invalid subnet mask {ack.subnet_mask}")
+        return ack, prefixlen
+    if OPTION_SUBNET_MASK in ack.dropped:  # sent, but malformed: no guess over it
+        raise LeaseError("malformed subnet mask")
+    guess = held_prefixlen if held_prefixlen is not None else classful_prefixlen(ack.yiaddr)
+    if guess is None:
+        raise LeaseError("no subnet mask")
+    return replace(ack, subnet_mask=mask_from_prefixlen(guess)), guess
 
 
 def classful_prefixlen(address: IPv4Address) -> int | None:
