@@ -29,7 +29,7 @@ from leasebox.core import events, wire
 from leasebox.core import log as core_log
 from leasebox.core.log import INFO, WARNING
 from leasebox.core.machine import replies
-from leasebox.core.machine.types import ClientConfig, Lease, State
+from leasebox.core.machine.types import ClientConfig, Lease, LeaseEventKind, State
 from leasebox.core.record import replace
 from leasebox.core.values import (
     MAX_DNS,
@@ -54,6 +54,7 @@ from tests.machine.machine_helpers import (
     OTHER_ADDRESS,
     OTHER_MAC,
     SERVER,
+    Harness,
     ack,
     nak,
     offer,
@@ -763,6 +764,22 @@ def test_a_captive_portal_is_shown_and_logged_once(tmp_path: Path, use: bool,
         assert lines[0].fields["CAPTIVE_PORTAL"] == portal
         assert lines[0].fields["MESSAGE_ID"] == journal.CAPTIVE_PORTAL_MESSAGE_ID
     conn.close()
+
+
+def test_a_captive_portal_is_logged_again_for_the_next_lease(tmp_path: Path,
+                                                            logs: Logs) -> None:
+    """Hotel Wi-Fi: the lease lost overnight, the morning's brings the same portal, to be
+    accepted again. It was not logged (nor shown by `leaseboxctl monitor`): only a
+    portal-less lease or a restart made it news again."""
+    rig = make_rig(tmp_path)
+    rig.svc.settings = replace(rig.svc.settings, use_captive_portal=True)
+    lease = Harness().acquire(captive_portal="https://portal.example/login")
+    for kind in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.LOST,
+                 LeaseEventKind.ACQUIRED):
+        rig.svc._report_portal(kind, lease)
+    lines = [r for r in logs.at_least(INFO, "leasebox.engine")
+             if r.message.startswith("captive portal on")]
+    assert len(lines) == 2
 
 
 def test_frames_for_other_clients_are_screened_before_decoding(

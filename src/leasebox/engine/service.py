@@ -403,6 +403,9 @@ class EngineService:
         """One journal line when a lease brings a captive portal, or another one."""
         if kind not in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED,
                         LeaseEventKind.REBOUND):
+            # the lease is gone or not used: the next one's portal is news again (a hotel's
+            # the next morning, to be accepted again), though the same
+            self.portal_reported = None
             return
         portal = self.captive_portal(lease)
         if portal is None or portal == self.portal_reported:
