@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from leasebox.core.machine import Client
+from leasebox.core.machine import Client, timing
 from leasebox.core.machine.types import (
     Action,
     ApplyLease,
@@ -222,15 +222,15 @@ def test_another_networks_offer_replaces_the_kept_lease() -> None:
     assert [e.kind for e in of_type(actions, LeaseEvent)] == [LeaseEventKind.ACQUIRED]
 
 
-def test_a_kept_lease_in_init_survives_a_restart_and_a_new_mac() -> None:
-    """No answer to six DISCOVERs either: INIT, the lease still kept. A restart resumes it
+def test_a_kept_lease_looked_for_with_discover_survives_a_restart_and_a_new_mac() -> None:
+    """No answer to the INIT-REBOOT: SELECTING, the lease still kept. A restart resumes it
     as INIT-REBOOT (it is applied, and must stay known to be), and a LinkUp with another
     MAC goes on to verify it."""
     h = Harness()
     lease = h.acquire()
     h.handle(LinkDown(h.now))
     h.link_up()
-    while h.state is not State.INIT:
+    while h.state is not State.SELECTING:
         assert h.now < lease.expires_at
         h.fire()
     assert h.client.lease == lease
@@ -346,21 +346,60 @@ def test_with_arp_probe_a_flap_probes_the_address_again(conflict: bool) -> None:
         assert not of_type(h.deliver(ack(h.last_sent().message)), ProbeAddress)
 
 
-def test_a_kept_lease_nobody_answers_for_goes_at_its_expiry() -> None:
+def test_a_kept_lease_nobody_confirms_goes_a_minute_after_the_carrier_returns() -> None:
+    """A laptop woken on a network where no DHCPv4 server answers (an IPv6-only SSID): the
+    lease kept through the carrier loss, with its old address, default route and DNS,
+    stayed until it ran out, hours later. Unconfirmed CONFIRM_TIME after the carrier's
+    return it goes (LOST), and the DISCOVERs go on, asking for its address."""
     h = Harness()
     lease = h.acquire()
     h.handle(LinkDown(h.now))
     h.advance(10)
     h.link_up()
+    up = h.now
     removed: list[RemoveLease] = []
     while not removed:
-        assert h.now <= lease.expires_at
+        assert h.now <= up + timing.CONFIRM_TIME
         actions = h.fire()
         removed = of_type(actions, RemoveLease)
         assert not of_type(actions, ApplyLease)
-    assert removed == [RemoveLease(lease)] and h.now == lease.expires_at
-    assert of_type(actions, LeaseEvent)[0].kind is LeaseEventKind.LOST
+    assert removed == [RemoveLease(lease)] and h.now == up + timing.CONFIRM_TIME
+    [event] = of_type(actions, LeaseEvent)
+    assert event.kind is LeaseEventKind.LOST and "not confirmed within 60 s" in event.detail
     assert h.client.lease is None and h.state in (State.INIT, State.SELECTING)
+    h.fire()
+    assert h.last_sent().message.message_type is MessageType.DISCOVER
+    assert h.last_sent().message.requested_ip == lease.address
+
+
+def test_a_kept_lease_confirmed_in_time_stays_and_a_new_flap_waits_again() -> None:
+    """The server answers a DISCOVER 50 s after the carrier's return (a spanning-tree wait,
+    a server restarting): the lease is confirmed, nothing removed; and a carrier lost again
+    before the minute is out starts the wait afresh at its return."""
+    h = Harness()
+    lease = h.acquire()
+    h.handle(LinkDown(h.now))
+    h.link_up()
+    while h.state is not State.SELECTING:
+        h.fire()
+    h.advance(30)
+    h.handle(LinkDown(h.now))
+    h.advance(40)  # down past the first wait's minute: nothing goes meanwhile
+    h.link_up()
+    up = h.now
+    actions: list[Action] = []
+    while h.timer() < up + 50:
+        actions += h.fire()
+    h.advance(up + 50 - h.now)
+    assert h.state is State.SELECTING
+    h.deliver(offer(h.last_sent().message))
+    applied = of_type(h.deliver(ack(h.last_sent().message)), ApplyLease)
+    assert [a.lease.address for a in applied] == [lease.address]
+    assert not of_type(actions, RemoveLease)
+    h.applied()
+    assert h.state is State.BOUND
+    h.advance(timing.CONFIRM_TIME)
+    assert not of_type(h.fire(), RemoveLease)
 
 
 def test_a_link_flap_check_the_kernel_failed_is_not_kept() -> None:

@@ -37,7 +37,7 @@ from ipaddress import IPv4Address
 
 from leasebox.core.log import Logger
 from leasebox.core.machine import snapshot as snapshots
-from leasebox.core.machine import timing
+from leasebox.core.machine import steps, timing
 from leasebox.core.machine.context import Context, deadline
 from leasebox.core.machine.errors import LeaseError, SnapshotError, UsageError
 from leasebox.core.machine.kinds import Kind
@@ -184,15 +184,24 @@ class Client:
         kind = self._kind(event)
         if kind is None:
             return []
+        old = ctx.state
+        ctx.actions = []
+        if kind is Kind.TIMER and ctx.confirm_by is not None and ctx.now >= ctx.confirm_by:
+            ctx.confirm_by = None
+            if ctx.applied is not None and ctx.lease is not None:
+                steps.drop_unconfirmed(ctx)  # whatever the state's own timer then does
         rule = rule_for(ctx.state, kind)
         if rule is None:
             log.debug("%s ignored in %s", kind, ctx.state)
-            return []
-        old = ctx.state
-        ctx.actions = []
+            return self._done(old)
         rule.handler(ctx, event)
         if ctx.state not in rule.next_states:
             raise RuntimeError(f"bug: {kind} took {old} to {ctx.state}, not in the table")
+        return self._done(old)
+
+    def _done(self, old: State) -> list[Action]:
+        """The actions of the event handled, with the transition from `old` if any."""
+        ctx = self._ctx
         self._guard()
         actions, ctx.actions = ctx.actions, []
         if ctx.state is not old:

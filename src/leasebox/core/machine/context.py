@@ -85,6 +85,9 @@ class Context:
     # server's way (acquire.requesting_timer)
     unusable_tries: int = 0
     unusable_try: int = 0
+    # when a lease kept applied through a carrier loss goes unless an ACK confirms it
+    # (timing.CONFIRM_TIME after the carrier's return; checks.expired); None: no such wait
+    confirm_by: float | None = None
 
     # asked for again in DISCOVER, and preferred among the offers if a window collects
     # them (ClientConfig.offer_window; 0, the default, takes the first)
@@ -119,7 +122,7 @@ class Context:
 
 def deadline(ctx: Context) -> float | None:
     """The next moment the client wants a TimerExpired, or None."""
-    times = [t for t in (ctx.wake_at, ctx.window_end) if t is not None]
+    times = [t for t in (ctx.wake_at, ctx.window_end, ctx.confirm_by) if t is not None]
     lease = ctx.lease
     if lease is not None and not is_infinite(lease) and ctx.state is not State.STOPPED:
         if ctx.state is State.BOUND:

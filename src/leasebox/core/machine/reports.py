@@ -38,6 +38,7 @@ def link_down(ctx: Context, event: Event) -> None:
     and waits in INIT-REBOOT to be verified at the next LinkUp; an unverified ACK or a
     probe in progress is dropped."""
     ctx.link_up = False
+    ctx.confirm_by = None  # (the wait starts again with the carrier)
     if ctx.state is State.STOPPED:
         return
     if isinstance(event, LinkDown) and event.gone and ctx.applied is not None:
@@ -62,6 +63,8 @@ def link_up(ctx: Context, event: Event) -> None:
     ctx.mac = event.mac
     ctx.link_up = True
     ctx.reattached = ctx.lease is not None
+    if ctx.applied is not None and ctx.state is not State.STOPPED:
+        ctx.confirm_by = ctx.now + timing.CONFIRM_TIME  # (checks.expired)
     ctx.unanswered_said, ctx.discovers = False, 0
     if ctx.state is not State.STOPPED:
         # A new attachment: pending waits (after a decline, IPv6-only) no longer apply, nor

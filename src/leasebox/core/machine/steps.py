@@ -259,6 +259,7 @@ def drop_lease(ctx: Context, detail: str) -> None:
     LOST when it was in use. The caller decides where to go next."""
     lease = ctx.lease
     was_applied = ctx.applied is not None
+    ctx.confirm_by = None
     remove(ctx)
     forget(ctx)
     ctx.lease = None
@@ -270,9 +271,20 @@ def drop_lease(ctx: Context, detail: str) -> None:
             log.info("remembered lease %s dropped: %s", lease.address, detail)
 
 
+def drop_unconfirmed(ctx: Context) -> None:
+    """A lease kept applied through a carrier loss, not confirmed by timing.CONFIRM_TIME
+    after the carrier came back: taken off the link (LOST). An exchange for another lease
+    goes on; one that verifies this one (REBOOTING) has nothing left to verify."""
+    drop_lease(ctx, f"not confirmed within {timing.CONFIRM_TIME:.0f} s of the carrier's "
+                    "return (another network, where no server knows it?)")
+    if ctx.state in (State.REBOOTING, State.INIT_REBOOT):
+        enter_init(ctx)
+
+
 def accept_ack(ctx: Context, ack: Message, lease: Lease, kind: LeaseEventKind) -> None:
     """An ACK ended the exchange: probe the address if it is new and probing is on, else
     apply it; BOUND follows when netconf confirms (reports.config_applied)."""
+    ctx.confirm_by = None  # (a lease kept through a carrier loss: answered in time)
     detail = clamp_note(ack, lease)
     if detail:  # (at every renewal of such a lease: warned of once, as the options below)
         (log.warning if detail != ctx.clamp_said else log.debug)(

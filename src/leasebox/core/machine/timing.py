@@ -83,6 +83,12 @@ MAX_FAILURES = 32  # only to keep the counter bounded; the delay is capped long 
 # After netconf refuses a lease or the client declines one, the same address from the same
 # server is not taken again for this long (the server is likely to offer it again at once).
 AVOID_TIME = 300.0
+# A lease kept applied through a carrier loss must be confirmed (an ACK) this long after the
+# carrier's return, or it goes: the laptop may have woken on a network where no DHCPv4
+# server answers (an IPv6-only SSID), and its old address, default route and DNS would stay
+# until the lease ran out. Past an access port's spanning-tree wait (30 s) and a DHCP
+# server's moment away; networkd and dhcpcd drop the configuration at the carrier loss.
+CONFIRM_TIME = 60.0
 MAX_AVOIDED = 8
 
 # SELECTING keeps at most this many offers while the offer window is open.
