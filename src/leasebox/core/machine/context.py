@@ -86,7 +86,7 @@ class Context:
     unusable_tries: int = 0
     unusable_try: int = 0
     # when a lease kept applied through a carrier loss goes unless an ACK confirms it
-    # (timing.CONFIRM_TIME after the carrier's return; checks.expired); None: no such wait
+    # (timing.CONFIRM_TIME after the carrier's return; Client.handle); None: no such wait
     confirm_by: float | None = None
 
     # asked for again in DISCOVER, and preferred among the offers if a window collects

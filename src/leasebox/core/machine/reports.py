@@ -64,7 +64,7 @@ def link_up(ctx: Context, event: Event) -> None:
     ctx.link_up = True
     ctx.reattached = ctx.lease is not None
     if ctx.applied is not None and ctx.state is not State.STOPPED:
-        ctx.confirm_by = ctx.now + timing.CONFIRM_TIME  # (checks.expired)
+        ctx.confirm_by = ctx.now + timing.CONFIRM_TIME  # (Client.handle)
     ctx.unanswered_said, ctx.discovers = False, 0
     if ctx.state is not State.STOPPED:
         # A new attachment: pending waits (after a decline, IPv6-only) no longer apply, nor

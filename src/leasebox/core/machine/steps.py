@@ -402,7 +402,6 @@ def usable_lease(ctx: Context, ack: Message, acquired_at: float) -> Lease | None
     if ack.subnet_mask is None and held is not None:
         log.info("ACK from %s without a subnet mask: %s keeps /%d", ack.server_id,
                  ack.yiaddr, held)
-
     try:
         lease = lease_from_ack(ack, acquired_at, ctx.config.min_lease_time, held)
     except LeaseError as exc:
