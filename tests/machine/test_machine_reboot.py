@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from ipaddress import IPv4Address
 
 import pytest
 
@@ -83,10 +84,11 @@ def test_reboot_naked() -> None:
     assert h.last_sent().message.message_type is MessageType.DISCOVER
 
 
-def test_a_nak_without_a_server_identifier_counts_where_any_server_may_answer() -> None:
+def test_a_nak_without_a_server_identifier_counts_but_in_requesting() -> None:
     """ESP-IDF's server NAKs with option 53 alone. After a flap to that network, its NAK of
-    the old address must count: in REBOOTING any server may answer. In RENEWING only the
-    server asked may, and one without an identifier cannot be told from another."""
+    the old address must count: in REBOOTING any server may answer. In RENEWING too: the
+    REQUEST went unicast to the leasing server, and a soft AP that restarted has forgotten
+    the lease. Another server's NAK, with its identifier, still does not count there."""
     h = Harness()
     lease = h.acquire()
     h.handle(LinkDown(h.now))
@@ -98,11 +100,17 @@ def test_a_nak_without_a_server_identifier_counts_where_any_server_may_answer() 
     assert event.detail == "NAK from a server without identifier"
     assert h.state is State.INIT
     h = Harness()
-    h.acquire()
+    lease = h.acquire()
     h.fire()
     assert h.state is State.RENEWING
-    assert h.deliver(nak(h.last_sent().message, server_id=None)) == []
+    request = h.last_sent().message
+    assert h.deliver(nak(request, server_id=IPv4Address("192.0.2.99"))) == []
     assert h.state is State.RENEWING
+    actions = h.deliver(nak(request, server_id=None))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert event.detail == "NAK from a server without identifier"
+    assert h.state is State.INIT
 
 
 def test_reboot_without_answer_falls_back_to_discover() -> None:

@@ -241,8 +241,8 @@ DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     _D, "DenyServers", v.servers, (),
     "Never take offers or answers from these DHCP servers (server identifiers or source MAC "
     "addresses, space-separated), for example a rogue server the journal named. Applied "
-    "before AllowServers=. A NAK without a server identifier (taken in INIT-REBOOT and "
-    "REBINDING, where any server may answer) is matched by its source MAC only.",
+    "before AllowServers=. A NAK without a server identifier (taken in INIT-REBOOT, "
+    "RENEWING and REBINDING) is matched by its source MAC only.",
     _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,

@@ -106,7 +106,11 @@ def renewing_ack(ctx: Context, event: Event) -> None:
 
 def renewing_nak(ctx: Context, event: Event) -> None:
     nak = expect_message(event)
-    if not _from_leasing_server(ctx, nak):
+    # One without a server identifier (ESP-IDF's server sends none) counts in RENEWING too:
+    # the REQUEST went unicast to the leasing server, so only it has the xid, or someone on
+    # the path, who could copy the identifier as well. Ignored, it would leave the address
+    # in use until T2 after the server has forgotten it (a soft AP's restart).
+    if nak.server_id is not None and not _from_leasing_server(ctx, nak):
         return
     text = f": {nak.error_message}" if nak.error_message else ""
     steps.drop_lease(ctx, f"NAK from {nak.server_id or 'a server without identifier'}{text}")

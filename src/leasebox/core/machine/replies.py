@@ -42,8 +42,9 @@ def screen(message: Message, xid: int | None, mac: bytes | None,
         return f"unexpected message type {message.message_type}"
     if message.server_id is None:
         # RFC 2131 table 3 requires one in a NAK too, but some servers (ESP-IDF's) leave it
-        # out. A NAK without one can count only where any server may answer (REBOOTING,
-        # REBINDING): the handlers compare it with the server asked everywhere else.
+        # out. A NAK without one counts where any server may answer (REBOOTING, REBINDING)
+        # and in RENEWING (bound.renewing_nak); not in REQUESTING, where every server heard
+        # the broadcast REQUEST and the one chosen must be told from the others.
         if kind is not Kind.NAK:
             return "no server identifier"
     elif not usable(message.server_id):
