@@ -107,13 +107,54 @@ def test_length_field_must_match(msg: ipc.Message) -> None:
             ipc.decode(bytes(bad), sender, receiver)
 
 
+# One message of each type as it goes on the wire: header (version, type, length) and body.
+# A layout never changes once released (see ipc.messages.VERSION): the old and the new
+# package's programs meet in every upgrade. If one of these fails, do not update it: give
+# the new layout a new type.
+LAYOUTS: list[tuple[ipc.Message, str, str]] = [
+    (ipc.LinkState(ifindex=3, mac=b"\x02\x00\x00\x00\x00\x01", mtu=1500, carrier=True),
+     "0401000f", "00000003020000000001000005dc01"),
+    (ipc.Frames((b"x", b"yz")), "04020007", "0001780002797a"),
+    (ipc.ProbeResult(A("192.0.2.10"), conflict=True), "04030005", "c000020a01"),
+    (ipc.TxDone(sent=True), "04040001", "01"),
+    (ipc.Conflict(A("192.0.2.10"), b"\x02\x00\x00\x00\x10\x02"), "0405000a",
+     "c000020a020000001002"),
+    (ipc.SendBroadcast(A("0.0.0.0"), BOOTREQ), "041000f8", "00000000" + BOOTREQ.hex()),
+    (ipc.SendUnicast(A("192.0.2.1"), BOOTREQ), "041100f8", "c0000201" + BOOTREQ.hex()),
+    (ipc.Probe(A("192.0.2.10"), rfc5227=True), "04120005", "c000020a01"),
+    (ipc.Guard(A("192.0.2.10"), announce=2), "04130005", "c000020a02"),
+    (ipc.Apply(request_id=7, address=A("192.0.2.57"), prefixlen=24, lifetime=3600, mtu=1400,
+               routers=(A("192.0.2.1"),),
+               classless_routes=(Route(IPv4Network("198.51.100.0/24"), A("192.0.2.1")),),
+               dns_servers=(A("192.0.2.53"),), domains=("example.org",),
+               ntp_servers=(A("192.0.2.123"),)),
+     "04200036", "00000007c00002391800000e100578010101010101c000020118c6336400c0000201"
+                 "c0000235c000027b0b6578616d706c652e6f7267"),
+    (ipc.Remove(request_id=9), "04210004", "00000009"),
+    (ipc.Result(10, ipc.ResultStatus.REFUSED, "out of policy"), "04300012",
+     "0000000a016f7574206f6620706f6c696379"),
+    (ipc.Handoff(3, "eth0", ipc.Names((A("192.0.2.53"),), ("example.org",),
+                                      (A("192.0.2.123"),))),
+     "04400020", "000000030401010165746830c0000235c000027b0b6578616d706c652e6f7267"),
+    (ipc.HandoffResult(3, ipc.ResultStatus.OK, ""), "04500005", "0000000300"),
+]
+
+
+def test_every_layout_is_as_released() -> None:
+    assert [m.TYPE_OF[type(msg)] for msg, _, _ in LAYOUTS] == list(ipc.MsgType)
+    for msg, header, body in LAYOUTS:
+        wire = bytes.fromhex(header + body)
+        assert ipc.encode(msg) == wire, type(msg).__name__
+        assert ipc.decode(wire, *_route(msg)) == msg
+
+
 def test_unknown_type_and_version_rejected() -> None:
     for t in (0, 6, 15, 20, 31, 34, 47, 49, 63, 65, 79, 81, 255):
         with pytest.raises(ipc.PeerViolation, match="unknown"):
             ipc.decode(bytes([ipc.messages.VERSION, t, 0, 0]), ipc.Peer.IO, ipc.Peer.ENGINE)
     data = bytearray(ipc.encode(ipc.Remove(1)))
     data[0] = ipc.messages.VERSION - 1
-    with pytest.raises(ipc.PeerViolation, match="version"):
+    with pytest.raises(ipc.PeerViolation, match="header version 3, not 4"):
         ipc.decode(bytes(data), ipc.Peer.ENGINE, ipc.Peer.NETCONF)
 
 

@@ -29,7 +29,14 @@ from leasebox.core.values import (
 from leasebox.runtime import ifname as ifnames
 
 VERSION = 4  # 2: APPLY carries NTP servers; HANDOFF. 3: PROBE timing; GUARD, CONFLICT.
-# 4: FRAMES (several frames a datagram) in place of FRAME
+# 4: FRAMES (several frames a datagram) in place of FRAME.
+# VERSION is the header's, and stays 4 while the header does: from version 4 on a message
+# type's layout never changes; a new layout is a new type (a new MsgType number). Between
+# dpkg's unpack and the postinst's restart, socket activation starts the new package's
+# programs beside the old one's (a netconf after its idle exit, io after a replug, the bus):
+# a version in every message made every message between them a violation, where with this
+# rule they understand each other in all they both know, and a type one does not know is
+# refused by name. tests/ipc/test_messages.py pins each type's layout.
 HEADER = struct.Struct("!BBH")  # version, type, payload length
 MAX_DATAGRAM = HEADER.size + 0xFFFF
 
@@ -427,10 +434,12 @@ def decode(data: bytes, sender: Peer, receiver: Peer) -> Message:
         raise _violation("message", f"{len(data)} bytes, shorter than the header")
     version, mtype, length = HEADER.unpack_from(data)
     if version != VERSION:
-        raise _violation("message", f"version {version}")
+        raise _violation("message", f"header version {version}, not {VERSION} (a peer of "
+                         "another leasebox release?)")
     kind = _MSG_TYPES.get(mtype)
     if kind is None:
-        raise _violation("message", f"unknown {i2s(mtype)}")
+        raise _violation("message", f"unknown {i2s(mtype)} (a peer of a newer leasebox "
+                         "release?)")
     if DIRECTION[kind] != (sender, receiver):
         raise _violation(kind.name, f"not allowed from {sender} to {receiver}")
     body = data[HEADER.size:]
