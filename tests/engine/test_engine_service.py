@@ -1886,6 +1886,28 @@ def test_a_release_holds_across_a_restart_of_the_engine(rig: Rig) -> None:
     again.io.close()
 
 
+def test_a_restarted_engine_sends_its_lease_to_netconf_again(rig: Rig) -> None:
+    """`systemctl restart leasebox-engine@IFACE` after a change of leasebox.conf: netconf
+    serves the new engine by the files as they are now, so the resumed lease goes to it at
+    once (RouteMetric=, UseDNS=... take effect), without an exchange with the server."""
+    first = bind(rig)
+    again = _restarted(rig)
+    assert again.svc.state is State.BOUND
+    conn, _ = again.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    assert (apply.address, apply.prefixlen, apply.routers) == (
+        first.address, first.prefixlen, first.routers)
+    assert apply.lifetime < first.lifetime
+    dispatch.engine_dispatch_netconf(again.svc, ipc.Result(apply.request_id,
+                                                           ipc.ResultStatus.OK, ""))
+    assert again.svc.state is State.BOUND and not again.svc.ledger.pending
+    assert not select.select([again.io], [], [], 0.2)[0]  # nothing for the server
+    conn.close()
+    again.io.close()
+
+
 def test_after_a_leave_the_next_start_takes_a_lease(rig: Rig) -> None:
     """Leaving (the target stops) retires the live state: the next start, a restart of
     the target whose stop kept the FDSTORE included, begins anew."""

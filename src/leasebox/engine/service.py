@@ -220,6 +220,12 @@ class EngineService:
             self.client.set_link_mtu(link.mtu)
             # A restored client remembers whether its link was up; tell it how it is now.
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
+            if old is None and link.carrier:
+                # A lease resumed from the live state (the engine restarted: a changed
+                # configuration, an upgrade) goes to netconf again at once, which serves
+                # this engine by the files as they are now: RouteMetric=, UseDNS= and the
+                # like take effect without waiting for a server's next ACK.
+                self._reapply(now)
             self.update_status(force=True)
             if old is not None and old.ifindex != link.ifindex:
                 self.connect_netconf()  # a new link, down until netconf brings it up (below)
@@ -248,10 +254,11 @@ class EngineService:
             self.update_status(force=True)
 
     def _reapply(self, now: float) -> None:
-        """The carrier came back REAPPLY_DELAY ago, the lease still in use and no ACK
-        applied since: `ip link set down` (and rfkill) took every route through the link
-        with it, and `up` brings back only the prefix route. netconf puts the lease's back
-        now, not when a server next answers."""
+        """The lease in use to netconf again, without an exchange: at an engine's start
+        that resumed it (link_changed), and when the carrier came back REAPPLY_DELAY ago
+        with no ACK applied since: `ip link set down` (and rfkill) took every route through
+        the link with it, and `up` brings back only the prefix route. netconf puts the
+        lease's back now, not when a server next answers."""
         applied = self.ledger.applied
         if applied is None or self.ledger.pending or self.state is State.STOPPED:
             return
