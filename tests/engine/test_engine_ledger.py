@@ -29,6 +29,16 @@ def test_apply_is_pending_until_its_result_and_then_applied() -> None:
     assert ledger.result(1, ok=True) is None  # answered twice: not ours any more
 
 
+def test_a_lease_that_ran_out_is_not_sent_to_a_new_netconf() -> None:
+    ledger, lease = Ledger(), remembered()
+    ledger.applied = lease
+    assert ledger.on_connect(lease.expires_at - 1) != []
+    ledger.pending.clear()
+    assert ledger.on_connect(lease.expires_at) == []
+    ledger.applied = replace(lease, lease_time=INFINITE)
+    assert ledger.on_connect(lease.expires_at + 86400) != []
+
+
 def test_refused_apply_is_not_applied() -> None:
     ledger = Ledger()
     ledger.apply(remembered(), now=1000.0)

@@ -211,6 +211,18 @@ def control_loop(rig: Rig) -> Iterator[tuple[Loop, socket.socket, socket.socket]
         loop.alarm.close()
 
 
+def removed_by_netconf(r: Rig) -> None:
+    """netconf takes the engine's first connection and carries out its Remove; the
+    connection is kept in r.netconf_conn."""
+    conn, _ = r.netconf.accept()
+    conn.settimeout(5)
+    remove = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    dispatch.engine_dispatch_netconf(r.svc, ipc.Result(remove.request_id,
+                                                       ipc.ResultStatus.OK, ""))
+    r.netconf_conn = conn
+
+
 def applied_by_netconf(r: Rig) -> socket.socket:
     """netconf takes the engine's first connection and applies its Apply; the connection."""
     conn, _ = r.netconf.accept()
@@ -1450,10 +1462,16 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
     request = rig.sent()
     assert request.requested_ip == ADDRESS  # INIT-REBOOT from the lease file
     rig.reply(nak(request))
+    removed_by_netconf(rig)  # what the first engine applied of it
     discover = rig.sent()
     rig.reply(offer(discover, yiaddr=OTHER_ADDRESS))
     rig.reply(ack(rig.sent(), yiaddr=OTHER_ADDRESS))
-    conn = applied_by_netconf(rig)
+    conn = rig.netconf_conn
+    assert conn is not None
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply) and apply.address == OTHER_ADDRESS
+    dispatch.engine_dispatch_netconf(rig.svc, ipc.Result(apply.request_id,
+                                                         ipc.ResultStatus.OK, ""))
     docs = [json.loads(p.read_text()) for p in sorted((rig.state_dir / "events").iterdir())]
     # (no "lost": the remembered lease was not in use)
     assert [(d["event"], d.get("old_address")) for d in docs] == [
@@ -1465,6 +1483,32 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
     start = int(WALL0 + rig.svc.client.lease.acquired_at)  # type: ignore[union-attr]
     assert (docs[-1]["acquired"], docs[-1]["expires"]) == (start, start + 3600)
     conn.close()
+
+
+def test_a_remembered_lease_dropped_unapplied_takes_a_predecessors_with_it(
+        tmp_path: Path) -> None:
+    """The engine started again without its live state, from the lease file, while netconf
+    still holds the lease the first one applied: the server NAKs it, or does not answer
+    the INIT-REBOOT. The address, routes and DNS servers netconf holds go too, not only
+    the lease file, though this engine never applied them; once."""
+    for answer in ("nak", "none"):
+        (tmp_path / answer).mkdir()
+        first = make_rig(tmp_path / answer)
+        bind(first)
+        rig = restarted(first, LiveState(None))
+        assert rig.svc.netconf_unsure
+        request = rig.sent()
+        assert request.requested_ip == ADDRESS
+        if answer == "nak":
+            rig.reply(nak(request))
+        else:
+            while (sent := rig.sent()).message_type is wire.MessageType.REQUEST:
+                pass
+            assert sent.message_type is wire.MessageType.DISCOVER
+        removed_by_netconf(rig)
+        assert not rig.svc.netconf_unsure and rig.svc.state in (State.INIT, State.SELECTING)
+        assert rig.sent().message_type is wire.MessageType.DISCOVER
+        assert rig.netconf_conn is not None and _netconf_gets(rig.netconf_conn) == []
 
 
 def _cold_restart(tmp_path: Path) -> Rig:
@@ -1906,6 +1950,28 @@ def test_a_restarted_engine_sends_its_lease_to_netconf_again(rig: Rig) -> None:
     assert not select.select([again.io], [], [], 0.2)[0]  # nothing for the server
     conn.close()
     again.io.close()
+
+
+def test_a_lease_kept_on_the_link_at_a_leave_is_not_sent_to_netconf_again(
+        tmp_path: Path) -> None:
+    """KeepConfiguration=yes, SendRelease=no and `leaseboxctl leave`: what stays on the link
+    is not the engine's any more. The NIC replugged days later (a new ifindex, and a new
+    netconf) gets nothing of that lease, long run out, and its DNS servers."""
+    rig = make_rig(tmp_path, config=ClientConfig(send_release=False))
+    rig.svc.settings = replace(rig.svc.settings, keep_configuration=True)
+    bind(rig)
+    assert rig.control(control.Command.LEAVE)["ok"] is True
+    assert rig.netconf_conn is not None
+    assert _netconf_gets(rig.netconf_conn) == []  # kept: no Remove
+    rig.netconf_conn.close()
+    rig.svc.drop_netconf()  # netconf exits idle
+    rig.clock.now += 10 * 86400
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(7, MAC, 1500, True))
+    assert rig.svc.state is State.STOPPED
+    conn, _ = rig.netconf.accept()
+    assert _netconf_gets(conn) == []
+    conn.close()
 
 
 def test_after_a_leave_the_next_start_takes_a_lease(rig: Rig) -> None:

@@ -243,7 +243,11 @@ def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
     if svc.client is None:  # io has not reported the link yet: no client to stop
         svc.left_early = keep
     svc.live.retire()
-    if not keep:
+    if keep:
+        # what stays on the link is no longer the engine's: not sent again to a netconf
+        # started later (a replaced link), days after the lease ran out
+        svc.ledger.applied = None
+    else:
         remove_unknown(svc, now)
 
 
@@ -253,10 +257,7 @@ def remove_unknown(svc: EngineService, now: float) -> None:
     netconf did not carry out before (a release's, an earlier leave's) is asked for again,
     so that this one too says how it ends; and an engine that started without its live
     state (svc.netconf_unsure) does not know the address a predecessor applied."""
-    if (svc.removal_failed is None and not svc.netconf_unsure) or pending_removals(svc):
-        return
-    if (msg := svc.ledger.remove(None, now)) is not None:
-        svc.send_netconf(msg)
+    svc.remove_unknown(now)
 
 
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
@@ -293,7 +294,7 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
 
 def pending_removals(svc: EngineService) -> frozenset[int]:
     """The request ids of the removals netconf has not answered yet."""
-    return frozenset(rid for rid, p in svc.ledger.pending.items() if p.kind == "remove")
+    return svc.ledger.pending_removals()
 
 
 def leave_reply(svc: EngineService, removals: frozenset[int]) -> bytes:

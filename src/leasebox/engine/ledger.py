@@ -95,6 +95,10 @@ class Ledger:
             return None
         return msg
 
+    def pending_removals(self) -> frozenset[int]:
+        """The request ids of the removals netconf has not answered yet."""
+        return frozenset(rid for rid, p in self.pending.items() if p.kind == "remove")
+
     # ---- what io says ----------------------------------------------------------------------
 
     def transmitted(self) -> None:
@@ -160,7 +164,8 @@ class Ledger:
                     pending.msg = lease_to_apply(pending.lease, rid, now)
                 out.append(pending.msg)
             return out
-        if self.applied is not None:
-            again = self.apply(self.applied, now, "reapply")  # (nothing is held)
+        lease = self.applied
+        if lease is not None and (lease.lease_time == INFINITE or now < lease.expires_at):
+            again = self.apply(lease, now, "reapply")  # (nothing is held)
             return [again] if again is not None else []
-        return []
+        return []  # (an expired one: its removal is the state machine's to ask for)

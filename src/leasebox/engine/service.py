@@ -399,6 +399,16 @@ class EngineService:
                     raise TypeError(f"unknown action {action!r}")
         if self.client is not None:
             self.live.write(self.client.snapshot())
+            self._remembered_gone(self.client, now)
+
+    def _remembered_gone(self, client: Client, now: float) -> None:
+        """The lease remembered from the file went unapplied (a NAK, an IPv6-only answer,
+        no answer to INIT-REBOOT): what a predecessor applied of it, which netconf may
+        still hold, goes too. Once: a removal netconf fails is asked for again only at a
+        leave or release."""
+        if self.netconf_unsure and client.lease is None and client.state is not State.STOPPED \
+                and self.removal_failed is None:
+            self.remove_unknown(now)
 
     def captive_portal(self, lease: Lease | None) -> str | None:
         """The lease's captive portal URI, if UseCaptivePortal= says to show it."""
@@ -526,6 +536,16 @@ class EngineService:
         self._send_released(self.ledger.io_lost())
 
     # ---- to netconf ----------------------------------------------------------------------
+
+    def remove_unknown(self, now: float) -> None:
+        """Ask netconf to remove what it holds that this engine does not know of: a
+        removal it failed before, or a predecessor's (netconf_unsure). See
+        dispatch.remove_unknown."""
+        if (self.removal_failed is None and not self.netconf_unsure) \
+                or self.ledger.pending_removals():
+            return
+        if (msg := self.ledger.remove(None, now)) is not None:
+            self.send_netconf(msg)
 
     def send_netconf(self, msg: ipc.Apply | ipc.Remove) -> None:
         """Send now if connected; either way the message stays pending in the ledger until
