@@ -1488,27 +1488,32 @@ def test_after_a_restart_another_address_is_changed_for_the_hooks(tmp_path: Path
 def test_a_remembered_lease_dropped_unapplied_takes_a_predecessors_with_it(
         tmp_path: Path) -> None:
     """The engine started again without its live state, from the lease file, while netconf
-    still holds the lease the first one applied: the server NAKs it, or does not answer
-    the INIT-REBOOT. The address, routes and DNS servers netconf holds go too, not only
-    the lease file, though this engine never applied them; once."""
-    for answer in ("nak", "none"):
-        (tmp_path / answer).mkdir()
-        first = make_rig(tmp_path / answer)
-        bind(first)
-        rig = restarted(first, LiveState(None))
-        assert rig.svc.netconf_unsure
-        request = rig.sent()
-        assert request.requested_ip == ADDRESS
-        if answer == "nak":
-            rig.reply(nak(request))
-        else:
-            while (sent := rig.sent()).message_type is wire.MessageType.REQUEST:
-                pass
-            assert sent.message_type is wire.MessageType.DISCOVER
-        removed_by_netconf(rig)
-        assert not rig.svc.netconf_unsure and rig.svc.state in (State.INIT, State.SELECTING)
-        assert rig.sent().message_type is wire.MessageType.DISCOVER
-        assert rig.netconf_conn is not None and _netconf_gets(rig.netconf_conn) == []
+    still holds the lease the first one applied, and the server NAKs it: the address,
+    routes and DNS servers netconf holds go too, not only the lease file, though this
+    engine never applied them; once. A server that does not answer the INIT-REBOOT takes
+    nothing away (reboot.py): the lease file stays, and so does what netconf holds."""
+    (tmp_path / "nak").mkdir()
+    first = make_rig(tmp_path / "nak")
+    bind(first)
+    rig = restarted(first, LiveState(None))
+    assert rig.svc.netconf_unsure
+    request = rig.sent()
+    assert request.requested_ip == ADDRESS
+    rig.reply(nak(request))
+    removed_by_netconf(rig)
+    assert not rig.svc.netconf_unsure and rig.svc.state in (State.INIT, State.SELECTING)
+    assert rig.sent().message_type is wire.MessageType.DISCOVER
+    assert rig.netconf_conn is not None and _netconf_gets(rig.netconf_conn) == []
+
+    (tmp_path / "silent").mkdir()
+    first = make_rig(tmp_path / "silent")
+    bind(first)
+    rig = restarted(first, LiveState(None))
+    while (sent := rig.sent()).message_type is wire.MessageType.REQUEST:
+        pass
+    assert sent.message_type is wire.MessageType.DISCOVER and rig.svc.netconf_unsure
+    assert rig.svc.netconf is None and not rig.svc.ledger.pending
+    assert (rig.state_dir / leasefile.FILENAME).exists()
 
 
 def _cold_restart(tmp_path: Path) -> Rig:
@@ -1948,6 +1953,19 @@ def test_a_restarted_engine_sends_its_lease_to_netconf_again(rig: Rig) -> None:
                                                            ipc.ResultStatus.OK, ""))
     assert again.svc.state is State.BOUND and not again.svc.ledger.pending
     assert not select.select([again.io], [], [], 0.2)[0]  # nothing for the server
+    conn.close()
+    again.io.close()
+
+
+def test_a_restarted_engine_does_not_send_a_lease_that_ran_out(rig: Rig) -> None:
+    """The engine restarted after its lease's end, before it had handled it: netconf gets
+    the lease's removal, not the lease again (with its DNS servers) for one second."""
+    first = bind(rig)
+    again = restarted(rig, LiveState(os.dup(rig.svc.live.fd)), after=first.lifetime + 100)
+    again.svc.on_timer(again.clock.now)
+    conn, _ = again.netconf.accept()
+    got = _netconf_gets(conn)
+    assert got and all(isinstance(msg, ipc.Remove) for msg in got)
     conn.close()
     again.io.close()
 

@@ -38,7 +38,7 @@ from leasebox.core.machine.types import (
     Transmit,
 )
 from leasebox.core.record import record, replace
-from leasebox.core.values import ProbeTiming
+from leasebox.core.values import INFINITE, ProbeTiming
 from leasebox.engine import boottime, clientid, journal, leasefile
 from leasebox.engine.clients import Rate
 from leasebox.engine.events import EventQueue
@@ -260,8 +260,9 @@ class EngineService:
         the link with it, and `up` brings back only the prefix route. netconf puts the
         lease's back now, not when a server next answers."""
         applied = self.ledger.applied
-        if applied is None or self.ledger.pending or self.state is State.STOPPED:
-            return
+        if applied is None or self.ledger.pending or self.state is State.STOPPED \
+                or (applied.lease_time != INFINITE and now >= applied.expires_at):
+            return  # (a lease that ran out: its removal is the state machine's to ask for)
         if (msg := self.ledger.apply(applied, now, "reapply")) is not None:
             self.send_netconf(msg)
 
@@ -399,15 +400,15 @@ class EngineService:
                     raise TypeError(f"unknown action {action!r}")
         if self.client is not None:
             self.live.write(self.client.snapshot())
-            self._remembered_gone(self.client, now)
 
-    def _remembered_gone(self, client: Client, now: float) -> None:
-        """The lease remembered from the file went unapplied (a NAK, an IPv6-only answer,
-        no answer to INIT-REBOOT): what a predecessor applied of it, which netconf may
-        still hold, goes too. Once: a removal netconf fails is asked for again only at a
-        leave or release."""
-        if self.netconf_unsure and client.lease is None and client.state is not State.STOPPED \
-                and self.removal_failed is None:
+    def _remembered_gone(self, now: float) -> None:
+        """The lease file is forgotten, and with it the lease remembered from it, unapplied
+        here (a NAK, an IPv6-only answer, a decline, a release): what a predecessor applied
+        of it, which netconf may still hold, goes too. Not when the INIT-REBOOT only went
+        unanswered, which keeps the file: a server down for a moment takes no address away
+        (reboot.py). Once: a removal netconf fails is asked for again at a leave or
+        release."""
+        if self.netconf_unsure and self.removal_failed is None:
             self.remove_unknown(now)
 
     def captive_portal(self, lease: Lease | None) -> str | None:
@@ -454,6 +455,7 @@ class EngineService:
         try:
             if lease is None:
                 leasefile.forget(self.settings.state_dir)
+                self._remembered_gone(now)
             else:
                 leasefile.store(self.settings.state_dir, lease,
                                 self.wall() - (now - lease.acquired_at))
