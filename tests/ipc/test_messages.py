@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tests.profiles import examples
 
 from leasebox import ipc
+from leasebox.core import values
 from leasebox.core.values import Route
 from leasebox.ipc import messages as m
 
@@ -146,6 +147,12 @@ def test_every_layout_is_as_released() -> None:
         wire = bytes.fromhex(header + body)
         assert ipc.encode(msg) == wire, type(msg).__name__
         assert ipc.decode(wire, *_route(msg)) == msg
+    # the bounds a receiver checks are part of the layouts: a raise is a new type too
+    assert (m.MAX_FRAME, m.MAX_FRAMES, m.MIN_BOOTP, m.MAX_BOOTP, m.MAX_REASON,
+            m.MAX_ANNOUNCE) == (9216, 64, 240, 1472, 200, 2)
+    assert (values.MAX_DNS, values.MAX_DOMAINS, values.MAX_NTP, values.MAX_ROUTERS,
+            values.MAX_ROUTES) == (8, 16, 8, 8, 255)
+    assert [int(s) for s in ipc.ResultStatus] == [0, 1, 2]
 
 
 def test_unknown_type_and_version_rejected() -> None:

@@ -31,12 +31,14 @@ from leasebox.runtime import ifname as ifnames
 VERSION = 4  # 2: APPLY carries NTP servers; HANDOFF. 3: PROBE timing; GUARD, CONFLICT.
 # 4: FRAMES (several frames a datagram) in place of FRAME.
 # VERSION is the header's, and stays 4 while the header does: from version 4 on a message
-# type's layout never changes; a new layout is a new type (a new MsgType number). Between
+# type's layout never changes, its bounds (MAX_*, core.values') and enum values included;
+# a new layout is a new type (a new MsgType number). Between
 # dpkg's unpack and the postinst's restart, socket activation starts the new package's
 # programs beside the old one's (a netconf after its idle exit, io after a replug, the bus):
 # a version in every message made every message between them a violation, where with this
 # rule they understand each other in all they both know, and a type one does not know is
-# refused by name. tests/ipc/test_messages.py pins each type's layout.
+# refused by name. tests/ipc/test_messages.py pins each type's layout and the bounds. (From
+# the release of 2026-12-07 on: builds before it bumped VERSION for each change.)
 HEADER = struct.Struct("!BBH")  # version, type, payload length
 MAX_DATAGRAM = HEADER.size + 0xFFFF
 
