@@ -21,9 +21,10 @@ from leasebox.engine.servers import (
     NOTHING_NEW,
     ServerWatch,
 )
+from leasebox.ipc import control
 from tests.conftest import Logs
-from tests.engine.test_engine_service import Rig, make_rig
-from tests.machine.machine_helpers import OTHER_SERVER, SERVER, offer
+from tests.engine.test_engine_service import SERVER_MAC, Rig, bind, make_rig
+from tests.machine.machine_helpers import OTHER_SERVER, SERVER, nak, offer
 
 MAC_A, MAC_B = bytes.fromhex("0200000000aa"), bytes.fromhex("0200000000bb")
 
@@ -46,6 +47,37 @@ def test_watch_admits_denies_and_notices_a_second_server() -> None:
     assert w.answered(SERVER, MAC_B) == NOTHING_NEW  # the same one again
     assert w.answered(OTHER_SERVER, MAC_A) == NEW_SERVER
     assert w.describe() == [f"{SERVER} (02:00:00:00:00:bb)", f"{OTHER_SERVER} (02:00:00:00:00:aa)"]
+
+
+def test_a_nak_without_an_identifier_is_its_senders_server() -> None:
+    """ESP-IDF's server NAKs without option 54: from the MAC of a server heard before, it
+    is that server's, allowed as it is (AllowServers= by identifier) and no second server;
+    from an unknown MAC, it has no identifier to be allowed by."""
+    watch = ServerWatch(allow=servers(str(SERVER)))
+    assert watch.admits(SERVER, MAC_A) is None
+    assert watch.answered(SERVER, MAC_A) == NOTHING_NEW
+    assert watch.admits(None, MAC_A) is None
+    assert watch.answered(None, MAC_A) == NOTHING_NEW
+    assert watch.describe() == [f"{SERVER} (02:00:00:00:00:aa)"]
+    assert watch.admits(None, MAC_B) == "not in AllowServers="
+    open_watch = ServerWatch()
+    open_watch.answered(SERVER, MAC_A)
+    assert open_watch.answered(None, MAC_B) == NEW_SERVER  # whose, nothing tells
+
+
+def test_a_soft_aps_nak_of_a_renewal_ends_the_lease(tmp_path: Path, logs: Logs) -> None:
+    """An ESP32 soft AP restarted and NAKs the renewal without option 54: the lease goes,
+    with AllowServers= naming the AP by its identifier, and no second server is warned of."""
+    rig = make_rig(tmp_path)
+    rig.svc.servers = ServerWatch(allow=servers(str(SERVER)))
+    bind(rig)
+    assert rig.control(control.Command.RENEW)["ok"] is True
+    request = rig.sent()
+    assert rig.svc.state is State.RENEWING
+    reply_from(rig, nak(request, server_id=None), SERVER_MAC)
+    assert rig.svc.state in (State.INIT, State.SELECTING)
+    assert not [r for r in logs.at_least(WARNING) if r.fields.get("MESSAGE_ID") == MESSAGE_ID]
+    assert not [r for r in logs.at_least(WARNING) if "AllowServers=" in r.message]
 
 
 def test_a_full_list_makes_way_so_a_new_server_is_still_heard() -> None:

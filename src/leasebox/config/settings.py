@@ -234,7 +234,8 @@ ALLOW_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     "Take offers and answers only from these DHCP servers: server identifiers (option 54) "
     "and source MAC addresses, space-separated; a reply matching either is taken. Empty "
     "(the default): any server not denied. Another server's replies are dropped, and the "
-    "journal says so.",
+    "journal says so. A NAK without a server identifier (ESP-IDF's) counts as coming from "
+    "the server last heard from its source MAC.",
     _E, "ADDRESS|MAC...", accumulate=True, default_text="any server",
     show=v.show_servers)
 DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
@@ -242,7 +243,8 @@ DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     "Never take offers or answers from these DHCP servers (server identifiers or source MAC "
     "addresses, space-separated), for example a rogue server the journal named. Applied "
     "before AllowServers=. A NAK without a server identifier (taken in INIT-REBOOT, "
-    "RENEWING and REBINDING) is matched by its source MAC only.",
+    "RENEWING and REBINDING) is matched by its source MAC, and by the identifier of the "
+    "server last heard from that MAC.",
     _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,

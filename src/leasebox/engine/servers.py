@@ -47,9 +47,17 @@ class ServerWatch:
     deny: tuple[ServerSpec, ...] = ()
     seen: list[Seen] = field(default_factory=list)
 
+    def _known_id(self, server_id: IPv4Address | None, mac: bytes) -> IPv4Address | None:
+        """`server_id`; for a reply without one (ESP-IDF's NAKs), the identifier of the
+        server last heard from `mac`, if any: that server's NAK, not another server."""
+        if server_id is not None:
+            return server_id
+        return next((s.server_id for s in reversed(self.seen)
+                     if mac in s.macs and s.server_id is not None), None)
+
     def admits(self, server_id: IPv4Address | None, mac: bytes) -> str | None:
         """None when a reply from this server may be used; else why not."""
-        ids = {server_id, mac} - {None}
+        ids = {self._known_id(server_id, mac), mac} - {None}
         if any(spec in ids for spec in self.deny):
             return "denied by DenyServers="
         if self.allow and not any(spec in ids for spec in self.allow):
@@ -59,6 +67,7 @@ class ServerWatch:
     def answered(self, server_id: IPv4Address | None, mac: bytes) -> int:
         """Note a server that answered: NEW_SERVER when it makes them more than one,
         NEW_MAC when a known one answered from another MAC, else NOTHING_NEW."""
+        server_id = self._known_id(server_id, mac)
         entry = next((s for s in self.seen if s.server_id == server_id), None)
         if entry is None:
             if len(self.seen) >= MAX_SEEN:
