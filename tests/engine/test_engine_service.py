@@ -1957,6 +1957,26 @@ def test_a_restarted_engine_sends_its_lease_to_netconf_again(rig: Rig) -> None:
     again.io.close()
 
 
+def test_a_restarted_engines_lease_refused_by_a_new_policy_goes(rig: Rig) -> None:
+    """AllowedAddresses= edited to leave the address in use out, then the engine restarted:
+    netconf refuses the lease sent to it again, and the lease goes now (a Remove, and a
+    DISCOVER), not at the server's next ACK hours later."""
+    bind(rig)
+    again = _restarted(rig)
+    conn, _ = again.netconf.accept()
+    conn.settimeout(5)
+    apply = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(apply, ipc.Apply)
+    dispatch.engine_dispatch_netconf(again.svc, ipc.Result(
+        apply.request_id, ipc.ResultStatus.REFUSED, "address outside AllowedAddresses="))
+    assert again.svc.state is not State.BOUND and again.svc.client is not None
+    assert again.svc.client.lease is None
+    assert [type(m) for m in _netconf_gets(conn)] == [ipc.Remove]
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    conn.close()
+    again.io.close()
+
+
 def test_a_restarted_engine_does_not_send_a_lease_that_ran_out(rig: Rig) -> None:
     """The engine restarted after its lease's end, before it had handled it: netconf gets
     the lease's removal, not the lease again (with its DNS servers) for one second."""

@@ -398,6 +398,29 @@ def test_refused_renewal_drops_the_lease() -> None:
     assert h.state is State.INIT
 
 
+def test_the_lease_in_use_refused_when_sent_again_goes() -> None:
+    """netconf's policy changed (AllowedAddresses= edited, the engine restarted) and it
+    refuses the lease in use, which the engine sent it again: the lease goes now, as a
+    refused one does, not at the server's next ACK. A kernel failure of that reapply
+    takes nothing away, and an answer while an apply of the machine's own is under way is
+    that apply's to give."""
+    h = bound()
+    lease = h.client.lease
+    assert h.handle(ConfigRefused(h.now, "no room", failed=True, in_use=True)) == []
+    assert h.state is State.BOUND
+    actions = h.handle(ConfigRefused(h.now, "address outside AllowedAddresses=",
+                                     in_use=True))
+    assert of_type(actions, RemoveLease) == [RemoveLease(lease)]  # type: ignore[arg-type]
+    assert of_type(actions, PersistLease) == [PersistLease(None)]
+    [event] = of_type(actions, LeaseEvent)
+    assert (event.kind, event.detail) == (LeaseEventKind.REFUSED,
+                                          "address outside AllowedAddresses=")
+    assert h.state is State.INIT and h.client.lease is None
+    h, _ = _renewal_acked()
+    assert h.handle(ConfigRefused(h.now, "too late", in_use=True)) == []
+    assert h.state is State.RENEWING
+
+
 def _renewal_acked() -> tuple[Harness, Lease]:
     """Bound, then RENEWING at T1, and the server's ACK in: netconf is applying it."""
     h = bound()

@@ -169,6 +169,11 @@ def engine_dispatch_netconf(svc: EngineService, msg: ipc.Message) -> None:
     if pending.kind == "apply" and pending.client == svc.ledger.client:  # (not a replaced
         # client's: the new one's own answer is to come)
         svc.feed(ConfigRefused(now, msg.reason, failed=msg.status is ipc.ResultStatus.FAILED))
+    elif pending.kind == "reapply" and pending.client == svc.ledger.client \
+            and msg.status is ipc.ResultStatus.REFUSED and pending.lease == svc.ledger.applied:
+        # the lease in use, which netconf's policy refuses now (a changed configuration):
+        # it goes now, not at the server's next ACK
+        svc.feed(ConfigRefused(now, msg.reason, in_use=True))
 
 
 def _reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") -> bytes:

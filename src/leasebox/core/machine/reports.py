@@ -116,6 +116,9 @@ def config_refused(ctx: Context, event: Event) -> None:
     same."""
     if not isinstance(event, ConfigRefused):
         raise TypeError(f"bug: {event!r} in config_refused")
+    if event.in_use:
+        _in_use_refused(ctx, event)
+        return
     if not _answer_is_current(ctx):
         return
     refused = ctx.applied
@@ -141,6 +144,24 @@ def config_refused(ctx: Context, event: Event) -> None:
         steps.clear_exchange(ctx)
     else:
         steps.restart_after_failure(ctx)
+
+
+def _in_use_refused(ctx: Context, event: ConfigRefused) -> None:
+    """netconf's policy, changed since the lease was applied (AllowedAddresses= edited, then
+    the engine restarted), refuses the lease in use, sent to it again: it goes now, as a
+    refused lease does, not at the server's next ACK. Only a bound lease with no apply of
+    its own under way: else the answer to that apply decides."""
+    lease = ctx.applied
+    if lease is None or ctx.applies_pending or event.failed \
+            or ctx.state not in (State.BOUND, State.RENEWING, State.REBINDING):
+        return
+    steps.remove(ctx)
+    steps.forget(ctx)
+    ctx.actions.append(LeaseEvent(LeaseEventKind.REFUSED, lease, event.reason))
+    steps.avoid(ctx, lease)
+    ctx.lease = None
+    ctx.previous_address = None
+    steps.restart_after_failure(ctx)
 
 
 def _renewal_kept(ctx: Context, failed: Lease) -> bool:

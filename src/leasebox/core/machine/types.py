@@ -96,11 +96,14 @@ class ConfigApplied:
 @record
 class ConfigRefused:
     """netconf did not apply the lease: out of its policy, or (`failed`) the kernel said no
-    and netconf rolled back what it had added (the link went away under it, say)."""
+    and netconf rolled back what it had added (the link went away under it, say).
+    `in_use`: not an answer to an ApplyLease, but to the lease in use, which the adapter
+    sent netconf again (an engine restarted after an edit of netconf's policy), refused."""
 
     now: float
     reason: str
     failed: bool = False
+    in_use: bool = False
 
 
 @record
