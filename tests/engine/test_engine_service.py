@@ -1706,7 +1706,7 @@ def test_a_leave_of_an_engine_that_never_had_a_lease_asks_netconf_nothing(rig: R
     waited for) to answer "nothing was applied"."""
     assert rig.sent().message_type is wire.MessageType.DISCOVER
     assert rig.control(control.Command.LEAVE)["ok"] is True
-    assert dispatch.pending_removals(rig.svc) == frozenset()
+    assert rig.svc.ledger.pending_removals() == frozenset()
     rig.netconf.settimeout(0.2)
     with pytest.raises(TimeoutError):
         rig.netconf.accept()

@@ -125,7 +125,7 @@ def engine_dispatch_io(svc: EngineService, msg: ipc.Message) -> None:
                 # The leave that came before the client asked for the configuration to go:
                 # a predecessor's, which netconf may still hold (with a lease file), goes
                 # now that the link is there (none went with it), as a client's would have.
-                remove_unknown(svc, svc.clock())
+                svc.remove_unknown(svc.clock())
         case ipc.Frames(frames):
             for data in frames:
                 _frame(svc, data)
@@ -253,16 +253,7 @@ def _leave(svc: EngineService, shutdown: bool, now: float) -> None:
         # started later (a replaced link), days after the lease ran out
         svc.ledger.applied = None
     else:
-        remove_unknown(svc, now)
-
-
-def remove_unknown(svc: EngineService, now: float) -> None:
-    """After a leave or release that took the configuration off: when the state machine
-    asked for no removal, ask netconf anyway if what it holds is not known here. A removal
-    netconf did not carry out before (a release's, an earlier leave's) is asked for again,
-    so that this one too says how it ends; and an engine that started without its live
-    state (svc.netconf_unsure) does not know the address a predecessor applied."""
-    svc.remove_unknown(now)
+        svc.remove_unknown(now)
 
 
 def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
@@ -291,19 +282,14 @@ def engine_dispatch_control(svc: EngineService, data: bytes) -> bytes:
                 # operator's release, which a crash or an upgrade's restart must keep
                 svc.live.resume()
                 svc.feed(ReleaseRequested(now))
-                remove_unknown(svc, now)
+                svc.remove_unknown(now)
         case control.Command.LEAVE | control.Command.SHUTDOWN:
             _leave(svc, req.command is control.Command.SHUTDOWN, now)
     return _reply(True, status(svc, svc.clock()))
 
 
-def pending_removals(svc: EngineService) -> frozenset[int]:
-    """The request ids of the removals netconf has not answered yet."""
-    return svc.ledger.pending_removals()
-
-
 def leave_reply(svc: EngineService, removals: frozenset[int]) -> bytes:
-    """The answer to a leave that waited for its removals (`removals`, pending_removals
+    """The answer to a leave that waited for its removals (`removals`, ledger.pending_removals
     right after it): the status once netconf confirmed them all; an error when netconf
     could not carry one out, and a warning with the status when it has not answered yet,
     so that the caller (the target's stop job, through leaseboxctl) does not take a link

@@ -498,7 +498,7 @@ class Loop:
             # Answer once netconf has confirmed the removal, so that the caller (the
             # launcher, or the target's stop job) knows the link is clean when it returns.
             self.stop_waiters.append((conn, self.svc.clock() + STOP_GRACE,
-                                      dispatch.pending_removals(self.svc)))
+                                      self.svc.ledger.pending_removals()))
             return
         self._reply(conn, reply)
 

@@ -133,7 +133,7 @@ class EngineService:
         # its live state (a stop of the engine alone empties the FDSTORE; io's next
         # connection starts it again), from the lease file, and netconf has confirmed
         # nothing since. A leave or release then asks netconf to remove whatever it holds
-        # (dispatch.remove_unknown).
+        # (remove_unknown).
         self.netconf_unsure = False
         # an operator's leave came before io's first report made the client: that client
         # starts idle (STOPPED), as a client that existed would have stayed; None: none
@@ -540,9 +540,12 @@ class EngineService:
     # ---- to netconf ----------------------------------------------------------------------
 
     def remove_unknown(self, now: float) -> None:
-        """Ask netconf to remove what it holds that this engine does not know of: a
-        removal it failed before, or a predecessor's (netconf_unsure). See
-        dispatch.remove_unknown."""
+        """After a leave or release that took the configuration off (and when a lease file
+        is forgotten: _remembered_gone): when the state machine asked for no removal, ask
+        netconf anyway if what it holds is not known here. A removal netconf did not carry
+        out before (a release's, an earlier leave's) is asked for again, so that this one
+        too says how it ends; and an engine that started without its live state
+        (netconf_unsure) does not know the address a predecessor applied."""
         if (self.removal_failed is None and not self.netconf_unsure) \
                 or self.ledger.pending_removals():
             return
