@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,3 +200,62 @@ def test_without_journald_the_line_goes_to_stderr(
     finally:
         sink.close()
     assert capsys.readouterr().err == "<3>text\n"
+
+
+def _fill(path: str) -> int:
+    """Queue datagrams at `path` until its queue is full, as a journald that stopped
+    reading leaves it; how many."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as filler:
+        for n in range(100_000):
+            try:
+                filler.sendto(b"MESSAGE=filler\n", socket.MSG_DONTWAIT, path)
+            except BlockingIOError:
+                return n
+    raise AssertionError("the queue never filled")
+
+
+def test_a_stalled_journald_costs_one_wait_then_lines_are_lost_and_counted(
+        journal: tuple[socket.socket, Logger, JournalSink],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    sock, logger, sink = journal
+    monkeypatch.setattr(runtime_log, "STALL_WAIT", 0.3)
+    queued = _fill(sink.path)
+    t0 = time.monotonic()
+    first = threading.Thread(target=logger.info, args=("first",), daemon=True)
+    first.start()  # waits for room, then gives up (a thread: blocked, it would hang the test)
+    first.join(5)
+    assert not first.is_alive()
+    waited = time.monotonic() - t0
+    assert 0.3 <= waited < 3.0
+    t0 = time.monotonic()
+    logger.info("second")
+    logger.info("third")
+    assert time.monotonic() - t0 < 0.2  # no second wait while journald does not read
+    assert capsys.readouterr().err == ""  # stderr is a stream to the same journald
+    for _ in range(queued):  # journald reads again
+        assert _parse_entry(sock.recv(65536))["MESSAGE"] == b"filler"
+    logger.warning("fourth")
+    note, line = _parse_entry(sock.recv(65536)), _parse_entry(sock.recv(65536))
+    assert note["MESSAGE"] == b"journald did not read for a while: 3 log line(s) lost"
+    assert (note["PRIORITY"], note["SYSLOG_IDENTIFIER"]) == (b"4", b"leasebox-test")
+    assert line["MESSAGE"] == b"fourth"
+    logger.info("fifth")  # and no note any more
+    assert _parse_entry(sock.recv(65536))["MESSAGE"] == b"fifth"
+
+
+def test_a_journald_that_catches_up_in_time_loses_nothing(
+        journal: tuple[socket.socket, Logger, JournalSink]) -> None:
+    sock, logger, sink = journal
+    queued = _fill(sink.path)
+    drained: list[bytes] = []
+
+    def read_soon() -> None:
+        time.sleep(0.2)
+        drained.extend(sock.recv(65536) for _ in range(queued))
+
+    reader = threading.Thread(target=read_soon)
+    reader.start()
+    logger.info("waited for")  # within STALL_WAIT: sent once there is room
+    reader.join(5)
+    assert len(drained) == queued and sink.dropped == 0
+    assert _parse_entry(sock.recv(65536))["MESSAGE"] == b"waited for"

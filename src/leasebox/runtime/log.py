@@ -38,6 +38,8 @@ from leasebox.core.log import (
 )
 
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
+STALL_WAIT = 1.0  # longest one line waits for room in journald's queue (then: dropped)
+STALL_RETRY = 0.01
 
 
 def library_threshold(name: str) -> int:
@@ -78,7 +80,14 @@ class JournalSink:
     SOURCE_MONOTONIC_USEC= is CLOCK_MONOTONIC when the line was logged, in µs, the clock of
     journald's own __MONOTONIC_TIMESTAMP=, which is when journald received it: on busy
     cores that comes milliseconds later, and the three processes' lines can arrive out of
-    the order they were logged in (`journalctl -o json` shows both)."""
+    the order they were logged in (`journalctl -o json` shows both).
+
+    A journald that stops reading (stalled on its storage, or starved of CPU) must not stop
+    the process: a line waits at most STALL_WAIT for room in its socket's queue, and after
+    such a wait the lines are dropped, one try each, until journald takes one again; then
+    an entry says how many were lost. (Blocking, the engine would renew nothing and its
+    watchdog would kill it, again and again while the stall lasts; stderr is no way out,
+    as it is a stream to the same journald.)"""
 
     def __init__(self, identifier: str, path: str = JOURNAL_SOCKET,
                  fields: Callable[[], dict[str, str]] = dict) -> None:
@@ -86,6 +95,7 @@ class JournalSink:
         self.path = path
         self.process_fields = fields
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.dropped = 0  # lines lost since journald last took one (0: not stalled)
 
     def __call__(self, record: Record) -> None:
         try:
@@ -106,9 +116,28 @@ class JournalSink:
                 pass
 
     def _send(self, entry: bytes) -> None:
+        if self.dropped:  # stalled: no wait, until journald takes a line again
+            if not self._offer(journal_entry({
+                    "MESSAGE": f"journald did not read for a while: {self.dropped} log "
+                               "line(s) lost", "PRIORITY": str(syslog_priority(WARNING)),
+                    "SYSLOG_IDENTIFIER": self.identifier, "LOGGER": "leasebox.log"})):
+                self.dropped += 1
+                return
+            self.dropped = 0
+        deadline = time.monotonic() + STALL_WAIT
+        while not self._offer(entry):
+            if time.monotonic() >= deadline:
+                self.dropped = 1
+                return
+            time.sleep(STALL_RETRY)
+
+    def _offer(self, entry: bytes) -> bool:
+        """Send `entry` without waiting: False if journald's queue is full."""
         try:
-            self.sock.sendto(entry, self.path)
-            return
+            self.sock.sendto(entry, socket.MSG_DONTWAIT, self.path)
+            return True
+        except BlockingIOError:
+            return False
         except OSError as exc:
             if exc.errno not in (errno.EMSGSIZE, errno.ENOBUFS):
                 raise
@@ -120,7 +149,10 @@ class JournalSink:
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
                         | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
             self.sock.sendmsg([], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                    array.array("i", [fd]))], 0, self.path)
+                                    array.array("i", [fd]))], socket.MSG_DONTWAIT, self.path)
+            return True
+        except BlockingIOError:
+            return False
         finally:
             os.close(fd)
 
