@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from leasebox import ipc
 from leasebox.core import events, wire
 from leasebox.core import log as core_log
-from leasebox.core.log import INFO, WARNING
+from leasebox.core.log import ERROR, INFO, WARNING
 from leasebox.core.machine import replies
 from leasebox.core.machine.types import ClientConfig, Lease, LeaseEventKind, State
 from leasebox.core.record import replace
@@ -422,6 +422,33 @@ def test_the_engines_stop_writes_the_renewal_the_file_has_not_had(rig: Rig) -> N
     stored = leasefile.load(str(rig.state_dir), now_mono=rig.clock.now,
                             now_wall=WALL0 + rig.clock.now, min_lease_time=0)
     assert isinstance(stored, Lease) and stored.expires_at > rig.clock.now + 500
+
+
+def test_a_lease_file_that_cannot_be_written_is_said_once_and_tried_again(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch, logs: Logs) -> None:
+    """A full /var: each renewal tries the file again (the disk may have room again), and
+    the error is said once, not at every renewal of a short lease; the recovery too."""
+    stored: list[Lease] = []
+    real_store = leasefile.store
+
+    def full(directory: str, lease: Lease, acquired_wall: float) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(leasefile, "store", full)
+    bind_short(rig)
+    for _ in range(3):
+        renew_short(rig)
+    errors = [r.text() for r in logs.at_least(ERROR, "leasebox.engine")]
+    assert errors == ["cannot write the lease file: [Errno 28] No space left on device "
+                      "(tried again at each renewal)"]
+
+    def store(directory: str, lease: Lease, acquired_wall: float) -> None:
+        stored.append(lease)
+        real_store(directory, lease, acquired_wall)
+    monkeypatch.setattr(leasefile, "store", store)
+    renew_short(rig)
+    assert len(stored) == 1 and (rig.state_dir / leasefile.FILENAME).exists()
+    assert "the lease file is written again" in logs.text
+    assert len(logs.at_least(ERROR, "leasebox.engine")) == 1
 
 
 def test_a_status_line_unchanged_is_not_sent_again(rig: Rig,
@@ -1514,6 +1541,22 @@ def test_a_remembered_lease_dropped_unapplied_takes_a_predecessors_with_it(
     assert sent.message_type is wire.MessageType.DISCOVER and rig.svc.netconf_unsure
     assert rig.svc.netconf is None and not rig.svc.ledger.pending
     assert (rig.state_dir / leasefile.FILENAME).exists()
+
+
+def test_a_lease_file_that_cannot_go_keeps_no_predecessors_address(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: Logs) -> None:
+    """/var remounted read-only (ext4's errors=remount-ro) while the engine restarted from
+    its lease file: the NAK's removal of what the predecessor applied does not wait on the
+    file, and the journal says what failed."""
+    rig = _cold_restart(tmp_path)
+
+    def read_only(directory: str) -> None:
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(leasefile, "forget", read_only)
+    rig.reply(nak(rig.sent()))
+    removed_by_netconf(rig)
+    assert not rig.svc.netconf_unsure
+    assert "cannot remove the lease file: [Errno 30] Read-only file system" in logs.text
 
 
 def _cold_restart(tmp_path: Path) -> Rig:

@@ -162,6 +162,7 @@ class EngineService:
         self.stored: tuple[IPv4Address, IPv4Address] | None = None
         self.stored_at = 0.0
         self.unstored: Lease | None = None
+        self.file_error = ""  # the last write or removal of it that failed, said once
         self.on_io_change: Callable[[], None] = lambda: None
         self.on_netconf_change: Callable[[], None] = lambda: None
 
@@ -455,14 +456,24 @@ class EngineService:
         try:
             if lease is None:
                 leasefile.forget(self.settings.state_dir)
-                self._remembered_gone(now)
             else:
                 leasefile.store(self.settings.state_dir, lease,
                                 self.wall() - (now - lease.acquired_at))
                 self.stored, self.stored_at = key, now
         except (OSError, leasefile.LeaseFileError) as exc:
             # The lease still works without the file; only the next cold start is slower.
-            log.error("cannot write the lease file: %s", exc)
+            # Tried again at each change and renewal (a full or read-only /var may come
+            # back), said once: a short lease would repeat it every minute.
+            error = f"cannot {'write' if lease else 'remove'} the lease file: {exc}"
+            if error != self.file_error:
+                log.error("%s (tried again at each renewal)", error)
+            self.file_error = error
+        else:
+            if self.file_error:
+                log.info("the lease file is %s again", "written" if lease else "removed")
+                self.file_error = ""
+        if lease is None:  # whether or not the file could go (a /var remounted read-only)
+            self._remembered_gone(now)
 
     def store_renewal(self) -> None:
         """At the stop: the file gets the last renewal it has not had (LEASE_FILE_REFRESH),
