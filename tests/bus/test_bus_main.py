@@ -5,6 +5,7 @@ exits when it has held nothing for its idle time."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -18,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from leasebox import ipc
+from leasebox.core.log import ERROR
 from leasebox.ipc import channel
 from tests import activation
 from tests.bus.test_bus_dbus import PrivateBus, needs_fakes
+from tests.conftest import Logs
 from tests.waiting import wait_for
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -195,4 +198,41 @@ def test_no_netconf_can_keep_the_others_out(tmp_path: Path) -> None:
     finally:
         for c in clients:
             c.close()
+        listener.close()
+
+
+def test_a_state_directory_that_cannot_be_written_is_said_once(
+        tmp_path: Path, logs: Logs) -> None:
+    """/run full: the bus tries its state files again at each turn of its loop (at least
+    every watchdog interval) and says so once, not every 15 s; and says when it could."""
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.links import Links
+    from leasebox.bus.services import BusServices
+    from leasebox.bus.statefile import StateDir
+    from leasebox.core.log import Logger
+
+    class FullRun(StateDir):
+        full = True
+
+        def save(self, links: Links, now: float) -> None:
+            if self.full:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().save(links, now)
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    state = FullRun(str(tmp_path / "st"))
+    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
+                       BusServices("unix:path=/nonexistent"), state, Logger("test.bus"),
+                       idle=0)
+    try:
+        for _ in range(3):
+            bus._save()
+        assert [r.text() for r in logs.at_least(ERROR, "test.bus")] == [
+            f"cannot write {tmp_path / 'st'}: [Errno 28] No space left on device "
+            "(will try again)"]
+        state.full = False
+        bus._save()
+        assert f"{tmp_path / 'st'} written again" in logs.text
+        assert len(logs.at_least(ERROR, "test.bus")) == 1
+    finally:
         listener.close()

@@ -85,6 +85,7 @@ class Bus:
         self.watched: Connection | None = None
         self.last_activity = time.monotonic()
         self.last_status = ""
+        self.save_error = ""  # the state directory's last failure, said once
         self.watchdog = sd.watchdog_interval()
         self.signals = StopSignals()
         self.sel.register(listener, selectors.EVENT_READ, "listener")
@@ -186,8 +187,15 @@ class Bus:
         now = time.monotonic()
         try:
             self.state.save(self.links, now)
-        except OSError as exc:
-            self.log.error("cannot write %s: %s", self.state.directory, exc)
+        except OSError as exc:  # tried again each turn (a full /run may have room again)
+            error = f"cannot write {self.state.directory}: {exc}"
+            if error != self.save_error:
+                self.log.error("%s (will try again)", error)
+            self.save_error = error
+        else:
+            if self.save_error:
+                self.log.info("%s written again", self.state.directory)
+                self.save_error = ""
         status = self.links.summary(now)
         for target in Target:
             error = self.links.retry[target].error
