@@ -236,3 +236,50 @@ def test_a_state_directory_that_cannot_be_written_is_said_once(
         assert len(logs.at_least(ERROR, "test.bus")) == 1
     finally:
         listener.close()
+
+
+def test_a_full_descriptor_table_pauses_the_listener_not_the_bus(
+        tmp_path: Path, logs: Logs) -> None:
+    """accept() failing for want of descriptors was fatal to the bus; now its listener is
+    left alone for ACCEPT_PAUSE (the connection waits in the backlog), then served."""
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.links import Links
+    from leasebox.bus.services import BusServices
+    from leasebox.bus.statefile import StateDir
+    from leasebox.core.log import Logger
+
+    class FullTable(socket.socket):
+        full = True
+
+        def accept(self) -> tuple[socket.socket, object]:
+            if self.full:
+                raise OSError(errno.ENFILE, "Too many open files in system")
+            return super().accept()
+
+    path = str(tmp_path / "bus.sock")
+    listener = FullTable(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(4)
+    listener.setblocking(False)
+    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
+                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
+                       Logger("test.bus"), idle=0)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        client.connect(path)
+        bus._accept()
+        assert "cannot accept a connection: Too many open files in system; trying again " \
+            "in 1 s" in logs.text
+        assert not bus.clients and bus.accept_paused is not None
+        timeout = bus._timeout(time.monotonic())
+        assert timeout is not None and timeout <= bus_main.ACCEPT_PAUSE
+        listener.full = False
+        bus._resume_accepting(time.monotonic())  # too early
+        assert bus.accept_paused is not None
+        bus._resume_accepting(time.monotonic() + bus_main.ACCEPT_PAUSE)
+        assert bus.accept_paused is None and bus.sel.get_key(listener).data == "listener"
+        bus._accept()
+        assert len(bus.clients) == 1
+    finally:
+        client.close()
+        listener.close()

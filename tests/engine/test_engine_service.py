@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -43,7 +44,7 @@ from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.ctl.dispatch import environment
 from leasebox.engine import dispatch, journal, leasefile, service
 from leasebox.engine.livestate import LiveState
-from leasebox.engine.main import STOP_GRACE, Loop
+from leasebox.engine.main import ACCEPT_PAUSE, STOP_GRACE, Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
 from leasebox.runtime import sd
@@ -207,6 +208,49 @@ def control_loop(rig: Rig) -> Iterator[tuple[Loop, socket.socket, socket.socket]
         yield loop, ctl, conn
     finally:
         for sock in (listener, other, ctl, conn, loop.wake_r, loop.wake_w):
+            sock.close()
+        loop.alarm.close()
+
+
+class _FullTable(socket.socket):
+    """A listener whose accept() fails as with the process's descriptors all in use."""
+    full = True
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if self.full:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().accept()
+
+
+def test_a_full_descriptor_table_pauses_the_listener_not_the_engine(
+        rig: Rig, tmp_path: Path, logs: Logs) -> None:
+    """accept() failing for want of descriptors (the system's: ENFILE) was fatal to the
+    engine. The connection waits in the backlog, so the listener stays readable: the loop
+    leaves it alone for ACCEPT_PAUSE, then takes the connection."""
+    listener = _FullTable(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(tmp_path / "engine.sock"))
+    listener.listen(4)
+    listener.setblocking(False)
+    io_end = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    io_end.connect(str(tmp_path / "engine.sock"))
+    loop = Loop(rig.svc, listener, None)
+    old_io = rig.svc.io
+    try:
+        loop._sync_registrations()
+        assert listener in loop.registered
+        loop._accept_io()
+        assert "cannot accept a data connection: Too many open files; trying again in 1 s" \
+            in logs.text
+        loop._sync_registrations()
+        assert listener not in loop.registered and loop._timeout() <= ACCEPT_PAUSE
+        listener.full = False
+        rig.clock.now += ACCEPT_PAUSE
+        loop._sync_registrations()
+        assert listener in loop.registered
+        loop._accept_io()
+        assert rig.svc.io is not None and rig.svc.io is not old_io
+    finally:
+        for sock in (listener, io_end, loop.wake_r, loop.wake_w):
             sock.close()
         loop.alarm.close()
 

@@ -48,6 +48,9 @@ MAX_CLIENTS = 64
 # dropped, and one uid holds a few at most, so that no netconf can keep the others out
 CLIENT_TIMEOUT = 10.0
 MAX_PER_UID = 4
+# accept() failed for want of descriptors or memory: the connection waits in the backlog,
+# which polls readable all along; the listener is left alone this long rather than spun on
+ACCEPT_PAUSE = 1.0
 TARGET_OF = {RESOLVED.bus_name: Target.RESOLVED, TIMESYNCD.bus_name: Target.TIMESYNCD}
 
 
@@ -86,6 +89,7 @@ class Bus:
         self.last_activity = time.monotonic()
         self.last_status = ""
         self.save_error = ""  # the state directory's last failure, said once
+        self.accept_paused: float | None = None  # the listener left alone until then
         self.watchdog = sd.watchdog_interval()
         self.signals = StopSignals()
         self.sel.register(listener, selectors.EVENT_READ, "listener")
@@ -119,6 +123,12 @@ class Bus:
         try:
             conn, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # EMFILE, ENFILE, ENOMEM: said, not fatal
+            self.log.warning("cannot accept a connection: %s; trying again in %g s",
+                             exc.strerror, ACCEPT_PAUSE)
+            self.sel.unregister(self.listener)
+            self.accept_paused = time.monotonic() + ACCEPT_PAUSE
             return
         if len(self.clients) >= MAX_CLIENTS:
             self.log.warning("too many connections: refusing one")
@@ -221,6 +231,11 @@ class Bus:
             self.services.close()
             self.links.connection_lost(now, f"lost the system bus: {exc}")
 
+    def _resume_accepting(self, now: float) -> None:
+        if self.accept_paused is not None and now >= self.accept_paused:
+            self.accept_paused = None
+            self.sel.register(self.listener, selectors.EVENT_READ, "listener")
+
     def _timeout(self, now: float) -> float | None:
         waits = [w for w in (self.watchdog,) if w is not None]
         deadline = self.links.next_deadline()
@@ -230,6 +245,8 @@ class Bus:
             waits.append(max(0.0, self.last_activity + self.idle - now))
         if self.opened:
             waits.append(max(0.0, min(self.opened.values()) + CLIENT_TIMEOUT - now))
+        if self.accept_paused is not None:
+            waits.append(max(0.0, self.accept_paused - now))
         return min(waits) if waits else None
 
     def _busy(self) -> bool:
@@ -255,6 +272,7 @@ class Bus:
                               self.idle)
                 sd.notify("STOPPING=1", "STATUS=idle; started again on demand")
                 return EX_OK
+            self._resume_accepting(now)
             # a NameOwnerChanged that came in during the last calls is read already
             try:
                 queued = self.watched is not None and self.watched.queued()

@@ -43,6 +43,10 @@ log = Logger("leasebox.engine")
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
+# accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOMEM): the
+# connection waits in the listener's backlog, which polls readable all along; the loop
+# leaves that listener alone this long rather than spin on it
+ACCEPT_PAUSE = 1.0
 # io's messages handled a wake-up: until this many frames (io reads as many in one; a
 # FRAMES message holds up to ipc.MAX_FRAMES, so a wake-up handles fewer than twice this)
 IO_BURST = 64
@@ -261,6 +265,7 @@ class Loop:
         self.terminate = False
         self.wake_r, self.wake_w = socket.socketpair()
         self.registered: dict[socket.socket, Callable[[], None]] = {}
+        self.accept_paused: dict[socket.socket, float] = {}  # listener -> until (ACCEPT_PAUSE)
         self.alarm = boottime.Alarm()  # wakes the loop when a deadline passed in suspend
 
     def run(self) -> int:
@@ -305,15 +310,16 @@ class Loop:
         self.terminate = True
 
     def _sync_registrations(self) -> None:
-        want: dict[socket.socket, Callable[[], None]] = {
-            self.wake_r: self._drain_wakeup,
-            self.io_listener: self._accept_io,
-        }
+        now = self.svc.clock()
+        self.accept_paused = {ls: t for ls, t in self.accept_paused.items() if t > now}
+        want: dict[socket.socket, Callable[[], None]] = {self.wake_r: self._drain_wakeup}
+        if self.io_listener not in self.accept_paused:
+            want[self.io_listener] = self._accept_io
         if self.svc.io is not None:
             want[self.svc.io] = self._recv_io
         if self.svc.netconf is not None:
             want[self.svc.netconf] = self._recv_netconf
-        if self.control_listener is not None:
+        if self.control_listener is not None and self.control_listener not in self.accept_paused:
             want[self.control_listener] = self._accept_control
         for client in self.control_clients.clients:
             want[client] = self._make_control_reader(client)
@@ -338,6 +344,7 @@ class Loop:
         if self.watchdog is not None:
             deadlines.append(self.watchdog_at)
         deadlines += [d for _, d, _ in self.stop_waiters]
+        deadlines += self.accept_paused.values()
         idle = self.control_clients.next_deadline()
         if idle is not None:
             deadlines.append(idle)
@@ -375,10 +382,23 @@ class Loop:
 
     # ---- io --------------------------------------------------------------------------------
 
-    def _accept_io(self) -> None:
+    def _accept(self, listener: socket.socket, what: str) -> socket.socket | None:
+        """A new connection, or None: none waiting, or none to be had for a while (a full
+        descriptor table, the process's or the system's: said, not fatal)."""
         try:
-            conn, _ = self.io_listener.accept()
+            conn, _ = listener.accept()
         except BlockingIOError:
+            return None
+        except OSError as exc:
+            log.warning("cannot accept a %s connection: %s; trying again in %g s", what,
+                        exc.strerror, ACCEPT_PAUSE)
+            self.accept_paused[listener] = self.svc.clock() + ACCEPT_PAUSE
+            return None
+        return conn
+
+    def _accept_io(self) -> None:
+        conn = self._accept(self.io_listener, "data")
+        if conn is None:
             return
         peer = peers.peer_credentials(conn)
         if not peers.engine_admits_io(peer, os.geteuid(), os.getegid()):
@@ -439,9 +459,8 @@ class Loop:
 
     def _accept_control(self) -> None:
         assert self.control_listener is not None
-        try:
-            conn, _ = self.control_listener.accept()
-        except BlockingIOError:
+        conn = self._accept(self.control_listener, "control")
+        if conn is None:
             return
         peer = peers.peer_credentials(conn)
         admitted = peers.engine_admits_control(peer, peers.peer_groups(conn), os.geteuid(),
