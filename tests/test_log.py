@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
 import struct
 import threading
@@ -259,3 +260,23 @@ def test_a_journald_that_catches_up_in_time_loses_nothing(
     reader.join(5)
     assert len(drained) == queued and sink.dropped == 0
     assert _parse_entry(sock.recv(65536))["MESSAGE"] == b"waited for"
+
+
+def test_ios_sigterm_during_a_stalled_log_line_still_stops_io(
+        journal: tuple[socket.socket, Logger, JournalSink]) -> None:
+    """io's SIGTERM handler raises Stop wherever io is; a log line waiting for journald
+    (up to STALL_WAIT) is where it lands when journald stalls, and the sinks' handlers
+    for Exception must not swallow it."""
+    from leasebox.io.loop import Stop
+    from leasebox.io.main import _on_sigterm
+    _, logger, sink = journal
+    _fill(sink.path)
+    saved = signal.signal(signal.SIGTERM, _on_sigterm)
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        timer.start()
+        with pytest.raises(Stop):
+            logger.info("waiting for journald")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, saved)

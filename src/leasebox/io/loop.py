@@ -76,8 +76,13 @@ _LINK_DOWN_ERRNOS = (errno.ENETDOWN, errno.ENXIO, errno.ENODEV)
 _ENGINE_GONE = (BrokenPipeError, ConnectionResetError)
 
 
-class Stop(Exception):
-    """Leave the loop with this exit code; `reason` is the one line logged."""
+class Stop(BaseException):
+    """Leave the loop with this exit code; `reason` is the one line logged.
+
+    Not an Exception: SIGTERM raises it wherever io is (main._on_sigterm), which may be
+    inside a handler for Exception, such as the log sinks' (a log line never takes its
+    process down): there it was swallowed, the line went to stderr, and io ran on until
+    systemd's SIGKILL (a stalled journald held a line long enough for that)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
