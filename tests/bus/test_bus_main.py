@@ -203,8 +203,9 @@ def test_no_netconf_can_keep_the_others_out(tmp_path: Path) -> None:
 
 def test_a_state_directory_that_cannot_be_written_is_said_once(
         tmp_path: Path, logs: Logs) -> None:
-    """/run full: the bus tries its state files again at each turn of its loop (at least
-    every watchdog interval) and says so once, not every 15 s; and says when it could."""
+    """/run full or read-only: the bus tries its state files again at each turn of its
+    loop (at least every watchdog interval) and says so once, not every 15 s; and says when
+    it could."""
     from leasebox.bus import main as bus_main
     from leasebox.bus.links import Links
     from leasebox.bus.services import BusServices
@@ -214,9 +215,12 @@ def test_a_state_directory_that_cannot_be_written_is_said_once(
     class FullRun(StateDir):
         full = True
 
+        tries = 0
+
         def save(self, links: Links, now: float) -> None:
-            if self.full:
-                raise OSError(errno.ENOSPC, "No space left on device")
+            if self.full:  # as a read-only /run says it: with each try's file
+                self.tries += 1
+                raise OSError(errno.EROFS, "Read-only file system", f"/run/x.{self.tries}")
             super().save(links, now)
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -228,7 +232,7 @@ def test_a_state_directory_that_cannot_be_written_is_said_once(
         for _ in range(3):
             bus._save()
         assert [r.text() for r in logs.at_least(ERROR, "test.bus")] == [
-            f"cannot write {tmp_path / 'st'}: [Errno 28] No space left on device "
+            f"cannot write {tmp_path / 'st'}: [Errno 30] Read-only file system: '/run/x.1' "
             "(will try again)"]
         state.full = False
         bus._save()

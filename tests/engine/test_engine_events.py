@@ -15,6 +15,7 @@ from leasebox.core.record import replace
 from leasebox.core.values import MAX_DNS, MAX_DOMAINS, MAX_NTP, MAX_ROUTES, Route
 from leasebox.ctl.dispatch import decode_event, environment
 from leasebox.engine import events, leasefile
+from leasebox.runtime import atomicfile
 from tests.conftest import Logs
 from tests.machine.machine_helpers import Harness
 
@@ -278,3 +279,26 @@ def test_a_start_removes_what_an_earlier_engine_left_hidden(tmp_path: Path,
     events.EventQueue(str(tmp_path), "eth0")
     assert sorted(p.name for p in queue.iterdir()) == ["000000000002.json"]
     assert not [r for r in logs.at_least(WARNING, "leasebox.engine")]
+
+
+def test_an_event_that_cannot_be_queued_is_said_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: Logs) -> None:
+    """A read-only /var: each event is tried (it may come back), said once, not at every
+    renewal; and said when events are queued again."""
+    lease = Harness().acquire()
+    queue = events.EventQueue(str(tmp_path), "eth0")
+    tries = iter(range(100))
+    real_write = atomicfile.write_atomic
+
+    def read_only(directory: str, name: str, data: bytes, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system", f"{directory}/.{name}.{next(tries)}")
+    monkeypatch.setattr(atomicfile, "write_atomic", read_only)
+    for kind in (LeaseEventKind.ACQUIRED, LeaseEventKind.RENEWED, LeaseEventKind.RENEWED):
+        queue.add(kind, lease)
+    errors = [r.text() for r in logs.at_least(WARNING, "leasebox.engine")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "cannot queue the bound event for the dispatcher: [Errno 30] Read-only file system")
+    monkeypatch.setattr(atomicfile, "write_atomic", real_write)
+    queue.add(LeaseEventKind.RENEWED, lease)
+    assert "lease events reach the dispatcher again (the renewed event)" in logs.text
+    assert len(os.listdir(tmp_path / "events")) == 1

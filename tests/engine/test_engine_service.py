@@ -475,15 +475,19 @@ def test_a_lease_file_that_cannot_be_written_is_said_once_and_tried_again(
     stored: list[Lease] = []
     real_store = leasefile.store
 
+    tries = itertools.count()
+
     def full(directory: str, lease: Lease, acquired_wall: float) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
+        # as os.open() of the temporary file says it: a new name each try
+        raise OSError(errno.ENOSPC, "No space left on device", f"{directory}/.lease.{next(tries)}")
     monkeypatch.setattr(leasefile, "store", full)
     bind_short(rig)
     for _ in range(3):
         renew_short(rig)
     errors = [r.text() for r in logs.at_least(ERROR, "leasebox.engine")]
-    assert errors == ["cannot write the lease file: [Errno 28] No space left on device "
-                      "(tried again at each renewal)"]
+    assert errors == [f"cannot write the lease file: [Errno 28] No space left on device: "
+                      f"'{rig.state_dir}/.lease.0' (tried again at each renewal)"]
+    assert next(tries) == 4
 
     def store(directory: str, lease: Lease, acquired_wall: float) -> None:
         stored.append(lease)

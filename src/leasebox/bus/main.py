@@ -198,9 +198,9 @@ class Bus:
         try:
             self.state.save(self.links, now)
         except OSError as exc:  # tried again each turn (a full /run may have room again)
-            error = f"cannot write {self.state.directory}: {exc}"
+            error = exc.strerror or str(exc)  # (not the file's name: one of several)
             if error != self.save_error:
-                self.log.error("%s (will try again)", error)
+                self.log.error("cannot write %s: %s (will try again)", self.state.directory, exc)
             self.save_error = error
         else:
             if self.save_error:

@@ -151,6 +151,7 @@ class EventQueue:
         # with too (remembered, or resumed), so that a restart does not make it "bound"
         self.last_address: str | None = None
         self.full_logged = False
+        self.failed = ""  # why the last event could not be queued, said once
         self.hook_mounts = hook_mounts
         self.mountinfo = mountinfo
         self.first_roots = mount_roots(mountinfo)  # the binds as systemd made them
@@ -218,7 +219,18 @@ class EventQueue:
             atomicfile.write_atomic(self.directory, f"{self.seq:012d}.json",
                                     data.encode("ascii"), mode=0o600, durable=False)
         except OSError as exc:
-            log.error("cannot queue the %s event for the dispatcher: %s", event, exc)
+            # (by errno: the text names each try's temporary file) a full or read-only /var
+            # would repeat it at every renewal
+            if exc.strerror != self.failed:
+                log.error("cannot queue the %s event for the dispatcher: %s (the hooks miss "
+                          "the events until one can be queued again)", event, exc)
+            else:
+                log.debug("cannot queue the %s event either", event)
+            self.failed = exc.strerror or str(exc)
+            return
+        if self.failed:
+            log.info("lease events reach the dispatcher again (the %s event)", event)
+            self.failed = ""
 
 
 def _number(name: str) -> int:

@@ -464,9 +464,12 @@ class EngineService:
             # The lease still works without the file; only the next cold start is slower.
             # Tried again at each change and renewal (a full or read-only /var may come
             # back), said once: a short lease would repeat it every minute.
-            error = f"cannot {'write' if lease else 'remove'} the lease file: {exc}"
+            verb = "write" if lease else "remove"
+            # (by errno: the text names the random temporary file of each try)
+            error = f"{verb}: {exc.strerror if isinstance(exc, OSError) else exc}"
             if error != self.file_error:
-                log.error("%s (tried again at each renewal)", error)
+                log.error("cannot %s the lease file: %s%s", verb, exc,
+                          " (tried again at each renewal)" if lease else "")
             self.file_error = error
         else:
             if self.file_error:
