@@ -135,6 +135,24 @@ def test_calls_decode_in_an_independent_implementation(bus: PrivateBus) -> None:
 
 
 @needs_fakes
+def test_the_watchdog_is_pinged_before_each_wait_on_the_bus(bus: PrivateBus) -> None:
+    """Each call waits up to CALL_TIMEOUT, and one turn of the bus's loop may chain many
+    (the connection and its two watches, two calls a link): the loop's watchdog is
+    pinged before each, not only once a turn."""
+    bus.start("resolved")
+    services = BusServices(bus.address)
+    pings: list[None] = []
+    services.before_wait = lambda: pings.append(None)
+    try:
+        services.set_link(7, [A("192.0.2.53")], ["example.com"])
+        assert len(pings) == 5  # connect, 2 watches, SetLinkDNS, SetLinkDomains
+        services.set_link(8, [A("192.0.2.54")], [])
+        assert len(pings) == 7
+    finally:
+        services.close()
+
+
+@needs_fakes
 def test_the_leases_ntp_servers_come_after_the_administrators(bus: PrivateBus) -> None:
     """timesyncd tries its runtime servers instead of those of NTP= in timesyncd.conf: the
     administrator's go first, as with networkd's link servers; a server in both, once."""

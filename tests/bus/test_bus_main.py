@@ -287,3 +287,63 @@ def test_a_full_descriptor_table_pauses_the_listener_not_the_bus(
     finally:
         client.close()
         listener.close()
+
+
+def test_a_connection_carries_one_request(tmp_path: Path) -> None:
+    """netconf asks once a connection. One that sent more and read no reply held the
+    loop up for SEND_TIMEOUT a reply once its socket was full; the bus answers the first
+    and closes."""
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.links import Links
+    from leasebox.bus.services import BusServices
+    from leasebox.bus.statefile import StateDir
+    from leasebox.core.log import Logger
+
+    path = str(tmp_path / "bus.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(4)
+    listener.setblocking(False)
+    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
+                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
+                       Logger("test.bus"), idle=0)
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    client.settimeout(5)
+    try:
+        client.connect(path)
+        bus._accept()
+        [conn] = bus.clients
+        for rid in (1, 2, 3):
+            channel.send(client, ipc.Handoff(rid, "eth9", ipc.Names((), (), ())))
+        bus._serve(conn)
+        assert not bus.clients
+        reply = channel.recv(client, ipc.Peer.BUS, ipc.Peer.NETCONF)
+        assert isinstance(reply, ipc.HandoffResult) and reply.request_id == 1
+        assert client.recv(64) == b""  # closed, the rest unread
+    finally:
+        client.close()
+        listener.close()
+
+
+def test_the_bus_pings_its_watchdog_before_each_wait_on_the_system_bus(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The services' calls (test_bus_dbus) ping the loop's watchdog through before_wait."""
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.links import Links
+    from leasebox.bus.services import BusServices
+    from leasebox.bus.statefile import StateDir
+    from leasebox.core.log import Logger
+    from leasebox.runtime import sd
+
+    sent: list[str] = []
+    monkeypatch.setattr(sd, "notify", lambda *lines: sent.extend(lines))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    services = BusServices("unix:path=/nonexistent")
+    bus = bus_main.Bus(listener, Links(services), services, StateDir(str(tmp_path / "st")),
+                       Logger("test.bus"), idle=0)
+    try:
+        bus.watchdog = 15.0  # as under WatchdogSec=30s
+        services.before_wait()
+        assert sent == ["WATCHDOG=1"]
+    finally:
+        listener.close()

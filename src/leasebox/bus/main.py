@@ -96,6 +96,7 @@ class Bus:
         self.sel.register(self.signals.reader, selectors.EVENT_READ, "wake")
         services.on_connect = self._watch
         services.on_close = lambda conn: self._unwatch()
+        services.before_wait = self._ping_watchdog
 
     def _watch(self, conn: Connection) -> None:
         """A new bus connection: its signals (NameOwnerChanged) wake the loop."""
@@ -106,8 +107,13 @@ class Bus:
         now = time.monotonic()
         for name, target in TARGET_OF.items():
             # whatever was missed while there was no connection: assume it happened
+            self._ping_watchdog()
             self.links.owner_changed(target, conn.owner(name) is not None, now,
                                      reconnected=True)
+
+    def _ping_watchdog(self) -> None:
+        if self.watchdog is not None:
+            sd.notify("WATCHDOG=1")
 
     def _unwatch(self) -> None:
         if self.watched is not None:
@@ -189,7 +195,17 @@ class Bus:
             channel.send(conn, reply)
         except OSError as exc:
             self.log.warning("cannot reply to netconf (pid %d): %s", peer.pid, exc)
-            self._drop(conn)
+        # One request a connection, as netconf asks (handoff.BusClient): more would be a
+        # netconf that may not read its replies, each of which could hold the loop up for
+        # SEND_TIMEOUT while the other interfaces' hand-offs wait. (What else came is read
+        # first: closing on unread data would reset the connection, the reply lost.)
+        conn.setblocking(False)
+        for _ in range(4):
+            try:
+                conn.recv(1)
+            except OSError:
+                break
+        self._drop(conn)
 
     # ---- the loop --------------------------------------------------------------------------
 
@@ -279,8 +295,7 @@ class Bus:
             except (DBusError, OSError):  # a broken stream: _dbus_event meets it, reconnects
                 queued = True
             ready = self.sel.select(0 if queued else self._timeout(now))
-            if self.watchdog is not None:
-                sd.notify("WATCHDOG=1")
+            self._ping_watchdog()
             if queued and not any(key.data == "dbus" for key, _ in ready):
                 self._dbus_event()
             for key, _ in ready:

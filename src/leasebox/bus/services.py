@@ -41,12 +41,18 @@ class BusServices:
         # the event loop watches the connection for signals while it is open
         self.on_connect: Callable[[Connection], None] | None = None
         self.on_close: Callable[[Connection], None] | None = None
+        # before each step that may wait on the bus (CALL_TIMEOUT each): one turn of the
+        # loop can chain many (a connection and its watches, a call per link), more than
+        # the watchdog's interval all told; the loop pings it here
+        self.before_wait: Callable[[], None] = lambda: None
 
     def connection(self) -> Connection:
         if self.conn is None:
+            self.before_wait()
             conn = Connection(self.address)
             try:
                 for name in WATCHED:
+                    self.before_wait()
                     conn.watch_owner(name)
             except BaseException:
                 conn.close()
@@ -66,7 +72,9 @@ class BusServices:
     def _call(self, address: DBusAddress, member: str, signature: str,
               body: tuple[object, ...]) -> tuple[object, ...]:
         try:
-            return self.connection().call(address, member, signature, body)
+            conn = self.connection()
+            self.before_wait()
+            return conn.call(address, member, signature, body)
         except DBusError as exc:
             if not exc.name:  # the connection itself is in doubt: start over next time
                 self.close()
