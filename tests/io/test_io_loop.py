@@ -9,6 +9,7 @@ import errno
 import select
 import socket
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -18,7 +19,7 @@ import pytest
 from leasebox import ipc
 from leasebox.core.log import WARNING, Logger
 from leasebox.io import arp, loop
-from leasebox.io.loop import IoLoop, Sockets
+from leasebox.io.loop import EXIT_FAILURE, IoLoop, Sockets, Stop
 from leasebox.ipc import channel
 from leasebox.runtime import rtnetlink, sd
 from tests.conftest import Logs
@@ -449,3 +450,30 @@ def test_what_the_engine_may_put_on_the_wire_is_bounded(rig: Rig, logs: Logs) ->
     assert len(warned) == 1
     rig.clock.now += 2 / loop.SEND_RATE  # refilled: two more
     assert ask(3) == [True, True, False]
+
+
+def test_an_engine_that_takes_nothing_stops_io_not_hangs_it(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """io's messages to the engine (TxDone, link reports) waited for room for ever: an
+    engine stuck in the kernel (a lease file's fsync on a dying SD card) hung io until its
+    watchdog killed it, with no line saying why. The wait is bounded; then io exits."""
+    monkeypatch.setattr(loop, "ENGINE_SEND_WAIT", 0.2)
+    engine = rig.io.socks.engine
+    while True:  # the engine's socket full: nothing read for a while
+        try:
+            engine.send(b"x" * 512, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    t0 = time.monotonic()
+    with pytest.raises(Stop) as stop:
+        rig.io.to_engine(ipc.TxDone(True))
+    assert 0.2 <= time.monotonic() - t0 < 3.0
+    assert stop.value.code == EXIT_FAILURE
+    assert stop.value.reason == "the engine took nothing for 0.2 s"
+    drained = rig.ends[0]  # the engine reads again: the next message goes
+    drained.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while drained.recv(4096):
+            pass
+    rig.io.to_engine(ipc.TxDone(True))
+    assert channel.recv(drained, ipc.Peer.IO, ipc.Peer.ENGINE) == ipc.TxDone(True)

@@ -53,6 +53,7 @@ ADDR_SEQ_BASE = 0x80000000  # address queries' netlink sequence numbers; link qu
 LINKS_SEQ = 0x40000000  # the dump of all links (host_macs), between the two
 ADDR_QUERY_TIMEOUT = 2.0  # seconds for the kernel's list of addresses (a GUARD's check)
 ADDR_QUERY_TRIES = 3  # then the GUARD is given up: the next one asks again
+ENGINE_SEND_WAIT = 10.0  # seconds a message to the engine waits for room (then: exit)
 # earlier MACs of the link whose requests, made before the engine heard of a change, are
 # dropped, not taken for a violation: a bridge or bond changes its MAC as ports are added
 PREVIOUS_MACS = 4
@@ -324,10 +325,25 @@ class IoLoop:
     # ---- engine ------------------------------------------------------------------------
 
     def to_engine(self, msg: ipc.Message) -> None:
-        try:
-            channel.send(self.socks.engine, msg)
-        except _ENGINE_GONE:
-            raise Stop(EXIT_OK, "engine closed its socket") from None
+        """Send `msg`, waiting for room at most ENGINE_SEND_WAIT: an engine that takes
+        nothing that long is stuck (a lease file's fsync on a dying SD card), and io exits
+        saying so rather than hang until its watchdog's SIGABRT."""
+        data = ipc.encode(msg)
+        deadline = time.monotonic() + ENGINE_SEND_WAIT
+        while True:
+            try:
+                self.socks.engine.send(data, socket.MSG_DONTWAIT)
+                return
+            except BlockingIOError:
+                pass
+            except _ENGINE_GONE:
+                raise Stop(EXIT_OK, "engine closed its socket") from None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Stop(EXIT_FAILURE, f"the engine took nothing for {ENGINE_SEND_WAIT:g} s")
+            with selectors.DefaultSelector() as sel:
+                sel.register(self.socks.engine, selectors.EVENT_WRITE)
+                sel.select(left)
 
     def on_engine(self) -> None:
         try:
