@@ -15,6 +15,7 @@ import sys
 import time
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +26,10 @@ from tests import activation
 from tests.bus.test_bus_dbus import PrivateBus, needs_fakes
 from tests.conftest import Logs
 from tests.waiting import wait_for
+
+if TYPE_CHECKING:
+    from leasebox.bus import main as bus_main
+    from leasebox.bus.statefile import StateDir
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 A = IPv4Address
@@ -164,23 +169,39 @@ def test_waits_for_resolved_and_exits_when_idle(bus: PrivateBus, tmp_path: Path)
         proc.stop()
 
 
-def test_no_netconf_can_keep_the_others_out(tmp_path: Path) -> None:
-    """A netconf (one uid) holds a few connections at most, and none for long: the bus
-    stays open to every other interface's hand-offs."""
+def _listening(path: str, sock: socket.socket | None = None) -> socket.socket:
+    """A bus listener at `path` (`sock`, or a new SOCK_SEQPACKET socket), as socket
+    activation hands it over."""
+    listener = sock or socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(path)
+    listener.listen(16)
+    listener.setblocking(False)
+    return listener
+
+
+def _bus_loop(tmp_path: Path, listener: socket.socket,
+              state: StateDir | None = None) -> bus_main.Bus:
+    """The bus's loop over `listener`, with no system bus behind it (not run: its parts
+    are called one by one)."""
     from leasebox.bus import main as bus_main
     from leasebox.bus.links import Links
     from leasebox.bus.services import BusServices
     from leasebox.bus.statefile import StateDir
     from leasebox.core.log import Logger
 
+    services = BusServices("unix:path=/nonexistent")
+    return bus_main.Bus(listener, Links(services), services,
+                        state or StateDir(str(tmp_path / "st")), Logger("test.bus"), idle=0)
+
+
+def test_no_netconf_can_keep_the_others_out(tmp_path: Path) -> None:
+    """A netconf (one uid) holds a few connections at most, and none for long: the bus
+    stays open to every other interface's hand-offs."""
+    from leasebox.bus import main as bus_main
+
     path = str(tmp_path / "bus.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path)
-    listener.listen(16)
-    listener.setblocking(False)
-    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
-                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
-                       Logger("test.bus"), idle=0)
+    listener = _listening(path)
+    bus = _bus_loop(tmp_path, listener)
     clients = []
     try:
         for _ in range(bus_main.MAX_PER_UID + 1):
@@ -206,11 +227,8 @@ def test_a_state_directory_that_cannot_be_written_is_said_once(
     """/run full or read-only: the bus tries its state files again at each turn of its
     loop (at least every watchdog interval) and says so once, not every 15 s; and says when
     it could."""
-    from leasebox.bus import main as bus_main
     from leasebox.bus.links import Links
-    from leasebox.bus.services import BusServices
     from leasebox.bus.statefile import StateDir
-    from leasebox.core.log import Logger
 
     class FullRun(StateDir):
         full = True
@@ -225,9 +243,7 @@ def test_a_state_directory_that_cannot_be_written_is_said_once(
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     state = FullRun(str(tmp_path / "st"))
-    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
-                       BusServices("unix:path=/nonexistent"), state, Logger("test.bus"),
-                       idle=0)
+    bus = _bus_loop(tmp_path, listener, state)
     try:
         for _ in range(3):
             bus._save()
@@ -247,10 +263,6 @@ def test_a_full_descriptor_table_pauses_the_listener_not_the_bus(
     """accept() failing for want of descriptors was fatal to the bus; now its listener is
     left alone for ACCEPT_PAUSE (the connection waits in the backlog), then served."""
     from leasebox.bus import main as bus_main
-    from leasebox.bus.links import Links
-    from leasebox.bus.services import BusServices
-    from leasebox.bus.statefile import StateDir
-    from leasebox.core.log import Logger
 
     class FullTable(socket.socket):
         full = True
@@ -262,12 +274,7 @@ def test_a_full_descriptor_table_pauses_the_listener_not_the_bus(
 
     path = str(tmp_path / "bus.sock")
     listener = FullTable(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path)
-    listener.listen(4)
-    listener.setblocking(False)
-    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
-                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
-                       Logger("test.bus"), idle=0)
+    bus = _bus_loop(tmp_path, _listening(path, listener))
     client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         client.connect(path)
@@ -293,20 +300,9 @@ def test_a_connection_carries_one_request(tmp_path: Path) -> None:
     """netconf asks once a connection. One that sent more and read no reply held the
     loop up for SEND_TIMEOUT a reply once its socket was full; the bus answers the first
     and closes."""
-    from leasebox.bus import main as bus_main
-    from leasebox.bus.links import Links
-    from leasebox.bus.services import BusServices
-    from leasebox.bus.statefile import StateDir
-    from leasebox.core.log import Logger
-
     path = str(tmp_path / "bus.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind(path)
-    listener.listen(4)
-    listener.setblocking(False)
-    bus = bus_main.Bus(listener, Links(BusServices("unix:path=/nonexistent")),
-                       BusServices("unix:path=/nonexistent"), StateDir(str(tmp_path / "st")),
-                       Logger("test.bus"), idle=0)
+    listener = _listening(path)
+    bus = _bus_loop(tmp_path, listener)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     client.settimeout(5)
     try:
@@ -328,22 +324,15 @@ def test_a_connection_carries_one_request(tmp_path: Path) -> None:
 def test_the_bus_pings_its_watchdog_before_each_wait_on_the_system_bus(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The services' calls (test_bus_dbus) ping the loop's watchdog through before_wait."""
-    from leasebox.bus import main as bus_main
-    from leasebox.bus.links import Links
-    from leasebox.bus.services import BusServices
-    from leasebox.bus.statefile import StateDir
-    from leasebox.core.log import Logger
     from leasebox.runtime import sd
 
     sent: list[str] = []
     monkeypatch.setattr(sd, "notify", lambda *lines: sent.extend(lines))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    services = BusServices("unix:path=/nonexistent")
-    bus = bus_main.Bus(listener, Links(services), services, StateDir(str(tmp_path / "st")),
-                       Logger("test.bus"), idle=0)
+    bus = _bus_loop(tmp_path, listener)
     try:
         bus.watchdog = 15.0  # as under WatchdogSec=30s
-        services.before_wait()
+        bus.services.before_wait()
         assert sent == ["WATCHDOG=1"]
     finally:
         listener.close()
