@@ -239,16 +239,20 @@ def test_a_full_descriptor_table_pauses_the_listener_not_the_engine(
         loop._sync_registrations()
         assert listener in loop.registered
         loop._accept_io()
-        assert "cannot accept a data connection: Too many open files; trying again in 1 s" \
-            in logs.text
         loop._sync_registrations()
         assert listener not in loop.registered and loop._timeout() <= ACCEPT_PAUSE
-        listener.full = False
         rig.clock.now += ACCEPT_PAUSE
         loop._sync_registrations()
         assert listener in loop.registered
+        loop._accept_io()  # still full: said once, not every second
+        assert [r.text() for r in logs.at_least(WARNING, "leasebox.engine")] == [
+            "cannot accept a data connection: Too many open files; trying again every 1 s"]
+        listener.full = False
+        rig.clock.now += ACCEPT_PAUSE
+        loop._sync_registrations()
         loop._accept_io()
         assert rig.svc.io is not None and rig.svc.io is not old_io
+        assert "data connections are accepted again" in logs.text
     finally:
         for sock in (listener, io_end, loop.wake_r, loop.wake_w):
             sock.close()

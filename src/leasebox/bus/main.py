@@ -90,6 +90,7 @@ class Bus:
         self.last_status = ""
         self.save_error = ""  # the state directory's last failure, said once
         self.accept_paused: float | None = None  # the listener left alone until then
+        self.accept_error = ""  # why accept() failed, said once
         self.watchdog = sd.watchdog_interval()
         self.signals = StopSignals()
         self.sel.register(listener, selectors.EVENT_READ, "listener")
@@ -130,12 +131,18 @@ class Bus:
             conn, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        except OSError as exc:  # EMFILE, ENFILE, ENOMEM: said, not fatal
-            self.log.warning("cannot accept a connection: %s; trying again in %g s",
-                             exc.strerror, ACCEPT_PAUSE)
+        except OSError as exc:  # EMFILE, ENFILE, ENOMEM: said once, not fatal
+            error = exc.strerror or str(exc)
+            if error != self.accept_error:
+                self.log.warning("cannot accept a connection: %s; trying again every %g s",
+                                 error, ACCEPT_PAUSE)
+            self.accept_error = error
             self.sel.unregister(self.listener)
             self.accept_paused = time.monotonic() + ACCEPT_PAUSE
             return
+        if self.accept_error:
+            self.log.info("connections are accepted again")
+            self.accept_error = ""
         if len(self.clients) >= MAX_CLIENTS:
             self.log.warning("too many connections: refusing one")
             conn.close()

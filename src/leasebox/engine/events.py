@@ -221,7 +221,7 @@ class EventQueue:
         except OSError as exc:
             # (by errno: the text names each try's temporary file) a full or read-only /var
             # would repeat it at every renewal
-            if exc.strerror != self.failed:
+            if (exc.strerror or str(exc)) != self.failed:
                 log.error("cannot queue the %s event for the dispatcher: %s (the hooks miss "
                           "the events until one can be queued again)", event, exc)
             else:

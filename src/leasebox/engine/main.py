@@ -266,6 +266,7 @@ class Loop:
         self.wake_r, self.wake_w = socket.socketpair()
         self.registered: dict[socket.socket, Callable[[], None]] = {}
         self.accept_paused: dict[socket.socket, float] = {}  # listener -> until (ACCEPT_PAUSE)
+        self.accept_failed: dict[socket.socket, str] = {}  # listener -> the error said
         self.alarm = boottime.Alarm()  # wakes the loop when a deadline passed in suspend
 
     def run(self) -> int:
@@ -390,10 +391,15 @@ class Loop:
         except BlockingIOError:
             return None
         except OSError as exc:
-            log.warning("cannot accept a %s connection: %s; trying again in %g s", what,
-                        exc.strerror, ACCEPT_PAUSE)
+            error = exc.strerror or str(exc)
+            if self.accept_failed.get(listener) != error:  # said once, not every second
+                log.warning("cannot accept a %s connection: %s; trying again every %g s",
+                            what, error, ACCEPT_PAUSE)
+            self.accept_failed[listener] = error
             self.accept_paused[listener] = self.svc.clock() + ACCEPT_PAUSE
             return None
+        if self.accept_failed.pop(listener, None) is not None:
+            log.info("%s connections are accepted again", what)
         return conn
 
     def _accept_io(self) -> None:
