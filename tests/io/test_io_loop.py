@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import select
+import signal
 import socket
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from ipaddress import IPv4Address
 import pytest
 
 from leasebox import ipc
+from leasebox.core import log as core_log
 from leasebox.core.log import WARNING, Logger
 from leasebox.io import arp, loop
 from leasebox.io.loop import EXIT_FAILURE, IoLoop, Sockets, Stop
@@ -477,3 +480,29 @@ def test_an_engine_that_takes_nothing_stops_io_not_hangs_it(
             pass
     rig.io.to_engine(ipc.TxDone(True))
     assert channel.recv(drained, ipc.Peer.IO, ipc.Peer.ENGINE) == ipc.TxDone(True)
+
+
+def test_a_sigterm_while_io_reports_its_stop_waits_for_the_exit(logs: Logs) -> None:
+    """io's SIGTERM handler raises Stop wherever io is: one that came while io logged why
+    it stops (systemd's stop of an io that is leaving for another reason, or a second
+    SIGTERM) raised out of that line, and main() left with a traceback and exit 1."""
+    from leasebox.io.main import _on_sigterm
+    said: list[str] = []
+
+    def sink(record: core_log.Record) -> None:  # systemd's SIGTERM comes in the report
+        said.append(record.message)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    saved_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, set())
+    core_log.configure(core_log.DEBUG, sink)  # (the logs fixture puts its own back)
+    try:
+        code = loop.report(Stop(EXIT_FAILURE, "the engine took nothing for 10 s"),
+                           Logger("leasebox.io.test"))
+        assert signal.SIGTERM in signal.sigpending()  # for the exit to discard
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        signal.signal(signal.SIGTERM, saved_handler)
+    assert code == EXIT_FAILURE
+    assert said == ["the engine took nothing for 10 s"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import selectors
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -110,7 +111,12 @@ def _aux_status(ancdata: list[tuple[int, int, bytes]]) -> int:
 
 
 def report(stop: Stop, log: Logger) -> int:
-    """Log why io stops, at the level its exit code deserves; return the code."""
+    """Log why io stops, at the level its exit code deserves; return the code.
+
+    SIGTERM is blocked from here on: io is leaving, and a SIGTERM now (systemd's stop
+    while io reports another reason, or a second one) would raise Stop in the middle of
+    this line, out of main() as a traceback. It stays pending until io exits."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     if stop.code == EXIT_PROTOCOL:
         log.critical("%s", stop.reason)
     elif stop.code == EXIT_OK:
