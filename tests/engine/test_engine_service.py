@@ -44,7 +44,7 @@ from leasebox.core.wire.limits import MAX_UNKNOWN_BYTES
 from leasebox.ctl.dispatch import environment
 from leasebox.engine import dispatch, journal, leasefile, service
 from leasebox.engine.livestate import LiveState
-from leasebox.engine.main import ACCEPT_PAUSE, STOP_GRACE, Loop
+from leasebox.engine.main import ACCEPT_PAUSE, IO_WAIT, STOP_GRACE, Loop
 from leasebox.engine.service import EngineService, Settings
 from leasebox.ipc import channel, control
 from leasebox.runtime import sd
@@ -1003,6 +1003,66 @@ def test_release_and_renew_wait_for_io_to_send_them(rig: Rig,
     assert rig.sent().message_type is sent
     status = rig.control(control.Command.STATUS)["result"]
     assert isinstance(status, dict) and (status["io"], status["carrier"]) == (True, True)
+
+
+@pytest.mark.parametrize("io_comes", ["back", "never", "caller gone"])
+def test_a_renew_while_io_restarts_waits_for_it(rig: Rig, io_comes: str) -> None:
+    """`systemctl restart leasebox-engine@IFACE && leaseboxctl renew IFACE` was refused
+    ("io is not running"): io comes back ~0.3 s after the engine's restart. A renew or a
+    release now waits for io, up to IO_WAIT, and only then is refused."""
+    bind(rig)
+    io, rig.svc.io = rig.svc.io, None  # io restarting
+    with control_loop(rig) as (loop, ctl, conn):
+        ctl.send(control.encode_request(control.Request(control.Command.RENEW)))
+        loop._recv_control(conn)
+        loop._housekeeping()
+        assert len(loop.io_waiters) == 1 and loop._timeout() <= IO_WAIT
+        ctl.setblocking(False)
+        with pytest.raises(BlockingIOError):  # not answered yet
+            ctl.recv(control.MAX_REPLY)
+        if io_comes == "back":
+            rig.clock.now += 0.3
+            rig.svc.io = io
+        elif io_comes == "never":
+            rig.clock.now += IO_WAIT
+        else:  # leaseboxctl interrupted: its connection read empty and closed
+            ctl.close()
+            loop._recv_control(conn)
+        loop._housekeeping()
+        assert not loop.io_waiters
+        if io_comes == "caller gone":
+            assert rig.svc.state is State.BOUND
+            return
+        ctl.settimeout(5)
+        reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+    if io_comes == "back":
+        assert reply["ok"] is True and rig.sent().message_type is wire.MessageType.REQUEST
+        assert rig.svc.state is State.RENEWING
+    else:
+        assert reply["ok"] is False and "io is not running" in str(reply["error"])
+        assert rig.svc.state is State.BOUND
+
+
+def test_a_renew_waiting_for_io_is_answered_when_the_engine_stops(rig: Rig) -> None:
+    bind(rig)
+    rig.svc.io = None  # io restarting
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT,
+                                                       signal.SIGPIPE)}
+    try:
+        with control_loop(rig) as (loop, ctl, conn):
+            ctl.send(control.encode_request(control.Request(control.Command.RELEASE)))
+            loop._recv_control(conn)
+            assert len(loop.io_waiters) == 1
+            loop.terminate = True  # as SIGTERM
+            assert loop.run() == 0
+            ctl.settimeout(5)
+            reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+    finally:
+        signal.set_wakeup_fd(-1)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert reply == {"ok": False, "error": "the engine stopped before io connected"}
+    assert rig.svc.state is State.BOUND
 
 
 def test_a_renew_after_a_release_starts_again_without_io(rig: Rig) -> None:

@@ -86,6 +86,21 @@ def test_restart_while_bound_keeps_the_lease_without_an_exchange(lab: LeaseLab,
         assert exchanges(lab) == before
 
 
+def test_a_renew_right_after_the_engines_restart_waits_for_io(lab: LeaseLab) -> None:
+    """The new engine is ready before io is back from the restart that the engine's own
+    brings (~0.3 s): a renew in that window was refused ("io is not running")."""
+    lab.c.run(["systemctl", "start", TARGET])
+    lab.wait_address()
+    lab.wait_bound()
+    requests = exchanges(lab)[1]
+    unit = f"leasebox-engine@{IFACE}.service"
+    renew = lab.c.run(["sh", "-c", f"systemctl restart {unit} && leaseboxctl renew {IFACE}"],
+                      check=False)
+    assert renew.returncode == 0 and f"{IFACE}: Renewing" in renew.stdout, renew
+    wait_for("the renewal's REQUEST", lambda: exchanges(lab)[1] > requests, 10)
+    lab.wait_bound()
+
+
 def test_stop_releases_and_removes(lab: LeaseLab) -> None:
     lab.c.run(["systemctl", "start", TARGET])
     addr = lab.wait_address()

@@ -190,16 +190,24 @@ RENEWABLE = frozenset({State.BOUND, State.RENEWING, State.REBINDING, State.INIT,
                        State.SELECTING, State.STOPPED})
 
 
+def waits_for_io(svc: EngineService, command: control.Command | None) -> bool:
+    """Whether a renew or release is refused now only because io is not connected: the
+    RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER too, and
+    the answer "Renewing" would not be true. (A renew after a release only starts again:
+    what it sends waits for io, and for the link.)"""
+    if command is control.Command.RELEASE:
+        return svc.io is None and svc.client is not None and svc.client.lease is not None
+    return command is control.Command.RENEW and svc.io is None \
+        and svc.state is not State.STOPPED
+
+
 def _not_now(svc: EngineService, command: control.Command) -> str:
     """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT or
     SELECTING, DISCOVER now, not after the back-off or the next retransmission; STOPPED
     (after a release), start again; elsewhere an exchange is already under way."""
     if command is control.Command.RELEASE and (svc.client is None or svc.client.lease is None):
         return "no lease to release"
-    if svc.io is None and not (command is control.Command.RENEW and svc.state is State.STOPPED):
-        # the RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER
-        # too, and the answer "Renewing" would not be true. (A renew after a release only
-        # starts again: what it sends waits for io, and for the link.)
+    if waits_for_io(svc, command):
         return "io is not running (restarting?): nothing can be sent; try again"
     if command is control.Command.RELEASE:
         return ""

@@ -43,6 +43,10 @@ log = Logger("leasebox.engine")
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
+# A renew or release that comes while io is not connected waits this long for it, then is
+# refused: io comes back ~0.3 s after each of its restarts, and after the engine's own
+# (`systemctl restart leasebox-engine@IFACE && leaseboxctl renew IFACE` found none yet).
+IO_WAIT = 5.0
 # accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOMEM): the
 # connection waits in the listener's backlog, which polls readable all along; the loop
 # leaves that listener alone this long rather than spin on it
@@ -260,6 +264,8 @@ class Loop:
         self.control_clients: Clients[socket.socket] = Clients()
         # leaves waiting for their removals: (connection, deadline, the removals' ids)
         self.stop_waiters: list[tuple[socket.socket, float, frozenset[int]]] = []
+        # renews and releases waiting for io (IO_WAIT): (connection, deadline, request)
+        self.io_waiters: list[tuple[socket.socket, float, bytes]] = []
         self.watchdog = sd.watchdog_interval()
         self.watchdog_at = 0.0
         self.terminate = False
@@ -287,6 +293,9 @@ class Loop:
             self._loop()
         finally:  # a stop, or a bad peer's violation: the next start may need the file
             self.svc.store_renewal()
+            for sock, _, _ in self.io_waiters:
+                self._reply(sock, control.encode_reply(False, error="the engine stopped "
+                                                       "before io connected"))
         held = self.svc.client is not None and self.svc.client.lease is not None
         log.info("stopping; %s and live state kept for the next start",
                  "lease" if held else "no lease held (released or never bound),")
@@ -345,6 +354,7 @@ class Loop:
         if self.watchdog is not None:
             deadlines.append(self.watchdog_at)
         deadlines += [d for _, d, _ in self.stop_waiters]
+        deadlines += [d for _, d, _ in self.io_waiters]
         deadlines += self.accept_paused.values()
         idle = self.control_clients.next_deadline()
         if idle is not None:
@@ -369,7 +379,8 @@ class Loop:
             else:
                 waiting.append((sock, deadline, removals))
         self.stop_waiters = waiting
-        busy = {sock for sock, _, _ in self.stop_waiters}
+        self._answer_io_waiters(now)
+        busy = {sock for sock, _, _ in self.stop_waiters} | {s for s, _, _ in self.io_waiters}
         for sock in self.control_clients.idle(now, busy):
             log.debug("closing an idle control connection")
             sock.close()
@@ -512,11 +523,14 @@ class Loop:
             self._reply(conn, control.encode_reply(False, error="request too large"))
             return
         netconf_idle = self.svc.netconf is None
-        reply = dispatch.engine_dispatch_control(self.svc, data)
         try:
-            command = control.decode_request(data).command
+            command: control.Command | None = control.decode_request(data).command
         except control.ControlError:
             command = None
+        if dispatch.waits_for_io(self.svc, command):
+            self.io_waiters.append((conn, self.svc.clock() + IO_WAIT, data))
+            return
+        reply = dispatch.engine_dispatch_control(self.svc, data)
         waits = command is control.Command.LEAVE or (
             command is control.Command.SHUTDOWN and not netconf_idle)  # see dispatch
         if waits and self.svc.ledger.pending:
@@ -526,6 +540,19 @@ class Loop:
                                       self.svc.ledger.pending_removals()))
             return
         self._reply(conn, reply)
+
+    def _answer_io_waiters(self, now: float) -> None:
+        """The renews and releases held for io: done once it is connected, or refused
+        after IO_WAIT (io waits for the interface to appear, or for its start limit)."""
+        waiting = []
+        for sock, deadline, data in self.io_waiters:
+            if sock.fileno() < 0:  # leaseboxctl gave up, and its connection is closed
+                continue
+            if self.svc.io is not None or now >= deadline:
+                self._reply(sock, dispatch.engine_dispatch_control(self.svc, data))
+            else:
+                waiting.append((sock, deadline, data))
+        self.io_waiters = waiting
 
     def _reply(self, conn: socket.socket, data: bytes) -> None:
         try:
