@@ -1043,6 +1043,26 @@ def test_a_renew_while_io_restarts_waits_for_it(rig: Rig, io_comes: str) -> None
         assert rig.svc.state is State.BOUND
 
 
+def test_a_renew_right_after_the_engines_restart_waits_for_the_link(tmp_path: Path) -> None:
+    """A new engine has no client until io has connected and reported the link: a renew
+    done at io's connection was refused for want of a carrier."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, first.svc.live, report=False)
+    io, rig.svc.io = rig.svc.io, None  # io follows the engine's restart
+    with control_loop(rig) as (loop, ctl, conn):
+        ctl.send(control.encode_request(control.Request(control.Command.RENEW)))
+        loop._recv_control(conn)
+        rig.svc.io = io  # connected, the link not yet reported
+        loop._housekeeping()
+        assert len(loop.io_waiters) == 1
+        dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+        loop._housekeeping()
+        ctl.settimeout(5)
+        reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+    assert reply["ok"] is True and rig.sent().message_type is wire.MessageType.REQUEST
+
+
 def test_a_renew_waiting_for_io_is_answered_when_the_engine_stops(rig: Rig) -> None:
     bind(rig)
     rig.svc.io = None  # io restarting

@@ -201,6 +201,12 @@ def waits_for_io(svc: EngineService, command: control.Command | None) -> bool:
         and svc.state is not State.STOPPED
 
 
+def io_ready(svc: EngineService) -> bool:
+    """Whether io is connected and has reported the link: a new engine has no client
+    before that (its state is none), and would refuse a renew for want of a carrier."""
+    return svc.io is not None and svc.client is not None
+
+
 def _not_now(svc: EngineService, command: control.Command) -> str:
     """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT or
     SELECTING, DISCOVER now, not after the back-off or the next retransmission; STOPPED

@@ -542,13 +542,14 @@ class Loop:
         self._reply(conn, reply)
 
     def _answer_io_waiters(self, now: float) -> None:
-        """The renews and releases held for io: done once it is connected, or refused
-        after IO_WAIT (io waits for the interface to appear, or for its start limit)."""
+        """The renews and releases held for io: done once it is connected and has reported
+        the link, or refused after IO_WAIT (io waits for the interface to appear, or for
+        its start limit)."""
         waiting = []
         for sock, deadline, data in self.io_waiters:
             if sock.fileno() < 0:  # leaseboxctl gave up, and its connection is closed
                 continue
-            if self.svc.io is not None or now >= deadline:
+            if dispatch.io_ready(self.svc) or now >= deadline:
                 self._reply(sock, dispatch.engine_dispatch_control(self.svc, data))
             else:
                 waiting.append((sock, deadline, data))
