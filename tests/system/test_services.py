@@ -410,3 +410,36 @@ def test_two_interfaces_share_the_bus_and_each_leaves_only_its_own(lab: LeaseLab
     finally:
         c.run(["systemctl", "stop", second], check=False)
         c.run(["ip", "link", "del", SECOND], check=False)
+
+
+def test_status_warns_of_a_networkd_that_manages_the_link(lab: LeaseLab) -> None:
+    """Only one client may manage an interface (README, "Coexistence"): `leaseboxctl
+    status` names a running networkd whose .network file matches the link, and stops once
+    the file says Unmanaged=yes."""
+    network = f"/run/systemd/network/50-test-{IFACE}.network"
+
+    def others() -> list[dict[str, object]]:
+        out = lab.c.run(["leaseboxctl", "status", "--json", IFACE]).stdout
+        found: list[dict[str, object]] = json.loads(out)[0]["other_managers"]
+        return found
+
+    lab.c.run(["systemctl", "start", TARGET])
+    lab.wait_bound()
+    assert others() == []
+    try:
+        # (no DHCP, and what leasebox applied kept: the warning is the point, not the fight)
+        lab.c.write_file(network, f"[Match]\nName={IFACE}\n[Network]\nDHCP=no\n"
+                         "LinkLocalAddressing=no\nKeepConfiguration=yes\n")
+        lab.c.run(["systemctl", "start", "systemd-networkd.service"])
+        wait_for("networkd managing the link", lambda: bool(others()), 10)
+        (found,) = others()
+        assert found["program"] == "systemd-networkd" and network in str(found["detail"])
+        text = lab.c.run(["leaseboxctl", "status", IFACE]).stdout
+        assert f"Warning: systemd-networkd (pid {found['pid']}) also manages {IFACE}" in text
+        lab.c.write_file(network, f"[Match]\nName={IFACE}\n[Link]\nUnmanaged=yes\n")
+        lab.c.run(["networkctl", "reload"])
+        wait_for("networkd leaving the link", lambda: others() == [], 10)
+    finally:
+        lab.c.run(["systemctl", "stop", "systemd-networkd.service",
+                   "systemd-networkd.socket"], check=False)
+        lab.c.run(["rm", "-f", network], check=False)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from leasebox.ctl import others
 from leasebox.ipc import control
 from leasebox.runtime import ifname
 
@@ -353,7 +354,23 @@ def format_status(st: dict[str, Any], now_wall: float) -> str:
         lines.append(f"      Servers: {', '.join(map(str, servers))} (more than one answers)")
     if st.get("last_error"):
         lines.append(f"   Last error: {st['last_error']}")
+    lines += _other_managers(st.get("other_managers") or [], iface)
     return "\n".join(terminal_safe(line) for line in lines)
+
+
+def _other_managers(found: list[dict[str, Any]], iface: object) -> list[str]:
+    """A warning for each other program that manages the interface (ctl.others)."""
+    lines = []
+    label = "      Warning:"
+    for other in found:
+        what = "manages" if other["program"] == "systemd-networkd" else "runs on"
+        lines.append(f"{label} {other['program']} (pid {other['pid']}) also {what} {iface}: "
+                     f"{other['detail']}")
+        label = " " * len(label)
+    if lines:
+        lines.append(f"{' ' * len(label)} only one client may manage an interface (leasebox(8), "
+                     "COEXISTENCE, says how to hand it over)")
+    return lines
 
 
 def terminal_safe(text: str) -> str:
@@ -411,6 +428,7 @@ def run_status(args: argparse.Namespace) -> int:
         try:
             st = request(rundir, name, control.Command.STATUS)
             st["handoff"] = handoff_status(name)
+            st["other_managers"] = others.managers(name)
             results.append((name, st))
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
@@ -582,6 +600,7 @@ def run_command(args: argparse.Namespace, absent_ok: bool = False) -> int:
         print(terminal_safe(f"leaseboxctl: {name}: {result['warning']}"), file=sys.stderr)
     if args.json:  # the interface's status afterwards, as `status --json` prints one
         result["handoff"] = handoff_status(name)
+        result["other_managers"] = others.managers(name)
         print(json.dumps(result, indent=2, sort_keys=True))
     elif not args.quiet:
         print(terminal_safe(f"{name}: {result.get('status')}"))
