@@ -99,6 +99,17 @@ def test_the_hostname_the_server_sent_is_checked_and_passed_on() -> None:
             dispatch.environment({**EVENT, "hostname": bad}, "eth0")
 
 
+def test_the_captive_portal_is_checked_and_passed_on() -> None:
+    uri = "https://portal.example.org/?x=1"
+    env = dispatch.environment({**EVENT, **LATER, "captive_portal": uri}, "eth0")
+    assert env["LEASEBOX_CAPTIVE_PORTAL"] == uri
+    assert dispatch.environment(EVENT, "eth0")["LEASEBOX_CAPTIVE_PORTAL"] == ""
+    for bad in ("http://portal.example.org/", "https://a b", "https://x/$(reboot)", "",
+                None, 5):
+        with pytest.raises(dispatch.BadEvent, match="captive_portal"):
+            dispatch.environment({**EVENT, "captive_portal": bad}, "eth0")
+
+
 def test_only_a_changed_event_has_an_old_address() -> None:
     changed = {**EVENT, "event": "changed", "old_address": "192.0.2.9"}
     assert dispatch.environment(changed, "eth0")["LEASEBOX_OLD_ADDRESS"] == "192.0.2.9"

@@ -102,7 +102,7 @@ def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
     longest = tuple(f"{'a' * 63}.{'b' * 63}.{'c' * 63}.{n:02d}{'d' * 59}"
                     for n in range(MAX_DOMAINS - 1))
     widest = replace(lease, domain_name=longest[0], domain_search=longest[1:],
-                     hostname=longest[0],
+                     hostname=longest[0], captive_portal="https://" + "p" * 247,
                      dns_servers=(IPv4Address("198.151.200.254"),) * MAX_DNS,
                      ntp_servers=(IPv4Address("198.151.200.254"),) * MAX_NTP)
     decode_event(json.dumps(events.document("bound", "eth0", widest, acquired=1.0)).encode())
@@ -129,6 +129,20 @@ def test_the_hooks_get_routers_routes_and_times(tmp_path: Path) -> None:
                     hostname=None)
     plain_env = environment(events.document("bound", "eth0", plain), "eth0")
     assert plain_env["LEASEBOX_ROUTES"] == "" and plain_env["LEASEBOX_HOSTNAME"] == ""
+
+
+@pytest.mark.parametrize("use", [True, False])
+def test_the_hooks_get_the_captive_portal_unless_it_is_not_used(tmp_path: Path,
+                                                                use: bool) -> None:
+    """LEASEBOX_CAPTIVE_PORTAL: option 114 (RFC 8910), for a hook that tells the user
+    (leasebox never opens it); empty with UseCaptivePortal=no, as everywhere else."""
+    uri = "https://portal.example.test/login?site=7"
+    lease = replace(Harness().acquire(), captive_portal=uri)
+    queue = events.EventQueue(str(tmp_path), "eth0", captive_portal=use)
+    queue.add(LeaseEventKind.ACQUIRED, lease)
+    [path] = (tmp_path / "events").iterdir()
+    env = environment(decode_event(path.read_bytes()), "eth0")
+    assert env["LEASEBOX_CAPTIVE_PORTAL"] == (uri if use else "")
 
 
 def test_the_queue_is_bounded(tmp_path: Path) -> None:

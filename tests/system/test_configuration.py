@@ -181,6 +181,7 @@ def test_control_group_under_private_users(lab: LeaseLab) -> None:
 
 PORTAL = "https://portal.example/login"
 PORTAL_ID = "0f5e15b99eed4656a4a549e952983476"
+PORTAL_HOOK = "/run/leasebox-conf/dispatch.d/10-portal"
 
 
 def _portal_lab(installed: Container) -> LeaseLab:
@@ -192,12 +193,14 @@ def _portal_lab(installed: Container) -> LeaseLab:
 @pytest.mark.parametrize("use", [True, False])
 def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use: bool) -> None:
     """Issue 15, item 5: option 114 (RFC 8910) is in the request list by default; the
-    server's URI shows in status, --json and a journal line of its own; UseCaptivePortal=no
-    neither asks for it nor shows it."""
+    server's URI shows in status, --json, a journal line of its own and the hooks'
+    LEASEBOX_CAPTIVE_PORTAL; UseCaptivePortal=no neither asks for it nor shows it."""
     c = installed
     if not use:
         # before veth0 exists: whatever starts the engine then reads this
         c.write_file(IFACE_CONF, "[DHCPv4]\nUseCaptivePortal=no\n")
+    c.write_file(PORTAL_HOOK, '#!/bin/sh\necho "$1 portal=$LEASEBOX_CAPTIVE_PORTAL" '
+                 '>> /run/portal.log\n', mode=0o755)
     try:
         lab = _portal_lab(installed)
     except BaseException:
@@ -222,9 +225,13 @@ def test_captive_portal_is_asked_for_shown_and_logged(installed: Container, use:
             assert f"INTERFACE={IFACE}" in events
             assert "Captive portal on" in lab.journal(f"MESSAGE_ID={PORTAL_ID}", "-x",
                                                       f"--since=@{since}")
+        wait_for("the bound hook", lambda: "bound" in c.run(
+            ["cat", "/run/portal.log"], check=False).stdout, 10)
+        hooked = c.run(["cat", "/run/portal.log"]).stdout.split()
+        assert hooked == ["bound", f"portal={PORTAL if use else ''}"], hooked
     finally:
         lab.close()
-        c.run(["rm", "-rf", "/etc/leasebox/interfaces"])
+        c.run(["rm", "-rf", "/etc/leasebox/interfaces", PORTAL_HOOK, "/run/portal.log"])
 
 
 def test_request_address_and_request_broadcast_yes(lab: LeaseLab) -> None:

@@ -178,9 +178,10 @@ REQUEST_BROADCAST = Setting(
 USE_CAPTIVE_PORTAL = Setting(
     _D, "UseCaptivePortal", v.boolean, True,
     "Ask for the captive portal's URI (RFC 8910, option 114) and show it: leaseboxctl status "
-    "and its --json, and a journal line of its own (MESSAGE_ID "
+    "and its --json, a journal line of its own (MESSAGE_ID "
     "0f5e15b99eed4656a4a549e952983476, field CAPTIVE_PORTAL=) when a lease brings one or "
-    "it changes. leasebox never opens it. Anonymize=yes leaves it out.",
+    "it changes, and the hooks' LEASEBOX_CAPTIVE_PORTAL. leasebox never opens it. "
+    "Anonymize=yes leaves it out.",
     _E, BOOL)
 SEND_RELEASE = Setting(
     _D, "SendRelease", v.send_release, v.SendRelease.YES,

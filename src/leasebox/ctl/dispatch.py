@@ -31,6 +31,7 @@ from typing import Any
 from leasebox.core.events import HOOK_DIRS, boot_id, hook_name
 from leasebox.core.names import hostname_problem
 from leasebox.core.values import MAX_ROUTES
+from leasebox.core.wire.strings import portal_problem
 from leasebox.ctl import waitonline
 from leasebox.ctl.commands import CtlError, _checked, terminal_safe
 
@@ -49,7 +50,7 @@ KEYS = frozenset({"event", "interface", "address", "prefixlen", "gateway", "serv
 # old_address: "changed" only; boot: when the engine was given its boot ID; hostname: when
 # the server sent option 12; the rest, what an engine before 2026-12-06 did not write (the
 # dispatcher may be newer than the engine whose events wait, in an upgrade): all or none
-OPTIONAL_KEYS = frozenset({"old_address", "boot", "hostname"})
+OPTIONAL_KEYS = frozenset({"old_address", "boot", "hostname", "captive_portal"})
 LATER_KEYS = frozenset({"routers", "routes", "broadcast", "domain_name", "search",
                         "renewal_time", "rebinding_time"})
 # the lease's start and end on the wall clock: written by engines since the later keys,
@@ -147,6 +148,8 @@ def environment(doc: Any, interface: str, boot: str | None = None) -> dict[str, 
         "LEASEBOX_LEASE_TIME": str(_int(doc["lease_time"], 0, 0xFFFFFFFF, "lease_time")),
         "LEASEBOX_OLD_ADDRESS": old or "",
         "LEASEBOX_HOSTNAME": _name(doc["hostname"], "hostname") if "hostname" in doc else "",
+        "LEASEBOX_CAPTIVE_PORTAL": _portal(doc["captive_portal"]) if "captive_portal" in doc
+        else "",
         **_later(doc),
         **(_times(doc) if times else {}),
     }
@@ -158,6 +161,13 @@ def _times(doc: dict[str, Any]) -> dict[str, str]:
     expires = doc["expires"]  # not before the start
     return {"LEASEBOX_ACQUIRED": str(start), "LEASEBOX_EXPIRES": "" if expires is None
             else str(_int(expires, start, MAX_TIME, "expires"))}
+
+
+def _portal(value: Any) -> str:
+    """Option 114 as the engine took it: an https URI of safe characters (RFC 8910)."""
+    if not isinstance(value, str) or portal_problem(value):
+        raise BadEvent("captive_portal is not an https URI of safe characters")
+    return value
 
 
 def _name(value: Any, what: str) -> str:

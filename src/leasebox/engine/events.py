@@ -25,6 +25,7 @@ import stat
 from leasebox.core.events import HOOK_DIRS, hook_name
 from leasebox.core.log import Logger
 from leasebox.core.machine.types import Lease, LeaseEventKind
+from leasebox.core.record import replace
 from leasebox.core.values import INFINITE
 from leasebox.engine import journal
 from leasebox.runtime import atomicfile
@@ -87,7 +88,8 @@ def document(event: str, interface: str, lease: Lease, old_address: str | None =
         "search": list(lease.domain_search),
         "renewal_time": lease.renewal_time,
         "rebinding_time": lease.rebinding_time,
-    } | ({} if lease.hostname is None else {"hostname": lease.hostname})
+    } | ({} if lease.hostname is None else {"hostname": lease.hostname}) | (
+        {} if lease.captive_portal is None else {"captive_portal": lease.captive_portal})
 
 
 # each hook directory, and the bind of the engine's unit that brings it into its root
@@ -142,10 +144,11 @@ def hooks_may_exist(hook_mounts: dict[str, str], first: dict[str, str],
 class EventQueue:
     def __init__(self, state_dir: str, interface: str,
                  hook_mounts: dict[str, str] = HOOK_MOUNTS, mountinfo: str = MOUNTINFO,
-                 boot: str | None = None) -> None:
+                 boot: str | None = None, captive_portal: bool = True) -> None:
         self.directory = f"{state_dir}/{DIRECTORY}"
         self.interface = interface
         self.boot = boot
+        self.captive_portal = captive_portal  # UseCaptivePortal=
         self.seq = 0
         # of the last lease bound, "changed" or not: set from the lease the engine starts
         # with too (remembered, or resumed), so that a restart does not make it "bound"
@@ -211,6 +214,8 @@ class EventQueue:
             else:
                 self.full_logged = False
             self.seq = max([self.seq, *(_number(name) for name in pending)]) + 1
+            if not self.captive_portal:  # UseCaptivePortal=no: not shown anywhere
+                lease = replace(lease, captive_portal=None)
             data = json.dumps(document(event, self.interface, lease, old_address, self.boot,
                                        acquired), sort_keys=True)
             # not synced to disk: an event is stale after a reboot (the dispatcher skips

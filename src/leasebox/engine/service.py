@@ -146,7 +146,8 @@ class EngineService:
         self.ignored = 0
         self.portal_reported: str | None = None  # the captive portal the journal was told
         self.events = EventQueue(settings.state_dir, settings.interface,  # for the hooks
-                                 boot=settings.boot_id)
+                                 boot=settings.boot_id,
+                                 captive_portal=settings.use_captive_portal)
         self.drop_logged_at = -DROP_LOG_INTERVAL
         self.servers_warned_at = -SERVERS_WARN_INTERVAL
         self.server_macs_said_at = -SERVERS_WARN_INTERVAL  # (NEW_MAC, at info)
