@@ -1009,29 +1009,34 @@ def test_release_and_renew_wait_for_io_to_send_them(rig: Rig,
 def test_a_renew_while_io_restarts_waits_for_it(rig: Rig, io_comes: str) -> None:
     """`systemctl restart leasebox-engine@IFACE && leaseboxctl renew IFACE` was refused
     ("io is not running"): io comes back ~0.3 s after the engine's restart. A renew or a
-    release now waits for io, up to IO_WAIT, and only then is refused."""
+    release now waits for io, up to IO_WAIT, and only then is refused. The connection is
+    not read meanwhile (one request at a time): a caller gone is noticed at the reply."""
     bind(rig)
     io, rig.svc.io = rig.svc.io, None  # io restarting
     with control_loop(rig) as (loop, ctl, conn):
+        loop.control_clients.admit(conn, 0, rig.clock.now)
         ctl.send(control.encode_request(control.Request(control.Command.RENEW)))
         loop._recv_control(conn)
         loop._housekeeping()
         assert len(loop.io_waiters) == 1 and loop._timeout() <= IO_WAIT
+        loop._sync_registrations()
+        assert conn not in loop.registered  # the next request waits for this one's reply
         ctl.setblocking(False)
         with pytest.raises(BlockingIOError):  # not answered yet
             ctl.recv(control.MAX_REPLY)
-        if io_comes == "back":
+        if io_comes == "never":
+            rig.clock.now += IO_WAIT
+        else:
+            if io_comes == "caller gone":  # leaseboxctl interrupted
+                ctl.close()
             rig.clock.now += 0.3
             rig.svc.io = io
-        elif io_comes == "never":
-            rig.clock.now += IO_WAIT
-        else:  # leaseboxctl interrupted: its connection read empty and closed
-            ctl.close()
-            loop._recv_control(conn)
-        loop._housekeeping()
+        loop._housekeeping()  # (a reply to a caller gone is lost, and harmless)
         assert not loop.io_waiters
+        loop._sync_registrations()
+        assert conn in loop.registered
         if io_comes == "caller gone":
-            assert rig.svc.state is State.BOUND
+            assert rig.svc.state is State.RENEWING  # asked for, and done
             return
         ctl.settimeout(5)
         reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
@@ -1043,24 +1048,54 @@ def test_a_renew_while_io_restarts_waits_for_it(rig: Rig, io_comes: str) -> None
         assert rig.svc.state is State.BOUND
 
 
-def test_a_renew_right_after_the_engines_restart_waits_for_the_link(tmp_path: Path) -> None:
-    """A new engine has no client until io has connected and reported the link: a renew
-    done at io's connection was refused for want of a carrier."""
-    first = make_rig(tmp_path)
-    bind(first)
-    rig = restarted(first, first.svc.live, report=False)
-    io, rig.svc.io = rig.svc.io, None  # io follows the engine's restart
+def test_a_renew_held_for_io_is_not_done_after_a_leave(rig: Rig) -> None:
+    """A leave while a renew waits for io: the renew, done once io was back, started the
+    engine again on a link it had just left."""
+    bind(rig)
+    io, rig.svc.io = rig.svc.io, None
     with control_loop(rig) as (loop, ctl, conn):
         ctl.send(control.encode_request(control.Request(control.Command.RENEW)))
         loop._recv_control(conn)
-        rig.svc.io = io  # connected, the link not yet reported
+        assert len(loop.io_waiters) == 1
+        root, root_conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with root, root_conn:
+            root.send(control.encode_request(control.Request(control.Command.LEAVE)))
+            loop._recv_control(root_conn)
+            ctl.settimeout(5)
+            reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+            assert reply == {"ok": False,
+                             "error": "not done: the engine left the link meanwhile"}
+            assert not loop.io_waiters and rig.svc.state is State.STOPPED
+            rig.svc.io = io
+            loop._housekeeping()
+            assert rig.svc.state is State.STOPPED
+
+
+@pytest.mark.parametrize("command", [control.Command.RENEW, control.Command.RELEASE])
+@pytest.mark.parametrize("io_connected", [False, True])
+def test_a_request_right_after_the_engines_restart_waits_for_the_lease(
+        tmp_path: Path, command: control.Command, io_connected: bool) -> None:
+    """Until io has reported the link a new engine has no client, and no lease: a release
+    was refused ("no lease to release"), and either request was once io was connected
+    but had not reported the link yet."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, first.svc.live, report=False)
+    io = rig.svc.io
+    rig.svc.io = io if io_connected else None
+    with control_loop(rig) as (loop, ctl, conn):
+        ctl.send(control.encode_request(control.Request(command)))
+        loop._recv_control(conn)
+        rig.svc.io = io
         loop._housekeeping()
         assert len(loop.io_waiters) == 1
         dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
         loop._housekeeping()
         ctl.settimeout(5)
         reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
-    assert reply["ok"] is True and rig.sent().message_type is wire.MessageType.REQUEST
+    assert reply["ok"] is True, reply
+    assert rig.sent().message_type is (wire.MessageType.REQUEST if command is
+                                       control.Command.RENEW else wire.MessageType.RELEASE)
 
 
 def test_a_renew_waiting_for_io_is_answered_when_the_engine_stops(rig: Rig) -> None:

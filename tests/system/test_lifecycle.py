@@ -86,19 +86,29 @@ def test_restart_while_bound_keeps_the_lease_without_an_exchange(lab: LeaseLab,
         assert exchanges(lab) == before
 
 
-def test_a_renew_right_after_the_engines_restart_waits_for_io(lab: LeaseLab) -> None:
+@pytest.mark.parametrize("command", ["renew", "release"])
+def test_a_request_right_after_the_engines_restart_waits_for_io(lab: LeaseLab,
+                                                                command: str) -> None:
     """The new engine is ready before io is back from the restart that the engine's own
-    brings (~0.3 s): a renew in that window was refused ("io is not running")."""
+    brings (~0.3 s), and knows its lease only once io has reported the link: a renew in
+    that window was refused ("io is not running"), and a release ("no lease to
+    release")."""
     lab.c.run(["systemctl", "start", TARGET])
     lab.wait_address()
     lab.wait_bound()
-    requests = exchanges(lab)[1]
+    what = "DHCPREQUEST" if command == "renew" else "DHCPRELEASE"
+    before = lab.count(what)
     unit = f"leasebox-engine@{IFACE}.service"
-    renew = lab.c.run(["sh", "-c", f"systemctl restart {unit} && leaseboxctl renew {IFACE}"],
-                      check=False)
-    assert renew.returncode == 0 and f"{IFACE}: Renewing" in renew.stdout, renew
-    wait_for("the renewal's REQUEST", lambda: exchanges(lab)[1] > requests, 10)
-    lab.wait_bound()
+    done = lab.c.run(["sh", "-c", f"systemctl restart {unit} && leaseboxctl {command} {IFACE}"],
+                     check=False)
+    assert done.returncode == 0, done
+    if command == "renew":
+        assert f"{IFACE}: Renewing" in done.stdout, done
+    wait_for(f"the {what}", lambda: lab.count(what) > before, 10)
+    if command == "renew":
+        lab.wait_bound()
+    else:
+        wait_for("the address removed", lambda: lab.address() is None, 10)
 
 
 def test_stop_releases_and_removes(lab: LeaseLab) -> None:

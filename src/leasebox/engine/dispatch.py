@@ -190,21 +190,25 @@ RENEWABLE = frozenset({State.BOUND, State.RENEWING, State.REBINDING, State.INIT,
                        State.SELECTING, State.STOPPED})
 
 
-def waits_for_io(svc: EngineService, command: control.Command | None) -> bool:
-    """Whether a renew or release is refused now only because io is not connected: the
-    RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER too, and
-    the answer "Renewing" would not be true. (A renew after a release only starts again:
-    what it sends waits for io, and for the link.)"""
-    if command is control.Command.RELEASE:
-        return svc.io is None and svc.client is not None and svc.client.lease is not None
-    return command is control.Command.RENEW and svc.io is None \
-        and svc.state is not State.STOPPED
-
-
 def io_ready(svc: EngineService) -> bool:
     """Whether io is connected and has reported the link: a new engine has no client
-    before that (its state is none), and would refuse a renew for want of a carrier."""
+    before that (no state, no lease: it comes back from the live state or the lease file
+    with the link's report)."""
     return svc.io is not None and svc.client is not None
+
+
+def waits_for_io(svc: EngineService, command: control.Command | None) -> bool:
+    """Whether a renew or release would be refused now only for want of io, and may wait
+    for it (engine.main's IO_WAIT): io not connected (restarting, or following the
+    engine's own restart), or connected but its link not reported yet. (A renew after a
+    release only starts again: what it sends waits for io, and for the link.)"""
+    if command not in (control.Command.RENEW, control.Command.RELEASE) or io_ready(svc):
+        return False
+    if svc.client is None:  # the state and the lease are not known yet
+        return True
+    if command is control.Command.RELEASE:
+        return svc.client.lease is not None
+    return svc.state is not State.STOPPED
 
 
 def _not_now(svc: EngineService, command: control.Command) -> str:
@@ -213,7 +217,9 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     (after a release), start again; elsewhere an exchange is already under way."""
     if command is control.Command.RELEASE and (svc.client is None or svc.client.lease is None):
         return "no lease to release"
-    if waits_for_io(svc, command):
+    if svc.io is None and not (command is control.Command.RENEW and svc.state is State.STOPPED):
+        # the RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER
+        # too, and the answer "Renewing" would not be true
         return "io is not running (restarting?): nothing can be sent; try again"
     if command is control.Command.RELEASE:
         return ""

@@ -331,8 +331,10 @@ class Loop:
             want[self.svc.netconf] = self._recv_netconf
         if self.control_listener is not None and self.control_listener not in self.accept_paused:
             want[self.control_listener] = self._accept_control
+        held = self._held()
         for client in self.control_clients.clients:
-            want[client] = self._make_control_reader(client)
+            if client not in held:  # one request at a time: the next after this one's reply
+                want[client] = self._make_control_reader(client)
         for sock in list(self.registered):
             if sock not in want or sock.fileno() < 0:
                 try:
@@ -380,8 +382,7 @@ class Loop:
                 waiting.append((sock, deadline, removals))
         self.stop_waiters = waiting
         self._answer_io_waiters(now)
-        busy = {sock for sock, _, _ in self.stop_waiters} | {s for s, _, _ in self.io_waiters}
-        for sock in self.control_clients.idle(now, busy):
+        for sock in self.control_clients.idle(now, self._held()):
             log.debug("closing an idle control connection")
             sock.close()
 
@@ -531,6 +532,12 @@ class Loop:
             self.io_waiters.append((conn, self.svc.clock() + IO_WAIT, data))
             return
         reply = dispatch.engine_dispatch_control(self.svc, data)
+        if command in (control.Command.LEAVE, control.Command.SHUTDOWN):
+            # a renew held for io would start the engine again once io is back
+            for sock, _, _ in self.io_waiters:
+                self._reply(sock, control.encode_reply(
+                    False, error="not done: the engine left the link meanwhile"))
+            self.io_waiters = []
         waits = command is control.Command.LEAVE or (
             command is control.Command.SHUTDOWN and not netconf_idle)  # see dispatch
         if waits and self.svc.ledger.pending:
@@ -547,13 +554,18 @@ class Loop:
         its start limit)."""
         waiting = []
         for sock, deadline, data in self.io_waiters:
-            if sock.fileno() < 0:  # leaseboxctl gave up, and its connection is closed
+            if sock.fileno() < 0:  # (closed: the engine stopping)
                 continue
             if dispatch.io_ready(self.svc) or now >= deadline:
                 self._reply(sock, dispatch.engine_dispatch_control(self.svc, data))
             else:
                 waiting.append((sock, deadline, data))
         self.io_waiters = waiting
+
+    def _held(self) -> set[socket.socket]:
+        """The control connections whose request waits (for its removals, or for io): not
+        read meanwhile, nor closed as idle."""
+        return {sock for sock, _, _ in self.stop_waiters} | {s for s, _, _ in self.io_waiters}
 
     def _reply(self, conn: socket.socket, data: bytes) -> None:
         try:
