@@ -18,13 +18,25 @@ CLIENTS = [
     ("/sbin/dhclient -4 -v -i -pf /run/dhclient.eth0.pid -lf /var/lib/dhcp/dhclient.eth0"
      ".leases -I -df /var/lib/dhcp/dhclient6.eth0.leases eth0", "dhclient"),
     ("dhclient eth1", None),
+    ("/sbin/dhclient -6 -pf /run/dhclient6.eth0.pid eth0", None),  # DHCPv6 alone
     ("dhcpcd: eth0 [ip4]", "dhcpcd"),  # dhcpcd 9/10's per-interface process, its title
+    ("dhcpcd: eth0 [ip4] [ip6]", "dhcpcd"),
+    ("dhcpcd: eth0 [ip6]", None),
     ("dhcpcd: [manager] [ip4] [ip6]", None),  # its manager: whichever it runs
+    ("dhcpcd: [privileged proxy] eth0 [ip4]", None),  # privilege separation's helpers
+    ("dhcpcd: [network proxy] eth0 [ip4]", None),
+    ("dhcpcd: [BPF ARP] eth0 192.0.2.57", None),
     ("dhcpcd -b eth0", "dhcpcd"),
     ("/sbin/dhcpcd -q -w eth1", None),
+    ("dhcpcd -6 eth0", None),
     ("udhcpc -i eth0 -f", "udhcpc"),
     ("udhcpc -ieth0", "udhcpc"),
+    ("udhcpc -fi eth0", "udhcpc"),
+    ("udhcpc -fi wlan0", None),
+    ("udhcpc -s /bin/true -i wlan0", None),
+    ("udhcpc -s/etc/udhcpc/default.script -i eth0", "udhcpc"),
     ("udhcpc --interface=eth0", "udhcpc"),
+    ("udhcpc --interface eth0", "udhcpc"),
     ("udhcpc -f", "udhcpc"),  # eth0, its default
     ("busybox udhcpc -i eth0", "udhcpc"),
     ("busybox udhcpc -i eth1", None),
@@ -39,36 +51,44 @@ def test_a_dhcp_client_is_known_by_its_command_line(cmdline: str, client: str | 
     assert others.dhcp_client("eth0", argv) == client
 
 
-def _proc(root: Path, pid: int, cmdline: bytes, comm: str = "x") -> None:
-    (root / str(pid)).mkdir()
+def _proc(root: Path, pid: int | str, cmdline: bytes, comm: str = "x",
+          netns: str = "net:[4026531840]") -> None:
+    (root / str(pid) / "ns").mkdir(parents=True)
     (root / str(pid) / "cmdline").write_bytes(cmdline)
     (root / str(pid) / "comm").write_text(comm + "\n")
+    (root / str(pid) / "ns" / "net").symlink_to(netns)
 
 
-def test_processes_are_read_from_proc_kernel_threads_and_this_one_left_out(
-        tmp_path: Path) -> None:
+def test_only_candidates_in_this_network_namespace_are_read(tmp_path: Path) -> None:
+    """Command lines are read only for a DHCP client's or networkd's comm (reading one
+    waits on the process's memory lock), and only in this network namespace: a
+    container's udhcpc runs on the container's eth0."""
+    _proc(tmp_path, "self", b"leaseboxctl\0status\0", "leaseboxctl")
     _proc(tmp_path, 1, b"/sbin/init\0splash\0", "systemd")
-    _proc(tmp_path, 2, b"", "kthreadd")  # a kernel thread: no command line
-    _proc(tmp_path, os.getpid(), b"leaseboxctl\0status\0")
+    _proc(tmp_path, 2, b"", "dhclient")  # a kernel thread: no command line
+    _proc(tmp_path, os.getpid(), b"dhclient\0eth0\0", "dhclient")  # this one
     _proc(tmp_path, 77, b"dhcpcd: eth0 [ip4]\0\0\0\0", "dhcpcd")
-    _proc(tmp_path, 78, b"\xff\xfebad\0eth0\0", "odd")  # not UTF-8: read all the same
-    (tmp_path / "self").mkdir()
+    _proc(tmp_path, 78, b"\xff\xfeudhcpc\0-i\0eth0\0", "udhcpc")  # not UTF-8: read
+    _proc(tmp_path, 79, b"udhcpc\0-i\0eth0\0", "udhcpc", netns="net:[4026532000]")
+    _proc(tmp_path, 80, b"/lib/systemd/systemd-networkd\0", "systemd-network")
+    os.unlink(tmp_path / "1" / "cmdline")
+    os.mkfifo(tmp_path / "1" / "cmdline")  # would block if read
     assert sorted(others.processes(tmp_path)) == [
-        (1, ["/sbin/init", "splash"], "systemd"),
         (77, ["dhcpcd: eth0 [ip4]"], "dhcpcd"),
-        (78, ["\ufffd\ufffdbad", "eth0"], "odd"),
+        (78, ["\ufffd\ufffdudhcpc", "-i", "eth0"], "udhcpc"),
+        (80, ["/lib/systemd/systemd-networkd"], "systemd-network"),
     ]
 
 
 def test_managers_names_the_clients_and_asks_no_networkd_that_does_not_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """networkctl is not run without a networkd process: on Debian 12 it asks networkd
-    over D-Bus, which would start an enabled networkd that was stopped."""
-    monkeypatch.setattr(others, "NETWORKCTL", str(tmp_path / "absent"))  # not asked
+    over D-Bus, which would start an enabled networkd that was stopped. Its wait-online
+    has the same comm."""
     monkeypatch.setattr(others, "networkd_link", lambda iface: pytest.fail("asked"))
-    _proc(tmp_path, 300, b"udhcpc\0-i\0eth0\0", "udhcpc")
-    _proc(tmp_path, 301, b"dhclient\0eth1\0", "dhclient")
-    assert others.managers("eth0", tmp_path) == [
+    procs = [(300, ["udhcpc", "-i", "eth0"], "udhcpc"), (301, ["dhclient", "eth1"], "dhclient"),
+             (302, ["/lib/systemd/systemd-networkd-wait-online"], "systemd-network")]
+    assert others.managers("eth0", procs) == [
         {"program": "udhcpc", "pid": 300, "detail": "udhcpc -i eth0"}]
 
 

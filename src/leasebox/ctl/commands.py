@@ -424,11 +424,12 @@ def run_status(args: argparse.Namespace) -> int:
         return names
     results: list[tuple[str, dict[str, Any]]] = []
     code = 0
+    procs = others.processes()  # (once for every interface)
     for name in names:
         try:
             st = request(rundir, name, control.Command.STATUS)
             st["handoff"] = handoff_status(name)
-            st["other_managers"] = others.managers(name)
+            st["other_managers"] = others.managers(name, procs)
             results.append((name, st))
         except CtlError as exc:
             print(terminal_safe(f"leaseboxctl: {exc}"), file=sys.stderr)
