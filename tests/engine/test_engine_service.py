@@ -2035,6 +2035,25 @@ def test_an_engine_restarted_after_a_release_on_a_new_mac_stays_idle(tmp_path: P
     assert discover.chaddr[:6] == OTHER_MAC
 
 
+def test_a_restart_that_finds_a_new_mac_removes_what_the_old_one_applied(
+        tmp_path: Path) -> None:
+    """The MAC changed while the engine was away (an upgrade's restart): the kept live
+    state, another MAC's, was dropped, and the address, routes and DNS its lease had
+    applied stayed on the link until their lifetime ran out (a MAC change while the
+    engine runs removes them)."""
+    first = make_rig(tmp_path)
+    bind(first)
+    _quiet_io(first)
+    again = restarted(first, first.svc.live, mac=OTHER_MAC)
+    conn, _ = again.netconf.accept()  # the new engine's connection to netconf
+    with conn:
+        got = _netconf_gets(conn)
+    assert [type(m) for m in got] == [ipc.Remove], got
+    discover = again.sent()  # and the new MAC's client starts from nothing
+    assert discover.message_type is wire.MessageType.DISCOVER
+    assert discover.chaddr[:6] == OTHER_MAC and discover.requested_ip is None
+
+
 def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
     """`leaseboxctl leave`, then `renew`: the engine is back on the link, and a restart
     after that (a crash, an upgrade) resumes from the live state, not from nothing."""

@@ -332,6 +332,12 @@ class EngineService:
                          "leaseboxctl renew, as it was")
                 return self._idle(Client(config, self.rng, None), now)
             log.info("kept live state belongs to another MAC address; not using it")
+            if client.lease is not None and client.state in (
+                    State.BOUND, State.RENEWING, State.REBINDING):
+                # what it applied goes, as with a MAC change while the engine runs
+                # (link_changed): the new client starts from nothing and would never
+                # remove it; it stayed until its lifetime ran out
+                self.remove_unknown(now, unsure=True)
             return None
         # STOPPED: released by an operator (a leave retires the live state), and a crash
         # or an upgrade's restart must not take a new lease
@@ -554,14 +560,15 @@ class EngineService:
 
     # ---- to netconf ----------------------------------------------------------------------
 
-    def remove_unknown(self, now: float) -> None:
+    def remove_unknown(self, now: float, unsure: bool = False) -> None:
         """After a leave or release that took the configuration off (and when a lease file
         is forgotten: _remembered_gone): when the state machine asked for no removal, ask
         netconf anyway if what it holds is not known here. A removal netconf did not carry
         out before (a release's, an earlier leave's) is asked for again, so that this one
         too says how it ends; and an engine that started without its live state
-        (netconf_unsure) does not know the address a predecessor applied."""
-        if (self.removal_failed is None and not self.netconf_unsure) \
+        (netconf_unsure), or with another MAC's (`unsure`), does not know the address a
+        predecessor applied."""
+        if (self.removal_failed is None and not self.netconf_unsure and not unsure) \
                 or self.ledger.pending_removals():
             return
         if (msg := self.ledger.remove(None, now)) is not None:
