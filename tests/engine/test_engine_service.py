@@ -2054,6 +2054,23 @@ def test_a_restart_that_finds_a_new_mac_removes_what_the_old_one_applied(
     assert discover.chaddr[:6] == OTHER_MAC and discover.requested_ip is None
 
 
+def test_a_release_whose_removal_was_held_is_removed_after_a_crash(tmp_path: Path) -> None:
+    """A release holds its removal until io confirms the RELEASE went (up to a second):
+    an engine that died in between left the address on the link, and the new one, idle
+    after the operator's release, never removed it."""
+    first = make_rig(tmp_path)
+    bind(first)
+    assert first.control(control.Command.RELEASE)["ok"] is True
+    assert first.sent(confirm=False).message_type is wire.MessageType.RELEASE
+    assert first.svc.ledger.held  # the removal waits for io's TxDone: then the crash
+    again = restarted(first, first.svc.live)
+    assert again.svc.state is State.STOPPED
+    conn, _ = again.netconf.accept()
+    with conn:
+        got = _netconf_gets(conn)
+    assert [type(m) for m in got] == [ipc.Remove], got
+
+
 def test_a_renew_after_a_leave_keeps_the_live_state_again(rig: Rig) -> None:
     """`leaseboxctl leave`, then `renew`: the engine is back on the link, and a restart
     after that (a crash, an upgrade) resumes from the live state, not from nothing."""

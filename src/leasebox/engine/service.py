@@ -344,6 +344,11 @@ class EngineService:
         log.info("resumed in %s from the kept live state%s", client.state,
                  "; idle until leaseboxctl renew" if client.state is State.STOPPED else "",
                  extra=self._fields(client.state, client.lease))
+        if client.state is State.STOPPED:
+            # the release's removal may have gone with the engine before it: held for io's
+            # TxDone (up to a second), or not answered by netconf yet. Asked again; with
+            # nothing left on the link, netconf has nothing to do.
+            self.remove_unknown(now, unsure=True)
         if client.lease is not None and client.state in (
                 State.BOUND, State.RENEWING, State.REBINDING):
             self.ledger.applied = client.lease
