@@ -1098,6 +1098,30 @@ def test_a_request_right_after_the_engines_restart_waits_for_the_lease(
                                        control.Command.RENEW else wire.MessageType.RELEASE)
 
 
+def test_a_request_after_held_ones_is_done_after_them(tmp_path: Path) -> None:
+    """A renew held for io, then io's link report and an operator's release in one wake-up
+    of the loop: the release went first, and the earlier renew, done after it, took a new
+    lease although the operator's last word was release."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, first.svc.live, report=False)
+    with control_loop(rig) as (loop, ctl, conn):
+        ctl.send(control.encode_request(control.Request(control.Command.RENEW)))
+        loop._recv_control(conn)
+        assert len(loop.io_waiters) == 1
+        dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+        root, root_conn = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with root, root_conn:
+            root.send(control.encode_request(control.Request(control.Command.RELEASE)))
+            loop._recv_control(root_conn)
+            loop._housekeeping()
+            root.settimeout(5)
+            assert control.decode_reply(root.recv(control.MAX_REPLY))["ok"] is True
+        ctl.settimeout(5)
+        assert control.decode_reply(ctl.recv(control.MAX_REPLY))["ok"] is True
+    assert rig.svc.state is State.STOPPED  # renewed, then released
+
+
 def test_a_renew_waiting_for_io_is_answered_when_the_engine_stops(rig: Rig) -> None:
     bind(rig)
     rig.svc.io = None  # io restarting
@@ -2035,23 +2059,38 @@ def test_an_engine_restarted_after_a_release_on_a_new_mac_stays_idle(tmp_path: P
     assert discover.chaddr[:6] == OTHER_MAC
 
 
+@pytest.mark.parametrize("carrier", [True, False])
 def test_a_restart_that_finds_a_new_mac_removes_what_the_old_one_applied(
-        tmp_path: Path) -> None:
-    """The MAC changed while the engine was away (an upgrade's restart): the kept live
-    state, another MAC's, was dropped, and the address, routes and DNS its lease had
-    applied stayed on the link until their lifetime ran out (a MAC change while the
-    engine runs removes them)."""
+        tmp_path: Path, carrier: bool) -> None:
+    """The MAC changed while the engine was away (an upgrade's restart; many drivers take
+    a new MAC only while the link is down): the kept live state, another MAC's, was
+    dropped, and the address, routes and DNS its lease had applied stayed on the link
+    until their lifetime ran out, where a MAC change while the engine runs removes them,
+    and tells the hooks ("left", then "changed" for the next lease)."""
     first = make_rig(tmp_path)
     bind(first)
+    if not carrier:  # `ip link set eth0 down`, heard; the restart; the new MAC; up
+        dispatch.engine_dispatch_io(first.svc, ipc.LinkState(2, MAC, 1500, False))
     _quiet_io(first)
     again = restarted(first, first.svc.live, mac=OTHER_MAC)
     conn, _ = again.netconf.accept()  # the new engine's connection to netconf
-    with conn:
-        got = _netconf_gets(conn)
-    assert [type(m) for m in got] == [ipc.Remove], got
+    conn.settimeout(5)
+    remove = channel.recv(conn, ipc.Peer.ENGINE, ipc.Peer.NETCONF)
+    assert isinstance(remove, ipc.Remove)
+    dispatch.engine_dispatch_netconf(again.svc, ipc.Result(remove.request_id,
+                                                           ipc.ResultStatus.OK, ""))
+    assert _netconf_gets(conn) == []  # once
+    again.netconf_conn = conn
     discover = again.sent()  # and the new MAC's client starts from nothing
     assert discover.message_type is wire.MessageType.DISCOVER
     assert discover.chaddr[:6] == OTHER_MAC and discover.requested_ip is None
+    other = IPv4Address("192.0.2.77")  # (a MAC-based reservation, say)
+    again.reply(offer(discover, yiaddr=other))
+    again.reply(ack(again.sent(), yiaddr=other))
+    again.applies()
+    queued = [json.loads(p.read_text()) for p in sorted((again.state_dir / "events").iterdir())]
+    assert [e["event"] for e in queued] == ["bound", "left", "changed"]
+    assert queued[2]["old_address"] == str(ADDRESS)
 
 
 def test_a_release_whose_removal_was_held_is_removed_after_a_crash(tmp_path: Path) -> None:

@@ -528,7 +528,9 @@ class Loop:
             command: control.Command | None = control.decode_request(data).command
         except control.ControlError:
             command = None
-        if dispatch.waits_for_io(self.svc, command):
+        if dispatch.waits_for_io(self.svc, command) or (self.io_waiters and command in (
+                control.Command.RENEW, control.Command.RELEASE)):
+            # (behind those held before: io's link report may have come in this wake-up)
             self.io_waiters.append((conn, self.svc.clock() + IO_WAIT, data))
             return
         reply = dispatch.engine_dispatch_control(self.svc, data)

@@ -330,14 +330,10 @@ class EngineService:
             if client.state is State.STOPPED:
                 log.info("kept live state belongs to another MAC address; idle until "
                          "leaseboxctl renew, as it was")
+                self.remove_unknown(now, unsure=True)  # (as below, for a STOPPED one)
                 return self._idle(Client(config, self.rng, None), now)
             log.info("kept live state belongs to another MAC address; not using it")
-            if client.lease is not None and client.state in (
-                    State.BOUND, State.RENEWING, State.REBINDING):
-                # what it applied goes, as with a MAC change while the engine runs
-                # (link_changed): the new client starts from nothing and would never
-                # remove it; it stayed until its lifetime ran out
-                self.remove_unknown(now, unsure=True)
+            self._left_by_old_mac(client, now)
             return None
         # STOPPED: released by an operator (a leave retires the live state), and a crash
         # or an upgrade's restart must not take a new lease
@@ -354,6 +350,22 @@ class EngineService:
             self.ledger.applied = client.lease
         self._started_with(client.lease)
         return client
+
+    def _left_by_old_mac(self, client: Client, now: float) -> None:
+        """The MAC changed while the engine was away: the old MAC's client (`client`, from
+        the kept live state) leaves, as with a change while the engine runs (link_changed),
+        and takes what it applied with it, said to the journal and the hooks ("left",
+        and the next lease is "changed"). The new client starts from nothing and would
+        never remove it: it stayed until its lifetime ran out."""
+        self._started_with(client.lease)
+        self.client = client
+        try:
+            self.feed(LeaveRequested(now, release=False))
+        finally:
+            self.client = None
+        self.live.clear()
+        self.ledger.new_client()
+        self.remove_unknown(now, unsure=True)  # whatever its state said was applied
 
     @staticmethod
     def _idle(client: Client, now: float) -> Client:
