@@ -99,6 +99,18 @@ def test_stop_with_release_but_configured_not_to() -> None:
         LeaseEventKind.LEFT, lease, "configuration removed, no RELEASE sent")
 
 
+def test_a_mac_change_says_why_the_lease_left() -> None:
+    """Its LEFT said "lease kept for the next start", which a lease of another MAC is not:
+    the next start does not take it up."""
+    h = Harness()
+    lease = h.acquire()
+    actions = h.handle(LeaveRequested(h.now, release=False, mac_changed=True))
+    assert not sent(actions) and of_type(actions, RemoveLease) == [RemoveLease(lease)]
+    [event] = of_type(actions, LeaseEvent)
+    assert (event.kind, event.detail) == (LeaseEventKind.LEFT,
+                                          "configuration removed, the MAC address changed")
+
+
 @pytest.mark.parametrize("keep", [False, True])
 def test_release_after_a_leave_that_kept_the_lease(keep: bool) -> None:
     """SendRelease=no (or no io at the leave) kept the lease, which the server still holds:

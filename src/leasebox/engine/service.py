@@ -211,7 +211,7 @@ class EngineService:
                 # The old MAC's client goes, and what it applied with it: the new one
                 # starts from nothing and would never remove it. No RELEASE: io sends
                 # nothing for the old MAC any more.
-                self.feed(LeaveRequested(now, release=False))
+                self.feed(LeaveRequested(now, release=False, mac_changed=True))
                 self.live.clear()  # that client's (STOPPED) state is not the new one's
                 self.ledger.new_client()  # netconf's answers to its Applies are not ours
             self.client = self._make_client(link.mac, now)
@@ -360,7 +360,7 @@ class EngineService:
         self._started_with(client.lease)
         self.client = client
         try:
-            self.feed(LeaveRequested(now, release=False))
+            self.feed(LeaveRequested(now, release=False, mac_changed=True))
         finally:
             self.client = None
         self.live.clear()

@@ -286,7 +286,8 @@ def leave(ctx: Context, event: Event) -> None:
         # Taken off the link without a RELEASE (SendRelease=no, no carrier): the hooks
         # that set something up at "bound" hear of it too. Not as the system goes down,
         # when no hook can run before the next boot.
-        why = "no RELEASE sent" if event.release else "lease kept for the next start"
+        why = ("the MAC address changed" if event.mac_changed else "no RELEASE sent"
+               if event.release else "lease kept for the next start")
         ctx.actions.append(LeaseEvent(LeaseEventKind.LEFT, applied,
                                       f"configuration removed, {why}"))
     elif applied is not None and ctx.applied is not None and not event.shutdown:

@@ -137,6 +137,7 @@ class LeaveRequested:
     release: bool  # send RELEASE if bound (and config.send_release)
     keep_configuration: bool = False
     shutdown: bool = False  # the system goes down: no LEFT event (no hook could run it)
+    mac_changed: bool = False  # the link's MAC changed: the lease goes with the old one
 
 
 Event = (
