@@ -105,3 +105,20 @@ def test_status_warns_of_each_other_manager() -> None:
         "               dhclient (pid 900) also runs on eth0: dhclient -4 eth0\\x1b[2J",
         "               only one client may manage an interface (leasebox(8), COEXISTENCE, "
         "says how to hand it over)"]
+
+
+@pytest.mark.parametrize(("out", "found"), [
+    ('{"Index": 2, "Name": "eth0", "AdministrativeState": "configured"}', True),
+    ('{"Interfaces": [{"Name": "lo"}, {"Name": "eth0", "AdministrativeState": "x"}]}', True),
+    ('{"Interfaces": 5}', False), ('[1, 2]', False), ("not json", False),
+    ('{"Name": "eth1"}', False)])
+def test_networkctls_answer_is_read_whatever_its_shape(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str, found: bool) -> None:
+    """One link's object (a pattern given, systemd 252 and 257), a list of them, or
+    anything else: nothing raised."""
+    program = tmp_path / "networkctl"
+    program.write_text(f"#!/bin/sh\ncat <<'END'\n{out}\nEND\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(others, "NETWORKCTL", str(program))
+    link = others.networkd_link("eth0")
+    assert (link is not None and link["Name"] == "eth0") is found

@@ -130,7 +130,9 @@ def networkd_link(iface: str) -> dict[str, Any] | None:
     except (OSError, subprocess.SubprocessError, ValueError, RecursionError):
         return None
     # one link's description, or a list of them (as without a pattern)
-    links = doc.get("Interfaces", [doc]) if isinstance(doc, dict) else []
+    links = doc.get("Interfaces", [doc]) if isinstance(doc, dict) else None
+    if not isinstance(links, list):
+        return None
     return next((link for link in links if isinstance(link, dict)
                  and link.get("Name") == iface), None)
 
