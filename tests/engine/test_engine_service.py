@@ -1572,13 +1572,13 @@ def test_live_state_round_trip_and_bounds() -> None:
 
 
 def restarted(first: Rig, live: LiveState, after: float = 60.0, mac: bytes = MAC,
-              report: bool = True) -> Rig:
+              report: bool = True, **settings: Any) -> Rig:
     """A new engine a minute (`after` seconds) after `first`, on its state directory, with
-    `live` as the live state the FDSTORE kept; io reports the link up (with `mac`) unless
-    not `report`."""
+    `live` as the live state the FDSTORE kept, and `settings` changed; io reports the link
+    up (with `mac`) unless not `report`."""
     clock = Clock(first.clock.now + after)
     settings_ = Settings("eth0", ClientConfig(), str(first.state_dir),
-                         first.svc.settings.netconf_path)
+                         first.svc.settings.netconf_path, **settings)
     svc = EngineService(settings_, live, clock=clock, wall=lambda: WALL0 + clock.now)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.settimeout(5)
@@ -2258,6 +2258,43 @@ def test_a_restarted_engines_lease_refused_by_a_new_policy_goes(rig: Rig) -> Non
     assert again.svc.client.lease is None
     assert [type(m) for m in _netconf_gets(conn)] == [ipc.Remove]
     assert again.sent().message_type is wire.MessageType.DISCOVER
+    conn.close()
+    again.io.close()
+
+
+@pytest.mark.parametrize("policy", [
+    {"deny_servers": (SERVER,)},
+    {"allow_servers": (IPv4Address("192.0.2.254"),)},
+])
+def test_a_restarted_engines_lease_from_a_server_now_refused_goes(
+        rig: Rig, policy: dict[str, Any]) -> None:
+    """DenyServers= (or AllowServers=) edited to refuse the server of the lease in use (a
+    rogue one the journal named), then the engine restarted to apply it: the lease goes
+    now, with its routes and DNS (a Remove, and a DISCOVER), as a lease netconf's changed
+    policy refuses; it stayed in use, its renewals' ACKs dropped, until it ran out."""
+    bind(rig)
+    again = restarted(rig, LiveState(os.dup(rig.svc.live.fd)), after=5, **policy)
+    assert again.svc.client is not None and again.svc.client.lease is None
+    assert again.svc.state is not State.BOUND
+    conn, _ = again.netconf.accept()
+    conn.settimeout(5)
+    assert [type(m) for m in _netconf_gets(conn)] == [ipc.Remove]  # nothing re-applied
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    conn.close()
+    again.io.close()
+
+
+def test_a_restarted_engines_lease_is_kept_when_allowservers_may_name_its_mac(
+        rig: Rig) -> None:
+    """AllowServers= by MAC address: the lease in use keeps no MAC of its server, so the
+    restart does not give it up; the server's next reply decides, as before."""
+    bind(rig)
+    again = restarted(rig, LiveState(os.dup(rig.svc.live.fd)), after=5,
+                      allow_servers=(IPv4Address("192.0.2.254"), b"\x02\x00\x00\x00\x00\x99"))
+    assert again.svc.state is State.BOUND
+    conn, _ = again.netconf.accept()
+    conn.settimeout(5)
+    assert [type(m) for m in _netconf_gets(conn)] == [ipc.Apply]
     conn.close()
     again.io.close()
 

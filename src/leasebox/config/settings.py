@@ -245,7 +245,10 @@ DENY_SERVERS: Setting[tuple[v.ServerSpec, ...]] = Setting(
     "addresses, space-separated), for example a rogue server the journal named. Applied "
     "before AllowServers=. A NAK without a server identifier (taken in INIT-REBOOT, "
     "RENEWING and REBINDING) is matched by its source MAC, and by the identifier of the "
-    "server last heard from that MAC.",
+    "server last heard from that MAC. A lease in use when the engine restarts goes at once "
+    "if its server identifier is denied now, or left out of an AllowServers= that names "
+    "no MAC address (the lease keeps no MAC of its server: by MAC, the server's next reply "
+    "decides).",
     _E, "ADDRESS|MAC...", accumulate=True, default_text="none", show=v.show_servers)
 MINIMUM_LEASE_TIME = Setting(
     _D, "MinimumLeaseTime", v.min_lease_time, 60,

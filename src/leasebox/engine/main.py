@@ -43,9 +43,10 @@ log = Logger("leasebox.engine")
 RUNTIME_DIR = "/run/leasebox-ipc"  # the sockets between leasebox's processes
 CONFIG_ROOT = "/"
 STOP_GRACE = 3.0
-# A renew or release that comes while io is not connected waits this long for it, then is
-# refused: io comes back ~0.3 s after each of its restarts, and after the engine's own
-# (`systemctl restart leasebox-engine@IFACE && leaseboxctl renew IFACE` found none yet).
+# A renew or release that comes while io is not connected, or has not reported the link
+# yet, waits this long for it, then is refused: io comes back ~0.3 s after each of its
+# restarts, and after the engine's own (`systemctl restart leasebox-engine@IFACE &&
+# leaseboxctl renew IFACE` found none yet).
 IO_WAIT = 5.0
 # accept() failed for want of descriptors or memory (EMFILE, ENFILE, ENOMEM): the
 # connection waits in the listener's backlog, which polls readable all along; the loop

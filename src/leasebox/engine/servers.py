@@ -64,6 +64,18 @@ class ServerWatch:
             return "not in AllowServers="
         return None
 
+    def refuses_lease(self, server_id: IPv4Address) -> str | None:
+        """Why a lease from `server_id` is refused now, judged by its identifier alone (a
+        lease resumed at a restart: the server's MAC is not kept with it); None when it is
+        not, or when a MAC address in AllowServers= may be the server's (its next reply
+        decides)."""
+        if server_id in self.deny:
+            return "denied by DenyServers="
+        if self.allow and server_id not in self.allow \
+                and not any(isinstance(spec, bytes) for spec in self.allow):
+            return "not in AllowServers="
+        return None
+
     def answered(self, server_id: IPv4Address | None, mac: bytes) -> int:
         """Note a server that answered: NEW_SERVER when it makes them more than one,
         NEW_MAC when a known one answered from another MAC, else NOTHING_NEW."""

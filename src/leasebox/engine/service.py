@@ -21,6 +21,7 @@ from leasebox.core.machine import Client, SnapshotError
 from leasebox.core.machine.types import (
     ApplyLease,
     ClientConfig,
+    ConfigRefused,
     Event,
     GuardAddress,
     Lease,
@@ -220,6 +221,8 @@ class EngineService:
             if self.client.awaited_xid is not None:  # a RENEWING or REBINDING resumed
                 self.sent_xids = [self.client.awaited_xid]  # (note_answer_xid)
             self.client.set_link_mtu(link.mtu)
+            if old is None:
+                self._refuse_by_servers(now)
             # A restored client remembers whether its link was up; tell it how it is now.
             self.feed(LinkUp(now, link.mac) if link.carrier else LinkDown(now))
             if old is None and link.carrier:
@@ -254,6 +257,23 @@ class EngineService:
             same = link.carrier and old.ifindex == link.ifindex
             self.reapply_at = now + REAPPLY_DELAY if same else None
             self.update_status(force=True)
+
+    def _refuse_by_servers(self, now: float) -> None:
+        """A lease resumed from the live state whose server AllowServers=/DenyServers= now
+        refuse (an operator denied a rogue server, then restarted the engine to apply it)
+        goes at once, as a lease in use that netconf's changed policy refuses: else it
+        stayed in use, with its routes and DNS, its renewals' ACKs dropped, until it ran
+        out. Judged by the server identifier (ServerWatch.refuses_lease)."""
+        client = self.client
+        lease = client.lease if client is not None and client.applied else None
+        if lease is None or client is None or client.state not in (
+                State.BOUND, State.RENEWING, State.REBINDING):
+            return
+        why = self.servers.refuses_lease(lease.server_id)
+        if why is not None:
+            log.warning("the lease in use is from DHCP server %s, %s now: giving it up",
+                        lease.server_id, why)
+            self.feed(ConfigRefused(now, f"server {lease.server_id} {why}", in_use=True))
 
     def _reapply(self, now: float) -> None:
         """The lease in use to netconf again, without an exchange: at an engine's start
