@@ -51,6 +51,13 @@ def test_a_dhcp_client_is_known_by_its_command_line(cmdline: str, client: str | 
     assert others.dhcp_client("eth0", argv) == client
 
 
+@pytest.mark.parametrize("argv", [[], [""], [" "], [" \t", "eth0"], ["\n", "-i", "eth0"]])
+def test_a_blank_command_line_is_no_client(argv: list[str]) -> None:
+    """Anyone may exec a copy of dhclient with a blank argv[0] (`exec -a " "`): it is
+    no client, and no traceback in root's `leaseboxctl status`."""
+    assert others.dhcp_client("eth0", argv) is None
+
+
 def _proc(root: Path, pid: int | str, cmdline: bytes, comm: str = "x",
           netns: str = "net:[4026531840]") -> None:
     (root / str(pid) / "ns").mkdir(parents=True)

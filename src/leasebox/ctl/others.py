@@ -104,9 +104,9 @@ def dhcp_client(iface: str, argv: list[str]) -> str | None:
     interfaces among their arguments (dhcpcd's per-interface process in its title,
     "dhcpcd: eth0 [ip4]"; its privilege-separation helpers' titles start with "[" and are
     not counted), udhcpc after -i. None for anything else, and for DHCPv6 alone."""
-    if not argv or not argv[0]:
+    first = argv[0].split() if argv else []
+    if not first:  # (an empty or blank argv[0]: anyone may exec a copy of dhclient so)
         return None
-    first = argv[0].split()
     name = os.path.basename(first[0])
     args = first[1:] + argv[1:]
     if name == "dhcpcd:":  # a title: "dhcpcd: eth0 [ip4] [ip6]"
