@@ -1098,6 +1098,32 @@ def test_a_request_right_after_the_engines_restart_waits_for_the_lease(
                                        control.Command.RENEW else wire.MessageType.RELEASE)
 
 
+@pytest.mark.parametrize("command", [control.Command.RENEW, control.Command.RELEASE])
+@pytest.mark.parametrize("io_connected", [False, True])
+def test_a_request_io_never_came_for_says_so(tmp_path: Path, command: control.Command,
+                                             io_connected: bool) -> None:
+    """Refused after IO_WAIT with no link report from io: the lease is not known then, so
+    not "no lease to release" (an operator told so would not try again), nor "no carrier"
+    for a renew while io is connected but has not reported the link."""
+    first = make_rig(tmp_path)
+    bind(first)
+    rig = restarted(first, first.svc.live, report=False)
+    if not io_connected:
+        rig.svc.io = None
+    with control_loop(rig) as (loop, ctl, conn):
+        ctl.send(control.encode_request(control.Request(command)))
+        loop._recv_control(conn)
+        assert len(loop.io_waiters) == 1
+        rig.clock.now += IO_WAIT
+        loop._housekeeping()
+        ctl.settimeout(5)
+        reply = control.decode_reply(ctl.recv(control.MAX_REPLY))
+    assert reply["ok"] is False
+    assert reply["error"] == ("io has not reported eth0 yet (restarting?); try again"
+                              if io_connected else
+                              "io is not running (restarting?): nothing can be sent; try again")
+
+
 def test_a_request_after_held_ones_is_done_after_them(tmp_path: Path) -> None:
     """A renew held for io, then io's link report and an operator's release in one wake-up
     of the loop: the release went first, and the earlier renew, done after it, took a new

@@ -215,7 +215,13 @@ def _not_now(svc: EngineService, command: control.Command) -> str:
     """Why a renew or release cannot be done now, or "". Renew: bound, renew now; INIT or
     SELECTING, DISCOVER now, not after the back-off or the next retransmission; STOPPED
     (after a release), start again; elsewhere an exchange is already under way."""
-    if command is control.Command.RELEASE and (svc.client is None or svc.client.lease is None):
+    if svc.client is None:
+        # (held IO_WAIT for io before: the state and the lease are not known until io has
+        # reported the link; not "no lease", which the lease file may well hold)
+        return ("io is not running (restarting?): nothing can be sent; try again"
+                if svc.io is None else
+                f"io has not reported {svc.settings.interface} yet (restarting?); try again")
+    if command is control.Command.RELEASE and svc.client.lease is None:
         return "no lease to release"
     if svc.io is None and not (command is control.Command.RENEW and svc.state is State.STOPPED):
         # the RELEASE would be lost, and the server keep the lease; the REQUEST or DISCOVER
