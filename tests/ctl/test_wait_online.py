@@ -146,6 +146,22 @@ def test_times_out_naming_what_is_not_configured(tmp_path: Path, engines: list[F
     assert err == "leaseboxctl: timed out after 0.5 s waiting for eth1 (SELECTING)\n"
 
 
+@pytest.mark.parametrize("only_lo", [False, True])
+def test_an_engine_without_a_state_is_starting_in_a_private_network(
+        tmp_path: Path, engines: list[FakeEngine], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, only_lo: bool) -> None:
+    """An engine whose io has not reported the link has no state. The wait-online units
+    run with PrivateNetwork=yes, where only lo is: the interface is not "no such
+    interface" there (which sent an operator looking for a missing NIC), but starting."""
+    engines.append(FakeEngine(tmp_path, "nosuch0", [""]))
+    if only_lo:
+        monkeypatch.setattr(socket, "if_nameindex", lambda: [(1, "lo")])
+    assert wait_online(tmp_path, "--timeout", "0.3") == waitonline.EX_TIMEOUT
+    said = "starting" if only_lo else "no such interface"
+    assert capsys.readouterr().err == (
+        f"leaseboxctl: timed out after 0.3 s waiting for nosuch0 ({said})\n")
+
+
 def test_hung_engines_hold_the_wait_up_to_its_timeout_only(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hung = []

@@ -223,6 +223,33 @@ def test_wait_online_returns_with_the_dns_at_resolved(lab: LeaseLab) -> None:
     c.run(["systemctl", "stop", TARGET, wait])
 
 
+def test_wait_online_in_its_unit_waits_for_an_engine_io_has_not_reported_to(
+        lab: LeaseLab) -> None:
+    """An engine io has not reported the link to has no state; wait-online's units run
+    with PrivateNetwork=yes, where the interface is not to be seen, and said at the
+    timeout that they waited for "veth0 (no such interface)", sending an operator looking
+    for a missing NIC where io was the matter."""
+    c = lab.c
+    wait = f"leasebox-wait-online@{IFACE}.service"
+    io = f"leasebox-io@{IFACE}.service"
+    dropin = f"/run/systemd/system/{wait}.d/zz-test.conf"
+    c.write_file(dropin, "[Service]\nExecStart=\n"
+                 "ExecStart=/usr/bin/leaseboxctl wait-online --timeout 1 %i\n")
+    c.run(["systemctl", "mask", "--runtime", io])
+    try:
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "start", TARGET])
+        assert c.run(["systemctl", "start", wait], check=False).returncode != 0
+        log = lab.journal("-u", wait, "-o", "cat")
+        assert f"timed out after 1 s waiting for {IFACE} (starting)" in log, log
+    finally:
+        c.run(["systemctl", "stop", TARGET, wait], check=False)
+        c.run(["systemctl", "unmask", "--runtime", io], check=False)
+        c.run(["rm", "-rf", dropin.rpartition("/")[0]])
+        c.run(["systemctl", "daemon-reload"])
+        c.run(["systemctl", "reset-failed", wait], check=False)
+
+
 def test_resolved_down_costs_nothing_and_dns_arrives_when_it_is_back(lab: LeaseLab) -> None:
     c = lab.c
     c.run(["systemctl", "stop", "systemd-resolved", "systemd-timesyncd"])
