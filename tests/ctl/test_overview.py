@@ -34,6 +34,10 @@ LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
     (["--json", "eth0"], ["status", "--json", "eth0"]),
     (["-q", "--runtime-dir", "/x", "eth0"], ["-q", "--runtime-dir", "/x", "status", "eth0"]),
     (["--runtime-dir=/x"], ["--runtime-dir=/x", "list"]),
+    # options before the command or after it: the directory is no interface either way
+    (["--json", "--runtime-dir", "/x"], ["list", "--json", "--runtime-dir", "/x"]),
+    (["--json", "--runtime-dir", "/x", "eth0"], ["status", "--json", "--runtime-dir", "/x",
+                                                 "eth0"]),
 ])
 def test_the_default_command(argv: list[str], expanded: list[str]) -> None:
     assert ctl_main._insert_default(argv) == expanded

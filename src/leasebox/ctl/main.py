@@ -352,7 +352,9 @@ def _insert_default(argv: list[str]) -> list[str]:
         head.append(rest.pop(0))
         if head[-1] == "--runtime-dir" and rest:
             head.append(rest.pop(0))
-    named = any(not a.startswith("-") for a in rest)
+    # (not the value of a --runtime-dir after another option: `--json --runtime-dir DIR`)
+    values = {i + 1 for i, a in enumerate(rest) if a == "--runtime-dir"}
+    named = any(not a.startswith("-") for i, a in enumerate(rest) if i not in values)
     return head + ["status" if named else "list"] + rest
 
 
