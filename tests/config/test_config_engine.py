@@ -191,11 +191,18 @@ def test_more_options_than_the_codec_sends_is_a_configuration_error(tmp_path: Pa
     put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{many}")
     args = parse_args(["veth0", f"--config-root={tmp_path}"])
     assert args is not None
-    with pytest.raises(ConfigError, match="cannot send these options"):
+    with pytest.raises(ConfigError, match="33 options from SendOption=, SendVendorOption= "
+                       "and UserClass=: a message carries at most 32"):
         read_config(args, "veth0")
     large = "".join(f"SendOption={200 + i}:hex:{'00:' * 254}00\n" for i in range(17))
     put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\n{large}")
-    with pytest.raises(ConfigError, match="cannot send these options"):
+    with pytest.raises(ConfigError, match="hold 4335 octets, more than the 1472 octets"):
+        read_config(args, "veth0")
+    # one UserClass= of 5 kB: said in the settings' terms, not the codec's ("unknown: more
+    # than 32 options or 4096 octets", of one option)
+    classes = " ".join(["a" * 255] * 20)
+    put(tmp_path, ETC, "leasebox.conf", f"[DHCPv4]\nUserClass={classes}\n")
+    with pytest.raises(ConfigError, match="more than the 1472 octets a 1500-octet MTU"):
         read_config(args, "veth0")
     # fewer octets than the codec's bound, more than io sends in one frame (1472): it
     # would have exited at its first DISCOVER with a contract violation, and restarted

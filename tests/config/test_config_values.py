@@ -70,11 +70,14 @@ CASES: dict[str, tuple[list[tuple[str, Any]], list[tuple[str, str]]]] = {
          ("202:ipv4address:192.0.2.1,192.0.2.2", ((202, bytes([192, 0, 2, 1, 192, 0, 2, 2])),)),
          ("203:string:hello world", ((203, b"hello world"),)),
          ("204:hex:00:ff", ((204, b"\x00\xff"),))],
-        [("200", "expected CODE:TYPE:VALUE"), ("200:uint8:256", "not a uint8"),
+        [("200", "expected CODE:TYPE:VALUE"),
+         # the range, not Python's "int too big to convert"
+         ("200:uint8:256", "'256' is not a uint8: out of range 0..255"),
+         ("200:uint16:65536", "out of range 0..65535"),
          ("200:float:1", "unknown type"), ("61:hex:01", "from its own setting"),
          ("51:uint32:3600", "reads from the server"), ("114:string:x", "reads from the server"),
          ("0:uint8:1", "not an option code"), ("200:string:", "not a string"),
-         ("200:ipv4address:1.2.3", "not a ipv4address")]),
+         ("200:ipv4address:1.2.3", "not an ipv4address")]),
     "SendVendorOption": (
         [("1:string:x", ((1, b"x"),)), ("254:uint8:3", ((254, b"\x03"),))],
         [("1:uint8:-1", "not a uint8"), ("300:uint8:1", "not an option code")]),

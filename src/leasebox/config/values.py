@@ -260,7 +260,10 @@ def _typed_value(kind: str, text: str) -> bytes:
     try:
         if kind in ("uint8", "uint16", "uint32"):
             size = {"uint8": 1, "uint16": 2, "uint32": 4}[kind]
-            return uint32(text).to_bytes(size, "big")
+            number = uint32(text)
+            if number >= 1 << 8 * size:
+                raise ValueError(f"out of range 0..{(1 << 8 * size) - 1}")
+            return number.to_bytes(size, "big")
         if kind == "ipv4address":
             return b"".join(IPv4Address(a).packed for a in text.split(","))
         if kind == "string":
@@ -270,7 +273,8 @@ def _typed_value(kind: str, text: str) -> bytes:
         if kind == "hex":
             return hex_bytes(text)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(f"{text!r} is not a {kind}: {exc}") from None
+        article = "an" if kind == "ipv4address" else "a"
+        raise ValueError(f"{text!r} is not {article} {kind}: {exc}") from None
     raise ValueError(f"unknown type {kind!r} (uint8, uint16, uint32, ipv4address, string, "
                      "hex)")
 

@@ -22,6 +22,7 @@ from leasebox.core.machine import requests
 from leasebox.core.machine.types import ClientConfig
 from leasebox.core.record import record, replace
 from leasebox.core.values import CAPTIVE_PORTAL_OPTION
+from leasebox.core.wire.limits import MAX_UNKNOWN_OPTIONS
 from leasebox.core.wire.strings import client_fqdn, hostname_problem
 from leasebox.engine import clientid
 from leasebox.ipc.messages import MAX_BOOTP
@@ -157,6 +158,15 @@ def sendable_problem(cfg: EngineConfig, interface: str) -> str | None:
     DISCOVER asking for an address and a REQUEST that selects an offer, with the client
     identifier (option 61, up to 137 octets with a DUID) that the MAC address completes
     later; io sends what fits a 1500-octet MTU."""
+    # said in the settings' terms, not the codec's ("unknown: more than 4096 octets")
+    extra = cfg.client.send_options  # SendOption=, SendVendorOption= and UserClass=
+    if len(extra) > MAX_UNKNOWN_OPTIONS:
+        return (f"{len(extra)} options from SendOption=, SendVendorOption= and UserClass=: "
+                f"a message carries at most {MAX_UNKNOWN_OPTIONS}")
+    total = sum(len(value) for _, value in extra)
+    if total > MAX_BOOTP:
+        return (f"these options hold {total} octets, more than the {MAX_BOOTP} octets a "
+                "1500-octet MTU carries: send fewer or shorter ones")
     address = IPv4Address("192.0.2.1")  # any: only the size counts
     client = replace(cfg.client, client_id=clientid.client_identifier(
         cfg.client_id, bytes(6), interface, cfg.duid, cfg.iaid))
