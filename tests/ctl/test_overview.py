@@ -256,6 +256,9 @@ def test_status_prints_in_a_locale_without_its_characters(
     {"lease": {**LEASE, "server_id": "192.0.2.1", "obtained_ago": 10.0, "dns_servers": [1]},
      "carrier": True},  # a server that is no text
     {"lease": LEASE, "carrier": "yes"},
+    # a time past what the C library's localtime takes (OSError, not OverflowError)
+    {"lease": {**LEASE, "server_id": "192.0.2.1", "obtained_ago": 10.0, "expires_in": 1e18},
+     "carrier": True},
 ])
 def test_a_broken_engines_reply_is_said_not_a_traceback(
         tmp_path: Path, engines: list[FakeEngine], extra: dict[str, object],  # noqa: F811

@@ -442,7 +442,8 @@ def run_status(args: argparse.Namespace) -> int:
     for name, st in results:
         try:  # the engine's fields as it sends them; a broken or hostile one is said so
             shown.append(format_status(st, now))
-        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError,
+                OSError) as exc:  # (OSError: a time localtime() cannot take)
             print(terminal_safe(f"leaseboxctl: {name}: bad reply from the engine: "
                                 f"{type(exc).__name__}: {exc}"), file=sys.stderr)
             code = code or EX_UNAVAILABLE
