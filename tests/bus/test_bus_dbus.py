@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -383,6 +384,34 @@ def test_a_flood_of_signals_does_not_push_out_an_owner_change(tmp_path: Path) ->
     with fake_bus(tmp_path, script) as address, Connection(address, timeout=5) as conn:
         conn.call(RESOLVED, "RevertLink", "i", (1,))
         assert list(conn.owner_changes()) == [("org.freedesktop.timesync1", ":1.42")]
+
+
+@needs_fakes
+def test_a_signal_that_names_a_descriptor_it_lacks_is_dropped(bus: PrivateBus) -> None:
+    """Any local user may send us a signal whose body is a file descriptor's index
+    (signature "h") with no descriptor: the bus passes it on, and jeepney's parser raised
+    IndexError out of leasebox-bus (a traceback and exit, again at each restart, until
+    its start limit stopped every DNS hand-off). It is dropped, and the stream stays in
+    step for the calls after it."""
+    bus.start("resolved")
+    with Connection(bus.address) as ours, Connection(bus.address) as theirs:
+        body = struct.pack("<I", 0)
+        header = Header(Endianness.little, MessageType.signal, 0, 1, len(body), 0, {
+            HeaderFields.path: "/x", HeaderFields.interface: "org.example.Noise",
+            HeaderFields.member: "Noise", HeaderFields.signature: "h",
+            HeaderFields.destination: ours.unique_name})
+        theirs.serial += 1
+        head = header.serialise(serial=theirs.serial)
+        theirs.sock.sendall(head + b"\0" * (-len(head) % 8) + body)
+        small = new_signal(DBusAddress("/x", interface="org.example.Noise"), "Noise", "s",
+                           ("after",))
+        small.header.fields[HeaderFields.destination] = ours.unique_name
+        theirs.send(small, time.monotonic() + 5)
+        time.sleep(0.2)  # both are in our socket before we read
+        assert list(ours.owner_changes()) == []
+        assert ours.unparsed == 1
+        ours.call(RESOLVED, "RevertLink", "i", (4,))
+    assert bus.calls() == [{"call": "RevertLink", "ifindex": 4}]
 
 
 @needs_fakes
