@@ -2310,6 +2310,30 @@ def test_a_restarted_engines_lease_from_a_server_now_refused_goes(
     again.io.close()
 
 
+def test_a_lease_being_verified_from_a_server_now_denied_goes_at_a_restart(
+        rig: Rig) -> None:
+    """An engine restarted in the middle of an exchange (here an INIT-REBOOT after a
+    carrier flap) resumes in INIT-REBOOT with its lease applied: it too goes when its
+    server is denied now, not after no server answered for its verification."""
+    bind(rig)
+    _quiet_io(rig)
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, False))
+    rig.clock.now += 1
+    dispatch.engine_dispatch_io(rig.svc, ipc.LinkState(2, MAC, 1500, True))
+    assert rig.svc.state is State.REBOOTING and rig.svc.client is not None
+    assert rig.svc.client.applied
+    again = restarted(rig, LiveState(os.dup(rig.svc.live.fd)), after=5,
+                      deny_servers=(SERVER,))
+    assert again.svc.client is not None and not again.svc.client.applied
+    assert again.svc.client.lease is None
+    conn, _ = again.netconf.accept()
+    conn.settimeout(5)
+    assert [type(m) for m in _netconf_gets(conn)] == [ipc.Remove]
+    assert again.sent().message_type is wire.MessageType.DISCOVER
+    conn.close()
+    again.io.close()
+
+
 def test_a_restarted_engines_lease_is_kept_when_allowservers_may_name_its_mac(
         rig: Rig) -> None:
     """AllowServers= by MAC address: the lease in use keeps no MAC of its server, so the

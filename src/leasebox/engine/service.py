@@ -266,9 +266,8 @@ class EngineService:
         out. Judged by the server identifier (ServerWatch.refuses_lease)."""
         client = self.client
         lease = client.lease if client is not None and client.applied else None
-        if lease is None or client is None or client.state not in (
-                State.BOUND, State.RENEWING, State.REBINDING):
-            return
+        if lease is None or client is None or client.state is State.STOPPED:
+            return  # (an exchange in flight resumes as INIT-REBOOT, its lease applied)
         why = self.servers.refuses_lease(lease.server_id)
         if why is not None:
             log.warning("the lease in use is from DHCP server %s, %s now: giving it up",

@@ -149,11 +149,14 @@ def config_refused(ctx: Context, event: Event) -> None:
 def _in_use_refused(ctx: Context, event: ConfigRefused) -> None:
     """netconf's policy, changed since the lease was applied (AllowedAddresses= edited, then
     the engine restarted), refuses the lease in use, sent to it again: it goes now, as a
-    refused lease does, not at the server's next ACK. Only a bound lease with no apply of
-    its own under way: else the answer to that apply decides."""
+    refused lease does, not at the server's next ACK. Only an applied lease with no apply
+    of its own under way: else the answer to that apply decides. Also one being verified
+    (INIT-REBOOT, REBOOTING: an engine restarted in the middle of an exchange resumes so,
+    with its lease applied), which would stay applied while no server answered."""
     lease = ctx.applied
-    if lease is None or ctx.applies_pending or event.failed \
-            or ctx.state not in (State.BOUND, State.RENEWING, State.REBINDING):
+    if lease is None or ctx.applies_pending or event.failed or ctx.state not in (
+            State.BOUND, State.RENEWING, State.REBINDING, State.INIT_REBOOT,
+            State.REBOOTING):
         return
     steps.remove(ctx)
     steps.forget(ctx)
