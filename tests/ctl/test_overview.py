@@ -22,6 +22,7 @@ from leasebox.core import events
 from leasebox.ctl import commands, monitor
 from leasebox.ctl import main as ctl_main
 from leasebox.ctl.commands import EX_UNAVAILABLE
+from leasebox.ipc import control
 
 LEASE = {"address": "192.0.2.57", "prefixlen": 24, "expires_in": 3000.0,
          "captive_portal": None}
@@ -278,3 +279,15 @@ def test_a_broken_engines_reply_is_said_not_a_traceback(
         code = ctl_main.main(["--runtime-dir", str(tmp_path), *command, "eth0", "eth1"])
         out, err = capsys.readouterr()
         assert code in (0, EX_UNAVAILABLE) and "192.0.2.57/24" in out, (command, out, err)
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity"])
+def test_a_reply_with_a_number_out_of_range_is_no_reply(number: bytes) -> None:
+    """1e400 is valid JSON that Python's parser makes infinity: an engine (broken, or taken
+    over through what it parses) that sent it as expires_in made `leaseboxctl list`
+    end in an OverflowError traceback, every other interface's row lost with it."""
+    raw = b'{"ok": true, "result": {"state": "BOUND", "lease": {"address": "192.0.2.57", ' \
+          b'"prefixlen": 24, "expires_in": ' + number + b'}}}'
+    with pytest.raises(control.ControlError, match="reply is not JSON"):
+        control.decode_reply(raw)
+    assert control.decode_reply(raw.replace(number, b"1e300"))["ok"] is True

@@ -154,8 +154,9 @@ def test_an_engine_without_a_state_is_starting_in_a_private_network(
     run with PrivateNetwork=yes, where only lo is: the interface is not "no such
     interface" there (which sent an operator looking for a missing NIC), but starting."""
     engines.append(FakeEngine(tmp_path, "nosuch0", [""]))
-    if only_lo:
-        monkeypatch.setattr(socket, "if_nameindex", lambda: [(1, "lo")])
+    # (whatever the host running the test has)
+    links = [(1, "lo")] if only_lo else [(1, "lo"), (2, "eth9")]
+    monkeypatch.setattr(socket, "if_nameindex", lambda: links)
     assert wait_online(tmp_path, "--timeout", "0.3") == waitonline.EX_TIMEOUT
     said = "starting" if only_lo else "no such interface"
     assert capsys.readouterr().err == (

@@ -8,6 +8,7 @@ each a small JSON object with a fixed set of keys. Pure: no sockets here.
 from __future__ import annotations
 
 import json
+import math
 from enum import StrEnum
 
 from leasebox.core.generics import TYPE_CHECKING
@@ -81,8 +82,10 @@ def encode_reply(ok: bool, body: dict[str, Any] | None = None, error: str = "") 
 def decode_reply(data: bytes) -> dict[str, Any]:
     if not 0 < len(data) <= MAX_REPLY:
         raise ControlError(f"reply of {len(data)} bytes")
-    try:  # (NaN and Infinity are no JSON, though Python's parser takes them)
-        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    try:  # (NaN and Infinity are no JSON, though Python's parser takes them, and 1e400
+        # is no number a reply means: Python's parser makes it infinity)
+        obj = json.loads(data.decode("utf-8"), parse_constant=_no_constant,
+                         parse_float=_finite)
     except (UnicodeDecodeError, ValueError, RecursionError):  # nested past the stack
         raise ControlError("reply is not JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("ok"), bool):
@@ -94,3 +97,10 @@ def decode_reply(data: bytes) -> dict[str, Any]:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of a float's range")
+    return value
