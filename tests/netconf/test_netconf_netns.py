@@ -341,6 +341,33 @@ def test_hotplug_waits_for_the_link_and_follows_it(netns: str, start_netconf: An
     assert nc.output().count("brought it up") == 2
 
 
+def test_a_renamed_link_has_the_lease_taken_off(netns: str, start_netconf: Any) -> None:
+    """A rename removes nothing: netconf forgot what it had applied, which stayed on the
+    renamed link; when the name came back, an infinite lease's address, permanent there,
+    was refused as not netconf's own, and the lease's MTU was taken for the link's and
+    "restored" at the removal. What it applied is taken off the renamed link first."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    nc.connect()
+    assert nc.request(lease(1, lifetime=ipc.INFINITE, mtu=1400)).status == OK
+    assert mtu(netns) == 1400 and addresses(netns) and routes(netns)
+    ip("-n", netns, "link", "set", IFACE, "down")
+    ip("-n", netns, "link", "set", IFACE, "name", "renamed0")
+    wait_for("renamed", lambda: "is gone or was renamed" in nc.output(), 10)
+    assert _closed_unanswered(nc)
+    moved = ip_json(netns, "link", "show", "dev", "renamed0")[0]
+    assert moved["mtu"] == 1500, nc.output()
+    assert not [a for link in ip_json(netns, "-4", "addr", "show", "dev", "renamed0")
+                for a in link.get("addr_info", [])], nc.output()
+    assert not routes(netns)
+    nc.connect()
+    ip("-n", netns, "link", "set", "renamed0", "name", IFACE)
+    ip("-n", netns, "link", "set", IFACE, "up")
+    reply = nc.request(lease(2, lifetime=ipc.INFINITE, mtu=1400))
+    assert reply.status == OK, reply.reason
+    assert nc.request(ipc.Remove(3)).status == OK
+    assert mtu(netns) == 1500 and not addresses(netns)
+
+
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
     # With the link down the kernel takes the MTU and the address but refuses a route
     # through it (ENETUNREACH): what was already done must be undone. LinkUp=no, or

@@ -81,12 +81,32 @@ class Netconf:
     def link_gone(self) -> None:
         """The link went: take back its DNS and NTP now (one try; a netconf serving the
         name later tries again), so that timesyncd does not keep its servers and
-        leasebox-bus does not hold it for ever."""
+        leasebox-bus does not hold it for ever. A link renamed keeps what was applied to
+        it (a rename removes nothing), which is no longer this interface's: it is taken
+        off first. Forgotten on it, it stayed; and once the name came back, an infinite
+        lease's address, permanent there, was refused as not netconf's own, and the
+        lease's MTU taken for the link's own, to be "restored" at the removal."""
         now = self.clock()
+        if self._renamed():
+            try:
+                self.configurator.remove(now)
+                log.info("took the lease's configuration off the renamed link (ifindex %d)",
+                         self.ifindex)
+            except ApplyFailed as exc:  # (gone meanwhile, or the kernel said no)
+                log.warning("could not take the lease's configuration off the renamed link "
+                            "(ifindex %d): %s", self.ifindex, exc)
         self.configurator.link_gone(now)
         self.configurator.hand_off(now)
         self.save_state()
         self.on_change(self.status())
+
+    def _renamed(self) -> bool:
+        """Whether our ifindex is still there, under another name."""
+        try:
+            self.rtnl.link(self.ifindex)
+        except OSError:  # ENODEV: gone; or not readable now, and nothing is removed
+            return False
+        return True
 
     def save_state(self) -> None:
         """After every change, successful or not: a restarted netconf must know it. When
