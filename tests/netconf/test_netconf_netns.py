@@ -397,6 +397,26 @@ def test_a_link_renamed_while_netconf_was_idle_has_the_lease_taken_off(
     assert mtu(netns) == 1500 and not addresses(netns)
 
 
+def test_another_link_with_the_old_index_is_left_alone(netns: str,
+                                                       start_netconf: Any) -> None:
+    """The link netconf applied to went while it was idle, and another took its index
+    (`ip link add ... index N`): that one is not the renamed link, and keeps its MTU."""
+    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True,
+                       extra_args=["--exit-idle-time", "0.5"])
+    nc.connect()
+    assert nc.request(lease(1, lifetime=ipc.INFINITE, mtu=1400)).status == OK
+    index = ip_json(netns, "link", "show", "dev", IFACE)[0]["ifindex"]
+    wait_for("the idle exit", lambda: nc.proc.poll() is not None, 10)
+    ip("-n", netns, "link", "del", IFACE)
+    ip("-n", netns, "link", "add", "other0", "index", str(index), "mtu", "1400",
+       "type", "veth", "peer", "name", "other1")
+    again = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
+    wait_for("waiting", lambda: f"waiting for {IFACE} to appear" in again.output(), 10)
+    assert ip_json(netns, "link", "show", "dev", "other0")[0]["mtu"] == 1400, again.output()
+    assert "renamed link" not in again.output()
+    ip("-n", netns, "link", "del", "other0")
+
+
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
     # With the link down the kernel takes the MTU and the address but refuses a route
     # through it (ENETUNREACH): what was already done must be undone. LinkUp=no, or

@@ -804,9 +804,12 @@ def _off_renamed(svc: _Service, directory: str) -> None:
         rtnl.link(index)  # (ENODEV when it went: so did all of it)
         state = StateFile(directory, index)
         tracked = _load_state(state, svc.log)
-        if tracked is None or (tracked.address is None and not tracked.routes
-                               and tracked.mtu is None):
+        if tracked is None or tracked.address is None:
             return
+        on_it = {(a.address, a.prefixlen) for a in rtnl.addresses(index, socket.AF_INET)}
+        if (tracked.address.ip.packed, tracked.address.network.prefixlen) not in on_it:
+            return  # not the link it was applied to (that one went, and the index is
+            # another's now: `ip link add ... index N`), or it is off already
         configurator = Configurator(rtnl.bind(index), _resolver(svc.args, svc.ifname,
                                                                  directory), tracked)
         try:
