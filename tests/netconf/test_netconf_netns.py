@@ -368,55 +368,6 @@ def test_a_renamed_link_has_the_lease_taken_off(netns: str, start_netconf: Any) 
     assert mtu(netns) == 1500 and not addresses(netns)
 
 
-def test_a_link_renamed_while_netconf_was_idle_has_the_lease_taken_off(
-        netns: str, start_netconf: Any) -> None:
-    """The same with netconf exited idle: the next one (started by the engine for the DNS
-    take-back) finds no link of the name, and takes what its predecessor applied off the
-    renamed link, known by the ifindex in its state file."""
-    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True,
-                       extra_args=["--exit-idle-time", "0.5"])
-    nc.connect()
-    assert nc.request(lease(1, lifetime=ipc.INFINITE, mtu=1400)).status == OK
-    wait_for("the idle exit", lambda: nc.proc.poll() is not None, 10)
-    ip("-n", netns, "link", "set", IFACE, "down")
-    ip("-n", netns, "link", "set", IFACE, "name", "renamed0")
-    again = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
-    wait_for("taken off", lambda: "took the lease's configuration off the renamed link"
-             in again.output(), 10)
-    moved = ip_json(netns, "link", "show", "dev", "renamed0")[0]
-    assert moved["mtu"] == 1500, again.output()
-    assert not [a for link in ip_json(netns, "-4", "addr", "show", "dev", "renamed0")
-                for a in link.get("addr_info", [])], again.output()
-    assert not routes(netns)
-    again.connect()
-    ip("-n", netns, "link", "set", "renamed0", "name", IFACE)
-    ip("-n", netns, "link", "set", IFACE, "up")
-    reply = again.request(lease(2, lifetime=ipc.INFINITE, mtu=1400))
-    assert reply.status == OK, reply.reason
-    assert again.request(ipc.Remove(3)).status == OK
-    assert mtu(netns) == 1500 and not addresses(netns)
-
-
-def test_another_link_with_the_old_index_is_left_alone(netns: str,
-                                                       start_netconf: Any) -> None:
-    """The link netconf applied to went while it was idle, and another took its index
-    (`ip link add ... index N`): that one is not the renamed link, and keeps its MTU."""
-    nc = start_netconf(netns, INTERPRETERS[0].values[0], listening=True,
-                       extra_args=["--exit-idle-time", "0.5"])
-    nc.connect()
-    assert nc.request(lease(1, lifetime=ipc.INFINITE, mtu=1400)).status == OK
-    index = ip_json(netns, "link", "show", "dev", IFACE)[0]["ifindex"]
-    wait_for("the idle exit", lambda: nc.proc.poll() is not None, 10)
-    ip("-n", netns, "link", "del", IFACE)
-    ip("-n", netns, "link", "add", "other0", "index", str(index), "mtu", "1400",
-       "type", "veth", "peer", "name", "other1")
-    again = start_netconf(netns, INTERPRETERS[0].values[0], listening=True)
-    wait_for("waiting", lambda: f"waiting for {IFACE} to appear" in again.output(), 10)
-    assert ip_json(netns, "link", "show", "dev", "other0")[0]["mtu"] == 1400, again.output()
-    assert "renamed link" not in again.output()
-    ip("-n", netns, "link", "del", "other0")
-
-
 def test_kernel_refusal_is_rolled_back(netns: str, start_netconf: Any) -> None:
     # With the link down the kernel takes the MTU and the address but refuses a route
     # through it (ENETUNREACH): what was already done must be undone. LinkUp=no, or

@@ -54,7 +54,7 @@ from leasebox.config.values import SendRelease
 from leasebox.core.log import Logger
 from leasebox.core.record import record
 from leasebox.ipc import channel, peers
-from leasebox.netconf.apply import MAX_RETRY, ApplyFailed, Configurator, Tracked
+from leasebox.netconf.apply import MAX_RETRY, Configurator, Tracked
 from leasebox.netconf.dispatch import (
     LEASE_END_FILENAME,
     LinkGone,
@@ -759,7 +759,6 @@ def _take_back(svc: _Service, quiet: bool = False) -> bool:
     one (Netconf.link_gone). The address, routes and MTU went with the link. False when
     some is left to take back (leasebox-bus could not be reached): tried again."""
     state = StateFile(os.path.join(svc.args.runtime_dir, svc.ifname), 0)  # no link: no index
-    _off_renamed(svc, state.directory)
     tracked = _load_state(state, svc.log)
     if tracked is None or (tracked.dns == NOTHING and tracked.wanted is None):
         return True
@@ -784,46 +783,6 @@ def _take_back(svc: _Service, quiet: bool = False) -> bool:
     except OSError as exc:
         svc.log.error("cannot save state to %s: %s", state.path, exc)
     return True
-
-
-def _off_renamed(svc: _Service, directory: str) -> None:
-    """The link was renamed while no netconf ran: a rename removes nothing, and the link,
-    still there under another name, keeps what an earlier netconf applied (address,
-    routes, MTU), no longer this interface's. It is taken off, as a running netconf does
-    (Netconf.link_gone); what stays tracked is what was handed on, for _take_back."""
-    index = StateFile(directory, 0).recorded_index()
-    if index is None:
-        return
-    rtnl = Rtnl()
-    try:
-        logsetup.forward_library_logs()
-        rtnl.open()
-        if not svc.exec_forbidden:  # pyroute2 is loaded (as in _next_link)
-            sandbox.no_more_exec(svc.log)
-            svc.exec_forbidden = True
-        rtnl.link(index)  # (ENODEV when it went: so did all of it)
-        state = StateFile(directory, index)
-        tracked = _load_state(state, svc.log)
-        if tracked is None or tracked.address is None:
-            return
-        on_it = {(a.address, a.prefixlen) for a in rtnl.addresses(index, socket.AF_INET)}
-        if (tracked.address.ip.packed, tracked.address.network.prefixlen) not in on_it:
-            return  # not the link it was applied to (that one went, and the index is
-            # another's now: `ip link add ... index N`), or it is off already
-        configurator = Configurator(rtnl.bind(index), _resolver(svc.args, svc.ifname,
-                                                                 directory), tracked)
-        try:
-            configurator.remove()
-            svc.log.info("took the lease's configuration off the renamed link (ifindex %d)",
-                         index)
-        except ApplyFailed as exc:
-            svc.log.warning("could not take the lease's configuration off the renamed link "
-                            "(ifindex %d): %s", index, exc)
-        state.save(configurator.tracked)  # (the DNS part is left for _take_back)
-    except OSError as exc:
-        svc.log.debug("no renamed link to take the lease off: %s", exc)
-    finally:
-        rtnl.close()
 
 
 class _TakeBackAgain:

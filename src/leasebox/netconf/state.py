@@ -164,15 +164,6 @@ class StateFile:
             raise StateError(f"longer than {MAX_STATE} bytes")
         return from_json(text, self.ifindex)
 
-    def recorded_index(self) -> int | None:
-        """The ifindex the file was written for, when it can be read; else None."""
-        try:
-            data = json.loads(readfile.read_regular(self.path, MAX_STATE).decode("ascii"))
-        except (OSError, ValueError, RecursionError):  # (UnicodeDecodeError is one)
-            return None
-        index = data.get("ifindex") if isinstance(data, dict) else None
-        return index if type(index) is int and index > 0 else None
-
     def discard(self) -> None:
         """Remove the file (one that is out of date misleads more than none)."""
         atomic.remove(self.directory, FILENAME)
